@@ -1,0 +1,67 @@
+/**
+ * The one place where errors become HTTP answers: a stable `code`, a message a person can act on, and
+ * nothing else. Unknown errors are logged (scrubbed) and answered with a generic message, so a token
+ * inside an exception can never reach the client.
+ */
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { escapeHtml } from './html.js';
+
+interface Answer {
+  status: number;
+  code: string;
+  message: string;
+}
+
+function toAnswer(err: unknown): Answer {
+  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
+  const e = err as { type?: string; status?: number; limit?: number };
+  // body-parser errors: https://github.com/expressjs/body-parser#errors
+  if (e?.type === 'entity.too.large') {
+    return { status: 413, code: 'HTTP.PAYLOAD_TOO_LARGE', message: `The request body is larger than the ${e.limit ?? ''} bytes allowed.`.replace('  ', ' ') };
+  }
+  if (e?.type === 'entity.parse.failed') {
+    return { status: 400, code: 'HTTP.MALFORMED_BODY', message: 'The request body is not valid JSON.' };
+  }
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
+    return { status: 415, code: 'HTTP.UNSUPPORTED_ENCODING', message: 'The request body uses an unsupported encoding.' };
+  }
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return { status: e.status, code: 'HTTP.BAD_REQUEST', message: 'The request could not be read.' };
+  }
+  return {
+    status: 500,
+    code: 'INTERNAL',
+    message: 'Something went wrong inside the connector. The error was logged; please try again or contact your administrator.',
+  };
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const answer = toAnswer(err);
+    const log = { err, code: answer.code, method: req.method, path: req.path, status: answer.status };
+    if (answer.status >= 500 && answer.status !== 501) logger.error(log, 'request failed');
+    else logger.warn(log, 'request refused');
+    sendError(req, res, answer);
+  };
+}
+
+/** Paths nobody serves: 404 with the same shape as every other error. */
+export const notFoundHandler: RequestHandler = (req, res) => {
+  sendError(req, res, { status: 404, code: 'HTTP.NOT_FOUND', message: `Nothing is served at ${req.method} ${req.path}.` });
+};
+
+function sendError(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], a: Answer): void {
+  res.status(a.status);
+  if (req.accepts(['json', 'html']) === 'html') {
+    res.type('html').send(
+      `<!doctype html><html><head><meta charset="utf-8"><title>Xero connector</title></head>` +
+        `<body style="font-family:system-ui,sans-serif;margin:2rem;color:#333">` +
+        `<h1 style="font-size:1.2rem">${escapeHtml(a.message)}</h1><p style="color:#777">Code: ${escapeHtml(a.code)}</p></body></html>`,
+    );
+  } else {
+    res.json({ error: { code: a.code, message: a.message } });
+  }
+}

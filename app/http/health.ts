@@ -1,0 +1,32 @@
+/** GET /health: the state of the store, the portals, the Xero connections and the job queue. Counts only, no names. */
+import { Router } from 'express';
+import { latestVersion } from '../store/db.js';
+import type { Store } from '../store/index.js';
+
+export function healthRoutes(store: Store, startedAt: number): Router {
+  const router = Router();
+  router.get('/health', (_req, res) => {
+    if (!store.isHealthy()) {
+      res.status(503).json({ status: 'unavailable', store: { ok: false } });
+      return;
+    }
+    const connections = store.connections.countByState();
+    const jobs = store.jobs.countByState();
+    const degraded = connections.needs_reconnect > 0 || jobs.needs_attention > 0;
+    res.json({
+      status: degraded ? 'degraded' : 'ok',
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      store: { ok: true, schemaVersion: store.schemaVersion(), latestSchemaVersion: latestVersion() },
+      portals: store.portals.countByState(),
+      connections,
+      queue: {
+        pending: jobs.pending,
+        running: jobs.running,
+        needsAttention: jobs.needs_attention,
+        paused: jobs.paused,
+        done: jobs.done,
+      },
+    });
+  });
+  return router;
+}

@@ -1,0 +1,122 @@
+/**
+ * Process entry: config → store → server → schedules, and a graceful shutdown on SIGTERM/SIGINT:
+ * stop intake, let in-flight work finish or return to the queue, close the database, all within 10 s.
+ */
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { ConfigError, parseConfig, prepareDataDir, resolveAppSecret, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { createServer } from './server.js';
+import { openStore, Store, StoreError } from './store/index.js';
+
+/** Longest a shutdown may take before the process exits anyway. */
+export const SHUTDOWN_DEADLINE_MS = 10_000;
+
+export interface Runtime {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  url: string;
+  /** Graceful stop; resolves when everything is closed. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+}
+
+export async function start(options: StartOptions = {}): Promise<Runtime> {
+  const config = parseConfig(options.env ?? process.env);
+  const logger = options.logger ?? createLogger(config.logLevel);
+  prepareDataDir(config.dataDir);
+  const appSecret = resolveAppSecret(config);
+  const store = openStore(config.dataDir, appSecret);
+  const released = store.jobs.releaseRunning();
+  if (released) logger.warn({ released }, 'jobs interrupted by an earlier stop were returned to the queue');
+
+  const server = createServer({ config, store, logger });
+  const http = createHttpServer({ requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, server.app);
+  await listen(http, config.port);
+  const port = (http.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  logger.info({ port, url, publicUrl: config.publicUrl, dataDir: config.dataDir }, 'connector listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('shutting down: intake stopped');
+      server.beginDrain();
+      await closeHttp(http, SHUTDOWN_DEADLINE_MS - 2_000);
+      const returned = store.jobs.releaseRunning();
+      if (returned) logger.info({ returned }, 'unfinished jobs returned to the queue');
+      store.close();
+      logger.info('shutdown complete');
+    })());
+  return { config, store, logger, url, stop };
+}
+
+function listen(http: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new ConfigError([`PORT ${port} is already in use; stop the other process or choose another PORT`])
+          : err,
+      ),
+    );
+    http.listen(port, () => resolve());
+  });
+}
+
+/** Stops accepting connections, lets in-flight requests finish, then cuts what is left at the deadline. */
+function closeHttp(http: Server, deadlineMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      http.closeAllConnections();
+      resolve();
+    }, deadlineMs);
+    timer.unref();
+    http.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    http.closeIdleConnections();
+  });
+}
+
+async function main(): Promise<void> {
+  let runtime: Runtime;
+  try {
+    runtime = await start();
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof StoreError) {
+      process.stderr.write(`The connector cannot start.\n${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const shutdown = (signal: string) => {
+    runtime.logger.info({ signal }, 'signal received');
+    const force = setTimeout(() => {
+      runtime.logger.error('shutdown took longer than 10 s; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    force.unref();
+    runtime.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        runtime.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('unhandledRejection', (err) => runtime.logger.error({ err }, 'unhandled promise rejection'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void main();
+}

@@ -1,0 +1,74 @@
+/**
+ * Builds the Express app (no listen), so tests drive it in-process. Feature routes are mounted here;
+ * every path install.json lists is answered, with 501 while its feature is not built.
+ */
+import express, { type Express, type RequestHandler } from 'express';
+import type { Config } from './config.js';
+import { notImplemented } from './errors.js';
+import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { healthRoutes } from './http/health.js';
+import type { Logger } from './log.js';
+import { loadManifest, manifestPaths, type Manifest } from './manifest.js';
+import type { Store } from './store/index.js';
+
+export interface ServerDeps {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  manifest?: Manifest;
+  startedAt?: number;
+}
+
+/** Largest body accepted anywhere: Bitrix24 forms and Xero webhooks are far smaller. */
+export const BODY_LIMIT = '1mb';
+
+export interface ConnectorServer {
+  app: Express;
+  /** Refuse new requests with 503 (graceful shutdown has begun). */
+  beginDrain(): void;
+}
+
+export function createServer(deps: ServerDeps): ConnectorServer {
+  const manifest = deps.manifest ?? loadManifest();
+  const app = express();
+  let draining = false;
+
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(securityHeaders);
+  app.use((_req, res, next) => {
+    if (!draining) return next();
+    res.set('Connection', 'close').status(503).json({
+      error: { code: 'HTTP.SHUTTING_DOWN', message: 'The connector is restarting; please retry in a few seconds.' },
+    });
+  });
+  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(express.urlencoded({ extended: true, limit: BODY_LIMIT, parameterLimit: 5000 }));
+
+  app.use(healthRoutes(deps.store, deps.startedAt ?? Date.now()));
+
+  for (const path of manifestPaths(manifest)) {
+    app.all(path, (_req, _res, next) => next(notImplemented(`The endpoint ${path}`)));
+  }
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.logger));
+  return {
+    app,
+    beginDrain() {
+      draining = true;
+    },
+  };
+}
+
+/**
+ * Baseline headers. No X-Frame-Options: Bitrix24 frames the app's pages; framing is limited per page
+ * with CSP frame-ancestors set to the portal's origin.
+ */
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.set({
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+  });
+  next();
+};

@@ -1,0 +1,165 @@
+/** Repository of connections: authorised Xero organisations, with their sealed tokens. */
+import type { Db } from './db.js';
+import type { SecretBox } from './secret-box.js';
+
+export type ConnectionState = 'active' | 'needs_reconnect' | 'disconnected';
+export type XeroGrantType = 'authorization_code' | 'client_credentials';
+
+export interface Connection {
+  id: number;
+  memberId: string;
+  tenantId: string;
+  tenantName: string | null;
+  tenantType: string | null;
+  xeroConnectionId: string | null;
+  grantType: XeroGrantType;
+  accessToken: string | null;
+  refreshToken: string | null;
+  /** Unix seconds at which the access token expires. */
+  expiresAt: number | null;
+  scope: string | null;
+  state: ConnectionState;
+  stateReason: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface ConnectionRow {
+  id: number;
+  member_id: string;
+  tenant_id: string;
+  tenant_name: string | null;
+  tenant_type: string | null;
+  xero_connection_id: string | null;
+  grant_type: XeroGrantType;
+  access_token: string | null;
+  refresh_token: string | null;
+  expires_at: number | null;
+  scope: string | null;
+  state: ConnectionState;
+  state_reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type ConnectionInput = Pick<
+  Connection,
+  'memberId' | 'tenantId' | 'tenantName' | 'tenantType' | 'xeroConnectionId' | 'grantType' | 'accessToken' | 'refreshToken' | 'expiresAt' | 'scope'
+>;
+
+export interface ConnectionTokens {
+  accessToken: string;
+  refreshToken: string | null;
+  expiresAt: number;
+}
+
+export class ConnectionRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+  ) {}
+
+  get(id: number): Connection | undefined {
+    const row = this.db.prepare('SELECT * FROM connections WHERE id = ?').get(id) as ConnectionRow | undefined;
+    return row && this.fromRow(row);
+  }
+
+  /** Connections of a portal, oldest first. */
+  listForPortal(memberId: string): Connection[] {
+    return (
+      this.db.prepare('SELECT * FROM connections WHERE member_id = ? ORDER BY id').all(memberId) as ConnectionRow[]
+    ).map((r) => this.fromRow(r));
+  }
+
+  list(): Connection[] {
+    return (this.db.prepare('SELECT * FROM connections ORDER BY id').all() as ConnectionRow[]).map((r) =>
+      this.fromRow(r),
+    );
+  }
+
+  /** Creates or re-authorises the connection of a portal to a tenant; it becomes active. */
+  upsert(c: ConnectionInput, now = Date.now()): Connection {
+    this.db
+      .prepare(
+        `INSERT INTO connections (member_id, tenant_id, tenant_name, tenant_type, xero_connection_id, grant_type,
+           access_token, refresh_token, expires_at, scope, state, state_reason, created_at, updated_at)
+         VALUES (@member_id, @tenant_id, @tenant_name, @tenant_type, @xero_connection_id, @grant_type,
+           @access_token, @refresh_token, @expires_at, @scope, 'active', NULL, @now, @now)
+         ON CONFLICT (member_id, tenant_id) DO UPDATE SET tenant_name = excluded.tenant_name,
+           tenant_type = excluded.tenant_type, xero_connection_id = excluded.xero_connection_id,
+           grant_type = excluded.grant_type, access_token = excluded.access_token,
+           refresh_token = excluded.refresh_token, expires_at = excluded.expires_at, scope = excluded.scope,
+           state = 'active', state_reason = NULL, updated_at = excluded.updated_at`,
+      )
+      .run({
+        member_id: c.memberId,
+        tenant_id: c.tenantId,
+        tenant_name: c.tenantName,
+        tenant_type: c.tenantType,
+        xero_connection_id: c.xeroConnectionId,
+        grant_type: c.grantType,
+        access_token: this.box.sealOptional(c.accessToken),
+        refresh_token: this.box.sealOptional(c.refreshToken),
+        expires_at: c.expiresAt,
+        scope: c.scope,
+        now,
+      });
+    const row = this.db
+      .prepare('SELECT * FROM connections WHERE member_id = ? AND tenant_id = ?')
+      .get(c.memberId, c.tenantId) as ConnectionRow;
+    return this.fromRow(row);
+  }
+
+  /** Saves a rotated token set in one statement (access and refresh token never disagree). */
+  saveTokens(id: number, t: ConnectionTokens, now = Date.now()): void {
+    this.db
+      .prepare('UPDATE connections SET access_token = ?, refresh_token = ?, expires_at = ?, updated_at = ? WHERE id = ?')
+      .run(this.box.seal(t.accessToken), this.box.sealOptional(t.refreshToken), t.expiresAt, now, id);
+  }
+
+  setState(id: number, state: ConnectionState, reason: string | null, now = Date.now()): void {
+    this.db
+      .prepare('UPDATE connections SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?')
+      .run(state, reason, now, id);
+  }
+
+  /** Disconnect: forget the tokens, keep the links. */
+  forget(id: number, now = Date.now()): void {
+    this.db
+      .prepare(
+        `UPDATE connections SET access_token = NULL, refresh_token = NULL, expires_at = NULL,
+           state = 'disconnected', state_reason = NULL, updated_at = ? WHERE id = ?`,
+      )
+      .run(now, id);
+  }
+
+  countByState(): Record<ConnectionState, number> {
+    const counts: Record<ConnectionState, number> = { active: 0, needs_reconnect: 0, disconnected: 0 };
+    for (const r of this.db.prepare('SELECT state, count(*) AS n FROM connections GROUP BY state').all() as {
+      state: ConnectionState;
+      n: number;
+    }[])
+      counts[r.state] = r.n;
+    return counts;
+  }
+
+  private fromRow(r: ConnectionRow): Connection {
+    return {
+      id: r.id,
+      memberId: r.member_id,
+      tenantId: r.tenant_id,
+      tenantName: r.tenant_name,
+      tenantType: r.tenant_type,
+      xeroConnectionId: r.xero_connection_id,
+      grantType: r.grant_type,
+      accessToken: this.box.openOptional(r.access_token),
+      refreshToken: this.box.openOptional(r.refresh_token),
+      expiresAt: r.expires_at,
+      scope: r.scope,
+      state: r.state,
+      stateReason: r.state_reason,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+    };
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * The job outbox. A job is keyed by what it works on (`job_key`, e.g. `push-invoice:portal:smart_invoice:42`):
+ * enqueuing a key that is already live coalesces into it (latest payload wins, `revision` bumped), so a
+ * document is never worked twice at once and a change made during a run is not lost.
+ * Retries are data: `attempts`, `run_at`, `last_error` live on the row (see `retryLater`).
+ */
+import type { Db } from './db.js';
+
+export type JobState = 'pending' | 'running' | 'done' | 'needs_attention' | 'paused' | 'cancelled';
+
+export interface Job<P = unknown> {
+  id: number;
+  memberId: string | null;
+  kind: string;
+  key: string;
+  payload: P;
+  state: JobState;
+  revision: number;
+  attempts: number;
+  runAt: number;
+  lockedAt: number | null;
+  lastError: string | null;
+  lastErrorCode: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface JobRow {
+  id: number;
+  member_id: string | null;
+  kind: string;
+  job_key: string;
+  payload: string;
+  state: JobState;
+  revision: number;
+  attempts: number;
+  run_at: number;
+  locked_at: number | null;
+  last_error: string | null;
+  last_error_code: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EnqueueInput {
+  memberId: string | null;
+  kind: string;
+  key: string;
+  payload: unknown;
+  /** When the job may run first. (Default: now) */
+  runAt?: number;
+}
+
+const LIVE = `state IN ('pending', 'running', 'paused', 'needs_attention')`;
+
+export class JobRepository {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Adds a job, or coalesces into the live job with the same key: its payload is replaced and its
+   * revision bumped. A job waiting on a cause (`needs_attention`) is woken, since its document changed.
+   */
+  enqueue(input: EnqueueInput, now = Date.now()): Job {
+    const runAt = input.runAt ?? now;
+    const payload = JSON.stringify(input.payload ?? {});
+    const tx = this.db.transaction(() => {
+      const live = this.db.prepare(`SELECT * FROM jobs WHERE job_key = ? AND ${LIVE}`).get(input.key) as
+        | JobRow
+        | undefined;
+      if (!live) {
+        const { lastInsertRowid } = this.db
+          .prepare(
+            `INSERT INTO jobs (member_id, kind, job_key, payload, state, run_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
+          )
+          .run(input.memberId, input.kind, input.key, payload, runAt, now, now);
+        return Number(lastInsertRowid);
+      }
+      const woken = live.state === 'needs_attention';
+      const nextRunAt = live.state === 'running' ? live.run_at : woken ? runAt : Math.min(live.run_at, runAt);
+      this.db
+        .prepare(
+          `UPDATE jobs SET payload = ?, revision = revision + 1, state = ?, attempts = ?, run_at = ?, updated_at = ?
+           WHERE id = ?`,
+        )
+        .run(payload, woken ? 'pending' : live.state, woken ? 0 : live.attempts, nextRunAt, now, live.id);
+      return live.id;
+    });
+    return this.get(tx())!;
+  }
+
+  get(id: number): Job | undefined {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    return row && fromRow(row);
+  }
+
+  findLive(key: string): Job | undefined {
+    const row = this.db.prepare(`SELECT * FROM jobs WHERE job_key = ? AND ${LIVE}`).get(key) as JobRow | undefined;
+    return row && fromRow(row);
+  }
+
+  /** Marks up to `limit` due jobs (optionally of some kinds) as running and returns them, oldest first. */
+  claimDue(limit: number, kinds?: readonly string[], now = Date.now()): Job[] {
+    const tx = this.db.transaction(() => {
+      const kindFilter = kinds?.length ? `AND kind IN (${kinds.map(() => '?').join(', ')})` : '';
+      const rows = this.db
+        .prepare(
+          `SELECT * FROM jobs WHERE state = 'pending' AND run_at <= ? ${kindFilter} ORDER BY run_at, id LIMIT ?`,
+        )
+        .all(now, ...(kinds ?? []), limit) as JobRow[];
+      const mark = this.db.prepare(
+        `UPDATE jobs SET state = 'running', locked_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?`,
+      );
+      for (const r of rows) mark.run(now, now, r.id);
+      return rows.map((r) => r.id);
+    });
+    return tx().map((id) => this.get(id)!);
+  }
+
+  /**
+   * Finishes a run. If a newer revision was coalesced in while it ran, the job goes back to pending
+   * so the latest state is worked too; otherwise it is done.
+   */
+  complete(job: Pick<Job, 'id' | 'revision'>, now = Date.now()): void {
+    this.db
+      .prepare(
+        `UPDATE jobs SET state = CASE WHEN revision = ? THEN 'done' ELSE 'pending' END,
+           attempts = CASE WHEN revision = ? THEN attempts ELSE 0 END,
+           locked_at = NULL, last_error = NULL, last_error_code = NULL, run_at = ?, updated_at = ?
+         WHERE id = ? AND state = 'running'`,
+      )
+      .run(job.revision, job.revision, now, now, job.id);
+  }
+
+  /** A transient failure: try again at `runAt`. */
+  retryLater(id: number, runAt: number, error: { code: string; message: string }, now = Date.now()): void {
+    this.db
+      .prepare(
+        `UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, last_error = ?, last_error_code = ?,
+           updated_at = ? WHERE id = ? AND state = 'running'`,
+      )
+      .run(runAt, error.message, error.code, now, id);
+  }
+
+  /** A permanent failure: kept with its reason until the cause is fixed or someone retries it. */
+  needsAttention(id: number, error: { code: string; message: string }, now = Date.now()): void {
+    this.db
+      .prepare(
+        `UPDATE jobs SET state = 'needs_attention', locked_at = NULL, last_error = ?, last_error_code = ?,
+           updated_at = ? WHERE id = ?`,
+      )
+      .run(error.message, error.code, now, id);
+  }
+
+  /** Puts `needs_attention` jobs back in the queue (by hand, or because their cause was fixed). */
+  retryNow(filter: { ids?: number[]; errorCode?: string; memberId?: string }, now = Date.now()): number {
+    const where: string[] = [`state = 'needs_attention'`];
+    const args: unknown[] = [];
+    if (filter.ids) {
+      where.push(`id IN (${filter.ids.map(() => '?').join(', ') || 'NULL'})`);
+      args.push(...filter.ids);
+    }
+    if (filter.errorCode) {
+      where.push('last_error_code = ?');
+      args.push(filter.errorCode);
+    }
+    if (filter.memberId) {
+      where.push('member_id = ?');
+      args.push(filter.memberId);
+    }
+    return this.db
+      .prepare(`UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ? WHERE ${where.join(' AND ')}`)
+      .run(now, now, ...args).changes;
+  }
+
+  /** Pauses the pending jobs of a portal's kinds (e.g. while its Xero connection needs reconnecting). */
+  pause(memberId: string, kinds: readonly string[], reason: string, now = Date.now()): number {
+    return this.db
+      .prepare(
+        `UPDATE jobs SET state = 'paused', last_error = ?, last_error_code = 'XERO.NEEDS_RECONNECT', updated_at = ?
+         WHERE member_id = ? AND state IN ('pending', 'running') AND kind IN (${kinds.map(() => '?').join(', ')})`,
+      )
+      .run(reason, now, memberId, ...kinds).changes;
+  }
+
+  resume(memberId: string, now = Date.now()): number {
+    return this.db
+      .prepare(
+        `UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, last_error = NULL, last_error_code = NULL,
+           updated_at = ? WHERE member_id = ? AND state = 'paused'`,
+      )
+      .run(now, now, memberId).changes;
+  }
+
+  /** Returns interrupted runs to the queue (at shutdown, and at start after a crash). */
+  releaseRunning(now = Date.now()): number {
+    return this.db
+      .prepare(`UPDATE jobs SET state = 'pending', locked_at = NULL, run_at = ?, updated_at = ? WHERE state = 'running'`)
+      .run(now, now).changes;
+  }
+
+  countByState(memberId?: string): Record<JobState, number> {
+    const counts: Record<JobState, number> = {
+      pending: 0, running: 0, done: 0, needs_attention: 0, paused: 0, cancelled: 0,
+    };
+    const rows = (
+      memberId
+        ? this.db.prepare('SELECT state, count(*) AS n FROM jobs WHERE member_id = ? GROUP BY state').all(memberId)
+        : this.db.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all()
+    ) as { state: JobState; n: number }[];
+    for (const r of rows) counts[r.state] = r.n;
+    return counts;
+  }
+
+  list(filter: { memberId?: string; states?: JobState[]; limit?: number } = {}): Job[] {
+    const where: string[] = ['1 = 1'];
+    const args: unknown[] = [];
+    if (filter.memberId) {
+      where.push('member_id = ?');
+      args.push(filter.memberId);
+    }
+    if (filter.states?.length) {
+      where.push(`state IN (${filter.states.map(() => '?').join(', ')})`);
+      args.push(...filter.states);
+    }
+    return (
+      this.db
+        .prepare(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY updated_at DESC, id DESC LIMIT ?`)
+        .all(...args, filter.limit ?? 100) as JobRow[]
+    ).map(fromRow);
+  }
+
+  /** Earliest run time of a pending job, for the worker's next wake-up. */
+  nextRunAt(): number | undefined {
+    const row = this.db.prepare(`SELECT min(run_at) AS t FROM jobs WHERE state = 'pending'`).get() as {
+      t: number | null;
+    };
+    return row.t ?? undefined;
+  }
+
+  /** Deletes finished jobs older than `before` (retention). */
+  purgeFinished(before: number): number {
+    return this.db
+      .prepare(`DELETE FROM jobs WHERE state IN ('done', 'cancelled') AND updated_at < ?`)
+      .run(before).changes;
+  }
+}
+
+function fromRow(r: JobRow): Job {
+  return {
+    id: r.id,
+    memberId: r.member_id,
+    kind: r.kind,
+    key: r.job_key,
+    payload: JSON.parse(r.payload) as unknown,
+    state: r.state,
+    revision: r.revision,
+    attempts: r.attempts,
+    runAt: r.run_at,
+    lockedAt: r.locked_at,
+    lastError: r.last_error,
+    lastErrorCode: r.last_error_code,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}

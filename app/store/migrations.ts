@@ -1,0 +1,136 @@
+/**
+ * Forward-only, versioned schema migrations. Each runs in its own transaction, so an interrupted start
+ * leaves the database at the previous version, never half-migrated. Never edit a migration that has
+ * shipped: add the next one.
+ *
+ * Times are unix milliseconds (INTEGER) unless a column says otherwise; secrets are sealed by SecretBox.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'portals, connections, links, jobs, activity log, settings, watermarks',
+    sql: `
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+
+      -- portal: one Bitrix24 installation of the app
+      CREATE TABLE portals (
+        member_id          TEXT PRIMARY KEY,
+        domain             TEXT NOT NULL,
+        client_endpoint    TEXT NOT NULL,
+        server_endpoint    TEXT NOT NULL,
+        access_token       TEXT,            -- sealed
+        refresh_token      TEXT,            -- sealed
+        expires_at         INTEGER,         -- unix seconds, absolute
+        application_token  TEXT,            -- sealed
+        scope              TEXT,
+        installed_by       INTEGER,
+        state              TEXT NOT NULL DEFAULT 'installed'
+                           CHECK (state IN ('installing', 'installed', 'uninstalled')),
+        installed_at       INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL
+      );
+
+      -- connection: one authorised Xero organisation tied to a portal
+      CREATE TABLE connections (
+        id                 INTEGER PRIMARY KEY,
+        member_id          TEXT NOT NULL REFERENCES portals(member_id) ON DELETE CASCADE,
+        tenant_id          TEXT NOT NULL,
+        tenant_name        TEXT,
+        tenant_type        TEXT,
+        xero_connection_id TEXT,
+        grant_type         TEXT NOT NULL CHECK (grant_type IN ('authorization_code', 'client_credentials')),
+        access_token       TEXT,            -- sealed
+        refresh_token      TEXT,            -- sealed
+        expires_at         INTEGER,         -- unix seconds, absolute
+        scope              TEXT,
+        state              TEXT NOT NULL DEFAULT 'active'
+                           CHECK (state IN ('active', 'needs_reconnect', 'disconnected')),
+        state_reason       TEXT,
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL,
+        UNIQUE (member_id, tenant_id)
+      );
+
+      -- link: one Bitrix24 object mapped to one Xero object
+      CREATE TABLE links (
+        id                 INTEGER PRIMARY KEY,
+        member_id          TEXT NOT NULL REFERENCES portals(member_id) ON DELETE CASCADE,
+        connection_id      INTEGER REFERENCES connections(id) ON DELETE SET NULL,
+        b24_type           TEXT NOT NULL,   -- smart_invoice | invoice | quote | company | contact | product
+        b24_id             TEXT NOT NULL,
+        xero_type          TEXT NOT NULL,   -- invoice | quote | contact | item
+        xero_id            TEXT NOT NULL,
+        xero_number        TEXT,
+        content_hash       TEXT,            -- hash of the Bitrix24 content last pushed
+        xero_status        TEXT,
+        xero_updated_at    INTEGER,
+        last_synced_at     INTEGER NOT NULL,
+        UNIQUE (member_id, b24_type, b24_id)
+      );
+      CREATE INDEX links_by_xero ON links (connection_id, xero_type, xero_id);
+
+      -- job: one unit of sync work in the outbox
+      CREATE TABLE jobs (
+        id                 INTEGER PRIMARY KEY,
+        member_id          TEXT REFERENCES portals(member_id) ON DELETE CASCADE,
+        kind               TEXT NOT NULL,
+        job_key            TEXT NOT NULL,
+        payload            TEXT NOT NULL DEFAULT '{}',
+        state              TEXT NOT NULL DEFAULT 'pending'
+                           CHECK (state IN ('pending', 'running', 'done', 'needs_attention', 'paused', 'cancelled')),
+        revision           INTEGER NOT NULL DEFAULT 1,  -- bumped when a newer state is coalesced in
+        attempts           INTEGER NOT NULL DEFAULT 0,
+        run_at             INTEGER NOT NULL,
+        locked_at          INTEGER,
+        last_error         TEXT,
+        last_error_code    TEXT,
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX jobs_live_key ON jobs (job_key)
+        WHERE state IN ('pending', 'running', 'paused', 'needs_attention');
+      CREATE INDEX jobs_due ON jobs (state, run_at);
+
+      -- activity log: what happened, for people (dashboard, invoice card)
+      CREATE TABLE activity_log (
+        id                 INTEGER PRIMARY KEY,
+        member_id          TEXT REFERENCES portals(member_id) ON DELETE CASCADE,
+        level              TEXT NOT NULL CHECK (level IN ('info', 'warn', 'error')),
+        kind               TEXT NOT NULL,
+        subject            TEXT,            -- e.g. smart_invoice:42
+        message            TEXT NOT NULL,
+        details            TEXT,            -- JSON, never secrets
+        created_at         INTEGER NOT NULL
+      );
+      CREATE INDEX activity_by_time ON activity_log (member_id, created_at);
+      CREATE INDEX activity_by_subject ON activity_log (member_id, subject, created_at);
+
+      -- settings: per-portal options edited by the admin
+      CREATE TABLE settings (
+        member_id          TEXT NOT NULL REFERENCES portals(member_id) ON DELETE CASCADE,
+        key                TEXT NOT NULL,
+        value              TEXT NOT NULL,   -- JSON
+        updated_at         INTEGER NOT NULL,
+        PRIMARY KEY (member_id, key)
+      );
+
+      -- watermark: the high-water mark of an incremental pull
+      CREATE TABLE watermarks (
+        scope              TEXT NOT NULL,   -- e.g. connection:3, portal:abc
+        name               TEXT NOT NULL,   -- e.g. xero.invoices, b24.smart_invoices
+        value              TEXT NOT NULL,
+        updated_at         INTEGER NOT NULL,
+        PRIMARY KEY (scope, name)
+      );
+    `,
+  },
+];

@@ -1,0 +1,155 @@
+/** Repository of portals: Bitrix24 installations of the app, with their sealed tokens. */
+import type { Db } from './db.js';
+import type { SecretBox } from './secret-box.js';
+
+export type PortalState = 'installing' | 'installed' | 'uninstalled';
+
+export interface Portal {
+  memberId: string;
+  domain: string;
+  clientEndpoint: string;
+  serverEndpoint: string;
+  accessToken: string | null;
+  refreshToken: string | null;
+  /** Unix seconds at which the access token expires. */
+  expiresAt: number | null;
+  applicationToken: string | null;
+  scope: string | null;
+  installedBy: number | null;
+  state: PortalState;
+  installedAt: number;
+  updatedAt: number;
+}
+
+interface PortalRow {
+  member_id: string;
+  domain: string;
+  client_endpoint: string;
+  server_endpoint: string;
+  access_token: string | null;
+  refresh_token: string | null;
+  expires_at: number | null;
+  application_token: string | null;
+  scope: string | null;
+  installed_by: number | null;
+  state: PortalState;
+  installed_at: number;
+  updated_at: number;
+}
+
+export type PortalInput = Omit<Portal, 'installedAt' | 'updatedAt'>;
+
+export interface PortalTokens {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: number;
+}
+
+export class PortalRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+  ) {}
+
+  get(memberId: string): Portal | undefined {
+    const row = this.db.prepare('SELECT * FROM portals WHERE member_id = ?').get(memberId) as PortalRow | undefined;
+    return row && this.fromRow(row);
+  }
+
+  list(): Portal[] {
+    return (this.db.prepare('SELECT * FROM portals ORDER BY installed_at').all() as PortalRow[]).map((r) =>
+      this.fromRow(r),
+    );
+  }
+
+  /** Inserts or replaces a portal's installation data; keeps its original install time. */
+  upsert(p: PortalInput, now = Date.now()): Portal {
+    this.db
+      .prepare(
+        `INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint, access_token, refresh_token,
+           expires_at, application_token, scope, installed_by, state, installed_at, updated_at)
+         VALUES (@member_id, @domain, @client_endpoint, @server_endpoint, @access_token, @refresh_token,
+           @expires_at, @application_token, @scope, @installed_by, @state, @now, @now)
+         ON CONFLICT (member_id) DO UPDATE SET domain = excluded.domain, client_endpoint = excluded.client_endpoint,
+           server_endpoint = excluded.server_endpoint, access_token = excluded.access_token,
+           refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
+           application_token = excluded.application_token, scope = excluded.scope,
+           installed_by = excluded.installed_by, state = excluded.state, updated_at = excluded.updated_at`,
+      )
+      .run({
+        member_id: p.memberId,
+        domain: p.domain,
+        client_endpoint: p.clientEndpoint,
+        server_endpoint: p.serverEndpoint,
+        access_token: this.box.sealOptional(p.accessToken),
+        refresh_token: this.box.sealOptional(p.refreshToken),
+        expires_at: p.expiresAt,
+        application_token: this.box.sealOptional(p.applicationToken),
+        scope: p.scope,
+        installed_by: p.installedBy,
+        state: p.state,
+        now,
+      });
+    return this.get(p.memberId)!;
+  }
+
+  /** Saves rotated OAuth tokens in one statement, so access and refresh token never disagree. */
+  saveTokens(memberId: string, t: PortalTokens, now = Date.now()): void {
+    this.db
+      .prepare('UPDATE portals SET access_token = ?, refresh_token = ?, expires_at = ?, updated_at = ? WHERE member_id = ?')
+      .run(this.box.seal(t.accessToken), this.box.seal(t.refreshToken), t.expiresAt, now, memberId);
+  }
+
+  setApplicationToken(memberId: string, applicationToken: string, now = Date.now()): void {
+    this.db
+      .prepare('UPDATE portals SET application_token = ?, updated_at = ? WHERE member_id = ?')
+      .run(this.box.seal(applicationToken), now, memberId);
+  }
+
+  setState(memberId: string, state: PortalState, now = Date.now()): void {
+    this.db.prepare('UPDATE portals SET state = ?, updated_at = ? WHERE member_id = ?').run(state, now, memberId);
+  }
+
+  /** Forgets every token of the portal (uninstall) but keeps its data. */
+  forgetTokens(memberId: string, now = Date.now()): void {
+    this.db
+      .prepare(
+        `UPDATE portals SET access_token = NULL, refresh_token = NULL, expires_at = NULL, application_token = NULL,
+           state = 'uninstalled', updated_at = ? WHERE member_id = ?`,
+      )
+      .run(now, memberId);
+  }
+
+  /** Removes the portal and, through foreign keys, everything that belongs to it. */
+  purge(memberId: string): void {
+    this.db.prepare('DELETE FROM portals WHERE member_id = ?').run(memberId);
+  }
+
+  countByState(): Record<PortalState, number> {
+    const counts: Record<PortalState, number> = { installing: 0, installed: 0, uninstalled: 0 };
+    for (const r of this.db.prepare('SELECT state, count(*) AS n FROM portals GROUP BY state').all() as {
+      state: PortalState;
+      n: number;
+    }[])
+      counts[r.state] = r.n;
+    return counts;
+  }
+
+  private fromRow(r: PortalRow): Portal {
+    return {
+      memberId: r.member_id,
+      domain: r.domain,
+      clientEndpoint: r.client_endpoint,
+      serverEndpoint: r.server_endpoint,
+      accessToken: this.box.openOptional(r.access_token),
+      refreshToken: this.box.openOptional(r.refresh_token),
+      expiresAt: r.expires_at,
+      applicationToken: this.box.openOptional(r.application_token),
+      scope: r.scope,
+      installedBy: r.installed_by,
+      state: r.state,
+      installedAt: r.installed_at,
+      updatedAt: r.updated_at,
+    };
+  }
+}

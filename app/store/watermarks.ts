@@ -1,0 +1,22 @@
+/** Repository of watermarks: the high-water marks of incremental pulls (Xero If-Modified-Since, Bitrix24 >updatedTime). */
+import type { Db } from './db.js';
+
+export class WatermarkRepository {
+  constructor(private readonly db: Db) {}
+
+  get(scope: string, name: string): string | undefined {
+    const row = this.db.prepare('SELECT value FROM watermarks WHERE scope = ? AND name = ?').get(scope, name) as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  set(scope: string, name: string, value: string, now = Date.now()): void {
+    this.db
+      .prepare(
+        `INSERT INTO watermarks (scope, name, value, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (scope, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      )
+      .run(scope, name, value, now);
+  }
+}
