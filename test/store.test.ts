@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { DB_FILE, StoreError } from '../app/store/db.js';
+import { openStore } from '../app/store/index.js';
+import { MIGRATIONS, type Migration } from '../app/store/migrations.js';
+import { SecretBox } from '../app/store/secret-box.js';
+import { tempDir } from './helpers/tmp.js';
+
+const SECRET = 'test-secret-with-enough-length-0123456789';
+
+function tables(dir: string): string[] {
+  const db = new Database(path.join(dir, DB_FILE), { readonly: true });
+  try {
+    return (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string }[]).map(
+      (r) => r.name,
+    );
+  } finally {
+    db.close();
+  }
+}
+
+function expectStoreError(fn: () => unknown, code: string, message: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof StoreError, `expected StoreError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe('store migrations', () => {
+  it('when the data folder is empty, then the latest schema is created with every table the architecture names', () => {
+    const dir = tempDir();
+    const store = openStore(dir, SECRET);
+    assert.equal(store.schemaVersion(), MIGRATIONS.at(-1)!.version);
+    assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(store.db.pragma('foreign_keys', { simple: true }), 1);
+    store.close();
+    for (const t of ['portals', 'connections', 'links', 'jobs', 'activity_log', 'settings', 'watermarks', 'schema_migrations']) {
+      assert.ok(tables(dir).includes(t), `table ${t} is missing`);
+    }
+  });
+
+  it('when the store is opened again, then nothing is re-applied and data survives', () => {
+    const dir = tempDir();
+    const first = openStore(dir, SECRET);
+    first.watermarks.set('connection:1', 'xero.invoices', '2026-11-25T10:00:00Z');
+    first.close();
+    const again = openStore(dir, SECRET);
+    const applied = again.db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number };
+    assert.equal(applied.n, MIGRATIONS.length);
+    assert.equal(again.watermarks.get('connection:1', 'xero.invoices'), '2026-11-25T10:00:00Z');
+    again.close();
+  });
+
+  it('when a migration fails halfway, then it is rolled back and the store stays at the previous version', () => {
+    const dir = tempDir();
+    openStore(dir, SECRET).close();
+    const broken: Migration[] = [
+      ...MIGRATIONS,
+      { version: 99, name: 'half done', sql: `CREATE TABLE half_done (id INTEGER); INSERT INTO no_such_table VALUES (1);` },
+    ];
+    expectStoreError(() => openStore(dir, SECRET, { migrations: broken }), 'STORE.MIGRATION_FAILED', /Migration 99 .*rolled back.*version 1/);
+    assert.equal(tables(dir).includes('half_done'), false);
+    const store = openStore(dir, SECRET);
+    assert.equal(store.schemaVersion(), 1);
+    store.close();
+  });
+
+  it('when the database was written by a newer connector, then the start is refused naming both versions', () => {
+    const dir = tempDir();
+    openStore(dir, SECRET).close();
+    const db = new Database(path.join(dir, DB_FILE));
+    db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(42, 'future', Date.now());
+    db.close();
+    expectStoreError(() => openStore(dir, SECRET), 'STORE.SCHEMA_TOO_NEW', /schema version 42, newer than this connector knows \(1\)/);
+  });
+
+  it('when the database file is not SQLite, then the start is refused with how to recover', () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, DB_FILE), 'this is not a database '.repeat(500));
+    expectStoreError(() => openStore(dir, SECRET), 'STORE.CORRUPT', /not a readable SQLite database.*Restore it from a backup/);
+  });
+
+  it('when APP_SECRET changes, then the start is refused instead of failing on the first token', () => {
+    const dir = tempDir();
+    openStore(dir, SECRET).close();
+    expectStoreError(() => openStore(dir, 'another-secret-that-is-long-enough-123'), 'STORE.SECRET_KEY_MISMATCH', /APP_SECRET differs/);
+  });
+});
+
+describe('secrets at rest', () => {
+  it('when a secret is sealed and opened, then it round-trips and each sealing differs', () => {
+    const box = new SecretBox(SECRET);
+    const a = box.seal('refresh-token-123');
+    const b = box.seal('refresh-token-123');
+    assert.notEqual(a, b);
+    assert.equal(box.open(a), 'refresh-token-123');
+  });
+
+  it('when a sealed secret is tampered with, then opening it fails', () => {
+    const box = new SecretBox(SECRET);
+    const sealed = box.seal('x');
+    const tampered = sealed.slice(0, -2) + (sealed.endsWith('A') ? 'BB' : 'AA');
+    assert.throws(() => box.open(tampered), /cannot be decrypted/);
+  });
+
+  it('when portal and Xero tokens are stored, then the database file holds none of their plaintext', () => {
+    const dir = tempDir();
+    const store = openStore(dir, SECRET);
+    store.portals.upsert({
+      memberId: 'member-1', domain: 'crm.example.com', clientEndpoint: 'https://crm.example.com/rest/',
+      serverEndpoint: 'https://oauth.bitrix.info/rest/', accessToken: 'PLAIN-ACCESS-TOKEN-b24',
+      refreshToken: 'PLAIN-REFRESH-TOKEN-b24', expiresAt: 2_000_000_000, applicationToken: 'PLAIN-APP-TOKEN',
+      scope: 'crm', installedBy: 1, state: 'installed',
+    });
+    const conn = store.connections.upsert({
+      memberId: 'member-1', tenantId: 't-1', tenantName: 'Demo Ltd', tenantType: 'ORGANISATION', xeroConnectionId: null,
+      grantType: 'authorization_code', accessToken: 'PLAIN-XERO-ACCESS', refreshToken: 'PLAIN-XERO-REFRESH',
+      expiresAt: 2_000_000_000, scope: 'offline_access',
+    });
+    assert.equal(store.portals.get('member-1')!.refreshToken, 'PLAIN-REFRESH-TOKEN-b24');
+    assert.equal(store.connections.get(conn.id)!.refreshToken, 'PLAIN-XERO-REFRESH');
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    store.close();
+    const bytes = readFileSync(path.join(dir, DB_FILE)).toString('latin1');
+    for (const plain of ['PLAIN-ACCESS-TOKEN-b24', 'PLAIN-REFRESH-TOKEN-b24', 'PLAIN-APP-TOKEN', 'PLAIN-XERO-ACCESS', 'PLAIN-XERO-REFRESH']) {
+      assert.equal(bytes.includes(plain), false, `${plain} is stored in clear`);
+    }
+    assert.ok(bytes.includes('Demo Ltd'), 'the check reads the right file');
+  });
+});
+
+describe('job outbox', () => {
+  function store() {
+    const s = openStore(tempDir(), SECRET);
+    s.portals.upsert({
+      memberId: 'm', domain: 'd', clientEndpoint: 'c', serverEndpoint: 's', accessToken: null, refreshToken: null,
+      expiresAt: null, applicationToken: null, scope: null, installedBy: null, state: 'installed',
+    });
+    return s;
+  }
+
+  it('when the same document is enqueued twice, then one job holds the latest payload', () => {
+    const s = store();
+    s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'push-invoice:m:31:7', payload: { v: 1 } });
+    const job = s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'push-invoice:m:31:7', payload: { v: 2 } });
+    assert.deepEqual(job.payload, { v: 2 });
+    assert.equal(job.revision, 2);
+    assert.equal(s.jobs.countByState().pending, 1);
+  });
+
+  it('when a document changes while its job runs, then the job runs again after completing', () => {
+    const s = store();
+    s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'k', payload: { v: 1 } }, 1000);
+    const [running] = s.jobs.claimDue(10, undefined, 1000);
+    s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'k', payload: { v: 2 } }, 1001);
+    s.jobs.complete(running, 1002);
+    assert.equal(s.jobs.get(running.id)!.state, 'pending');
+    const [again] = s.jobs.claimDue(10, undefined, 1003);
+    s.jobs.complete(again, 1004);
+    assert.equal(s.jobs.get(running.id)!.state, 'done');
+  });
+
+  it('when a job needs attention and its document changes, then it is woken with fresh attempts', () => {
+    const s = store();
+    s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'k', payload: {} }, 1000);
+    const [j] = s.jobs.claimDue(1, undefined, 1000);
+    s.jobs.needsAttention(j.id, { code: 'SYNC.MISSING_ACCOUNT_CODE', message: 'no GL code' });
+    const woken = s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'k', payload: { fixed: true } }, 2000);
+    assert.equal(woken.state, 'pending');
+    assert.equal(woken.attempts, 0);
+  });
+
+  it('when the process stops with running jobs, then they are returned to the queue', () => {
+    const s = store();
+    s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'a', payload: {} }, 1000);
+    s.jobs.claimDue(1, undefined, 1000);
+    assert.equal(s.jobs.countByState().running, 1);
+    assert.equal(s.jobs.releaseRunning(), 1);
+    assert.equal(s.jobs.countByState().pending, 1);
+  });
+
+  it('when jobs are paused for a reconnect, then resuming puts them back in the queue', () => {
+    const s = store();
+    s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'a', payload: {} });
+    s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'b', payload: {} });
+    assert.equal(s.jobs.pause('m', ['push-invoice'], 'Xero needs reconnecting'), 2);
+    assert.equal(s.jobs.claimDue(10).length, 0);
+    assert.equal(s.jobs.resume('m'), 2);
+    assert.equal(s.jobs.claimDue(10).length, 2);
+  });
+});
