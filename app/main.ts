@@ -36,7 +36,7 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
   const released = store.jobs.releaseRunning();
   if (released) logger.warn({ released }, 'jobs interrupted by an earlier stop were returned to the queue');
 
-  const server = createServer({ config, store, logger });
+  const server = createServer({ config, store, logger, appSecret });
   const http = createHttpServer({ requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, server.app);
   await listen(http, config.port);
   const port = (http.address() as AddressInfo).port;

@@ -10,6 +10,12 @@ import { healthRoutes } from './http/health.js';
 import type { Logger } from './log.js';
 import { loadManifest, manifestPaths, type Manifest } from './manifest.js';
 import type { Store } from './store/index.js';
+import { createServices, type Services } from './services.js';
+import { bitrixRoutes } from './http/bitrix-routes.js';
+import { xeroRoutes } from './http/xero-routes.js';
+import { staticRoutes } from './http/static.js';
+import { dashboardRoutes } from '../placements/dashboard.js';
+import { cardTabRoutes } from '../placements/card-tab.js';
 
 export interface ServerDeps {
   config: Config;
@@ -17,6 +23,8 @@ export interface ServerDeps {
   logger: Logger;
   manifest?: Manifest;
   startedAt?: number;
+  /** Key for page sessions; the same APP_SECRET the store uses. */
+  appSecret: string;
 }
 
 /** Largest body accepted anywhere: Bitrix24 forms and Xero webhooks are far smaller. */
@@ -24,12 +32,14 @@ export const BODY_LIMIT = '1mb';
 
 export interface ConnectorServer {
   app: Express;
+  services: Services;
   /** Refuse new requests with 503 (graceful shutdown has begun). */
   beginDrain(): void;
 }
 
 export function createServer(deps: ServerDeps): ConnectorServer {
   const manifest = deps.manifest ?? loadManifest();
+  const services = createServices({ ...deps, manifest });
   const app = express();
   let draining = false;
 
@@ -46,6 +56,11 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(express.urlencoded({ extended: true, limit: BODY_LIMIT, parameterLimit: 5000 }));
 
   app.use(healthRoutes(deps.store, deps.startedAt ?? Date.now()));
+  app.use(staticRoutes());
+  app.use(bitrixRoutes(services));
+  app.use(dashboardRoutes(services));
+  app.use(cardTabRoutes(services));
+  app.use(xeroRoutes(services));
 
   for (const path of manifestPaths(manifest)) {
     app.all(path, (_req, _res, next) => next(notImplemented(`The endpoint ${path}`)));
@@ -55,6 +70,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(errorHandler(deps.logger));
   return {
     app,
+    services,
     beginDrain() {
       draining = true;
     },

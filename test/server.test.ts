@@ -28,7 +28,7 @@ describe('HTTP server', () => {
     const dir = tempDir();
     const config = parseConfig({ DATA_DIR: dir });
     store = openStore(dir, 'a-test-secret-of-sufficient-length-42');
-    ({ url, server } = await serve(createServer({ config, store, logger }).app));
+    ({ url, server } = await serve(createServer({ config, store, logger, appSecret: 'a-test-secret-of-sufficient-length-42' }).app));
   });
   after(() => {
     server.close();

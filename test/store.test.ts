@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { DB_FILE, StoreError } from '../app/store/db.js';
+import { DB_FILE, latestVersion, StoreError } from '../app/store/db.js';
 import { openStore } from '../app/store/index.js';
 import { MIGRATIONS, type Migration } from '../app/store/migrations.js';
 import { SecretBox } from '../app/store/secret-box.js';
@@ -63,10 +63,10 @@ describe('store migrations', () => {
       ...MIGRATIONS,
       { version: 99, name: 'half done', sql: `CREATE TABLE half_done (id INTEGER); INSERT INTO no_such_table VALUES (1);` },
     ];
-    expectStoreError(() => openStore(dir, SECRET, { migrations: broken }), 'STORE.MIGRATION_FAILED', /Migration 99 .*rolled back.*version 1/);
+    expectStoreError(() => openStore(dir, SECRET, { migrations: broken }), 'STORE.MIGRATION_FAILED', new RegExp(`Migration 99 .*rolled back.*version ${latestVersion()}`));
     assert.equal(tables(dir).includes('half_done'), false);
     const store = openStore(dir, SECRET);
-    assert.equal(store.schemaVersion(), 1);
+    assert.equal(store.schemaVersion(), latestVersion());
     store.close();
   });
 
@@ -76,7 +76,7 @@ describe('store migrations', () => {
     const db = new Database(path.join(dir, DB_FILE));
     db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(42, 'future', Date.now());
     db.close();
-    expectStoreError(() => openStore(dir, SECRET), 'STORE.SCHEMA_TOO_NEW', /schema version 42, newer than this connector knows \(1\)/);
+    expectStoreError(() => openStore(dir, SECRET), 'STORE.SCHEMA_TOO_NEW', new RegExp(`schema version 42, newer than this connector knows \\(${latestVersion()}\\)`));
   });
 
   it('when the database file is not SQLite, then the start is refused with how to recover', () => {

@@ -5,6 +5,7 @@
 import { openDatabase, schemaVersion, StoreError, type Db, type OpenStoreOptions } from './db.js';
 import { ActivityRepository } from './activity.js';
 import { ConnectionRepository } from './connections.js';
+import { ConsentRepository } from './consents.js';
 import { JobRepository } from './jobs.js';
 import { LinkRepository } from './links.js';
 import { PortalRepository } from './portals.js';
@@ -23,6 +24,7 @@ export class Store {
   readonly activity: ActivityRepository;
   readonly settings: SettingsRepository;
   readonly watermarks: WatermarkRepository;
+  readonly consents: ConsentRepository;
 
   constructor(
     readonly db: Db,
@@ -35,6 +37,7 @@ export class Store {
     this.activity = new ActivityRepository(db);
     this.settings = new SettingsRepository(db);
     this.watermarks = new WatermarkRepository(db);
+    this.consents = new ConsentRepository(db, box);
   }
 
   /** Runs `fn` in one SQLite transaction. */

@@ -133,4 +133,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'xero consents: single-use OAuth states and pending tenant choices',
+    sql: `
+      -- A consent step in flight: the OAuth state of one "Connect Xero" click, or the organisations
+      -- offered after it when several were authorised. Single-use and short-lived.
+      CREATE TABLE xero_consents (
+        id                 TEXT PRIMARY KEY,    -- random, unguessable
+        member_id          TEXT NOT NULL REFERENCES portals(member_id) ON DELETE CASCADE,
+        purpose            TEXT NOT NULL CHECK (purpose IN ('state', 'tenant_choice')),
+        user_id            INTEGER,
+        payload            TEXT,                -- sealed JSON (tokens and tenants for a choice)
+        expires_at         INTEGER NOT NULL,
+        created_at         INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,0 +1,253 @@
+/**
+ * All REST speech with one Bitrix24 portal goes through a PortalClient: one `B24OAuth` instance per portal
+ * (`member_id`), tokens refreshed through B24_OAUTH_URL and the rotated pair persisted atomically.
+ *
+ * Retry policy: the SDK retries 503 QUERY_LIMIT_EXCEEDED with back-off and waits out 429 OPERATION_TIME_LIMIT;
+ * network errors are NOT retried by the SDK (a lost `*.add` answer retried blindly makes duplicates). Reads
+ * that are safe to repeat ask for `idempotent: true` and are retried here once on a network error.
+ */
+import { B24OAuth, type B24OAuthParams } from '@bitrix24/b24jssdk';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import type { Portal } from '../store/portals.js';
+
+/** Milliseconds any single Bitrix24 REST call may take. */
+export const B24_TIMEOUT_MS = 30_000;
+
+export type BatchCalls = Record<string, [method: string, params: Record<string, unknown>]>;
+
+export interface BatchOutcome {
+  /** Results of the commands that succeeded, by key. */
+  results: Record<string, unknown>;
+  /** Error messages of the commands that failed, by key. */
+  errors: Record<string, string>;
+}
+
+export interface CallOptions {
+  /** Safe to repeat after a network error (reads). (Default: false) */
+  idempotent?: boolean;
+}
+
+interface OAuthTokenAnswer {
+  access_token: string;
+  refresh_token: string;
+  expires?: number | string;
+  expires_in?: number | string;
+  client_endpoint?: string;
+  server_endpoint?: string;
+  member_id?: string;
+  scope?: string;
+  status?: string;
+  domain?: string;
+  error?: string;
+  error_description?: string;
+}
+
+export class PortalClient {
+  readonly #b24: B24OAuth;
+
+  constructor(
+    readonly memberId: string,
+    b24: B24OAuth,
+  ) {
+    this.#b24 = b24;
+  }
+
+  /** Calls one REST method and returns its `result`; throws AppError `B24.<code>` on failure. */
+  async call<T = unknown>(method: string, params: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
+    const data = await this.callRaw(method, params, options);
+    return data.result as T;
+  }
+
+  /** Calls one REST method and returns the whole answer (`result`, `total`, `next`). */
+  async callRaw(
+    method: string,
+    params: Record<string, unknown> = {},
+    options: CallOptions = {},
+  ): Promise<{ result: unknown; total?: number; next?: number }> {
+    const attempt = async () => {
+      // https://apidocs.bitrix24.com/settings/how-to-call-rest-api/general-principles.html
+      const r = await this.#b24.actions.v2.call.make({ method, params });
+      if (!r.isSuccess) throw b24Error(method, r.getErrorMessages().join('; '));
+      return r.getData() as { result: unknown; total?: number; next?: number };
+    };
+    try {
+      return await attempt();
+    } catch (err) {
+      if (options.idempotent && isNetworkError(err)) {
+        try {
+          return await attempt();
+        } catch (second) {
+          throw toAppError(method, second);
+        }
+      }
+      throw toAppError(method, err);
+    }
+  }
+
+  /** Runs up to 50 commands in one `batch` call; each command's failure is reported on its own. */
+  async batch(calls: BatchCalls, options: { haltOnError?: boolean } = {}): Promise<BatchOutcome> {
+    const keys = Object.keys(calls);
+    if (keys.length === 0) return { results: {}, errors: {} };
+    if (keys.length > 50) throw new AppError('B24.BATCH_TOO_LARGE', 'A Bitrix24 batch holds at most 50 commands.');
+    try {
+      // https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html
+      const r = await this.#b24.actions.v2.batch.make({
+        calls,
+        options: { isHaltOnError: options.haltOnError ?? false, returnAjaxResult: false },
+      });
+      const results = (r.getData() ?? {}) as Record<string, unknown>;
+      const errors = r.isSuccess ? {} : r.getErrorMessagesByKey();
+      return { results, errors };
+    } catch (err) {
+      throw toAppError('batch', err);
+    }
+  }
+
+  /** Reads every row of a list method with keyset paging (`start: -1`, `>ID` filter). */
+  async list<T = Record<string, unknown>>(
+    method: string,
+    params: Record<string, unknown>,
+    keys: { idKey: string; resultKey?: string },
+  ): Promise<T[]> {
+    try {
+      // https://apidocs.bitrix24.com/settings/performance/huge-data.html
+      const r = await this.#b24.actions.v2.callList.make({
+        method,
+        params,
+        idKey: keys.idKey,
+        customKeyForResult: keys.resultKey,
+      });
+      if (!r.isSuccess) throw b24Error(method, r.getErrorMessages().join('; '));
+      return (r.getData() ?? []) as T[];
+    } catch (err) {
+      throw toAppError(method, err);
+    }
+  }
+}
+
+/** Keeps one PortalClient per portal, built from the stored tokens. */
+export class PortalClients {
+  readonly #clients = new Map<string, PortalClient>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {}
+
+  for(memberId: string): PortalClient {
+    const cached = this.#clients.get(memberId);
+    if (cached) return cached;
+    const portal = this.store.portals.get(memberId);
+    if (!portal || portal.state === 'uninstalled' || !portal.accessToken || !portal.refreshToken) {
+      throw new AppError('B24.PORTAL_NOT_INSTALLED', 'The app is not installed on this Bitrix24 portal.', 409);
+    }
+    const client = new PortalClient(memberId, this.build(portal));
+    this.#clients.set(memberId, client);
+    return client;
+  }
+
+  /** Drops the cached client (after re-install, update or uninstall) so the next use reads fresh tokens. */
+  forget(memberId: string): void {
+    this.#clients.delete(memberId);
+  }
+
+  private build(portal: Portal): B24OAuth {
+    const { clientId, clientSecret } = this.config.bitrix;
+    if (!clientId || !clientSecret) {
+      throw new AppError(
+        'B24.NOT_CONFIGURED',
+        'B24_CLIENT_ID and B24_CLIENT_SECRET are not set, so the connector cannot talk to Bitrix24.',
+        503,
+      );
+    }
+    const params: B24OAuthParams = {
+      applicationToken: portal.applicationToken ?? '',
+      userId: portal.installedBy ?? 0,
+      memberId: portal.memberId,
+      accessToken: portal.accessToken!,
+      refreshToken: portal.refreshToken!,
+      expires: portal.expiresAt ?? 0,
+      expiresIn: 3600,
+      scope: portal.scope ?? '',
+      domain: portal.domain,
+      clientEndpoint: portal.clientEndpoint,
+      serverEndpoint: `${this.config.bitrix.oauthUrl}/rest/`,
+      status: 'L',
+    } as B24OAuthParams;
+    const b24 = new B24OAuth(params, { clientId, clientSecret }, {
+      restrictionParams: {
+        // Self-hosted portals have no leaky bucket by default (bitrix24-rest.md §9); these are the
+        // Enterprise cloud numbers, kept as a courtesy ceiling. The SDK backs off on 503 by itself.
+        rateLimit: { burstLimit: 250, drainRate: 5, adaptiveEnabled: true },
+        retryOnNetworkError: false,
+        maxRetries: 3,
+      },
+    });
+    b24.offClientSideWarning();
+    b24.getHttpClient(2 as never).ajaxClient.defaults.timeout = B24_TIMEOUT_MS;
+    // Refresh always goes to B24_OAUTH_URL, whatever server_endpoint an answer names.
+    // https://apidocs.bitrix24.com/settings/oauth/index.html (refresh_token grant)
+    b24.setCustomRefreshAuth(async () => {
+      const current = this.store.portals.get(portal.memberId);
+      if (!current?.refreshToken) throw new AppError('B24.PORTAL_NOT_INSTALLED', 'The app was uninstalled.', 409);
+      const body = new URLSearchParams({
+        grant_type: 'refresh_token',
+        client_id: clientId,
+        client_secret: clientSecret,
+        refresh_token: current.refreshToken,
+      });
+      const res = await fetch(`${this.config.bitrix.oauthUrl}/oauth/token/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+        signal: AbortSignal.timeout(B24_TIMEOUT_MS),
+      });
+      const answer = (await res.json().catch(() => ({}))) as OAuthTokenAnswer;
+      if (!res.ok || answer.error || !answer.access_token) {
+        this.logger.warn({ memberId: portal.memberId, status: res.status, error: answer.error }, 'Bitrix24 token refresh refused');
+        throw new AppError(
+          'B24.REFRESH_FAILED',
+          `Bitrix24 refused to renew the app's access (${answer.error ?? res.status}). Reinstall the app from the portal's Applications menu.`,
+          502,
+        );
+      }
+      const expires = Number(answer.expires ?? 0) || Math.floor(Date.now() / 1000) + Number(answer.expires_in ?? 3600);
+      return {
+        ...answer,
+        expires,
+        client_endpoint: answer.client_endpoint ?? portal.clientEndpoint,
+        server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`,
+      } as never;
+    });
+    b24.setCallbackRefreshAuth(async ({ b24OAuthParams }) => {
+      this.store.portals.saveTokens(portal.memberId, {
+        accessToken: b24OAuthParams.accessToken,
+        refreshToken: b24OAuthParams.refreshToken,
+        expiresAt: b24OAuthParams.expires,
+      });
+      this.logger.info({ memberId: portal.memberId }, 'Bitrix24 tokens renewed');
+    });
+    return b24;
+  }
+}
+
+function isNetworkError(err: unknown): boolean {
+  const e = err as { status?: number; code?: string; message?: string };
+  return (e?.status === 0 || e?.status === undefined) && /network|ECONN|socket|timeout|ETIMEDOUT|EPIPE/i.test(`${e?.code} ${e?.message}`);
+}
+
+function b24Error(method: string, message: string): AppError {
+  return new AppError('B24.CALL_FAILED', `Bitrix24 ${method} failed: ${message}`, 502);
+}
+
+function toAppError(method: string, err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as { code?: string; status?: number; message?: string; description?: string };
+  const code = String(e?.code ?? 'UNKNOWN');
+  const text = e?.description || e?.message || String(err);
+  return new AppError(`B24.${code}`, `Bitrix24 ${method} failed: ${text}`, 502, { status: e?.status ?? 0 });
+}

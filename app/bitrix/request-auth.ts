@@ -1,0 +1,138 @@
+/**
+ * Authenticating what claims to come from Bitrix24.
+ *
+ * Events: the `auth[application_token]` must equal the token stored for `auth[member_id]` (constant-time
+ * compare). App pages and placements: the `member_id` must be a known portal and the posted `AUTH_ID` must be
+ * confirmed by that portal (`profile` against the stored client endpoint, never the request's DOMAIN).
+ * Source: bitrix24-rest.md §10 (authenticity) and §11 (verify placements).
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { z } from 'zod';
+import { AppError, unauthorized } from '../errors.js';
+import type { Portal } from '../store/portals.js';
+import type { Store } from '../store/index.js';
+import { B24_TIMEOUT_MS } from './portal-client.js';
+
+/** Equal-length, constant-time comparison of two secrets (hashed first so lengths never leak). */
+export function sameSecret(a: string | null | undefined, b: string | null | undefined): boolean {
+  if (!a || !b) return false;
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+const eventSchema = z.object({
+  event: z.string().min(1).transform((v) => v.toUpperCase()),
+  event_handler_id: z.string().optional(),
+  ts: z.string().optional(),
+  data: z.record(z.string(), z.unknown()).optional().default({}),
+  auth: z.object({
+    member_id: z.string().min(1),
+    application_token: z.string().min(1),
+    domain: z.string().optional(),
+    client_endpoint: z.string().optional(),
+    server_endpoint: z.string().optional(),
+    access_token: z.string().optional(),
+    refresh_token: z.string().optional(),
+    expires: z.string().optional(),
+    expires_in: z.string().optional(),
+    scope: z.string().optional(),
+    status: z.string().optional(),
+    user_id: z.string().optional(),
+  }),
+});
+
+export type B24Event = z.infer<typeof eventSchema>;
+
+/** Parses an event POST (form fields as nested objects); 400 when it is not one. */
+export function parseEvent(body: unknown): B24Event {
+  const parsed = eventSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new AppError('B24.EVENT_MALFORMED', 'This is not a Bitrix24 event: it lacks event, auth[member_id] or auth[application_token].', 400);
+  }
+  return parsed.data;
+}
+
+/** The portal an event belongs to, or 401 (unknown portal or wrong application token). */
+export function verifyEvent(store: Store, event: B24Event): Portal {
+  const portal = store.portals.get(event.auth.member_id);
+  if (!portal || portal.state === 'uninstalled' || !sameSecret(portal.applicationToken, event.auth.application_token)) {
+    throw unauthorized('The event is not signed with this portal\'s application token.');
+  }
+  return portal;
+}
+
+const pageSchema = z.object({
+  AUTH_ID: z.string().min(1),
+  AUTH_EXPIRES: z.string().optional(),
+  REFRESH_ID: z.string().optional(),
+  member_id: z.string().min(1),
+  PLACEMENT: z.string().optional().default('DEFAULT'),
+  PLACEMENT_OPTIONS: z.string().optional().default(''),
+});
+
+export interface PageUser {
+  id: number;
+  isAdmin: boolean;
+  name: string;
+}
+
+export interface VerifiedPage {
+  portal: Portal;
+  user: PageUser;
+  placement: string;
+  /** PLACEMENT_OPTIONS parsed from its JSON string; {} when absent or unreadable. */
+  options: Record<string, unknown>;
+}
+
+/** Verifies an app page or placement POST; 401 when the portal or the user's token is not confirmed. */
+export async function verifyPage(store: Store, body: unknown): Promise<VerifiedPage> {
+  const parsed = pageSchema.safeParse(body);
+  if (!parsed.success) {
+    throw unauthorized('Open this page from Bitrix24: the request lacks the portal\'s AUTH_ID and member_id.');
+  }
+  const p = parsed.data;
+  const portal = store.portals.get(p.member_id);
+  if (!portal || portal.state === 'uninstalled') {
+    throw unauthorized('This Bitrix24 portal has not installed the connector.');
+  }
+  const user = await confirmUser(portal.clientEndpoint, p.AUTH_ID);
+  let options: Record<string, unknown> = {};
+  try {
+    const o = JSON.parse(p.PLACEMENT_OPTIONS || '{}') as unknown;
+    if (o && typeof o === 'object') options = o as Record<string, unknown>;
+  } catch {
+    options = {};
+  }
+  return { portal, user, placement: p.PLACEMENT, options };
+}
+
+/**
+ * Asks the portal who owns `authId`. Timeout 10 s; no retry (the user can reload the page).
+ */
+// https://apidocs.bitrix24.com/api-reference/common/users/profile.html
+export async function confirmUser(clientEndpoint: string, authId: string): Promise<PageUser> {
+  let res: Response;
+  try {
+    res = await fetch(`${clientEndpoint}profile`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ auth: authId }),
+      signal: AbortSignal.timeout(Math.min(B24_TIMEOUT_MS, 10_000)),
+    });
+  } catch {
+    throw new AppError('B24.UNREACHABLE', 'The Bitrix24 portal could not be reached to confirm who you are. Try again in a moment.', 502);
+  }
+  const answer = (await res.json().catch(() => ({}))) as {
+    result?: { ID?: string | number; ADMIN?: boolean | string; NAME?: string; LAST_NAME?: string };
+  };
+  if (!res.ok || !answer.result?.ID) {
+    throw unauthorized('Bitrix24 did not confirm your session. Reopen the app from the portal.');
+  }
+  const r = answer.result;
+  return {
+    id: Number(r.ID),
+    isAdmin: r.ADMIN === true || r.ADMIN === 'Y' || r.ADMIN === 'true',
+    name: [r.NAME, r.LAST_NAME].filter(Boolean).join(' ') || `User ${r.ID}`,
+  };
+}

@@ -1,0 +1,28 @@
+/** Server-side rendering of the app's pages (EJS, escaped by default) with the framing policy of each. */
+import ejs from 'ejs';
+import type { Response } from 'express';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const VIEWS_DIR = fileURLToPath(new URL('../../views', import.meta.url));
+
+/** Who may frame a page: the portal's origin (pages and placements), or nobody (top-level windows). */
+export type Framing = { portalOrigin: string } | 'none';
+
+export async function renderPage(res: Response, view: string, data: Record<string, unknown>, framing: Framing, status = 200): Promise<void> {
+  const html = await ejs.renderFile(path.join(VIEWS_DIR, `${view}.ejs`), { base: '', ...data }, { async: false, root: VIEWS_DIR });
+  const ancestors = framing === 'none' ? `'none'` : `'self' ${framing.portalOrigin}`;
+  res
+    .status(status)
+    .set({
+      'Content-Security-Policy': `default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors ${ancestors}`,
+      'Cache-Control': 'no-store',
+    })
+    .type('html')
+    .send(html);
+}
+
+/** The origin of a portal's client endpoint (`https://crm.example.com/rest/` → `https://crm.example.com`). */
+export function originOf(clientEndpoint: string): string {
+  return new URL(clientEndpoint).origin;
+}

@@ -1,0 +1,53 @@
+/**
+ * Intake: a verified Bitrix24 event becomes a job in the outbox before the answer goes back, keyed by the
+ * document so repeated and out-of-order events coalesce (the latest state wins).
+ */
+import type { B24Event } from '../bitrix/request-auth.js';
+import type { Store } from '../store/index.js';
+import type { B24Type } from '../store/links.js';
+
+/** The documents the connector syncs; other dynamic types (smart processes) are ignored. */
+const SMART_INVOICE_ENTITY_TYPE_ID = '31';
+
+export interface DocumentRef {
+  type: B24Type;
+  id: string;
+  deleted: boolean;
+}
+
+/** Which document an event is about, or undefined when it is not one the connector syncs. */
+export function documentOf(event: B24Event): DocumentRef | undefined {
+  const fields = (event.data as { FIELDS?: Record<string, unknown> }).FIELDS ?? {};
+  const id = String(fields.ID ?? '');
+  if (!/^\d+$/.test(id)) return undefined;
+  const name = event.event;
+  if (name.startsWith('ONCRMDYNAMICITEM')) {
+    if (String(fields.ENTITY_TYPE_ID ?? '') !== SMART_INVOICE_ENTITY_TYPE_ID) return undefined;
+    return { type: 'smart_invoice', id, deleted: name === 'ONCRMDYNAMICITEMDELETE' };
+  }
+  if (name.startsWith('ONCRMINVOICE')) return { type: 'invoice', id, deleted: name === 'ONCRMINVOICEDELETE' };
+  if (name.startsWith('ONCRMQUOTE')) return { type: 'quote', id, deleted: name === 'ONCRMQUOTEDELETE' };
+  return undefined;
+}
+
+/** The outbox key of a document's push job. */
+export function pushJobKey(memberId: string, doc: Pick<DocumentRef, 'type' | 'id'>): string {
+  return `push:${memberId}:${doc.type}:${doc.id}`;
+}
+
+/** Stores the job an event asks for; returns false when the event needs no work. */
+export function intakeEvent(store: Store, memberId: string, event: B24Event): boolean {
+  if (event.event === 'ONOFFLINEEVENT') {
+    store.jobs.enqueue({ memberId, kind: 'drain-offline', key: `drain-offline:${memberId}`, payload: {} });
+    return true;
+  }
+  const doc = documentOf(event);
+  if (!doc) return false;
+  store.jobs.enqueue({
+    memberId,
+    kind: doc.type === 'quote' ? 'push-quote' : 'push-invoice',
+    key: pushJobKey(memberId, doc),
+    payload: { type: doc.type, id: doc.id, deleted: doc.deleted, event: event.event, ts: event.ts ?? null },
+  });
+  return true;
+}

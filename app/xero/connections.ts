@@ -1,0 +1,162 @@
+/**
+ * One xero-node client per connection, always holding a usable access token.
+ *
+ * Refresh is single-flight per connection: concurrent callers share one refresh, and the rotated refresh
+ * token is saved in the same statement as the access token (xero-api.md §1: Xero rotates on every refresh,
+ * and a lost rotation ends in `invalid_grant`). `invalid_grant` marks the connection "needs reconnect"
+ * and pauses its jobs instead of failing them; reconnecting resumes them.
+ */
+import axios from 'axios';
+import { XeroClient } from 'xero-node';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Connection } from '../store/connections.js';
+import type { Store } from '../store/index.js';
+import { isInvalidGrant, type XeroIdentity, type XeroTokens } from './identity.js';
+
+/** Milliseconds any single Xero API call may take (xero-node uses the default axios instance). */
+export const XERO_API_TIMEOUT_MS = 30_000;
+axios.defaults.timeout ||= XERO_API_TIMEOUT_MS;
+
+/** Renew this many seconds before the access token's expiry. */
+const EXPIRY_MARGIN_S = 60;
+
+/** Job kinds that talk to Xero and wait while a connection needs reconnecting. */
+export const XERO_JOB_KINDS = ['push-invoice', 'push-quote', 'push-contact', 'pull-statuses', 'import-from-xero', 'xero-webhook'];
+
+export interface XeroSession {
+  connection: Connection;
+  xero: XeroClient;
+  /** Value for the `xero-tenant-id` argument ('' for custom connections, which need none). */
+  tenantId: string;
+}
+
+export class XeroConnections {
+  readonly #clients = new Map<number, { xero: XeroClient; accessToken: string }>();
+  readonly #renewing = new Map<number, Promise<Connection>>();
+  /** Count of token renewals made, for health and tests. */
+  renewals = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly config: Config,
+    private readonly identity: XeroIdentity,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A client with a fresh token for the connection; renews first when the token is (nearly) expired. */
+  async session(connectionId: number): Promise<XeroSession> {
+    let connection = this.active(connectionId);
+    if (!connection.accessToken || (connection.expiresAt ?? 0) - EXPIRY_MARGIN_S <= Date.now() / 1000) {
+      connection = await this.renew(connectionId);
+    }
+    return this.sessionFor(connection);
+  }
+
+  /**
+   * After a 401 from the API with `staleAccessToken`: renews unless another caller already did.
+   */
+  async sessionAfterUnauthorized(connectionId: number, staleAccessToken: string): Promise<XeroSession> {
+    const connection = this.active(connectionId);
+    if (connection.accessToken && connection.accessToken !== staleAccessToken) return this.sessionFor(connection);
+    return this.sessionFor(await this.renew(connectionId));
+  }
+
+  /** Single-flight renewal: every concurrent caller awaits the same promise. */
+  renew(connectionId: number): Promise<Connection> {
+    const inFlight = this.#renewing.get(connectionId);
+    if (inFlight) return inFlight;
+    const p = this.doRenew(connectionId).finally(() => this.#renewing.delete(connectionId));
+    this.#renewing.set(connectionId, p);
+    return p;
+  }
+
+  /** Marks the connection as needing a reconnect and pauses its Xero jobs. */
+  markNeedsReconnect(connection: Connection, reason: string): void {
+    this.store.transaction(() => {
+      this.store.connections.setState(connection.id, 'needs_reconnect', reason);
+      this.store.jobs.pause(connection.memberId, XERO_JOB_KINDS, reason);
+      this.store.activity.record({
+        memberId: connection.memberId,
+        level: 'error',
+        kind: 'xero.needs_reconnect',
+        subject: `connection:${connection.id}`,
+        message: `${connection.tenantName ?? 'Xero'} needs reconnecting: ${reason} Sync with it is paused until an admin reconnects.`,
+      });
+    });
+    this.forget(connection.id);
+    this.logger.warn({ connectionId: connection.id }, 'Xero connection needs reconnecting; its jobs are paused');
+  }
+
+  forget(connectionId: number): void {
+    this.#clients.delete(connectionId);
+  }
+
+  private active(connectionId: number): Connection {
+    const connection = this.store.connections.get(connectionId);
+    if (!connection) throw new AppError('XERO.NO_CONNECTION', 'This Xero connection no longer exists.', 404);
+    if (connection.state === 'needs_reconnect') {
+      throw new AppError('XERO.NEEDS_RECONNECT', `${connection.tenantName ?? 'Xero'} needs reconnecting by a portal admin.`, 409);
+    }
+    if (connection.state === 'disconnected') {
+      throw new AppError('XERO.DISCONNECTED', `${connection.tenantName ?? 'Xero'} was disconnected.`, 409);
+    }
+    return connection;
+  }
+
+  private async doRenew(connectionId: number): Promise<Connection> {
+    const connection = this.active(connectionId);
+    let tokens: XeroTokens;
+    try {
+      if (connection.grantType === 'client_credentials') tokens = await this.identity.clientCredentials();
+      else if (connection.refreshToken) tokens = await this.identity.refresh(connection.refreshToken);
+      else throw new AppError('XERO.INVALID_GRANT', 'No refresh token is stored for this connection.', 401);
+    } catch (err) {
+      if (isInvalidGrant(err)) {
+        this.markNeedsReconnect(connection, 'Xero no longer accepts its authorisation (it was revoked or expired).');
+        throw new AppError('XERO.NEEDS_RECONNECT', `${connection.tenantName ?? 'Xero'} needs reconnecting by a portal admin.`, 409);
+      }
+      throw err;
+    }
+    this.renewals += 1;
+    this.store.connections.saveTokens(connection.id, {
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken ?? connection.refreshToken,
+      expiresAt: tokens.expiresAt,
+    });
+    this.logger.info({ connectionId: connection.id }, 'Xero tokens renewed');
+    return this.store.connections.get(connection.id)!;
+  }
+
+  private sessionFor(connection: Connection): XeroSession {
+    let cached = this.#clients.get(connection.id);
+    if (!cached) {
+      const xero = new XeroClient({
+        clientId: this.config.xero.clientId ?? '',
+        clientSecret: this.config.xero.clientSecret ?? '',
+        grantType: connection.grantType,
+        httpTimeout: XERO_API_TIMEOUT_MS,
+      });
+      xero.openIdClient = this.identity.openIdClient;
+      xero.accountingApi.basePath = `${this.config.xero.apiUrl}/api.xro/2.0`;
+      cached = { xero, accessToken: '' };
+      this.#clients.set(connection.id, cached);
+    }
+    if (cached.accessToken !== connection.accessToken) {
+      // Build a new token set object per change: never mutate what the SDK holds (style.md §10).
+      cached.xero.setTokenSet({
+        access_token: connection.accessToken!,
+        refresh_token: connection.refreshToken ?? undefined,
+        expires_at: connection.expiresAt ?? undefined,
+        token_type: 'Bearer',
+      });
+      cached.accessToken = connection.accessToken!;
+    }
+    return {
+      connection,
+      xero: cached.xero,
+      tenantId: connection.grantType === 'client_credentials' ? '' : connection.tenantId,
+    };
+  }
+}

@@ -1,0 +1,76 @@
+// Dashboard actions. Calls go to the connector's page API with the signed session of this page.
+(() => {
+  const root = document.getElementById('app');
+  const session = root.dataset.session;
+  const base = root.dataset.base;
+  const notice = document.getElementById('notice');
+
+  function show(text, kind) {
+    notice.hidden = false;
+    notice.className = `alert ${kind || 'info'}`;
+    notice.textContent = text;
+  }
+
+  async function api(path, method) {
+    const res = await fetch(`${base}${path}`, { method: method || 'GET', headers: { 'X-Connector-Session': session } });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error((body.error && body.error.message) || `The connector answered ${res.status}.`);
+    return body;
+  }
+
+  const connect = document.getElementById('connect');
+  if (connect) {
+    connect.addEventListener('click', async () => {
+      connect.disabled = true;
+      try {
+        const { authorizeUrl } = await api('/api/xero/connect', 'POST');
+        // Xero's sign-in page cannot be framed: it opens in its own window.
+        const popup = window.open(authorizeUrl, 'xero-connect', 'width=760,height=780');
+        if (!popup) {
+          show('Your browser blocked the Xero window. Allow pop-ups for this page and click again.', 'err');
+          connect.disabled = false;
+          return;
+        }
+        show('Waiting for Xero… finish signing in in the Xero window.');
+        const started = Date.now();
+        const timer = setInterval(async () => {
+          try {
+            const status = await api('/api/status');
+            if (status.connection && status.connection.state === 'active') {
+              clearInterval(timer);
+              show(`Connected to ${status.connection.tenantName}.`, 'ok');
+              setTimeout(() => location.reload(), 800);
+            } else if (Date.now() - started > 10 * 60_000) {
+              clearInterval(timer);
+              show('Xero did not finish the connection. Click "Connect Xero" to try again.', 'err');
+              connect.disabled = false;
+            }
+          } catch (err) {
+            clearInterval(timer);
+            show(err.message, 'err');
+            connect.disabled = false;
+          }
+        }, 1500);
+      } catch (err) {
+        show(err.message, 'err');
+        connect.disabled = false;
+      }
+    });
+  }
+
+  const disconnect = document.getElementById('disconnect');
+  if (disconnect) {
+    disconnect.addEventListener('click', async () => {
+      if (!confirm('Disconnect Xero? Nothing is deleted; sync stops until Xero is connected again.')) return;
+      disconnect.disabled = true;
+      try {
+        await api('/api/xero/disconnect', 'POST');
+        show('Xero was disconnected.', 'ok');
+        setTimeout(() => location.reload(), 800);
+      } catch (err) {
+        show(err.message, 'err');
+        disconnect.disabled = false;
+      }
+    });
+  }
+})();
