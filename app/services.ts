@@ -9,6 +9,8 @@ import { ConnectXero } from './sync/connect-xero.js';
 import { InstallPortal } from './sync/install-portal.js';
 import { XeroConnections } from './xero/connections.js';
 import { XeroIdentity } from './xero/identity.js';
+import { XeroGateways } from './xero/gateway.js';
+import { Outbox } from './sync/outbox.js';
 
 export interface Services {
   config: Config;
@@ -21,6 +23,8 @@ export interface Services {
   xero: XeroConnections;
   connectXero: ConnectXero;
   installPortal: InstallPortal;
+  gateways: XeroGateways;
+  outbox: Outbox;
 }
 
 export function createServices(input: { config: Config; store: Store; logger: Logger; appSecret: string; manifest?: Manifest }): Services {
@@ -39,7 +43,10 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     connectXero,
     xeroGrantType: config.xero.grantType,
   });
+  const gateways = new XeroGateways(xero, logger);
+  const outbox = new Outbox(store, logger);
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
+    gateways, outbox,
   };
 }

@@ -140,7 +140,7 @@ export function bitrixRoutes(services: Services): Router {
       }
       default: {
         const portal = verifyEvent(store, event);
-        intakeEvent(store, portal.memberId, event);
+        if (intakeEvent(store, portal.memberId, event)) services.outbox.wake();
       }
     }
     logger.debug({ event: event.event, memberId: event.auth.member_id }, 'event accepted');

@@ -183,6 +183,16 @@ export class JobRepository {
       .run(reason, now, memberId, ...kinds).changes;
   }
 
+  /** Pauses one job that could not run because its Xero connection needs reconnecting. */
+  pauseOne(id: number, reason: string, now = Date.now()): void {
+    this.db
+      .prepare(
+        `UPDATE jobs SET state = 'paused', locked_at = NULL, last_error = ?, last_error_code = 'XERO.NEEDS_RECONNECT',
+           updated_at = ? WHERE id = ?`,
+      )
+      .run(reason, now, id);
+  }
+
   resume(memberId: string, now = Date.now()): number {
     return this.db
       .prepare(

@@ -1,0 +1,170 @@
+/**
+ * The outbox worker: claims due jobs, hands them to the handler of their kind in groups (one portal at a
+ * time, up to the handler's batch size), and records each job's outcome as data on its row: done, retry
+ * later with exponential back-off and jitter, needs attention (with the reason in words), or paused.
+ */
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import type { Job } from '../store/jobs.js';
+
+export type JobOutcome =
+  | { kind: 'done' }
+  | { kind: 'retry'; code: string; message: string; delayMs?: number }
+  | { kind: 'attention'; code: string; message: string }
+  | { kind: 'paused'; message: string };
+
+export interface JobHandler {
+  /** Jobs handed over at once (e.g. 50 invoices per Xero request). (Default: 1) */
+  batchSize?: number;
+  /** Works a group of jobs of one portal; returns an outcome per job id (missing ids count as done). */
+  run(jobs: Job[]): Promise<Map<number, JobOutcome>>;
+}
+
+export interface OutboxOptions {
+  /** Idle wait between looks at the queue, ms. (Default: 1000) */
+  idleMs?: number;
+  /** Groups worked at the same time. (Default: 4) */
+  parallelGroups?: number;
+  /** Transient attempts before a job needs attention. (Default: 12) */
+  maxAttempts?: number;
+  /** Base back-off, ms; doubled per attempt up to an hour. (Default: 2000) */
+  backoffMs?: number;
+}
+
+/** Back-off for the n-th attempt: base·2^(n−1), at most an hour, ±25 % jitter. */
+export function backoffDelay(attempt: number, baseMs: number): number {
+  const raw = Math.min(baseMs * 2 ** Math.max(0, attempt - 1), 60 * 60_000);
+  return Math.round(raw * (0.75 + Math.random() * 0.5));
+}
+
+/** Turns a thrown error into an outcome: transient errors retry, AppErrors with 4xx meaning need attention. */
+export function outcomeOf(err: unknown): JobOutcome {
+  if (err instanceof AppError) {
+    if (err.code === 'XERO.NEEDS_RECONNECT' || err.code === 'XERO.DISCONNECTED') return { kind: 'paused', message: err.message };
+    const transient = (err as { transient?: boolean }).transient ?? (err.status >= 500 && !err.code.startsWith('SYNC.'));
+    return transient ? { kind: 'retry', code: err.code, message: err.message } : { kind: 'attention', code: err.code, message: err.message };
+  }
+  return { kind: 'retry', code: 'INTERNAL', message: 'An unexpected error occurred; the job will be tried again.' };
+}
+
+export class Outbox {
+  readonly #handlers = new Map<string, JobHandler>();
+  #timer: NodeJS.Timeout | undefined;
+  #running = new Set<Promise<void>>();
+  #stopped = true;
+  #ticking = false;
+  readonly #opts: Required<OutboxOptions>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    options: OutboxOptions = {},
+  ) {
+    this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, ...options };
+  }
+
+  register(kind: string, handler: JobHandler): void {
+    this.#handlers.set(kind, handler);
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.wake();
+  }
+
+  /** Look at the queue now (after an enqueue). */
+  wake(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.tick(), 0);
+  }
+
+  /** Stops claiming; waits for the groups in flight (their jobs finish or go back to the queue). */
+  async stop(deadlineMs = 7000): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await Promise.race([Promise.allSettled([...this.#running]), new Promise((r) => setTimeout(r, deadlineMs).unref())]);
+  }
+
+  /** Works everything due now until the queue is empty (tests and the demo). */
+  async drain(maxRounds = 1000): Promise<void> {
+    for (let i = 0; i < maxRounds; i++) {
+      const worked = await this.runOnce();
+      await Promise.allSettled([...this.#running]);
+      if (!worked) return;
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.#stopped || this.#ticking) return;
+    this.#ticking = true;
+    try {
+      await this.runOnce();
+    } catch (err) {
+      this.logger.error({ err }, 'outbox tick failed');
+    } finally {
+      this.#ticking = false;
+      if (!this.#stopped) {
+        const next = this.store.jobs.nextRunAt();
+        const wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - Date.now()));
+        this.#timer = setTimeout(() => void this.tick(), wait);
+      }
+    }
+  }
+
+  /** Claims and starts as many groups as allowed; returns whether anything was started. */
+  private async runOnce(): Promise<boolean> {
+    let started = false;
+    for (const [kind, handler] of this.#handlers) {
+      while (this.#running.size < this.#opts.parallelGroups) {
+        const jobs = this.store.jobs.claimDue(handler.batchSize ?? 1, [kind]);
+        if (jobs.length === 0) break;
+        started = true;
+        // One portal per group: a batch never mixes organisations.
+        const groups = new Map<string, Job[]>();
+        for (const j of jobs) groups.set(j.memberId ?? '', [...(groups.get(j.memberId ?? '') ?? []), j]);
+        for (const group of groups.values()) {
+          const p = this.work(handler, group).finally(() => this.#running.delete(p));
+          this.#running.add(p);
+        }
+      }
+    }
+    if (started) await Promise.race([...this.#running]);
+    return started;
+  }
+
+  private async work(handler: JobHandler, jobs: Job[]): Promise<void> {
+    let outcomes: Map<number, JobOutcome>;
+    try {
+      outcomes = await handler.run(jobs);
+    } catch (err) {
+      const o = outcomeOf(err);
+      if (!(err instanceof AppError)) this.logger.error({ err }, 'job handler failed');
+      outcomes = new Map(jobs.map((j) => [j.id, o]));
+    }
+    for (const job of jobs) this.record(job, outcomes.get(job.id) ?? { kind: 'done' });
+  }
+
+  private record(job: Job, outcome: JobOutcome): void {
+    const { jobs } = this.store;
+    switch (outcome.kind) {
+      case 'done':
+        jobs.complete(job);
+        break;
+      case 'retry':
+        if (job.attempts >= this.#opts.maxAttempts) {
+          jobs.needsAttention(job.id, { code: outcome.code, message: `${outcome.message} (gave up after ${job.attempts} attempts; retry by hand once the cause is fixed)` });
+        } else {
+          jobs.retryLater(job.id, Date.now() + (outcome.delayMs ?? backoffDelay(job.attempts, this.#opts.backoffMs)), outcome);
+        }
+        break;
+      case 'attention':
+        jobs.needsAttention(job.id, outcome);
+        break;
+      case 'paused':
+        jobs.pauseOne(job.id, outcome.message);
+        break;
+    }
+  }
+}

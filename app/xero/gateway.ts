@@ -1,0 +1,189 @@
+/**
+ * One gateway per Xero connection: every API call of that organisation goes through it, so Xero only ever
+ * sees whole requests inside its limits (xero-api.md §2: 5 concurrent, 60 per minute, 5,000 per day).
+ *
+ * - at most `concurrent` calls in flight (p-queue);
+ * - a sliding one-minute window with headroom (55 of 60), tightened by `X-MinLimit-Remaining`;
+ * - `Retry-After` on a 429 pauses the whole gateway, then the call is retried;
+ * - `X-DayLimit-Remaining: 0` stops calls for the connection until the budget returns;
+ * - transient failures (network, 5xx) retried with exponential back-off and jitter; a 401 renews the token once.
+ * Timeout: 30 s per call (axios default set in xero/connections.ts).
+ */
+import PQueue from 'p-queue';
+import type { Logger } from '../log.js';
+import { XeroApiError, toXeroError } from './errors.js';
+import type { XeroConnections, XeroSession } from './connections.js';
+
+export interface XeroLimits {
+  /** Calls in flight at once. (Default: 5) */
+  concurrent: number;
+  /** Calls started per window, kept below Xero's 60. (Default: 55) */
+  perMinute: number;
+  /** Window length in ms. (Default: 60000) */
+  windowMs: number;
+  /** Transient-failure attempts per call, the first included. (Default: 4) */
+  attempts: number;
+  /** First back-off delay in ms, doubled per attempt, with ±50 % jitter. (Default: 500) */
+  backoffMs: number;
+}
+
+export const DEFAULT_XERO_LIMITS: XeroLimits = { concurrent: 5, perMinute: 55, windowMs: 60_000, attempts: 4, backoffMs: 500 };
+
+export interface GatewayStats {
+  calls: number;
+  received429: number;
+  retries: number;
+  maxInFlight: number;
+  minuteRemaining: number | null;
+  dayRemaining: number | null;
+}
+
+type ApiResult<T> = { response: { headers?: Record<string, unknown> }; body: T };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+export class XeroGateway {
+  readonly #queue: PQueue;
+  readonly #starts: number[] = [];
+  #pausedUntil = 0;
+  #inFlight = 0;
+  readonly stats: GatewayStats = { calls: 0, received429: 0, retries: 0, maxInFlight: 0, minuteRemaining: null, dayRemaining: null };
+
+  constructor(
+    readonly connectionId: number,
+    private readonly connections: XeroConnections,
+    private readonly logger: Logger,
+    private readonly limits: XeroLimits = DEFAULT_XERO_LIMITS,
+  ) {
+    this.#queue = new PQueue({ concurrency: limits.concurrent });
+  }
+
+  /**
+   * Runs one Xero API call for `what` (words for errors and logs). `fn` gets a session with a fresh token.
+   * Writes must pass an Idempotency-Key inside `fn`, so a retry here cannot create twice.
+   */
+  async call<T>(what: string, fn: (s: XeroSession) => Promise<ApiResult<T>>): Promise<T> {
+    let session = await this.connections.session(this.connectionId);
+    let renewed = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.#queue.add(() => this.run(session, fn))) as T;
+      } catch (raw) {
+        const err = toXeroError(raw, what);
+        if (err.kind === 'unauthorized' && !renewed) {
+          renewed = true;
+          session = await this.connections.sessionAfterUnauthorized(this.connectionId, session.connection.accessToken ?? '');
+          continue;
+        }
+        if (err.kind === 'rate_limited') {
+          this.stats.received429 += 1;
+          this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + (err.retryAfterSeconds ?? 60) * 1000);
+          this.logger.warn({ connectionId: this.connectionId, retryAfter: err.retryAfterSeconds, problem: err.limitProblem }, 'Xero rate limit hit; gateway paused');
+          if (err.limitProblem === 'day' || attempt >= this.limits.attempts + 2) throw err;
+          this.stats.retries += 1;
+          continue;
+        }
+        if (err.transient && attempt < this.limits.attempts) {
+          this.stats.retries += 1;
+          const delay = this.limits.backoffMs * 2 ** (attempt - 1);
+          await sleep(delay * (0.5 + Math.random()));
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Calls waiting or running, for health. */
+  get backlog(): number {
+    return this.#queue.size + this.#queue.pending;
+  }
+
+  private async run<T>(session: XeroSession, fn: (s: XeroSession) => Promise<ApiResult<T>>): Promise<T> {
+    await this.acquireWindowSlot();
+    this.#inFlight += 1;
+    this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.#inFlight);
+    this.stats.calls += 1;
+    try {
+      const result = await fn(session);
+      this.observe(result.response?.headers ?? {});
+      return result.body;
+    } catch (err) {
+      const parsed = toXeroError(err, 'call');
+      if (parsed.kind !== 'network') this.observe(headersOf(err));
+      throw err;
+    } finally {
+      this.#inFlight -= 1;
+    }
+  }
+
+  /** Waits until a call may start: not paused, and fewer than `perMinute` starts in the sliding window. */
+  private async acquireWindowSlot(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      if (this.#pausedUntil > now) {
+        await sleep(this.#pausedUntil - now);
+        continue;
+      }
+      while (this.#starts.length && this.#starts[0] <= now - this.limits.windowMs) this.#starts.shift();
+      if (this.#starts.length < this.limits.perMinute) {
+        this.#starts.push(now);
+        return;
+      }
+      await sleep(this.#starts[0] + this.limits.windowMs - now + 5);
+    }
+  }
+
+  /** Adapts to Xero's own count of what is left. */
+  private observe(headers: Record<string, unknown>): void {
+    const minute = Number(headers['x-minlimit-remaining']);
+    const day = Number(headers['x-daylimit-remaining']);
+    if (Number.isFinite(minute)) {
+      this.stats.minuteRemaining = minute;
+      // Xero counts calls we did not make (other apps of the same org share nothing, but our own earlier
+      // process may have): when it says the minute is used up, wait a window before the next start.
+      if (minute <= 0) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + this.limits.windowMs);
+    }
+    if (Number.isFinite(day)) {
+      this.stats.dayRemaining = day;
+      if (day <= 0) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + 60 * 60_000);
+    }
+  }
+}
+
+function headersOf(err: unknown): Record<string, unknown> {
+  if (typeof err === 'string') {
+    try {
+      return (JSON.parse(err) as { response?: { headers?: Record<string, unknown> } }).response?.headers ?? {};
+    } catch {
+      return {};
+    }
+  }
+  return {};
+}
+
+/** One gateway per connection, made on first use. */
+export class XeroGateways {
+  readonly #gateways = new Map<number, XeroGateway>();
+
+  constructor(
+    private readonly connections: XeroConnections,
+    private readonly logger: Logger,
+    private readonly limits: XeroLimits = DEFAULT_XERO_LIMITS,
+  ) {}
+
+  for(connectionId: number): XeroGateway {
+    let g = this.#gateways.get(connectionId);
+    if (!g) {
+      g = new XeroGateway(connectionId, this.connections, this.logger, this.limits);
+      this.#gateways.set(connectionId, g);
+    }
+    return g;
+  }
+
+  all(): XeroGateway[] {
+    return [...this.#gateways.values()];
+  }
+}
+
+export { XeroApiError };
