@@ -97,3 +97,18 @@ describe('Xero emulator: webhooks and contract check', () => {
     emu.assertNoSpecViolations();
   });
 });
+
+describe('Xero emulator: contract check without the spec file', () => {
+  it('when the spec file is absent, then the check is skipped with one visible warning', async () => {
+    const { loadSpec } = await import('../emulators/xero/contract.js');
+    const warnings: string[] = [];
+    const original = console.warn;
+    console.warn = (...args: unknown[]) => { warnings.push(args.map(String).join(' ')); };
+    try {
+      assert.equal(await loadSpec('/nonexistent/xero_accounting.yaml'), undefined);
+      assert.equal(await loadSpec('/nonexistent/xero_accounting.yaml'), undefined);
+    } finally { console.warn = original; }
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /contract check skipped/);
+  });
+});

@@ -17,20 +17,25 @@ export const SPEC_PATH = resolve(here, '../../..', '../shared/xero-openapi/xero_
 // ajv-formats is CommonJS: under NodeNext the default import may be the module object or the function.
 const formatsPlugin = ((addFormats as any).default ?? addFormats) as (ajv: unknown) => unknown;
 
-let loading: Promise<OpenAPIBackend | undefined> | undefined;
-let warned = false;
+const loading = new Map<string, Promise<OpenAPIBackend | undefined>>();
+const warned = new Set<string>();
 
-/** Loads and initialises the spec once per process (about a second). Undefined when the file is absent. */
-export function loadSpec(): Promise<OpenAPIBackend | undefined> {
-  loading ??= (async () => {
-    if (!existsSync(SPEC_PATH)) {
-      if (!warned) {
-        warned = true;
-        console.warn(`[xero-emulator] contract check skipped: ${SPEC_PATH} not found (the official Xero spec lives in ../shared/xero-openapi/)`);
+/**
+ * Loads and initialises the spec once per process (about a second). Undefined when the file is absent: then the
+ * check is skipped with one console.warn per path (outside this workspace, e.g. a clone without ../shared).
+ */
+export function loadSpec(specPath: string = SPEC_PATH): Promise<OpenAPIBackend | undefined> {
+  const cached = loading.get(specPath);
+  if (cached) return cached;
+  const p = (async () => {
+    if (!existsSync(specPath)) {
+      if (!warned.has(specPath)) {
+        warned.add(specPath);
+        console.warn(`[xero-emulator] contract check skipped: ${specPath} not found (the official Xero spec lives in ../shared/xero-openapi/)`);
       }
       return undefined;
     }
-    const definition = YAML.parse(readFileSync(SPEC_PATH, 'utf8'));
+    const definition = YAML.parse(readFileSync(specPath, 'utf8'));
     const api = new OpenAPIBackend({
       definition, quick: true, validate: true,
       ajvOpts: { strict: false, allErrors: true },
@@ -39,7 +44,8 @@ export function loadSpec(): Promise<OpenAPIBackend | undefined> {
     await api.init();
     return api;
   })();
-  return loading;
+  loading.set(specPath, p);
+  return p;
 }
 
 /** Validates one request body; returns the violations (body errors only: headers/params are the emulator's job). */

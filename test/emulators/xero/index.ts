@@ -196,6 +196,8 @@ export class XeroEmulator {
   }
 
   // ---- faults and observability ------------------------------------------------------------------------------
+  /** Calls served for an endpoint key such as `PUT /Invoices` or `GET /Invoices/{id}`. */
+  callCount(endpoint: string): number { return this.counters.calls[endpoint] ?? 0; }
   setFaults(f: Faults): void { this.faults = { ...f }; }
   resetCounters(): void {
     this.requestLog = [];
@@ -252,7 +254,7 @@ export class XeroEmulator {
     this.counters.total += 1;
     this.counters.calls[endpoint] = (this.counters.calls[endpoint] ?? 0) + 1;
     this.requestLog.push(entry);
-    res.on('close', () => { entry.status = res.statusCode; entry.durationMs = Date.now() - started; });
+    res.on('close', () => { if (entry.status !== -1) entry.status = res.statusCode; entry.durationMs = Date.now() - started; });
 
     // Faults first (a dropped connection or a 5xx from Xero's edge). Source: issue "fault injection".
     const f = this.faults;

@@ -84,7 +84,7 @@ function classOf(type: string): string {
 }
 
 export function createTenant(input: OrganisationInput): Tenant {
-  const tenantId = input.tenantId ?? newId();
+  const tenantId = (input.tenantId ?? newId()).toLowerCase();
   const base = input.baseCurrency ?? 'NZD';
   const now = Date.now();
   // Source: xero_accounting.yaml components/schemas/Organisation.
