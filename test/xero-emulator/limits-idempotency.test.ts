@@ -95,3 +95,21 @@ describe('Xero emulator: limits, idempotency and faults', () => {
     assert.equal(emu.requestLog.length, 0);
   });
 });
+
+describe('Xero emulator: a lost answer healed by the Idempotency-Key', () => {
+  it('when the answer to a create is lost and the client retries with the same key, then exactly one invoice exists', async () => {
+    const { emu, xero, tenantId } = await connected();
+    try {
+      const contactId = emu.seedContact(tenantId, { Name: 'Lost Answer Ltd' }).ContactID;
+      const inv = { type: Invoice.TypeEnum.ACCREC, contact: { contactID: contactId }, lineItems: [{ description: 'x', quantity: 1, unitAmount: 5, accountCode: '200' }] };
+      emu.setFaults({ dropResponseRate: 1 });
+      const lost = await rejection(xero.accountingApi.createInvoices(tenantId, { invoices: [inv] }, false, undefined, 'retry-me'));
+      assert.equal(lost.status, 0);
+      assert.equal(emu.invoices(tenantId).length, 1);
+      emu.setFaults({});
+      const retried = await xero.accountingApi.createInvoices(tenantId, { invoices: [inv] }, false, undefined, 'retry-me');
+      assert.equal(retried.body.invoices![0].invoiceID, emu.invoices(tenantId)[0].InvoiceID);
+      assert.equal(emu.invoices(tenantId).length, 1);
+    } finally { await emu.close(); }
+  });
+});

@@ -18,6 +18,13 @@ const notFound = (): Reply => ({ status: 404, json: { Title: 'Resource not found
 // Source: xero_accounting.yaml 400 examples ("The document with the supplied id was not found for this endpoint.")
 // for writes; GET of an unknown id answers 404 at Xero (unverified body shape).
 
+/** Invoices/quotes show the contact as it is now (Xero embeds the current contact). */
+function withContact(c: Ctx, rec: XeroObject): XeroObject {
+  const cur = rec.Contact?.ContactID ? c.tenant.contacts.get(rec.Contact.ContactID) : undefined;
+  if (cur) rec.Contact = { ...rec.Contact, Name: cur.Name, ContactNumber: cur.ContactNumber, ContactStatus: cur.ContactStatus, EmailAddress: cur.EmailAddress };
+  return rec;
+}
+
 const summarize = (c: Ctx) => c.query.summarizeErrors?.toLowerCase() !== 'false'; // API default: summarised (xero-api.md §3)
 const unitdp = (c: Ctx) => (c.query.unitdp === '4' ? 4 : 2);
 
@@ -122,7 +129,7 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
       // Line items come with paged requests; an unpaged list or summaryOnly=true omits them.
       // Source: xero-api.md §3 ("page=N returns up to 100 invoices with line items"); spec parameter summaryOnly.
       const withLines = c.query.page !== undefined && c.query.summaryOnly !== 'true';
-      env.Invoices = env.Invoices.map((i: XeroObject) => { const out = renderLines(i, unitdp(c)); if (!withLines) delete out.LineItems; return out; });
+      env.Invoices = env.Invoices.map((i: XeroObject) => { const out = withContact(c, renderLines(i, unitdp(c))); if (!withLines) delete out.LineItems; return out; });
     }
     return r;
   };
@@ -140,7 +147,7 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
     const inv = byId(c.tenant.invoices, id!) ?? [...c.tenant.invoices.values()].find((i) => i.InvoiceNumber === id);
     if (!inv) return notFound();
     if (wantsPdf(c)) return { status: 200, buffer: pdf(`Invoice ${inv.InvoiceNumber}`), contentType: 'application/pdf' };
-    return ok(envelope(c.providerName, 'Invoices', [renderLines(inv, unitdp(c))]));
+    return ok(envelope(c.providerName, 'Invoices', [withContact(c, renderLines(inv, unitdp(c)))]));
   };
   const onlineInvoice: Handler = (c, id) => {
     const inv = byId(c.tenant.invoices, id!);
@@ -235,7 +242,7 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
     const found = byId(c.tenant.quotes, id!);
     if (!found) return notFound();
     if (wantsPdf(c)) return { status: 200, buffer: pdf(`Quote ${found.QuoteNumber}`), contentType: 'application/pdf' };
-    return ok(envelope(c.providerName, 'Quotes', [found]));
+    return ok(envelope(c.providerName, 'Quotes', [withContact(c, structuredClone(found))]));
   };
 
   // ---- Payments: Source xero_accounting.yaml /Payments*, xero-api.md §4 ----

@@ -40,7 +40,18 @@ export interface RequestLogEntry {
   method: string; path: string; query: Record<string, string>; tenant?: string; status: number; time: string; durationMs: number;
   idempotencyKey?: string; endpoint: string; replayed?: boolean;
 }
-export interface Faults { errorRate?: number; statuses?: number[]; latencyMs?: number; dropRate?: number }
+export interface Faults {
+  /** Probability 0..1 of answering with one of `statuses` instead of processing. (Default: 0) */
+  errorRate?: number;
+  /** Statuses drawn for `errorRate`, from 500, 503, 429. (Default: [500, 503]) */
+  statuses?: number[];
+  /** Added latency per admitted request, counted while the request is in flight. (Default: 0) */
+  latencyMs?: number;
+  /** Probability 0..1 of dropping the connection before processing. (Default: 0) */
+  dropRate?: number;
+  /** Probability 0..1 of processing the request and then dropping the connection (a lost answer). (Default: 0) */
+  dropResponseRate?: number;
+}
 
 interface IdemEntry { fingerprint: string; reply: Reply; at: number }
 interface TenantUsage { inFlight: number; minute: number[]; day: number[] }
@@ -317,6 +328,7 @@ export class XeroEmulator {
     try {
       if (f.latencyMs) await new Promise((r) => setTimeout(r, f.latencyMs));
       const reply = await this.process(req, method, path, query, tenant, idemKey, entry);
+      if (f.dropResponseRate && Math.random() < f.dropResponseRate) { this.counters.dropped += 1; entry.status = -1; req.socket.destroy(); return; }
       if ('buffer' in reply) { res.status(reply.status).type(reply.contentType).send(reply.buffer); }
       else { if (reply.headers) res.set(reply.headers); res.status(reply.status).json(reply.json); }
     } catch (e) {
