@@ -1,0 +1,61 @@
+// Contract check: every JSON request body is validated against Xero's official OpenAPI description.
+// Source: issue "Contract check"; ../shared/xero-openapi/README.md (load non-strict: openapi-backend quick mode,
+// ajv strict:false, ajv-formats for uuid/date-time). openapi-backend 5 works on Node 20 in quick mode (checked).
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OpenAPIBackend } from 'openapi-backend';
+import addFormats from 'ajv-formats';
+import YAML from 'yaml';
+
+export interface SpecViolation { method: string; path: string; operationId?: string; errors: Array<{ at: string; message: string }>; body: unknown }
+
+// The project root is three levels above this file (test/emulators/xero); the spec sits beside the project.
+const here = dirname(fileURLToPath(import.meta.url));
+export const SPEC_PATH = resolve(here, '../../..', '../shared/xero-openapi/xero_accounting.yaml');
+
+// ajv-formats is CommonJS: under NodeNext the default import may be the module object or the function.
+const formatsPlugin = ((addFormats as any).default ?? addFormats) as (ajv: unknown) => unknown;
+
+const loading = new Map<string, Promise<OpenAPIBackend | undefined>>();
+const warned = new Set<string>();
+
+/**
+ * Loads and initialises the spec once per process (about a second). Undefined when the file is absent: then the
+ * check is skipped with one console.warn per path (outside this workspace, e.g. a clone without ../shared).
+ */
+export function loadSpec(specPath: string = SPEC_PATH): Promise<OpenAPIBackend | undefined> {
+  const cached = loading.get(specPath);
+  if (cached) return cached;
+  const p = (async () => {
+    if (!existsSync(specPath)) {
+      if (!warned.has(specPath)) {
+        warned.add(specPath);
+        console.warn(`[xero-emulator] contract check skipped: ${specPath} not found (the official Xero spec lives in ../shared/xero-openapi/)`);
+      }
+      return undefined;
+    }
+    const definition = YAML.parse(readFileSync(specPath, 'utf8'));
+    const api = new OpenAPIBackend({
+      definition, quick: true, validate: true,
+      ajvOpts: { strict: false, allErrors: true },
+      customizeAjv: (ajv) => { formatsPlugin(ajv); return ajv; },
+    });
+    await api.init();
+    return api;
+  })();
+  loading.set(specPath, p);
+  return p;
+}
+
+/** Validates one request body; returns the violations (body errors only: headers/params are the emulator's job). */
+export function validateBody(api: OpenAPIBackend, method: string, path: string, query: Record<string, string>, body: unknown): SpecViolation | undefined {
+  const req = { method: method.toLowerCase(), path, query, headers: { 'content-type': 'application/json', 'xero-tenant-id': 'x' }, body };
+  const op = api.router.matchOperation(req);
+  if (!op) return undefined; // routes the spec does not describe (e.g. test controls) are not checked
+  const result = api.validator.validateRequest(req, op);
+  const errors = (result.errors ?? [])
+    .filter((e) => (e.instancePath ?? '').startsWith('/requestBody') || e.schemaPath?.includes('requestBody'))
+    .map((e) => ({ at: (e.instancePath ?? '').replace(/^\/requestBody/, '') || '/', message: `${e.message ?? e.keyword}${e.params ? ' ' + JSON.stringify(e.params) : ''}` }));
+  return errors.length ? { method, path, operationId: op.operationId, errors, body } : undefined;
+}
