@@ -1,0 +1,41 @@
+/**
+ * Per-portal settings an admin edits, with their defaults. Read through `portalSettings`, which validates
+ * what is stored, so a bad value never reaches the sync.
+ */
+import { z } from 'zod';
+import type { Store } from '../store/index.js';
+
+export const settingsSchema = z.object({
+  /** Xero account code used when a product has no "Xero sales account". (Default: none, which is an error) */
+  defaultSalesAccount: z.string().trim().max(10).nullable().default(null),
+  /**
+   * Bitrix24 VAT rate (percent as text, e.g. "20", "0"; "none" for rows without VAT) → Xero TaxType.
+   * (Default: empty — every rate must be mapped)
+   */
+  taxRateMap: z.record(z.string(), z.string().trim().min(1)).default({}),
+  /** When a Bitrix24 document is deleted: delete the Xero draft, and void an approved unpaid invoice. (Default: true) */
+  voidOnDelete: z.boolean().default(true),
+  /** Seconds between Xero status polls, 30..300. (Default: POLL_INTERVAL_SECONDS) */
+  pollIntervalSeconds: z.number().int().min(30).max(300).nullable().default(null),
+});
+
+export type PortalSettings = z.infer<typeof settingsSchema>;
+
+const KEY = 'sync';
+
+export function portalSettings(store: Store, memberId: string): PortalSettings {
+  const parsed = settingsSchema.safeParse(store.settings.get(memberId, KEY) ?? {});
+  return parsed.success ? parsed.data : settingsSchema.parse({});
+}
+
+/** Saves a change; throws zod's error naming the bad field (the page API turns it into a message). */
+export function updatePortalSettings(store: Store, memberId: string, patch: Partial<PortalSettings>): PortalSettings {
+  const next = settingsSchema.parse({ ...portalSettings(store, memberId), ...patch });
+  store.settings.set(memberId, KEY, next);
+  return next;
+}
+
+/** The key of a VAT rate in `taxRateMap`: "20" for 20 %, "7.5" for 7.5 %, "none" for no VAT. */
+export function taxRateKey(rate: { toString(): string } | null): string {
+  return rate === null ? 'none' : rate.toString();
+}
