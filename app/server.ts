@@ -27,8 +27,10 @@ export interface ServerDeps {
   appSecret: string;
 }
 
-/** Largest body accepted anywhere: Bitrix24 forms and Xero webhooks are far smaller. */
-export const BODY_LIMIT = '1mb';
+import { BODY_LIMIT } from './http/limits.js';
+import { xeroWebhookRoutes } from './http/xero-webhook-routes.js';
+
+export { BODY_LIMIT };
 
 export interface ConnectorServer {
   app: Express;
@@ -52,6 +54,8 @@ export function createServer(deps: ServerDeps): ConnectorServer {
       error: { code: 'HTTP.SHUTTING_DOWN', message: 'The connector is restarting; please retry in a few seconds.' },
     });
   });
+  // Xero signs the raw bytes: its route reads the body itself, before the parsers below.
+  app.use(xeroWebhookRoutes(services));
   app.use(express.json({ limit: BODY_LIMIT }));
   app.use(express.urlencoded({ extended: true, limit: BODY_LIMIT, parameterLimit: 5000 }));
 

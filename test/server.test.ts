@@ -76,7 +76,7 @@ describe('HTTP server', () => {
   });
 
   it('when a JSON body is malformed, then 400 names the problem', async () => {
-    const res = await fetch(`${url}/xero/webhooks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' });
+    const res = await fetch(`${url}/install`, { method: "POST", headers: { "content-type": "application/json" }, body: "{\"a\":" });
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as any).error.code, 'HTTP.MALFORMED_BODY');
   });

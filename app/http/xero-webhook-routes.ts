@@ -1,0 +1,57 @@
+/**
+ * POST /xero/webhooks: verifies the signature on the raw body, stores the events as jobs, then answers
+ * 200 with an empty body (401 for a bad signature), no cookies, well within Xero's 5 s. An empty, correctly
+ * signed batch is Xero's intent-to-receive check. Source: xero-api.md §8.
+ */
+import express, { Router } from 'express';
+import type { Services } from '../services.js';
+import { BODY_LIMIT } from './limits.js';
+import { validXeroSignature, webhookPayloadSchema } from '../xero/webhooks.js';
+
+export function xeroWebhookRoutes(services: Services): Router {
+  const router = Router();
+  const { store, config, manifest, logger } = services;
+
+  router.post(manifest.xeroWebhook, express.raw({ type: () => true, limit: BODY_LIMIT }), (req, res) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (!validXeroSignature(raw, req.get('x-xero-signature'), config.xero.webhookKey)) {
+      res.status(401).end();
+      return;
+    }
+    const parsed = webhookPayloadSchema.safeParse(safeJson(raw));
+    if (!parsed.success) {
+      // Signed by Xero but unreadable: acknowledge so Xero does not disable the hook; polling covers it.
+      logger.warn('a signed Xero webhook could not be read; polling will pick the changes up');
+      res.status(200).end();
+      return;
+    }
+    const active = store.connections.list().filter((c) => c.state === 'active');
+    let stored = 0;
+    store.transaction(() => {
+      for (const e of parsed.data.events) {
+        if (e.eventCategory !== 'INVOICE') continue;
+        for (const c of active.filter((x) => x.tenantId === e.tenantId)) {
+          store.jobs.enqueue({
+            memberId: c.memberId,
+            kind: 'xero-webhook',
+            key: `xero-webhook:${c.id}:${e.resourceId}`,
+            payload: { connectionId: c.id, invoiceId: e.resourceId, eventType: e.eventType, at: e.eventDateUtc ?? null },
+          });
+          stored += 1;
+        }
+      }
+    });
+    if (stored) services.outbox.wake();
+    res.status(200).end();
+  });
+
+  return router;
+}
+
+function safeJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
