@@ -13,6 +13,7 @@ import type { Store } from './store/index.js';
 import { createServices, type Services } from './services.js';
 import { bitrixRoutes } from './http/bitrix-routes.js';
 import { xeroRoutes } from './http/xero-routes.js';
+import { settingsRoutes } from './http/settings-routes.js';
 import { staticRoutes } from './http/static.js';
 import { dashboardRoutes } from '../placements/dashboard.js';
 import { cardTabRoutes } from '../placements/card-tab.js';
@@ -65,6 +66,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(dashboardRoutes(services));
   app.use(cardTabRoutes(services));
   app.use(xeroRoutes(services));
+  app.use(settingsRoutes(services));
 
   for (const path of manifestPaths(manifest)) {
     app.all(path, (_req, _res, next) => next(notImplemented(`The endpoint ${path}`)));

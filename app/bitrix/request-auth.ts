@@ -48,7 +48,8 @@ export type B24Event = z.infer<typeof eventSchema>;
 export function parseEvent(body: unknown): B24Event {
   const parsed = eventSchema.safeParse(body);
   if (!parsed.success) {
-    throw new AppError('B24.EVENT_MALFORMED', 'This is not a Bitrix24 event: it lacks event, auth[member_id] or auth[application_token].', 400);
+    // Without a member id and application token nothing can vouch for the request: it is unauthenticated.
+    throw new AppError('AUTH.UNAUTHORIZED', 'This is not a signed Bitrix24 event: it lacks event, auth[member_id] or auth[application_token].', 401);
   }
   return parsed.data;
 }

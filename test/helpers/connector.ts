@@ -26,6 +26,8 @@ export async function startConnector(opts: {
   xero?: { baseUrl: string; clientId: string; clientSecret: string; webhookKey?: string };
   b24?: { baseUrl: string; clientId: string; clientSecret: string };
   env?: Record<string, string>;
+  /** More environment, computed once the connector's URL is known (e.g. registering the app in Bitrix24). */
+  envFor?: (url: string) => Record<string, string>;
   dataDir?: string;
 } = {}): Promise<TestConnector> {
   const http: Server = createHttpServer();
@@ -48,6 +50,7 @@ export async function startConnector(opts: {
       : {}),
     ...(opts.b24 ? { B24_CLIENT_ID: opts.b24.clientId, B24_CLIENT_SECRET: opts.b24.clientSecret, B24_OAUTH_URL: opts.b24.baseUrl } : {}),
     ...opts.env,
+    ...opts.envFor?.(url),
   });
   const store = openStore(dataDir, TEST_SECRET);
   const { logger, lines } = captureLogger('debug');

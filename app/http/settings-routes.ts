@@ -1,0 +1,35 @@
+/** The settings API of the dashboard: anyone with a page session reads, only portal admins change. */
+import { Router } from 'express';
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+import type { Services } from '../services.js';
+import { portalSettings, settingsSchema, updatePortalSettings } from '../sync/settings.js';
+import { requireSession } from './session.js';
+
+export function settingsRoutes(services: Services): Router {
+  const router = Router();
+  const { store, sessions } = services;
+
+  router.get('/api/settings', requireSession(sessions), (req, res) => {
+    res.json(portalSettings(store, req.session!.memberId));
+  });
+
+  router.put('/api/settings', requireSession(sessions, { admin: true }), (req, res) => {
+    const patch = settingsSchema.partial().strict().safeParse(req.body ?? {});
+    if (!patch.success) throw invalidSettings(patch.error);
+    const memberId = req.session!.memberId;
+    const saved = updatePortalSettings(store, memberId, patch.data);
+    store.activity.record({ memberId, level: 'info', kind: 'settings.changed', message: `Settings changed by ${req.session!.userName}: ${Object.keys(patch.data).join(', ')}.` });
+    // A fixed cause (e.g. a default sales account added) lets the documents waiting on it through.
+    const retried = store.jobs.retryNow({ memberId, errorCode: 'SYNC.MISSING_ACCOUNT_CODE' }) + store.jobs.retryNow({ memberId, errorCode: 'SYNC.UNKNOWN_TAX_RATE' });
+    if (retried) services.outbox.wake();
+    res.json({ settings: saved, retried });
+  });
+
+  return router;
+}
+
+function invalidSettings(error: z.ZodError): AppError {
+  const lines = error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
+  return new AppError('SETTINGS.INVALID', `The settings were not saved. ${lines.join('; ')}.`, 400);
+}

@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { startBitrix24Emulator, type Bitrix24Emulator } from './emulators/bitrix24/index.js';
+import { startXeroEmulator, type XeroEmulator } from './emulators/xero/index.js';
+import { startConnector, type TestConnector } from './helpers/connector.js';
+import { DOCUMENT_EVENTS, LIFECYCLE_EVENTS } from '../app/bitrix/portal-setup.js';
+
+/** Starts a connector registered as a local application in the emulated portal. */
+async function connectorFor(b24: Bitrix24Emulator, xero: XeroEmulator, env: Record<string, string> = {}): Promise<TestConnector> {
+  return startConnector({
+    xero,
+    env,
+    envFor: (url) => {
+      const app = b24.registerApp({ handlerUrl: `${url}/app`, installUrl: `${url}/install`, scopes: ['crm', 'catalog', 'placement', 'userfieldconfig', 'user_brief'] });
+      return { B24_CLIENT_ID: app.clientId, B24_CLIENT_SECRET: app.clientSecret, B24_OAUTH_URL: b24.baseUrl };
+    },
+  });
+}
+
+function summary(b24: Bitrix24Emulator) {
+  return {
+    online: b24.bindings().filter((b) => b.eventType === 'online').map((b) => b.event).sort(),
+    offline: b24.bindings().filter((b) => b.eventType === 'offline').map((b) => b.event).sort(),
+    placements: b24.placements().map((p) => p.placement).sort(),
+    fields: b24.userFields().map((f) => f.fieldName).sort(),
+    properties: b24.productProperties().map((p) => p.code).sort(),
+    triggers: b24.triggers().map((t) => t.code).sort(),
+  };
+}
+
+async function postForm(url: string, form: Record<string, string>): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+}
+
+describe('installing the app into Bitrix24', () => {
+  let b24: Bitrix24Emulator;
+  let xero: XeroEmulator;
+  let c: TestConnector;
+
+  before(async () => {
+    b24 = await startBitrix24Emulator({ seedDemo: true });
+    xero = await startXeroEmulator();
+  });
+  after(async () => {
+    await b24.close();
+    await xero.close();
+  });
+  beforeEach(async () => {
+    b24.reset();
+    c = await connectorFor(b24, xero);
+  });
+  afterEach(async () => c.close());
+
+  it('when the admin installs the app, then exactly the bindings, placements, fields, property and trigger exist, and a second install adds nothing', async () => {
+    const first = await b24.install({ userId: 1 });
+    assert.equal(first.status, 200, first.body);
+    assert.match(first.body, /The Xero connector is installed/);
+    assert.match(first.body, /Connect Xero/);
+    const after1 = summary(b24);
+    assert.deepEqual(after1.online, [...DOCUMENT_EVENTS, ...LIFECYCLE_EVENTS].sort());
+    assert.deepEqual(after1.offline, [...DOCUMENT_EVENTS].sort());
+    assert.ok(after1.placements.includes('CRM_SMART_INVOICE_DETAIL_TAB'));
+    assert.ok(after1.placements.includes('CRM_QUOTE_DETAIL_TAB'));
+    for (const f of ['UF_CRM_SMART_INVOICE_XERO_ID', 'UF_CRM_SMART_INVOICE_XERO_NUMBER', 'UF_CRM_SMART_INVOICE_XERO_STATUS', 'UF_CRM_SMART_INVOICE_XERO_DUE', 'UF_CRM_SMART_INVOICE_XERO_URL', 'UF_CRM_QUOTE_XERO_ID', 'UF_CRM_XERO_ID']) {
+      assert.ok(after1.fields.includes(f), `field ${f} is missing: ${after1.fields.join(', ')}`);
+    }
+    assert.deepEqual(after1.properties.filter((p) => p === 'XERO_ACCOUNT_CODE'), ['XERO_ACCOUNT_CODE']);
+    assert.deepEqual(after1.triggers, ['xero_paid']);
+    const portal = c.store.portals.get(b24.memberId)!;
+    assert.equal(portal.state, 'installed');
+    assert.equal(portal.clientEndpoint, b24.clientEndpoint);
+    assert.ok(portal.expiresAt! > Date.now() / 1000, 'the expiry is absolute');
+
+    const second = await b24.install({ userId: 1 });
+    assert.equal(second.status, 200);
+    assert.deepEqual(summary(b24), after1);
+    assert.match(c.store.activity.list({ memberId: b24.memberId })[0].message, /0 item\(s\) set up/);
+  });
+
+  it('when the installer page is served, then only the portal may frame it', async () => {
+    const res = await b24.install({ userId: 1 });
+    const csp = res.headers['content-security-policy'];
+    assert.match(csp, new RegExp(`frame-ancestors 'self' ${new URL(b24.baseUrl).origin.replace(/[.]/g, '\\.')}`));
+    assert.equal(res.headers['x-frame-options'], undefined);
+  });
+
+  it('when a non-admin opens the installer, then the install is refused', async () => {
+    const res = await b24.install({ userId: 2 });
+    assert.equal(res.status, 403);
+    assert.equal(c.store.portals.get(b24.memberId), undefined);
+  });
+
+  it('when the app is installed API-only (ONAPPINSTALL), then the portal is stored and set up the same way', async () => {
+    const res = await b24.installApiOnly({ userId: 1 });
+    assert.equal(res.status, 200, res.body);
+    assert.equal(c.store.portals.get(b24.memberId)?.state, 'installed');
+    assert.deepEqual(summary(b24).triggers, ['xero_paid']);
+  });
+
+  it('when the app is updated, then the new application token is stored and every binding comes back', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    const before = summary(b24);
+    await b24.update();
+    await b24.flushEvents();
+    assert.equal(c.store.portals.get(b24.memberId)!.applicationToken, b24.app()!.applicationToken);
+    assert.deepEqual(summary(b24).online, before.online);
+    assert.deepEqual(summary(b24).offline, before.offline);
+  });
+
+  it('when the app is uninstalled, then its tokens are forgotten and later events are refused', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    const token = c.store.portals.get(b24.memberId)!.applicationToken!;
+    await b24.uninstall({ clean: false });
+    await b24.flushEvents();
+    const portal = c.store.portals.get(b24.memberId)!;
+    assert.equal(portal.state, 'uninstalled');
+    assert.equal(portal.accessToken, null);
+    assert.equal(portal.refreshToken, null);
+    const res = await postForm(`${c.url}/events`, { event: 'ONCRMDYNAMICITEMADD', 'data[FIELDS][ID]': '1', 'data[FIELDS][ENTITY_TYPE_ID]': '31', 'auth[member_id]': b24.memberId, 'auth[application_token]': token });
+    assert.equal(res.status, 401);
+  });
+
+  it('when the app is uninstalled with CLEAN, then everything of the portal is purged', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    await b24.uninstall({ clean: true });
+    await b24.flushEvents();
+    assert.equal(c.store.portals.get(b24.memberId), undefined);
+  });
+
+  it('when a user creates a smart invoice, then the event is verified and a push job is stored', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    const inv = b24.actAs(2).createSmartInvoice({ title: 'Event test' });
+    await b24.flushEvents();
+    const job = c.store.jobs.findLive(`push:${b24.memberId}:smart_invoice:${inv.id}`);
+    assert.ok(job, JSON.stringify(b24.deliveryLog.slice(-3)));
+    assert.equal(job.kind, 'push-invoice');
+  });
+
+  it('when events are forged (wrong token, no token, unknown portal), then each gets 401 and leaves no trace', async () => {
+    await b24.install({ userId: 1 });
+    const base = { event: 'ONCRMDYNAMICITEMADD', 'data[FIELDS][ID]': '77', 'data[FIELDS][ENTITY_TYPE_ID]': '31' };
+    const forged = [
+      { ...base, 'auth[member_id]': b24.memberId, 'auth[application_token]': 'not-the-token' },
+      { ...base, 'auth[member_id]': b24.memberId },
+      { ...base, 'auth[member_id]': 'unknown-portal', 'auth[application_token]': c.store.portals.get(b24.memberId)!.applicationToken! },
+    ];
+    const jobsBefore = c.store.jobs.list().length;
+    for (const form of forged) {
+      const res = await postForm(`${c.url}/events`, form);
+      assert.equal(res.status, 401, JSON.stringify(form));
+    }
+    assert.equal(c.store.jobs.list().length, jobsBefore);
+  });
+
+  it('when a placement is opened with a bad AUTH_ID, then 401 is answered', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    const auth = b24.frameAuth(2);
+    const good = await postForm(`${c.url}/placements/invoice?DOMAIN=${auth.DOMAIN}&PROTOCOL=0`, {
+      ...auth, PLACEMENT: 'CRM_SMART_INVOICE_DETAIL_TAB', PLACEMENT_OPTIONS: JSON.stringify({ ID: '1' }),
+    });
+    assert.equal(good.status, 200, await good.clone().text());
+    assert.match(await good.text(), /not in Xero yet/);
+    const bad = await postForm(`${c.url}/placements/invoice`, {
+      ...auth, AUTH_ID: 'forged-auth-id', PLACEMENT: 'CRM_SMART_INVOICE_DETAIL_TAB', PLACEMENT_OPTIONS: JSON.stringify({ ID: '1' }),
+    });
+    assert.equal(bad.status, 401);
+  });
+
+  it('when a non-admin tries to change settings, then it is refused; an admin can', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    const sessionOf = async (userId: number) => {
+      const page = await postForm(`${c.url}/app`, { ...b24.frameAuth(userId) });
+      assert.equal(page.status, 200);
+      return /data-session="([^"]+)"/.exec(await page.text())![1];
+    };
+    const body = JSON.stringify({ defaultSalesAccount: '200' });
+    const asUser = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(2) }, body });
+    assert.equal(asUser.status, 403);
+    const asAdmin = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(1) }, body });
+    assert.equal(asAdmin.status, 200);
+    assert.equal(((await asAdmin.json()) as { settings: { defaultSalesAccount: string } }).settings.defaultSalesAccount, '200');
+    const invalid = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(1) }, body: JSON.stringify({ pollIntervalSeconds: 5 }) });
+    assert.equal(invalid.status, 400);
+    assert.match(((await invalid.json()) as { error: { message: string } }).error.message, /pollIntervalSeconds/);
+  });
+
+  it('when the portal token expires, then the connector refreshes it through B24_OAUTH_URL and saves the rotation', async () => {
+    await b24.install({ userId: 1 });
+    const before = c.store.portals.get(b24.memberId)!;
+    b24.expireAccessTokens();
+    c.services.portals.forget(b24.memberId);
+    const profile = await c.services.portals.for(b24.memberId).call<{ ID: string | number }>('profile');
+    assert.equal(String(profile.ID), '1');
+    const after = c.store.portals.get(b24.memberId)!;
+    assert.notEqual(after.refreshToken, before.refreshToken);
+    assert.notEqual(after.accessToken, before.accessToken);
+  });
+
+  it('when everything above ran, then no token appears in any log line', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    b24.actAs(1).createSmartInvoice({ title: 'Log check' });
+    await b24.flushEvents();
+    const p = c.store.portals.get(b24.memberId)!;
+    const all = c.logLines.join('\n');
+    for (const secret of [p.accessToken!, p.refreshToken!, p.applicationToken!]) assert.equal(all.includes(secret), false);
+  });
+});
