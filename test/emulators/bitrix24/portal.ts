@@ -361,7 +361,7 @@ export class Portal {
   renderItem(item: CrmItem, originalUf = false): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const def of SYSTEM_FIELDS[item.entityTypeId]!) out[def.key] = item.data[def.key] ?? (def.multiple ? [] : null);
-    if (item.entityTypeId === CONTACT || item.entityTypeId === COMPANY) Object.assign(out, flatMultifields(out.fm as Fm[]));
+    if (item.entityTypeId === CONTACT || item.entityTypeId === COMPANY) Object.assign(out, flatMultifields(out.fm as Fm));
     for (const uf of this.ufsFor(item.entityTypeId)) {
       const v = item.uf[uf.fieldName];
       out[originalUf ? uf.fieldName : ufCamelName(uf.fieldName)] = v === undefined ? (uf.multiple === 'Y' ? [] : null) : v;
@@ -675,7 +675,7 @@ export class Portal {
         const values = (Array.isArray(v) ? v : [v]).filter((x) => x !== null && x !== undefined);
         const current = p.props.get(propId) ?? [];
         p.props.set(propId, values.map((x) => {
-          const o = typeof x === 'object' ? (x as Record<string, unknown>) : { value: x };
+          const o: Record<string, unknown> = typeof x === 'object' ? (x as Record<string, unknown>) : { value: x };
           const keep = o.valueId !== undefined ? current.find((c) => c.valueId === String(o.valueId)) : undefined;
           return { valueId: keep?.valueId ?? String(this.nextId('propValue', 9743)), value: String(o.value ?? '') };
         }).filter((x) => x.value !== ''));
