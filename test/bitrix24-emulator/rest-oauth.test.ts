@@ -170,4 +170,11 @@ describe('Bitrix24 emulator: REST core and OAuth through B24OAuth', () => {
     assert.equal((await rest(w.emu, 'profile', {}, token)).status, 200);
     assert.ok(w.emu.callLog.some((c) => c.error === 'dropped'));
   });
+
+  test('when an app frame on another origin preflights a REST call, then CORS allows it (B24Frame calls REST from the browser)', async () => {
+    const pre = await fetch(`${w.emu.clientEndpoint}profile`, { method: 'OPTIONS', headers: { origin: 'http://127.0.0.1:1', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+    assert.match(String(pre.headers.get('access-control-allow-headers')), /content-type/i);
+  });
 });

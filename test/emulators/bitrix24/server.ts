@@ -245,6 +245,16 @@ function substitute(v: unknown, refs: Record<string, Record<string, unknown>>): 
 export function buildRestApp(svc: RestService): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // App frames on another origin call REST directly from the browser (b24jssdk B24Frame uses axios against
+  // `${PROTOCOL}://${DOMAIN}/rest/`), so REST answers CORS requests, preflights included.
+  app.use((req, res, next) => {
+    if (!req.path.startsWith('/rest/')) return next();
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', 'Content-Type');
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+    if (req.method === 'OPTIONS') return void res.status(204).end();
+    next();
+  });
   app.use(svc.faultMiddleware());
   app.use(express.json({ limit: '10mb' }));
   app.use(express.urlencoded({ extended: true, limit: '10mb' }));
