@@ -207,4 +207,14 @@ describe('Bitrix24 emulator: CRM, catalog, user fields and placements', () => {
     assert.equal(typeof cid, 'number');
     assert.equal(w.emu.timelineComments()[0]!.COMMENT, 'Sent to Xero');
   });
+
+  test('when an invoice has 60 product rows, then the SDK keyset list over crm.item.productrow.list returns every row once', async () => {
+    const inv = w.emu.actAs(1).createSmartInvoice({});
+    w.emu.actAs(1).setProductRows(SMART_INVOICE, inv.id as number, Array.from({ length: 60 }, (_, i) => ({ productName: `Row ${i}`, price: 1, quantity: 1 })));
+    const { b24 } = sdkClient(w, 1);
+    const all = await b24.actions.v2.callList.make({ method: 'crm.item.productrow.list', params: { filter: { '=ownerType': 'SI', '=ownerId': inv.id } }, idKey: 'id', customKeyForResult: 'productRows' });
+    const rows = all.getData() as Array<{ id: number }>;
+    assert.equal(rows.length, 60);
+    assert.equal(new Set(rows.map((r) => r.id)).size, 60);
+  });
 });

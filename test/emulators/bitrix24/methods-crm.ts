@@ -118,7 +118,10 @@ export function registerCrm(r: Registry): void {
     // Both are required in the filter (crm-item-productrow-list.md); error code unverified.
     if (ownerType === undefined || ownerId === undefined) throw new RestError('INVALID_ARG_VALUE', 'Filter must contain ownerType and ownerId', 400);
     const ids = (Array.isArray(ownerId) ? ownerId : [ownerId]).map((x) => toInt(x));
-    const rows: ProductRow[] = ids.flatMap((id) => ctx.portal.rowsOf(String(ownerType), id));
+    const others = Object.fromEntries(Object.entries(filter).filter(([k]) => !/^=?owner(Type|Id)$/.test(k)));
+    // Other conditions (e.g. the SDK's keyset cursor `>id`) apply to the rows themselves.
+    const rows: ProductRow[] = ids.flatMap((id) => ctx.portal.rowsOf(String(ownerType), id))
+      .filter((row) => matches(others, (f) => (row as unknown as Record<string, unknown>)[f]));
     const sorted = sortRows(rows, p.order ?? { sort: 'ASC' }, (row, f) => (row as unknown as Record<string, unknown>)[f], 'id');
     return page(sorted, p.start, (productRows) => ({ productRows })); // fixture rest.crm.item.productrow.list.response.json
   });
