@@ -219,4 +219,14 @@ describe('Bitrix24 emulator: installation and events', () => {
     assert.deepEqual(w.emu.placements(), []);
     assert.equal((await rest(w.emu, 'profile', {}, token)).status, 401);
   });
+
+  test('when an automation (no user) changes an item, then the event carries no tokens, only the portal and application token', async () => {
+    await installWithUi();
+    await bind('ONCRMDYNAMICITEMADD');
+    w.emu.finishInstall();
+    w.emu.actAs(null).createSmartInvoice({});
+    await w.emu.flushEvents();
+    const auth = w.handler.received.find((r) => r.path === '/b24/events')!.body.auth as Record<string, string>;
+    assert.deepEqual(Object.keys(auth).sort(), ['application_token', 'client_endpoint', 'domain', 'member_id', 'server_endpoint']);
+  });
 });
