@@ -217,4 +217,13 @@ describe('Bitrix24 emulator: CRM, catalog, user fields and placements', () => {
     assert.equal(rows.length, 60);
     assert.equal(new Set(rows.map((r) => r.id)).size, 60);
   });
+
+  test('when product rows arrive form-encoded with bracketed keys, then 25 rows stay a list of 25 rows', async () => {
+    const inv = w.emu.actAs(1).createSmartInvoice({});
+    const form = new URLSearchParams({ auth: admin, ownerType: 'SI', ownerId: String(inv.id) });
+    for (let i = 0; i < 25; i++) { form.set(`productRows[${i}][productName]`, `Row ${i}`); form.set(`productRows[${i}][price]`, '2'); form.set(`productRows[${i}][quantity]`, '1'); }
+    const res = await fetch(`${w.emu.clientEndpoint}crm.item.productrow.set`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    assert.equal(((await res.json()) as { result: { productRows: unknown[] } }).result.productRows.length, 25);
+    assert.equal(w.emu.items(SMART_INVOICE).find((x) => x.id === inv.id)!.opportunity, 50);
+  });
 });

@@ -257,18 +257,21 @@ export function buildRestApp(svc: RestService): express.Express {
   });
   app.use(svc.faultMiddleware());
   app.use(express.json({ limit: '10mb' }));
-  app.use(express.urlencoded({ extended: true, limit: '10mb' }));
+  // Form bodies are decoded with PHP parse_str semantics (no qs array limit: 60 product rows stay a list).
+  app.use(express.text({ type: 'application/x-www-form-urlencoded', limit: '10mb' }));
+  const bodyOf = (req: Request): Record<string, unknown> =>
+    typeof req.body === 'string' ? parseQuery(req.body) : ((req.body as Record<string, unknown> | undefined) ?? {});
   const queryOf = (req: Request) => {
     const i = req.originalUrl.indexOf('?');
     return i === -1 ? {} : parseQuery(req.originalUrl.slice(i + 1));
   };
   app.all(/^\/oauth\/token\/?$/, (req, res) => {
-    const out = svc.oauthToken({ ...queryOf(req), ...((req.body as Record<string, unknown>) ?? {}) });
+    const out = svc.oauthToken({ ...queryOf(req), ...bodyOf(req) });
     res.status(out.status).json(out.body);
   });
   app.all(/^\/rest\/+[^/]+$/, (req, res) => {
     const method = decodeURIComponent(req.path.replace(/^\/rest\/+/, ''));
-    const out = svc.handle(method, { ...queryOf(req), ...((req.body as Record<string, unknown>) ?? {}) });
+    const out = svc.handle(method, { ...queryOf(req), ...bodyOf(req) });
     res.status(out.status).json(out.body);
   });
   return app;
