@@ -1,0 +1,175 @@
+/**
+ * Shared REST plumbing: the error type, the `time` object, list paging, filters and ordering.
+ * Source: bitrix24-rest.md §8 (envelope, errors, list paging), §12 ("every success response needs a `time`
+ * object"); settings/how-to-call-rest-api/list-methods-pecularities.md; settings/performance/huge-data.md.
+ */
+
+/** A REST error answered as `{error, error_description}` with an HTTP status. */
+export class RestError extends Error {
+  constructor(
+    readonly code: string | number,
+    readonly description: string,
+    readonly status = 400,
+  ) {
+    super(`${code}: ${description}`);
+  }
+}
+
+/** What a method handler answers; `total`/`next` are added to the envelope for list methods. */
+export interface Answer {
+  result: unknown;
+  total?: number;
+  next?: number;
+}
+
+export const PAGE_SIZE = 50; // Source: bitrix24-rest.md §8 "Lists: 50 rows per page".
+
+/** ISO-8601 with offset as Bitrix24 prints it (`2024-07-22T18:00:08+00:00`). */
+export function isoDate(ms = Date.now()): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+}
+
+/** The `time` block every REST success carries. Source: bitrix24-rest.md §8, §12; fixtures rest.*.response.json. */
+export function timeBlock(startMs: number, endMs = Date.now()): Record<string, unknown> {
+  const start = startMs / 1000;
+  const finish = endMs / 1000;
+  return {
+    start,
+    finish,
+    duration: finish - start,
+    processing: finish - start,
+    date_start: isoDate(startMs),
+    date_finish: isoDate(endMs),
+    operating_reset_at: Math.floor(endMs / 1000) + 600,
+    operating: 0,
+  };
+}
+
+/**
+ * Pages a full result list the way list methods do: `start` (offset, default 0) → 50 rows, `total` and
+ * `next` when more rows remain; `start = -1` skips the count (no `total`, no `next`).
+ * Source: list-methods-pecularities.md; huge-data.md ("start: -1" with `>ID` filter and ID order).
+ */
+export function page<T>(rows: T[], start: unknown, wrap: (rows: T[]) => unknown = (r) => r): Answer {
+  const s = Number.parseInt(String(start ?? '0'), 10);
+  if (s === -1) return { result: wrap(rows.slice(0, PAGE_SIZE)) };
+  const offset = Number.isFinite(s) && s > 0 ? s : 0;
+  const slice = rows.slice(offset, offset + PAGE_SIZE);
+  const answer: Answer = { result: wrap(slice), total: rows.length };
+  if (offset + PAGE_SIZE < rows.length) answer.next = offset + PAGE_SIZE;
+  return answer;
+}
+
+const OPS = ['>=', '<=', '!=', '!@', '=%', '%=', '>', '<', '=', '!', '@', '%'] as const;
+
+/** Splits a filter key like `>=updatedTime` into operator and field. */
+export function splitFilterKey(key: string): { op: string; field: string } {
+  for (const op of OPS) if (key.startsWith(op)) return { op, field: key.slice(op.length) };
+  return { op: '', field: key };
+}
+
+function cmp(a: unknown, b: unknown): number {
+  if (a === null || a === undefined || a === '') a = null;
+  if (b === null || b === undefined || b === '') b = null;
+  if (a === null && b === null) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  const na = Number(a);
+  const nb = Number(b);
+  if (typeof a !== 'boolean' && !Number.isNaN(na) && !Number.isNaN(nb) && String(a).trim() !== '' && String(b).trim() !== '') {
+    return na === nb ? 0 : na < nb ? -1 : 1;
+  }
+  const sa = String(a);
+  const sb = String(b);
+  if (/^\d{4}-\d{2}-\d{2}/.test(sa) && /^\d{4}-\d{2}-\d{2}/.test(sb)) {
+    const da = Date.parse(sa);
+    const db = Date.parse(sb);
+    if (!Number.isNaN(da) && !Number.isNaN(db)) return da === db ? 0 : da < db ? -1 : 1;
+  }
+  return sa === sb ? 0 : sa < sb ? -1 : 1;
+}
+
+function eq(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a)) return a.some((x) => eq(x, b));
+  return cmp(a, b) === 0;
+}
+
+/**
+ * Evaluates a Bitrix24 filter (`=`, `!`/`!=`, `>`, `>=`, `<`, `<=`, `@`/`!@` (in), `%` (contains)).
+ * `get(field)` reads a field value or returns `undefined` for an unknown field (the caller decides whether
+ * unknown fields are an error). Source: crm-item-list.md (filter operators).
+ */
+export function matches(filter: Record<string, unknown> | undefined, get: (field: string) => unknown): boolean {
+  if (!filter || typeof filter !== 'object') return true;
+  for (const [key, expected] of Object.entries(filter)) {
+    if (key === 'logic' || /^\d+$/.test(key)) continue; // nested logic blocks are not emulated
+    const { op, field } = splitFilterKey(key);
+    const actual = get(field);
+    const list = Array.isArray(expected) ? expected : null;
+    let ok: boolean;
+    switch (op) {
+      case '':
+      case '=':
+        ok = list ? list.some((v) => eq(actual, v)) : eq(actual, expected);
+        break;
+      case '@':
+        ok = (list ?? [expected]).some((v) => eq(actual, v));
+        break;
+      case '!':
+      case '!=':
+        ok = list ? !list.some((v) => eq(actual, v)) : !eq(actual, expected);
+        break;
+      case '!@':
+        ok = !(list ?? [expected]).some((v) => eq(actual, v));
+        break;
+      case '>': ok = cmp(actual, expected) > 0 && actual !== null && actual !== undefined; break;
+      case '>=': ok = cmp(actual, expected) >= 0 && actual !== null && actual !== undefined; break;
+      case '<': ok = cmp(actual, expected) < 0; break;
+      case '<=': ok = cmp(actual, expected) <= 0; break;
+      case '%':
+      case '=%':
+      case '%=':
+        ok = String(actual ?? '').toLowerCase().includes(String(expected ?? '').toLowerCase().replace(/%/g, ''));
+        break;
+      default: ok = true;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Sorts by an `order` object (`{ID: 'ASC'}`); default ascending id. */
+export function sortRows<T>(rows: T[], order: unknown, get: (row: T, field: string) => unknown, idField: string): T[] {
+  const entries: Array<[string, string]> =
+    order && typeof order === 'object' && !Array.isArray(order)
+      ? Object.entries(order as Record<string, unknown>).map(([k, v]) => [k, String(v).toUpperCase()])
+      : [];
+  if (entries.length === 0) entries.push([idField, 'ASC']);
+  return [...rows].sort((a, b) => {
+    for (const [field, dir] of entries) {
+      const c = cmp(get(a, field), get(b, field));
+      if (c !== 0) return dir === 'DESC' ? -c : c;
+    }
+    return 0;
+  });
+}
+
+export function toInt(v: unknown, fallback = 0): number {
+  const n = Number.parseInt(String(v ?? ''), 10);
+  return Number.isFinite(n) ? n : fallback;
+}
+
+export function isYes(v: unknown): boolean {
+  return v === true || v === 'Y' || v === 'y' || v === 1 || v === '1' || v === 'true';
+}
+
+export function randomToken(len = 32): string {
+  const chars = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  let s = '';
+  for (let i = 0; i < len; i++) s += chars[Math.floor(Math.random() * chars.length)];
+  return s;
+}
+
+export function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}

@@ -1,0 +1,278 @@
+/**
+ * HTTP surface: REST (`/rest/{method}`, also `/rest//{method}` and `.json`), the OAuth token endpoint, fault
+ * injection, the call log. Sources: bitrix24-rest.md §7 (OAuth), §8 (calling REST, batch), §9 (limits), §12
+ * (what B24OAuth sends: `/rest//method?bx24_request_id…`, JSON body with `auth`).
+ */
+import express from 'express';
+import type { Request, Response, NextFunction } from 'express';
+import { RestError, timeBlock, toInt, isoDate, type Answer } from './core.js';
+import { parseQuery } from './form.js';
+import type { Portal } from './portal.js';
+import { Registry, type CallCtx } from './registry.js';
+import { registerSystem } from './methods-system.js';
+import { registerCrm } from './methods-crm.js';
+import { registerCatalog } from './methods-catalog.js';
+
+export interface CallLogEntry { at: string; method: string; userId: number | null; status: number; error?: string; viaBatch?: boolean }
+export interface Faults { burst503?: number; latencyMs?: number; dropRate?: number; dropNext?: number }
+
+export class RestService {
+  readonly registry = new Registry();
+  callLog: CallLogEntry[] = [];
+  counters: Record<string, number> = {};
+  faults: Required<Faults> = { burst503: 0, latencyMs: 0, dropRate: 0, dropNext: 0 };
+  leakyBucket: { burst: number; drainPerSecond: number } | false;
+  private bucketLevel = 0;
+  private bucketAt = Date.now();
+
+  constructor(readonly portal: Portal, leakyBucket: { burst: number; drainPerSecond: number } | false) {
+    this.leakyBucket = leakyBucket;
+    registerSystem(this.registry);
+    registerCrm(this.registry);
+    registerCatalog(this.registry);
+  }
+
+  resetCounters(): void {
+    this.callLog = [];
+    this.counters = {};
+  }
+
+  /** Cloud-style leaky bucket, off by default on self-hosted (limits.md; bitrix24-rest.md §9). */
+  private takeFromBucket(): boolean {
+    if (!this.leakyBucket) return true;
+    const now = Date.now();
+    this.bucketLevel = Math.max(0, this.bucketLevel - ((now - this.bucketAt) / 1000) * this.leakyBucket.drainPerSecond);
+    this.bucketAt = now;
+    if (this.bucketLevel + 1 > this.leakyBucket.burst) return false;
+    this.bucketLevel += 1;
+    return true;
+  }
+
+  /** Resolves `auth` to a user. Errors per _includes/system-errors.md (401 NO_AUTH_FOUND / invalid_token / expired_token). */
+  authenticate(token: unknown): CallCtx['user'] {
+    if (!token || typeof token !== 'string') throw new RestError('NO_AUTH_FOUND', 'Wrong authorization data', 401);
+    const t = this.portal.accessTokens.get(token);
+    if (!t) throw new RestError('invalid_token', 'The access token provided is invalid.', 401);
+    if (t.expiresAt <= Date.now()) throw new RestError('expired_token', 'The access token provided has expired.', 401);
+    const app = this.portal.app;
+    if (!app || !app.present) throw new RestError('invalid_token', 'The access token provided is invalid.', 401);
+    return this.portal.user(t.userId);
+  }
+
+  /** One outer REST call (not a batch sub-command). */
+  handle(method: string, params: Record<string, unknown>): { status: number; body: unknown } {
+    const started = Date.now();
+    const name = method.replace(/\.json$/, '');
+    let userId: number | null = null;
+    const done = (status: number, body: unknown, error?: string) => {
+      this.callLog.push({ at: isoDate(), method: name, userId, status, error });
+      this.counters[name] = (this.counters[name] ?? 0) + 1;
+      return { status, body };
+    };
+    try {
+      if (this.faults.burst503 > 0) {
+        this.faults.burst503--;
+        throw new RestError('QUERY_LIMIT_EXCEEDED', 'Too many requests', 503);
+      }
+      if (!this.takeFromBucket()) throw new RestError('QUERY_LIMIT_EXCEEDED', 'Too many requests', 503);
+      const { auth, ...rest } = params;
+      const user = this.authenticate(auth);
+      userId = user.id;
+      const ctx: CallCtx = { portal: this.portal, user, write: { userId: user.id, authConnector: typeof rest.auth_connector === 'string' && rest.auth_connector ? rest.auth_connector : undefined } };
+      if (name.toLowerCase() === 'batch') return done(200, { result: this.batch(rest, ctx), time: timeBlock(started) });
+      const answer = this.invoke(name, rest, ctx);
+      return done(200, envelope(answer, started));
+    } catch (err) {
+      const e = toRestError(err);
+      return done(e.status, { error: e.code, error_description: e.description }, String(e.code));
+    }
+  }
+
+  private invoke(name: string, params: Record<string, unknown>, ctx: CallCtx): Answer {
+    const def = this.registry.get(name);
+    // Source: _includes/system-errors.md: 404 ERROR_METHOD_NOT_FOUND "Method not found!".
+    if (!def) throw new RestError('ERROR_METHOD_NOT_FOUND', 'Method not found!', 404);
+    // Source: _includes/system-errors.md: 401 insufficient_scope (application variant of the message).
+    if (def.scope !== 'basic' && !ctx.portal.app!.scopes.includes(def.scope)) {
+      throw new RestError('insufficient_scope', 'The request requires higher privileges than provided by the access token', 401);
+    }
+    return def.fn(params, ctx);
+  }
+
+  /**
+   * batch {halt, cmd}: ≤ 50 commands, `$result[key][field]…` references, per-command errors in `result_error`,
+   * empty maps as `[]`, no nested batch. Always HTTP 200. Source: bitrix24-rest.md §8; batch.md; fixtures
+   * rest.batch*.json.
+   */
+  private batch(params: Record<string, unknown>, ctx: CallCtx): Record<string, unknown> {
+    const cmd = params.cmd;
+    if (!cmd || typeof cmd !== 'object') throw new RestError('ERROR_BATCH_LENGTH_EXCEEDED', 'No commands', 400);
+    const entries = Object.entries(cmd as Record<string, unknown>);
+    if (entries.length > 50) throw new RestError('ERROR_BATCH_LENGTH_EXCEEDED', 'Max batch length exceeded', 400);
+    const halt = params.halt === true || toInt(params.halt, 0) === 1;
+    const result: Record<string, unknown> = {};
+    const resultError: Record<string, unknown> = {};
+    const resultTotal: Record<string, unknown> = {};
+    const resultNext: Record<string, unknown> = {};
+    const resultTime: Record<string, unknown> = {};
+    const refs = { result, result_error: resultError, result_total: resultTotal, result_next: resultNext, result_time: resultTime };
+    for (const [key, raw] of entries) {
+      const started = Date.now();
+      const line = String(raw);
+      const q = line.indexOf('?');
+      const method = (q === -1 ? line : line.slice(0, q)).replace(/\.json$/, '');
+      const sub = substitute(parseQuery(q === -1 ? '' : line.slice(q + 1)), refs) as Record<string, unknown>;
+      delete sub.auth;
+      let status = 200;
+      try {
+        if (method.toLowerCase() === 'batch') throw new RestError('ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage', 405);
+        const subCtx: CallCtx = { ...ctx, write: { userId: ctx.user.id, authConnector: typeof sub.auth_connector === 'string' && sub.auth_connector ? sub.auth_connector : ctx.write.authConnector } };
+        const answer = this.invoke(method, sub, subCtx);
+        result[key] = answer.result;
+        if (answer.total !== undefined) resultTotal[key] = answer.total;
+        if (answer.next !== undefined) resultNext[key] = answer.next;
+        const { operating_reset_at: _r, operating: _o, ...t } = timeBlock(started);
+        resultTime[key] = { ...t, operating: 0 };
+      } catch (err) {
+        const e = toRestError(err);
+        status = e.status;
+        resultError[key] = { error: e.code, error_description: e.description };
+      }
+      this.callLog.push({ at: isoDate(), method, userId: ctx.user.id, status, viaBatch: true, ...(status !== 200 ? { error: String((resultError[key] as { error: unknown }).error) } : {}) });
+      this.counters[method] = (this.counters[method] ?? 0) + 1;
+      if (halt && status !== 200) break;
+    }
+    const orEmpty = (o: Record<string, unknown>) => (Object.keys(o).length ? o : []);
+    return { result: orEmpty(result), result_error: orEmpty(resultError), result_total: orEmpty(resultTotal), result_next: orEmpty(resultNext), result_time: orEmpty(resultTime) };
+  }
+
+  /**
+   * POST /oauth/token/ with grant_type=refresh_token: single-use refresh tokens (rotation), `invalid_grant` for a
+   * used/unknown/expired one, `invalid_client` for wrong client credentials. Response fields as
+   * fixture oauth.refresh.response.json. Source: bitrix24-rest.md §7; settings/oauth/auto-renewal.md.
+   */
+  oauthToken(params: Record<string, unknown>): { status: number; body: unknown } {
+    const app = this.portal.app;
+    const log = (status: number, error?: string) => this.callLog.push({ at: isoDate(), method: 'oauth/token', userId: null, status, error });
+    if (params.grant_type !== 'refresh_token') { log(400, 'unsupported_grant_type'); return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'The grant type is not supported' } }; }
+    if (!app || params.client_id !== app.clientId || params.client_secret !== app.clientSecret) {
+      log(401, 'invalid_client');
+      return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials' } };
+    }
+    const rt = this.portal.refreshTokens.get(String(params.refresh_token ?? ''));
+    if (!rt || rt.used || rt.expiresAt <= Date.now() || !app.present) {
+      log(400, 'invalid_grant');
+      return { status: 400, body: { error: 'invalid_grant', error_description: 'Invalid refresh token' } };
+    }
+    rt.used = true;
+    const { access, refresh } = this.portal.issueTokens(rt.userId);
+    log(200);
+    return {
+      status: 200,
+      body: {
+        access_token: access.token,
+        expires: Math.floor(access.expiresAt / 1000),
+        expires_in: this.portal.accessTokenTtlSeconds,
+        scope: app.scopes.join(','),
+        domain: this.portal.domain,
+        server_endpoint: this.portal.serverEndpoint,
+        status: 'L',
+        client_endpoint: this.portal.clientEndpoint,
+        member_id: this.portal.memberId,
+        user_id: rt.userId,
+        refresh_token: refresh.token,
+      },
+    };
+  }
+
+  /** Latency and dropped connections, for REST and OAuth alike. */
+  faultMiddleware() {
+    return async (req: Request, res: Response, next: NextFunction) => {
+      if (!/^\/(rest|oauth)\//.test(req.path)) return next();
+      if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
+      const drop = this.faults.dropNext > 0 || (this.faults.dropRate > 0 && Math.random() < this.faults.dropRate);
+      if (drop) {
+        if (this.faults.dropNext > 0) this.faults.dropNext--;
+        this.callLog.push({ at: isoDate(), method: req.path.replace(/^\/rest\/+/, ''), userId: null, status: 0, error: 'dropped' });
+        req.socket.destroy();
+        return;
+      }
+      next();
+    };
+  }
+}
+
+function envelope(answer: Answer, started: number): Record<string, unknown> {
+  const body: Record<string, unknown> = { result: answer.result };
+  if (answer.next !== undefined) body.next = answer.next;
+  if (answer.total !== undefined) body.total = answer.total;
+  body.time = timeBlock(started);
+  return body;
+}
+
+function toRestError(err: unknown): RestError {
+  if (err instanceof RestError) return err;
+  return new RestError('INTERNAL_SERVER_ERROR', err instanceof Error ? err.message : 'Internal server error', 500);
+}
+
+const REF = /\$(result|result_error|result_total|result_next|result_time)\[([^\]]+)\]((?:\[[^\]]*\])*)/g;
+
+/** Replaces `$result[key][field]…` in every string value; a whole-value reference keeps the referenced type. */
+function substitute(v: unknown, refs: Record<string, Record<string, unknown>>): unknown {
+  if (Array.isArray(v)) return v.map((x) => substitute(x, refs));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, substitute(x, refs)]));
+  if (typeof v !== 'string' || !v.includes('$result')) return v;
+  const resolve = (kind: string, key: string, path: string): unknown => {
+    let node: unknown = refs[kind]?.[key];
+    for (const m of path.matchAll(/\[([^\]]*)\]/g)) {
+      if (node === null || typeof node !== 'object') return undefined;
+      node = (node as Record<string, unknown>)[m[1]!];
+    }
+    return node;
+  };
+  const whole = new RegExp(`^${REF.source}$`).exec(v);
+  if (whole) {
+    const val = resolve(whole[1]!, whole[2]!, whole[3] ?? '');
+    return val === undefined ? v : val;
+  }
+  return v.replace(REF, (m, kind: string, key: string, path: string) => {
+    const val = resolve(kind, key, path ?? '');
+    return val === undefined || (val !== null && typeof val === 'object') ? m : String(val);
+  });
+}
+
+/** Builds the Express app for REST + OAuth; the portal shell is mounted by the caller. */
+export function buildRestApp(svc: RestService): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // App frames on another origin call REST directly from the browser (b24jssdk B24Frame uses axios against
+  // `${PROTOCOL}://${DOMAIN}/rest/`), so REST answers CORS requests, preflights included.
+  app.use((req, res, next) => {
+    if (!req.path.startsWith('/rest/')) return next();
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', 'Content-Type');
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+    if (req.method === 'OPTIONS') return void res.status(204).end();
+    next();
+  });
+  app.use(svc.faultMiddleware());
+  app.use(express.json({ limit: '10mb' }));
+  // Form bodies are decoded with PHP parse_str semantics (no qs array limit: 60 product rows stay a list).
+  app.use(express.text({ type: 'application/x-www-form-urlencoded', limit: '10mb' }));
+  const bodyOf = (req: Request): Record<string, unknown> =>
+    typeof req.body === 'string' ? parseQuery(req.body) : ((req.body as Record<string, unknown> | undefined) ?? {});
+  const queryOf = (req: Request) => {
+    const i = req.originalUrl.indexOf('?');
+    return i === -1 ? {} : parseQuery(req.originalUrl.slice(i + 1));
+  };
+  app.all(/^\/oauth\/token\/?$/, (req, res) => {
+    const out = svc.oauthToken({ ...queryOf(req), ...bodyOf(req) });
+    res.status(out.status).json(out.body);
+  });
+  app.all(/^\/rest\/+[^/]+$/, (req, res) => {
+    const method = decodeURIComponent(req.path.replace(/^\/rest\/+/, ''));
+    const out = svc.handle(method, { ...queryOf(req), ...bodyOf(req) });
+    res.status(out.status).json(out.body);
+  });
+  return app;
+}
