@@ -45,6 +45,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   });
   const gateways = new XeroGateways(xero, logger);
   const outbox = new Outbox(store, logger);
+  outbox.register('portal-setup', installPortal.setupHandler);
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
     gateways, outbox,

@@ -19,12 +19,12 @@ async function connectorFor(b24: Bitrix24Emulator, xero: XeroEmulator, env: Reco
 
 function summary(b24: Bitrix24Emulator) {
   return {
-    online: b24.bindings().filter((b) => b.eventType === 'online').map((b) => b.event).sort(),
-    offline: b24.bindings().filter((b) => b.eventType === 'offline').map((b) => b.event).sort(),
+    online: b24.bindings().filter((b) => !b.offline).map((b) => b.event).sort(),
+    offline: b24.bindings().filter((b) => b.offline).map((b) => b.event).sort(),
     placements: b24.placements().map((p) => p.placement).sort(),
     fields: b24.userFields().map((f) => f.fieldName).sort(),
     properties: b24.productProperties().map((p) => p.code).sort(),
-    triggers: b24.triggers().map((t) => t.code).sort(),
+    triggers: b24.triggers().map((t) => t.CODE).sort(),
   };
 }
 
@@ -84,10 +84,16 @@ describe('installing the app into Bitrix24', () => {
     assert.equal(res.headers['x-frame-options'], undefined);
   });
 
-  it('when a non-admin opens the installer, then the install is refused', async () => {
-    const res = await b24.install({ userId: 2 });
+  it('when a non-admin posts an installer request, then it is refused and the stored tokens stay', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    const before = c.store.portals.get(b24.memberId)!;
+    const auth = b24.frameAuth(2);
+    const res = await postForm(`${c.url}/install?DOMAIN=${auth.DOMAIN}&PROTOCOL=0`, { ...auth, APPLICATION_TOKEN: 'attacker-token' });
     assert.equal(res.status, 403);
-    assert.equal(c.store.portals.get(b24.memberId), undefined);
+    const after = c.store.portals.get(b24.memberId)!;
+    assert.equal(after.applicationToken, before.applicationToken);
+    assert.equal(after.refreshToken, before.refreshToken);
   });
 
   it('when the app is installed API-only (ONAPPINSTALL), then the portal is stored and set up the same way', async () => {
@@ -104,6 +110,9 @@ describe('installing the app into Bitrix24', () => {
     await b24.update();
     await b24.flushEvents();
     assert.equal(c.store.portals.get(b24.memberId)!.applicationToken, b24.app()!.applicationToken);
+    // The connector binds again shortly after the update; wait for its job.
+    c.services.outbox.start();
+    for (let i = 0; i < 100 && summary(b24).online.length < before.online.length; i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(summary(b24).online, before.online);
     assert.deepEqual(summary(b24).offline, before.offline);
   });

@@ -6,7 +6,7 @@
  * network errors are NOT retried by the SDK (a lost `*.add` answer retried blindly makes duplicates). Reads
  * that are safe to repeat ask for `idempotent: true` and are retried here once on a network error.
  */
-import { B24OAuth, type B24OAuthParams } from '@bitrix24/b24jssdk';
+import { ApiVersion, B24OAuth, type B24OAuthParams } from '@bitrix24/b24jssdk';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -188,7 +188,7 @@ export class PortalClients {
       },
     });
     b24.offClientSideWarning();
-    b24.getHttpClient(2 as never).ajaxClient.defaults.timeout = B24_TIMEOUT_MS;
+    b24.getHttpClient(ApiVersion.v2).ajaxClient.defaults.timeout = B24_TIMEOUT_MS;
     // Refresh always goes to B24_OAUTH_URL, whatever server_endpoint an answer names.
     // https://apidocs.bitrix24.com/settings/oauth/index.html (refresh_token grant)
     b24.setCustomRefreshAuth(async () => {

@@ -82,6 +82,9 @@ function apiInstallInput(body: unknown): InstallInput {
   };
 }
 
+/** Wait after ONAPPUPDATE before binding again, so the portal has finished dropping the old bindings. */
+const REBIND_DELAY_MS = 2000;
+
 export function bitrixRoutes(services: Services): Router {
   const router = Router();
   const { manifest, installPortal, store, logger, config } = services;
@@ -135,7 +138,13 @@ export function bitrixRoutes(services: Services): Router {
             expiresAt: Number(event.auth.expires ?? 0) || Math.floor(Date.now() / 1000) + Number(event.auth.expires_in ?? 3600),
           });
         }
-        await installPortal.update(portal.memberId, event.auth.application_token);
+        // Bitrix24 drops the app's bindings around an update (event-bind.md): bind again once it settled.
+        store.transaction(() => {
+          store.portals.setApplicationToken(portal.memberId, event.auth.application_token);
+          store.jobs.enqueue({ memberId: portal.memberId, kind: 'portal-setup', key: `portal-setup:${portal.memberId}`, payload: { reason: 'updated' }, runAt: Date.now() + REBIND_DELAY_MS });
+        });
+        services.portals.forget(portal.memberId);
+        services.outbox.wake();
         break;
       }
       default: {

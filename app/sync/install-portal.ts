@@ -12,6 +12,7 @@ import { confirmUser, sameSecret } from '../bitrix/request-auth.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
 import { setUpPortal, type SetupReport } from '../bitrix/portal-setup.js';
 import type { ConnectXero } from './connect-xero.js';
+import type { JobHandler } from './outbox.js';
 
 export interface InstallInput {
   memberId: string;
@@ -81,11 +82,20 @@ export class InstallPortal {
     return { portal: store.portals.get(portal.memberId)!, setup, installedBy: user };
   }
 
-  /** ONAPPUPDATE: store the new application token and bind everything again. */
-  async update(memberId: string, applicationToken: string | undefined): Promise<SetupReport> {
-    if (applicationToken) this.deps.store.portals.setApplicationToken(memberId, applicationToken);
+  /** After ONAPPUPDATE (a `portal-setup` job): bind everything again. */
+  async update(memberId: string): Promise<SetupReport> {
     this.deps.clients.forget(memberId);
     return this.setUp(memberId, 'updated');
+  }
+
+  /** The outbox handler of `portal-setup` jobs. */
+  get setupHandler(): JobHandler {
+    return {
+      run: async (jobs) => {
+        for (const job of jobs) if (job.memberId) await this.update(job.memberId);
+        return new Map();
+      },
+    };
   }
 
   /** ONAPPUNINSTALL: forget the tokens; with CLEAN, purge everything the portal had here. */
