@@ -36,8 +36,9 @@ export interface XeroTestbedOptions {
 
 /**
  * Starts an emulator (demo organisation seeded unless told otherwise), stores a portal and an active connection
- * holding tokens the emulator issued, and builds the connector's connections and gateway for it. The emulator
- * is closed when the test file ends.
+ * holding tokens the emulator issued, and builds the connector's connections and gateway for it. Everything is
+ * closed by node:test's `after` of the caller: call it at the top level of a test file (one bed per file) or inside
+ * a test (one bed per test), not in a `before` hook (its `after` runs when the hook ends).
  */
 export async function xeroTestbed(opts: XeroTestbedOptions = {}): Promise<XeroTestbed> {
   const emu = await startXeroEmulator(opts.emulator ?? { seedDemo: true });
