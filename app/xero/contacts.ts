@@ -176,7 +176,8 @@ async function lookUp(gateway: XeroGateway, field: 'ContactNumber' | 'Name', val
     const where = usable.slice(i, i + CONTACTS_PER_LOOKUP).map((v) => `${field}=="${v.replace(/\\/g, '\\\\')}"`).join(' OR ');
     const answer = await gateway.call(`looking up contacts by ${field === 'Name' ? 'name' : 'number'}`, (s) =>
       // https://developer.xero.com/documentation/api/accounting/contacts#get-contacts
-      s.xero.accountingApi.getContacts(s.tenantId, undefined, where, undefined, undefined, undefined, false, true),
+      // summaryOnly drops EmailAddress, which the name match compares: only number look-ups use it.
+      s.xero.accountingApi.getContacts(s.tenantId, undefined, where, undefined, undefined, undefined, false, field === 'ContactNumber'),
     );
     out.push(...(answer.contacts ?? []));
   }
@@ -184,7 +185,7 @@ async function lookUp(gateway: XeroGateway, field: 'ContactNumber' | 'Name', val
   for (const v of values.filter((x) => x && !usable.includes(x))) {
     const answer = await gateway.call('searching a contact', (s) =>
       // https://developer.xero.com/documentation/api/accounting/contacts#get-contacts
-      s.xero.accountingApi.getContacts(s.tenantId, undefined, undefined, undefined, undefined, undefined, false, true, v),
+      s.xero.accountingApi.getContacts(s.tenantId, undefined, undefined, undefined, undefined, undefined, false, false, v),
     );
     out.push(...(answer.contacts ?? []).filter((x) => (field === 'Name' ? sameName(x.name, v) : x.contactNumber === v)));
   }
