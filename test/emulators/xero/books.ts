@@ -100,12 +100,15 @@ function buildLines(t: Tenant, raw: unknown, existing: XeroObject[], lat: Lat, u
     taxType ??= 'NONE';
     const rate = taxRateOf(t, taxType);
     if (rate === undefined) reject(MSG.taxTypeInvalid(taxType));
-    const lineAmount = round2(qty * unit * (1 - (discount ?? 0) / 100));
+    // DiscountAmount: an absolute discount on the line (ACCREC invoices and quotes), taken off after the rate.
+    // Source: xero_accounting.yaml components/schemas/LineItem (DiscountAmount).
+    const discountAmount = num(r.DiscountAmount);
+    const lineAmount = round2(qty * unit * (1 - (discount ?? 0) / 100) - (discountAmount ?? 0));
     const tax = lat === 'Exclusive' ? round2((lineAmount * rate) / 100) : lat === 'Inclusive' ? round2((lineAmount * rate) / (100 + rate)) : 0;
     return compact({
       LineItemID: prev?.LineItemID ?? newId(), Description: description, Quantity: qty, UnitAmount: unit,
       ItemCode: r.ItemCode || undefined, AccountCode: accountCode || undefined, TaxType: taxType, TaxAmount: tax,
-      LineAmount: lineAmount, DiscountRate: discount, Tracking: Array.isArray(r.Tracking) ? r.Tracking : [],
+      LineAmount: lineAmount, DiscountRate: discount, DiscountAmount: discountAmount, Tracking: Array.isArray(r.Tracking) ? r.Tracking : [],
     });
   });
 }

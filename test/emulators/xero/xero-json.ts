@@ -44,9 +44,18 @@ export function dayStart(ms: number): number {
   return Math.floor(ms / 86_400_000) * 86_400_000;
 }
 
+/**
+ * Half away from zero at `dp`, on the decimal value the double stands for (Xero computes in decimal: 0.5 × 70.07 is
+ * 35.035 and rounds to 35.04, although the double product is 35.03499…). 15 significant digits drop the float noise.
+ */
 export function round(n: number, dp: number): number {
-  const f = 10 ** dp;
-  return Math.round((n + Number.EPSILON * Math.sign(n)) * f) / f;
+  const text = Math.abs(n).toPrecision(15);
+  if (/e/i.test(text)) {
+    const f = 10 ** dp;
+    return Math.round((n + Number.EPSILON * Math.sign(n)) * f) / f;
+  }
+  const r = Number(`${Math.round(Number(`${text}e${dp}`))}e-${dp}`);
+  return n < 0 ? -r : r;
 }
 export const round2 = (n: number): number => round(n, 2);
 

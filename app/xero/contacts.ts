@@ -1,0 +1,203 @@
+/**
+ * Bitrix24 customers (companies and contacts) → Xero ContactIDs, with as few Xero calls as possible and never a
+ * duplicate contact:
+ * 1. a stored link wins (no call);
+ * 2. else a Xero contact whose ContactNumber is `b24:<kind>:<id>` (one `GET /Contacts?where=…` per 25 customers);
+ * 3. else the active Xero contact with the same name (names are unique among active contacts, xero-api.md §6), when
+ *    the e-mail addresses do not contradict each other (one `GET` per 25 names);
+ * 4. else created, all in one `PUT /Contacts` per 50 with `summarizeErrors=false` and an Idempotency-Key; an element
+ *    refused because the name "is already assigned to another contact" (someone created it meanwhile, or it is
+ *    archived-then-restored) is looked up by name and linked instead.
+ * A customer whose name belongs to a Xero contact with another e-mail address is a different party: it is created
+ * under its name with the Bitrix24 reference appended, e.g. "Acme Ltd (company 12)".
+ */
+import { createHash } from 'node:crypto';
+import type { Contact, Contacts } from 'xero-node';
+import type { Link } from '../store/links.js';
+import type { Store } from '../store/index.js';
+import type { DocumentCustomer } from '../sync/document.js';
+import { validationMessages } from './errors.js';
+import type { XeroGateway } from './gateway.js';
+
+/** Customers per `where` look-up (URL length, xero-api.md §2). */
+export const CONTACTS_PER_LOOKUP = 25;
+/** Contacts per create request. */
+export const CONTACTS_PER_CREATE = 50;
+
+const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
+
+/** The key of a customer, also its Xero ContactNumber: `b24:company:12`. */
+export function customerKey(c: Pick<DocumentCustomer, 'kind' | 'id'>): string {
+  return `b24:${c.kind}:${c.id}`;
+}
+
+export interface ContactLink {
+  customerKey: string;
+  b24Type: 'company' | 'contact';
+  b24Id: string;
+  contactId: string;
+  /** How it was found: 'number', 'name' or 'created'. */
+  via: 'number' | 'name' | 'created';
+}
+
+export interface ResolvedContacts {
+  /** customerKey → Xero ContactID, for every customer that could be resolved. */
+  contactIds: Map<string, string>;
+  /** New links to save (customers resolved by look-up or creation). */
+  links: ContactLink[];
+  /** customerKey → why it could not be resolved (Xero refused the contact). */
+  failures: Map<string, { code: string; message: string }>;
+}
+
+/**
+ * Resolves every customer to a Xero ContactID. `known` holds the already linked ones (customerKey → ContactID),
+ * e.g. from `knownContactIds`. `tenantId` names the organisation (the gateway's session carries the header value). Throws the gateway's error when Xero cannot be reached at all.
+ */
+export async function resolveContacts(
+  gateway: XeroGateway,
+  tenantId: string,
+  customers: DocumentCustomer[],
+  known: Map<string, string>,
+): Promise<ResolvedContacts> {
+  const contactIds = new Map<string, string>();
+  const links: ContactLink[] = [];
+  const failures = new Map<string, { code: string; message: string }>();
+  const pending = new Map<string, DocumentCustomer>();
+  for (const c of customers) {
+    const key = customerKey(c);
+    const linked = known.get(key);
+    if (linked) contactIds.set(key, linked);
+    else pending.set(key, c);
+  }
+  const link = (c: DocumentCustomer, contactId: string, via: ContactLink['via']) => {
+    const key = customerKey(c);
+    contactIds.set(key, contactId);
+    links.push({ customerKey: key, b24Type: c.kind, b24Id: c.id, contactId, via });
+    pending.delete(key);
+  };
+
+  // 2. by ContactNumber
+  if (pending.size) {
+    const byNumber = await lookUp(gateway, 'ContactNumber', [...pending.keys()]);
+    for (const [key, c] of [...pending]) {
+      const hit = byNumber.find((x) => x.contactNumber === key);
+      if (hit?.contactID) link(c, hit.contactID, 'number');
+    }
+  }
+
+  // 3. by name (+ e-mail when both sides have one)
+  const renamed = new Map<string, string>(); // customerKey → name to create under
+  if (pending.size) {
+    const byName = await lookUp(gateway, 'Name', [...new Set([...pending.values()].map((c) => c.name.trim()))]);
+    for (const [key, c] of [...pending]) {
+      const hit = byName.find((x) => sameName(x.name, c.name));
+      if (!hit?.contactID) continue;
+      if (emailsAgree(hit.emailAddress, c.email)) link(c, hit.contactID, 'name');
+      else renamed.set(key, `${c.name.trim()} (${c.kind} ${c.id})`);
+    }
+  }
+
+  // 4. create the rest in batches; "name already assigned" → find by name and link
+  const toCreate = [...pending.values()];
+  const nameTaken: DocumentCustomer[] = [];
+  for (let i = 0; i < toCreate.length; i += CONTACTS_PER_CREATE) {
+    const batch = toCreate.slice(i, i + CONTACTS_PER_CREATE);
+    const body: Contacts = { contacts: batch.map((c) => contactOf(c, renamed.get(customerKey(c)))) };
+    const idempotencyKey = `contacts:${createHash('sha256').update(batch.map((c) => `${customerKey(c)}\t${c.name}\t${c.email ?? ''}`).join('\n')).digest('hex')}`;
+    const answer = await gateway.call(`creating ${batch.length} contact(s)`, (s) =>
+      // https://developer.xero.com/documentation/api/accounting/contacts#put-contacts
+      s.xero.accountingApi.createContacts(s.tenantId, body, false, idempotencyKey),
+    );
+    batch.forEach((c, n) => {
+      const el = answer.contacts?.[n];
+      const messages = el ? validationMessages([el]) : [];
+      if (el?.contactID && el.contactID !== ZERO_GUID && messages.length === 0) return link(c, el.contactID, 'created');
+      if (messages.some((m) => /already assigned to another contact/i.test(m))) return void nameTaken.push(c);
+      failures.set(customerKey(c), {
+        code: 'XERO.VALIDATION',
+        message: `Xero did not accept the customer "${c.name}": ${messages.join(' ') || 'no reason given'}`,
+      });
+    });
+  }
+  if (nameTaken.length) {
+    const byName = await lookUp(gateway, 'Name', nameTaken.map((c) => renamed.get(customerKey(c)) ?? c.name.trim()));
+    for (const c of nameTaken) {
+      const name = renamed.get(customerKey(c)) ?? c.name;
+      const hit = byName.find((x) => sameName(x.name, name));
+      if (hit?.contactID) link(c, hit.contactID, 'name');
+      else {
+        failures.set(customerKey(c), {
+          code: 'XERO.CONTACT_NAME_TAKEN',
+          message: `Xero has an archived contact named "${c.name}". Restore it in Xero, or rename the customer in Bitrix24.`,
+        });
+      }
+    }
+  }
+  return { contactIds, links, failures };
+}
+
+/** customerKey → ContactID of the customers already linked for this portal. */
+export function knownContactIds(store: Store, memberId: string, customers: DocumentCustomer[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const c of customers) {
+    const l = store.links.find(memberId, c.kind, c.id);
+    if (l && l.xeroType === 'contact') out.set(customerKey(c), l.xeroId);
+  }
+  return out;
+}
+
+/** Saves the links `resolveContacts` found or created. */
+export function saveContactLinks(store: Store, memberId: string, connectionId: number, links: ContactLink[]): Link[] {
+  return store.transaction(() =>
+    links.map((l) =>
+      store.links.save({
+        memberId, connectionId, b24Type: l.b24Type, b24Id: l.b24Id, xeroType: 'contact', xeroId: l.contactId,
+        xeroNumber: l.customerKey, contentHash: null, xeroStatus: 'ACTIVE', xeroUpdatedAt: null,
+      }),
+    ),
+  );
+}
+
+function contactOf(c: DocumentCustomer, nameOverride?: string): Contact {
+  const contact: Contact = { name: (nameOverride ?? c.name).trim(), contactNumber: customerKey(c) };
+  if (c.email) contact.emailAddress = c.email;
+  if (c.kind === 'contact') {
+    if (c.firstName) contact.firstName = c.firstName;
+    if (c.lastName) contact.lastName = c.lastName;
+  }
+  return contact;
+}
+
+/** Active contacts whose `field` equals one of `values`, OR-ed in `where` clauses of ≤ 25. */
+async function lookUp(gateway: XeroGateway, field: 'ContactNumber' | 'Name', values: string[]): Promise<Contact[]> {
+  const out: Contact[] = [];
+  const usable = values.filter((v) => v && !/"|\bOR\b|\bAND\b/i.test(v));
+  for (let i = 0; i < usable.length; i += CONTACTS_PER_LOOKUP) {
+    const where = usable.slice(i, i + CONTACTS_PER_LOOKUP).map((v) => `${field}=="${v.replace(/\\/g, '\\\\')}"`).join(' OR ');
+    const answer = await gateway.call(`looking up contacts by ${field === 'Name' ? 'name' : 'number'}`, (s) =>
+      // https://developer.xero.com/documentation/api/accounting/contacts#get-contacts
+      // summaryOnly drops EmailAddress, which the name match compares: only number look-ups use it.
+      s.xero.accountingApi.getContacts(s.tenantId, undefined, where, undefined, undefined, undefined, false, field === 'ContactNumber'),
+    );
+    out.push(...(answer.contacts ?? []));
+  }
+  // Values Xero's where syntax cannot carry (quotes, AND/OR words) are searched one by one.
+  for (const v of values.filter((x) => x && !usable.includes(x))) {
+    const answer = await gateway.call('searching a contact', (s) =>
+      // https://developer.xero.com/documentation/api/accounting/contacts#get-contacts
+      s.xero.accountingApi.getContacts(s.tenantId, undefined, undefined, undefined, undefined, undefined, false, false, v),
+    );
+    out.push(...(answer.contacts ?? []).filter((x) => (field === 'Name' ? sameName(x.name, v) : x.contactNumber === v)));
+  }
+  return out;
+}
+
+function sameName(a: string | undefined, b: string): boolean {
+  return (a ?? '').trim().toLowerCase() === b.trim().toLowerCase();
+}
+
+function emailsAgree(xero: string | undefined, b24: string | null): boolean {
+  if (!xero || !b24) return true;
+  return xero.trim().toLowerCase() === b24.trim().toLowerCase();
+}
+
