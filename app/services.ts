@@ -11,6 +11,7 @@ import { XeroConnections } from './xero/connections.js';
 import { XeroIdentity } from './xero/identity.js';
 import { XeroGateways } from './xero/gateway.js';
 import { Outbox } from './sync/outbox.js';
+import { PushInvoices } from './sync/push-invoice.js';
 
 export interface Services {
   config: Config;
@@ -46,6 +47,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const gateways = new XeroGateways(xero, logger);
   const outbox = new Outbox(store, logger);
   outbox.register('portal-setup', installPortal.setupHandler);
+  outbox.register('push-invoice', new PushInvoices({ store, portals, gateways, logger }));
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
     gateways, outbox,

@@ -18,8 +18,10 @@ export function settingsRoutes(services: Services): Router {
     const patch = settingsSchema.partial().strict().safeParse(req.body ?? {});
     if (!patch.success) throw invalidSettings(patch.error);
     const memberId = req.session!.memberId;
-    const saved = updatePortalSettings(store, memberId, patch.data);
-    store.activity.record({ memberId, level: 'info', kind: 'settings.changed', message: `Settings changed by ${req.session!.userName}: ${Object.keys(patch.data).join(', ')}.` });
+    // Only the fields sent change (zod fills defaults into a partial schema).
+    const sent = Object.fromEntries(Object.entries(patch.data).filter(([k]) => Object.hasOwn(req.body as object, k)));
+    const saved = updatePortalSettings(store, memberId, sent);
+    store.activity.record({ memberId, level: 'info', kind: 'settings.changed', message: `Settings changed by ${req.session!.userName}: ${Object.keys(sent).join(', ')}.` });
     // A fixed cause (e.g. a default sales account added) lets the documents waiting on it through.
     const retried = store.jobs.retryNow({ memberId, errorCode: 'SYNC.MISSING_ACCOUNT_CODE' }) + store.jobs.retryNow({ memberId, errorCode: 'SYNC.UNKNOWN_TAX_RATE' });
     if (retried) services.outbox.wake();

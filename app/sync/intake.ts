@@ -42,10 +42,11 @@ export function intakeEvent(store: Store, memberId: string, event: B24Event): bo
     return true;
   }
   const doc = documentOf(event);
-  if (!doc) return false;
+  // Quotes are read but not pushed yet: their push comes with the quotes feature.
+  if (!doc || doc.type === 'quote') return false;
   store.jobs.enqueue({
     memberId,
-    kind: doc.type === 'quote' ? 'push-quote' : 'push-invoice',
+    kind: 'push-invoice',
     key: pushJobKey(memberId, doc),
     payload: { type: doc.type, id: doc.id, deleted: doc.deleted, event: event.event, ts: event.ts ?? null },
   });

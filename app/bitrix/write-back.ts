@@ -1,0 +1,51 @@
+/**
+ * Writes Xero's id, number, status and amount due onto Bitrix24 documents, up to 50 per batch. The portal
+ * raises an update event for each write: an echo, recognised by the unchanged content hash.
+ */
+import type { SalesDocument } from '../sync/document.js';
+import type { XeroInvoiceState } from '../xero/invoices.js';
+import { ENTITY_TYPE } from './documents.js';
+import type { BatchCalls, PortalClient } from './portal-client.js';
+
+export interface XeroFieldValues {
+  id: string;
+  number: string;
+  status: string;
+  amountDue: number;
+  url?: string | null;
+}
+
+/** User-field names per document type (created by the installer, bitrix/portal-setup.ts). */
+export function xeroFieldNames(type: SalesDocument['type']): Record<keyof XeroFieldValues, string> {
+  const prefix = type === 'smart_invoice' ? 'UF_CRM_SMART_INVOICE_' : type === 'quote' ? 'UF_CRM_QUOTE_' : 'UF_CRM_';
+  return { id: `${prefix}XERO_ID`, number: `${prefix}XERO_NUMBER`, status: `${prefix}XERO_STATUS`, amountDue: `${prefix}XERO_DUE`, url: `${prefix}XERO_URL` };
+}
+
+export function xeroFieldValues(type: SalesDocument['type'], v: XeroFieldValues): Record<string, unknown> {
+  const names = xeroFieldNames(type);
+  const out: Record<string, unknown> = { [names.id]: v.id, [names.number]: v.number, [names.status]: v.status, [names.amountDue]: v.amountDue };
+  if (v.url !== undefined) out[names.url] = v.url ?? '';
+  return out;
+}
+
+/** The REST call that updates a document's fields (UF names as created, not camelCase). */
+export function updateCall(doc: Pick<SalesDocument, 'type' | 'id'>, fields: Record<string, unknown>): [string, Record<string, unknown>] {
+  if (doc.type === 'invoice') {
+    // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-update.html
+    return ['crm.invoice.update', { id: doc.id, fields }];
+  }
+  // https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-update.html
+  return ['crm.item.update', { entityTypeId: ENTITY_TYPE[doc.type], id: doc.id, fields, useOriginalUfNames: 'Y' }];
+}
+
+export async function writeBackXeroState(client: PortalClient, written: { doc: SalesDocument; state: XeroInvoiceState }[]): Promise<void> {
+  for (let i = 0; i < written.length; i += 50) {
+    const calls: BatchCalls = {};
+    for (const { doc, state } of written.slice(i, i + 50)) {
+      calls[`${doc.type}_${doc.id}`] = updateCall(doc, xeroFieldValues(doc.type, { id: state.invoiceId, number: state.invoiceNumber, status: state.status, amountDue: state.amountDue }));
+    }
+    const { errors } = await client.batch(calls);
+    const failed = Object.entries(errors);
+    if (failed.length) throw new Error(failed.map(([k, m]) => `${k}: ${m}`).join('; '));
+  }
+}

@@ -1,0 +1,64 @@
+import { startBitrix24Emulator, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
+import { startXeroEmulator, type XeroEmulator } from '../emulators/xero/index.js';
+import { updatePortalSettings, type PortalSettings } from '../../app/sync/settings.js';
+import { startConnector, type TestConnector } from './connector.js';
+
+export interface Environment {
+  b24: Bitrix24Emulator;
+  xero: XeroEmulator;
+  c: TestConnector;
+  tenantId: string;
+  memberId: string;
+  connectionId: number;
+  /** Delivers pending Bitrix24 events and works the outbox until it is empty. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** NZ demo organisation tax map (GST 15 %, zero-rated, no VAT). */
+export const NZ_TAX_MAP = { '15': 'OUTPUT2', '0': 'ZERORATEDOUTPUT', none: 'NONE' };
+
+/**
+ * Both emulators and the connector, with the app installed in the portal as Bitrix24 does it and Xero
+ * connected through the consent flow. The outbox is not started: tests work it with `settle()`.
+ */
+export async function startEnvironment(opts: { settings?: Partial<PortalSettings>; env?: Record<string, string>; dataDir?: string; b24?: Bitrix24Emulator; xero?: XeroEmulator } = {}): Promise<Environment> {
+  const b24 = opts.b24 ?? (await startBitrix24Emulator({ seedDemo: false }));
+  const xero = opts.xero ?? (await startXeroEmulator());
+  const tenantId = xero.tenants()[0]?.tenantId ?? xero.addOrganisation({ name: 'Demo Company (NZ)' });
+  const c = await startConnector({
+    xero,
+    env: opts.env,
+    dataDir: opts.dataDir,
+    envFor: (url) => {
+      const app = b24.registerApp({ handlerUrl: `${url}/app`, installUrl: `${url}/install` });
+      return { B24_CLIENT_ID: app.clientId, B24_CLIENT_SECRET: app.clientSecret, B24_OAUTH_URL: b24.baseUrl };
+    },
+  });
+  const installed = await b24.install({ userId: 1 });
+  if (installed.status !== 200) throw new Error(`install failed: ${installed.body}`);
+  b24.finishInstall();
+  const memberId = b24.memberId;
+  const authorizeUrl = c.services.connectXero.begin(memberId, 1);
+  const consent = await fetch(authorizeUrl, { redirect: 'manual' });
+  const callback = await fetch(consent.headers.get('location')!);
+  if (callback.status !== 200) throw new Error(`Xero connect failed: ${await callback.text()}`);
+  const connectionId = c.store.connections.listForPortal(memberId)[0].id;
+  updatePortalSettings(c.store, memberId, { defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP, ...opts.settings });
+  const settle = async () => {
+    for (let i = 0; i < 20; i++) {
+      await b24.flushEvents();
+      await c.services.outbox.drain();
+      await b24.flushEvents();
+      if (c.store.jobs.countByState(memberId).pending === 0) return;
+    }
+  };
+  return {
+    b24, xero, c, tenantId, memberId, connectionId, settle,
+    async close() {
+      await c.close();
+      if (!opts.b24) await b24.close();
+      if (!opts.xero) await xero.close();
+    },
+  };
+}

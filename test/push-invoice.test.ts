@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SMART_INVOICE } from './emulators/bitrix24/index.js';
+import { startEnvironment, type Environment } from './helpers/env.js';
+
+type Row = Record<string, unknown>;
+
+/** A salesperson creates a company and a smart invoice with rows, as in the Bitrix24 UI. */
+function createInvoice(env: Environment, opts: { number: string; company?: string; rows?: Row[]; currency?: string; companyId?: number }) {
+  const user = env.b24.actAs(2);
+  const companyId = opts.companyId ?? Number(user.createCompany({ title: opts.company ?? `Customer of ${opts.number}`, fm: [{ typeId: 'EMAIL', valueType: 'WORK', value: `${opts.number.toLowerCase()}@example.com` }] }).id);
+  const inv = user.createSmartInvoice({ title: `Invoice ${opts.number}`, accountNumber: opts.number, companyId, currencyId: opts.currency ?? 'NZD', begindate: '2026-11-20T00:00:00+00:00', closedate: '2026-12-20T00:00:00+00:00' });
+  const id = Number(inv.id);
+  user.setProductRows(SMART_INVOICE, id, opts.rows ?? [
+    { productName: 'Consulting hour', price: 115, quantity: 10, taxRate: 15, taxIncluded: 'Y' },
+    { productName: 'Travel', price: 57.5, quantity: 1, taxRate: 15, taxIncluded: 'Y' },
+  ]);
+  return { id, companyId };
+}
+
+function xeroInvoiceFor(env: Environment, reference: string) {
+  return env.xero.invoices(env.tenantId).filter((i) => i.Reference === reference);
+}
+
+describe('pushing invoices from Bitrix24 to Xero', () => {
+  let env: Environment;
+  before(async () => {
+    env = await startEnvironment();
+  });
+  after(async () => env.close());
+
+  it('when a salesperson creates a smart invoice, then one Xero draft appears with the customer, lines, account and tax, and its number comes back', async () => {
+    const { id } = createInvoice(env, { number: 'INV-1001', company: 'Harbour Cafe Ltd' });
+    await env.settle();
+    const [x] = xeroInvoiceFor(env, 'INV-1001');
+    assert.ok(x, 'the invoice is in Xero');
+    assert.equal(xeroInvoiceFor(env, 'INV-1001').length, 1);
+    assert.equal(x.Status, 'DRAFT');
+    assert.equal(x.Type, 'ACCREC');
+    assert.equal(x.LineAmountTypes, 'Inclusive');
+    assert.equal(x.CurrencyCode, 'NZD');
+    assert.equal((x.Contact as Row).Name, 'Harbour Cafe Ltd');
+    const lines = x.LineItems as Row[];
+    assert.deepEqual(lines.map((l) => [l.Description, l.Quantity, l.UnitAmount, l.AccountCode, l.TaxType]), [
+      ['Consulting hour', 10, 115, '200', 'OUTPUT2'],
+      ['Travel', 1, 57.5, '200', 'OUTPUT2'],
+    ]);
+    assert.equal(x.Total, 1207.5);
+    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!;
+    assert.equal(link.xeroId, x.InvoiceID);
+    assert.equal(link.xeroStatus, 'DRAFT');
+    const item = env.b24.items(SMART_INVOICE).find((i) => Number(i.id) === id)!;
+    const fields = JSON.stringify(item);
+    assert.ok(fields.includes(String(x.InvoiceID)), `the Xero id is written back: ${fields}`);
+    assert.ok(fields.includes(String(x.InvoiceNumber)));
+    assert.equal(env.c.store.jobs.countByState(env.memberId).needs_attention, 0);
+  });
+
+  it('when the connector writes Xero numbers back, then the echo events cause no Xero call', async () => {
+    createInvoice(env, { number: 'INV-1002' });
+    await env.settle();
+    env.xero.resetCounters();
+    // Our write-back raised an update event; a no-op save by a user raises another.
+    const link = [...env.c.store.links.find(env.memberId, 'smart_invoice', String(env.b24.items(SMART_INVOICE).at(-1)!.id))!.xeroId];
+    assert.ok(link.length > 0);
+    env.b24.actAs(2).updateItem(SMART_INVOICE, Number(env.b24.items(SMART_INVOICE).at(-1)!.id), { title: 'Invoice INV-1002' });
+    await env.settle();
+    assert.equal(env.xero.counters.total, 0, JSON.stringify(env.xero.requestLog.map((r) => r.endpoint)));
+  });
+
+  it('when a draft invoice is edited in Bitrix24, then the same Xero invoice is updated in place with its line ids', async () => {
+    const { id } = createInvoice(env, { number: 'INV-1003' });
+    await env.settle();
+    const [before] = xeroInvoiceFor(env, 'INV-1003');
+    const beforeLineIds = (before.LineItems as Row[]).map((l) => l.LineItemID);
+    env.b24.actAs(2).setProductRows(SMART_INVOICE, id, [
+      { productName: 'Consulting hour', price: 115, quantity: 12, taxRate: 15, taxIncluded: 'Y' },
+      { productName: 'Travel', price: 57.5, quantity: 1, taxRate: 15, taxIncluded: 'Y' },
+      { productName: 'Parking', price: 23, quantity: 1, taxRate: 15, taxIncluded: 'Y' },
+    ]);
+    await env.settle();
+    const after = xeroInvoiceFor(env, 'INV-1003');
+    assert.equal(after.length, 1, 'no second invoice');
+    assert.equal(after[0].InvoiceID, before.InvoiceID);
+    const lines = after[0].LineItems as Row[];
+    assert.equal(lines.length, 3);
+    assert.deepEqual(lines.slice(0, 2).map((l) => l.LineItemID), beforeLineIds);
+    assert.equal(lines[0].Quantity, 12);
+    assert.equal(after[0].Total, 1460.5);
+  });
+
+  it('when the invoice was approved in Xero, then Bitrix24 edits are not pushed and the card says why', async () => {
+    const { id } = createInvoice(env, { number: 'INV-1004' });
+    await env.settle();
+    const [x] = xeroInvoiceFor(env, 'INV-1004');
+    env.xero.approveInvoice(env.tenantId, String(x.InvoiceID));
+    env.b24.actAs(2).setProductRows(SMART_INVOICE, id, [{ productName: 'Changed', price: 10, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
+    await env.settle();
+    const [after] = xeroInvoiceFor(env, 'INV-1004');
+    assert.equal(after.Status, 'AUTHORISED');
+    assert.equal((after.LineItems as Row[])[0].Description, 'Consulting hour');
+    const note = env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` })[0];
+    assert.match(note.message, /were not sent: it is AUTHORISED in Xero/);
+  });
+
+  it('when a draft invoice is deleted in Bitrix24, then the Xero draft is deleted', async () => {
+    const { id } = createInvoice(env, { number: 'INV-1005' });
+    await env.settle();
+    env.b24.actAs(2).deleteItem(SMART_INVOICE, id);
+    await env.settle();
+    assert.equal(xeroInvoiceFor(env, 'INV-1005')[0].Status, 'DELETED');
+  });
+
+  it('when an approved unpaid invoice is deleted in Bitrix24, then it is voided in Xero', async () => {
+    const { id } = createInvoice(env, { number: 'INV-1006' });
+    await env.settle();
+    env.xero.approveInvoice(env.tenantId, String(xeroInvoiceFor(env, 'INV-1006')[0].InvoiceID));
+    env.b24.actAs(2).deleteItem(SMART_INVOICE, id);
+    await env.settle();
+    assert.equal(xeroInvoiceFor(env, 'INV-1006')[0].Status, 'VOIDED');
+  });
+
+  it('when events come twice and out of order, then Xero still gets one invoice', async () => {
+    const { id } = createInvoice(env, { number: 'INV-1007' });
+    // The same document changes again before the queue is worked: one job, latest state.
+    env.b24.actAs(2).updateItem(SMART_INVOICE, id, { title: 'Changed title' });
+    await env.b24.flushEvents();
+    await env.b24.flushEvents();
+    await env.settle();
+    assert.equal(xeroInvoiceFor(env, 'INV-1007').length, 1);
+  });
+
+  it('when two invoices share a new customer, then one Xero contact is created and linked', async () => {
+    const { companyId } = createInvoice(env, { number: 'INV-1008', company: 'Shared Customer Ltd' });
+    createInvoice(env, { number: 'INV-1009', companyId });
+    await env.settle();
+    const contacts = env.xero.contacts(env.tenantId).filter((c) => c.Name === 'Shared Customer Ltd');
+    assert.equal(contacts.length, 1);
+    assert.equal(contacts[0].ContactNumber, `b24:company:${companyId}`);
+    assert.equal((xeroInvoiceFor(env, 'INV-1009')[0].Contact as Row).ContactID, contacts[0].ContactID);
+  });
+
+  it('when a classic invoice is created, then it reaches Xero as a draft too', async () => {
+    const user = env.b24.actAs(2);
+    const companyId = Number(user.createCompany({ title: 'Classic Customer Ltd' }).id);
+    const inv = user.createClassicInvoice({
+      ORDER_TOPIC: 'Classic one', ACCOUNT_NUMBER: 'CL-2001', UF_COMPANY_ID: companyId, CURRENCY: 'NZD', PERSON_TYPE_ID: 1,
+      DATE_BILL: '2026-11-20', DATE_PAY_BEFORE: '2026-12-20', STATUS_ID: 'N',
+      PRODUCT_ROWS: [{ PRODUCT_ID: 0, PRODUCT_NAME: 'Design work', PRICE: 230, QUANTITY: 2, VAT_RATE: 0.15, VAT_INCLUDED: 'Y' }],
+    });
+    await env.settle();
+    const [x] = xeroInvoiceFor(env, 'CL-2001');
+    assert.ok(x, JSON.stringify(env.c.store.jobs.list({ memberId: env.memberId }).slice(0, 3)));
+    assert.equal(x.Total, 460);
+    assert.equal((x.Contact as Row).Name, 'Classic Customer Ltd');
+    const link = env.c.store.links.find(env.memberId, 'invoice', String(inv.ID ?? inv.id))!;
+    assert.equal(link.xeroId, x.InvoiceID);
+  });
+});
+
+describe('invoices that cannot be sent', () => {
+  let env: Environment;
+  before(async () => {
+    env = await startEnvironment({ settings: { defaultSalesAccount: null } });
+  });
+  after(async () => env.close());
+
+  it('when a product has no GL code and there is no default, then the job needs attention naming it, and adding a default lets it through', async () => {
+    const { id } = createInvoice(env, { number: 'INV-3001', rows: [{ productName: 'Mystery box', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }] });
+    await env.settle();
+    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    assert.equal(job.state, 'needs_attention');
+    assert.equal(job.lastErrorCode, 'SYNC.MISSING_ACCOUNT_CODE');
+    assert.match(job.lastError!, /Mystery box/);
+    assert.equal(xeroInvoiceFor(env, 'INV-3001').length, 0);
+
+    const session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin' });
+    const res = await fetch(`${env.c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ defaultSalesAccount: '200' }) });
+    assert.equal(res.status, 200);
+    await env.settle();
+    assert.equal(xeroInvoiceFor(env, 'INV-3001').length, 1, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`) ?? env.c.store.activity.list({ memberId: env.memberId }).slice(0, 3)));
+  });
+
+  it('when a VAT rate is not mapped, then the message names the rate and the settings to change', async () => {
+    const { id } = createInvoice(env, { number: 'INV-3002', rows: [{ productName: 'Item', price: 120, quantity: 1, taxRate: 20, taxIncluded: 'Y' }] });
+    await env.settle();
+    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    assert.equal(job.lastErrorCode, 'SYNC.UNKNOWN_TAX_RATE');
+    assert.match(job.lastError!, /20/);
+  });
+
+  it('when an invoice has no rows, then it is held with a clear message', async () => {
+    const { id } = createInvoice(env, { number: 'INV-3003', rows: [] });
+    await env.settle();
+    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    assert.equal(job.lastErrorCode, 'SYNC.EMPTY_DOCUMENT');
+  });
+
+  it('when the currency is not enabled in Xero, then the message names it', async () => {
+    const { id } = createInvoice(env, { number: 'INV-3004', currency: 'JPY' });
+    await env.settle();
+    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    assert.equal(job.lastErrorCode, 'SYNC.UNKNOWN_CURRENCY');
+    assert.match(job.lastError!, /JPY/);
+  });
+
+  it('when the invoice has no customer, then it is held asking for one', async () => {
+    const inv = env.b24.actAs(2).createSmartInvoice({ title: 'No customer', accountNumber: 'INV-3005', currencyId: 'NZD' });
+    env.b24.actAs(2).setProductRows(SMART_INVOICE, Number(inv.id), [{ productName: 'Thing', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
+    await env.settle();
+    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${inv.id}`)!;
+    assert.equal(job.lastErrorCode, 'SYNC.NO_CUSTOMER');
+    assert.match(job.lastError!, /Choose the customer/);
+  });
+});
