@@ -26,9 +26,12 @@ export interface ServerDeps {
   startedAt?: number;
   /** Key for page sessions; the same APP_SECRET the store uses. */
   appSecret: string;
+  /** Xero limits per connection; tests shrink the window. (Default: DEFAULT_XERO_LIMITS) */
+  xeroLimits?: Partial<XeroLimits>;
 }
 
 import { BODY_LIMIT } from './http/limits.js';
+import type { XeroLimits } from './xero/gateway.js';
 import { xeroWebhookRoutes } from './http/xero-webhook-routes.js';
 
 export { BODY_LIMIT };

@@ -9,9 +9,12 @@ import { ConnectXero } from './sync/connect-xero.js';
 import { InstallPortal } from './sync/install-portal.js';
 import { XeroConnections } from './xero/connections.js';
 import { XeroIdentity } from './xero/identity.js';
-import { XeroGateways } from './xero/gateway.js';
-import { Outbox } from './sync/outbox.js';
+import { XeroGateways, DEFAULT_XERO_LIMITS, type XeroLimits } from './xero/gateway.js';
+import { Outbox, type JobHandler } from './sync/outbox.js';
 import { PushInvoices } from './sync/push-invoice.js';
+import { drainOfflineEvents } from './sync/drain-offline.js';
+import { reconcile } from './sync/reconcile.js';
+import { IntakeSchedule } from './sync/intake-schedule.js';
 
 export interface Services {
   config: Config;
@@ -26,9 +29,10 @@ export interface Services {
   installPortal: InstallPortal;
   gateways: XeroGateways;
   outbox: Outbox;
+  intakeSchedule: IntakeSchedule;
 }
 
-export function createServices(input: { config: Config; store: Store; logger: Logger; appSecret: string; manifest?: Manifest }): Services {
+export function createServices(input: { config: Config; store: Store; logger: Logger; appSecret: string; manifest?: Manifest; xeroLimits?: Partial<XeroLimits> }): Services {
   const { config, store, logger } = input;
   const manifest = input.manifest ?? loadManifest();
   const portals = new PortalClients(store, config, logger);
@@ -44,12 +48,25 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     connectXero,
     xeroGrantType: config.xero.grantType,
   });
-  const gateways = new XeroGateways(xero, logger);
+  const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
   const outbox = new Outbox(store, logger);
   outbox.register('portal-setup', installPortal.setupHandler);
   outbox.register('push-invoice', new PushInvoices({ store, portals, gateways, logger }));
+  outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
+  outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));
+  const intakeSchedule = new IntakeSchedule(store, outbox, logger);
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
-    gateways, outbox,
+    gateways, outbox, intakeSchedule,
+  };
+}
+
+/** A handler for portal-wide jobs (one per portal at a time): runs `work` for the job's portal. */
+function perPortal(work: (memberId: string) => Promise<unknown>): JobHandler {
+  return {
+    async run(jobs) {
+      for (const memberId of new Set(jobs.map((j) => j.memberId).filter((m): m is string => Boolean(m)))) await work(memberId);
+      return new Map();
+    },
   };
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { parseConfig, type Config } from '../../app/config.js';
 import { createServer } from '../../app/server.js';
 import type { Services } from '../../app/services.js';
+import type { XeroLimits } from '../../app/xero/gateway.js';
 import { openStore, type Store } from '../../app/store/index.js';
 import { captureLogger } from './log-capture.js';
 import { TEST_SECRET } from './store.js';
@@ -29,6 +30,7 @@ export async function startConnector(opts: {
   /** More environment, computed once the connector's URL is known (e.g. registering the app in Bitrix24). */
   envFor?: (url: string) => Record<string, string>;
   dataDir?: string;
+  xeroLimits?: Partial<XeroLimits>;
 } = {}): Promise<TestConnector> {
   const http: Server = createHttpServer();
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
@@ -54,7 +56,7 @@ export async function startConnector(opts: {
   });
   const store = openStore(dataDir, TEST_SECRET);
   const { logger, lines } = captureLogger('debug');
-  const server = createServer({ config, store, logger, appSecret: TEST_SECRET });
+  const server = createServer({ config, store, logger, appSecret: TEST_SECRET, xeroLimits: opts.xeroLimits });
   http.on('request', server.app);
   return {
     url,

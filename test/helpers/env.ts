@@ -2,6 +2,7 @@ import { startBitrix24Emulator, type Bitrix24Emulator } from '../emulators/bitri
 import { startXeroEmulator, type XeroEmulator } from '../emulators/xero/index.js';
 import { updatePortalSettings, type PortalSettings } from '../../app/sync/settings.js';
 import { startConnector, type TestConnector } from './connector.js';
+import type { XeroLimits } from '../../app/xero/gateway.js';
 
 export interface Environment {
   b24: Bitrix24Emulator;
@@ -22,7 +23,7 @@ export const NZ_TAX_MAP = { '15': 'OUTPUT2', '0': 'ZERORATEDOUTPUT', none: 'NONE
  * Both emulators and the connector, with the app installed in the portal as Bitrix24 does it and Xero
  * connected through the consent flow. The outbox is not started: tests work it with `settle()`.
  */
-export async function startEnvironment(opts: { settings?: Partial<PortalSettings>; env?: Record<string, string>; dataDir?: string; b24?: Bitrix24Emulator; xero?: XeroEmulator } = {}): Promise<Environment> {
+export async function startEnvironment(opts: { settings?: Partial<PortalSettings>; env?: Record<string, string>; dataDir?: string; b24?: Bitrix24Emulator; xero?: XeroEmulator; xeroLimits?: Partial<XeroLimits> } = {}): Promise<Environment> {
   const b24 = opts.b24 ?? (await startBitrix24Emulator({ seedDemo: false }));
   const xero = opts.xero ?? (await startXeroEmulator());
   const tenantId = xero.tenants()[0]?.tenantId ?? xero.addOrganisation({ name: 'Demo Company (NZ)' });
@@ -30,6 +31,7 @@ export async function startEnvironment(opts: { settings?: Partial<PortalSettings
     xero,
     env: opts.env,
     dataDir: opts.dataDir,
+    xeroLimits: opts.xeroLimits,
     envFor: (url) => {
       const app = b24.registerApp({ handlerUrl: `${url}/app`, installUrl: `${url}/install` });
       return { B24_CLIENT_ID: app.clientId, B24_CLIENT_SECRET: app.clientSecret, B24_OAUTH_URL: b24.baseUrl };

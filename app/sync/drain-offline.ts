@@ -1,0 +1,60 @@
+/**
+ * Drain the Bitrix24 offline event queue: the path that works even when Bitrix24 cannot reach the connector.
+ * Records are reserved (`clear: 0` → `process_id`), turned into push jobs in one SQLite transaction, and only
+ * then cleared in Bitrix24; if storing fails they are flagged with `event.offline.error`. Records without
+ * the document id (the docs' samples show `EVENT_DATA: false`) start a reconciliation sweep instead.
+ * Source: bitrix24-rest.md §10 (offline events).
+ */
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import type { PortalClients } from '../bitrix/portal-client.js';
+import type { B24Event } from '../bitrix/request-auth.js';
+import { documentOf, intakeEvent } from './intake.js';
+
+/** Records per `event.offline.get` (the method's maximum is 1000; 50 is its default). */
+const PAGE = 200;
+
+interface OfflineRecord {
+  ID: string;
+  EVENT_NAME: string;
+  EVENT_DATA: unknown;
+  MESSAGE_ID: string;
+}
+
+export async function drainOfflineEvents(deps: { store: Store; portals: PortalClients; logger: Logger }, memberId: string): Promise<number> {
+  const client = deps.portals.for(memberId);
+  let total = 0;
+  for (let round = 0; round < 100; round++) {
+    // https://apidocs.bitrix24.com/api-reference/events/offline-events/event-offline-get.html
+    const got = await client.call<{ process_id: string | null; events: OfflineRecord[] }>('event.offline.get', { clear: 0, limit: PAGE });
+    const events = got.events ?? [];
+    if (events.length === 0 || !got.process_id) break;
+    try {
+      deps.store.transaction(() => {
+        let needsSweep = false;
+        for (const rec of events) {
+          const event = asEvent(memberId, rec);
+          if (event && documentOf(event)) intakeEvent(deps.store, memberId, event);
+          else if (/^ONCRM(DYNAMICITEM|INVOICE)/.test(rec.EVENT_NAME)) needsSweep = true;
+        }
+        if (needsSweep) deps.store.jobs.enqueue({ memberId, kind: 'reconcile', key: `reconcile:${memberId}`, payload: { reason: 'offline event without id' } });
+      });
+    } catch (err) {
+      // https://apidocs.bitrix24.com/api-reference/events/offline-events/event-offline-error.html
+      await client.call('event.offline.error', { process_id: got.process_id, message_id: events.map((e) => e.MESSAGE_ID) });
+      throw err;
+    }
+    // https://apidocs.bitrix24.com/api-reference/events/offline-events/event-offline-clear.html
+    await client.call('event.offline.clear', { process_id: got.process_id });
+    total += events.length;
+    if (events.length < PAGE) break;
+  }
+  if (total) deps.logger.info({ memberId, records: total }, 'offline events drained');
+  return total;
+}
+
+function asEvent(memberId: string, rec: OfflineRecord): B24Event | undefined {
+  const data = rec.EVENT_DATA;
+  if (!data || typeof data !== 'object') return undefined;
+  return { event: rec.EVENT_NAME.toUpperCase(), data: data as Record<string, unknown>, auth: { member_id: memberId, application_token: '' } };
+}

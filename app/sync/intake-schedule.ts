@@ -1,0 +1,41 @@
+/**
+ * The intake safety nets on a schedule (node-cron): drain each portal's offline event queue every minute, and
+ * sweep for missed documents at start and every ten minutes. Both only queue jobs; the outbox does the work.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import type { Outbox } from './outbox.js';
+
+export class IntakeSchedule {
+  readonly #tasks: ScheduledTask[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly outbox: Outbox,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.queue('reconcile');
+    this.#tasks.push(cron.schedule('* * * * *', () => this.queue('drain-offline'), { name: 'drain-offline' }));
+    this.#tasks.push(cron.schedule('*/10 * * * *', () => this.queue('reconcile'), { name: 'reconcile' }));
+  }
+
+  stop(): void {
+    for (const t of this.#tasks.splice(0)) void t.stop();
+  }
+
+  /** Queues one job of `kind` per installed portal (coalesced with any already waiting). */
+  queue(kind: 'drain-offline' | 'reconcile'): void {
+    try {
+      const portals = this.store.portals.list().filter((p) => p.state === 'installed');
+      this.store.transaction(() => {
+        for (const p of portals) this.store.jobs.enqueue({ memberId: p.memberId, kind, key: `${kind}:${p.memberId}`, payload: { reason: 'schedule' } });
+      });
+      if (portals.length) this.outbox.wake();
+    } catch (err) {
+      this.logger.error({ err, kind }, 'could not queue scheduled work');
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Reconciliation sweep: documents modified since the last watermark are queued for a push, so anything missed
+ * while the connector was down (online events are never resent) still reaches Xero. The push itself skips
+ * documents whose content is unchanged, so the sweep costs Bitrix24 reads, not Xero calls.
+ * The first sweep of a portal starts at its install: older documents are not pushed by themselves.
+ */
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import type { PortalClients } from '../bitrix/portal-client.js';
+import { pushJobKey } from './intake.js';
+
+/** Overlap re-read at each sweep, for clock skew between the portal and the connector. */
+const OVERLAP_MS = 2 * 60_000;
+
+export async function reconcile(deps: { store: Store; portals: PortalClients; logger: Logger }, memberId: string, now = Date.now()): Promise<number> {
+  const { store } = deps;
+  const portal = store.portals.get(memberId);
+  if (!portal || portal.state !== 'installed') return 0;
+  const client = deps.portals.for(memberId);
+  const scope = `portal:${memberId}`;
+  const since = (name: string) => new Date(Number(store.watermarks.get(scope, name) ?? portal.installedAt) - OVERLAP_MS).toISOString();
+
+  // https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-list.html
+  const smart = await client.list<{ id: number | string }>(
+    'crm.item.list',
+    { entityTypeId: 31, filter: { '>updatedTime': since('b24.smart_invoices') }, select: ['id', 'updatedTime'], order: { id: 'ASC' } },
+    { idKey: 'id', resultKey: 'items' },
+  );
+  // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-list.html
+  let classic: { ID: number | string }[] = [];
+  try {
+    classic = await client.list<{ ID: number | string }>(
+      'crm.invoice.list',
+      { filter: { '>DATE_UPDATE': since('b24.invoices') }, select: ['ID', 'DATE_UPDATE'], order: { ID: 'ASC' } },
+      { idKey: 'ID' },
+    );
+  } catch (err) {
+    deps.logger.debug({ err, memberId }, 'classic invoices are not available on this portal');
+  }
+
+  store.transaction(() => {
+    for (const [type, ids] of [['smart_invoice', smart.map((i) => String(i.id))], ['invoice', classic.map((i) => String(i.ID))]] as const) {
+      for (const id of ids) {
+        store.jobs.enqueue({ memberId, kind: 'push-invoice', key: pushJobKey(memberId, { type, id }), payload: { type, id, deleted: false, event: 'reconcile' } });
+      }
+    }
+    store.watermarks.set(scope, 'b24.smart_invoices', String(now));
+    store.watermarks.set(scope, 'b24.invoices', String(now));
+  });
+  const queued = smart.length + classic.length;
+  if (queued) deps.logger.info({ memberId, queued }, 'reconciliation sweep queued documents');
+  return queued;
+}

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { describe, it } from 'node:test';
+import { SMART_INVOICE, startBitrix24Emulator, type Bitrix24Emulator } from './emulators/bitrix24/index.js';
+import { startXeroEmulator, type XeroEmulator } from './emulators/xero/index.js';
+import { startEnvironment, NZ_TAX_MAP, type Environment } from './helpers/env.js';
+import { spawnConnector, type RunningConnector } from './helpers/process.js';
+import { tempDir } from './helpers/tmp.js';
+
+type Row = Record<string, unknown>;
+
+function createInvoices(b24: Bitrix24Emulator, prefix: string, count: number, customers = 10): string[] {
+  const user = b24.actAs(2);
+  const companies = Array.from({ length: customers }, (_, i) => Number(user.createCompany({ title: `${prefix} Customer ${i + 1} Ltd` }).id));
+  const numbers: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const number = `${prefix}-${String(i + 1).padStart(4, '0')}`;
+    const inv = user.createSmartInvoice({ title: number, accountNumber: number, companyId: companies[i % customers], currencyId: 'NZD' });
+    user.setProductRows(SMART_INVOICE, Number(inv.id), [{ productName: 'Service', price: 115 + i, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
+    numbers.push(number);
+  }
+  return numbers;
+}
+
+/** Each reference appears exactly once among the tenant's live invoices. */
+function assertExactlyOnce(xero: XeroEmulator, tenantId: string, numbers: string[]): void {
+  const counts = new Map<string, number>();
+  for (const inv of xero.invoices(tenantId)) {
+    if (inv.Status === 'DELETED' || inv.Status === 'VOIDED') continue;
+    counts.set(String(inv.Reference), (counts.get(String(inv.Reference)) ?? 0) + 1);
+  }
+  const missing = numbers.filter((n) => !counts.has(n));
+  const duplicated = numbers.filter((n) => (counts.get(n) ?? 0) > 1);
+  assert.deepEqual({ missing, duplicated }, { missing: [], duplicated: [] });
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('push survives failures', () => {
+  it('when 20 % of Xero calls fail with 500 or 429, then every invoice is pushed and none twice', async () => {
+    const env = await startEnvironment({ xeroLimits: { backoffMs: 5 } });
+    try {
+      env.xero.setFaults({ errorRate: 0.2, statuses: [500, 503, 429] });
+      const numbers = createInvoices(env.b24, 'FLT', 120, 12);
+      for (let i = 0; i < 40 && env.c.store.links.count(env.memberId) < 120 + 12; i++) {
+        await env.settle();
+        // Jobs whose retry waits for back-off are made due again, as time would.
+        env.c.store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
+      }
+      env.xero.setFaults({});
+      assertExactlyOnce(env.xero, env.tenantId, numbers);
+      assert.ok(env.xero.counters.faultsInjected > 0, 'faults were injected');
+      const contacts = env.xero.contacts(env.tenantId).filter((c) => String(c.Name).startsWith('FLT Customer'));
+      assert.equal(contacts.length, 12, 'no duplicate contacts');
+      env.xero.assertNoSpecViolations();
+    } finally {
+      await env.close();
+    }
+  });
+
+  it('when a burst needs more calls than Xero allows in a window, then the gateway stays under the limit and no 429 is served', async () => {
+    const xero = await startXeroEmulator({ limits: { perMinute: 12, windowMs: 3000, concurrent: 5 } });
+    const env = await startEnvironment({ xero, xeroLimits: { perMinute: 10, windowMs: 3000 } });
+    try {
+      xero.resetCounters();
+      const gateway = env.c.services.gateways.for(env.connectionId);
+      const results = await Promise.all(
+        Array.from({ length: 30 }, () => gateway.call('read the organisation', (s) => s.xero.accountingApi.getOrganisations(s.tenantId))),
+      );
+      assert.equal(results.length, 30);
+      assert.equal(xero.counters.served429, 0);
+      assert.ok(xero.counters.maxInFlight <= 5, `in flight: ${xero.counters.maxInFlight}`);
+      assert.equal(gateway.stats.received429, 0);
+    } finally {
+      await env.close();
+      await xero.close();
+    }
+  });
+
+  it('when Bitrix24 cannot reach the connector while invoices are created, then the offline queue brings every one to Xero', async () => {
+    const env = await startEnvironment();
+    try {
+      env.b24.setEventDelivery(false);
+      const numbers = createInvoices(env.b24, 'OFF', 50, 5);
+      await env.b24.flushEvents();
+      assert.equal(env.c.store.jobs.list({ memberId: env.memberId, states: ['pending'] }).length, 0, 'nothing arrived online');
+      env.c.services.intakeSchedule.queue('drain-offline');
+      await env.settle();
+      assertExactlyOnce(env.xero, env.tenantId, numbers);
+      assert.equal(env.b24.offlineQueue().filter((r) => r.EVENT_NAME.startsWith('ONCRMDYNAMICITEM')).length, 0, 'the queue was cleared after storing');
+    } finally {
+      await env.close();
+    }
+  });
+
+  it('when events were lost entirely, then the reconciliation sweep finds the documents modified since its watermark', async () => {
+    const env = await startEnvironment();
+    try {
+      env.b24.setEventDelivery(false);
+      const numbers = createInvoices(env.b24, 'SWP', 20, 4);
+      // Lose the offline records too (e.g. a queue cleared by another tool).
+      env.b24.portal.offlineQueue = [];
+      env.c.services.intakeSchedule.queue('reconcile');
+      await env.settle();
+      assertExactlyOnce(env.xero, env.tenantId, numbers);
+    } finally {
+      await env.close();
+    }
+  });
+});
+
+describe('push survives a crash', () => {
+  it('when the connector is killed with SIGKILL during a 300-invoice backlog and restarted, then every invoice is in Xero exactly once', async () => {
+    const b24 = await startBitrix24Emulator();
+    const xero = await startXeroEmulator();
+    const tenantId = xero.addOrganisation({ name: 'Crash Test Ltd' });
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const app = b24.registerApp({ handlerUrl: `${url}/app`, installUrl: `${url}/install` });
+    const dataDir = tempDir();
+    const env = {
+      PORT: String(port), PUBLIC_URL: url, DATA_DIR: dataDir, APP_SECRET: 'crash-test-secret-0123456789-abcdefghij',
+      B24_CLIENT_ID: app.clientId, B24_CLIENT_SECRET: app.clientSecret, B24_OAUTH_URL: b24.baseUrl,
+      XERO_CLIENT_ID: xero.clientId, XERO_CLIENT_SECRET: xero.clientSecret, XERO_API_URL: xero.baseUrl,
+      XERO_IDENTITY_URL: xero.baseUrl, XERO_LOGIN_URL: xero.baseUrl, LOG_LEVEL: 'warn',
+    };
+    let running: RunningConnector | undefined;
+    try {
+      running = await spawnConnector(env);
+      assert.equal((await b24.install({ userId: 1 })).status, 200);
+      b24.finishInstall();
+      // The admin connects Xero and sets the accounts, through the app page as in the browser.
+      const page = await fetch(`${url}/app`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(b24.frameAuth(1)) });
+      const session = /data-session="([^"]+)"/.exec(await page.text())![1];
+      const { authorizeUrl } = (await (await fetch(`${url}/api/xero/connect`, { method: 'POST', headers: { 'X-Connector-Session': session } })).json()) as { authorizeUrl: string };
+      const consent = await fetch(authorizeUrl, { redirect: 'manual' });
+      assert.equal((await fetch(consent.headers.get('location')!)).status, 200);
+      const saved = await fetch(`${url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP }) });
+      assert.equal(saved.status, 200);
+
+      // Slow Xero down so the kill lands while batches are in flight.
+      xero.setFaults({ latencyMs: 150 });
+      const numbers = createInvoices(b24, 'CRS', 300, 30);
+      await b24.flushEvents();
+      await waitFor('the first invoices in Xero', () => xero.invoices(tenantId).length > 0);
+      running.child.kill('SIGKILL');
+      await running.exited;
+      const before = xero.invoices(tenantId).length;
+      assert.ok(before < 300, `the kill came too late (${before} already in Xero)`);
+
+      xero.setFaults({});
+      running = await spawnConnector(env);
+      await waitFor('all invoices in Xero', () => xero.invoices(tenantId).filter((i) => String(i.Reference).startsWith('CRS-')).length >= 300, 90_000);
+      await waitFor('an idle queue', async () => {
+        const h = (await (await fetch(`${url}/health`)).json()) as { queue: { pending: number; running: number } };
+        return h.queue.pending + h.queue.running === 0;
+      }, 60_000);
+      assertExactlyOnce(xero, tenantId, numbers);
+      xero.assertNoSpecViolations();
+    } finally {
+      running?.child.kill('SIGTERM');
+      await running?.exited;
+      await b24.close();
+      await xero.close();
+    }
+  });
+});
