@@ -134,7 +134,7 @@ async function startDemo(r: Running): Promise<void> {
   if (env.B24_CLIENT_ID && env.XERO_CLIENT_ID) {
     say('B24_CLIENT_ID and XERO_CLIENT_ID are set: starting the connector against the configured Bitrix24 and Xero.');
     r.runtime = await start({ env });
-    say(`Connector: ${r.runtime.config.publicUrl}`);
+    say(`Connector: ${r.runtime.url} (public URL ${r.runtime.config.publicUrl})`);
     say('Open the app from the Applications menu of your Bitrix24 portal. Press Ctrl+C to stop.');
     return;
   }
@@ -192,7 +192,8 @@ async function startDemo(r: Running): Promise<void> {
   say(`  Company: a Bitrix24 portal with customers, products and invoices; Xero organisation "${tenant.tenantName}", connected.`);
   say(`  Sync settings: default sales account ${DEMO_SETTINGS.defaultSalesAccount}; VAT ${Object.entries(DEMO_SETTINGS.taxRateMap).map(([k, v]) => `${k === 'none' ? 'none' : `${k} %`} → ${v}`).join(', ')}.`);
   const queue = store.jobs.countByState(memberId);
-  say(`  New NZ documents (Ridgeway University): ${queue.pending + queue.running} waiting to sync, ${store.links.count(memberId)} in Xero.`);
+  say(`  After connecting, an invoice, an estimate and a classic invoice for Ridgeway University (NZD, 15 % GST) were created;`);
+  say(`  the dashboard shows ${queue.pending + queue.running} job(s) waiting to sync and ${store.links.count(memberId)} document(s) linked to Xero.`);
   say('');
   say(`Portal: ${b24.baseUrl}/portal?user=1`);
   say(`Portal (non-admin): ${b24.baseUrl}/portal?user=2`);
