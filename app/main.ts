@@ -40,6 +40,7 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
   const http = createHttpServer({ requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, server.app);
   await listen(http, config.port);
   server.services.outbox.start();
+  server.services.statusPoll.start();
   if (config.xero.grantType === 'client_credentials') void server.services.installPortal.connectCustomWhereMissing();
   const port = (http.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
@@ -50,7 +51,11 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
     (stopping ??= (async () => {
       logger.info('shutting down: intake stopped');
       server.beginDrain();
-      await Promise.all([closeHttp(http, SHUTDOWN_DEADLINE_MS - 3_000), server.services.outbox.stop(SHUTDOWN_DEADLINE_MS - 3_000)]);
+      await Promise.all([
+        closeHttp(http, SHUTDOWN_DEADLINE_MS - 3_000),
+        server.services.outbox.stop(SHUTDOWN_DEADLINE_MS - 3_000),
+        server.services.statusPoll.stop(),
+      ]);
       const returned = store.jobs.releaseRunning();
       if (returned) logger.info({ returned }, 'unfinished jobs returned to the queue');
       store.close();

@@ -11,6 +11,8 @@ import { XeroConnections } from './xero/connections.js';
 import { XeroIdentity } from './xero/identity.js';
 import { XeroGateways } from './xero/gateway.js';
 import { Outbox } from './sync/outbox.js';
+import { PullStatuses } from './sync/pull-statuses.js';
+import { StatusPollSchedule } from './sync/schedules.js';
 
 export interface Services {
   config: Config;
@@ -25,6 +27,10 @@ export interface Services {
   installPortal: InstallPortal;
   gateways: XeroGateways;
   outbox: Outbox;
+  /** Xero → Bitrix24 statuses: `pollConnection` for the schedule and the bench, the `xero-webhook` handler. */
+  pullStatuses: PullStatuses;
+  /** The Xero status poll; started and stopped by main.ts. */
+  statusPoll: StatusPollSchedule;
 }
 
 export function createServices(input: { config: Config; store: Store; logger: Logger; appSecret: string; manifest?: Manifest }): Services {
@@ -46,8 +52,11 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const gateways = new XeroGateways(xero, logger);
   const outbox = new Outbox(store, logger);
   outbox.register('portal-setup', installPortal.setupHandler);
+  const pullStatuses = new PullStatuses({ store, gateways, portals, logger });
+  outbox.register('xero-webhook', pullStatuses.webhookHandler);
+  const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
-    gateways, outbox,
+    gateways, outbox, pullStatuses, statusPoll,
   };
 }
