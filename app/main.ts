@@ -41,6 +41,7 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
   await listen(http, config.port);
   server.services.outbox.start();
   server.services.intakeSchedule.start();
+  server.services.statusPoll.start();
   if (config.xero.grantType === 'client_credentials') void server.services.installPortal.connectCustomWhereMissing();
   const port = (http.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
@@ -52,7 +53,11 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
       logger.info('shutting down: intake stopped');
       server.beginDrain();
       server.services.intakeSchedule.stop();
-      await Promise.all([closeHttp(http, SHUTDOWN_DEADLINE_MS - 3_000), server.services.outbox.stop(SHUTDOWN_DEADLINE_MS - 3_000)]);
+      await Promise.all([
+        closeHttp(http, SHUTDOWN_DEADLINE_MS - 3_000),
+        server.services.outbox.stop(SHUTDOWN_DEADLINE_MS - 3_000),
+        server.services.statusPoll.stop(),
+      ]);
       const returned = store.jobs.releaseRunning();
       if (returned) logger.info({ returned }, 'unfinished jobs returned to the queue');
       store.close();

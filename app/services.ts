@@ -15,6 +15,8 @@ import { PushInvoices } from './sync/push-invoice.js';
 import { drainOfflineEvents } from './sync/drain-offline.js';
 import { reconcile } from './sync/reconcile.js';
 import { IntakeSchedule } from './sync/intake-schedule.js';
+import { PullStatuses } from './sync/pull-statuses.js';
+import { StatusPollSchedule } from './sync/schedules.js';
 
 export interface Services {
   config: Config;
@@ -30,6 +32,10 @@ export interface Services {
   gateways: XeroGateways;
   outbox: Outbox;
   intakeSchedule: IntakeSchedule;
+  /** Xero → Bitrix24 statuses: `pollConnection` for the schedule and the bench, the `xero-webhook` handler. */
+  pullStatuses: PullStatuses;
+  /** The Xero status poll; started and stopped by main.ts. */
+  statusPoll: StatusPollSchedule;
 }
 
 export function createServices(input: { config: Config; store: Store; logger: Logger; appSecret: string; manifest?: Manifest; xeroLimits?: Partial<XeroLimits> }): Services {
@@ -55,9 +61,12 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
   outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));
   const intakeSchedule = new IntakeSchedule(store, outbox, logger);
+  const pullStatuses = new PullStatuses({ store, gateways, portals, logger });
+  outbox.register('xero-webhook', pullStatuses.webhookHandler);
+  const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
-    gateways, outbox, intakeSchedule,
+    gateways, outbox, intakeSchedule, pullStatuses, statusPoll,
   };
 }
 

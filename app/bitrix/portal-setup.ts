@@ -25,6 +25,7 @@ export const SYNC_FIELDS = [
   { postfix: 'XERO_NUMBER', type: 'string', label: 'Xero number' },
   { postfix: 'XERO_STATUS', type: 'string', label: 'Xero status' },
   { postfix: 'XERO_DUE', type: 'double', label: 'Amount due in Xero' },
+  { postfix: 'XERO_PAID', type: 'double', label: 'Amount paid in Xero' },
   { postfix: 'XERO_URL', type: 'url', label: 'Xero online link' },
 ] as const;
 
@@ -40,6 +41,7 @@ export const CLASSIC_INVOICE_FIELDS = [
   { name: 'XERO_NUMBER', type: 'string', label: 'Xero number' },
   { name: 'XERO_STATUS', type: 'string', label: 'Xero status' },
   { name: 'XERO_DUE', type: 'double', label: 'Amount due in Xero' },
+  { name: 'XERO_PAID', type: 'double', label: 'Amount paid in Xero' },
   { name: 'XERO_URL', type: 'url', label: 'Xero online link' },
 ] as const;
 

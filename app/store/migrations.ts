@@ -150,4 +150,16 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'links: status pull state (amount paid, stage set by the sync, expected echo, paid trigger)',
+    sql: `
+      -- What the Xero → Bitrix24 status pull last saw and did on a linked document.
+      ALTER TABLE links ADD COLUMN xero_amount_paid   TEXT;     -- decimal text, e.g. "500.00"
+      ALTER TABLE links ADD COLUMN sync_stage_id      TEXT;     -- the stage (or classic STATUS_ID) the sync last moved it to
+      ALTER TABLE links ADD COLUMN echo_stage_id      TEXT;     -- the stage the document had after the sync's last write
+      ALTER TABLE links ADD COLUMN echo_expected_at   INTEGER;  -- when that write was made; cleared once its echo is seen
+      ALTER TABLE links ADD COLUMN paid_trigger_at    INTEGER;  -- when "Paid in Xero" fired (at most once per link)
+    `,
+  },
 ];

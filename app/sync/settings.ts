@@ -17,6 +17,12 @@ export const settingsSchema = z.object({
   voidOnDelete: z.boolean().default(true),
   /** Seconds between Xero status polls, 30..300. (Default: POLL_INTERVAL_SECONDS) */
   pollIntervalSeconds: z.number().int().min(30).max(300).nullable().default(null),
+  /**
+   * Xero status → Bitrix24 stage, per pipeline (`smart_invoice:{categoryId}`, `invoice`, `quote`), e.g.
+   * `{ "smart_invoice:2": { "PAID": "DT31_2:P" } }`. A status left out follows the pipeline's stage semantics.
+   * (Default: empty — every pipeline follows its semantics, see bitrix/stages.ts)
+   */
+  stageMap: z.record(z.string(), z.record(z.string(), z.string().trim().min(1))).optional(),
 });
 
 export type PortalSettings = z.infer<typeof settingsSchema>;

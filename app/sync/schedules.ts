@@ -1,0 +1,70 @@
+/**
+ * Schedules of the sync (node-cron). The Xero status poll: one task ticks every few seconds and polls each active
+ * connection whose interval has passed, so a changed `pollIntervalSeconds` setting applies without a restart. A
+ * connection is never polled twice at once; `stop()` ends the task and waits for polls in flight.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import type { PollReport, PullStatuses } from './pull-statuses.js';
+import { portalSettings } from './settings.js';
+
+export interface StatusPollOptions {
+  /** Seconds between polls when a portal's settings name none (POLL_INTERVAL_SECONDS). (Default: 60) */
+  defaultIntervalSeconds: number;
+  /** Cron pattern of the tick that looks for due connections. (Default: every 5 seconds) */
+  tickPattern?: string;
+}
+
+export class StatusPollSchedule {
+  #task: ScheduledTask | undefined;
+  readonly #lastPollAt = new Map<number, number>();
+  readonly #inFlight = new Map<number, Promise<void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly pull: Pick<PullStatuses, 'pollConnection'>,
+    private readonly logger: Logger,
+    private readonly options: StatusPollOptions,
+  ) {}
+
+  start(): void {
+    if (this.#task) return;
+    // https://github.com/node-cron/node-cron#readme (six fields: seconds first)
+    this.#task = cron.schedule(this.options.tickPattern ?? '*/5 * * * * *', () => this.tick(), { name: 'xero-status-poll', noOverlap: true });
+  }
+
+  /** Stops ticking and waits for the polls in flight. */
+  async stop(): Promise<void> {
+    const task = this.#task;
+    this.#task = undefined;
+    if (task) await task.destroy();
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  /** Seconds between polls of a portal's connections: its setting, else the process default. */
+  intervalSeconds(memberId: string): number {
+    return portalSettings(this.store, memberId).pollIntervalSeconds ?? this.options.defaultIntervalSeconds;
+  }
+
+  /** Starts a poll of every active connection that is due; resolves once those polls end. */
+  async tick(now = Date.now()): Promise<void> {
+    const started: Promise<void>[] = [];
+    for (const c of this.store.connections.list()) {
+      if (c.state !== 'active' || this.#inFlight.has(c.id)) continue;
+      const last = this.#lastPollAt.get(c.id);
+      if (last !== undefined && now - last < this.intervalSeconds(c.memberId) * 1000) continue;
+      this.#lastPollAt.set(c.id, now);
+      const run = this.pull
+        .pollConnection(c.id)
+        .then((r: PollReport) => {
+          if (r.updated || r.failed) this.logger.info(r, 'Xero status poll wrote changes to Bitrix24');
+        })
+        .catch((err: unknown) => this.logger.warn({ err, connectionId: c.id }, 'Xero status poll failed; the next one will try again'))
+        .finally(() => this.#inFlight.delete(c.id));
+      this.#inFlight.set(c.id, run);
+      started.push(run);
+    }
+    await Promise.all(started);
+  }
+}
