@@ -137,7 +137,7 @@ describe('push survives a crash', () => {
       PORT: String(port), PUBLIC_URL: url, DATA_DIR: dataDir, APP_SECRET: 'crash-test-secret-0123456789-abcdefghij',
       B24_CLIENT_ID: app.clientId, B24_CLIENT_SECRET: app.clientSecret, B24_OAUTH_URL: b24.baseUrl,
       XERO_CLIENT_ID: xero.clientId, XERO_CLIENT_SECRET: xero.clientSecret, XERO_API_URL: xero.baseUrl,
-      XERO_IDENTITY_URL: xero.baseUrl, XERO_LOGIN_URL: xero.baseUrl, LOG_LEVEL: 'warn',
+      XERO_IDENTITY_URL: xero.baseUrl, XERO_LOGIN_URL: xero.baseUrl, LOG_LEVEL: 'info',
     };
     let running: RunningConnector | undefined;
     try {

@@ -45,6 +45,12 @@ export const CLASSIC_INVOICE_FIELDS = [
   { name: 'XERO_URL', type: 'url', label: 'Xero online link' },
 ] as const;
 
+/**
+ * The connector's `auth_connector` key: its own REST writes carry it, so they stay out of its offline queue
+ * (bitrix24-rest.md §10). Offline bindings and `event.offline.get` use the same key.
+ */
+export const AUTH_CONNECTOR = 'xero_connector';
+
 /** Catalog product property holding the Xero sales account (GL code) of a product. */
 export const ACCOUNT_CODE_PROPERTY = { code: 'XERO_ACCOUNT_CODE', name: 'Xero sales account' } as const;
 
@@ -107,7 +113,7 @@ export async function setUpPortal(client: PortalClient, manifest: Manifest, publ
   // https://apidocs.bitrix24.com/api-reference/events/event-bind.html
   for (const event of DOCUMENT_EVENTS) {
     want(`event:${event}:online`, ['event.bind', { event, handler: eventHandler }], isBound(event, false));
-    want(`event:${event}:offline`, ['event.bind', { event, event_type: 'offline' }], isBound(event, true));
+    want(`event:${event}:offline`, ['event.bind', { event, event_type: 'offline', auth_connector: AUTH_CONNECTOR }], isBound(event, true));
   }
   for (const event of LIFECYCLE_EVENTS) {
     const options = event === 'ONOFFLINEEVENT' ? { minTimeout: 5 } : undefined;

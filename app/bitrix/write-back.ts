@@ -5,6 +5,7 @@
 import type { SalesDocument } from '../sync/document.js';
 import type { XeroInvoiceState } from '../xero/invoices.js';
 import { ENTITY_TYPE } from './documents.js';
+import { AUTH_CONNECTOR } from './portal-setup.js';
 import type { BatchCalls, PortalClient } from './portal-client.js';
 
 export interface XeroFieldValues {
@@ -32,10 +33,10 @@ export function xeroFieldValues(type: SalesDocument['type'], v: XeroFieldValues)
 export function updateCall(doc: Pick<SalesDocument, 'type' | 'id'>, fields: Record<string, unknown>): [string, Record<string, unknown>] {
   if (doc.type === 'invoice') {
     // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-update.html
-    return ['crm.invoice.update', { id: doc.id, fields }];
+    return ['crm.invoice.update', { id: doc.id, fields, auth_connector: AUTH_CONNECTOR }];
   }
   // https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-update.html
-  return ['crm.item.update', { entityTypeId: ENTITY_TYPE[doc.type], id: doc.id, fields, useOriginalUfNames: 'Y' }];
+  return ['crm.item.update', { entityTypeId: ENTITY_TYPE[doc.type], id: doc.id, fields, useOriginalUfNames: 'Y', auth_connector: AUTH_CONNECTOR }];
 }
 
 export async function writeBackXeroState(client: PortalClient, written: { doc: SalesDocument; state: XeroInvoiceState }[]): Promise<void> {

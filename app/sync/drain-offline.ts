@@ -10,6 +10,7 @@ import type { Store } from '../store/index.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
 import type { B24Event } from '../bitrix/request-auth.js';
 import { documentOf, intakeEvent } from './intake.js';
+import { AUTH_CONNECTOR } from '../bitrix/portal-setup.js';
 
 /** Records per `event.offline.get` (the method's maximum is 1000; 50 is its default). */
 const PAGE = 200;
@@ -26,7 +27,7 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
   let total = 0;
   for (let round = 0; round < 100; round++) {
     // https://apidocs.bitrix24.com/api-reference/events/offline-events/event-offline-get.html
-    const got = await client.call<{ process_id: string | null; events: OfflineRecord[] }>('event.offline.get', { clear: 0, limit: PAGE });
+    const got = await client.call<{ process_id: string | null; events: OfflineRecord[] }>('event.offline.get', { clear: 0, limit: PAGE, auth_connector: AUTH_CONNECTOR });
     const events = got.events ?? [];
     if (events.length === 0 || !got.process_id) break;
     try {
@@ -41,11 +42,11 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
       });
     } catch (err) {
       // https://apidocs.bitrix24.com/api-reference/events/offline-events/event-offline-error.html
-      await client.call('event.offline.error', { process_id: got.process_id, message_id: events.map((e) => e.MESSAGE_ID) });
+      await client.call('event.offline.error', { process_id: got.process_id, message_id: events.map((e) => e.MESSAGE_ID), auth_connector: AUTH_CONNECTOR });
       throw err;
     }
     // https://apidocs.bitrix24.com/api-reference/events/offline-events/event-offline-clear.html
-    await client.call('event.offline.clear', { process_id: got.process_id });
+    await client.call('event.offline.clear', { process_id: got.process_id, auth_connector: AUTH_CONNECTOR });
     total += events.length;
     if (events.length < PAGE) break;
   }

@@ -22,7 +22,7 @@ import type { Connection } from '../store/connections.js';
 import { linkSpan, linksToXero, recordPulled, type PulledLink } from '../store/link-status.js';
 import type { B24Type, XeroType } from '../store/links.js';
 import type { BatchCalls, PortalClient, PortalClients } from '../bitrix/portal-client.js';
-import { PAID_TRIGGER } from '../bitrix/portal-setup.js';
+import { AUTH_CONNECTOR, PAID_TRIGGER } from '../bitrix/portal-setup.js';
 import { loadPipelines, mappedStage, pipelineEntityId, pipelineKey, wouldMoveBack, type Pipeline } from '../bitrix/stages.js';
 import { invoicesByIds, invoicesModifiedSince, quotesModifiedSince, type ChangesRead, type XeroChange } from '../xero/changes.js';
 import type { XeroGateways } from '../xero/gateway.js';
@@ -382,9 +382,9 @@ function planWrite(
   const updateKey = `u_${type}_${id}`;
   calls[updateKey] = type === 'invoice'
     // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-update.html
-    ? ['crm.invoice.update', { id, fields }]
+    ? ['crm.invoice.update', { id, fields, auth_connector: AUTH_CONNECTOR }]
     // https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-update.html
-    : ['crm.item.update', { entityTypeId: type === 'quote' ? 7 : 31, id, fields }];
+    : ['crm.item.update', { entityTypeId: type === 'quote' ? 7 : 31, id, fields, auth_connector: AUTH_CONNECTOR }];
 
   const paymentReceived = change.amountPaid.sub(Decimal.of(link.amountPaid ?? 0));
   if (link.xeroType === 'invoice' && paymentReceived.cmp(0) > 0) {

@@ -44,7 +44,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 
 export class XeroGateway {
   readonly #queue: PQueue;
-  readonly #starts: number[] = [];
+  /**
+   * Calls counted in the sliding window: in flight (t = Infinity) or finished at t. A call is timed by its
+   * answer, not its start: Xero counted it on arrival, which lies between the two, so this never frees a
+   * slot before Xero does.
+   */
+  readonly #window: { t: number }[] = [];
   #pausedUntil = 0;
   #inFlight = 0;
   readonly stats: GatewayStats = { calls: 0, received429: 0, retries: 0, maxInFlight: 0, minuteRemaining: null, dayRemaining: null };
@@ -100,7 +105,7 @@ export class XeroGateway {
   }
 
   private async run<T>(session: XeroSession, fn: (s: XeroSession) => Promise<ApiResult<T>>): Promise<T> {
-    await this.acquireWindowSlot();
+    const slot = await this.acquireWindowSlot();
     this.#inFlight += 1;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.#inFlight);
     this.stats.calls += 1;
@@ -114,23 +119,26 @@ export class XeroGateway {
       throw err;
     } finally {
       this.#inFlight -= 1;
+      slot.t = Date.now();
     }
   }
 
-  /** Waits until a call may start: not paused, and fewer than `perMinute` starts in the sliding window. */
-  private async acquireWindowSlot(): Promise<void> {
+  /** Waits until a call may start: not paused, and fewer than `perMinute` calls in the sliding window. */
+  private async acquireWindowSlot(): Promise<{ t: number }> {
     for (;;) {
       const now = Date.now();
       if (this.#pausedUntil > now) {
         await sleep(this.#pausedUntil - now);
         continue;
       }
-      while (this.#starts.length && this.#starts[0] <= now - this.limits.windowMs) this.#starts.shift();
-      if (this.#starts.length < this.limits.perMinute) {
-        this.#starts.push(now);
-        return;
+      for (let i = this.#window.length - 1; i >= 0; i--) if (this.#window[i].t <= now - this.limits.windowMs) this.#window.splice(i, 1);
+      if (this.#window.length < this.limits.perMinute) {
+        const slot = { t: Number.POSITIVE_INFINITY };
+        this.#window.push(slot);
+        return slot;
       }
-      await sleep(this.#starts[0] + this.limits.windowMs - now + 5);
+      const oldest = Math.min(...this.#window.map((w) => w.t));
+      await sleep(Number.isFinite(oldest) ? oldest + this.limits.windowMs - now + 5 : 50);
     }
   }
 

@@ -323,6 +323,9 @@ export class XeroEmulator {
     this.counters.maxInFlight = Math.max(this.counters.maxInFlight, u.inFlight);
     let released = false;
     const release = () => { if (!released) { released = true; u.inFlight -= 1; this.inFlightTotal -= 1; } };
+    // A request stops counting as in flight once Xero has sent its answer ('finish'), as a server counts it;
+    // 'close' covers answers that were never sent (dropped connections).
+    res.on('finish', release);
     res.on('close', release);
     setRemaining();
     try {
