@@ -39,6 +39,7 @@ export function cardTabRoutes(services: Services): Router {
         link: store.links.find(memberId, kind.type, id) ?? null,
         job: store.jobs.findLive(pushJobKey(memberId, { type: kind.type, id })) ?? null,
         connection: store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected') ?? null,
+        activity: store.activity.list({ memberId, subject: `${kind.type}:${id}`, limit: 5 }),
       },
       { portalOrigin: originOf(page.portal.clientEndpoint) },
     );

@@ -17,6 +17,8 @@ export interface Link {
   xeroStatus: string | null;
   xeroUpdatedAt: number | null;
   lastSyncedAt: number;
+  /** The Bitrix24 stage (or classic STATUS_ID) the push last saw; null until seen. */
+  b24StageId: string | null;
 }
 
 interface LinkRow {
@@ -32,9 +34,10 @@ interface LinkRow {
   xero_status: string | null;
   xero_updated_at: number | null;
   last_synced_at: number;
+  b24_stage_id: string | null;
 }
 
-export type LinkInput = Omit<Link, 'id' | 'lastSyncedAt'>;
+export type LinkInput = Omit<Link, 'id' | 'lastSyncedAt' | 'b24StageId'> & { b24StageId?: string | null };
 
 export class LinkRepository {
   constructor(private readonly db: Db) {}
@@ -59,16 +62,22 @@ export class LinkRepository {
     this.db
       .prepare(
         `INSERT INTO links (member_id, connection_id, b24_type, b24_id, xero_type, xero_id, xero_number, content_hash,
-           xero_status, xero_updated_at, last_synced_at)
+           xero_status, xero_updated_at, last_synced_at, b24_stage_id)
          VALUES (@memberId, @connectionId, @b24Type, @b24Id, @xeroType, @xeroId, @xeroNumber, @contentHash,
-           @xeroStatus, @xeroUpdatedAt, @now)
+           @xeroStatus, @xeroUpdatedAt, @now, @b24StageId)
          ON CONFLICT (member_id, b24_type, b24_id) DO UPDATE SET connection_id = excluded.connection_id,
            xero_type = excluded.xero_type, xero_id = excluded.xero_id, xero_number = excluded.xero_number,
            content_hash = excluded.content_hash, xero_status = excluded.xero_status,
-           xero_updated_at = excluded.xero_updated_at, last_synced_at = excluded.last_synced_at`,
+           xero_updated_at = excluded.xero_updated_at, last_synced_at = excluded.last_synced_at,
+           b24_stage_id = coalesce(excluded.b24_stage_id, links.b24_stage_id)`,
       )
-      .run({ ...l, now });
+      .run({ memberId: l.memberId, connectionId: l.connectionId, b24Type: l.b24Type, b24Id: l.b24Id, xeroType: l.xeroType, xeroId: l.xeroId, xeroNumber: l.xeroNumber, contentHash: l.contentHash, xeroStatus: l.xeroStatus, xeroUpdatedAt: l.xeroUpdatedAt, b24StageId: l.b24StageId ?? null, now });
     return this.find(l.memberId, l.b24Type, l.b24Id)!;
+  }
+
+  /** Records the Bitrix24 stage the push has seen (and acted on, when it had to). */
+  setB24Stage(id: number, stageId: string | null): void {
+    this.db.prepare('UPDATE links SET b24_stage_id = ? WHERE id = ?').run(stageId, id);
   }
 
   remove(memberId: string, b24Type: B24Type, b24Id: string): void {
@@ -99,5 +108,6 @@ function fromRow(r: LinkRow): Link {
     xeroStatus: r.xero_status,
     xeroUpdatedAt: r.xero_updated_at,
     lastSyncedAt: r.last_synced_at,
+    b24StageId: r.b24_stage_id,
   };
 }

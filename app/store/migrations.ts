@@ -162,4 +162,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE links ADD COLUMN paid_trigger_at    INTEGER;  -- when "Paid in Xero" fired (at most once per link)
     `,
   },
+  {
+    version: 4,
+    name: 'links: the Bitrix24 stage the push last saw',
+    sql: `
+      -- Lets the push tell a stage a person chose (act on it in Xero) from one it already handled.
+      ALTER TABLE links ADD COLUMN b24_stage_id TEXT;
+    `,
+  },
 ];

@@ -20,9 +20,12 @@ import type { XeroGateways } from '../xero/gateway.js';
 import { knownContactIds, resolveContacts, saveContactLinks, customerKey } from '../xero/contacts.js';
 import { toXeroInvoice } from '../xero/invoice-mapper.js';
 import {
-  deleteOrVoidInvoice, findInvoicesByReference, getInvoices, listCurrencies, pushInvoices,
-  type PushItem, type XeroInvoiceState,
+  approveInvoice, deleteOrVoidInvoice, findInvoicesByReference, getInvoices, listCurrencies, pushInvoices,
+  type PushItem, type PushResult, type XeroInvoiceState,
 } from '../xero/invoices.js';
+import { loadPipelines, pipelineEntityId, pipelineKey, semanticDefaults } from '../bitrix/stages.js';
+import type { Link } from '../store/links.js';
+import { isExpectedEcho } from '../store/link-status.js';
 import type { SalesDocument } from './document.js';
 import type { JobHandler, JobOutcome } from './outbox.js';
 import { portalSettings, type PortalSettings } from './settings.js';
@@ -37,6 +40,16 @@ export interface PushPayload {
 const EDITABLE = new Set(['DRAFT', 'SUBMITTED']);
 /** How long the organisation's currency list is trusted. */
 const CURRENCY_TTL_MS = 60 * 60_000;
+
+/** A document read from Bitrix24 that needs work: new or changed content, or a stage a person chose. */
+interface Candidate {
+  doc: SalesDocument;
+  hash: string;
+  job: Job;
+  link: Link | undefined;
+  contentChanged: boolean;
+  stageMoved: boolean;
+}
 
 export interface PushDeps {
   store: Store;
@@ -74,7 +87,7 @@ export class PushInvoices implements JobHandler {
       accountCodePropertyId: this.deps.store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
     });
 
-    const candidates: { doc: SalesDocument; hash: string; job: Job }[] = [];
+    const candidates: Candidate[] = [];
     for (const ref of refs) {
       const key = keyOf(ref);
       const r = read.get(key);
@@ -86,36 +99,36 @@ export class PushInvoices implements JobHandler {
         continue;
       }
       const hash = contentHash(r.doc, settings);
-      const link = this.deps.store.links.find(memberId, ref.type, ref.id);
+      const found = this.deps.store.links.find(memberId, ref.type, ref.id);
+      const link = found && found.connectionId === connection.id ? found : undefined;
+      const contentChanged = !link || link.contentHash !== hash;
+      const stageMoved = link ? this.stageMoved(memberId, link, r.doc) : false;
       // 3. Echo: nothing changed since the last push (e.g. our own write-back) → no Xero call.
-      if (link && link.contentHash === hash && link.connectionId === connection.id) {
+      if (!contentChanged && !stageMoved) {
         settle(key, { kind: 'done' });
         continue;
       }
-      candidates.push({ doc: r.doc, hash, job: byKey.get(key)! });
+      candidates.push({ doc: r.doc, hash, job: byKey.get(key)!, link, contentChanged, stageMoved });
     }
     if (candidates.length === 0) return outcomes;
 
     const gateway = this.deps.gateways.for(connection.id);
     const tenantId = connection.tenantId;
 
-    // 4. Check every document before any write; a document that cannot be sent says why.
-    const ready: typeof candidates = [];
-    for (const c of candidates) {
+    // 4. Check every changed document before any write; a document that cannot be sent says why.
+    const ready: Candidate[] = [];
+    for (const c of candidates.filter((x) => x.contentChanged)) {
       const problem = precheck(c.doc);
       if (problem) settle(keyOf(c.doc), { kind: 'attention', ...problem });
       else ready.push(c);
     }
 
     // 5. Documents already linked: read their Xero state (one call per 50) to update drafts in place.
-    const linked = new Map(ready.flatMap((c) => {
-      const l = this.deps.store.links.find(memberId, c.doc.type, c.doc.id);
-      return l && l.connectionId === connection.id ? [[keyOf(c.doc), l] as const] : [];
-    }));
+    const linked = new Map(candidates.flatMap((c) => (c.link ? [[keyOf(c.doc), c.link] as const] : [])));
     const xeroState = linked.size ? await getInvoices(gateway, tenantId, [...linked.values()].map((l) => l.xeroId)) : new Map<string, XeroInvoiceState>();
 
     // 6. Crash healing: a document sent before but never linked (its job ran before) is looked up by its number.
-    const unlinkedRetried = ready.filter((c) => !linked.has(keyOf(c.doc)) && c.job.attempts > 1);
+    const unlinkedRetried = ready.filter((c) => !c.link && c.job.attempts > 1);
     const found = unlinkedRetried.length ? await findInvoicesByReference(gateway, tenantId, unlinkedRetried.map((c) => c.doc.number)) : new Map<string, XeroInvoiceState[]>();
 
     // 7. Customers → Xero contacts (links, then look-ups, then one batch create).
@@ -125,7 +138,7 @@ export class PushInvoices implements JobHandler {
     const currencies = await this.currencies(connection.id, () => listCurrencies(gateway, tenantId));
 
     // 8. Build the Xero invoices.
-    const items: (PushItem & { c: (typeof ready)[number] })[] = [];
+    const items: (PushItem & { c: Candidate })[] = [];
     for (const c of ready) {
       const key = keyOf(c.doc);
       const cKey = customerKey(c.doc.customer!);
@@ -164,10 +177,9 @@ export class PushInvoices implements JobHandler {
         else throw err;
       }
     }
-    if (items.length === 0) return outcomes;
 
     // 9. Send (≤ 50 per request) and link each answer in the same transaction that records it.
-    const results = await pushInvoices(gateway, tenantId, items);
+    const results = items.length ? await pushInvoices(gateway, tenantId, items) : new Map<string, PushResult>();
     const written: { doc: SalesDocument; state: XeroInvoiceState }[] = [];
     for (const item of items) {
       const r = results.get(item.key);
@@ -183,10 +195,21 @@ export class PushInvoices implements JobHandler {
       };
       this.link(memberId, connection, item.c.doc, item.c.hash, state);
       written.push({ doc: item.c.doc, state });
+      xeroState.set(state.invoiceId.toLowerCase(), state);
       settle(item.key, { kind: 'done' });
     }
 
-    // 10. Write Xero's id, number, status and amount due back to Bitrix24 (batched; their echoes are skipped by hash).
+    // 10. Stage moves made by people in Bitrix24: approve, or delete/void, in Xero.
+    const moves = candidates.filter((c) => c.stageMoved && c.link && outcomes.get(c.job.id)?.kind !== 'attention');
+    if (moves.length) {
+      for (const m of await this.applyStageMoves(memberId, connection, moves, xeroState, settings)) {
+        written.push(m);
+        settle(keyOf(m.doc), { kind: 'done' });
+      }
+      for (const m of moves) if (!outcomes.has(m.job.id)) settle(keyOf(m.doc), { kind: 'done' });
+    }
+
+    // 11. Write Xero's id, number, status and amount due back to Bitrix24 (batched; their echoes are skipped by hash).
     if (written.length) {
       try {
         await writeBackXeroState(client, written);
@@ -196,6 +219,75 @@ export class PushInvoices implements JobHandler {
       }
     }
     return outcomes;
+  }
+
+  /**
+   * True when a person moved the document to another stage since the push last saw it. Stages the connector
+   * wrote itself (its expected echoes) are not moves; a link seen for the first time just records its stage.
+   */
+  private stageMoved(memberId: string, link: Link, doc: SalesDocument): boolean {
+    const { store } = this.deps;
+    if (!doc.stageId || doc.stageId === link.b24StageId) return false;
+    if (link.b24StageId === null || isExpectedEcho(store, memberId, doc.type, doc.id, doc.stageId)) {
+      store.links.setB24Stage(link.id, doc.stageId);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * A failure stage deletes the Xero draft or voids the approved unpaid invoice; the approve stage approves a draft
+   * when the setting is on. What Xero does not allow is refused in words on the card and in the log, and not retried:
+   * the stage is recorded as seen either way.
+   */
+  private async applyStageMoves(
+    memberId: string,
+    connection: Connection,
+    moves: Candidate[],
+    xeroState: Map<string, XeroInvoiceState>,
+    settings: PortalSettings,
+  ): Promise<{ doc: SalesDocument; state: XeroInvoiceState }[]> {
+    const { store } = this.deps;
+    const gateway = this.deps.gateways.for(connection.id);
+    const pipelines = await loadPipelines(this.deps.portals.for(memberId), moves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
+    const changed: { doc: SalesDocument; state: XeroInvoiceState }[] = [];
+    for (const { doc, link } of moves) {
+      const subject = `${doc.type}:${doc.id}`;
+      const pipeline = pipelines.get(pipelineEntityId(doc.type, doc.categoryId));
+      const stage = pipeline?.stages.find((x) => x.id === doc.stageId);
+      const state = xeroState.get(link!.xeroId.toLowerCase());
+      const status = state?.status ?? link!.xeroStatus ?? 'DRAFT';
+      const approveStage = pipeline ? settings.approveStages[pipelineKey(doc.type, doc.categoryId)] ?? semanticDefaults(pipeline).sent : undefined;
+      try {
+        let next: string | null = null;
+        if (stage?.semantics === 'F') {
+          if (status === 'DELETED' || status === 'VOIDED') next = null;
+          else if (status === 'PAID') {
+            throw new AppError('SYNC.CANNOT_REMOVE_INVOICE', `Invoice ${link!.xeroNumber} is paid in Xero, so moving it to "${stage.name}" cannot void it. Remove the payment in Xero first, or credit the invoice there.`, 409);
+          } else next = (await deleteOrVoidInvoice(gateway, connection.tenantId, link!.xeroId, status)).status;
+        } else if (settings.approveInXero && doc.stageId === approveStage && (status === 'DRAFT' || status === 'SUBMITTED')) {
+          next = (await approveInvoice(gateway, connection.tenantId, link!.xeroId)).status;
+        }
+        store.transaction(() => {
+          store.links.setB24Stage(link!.id, doc.stageId);
+          if (next) {
+            store.links.save({ ...link!, xeroStatus: next });
+            store.activity.record({
+              memberId, level: 'info', kind: 'invoice.stage_action', subject,
+              message: `Invoice ${link!.xeroNumber} was ${next === 'AUTHORISED' ? 'approved' : next === 'VOIDED' ? 'voided' : 'deleted'} in Xero because it was moved to "${stage?.name ?? doc.stageId}" in Bitrix24.`,
+            });
+          }
+        });
+        if (next && state) changed.push({ doc, state: { ...state, status: next } });
+      } catch (err) {
+        if (!(err instanceof AppError) || (err as { transient?: boolean }).transient) throw err;
+        store.transaction(() => {
+          store.links.setB24Stage(link!.id, doc.stageId);
+          store.activity.record({ memberId, level: 'error', kind: 'invoice.stage_refused', subject, message: err.message });
+        });
+      }
+    }
+    return changed;
   }
 
   private activeConnection(memberId: string): Connection {
@@ -213,7 +305,7 @@ export class PushInvoices implements JobHandler {
       store.links.save({
         memberId, connectionId: connection.id, b24Type: doc.type, b24Id: doc.id, xeroType: 'invoice', xeroId: state.invoiceId,
         xeroNumber: state.invoiceNumber, contentHash: hash, xeroStatus: state.status,
-        xeroUpdatedAt: state.updatedDateUTC ? state.updatedDateUTC.getTime() : null,
+        xeroUpdatedAt: state.updatedDateUTC ? state.updatedDateUTC.getTime() : null, b24StageId: doc.stageId,
       });
       const subject = `${doc.type}:${doc.id}`;
       store.activity.record({

@@ -15,6 +15,16 @@ export const settingsSchema = z.object({
   taxRateMap: z.record(z.string(), z.string().trim().min(1)).default({}),
   /** When a Bitrix24 document is deleted: delete the Xero draft, and void an approved unpaid invoice. (Default: true) */
   voidOnDelete: z.boolean().default(true),
+  /**
+   * Approve the Xero invoice (AUTHORISED) when a salesperson moves it to the approve stage in Bitrix24.
+   * (Default: false)
+   */
+  approveInXero: z.boolean().default(false),
+  /**
+   * The approve stage per pipeline (`smart_invoice:0`, `invoice`) → stage id. (Default: each pipeline's last
+   * in-progress stage, from its stage semantics)
+   */
+  approveStages: z.record(z.string(), z.string().trim().min(1)).default({}),
   /** Seconds between Xero status polls, 30..300. (Default: POLL_INTERVAL_SECONDS) */
   pollIntervalSeconds: z.number().int().min(30).max(300).nullable().default(null),
   /**

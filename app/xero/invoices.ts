@@ -163,6 +163,26 @@ export async function deleteOrVoidInvoice(gateway: XeroGateway, tenantId: string
   }
 }
 
+/**
+ * Approves a draft or submitted invoice (AUTHORISED). Xero's refusal (e.g. no due date, an archived account) becomes a
+ * permanent `SYNC.CANNOT_APPROVE_INVOICE` with Xero's own words.
+ */
+export async function approveInvoice(gateway: XeroGateway, tenantId: string, invoiceId: string): Promise<{ status: string }> {
+  try {
+    const answer = await gateway.call('approving an invoice', (s) =>
+      // https://developer.xero.com/documentation/api/accounting/invoices#post-invoices (update status)
+      s.xero.accountingApi.updateInvoice(s.tenantId, invoiceId, { invoices: [{ status: Invoice.StatusEnum.AUTHORISED }] }, 4, `status:${invoiceId}:AUTHORISED`),
+    );
+    return { status: String(answer.invoices?.[0]?.status ?? 'AUTHORISED') };
+  } catch (err) {
+    const e = err instanceof XeroApiError ? err : null;
+    if (e?.kind === 'validation') {
+      throw new AppError('SYNC.CANNOT_APPROVE_INVOICE', `Xero refused to approve the invoice: ${e.validationMessages.join(' ') || e.message}`, 409);
+    }
+    throw err;
+  }
+}
+
 /** The customer-facing online invoice URL; null while Xero offers none (DRAFT/SUBMITTED). */
 export async function onlineInvoiceUrl(gateway: XeroGateway, tenantId: string, invoiceId: string): Promise<string | null> {
   try {

@@ -1,15 +1,13 @@
 // Documents and settings for the Xero push tests.
 import { Decimal } from '../../app/money.js';
 import type { DocumentLine, SalesDocument } from '../../app/sync/document.js';
-import type { PortalSettings } from '../../app/sync/settings.js';
+import { settingsSchema, type PortalSettings } from '../../app/sync/settings.js';
 import type { MappingContext } from '../../app/xero/invoice-mapper.js';
 
-export const settings: PortalSettings = {
+export const settings: PortalSettings = settingsSchema.parse({
   defaultSalesAccount: '200',
   taxRateMap: { '15': 'OUTPUT2', '0': 'ZERORATED', none: 'NONE' },
-  voidOnDelete: true,
-  pollIntervalSeconds: null,
-};
+});
 
 export const CURRENCIES = ['NZD', 'AUD', 'USD'];
 
