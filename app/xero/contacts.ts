@@ -76,25 +76,35 @@ export async function resolveContacts(
     pending.delete(key);
   };
 
-  // 2. by ContactNumber
-  if (pending.size) {
-    const byNumber = await lookUp(gateway, 'ContactNumber', [...pending.keys()]);
-    for (const [key, c] of [...pending]) {
-      const hit = byNumber.find((x) => x.contactNumber === key);
-      if (hit?.contactID) link(c, hit.contactID, 'number');
-    }
-  }
-
-  // 3. by name (+ e-mail when both sides have one)
   const renamed = new Map<string, string>(); // customerKey → name to create under
-  if (pending.size) {
-    const byName = await lookUp(gateway, 'Name', [...new Set([...pending.values()].map((c) => c.name.trim()))]);
+  const byName = (found: Contact[]) => {
     for (const [key, c] of [...pending]) {
-      const hit = byName.find((x) => sameName(x.name, c.name));
+      const hit = found.find((x) => sameName(x.name, c.name));
       if (!hit?.contactID) continue;
       if (emailsAgree(hit.emailAddress, c.email)) link(c, hit.contactID, 'name');
       else renamed.set(key, `${c.name.trim()} (${c.kind} ${c.id})`);
     }
+  };
+  if (pending.size >= SCAN_AT) {
+    // Many new customers (a first sync, a backlog): one paged read of the organisation's contacts answers for
+    // all of them at once, instead of two look-ups per 25 customers.
+    const directory = await contactDirectory(gateway);
+    for (const [key, c] of [...pending]) {
+      const hit = directory.byNumber.get(key);
+      if (hit?.contactID) link(c, hit.contactID, 'number');
+    }
+    if (pending.size) byName([...pending.values()].flatMap((c) => directory.byName.get(normalName(c.name)) ?? []));
+  } else {
+    // 2. by ContactNumber
+    if (pending.size) {
+      const byNumber = await lookUp(gateway, 'ContactNumber', [...pending.keys()]);
+      for (const [key, c] of [...pending]) {
+        const hit = byNumber.find((x) => x.contactNumber === key);
+        if (hit?.contactID) link(c, hit.contactID, 'number');
+      }
+    }
+    // 3. by name (+ e-mail when both sides have one)
+    if (pending.size) byName(await lookUp(gateway, 'Name', [...new Set([...pending.values()].map((c) => c.name.trim()))]));
   }
 
   // 4. create the rest in batches; "name already assigned" → find by name and link
@@ -166,6 +176,49 @@ function contactOf(c: DocumentCustomer, nameOverride?: string): Contact {
     if (c.lastName) contact.lastName = c.lastName;
   }
   return contact;
+}
+
+/** Pending customers from which a full read of the contacts is cheaper than look-ups. */
+const SCAN_AT = 25;
+/** Contacts per page of the full read (Xero's maximum page size, xero-api.md §3). */
+const SCAN_PAGE = 1000;
+/** Longest full read, in pages; bigger organisations fall back to what was read plus the create-and-heal path. */
+const SCAN_MAX_PAGES = 20;
+/** How long a full read is trusted; contacts created meanwhile in Xero are healed by "name already assigned". */
+const SCAN_TTL_MS = 10 * 60_000;
+
+interface Directory {
+  byNumber: Map<string, Contact>;
+  byName: Map<string, Contact[]>;
+  at: number;
+}
+
+const directories = new WeakMap<XeroGateway, Directory>();
+
+function normalName(name: string | undefined): string {
+  return (name ?? '').trim().toLowerCase();
+}
+
+/** The organisation's active contacts by number and by name, read page by page (cached per connection). */
+async function contactDirectory(gateway: XeroGateway): Promise<Directory> {
+  const cached = directories.get(gateway);
+  if (cached && Date.now() - cached.at < SCAN_TTL_MS) return cached;
+  const dir: Directory = { byNumber: new Map(), byName: new Map(), at: Date.now() };
+  for (let page = 1; page <= SCAN_MAX_PAGES; page++) {
+    const answer = await gateway.call('reading the contacts', (s) =>
+      // https://developer.xero.com/documentation/api/accounting/contacts#get-contacts
+      s.xero.accountingApi.getContacts(s.tenantId, undefined, undefined, undefined, undefined, page, false, false, undefined, SCAN_PAGE),
+    );
+    const contacts = answer.contacts ?? [];
+    for (const c of contacts) {
+      if (c.contactNumber) dir.byNumber.set(c.contactNumber, c);
+      const key = normalName(c.name);
+      dir.byName.set(key, [...(dir.byName.get(key) ?? []), c]);
+    }
+    if (contacts.length < SCAN_PAGE) break;
+  }
+  directories.set(gateway, dir);
+  return dir;
 }
 
 /** Active contacts whose `field` equals one of `values`, OR-ed in `where` clauses of ≤ 25. */
