@@ -29,10 +29,23 @@ export function dashboardRoutes(services: Services): Router {
         queue: store.jobs.countByState(memberId),
         links: store.links.count(memberId),
         activity: store.activity.list({ memberId, limit: 15 }),
+        attention: store.jobs.list({ memberId, states: ['needs_attention'], limit: 20 }).map((j) => ({
+          id: j.id,
+          what: describeJob(j.payload),
+          message: j.lastError ?? '',
+        })),
       },
       { portalOrigin: originOf(page.portal.clientEndpoint) },
     );
   });
 
   return router;
+}
+
+/** "Invoice 42" / "Classic invoice 7" for a push job's payload. */
+function describeJob(payload: unknown): string {
+  const p = payload as { type?: string; id?: string };
+  if (p?.type === 'invoice') return `Classic invoice ${p.id}`;
+  if (p?.type === 'smart_invoice') return `Invoice ${p.id}`;
+  return 'Sync job';
 }

@@ -130,6 +130,27 @@ describe('pushing invoices from Bitrix24 to Xero', () => {
     assert.equal(xeroInvoiceFor(env, 'INV-1007').length, 1);
   });
 
+  it('when Xero created an invoice but its answer was lost and the invoice changed meanwhile, then it is found by its number, not created twice', async () => {
+    // The customer is already in Xero, so the push makes one call: the invoice POST, whose answer is lost.
+    const { companyId } = createInvoice(env, { number: 'INV-1010A' });
+    await env.settle();
+    const { id } = createInvoice(env, { number: 'INV-1010', companyId });
+    env.xero.setFaults({ dropResponseRate: 1 });
+    await env.b24.flushEvents();
+    await env.c.services.outbox.drain();
+    env.xero.setFaults({});
+    assert.equal(xeroInvoiceFor(env, 'INV-1010').length, 1, 'Xero has it although the connector never heard back');
+    assert.equal(env.c.store.links.find(env.memberId, 'smart_invoice', String(id)), undefined);
+    // A salesperson edits it before the retry: another body, so Xero's idempotency replay cannot help.
+    env.b24.actAs(2).setProductRows(SMART_INVOICE, id, [{ productName: 'Consulting hour', price: 115, quantity: 3, taxRate: 15, taxIncluded: 'Y' }]);
+    env.c.store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
+    await env.settle();
+    const all = xeroInvoiceFor(env, 'INV-1010');
+    assert.equal(all.length, 1);
+    assert.equal(all[0].Total, 345);
+    assert.equal(env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!.xeroId, all[0].InvoiceID);
+  });
+
   it('when two invoices share a new customer, then one Xero contact is created and linked', async () => {
     const { companyId } = createInvoice(env, { number: 'INV-1008', company: 'Shared Customer Ltd' });
     createInvoice(env, { number: 'INV-1009', companyId });

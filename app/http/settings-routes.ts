@@ -28,6 +28,14 @@ export function settingsRoutes(services: Services): Router {
     res.json({ settings: saved, retried });
   });
 
+  router.post('/api/jobs/retry', requireSession(sessions, { admin: true }), (req, res) => {
+    const body = z.object({ ids: z.array(z.number().int().positive()).min(1).max(500) }).safeParse(req.body ?? {});
+    if (!body.success) throw new AppError('HTTP.BAD_REQUEST', 'Name the jobs to retry as {"ids": [..]}.', 400);
+    const retried = store.jobs.retryNow({ ids: body.data.ids, memberId: req.session!.memberId });
+    if (retried) services.outbox.wake();
+    res.json({ retried });
+  });
+
   return router;
 }
 

@@ -75,6 +75,23 @@ export class LinkRepository {
     return this.find(l.memberId, l.b24Type, l.b24Id)!;
   }
 
+  /** Marks documents as sent to Xero before the request goes out (see migration 5). */
+  markSent(memberId: string, refs: { b24Type: B24Type; b24Id: string }[], now = Date.now()): void {
+    const insert = this.db.prepare('INSERT OR IGNORE INTO sends (member_id, b24_type, b24_id, sent_at) VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const r of refs) insert.run(memberId, r.b24Type, r.b24Id, now);
+    })();
+  }
+
+  /** Documents sent before whose answer was never recorded (a crash, or a lost answer). */
+  wasSent(memberId: string, b24Type: B24Type, b24Id: string): boolean {
+    return Boolean(this.db.prepare('SELECT 1 FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id));
+  }
+
+  clearSent(memberId: string, b24Type: B24Type, b24Id: string): void {
+    this.db.prepare('DELETE FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').run(memberId, b24Type, b24Id);
+  }
+
   /** Records the Bitrix24 stage the push has seen (and acted on, when it had to). */
   setB24Stage(id: number, stageId: string | null): void {
     this.db.prepare('UPDATE links SET b24_stage_id = ? WHERE id = ?').run(stageId, id);

@@ -170,4 +170,19 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE links ADD COLUMN b24_stage_id TEXT;
     `,
   },
+  {
+    version: 5,
+    name: 'sends: documents sent to Xero whose answer is not recorded yet',
+    sql: `
+      -- Written just before a document goes to Xero, removed in the transaction that links it. A row left behind
+      -- (a crash between sending and saving) makes the next push look the document up in Xero first.
+      CREATE TABLE sends (
+        member_id          TEXT NOT NULL REFERENCES portals(member_id) ON DELETE CASCADE,
+        b24_type           TEXT NOT NULL,
+        b24_id             TEXT NOT NULL,
+        sent_at            INTEGER NOT NULL,
+        PRIMARY KEY (member_id, b24_type, b24_id)
+      );
+    `,
+  },
 ];

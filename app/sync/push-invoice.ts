@@ -127,8 +127,8 @@ export class PushInvoices implements JobHandler {
     const linked = new Map(candidates.flatMap((c) => (c.link ? [[keyOf(c.doc), c.link] as const] : [])));
     const xeroState = linked.size ? await getInvoices(gateway, tenantId, [...linked.values()].map((l) => l.xeroId)) : new Map<string, XeroInvoiceState>();
 
-    // 6. Crash healing: a document sent before but never linked (its job ran before) is looked up by its number.
-    const unlinkedRetried = ready.filter((c) => !c.link && c.job.attempts > 1);
+    // 6. Crash healing: a document sent before whose answer was never recorded is looked up by its number.
+    const unlinkedRetried = ready.filter((c) => !c.link && this.deps.store.links.wasSent(memberId, c.doc.type, c.doc.id));
     const found = unlinkedRetried.length ? await findInvoicesByReference(gateway, tenantId, unlinkedRetried.map((c) => c.doc.number)) : new Map<string, XeroInvoiceState[]>();
 
     // 7. Customers → Xero contacts (links, then look-ups, then one batch create).
@@ -159,7 +159,9 @@ export class PushInvoices implements JobHandler {
         }
         if (state) existing = { invoiceId: state.invoiceId, lineItemIds: state.lineItemIds };
       } else {
-        const healed = (found.get(c.doc.number) ?? []).find((s) => !s.contactId || s.contactId === contactId);
+        // The document number is ours alone: an invoice with it is the one sent before the crash, whatever its
+        // contact (the update below sets the contact again).
+        const healed = (found.get(c.doc.number) ?? [])[0];
         if (healed) {
           if (!EDITABLE.has(healed.status)) {
             this.link(memberId, connection, c.doc, c.hash, healed);
@@ -171,7 +173,9 @@ export class PushInvoices implements JobHandler {
       }
       try {
         const invoice = toXeroInvoice(c.doc, { contactId, settings, currencies, existing });
-        items.push({ key, invoice, idempotencyKey: `${key}:${c.hash}`, c });
+        // The key names the content and whether it updates an existing invoice, so a healed document is a new
+        // request for Xero rather than a replay of the lost one with another body.
+        items.push({ key, invoice, idempotencyKey: `${key}:${c.hash}:${existing?.invoiceId ?? 'new'}`, c });
       } catch (err) {
         if (err instanceof AppError) settle(key, { kind: 'attention', code: err.code, message: err.message });
         else throw err;
@@ -179,12 +183,16 @@ export class PushInvoices implements JobHandler {
     }
 
     // 9. Send (≤ 50 per request) and link each answer in the same transaction that records it.
+    this.deps.store.links.markSent(memberId, items.filter((i) => !i.invoice.invoiceID).map((i) => ({ b24Type: i.c.doc.type, b24Id: i.c.doc.id })));
     const results = items.length ? await pushInvoices(gateway, tenantId, items) : new Map<string, PushResult>();
     const written: { doc: SalesDocument; state: XeroInvoiceState }[] = [];
     for (const item of items) {
       const r = results.get(item.key);
       if (!r) continue;
       if (!r.ok) {
+        // Refused by Xero: nothing was created, so no look-up is needed next time. A transient failure may have
+        // reached Xero: the mark stays.
+        if (r.permanent && !item.invoice.invoiceID) this.deps.store.links.clearSent(memberId, item.c.doc.type, item.c.doc.id);
         settle(item.key, r.permanent ? { kind: 'attention', code: r.code, message: r.message } : { kind: 'retry', code: r.code, message: r.message });
         continue;
       }
@@ -302,6 +310,7 @@ export class PushInvoices implements JobHandler {
     const { store } = this.deps;
     store.transaction(() => {
       const previous = store.links.find(memberId, doc.type, doc.id);
+      store.links.clearSent(memberId, doc.type, doc.id);
       store.links.save({
         memberId, connectionId: connection.id, b24Type: doc.type, b24Id: doc.id, xeroType: 'invoice', xeroId: state.invoiceId,
         xeroNumber: state.invoiceNumber, contentHash: hash, xeroStatus: state.status,

@@ -17,7 +17,7 @@ export interface Environment {
 }
 
 /** NZ demo organisation tax map (GST 15 %, zero-rated, no VAT). */
-export const NZ_TAX_MAP = { '15': 'OUTPUT2', '0': 'ZERORATEDOUTPUT', none: 'NONE' };
+export const NZ_TAX_MAP = { '15': 'OUTPUT2', '0': 'ZERORATED', none: 'NONE' };
 
 /**
  * Both emulators and the connector, with the app installed in the portal as Bitrix24 does it and Xero

@@ -58,6 +58,25 @@
     });
   }
 
+  for (const button of document.querySelectorAll('button.retry')) {
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        const res = await fetch(`${base}/api/jobs/retry`, {
+          method: 'POST',
+          headers: { 'X-Connector-Session': session, 'content-type': 'application/json' },
+          body: JSON.stringify({ ids: [Number(button.dataset.job)] }),
+        });
+        const body = await res.json().catch(() => ({}));
+        if (!res.ok) throw new Error((body.error && body.error.message) || `The connector answered ${res.status}.`);
+        button.closest('tr').querySelector('td:nth-child(2)').textContent = 'Queued again; it goes out with the next batch.';
+      } catch (err) {
+        show(err.message, 'err');
+        button.disabled = false;
+      }
+    });
+  }
+
   const disconnect = document.getElementById('disconnect');
   if (disconnect) {
     disconnect.addEventListener('click', async () => {

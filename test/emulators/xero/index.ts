@@ -51,6 +51,11 @@ export interface Faults {
   dropRate?: number;
   /** Probability 0..1 of processing the request and then dropping the connection (a lost answer). (Default: 0) */
   dropResponseRate?: number;
+  /**
+   * Deterministic alternative to `errorRate`: every n-th API request (counted from `setFaults`) fails with the next
+   * of `statuses` in turn, so a test's fault share is exact whatever the number of calls. (Default: off)
+   */
+  everyNth?: number;
 }
 
 interface IdemEntry { fingerprint: string; reply: Reply; at: number }
@@ -74,6 +79,7 @@ export class XeroEmulator {
   private usage = new Map<string, TenantUsage>();
   private appMinute: number[] = [];
   private faults: Faults = {};
+  private faultSeq = 0;
   private violations: SpecViolation[] = [];
   private inFlightTotal = 0;
   private readonly limits: Required<NonNullable<XeroEmulatorOptions['limits']>>;
@@ -209,7 +215,7 @@ export class XeroEmulator {
   // ---- faults and observability ------------------------------------------------------------------------------
   /** Calls served for an endpoint key such as `PUT /Invoices` or `GET /Invoices/{id}`. */
   callCount(endpoint: string): number { return this.counters.calls[endpoint] ?? 0; }
-  setFaults(f: Faults): void { this.faults = { ...f }; }
+  setFaults(f: Faults): void { this.faults = { ...f }; this.faultSeq = 0; }
   resetCounters(): void {
     this.requestLog = [];
     this.counters = { calls: {}, served429: 0, maxInFlight: 0, total: 0, faultsInjected: 0, dropped: 0, replays: 0 };
@@ -270,9 +276,10 @@ export class XeroEmulator {
     // Faults first (a dropped connection or a 5xx from Xero's edge). Source: issue "fault injection".
     const f = this.faults;
     if (f.dropRate && Math.random() < f.dropRate) { this.counters.dropped += 1; entry.status = -1; req.socket.destroy(); return; }
-    if (f.errorRate && Math.random() < f.errorRate) {
+    const nth = f.everyNth ? ++this.faultSeq % f.everyNth === 0 : false;
+    if (nth || (f.errorRate && Math.random() < f.errorRate)) {
       const choices = f.statuses?.length ? f.statuses : [500, 503];
-      const status = choices[Math.floor(Math.random() * choices.length)];
+      const status = nth ? choices[(this.faultSeq / f.everyNth!) % choices.length] : choices[Math.floor(Math.random() * choices.length)];
       this.counters.faultsInjected += 1;
       if (status === 429) { this.counters.served429 += 1; res.set({ 'Retry-After': '1', 'X-Rate-Limit-Problem': 'minute' }); }
       res.status(status).json(status === 429 ? { Title: 'Too Many Requests', Status: 429 } : { Title: 'Internal Server Error', Status: status, Detail: 'Injected fault' });

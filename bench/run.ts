@@ -1,0 +1,231 @@
+/**
+ * `npm run bench`: speed and cost targets of the connector, measured against the emulators at Xero's real limits,
+ * written to bench/out/report.md (and printed). Not a test: it reports numbers, it asserts nothing.
+ *
+ * 1. Backlog: 2,000 invoices for 200 customers waiting in Bitrix24 → Xero calls used vs the lower bound
+ *    (one per 50 invoices + one per 50 new contacts; target ≤ 1.1×), wall time, 429s received.
+ * 2. Event intake: signed Bitrix24 events at 200/s → answer latency p50/p99 (target p99 < 50 ms) and throughput.
+ * 3. Status poll: Xero calls per poll with 10,000 linked invoices of which N changed.
+ * 4. Payment → Bitrix24 latency with Xero webhooks on (target < 5 s).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SMART_INVOICE } from '../test/emulators/bitrix24/index.js';
+import { startXeroEmulator } from '../test/emulators/xero/index.js';
+import { startEnvironment, type Environment } from '../test/helpers/env.js';
+
+const OUT = fileURLToPath(new URL('./out/', import.meta.url));
+const lines: string[] = [];
+const say = (s = '') => {
+  lines.push(s);
+  process.stdout.write(`${s}\n`);
+};
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
+};
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+async function backlog(): Promise<void> {
+  const INVOICES = Number(process.env.BENCH_INVOICES ?? 2000);
+  const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 200);
+  const xero = await startXeroEmulator({ specCheck: false });
+  const env = await startEnvironment({ xero });
+  try {
+    env.b24.setEventDelivery(false);
+    const user = env.b24.actAs(2);
+    const companies = Array.from({ length: CUSTOMERS }, (_, i) => Number(user.createCompany({ title: `Bench Customer ${i + 1} Ltd` }).id));
+    for (let i = 0; i < INVOICES; i++) {
+      const number = `BEN-${String(i + 1).padStart(5, '0')}`;
+      const inv = user.createSmartInvoice({ title: number, accountNumber: number, companyId: companies[i % CUSTOMERS], currencyId: 'NZD' });
+      user.setProductRows(SMART_INVOICE, Number(inv.id), [
+        { productName: 'Consulting hour', price: 115, quantity: 1 + (i % 7), taxRate: 15, taxIncluded: 'Y' },
+        { productName: 'Travel', price: 23 + (i % 5), quantity: 1, taxRate: 15, taxIncluded: 'Y' },
+      ]);
+    }
+    env.b24.portal.offlineQueue = [];
+    xero.resetCounters();
+    const started = Date.now();
+    env.c.services.intakeSchedule.queue('reconcile');
+    await env.settle();
+    const wall = (Date.now() - started) / 1000;
+    const pushed = xero.invoices(env.tenantId).filter((i) => String(i.Reference).startsWith('BEN-')).length;
+    const calls = xero.counters.total;
+    const bound = Math.ceil(INVOICES / 50) + Math.ceil(CUSTOMERS / 50);
+    const gateway = env.c.services.gateways.for(env.connectionId).stats;
+    say(`## 1. Backlog: ${INVOICES} invoices, ${CUSTOMERS} customers (Xero limits: 5 concurrent, 60/min)`);
+    say();
+    say(`| measure | value |`);
+    say(`|---|---|`);
+    say(`| invoices in Xero | ${pushed} of ${INVOICES} |`);
+    say(`| Xero API calls | ${calls} (${Object.entries(xero.counters.calls).map(([k, v]) => `${k}: ${v}`).join(', ')}) |`);
+    say(`| lower bound (1 per 50 invoices + 1 per 50 new contacts) | ${bound} |`);
+    say(`| ratio (target ≤ 1.1) | ${(calls / bound).toFixed(3)} |`);
+    say(`| wall time | ${wall.toFixed(1)} s |`);
+    say(`| 429s served / received | ${xero.counters.served429} / ${gateway.received429} |`);
+    say(`| max in flight at Xero | ${xero.counters.maxInFlight} |`);
+    say();
+  } finally {
+    await env.close();
+    await xero.close();
+  }
+}
+
+async function intake(): Promise<void> {
+  const RATE = Number(process.env.BENCH_RATE ?? 200);
+  const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+  const env = await startEnvironment();
+  try {
+    const portal = env.c.store.portals.get(env.memberId)!;
+    const total = RATE * SECONDS;
+    const latencies: number[] = [];
+    let failed = 0;
+    const started = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const body = new URLSearchParams({
+        event: 'ONCRMDYNAMICITEMUPDATE', event_handler_id: '1', 'data[FIELDS][ID]': String(100_000 + (i % 5000)),
+        'data[FIELDS][ENTITY_TYPE_ID]': '31', ts: String(Math.floor(Date.now() / 1000)),
+        'auth[member_id]': env.memberId, 'auth[application_token]': portal.applicationToken!, 'auth[domain]': env.b24.domain,
+      });
+      const t0 = performance.now();
+      inFlight.push(
+        fetch(`${env.c.url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
+          .then(async (res) => {
+            await res.arrayBuffer();
+            if (!res.ok) failed++;
+            latencies.push(performance.now() - t0);
+          })
+          .catch(() => void failed++),
+      );
+    }
+    await Promise.all(inFlight);
+    const elapsed = (performance.now() - started) / 1000;
+    say(`## 2. Event intake: ${total} signed events at ${RATE}/s (verified, stored in the outbox, answered)`);
+    say();
+    say(`| measure | value |`);
+    say(`|---|---|`);
+    say(`| p50 latency | ${ms(pct(latencies, 50))} |`);
+    say(`| p99 latency (target < 50 ms) | ${ms(pct(latencies, 99))} |`);
+    say(`| max latency | ${ms(Math.max(...latencies))} |`);
+    say(`| throughput | ${(latencies.length / elapsed).toFixed(0)} events/s |`);
+    say(`| failed answers | ${failed} |`);
+    say(`| jobs stored (coalesced by document) | ${env.c.store.jobs.countByState(env.memberId).pending} |`);
+    say();
+  } finally {
+    await env.close();
+  }
+}
+
+async function pollCost(): Promise<void> {
+  const LINKED = 10_000;
+  const env = await startEnvironment();
+  try {
+    const contact = env.xero.seedContact(env.tenantId, { Name: 'Poll Bench Ltd' });
+    const hourAgo = Date.now() - 60 * 60_000;
+    const realNow = Date.now;
+    Date.now = () => hourAgo; // invoices last modified an hour ago (the emulator stamps UpdatedDateUTC with Date.now)
+    const seeded = Array.from({ length: LINKED }, () =>
+      env.xero.seedInvoice(env.tenantId, {
+        Contact: { ContactID: contact.ContactID }, Date: '2026-01-10', DueDate: '2026-02-10', Status: 'AUTHORISED', LineAmountTypes: 'Exclusive',
+        LineItems: [{ Description: 'Consulting', Quantity: 1, UnitAmount: 1000, AccountCode: '200', TaxType: 'OUTPUT2' }],
+      }),
+    );
+    Date.now = realNow;
+    env.c.store.transaction(() => {
+      seeded.forEach((x, n) =>
+        env.c.store.links.save({
+          memberId: env.memberId, connectionId: env.connectionId, b24Type: 'smart_invoice', b24Id: String(200_000 + n), xeroType: 'invoice',
+          xeroId: String(x.InvoiceID), xeroNumber: String(x.InvoiceNumber), contentHash: null, xeroStatus: 'AUTHORISED', xeroUpdatedAt: null,
+        }),
+      );
+    });
+    await env.c.services.pullStatuses.pollConnection(env.connectionId);
+    say(`## 3. Status poll: Xero calls per poll with ${LINKED.toLocaleString('en')} linked invoices`);
+    say();
+    say(`| changed in Xero | Xero calls | invoices read |`);
+    say(`|---|---|---|`);
+    let next = 0;
+    for (const changed of [0, 20, 200, 1500]) {
+      for (const x of seeded.slice(next, next + changed)) env.xero.addPayment(env.tenantId, String(x.InvoiceID), 100);
+      next += changed;
+      env.xero.resetCounters();
+      const r = await env.c.services.pullStatuses.pollConnection(env.connectionId);
+      say(`| ${changed} | ${env.xero.counters.total} | ${r.read} |`);
+    }
+    say();
+  } finally {
+    await env.close();
+  }
+}
+
+async function paymentLatency(): Promise<void> {
+  const RUNS = 10;
+  const xero = await startXeroEmulator({ webhookKey: 'bench-webhook-key-0123456789-abcdef' });
+  const env = await startEnvironment({ xero, env: { XERO_WEBHOOK_KEY: 'bench-webhook-key-0123456789-abcdef' } });
+  try {
+    xero.configureWebhook({ url: `${env.c.url}/xero/webhooks` });
+    const user = env.b24.actAs(2);
+    const companyId = Number(user.createCompany({ title: 'Latency Ltd' }).id);
+    const ids: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const inv = user.createSmartInvoice({ title: `LAT-${i}`, accountNumber: `LAT-${i}`, companyId, currencyId: 'NZD', closedate: '2026-12-31T00:00:00+00:00' });
+      user.setProductRows(SMART_INVOICE, Number(inv.id), [{ productName: 'Work', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
+      ids.push(Number(inv.id));
+    }
+    await env.settle();
+    env.c.services.outbox.start();
+    const samples: number[] = [];
+    for (const id of ids) {
+      const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!;
+      xero.approveInvoice(env.tenantId, link.xeroId);
+      await xero.flushWebhooks();
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = performance.now();
+      xero.addPayment(env.tenantId, link.xeroId, 115);
+      await xero.flushWebhooks(); // Xero posts the INVOICE UPDATE event
+      for (;;) {
+        const item = env.b24.items(SMART_INVOICE).find((x) => Number(x.id) === id)!;
+        if (item.stageId === 'DT31_2:P') break;
+        if (performance.now() - t0 > 30_000) throw new Error('the payment never reached Bitrix24');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      samples.push(performance.now() - t0);
+    }
+    say(`## 4. Payment in Xero → Bitrix24 stage "Paid", with webhooks (${RUNS} payments)`);
+    say();
+    say(`| measure | value |`);
+    say(`|---|---|`);
+    say(`| p50 | ${ms(pct(samples, 50))} |`);
+    say(`| max (target < 5 s) | ${ms(Math.max(...samples))} |`);
+    say();
+  } finally {
+    await env.close();
+    await xero.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  say(`# Connector benchmark, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+  say();
+  say(`Node ${process.version}; emulated Bitrix24 and Xero on this machine.`);
+  say();
+  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency]];
+  for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(path.join(OUT, 'report.md'), `${lines.join('\n')}\n`);
+  process.stdout.write(`\nReport written to bench/out/report.md\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`The benchmark failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
