@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SMART_INVOICE } from './emulators/bitrix24/index.js';
 import { startEnvironment, type Environment } from './helpers/env.js';
+import { updatePortalSettings } from '../app/sync/settings.js';
 
 type Row = Record<string, unknown>;
 
@@ -205,6 +206,24 @@ describe('invoices that cannot be sent', () => {
     assert.equal(res.status, 200);
     await env.settle();
     assert.equal(xeroInvoiceFor(env, 'INV-3001').length, 1, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`) ?? env.c.store.activity.list({ memberId: env.memberId }).slice(0, 3)));
+  });
+
+  it('when the GL code is then set on the product card, then the next sweep lets the invoice through', async () => {
+    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: null });
+    const user = env.b24.actAs(1);
+    const product = user.createProduct({ iblockId: env.b24.productProperties()[0]?.iblockId ?? 23, name: 'Widget' });
+    const { id } = createInvoice(env, { number: 'INV-3006', rows: [{ productId: product.id, productName: 'Widget', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }] });
+    await env.settle();
+    const waiting = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    assert.equal(waiting.lastErrorCode, 'SYNC.MISSING_ACCOUNT_CODE');
+    const propertyId = env.c.store.settings.get<number>(env.memberId, 'b24.accountCodePropertyId')!;
+    user.updateProduct(Number(product.id), { [`property${propertyId}`]: { value: '200' } });
+    env.c.services.intakeSchedule.queue('reconcile');
+    await env.settle();
+    const [x] = xeroInvoiceFor(env, 'INV-3006');
+    assert.ok(x, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
+    assert.equal((x.LineItems as Row[])[0].AccountCode, '200');
+    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
   });
 
   it('when a VAT rate is not mapped, then the message names the rate and the settings to change', async () => {

@@ -13,6 +13,13 @@ export interface Consent<P = unknown> {
   payload: P | null;
 }
 
+interface ConsentRow {
+  member_id: string;
+  user_id: number | null;
+  payload: string | null;
+  expires_at: number;
+}
+
 export class ConsentRepository {
   constructor(
     private readonly db: Db,
@@ -39,22 +46,19 @@ export class ConsentRepository {
   consume<P>(id: string, purpose: ConsentPurpose, now = Date.now()): Consent<P> | undefined {
     const row = this.db
       .prepare('DELETE FROM xero_consents WHERE id = ? AND purpose = ? RETURNING member_id, user_id, payload, expires_at')
-      .get(id, purpose) as { member_id: string; user_id: number | null; payload: string | null; expires_at: number } | undefined;
-    if (!row || row.expires_at < now) return undefined;
-    return {
-      id,
-      memberId: row.member_id,
-      purpose,
-      userId: row.user_id,
-      payload: row.payload ? (JSON.parse(this.box.open(row.payload)) as P) : null,
-    };
+      .get(id, purpose) as ConsentRow | undefined;
+    return this.fromRow<P>(id, purpose, row, now);
   }
 
   /** Reads a consent step without taking it. */
   peek<P>(id: string, purpose: ConsentPurpose, now = Date.now()): Consent<P> | undefined {
     const row = this.db
       .prepare('SELECT member_id, user_id, payload, expires_at FROM xero_consents WHERE id = ? AND purpose = ?')
-      .get(id, purpose) as { member_id: string; user_id: number | null; payload: string | null; expires_at: number } | undefined;
+      .get(id, purpose) as ConsentRow | undefined;
+    return this.fromRow<P>(id, purpose, row, now);
+  }
+
+  private fromRow<P>(id: string, purpose: ConsentPurpose, row: ConsentRow | undefined, now: number): Consent<P> | undefined {
     if (!row || row.expires_at < now) return undefined;
     return {
       id,

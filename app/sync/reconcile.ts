@@ -9,6 +9,9 @@ import type { Store } from '../store/index.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
 import { pushJobKey } from './intake.js';
 
+/** Needs-attention causes that can be fixed away from the document itself, re-checked at every sweep. */
+const RECHECKED_CAUSES = ['SYNC.MISSING_ACCOUNT_CODE', 'SYNC.CUSTOMER_NOT_FOUND', 'XERO.CONTACT_NAME_TAKEN'];
+
 /** Overlap re-read at each sweep, for clock skew between the portal and the connector. */
 const OVERLAP_MS = 2 * 60_000;
 
@@ -46,6 +49,9 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
     }
     store.watermarks.set(scope, 'b24.smart_invoices', String(now));
     store.watermarks.set(scope, 'b24.invoices', String(now));
+    // Causes fixed outside the document (a GL code added on the product card, a customer restored) leave no
+    // event on the document: give those documents another go.
+    for (const errorCode of RECHECKED_CAUSES) store.jobs.retryNow({ memberId, errorCode }, now);
   });
   const queued = smart.length + classic.length;
   if (queued) deps.logger.info({ memberId, queued }, 'reconciliation sweep queued documents');
