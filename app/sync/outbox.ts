@@ -30,6 +30,11 @@ export interface OutboxOptions {
   maxAttempts?: number;
   /** Base back-off, ms; doubled per attempt up to an hour. (Default: 2000) */
   backoffMs?: number;
+  /**
+   * How long a wake-up waits, ms, so that a burst of events is claimed as one batch (up to 50 invoices in one Xero
+   * request) and the intake path is not competing with a tick per event. (Default: 250)
+   */
+  wakeDelayMs?: number;
 }
 
 /** Back-off for the n-th attempt: base·2^(n−1), at most an hour, ±25 % jitter. */
@@ -51,6 +56,7 @@ export function outcomeOf(err: unknown): JobOutcome {
 export class Outbox {
   readonly #handlers = new Map<string, JobHandler>();
   #timer: NodeJS.Timeout | undefined;
+  #timerDue = 0;
   #running = new Set<Promise<void>>();
   #stopped = true;
   #ticking = false;
@@ -61,7 +67,7 @@ export class Outbox {
     private readonly logger: Logger,
     options: OutboxOptions = {},
   ) {
-    this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, ...options };
+    this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, wakeDelayMs: 250, ...options };
   }
 
   register(kind: string, handler: JobHandler): void {
@@ -70,14 +76,24 @@ export class Outbox {
 
   start(): void {
     this.#stopped = false;
-    this.wake();
+    this.schedule(0);
   }
 
-  /** Look at the queue now (after an enqueue). */
+  /** Look at the queue soon (after an enqueue); wake-ups within `wakeDelayMs` share one look. */
   wake(): void {
     if (this.#stopped) return;
+    this.schedule(this.#opts.wakeDelayMs);
+  }
+
+  private schedule(delayMs: number): void {
+    const due = Date.now() + delayMs;
+    if (this.#timer && this.#timerDue <= due) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.tick(), 0);
+    this.#timerDue = due;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.tick();
+    }, delayMs);
   }
 
   /** Stops claiming; waits for the groups in flight (their jobs finish or go back to the queue). */
@@ -108,7 +124,7 @@ export class Outbox {
       if (!this.#stopped) {
         const next = this.store.jobs.nextRunAt();
         const wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - Date.now()));
-        this.#timer = setTimeout(() => void this.tick(), wait);
+        this.schedule(wait);
       }
     }
   }

@@ -60,7 +60,7 @@ export interface PushDeps {
 
 export class PushInvoices implements JobHandler {
   readonly batchSize = 50;
-  readonly #currencies = new Map<number, { codes: string[]; at: number }>();
+  readonly #currencies = new Map<number, { codes: Promise<string[]>; at: number }>();
 
   constructor(private readonly deps: PushDeps) {}
 
@@ -379,13 +379,16 @@ export class PushInvoices implements JobHandler {
     }
   }
 
-  private async currencies(connectionId: number, load: () => Promise<string[]>): Promise<string[]> {
+  /** The organisation's currencies, read once an hour per connection (one read shared by parallel groups). */
+  private currencies(connectionId: number, load: () => Promise<string[]>): Promise<string[]> {
     const cached = this.#currencies.get(connectionId);
     if (cached && Date.now() - cached.at < CURRENCY_TTL_MS) return cached.codes;
-    const codes = await load();
+    const codes = load();
     this.#currencies.set(connectionId, { codes, at: Date.now() });
+    codes.catch(() => this.#currencies.delete(connectionId));
     return codes;
   }
+
 }
 
 /** Problems that stop a document before any Xero call, in words a salesperson can act on. */

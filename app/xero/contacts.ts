@@ -193,16 +193,29 @@ interface Directory {
   at: number;
 }
 
-const directories = new WeakMap<XeroGateway, Directory>();
+const directories = new WeakMap<XeroGateway, Promise<Directory>>();
 
 function normalName(name: string | undefined): string {
   return (name ?? '').trim().toLowerCase();
 }
 
-/** The organisation's active contacts by number and by name, read page by page (cached per connection). */
+/**
+ * The organisation's active contacts by number and by name, read page by page; cached per connection, and one read
+ * is shared by the groups that ask at the same time.
+ */
 async function contactDirectory(gateway: XeroGateway): Promise<Directory> {
   const cached = directories.get(gateway);
-  if (cached && Date.now() - cached.at < SCAN_TTL_MS) return cached;
+  if (cached) {
+    const dir = await cached.catch(() => undefined);
+    if (dir && Date.now() - dir.at < SCAN_TTL_MS) return dir;
+  }
+  const reading = readDirectory(gateway);
+  directories.set(gateway, reading);
+  reading.catch(() => directories.delete(gateway));
+  return reading;
+}
+
+async function readDirectory(gateway: XeroGateway): Promise<Directory> {
   const dir: Directory = { byNumber: new Map(), byName: new Map(), at: Date.now() };
   for (let page = 1; page <= SCAN_MAX_PAGES; page++) {
     const answer = await gateway.call('reading the contacts', (s) =>
@@ -217,7 +230,6 @@ async function contactDirectory(gateway: XeroGateway): Promise<Directory> {
     }
     if (contacts.length < SCAN_PAGE) break;
   }
-  directories.set(gateway, dir);
   return dir;
 }
 
