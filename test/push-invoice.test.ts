@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SMART_INVOICE } from './emulators/bitrix24/index.js';
-import { startEnvironment, type Environment } from './helpers/env.js';
+import { startEnvironment, NZ_TAX_MAP, type Environment } from './helpers/env.js';
 import { updatePortalSettings } from '../app/sync/settings.js';
 
 type Row = Record<string, unknown>;
@@ -247,6 +247,26 @@ describe('invoices that cannot be sent', () => {
     const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
     assert.equal(job.lastErrorCode, 'SYNC.UNKNOWN_CURRENCY');
     assert.match(job.lastError!, /JPY/);
+  });
+
+  it('when the company of an invoice was deleted, then it is held naming the missing customer', async () => {
+    const { id, companyId } = createInvoice(env, { number: 'INV-3007' });
+    env.b24.actAs(1).deleteItem(4, companyId);
+    await env.settle();
+    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    assert.equal(job.lastErrorCode, 'SYNC.CUSTOMER_NOT_FOUND');
+    assert.match(job.lastError!, new RegExp(`company ${companyId} .* was deleted in Bitrix24`));
+  });
+
+  it('when the Xero total differs from the Bitrix24 total by more than a cent, then both figures are flagged', async () => {
+    // 20 % VAT in Bitrix24 mapped (wrongly) to NZ GST 15 %: Xero computes another total.
+    updatePortalSettings(env.c.store, env.memberId, { taxRateMap: { ...NZ_TAX_MAP, '20': 'OUTPUT2' } });
+    const { id } = createInvoice(env, { number: 'INV-3008', rows: [{ productName: 'Item', price: 120, quantity: 1, taxRate: 20, taxIncluded: 'N' }] });
+    await env.settle();
+    const flagged = env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` }).find((a) => a.kind === 'invoice.total_mismatch');
+    assert.ok(flagged, 'the difference is flagged');
+    assert.match(flagged.message, /Bitrix24 120\.00 NZD, Xero 115\.00 NZD/);
+    updatePortalSettings(env.c.store, env.memberId, { taxRateMap: NZ_TAX_MAP });
   });
 
   it('when the invoice has no customer, then it is held asking for one', async () => {
