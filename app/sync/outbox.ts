@@ -159,7 +159,10 @@ export class Outbox {
       if (!(err instanceof AppError)) this.logger.error({ err }, 'job handler failed');
       outcomes = new Map(jobs.map((j) => [j.id, o]));
     }
-    for (const job of jobs) this.record(job, outcomes.get(job.id) ?? { kind: 'done' });
+    // One transaction for the group's outcomes: one commit instead of one per job.
+    this.store.transaction(() => {
+      for (const job of jobs) this.record(job, outcomes.get(job.id) ?? { kind: 'done' });
+    });
   }
 
   private record(job: Job, outcome: JobOutcome): void {
