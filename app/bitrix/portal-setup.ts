@@ -35,16 +35,6 @@ export const FIELD_OWNERS = [
   { entityId: 'CRM_QUOTE', prefix: 'UF_CRM_QUOTE_' },
 ] as const;
 
-/** Classic invoice field names (`crm.invoice.userfield.add`: ≤ 20 characters with the UF_CRM_ prefix). */
-export const CLASSIC_INVOICE_FIELDS = [
-  { name: 'XERO_ID', type: 'string', label: 'Xero invoice ID' },
-  { name: 'XERO_NUMBER', type: 'string', label: 'Xero number' },
-  { name: 'XERO_STATUS', type: 'string', label: 'Xero status' },
-  { name: 'XERO_DUE', type: 'double', label: 'Amount due in Xero' },
-  { name: 'XERO_PAID', type: 'double', label: 'Amount paid in Xero' },
-  { name: 'XERO_URL', type: 'url', label: 'Xero online link' },
-] as const;
-
 /**
  * The connector's `auth_connector` key: its own REST writes carry it, so they stay out of its offline queue
  * (bitrix24-rest.md §10). Offline bindings and `event.offline.get` use the same key.
@@ -163,11 +153,12 @@ export async function setUpPortal(client: PortalClient, manifest: Manifest, publ
   if (read.errors.classicFields) {
     report.problems.push(`Classic invoices are not available on this portal (${read.errors.classicFields}).`);
   } else {
-    for (const f of CLASSIC_INVOICE_FIELDS) {
+    // Classic invoices take the same postfixes after UF_CRM_ (≤ 20 characters with the prefix).
+    for (const f of SYNC_FIELDS) {
       want(
-        `field:UF_CRM_${f.name}`,
-        ['crm.invoice.userfield.add', { fields: { FIELD_NAME: f.name, USER_TYPE_ID: f.type, EDIT_FORM_LABEL: f.label, LIST_COLUMN_LABEL: f.label } }],
-        classicExisting.has(`UF_CRM_${f.name}`),
+        `field:UF_CRM_${f.postfix}`,
+        ['crm.invoice.userfield.add', { fields: { FIELD_NAME: f.postfix, USER_TYPE_ID: f.type, EDIT_FORM_LABEL: f.label, LIST_COLUMN_LABEL: f.label } }],
+        classicExisting.has(`UF_CRM_${f.postfix}`),
       );
     }
   }
