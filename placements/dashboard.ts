@@ -6,6 +6,7 @@ import { Router } from 'express';
 import { verifyPage } from '../app/bitrix/request-auth.js';
 import { originOf, renderPage } from '../app/http/pages.js';
 import type { Services } from '../app/services.js';
+import { portalSettings } from '../app/sync/settings.js';
 
 export function dashboardRoutes(services: Services): Router {
   const router = Router();
@@ -29,6 +30,8 @@ export function dashboardRoutes(services: Services): Router {
         queue: store.jobs.countByState(memberId),
         links: store.links.count(memberId),
         activity: store.activity.list({ memberId, limit: 15 }),
+        settings: portalSettings(store, memberId),
+        defaultPollSeconds: config.pollIntervalSeconds,
         attention: store.jobs.list({ memberId, states: ['needs_attention'], limit: 20 }).map((j) => ({
           id: j.id,
           what: describeJob(j.payload),

@@ -12,7 +12,9 @@ export const settingsSchema = z.object({
    * Bitrix24 VAT rate (percent as text, e.g. "20", "0"; "none" for rows without VAT) → Xero TaxType.
    * (Default: empty — every rate must be mapped)
    */
-  taxRateMap: z.record(z.string(), z.string().trim().min(1)).default({}),
+  taxRateMap: z
+    .record(z.string().regex(/^(none|\d+(\.\d+)?)$/, 'VAT rates are written as percentages such as 20 or 7.5, or "none"'), z.string().trim().min(1))
+    .default({}),
   /** When a Bitrix24 document is deleted: delete the Xero draft, and void an approved unpaid invoice. (Default: true) */
   voidOnDelete: z.boolean().default(true),
   /**

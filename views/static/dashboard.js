@@ -9,6 +9,7 @@
     notice.hidden = false;
     notice.className = `alert ${kind || 'info'}`;
     notice.textContent = text;
+    notice.scrollIntoView({ block: 'nearest' });
   }
 
   async function api(path, method) {
@@ -73,6 +74,44 @@
       } catch (err) {
         show(err.message, 'err');
         button.disabled = false;
+      }
+    });
+  }
+
+  const form = document.getElementById('settings-form');
+  if (form && document.getElementById('save-settings')) {
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const taxRateMap = {};
+      const bad = [];
+      for (const line of form.taxRateMap.value.split('\n').map((l) => l.trim()).filter(Boolean)) {
+        const m = /^([0-9]+(?:[.,][0-9]+)?|none)\s*%?\s*=\s*([A-Za-z0-9_]+)$/i.exec(line);
+        if (m) taxRateMap[m[1].toLowerCase().replace(',', '.')] = m[2].toUpperCase();
+        else bad.push(line);
+      }
+      if (bad.length) {
+        show(`These VAT lines are not "rate = TAXTYPE": ${bad.join('; ')}`, 'err');
+        return;
+      }
+      const poll = form.pollIntervalSeconds.value.trim();
+      const body = {
+        defaultSalesAccount: form.defaultSalesAccount.value.trim() || null,
+        taxRateMap,
+        voidOnDelete: form.voidOnDelete.checked,
+        approveInXero: form.approveInXero.checked,
+        pollIntervalSeconds: poll ? Number(poll) : null,
+      };
+      try {
+        const res = await fetch(`${base}/api/settings`, {
+          method: 'PUT',
+          headers: { 'X-Connector-Session': session, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        const answer = await res.json().catch(() => ({}));
+        if (!res.ok) throw new Error((answer.error && answer.error.message) || `The connector answered ${res.status}.`);
+        show(answer.retried ? `Settings saved. ${answer.retried} waiting document(s) will be sent again.` : 'Settings saved.', 'ok');
+      } catch (err) {
+        show(err.message, 'err');
       }
     });
   }
