@@ -191,9 +191,17 @@ async function startDemo(r: Running): Promise<void> {
   say('Bitrix24 ⇄ Xero demo');
   say(`  Company: a Bitrix24 portal with customers, products and invoices; Xero organisation "${tenant.tenantName}", connected.`);
   say(`  Sync settings: default sales account ${DEMO_SETTINGS.defaultSalesAccount}; VAT ${Object.entries(DEMO_SETTINGS.taxRateMap).map(([k, v]) => `${k === 'none' ? 'none' : `${k} %`} → ${v}`).join(', ')}.`);
+  // Let the connector push them (it gathers events for a moment, then sends them as one batch).
+  for (let i = 0; i < 100; i++) {
+    const q = store.jobs.countByState(memberId);
+    if (q.pending + q.running === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   const queue = store.jobs.countByState(memberId);
+  const inXero = xero.invoices(tenant.tenantId).filter((i) => String(i.Reference ?? '').length > 0).length;
   say(`  After connecting, an invoice, an estimate and a classic invoice for Ridgeway University (NZD, 15 % GST) were created;`);
-  say(`  the dashboard shows ${queue.pending + queue.running} job(s) waiting to sync and ${store.links.count(memberId)} document(s) linked to Xero.`);
+  say(`  ${inXero} of them reached Xero as drafts (the estimate stays in Bitrix24: quotes are not pushed yet);`);
+  say(`  ${queue.pending + queue.running} job(s) still waiting, ${queue.needs_attention} needing attention.`);
   say('');
   say(`Portal: ${b24.baseUrl}/portal?user=1`);
   say(`Portal (non-admin): ${b24.baseUrl}/portal?user=2`);
