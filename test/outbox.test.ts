@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '../app/errors.js';
 import { Outbox, backoffDelay, type JobOutcome } from '../app/sync/outbox.js';
+import { IntakeSchedule } from '../app/sync/intake-schedule.js';
 import type { Job } from '../app/store/jobs.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { testStore } from './helpers/store.js';
@@ -83,5 +84,30 @@ describe('outbox worker', () => {
       assert.ok(d >= 3000 && d <= 5000, String(d));
     }
     assert.ok(backoffDelay(40, 1000) <= 75 * 60_000);
+  });
+});
+
+describe('retention', () => {
+  it('when housekeeping runs, then finished jobs past 30 days and activity past 180 days go, and recent or live ones stay', () => {
+    const store = testStore('a');
+    const day = 24 * 60 * 60_000;
+    const now = Date.now();
+    const old = store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'old', payload: {} }, now - 40 * day);
+    store.jobs.claimDue(1, undefined, now - 40 * day);
+    store.jobs.complete(old, now - 40 * day);
+    const recent = store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'recent', payload: {} }, now - 40 * day);
+    store.jobs.claimDue(1, undefined, now - 2 * day);
+    store.jobs.complete(recent, now - 2 * day);
+    const waiting = store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'waiting', payload: {} }, now - 90 * day);
+    store.activity.record({ memberId: 'a', level: 'info', kind: 'x', message: 'ancient' }, now - 200 * day);
+    store.activity.record({ memberId: 'a', level: 'info', kind: 'x', message: 'fresh' }, now - day);
+
+    const removed = new IntakeSchedule(store, new Outbox(store, logger), logger).housekeeping(now);
+
+    assert.deepEqual(removed, { jobs: 1, activity: 1, consents: 0 });
+    assert.equal(store.jobs.get(old.id), undefined);
+    assert.equal(store.jobs.get(recent.id)!.state, 'done');
+    assert.equal(store.jobs.get(waiting.id)!.state, 'pending');
+    assert.deepEqual(store.activity.list({ memberId: 'a' }).map((a) => a.message), ['fresh']);
   });
 });

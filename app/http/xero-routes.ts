@@ -2,7 +2,7 @@
  * Connecting Xero: the admin's "Connect Xero" call, Xero's redirect back (top-level window), the choice
  * among several organisations, and disconnecting. Plus the dashboard's status call.
  */
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { AppError, badRequest } from '../errors.js';
 import type { Services } from '../services.js';
@@ -64,9 +64,8 @@ export function xeroRoutes(services: Services): Router {
         await renderPage(res, 'xero-result', { kind: 'choose', choiceId: outcome.choiceId, tenants: outcome.tenants }, 'none');
       }
     } catch (err) {
-      const e = err instanceof AppError ? err : new AppError('XERO.CONNECT_FAILED', 'Connecting Xero failed. Try again in a moment.', 502);
       services.logger.warn({ err }, 'Xero consent failed');
-      await renderPage(res, 'xero-result', { kind: 'error', message: e.message }, 'none', e.status);
+      await renderConnectError(res, err);
     }
   });
 
@@ -77,10 +76,15 @@ export function xeroRoutes(services: Services): Router {
       const connection = connectXero.choose(body.data.choice, body.data.tenantId);
       await renderPage(res, 'xero-result', { kind: 'connected', tenantName: connection.tenantName }, 'none');
     } catch (err) {
-      const e = err instanceof AppError ? err : new AppError('XERO.CONNECT_FAILED', 'Connecting Xero failed. Try again in a moment.', 502);
-      await renderPage(res, 'xero-result', { kind: 'error', message: e.message }, 'none', e.status);
+      await renderConnectError(res, err);
     }
   });
 
   return router;
+}
+
+/** The Xero window's error page: the reason in words when it is ours, a generic one otherwise. */
+function renderConnectError(res: Response, err: unknown): Promise<void> {
+  const e = err instanceof AppError ? err : new AppError('XERO.CONNECT_FAILED', 'Connecting Xero failed. Try again in a moment.', 502);
+  return renderPage(res, 'xero-result', { kind: 'error', message: e.message }, 'none', e.status);
 }

@@ -49,14 +49,6 @@ export class LinkRepository {
     return row && fromRow(row);
   }
 
-  findByXero(connectionId: number, xeroType: XeroType, xeroId: string): Link[] {
-    return (
-      this.db
-        .prepare('SELECT * FROM links WHERE connection_id = ? AND xero_type = ? AND xero_id = ?')
-        .all(connectionId, xeroType, xeroId) as LinkRow[]
-    ).map(fromRow);
-  }
-
   /** Creates or updates the link of a Bitrix24 object. */
   save(l: LinkInput, now = Date.now()): Link {
     this.db
@@ -95,10 +87,6 @@ export class LinkRepository {
   /** Records the Bitrix24 stage the push has seen (and acted on, when it had to). */
   setB24Stage(id: number, stageId: string | null): void {
     this.db.prepare('UPDATE links SET b24_stage_id = ? WHERE id = ?').run(stageId, id);
-  }
-
-  remove(memberId: string, b24Type: B24Type, b24Id: string): void {
-    this.db.prepare('DELETE FROM links WHERE member_id = ? AND b24_type = ? AND b24_id = ?').run(memberId, b24Type, b24Id);
   }
 
   count(memberId?: string): number {

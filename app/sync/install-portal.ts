@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Manifest } from '../manifest.js';
 import type { Store } from '../store/index.js';
 import type { Portal } from '../store/portals.js';
-import { confirmUser, sameSecret } from '../bitrix/request-auth.js';
+import { confirmUser } from '../bitrix/request-auth.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
 import { setUpPortal, type SetupReport } from '../bitrix/portal-setup.js';
 import type { ConnectXero } from './connect-xero.js';
@@ -119,11 +119,6 @@ export class InstallPortal {
     for (const p of this.deps.store.portals.list().filter((p) => p.state === 'installed')) {
       await this.autoConnectCustom(p.memberId);
     }
-  }
-
-  /** True when an ONAPPUNINSTALL / ONAPPUPDATE carries this portal's application token. */
-  static tokenMatches(portal: Portal | undefined, token: string): boolean {
-    return Boolean(portal && sameSecret(portal.applicationToken, token));
   }
 
   private async setUp(memberId: string, verb: string): Promise<SetupReport> {

@@ -1,11 +1,17 @@
 /**
  * The intake safety nets on a schedule (node-cron): drain each portal's offline event queue every minute, and
  * sweep for missed documents at start and every ten minutes. Both only queue jobs; the outbox does the work.
+ * Once a day, retention: finished jobs and old activity are deleted, expired Xero consent steps too.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Outbox } from './outbox.js';
+
+/** Days a finished job is kept (for the dashboard and support). */
+const JOB_RETENTION_DAYS = 30;
+/** Days an activity line is kept (the invoice card shows the history). */
+const ACTIVITY_RETENTION_DAYS = 180;
 
 export class IntakeSchedule {
   readonly #tasks: ScheduledTask[] = [];
@@ -20,6 +26,19 @@ export class IntakeSchedule {
     this.queue('reconcile');
     this.#tasks.push(cron.schedule('* * * * *', () => this.queue('drain-offline'), { name: 'drain-offline' }));
     this.#tasks.push(cron.schedule('*/10 * * * *', () => this.queue('reconcile'), { name: 'reconcile' }));
+    this.#tasks.push(cron.schedule('17 3 * * *', () => this.housekeeping(), { name: 'retention' }));
+  }
+
+  /** Deletes finished jobs after 30 days, activity after 180 days, and expired consent steps. */
+  housekeeping(now = Date.now()): { jobs: number; activity: number; consents: number } {
+    const day = 24 * 60 * 60_000;
+    const removed = this.store.transaction(() => ({
+      jobs: this.store.jobs.purgeFinished(now - JOB_RETENTION_DAYS * day),
+      activity: this.store.activity.purgeOlderThan(now - ACTIVITY_RETENTION_DAYS * day),
+      consents: this.store.consents.purgeExpired(now),
+    }));
+    this.logger.info(removed, 'retention: old records deleted');
+    return removed;
   }
 
   stop(): void {

@@ -9,14 +9,14 @@ import type { B24Type } from '../store/links.js';
 /** The documents the connector syncs; other dynamic types (smart processes) are ignored. */
 const SMART_INVOICE_ENTITY_TYPE_ID = '31';
 
-export interface DocumentRef {
+export interface EventDocument {
   type: B24Type;
   id: string;
   deleted: boolean;
 }
 
 /** Which document an event is about, or undefined when it is not one the connector syncs. */
-export function documentOf(event: B24Event): DocumentRef | undefined {
+export function documentOf(event: B24Event): EventDocument | undefined {
   const fields = (event.data as { FIELDS?: Record<string, unknown> }).FIELDS ?? {};
   const id = String(fields.ID ?? '');
   if (!/^\d+$/.test(id)) return undefined;
@@ -31,7 +31,7 @@ export function documentOf(event: B24Event): DocumentRef | undefined {
 }
 
 /** The outbox key of a document's push job. */
-export function pushJobKey(memberId: string, doc: Pick<DocumentRef, 'type' | 'id'>): string {
+export function pushJobKey(memberId: string, doc: Pick<EventDocument, 'type' | 'id'>): string {
   return `push:${memberId}:${doc.type}:${doc.id}`;
 }
 

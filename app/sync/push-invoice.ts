@@ -74,9 +74,10 @@ export class PushInvoices implements JobHandler {
       if (job) outcomes.set(job.id, o);
     };
 
-    // 1. Deleted documents: delete the Xero draft, void an approved unpaid invoice.
+    // 1. Deleted documents: delete the Xero draft, void an approved unpaid invoice (their Xero state read at once).
     const deletions = jobs.filter((j) => (j.payload as PushPayload).deleted);
-    for (const job of deletions) outcomes.set(job.id, await this.removeFromXero(memberId, connection, job.payload as PushPayload));
+    const removed = await this.linkedStates(memberId, connection, deletions.map((j) => j.payload as PushPayload));
+    for (const job of deletions) outcomes.set(job.id, await this.removeFromXero(memberId, connection, job.payload as PushPayload, removed));
 
     // 2. Load the documents (one Bitrix24 batch per 25).
     const refs: DocumentRef[] = jobs.filter((j) => !(j.payload as PushPayload).deleted).map((j) => ({ type: (j.payload as PushPayload).type, id: (j.payload as PushPayload).id }));
@@ -94,7 +95,10 @@ export class PushInvoices implements JobHandler {
       if (!r) continue;
       if (!r.ok) {
         // A document gone from Bitrix24 before we read it is handled like a deletion.
-        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') settle(key, await this.removeFromXero(memberId, connection, { ...ref, type: ref.type as PushPayload['type'], deleted: true }));
+        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') {
+          const gone = { ...ref, type: ref.type as PushPayload['type'], deleted: true };
+          settle(key, await this.removeFromXero(memberId, connection, gone, await this.linkedStates(memberId, connection, [gone])));
+        }
         else settle(key, { kind: 'attention', code: r.failure.code, message: r.failure.message });
         continue;
       }
@@ -347,13 +351,22 @@ export class PushInvoices implements JobHandler {
     });
   }
 
-  private async removeFromXero(memberId: string, connection: Connection, ref: PushPayload): Promise<JobOutcome> {
+  /** The Xero state of the linked invoices of `refs`, in one read per 50. */
+  private async linkedStates(memberId: string, connection: Connection, refs: PushPayload[]): Promise<Map<string, XeroInvoiceState>> {
+    const ids = refs.flatMap((r) => {
+      const link = this.deps.store.links.find(memberId, r.type, r.id);
+      return link && link.connectionId === connection.id ? [link.xeroId] : [];
+    });
+    return ids.length ? getInvoices(this.deps.gateways.for(connection.id), connection.tenantId, ids) : new Map();
+  }
+
+  private async removeFromXero(memberId: string, connection: Connection, ref: PushPayload, states: Map<string, XeroInvoiceState>): Promise<JobOutcome> {
     const { store } = this.deps;
     const link = store.links.find(memberId, ref.type, ref.id);
     if (!link || link.connectionId !== connection.id) return { kind: 'done' };
     const settings = portalSettings(store, memberId);
     const gateway = this.deps.gateways.for(connection.id);
-    const state = (await getInvoices(gateway, connection.tenantId, [link.xeroId])).get(link.xeroId.toLowerCase());
+    const state = states.get(link.xeroId.toLowerCase());
     const subject = `${ref.type}:${ref.id}`;
     if (!state || state.status === 'DELETED' || state.status === 'VOIDED') {
       store.links.save({ ...link, xeroStatus: state?.status ?? 'DELETED' });
