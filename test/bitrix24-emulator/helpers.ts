@@ -40,7 +40,7 @@ export function parseExtended(raw: string): Record<string, unknown> {
 }
 
 export function fixture(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`../../../shared/fixtures/bitrix24/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  return JSON.parse(readFileSync(new URL(`../fixtures/bitrix24/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 }
 
 /** Sorted nested key paths of an object (`auth.member_id`, `data.FIELDS.ID`, …). */
