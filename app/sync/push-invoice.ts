@@ -18,7 +18,8 @@ import { keyOf, readDocuments, type DocumentRef } from '../bitrix/documents.js';
 import { writeBackXeroState } from '../bitrix/write-back.js';
 import type { XeroGateways } from '../xero/gateway.js';
 import { knownContactIds, resolveContacts, saveContactLinks, customerKey } from '../xero/contacts.js';
-import { toXeroInvoice } from '../xero/invoice-mapper.js';
+import { representationOf, roundingNote, toXeroInvoice } from '../xero/invoice-mapper.js';
+import { roundingAccountOf } from '../xero/rounding-account.js';
 import {
   approveInvoice, deleteOrVoidInvoice, findInvoicesByReference, getInvoices, listCurrencies, pushInvoices,
   type PushItem, type PushResult, type XeroInvoiceState,
@@ -141,7 +142,9 @@ export class PushInvoices implements JobHandler {
     saveContactLinks(this.deps.store, memberId, connection.id, contacts.links);
     const currencies = await this.currencies(connection.id, () => listCurrencies(gateway, tenantId));
 
-    // 8. Build the Xero invoices.
+    // 8. Build the Xero invoices (the rounding account is looked up only when a document needs a rounding line).
+    const needsRounding = ready.some((c) => representationOf(c.doc, { roundingAccount: 'any' }).rounding);
+    const roundingAccount = needsRounding ? await roundingAccountOf(gateway, settings) : null;
     const items: (PushItem & { c: Candidate })[] = [];
     for (const c of ready) {
       const key = keyOf(c.doc);
@@ -176,7 +179,7 @@ export class PushInvoices implements JobHandler {
         }
       }
       try {
-        const invoice = toXeroInvoice(c.doc, { contactId, settings, currencies, existing });
+        const invoice = toXeroInvoice(c.doc, { contactId, settings, currencies, existing, roundingAccount });
         // The key names the content and whether it updates an existing invoice, so a healed document is a new
         // request for Xero rather than a replay of the lost one with another body.
         items.push({ key, invoice, idempotencyKey: `${key}:${c.hash}:${existing?.invoiceId ?? 'new'}`, c });
@@ -205,7 +208,7 @@ export class PushInvoices implements JobHandler {
         amountDue: r.amountDue, amountPaid: 0, currencyCode: item.c.doc.currency, contactId: null, lineItemIds: r.lineItemIds,
         updatedDateUTC: r.updatedDateUTC,
       };
-      this.link(memberId, connection, item.c.doc, item.c.hash, state);
+      this.link(memberId, connection, item.c.doc, item.c.hash, state, roundingNote(item.c.doc, representationOf(item.c.doc, { roundingAccount }), roundingAccount));
       written.push({ doc: item.c.doc, state });
       xeroState.set(state.invoiceId.toLowerCase(), state);
       settle(item.key, { kind: 'done' });
@@ -310,16 +313,17 @@ export class PushInvoices implements JobHandler {
   }
 
   /** The link is written with Xero's answer, in one transaction, with the log line. */
-  private link(memberId: string, connection: Connection, doc: SalesDocument, hash: string, state: XeroInvoiceState): void {
+  private link(memberId: string, connection: Connection, doc: SalesDocument, hash: string, state: XeroInvoiceState, note: string | null = null): void {
     const { store } = this.deps;
     store.transaction(() => {
       const previous = store.links.find(memberId, doc.type, doc.id);
       store.links.clearSent(memberId, doc.type, doc.id);
-      store.links.save({
+      const saved = store.links.save({
         memberId, connectionId: connection.id, b24Type: doc.type, b24Id: doc.id, xeroType: 'invoice', xeroId: state.invoiceId,
         xeroNumber: state.invoiceNumber, contentHash: hash, xeroStatus: state.status,
         xeroUpdatedAt: state.updatedDateUTC ? state.updatedDateUTC.getTime() : null, b24StageId: doc.stageId,
       });
+      store.links.setNote(saved.id, note);
       const subject = `${doc.type}:${doc.id}`;
       store.activity.record({
         memberId, level: 'info', kind: previous ? 'invoice.updated' : 'invoice.created', subject,
