@@ -80,6 +80,12 @@ export class LinkRepository {
     return Boolean(this.db.prepare('SELECT 1 FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id));
   }
 
+  /** When such a document was sent (ms), or undefined when its answer was recorded. */
+  sentAt(memberId: string, b24Type: B24Type, b24Id: string): number | undefined {
+    const row = this.db.prepare('SELECT sent_at FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id) as { sent_at: number } | undefined;
+    return row?.sent_at;
+  }
+
   clearSent(memberId: string, b24Type: B24Type, b24Id: string): void {
     this.db.prepare('DELETE FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').run(memberId, b24Type, b24Id);
   }

@@ -25,7 +25,7 @@ export interface MappingContext {
   /** Currency codes the Xero organisation has enabled (`listCurrencies`). */
   currencies: readonly string[];
   /** The Xero invoice or quote this document is already linked to: updated in place, line ids kept. */
-  existing?: { invoiceId: string; lineItemIds: string[] };
+  existing?: { id: string; lineItemIds: string[] };
   /**
    * Xero account of the rounding line, when a document needs one (the setting, else the account the organisation's
    * chart marks ROUNDING). Without it such a document is sent without one and the after-push check flags it.
@@ -47,7 +47,7 @@ export function toXeroInvoice(doc: SalesDocument, ctx: MappingContext): Invoice 
     status: Invoice.StatusEnum.DRAFT,
     lineItems: lines,
   };
-  if (ctx.existing) invoice.invoiceID = ctx.existing.invoiceId;
+  if (ctx.existing) invoice.invoiceID = ctx.existing.id;
   return dropUndefined(invoice);
 }
 
@@ -65,7 +65,7 @@ export function toXeroQuote(doc: SalesDocument, ctx: MappingContext): Quote {
     status: QuoteStatusCodes.DRAFT,
     lineItems: lines,
   };
-  if (ctx.existing) quote.quoteID = ctx.existing.invoiceId;
+  if (ctx.existing) quote.quoteID = ctx.existing.id;
   return dropUndefined(quote);
 }
 
