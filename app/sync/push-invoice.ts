@@ -176,7 +176,8 @@ export class PushInvoices implements JobHandler {
         }
       }
       try {
-        const invoice = toXeroInvoice(c.doc, { contactId, settings, currencies, existing });
+        const itemCodes = this.deps.store.links.itemCodes(memberId, c.doc.lines.flatMap((l) => (l.productId ? [l.productId] : [])));
+        const invoice = toXeroInvoice(c.doc, { contactId, settings, currencies, existing, itemCodes });
         // The key names the content and whether it updates an existing invoice, so a healed document is a new
         // request for Xero rather than a replay of the lost one with another body.
         items.push({ key, invoice, idempotencyKey: `${key}:${c.hash}:${existing?.invoiceId ?? 'new'}`, c });
