@@ -238,4 +238,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE links ADD COLUMN contact_fields TEXT;
     `,
   },
+  {
+    version: 7,
+    name: 'links: a note the card shows (e.g. the rounding line the push added)',
+    sql: `
+      -- Words about how the Xero object was built, shown on the document's Xero tab; null when there is nothing to say.
+      ALTER TABLE links ADD COLUMN note TEXT;
+    `,
+  },
 ];
