@@ -2,7 +2,7 @@
 import type { Db } from './db.js';
 
 export type B24Type = 'smart_invoice' | 'invoice' | 'quote' | 'company' | 'contact' | 'product';
-export type XeroType = 'invoice' | 'quote' | 'contact' | 'item';
+export type XeroType = 'invoice' | 'quote' | 'contact' | 'contact_person' | 'item';
 
 export interface Link {
   id: number;
@@ -87,6 +87,21 @@ export class LinkRepository {
   /** Records the Bitrix24 stage the push has seen (and acted on, when it had to). */
   setB24Stage(id: number, stageId: string | null): void {
     this.db.prepare('UPDATE links SET b24_stage_id = ? WHERE id = ?').run(stageId, id);
+  }
+
+  /** The contact details both sides last agreed on (migration 6), or null before the first sync. */
+  contactFields(id: number): Record<string, string> | null {
+    const row = this.db.prepare('SELECT contact_fields FROM links WHERE id = ?').get(id) as { contact_fields: string | null } | undefined;
+    return row?.contact_fields ? (JSON.parse(row.contact_fields) as Record<string, string>) : null;
+  }
+
+  setContactFields(id: number, fields: Record<string, string>): void {
+    this.db.prepare('UPDATE links SET contact_fields = ? WHERE id = ?').run(JSON.stringify(fields), id);
+  }
+
+  /** The links of one Xero object (a contact may be linked to a company and to its people). */
+  findByXero(memberId: string, xeroType: XeroType, xeroId: string): Link[] {
+    return (this.db.prepare('SELECT * FROM links WHERE member_id = ? AND xero_type = ? AND xero_id = ? ORDER BY id').all(memberId, xeroType, xeroId) as LinkRow[]).map(fromRow);
   }
 
   count(memberId?: string): number {

@@ -29,6 +29,11 @@ export interface StartOptions {
   leakyBucket?: { burst: number; drainPerSecond: number } | false;
   /** Seed companies, contacts, products, invoices, quotes and classic invoices. (Default: false) */
   seedDemo?: boolean;
+  /**
+   * Another emulator whose OAuth server renews this portal's tokens, as oauth.bitrix.info does for every portal:
+   * a second portal on the same OAuth server. (Default: none; this emulator is its own OAuth server)
+   */
+  oauthServer?: Bitrix24Emulator;
 }
 
 export interface HttpAnswer { status: number; body: string; headers: Record<string, string> }
@@ -64,7 +69,8 @@ export interface Bitrix24Emulator {
   reset(): void;
   seedDemo(): void;
 
-  registerApp(opts: { handlerUrl: string; installUrl?: string; scopes?: string[]; apiOnly?: boolean }): { clientId: string; clientSecret: string };
+  /** `clientId`/`clientSecret`: the same app on a second portal (one client for every portal, as a Marketplace app). */
+  registerApp(opts: { handlerUrl: string; installUrl?: string; scopes?: string[]; apiOnly?: boolean; clientId?: string; clientSecret?: string }): { clientId: string; clientSecret: string };
   install(opts?: { userId?: number }): Promise<HttpAnswer>;
   installApiOnly(opts?: { userId?: number }): Promise<HttpAnswer>;
   /** Marks the app installed without any HTTP call and returns install tokens (standalone/demo use). */
@@ -111,6 +117,9 @@ function headersOf(h: Headers): Record<string, string> {
   return out;
 }
 
+/** The REST/OAuth service behind each emulator, so a second portal can be served by the first one's OAuth server. */
+const services = new WeakMap<Bitrix24Emulator, RestService>();
+
 const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
 
 export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bitrix24Emulator> {
@@ -153,6 +162,10 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
   const baseUrl = `http://127.0.0.1:${port}`;
   portal.baseUrl = baseUrl;
   portal.domain = opts.domain ?? `127.0.0.1:${port}`;
+  if (opts.oauthServer) {
+    portal.oauthBaseUrl = opts.oauthServer.baseUrl;
+    services.get(opts.oauthServer)!.peers.push(portal);
+  }
   if (opts.seedDemo) seedDemo(portal);
 
   function requireApp(): AppRegistration {
@@ -209,10 +222,10 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     seedDemo: () => seedDemo(portal),
 
     /** Source: bitrix24-rest.md §6 (local application form: client_id `local.…`, client_secret, scopes, API-only). */
-    registerApp({ handlerUrl, installUrl, scopes, apiOnly }) {
+    registerApp({ handlerUrl, installUrl, scopes, apiOnly, clientId, clientSecret }) {
       const reg: AppRegistration = {
-        clientId: `local.${hex(14)}.${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`,
-        clientSecret: randomToken(50),
+        clientId: clientId ?? `local.${hex(14)}.${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`,
+        clientSecret: clientSecret ?? randomToken(50),
         handlerUrl,
         installUrl: installUrl ?? handlerUrl,
         scopes: scopes ?? ['crm', 'placement', 'catalog', 'userfieldconfig'],
@@ -290,22 +303,25 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     },
 
     /**
-     * Removal: ONAPPUNINSTALL (no tokens in auth, data.CLEAN) to bound handlers, then bindings, placements and
-     * tokens are gone. Source: on-app-uninstall.md; fixture event.ONAPPUNINSTALL.json; bitrix24-rest.md §6, §11.
+     * Removal: the app's REST access is removed first ("all of the app's rights to the REST API are removed, so
+     * although the handler receives auth data it can no longer use the API"), then ONAPPUNINSTALL (no tokens in
+     * auth, data.CLEAN) goes to bound handlers; bindings, placements and the offline queue are gone.
+     * Source: on-app-uninstall.md and https://dev.1c-bitrix.ru/rest_help/general/events/onappuninstall.php;
+     * fixture event.ONAPPUNINSTALL.json; bitrix24-rest.md §6, §11.
      */
     async uninstall({ clean = false } = {}) {
       const a = requireApp();
-      for (const b of portal.bindings.filter((x) => x.event === 'ONAPPUNINSTALL' && !x.offline)) {
-        portal.delivery.send(b.handler, portal.eventBody('ONAPPUNINSTALL', { LANGUAGE_ID: 'en', CLEAN: clean ? '1' : '0' }, b, null, false), { event: 'ONAPPUNINSTALL', bindingId: b.id }, true);
-      }
-      await portal.delivery.flush();
-      portal.bindings = [];
-      portal.placements = [];
-      portal.offlineQueue = [];
+      const bodies = portal.bindings.filter((x) => x.event === 'ONAPPUNINSTALL' && !x.offline)
+        .map((b) => ({ b, body: portal.eventBody('ONAPPUNINSTALL', { LANGUAGE_ID: 'en', CLEAN: clean ? '1' : '0' }, b, null, false) }));
       portal.revokeAllTokens();
       a.present = false;
       a.installed = false;
       a.applicationToken = null;
+      portal.bindings = [];
+      portal.placements = [];
+      portal.offlineQueue = [];
+      for (const { b, body } of bodies) portal.delivery.send(b.handler, body, { event: 'ONAPPUNINSTALL', bindingId: b.id }, true);
+      await portal.delivery.flush();
     },
 
     frameAuth,
@@ -345,5 +361,6 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     get counters() { return svc.counters; },
     resetCounters: () => svc.resetCounters(),
   };
+  services.set(emu, svc);
   return emu;
 }

@@ -74,6 +74,8 @@ export class Portal {
   memberId: string;
   domain: string;
   baseUrl: string;
+  /** Base URL of the OAuth server this portal's tokens are refreshed at (oauth.bitrix.info's part); '' = this server. */
+  oauthBaseUrl = '';
   accessTokenTtlSeconds: number;
   users = new Map<number, User>();
   app: AppRegistration | null = null;
@@ -108,7 +110,7 @@ export class Portal {
 
   get clientEndpoint(): string { return `${this.baseUrl}/rest/`; }
   /** The emulator also plays oauth.bitrix.info, so the SDK refreshes against it. Source: bitrix24-rest.md §7, §12. */
-  get serverEndpoint(): string { return `${this.baseUrl}/rest/`; }
+  get serverEndpoint(): string { return `${this.oauthBaseUrl || this.baseUrl}/rest/`; }
 
   nextId(kind: string, start = 1): number {
     const n = (this.seq.get(kind) ?? start - 1) + 1;

@@ -146,39 +146,46 @@ export class RestService {
     return { result: orEmpty(result), result_error: orEmpty(resultError), result_total: orEmpty(resultTotal), result_next: orEmpty(resultNext), result_time: orEmpty(resultTime) };
   }
 
+  /** Other portals whose tokens this server renews: oauth.bitrix.info is one OAuth server for every portal. */
+  readonly peers: Portal[] = [];
+
   /**
    * POST /oauth/token/ with grant_type=refresh_token: single-use refresh tokens (rotation), `invalid_grant` for a
    * used/unknown/expired one, `invalid_client` for wrong client credentials. Response fields as
-   * fixture oauth.refresh.response.json. Source: bitrix24-rest.md §7; settings/oauth/auto-renewal.md.
+   * fixture oauth.refresh.response.json: the portal's `member_id` and `client_endpoint`, while `domain` names the
+   * OAuth server itself ("oauth.bitrix.info" in the fixture). One server answers for every portal in `peers`.
+   * Source: bitrix24-rest.md §7; settings/oauth/auto-renewal.md.
    */
   oauthToken(params: Record<string, unknown>): { status: number; body: unknown } {
-    const app = this.portal.app;
     const log = (status: number, error?: string) => this.callLog.push({ at: isoDate(), method: 'oauth/token', userId: null, status, error });
     if (params.grant_type !== 'refresh_token') { log(400, 'unsupported_grant_type'); return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'The grant type is not supported' } }; }
+    const token = String(params.refresh_token ?? '');
+    const portal = [this.portal, ...this.peers].find((p) => p.refreshTokens.has(token)) ?? this.portal;
+    const app = portal.app;
     if (!app || params.client_id !== app.clientId || params.client_secret !== app.clientSecret) {
       log(401, 'invalid_client');
       return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials' } };
     }
-    const rt = this.portal.refreshTokens.get(String(params.refresh_token ?? ''));
+    const rt = portal.refreshTokens.get(token);
     if (!rt || rt.used || rt.expiresAt <= Date.now() || !app.present) {
       log(400, 'invalid_grant');
       return { status: 400, body: { error: 'invalid_grant', error_description: 'Invalid refresh token' } };
     }
     rt.used = true;
-    const { access, refresh } = this.portal.issueTokens(rt.userId);
+    const { access, refresh } = portal.issueTokens(rt.userId);
     log(200);
     return {
       status: 200,
       body: {
         access_token: access.token,
         expires: Math.floor(access.expiresAt / 1000),
-        expires_in: this.portal.accessTokenTtlSeconds,
+        expires_in: portal.accessTokenTtlSeconds,
         scope: app.scopes.join(','),
-        domain: this.portal.domain,
-        server_endpoint: this.portal.serverEndpoint,
+        domain: new URL(this.portal.baseUrl).host,
+        server_endpoint: portal.serverEndpoint,
         status: 'L',
-        client_endpoint: this.portal.clientEndpoint,
-        member_id: this.portal.memberId,
+        client_endpoint: portal.clientEndpoint,
+        member_id: portal.memberId,
         user_id: rt.userId,
         refresh_token: refresh.token,
       },
