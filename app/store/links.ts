@@ -80,6 +80,12 @@ export class LinkRepository {
     return Boolean(this.db.prepare('SELECT 1 FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id));
   }
 
+  /** When such a document was sent (ms), or undefined when its answer was recorded. */
+  sentAt(memberId: string, b24Type: B24Type, b24Id: string): number | undefined {
+    const row = this.db.prepare('SELECT sent_at FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id) as { sent_at: number } | undefined;
+    return row?.sent_at;
+  }
+
   clearSent(memberId: string, b24Type: B24Type, b24Id: string): void {
     this.db.prepare('DELETE FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').run(memberId, b24Type, b24Id);
   }
@@ -97,6 +103,15 @@ export class LinkRepository {
 
   setContactFields(id: number, fields: Record<string, string>): void {
     this.db.prepare('UPDATE links SET contact_fields = ? WHERE id = ?').run(JSON.stringify(fields), id);
+  }
+
+  /** The note the card shows for a link (migration 7), e.g. that Xero carries a rounding line; null when none. */
+  note(id: number): string | null {
+    return (this.db.prepare('SELECT note FROM links WHERE id = ?').get(id) as { note: string | null } | undefined)?.note ?? null;
+  }
+
+  setNote(id: number, note: string | null): void {
+    this.db.prepare('UPDATE links SET note = ? WHERE id = ?').run(note, id);
   }
 
   /** The links of one Xero object (a contact may be linked to a company and to its people). */

@@ -240,6 +240,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 7,
+    name: 'links: a note the card shows (e.g. the rounding line the push added)',
+    sql: `
+      -- Words about how the Xero object was built, shown on the document's Xero tab; null when there is nothing to say.
+      ALTER TABLE links ADD COLUMN note TEXT;
+    `,
+  },
+  {
+    version: 8,
     name: 'jobs: the request that caused the job',
     sql: `
       -- The request id of the HTTP request that enqueued (or last coalesced into) the job; the worker logs with it.

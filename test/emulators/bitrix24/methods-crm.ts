@@ -7,7 +7,7 @@
  */
 import { RestError, page, matches, sortRows, splitFilterKey, toInt, isYes, isoDate } from './core.js';
 import type { Registry, CallCtx, Params } from './registry.js';
-import { SYSTEM_FIELDS, SMART_INVOICE, QUOTE, COMPANY, CONTACT, OWNER_TYPE_TO_ENTITY, OWNER_TYPE, ufCamelName } from './model.js';
+import { SYSTEM_FIELDS, SMART_INVOICE, QUOTE, COMPANY, CONTACT, CLASSIC_INVOICE, OWNER_TYPE_TO_ENTITY, OWNER_TYPE, ufCamelName } from './model.js';
 import type { CrmItem, Portal, ProductRow } from './portal.js';
 
 function entityTypeOf(p: Params): number {
@@ -67,6 +67,10 @@ export function registerCrm(r: Registry): void {
   });
   r.add('crm.item.get', 'crm', (p, ctx) => {
     const item = ctx.portal.getItem(entityTypeOf(p), toInt(p.id, 0));
+    // Source: crm-item-get.md, "Possible error codes": 400 ACCESS_DENIED for a user without read permission.
+    if (!ctx.portal.canRead(ctx.user.id, item.entityTypeId, toInt(p.id, 0))) {
+      throw new RestError('ACCESS_DENIED', 'You do not have permission to view this item', 400);
+    }
     return { result: { item: ctx.portal.renderItem(item, isYes(p.useOriginalUfNames)) } }; // fixture rest.crm.item.get.response.json
   });
   r.add('crm.item.list', 'crm', (p, ctx) => {
@@ -85,7 +89,8 @@ export function registerCrm(r: Registry): void {
         if (!knownItemField(ctx.portal, et, key)) throw new RestError('INVALID_ARG_VALUE', `Invalid order: field '${key}' is not allowed in order`, 400);
       }
     }
-    const rows = [...store.values()].filter((it) => matches(filter, itemGetter(ctx.portal, it)));
+    // Lists show only what the user may read (crm-item-list.md: "any user with read access permission").
+    const rows = [...store.values()].filter((it) => ctx.portal.canRead(ctx.user.id, et, Number(it.data.id)) && matches(filter, itemGetter(ctx.portal, it)));
     const sorted = sortRows(rows, p.order, (it, f) => itemGetter(ctx.portal, it)(f), 'id');
     const originalUf = isYes(p.useOriginalUfNames);
     return page(sorted, p.start, (slice) => ({ items: slice.map((it) => selectFields(ctx.portal.renderItem(it, originalUf), p.select)) }));
@@ -204,7 +209,13 @@ export function registerCrm(r: Registry): void {
     for (const u of ctx.portal.userFields.filter((x) => x.entityId === 'CRM_INVOICE')) fields[u.fieldName] = f(u.userTypeId, u.editFormLabel?.en ?? u.fieldName, { isDynamic: true });
     return { result: fields };
   });
-  r.add('crm.invoice.get', 'crm', (p, ctx) => ({ result: ctx.portal.renderClassicInvoice(toInt(p.id ?? p.ID, 0)) }));
+  r.add('crm.invoice.get', 'crm', (p, ctx) => {
+    const id = toInt(p.id ?? p.ID, 0);
+    const invoice = ctx.portal.renderClassicInvoice(id);
+    // Legacy methods answer `"error": ""` (bitrix24-rest.md §1); the "Access denied." text is unverified.
+    if (!ctx.portal.canRead(ctx.user.id, CLASSIC_INVOICE, id)) throw new RestError('', 'Access denied.', 400);
+    return { result: invoice };
+  });
   r.add('crm.invoice.list', 'crm', (p, ctx) => {
     const filter = (p.filter ?? {}) as Record<string, unknown>;
     const rows = [...ctx.portal.classicInvoices.keys()].map((id) => ctx.portal.renderClassicInvoice(id))
