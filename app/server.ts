@@ -54,12 +54,8 @@ export function createServer(deps: ServerDeps): ConnectorServer {
 
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-<<<<<<< HEAD
   app.use(requestLog(deps.logger, services.metrics, manifest));
-  app.use(securityHeaders);
-=======
   app.use(securityHeaders(deps.config.publicUrl));
->>>>>>> main
   app.use((_req, res, next) => {
     if (!draining) return next();
     res.set('Connection', 'close').status(503).json({
