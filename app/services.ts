@@ -19,6 +19,7 @@ import { IntakeSchedule } from './sync/intake-schedule.js';
 import { PullStatuses } from './sync/pull-statuses.js';
 import { StatusPollSchedule } from './sync/schedules.js';
 import { Metrics } from './metrics.js';
+import { ImportFromXero, IMPORT_JOB } from './sync/import-from-xero.js';
 
 export interface Services {
   config: Config;
@@ -40,6 +41,8 @@ export interface Services {
   statusPoll: StatusPollSchedule;
   /** Prometheus metrics of this instance (GET /metrics). */
   metrics: Metrics;
+  /** Import from Xero (slider and command line): preview, run, cancel, summary. */
+  importFromXero: ImportFromXero;
 }
 
 export function createServices(input: { config: Config; store: Store; logger: Logger; appSecret: string; manifest?: Manifest; xeroLimits?: Partial<XeroLimits> }): Services {
@@ -70,10 +73,12 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const intakeSchedule = new IntakeSchedule(store, outbox, logger, config.retention);
   const pullStatuses = new PullStatuses({ store, gateways, portals, logger });
   outbox.register('xero-webhook', pullStatuses.webhookHandler);
+  const importFromXero = new ImportFromXero({ store, portals, gateways, logger });
+  outbox.register(IMPORT_JOB, importFromXero.handler);
   const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
-    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics,
+    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero,
   };
 }
 
