@@ -2,7 +2,8 @@
  * Builds the Express app (no listen), so tests drive it in-process. Feature routes are mounted here;
  * every path install.json lists is answered, with 501 while its feature is not built.
  */
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express } from 'express';
+import { securityHeaders } from './http/security-headers.js';
 import type { Config } from './config.js';
 import { notImplemented } from './errors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -35,6 +36,8 @@ export interface ServerDeps {
 import { BODY_LIMIT } from './http/limits.js';
 import type { XeroLimits } from './xero/gateway.js';
 import { xeroWebhookRoutes } from './http/xero-webhook-routes.js';
+import { requestLog } from './http/request-log.js';
+import { metricsRoutes } from './http/metrics-routes.js';
 
 export { BODY_LIMIT };
 
@@ -53,7 +56,8 @@ export function createServer(deps: ServerDeps): ConnectorServer {
 
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use(securityHeaders);
+  app.use(requestLog(deps.logger, services.metrics, manifest));
+  app.use(securityHeaders(deps.config.publicUrl));
   app.use((_req, res, next) => {
     if (!draining) return next();
     res.set('Connection', 'close').status(503).json({
@@ -66,6 +70,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(express.urlencoded({ extended: true, limit: BODY_LIMIT, parameterLimit: 5000 }));
 
   app.use(healthRoutes(deps.store, deps.startedAt ?? Date.now()));
+  app.use(metricsRoutes(services.metrics, deps.config.metricsToken));
   app.use(staticRoutes());
   app.use(bitrixRoutes(services));
   app.use(dashboardRoutes(services));
@@ -91,15 +96,3 @@ export function createServer(deps: ServerDeps): ConnectorServer {
     },
   };
 }
-
-/**
- * Baseline headers. No X-Frame-Options: Bitrix24 frames the app's pages; framing is limited per page
- * with CSP frame-ancestors set to the portal's origin.
- */
-const securityHeaders: RequestHandler = (_req, res, next) => {
-  res.set({
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
-  });
-  next();
-};

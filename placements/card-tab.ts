@@ -38,7 +38,7 @@ export function cardTabRoutes(services: Services): Router {
   const paths = [...new Set(Object.keys(PLACEMENT_TYPES).map((code) => manifest.placements[code]).filter(Boolean))];
 
   router.post(paths, async (req, res) => {
-    const page = await verifyPage(store, req.body);
+    const page = await verifyPage(store, req.body, services.config.bitrix.clientId);
     const kind = PLACEMENT_TYPES[page.placement];
     const id = String(page.options.ID ?? page.options.id ?? '');
     if (!kind || !/^\d+$/.test(id)) {
@@ -190,6 +190,8 @@ export type CardStatus = 'not_linked' | 'waiting' | 'attention' | 'DRAFT' | 'SUB
 export interface CardState {
   ref: DocumentRef;
   link: Link | null;
+  /** What the sync noted on the link (e.g. why an approved invoice keeps its Xero content). */
+  linkNote: string | null;
   status: CardStatus;
   figures: XeroFigures | null;
   figuresProblem: string | null;
@@ -235,6 +237,7 @@ async function cardState(services: Services, session: PageSession, ref: Document
   return {
     ref,
     link,
+    linkNote: link ? store.links.note(link.id) : null,
     status,
     figures,
     figuresProblem,

@@ -49,7 +49,7 @@ export function dashboardRoutes(services: Services): Router {
   const { store, sessions, manifest, config } = services;
 
   router.post(manifest.handler, async (req, res) => {
-    const page = await verifyPage(store, req.body);
+    const page = await verifyPage(store, req.body, services.config.bitrix.clientId);
     const lang = pickLanguage(req.query.LANG);
     const view = typeof page.options.view === 'string' ? page.options.view : '';
     if (view) {

@@ -10,6 +10,7 @@ import type { Response } from 'express';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
+import { contentSecurityPolicy } from './security-headers.js';
 import { browserMessages, DEFAULT_LANGUAGE, translator, type Translate } from './i18n.js';
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views', import.meta.url));
@@ -17,20 +18,9 @@ export const VIEWS_DIR = fileURLToPath(new URL('../../views', import.meta.url));
 /** Who may frame a page: the portal's origin (pages and placements), or nobody (top-level windows). */
 export type Framing = { portalOrigin: string } | 'none';
 
-/** The policy of every page: nothing inline, nothing from elsewhere. */
+/** The policy of every page (app/http/security-headers.ts): nothing inline, nothing from elsewhere; framed by the portal. */
 export function pageCsp(framing: Framing): string {
-  const ancestors = framing === 'none' ? `'none'` : `'self' ${framing.portalOrigin}`;
-  return [
-    `default-src 'self'`,
-    `script-src 'self'`,
-    `style-src 'self'`,
-    `img-src 'self' data:`,
-    `connect-src 'self'`,
-    `form-action 'self'`,
-    `base-uri 'none'`,
-    `object-src 'none'`,
-    `frame-ancestors ${ancestors}`,
-  ].join('; ');
+  return contentSecurityPolicy(framing === 'none' ? [`'none'`] : [`'self'`, framing.portalOrigin]);
 }
 
 export interface PageKit {

@@ -9,9 +9,10 @@
   async function connect(button) {
     button.disabled = true;
     try {
-      const { authorizeUrl } = await api('/api/xero/connect', 'POST');
-      // Xero's sign-in page cannot be framed: it opens in its own window.
-      const popup = window.open(authorizeUrl, 'xero-connect', 'width=760,height=780');
+      const { startUrl } = await api('/api/xero/connect', 'POST');
+      // Xero's sign-in page cannot be framed: it opens in its own window, which first visits the connector
+      // (the cookie there binds the consent to this browser) and asks for a confirmation at the end.
+      const popup = window.open(startUrl, 'xero-connect', 'width=760,height=780');
       if (!popup) {
         show(t('js.connect.popupBlocked'), 'err');
         button.disabled = false;

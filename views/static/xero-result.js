@@ -1,8 +1,8 @@
-// The Xero consent window closes itself shortly after the connection is made (the dashboard notices by itself).
+// The Xero window closes itself a moment after the connection is saved (the dashboard polls for the result).
 setTimeout(() => {
   try {
     window.close();
-  } catch (e) {
-    /* a window the script did not open stays open */
+  } catch {
+    // a window the user opened by hand cannot be closed by script; the page says they may close it
   }
 }, 2500);
