@@ -2,28 +2,12 @@
 // contact creation, event intake, write-back, status poll, Xero webhook handling, offline-queue drain, reconciliation
 // sweep) and restarted each time; at the end every document is in Xero exactly once and every status is back.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { startBitrix24Emulator, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
-import { startXeroEmulator, type XeroEmulator } from '../emulators/xero/index.js';
-import { NZ_TAX_MAP } from '../helpers/env.js';
-import { spawnConnector, type RunningConnector } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
-import { openStore, type Store } from '../../app/store/index.js';
 import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, type MixDoc } from './mix.js';
+import { startProcessBed } from './process-bed.js';
 
-const SECRET = 'crash-campaign-secret-0123456789-abcdefghij';
-const WEBHOOK_KEY = 'crash-campaign-webhook-key-0123456789-abcdef';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 5): Promise<void> {
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 5): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (await check()) return;
@@ -34,52 +18,20 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
 
 describe('fault campaign: SIGKILL at eight points', () => {
   it('when the connector is killed during push, contact creation, intake, write-back, poll, webhook handling, offline drain and sweep, then after restarts the end state is right', async () => {
-    const b24: Bitrix24Emulator = await startBitrix24Emulator();
-    const xero: XeroEmulator = await startXeroEmulator({ webhookKey: WEBHOOK_KEY });
-    const tenantId = xero.addOrganisation({ name: 'Crash Campaign Ltd' });
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const app = b24.registerApp({ handlerUrl: `${url}/app`, installUrl: `${url}/install` });
-    const dataDir = tempDir();
-    const env = {
-      PORT: String(port), PUBLIC_URL: url, DATA_DIR: dataDir, APP_SECRET: SECRET,
-      B24_CLIENT_ID: app.clientId, B24_CLIENT_SECRET: app.clientSecret, B24_OAUTH_URL: b24.baseUrl,
-      XERO_CLIENT_ID: xero.clientId, XERO_CLIENT_SECRET: xero.clientSecret, XERO_API_URL: xero.baseUrl,
-      XERO_IDENTITY_URL: xero.baseUrl, XERO_LOGIN_URL: xero.baseUrl, XERO_WEBHOOK_KEY: WEBHOOK_KEY, LOG_LEVEL: 'info',
-      POLL_INTERVAL_SECONDS: '30',
-    };
-    let running: RunningConnector | undefined;
+    const bed = await startProcessBed(tempDir());
+    const { b24, xero, tenantId, url } = bed;
     const kills: string[] = [];
     const docs: MixDoc[] = [];
     /** Kills the connector the moment `when` holds, then starts it again. */
     const killWhen = async (point: string, when: () => boolean, timeoutMs = 30_000) => {
       await waitFor(`the moment to kill (${point})`, when, timeoutMs, 2);
-      running!.child.kill('SIGKILL');
-      await running!.exited;
+      await bed.killAndRestart();
       kills.push(point);
       if (process.env.CRASH_TRACE) process.stderr.write(`killed during ${point} at ${new Date().toISOString()}\n`);
-      running = await spawnConnector(env);
     };
     const xeroSeen = (endpoint: RegExp, after: number) => xero.requestLog.slice(after).some((r) => endpoint.test(r.endpoint));
     const b24Seen = (method: string, after: number) => b24.callLog.slice(after).some((c) => c.method === method);
-    const idle = async () => {
-      const h = (await (await fetch(`${url}/health`)).json()) as { queue: { pending: number; running: number } };
-      return h.queue.pending + h.queue.running === 0;
-    };
-    const withStore = <T>(fn: (s: Store) => T): T => {
-      const s = openStore(dataDir, SECRET);
-      try { return fn(s); } finally { s.close(); }
-    };
     try {
-      running = await spawnConnector(env);
-      assert.equal((await b24.install({ userId: 1 })).status, 200);
-      b24.finishInstall();
-      const page = await fetch(`${url}/app`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(b24.frameAuth(1)) });
-      const session = /data-session="([^"]+)"/.exec(await page.text())![1];
-      const { authorizeUrl } = (await (await fetch(`${url}/api/xero/connect`, { method: 'POST', headers: { 'X-Connector-Session': session } })).json()) as { authorizeUrl: string };
-      const consent = await fetch(authorizeUrl, { redirect: 'manual' });
-      assert.equal((await fetch(consent.headers.get('location')!)).status, 200);
-      assert.equal((await fetch(`${url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP }) })).status, 200);
       xero.setFaults({ latencyMs: 80 });
 
       // 1–2. Contact creation, then push: a burst for new customers.
@@ -97,7 +49,7 @@ describe('fault campaign: SIGKILL at eight points', () => {
       await new Promise((r) => setTimeout(r, 30));
       await killWhen('event intake', () => true);
       await delivering;
-      await waitFor('the first bursts in Xero', () => withStore((s) => s.links.count(b24.memberId)) >= 50, 60_000, 100);
+      await waitFor('the first bursts in Xero', () => bed.withStore((s) => s.links.count(b24.memberId)) >= 50, 60_000, 100);
 
       // 4. Write-back of the Xero numbers into Bitrix24.
       let b24Mark = b24.callLog.length;
@@ -106,17 +58,15 @@ describe('fault campaign: SIGKILL at eight points', () => {
       await killWhen('write-back', () => b24.callLog.slice(b24Mark).some((c) => c.viaBatch && (c.method === 'crm.item.update' || c.method === 'crm.invoice.update')));
 
       // 5. Status poll (it runs right after a start): approvals and payments in Xero.
-      await waitFor('an idle queue before the payments', idle, 90_000, 100);
-      const paid = withStore((s) => approveAndPay(xero, tenantId, s, b24.memberId, docs.slice(0, 24)));
+      await waitFor('an idle queue before the payments', () => bed.idle(), 90_000, 100);
+      const paid = bed.withStore((s) => approveAndPay(xero, tenantId, s, b24.memberId, docs.slice(0, 24)));
       mark = xero.requestLog.length;
-      running.child.kill('SIGKILL');
-      await running.exited;
-      running = await spawnConnector(env);
+      await bed.killAndRestart();
       await killWhen('status poll', () => xeroSeen(/^GET \/Invoices$/, mark));
 
       // 6. Xero webhook handling: more payments, the event delivered, the connector killed while it reads them.
       xero.configureWebhook({ url: `${url}/xero/webhooks` });
-      const paid2 = withStore((s) => approveAndPay(xero, tenantId, s, b24.memberId, docs.slice(24, 40)));
+      const paid2 = bed.withStore((s) => approveAndPay(xero, tenantId, s, b24.memberId, docs.slice(24, 40)));
       mark = xero.requestLog.length;
       await xero.flushWebhooks();
       await killWhen('webhook handling', () => xeroSeen(/^GET \/Invoices/, mark));
@@ -130,9 +80,7 @@ describe('fault campaign: SIGKILL at eight points', () => {
       const withoutPing = b24.offlineQueue().length;
       assert.ok(withoutPing > 0, 'events waited in the offline queue');
       // The drain runs every minute and at start; a start now makes it run at once.
-      running.child.kill('SIGKILL');
-      await running.exited;
-      running = await spawnConnector(env);
+      await bed.killAndRestart();
       await killWhen('offline drain', () => b24Seen('event.offline.get', b24Mark), 90_000);
 
       // 8. Reconciliation sweep (at every start): documents whose events were lost entirely.
@@ -142,27 +90,21 @@ describe('fault campaign: SIGKILL at eight points', () => {
       b24.portal.offlineQueue = [];
       b24.setEventDelivery(true);
       b24Mark = b24.callLog.length;
-      running.child.kill('SIGKILL');
-      await running.exited;
-      running = await spawnConnector(env);
+      await bed.killAndRestart();
       await killWhen('reconciliation sweep', () => b24Seen('crm.item.list', b24Mark), 60_000);
 
       xero.setFaults({});
-      await waitFor('every document in Xero', () => withStore((s) => docs.every((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id))), 120_000, 200);
-      await waitFor('every status back', () => withStore((s) => [...paid, ...paid2].every((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id)?.xeroStatus === 'PAID')), 120_000, 200);
-      await waitFor('an idle queue', idle, 60_000, 100);
+      await waitFor('every document in Xero', () => bed.withStore((s) => docs.every((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id))), 120_000, 200);
+      await waitFor('every status back', () => bed.withStore((s) => [...paid, ...paid2].every((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id)?.xeroStatus === 'PAID')), 120_000, 200);
+      await waitFor('an idle queue', () => bed.idle(), 60_000, 100);
       assert.equal(kills.length, 8, kills.join(', '));
-      withStore((s) => {
+      bed.withStore((s) => {
         assertExactlyOnce(xero, tenantId, s, b24.memberId, docs);
         assertPaidBack(b24, s, b24.memberId, [...paid, ...paid2]);
         assertNothingStuck(s);
       });
-      xero.assertNoSpecViolations();
     } finally {
-      running?.child.kill('SIGTERM');
-      await running?.exited;
-      await b24.close();
-      await xero.close();
+      await bed.close();
     }
   });
 });
