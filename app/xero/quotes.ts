@@ -118,5 +118,5 @@ export async function moveQuote(gateway: XeroGateway, tenantId: string, quoteId:
 }
 
 function toState(q: Quote): XeroDocumentState {
-  return stateOf({ ...q, id: q.quoteID, number: q.quoteNumber });
+  return stateOf({ ...q, id: q.quoteID, number: q.quoteNumber, dueDate: q.expiryDate });
 }

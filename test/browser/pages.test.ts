@@ -178,8 +178,8 @@ describe('the app pages in a headless browser inside the portal', { skip: browse
     const tab = page.frameLocator('#placement-frame-0');
     await tab.locator('#xero-number').waitFor(WAIT);
     assert.equal(await tab.locator('#xero-number').innerText(), 'QU-0009');
-    assert.equal(await tab.locator('#xero-status').innerText(), 'INVOICED');
-    assert.match(await tab.locator('#history').innerText(), /Refused\s+Quote QU-0009 stays INVOICED in Xero/);
+    assert.equal(await tab.locator('#xero-status').innerText(), 'Invoiced');
+    assert.match(await tab.locator('#history').innerText(), /Error\s+Quote QU-0009 stays INVOICED in Xero/);
     mkdirSync(RESULTS, { recursive: true });
     await page.screenshot({ path: path.join(RESULTS, 'quote-card.png') });
     assert.deepEqual(pageErrors, []);
