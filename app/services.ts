@@ -67,7 +67,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   outbox.register('xero-webhook', pullStatuses.webhookHandler);
   const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
   return {
-    config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
+    config, store, logger, manifest, sessions: new SessionTokens(input.appSecret, { store, appClientId: config.bitrix.clientId }), portals, identity, xero, connectXero, installPortal,
     gateways, outbox, intakeSchedule, pullStatuses, statusPoll,
   };
 }

@@ -8,7 +8,8 @@ import { originOf, renderPage } from '../app/http/pages.js';
 import { badRequest } from '../app/errors.js';
 import type { Services } from '../app/services.js';
 import type { B24Type } from '../app/store/links.js';
-import { pushJobKey } from '../app/sync/intake.js';
+import { canReadDocument } from '../app/bitrix/document-access.js';
+import { documentState, noPermission } from '../app/http/document-routes.js';
 
 /** Document type shown by each card placement. Source: bitrix24-rest.md §11. */
 const PLACEMENT_TYPES: Record<string, { type: B24Type; noun: string }> = {
@@ -30,18 +31,17 @@ export function cardTabRoutes(services: Services): Router {
       throw badRequest(`This tab opens only from an invoice or quote card (placement ${page.placement}, ID ${id || 'missing'}).`);
     }
     const memberId = page.portal.memberId;
-    const link = store.links.find(memberId, kind.type, id) ?? null;
+    // Only a user whom Bitrix24 lets read the document sees its Xero state (asked with the user's own token).
+    if (!(await canReadDocument(page.portal.clientEndpoint, page.authId, { type: kind.type, id }))) throw noPermission();
+    const state = documentState(store, memberId, { type: kind.type, id });
     await renderPage(
       res,
       'card-tab',
       {
-        session: sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name }),
+        session: sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name, authId: page.authId }),
         noun: kind.noun,
-        link,
-        linkNote: link ? store.links.note(link.id) : null,
-        job: store.jobs.findLive(pushJobKey(memberId, { type: kind.type, id })) ?? null,
+        ...state,
         connection: store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected') ?? null,
-        activity: store.activity.list({ memberId, subject: `${kind.type}:${id}`, limit: 5 }),
       },
       { portalOrigin: originOf(page.portal.clientEndpoint) },
     );
