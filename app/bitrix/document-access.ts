@@ -3,6 +3,7 @@
  * the portal does not let the user read (ACCESS_DENIED, or not found for them) shows no Xero state or history.
  * One batch answers for up to 50 documents.
  */
+import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { B24Type } from '../store/links.js';
 import { B24_TIMEOUT_MS } from './portal-client.js';
@@ -49,10 +50,24 @@ export async function userBatch(
   return { ok: res.ok, body: await res.json().catch(() => ({})) };
 }
 
-/** The keys (`type:id`) of the documents the user may read, asked in batches of 50. */
+/** How long the portal's answer about one user and document is reused (live pages ask every few seconds). (Default: 60 s) */
+const ANSWER_TTL_MS = 60_000;
+const answers = new Map<string, { readable: boolean; at: number }>();
+
+/** The keys (`type:id`) of the documents the user may read, asked in batches of 50 (answers kept a minute). */
 export async function readableDocuments(clientEndpoint: string, authId: string, docs: DocumentRef[]): Promise<Set<string>> {
   const readable = new Set<string>();
-  const unique = [...new Map(docs.map((d) => [documentKey(d), d])).values()].filter((d) => readCommand(d));
+  const who = createHash('sha256').update(`${clientEndpoint} ${authId}`).digest('base64url');
+  const now = Date.now();
+  const toAsk: DocumentRef[] = [];
+  for (const d of new Map(docs.map((x) => [documentKey(x), x])).values()) {
+    if (!readCommand(d)) continue;
+    const known = answers.get(`${who} ${documentKey(d)}`);
+    if (known && now - known.at < ANSWER_TTL_MS) {
+      if (known.readable) readable.add(documentKey(d));
+    } else toAsk.push(d);
+  }
+  const unique = toAsk;
   for (let i = 0; i < unique.length; i += 50) {
     const slice = unique.slice(i, i + 50);
     const cmd = Object.fromEntries(slice.map((d, n) => [`d${n}`, readCommand(d)!]));
@@ -60,10 +75,22 @@ export async function readableDocuments(clientEndpoint: string, authId: string, 
     const results = (body as { result?: { result?: Record<string, unknown> | unknown[] } }).result?.result;
     if (!ok || !results || Array.isArray(results)) continue;
     slice.forEach((d, n) => {
-      if (results[`d${n}`] != null) readable.add(documentKey(d));
+      const ok = results[`d${n}`] != null;
+      if (ok) readable.add(documentKey(d));
+      answers.set(`${who} ${documentKey(d)}`, { readable: ok, at: now });
     });
   }
+  if (answers.size > 10_000) for (const [k, v] of answers) if (now - v.at >= ANSWER_TTL_MS) answers.delete(k);
   return readable;
+}
+
+export function noDocumentAccess(): AppError {
+  return new AppError('AUTH.NO_DOCUMENT_ACCESS', 'Bitrix24 does not let you view this document, so its Xero details are not shown.', 403);
+}
+
+/** Throws 403 unless the user may read the document. */
+export async function requireReadable(clientEndpoint: string, authId: string, doc: DocumentRef): Promise<void> {
+  if (!(await canReadDocument(clientEndpoint, authId, doc))) throw noDocumentAccess();
 }
 
 /** Whether the user may read one document. */

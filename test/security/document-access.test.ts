@@ -50,14 +50,20 @@ describe('CRM read permissions and page sessions', () => {
     assert.match(await allowed.text(), new RegExp(xeroNumber));
   });
 
-  it('when that user asks the page API for the invoice\'s Xero state, then it answers 403, while a user who may read it gets the state', async () => {
-    const ask = async (userId: number) => fetch(`${env.c.url}/api/documents/smart_invoice/${invoiceId}`, { headers: { 'X-Connector-Session': await sessionOf(userId) } });
-    const denied = await ask(outsider);
+  it('when that user asks the page APIs for the invoice (its live card stream, its PDF), then they answer 403, while a user who may read it gets the stream', async () => {
+    const ask = async (userId: number, path: string) => {
+      const controller = new AbortController();
+      const res = await fetch(`${env.c.url}${path}`, { headers: { 'X-Connector-Session': await sessionOf(userId) }, signal: controller.signal });
+      const body = res.headers.get('content-type')?.startsWith('text/event-stream') ? '' : await res.text();
+      controller.abort();
+      return { status: res.status, body };
+    };
+    const live = `/api/live/card?type=smart_invoice&id=${invoiceId}`;
+    const denied = await ask(outsider, live);
     assert.equal(denied.status, 403);
-    assert.equal(((await denied.json()) as { error: { code: string } }).error.code, 'AUTH.NO_DOCUMENT_ACCESS');
-    const allowed = await ask(colleague);
-    assert.equal(allowed.status, 200);
-    assert.ok(((await allowed.json()) as { link: { xeroNumber: string } }).link.xeroNumber);
+    assert.equal((JSON.parse(denied.body) as { error: { code: string } }).error.code, 'AUTH.NO_DOCUMENT_ACCESS');
+    assert.equal((await ask(outsider, `/api/documents/smart_invoice/${invoiceId}/pdf`)).status, 403);
+    assert.equal((await ask(colleague, live)).status, 200);
   });
 
   it('when that user opens the dashboard, then the invoice\'s activity is not listed, while a user who may read it sees it', async () => {
