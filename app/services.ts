@@ -53,10 +53,12 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     logger,
     connectXero,
     xeroGrantType: config.xero.grantType,
+    bitrix: config.bitrix,
   });
   const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
   const outbox = new Outbox(store, logger);
   outbox.register('portal-setup', installPortal.setupHandler);
+  outbox.register('portal-uninstall', installPortal.uninstallHandler);
   outbox.register('push-invoice', new PushInvoices({ store, portals, gateways, logger }));
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
   outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));

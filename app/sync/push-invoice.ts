@@ -74,13 +74,9 @@ export class PushInvoices implements JobHandler {
       if (job) outcomes.set(job.id, o);
     };
 
-    // 1. Deleted documents: delete the Xero draft, void an approved unpaid invoice (their Xero state read at once).
-    const deletions = jobs.filter((j) => (j.payload as PushPayload).deleted);
-    const removed = await this.linkedStates(memberId, connection, deletions.map((j) => j.payload as PushPayload));
-    for (const job of deletions) outcomes.set(job.id, await this.removeFromXero(memberId, connection, job.payload as PushPayload, removed));
-
-    // 2. Load the documents (one Bitrix24 batch per 25).
-    const refs: DocumentRef[] = jobs.filter((j) => !(j.payload as PushPayload).deleted).map((j) => ({ type: (j.payload as PushPayload).type, id: (j.payload as PushPayload).id }));
+    // 1-2. Load the documents (one Bitrix24 batch per 25) with the connector's own token: events are hints, so a
+    // delete event counts only once Bitrix24 says the document is gone (handled below as "not found").
+    const refs: DocumentRef[] = jobs.map((j) => ({ type: (j.payload as PushPayload).type, id: (j.payload as PushPayload).id }));
     if (refs.length === 0) return outcomes;
     const settings = portalSettings(this.deps.store, memberId);
     const client = this.deps.portals.for(memberId);
@@ -89,19 +85,18 @@ export class PushInvoices implements JobHandler {
     });
 
     const candidates: Candidate[] = [];
+    const gone: PushPayload[] = [];
     for (const ref of refs) {
       const key = keyOf(ref);
       const r = read.get(key);
       if (!r) continue;
       if (!r.ok) {
-        // A document gone from Bitrix24 before we read it is handled like a deletion.
-        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') {
-          const gone = { ...ref, type: ref.type as PushPayload['type'], deleted: true };
-          settle(key, await this.removeFromXero(memberId, connection, gone, await this.linkedStates(memberId, connection, [gone])));
-        }
+        // Gone from Bitrix24 (deleted, whether or not an event said so): delete the Xero draft or void the invoice.
+        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') gone.push({ ...ref, type: ref.type as PushPayload['type'], deleted: true });
         else settle(key, { kind: 'attention', code: r.failure.code, message: r.failure.message });
         continue;
       }
+      if ((byKey.get(key)?.payload as PushPayload | undefined)?.deleted) this.noteDeleteRefused(memberId, ref);
       const hash = contentHash(r.doc, settings);
       const found = this.deps.store.links.find(memberId, ref.type, ref.id);
       const link = found && found.connectionId === connection.id ? found : undefined;
@@ -114,6 +109,9 @@ export class PushInvoices implements JobHandler {
       }
       candidates.push({ doc: r.doc, hash, job: byKey.get(key)!, link, contentChanged, stageMoved });
     }
+    // Their Xero states are read at once.
+    const removed = await this.linkedStates(memberId, connection, gone);
+    for (const ref of gone) settle(keyOf(ref), await this.removeFromXero(memberId, connection, ref, removed));
     if (candidates.length === 0) return outcomes;
 
     const gateway = this.deps.gateways.for(connection.id);
@@ -348,6 +346,14 @@ export class PushInvoices implements JobHandler {
         memberId, level: 'warn', kind: 'invoice.not_editable', subject: `${doc.type}:${doc.id}`,
         message: `Changes to invoice ${doc.number} were not sent: it is ${state.status} in Xero, where only drafts can be edited. Change it in Xero, or void it there and create a new invoice.`,
       });
+    });
+  }
+
+  /** A delete event for a document Bitrix24 still has: nothing is deleted in Xero; the attempt is logged. */
+  private noteDeleteRefused(memberId: string, ref: DocumentRef): void {
+    this.deps.store.activity.record({
+      memberId, level: 'warn', kind: 'event.delete_refused', subject: `${ref.type}:${ref.id}`,
+      message: `A delete event arrived for ${ref.type === 'invoice' ? 'invoice' : 'document'} ${ref.id}, but it still exists in Bitrix24, so nothing was deleted or voided in Xero.`,
     });
   }
 
