@@ -11,7 +11,8 @@ import { XeroConnections } from './xero/connections.js';
 import { XeroIdentity } from './xero/identity.js';
 import { XeroGateways, DEFAULT_XERO_LIMITS, type XeroLimits } from './xero/gateway.js';
 import { Outbox, type JobHandler } from './sync/outbox.js';
-import { PushInvoices } from './sync/push-invoice.js';
+import { PushDocuments } from './sync/push-document.js';
+import { invoiceKind } from './sync/invoice-kind.js';
 import { drainOfflineEvents } from './sync/drain-offline.js';
 import { reconcile } from './sync/reconcile.js';
 import { IntakeSchedule } from './sync/intake-schedule.js';
@@ -59,7 +60,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const outbox = new Outbox(store, logger);
   outbox.register('portal-setup', installPortal.setupHandler);
   outbox.register('portal-uninstall', installPortal.uninstallHandler);
-  outbox.register('push-invoice', new PushInvoices({ store, portals, gateways, logger }));
+  outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger }, invoiceKind));
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
   outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));
   const intakeSchedule = new IntakeSchedule(store, outbox, logger);

@@ -23,7 +23,7 @@ export function cardTabRoutes(services: Services): Router {
   const paths = [...new Set(Object.keys(PLACEMENT_TYPES).map((code) => manifest.placements[code]).filter(Boolean))];
 
   router.post(paths, async (req, res) => {
-    const page = await verifyPage(store, req.body);
+    const page = await verifyPage(store, req.body, services.config.bitrix.clientId);
     const kind = PLACEMENT_TYPES[page.placement];
     const id = String(page.options.ID ?? page.options.id ?? '');
     if (!kind || !/^\d+$/.test(id)) {

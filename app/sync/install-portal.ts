@@ -240,7 +240,7 @@ export class InstallPortal {
 
   /** The user behind verified tokens, asked at the verified endpoint; 403 unless a portal administrator. */
   private async requireAdmin(verified: VerifiedPortal, what: string): Promise<PageUser> {
-    const user = await confirmUser(verified.clientEndpoint, verified.tokens.accessToken);
+    const user = await confirmUser(verified.clientEndpoint, verified.tokens.accessToken, this.deps.bitrix.clientId);
     if (!user.isAdmin) throw forbidden(`Only a Bitrix24 portal administrator can ${what}.`);
     return user;
   }

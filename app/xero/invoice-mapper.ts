@@ -28,7 +28,7 @@ export interface MappingContext {
   /** Currency codes the Xero organisation has enabled (`listCurrencies`). */
   currencies: readonly string[];
   /** The Xero invoice or quote this document is already linked to: updated in place, line ids kept. */
-  existing?: { invoiceId: string; lineItemIds: string[] };
+  existing?: { id: string; lineItemIds: string[] };
 }
 
 export type AmountTypes = 'Exclusive' | 'Inclusive' | 'NoTax';
@@ -57,7 +57,7 @@ export function toXeroInvoice(doc: SalesDocument, ctx: MappingContext): Invoice 
     status: Invoice.StatusEnum.DRAFT,
     lineItems: lines.map((l) => l.line),
   };
-  if (ctx.existing) invoice.invoiceID = ctx.existing.invoiceId;
+  if (ctx.existing) invoice.invoiceID = ctx.existing.id;
   return dropUndefined(invoice);
 }
 
@@ -75,7 +75,7 @@ export function toXeroQuote(doc: SalesDocument, ctx: MappingContext): Quote {
     status: QuoteStatusCodes.DRAFT,
     lineItems: lines.map((l) => l.line),
   };
-  if (ctx.existing) quote.quoteID = ctx.existing.invoiceId;
+  if (ctx.existing) quote.quoteID = ctx.existing.id;
   return dropUndefined(quote);
 }
 

@@ -88,3 +88,12 @@ export async function rest(emu: Bitrix24Emulator, method: string, params: Record
   const res = await fetch(`${emu.clientEndpoint}${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...params, auth: token }) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
+
+/** Empties the emulator, registers the app again (for `w.handler`) and installs it silently; returns the admin's token. */
+export function reinstall(w: World): string {
+  w.emu.reset();
+  const reg = w.emu.registerApp({ handlerUrl: `${w.handler.url}/b24/app`, installUrl: `${w.handler.url}/b24/install` });
+  w.clientId = reg.clientId;
+  w.clientSecret = reg.clientSecret;
+  return w.emu.installSilently({ userId: 1 }).accessToken;
+}

@@ -81,7 +81,16 @@ export interface Bitrix24Emulator {
   uninstall(opts?: { clean?: boolean }): Promise<void>;
   frameAuth(userId: number): Record<string, string>;
   /** Fresh install-style tokens for a user (as an admin would get them), e.g. to build a B24OAuth client. */
-  issueTokens(userId: number): { accessToken: string; refreshToken: string; expires: number; expiresIn: number };
+  issueTokens(userId: number, opts?: { clientId?: string }): { accessToken: string; refreshToken: string; expires: number; expiresIn: number };
+  /**
+   * Another local application installed on the same portal: its own client id, secret, application token and
+   * tokens (which `app.info` answers for that app, not for the main one).
+   */
+  installOtherApp(opts?: { scopes?: string[] }): { clientId: string; clientSecret: string; applicationToken: string };
+  /** A portal user (non-admin unless `admin`), who gets tokens of their own like any other user. */
+  addUser(user: { name: string; lastName?: string; admin?: boolean }): number;
+  /** Withholds a user's CRM read permission for an entity type (every item, or the listed ids); 5 = classic invoices. */
+  denyRead(userId: number, entityTypeId: number, ids?: number[]): void;
   expireAccessTokens(): void;
   setAccessTokenTtl(seconds: number): void;
 
@@ -202,6 +211,20 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     };
   };
 
+  const newApp = (handlerUrl: string, scopes: string[] | undefined, apiOnly: boolean): AppRegistration => ({
+    clientId: `local.${hex(14)}.${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`,
+    clientSecret: randomToken(50),
+    handlerUrl,
+    installUrl: handlerUrl,
+    scopes: scopes ?? ['crm', 'placement', 'catalog', 'userfieldconfig'],
+    apiOnly,
+    version: 1,
+    installed: false,
+    present: false,
+    applicationToken: null,
+    appSid: hex(32),
+  });
+
   const emu: Bitrix24Emulator = {
     baseUrl,
     clientEndpoint: `${baseUrl}/rest/`,
@@ -224,17 +247,10 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     /** Source: bitrix24-rest.md §6 (local application form: client_id `local.…`, client_secret, scopes, API-only). */
     registerApp({ handlerUrl, installUrl, scopes, apiOnly, clientId, clientSecret }) {
       const reg: AppRegistration = {
-        clientId: clientId ?? `local.${hex(14)}.${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`,
-        clientSecret: clientSecret ?? randomToken(50),
-        handlerUrl,
+        ...newApp(handlerUrl, scopes, !!apiOnly),
         installUrl: installUrl ?? handlerUrl,
-        scopes: scopes ?? ['crm', 'placement', 'catalog', 'userfieldconfig'],
-        apiOnly: !!apiOnly,
-        version: 1,
-        installed: false,
-        present: false,
-        applicationToken: null,
-        appSid: hex(32),
+        ...(clientId ? { clientId } : {}),
+        ...(clientSecret ? { clientSecret } : {}),
       };
       portal.app = reg;
       return { clientId: reg.clientId, clientSecret: reg.clientSecret };
@@ -325,9 +341,23 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     },
 
     frameAuth,
-    issueTokens(userId) {
-      const { access, refresh } = portal.issueTokens(userId);
+    issueTokens(userId, { clientId } = {}) {
+      const { access, refresh } = portal.issueTokens(userId, clientId);
       return { accessToken: access.token, refreshToken: refresh.token, expires: Math.floor(access.expiresAt / 1000), expiresIn: portal.accessTokenTtlSeconds };
+    },
+    installOtherApp({ scopes } = {}) {
+      const other = { ...newApp(`https://other-app.example.com/app`, scopes ?? ['crm', 'user_brief'], false), present: true, installed: true, applicationToken: hex(32) };
+      portal.otherApps.push(other);
+      return { clientId: other.clientId, clientSecret: other.clientSecret, applicationToken: other.applicationToken };
+    },
+    addUser({ name, lastName = '', admin = false }) {
+      const id = Math.max(...portal.users.keys()) + 1;
+      portal.users.set(id, { id, name, lastName, email: `user${id}@example.com`, admin });
+      return id;
+    },
+    denyRead(userId, entityTypeId, ids) {
+      portal.user(userId);
+      portal.readDenials.push({ userId, entityTypeId, ids: ids ?? null });
     },
     expireAccessTokens() {
       for (const t of portal.accessTokens.values()) t.expiresAt = Date.now() - 1;

@@ -28,8 +28,12 @@ export interface AppRegistration {
   appSid: string;
 }
 
-export interface AccessToken { token: string; userId: number; expiresAt: number }
-export interface RefreshToken { token: string; userId: number; used: boolean; expiresAt: number }
+/** Tokens are issued to one app for one user (bitrix24-rest.md §7): `clientId` names the app. */
+export interface AccessToken { token: string; userId: number; clientId: string; expiresAt: number }
+export interface RefreshToken { token: string; userId: number; clientId: string; used: boolean; expiresAt: number }
+
+/** A user's CRM read permission withheld for one entity type: every item (`ids` null) or the listed ones. */
+export interface ReadDenial { userId: number; entityTypeId: number; ids: number[] | null }
 
 export interface CrmItem { entityTypeId: number; data: Record<string, unknown>; uf: Record<string, unknown> }
 
@@ -79,6 +83,10 @@ export class Portal {
   accessTokenTtlSeconds: number;
   users = new Map<number, User>();
   app: AppRegistration | null = null;
+  /** Other applications installed on the same portal (their own client id, tokens and app.info). */
+  otherApps: AppRegistration[] = [];
+  /** CRM read permissions withheld from users (admins read everything). Entity type 5 = classic invoices. */
+  readDenials: ReadDenial[] = [];
   accessTokens = new Map<string, AccessToken>();
   refreshTokens = new Map<string, RefreshToken>();
   items = new Map<number, Map<number, CrmItem>>();
@@ -125,6 +133,8 @@ export class Portal {
       [2, { id: 2, name: 'Mary', lastName: 'User', email: 'mary@example.com', admin: false }],
     ]);
     this.app = null;
+    this.otherApps = [];
+    this.readDenials = [];
     this.accessTokens.clear();
     this.refreshTokens.clear();
     this.items = new Map([[SMART_INVOICE, new Map()], [QUOTE, new Map()], [COMPANY, new Map()], [CONTACT, new Map()]]);
@@ -213,18 +223,36 @@ export class Portal {
     return u;
   }
 
-  /** A fresh access/refresh pair for a user. Source: bitrix24-rest.md §7 (1 h access, 180 d refresh). */
-  issueTokens(userId: number): { access: AccessToken; refresh: RefreshToken } {
-    const access: AccessToken = { token: randomToken(), userId, expiresAt: Date.now() + this.accessTokenTtlSeconds * 1000 };
-    const refresh: RefreshToken = { token: randomToken(), userId, used: false, expiresAt: Date.now() + 180 * 86400_000 };
+  /**
+   * A fresh access/refresh pair for a user of one app (the main app unless `clientId` names another).
+   * Source: bitrix24-rest.md §7 (1 h access, 180 d refresh).
+   */
+  issueTokens(userId: number, clientId = this.app?.clientId ?? ''): { access: AccessToken; refresh: RefreshToken } {
+    const access: AccessToken = { token: randomToken(), userId, clientId, expiresAt: Date.now() + this.accessTokenTtlSeconds * 1000 };
+    const refresh: RefreshToken = { token: randomToken(), userId, clientId, used: false, expiresAt: Date.now() + 180 * 86400_000 };
     this.accessTokens.set(access.token, access);
     this.refreshTokens.set(refresh.token, refresh);
     return { access, refresh };
   }
 
-  revokeAllTokens(): void {
-    this.accessTokens.clear();
-    this.refreshTokens.clear();
+  /** Forgets the tokens of one app (default: the main app); other apps' tokens stay valid. */
+  revokeAllTokens(clientId = this.app?.clientId): void {
+    for (const [k, t] of this.accessTokens) if (t.clientId === clientId) this.accessTokens.delete(k);
+    for (const [k, t] of this.refreshTokens) if (t.clientId === clientId) this.refreshTokens.delete(k);
+  }
+
+  /** The installed app a client id names (the main app or another one), or undefined. */
+  appByClientId(clientId: string): AppRegistration | undefined {
+    return [this.app, ...this.otherApps].find((a): a is AppRegistration => !!a && a.clientId === clientId);
+  }
+
+  /**
+   * Whether a user may read a CRM item: admins always; others unless a denial covers it. Source: crm-item-get.md
+   * ("any user with read access permission"; 400 ACCESS_DENIED otherwise).
+   */
+  canRead(userId: number, entityTypeId: number, id: number): boolean {
+    if (this.users.get(userId)?.admin) return true;
+    return !this.readDenials.some((d) => d.userId === userId && d.entityTypeId === entityTypeId && (d.ids === null || d.ids.includes(id)));
   }
 
   // endregion ////
