@@ -105,6 +105,15 @@ export class LinkRepository {
     this.db.prepare('UPDATE links SET contact_fields = ? WHERE id = ?').run(JSON.stringify(fields), id);
   }
 
+  /** The note the card shows for a link (migration 7), e.g. that Xero carries a rounding line; null when none. */
+  note(id: number): string | null {
+    return (this.db.prepare('SELECT note FROM links WHERE id = ?').get(id) as { note: string | null } | undefined)?.note ?? null;
+  }
+
+  setNote(id: number, note: string | null): void {
+    this.db.prepare('UPDATE links SET note = ? WHERE id = ?').run(note, id);
+  }
+
   /** The links of one Xero object (a contact may be linked to a company and to its people). */
   findByXero(memberId: string, xeroType: XeroType, xeroId: string): Link[] {
     return (this.db.prepare('SELECT * FROM links WHERE member_id = ? AND xero_type = ? AND xero_id = ? ORDER BY id').all(memberId, xeroType, xeroId) as LinkRow[]).map(fromRow);

@@ -240,6 +240,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 7,
+    name: 'links: a note the card shows (e.g. the rounding line the push added)',
+    sql: `
+      -- Words about how the Xero object was built, shown on the document's Xero tab; null when there is nothing to say.
+      ALTER TABLE links ADD COLUMN note TEXT;
+    `,
+  },
+  {
+    version: 8,
     name: 'portals: purge after a grace period, operator-approved move to another endpoint',
     sql: `
       -- A portal uninstalled with CLEAN keeps its data until purge_at (restorable by an operator until then).

@@ -8,6 +8,8 @@
  * the stages people chose → write Xero's id, number and status back to Bitrix24. What differs per kind (endpoint,
  * payload, statuses, what a stage means) is the `DocumentKind` (invoice-kind.ts, quote-kind.ts).
  */
+import { representationOf, roundingNote } from '../xero/invoice-mapper.js';
+import { roundingAccountOf } from '../xero/rounding-account.js';
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -122,8 +124,9 @@ export class PushDocuments<P> implements JobHandler {
     const contacts = await this.resolveCustomers(round, ready);
     const currencies = await this.currencies(connection.id, () => listCurrencies(round.gateway, round.tenantId));
 
-    // 8. Build the Xero documents.
-    const items = this.buildAll(round, ready, { xeroState, lost, contacts, currencies });
+    // 8. Build the Xero documents (the rounding account is read only when a document needs a rounding line).
+    const roundingAccount = await this.roundingAccount(round, ready);
+    const items = this.buildAll(round, ready, { xeroState, lost, contacts, currencies, roundingAccount });
 
     // 9. Send (≤ 50 per request) and link each answer in the same transaction that records it.
     const written = await this.send(round, items, xeroState);
@@ -194,6 +197,12 @@ export class PushDocuments<P> implements JobHandler {
   }
 
   /** The Xero state of the linked candidates, keyed by lower-case Xero id. */
+  /** The rounding account, when one of the documents needs a rounding line (rounding-account.ts). */
+  private async roundingAccount(round: Round, ready: Candidate[]): Promise<string | null> {
+    const needed = ready.some((c) => representationOf(c.doc, { roundingAccount: 'any' }, this.kind.xeroType).rounding);
+    return needed ? roundingAccountOf(round.gateway, round.settings) : null;
+  }
+
   private async readLinked(round: Round, candidates: Candidate[]): Promise<Map<string, XeroDocumentState>> {
     const ids = candidates.flatMap((c) => (c.link ? [c.link.xeroId] : []));
     return ids.length ? this.kind.read(round.gateway, round.tenantId, ids) : new Map();
@@ -222,9 +231,9 @@ export class PushDocuments<P> implements JobHandler {
   private buildAll(
     round: Round,
     ready: Candidate[],
-    known: { xeroState: Map<string, XeroDocumentState>; lost: Map<string, XeroDocumentState[]>; contacts: ResolvedContacts; currencies: string[] },
-  ): (PushItem<P> & { c: Candidate; creates: boolean })[] {
-    const items: (PushItem<P> & { c: Candidate; creates: boolean })[] = [];
+    known: { xeroState: Map<string, XeroDocumentState>; lost: Map<string, XeroDocumentState[]>; contacts: ResolvedContacts; currencies: string[]; roundingAccount: string | null },
+  ): (PushItem<P> & { c: Candidate; creates: boolean; note: string | null })[] {
+    const items: (PushItem<P> & { c: Candidate; creates: boolean; note: string | null })[] = [];
     for (const c of ready) {
       const key = keyOf(c.doc);
       const cKey = customerKey(c.doc.customer!);
@@ -257,10 +266,11 @@ export class PushDocuments<P> implements JobHandler {
         }
       }
       try {
-        const payload = this.kind.build(c.doc, { contactId, settings: round.settings, currencies: known.currencies, existing });
+        const payload = this.kind.build(c.doc, { contactId, settings: round.settings, currencies: known.currencies, existing, roundingAccount: known.roundingAccount });
         // The key names the content and whether it updates an existing document, so a healed document is a new
         // request for Xero rather than a replay of the lost one with another body.
-        items.push({ key, payload, idempotencyKey: `${key}:${c.hash}:${existing?.id ?? 'new'}`, c, creates: !existing });
+        const note = roundingNote(c.doc, representationOf(c.doc, known, this.kind.xeroType), known.roundingAccount);
+        items.push({ key, payload, idempotencyKey: `${key}:${c.hash}:${existing?.id ?? 'new'}`, c, creates: !existing, note });
       } catch (err) {
         if (err instanceof AppError) round.attention(key, err);
         else throw err;
@@ -269,7 +279,7 @@ export class PushDocuments<P> implements JobHandler {
     return items;
   }
 
-  private async send(round: Round, items: (PushItem<P> & { c: Candidate; creates: boolean })[], xeroState: Map<string, XeroDocumentState>): Promise<Written[]> {
+  private async send(round: Round, items: (PushItem<P> & { c: Candidate; creates: boolean; note: string | null })[], xeroState: Map<string, XeroDocumentState>): Promise<Written[]> {
     const { store } = this.deps;
     if (items.length === 0) return [];
     store.links.markSent(round.memberId, items.filter((i) => i.creates).map((i) => ({ b24Type: i.c.doc.type, b24Id: i.c.doc.id })));
@@ -286,7 +296,7 @@ export class PushDocuments<P> implements JobHandler {
         continue;
       }
       const state: XeroDocumentState = { ...r, reference: this.kind.reference(item.c.doc), currencyCode: item.c.doc.currency, contactId: null };
-      this.link(round, item.c.doc, item.c.hash, state);
+      this.link(round, item.c.doc, item.c.hash, state, item.note);
       written.push({ doc: item.c.doc, state });
       xeroState.set(state.id.toLowerCase(), state);
       round.settle(item.key, { kind: 'done' });
@@ -363,7 +373,7 @@ export class PushDocuments<P> implements JobHandler {
   }
 
   /** The link is written with Xero's answer, in one transaction, with the log line and the totals check. */
-  private link(round: Round, doc: SalesDocument, hash: string, state: XeroDocumentState): void {
+  private link(round: Round, doc: SalesDocument, hash: string, state: XeroDocumentState, note: string | null = null): void {
     const { store } = this.deps;
     const { memberId, connection } = round;
     const Noun = capital(this.kind.noun);
@@ -371,11 +381,12 @@ export class PushDocuments<P> implements JobHandler {
     store.transaction(() => {
       const previous = store.links.find(memberId, doc.type, doc.id);
       store.links.clearSent(memberId, doc.type, doc.id);
-      store.links.save({
+      const saved = store.links.save({
         memberId, connectionId: connection.id, b24Type: doc.type, b24Id: doc.id, xeroType: kind, xeroId: state.id,
         xeroNumber: state.number, contentHash: hash, xeroStatus: state.status,
         xeroUpdatedAt: state.updatedDateUTC ? state.updatedDateUTC.getTime() : null, b24StageId: doc.stageId,
       });
+      store.links.setNote(saved.id, note);
       const subject = `${doc.type}:${doc.id}`;
       store.activity.record({
         memberId, level: 'info', kind: previous ? `${kind}.updated` : `${kind}.created`, subject,

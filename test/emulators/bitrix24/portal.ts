@@ -4,6 +4,7 @@
  * Sources are named per behaviour below; bitrix24-rest.md is the shared reference.
  */
 import { RestError, isoDate, randomToken, round2, toInt, isYes } from './core.js';
+import { documentAmount, storeRow } from './row-math.js';
 import { EventDelivery, type Binding, type OfflineRecord } from './events.js';
 import {
   SYSTEM_FIELDS, SMART_INVOICE, QUOTE, COMPANY, CONTACT, CLASSIC_INVOICE, UF_ENTITY, OWNER_TYPE, ufCamelName, semanticId,
@@ -513,7 +514,8 @@ export class Portal {
   /**
    * Replaces all rows of an owner (crm.item.productrow.set) and recomputes the owner's amount unless it is in
    * manual mode. Prices are per unit; `price` is after discount with tax (bitrix24-rest.md §3; fixture
-   * rest.crm.item.productrow.list.response.json: 90000 @ 10% tax → priceExclusive 81818.18).
+   * rest.crm.item.productrow.list.response.json: 90000 @ 10% tax → priceExclusive 81818.18); the arithmetic and its
+   * sources are in row-math.ts.
    * The owner's amount changes, so the owner's UPDATE event is raised (assumption: the item is saved).
    */
   setRows(entityTypeId: number, ownerId: number, rows: Array<Record<string, unknown>>, ctx: WriteCtx): ProductRow[] {
@@ -525,8 +527,9 @@ export class Portal {
     const built = rows.map((r, i) => this.buildRow(ownerType, ownerId, r, i));
     this.productRows.set(`${ownerType}:${ownerId}`, built);
     if (owner.data.isManualOpportunity !== 'Y') {
-      owner.data.opportunity = round2(built.reduce((s, r) => s + r.price * r.quantity, 0));
-      owner.data.taxValue = round2(built.reduce((s, r) => s + (r.price - r.priceExclusive) * r.quantity, 0));
+      const { opportunity, taxValue } = documentAmount(built);
+      owner.data.opportunity = opportunity;
+      owner.data.taxValue = taxValue;
     }
     owner.data.updatedTime = isoDate();
     owner.data.updatedBy = ctx.userId ?? 1;
@@ -539,41 +542,25 @@ export class Portal {
     const productId = toInt(g('productId', 'PRODUCT_ID'), 0);
     const product = productId ? this.products.get(productId) : undefined;
     const taxRateRaw = g('taxRate', 'TAX_RATE');
-    const taxRate = taxRateRaw === undefined || taxRateRaw === null || taxRateRaw === '' ? null : Number(taxRateRaw);
-    const t = (taxRate ?? 0) / 100;
-    const taxIncluded = isYes(g('taxIncluded', 'TAX_INCLUDED')) ? 'Y' : 'N';
-    let price = Number(g('price', 'PRICE') ?? 0);
-    const exclusiveIn = g('priceExclusive', 'PRICE_EXCLUSIVE');
-    if (g('price', 'PRICE') === undefined && exclusiveIn !== undefined) price = Number(exclusiveIn) * (1 + t);
-    const priceExclusive = price / (1 + t);
-    const discountTypeId = toInt(g('discountTypeId', 'DISCOUNT_TYPE_ID'), 2);
-    const discountRate = Number(g('discountRate', 'DISCOUNT_RATE') ?? 0);
-    let priceNetto: number;
-    let discountSum: number;
-    if (discountTypeId === 1) {
-      discountSum = Number(g('discountSum', 'DISCOUNT_SUM') ?? 0);
-      priceNetto = priceExclusive + discountSum;
-    } else {
-      priceNetto = discountRate >= 100 ? priceExclusive : priceExclusive / (1 - discountRate / 100);
-      discountSum = priceNetto - priceExclusive;
-    }
+    const num = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : Number(v));
+    const stored = storeRow({
+      price: num(g('price', 'PRICE')),
+      priceExclusive: num(g('priceExclusive', 'PRICE_EXCLUSIVE')),
+      quantity: num(g('quantity', 'QUANTITY')) ?? 1,
+      taxRate: taxRateRaw === undefined || taxRateRaw === null || taxRateRaw === '' ? null : Number(taxRateRaw),
+      taxIncluded: isYes(g('taxIncluded', 'TAX_INCLUDED')),
+      discountTypeId: toInt(g('discountTypeId', 'DISCOUNT_TYPE_ID'), 2),
+      discountRate: num(g('discountRate', 'DISCOUNT_RATE')),
+      discountSum: num(g('discountSum', 'DISCOUNT_SUM')),
+    });
     return {
       id: this.nextId('row', 1000),
       ownerId,
       ownerType,
       productId,
       productName: String(g('productName', 'PRODUCT_NAME') ?? product?.fields.name ?? ''),
-      price: round2(price),
-      priceAccount: round2(price),
-      priceExclusive: round2(priceExclusive),
-      priceNetto: round2(priceNetto),
-      priceBrutto: round2(priceNetto * (1 + t)),
-      quantity: Number(g('quantity', 'QUANTITY') ?? 1),
-      discountTypeId,
-      discountRate: round2(discountTypeId === 1 ? (priceNetto ? (discountSum / priceNetto) * 100 : 0) : discountRate),
-      discountSum: round2(discountSum),
-      taxRate,
-      taxIncluded,
+      ...stored,
+      priceAccount: stored.price,
       customized: 'Y',
       measureCode: toInt(g('measureCode', 'MEASURE_CODE'), 796),
       measureName: String(g('measureName', 'MEASURE_NAME') ?? 'pcs'),
