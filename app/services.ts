@@ -18,6 +18,7 @@ import { reconcile } from './sync/reconcile.js';
 import { IntakeSchedule } from './sync/intake-schedule.js';
 import { PullStatuses } from './sync/pull-statuses.js';
 import { StatusPollSchedule } from './sync/schedules.js';
+import { ImportFromXero, IMPORT_JOB } from './sync/import-from-xero.js';
 
 export interface Services {
   config: Config;
@@ -37,6 +38,8 @@ export interface Services {
   pullStatuses: PullStatuses;
   /** The Xero status poll; started and stopped by main.ts. */
   statusPoll: StatusPollSchedule;
+  /** Import from Xero (slider and command line): preview, run, cancel, summary. */
+  importFromXero: ImportFromXero;
 }
 
 export function createServices(input: { config: Config; store: Store; logger: Logger; appSecret: string; manifest?: Manifest; xeroLimits?: Partial<XeroLimits> }): Services {
@@ -66,10 +69,12 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const intakeSchedule = new IntakeSchedule(store, outbox, logger);
   const pullStatuses = new PullStatuses({ store, gateways, portals, logger });
   outbox.register('xero-webhook', pullStatuses.webhookHandler);
+  const importFromXero = new ImportFromXero({ store, portals, gateways, logger });
+  outbox.register(IMPORT_JOB, importFromXero.handler);
   const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
-    gateways, outbox, intakeSchedule, pullStatuses, statusPoll,
+    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, importFromXero,
   };
 }
 

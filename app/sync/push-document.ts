@@ -266,7 +266,9 @@ export class PushDocuments<P> implements JobHandler {
         }
       }
       try {
-        const payload = this.kind.build(c.doc, { contactId, settings: round.settings, currencies: known.currencies, existing, roundingAccount: known.roundingAccount });
+        // Products imported from (or matched to) Xero items carry their item code on the line.
+        const itemCodes = this.deps.store.links.itemCodes(round.memberId, c.doc.lines.flatMap((l) => (l.productId ? [l.productId] : [])));
+        const payload = this.kind.build(c.doc, { contactId, settings: round.settings, currencies: known.currencies, existing, roundingAccount: known.roundingAccount, itemCodes });
         // The key names the content and whether it updates an existing document, so a healed document is a new
         // request for Xero rather than a replay of the lost one with another body.
         const note = roundingNote(c.doc, representationOf(c.doc, known, this.kind.xeroType), known.roundingAccount);
