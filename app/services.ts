@@ -18,6 +18,7 @@ import { reconcile } from './sync/reconcile.js';
 import { IntakeSchedule } from './sync/intake-schedule.js';
 import { PullStatuses } from './sync/pull-statuses.js';
 import { StatusPollSchedule } from './sync/schedules.js';
+import { Metrics } from './metrics.js';
 import { ImportFromXero, IMPORT_JOB } from './sync/import-from-xero.js';
 
 export interface Services {
@@ -38,6 +39,8 @@ export interface Services {
   pullStatuses: PullStatuses;
   /** The Xero status poll; started and stopped by main.ts. */
   statusPoll: StatusPollSchedule;
+  /** Prometheus metrics of this instance (GET /metrics). */
+  metrics: Metrics;
   /** Import from Xero (slider and command line): preview, run, cancel, summary. */
   importFromXero: ImportFromXero;
 }
@@ -45,7 +48,8 @@ export interface Services {
 export function createServices(input: { config: Config; store: Store; logger: Logger; appSecret: string; manifest?: Manifest; xeroLimits?: Partial<XeroLimits> }): Services {
   const { config, store, logger } = input;
   const manifest = input.manifest ?? loadManifest();
-  const portals = new PortalClients(store, config, logger);
+  const metrics = new Metrics(store);
+  const portals = new PortalClients(store, config, logger, metrics);
   const identity = new XeroIdentity(config);
   const xero = new XeroConnections(store, config, identity, logger);
   const connectXero = new ConnectXero(store, identity, xero, logger);
@@ -60,13 +64,14 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     bitrix: config.bitrix,
   });
   const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
-  const outbox = new Outbox(store, logger);
+  metrics.watchGateways(gateways);
+  const outbox = new Outbox(store, logger, {}, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);
   outbox.register('portal-uninstall', installPortal.uninstallHandler);
   outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger }, invoiceKind));
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
   outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));
-  const intakeSchedule = new IntakeSchedule(store, outbox, logger);
+  const intakeSchedule = new IntakeSchedule(store, outbox, logger, config.retention);
   const pullStatuses = new PullStatuses({ store, gateways, portals, logger });
   outbox.register('xero-webhook', pullStatuses.webhookHandler);
   const importFromXero = new ImportFromXero({ store, portals, gateways, logger });
@@ -74,7 +79,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
-    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, importFromXero,
+    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero,
   };
 }
 

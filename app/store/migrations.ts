@@ -248,6 +248,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 8,
+    name: 'jobs: the request that caused the job',
+    sql: `
+      -- The request id of the HTTP request that enqueued (or last coalesced into) the job; the worker logs with it.
+      ALTER TABLE jobs ADD COLUMN request_id TEXT;
+    `,
+  },
+  {
+    version: 9,
     name: 'portals: purge after a grace period, operator-approved move to another endpoint',
     sql: `
       -- A portal uninstalled with CLEAN keeps its data until purge_at (restorable by an operator until then).

@@ -7,6 +7,8 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Job } from '../store/jobs.js';
+import { withRequestId } from '../request-context.js';
+import type { Metrics } from '../metrics.js';
 
 export type JobOutcome =
   | { kind: 'done' }
@@ -66,6 +68,7 @@ export class Outbox {
     private readonly store: Store,
     private readonly logger: Logger,
     options: OutboxOptions = {},
+    private readonly metrics?: Metrics,
   ) {
     this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, wakeDelayMs: 250, ...options };
   }
@@ -90,10 +93,11 @@ export class Outbox {
     if (this.#timer && this.#timerDue <= due) return;
     clearTimeout(this.#timer);
     this.#timerDue = due;
-    this.#timer = setTimeout(() => {
+    // Made outside the waking request's context: the worker sets each group's own request id.
+    this.#timer = withRequestId(undefined, () => setTimeout(() => {
       this.#timer = undefined;
       void this.tick();
-    }, delayMs);
+    }, delayMs));
   }
 
   /** Stops claiming; waits for the groups in flight (their jobs finish or go back to the queue). */
@@ -151,6 +155,12 @@ export class Outbox {
   }
 
   private async work(handler: JobHandler, jobs: Job[]): Promise<void> {
+    // The group runs with the request id(s) that caused its jobs, so the handler's log lines carry them.
+    const requestIds = [...new Set(jobs.map((j) => j.requestId).filter((r): r is string => Boolean(r)))];
+    return withRequestId(requestIds.length ? requestIds.join(',') : undefined, () => this.workInContext(handler, jobs));
+  }
+
+  private async workInContext(handler: JobHandler, jobs: Job[]): Promise<void> {
     let outcomes: Map<number, JobOutcome>;
     try {
       outcomes = await handler.run(jobs);
@@ -167,6 +177,10 @@ export class Outbox {
 
   private record(job: Job, outcome: JobOutcome): void {
     const { jobs } = this.store;
+    this.metrics?.jobOutcome(job.kind, outcome.kind);
+    withRequestId(job.requestId ?? undefined, () =>
+      this.logger.info({ jobId: job.id, kind: job.kind, key: job.key, attempt: job.attempts, outcome: outcome.kind, ...(outcome.kind === 'done' ? {} : { code: 'code' in outcome ? outcome.code : undefined, message: outcome.message }) }, 'job worked'),
+    );
     switch (outcome.kind) {
       case 'done':
         jobs.complete(job);
