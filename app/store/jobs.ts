@@ -105,6 +105,14 @@ export class JobRepository {
     return row && fromRow(row);
   }
 
+  /** How many jobs (of some kinds) are due now, and since when the oldest of them is due. */
+  dueSummary(kinds: readonly string[], now = Date.now()): { count: number; oldestRunAt: number | null } {
+    const row = this.db
+      .prepare(`SELECT count(*) AS n, min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= ? AND kind IN (${kinds.map(() => '?').join(', ')})`)
+      .get(now, ...kinds) as { n: number; oldest: number | null };
+    return { count: row.n, oldestRunAt: row.oldest };
+  }
+
   /** Marks up to `limit` due jobs (optionally of some kinds) as running and returns them, oldest first. */
   claimDue(limit: number, kinds?: readonly string[], now = Date.now()): Job[] {
     const tx = this.db.transaction(() => {

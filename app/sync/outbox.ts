@@ -37,6 +37,13 @@ export interface OutboxOptions {
    * request) and the intake path is not competing with a tick per event. (Default: 250)
    */
   wakeDelayMs?: number;
+  /**
+   * While events keep arriving (a wake-up within this many ms), a batch handler's partial batch waits to fill, so a
+   * burst goes out as full requests. (Default: 400)
+   */
+  fillQuietMs?: number;
+  /** No due job waits longer than this for its batch to fill, ms; a lone document goes out within it. (Default: 1500) */
+  fillMaxMs?: number;
 }
 
 /** Back-off for the n-th attempt: base·2^(n−1), at most an hour, ±25 % jitter. */
@@ -62,6 +69,9 @@ export class Outbox {
   #running = new Set<Promise<void>>();
   #stopped = true;
   #ticking = false;
+  #lastWake = 0;
+  /** Until when a partial batch waits for the burst arriving (0: nothing waits). */
+  #holdUntil = 0;
   readonly #opts: Required<OutboxOptions>;
 
   constructor(
@@ -70,7 +80,7 @@ export class Outbox {
     options: OutboxOptions = {},
     private readonly metrics?: Metrics,
   ) {
-    this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, wakeDelayMs: 250, ...options };
+    this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, wakeDelayMs: 250, fillQuietMs: 400, fillMaxMs: 1500, ...options };
   }
 
   register(kind: string, handler: JobHandler): void {
@@ -85,6 +95,7 @@ export class Outbox {
   /** Look at the queue soon (after an enqueue); wake-ups within `wakeDelayMs` share one look. */
   wake(): void {
     if (this.#stopped) return;
+    this.#lastWake = Date.now();
     this.schedule(this.#opts.wakeDelayMs);
   }
 
@@ -120,24 +131,30 @@ export class Outbox {
     if (this.#stopped || this.#ticking) return;
     this.#ticking = true;
     try {
-      await this.runOnce();
+      await this.runOnce(true);
     } catch (err) {
       this.logger.error({ err }, 'outbox tick failed');
     } finally {
       this.#ticking = false;
       if (!this.#stopped) {
         const next = this.store.jobs.nextRunAt();
-        const wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - Date.now()));
+        let wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - Date.now()));
+        if (this.#holdUntil) wait = Math.min(wait, Math.max(1, this.#holdUntil - Date.now()));
         this.schedule(wait);
       }
     }
   }
 
-  /** Claims and starts as many groups as allowed; returns whether anything was started. */
-  private async runOnce(): Promise<boolean> {
+  /**
+   * Claims and starts as many groups as allowed; returns whether anything was started. With `fill`, a partial batch
+   * waits while a burst is still arriving (see `fillQuietMs`).
+   */
+  private async runOnce(fill = false): Promise<boolean> {
     let started = false;
+    this.#holdUntil = 0;
     for (const [kind, handler] of this.#handlers) {
       while (this.#running.size < this.#opts.parallelGroups) {
+        if (fill && this.waitsToFill(kind, handler.batchSize ?? 1)) break;
         const jobs = this.store.jobs.claimDue(handler.batchSize ?? 1, [kind]);
         if (jobs.length === 0) break;
         started = true;
@@ -152,6 +169,18 @@ export class Outbox {
     }
     if (started) await Promise.race([...this.#running]);
     return started;
+  }
+
+  /** True when `kind`'s due jobs are fewer than a batch, events are still arriving, and none has waited too long. */
+  private waitsToFill(kind: string, batchSize: number): boolean {
+    if (batchSize <= 1) return false;
+    const now = Date.now();
+    const { count, oldestRunAt } = this.store.jobs.dueSummary([kind], now);
+    if (count === 0 || count >= batchSize || oldestRunAt === null) return false;
+    const until = Math.min(this.#lastWake + this.#opts.fillQuietMs, oldestRunAt + this.#opts.fillMaxMs);
+    if (until <= now) return false;
+    this.#holdUntil = this.#holdUntil ? Math.min(this.#holdUntil, until) : until;
+    return true;
   }
 
   private async work(handler: JobHandler, jobs: Job[]): Promise<void> {
