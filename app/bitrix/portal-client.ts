@@ -12,8 +12,8 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Portal } from '../store/portals.js';
-import type { Metrics } from '../metrics.js';
 import { refreshAtOAuthServer } from './portal-identity.js';
+import type { Metrics } from '../metrics.js';
 
 /** Milliseconds any single Bitrix24 REST call may take. */
 export const B24_TIMEOUT_MS = 30_000;
@@ -192,9 +192,21 @@ export class PortalClients {
       );
     }
     // Refresh always goes to B24_OAUTH_URL, whatever server_endpoint an answer names (portal-identity.ts).
-    b24.setCustomRefreshAuth(async () => {
+    // Refresh tokens are single-use and the store may be shared with another process (`npm run import`): renewal
+    // runs under a lease in SQLite, and the tokens are read again once it is held — when another process renewed
+    // meanwhile, its tokens are used instead of spending the refresh token a second time.
+    let held = portal.refreshToken;
+    b24.setCustomRefreshAuth(() => this.store.leases.withLease(`b24-token:${portal.memberId}`, async () => {
       const current = this.store.portals.get(portal.memberId);
       if (!current?.refreshToken) throw new AppError('B24.PORTAL_NOT_INSTALLED', 'The app was uninstalled.', 409);
+      if (current.refreshToken !== held && current.accessToken && (current.expiresAt ?? 0) > Date.now() / 1000 + 60) {
+        held = current.refreshToken;
+        return {
+          access_token: current.accessToken, refresh_token: current.refreshToken, expires: current.expiresAt,
+          expires_in: Math.max(0, (current.expiresAt ?? 0) - Math.floor(Date.now() / 1000)), domain: portal.domain, member_id: portal.memberId,
+          client_endpoint: current.clientEndpoint, server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`, scope: current.scope ?? '', status: 'L',
+        } as never;
+      }
       const answer = await refreshAtOAuthServer(this.config.bitrix, current.refreshToken).catch((err: unknown) => {
         const e = err as AppError;
         this.logger.warn({ memberId: portal.memberId, code: e.code, reason: e.details?.reason }, 'Bitrix24 token refresh refused');
@@ -202,9 +214,17 @@ export class PortalClients {
         throw e.code === 'B24.REFRESH_FAILED' ? new AppError(e.code, e.message, 502, e.details) : e;
       });
       const expires = Number(answer.expires ?? 0) || Math.floor(Date.now() / 1000) + Number(answer.expires_in ?? 3600);
-      // The portal stays the one on record, whatever endpoint an answer names.
-      return { ...answer, expires, client_endpoint: portal.clientEndpoint, server_endpoint: `${this.config.bitrix.oauthUrl}/rest/` } as never;
-    });
+      // Saved before the lease ends, so the next holder reads the rotated pair.
+      this.store.portals.saveTokens(portal.memberId, { accessToken: answer.access_token, refreshToken: answer.refresh_token, expiresAt: expires });
+      held = answer.refresh_token;
+      return {
+        ...answer,
+        expires,
+        // The portal stays the one on record, whatever endpoint an answer names.
+        client_endpoint: portal.clientEndpoint,
+        server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`,
+      } as never;
+    }));
     b24.setCallbackRefreshAuth(async ({ b24OAuthParams }) => {
       this.store.portals.saveTokens(portal.memberId, {
         accessToken: b24OAuthParams.accessToken,
