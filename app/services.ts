@@ -65,12 +65,13 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     logger,
     connectXero,
     xeroGrantType: config.xero.grantType,
-    b24ClientId: config.bitrix.clientId,
+    bitrix: config.bitrix,
   });
   const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
   metrics.watchGateways(gateways);
   const outbox = new Outbox(store, logger, {}, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);
+  outbox.register('portal-uninstall', installPortal.uninstallHandler);
   outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger }, invoiceKind));
   outbox.register('push-quote', new PushDocuments({ store, portals, gateways, logger }, quoteKind));
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
@@ -96,7 +97,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   };
   const statusPoll = new StatusPollSchedule(store, polls, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
   return {
-    config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
+    config, store, logger, manifest, sessions: new SessionTokens(input.appSecret, { store, appClientId: config.bitrix.clientId }), portals, identity, xero, connectXero, installPortal,
     gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero, syncContacts,
   };
 }

@@ -1,6 +1,6 @@
 // The dashboard's charts (Chart.js, served by the connector from node_modules): documents synced and errors per hour
 // (24 h) or per day (30 d), and Xero calls per hour against the daily limit spread over the hours. Data comes from
-// the page's #charts-data island first, then from the live stream's "charts" region.
+// the page's #charts-data attribute first, then from the live stream's "charts" region.
 (() => {
   if (!window.Chart) return;
   const { t } = window.connectorLive;
@@ -61,7 +61,7 @@
     for (const b of root.querySelectorAll('button.range')) b.setAttribute('aria-pressed', String(b.dataset.range === data.range));
   }
 
-  draw(JSON.parse(document.getElementById('charts-data').textContent || 'null'));
+  draw(JSON.parse(document.getElementById('charts-data').dataset.json || 'null'));
   window.connectorLive.on('charts', (event) => draw(event.data));
   window.connectorCharts = { docs, calls };
 })();

@@ -5,7 +5,7 @@
 // Pages use window.connectorLive: { params, set(params), on(region, fn), api(path, method, body), t(key, vars), show(text, kind) }.
 (() => {
   const root = document.getElementById('app');
-  const pageData = JSON.parse(document.getElementById('page-data').textContent || '{}');
+  const pageData = JSON.parse(document.getElementById('page-data').dataset.json || '{}');
   const messages = pageData.messages || {};
   const session = root.dataset.session;
   const base = root.dataset.base || '';
