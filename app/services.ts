@@ -17,6 +17,7 @@ import { reconcile } from './sync/reconcile.js';
 import { IntakeSchedule } from './sync/intake-schedule.js';
 import { PullStatuses } from './sync/pull-statuses.js';
 import { StatusPollSchedule } from './sync/schedules.js';
+import { OrgDataCache, ORG_DATA_JOB } from './sync/org-data.js';
 
 export interface Services {
   config: Config;
@@ -34,6 +35,8 @@ export interface Services {
   intakeSchedule: IntakeSchedule;
   /** Xero → Bitrix24 statuses: `pollConnection` for the schedule and the bench, the `xero-webhook` handler. */
   pullStatuses: PullStatuses;
+  /** The connected organisation's lists (accounts, tax rates, …), cached with their age. */
+  orgData: OrgDataCache;
   /** The Xero status poll; started and stopped by main.ts. */
   statusPoll: StatusPollSchedule;
 }
@@ -57,7 +60,9 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
   const outbox = new Outbox(store, logger);
   outbox.register('portal-setup', installPortal.setupHandler);
-  outbox.register('push-invoice', new PushInvoices({ store, portals, gateways, logger }));
+  const orgData = new OrgDataCache({ store, gateways, portals, logger });
+  outbox.register(ORG_DATA_JOB, orgData.handler);
+  outbox.register('push-invoice', new PushInvoices({ store, portals, gateways, logger, orgData }));
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
   outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));
   const intakeSchedule = new IntakeSchedule(store, outbox, logger);
@@ -66,7 +71,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
-    gateways, outbox, intakeSchedule, pullStatuses, statusPoll,
+    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, orgData,
   };
 }
 

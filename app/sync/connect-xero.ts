@@ -12,6 +12,7 @@ import type { Connection } from '../store/connections.js';
 import type { Store } from '../store/index.js';
 import type { XeroConnections } from '../xero/connections.js';
 import type { XeroIdentity, XeroTenant, XeroTokens } from '../xero/identity.js';
+import { ORG_DATA_JOB } from './org-data.js';
 
 /** How long a "Connect Xero" click stays valid. */
 const STATE_TTL_MS = 10 * 60_000;
@@ -143,6 +144,8 @@ export class ConnectXero {
         scope: tokens.scope,
       });
       const resumed = this.store.jobs.resume(memberId);
+      // The organisation's accounts, tax rates, … are read at once, for the settings and the automatic matches.
+      this.store.jobs.enqueue({ memberId, kind: ORG_DATA_JOB, key: `${ORG_DATA_JOB}:${memberId}`, payload: {} });
       this.store.activity.record({
         memberId,
         level: 'info',

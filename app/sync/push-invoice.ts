@@ -29,6 +29,8 @@ import { isExpectedEcho } from '../store/link-status.js';
 import type { SalesDocument } from './document.js';
 import type { JobHandler, JobOutcome } from './outbox.js';
 import { portalSettings, type PortalSettings } from './settings.js';
+import { salesMapping } from './mapping.js';
+import type { OrgDataCache } from './org-data.js';
 
 export interface PushPayload {
   type: 'smart_invoice' | 'invoice';
@@ -56,6 +58,8 @@ export interface PushDeps {
   portals: PortalClients;
   gateways: XeroGateways;
   logger: Logger;
+  /** The organisation's lists, for the automatic tax and account matches. */
+  orgData: OrgDataCache;
 }
 
 export class PushInvoices implements JobHandler {
@@ -82,11 +86,13 @@ export class PushInvoices implements JobHandler {
     // 2. Load the documents (one Bitrix24 batch per 25).
     const refs: DocumentRef[] = jobs.filter((j) => !(j.payload as PushPayload).deleted).map((j) => ({ type: (j.payload as PushPayload).type, id: (j.payload as PushPayload).id }));
     if (refs.length === 0) return outcomes;
-    const settings = portalSettings(this.deps.store, memberId);
     const client = this.deps.portals.for(memberId);
     const read = await readDocuments(client, refs, {
       accountCodePropertyId: this.deps.store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
     });
+    // The settings with the automatic tax and account matches (mapping.ts); documents waiting for a choice are held.
+    const mapping = await salesMapping(this.deps.store, this.deps.orgData, memberId, [...read.values()].flatMap((r) => (r.ok ? [r.doc] : [])));
+    const settings = mapping.settings;
 
     const candidates: Candidate[] = [];
     for (const ref of refs) {
@@ -122,7 +128,7 @@ export class PushInvoices implements JobHandler {
     // 4. Check every changed document before any write; a document that cannot be sent says why.
     const ready: Candidate[] = [];
     for (const c of candidates.filter((x) => x.contentChanged)) {
-      const problem = precheck(c.doc);
+      const problem = precheck(c.doc) ?? mapping.holdOf(c.doc);
       if (problem) settle(keyOf(c.doc), { kind: 'attention', ...problem });
       else ready.push(c);
     }
