@@ -2,7 +2,8 @@
  * Builds the Express app (no listen), so tests drive it in-process. Feature routes are mounted here;
  * every path install.json lists is answered, with 501 while its feature is not built.
  */
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express } from 'express';
+import { securityHeaders } from './http/security-headers.js';
 import type { Config } from './config.js';
 import { notImplemented } from './errors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -52,7 +53,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
 
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use(securityHeaders);
+  app.use(securityHeaders(deps.config.publicUrl));
   app.use((_req, res, next) => {
     if (!draining) return next();
     res.set('Connection', 'close').status(503).json({
@@ -87,15 +88,3 @@ export function createServer(deps: ServerDeps): ConnectorServer {
     },
   };
 }
-
-/**
- * Baseline headers. No X-Frame-Options: Bitrix24 frames the app's pages; framing is limited per page
- * with CSP frame-ancestors set to the portal's origin.
- */
-const securityHeaders: RequestHandler = (_req, res, next) => {
-  res.set({
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
-  });
-  next();
-};

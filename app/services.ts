@@ -11,7 +11,8 @@ import { XeroConnections } from './xero/connections.js';
 import { XeroIdentity } from './xero/identity.js';
 import { XeroGateways, DEFAULT_XERO_LIMITS, type XeroLimits } from './xero/gateway.js';
 import { Outbox, type JobHandler } from './sync/outbox.js';
-import { PushInvoices } from './sync/push-invoice.js';
+import { PushDocuments } from './sync/push-document.js';
+import { invoiceKind } from './sync/invoice-kind.js';
 import { drainOfflineEvents } from './sync/drain-offline.js';
 import { reconcile } from './sync/reconcile.js';
 import { IntakeSchedule } from './sync/intake-schedule.js';
@@ -56,13 +57,14 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     logger,
     connectXero,
     xeroGrantType: config.xero.grantType,
+    b24ClientId: config.bitrix.clientId,
   });
   const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
   const outbox = new Outbox(store, logger);
   outbox.register('portal-setup', installPortal.setupHandler);
   const orgData = new OrgDataCache({ store, gateways, portals, logger });
   outbox.register(ORG_DATA_JOB, orgData.handler);
-  outbox.register('push-invoice', new PushInvoices({ store, portals, gateways, logger, orgData }));
+  outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger, orgData }, invoiceKind));
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
   outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));
   const intakeSchedule = new IntakeSchedule(store, outbox, logger);

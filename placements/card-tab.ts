@@ -23,20 +23,22 @@ export function cardTabRoutes(services: Services): Router {
   const paths = [...new Set(Object.keys(PLACEMENT_TYPES).map((code) => manifest.placements[code]).filter(Boolean))];
 
   router.post(paths, async (req, res) => {
-    const page = await verifyPage(store, req.body);
+    const page = await verifyPage(store, req.body, services.config.bitrix.clientId);
     const kind = PLACEMENT_TYPES[page.placement];
     const id = String(page.options.ID ?? page.options.id ?? '');
     if (!kind || !/^\d+$/.test(id)) {
       throw badRequest(`This tab opens only from an invoice or quote card (placement ${page.placement}, ID ${id || 'missing'}).`);
     }
     const memberId = page.portal.memberId;
+    const link = store.links.find(memberId, kind.type, id) ?? null;
     await renderPage(
       res,
       'card-tab',
       {
         session: sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name }),
         noun: kind.noun,
-        link: store.links.find(memberId, kind.type, id) ?? null,
+        link,
+        linkNote: link ? store.links.note(link.id) : null,
         job: store.jobs.findLive(pushJobKey(memberId, { type: kind.type, id })) ?? null,
         connection: store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected') ?? null,
         activity: store.activity.list({ memberId, subject: `${kind.type}:${id}`, limit: 5 }),

@@ -13,7 +13,7 @@ export function dashboardRoutes(services: Services): Router {
   const { store, sessions, manifest, config } = services;
 
   router.post(manifest.handler, async (req, res) => {
-    const page = await verifyPage(store, req.body);
+    const page = await verifyPage(store, req.body, services.config.bitrix.clientId);
     const memberId = page.portal.memberId;
     const connection = store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected') ?? null;
     const lastProblem = store.activity.list({ memberId, limit: 20 }).find((a) => a.kind === 'xero.connect_failed')?.message;

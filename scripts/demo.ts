@@ -19,6 +19,7 @@ import { start, SHUTDOWN_DEADLINE_MS, type Runtime } from '../app/main.js';
 import { StoreError } from '../app/store/index.js';
 import { startBitrix24Emulator, SMART_INVOICE, QUOTE, type Bitrix24Emulator } from '../test/emulators/bitrix24/index.js';
 import { startXeroEmulator, type XeroEmulator } from '../test/emulators/xero/index.js';
+import { consentAndConfirm } from '../test/helpers/xero-consent.js';
 
 /** Scopes of the local application (install.json). */
 const SCOPES = ['crm', 'catalog', 'placement', 'userfieldconfig', 'user_brief'];
@@ -71,15 +72,17 @@ async function api(connectorUrl: string, session: string, method: string, p: str
   return json;
 }
 
-/** "Connect Xero" as the admin does it: the consent URL, the emulator's auto-approval, the connector's callback. */
+/**
+ * "Connect Xero" as the admin's browser does it: the connector's start URL (binding cookie), the emulator's
+ * auto-approval, the callback's confirmation page naming organisation and portal, and the confirmation.
+ */
 async function connectXero(connectorUrl: string, session: string): Promise<void> {
-  const { authorizeUrl } = (await api(connectorUrl, session, 'POST', '/api/xero/connect')) as { authorizeUrl: string };
-  const consent = await fetch(authorizeUrl, { redirect: 'manual' });
-  const callback = consent.headers.get('location');
-  if (consent.status !== 302 || !callback) throw new DemoError(`Xero's consent page did not redirect back (HTTP ${consent.status}).`);
-  const landed = await fetch(new URL(callback, authorizeUrl));
-  const text = await landed.text();
-  if (landed.status !== 200 || !/Connected to/.test(text)) throw new DemoError(`The connector did not accept Xero's answer (HTTP ${landed.status}).`);
+  const { startUrl } = (await api(connectorUrl, session, 'POST', '/api/xero/connect')) as { startUrl: string };
+  try {
+    await consentAndConfirm(connectorUrl, startUrl);
+  } catch (err) {
+    throw new DemoError(`The connector did not accept Xero's answer: ${(err as Error).message}`);
+  }
 }
 
 /** Demo data beyond the emulators' seeds: NZ documents that sync, with 15 % GST and without VAT. */

@@ -6,6 +6,7 @@ import { startXeroEmulator, type XeroEmulator } from './emulators/xero/index.js'
 import { startEnvironment, NZ_TAX_MAP, type Environment } from './helpers/env.js';
 import { spawnConnector, type RunningConnector } from './helpers/process.js';
 import { tempDir } from './helpers/tmp.js';
+import { consentAndConfirm } from './helpers/xero-consent.js';
 
 type Row = Record<string, unknown>;
 
@@ -147,9 +148,8 @@ describe('push survives a crash', () => {
       // The admin connects Xero and sets the accounts, through the app page as in the browser.
       const page = await fetch(`${url}/app`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(b24.frameAuth(1)) });
       const session = /data-session="([^"]+)"/.exec(await page.text())![1];
-      const { authorizeUrl } = (await (await fetch(`${url}/api/xero/connect`, { method: 'POST', headers: { 'X-Connector-Session': session } })).json()) as { authorizeUrl: string };
-      const consent = await fetch(authorizeUrl, { redirect: 'manual' });
-      assert.equal((await fetch(consent.headers.get('location')!)).status, 200);
+      const { startUrl } = (await (await fetch(`${url}/api/xero/connect`, { method: 'POST', headers: { 'X-Connector-Session': session } })).json()) as { startUrl: string };
+      await consentAndConfirm(url, startUrl);
       const saved = await fetch(`${url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP }) });
       assert.equal(saved.status, 200);
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { startXeroEmulator, type XeroEmulator } from './emulators/xero/index.js';
 import { startConnector, type TestConnector } from './helpers/connector.js';
+import { confirmConsent, confirmationForm, followConsent, type ConsentLanding } from './helpers/xero-consent.js';
 
 const MEMBER = 'portal-member-1';
 
@@ -17,17 +18,22 @@ function adminSession(c: TestConnector, isAdmin = true): string {
   return c.services.sessions.issue({ memberId: MEMBER, userId: isAdmin ? 1 : 2, isAdmin, userName: isAdmin ? 'Admin' : 'Sales' });
 }
 
-/** Clicks "Connect Xero" as the admin and follows Xero's redirect back to the connector's callback. */
-async function connectViaBrowserFlow(c: TestConnector): Promise<{ status: number; html: string; callbackUrl: string }> {
+/** Clicks "Connect Xero" as the admin and follows Xero's redirect back to the connector's confirmation page. */
+async function landOnConfirmation(c: TestConnector): Promise<ConsentLanding> {
   const res = await fetch(`${c.url}/api/xero/connect`, { method: 'POST', headers: { 'X-Connector-Session': adminSession(c) } });
   assert.equal(res.status, 200, await res.clone().text());
-  const { authorizeUrl } = (await res.json()) as { authorizeUrl: string };
-  const consent = await fetch(authorizeUrl, { redirect: 'manual' });
-  assert.equal(consent.status, 302);
-  const callbackUrl = consent.headers.get('location')!;
-  assert.ok(callbackUrl.startsWith(`${c.url}/xero/callback?`), callbackUrl);
-  const cb = await fetch(callbackUrl);
-  return { status: cb.status, html: await cb.text(), callbackUrl };
+  const { startUrl } = (await res.json()) as { startUrl: string };
+  const landing = await followConsent(startUrl);
+  assert.ok(landing.callbackUrl.startsWith(`${c.url}/xero/callback?`), landing.callbackUrl);
+  return landing;
+}
+
+/** The whole flow, confirmed: the result page. */
+async function connectViaBrowserFlow(c: TestConnector): Promise<{ status: number; html: string; landing: ConsentLanding }> {
+  const landing = await landOnConfirmation(c);
+  assert.equal(landing.status, 200, landing.html);
+  const done = await confirmConsent(c.url, landing);
+  return { ...done, landing };
 }
 
 describe('connecting Xero (authorization code)', () => {
@@ -50,7 +56,7 @@ describe('connecting Xero (authorization code)', () => {
   it('when the admin consents to one organisation, then the portal is connected to it with the granular scopes', async () => {
     const { status, html } = await connectViaBrowserFlow(c);
     assert.equal(status, 200);
-    assert.match(html, /Connected to <strong>Demo Company \(NZ\)<\/strong>/);
+    assert.match(html, /Connected to <strong>Demo Company \(NZ\)<\/strong> for the Bitrix24 portal <strong id="portal-domain">crm\.example\.com<\/strong>/);
     const [conn] = c.store.connections.listForPortal(MEMBER);
     assert.equal(conn.tenantId, demoTenant);
     assert.equal(conn.state, 'active');
@@ -59,9 +65,9 @@ describe('connecting Xero (authorization code)', () => {
   });
 
   it('when Xero redirects back twice with the same state, then the replay is refused and nothing changes', async () => {
-    const { callbackUrl } = await connectViaBrowserFlow(c);
+    const { landing } = await connectViaBrowserFlow(c);
     const before = c.store.connections.listForPortal(MEMBER)[0];
-    const replay = await fetch(callbackUrl);
+    const replay = await fetch(landing.callbackUrl, { headers: { cookie: landing.cookie } });
     assert.equal(replay.status, 400);
     assert.match(await replay.text(), /already used or has expired/);
     assert.equal(c.store.connections.listForPortal(MEMBER)[0].updatedAt, before.updatedAt);
@@ -75,24 +81,16 @@ describe('connecting Xero (authorization code)', () => {
 
   it('when several organisations are authorised, then the admin chooses one and only that one is connected', async () => {
     const second = xero.addOrganisation({ name: 'Second Ltd' });
-    const { html } = await connectViaBrowserFlow(c);
-    assert.match(html, /authorised several organisations/);
-    const choice = /name="choice" value="([^"]+)"/.exec(html)![1];
-    assert.match(html, /Second Ltd/);
-    const chosen = await fetch(`${c.url}/xero/choose`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ choice, tenantId: second }),
-    });
-    assert.match(await chosen.text(), /Connected to <strong>Second Ltd<\/strong>/);
+    const landing = await landOnConfirmation(c);
+    assert.match(landing.html, /authorised several organisations/);
+    assert.match(landing.html, /Second Ltd/);
+    assert.deepEqual(confirmationForm(landing.html).tenantIds.sort(), [demoTenant, second].sort());
+    const chosen = await confirmConsent(c.url, landing, { tenantId: second });
+    assert.match(chosen.html, /Connected to <strong>Second Ltd<\/strong>/);
     const conns = c.store.connections.listForPortal(MEMBER);
     assert.deepEqual(conns.map((x) => [x.tenantId, x.state]), [[second, 'active']]);
-    const again = await fetch(`${c.url}/xero/choose`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ choice, tenantId: demoTenant }),
-    });
-    assert.equal(again.status, 400, 'a choice is single-use');
+    const again = await confirmConsent(c.url, landing, { tenantId: demoTenant });
+    assert.equal(again.status, 400, 'a confirmation is single-use');
   });
 
   it('when the admin declines in Xero, then the callback explains it and nothing is stored', async () => {

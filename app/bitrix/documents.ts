@@ -216,7 +216,7 @@ function fromItem(ref: DocumentRef, rawItem: unknown, rawRows: unknown) {
  * One product row. `priceNetto`/`priceBrutto` are unit prices before discount without/with tax;
  * `discountTypeId` 1 = absolute per unit, 2 = percent (bitrix24-rest.md §3).
  */
-function fromRow(r: z.infer<typeof rowSchema>): Omit<DocumentLine, 'accountCode'> & { accountCode: null } {
+export function fromRow(r: z.infer<typeof rowSchema>): Omit<DocumentLine, 'accountCode'> & { accountCode: null } {
   const taxIncluded = (r.taxIncluded ?? 'N') === 'Y';
   const quantity = Decimal.of(r.quantity ?? 0);
   const taxRate = r.taxRate === null || r.taxRate === undefined || r.taxRate === '' ? null : Decimal.of(r.taxRate);

@@ -3,7 +3,8 @@
  *
  * Events: the `auth[application_token]` must equal the token stored for `auth[member_id]` (constant-time
  * compare). App pages and placements: the `member_id` must be a known portal and the posted `AUTH_ID` must be
- * confirmed by that portal (`profile` against the stored client endpoint, never the request's DOMAIN).
+ * confirmed by that portal as a token of this app (`app.info` CODE = B24_CLIENT_ID) and of a user (`profile`),
+ * asked at the stored client endpoint, never the request's DOMAIN.
  * Source: bitrix24-rest.md §10 (authenticity) and §11 (verify placements).
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
@@ -84,10 +85,15 @@ export interface VerifiedPage {
   placement: string;
   /** PLACEMENT_OPTIONS parsed from its JSON string; {} when absent or unreadable. */
   options: Record<string, unknown>;
+  /** The user's own access token, confirmed above: for checks of what this user may see (never stored or logged). */
+  authId: string;
 }
 
-/** Verifies an app page or placement POST; 401 when the portal or the user's token is not confirmed. */
-export async function verifyPage(store: Store, body: unknown): Promise<VerifiedPage> {
+/**
+ * Verifies an app page or placement POST; 401 when the portal or the user's token is not confirmed. The token
+ * must be this app's (`appClientId`, i.e. B24_CLIENT_ID): another app's token on the same portal is refused.
+ */
+export async function verifyPage(store: Store, body: unknown, appClientId: string | undefined): Promise<VerifiedPage> {
   const parsed = pageSchema.safeParse(body);
   if (!parsed.success) {
     throw unauthorized('Open this page from Bitrix24: the request lacks the portal\'s AUTH_ID and member_id.');
@@ -97,7 +103,7 @@ export async function verifyPage(store: Store, body: unknown): Promise<VerifiedP
   if (!portal || portal.state === 'uninstalled') {
     throw unauthorized('This Bitrix24 portal has not installed the connector.');
   }
-  const user = await confirmUser(portal.clientEndpoint, p.AUTH_ID);
+  const user = await confirmUser(portal.clientEndpoint, p.AUTH_ID, appClientId);
   let options: Record<string, unknown> = {};
   try {
     const o = JSON.parse(p.PLACEMENT_OPTIONS || '{}') as unknown;
@@ -105,32 +111,54 @@ export async function verifyPage(store: Store, body: unknown): Promise<VerifiedP
   } catch {
     options = {};
   }
-  return { portal, user, placement: p.PLACEMENT, options };
+  return { portal, user, placement: p.PLACEMENT, options, authId: p.AUTH_ID };
 }
 
+const confirmAnswer = z.object({
+  result: z.object({
+    result: z.object({
+      app: z.object({ CODE: z.string() }).passthrough(),
+      user: z.object({
+        ID: z.union([z.string(), z.number()]),
+        ADMIN: z.union([z.boolean(), z.string()]).optional(),
+        NAME: z.string().nullish(),
+        LAST_NAME: z.string().nullish(),
+      }).passthrough(),
+    }),
+  }),
+});
+
 /**
- * Asks the portal who owns `authId`. Timeout 10 s; no retry (the user can reload the page).
+ * Asks the portal, in one batch with the token itself, which app the token was issued to (`app.info` → `CODE`,
+ * a local application's client id) and who owns it (`profile`). A token of another app on the same portal, or
+ * one the portal does not know, is refused. Timeout 10 s; no retry (the user can reload the page).
  */
+// https://apidocs.bitrix24.com/api-reference/common/system/app-info.html
 // https://apidocs.bitrix24.com/api-reference/common/users/profile.html
-export async function confirmUser(clientEndpoint: string, authId: string): Promise<PageUser> {
+// https://apidocs.bitrix24.com/api-reference/how-to-call-rest-api/batch.html
+export async function confirmUser(clientEndpoint: string, authId: string, appClientId: string | undefined): Promise<PageUser> {
+  if (!appClientId) {
+    throw new AppError('B24.NOT_CONFIGURED', 'B24_CLIENT_ID is not set, so no Bitrix24 session can be confirmed.', 503);
+  }
   let res: Response;
   try {
-    res = await fetch(`${clientEndpoint}profile`, {
+    res = await fetch(`${clientEndpoint}batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: authId }),
+      body: JSON.stringify({ auth: authId, halt: 0, cmd: { app: 'app.info', user: 'profile' } }),
       signal: AbortSignal.timeout(Math.min(B24_TIMEOUT_MS, 10_000)),
     });
   } catch {
     throw new AppError('B24.UNREACHABLE', 'The Bitrix24 portal could not be reached to confirm who you are. Try again in a moment.', 502);
   }
-  const answer = (await res.json().catch(() => ({}))) as {
-    result?: { ID?: string | number; ADMIN?: boolean | string; NAME?: string; LAST_NAME?: string };
-  };
-  if (!res.ok || !answer.result?.ID) {
+  const answer = confirmAnswer.safeParse(await res.json().catch(() => ({})));
+  if (!res.ok || !answer.success) {
     throw unauthorized('Bitrix24 did not confirm your session. Reopen the app from the portal.');
   }
-  const r = answer.result;
+  const { app, user: r } = answer.data.result.result;
+  if (!sameSecret(app.CODE, appClientId)) {
+    throw unauthorized('This session belongs to another Bitrix24 application, not to the Xero connector. Reopen the connector from the portal.');
+  }
   return {
     id: Number(r.ID),
     isAdmin: r.ADMIN === true || r.ADMIN === 'Y' || r.ADMIN === 'true',

@@ -3,7 +3,7 @@
  * raises an update event for each write: an echo, recognised by the unchanged content hash.
  */
 import type { SalesDocument } from '../sync/document.js';
-import type { XeroInvoiceState } from '../xero/invoices.js';
+import type { XeroDocumentState } from '../xero/documents.js';
 import { ENTITY_TYPE } from './documents.js';
 import { AUTH_CONNECTOR } from './portal-setup.js';
 import type { BatchCalls, PortalClient } from './portal-client.js';
@@ -39,11 +39,11 @@ export function updateCall(doc: Pick<SalesDocument, 'type' | 'id'>, fields: Reco
   return ['crm.item.update', { entityTypeId: ENTITY_TYPE[doc.type], id: doc.id, fields, useOriginalUfNames: 'Y', auth_connector: AUTH_CONNECTOR }];
 }
 
-export async function writeBackXeroState(client: PortalClient, written: { doc: SalesDocument; state: XeroInvoiceState }[]): Promise<void> {
+export async function writeBackXeroState(client: PortalClient, written: { doc: SalesDocument; state: XeroDocumentState }[]): Promise<void> {
   for (let i = 0; i < written.length; i += 50) {
     const calls: BatchCalls = {};
     for (const { doc, state } of written.slice(i, i + 50)) {
-      calls[`${doc.type}_${doc.id}`] = updateCall(doc, xeroFieldValues(doc.type, { id: state.invoiceId, number: state.invoiceNumber, status: state.status, amountDue: state.amountDue }));
+      calls[`${doc.type}_${doc.id}`] = updateCall(doc, xeroFieldValues(doc.type, { id: state.id, number: state.number, status: state.status, amountDue: state.amountDue }));
     }
     const { errors } = await client.batch(calls);
     const failed = Object.entries(errors);

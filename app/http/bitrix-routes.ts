@@ -127,7 +127,7 @@ export function bitrixRoutes(services: Services): Router {
         if (!portal || portal.state === 'uninstalled') throw new AppError('AUTH.UNAUTHORIZED', 'Unknown portal.', 401);
         if (!sameSecret(portal.applicationToken, event.auth.application_token)) {
           if (!event.auth.access_token) throw new AppError('AUTH.UNAUTHORIZED', 'The update is not signed by this portal.', 401);
-          await confirmUser(portal.clientEndpoint, event.auth.access_token).catch(() => {
+          await confirmUser(portal.clientEndpoint, event.auth.access_token, services.config.bitrix.clientId).catch(() => {
             throw new AppError('AUTH.UNAUTHORIZED', 'The update is not signed by this portal.', 401);
           });
         }

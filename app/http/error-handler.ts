@@ -57,9 +57,9 @@ function sendError(req: Parameters<RequestHandler>[0], res: Parameters<RequestHa
   res.status(a.status);
   if (req.accepts(['json', 'html']) === 'html') {
     res.type('html').send(
-      `<!doctype html><html><head><meta charset="utf-8"><title>Xero connector</title></head>` +
-        `<body style="font-family:system-ui,sans-serif;margin:2rem;color:#333">` +
-        `<h1 style="font-size:1.2rem">${escapeHtml(a.message)}</h1><p style="color:#777">Code: ${escapeHtml(a.code)}</p></body></html>`,
+      `<!doctype html><html><head><meta charset="utf-8"><title>Xero connector</title>` +
+        `<link rel="stylesheet" href="/static/app.css"></head>` +
+        `<body><main><div class="panel"><h1>${escapeHtml(a.message)}</h1><p class="muted">Code: ${escapeHtml(a.code)}</p></div></main></body></html>`,
     );
   } else {
     res.json({ error: { code: a.code, message: a.message } });

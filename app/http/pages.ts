@@ -3,6 +3,7 @@ import ejs from 'ejs';
 import type { Response } from 'express';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { contentSecurityPolicy } from './security-headers.js';
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views', import.meta.url));
 
@@ -11,13 +12,10 @@ export type Framing = { portalOrigin: string } | 'none';
 
 export async function renderPage(res: Response, view: string, data: Record<string, unknown>, framing: Framing, status = 200): Promise<void> {
   const html = await ejs.renderFile(path.join(VIEWS_DIR, `${view}.ejs`), { base: '', ...data }, { async: false, root: VIEWS_DIR });
-  const ancestors = framing === 'none' ? `'none'` : `'self' ${framing.portalOrigin}`;
+  const ancestors = framing === 'none' ? [`'none'`] : [`'self'`, framing.portalOrigin];
   res
     .status(status)
-    .set({
-      'Content-Security-Policy': `default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors ${ancestors}`,
-      'Cache-Control': 'no-store',
-    })
+    .set({ 'Content-Security-Policy': contentSecurityPolicy(ancestors), 'Cache-Control': 'no-store' })
     .type('html')
     .send(html);
 }

@@ -1,8 +1,15 @@
 /**
- * Connecting Xero: the admin's "Connect Xero" call, Xero's redirect back (top-level window), the choice
- * among several organisations, and disconnecting. Plus the dashboard's status call.
+ * Connecting Xero: the admin's "Connect Xero" call, the Xero window's start URL (sets the browser-binding
+ * cookie), Xero's redirect back, the confirmation naming organisation and portal, and disconnecting. Plus the
+ * dashboard's status call. The steps themselves are in app/sync/connect-xero.ts.
+ *
+ * The cookie is first-party (the Xero window is a top-level window on the connector's origin), HttpOnly,
+ * SameSite=Lax (sent on Xero's top-level redirect back, not on cross-site POSTs). With an https PUBLIC_URL it is
+ * `__Host-xero-consent` (Secure, Path=/, no Domain). Browsers accept `__Host-` cookies only with Secure, which
+ * plain http cannot carry, so on an http PUBLIC_URL (the emulators, the demo and tests on loopback) it is
+ * `xero-consent` without Secure; production is https (README, "Security model").
  */
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { AppError, badRequest } from '../errors.js';
 import type { Services } from '../services.js';
@@ -16,9 +23,27 @@ const callbackQuery = z.object({
   error_description: z.string().optional(),
 });
 
+const CONSENT_COOKIE_TTL_MS = 15 * 60_000;
+
+/** The binding cookie's name: `__Host-` needs Secure, so only an https PUBLIC_URL gets the prefix. */
+export function consentCookieName(publicUrl: string): string {
+  return new URL(publicUrl).protocol === 'https:' ? '__Host-xero-consent' : 'xero-consent';
+}
+
+function readCookie(req: Request, name: string): string | undefined {
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
+
 export function xeroRoutes(services: Services): Router {
   const router = Router();
   const { connectXero, sessions, store, manifest, config } = services;
+  const cookieName = consentCookieName(config.publicUrl);
+  const secure = cookieName.startsWith('__Host-');
+  const publicOrigin = new URL(config.publicUrl).origin;
   const admin = requireSession(sessions, { admin: true });
   const member = requireSession(sessions);
 
@@ -26,7 +51,23 @@ export function xeroRoutes(services: Services): Router {
     if (config.xero.grantType === 'client_credentials') {
       throw new AppError('XERO.CUSTOM_CONNECTION', 'This server uses a Xero custom connection, which connects by itself.', 409);
     }
-    res.json({ authorizeUrl: connectXero.begin(req.session!.memberId, req.session!.userId) });
+    const ticket = connectXero.begin(req.session!.memberId, req.session!.userId);
+    res.json({ startUrl: `${config.publicUrl}/xero/start?ticket=${encodeURIComponent(ticket)}` });
+  });
+
+  // The Xero window opens here first: the cookie binds the consent to this browser, then on to Xero.
+  router.get('/xero/start', async (req, res) => {
+    try {
+      const ticket = z.object({ ticket: z.string().min(1).max(200) }).safeParse(req.query);
+      if (!ticket.success) throw badRequest('This link lacks its ticket. Start again with "Connect Xero" in the app.');
+      const { browserSecret, authorizeUrl } = connectXero.start(ticket.data.ticket);
+      res
+        .cookie(cookieName, browserSecret, { httpOnly: true, secure, sameSite: 'lax', path: '/', maxAge: CONSENT_COOKIE_TTL_MS })
+        .set('Cache-Control', 'no-store')
+        .redirect(302, authorizeUrl);
+    } catch (err) {
+      await renderConnectError(res, err);
+    }
   });
 
   router.post('/api/xero/disconnect', admin, async (req, res) => {
@@ -57,24 +98,29 @@ export function xeroRoutes(services: Services): Router {
         );
       }
       if (!q.state || !q.code) throw badRequest('Xero\'s answer lacks the code or state. Start again with "Connect Xero".');
-      const outcome = await connectXero.complete(q.state, q.code);
-      if (outcome.kind === 'connected') {
-        await renderPage(res, 'xero-result', { kind: 'connected', tenantName: outcome.connection.tenantName }, 'none');
-      } else {
-        await renderPage(res, 'xero-result', { kind: 'choose', choiceId: outcome.choiceId, tenants: outcome.tenants }, 'none');
-      }
+      const pending = await connectXero.complete(q.state, q.code, readCookie(req, cookieName));
+      // Same-origin referrers let the browser send the form's Origin (with no-referrer it sends "null").
+      res.set('Referrer-Policy', 'same-origin');
+      await renderPage(res, 'xero-result', { kind: 'confirm', ...pending }, 'none');
     } catch (err) {
       services.logger.warn({ err }, 'Xero consent failed');
       await renderConnectError(res, err);
     }
   });
 
-  router.post('/xero/choose', async (req, res) => {
-    const body = z.object({ choice: z.string().min(1), tenantId: z.string().min(1) }).safeParse(req.body);
+  // The confirmation form: same browser (cookie), the page's CSRF token, and from the connector's own origin.
+  router.post('/xero/confirm', async (req, res) => {
+    const body = z.object({ choice: z.string().min(1), tenantId: z.string().min(1), csrf: z.string().min(1) }).safeParse(req.body);
     try {
-      if (!body.success) throw badRequest('Choose one organisation.');
-      const connection = connectXero.choose(body.data.choice, body.data.tenantId);
-      await renderPage(res, 'xero-result', { kind: 'connected', tenantName: connection.tenantName }, 'none');
+      const origin = req.get('origin');
+      if (origin && origin !== publicOrigin) {
+        throw new AppError('XERO.CSRF', 'This confirmation did not come from the connector\'s own page. Start again with "Connect Xero" in the app.', 403);
+      }
+      if (!body.success) throw badRequest('Choose one organisation and confirm.');
+      const connection = connectXero.confirm({ choiceId: body.data.choice, tenantId: body.data.tenantId, csrf: body.data.csrf, browserSecret: readCookie(req, cookieName) });
+      const portal = store.portals.get(connection.memberId);
+      res.clearCookie(cookieName, { httpOnly: true, secure, sameSite: 'lax', path: '/' });
+      await renderPage(res, 'xero-result', { kind: 'connected', tenantName: connection.tenantName, portalDomain: portal?.domain ?? connection.memberId }, 'none');
     } catch (err) {
       await renderConnectError(res, err);
     }

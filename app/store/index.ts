@@ -6,7 +6,9 @@ import { openDatabase, schemaVersion, StoreError, type Db, type OpenStoreOptions
 import { ActivityRepository } from './activity.js';
 import { ConnectionRepository } from './connections.js';
 import { ConsentRepository } from './consents.js';
+import { ImportRepository } from './imports.js';
 import { JobRepository } from './jobs.js';
+import { LeaseRepository } from './leases.js';
 import { LinkRepository } from './links.js';
 import { PortalRepository } from './portals.js';
 import { SecretBox } from './secret-box.js';
@@ -25,6 +27,8 @@ export class Store {
   readonly settings: SettingsRepository;
   readonly watermarks: WatermarkRepository;
   readonly consents: ConsentRepository;
+  readonly imports: ImportRepository;
+  readonly leases: LeaseRepository;
 
   constructor(
     readonly db: Db,
@@ -38,6 +42,8 @@ export class Store {
     this.settings = new SettingsRepository(db);
     this.watermarks = new WatermarkRepository(db);
     this.consents = new ConsentRepository(db, box);
+    this.imports = new ImportRepository(db);
+    this.leases = new LeaseRepository(db);
   }
 
   /** Runs `fn` in one SQLite transaction. */

@@ -2,7 +2,7 @@
 import type { Db } from './db.js';
 
 export type B24Type = 'smart_invoice' | 'invoice' | 'quote' | 'company' | 'contact' | 'product';
-export type XeroType = 'invoice' | 'quote' | 'contact' | 'item';
+export type XeroType = 'invoice' | 'quote' | 'contact' | 'contact_person' | 'item';
 
 export interface Link {
   id: number;
@@ -80,6 +80,12 @@ export class LinkRepository {
     return Boolean(this.db.prepare('SELECT 1 FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id));
   }
 
+  /** When such a document was sent (ms), or undefined when its answer was recorded. */
+  sentAt(memberId: string, b24Type: B24Type, b24Id: string): number | undefined {
+    const row = this.db.prepare('SELECT sent_at FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id) as { sent_at: number } | undefined;
+    return row?.sent_at;
+  }
+
   clearSent(memberId: string, b24Type: B24Type, b24Id: string): void {
     this.db.prepare('DELETE FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').run(memberId, b24Type, b24Id);
   }
@@ -87,6 +93,30 @@ export class LinkRepository {
   /** Records the Bitrix24 stage the push has seen (and acted on, when it had to). */
   setB24Stage(id: number, stageId: string | null): void {
     this.db.prepare('UPDATE links SET b24_stage_id = ? WHERE id = ?').run(stageId, id);
+  }
+
+  /** The contact details both sides last agreed on (migration 6), or null before the first sync. */
+  contactFields(id: number): Record<string, string> | null {
+    const row = this.db.prepare('SELECT contact_fields FROM links WHERE id = ?').get(id) as { contact_fields: string | null } | undefined;
+    return row?.contact_fields ? (JSON.parse(row.contact_fields) as Record<string, string>) : null;
+  }
+
+  setContactFields(id: number, fields: Record<string, string>): void {
+    this.db.prepare('UPDATE links SET contact_fields = ? WHERE id = ?').run(JSON.stringify(fields), id);
+  }
+
+  /** The note the card shows for a link (migration 7), e.g. that Xero carries a rounding line; null when none. */
+  note(id: number): string | null {
+    return (this.db.prepare('SELECT note FROM links WHERE id = ?').get(id) as { note: string | null } | undefined)?.note ?? null;
+  }
+
+  setNote(id: number, note: string | null): void {
+    this.db.prepare('UPDATE links SET note = ? WHERE id = ?').run(note, id);
+  }
+
+  /** The links of one Xero object (a contact may be linked to a company and to its people). */
+  findByXero(memberId: string, xeroType: XeroType, xeroId: string): Link[] {
+    return (this.db.prepare('SELECT * FROM links WHERE member_id = ? AND xero_type = ? AND xero_id = ? ORDER BY id').all(memberId, xeroType, xeroId) as LinkRow[]).map(fromRow);
   }
 
   count(memberId?: string): number {

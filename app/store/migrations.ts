@@ -185,4 +185,65 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'import runs and their records; leases; contact details last synced on links',
+    sql: `
+      -- import run: one "Import from Xero" job (slider or command line). The plan (preview) is written first as
+      -- import_records; running works through them in order, so a restarted run continues where it stopped.
+      CREATE TABLE import_runs (
+        id                 INTEGER PRIMARY KEY,
+        member_id          TEXT NOT NULL REFERENCES portals(member_id) ON DELETE CASCADE,
+        connection_id      INTEGER REFERENCES connections(id) ON DELETE SET NULL,
+        what               TEXT NOT NULL,          -- JSON list: companies, contacts, products
+        include_archived   INTEGER NOT NULL DEFAULT 0,
+        state              TEXT NOT NULL DEFAULT 'planning'
+                           CHECK (state IN ('planning', 'previewed', 'running', 'cancelled', 'done', 'failed')),
+        progress           TEXT NOT NULL DEFAULT '{}', -- JSON: phase, pages read, records written
+        error              TEXT,
+        started_by         TEXT,                   -- user id, or 'cli'
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL,
+        finished_at        INTEGER
+      );
+      CREATE INDEX import_runs_by_portal ON import_runs (member_id, id);
+
+      -- import record: one Xero record of a run and what the plan does with it
+      CREATE TABLE import_records (
+        run_id             INTEGER NOT NULL REFERENCES import_runs(id) ON DELETE CASCADE,
+        seq                INTEGER NOT NULL,
+        b24_type           TEXT NOT NULL,          -- company | contact | product
+        xero_type          TEXT NOT NULL,          -- contact | contact_person | item
+        xero_id            TEXT NOT NULL,
+        name               TEXT NOT NULL,
+        action             TEXT NOT NULL CHECK (action IN ('create', 'link', 'update', 'skip', 'fail')),
+        b24_id             TEXT,                   -- the Bitrix24 record linked, updated or (once written) created
+        parent_seq         INTEGER,                -- a person's company record
+        payload            TEXT,                   -- JSON: what is written to Bitrix24
+        reason             TEXT,                   -- why skipped or failing
+        state              TEXT NOT NULL DEFAULT 'planned' CHECK (state IN ('planned', 'sending', 'done', 'failed')),
+        PRIMARY KEY (run_id, seq)
+      );
+      CREATE INDEX import_records_todo ON import_records (run_id, state, seq);
+
+      -- lease: a short cross-process lock (e.g. around a token renewal), held until expires_at (unix ms)
+      CREATE TABLE leases (
+        name               TEXT PRIMARY KEY,
+        holder             TEXT NOT NULL,
+        expires_at         INTEGER NOT NULL
+      );
+
+      -- The contact details both sides last agreed on (JSON), so each change is told field by field and the
+      -- connector's own writes come back as no change.
+      ALTER TABLE links ADD COLUMN contact_fields TEXT;
+    `,
+  },
+  {
+    version: 7,
+    name: 'links: a note the card shows (e.g. the rounding line the push added)',
+    sql: `
+      -- Words about how the Xero object was built, shown on the document's Xero tab; null when there is nothing to say.
+      ALTER TABLE links ADD COLUMN note TEXT;
+    `,
+  },
 ];

@@ -1,32 +1,56 @@
 /**
  * Connecting a portal to one Xero organisation, and disconnecting it.
  *
- * Standard app: the admin clicks "Connect Xero" → a single-use state bound to the portal → Xero's consent
- * page → callback with the code → tokens → the authorised organisations → connected at once when there is
- * one, or a choice when there are several. Custom connection: the client-credentials grant, no browser step.
+ * Standard app, bound to the browser that started it:
+ * 1. an admin clicks "Connect Xero" → a single-use start ticket for the portal (`begin`);
+ * 2. the Xero window opens the connector's start URL with the ticket → a random browser secret goes into a
+ *    first-party cookie, its hash and a PKCE verifier into a new single-use state → redirect to Xero (`start`);
+ * 3. Xero redirects back with code and state → the state is taken only with the same browser's cookie → code
+ *    exchanged with the PKCE verifier → the authorised organisations (`complete`); nothing is saved yet;
+ * 4. the window names the organisation(s) and the Bitrix24 portal; the connection is saved only when that
+ *    browser confirms there, with the page's CSRF token and the cookie again (`confirm`).
+ * Custom connection: the client-credentials grant, no browser step.
  * A portal has at most one active connection; reconnecting resumes the jobs a lost authorisation paused.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { sameSecret } from '../bitrix/request-auth.js';
 import type { Connection } from '../store/connections.js';
 import type { Store } from '../store/index.js';
 import type { XeroConnections } from '../xero/connections.js';
-import type { XeroIdentity, XeroTenant, XeroTokens } from '../xero/identity.js';
+import { newCodeVerifier, type XeroIdentity, type XeroTenant, type XeroTokens } from '../xero/identity.js';
 import { ORG_DATA_JOB } from './org-data.js';
 
-/** How long a "Connect Xero" click stays valid. */
+/** How long a "Connect Xero" click may wait for its window to open. */
+const TICKET_TTL_MS = 5 * 60_000;
+/** How long the admin has in Xero's consent pages. */
 const STATE_TTL_MS = 10 * 60_000;
-/** How long the admin has to choose among several organisations. */
+/** How long the admin has to confirm (and choose among several organisations). */
 const CHOICE_TTL_MS = 10 * 60_000;
 
-interface TenantChoice {
+/** Consent steps kept in the store ('state' rows carry a stage: the click's ticket, then the Xero round trip). */
+interface Ticket { stage: 'ticket' }
+interface AuthorizeStep { stage: 'authorize'; browserHash: string; codeVerifier: string }
+interface PendingConfirmation {
   tokens: XeroTokens;
+  tenants: XeroTenant[];
+  browserHash: string;
+  csrfHash: string;
+}
+
+/** What the confirmation page shows: the organisations Xero authorised and the portal they would be connected to. */
+export interface ConsentConfirmation {
+  choiceId: string;
+  /** Goes into the confirmation form; required back with the cookie. */
+  csrf: string;
+  memberId: string;
+  portalDomain: string;
   tenants: XeroTenant[];
 }
 
-export type ConsentOutcome =
-  | { kind: 'connected'; connection: Connection }
-  | { kind: 'choose'; choiceId: string; memberId: string; tenants: XeroTenant[] };
+const hashOf = (secret: string) => createHash('sha256').update(secret).digest('base64url');
+const randomSecret = () => randomBytes(32).toString('base64url');
 
 export class ConnectXero {
   constructor(
@@ -36,55 +60,71 @@ export class ConnectXero {
     private readonly logger: Logger,
   ) {}
 
-  /** Step 1: the consent URL for an admin of `memberId`. */
+  /** Step 1: a single-use ticket for the Xero window of an admin of `memberId`. */
   begin(memberId: string, userId: number): string {
     this.identity.assertConfigured();
-    const state = this.store.consents.create({ memberId, purpose: 'state', userId, ttlMs: STATE_TTL_MS });
-    return this.identity.authorizeUrl(state);
+    return this.store.consents.create({ memberId, purpose: 'state', userId, payload: { stage: 'ticket' } satisfies Ticket, ttlMs: TICKET_TTL_MS });
   }
 
-  /** Step 2: Xero redirected back. The state is taken once; a replay or a forged state is refused. */
-  async complete(state: string, code: string): Promise<ConsentOutcome> {
-    const consent = this.store.consents.consume(state, 'state');
-    if (!consent) {
-      throw new AppError(
-        'XERO.STATE_INVALID',
-        'This Xero sign-in link was already used or has expired. Start again with "Connect Xero" in the app.',
-        400,
-      );
-    }
-    const tokens = await this.identity.exchangeCode(code);
+  /**
+   * Step 2: the Xero window opened the start URL. The ticket is taken once; the answer is the secret for the
+   * browser's cookie and Xero's consent URL (state and PKCE challenge bound to that secret).
+   */
+  start(ticket: string): { browserSecret: string; authorizeUrl: string } {
+    const taken = this.store.consents.consume<Ticket | AuthorizeStep>(ticket, 'state');
+    if (!taken || taken.payload?.stage !== 'ticket') throw linkUsed();
+    const browserSecret = randomSecret();
+    const codeVerifier = newCodeVerifier();
+    const state = this.store.consents.create({
+      memberId: taken.memberId,
+      purpose: 'state',
+      userId: taken.userId,
+      payload: { stage: 'authorize', browserHash: hashOf(browserSecret), codeVerifier } satisfies AuthorizeStep,
+      ttlMs: STATE_TTL_MS,
+    });
+    return { browserSecret, authorizeUrl: this.identity.authorizeUrl(state, codeVerifier) };
+  }
+
+  /**
+   * Step 3: Xero redirected back. The state is taken once, and only by the browser that started it; the
+   * organisations are offered for confirmation, nothing is connected yet.
+   */
+  async complete(state: string, code: string, browserSecret: string | undefined): Promise<ConsentConfirmation> {
+    const step = this.store.consents.peek<Ticket | AuthorizeStep>(state, 'state');
+    if (!step || step.payload?.stage !== 'authorize') throw linkUsed();
+    if (!browserSecret || !sameSecret(hashOf(browserSecret), step.payload.browserHash)) throw otherBrowser();
+    const consent = this.store.consents.consume<AuthorizeStep>(state, 'state');
+    if (!consent?.payload) throw linkUsed();
+    const tokens = await this.identity.exchangeCode(code, consent.payload.codeVerifier);
     const tenants = (await this.identity.tenants(tokens.accessToken)).filter((t) => t.tenantType === 'ORGANISATION');
     if (tenants.length === 0) {
       throw new AppError('XERO.NO_ORGANISATION', 'No Xero organisation was authorised. Start again and tick an organisation.', 400);
     }
-    if (tenants.length === 1) {
-      return { kind: 'connected', connection: this.connect(consent.memberId, tokens, tenants[0], 'authorization_code') };
-    }
+    const csrf = randomSecret();
     const choiceId = this.store.consents.create({
       memberId: consent.memberId,
       purpose: 'tenant_choice',
       userId: consent.userId,
-      payload: { tokens, tenants } satisfies TenantChoice,
+      payload: { tokens, tenants, browserHash: consent.payload.browserHash, csrfHash: hashOf(csrf) } satisfies PendingConfirmation,
       ttlMs: CHOICE_TTL_MS,
     });
-    return { kind: 'choose', choiceId, memberId: consent.memberId, tenants };
+    const portal = this.store.portals.get(consent.memberId);
+    return { choiceId, csrf, memberId: consent.memberId, portalDomain: portal?.domain ?? consent.memberId, tenants };
   }
 
-  /** The organisations offered by a pending choice (to show them), without taking it. */
-  offered(choiceId: string): XeroTenant[] {
-    const choice = this.store.consents.peek<TenantChoice>(choiceId, 'tenant_choice');
-    if (!choice?.payload) throw choiceExpired();
-    return choice.payload.tenants;
-  }
-
-  /** Step 3 (several organisations): the admin picked one. */
-  choose(choiceId: string, tenantId: string): Connection {
-    const choice = this.store.consents.consume<TenantChoice>(choiceId, 'tenant_choice');
-    if (!choice?.payload) throw choiceExpired();
-    const tenant = choice.payload.tenants.find((t) => t.tenantId === tenantId);
+  /** Step 4: the same browser confirmed the organisation (one of those offered) for the named portal. */
+  confirm(input: { choiceId: string; tenantId: string; csrf: string; browserSecret: string | undefined }): Connection {
+    const pending = this.store.consents.peek<PendingConfirmation>(input.choiceId, 'tenant_choice');
+    if (!pending?.payload) throw choiceExpired();
+    if (!input.browserSecret || !sameSecret(hashOf(input.browserSecret), pending.payload.browserHash)) throw otherBrowser();
+    if (!sameSecret(hashOf(input.csrf), pending.payload.csrfHash)) {
+      throw new AppError('XERO.CSRF', 'This confirmation did not come from the connector\'s own page. Start again with "Connect Xero" in the app.', 403);
+    }
+    const tenant = pending.payload.tenants.find((t) => t.tenantId === input.tenantId);
     if (!tenant) throw new AppError('XERO.UNKNOWN_TENANT', 'That organisation was not among the ones authorised.', 400);
-    return this.connect(choice.memberId, choice.payload.tokens, tenant, 'authorization_code');
+    const taken = this.store.consents.consume<PendingConfirmation>(input.choiceId, 'tenant_choice');
+    if (!taken?.payload) throw choiceExpired();
+    return this.connect(taken.memberId, taken.payload.tokens, tenant, 'authorization_code');
   }
 
   /** Custom connection: connects the single organisation with the client-credentials grant. */
@@ -161,10 +201,26 @@ export class ConnectXero {
   }
 }
 
+function linkUsed(): AppError {
+  return new AppError(
+    'XERO.STATE_INVALID',
+    'This Xero sign-in link was already used or has expired. Start again with "Connect Xero" in the app.',
+    400,
+  );
+}
+
+function otherBrowser(): AppError {
+  return new AppError(
+    'XERO.OTHER_BROWSER',
+    'This Xero sign-in was started in another browser, so it cannot be finished here. Start again with "Connect Xero" in the Bitrix24 app in this browser.',
+    403,
+  );
+}
+
 function choiceExpired(): AppError {
   return new AppError(
     'XERO.CHOICE_EXPIRED',
-    'This choice of organisation has expired or was already made. Start again with "Connect Xero" in the app.',
+    'This confirmation has expired or was already made. Start again with "Connect Xero" in the app.',
     400,
   );
 }

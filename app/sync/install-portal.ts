@@ -35,6 +35,8 @@ export interface InstallDeps {
   logger: Logger;
   connectXero: ConnectXero;
   xeroGrantType: 'authorization_code' | 'client_credentials';
+  /** B24_CLIENT_ID: the installer's token must be this app's. */
+  b24ClientId: string | undefined;
 }
 
 export interface InstallOutcome {
@@ -58,7 +60,7 @@ export class InstallPortal {
       );
     }
     // The portal itself must confirm the token (against the endpoint on record for a known portal).
-    const user = await confirmUser(known?.state === 'installed' ? known.clientEndpoint : input.clientEndpoint, input.accessToken);
+    const user = await confirmUser(known?.state === 'installed' ? known.clientEndpoint : input.clientEndpoint, input.accessToken, this.deps.b24ClientId);
     if (!user.isAdmin) {
       throw new AppError('AUTH.FORBIDDEN', 'Only a Bitrix24 portal administrator can install the connector.', 403);
     }

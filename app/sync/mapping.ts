@@ -27,7 +27,7 @@ export interface SalesMapping {
   taxes: TaxMatch[];
   account: AccountMatch;
   org: CachedOrgData;
-  /** Why the document waits for a mapping (code and words), or null when it can go. */
+  /** Why the document waits for a mapping (code and words), or null when it can go; notes its VAT rates as in use. */
   holdOf(doc: SalesDocument): { code: string; message: string } | null;
 }
 
@@ -68,7 +68,7 @@ export function vatKeysOf(doc: SalesDocument): VatKey[] {
 }
 
 /** The mapping for the documents about to be pushed (org data from the cache, read again when older than an hour). */
-export async function salesMapping(store: Store, orgData: OrgDataCache, memberId: string, docs: readonly SalesDocument[]): Promise<SalesMapping> {
+export async function salesMapping(store: Store, orgData: OrgDataCache, memberId: string, docs: readonly SalesDocument[] = []): Promise<SalesMapping> {
   let org: CachedOrgData;
   try {
     org = await orgData.current(memberId);
@@ -89,6 +89,8 @@ export async function salesMapping(store: Store, orgData: OrgDataCache, memberId
     settings: { ...settings, taxRateMap, defaultSalesAccount: account.code },
     taxes, account, org,
     holdOf(doc) {
+      // A VAT rate first met on this document joins the tax table (and is matched like the others, below).
+      orgData.noteVatKeys(memberId, vatKeysOf(doc));
       if (doc.lines.length === 0 || amountTypesOf(doc.lines) === 'NoTax') return null;
       const waiting = vatKeysOf(doc).map(matchOf).filter((m) => !m.taxType);
       if (!waiting.length) return null;

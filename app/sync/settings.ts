@@ -15,6 +15,11 @@ export const settingsSchema = z.object({
   taxRateMap: z
     .record(z.string().regex(/^(none|\d+(\.\d+)?)$/, 'VAT rates are written as percentages such as 20 or 7.5, or "none"'), z.string().trim().min(1))
     .default({}),
+  /**
+   * Xero account of the rounding line a document gets when no line can carry its last cents. (Default: the account
+   * the organisation's chart marks ROUNDING, e.g. 860 in the demo company)
+   */
+  roundingAccount: z.string().trim().max(10).nullable().default(null),
   /** When a Bitrix24 document is deleted: delete the Xero draft, and void an approved unpaid invoice. (Default: true) */
   voidOnDelete: z.boolean().default(true),
   /**

@@ -69,8 +69,8 @@ export async function invoicesByIds(gateway: XeroGateway, tenantId: string, ids:
   const found = await getInvoices(gateway, tenantId, ids);
   const changes = [...found.values()].map((s) => ({
     kind: 'invoice' as const,
-    id: s.invoiceId,
-    number: s.invoiceNumber,
+    id: s.id,
+    number: s.number,
     status: s.status,
     currency: s.currencyCode,
     total: Decimal.of(s.total),

@@ -5,7 +5,10 @@
  * Timeouts: 15 s on every identity call. Retry policy: none here; a token call that fails for a network
  * reason is retried by the caller's next use, and `invalid_grant` is final (the connection needs reconnecting).
  */
-import { custom, Issuer, type BaseClient, type TokenSet } from 'openid-client';
+import { custom, generators, Issuer, type BaseClient, type TokenSet } from 'openid-client';
+
+/** A fresh PKCE code verifier (RFC 7636 §4.1: 43 base64url characters from 32 random bytes). */
+export const newCodeVerifier = (): string => generators.codeVerifier();
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 
@@ -71,17 +74,25 @@ export class XeroIdentity {
     }
   }
 
-  /** The consent page URL for the authorization code flow. */
+  /** The consent page URL for the authorization code flow, with the PKCE challenge (S256) of `codeVerifier`. */
   // https://developer.xero.com/documentation/guides/oauth2/auth-flow
-  authorizeUrl(state: string): string {
+  // https://developer.xero.com/documentation/guides/oauth2/pkce-flow (code_challenge, code_challenge_method=S256)
+  authorizeUrl(state: string, codeVerifier: string): string {
     this.assertConfigured();
-    return this.#client.authorizationUrl({ scope: XERO_SCOPES, state, response_type: 'code' });
+    return this.#client.authorizationUrl({
+      scope: XERO_SCOPES,
+      state,
+      response_type: 'code',
+      code_challenge: generators.codeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+    });
   }
 
   // https://developer.xero.com/documentation/guides/oauth2/auth-flow (exchange the code)
-  async exchangeCode(code: string): Promise<XeroTokens> {
+  // https://developer.xero.com/documentation/guides/oauth2/pkce-flow (code_verifier with the code)
+  async exchangeCode(code: string, codeVerifier: string): Promise<XeroTokens> {
     this.assertConfigured();
-    return this.call('code exchange', () => this.#client.oauthCallback(this.redirectUri, { code }));
+    return this.call('code exchange', () => this.#client.oauthCallback(this.redirectUri, { code }, { code_verifier: codeVerifier }));
   }
 
   // https://developer.xero.com/documentation/guides/oauth2/auth-flow (refreshing access tokens)

@@ -40,7 +40,7 @@ export function parseExtended(raw: string): Record<string, unknown> {
 }
 
 export function fixture(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`../../../shared/fixtures/bitrix24/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  return JSON.parse(readFileSync(new URL(`../fixtures/bitrix24/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 }
 
 /** Sorted nested key paths of an object (`auth.member_id`, `data.FIELDS.ID`, …). */
@@ -87,4 +87,13 @@ export function sdkClient(w: World, userId = 1, opts: { maxRetries?: number } = 
 export async function rest(emu: Bitrix24Emulator, method: string, params: Record<string, unknown>, token: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${emu.clientEndpoint}${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...params, auth: token }) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Empties the emulator, registers the app again (for `w.handler`) and installs it silently; returns the admin's token. */
+export function reinstall(w: World): string {
+  w.emu.reset();
+  const reg = w.emu.registerApp({ handlerUrl: `${w.handler.url}/b24/app`, installUrl: `${w.handler.url}/b24/install` });
+  w.clientId = reg.clientId;
+  w.clientSecret = reg.clientSecret;
+  return w.emu.installSilently({ userId: 1 }).accessToken;
 }

@@ -2,7 +2,7 @@ import { test, describe, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { AjaxError } from '@bitrix24/b24jssdk';
 import { startWorld, sdkClient, rest, type World } from './helpers.js';
-import { SMART_INVOICE } from '../emulators/bitrix24/index.js';
+import { SMART_INVOICE, startBitrix24Emulator } from '../emulators/bitrix24/index.js';
 
 describe('Bitrix24 emulator: REST core and OAuth through B24OAuth', () => {
   let w: World;
@@ -176,5 +176,30 @@ describe('Bitrix24 emulator: REST core and OAuth through B24OAuth', () => {
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), '*');
     assert.match(String(pre.headers.get('access-control-allow-headers')), /content-type/i);
+  });
+
+  test('when a second portal shares the OAuth server, then its tokens are renewed there with its own member_id and client_endpoint, and the domain names the OAuth server', async () => {
+    const second = await startBitrix24Emulator({ oauthServer: w.emu });
+    try {
+      second.registerApp({ handlerUrl: `${w.handler.url}/b24/app`, clientId: w.clientId, clientSecret: w.clientSecret });
+      second.installSilently();
+      const t = second.issueTokens(1);
+      const refresh = (token: string, secret = w.clientSecret) => fetch(`${w.emu.baseUrl}/oauth/token/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', client_id: w.clientId, client_secret: secret, refresh_token: token }) });
+      const res = await refresh(t.refreshToken);
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as Record<string, string>;
+      assert.equal(body.member_id, second.memberId);
+      assert.equal(body.client_endpoint, second.clientEndpoint);
+      assert.equal(body.server_endpoint, `${w.emu.baseUrl}/rest/`);
+      assert.equal(body.domain, new URL(w.emu.baseUrl).host);
+      assert.notEqual(second.memberId, w.emu.memberId);
+      // The second portal's own frame fields point the SDK at the shared server, and its tokens work only there.
+      assert.equal(second.frameAuth(1).SERVER_ENDPOINT, `${w.emu.baseUrl}/rest/`);
+      assert.equal((await rest(second, 'profile', {}, body.access_token)).status, 200);
+      assert.equal((await rest(w.emu, 'profile', {}, body.access_token)).status, 401);
+      assert.equal((await refresh(second.issueTokens(1).refreshToken, 'wrong')).status, 401);
+    } finally {
+      await second.close();
+    }
   });
 });

@@ -94,7 +94,7 @@ describe('the app pages in a headless browser inside the portal', { skip: browse
     assert.deepEqual(pageErrors, []);
   });
 
-  it('when the admin clicks "Connect Xero", then the Xero consent window lands on "Connected to …" and the dashboard shows the organisation as connected', async () => {
+  it('when the admin clicks "Connect Xero", then the Xero window asks to confirm the organisation for this portal, lands on "Connected to …" after the confirmation, and the dashboard shows the organisation as connected', async () => {
     await installed();
     await page.goto(`${b24.baseUrl}/portal?user=1`);
     const panel = appFrame().locator('#xero-panel');
@@ -109,7 +109,12 @@ describe('the app pages in a headless browser inside the portal', { skip: browse
     const landed = await callback;
     assert.equal(landed.status(), 200);
     assert.equal(landed.frame().page(), consentWindow, 'the callback opened in the consent window');
-    assert.match(await landed.text(), /Connected to <strong>Demo Company \(NZ\)<\/strong>/);
+    // Nothing is saved until the person in the Xero window confirms the organisation for this portal.
+    assert.match(await landed.text(), /Connect the Xero organisation <strong id="tenant-name">Demo Company \(NZ\)<\/strong> to the Bitrix24 portal <strong id="portal-domain">127\.0\.0\.1:\d+<\/strong>/);
+    assert.equal(c.store.connections.listForPortal(b24.memberId).length, 0);
+    await consentWindow.locator('#confirm-connect').click();
+    await consentWindow.locator('#result').waitFor(WAIT);
+    assert.match(await consentWindow.locator('#result').innerText(), /Connected to Demo Company \(NZ\) for the Bitrix24 portal 127\.0\.0\.1:\d+/);
 
     // The dashboard polls /api/status and reloads once the connection is active.
     await appFrame().locator('#tenant-name').waitFor(WAIT);

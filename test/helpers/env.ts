@@ -2,6 +2,7 @@ import { startBitrix24Emulator, type Bitrix24Emulator } from '../emulators/bitri
 import { startXeroEmulator, type XeroEmulator } from '../emulators/xero/index.js';
 import { updatePortalSettings, type PortalSettings } from '../../app/sync/settings.js';
 import { startConnector, type TestConnector } from './connector.js';
+import { consentAndConfirm } from './xero-consent.js';
 import type { XeroLimits } from '../../app/xero/gateway.js';
 
 export interface Environment {
@@ -41,10 +42,8 @@ export async function startEnvironment(opts: { settings?: Partial<PortalSettings
   if (installed.status !== 200) throw new Error(`install failed: ${installed.body}`);
   b24.finishInstall();
   const memberId = b24.memberId;
-  const authorizeUrl = c.services.connectXero.begin(memberId, 1);
-  const consent = await fetch(authorizeUrl, { redirect: 'manual' });
-  const callback = await fetch(consent.headers.get('location')!);
-  if (callback.status !== 200) throw new Error(`Xero connect failed: ${await callback.text()}`);
+  const ticket = c.services.connectXero.begin(memberId, 1);
+  await consentAndConfirm(c.url, `${c.url}/xero/start?ticket=${encodeURIComponent(ticket)}`);
   const connectionId = c.store.connections.listForPortal(memberId)[0].id;
   // The organisation's lists are read on connect (the org-data job), as the running outbox would.
   await c.services.outbox.drain();

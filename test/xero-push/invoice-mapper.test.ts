@@ -3,7 +3,8 @@ import { afterEach, describe, it } from 'node:test';
 import { AppError } from '../../app/errors.js';
 import { Decimal } from '../../app/money.js';
 import { expectedXeroTotal, toXeroInvoice, toXeroQuote } from '../../app/xero/invoice-mapper.js';
-import { listCurrencies, pushInvoices, type PushedInvoice } from '../../app/xero/invoices.js';
+import { listCurrencies, pushInvoices } from '../../app/xero/invoices.js';
+import type { PushedDocument } from '../../app/xero/documents.js';
 import { xeroTestbed, type XeroTestbed } from '../helpers/xero.js';
 import { ctx, doc, line, seeded, settings } from './fixtures.js';
 import type { SalesDocument } from '../../app/sync/document.js';
@@ -16,11 +17,11 @@ let seq = 0;
 /** Pushes one document and returns Xero's answer and the stored invoice. */
 async function push(d: SalesDocument, over: Parameters<typeof ctx>[1] = {}) {
   const key = `smart_invoice:${d.id}:${++seq}`;
-  const results = await pushInvoices(bed.gateway, bed.tenantId, [{ key, invoice: toXeroInvoice(d, ctx(contactId, over)), idempotencyKey: key }]);
+  const results = await pushInvoices(bed.gateway, bed.tenantId, [{ key, payload: toXeroInvoice(d, ctx(contactId, over)), idempotencyKey: key }]);
   const r = results.get(key)!;
   assert.ok(r.ok, `push failed: ${!r.ok ? r.message : ''}`);
-  const stored = bed.emu.invoices(bed.tenantId).find((i) => i.InvoiceID === (r as PushedInvoice).invoiceId)!;
-  return { result: r as PushedInvoice, stored };
+  const stored = bed.emu.invoices(bed.tenantId).find((i) => i.InvoiceID === (r as PushedDocument).id)!;
+  return { result: r as PushedDocument, stored };
 }
 
 function mapError(d: SalesDocument, over: Parameters<typeof ctx>[1] = {}): AppError {
@@ -170,7 +171,7 @@ describe('invoice mapping', () => {
       }
       docs.push(doc(rows, { id: String(1000 + n), number: `P-${n}` }));
     }
-    const items = docs.map((d) => ({ key: d.id, invoice: toXeroInvoice(d, ctx(contactId)), idempotencyKey: `prop:${d.id}` }));
+    const items = docs.map((d) => ({ key: d.id, payload: toXeroInvoice(d, ctx(contactId)), idempotencyKey: `prop:${d.id}` }));
     const results = await pushInvoices(bed.gateway, bed.tenantId, items);
     for (const d of docs) {
       const r = results.get(d.id)!;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '../../app/errors.js';
 import { toXeroInvoice } from '../../app/xero/invoice-mapper.js';
-import { deleteOrVoidInvoice, findInvoicesByReference, getInvoices, onlineInvoiceUrl, pushInvoices, type PushedInvoice } from '../../app/xero/invoices.js';
+import { deleteOrVoidInvoice, findInvoicesByReference, getInvoices, onlineInvoiceUrl, pushInvoices } from '../../app/xero/invoices.js';
+import type { PushedDocument } from '../../app/xero/documents.js';
 import { xeroTestbed, type XeroTestbed } from '../helpers/xero.js';
 import { ctx, doc, line } from './fixtures.js';
 
@@ -11,7 +12,7 @@ const ridgeway = (bed: XeroTestbed) => bed.emu.contacts(bed.tenantId).find((c) =
 function items(bed: XeroTestbed, count: number, from = 0) {
   return Array.from({ length: count }, (_, n) => {
     const d = doc([line({ unitPrice: 10 + n, quantity: 2 })], { id: String(from + n), number: `B24-${from + n}` });
-    return { key: `smart_invoice:${d.id}`, invoice: toXeroInvoice(d, ctx(ridgeway(bed))), idempotencyKey: `smart_invoice:${d.id}:v1` };
+    return { key: `smart_invoice:${d.id}`, payload: toXeroInvoice(d, ctx(ridgeway(bed))), idempotencyKey: `smart_invoice:${d.id}:v1` };
   });
 }
 
@@ -24,8 +25,8 @@ describe('invoice push', () => {
     assert.equal(bed.emu.counters.total, 3);
     assert.equal([...results.values()].filter((r) => r.ok).length, 120);
     assert.equal(bed.emu.invoices(bed.tenantId).length, 120);
-    const first = results.get('smart_invoice:0') as PushedInvoice;
-    assert.match(first.invoiceNumber, /^INV-\d{4}$/);
+    const first = results.get('smart_invoice:0') as PushedDocument;
+    assert.match(first.number, /^INV-\d{4}$/);
     assert.equal(first.status, 'DRAFT');
     assert.equal(first.total, 23);
     assert.equal(first.amountDue, 23);
@@ -37,7 +38,7 @@ describe('invoice push', () => {
   it('when a batch mixes valid and invalid invoices, then the valid ones are created and each invalid one carries Xero\'s reason', async () => {
     const bed = await xeroTestbed();
     const batch = items(bed, 3);
-    batch[1].invoice = { ...batch[1].invoice, lineItems: batch[1].invoice.lineItems!.map((l) => ({ ...l, accountCode: '999' })) };
+    batch[1].payload = { ...batch[1].payload, lineItems: batch[1].payload.lineItems!.map((l) => ({ ...l, accountCode: '999' })) };
     const results = await pushInvoices(bed.gateway, bed.tenantId, batch);
     assert.ok(results.get('smart_invoice:0')!.ok);
     assert.ok(results.get('smart_invoice:2')!.ok);
@@ -54,13 +55,13 @@ describe('invoice push', () => {
     const bed = await xeroTestbed();
     const contactId = ridgeway(bed);
     const v1 = doc([line({ name: 'Design', unitPrice: 100 }), line({ name: 'Build', unitPrice: 200 })]);
-    const first = (await pushInvoices(bed.gateway, bed.tenantId, [{ key: 'k', invoice: toXeroInvoice(v1, ctx(contactId)), idempotencyKey: 'k:v1' }])).get('k') as PushedInvoice;
+    const first = (await pushInvoices(bed.gateway, bed.tenantId, [{ key: 'k', payload: toXeroInvoice(v1, ctx(contactId)), idempotencyKey: 'k:v1' }])).get('k') as PushedDocument;
     const v2 = doc([line({ name: 'Design', unitPrice: 120 }), line({ name: 'Build', unitPrice: 200, quantity: 2 }), line({ name: 'Support', unitPrice: 50 })]);
-    const existing = { invoiceId: first.invoiceId, lineItemIds: first.lineItemIds };
-    const second = (await pushInvoices(bed.gateway, bed.tenantId, [{ key: 'k', invoice: toXeroInvoice(v2, ctx(contactId, { existing })), idempotencyKey: 'k:v2' }])).get('k') as PushedInvoice;
+    const existing = { id: first.id, lineItemIds: first.lineItemIds };
+    const second = (await pushInvoices(bed.gateway, bed.tenantId, [{ key: 'k', payload: toXeroInvoice(v2, ctx(contactId, { existing })), idempotencyKey: 'k:v2' }])).get('k') as PushedDocument;
     assert.ok(second.ok);
-    assert.equal(second.invoiceId, first.invoiceId);
-    assert.equal(second.invoiceNumber, first.invoiceNumber);
+    assert.equal(second.id, first.id);
+    assert.equal(second.number, first.number);
     assert.deepEqual(second.lineItemIds.slice(0, 2), first.lineItemIds);
     assert.equal(second.lineItemIds.length, 3);
     assert.ok(!first.lineItemIds.includes(second.lineItemIds[2]));
@@ -84,7 +85,7 @@ describe('invoice push', () => {
     assert.ok([...again.values()].every((r) => r.ok));
     assert.equal(bed.emu.counters.replays, 1);
     assert.equal(bed.emu.invoices(bed.tenantId).length, 2);
-    assert.deepEqual(new Set([...again.values()].map((r) => (r as PushedInvoice).invoiceId)), new Set(bed.emu.invoices(bed.tenantId).map((i) => i.InvoiceID)));
+    assert.deepEqual(new Set([...again.values()].map((r) => (r as PushedDocument).id)), new Set(bed.emu.invoices(bed.tenantId).map((i) => i.InvoiceID)));
     bed.emu.assertNoSpecViolations();
   });
 
@@ -115,8 +116,8 @@ describe('invoice push', () => {
     assert.equal(bed.emu.counters.total, 1);
     assert.deepEqual([...byRef.keys()].sort(), ['B24-1', 'B24-2']);
     assert.equal(byRef.get('B24-1')!.length, 1);
-    assert.equal(byRef.get('B24-1')![0].invoiceId, (pushed.get('smart_invoice:1') as PushedInvoice).invoiceId);
-    const ids = [...pushed.values()].map((r) => (r as PushedInvoice).invoiceId);
+    assert.equal(byRef.get('B24-1')![0].id, (pushed.get('smart_invoice:1') as PushedDocument).id);
+    const ids = [...pushed.values()].map((r) => (r as PushedDocument).id);
     const byId = await getInvoices(bed.gateway, bed.tenantId, ids);
     assert.equal(byId.size, 3);
     assert.equal(byId.get(ids[0].toLowerCase())!.lineItemIds.length, 1);
@@ -125,27 +126,27 @@ describe('invoice push', () => {
 
   it('when a document is removed, then a draft is deleted, an approved one voided, and a paid one refused with a reason', async () => {
     const bed = await xeroTestbed();
-    const pushed = [...(await pushInvoices(bed.gateway, bed.tenantId, items(bed, 3))).values()] as PushedInvoice[];
-    assert.deepEqual(await deleteOrVoidInvoice(bed.gateway, bed.tenantId, pushed[0].invoiceId, 'DRAFT'), { status: 'DELETED' });
-    bed.emu.approveInvoice(bed.tenantId, pushed[1].invoiceId);
-    assert.deepEqual(await deleteOrVoidInvoice(bed.gateway, bed.tenantId, pushed[1].invoiceId, 'AUTHORISED'), { status: 'VOIDED' });
-    bed.emu.approveInvoice(bed.tenantId, pushed[2].invoiceId);
-    bed.emu.addPayment(bed.tenantId, pushed[2].invoiceId, 5);
-    await assert.rejects(deleteOrVoidInvoice(bed.gateway, bed.tenantId, pushed[2].invoiceId, 'AUTHORISED'), (e: AppError) => {
+    const pushed = [...(await pushInvoices(bed.gateway, bed.tenantId, items(bed, 3))).values()] as PushedDocument[];
+    assert.deepEqual(await deleteOrVoidInvoice(bed.gateway, bed.tenantId, pushed[0].id, 'DRAFT'), { status: 'DELETED' });
+    bed.emu.approveInvoice(bed.tenantId, pushed[1].id);
+    assert.deepEqual(await deleteOrVoidInvoice(bed.gateway, bed.tenantId, pushed[1].id, 'AUTHORISED'), { status: 'VOIDED' });
+    bed.emu.approveInvoice(bed.tenantId, pushed[2].id);
+    bed.emu.addPayment(bed.tenantId, pushed[2].id, 5);
+    await assert.rejects(deleteOrVoidInvoice(bed.gateway, bed.tenantId, pushed[2].id, 'AUTHORISED'), (e: AppError) => {
       assert.equal(e.code, 'SYNC.CANNOT_REMOVE_INVOICE');
       assert.match(e.message, /payment/);
       return true;
     });
-    await assert.rejects(deleteOrVoidInvoice(bed.gateway, bed.tenantId, pushed[2].invoiceId, 'PAID'), /SYNC|cannot be deleted/);
+    await assert.rejects(deleteOrVoidInvoice(bed.gateway, bed.tenantId, pushed[2].id, 'PAID'), /SYNC|cannot be deleted/);
     bed.emu.assertNoSpecViolations();
   });
 
   it('when an invoice is approved, then its online invoice link is returned; for a draft there is none', async () => {
     const bed = await xeroTestbed();
-    const [a, b] = [...(await pushInvoices(bed.gateway, bed.tenantId, items(bed, 2))).values()] as PushedInvoice[];
-    assert.equal(await onlineInvoiceUrl(bed.gateway, bed.tenantId, a.invoiceId), null);
-    bed.emu.approveInvoice(bed.tenantId, b.invoiceId);
-    assert.match((await onlineInvoiceUrl(bed.gateway, bed.tenantId, b.invoiceId))!, new RegExp(`/online/invoice/${b.invoiceId}$`));
+    const [a, b] = [...(await pushInvoices(bed.gateway, bed.tenantId, items(bed, 2))).values()] as PushedDocument[];
+    assert.equal(await onlineInvoiceUrl(bed.gateway, bed.tenantId, a.id), null);
+    bed.emu.approveInvoice(bed.tenantId, b.id);
+    assert.match((await onlineInvoiceUrl(bed.gateway, bed.tenantId, b.id))!, new RegExp(`/online/invoice/${b.id}$`));
     bed.emu.assertNoSpecViolations();
   });
 });

@@ -24,15 +24,16 @@
     connect.addEventListener('click', async () => {
       connect.disabled = true;
       try {
-        const { authorizeUrl } = await api('/api/xero/connect', 'POST');
-        // Xero's sign-in page cannot be framed: it opens in its own window.
-        const popup = window.open(authorizeUrl, 'xero-connect', 'width=760,height=780');
+        const { startUrl } = await api('/api/xero/connect', 'POST');
+        // Xero's sign-in page cannot be framed: it opens in its own window, which first visits the connector
+        // (the cookie there binds the consent to this browser) and asks for a confirmation at the end.
+        const popup = window.open(startUrl, 'xero-connect', 'width=760,height=780');
         if (!popup) {
           show('Your browser blocked the Xero window. Allow pop-ups for this page and click again.', 'err');
           connect.disabled = false;
           return;
         }
-        show('Waiting for Xero… finish signing in in the Xero window.');
+        show('Waiting for Xero… sign in and confirm the organisation in the Xero window.');
         const started = Date.now();
         const timer = setInterval(async () => {
           try {

@@ -29,6 +29,11 @@ export interface StartOptions {
   leakyBucket?: { burst: number; drainPerSecond: number } | false;
   /** Seed companies, contacts, products, invoices, quotes and classic invoices. (Default: false) */
   seedDemo?: boolean;
+  /**
+   * Another emulator whose OAuth server renews this portal's tokens, as oauth.bitrix.info does for every portal:
+   * a second portal on the same OAuth server. (Default: none; this emulator is its own OAuth server)
+   */
+  oauthServer?: Bitrix24Emulator;
 }
 
 export interface HttpAnswer { status: number; body: string; headers: Record<string, string> }
@@ -64,7 +69,8 @@ export interface Bitrix24Emulator {
   reset(): void;
   seedDemo(): void;
 
-  registerApp(opts: { handlerUrl: string; installUrl?: string; scopes?: string[]; apiOnly?: boolean }): { clientId: string; clientSecret: string };
+  /** `clientId`/`clientSecret`: the same app on a second portal (one client for every portal, as a Marketplace app). */
+  registerApp(opts: { handlerUrl: string; installUrl?: string; scopes?: string[]; apiOnly?: boolean; clientId?: string; clientSecret?: string }): { clientId: string; clientSecret: string };
   install(opts?: { userId?: number }): Promise<HttpAnswer>;
   installApiOnly(opts?: { userId?: number }): Promise<HttpAnswer>;
   /** Marks the app installed without any HTTP call and returns install tokens (standalone/demo use). */
@@ -75,7 +81,16 @@ export interface Bitrix24Emulator {
   uninstall(opts?: { clean?: boolean }): Promise<void>;
   frameAuth(userId: number): Record<string, string>;
   /** Fresh install-style tokens for a user (as an admin would get them), e.g. to build a B24OAuth client. */
-  issueTokens(userId: number): { accessToken: string; refreshToken: string; expires: number; expiresIn: number };
+  issueTokens(userId: number, opts?: { clientId?: string }): { accessToken: string; refreshToken: string; expires: number; expiresIn: number };
+  /**
+   * Another local application installed on the same portal: its own client id, secret, application token and
+   * tokens (which `app.info` answers for that app, not for the main one).
+   */
+  installOtherApp(opts?: { scopes?: string[] }): { clientId: string; clientSecret: string; applicationToken: string };
+  /** A portal user (non-admin unless `admin`), who gets tokens of their own like any other user. */
+  addUser(user: { name: string; lastName?: string; admin?: boolean }): number;
+  /** Withholds a user's CRM read permission for an entity type (every item, or the listed ids); 5 = classic invoices. */
+  denyRead(userId: number, entityTypeId: number, ids?: number[]): void;
   expireAccessTokens(): void;
   setAccessTokenTtl(seconds: number): void;
 
@@ -110,6 +125,9 @@ function headersOf(h: Headers): Record<string, string> {
   h.forEach((v, k) => { out[k] = v; });
   return out;
 }
+
+/** The REST/OAuth service behind each emulator, so a second portal can be served by the first one's OAuth server. */
+const services = new WeakMap<Bitrix24Emulator, RestService>();
 
 const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
 
@@ -153,6 +171,10 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
   const baseUrl = `http://127.0.0.1:${port}`;
   portal.baseUrl = baseUrl;
   portal.domain = opts.domain ?? `127.0.0.1:${port}`;
+  if (opts.oauthServer) {
+    portal.oauthBaseUrl = opts.oauthServer.baseUrl;
+    services.get(opts.oauthServer)!.peers.push(portal);
+  }
   if (opts.seedDemo) seedDemo(portal);
 
   function requireApp(): AppRegistration {
@@ -189,6 +211,20 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     };
   };
 
+  const newApp = (handlerUrl: string, scopes: string[] | undefined, apiOnly: boolean): AppRegistration => ({
+    clientId: `local.${hex(14)}.${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`,
+    clientSecret: randomToken(50),
+    handlerUrl,
+    installUrl: handlerUrl,
+    scopes: scopes ?? ['crm', 'placement', 'catalog', 'userfieldconfig'],
+    apiOnly,
+    version: 1,
+    installed: false,
+    present: false,
+    applicationToken: null,
+    appSid: hex(32),
+  });
+
   const emu: Bitrix24Emulator = {
     baseUrl,
     clientEndpoint: `${baseUrl}/rest/`,
@@ -209,19 +245,12 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     seedDemo: () => seedDemo(portal),
 
     /** Source: bitrix24-rest.md §6 (local application form: client_id `local.…`, client_secret, scopes, API-only). */
-    registerApp({ handlerUrl, installUrl, scopes, apiOnly }) {
+    registerApp({ handlerUrl, installUrl, scopes, apiOnly, clientId, clientSecret }) {
       const reg: AppRegistration = {
-        clientId: `local.${hex(14)}.${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`,
-        clientSecret: randomToken(50),
-        handlerUrl,
+        ...newApp(handlerUrl, scopes, !!apiOnly),
         installUrl: installUrl ?? handlerUrl,
-        scopes: scopes ?? ['crm', 'placement', 'catalog', 'userfieldconfig'],
-        apiOnly: !!apiOnly,
-        version: 1,
-        installed: false,
-        present: false,
-        applicationToken: null,
-        appSid: hex(32),
+        ...(clientId ? { clientId } : {}),
+        ...(clientSecret ? { clientSecret } : {}),
       };
       portal.app = reg;
       return { clientId: reg.clientId, clientSecret: reg.clientSecret };
@@ -290,28 +319,45 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     },
 
     /**
-     * Removal: ONAPPUNINSTALL (no tokens in auth, data.CLEAN) to bound handlers, then bindings, placements and
-     * tokens are gone. Source: on-app-uninstall.md; fixture event.ONAPPUNINSTALL.json; bitrix24-rest.md §6, §11.
+     * Removal: the app's REST access is removed first ("all of the app's rights to the REST API are removed, so
+     * although the handler receives auth data it can no longer use the API"), then ONAPPUNINSTALL (no tokens in
+     * auth, data.CLEAN) goes to bound handlers; bindings, placements and the offline queue are gone.
+     * Source: on-app-uninstall.md and https://dev.1c-bitrix.ru/rest_help/general/events/onappuninstall.php;
+     * fixture event.ONAPPUNINSTALL.json; bitrix24-rest.md §6, §11.
      */
     async uninstall({ clean = false } = {}) {
       const a = requireApp();
-      for (const b of portal.bindings.filter((x) => x.event === 'ONAPPUNINSTALL' && !x.offline)) {
-        portal.delivery.send(b.handler, portal.eventBody('ONAPPUNINSTALL', { LANGUAGE_ID: 'en', CLEAN: clean ? '1' : '0' }, b, null, false), { event: 'ONAPPUNINSTALL', bindingId: b.id }, true);
-      }
-      await portal.delivery.flush();
-      portal.bindings = [];
-      portal.placements = [];
-      portal.offlineQueue = [];
+      const bodies = portal.bindings.filter((x) => x.event === 'ONAPPUNINSTALL' && !x.offline)
+        .map((b) => ({ b, body: portal.eventBody('ONAPPUNINSTALL', { LANGUAGE_ID: 'en', CLEAN: clean ? '1' : '0' }, b, null, false) }));
       portal.revokeAllTokens();
       a.present = false;
       a.installed = false;
       a.applicationToken = null;
+      portal.bindings = [];
+      portal.placements = [];
+      portal.offlineQueue = [];
+      for (const { b, body } of bodies) portal.delivery.send(b.handler, body, { event: 'ONAPPUNINSTALL', bindingId: b.id }, true);
+      await portal.delivery.flush();
     },
 
     frameAuth,
-    issueTokens(userId) {
-      const { access, refresh } = portal.issueTokens(userId);
+    issueTokens(userId, { clientId } = {}) {
+      const { access, refresh } = portal.issueTokens(userId, clientId);
       return { accessToken: access.token, refreshToken: refresh.token, expires: Math.floor(access.expiresAt / 1000), expiresIn: portal.accessTokenTtlSeconds };
+    },
+    installOtherApp({ scopes } = {}) {
+      const other = { ...newApp(`https://other-app.example.com/app`, scopes ?? ['crm', 'user_brief'], false), present: true, installed: true, applicationToken: hex(32) };
+      portal.otherApps.push(other);
+      return { clientId: other.clientId, clientSecret: other.clientSecret, applicationToken: other.applicationToken };
+    },
+    addUser({ name, lastName = '', admin = false }) {
+      const id = Math.max(...portal.users.keys()) + 1;
+      portal.users.set(id, { id, name, lastName, email: `user${id}@example.com`, admin });
+      return id;
+    },
+    denyRead(userId, entityTypeId, ids) {
+      portal.user(userId);
+      portal.readDenials.push({ userId, entityTypeId, ids: ids ?? null });
     },
     expireAccessTokens() {
       for (const t of portal.accessTokens.values()) t.expiresAt = Date.now() - 1;
@@ -345,5 +391,6 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     get counters() { return svc.counters; },
     resetCounters: () => svc.resetCounters(),
   };
+  services.set(emu, svc);
   return emu;
 }

@@ -7,7 +7,7 @@
  */
 import { RestError, page, matches, sortRows, splitFilterKey, toInt, isYes, isoDate } from './core.js';
 import type { Registry, CallCtx, Params } from './registry.js';
-import { SYSTEM_FIELDS, SMART_INVOICE, QUOTE, COMPANY, CONTACT, OWNER_TYPE_TO_ENTITY, OWNER_TYPE, ufCamelName } from './model.js';
+import { SYSTEM_FIELDS, SMART_INVOICE, QUOTE, COMPANY, CONTACT, CLASSIC_INVOICE, OWNER_TYPE_TO_ENTITY, OWNER_TYPE, ufCamelName } from './model.js';
 import type { CrmItem, Portal, ProductRow } from './portal.js';
 
 function entityTypeOf(p: Params): number {
@@ -67,6 +67,10 @@ export function registerCrm(r: Registry): void {
   });
   r.add('crm.item.get', 'crm', (p, ctx) => {
     const item = ctx.portal.getItem(entityTypeOf(p), toInt(p.id, 0));
+    // Source: crm-item-get.md, "Possible error codes": 400 ACCESS_DENIED for a user without read permission.
+    if (!ctx.portal.canRead(ctx.user.id, item.entityTypeId, toInt(p.id, 0))) {
+      throw new RestError('ACCESS_DENIED', 'You do not have permission to view this item', 400);
+    }
     return { result: { item: ctx.portal.renderItem(item, isYes(p.useOriginalUfNames)) } }; // fixture rest.crm.item.get.response.json
   });
   r.add('crm.item.list', 'crm', (p, ctx) => {
@@ -85,7 +89,8 @@ export function registerCrm(r: Registry): void {
         if (!knownItemField(ctx.portal, et, key)) throw new RestError('INVALID_ARG_VALUE', `Invalid order: field '${key}' is not allowed in order`, 400);
       }
     }
-    const rows = [...store.values()].filter((it) => matches(filter, itemGetter(ctx.portal, it)));
+    // Lists show only what the user may read (crm-item-list.md: "any user with read access permission").
+    const rows = [...store.values()].filter((it) => ctx.portal.canRead(ctx.user.id, et, Number(it.data.id)) && matches(filter, itemGetter(ctx.portal, it)));
     const sorted = sortRows(rows, p.order, (it, f) => itemGetter(ctx.portal, it)(f), 'id');
     const originalUf = isYes(p.useOriginalUfNames);
     return page(sorted, p.start, (slice) => ({ items: slice.map((it) => selectFields(ctx.portal.renderItem(it, originalUf), p.select)) }));
@@ -204,7 +209,13 @@ export function registerCrm(r: Registry): void {
     for (const u of ctx.portal.userFields.filter((x) => x.entityId === 'CRM_INVOICE')) fields[u.fieldName] = f(u.userTypeId, u.editFormLabel?.en ?? u.fieldName, { isDynamic: true });
     return { result: fields };
   });
-  r.add('crm.invoice.get', 'crm', (p, ctx) => ({ result: ctx.portal.renderClassicInvoice(toInt(p.id ?? p.ID, 0)) }));
+  r.add('crm.invoice.get', 'crm', (p, ctx) => {
+    const id = toInt(p.id ?? p.ID, 0);
+    const invoice = ctx.portal.renderClassicInvoice(id);
+    // Legacy methods answer `"error": ""` (bitrix24-rest.md §1); the "Access denied." text is unverified.
+    if (!ctx.portal.canRead(ctx.user.id, CLASSIC_INVOICE, id)) throw new RestError('', 'Access denied.', 400);
+    return { result: invoice };
+  });
   r.add('crm.invoice.list', 'crm', (p, ctx) => {
     const filter = (p.filter ?? {}) as Record<string, unknown>;
     const rows = [...ctx.portal.classicInvoices.keys()].map((id) => ctx.portal.renderClassicInvoice(id))
@@ -230,6 +241,11 @@ export function registerCrm(r: Registry): void {
   r.add('crm.invoice.userfield.list', 'crm', (p, ctx) => legacyUfList(ctx, p, 'CRM_INVOICE'));
   r.add('crm.quote.userfield.add', 'crm', (p, ctx) => legacyUfAdd(ctx, p, 'CRM_QUOTE', 50));
   r.add('crm.quote.userfield.list', 'crm', (p, ctx) => legacyUfList(ctx, p, 'CRM_QUOTE'));
+  // Source: api-reference/crm/contacts/userfield/crm-contact-userfield-add.md, companies/userfield/crm-company-userfield-add.md.
+  r.add('crm.contact.userfield.add', 'crm', (p, ctx) => legacyUfAdd(ctx, p, 'CRM_CONTACT', 50));
+  r.add('crm.contact.userfield.list', 'crm', (p, ctx) => legacyUfList(ctx, p, 'CRM_CONTACT'));
+  r.add('crm.company.userfield.add', 'crm', (p, ctx) => legacyUfAdd(ctx, p, 'CRM_COMPANY', 50));
+  r.add('crm.company.userfield.list', 'crm', (p, ctx) => legacyUfList(ctx, p, 'CRM_COMPANY'));
   // endregion ////
 
   // region legacy crm.quote.*, crm.company.*, crm.contact.* over the same items ////
@@ -252,11 +268,19 @@ export function registerCrm(r: Registry): void {
       const sorted = sortRows(rows, p.order, (row, f) => row[f.toUpperCase()], 'ID');
       return page(sorted.map((row) => legacySelect(row, p.select)), p.start);
     });
-    r.add(`${prefix}.add`, 'crm', (p, ctx) => ({ result: ctx.portal.createItem(et, legacyInput(et, (p.fields ?? {}) as Record<string, unknown>), ctx.write).data.id }));
+    r.add(`${prefix}.add`, 'crm', (p, ctx) => {
+      const input = legacyInput(et, (p.fields ?? {}) as Record<string, unknown>);
+      requireMandatory(ctx.portal, et, input, null);
+      return { result: ctx.portal.createItem(et, input, ctx.write).data.id };
+    });
     r.add(`${prefix}.update`, 'crm', (p, ctx) => {
       const id = toInt(p.id ?? p.ID, 0);
-      if (!ctx.portal.items.get(et)!.has(id)) throw new RestError('', 'Not found', 400);
-      ctx.portal.updateItem(et, id, legacyInput(et, (p.fields ?? {}) as Record<string, unknown>), ctx.write);
+      const item = ctx.portal.items.get(et)!.get(id);
+      if (!item) throw new RestError('', 'Not found', 400);
+      const input = legacyInput(et, (p.fields ?? {}) as Record<string, unknown>);
+      if (input.fm) input.fm = mergeMultifields(item.data.fm as Fm | undefined, input.fm as Fm);
+      requireMandatory(ctx.portal, et, input, item);
+      ctx.portal.updateItem(et, id, input, ctx.write);
       return { result: true };
     });
     r.add(`${prefix}.delete`, 'crm', (p, ctx) => {
@@ -296,6 +320,52 @@ export function registerCrm(r: Registry): void {
     if (!q) throw new RestError('', 'Not found', 400);
     const { ADDRESSES: _a, ...rest } = q;
     return { result: rest };
+  });
+  // crm.requisite.add {fields: {ENTITY_TYPE_ID, ENTITY_ID, PRESET_ID, NAME, RQ_*}} → new ID. Required: ENTITY_TYPE_ID (3 or 4),
+  // ENTITY_ID of an existing company/contact, PRESET_ID, NAME. Source: api-reference/crm/requisites/universal/crm-requisite-add.md.
+  r.add('crm.requisite.add', 'crm', (p, ctx) => {
+    const f = upperKeys((p.fields ?? {}) as Record<string, unknown>);
+    const owner = toInt(f.ENTITY_TYPE_ID, 0);
+    if (owner !== COMPANY && owner !== CONTACT) throw new RestError('', 'ENTITY_TYPE_ID is not defined or invalid.', 400);
+    if (!ctx.portal.items.get(owner)!.has(toInt(f.ENTITY_ID, 0))) throw new RestError('', 'ENTITY_ID is not defined or invalid.', 400);
+    if (!toInt(f.PRESET_ID, 0)) throw new RestError('', 'PRESET_ID is not defined or invalid.', 400);
+    if (!f.NAME) throw new RestError('', 'The "Name" field is required.', 400);
+    const id = String(ctx.portal.nextId('requisite', 1000));
+    ctx.portal.requisites.push({ ...stringValues(f), ID: id, ACTIVE: f.ACTIVE ?? 'Y', ADDRESSES: [] });
+    return { result: Number(id) };
+  });
+  // crm.requisite.update {id, fields}: only the given fields change. Source: crm-requisite-update.md.
+  r.add('crm.requisite.update', 'crm', (p, ctx) => {
+    const q = ctx.portal.requisites.find((x) => x.ID === String(p.id ?? p.ID));
+    if (!q) throw new RestError('', 'Not found', 400);
+    const { ID: _id, ENTITY_TYPE_ID: _t, ENTITY_ID: _e, ...rest } = stringValues(upperKeys((p.fields ?? {}) as Record<string, unknown>));
+    Object.assign(q, rest);
+    return { result: true };
+  });
+  // crm.address.add {fields: {TYPE_ID, ENTITY_TYPE_ID, ENTITY_ID, ADDRESS_1, …}} → true; the key is (TYPE_ID, ENTITY_TYPE_ID,
+  // ENTITY_ID), here with ENTITY_TYPE_ID 8 (requisite). An existing key is refused. Source: api-reference/crm/requisites/addresses/crm-address-add.md.
+  const addressOf = (f: Record<string, unknown>, ctx: CallCtx) => {
+    if (toInt(f.ENTITY_TYPE_ID, 0) !== 8) throw new RestError('', 'ENTITY_TYPE_ID is not defined or invalid.', 400); // only requisite addresses (unverified wording)
+    if (!toInt(f.TYPE_ID, 0)) throw new RestError('', 'TYPE_ID is not defined or invalid.', 400);
+    const q = ctx.portal.requisites.find((x) => x.ID === String(toInt(f.ENTITY_ID, 0)));
+    if (!q) throw new RestError('', 'ENTITY_ID is not defined or invalid.', 400);
+    const list = (q.ADDRESSES as Array<Record<string, unknown>>) ?? (q.ADDRESSES = []);
+    return { list, existing: list.find((a) => String(a.TYPE_ID) === String(toInt(f.TYPE_ID, 0))) };
+  };
+  r.add('crm.address.add', 'crm', (p, ctx) => {
+    const f = upperKeys((p.fields ?? {}) as Record<string, unknown>);
+    const { list, existing } = addressOf(f, ctx);
+    if (existing) throw new RestError('', 'Address with such type already exists.', 400); // wording unverified
+    list.push({ ADDRESS_1: null, ADDRESS_2: null, CITY: null, POSTAL_CODE: null, REGION: null, PROVINCE: null, COUNTRY: null, COUNTRY_CODE: null, ...stringValues(f) });
+    return { result: true };
+  });
+  // crm.address.update: same key, the given fields change. Source: crm-address-update.md.
+  r.add('crm.address.update', 'crm', (p, ctx) => {
+    const f = upperKeys((p.fields ?? {}) as Record<string, unknown>);
+    const { existing } = addressOf(f, ctx);
+    if (!existing) throw new RestError('', 'Address not found.', 400); // wording unverified
+    Object.assign(existing, stringValues(f));
+    return { result: true };
   });
   r.add('crm.address.list', 'crm', (p, ctx) => {
     const filter = (p.filter ?? {}) as Record<string, unknown>;
@@ -385,7 +455,7 @@ function legacyInput(et: number, fields: Record<string, unknown>): Record<string
   const fm: Array<Record<string, unknown>> = [];
   for (const [k, v] of Object.entries(fields)) {
     if (['PHONE', 'EMAIL', 'WEB', 'IM'].includes(k) && Array.isArray(v)) {
-      for (const x of v as Array<Record<string, unknown>>) fm.push({ typeId: k, valueType: x.VALUE_TYPE ?? 'WORK', value: x.VALUE });
+      for (const x of v as Array<Record<string, unknown>>) fm.push({ typeId: k, valueType: x.VALUE_TYPE ?? 'WORK', value: x.VALUE, ...(x.ID !== undefined ? { ID: x.ID } : {}) });
       continue;
     }
     if (et === QUOTE && k === 'STATUS_ID') { out.stageId = v; continue; }
@@ -393,6 +463,43 @@ function legacyInput(et: number, fields: Record<string, unknown>): Record<string
   }
   if (fm.length) out.fm = fm;
   return out;
+}
+
+type Fm = Array<{ id?: number; ID?: unknown; typeId: string; valueType: string; value: unknown }>;
+
+/**
+ * Legacy update of PHONE/EMAIL/WEB/IM: a value with an ID changes that value (an empty VALUE deletes it), one without
+ * an ID is added, the others stay. Source: api-reference/crm/contacts/crm-contact-update.md (multifields).
+ */
+function mergeMultifields(current: Fm | undefined, given: Fm): Fm {
+  const out = (current ?? []).map((x) => ({ ...x }));
+  for (const g of given) {
+    const id = toInt(g.ID ?? g.id, 0);
+    const at = id ? out.findIndex((x) => x.id === id) : -1;
+    if (at >= 0) {
+      if (g.value === '' || g.value === null || g.value === undefined) out.splice(at, 1);
+      else out[at] = { ...out[at]!, value: g.value, valueType: g.valueType ?? out[at]!.valueType };
+    } else if (g.value !== '' && g.value !== null && g.value !== undefined) out.push({ typeId: g.typeId, valueType: g.valueType, value: g.value });
+  }
+  return out;
+}
+
+/** Mandatory user fields (MANDATORY=Y) refuse an add or update without a value. Wording unverified; code empty like other legacy errors. */
+function requireMandatory(portal: Portal, et: number, input: Record<string, unknown>, item: CrmItem | null): void {
+  for (const u of portal.ufsFor(et).filter((x) => x.mandatory === 'Y')) {
+    const v = u.fieldName in input ? input[u.fieldName] : item?.uf[u.fieldName];
+    if (v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0)) {
+      throw new RestError('', `The "${u.editFormLabel?.en ?? u.fieldName}" field is required.`, 400);
+    }
+  }
+}
+
+function upperKeys(f: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(f).map(([k, v]) => [k.toUpperCase(), v]));
+}
+
+function stringValues(f: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, v === null || v === undefined ? null : typeof v === 'object' ? v : String(v)]));
 }
 
 function legacySelect(row: Record<string, unknown>, select: unknown): Record<string, unknown> {

@@ -40,15 +40,16 @@ function requireAdmin(ctx: CallCtx): void {
 function checkHandlerHost(ctx: CallCtx, handler: string, code: string): void {
   let host: string;
   try { host = new URL(handler).host; } catch { throw new RestError(code, 'Wrong handler URL', 400); }
-  const appHost = new URL(ctx.portal.app!.handlerUrl).host;
+  const appHost = new URL(ctx.app.handlerUrl).host;
   if (host !== appHost) throw new RestError(code, `Handler URL host doesn't match the application host`, 400);
 }
 
 export function registerSystem(r: Registry): void {
   r.add('app.info', 'basic', (_p, ctx) => {
-    const app = ctx.portal.app!;
-    // Source: app-info.md; fixture rest.app.info.response.json. LICENSE values of a self-hosted portal unverified.
-    return { result: { ID: 1, CODE: app.clientId, VERSION: app.version, STATUS: 'L', INSTALLED: app.installed, PAYMENT_EXPIRED: 'N', DAYS: null, LANGUAGE_ID: 'en', LICENSE: 'en_selfhosted', LICENSE_TYPE: 'selfhosted', LICENSE_FAMILY: 'selfhosted' } };
+    const app = ctx.app;
+    // Source: app-info.md; fixture rest.app.info.response.json. Answered for the app the token belongs to; CODE of a
+    // local application = its client_id (unverified). LICENSE values of a self-hosted portal unverified.
+    return { result: { ID: ctx.portal.otherApps.indexOf(app) + 2, CODE: app.clientId, VERSION: app.version, STATUS: 'L', INSTALLED: app.installed, PAYMENT_EXPIRED: 'N', DAYS: null, LANGUAGE_ID: 'en', LICENSE: 'en_selfhosted', LICENSE_TYPE: 'selfhosted', LICENSE_FAMILY: 'selfhosted' } };
   });
   r.add('profile', 'basic', (_p, ctx) => ({
     // Source: profile.md; fixture rest.profile.response.json (ADMIN per token user).
@@ -56,16 +57,16 @@ export function registerSystem(r: Registry): void {
   }));
   r.add('user.admin', 'basic', (_p, ctx) => ({ result: ctx.user.admin })); // user-admin.md
   r.add('user.current', 'user', (_p, ctx) => ({ result: { ID: String(ctx.user.id), NAME: ctx.user.name, LAST_NAME: ctx.user.lastName, EMAIL: ctx.user.email, ACTIVE: true } }));
-  r.add('scope', 'basic', (p, ctx) => ({ result: isYes(p.full) ? r.allScopes() : ['basic', ...ctx.portal.app!.scopes.filter((s) => s !== 'basic')] }));
-  r.add('methods', 'basic', (p, ctx) => ({ result: r.names(isYes(p.full) ? null : typeof p.scope === 'string' ? [p.scope] : ctx.portal.app!.scopes) }));
+  r.add('scope', 'basic', (p, ctx) => ({ result: isYes(p.full) ? r.allScopes() : ['basic', ...ctx.app.scopes.filter((s) => s !== 'basic')] }));
+  r.add('methods', 'basic', (p, ctx) => ({ result: r.names(isYes(p.full) ? null : typeof p.scope === 'string' ? [p.scope] : ctx.app.scopes) }));
   r.add('method.get', 'basic', (p, ctx) => {
     const m = r.get(String(p.name ?? ''));
-    return { result: { isExisting: !!m, isAvailable: !!m && (m.scope === 'basic' || ctx.portal.app!.scopes.includes(m.scope)) } };
+    return { result: { isExisting: !!m, isAvailable: !!m && (m.scope === 'basic' || ctx.app.scopes.includes(m.scope)) } };
   });
   // feature.get {CODE: 'rest_offline_extended'} → {value: 'Y'} (bitrix24-rest.md §10; fixture).
   r.add('feature.get', 'basic', (p) => ({ result: { value: String(p.CODE ?? p.code) === 'rest_offline_extended' ? 'Y' : 'N' } }));
   r.add('events', 'basic', (p, ctx) => {
-    const scopes = isYes(p.full) ? null : typeof p.SCOPE === 'string' ? [p.SCOPE] : ['basic', ...ctx.portal.app!.scopes];
+    const scopes = isYes(p.full) ? null : typeof p.SCOPE === 'string' ? [p.SCOPE] : ['basic', ...ctx.app.scopes];
     return { result: Object.entries(EVENTS).filter(([, s]) => !scopes || scopes.includes(s)).map(([e]) => e) };
   });
 
@@ -212,7 +213,7 @@ export function registerSystem(r: Registry): void {
   r.add('userfieldconfig.add', 'userfieldconfig', (p, ctx) => {
     requireAdmin(ctx);
     if (p.moduleId !== 'crm') throw new RestError('ERROR_ARGUMENT', 'moduleId is required', 400); // userfieldconfig-add.md: moduleId required
-    if (!ctx.portal.app!.scopes.includes('crm')) throw new RestError('insufficient_scope', 'The request requires higher privileges than provided by the access token', 401);
+    if (!ctx.app.scopes.includes('crm')) throw new RestError('insufficient_scope', 'The request requires higher privileges than provided by the access token', 401);
     const field = (p.field ?? {}) as Record<string, unknown>;
     const entityId = String(field.entityId ?? '');
     const fieldName = String(field.fieldName ?? '');

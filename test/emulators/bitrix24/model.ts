@@ -35,6 +35,12 @@ const COMMON: FieldDef[] = [
   f('comments', 'COMMENTS', 'text', 'Comment'),
 ];
 
+/** External-source keys of companies and contacts (fixture rest.crm.company.get.response.json: ORIGINATOR_ID, ORIGIN_ID). */
+const ORIGIN: FieldDef[] = [
+  f('originatorId', 'ORIGINATOR_ID', 'string', 'External source'),
+  f('originId', 'ORIGIN_ID', 'string', 'Item ID in data source'),
+];
+
 const MONEY: FieldDef[] = [
   f('opportunity', 'OPPORTUNITY', 'double', 'Amount'),
   f('isManualOpportunity', 'IS_MANUAL_OPPORTUNITY', 'char', 'Manual amount calculation mode'),
@@ -101,6 +107,7 @@ export const SYSTEM_FIELDS: Record<number, FieldDef[]> = {
     f('currencyId', 'CURRENCY_ID', 'crm_currency', 'Currency'),
     f('isMyCompany', 'IS_MY_COMPANY', 'boolean', 'My company'),
     f('contactIds', 'CONTACT_IDS', 'crm_contact', 'Contacts', { multiple: true }),
+    ...ORIGIN,
     f('fm', 'FM', 'crm_multifield', 'Multifields', { multiple: true }),
   ],
   [CONTACT]: [
@@ -112,6 +119,7 @@ export const SYSTEM_FIELDS: Record<number, FieldDef[]> = {
     f('post', 'POST', 'string', 'Position'),
     f('companyId', 'COMPANY_ID', 'crm_company', 'Company'),
     f('companyIds', 'COMPANY_IDS', 'crm_company', 'Companies', { multiple: true }),
+    ...ORIGIN,
     f('fm', 'FM', 'crm_multifield', 'Multifields', { multiple: true }),
   ],
 };

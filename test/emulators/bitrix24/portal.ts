@@ -4,6 +4,7 @@
  * Sources are named per behaviour below; bitrix24-rest.md is the shared reference.
  */
 import { RestError, isoDate, randomToken, round2, toInt, isYes } from './core.js';
+import { documentAmount, storeRow } from './row-math.js';
 import { EventDelivery, type Binding, type OfflineRecord } from './events.js';
 import {
   SYSTEM_FIELDS, SMART_INVOICE, QUOTE, COMPANY, CONTACT, CLASSIC_INVOICE, UF_ENTITY, OWNER_TYPE, ufCamelName, semanticId,
@@ -28,8 +29,12 @@ export interface AppRegistration {
   appSid: string;
 }
 
-export interface AccessToken { token: string; userId: number; expiresAt: number }
-export interface RefreshToken { token: string; userId: number; used: boolean; expiresAt: number }
+/** Tokens are issued to one app for one user (bitrix24-rest.md §7): `clientId` names the app. */
+export interface AccessToken { token: string; userId: number; clientId: string; expiresAt: number }
+export interface RefreshToken { token: string; userId: number; clientId: string; used: boolean; expiresAt: number }
+
+/** A user's CRM read permission withheld for one entity type: every item (`ids` null) or the listed ones. */
+export interface ReadDenial { userId: number; entityTypeId: number; ids: number[] | null }
 
 export interface CrmItem { entityTypeId: number; data: Record<string, unknown>; uf: Record<string, unknown> }
 
@@ -74,9 +79,15 @@ export class Portal {
   memberId: string;
   domain: string;
   baseUrl: string;
+  /** Base URL of the OAuth server this portal's tokens are refreshed at (oauth.bitrix.info's part); '' = this server. */
+  oauthBaseUrl = '';
   accessTokenTtlSeconds: number;
   users = new Map<number, User>();
   app: AppRegistration | null = null;
+  /** Other applications installed on the same portal (their own client id, tokens and app.info). */
+  otherApps: AppRegistration[] = [];
+  /** CRM read permissions withheld from users (admins read everything). Entity type 5 = classic invoices. */
+  readDenials: ReadDenial[] = [];
   accessTokens = new Map<string, AccessToken>();
   refreshTokens = new Map<string, RefreshToken>();
   items = new Map<number, Map<number, CrmItem>>();
@@ -108,7 +119,7 @@ export class Portal {
 
   get clientEndpoint(): string { return `${this.baseUrl}/rest/`; }
   /** The emulator also plays oauth.bitrix.info, so the SDK refreshes against it. Source: bitrix24-rest.md §7, §12. */
-  get serverEndpoint(): string { return `${this.baseUrl}/rest/`; }
+  get serverEndpoint(): string { return `${this.oauthBaseUrl || this.baseUrl}/rest/`; }
 
   nextId(kind: string, start = 1): number {
     const n = (this.seq.get(kind) ?? start - 1) + 1;
@@ -123,6 +134,8 @@ export class Portal {
       [2, { id: 2, name: 'Mary', lastName: 'User', email: 'mary@example.com', admin: false }],
     ]);
     this.app = null;
+    this.otherApps = [];
+    this.readDenials = [];
     this.accessTokens.clear();
     this.refreshTokens.clear();
     this.items = new Map([[SMART_INVOICE, new Map()], [QUOTE, new Map()], [COMPANY, new Map()], [CONTACT, new Map()]]);
@@ -211,18 +224,36 @@ export class Portal {
     return u;
   }
 
-  /** A fresh access/refresh pair for a user. Source: bitrix24-rest.md §7 (1 h access, 180 d refresh). */
-  issueTokens(userId: number): { access: AccessToken; refresh: RefreshToken } {
-    const access: AccessToken = { token: randomToken(), userId, expiresAt: Date.now() + this.accessTokenTtlSeconds * 1000 };
-    const refresh: RefreshToken = { token: randomToken(), userId, used: false, expiresAt: Date.now() + 180 * 86400_000 };
+  /**
+   * A fresh access/refresh pair for a user of one app (the main app unless `clientId` names another).
+   * Source: bitrix24-rest.md §7 (1 h access, 180 d refresh).
+   */
+  issueTokens(userId: number, clientId = this.app?.clientId ?? ''): { access: AccessToken; refresh: RefreshToken } {
+    const access: AccessToken = { token: randomToken(), userId, clientId, expiresAt: Date.now() + this.accessTokenTtlSeconds * 1000 };
+    const refresh: RefreshToken = { token: randomToken(), userId, clientId, used: false, expiresAt: Date.now() + 180 * 86400_000 };
     this.accessTokens.set(access.token, access);
     this.refreshTokens.set(refresh.token, refresh);
     return { access, refresh };
   }
 
-  revokeAllTokens(): void {
-    this.accessTokens.clear();
-    this.refreshTokens.clear();
+  /** Forgets the tokens of one app (default: the main app); other apps' tokens stay valid. */
+  revokeAllTokens(clientId = this.app?.clientId): void {
+    for (const [k, t] of this.accessTokens) if (t.clientId === clientId) this.accessTokens.delete(k);
+    for (const [k, t] of this.refreshTokens) if (t.clientId === clientId) this.refreshTokens.delete(k);
+  }
+
+  /** The installed app a client id names (the main app or another one), or undefined. */
+  appByClientId(clientId: string): AppRegistration | undefined {
+    return [this.app, ...this.otherApps].find((a): a is AppRegistration => !!a && a.clientId === clientId);
+  }
+
+  /**
+   * Whether a user may read a CRM item: admins always; others unless a denial covers it. Source: crm-item-get.md
+   * ("any user with read access permission"; 400 ACCESS_DENIED otherwise).
+   */
+  canRead(userId: number, entityTypeId: number, id: number): boolean {
+    if (this.users.get(userId)?.admin) return true;
+    return !this.readDenials.some((d) => d.userId === userId && d.entityTypeId === entityTypeId && (d.ids === null || d.ids.includes(id)));
   }
 
   // endregion ////
@@ -483,7 +514,8 @@ export class Portal {
   /**
    * Replaces all rows of an owner (crm.item.productrow.set) and recomputes the owner's amount unless it is in
    * manual mode. Prices are per unit; `price` is after discount with tax (bitrix24-rest.md §3; fixture
-   * rest.crm.item.productrow.list.response.json: 90000 @ 10% tax → priceExclusive 81818.18).
+   * rest.crm.item.productrow.list.response.json: 90000 @ 10% tax → priceExclusive 81818.18); the arithmetic and its
+   * sources are in row-math.ts.
    * The owner's amount changes, so the owner's UPDATE event is raised (assumption: the item is saved).
    */
   setRows(entityTypeId: number, ownerId: number, rows: Array<Record<string, unknown>>, ctx: WriteCtx): ProductRow[] {
@@ -495,8 +527,9 @@ export class Portal {
     const built = rows.map((r, i) => this.buildRow(ownerType, ownerId, r, i));
     this.productRows.set(`${ownerType}:${ownerId}`, built);
     if (owner.data.isManualOpportunity !== 'Y') {
-      owner.data.opportunity = round2(built.reduce((s, r) => s + r.price * r.quantity, 0));
-      owner.data.taxValue = round2(built.reduce((s, r) => s + (r.price - r.priceExclusive) * r.quantity, 0));
+      const { opportunity, taxValue } = documentAmount(built);
+      owner.data.opportunity = opportunity;
+      owner.data.taxValue = taxValue;
     }
     owner.data.updatedTime = isoDate();
     owner.data.updatedBy = ctx.userId ?? 1;
@@ -509,41 +542,25 @@ export class Portal {
     const productId = toInt(g('productId', 'PRODUCT_ID'), 0);
     const product = productId ? this.products.get(productId) : undefined;
     const taxRateRaw = g('taxRate', 'TAX_RATE');
-    const taxRate = taxRateRaw === undefined || taxRateRaw === null || taxRateRaw === '' ? null : Number(taxRateRaw);
-    const t = (taxRate ?? 0) / 100;
-    const taxIncluded = isYes(g('taxIncluded', 'TAX_INCLUDED')) ? 'Y' : 'N';
-    let price = Number(g('price', 'PRICE') ?? 0);
-    const exclusiveIn = g('priceExclusive', 'PRICE_EXCLUSIVE');
-    if (g('price', 'PRICE') === undefined && exclusiveIn !== undefined) price = Number(exclusiveIn) * (1 + t);
-    const priceExclusive = price / (1 + t);
-    const discountTypeId = toInt(g('discountTypeId', 'DISCOUNT_TYPE_ID'), 2);
-    const discountRate = Number(g('discountRate', 'DISCOUNT_RATE') ?? 0);
-    let priceNetto: number;
-    let discountSum: number;
-    if (discountTypeId === 1) {
-      discountSum = Number(g('discountSum', 'DISCOUNT_SUM') ?? 0);
-      priceNetto = priceExclusive + discountSum;
-    } else {
-      priceNetto = discountRate >= 100 ? priceExclusive : priceExclusive / (1 - discountRate / 100);
-      discountSum = priceNetto - priceExclusive;
-    }
+    const num = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : Number(v));
+    const stored = storeRow({
+      price: num(g('price', 'PRICE')),
+      priceExclusive: num(g('priceExclusive', 'PRICE_EXCLUSIVE')),
+      quantity: num(g('quantity', 'QUANTITY')) ?? 1,
+      taxRate: taxRateRaw === undefined || taxRateRaw === null || taxRateRaw === '' ? null : Number(taxRateRaw),
+      taxIncluded: isYes(g('taxIncluded', 'TAX_INCLUDED')),
+      discountTypeId: toInt(g('discountTypeId', 'DISCOUNT_TYPE_ID'), 2),
+      discountRate: num(g('discountRate', 'DISCOUNT_RATE')),
+      discountSum: num(g('discountSum', 'DISCOUNT_SUM')),
+    });
     return {
       id: this.nextId('row', 1000),
       ownerId,
       ownerType,
       productId,
       productName: String(g('productName', 'PRODUCT_NAME') ?? product?.fields.name ?? ''),
-      price: round2(price),
-      priceAccount: round2(price),
-      priceExclusive: round2(priceExclusive),
-      priceNetto: round2(priceNetto),
-      priceBrutto: round2(priceNetto * (1 + t)),
-      quantity: Number(g('quantity', 'QUANTITY') ?? 1),
-      discountTypeId,
-      discountRate: round2(discountTypeId === 1 ? (priceNetto ? (discountSum / priceNetto) * 100 : 0) : discountRate),
-      discountSum: round2(discountSum),
-      taxRate,
-      taxIncluded,
+      ...stored,
+      priceAccount: stored.price,
       customized: 'Y',
       measureCode: toInt(g('measureCode', 'MEASURE_CODE'), 796),
       measureName: String(g('measureName', 'MEASURE_NAME') ?? 'pcs'),

@@ -1,10 +1,12 @@
 /** The method table: name (case-insensitive) → scope + handler. Source: bitrix24-rest.md §8 (methods, scopes). */
 import type { Answer } from './core.js';
-import type { Portal, User, WriteCtx } from './portal.js';
+import type { AppRegistration, Portal, User, WriteCtx } from './portal.js';
 
 export interface CallCtx {
   portal: Portal;
   user: User;
+  /** The app the call's token was issued to (app.info, scopes and handler hosts are per app). */
+  app: AppRegistration;
   /** `auth_connector` of the call, passed on to writes (offline-events.md "How to avoid cycles"). */
   write: WriteCtx;
 }

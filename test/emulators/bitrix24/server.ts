@@ -48,15 +48,18 @@ export class RestService {
     return true;
   }
 
-  /** Resolves `auth` to a user. Errors per _includes/system-errors.md (401 NO_AUTH_FOUND / invalid_token / expired_token). */
-  authenticate(token: unknown): CallCtx['user'] {
+  /**
+   * Resolves `auth` to a user and the app the token was issued to. Errors per _includes/system-errors.md
+   * (401 NO_AUTH_FOUND / invalid_token / expired_token).
+   */
+  authenticate(token: unknown): Pick<CallCtx, 'user' | 'app'> {
     if (!token || typeof token !== 'string') throw new RestError('NO_AUTH_FOUND', 'Wrong authorization data', 401);
     const t = this.portal.accessTokens.get(token);
     if (!t) throw new RestError('invalid_token', 'The access token provided is invalid.', 401);
     if (t.expiresAt <= Date.now()) throw new RestError('expired_token', 'The access token provided has expired.', 401);
-    const app = this.portal.app;
+    const app = this.portal.appByClientId(t.clientId);
     if (!app || !app.present) throw new RestError('invalid_token', 'The access token provided is invalid.', 401);
-    return this.portal.user(t.userId);
+    return { user: this.portal.user(t.userId), app };
   }
 
   /** One outer REST call (not a batch sub-command). */
@@ -76,9 +79,9 @@ export class RestService {
       }
       if (!this.takeFromBucket()) throw new RestError('QUERY_LIMIT_EXCEEDED', 'Too many requests', 503);
       const { auth, ...rest } = params;
-      const user = this.authenticate(auth);
+      const { user, app } = this.authenticate(auth);
       userId = user.id;
-      const ctx: CallCtx = { portal: this.portal, user, write: { userId: user.id, authConnector: typeof rest.auth_connector === 'string' && rest.auth_connector ? rest.auth_connector : undefined } };
+      const ctx: CallCtx = { portal: this.portal, user, app, write: { userId: user.id, authConnector: typeof rest.auth_connector === 'string' && rest.auth_connector ? rest.auth_connector : undefined } };
       if (name.toLowerCase() === 'batch') return done(200, { result: this.batch(rest, ctx), time: timeBlock(started) });
       const answer = this.invoke(name, rest, ctx);
       return done(200, envelope(answer, started));
@@ -93,7 +96,7 @@ export class RestService {
     // Source: _includes/system-errors.md: 404 ERROR_METHOD_NOT_FOUND "Method not found!".
     if (!def) throw new RestError('ERROR_METHOD_NOT_FOUND', 'Method not found!', 404);
     // Source: _includes/system-errors.md: 401 insufficient_scope (application variant of the message).
-    if (def.scope !== 'basic' && !ctx.portal.app!.scopes.includes(def.scope)) {
+    if (def.scope !== 'basic' && !ctx.app.scopes.includes(def.scope)) {
       throw new RestError('insufficient_scope', 'The request requires higher privileges than provided by the access token', 401);
     }
     return def.fn(params, ctx);
@@ -146,39 +149,47 @@ export class RestService {
     return { result: orEmpty(result), result_error: orEmpty(resultError), result_total: orEmpty(resultTotal), result_next: orEmpty(resultNext), result_time: orEmpty(resultTime) };
   }
 
+  /** Other portals whose tokens this server renews: oauth.bitrix.info is one OAuth server for every portal. */
+  readonly peers: Portal[] = [];
+
   /**
    * POST /oauth/token/ with grant_type=refresh_token: single-use refresh tokens (rotation), `invalid_grant` for a
    * used/unknown/expired one, `invalid_client` for wrong client credentials. Response fields as
-   * fixture oauth.refresh.response.json. Source: bitrix24-rest.md §7; settings/oauth/auto-renewal.md.
+   * fixture oauth.refresh.response.json: the portal's `member_id` and `client_endpoint`, while `domain` names the
+   * OAuth server itself ("oauth.bitrix.info" in the fixture). One server answers for every portal in `peers`.
+   * Source: bitrix24-rest.md §7; settings/oauth/auto-renewal.md.
    */
   oauthToken(params: Record<string, unknown>): { status: number; body: unknown } {
-    const app = this.portal.app;
     const log = (status: number, error?: string) => this.callLog.push({ at: isoDate(), method: 'oauth/token', userId: null, status, error });
     if (params.grant_type !== 'refresh_token') { log(400, 'unsupported_grant_type'); return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'The grant type is not supported' } }; }
-    if (!app || params.client_id !== app.clientId || params.client_secret !== app.clientSecret) {
+    const token = String(params.refresh_token ?? '');
+    const portal = [this.portal, ...this.peers].find((p) => p.refreshTokens.has(token)) ?? this.portal;
+    const app = portal.appByClientId(String(params.client_id ?? ''));
+    if (!app || params.client_secret !== app.clientSecret) {
       log(401, 'invalid_client');
       return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials' } };
     }
-    const rt = this.portal.refreshTokens.get(String(params.refresh_token ?? ''));
-    if (!rt || rt.used || rt.expiresAt <= Date.now() || !app.present) {
+    const rt = portal.refreshTokens.get(token);
+    // A refresh token is good only with the client credentials of the app it was issued to.
+    if (!rt || rt.used || rt.expiresAt <= Date.now() || !app.present || rt.clientId !== app.clientId) {
       log(400, 'invalid_grant');
       return { status: 400, body: { error: 'invalid_grant', error_description: 'Invalid refresh token' } };
     }
     rt.used = true;
-    const { access, refresh } = this.portal.issueTokens(rt.userId);
+    const { access, refresh } = portal.issueTokens(rt.userId, app.clientId);
     log(200);
     return {
       status: 200,
       body: {
         access_token: access.token,
         expires: Math.floor(access.expiresAt / 1000),
-        expires_in: this.portal.accessTokenTtlSeconds,
+        expires_in: portal.accessTokenTtlSeconds,
         scope: app.scopes.join(','),
-        domain: this.portal.domain,
-        server_endpoint: this.portal.serverEndpoint,
+        domain: new URL(this.portal.baseUrl).host,
+        server_endpoint: portal.serverEndpoint,
         status: 'L',
-        client_endpoint: this.portal.clientEndpoint,
-        member_id: this.portal.memberId,
+        client_endpoint: portal.clientEndpoint,
+        member_id: portal.memberId,
         user_id: rt.userId,
         refresh_token: refresh.token,
       },

@@ -66,9 +66,9 @@ function taxRateOf(t: Tenant, taxType: string, forSale?: boolean): number | unde
 }
 
 /**
- * Builds stored line items and computes tax per line, rounded to 2 dp, then sums. Exclusive: tax = LineAmount × rate;
- * Inclusive: tax = LineAmount × rate / (100 + rate) and SubTotal excludes it; NoTax: no tax, TaxType NONE.
- * UnitAmount keeps 2 dp, or 4 dp with `unitdp=4`. A supplied LineAmount/TaxAmount/Total is recomputed (ignored).
+ * Builds stored line items and computes tax per line, rounded to 2 dp, then sums (see `lineMath`).
+ * UnitAmount keeps 2 dp, or 4 dp with `unitdp=4`. A supplied LineAmount/Total is recomputed (ignored); a supplied
+ * TaxAmount overrides the computed one (see `lineMath`).
  * Source: xero-api.md §3 (unitdp; "Tax is computed per line, rounded to 2 dp, then summed; totals are 2 dp; a
  * supplied Total that differs from the line sum is ignored"); xero_accounting.yaml components/schemas/LineItem,
  * LineAmountTypes. A line's TaxType overrides the account default (xero-api.md §6).
@@ -107,8 +107,7 @@ function buildLines(t: Tenant, raw: unknown, existing: XeroObject[], lat: Lat, u
     // DiscountAmount: an absolute discount on the line (ACCREC invoices and quotes), taken off after the rate.
     // Source: xero_accounting.yaml components/schemas/LineItem (DiscountAmount).
     const discountAmount = num(r.DiscountAmount);
-    const lineAmount = round2(qty * unit * (1 - (discount ?? 0) / 100) - (discountAmount ?? 0));
-    const tax = lat === 'Exclusive' ? round2((lineAmount * rate) / 100) : lat === 'Inclusive' ? round2((lineAmount * rate) / (100 + rate)) : 0;
+    const { lineAmount, tax } = lineMath({ quantity: qty, unitAmount: unit, discountRate: discount, discountAmount, taxAmount: num(r.TaxAmount) }, lat, rate);
     return compact({
       LineItemID: prev?.LineItemID ?? newId(), Description: description, Quantity: qty, UnitAmount: unit,
       ItemCode: r.ItemCode || undefined, AccountCode: accountCode || undefined, TaxType: taxType, TaxAmount: tax,
@@ -117,7 +116,31 @@ function buildLines(t: Tenant, raw: unknown, existing: XeroObject[], lat: Lat, u
   });
 }
 
-function totals(lines: XeroObject[], lat: Lat): { SubTotal: number; TotalTax: number; Total: number } {
+/**
+ * One line's amounts, the way Xero computes them (pure, so tests can check thousands of documents against the same
+ * arithmetic the emulator serves):
+ * - LineAmount = round2(Quantity × UnitAmount × (100 − DiscountRate)/100), or − DiscountAmount for an absolute
+ *   discount. Source: developer.xero.com/documentation/api/accounting/invoices (LineItems: "LineAmount = Quantity *
+ *   Unit Amount * ((100 – DiscountRate)/100)"; DiscountRate or DiscountAmount); xero_accounting.yaml LineItem.
+ * - TaxAmount per line rounded to 2 dp: Exclusive LineAmount × rate/100; Inclusive LineAmount × rate/(100 + rate);
+ *   NoTax 0 (xero-api.md §3). A supplied TaxAmount overrides it on a taxed line. Source: the same LineItems table
+ *   ("The tax amount is auto calculated as a percentage of the line amount … based on the tax rate. This value can
+ *   be overriden if the calculated TaxAmount is not correct"). How far an override may stray is not documented
+ *   (unverified): the emulator accepts any 2-dp value.
+ */
+export function lineMath(
+  l: { quantity: number; unitAmount: number; discountRate?: number; discountAmount?: number; taxAmount?: number },
+  lat: Lat,
+  rate: number,
+): { lineAmount: number; tax: number } {
+  const lineAmount = round2(l.quantity * l.unitAmount * (1 - (l.discountRate ?? 0) / 100) - (l.discountAmount ?? 0));
+  if (lat === 'NoTax' || rate === 0) return { lineAmount, tax: 0 };
+  if (l.taxAmount !== undefined) return { lineAmount, tax: round2(l.taxAmount) };
+  return { lineAmount, tax: lat === 'Exclusive' ? round2((lineAmount * rate) / 100) : round2((lineAmount * rate) / (100 + rate)) };
+}
+
+/** A document's SubTotal, TotalTax and Total from its lines (Inclusive: SubTotal excludes the tax). */
+export function totals(lines: Array<{ LineAmount: number; TaxAmount: number }>, lat: Lat): { SubTotal: number; TotalTax: number; Total: number } {
   const sumLines = round2(lines.reduce((s, l) => s + l.LineAmount, 0));
   const tax = round2(lines.reduce((s, l) => s + l.TaxAmount, 0));
   if (lat === 'Inclusive') return { SubTotal: round2(sumLines - tax), TotalTax: tax, Total: sumLines };

@@ -1,5 +1,5 @@
 // Contract check: every JSON request body is validated against Xero's official OpenAPI description.
-// Source: issue "Contract check"; ../shared/xero-openapi/README.md (load non-strict: openapi-backend quick mode,
+// Source: issue "Contract check"; test/fixtures/xero-openapi/README.md (load non-strict: openapi-backend quick mode,
 // ajv strict:false, ajv-formats for uuid/date-time). openapi-backend 5 works on Node 20 in quick mode (checked).
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -10,9 +10,9 @@ import YAML from 'yaml';
 
 export interface SpecViolation { method: string; path: string; operationId?: string; errors: Array<{ at: string; message: string }>; body: unknown }
 
-// The project root is three levels above this file (test/emulators/xero); the spec sits beside the project.
+// The spec is kept in the repository (test/fixtures/xero-openapi, with its source and MIT licence).
 const here = dirname(fileURLToPath(import.meta.url));
-export const SPEC_PATH = resolve(here, '../../..', '../shared/xero-openapi/xero_accounting.yaml');
+export const SPEC_PATH = resolve(here, '../../fixtures/xero-openapi/xero_accounting.yaml');
 
 // ajv-formats is CommonJS: under NodeNext the default import may be the module object or the function.
 const formatsPlugin = ((addFormats as any).default ?? addFormats) as (ajv: unknown) => unknown;
@@ -22,7 +22,7 @@ const warned = new Set<string>();
 
 /**
  * Loads and initialises the spec once per process (about a second). Undefined when the file is absent: then the
- * check is skipped with one console.warn per path (outside this workspace, e.g. a clone without ../shared).
+ * check is skipped with one console.warn per path (only for a path given explicitly: the default is in the repository).
  */
 export function loadSpec(specPath: string = SPEC_PATH): Promise<OpenAPIBackend | undefined> {
   const cached = loading.get(specPath);
@@ -31,7 +31,7 @@ export function loadSpec(specPath: string = SPEC_PATH): Promise<OpenAPIBackend |
     if (!existsSync(specPath)) {
       if (!warned.has(specPath)) {
         warned.add(specPath);
-        console.warn(`[xero-emulator] contract check skipped: ${specPath} not found (the official Xero spec lives in ../shared/xero-openapi/)`);
+        console.warn(`[xero-emulator] contract check skipped: ${specPath} not found (the official Xero spec is test/fixtures/xero-openapi/xero_accounting.yaml)`);
       }
       return undefined;
     }

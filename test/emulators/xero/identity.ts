@@ -1,6 +1,6 @@
 // Xero identity: OAuth 2.0 token endpoint, authorize/consent, discovery, revocation, /connections.
 // Source: xero-api.md §1; xero-identity.yaml (/connections); developer.xero.com/faq/oauth2, /faq/custom-integration.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
 import express from 'express';
 import { newId } from './xero-json.js';
@@ -8,7 +8,7 @@ import { newId } from './xero-json.js';
 export interface Grant { grantId: string; authEventId: string; tenantIds: string[]; scope: string }
 export interface AccessToken { grantId?: string; tenantIds: string[]; expiresAt: number; custom: boolean }
 interface RefreshToken { grantId: string; expiresAt: number; usedAt?: number; revoked: boolean }
-interface AuthCode { tenantIds: string[]; scope: string; redirectUri: string; expiresAt: number; used: boolean }
+interface AuthCode { tenantIds: string[]; scope: string; redirectUri: string; expiresAt: number; used: boolean; codeChallenge?: string }
 
 export interface IdentityOptions {
   clientId: string; clientSecret: string; accessTokenTtlSeconds: number; refreshGraceSeconds: number;
@@ -103,9 +103,13 @@ export class Identity {
       const q = req.query as Record<string, string>;
       if (q.client_id !== this.o.clientId) { res.status(400).type('text/plain').send('unauthorized_client'); return; }
       if (!q.redirect_uri || q.response_type !== 'code') { res.status(400).type('text/plain').send('invalid_request'); return; }
+      // PKCE: Xero supports only S256 (developer.xero.com/documentation/guides/oauth2/pkce-flow); RFC 7636 §4.3.
+      if (q.code_challenge !== undefined && (q.code_challenge_method !== 'S256' || !/^[A-Za-z0-9_-]{43}$/.test(q.code_challenge))) {
+        res.status(400).type('text/plain').send('invalid_request'); return;
+      }
       if (this.autoApprove) { res.redirect(302, this.approve(q)); return; }
       const tenants = (this.consentTenantIds ?? this.o.allTenantIds()).map((id) => this.o.tenantInfo(id)?.name ?? id);
-      const hidden = ['client_id', 'redirect_uri', 'scope', 'state', 'response_type'].map((k) => `<input type="hidden" name="${k}" value="${escapeHtml(q[k] ?? '')}">`).join('');
+      const hidden = ['client_id', 'redirect_uri', 'scope', 'state', 'response_type', 'code_challenge', 'code_challenge_method'].filter((k) => q[k] !== undefined).map((k) => `<input type="hidden" name="${k}" value="${escapeHtml(q[k] ?? '')}">`).join('');
       res.type('html').send(`<!doctype html><html><head><title>Xero | Authorise</title></head><body><h1>Allow access to your Xero organisations</h1>
 <ul>${tenants.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
 <form method="post" action="/identity/connect/authorize">${hidden}<button type="submit" id="approve">Allow access</button></form></body></html>`);
@@ -122,6 +126,15 @@ export class Identity {
       if (grantType === 'authorization_code') {
         const c = this.codes.get(f.get('code') ?? '');
         if (!c || c.used || c.expiresAt < Date.now() || (c.redirectUri !== (f.get('redirect_uri') ?? c.redirectUri))) { deny(400, 'invalid_grant'); return; }
+        // PKCE (RFC 7636 §4.6): BASE64URL(SHA256(code_verifier)) must equal the code_challenge sent to authorize;
+        // a verifier is 43–128 unreserved characters (§4.1). A code issued with a challenge needs its verifier.
+        if (c.codeChallenge !== undefined) {
+          const verifier = f.get('code_verifier') ?? '';
+          if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || createHash('sha256').update(verifier).digest('base64url') !== c.codeChallenge) {
+            c.used = true;
+            deny(400, 'invalid_grant'); return;
+          }
+        }
         c.used = true;
         const grant: Grant = { grantId: newId(), authEventId: newId(), tenantIds: c.tenantIds, scope: c.scope };
         this.grants.set(grant.grantId, grant);
@@ -202,7 +215,7 @@ export class Identity {
   private approve(q: Record<string, string>): string {
     const code = token('code');
     const tenantIds = [...(this.consentTenantIds ?? this.o.allTenantIds())];
-    this.codes.set(code, { tenantIds, scope: q.scope ?? '', redirectUri: q.redirect_uri, expiresAt: Date.now() + CODE_TTL_MS, used: false });
+    this.codes.set(code, { tenantIds, scope: q.scope ?? '', redirectUri: q.redirect_uri, expiresAt: Date.now() + CODE_TTL_MS, used: false, codeChallenge: q.code_challenge });
     for (const id of tenantIds) this.connectionId(id);
     const url = new URL(q.redirect_uri);
     url.searchParams.set('code', code);

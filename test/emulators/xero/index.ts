@@ -30,7 +30,7 @@ export interface XeroEmulatorOptions {
   refreshGraceSeconds?: number;
   /** How long an Idempotency-Key answer is kept. (Default: 360000 ms = 6 minutes) */
   idempotencyTtlMs?: number;
-  /** Validate request bodies against ../shared/xero-openapi/xero_accounting.yaml. (Default: true) */
+  /** Validate request bodies against test/fixtures/xero-openapi/xero_accounting.yaml. (Default: true) */
   specCheck?: boolean;
   /** Seed one demo organisation with contacts and items. (Default: false) */
   seedDemo?: boolean;

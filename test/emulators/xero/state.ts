@@ -93,6 +93,7 @@ function nzAccounts(): XeroObject[] {
     acc('620', 'Prepayments', 'CURRENT', 'NONE', { EnablePaymentsToAccount: true }),
     acc('800', 'Accounts Payable', 'CURRLIAB', 'NONE', { SystemAccount: 'CREDITORS' }),
     acc('820', 'GST', 'CURRLIAB', 'NONE', { SystemAccount: 'GST' }),
+    acc('860', 'Rounding', 'CURRLIAB', 'NONE', { SystemAccount: 'ROUNDING' }),
     acc('970', 'Owner A Funds Introduced', 'EQUITY', 'NONE', { EnablePaymentsToAccount: true }),
   ];
 }

@@ -1,0 +1,201 @@
+/**
+ * Repository of import runs and their records (migration 6). A run's plan is its records: one per Xero record with
+ * the action decided at preview (create, link, update, skip, fail) and, once worked, its state. Working a run only
+ * reads records still `planned` or `sending`, so a restart continues where the last process stopped.
+ */
+import type { Db } from './db.js';
+
+export type ImportWhat = 'companies' | 'contacts' | 'products';
+export type ImportRunState = 'planning' | 'previewed' | 'running' | 'cancelled' | 'done' | 'failed';
+export type ImportAction = 'create' | 'link' | 'update' | 'skip' | 'fail';
+export type ImportRecordState = 'planned' | 'sending' | 'done' | 'failed';
+
+export interface ImportProgress {
+  /** What the run does now, in words for people. */
+  phase?: string;
+  /** Xero pages read while planning. */
+  pagesRead?: number;
+  /** Records planned so far. */
+  planned?: number;
+}
+
+export interface ImportRun {
+  id: number;
+  memberId: string;
+  connectionId: number | null;
+  what: ImportWhat[];
+  includeArchived: boolean;
+  state: ImportRunState;
+  progress: ImportProgress;
+  error: string | null;
+  startedBy: string | null;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+export interface ImportRecord {
+  runId: number;
+  seq: number;
+  b24Type: 'company' | 'contact' | 'product';
+  xeroType: 'contact' | 'contact_person' | 'item';
+  xeroId: string;
+  name: string;
+  action: ImportAction;
+  b24Id: string | null;
+  parentSeq: number | null;
+  payload: unknown;
+  reason: string | null;
+  state: ImportRecordState;
+}
+
+export type NewImportRecord = Omit<ImportRecord, 'runId' | 'state'>;
+
+/** Counts per action: planned (preview) or, per state, as worked. */
+export type ActionCounts = Record<ImportAction, number>;
+
+interface RunRow {
+  id: number; member_id: string; connection_id: number | null; what: string; include_archived: number; state: ImportRunState;
+  progress: string; error: string | null; started_by: string | null; created_at: number; updated_at: number; finished_at: number | null;
+}
+interface RecordRow {
+  run_id: number; seq: number; b24_type: ImportRecord['b24Type']; xero_type: ImportRecord['xeroType']; xero_id: string; name: string;
+  action: ImportAction; b24_id: string | null; parent_seq: number | null; payload: string | null; reason: string | null; state: ImportRecordState;
+}
+
+const LIVE_RUN = `state IN ('planning', 'previewed', 'running')`;
+export const zeroCounts = (): ActionCounts => ({ create: 0, link: 0, update: 0, skip: 0, fail: 0 });
+
+export class ImportRepository {
+  constructor(private readonly db: Db) {}
+
+  createRun(input: { memberId: string; connectionId: number | null; what: ImportWhat[]; includeArchived: boolean; startedBy: string | null }, now = Date.now()): ImportRun {
+    const { lastInsertRowid } = this.db
+      .prepare(`INSERT INTO import_runs (member_id, connection_id, what, include_archived, started_by, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(input.memberId, input.connectionId, JSON.stringify(input.what), input.includeArchived ? 1 : 0, input.startedBy, now, now);
+    return this.run(Number(lastInsertRowid))!;
+  }
+
+  run(id: number): ImportRun | undefined {
+    const row = this.db.prepare('SELECT * FROM import_runs WHERE id = ?').get(id) as RunRow | undefined;
+    return row && runOf(row);
+  }
+
+  /** The portal's run that is not finished (planning, previewed or running), if any. */
+  liveRun(memberId: string): ImportRun | undefined {
+    const row = this.db.prepare(`SELECT * FROM import_runs WHERE member_id = ? AND ${LIVE_RUN} ORDER BY id DESC LIMIT 1`).get(memberId) as RunRow | undefined;
+    return row && runOf(row);
+  }
+
+  latestRun(memberId: string): ImportRun | undefined {
+    const row = this.db.prepare('SELECT * FROM import_runs WHERE member_id = ? ORDER BY id DESC LIMIT 1').get(memberId) as RunRow | undefined;
+    return row && runOf(row);
+  }
+
+  /** Moves a run to `state` unless it was cancelled meanwhile; returns whether it moved. */
+  setState(id: number, state: ImportRunState, error: string | null = null, now = Date.now()): boolean {
+    const finished = state === 'done' || state === 'failed' || state === 'cancelled' ? now : null;
+    return this.db
+      .prepare(`UPDATE import_runs SET state = ?, error = ?, updated_at = ?, finished_at = coalesce(?, finished_at)
+                WHERE id = ? AND (state != 'cancelled' OR ? = 'cancelled')`)
+      .run(state, error, now, finished, id, state).changes > 0;
+  }
+
+  setProgress(id: number, progress: ImportProgress, now = Date.now()): void {
+    this.db.prepare('UPDATE import_runs SET progress = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(progress), now, id);
+  }
+
+  addRecords(runId: number, records: NewImportRecord[]): void {
+    const insert = this.db.prepare(
+      `INSERT INTO import_records (run_id, seq, b24_type, xero_type, xero_id, name, action, b24_id, parent_seq, payload, reason, state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.db.transaction(() => {
+      for (const r of records) {
+        const state: ImportRecordState = r.action === 'skip' ? 'done' : r.action === 'fail' ? 'failed' : 'planned';
+        insert.run(runId, r.seq, r.b24Type, r.xeroType, r.xeroId, r.name, r.action, r.b24Id, r.parentSeq, r.payload === undefined ? null : JSON.stringify(r.payload), r.reason, state);
+      }
+    })();
+  }
+
+  /** Drops a run's plan (a preview made again). */
+  clearRecords(runId: number): void {
+    this.db.prepare('DELETE FROM import_records WHERE run_id = ?').run(runId);
+  }
+
+  /** Records left to work (planned, or sent without a recorded answer), in plan order, after `afterSeq`. */
+  pending(runId: number, limit: number, afterSeq = -1): ImportRecord[] {
+    return (this.db
+      .prepare(`SELECT * FROM import_records WHERE run_id = ? AND state IN ('planned', 'sending') AND seq > ? ORDER BY seq LIMIT ?`)
+      .all(runId, afterSeq, limit) as RecordRow[]).map(recordOf);
+  }
+
+  /** Records that were being sent when the last process stopped: their answer was never recorded. */
+  sending(runId: number): ImportRecord[] {
+    return (this.db.prepare(`SELECT * FROM import_records WHERE run_id = ? AND state = 'sending' ORDER BY seq`).all(runId) as RecordRow[]).map(recordOf);
+  }
+
+  record(runId: number, seq: number): ImportRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM import_records WHERE run_id = ? AND seq = ?').get(runId, seq) as RecordRow | undefined;
+    return row && recordOf(row);
+  }
+
+  markSending(runId: number, seqs: number[]): void {
+    const mark = this.db.prepare(`UPDATE import_records SET state = 'sending' WHERE run_id = ? AND seq = ? AND state = 'planned'`);
+    this.db.transaction(() => { for (const s of seqs) mark.run(runId, s); })();
+  }
+
+  markDone(runId: number, seq: number, b24Id: string | null): void {
+    this.db.prepare(`UPDATE import_records SET state = 'done', b24_id = coalesce(?, b24_id) WHERE run_id = ? AND seq = ?`).run(b24Id, runId, seq);
+  }
+
+  markFailed(runId: number, seq: number, reason: string): void {
+    this.db.prepare(`UPDATE import_records SET state = 'failed', reason = ? WHERE run_id = ? AND seq = ?`).run(reason, runId, seq);
+  }
+
+  /** Planned counts per action (the preview). */
+  plannedCounts(runId: number): ActionCounts {
+    const out = zeroCounts();
+    for (const r of this.db.prepare('SELECT action, count(*) AS n FROM import_records WHERE run_id = ? GROUP BY action').all(runId) as { action: ImportAction; n: number }[]) out[r.action] = r.n;
+    return out;
+  }
+
+  /** Outcome so far: records done per action, and every failed record counted as `fail`. */
+  outcomeCounts(runId: number): ActionCounts & { remaining: number } {
+    const out = { ...zeroCounts(), remaining: 0 };
+    const rows = this.db.prepare('SELECT action, state, count(*) AS n FROM import_records WHERE run_id = ? GROUP BY action, state').all(runId) as { action: ImportAction; state: ImportRecordState; n: number }[];
+    for (const r of rows) {
+      if (r.state === 'failed') out.fail += r.n;
+      else if (r.state === 'done') out[r.action] += r.n;
+      else out.remaining += r.n;
+    }
+    return out;
+  }
+
+  /** Failed records (planned failures and refused writes), streamed in plan order. */
+  *failures(runId: number, limit = Number.MAX_SAFE_INTEGER): Generator<ImportRecord> {
+    const it = this.db.prepare(`SELECT * FROM import_records WHERE run_id = ? AND state = 'failed' ORDER BY seq LIMIT ?`).iterate(runId, limit) as IterableIterator<RecordRow>;
+    for (const row of it) yield recordOf(row);
+  }
+
+  /** Runs finished before `before` (retention). */
+  purgeFinished(before: number): number {
+    return this.db.prepare(`DELETE FROM import_runs WHERE state IN ('done', 'failed', 'cancelled') AND updated_at < ?`).run(before).changes;
+  }
+}
+
+function runOf(r: RunRow): ImportRun {
+  return {
+    id: r.id, memberId: r.member_id, connectionId: r.connection_id, what: JSON.parse(r.what) as ImportWhat[], includeArchived: r.include_archived === 1,
+    state: r.state, progress: JSON.parse(r.progress) as ImportProgress, error: r.error, startedBy: r.started_by,
+    createdAt: r.created_at, updatedAt: r.updated_at, finishedAt: r.finished_at,
+  };
+}
+
+function recordOf(r: RecordRow): ImportRecord {
+  return {
+    runId: r.run_id, seq: r.seq, b24Type: r.b24_type, xeroType: r.xero_type, xeroId: r.xero_id, name: r.name, action: r.action,
+    b24Id: r.b24_id, parentSeq: r.parent_seq, payload: r.payload === null ? null : (JSON.parse(r.payload) as unknown), reason: r.reason, state: r.state,
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * What differs between the kinds of document the push sends to Xero: the Xero endpoint and payload, the statuses in
+ * which Bitrix24 edits still reach Xero, what a Bitrix24 deletion or stage move does there, and the Reference a
+ * document is found by. One small module per kind implements this (`invoice-kind.ts`, `quote-kind.ts`); the push
+ * itself (`push-document.ts`) is the same story for both.
+ */
+import type { Pipeline, Stage } from '../bitrix/stages.js';
+import type { Link, XeroType } from '../store/links.js';
+import type { PushItem, PushResult, XeroDocumentState } from '../xero/documents.js';
+import type { XeroGateway } from '../xero/gateway.js';
+import type { MappingContext } from '../xero/invoice-mapper.js';
+import type { SalesDocument } from './document.js';
+import type { PortalSettings } from './settings.js';
+
+/** A stage a person chose in Bitrix24 for a linked document, with what the push knows of it. */
+export interface StageMove {
+  doc: SalesDocument;
+  link: Link;
+  pipeline: Pipeline | undefined;
+  stage: Stage | undefined;
+  /** The Xero status the document has now (read, else last known). */
+  status: string;
+}
+
+/** What a kind did in Xero: the new status, and the sentence for the card and the log. */
+export interface XeroAction {
+  status: string;
+  message: string;
+}
+
+export interface DocumentKind<P = unknown> {
+  readonly xeroType: Extract<XeroType, 'invoice' | 'quote'>;
+  /** The word in messages: "invoice", "quote". */
+  readonly noun: string;
+  /** Xero statuses in which Bitrix24 edits still reach the Xero document. */
+  readonly editable: ReadonlySet<string>;
+  /** Whether documents of this kind are synced with these settings. */
+  enabled(settings: PortalSettings): boolean;
+  /** The Reference the Xero document carries, by which a lost one is found again. */
+  reference(doc: SalesDocument): string;
+  /** What shapes this kind's payload beyond the shared content (for the content hash). */
+  hashed(doc: SalesDocument, settings: PortalSettings): unknown[];
+  /** The Xero payload; throws `AppError` (SYNC.*) naming what to fix. */
+  build(doc: SalesDocument, ctx: MappingContext): P;
+  /** Sends ≤ 50 per request; a result per item key. */
+  push(gateway: XeroGateway, tenantId: string, items: PushItem<P>[]): Promise<Map<string, PushResult>>;
+  /** The Xero documents with these ids, keyed by lower-case id. */
+  read(gateway: XeroGateway, tenantId: string, ids: string[]): Promise<Map<string, XeroDocumentState>>;
+  /** Documents sent before whose answer was lost (crash healing): reference → Xero documents with it. */
+  findLost(gateway: XeroGateway, tenantId: string, lost: { reference: string; sentAt: number }[]): Promise<Map<string, XeroDocumentState[]>>;
+  /** Why Bitrix24 edits no longer reach a document in this status, in words for the card. */
+  notEditable(doc: SalesDocument, status: string): string;
+  /** The document was deleted in Bitrix24: what Xero does with it (null: nothing, said in the log as `kept`). */
+  remove(gateway: XeroGateway, tenantId: string, link: Link, state: XeroDocumentState, settings: PortalSettings): Promise<XeroAction | { kept: string } | null>;
+  /** A person moved the document to another stage: the Xero change it asks for, or null. Refusals throw `AppError`. */
+  stageAction(gateway: XeroGateway, tenantId: string, move: StageMove, settings: PortalSettings): Promise<XeroAction | null>;
+}

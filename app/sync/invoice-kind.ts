@@ -1,0 +1,54 @@
+/**
+ * Invoices (smart and classic) as a kind of document push: `POST /Invoices`, edits while DRAFT or SUBMITTED, a
+ * Bitrix24 deletion deletes the draft or voids the approved unpaid invoice, a failure stage does the same and the
+ * approve stage approves (when the setting is on).
+ */
+import type { Invoice } from 'xero-node';
+import { AppError } from '../errors.js';
+import { pipelineKey, semanticDefaults } from '../bitrix/stages.js';
+import { approveInvoice, deleteOrVoidInvoice, findInvoicesByReference, getInvoices, pushInvoices } from '../xero/invoices.js';
+import { toXeroInvoice } from '../xero/invoice-mapper.js';
+import type { DocumentKind } from './document-kind.js';
+
+export const invoiceKind: DocumentKind<Invoice> = {
+  xeroType: 'invoice',
+  noun: 'invoice',
+  // Xero statuses in which Bitrix24 edits still reach the Xero invoice (xero-api.md §4).
+  editable: new Set(['DRAFT', 'SUBMITTED']),
+  enabled: () => true,
+  reference: (doc) => doc.number,
+  hashed: () => [],
+  build: toXeroInvoice,
+  push: pushInvoices,
+  read: getInvoices,
+  findLost: (gateway, tenantId, lost) => findInvoicesByReference(gateway, tenantId, lost.map((l) => l.reference)),
+
+  notEditable: (doc, status) =>
+    `Changes to invoice ${doc.number} were not sent: it is ${status} in Xero, where only drafts can be edited. Change it in Xero, or void it there and create a new invoice.`,
+
+  async remove(gateway, tenantId, link, state, settings) {
+    if (state.status === 'AUTHORISED' && !settings.voidOnDelete) {
+      return { kept: `Invoice ${link.xeroNumber} was deleted in Bitrix24 but stays approved in Xero (voiding on delete is off in the settings).` };
+    }
+    const { status } = await deleteOrVoidInvoice(gateway, tenantId, link.xeroId, state.status);
+    return { status, message: `Invoice ${link.xeroNumber} was ${status === 'VOIDED' ? 'voided' : 'deleted'} in Xero because it was deleted in Bitrix24.` };
+  },
+
+  async stageAction(gateway, tenantId, { doc, link, pipeline, stage, status }, settings) {
+    const where = `"${stage?.name ?? doc.stageId}"`;
+    if (stage?.semantics === 'F') {
+      if (status === 'DELETED' || status === 'VOIDED') return null;
+      if (status === 'PAID') {
+        throw new AppError('SYNC.CANNOT_REMOVE_INVOICE', `Invoice ${link.xeroNumber} is paid in Xero, so moving it to ${where} cannot void it. Remove the payment in Xero first, or credit the invoice there.`, 409);
+      }
+      const next = (await deleteOrVoidInvoice(gateway, tenantId, link.xeroId, status)).status;
+      return { status: next, message: `Invoice ${link.xeroNumber} was ${next === 'VOIDED' ? 'voided' : 'deleted'} in Xero because it was moved to ${where} in Bitrix24.` };
+    }
+    const approveStage = pipeline ? settings.approveStages[pipelineKey(doc.type, doc.categoryId)] ?? semanticDefaults(pipeline).sent : undefined;
+    if (settings.approveInXero && doc.stageId === approveStage && (status === 'DRAFT' || status === 'SUBMITTED')) {
+      const next = (await approveInvoice(gateway, tenantId, link.xeroId)).status;
+      return { status: next, message: `Invoice ${link.xeroNumber} was approved in Xero because it was moved to ${where} in Bitrix24.` };
+    }
+    return null;
+  },
+};
