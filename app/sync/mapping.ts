@@ -10,7 +10,7 @@ import type { SalesDocument } from './document.js';
 import { REVENUE_ACCOUNT_TYPES, type OrgAccount } from '../xero/organisation.js';
 import { amountTypesOf } from '../xero/invoice-mapper.js';
 import { portalSettings, taxRateKey, type PortalSettings } from './settings.js';
-import { matchTaxRate, taxTable, vatLabel, type TaxMatch, type VatKey } from './tax-matching.js';
+import { matchTaxRate, salesTaxRates, taxTable, vatKeyOf, vatLabel, type TaxMatch, type VatKey } from './tax-matching.js';
 import type { CachedOrgData, OrgDataCache } from './org-data.js';
 
 export interface AccountMatch {
@@ -84,7 +84,12 @@ export async function salesMapping(store: Store, orgData: OrgDataCache, memberId
   const byKey = new Map(taxes.map((t) => [t.key, t]));
   const matchOf = (k: VatKey) => byKey.get(k) ?? matchTaxRate(k, org.taxRates, settings.taxRateMap[k]);
   const account = matchSalesAccount(org.accounts, settings.defaultSalesAccount);
-  const taxRateMap = Object.fromEntries(taxes.flatMap((t) => (t.taxType ? [[t.key, t.taxType]] : [])));
+  // The map the mapper reads covers every rate the organisation could match, so a VAT rate first met on a document
+  // in this push is matched like the listed ones.
+  const possible = [...salesTaxRates(org.taxRates).map((r) => vatKeyOf(r.effectiveRate)), 'none'];
+  const taxRateMap = Object.fromEntries(
+    [...taxes, ...possible.filter((k) => !byKey.has(k)).map(matchOf)].flatMap((t) => (t.taxType ? [[t.key, t.taxType]] : [])),
+  );
   return {
     settings: { ...settings, taxRateMap, defaultSalesAccount: account.code },
     taxes, account, org,
