@@ -73,6 +73,12 @@ const envSchema = z.object({
   XERO_LOGIN_URL: baseUrl.default('https://login.xero.com'),
   /** Seconds between Xero status polls, 30..300. (Default: 60) */
   POLL_INTERVAL_SECONDS: integer(30, 300).default(60),
+  /** Bearer token that may read GET /metrics from anywhere; unset: only loopback clients may. (Default: none) */
+  METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters long').optional()),
+  /** Days finished jobs are kept, 1..3650. (Default: 30) */
+  JOB_RETENTION_DAYS: integer(1, 3650).default(30),
+  /** Days activity lines (the dashboard's and cards' history) are kept, 1..3650. (Default: 180) */
+  ACTIVITY_RETENTION_DAYS: integer(1, 3650).default(180),
   /** pino log level. (Default: info) */
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
@@ -97,6 +103,9 @@ export interface Config {
   };
   pollIntervalSeconds: number;
   logLevel: LogLevel;
+  /** Bearer token for GET /metrics; undefined: loopback only. */
+  metricsToken?: string;
+  retention: { jobDays: number; activityDays: number };
 }
 
 /** A start-up failure whose `problems` are one human line each, naming the variable and the fix. */
@@ -150,6 +159,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,
     logLevel: e.LOG_LEVEL,
+    metricsToken: e.METRICS_TOKEN,
+    retention: { jobDays: e.JOB_RETENTION_DAYS, activityDays: e.ACTIVITY_RETENTION_DAYS },
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from './config.js';
+import { currentRequestId } from './request-context.js';
 
 export type { Logger };
 
@@ -33,6 +34,11 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       base: undefined,
       redact: { paths: redactPaths, censor: '[Redacted]' },
       formatters: { level: (label) => ({ level: label }) },
+      // Every line written while a request (or a job it caused) is worked carries its id.
+      mixin: () => {
+        const reqId = currentRequestId();
+        return reqId ? { reqId } : {};
+      },
       hooks: {
         logMethod(args, method) {
           const scrubbed = args.map((a) => (typeof a === 'string' ? scrubText(a) : a)) as typeof args;

@@ -35,6 +35,8 @@ export interface ServerDeps {
 import { BODY_LIMIT } from './http/limits.js';
 import type { XeroLimits } from './xero/gateway.js';
 import { xeroWebhookRoutes } from './http/xero-webhook-routes.js';
+import { requestLog } from './http/request-log.js';
+import { metricsRoutes } from './http/metrics-routes.js';
 
 export { BODY_LIMIT };
 
@@ -53,6 +55,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
 
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(requestLog(deps.logger, services.metrics, manifest));
   app.use(securityHeaders(deps.config.publicUrl));
   app.use((_req, res, next) => {
     if (!draining) return next();
@@ -66,6 +69,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(express.urlencoded({ extended: true, limit: BODY_LIMIT, parameterLimit: 5000 }));
 
   app.use(healthRoutes(deps.store, deps.startedAt ?? Date.now()));
+  app.use(metricsRoutes(services.metrics, deps.config.metricsToken));
   app.use(staticRoutes());
   app.use(bitrixRoutes(services));
   app.use(dashboardRoutes(services));

@@ -13,12 +13,15 @@ import { XeroGateways, DEFAULT_XERO_LIMITS, type XeroLimits } from './xero/gatew
 import { Outbox, type JobHandler } from './sync/outbox.js';
 import { PushDocuments } from './sync/push-document.js';
 import { invoiceKind } from './sync/invoice-kind.js';
+import { quoteKind } from './sync/quote-kind.js';
 import { drainOfflineEvents } from './sync/drain-offline.js';
 import { reconcile } from './sync/reconcile.js';
 import { IntakeSchedule } from './sync/intake-schedule.js';
 import { PullStatuses } from './sync/pull-statuses.js';
 import { StatusPollSchedule } from './sync/schedules.js';
 import { OrgDataCache, ORG_DATA_JOB } from './sync/org-data.js';
+import { Metrics } from './metrics.js';
+import { ImportFromXero, IMPORT_JOB } from './sync/import-from-xero.js';
 
 export interface Services {
   config: Config;
@@ -40,12 +43,17 @@ export interface Services {
   orgData: OrgDataCache;
   /** The Xero status poll; started and stopped by main.ts. */
   statusPoll: StatusPollSchedule;
+  /** Prometheus metrics of this instance (GET /metrics). */
+  metrics: Metrics;
+  /** Import from Xero (slider and command line): preview, run, cancel, summary. */
+  importFromXero: ImportFromXero;
 }
 
 export function createServices(input: { config: Config; store: Store; logger: Logger; appSecret: string; manifest?: Manifest; xeroLimits?: Partial<XeroLimits> }): Services {
   const { config, store, logger } = input;
   const manifest = input.manifest ?? loadManifest();
-  const portals = new PortalClients(store, config, logger);
+  const metrics = new Metrics(store);
+  const portals = new PortalClients(store, config, logger, metrics);
   const identity = new XeroIdentity(config);
   const xero = new XeroConnections(store, config, identity, logger);
   const connectXero = new ConnectXero(store, identity, xero, logger);
@@ -60,20 +68,24 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     b24ClientId: config.bitrix.clientId,
   });
   const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
-  const outbox = new Outbox(store, logger);
+  metrics.watchGateways(gateways);
+  const outbox = new Outbox(store, logger, {}, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);
   const orgData = new OrgDataCache({ store, gateways, portals, logger });
   outbox.register(ORG_DATA_JOB, orgData.handler);
   outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger, orgData }, invoiceKind));
+  outbox.register('push-quote', new PushDocuments({ store, portals, gateways, logger, orgData }, quoteKind));
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
   outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));
-  const intakeSchedule = new IntakeSchedule(store, outbox, logger);
+  const intakeSchedule = new IntakeSchedule(store, outbox, logger, config.retention);
   const pullStatuses = new PullStatuses({ store, gateways, portals, logger });
   outbox.register('xero-webhook', pullStatuses.webhookHandler);
+  const importFromXero = new ImportFromXero({ store, portals, gateways, logger });
+  outbox.register(IMPORT_JOB, importFromXero.handler);
   const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
-    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, orgData,
+    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero, orgData,
   };
 }
 

@@ -12,6 +12,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Portal } from '../store/portals.js';
+import type { Metrics } from '../metrics.js';
 
 /** Milliseconds any single Bitrix24 REST call may take. */
 export const B24_TIMEOUT_MS = 30_000;
@@ -138,6 +139,7 @@ export class PortalClients {
     private readonly store: Store,
     private readonly config: Config,
     private readonly logger: Logger,
+    private readonly metrics?: Metrics,
   ) {}
 
   for(memberId: string): PortalClient {
@@ -190,7 +192,21 @@ export class PortalClients {
       },
     });
     b24.offClientSideWarning();
-    b24.getHttpClient(ApiVersion.v2).ajaxClient.defaults.timeout = B24_TIMEOUT_MS;
+    const http = b24.getHttpClient(ApiVersion.v2).ajaxClient;
+    http.defaults.timeout = B24_TIMEOUT_MS;
+    // Every HTTP answer is counted (the SDK's own retries included): 503 QUERY_LIMIT_EXCEEDED and
+    // 429 OPERATION_TIME_LIMIT are Bitrix24's limits (https://apidocs.bitrix24.com/limits.html).
+    const metrics = this.metrics;
+    if (metrics) {
+      http.interceptors.response.use(
+        (r) => { metrics.bitrixCall('ok'); return r; },
+        (err: { response?: { status?: number } }) => {
+          const status = err?.response?.status;
+          metrics.bitrixCall(status === undefined ? 'network' : status === 503 || status === 429 ? 'rate_limited' : 'error');
+          return Promise.reject(err);
+        },
+      );
+    }
     // Refresh always goes to B24_OAUTH_URL, whatever server_endpoint an answer names.
     // https://apidocs.bitrix24.com/settings/oauth/index.html (refresh_token grant)
     b24.setCustomRefreshAuth(async () => {

@@ -27,6 +27,11 @@ export function xeroWebhookRoutes(services: Services): Router {
       res.status(200).end();
       return;
     }
+    const received = Date.now();
+    // eventDateUtc is UTC without a zone designator (xero-webhooks.yaml example "2017-06-21T01:15:39.902").
+    for (const e of parsed.data.events) {
+      if (e.eventDateUtc) services.metrics.webhookDelay('xero', (received - Date.parse(/(Z|[+-]\d\d:?\d\d)$/i.test(e.eventDateUtc) ? e.eventDateUtc : `${e.eventDateUtc}Z`)) / 1000);
+    }
     const active = store.connections.list().filter((c) => c.state === 'active');
     let stored = 0;
     store.transaction(() => {

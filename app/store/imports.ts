@@ -3,6 +3,7 @@
  * the action decided at preview (create, link, update, skip, fail) and, once worked, its state. Working a run only
  * reads records still `planned` or `sending`, so a restart continues where the last process stopped.
  */
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 
 export type ImportWhat = 'companies' | 'contacts' | 'products';
@@ -67,7 +68,16 @@ const LIVE_RUN = `state IN ('planning', 'previewed', 'running')`;
 export const zeroCounts = (): ActionCounts => ({ create: 0, link: 0, update: 0, skip: 0, fail: 0 });
 
 export class ImportRepository {
+  readonly #statements = new Map<string, Statement<unknown[]>>();
+
   constructor(private readonly db: Db) {}
+
+  /** Statements of the hot paths (one per record) are prepared once. */
+  private sql(text: string): Statement<unknown[]> {
+    let s = this.#statements.get(text);
+    if (!s) this.#statements.set(text, (s = this.db.prepare(text)));
+    return s;
+  }
 
   createRun(input: { memberId: string; connectionId: number | null; what: ImportWhat[]; includeArchived: boolean; startedBy: string | null }, now = Date.now()): ImportRun {
     const { lastInsertRowid } = this.db
@@ -78,7 +88,7 @@ export class ImportRepository {
   }
 
   run(id: number): ImportRun | undefined {
-    const row = this.db.prepare('SELECT * FROM import_runs WHERE id = ?').get(id) as RunRow | undefined;
+    const row = this.sql('SELECT * FROM import_runs WHERE id = ?').get(id) as RunRow | undefined;
     return row && runOf(row);
   }
 
@@ -137,7 +147,7 @@ export class ImportRepository {
   }
 
   record(runId: number, seq: number): ImportRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM import_records WHERE run_id = ? AND seq = ?').get(runId, seq) as RecordRow | undefined;
+    const row = this.sql('SELECT * FROM import_records WHERE run_id = ? AND seq = ?').get(runId, seq) as RecordRow | undefined;
     return row && recordOf(row);
   }
 
@@ -146,12 +156,17 @@ export class ImportRepository {
     this.db.transaction(() => { for (const s of seqs) mark.run(runId, s); })();
   }
 
+  /** A record sent without a recorded answer that Bitrix24 does not have: send it again. */
+  unsend(runId: number, seq: number): void {
+    this.db.prepare(`UPDATE import_records SET state = 'planned' WHERE run_id = ? AND seq = ? AND state = 'sending'`).run(runId, seq);
+  }
+
   markDone(runId: number, seq: number, b24Id: string | null): void {
-    this.db.prepare(`UPDATE import_records SET state = 'done', b24_id = coalesce(?, b24_id) WHERE run_id = ? AND seq = ?`).run(b24Id, runId, seq);
+    this.sql(`UPDATE import_records SET state = 'done', b24_id = coalesce(?, b24_id) WHERE run_id = ? AND seq = ?`).run(b24Id, runId, seq);
   }
 
   markFailed(runId: number, seq: number, reason: string): void {
-    this.db.prepare(`UPDATE import_records SET state = 'failed', reason = ? WHERE run_id = ? AND seq = ?`).run(reason, runId, seq);
+    this.sql(`UPDATE import_records SET state = 'failed', reason = ? WHERE run_id = ? AND seq = ?`).run(reason, runId, seq);
   }
 
   /** Planned counts per action (the preview). */

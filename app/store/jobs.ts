@@ -5,6 +5,7 @@
  * Retries are data: `attempts`, `run_at`, `last_error` live on the row (see `retryLater`).
  */
 import type { Db } from './db.js';
+import { currentRequestId } from '../request-context.js';
 
 export type JobState = 'pending' | 'running' | 'done' | 'needs_attention' | 'paused' | 'cancelled';
 
@@ -23,6 +24,8 @@ export interface Job<P = unknown> {
   lastErrorCode: string | null;
   createdAt: number;
   updatedAt: number;
+  /** The HTTP request that enqueued the job or last changed it (null for scheduled work). */
+  requestId: string | null;
 }
 
 interface JobRow {
@@ -40,6 +43,7 @@ interface JobRow {
   last_error_code: string | null;
   created_at: number;
   updated_at: number;
+  request_id: string | null;
 }
 
 export interface EnqueueInput {
@@ -63,6 +67,7 @@ export class JobRepository {
   enqueue(input: EnqueueInput, now = Date.now()): Job {
     const runAt = input.runAt ?? now;
     const payload = JSON.stringify(input.payload ?? {});
+    const requestId = currentRequestId() ?? null;
     const tx = this.db.transaction(() => {
       const live = this.db.prepare(`SELECT * FROM jobs WHERE job_key = ? AND ${LIVE}`).get(input.key) as
         | JobRow
@@ -70,20 +75,21 @@ export class JobRepository {
       if (!live) {
         const { lastInsertRowid } = this.db
           .prepare(
-            `INSERT INTO jobs (member_id, kind, job_key, payload, state, run_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
+            `INSERT INTO jobs (member_id, kind, job_key, payload, state, run_at, created_at, updated_at, request_id)
+             VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
           )
-          .run(input.memberId, input.kind, input.key, payload, runAt, now, now);
+          .run(input.memberId, input.kind, input.key, payload, runAt, now, now, requestId);
         return Number(lastInsertRowid);
       }
       const woken = live.state === 'needs_attention';
       const nextRunAt = live.state === 'running' ? live.run_at : woken ? runAt : Math.min(live.run_at, runAt);
       this.db
         .prepare(
-          `UPDATE jobs SET payload = ?, revision = revision + 1, state = ?, attempts = ?, run_at = ?, updated_at = ?
+          `UPDATE jobs SET payload = ?, revision = revision + 1, state = ?, attempts = ?, run_at = ?, updated_at = ?,
+             request_id = coalesce(?, request_id)
            WHERE id = ?`,
         )
-        .run(payload, woken ? 'pending' : live.state, woken ? 0 : live.attempts, nextRunAt, now, live.id);
+        .run(payload, woken ? 'pending' : live.state, woken ? 0 : live.attempts, nextRunAt, now, requestId, live.id);
       return live.id;
     });
     return this.get(tx())!;
@@ -97,6 +103,14 @@ export class JobRepository {
   findLive(key: string): Job | undefined {
     const row = this.db.prepare(`SELECT * FROM jobs WHERE job_key = ? AND ${LIVE}`).get(key) as JobRow | undefined;
     return row && fromRow(row);
+  }
+
+  /** How many jobs (of some kinds) are due now, and since when the oldest of them is due. */
+  dueSummary(kinds: readonly string[], now = Date.now()): { count: number; oldestRunAt: number | null } {
+    const row = this.db
+      .prepare(`SELECT count(*) AS n, min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= ? AND kind IN (${kinds.map(() => '?').join(', ')})`)
+      .get(now, ...kinds) as { n: number; oldest: number | null };
+    return { count: row.n, oldestRunAt: row.oldest };
   }
 
   /** Marks up to `limit` due jobs (optionally of some kinds) as running and returns them, oldest first. */
@@ -272,5 +286,6 @@ function fromRow(r: JobRow): Job {
     lastErrorCode: r.last_error_code,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    requestId: r.request_id ?? null,
   };
 }

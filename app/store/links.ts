@@ -1,4 +1,5 @@
 /** Repository of links: one Bitrix24 object mapped to one Xero object. */
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 
 export type B24Type = 'smart_invoice' | 'invoice' | 'quote' | 'company' | 'contact' | 'product';
@@ -95,6 +96,20 @@ export class LinkRepository {
     this.db.prepare('UPDATE links SET b24_stage_id = ? WHERE id = ?').run(stageId, id);
   }
 
+  /** Bitrix24 product id → Xero item code, for the products linked to Xero items (imported or matched by code). */
+  itemCodes(memberId: string, productIds: string[]): Map<string, string> {
+    const out = new Map<string, string>();
+    const ids = [...new Set(productIds)];
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const rows = this.db
+        .prepare(`SELECT b24_id, xero_number FROM links WHERE member_id = ? AND b24_type = 'product' AND xero_type = 'item' AND xero_number IS NOT NULL AND b24_id IN (${chunk.map(() => '?').join(', ')})`)
+        .all(memberId, ...chunk) as { b24_id: string; xero_number: string }[];
+      for (const r of rows) out.set(r.b24_id, r.xero_number);
+    }
+    return out;
+  }
+
   /** The contact details both sides last agreed on (migration 6), or null before the first sync. */
   contactFields(id: number): Record<string, string> | null {
     const row = this.db.prepare('SELECT contact_fields FROM links WHERE id = ?').get(id) as { contact_fields: string | null } | undefined;
@@ -115,9 +130,12 @@ export class LinkRepository {
   }
 
   /** The links of one Xero object (a contact may be linked to a company and to its people). */
-  findByXero(memberId: string, xeroType: XeroType, xeroId: string): Link[] {
-    return (this.db.prepare('SELECT * FROM links WHERE member_id = ? AND xero_type = ? AND xero_id = ? ORDER BY id').all(memberId, xeroType, xeroId) as LinkRow[]).map(fromRow);
+  findByXero(connectionId: number, xeroType: XeroType, xeroId: string): Link[] {
+    this.#byXero ??= this.db.prepare('SELECT * FROM links WHERE connection_id = ? AND xero_type = ? AND xero_id = ? ORDER BY id');
+    return (this.#byXero.all(connectionId, xeroType, xeroId) as LinkRow[]).map(fromRow);
   }
+
+  #byXero: Statement<unknown[]> | undefined;
 
   count(memberId?: string): number {
     const row = (

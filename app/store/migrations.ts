@@ -246,4 +246,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE links ADD COLUMN note TEXT;
     `,
   },
+  {
+    version: 8,
+    name: 'jobs: the request that caused the job',
+    sql: `
+      -- The request id of the HTTP request that enqueued (or last coalesced into) the job; the worker logs with it.
+      ALTER TABLE jobs ADD COLUMN request_id TEXT;
+    `,
+  },
 ];

@@ -8,10 +8,9 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Outbox } from './outbox.js';
 
-/** Days a finished job is kept (for the dashboard and support). */
-const JOB_RETENTION_DAYS = 30;
-/** Days an activity line is kept (the invoice card shows the history). */
-const ACTIVITY_RETENTION_DAYS = 180;
+/** Days records are kept: finished jobs (dashboard, support) and activity (the card's history). */
+export interface Retention { jobDays: number; activityDays: number }
+export const DEFAULT_RETENTION: Retention = { jobDays: 30, activityDays: 180 };
 
 export class IntakeSchedule {
   readonly #tasks: ScheduledTask[] = [];
@@ -20,6 +19,7 @@ export class IntakeSchedule {
     private readonly store: Store,
     private readonly outbox: Outbox,
     private readonly logger: Logger,
+    private readonly retention: Retention = DEFAULT_RETENTION,
   ) {}
 
   start(): void {
@@ -29,12 +29,12 @@ export class IntakeSchedule {
     this.#tasks.push(cron.schedule('17 3 * * *', () => this.housekeeping(), { name: 'retention' }));
   }
 
-  /** Deletes finished jobs after 30 days, activity after 180 days, and expired consent steps. */
+  /** Deletes finished jobs and activity older than the retention settings, and expired consent steps. */
   housekeeping(now = Date.now()): { jobs: number; activity: number; consents: number } {
     const day = 24 * 60 * 60_000;
     const removed = this.store.transaction(() => ({
-      jobs: this.store.jobs.purgeFinished(now - JOB_RETENTION_DAYS * day),
-      activity: this.store.activity.purgeOlderThan(now - ACTIVITY_RETENTION_DAYS * day),
+      jobs: this.store.jobs.purgeFinished(now - this.retention.jobDays * day),
+      activity: this.store.activity.purgeOlderThan(now - this.retention.activityDays * day),
       consents: this.store.consents.purgeExpired(now),
     }));
     this.logger.info(removed, 'retention: old records deleted');

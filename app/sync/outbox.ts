@@ -7,6 +7,8 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Job } from '../store/jobs.js';
+import { withRequestId } from '../request-context.js';
+import type { Metrics } from '../metrics.js';
 
 export type JobOutcome =
   | { kind: 'done' }
@@ -35,6 +37,13 @@ export interface OutboxOptions {
    * request) and the intake path is not competing with a tick per event. (Default: 250)
    */
   wakeDelayMs?: number;
+  /**
+   * While events keep arriving (a wake-up within this many ms), a batch handler's partial batch waits to fill, so a
+   * burst goes out as full requests. (Default: 400)
+   */
+  fillQuietMs?: number;
+  /** No due job waits longer than this for its batch to fill, ms; a lone document goes out within it. (Default: 1500) */
+  fillMaxMs?: number;
 }
 
 /** Back-off for the n-th attempt: base·2^(n−1), at most an hour, ±25 % jitter. */
@@ -60,14 +69,18 @@ export class Outbox {
   #running = new Set<Promise<void>>();
   #stopped = true;
   #ticking = false;
+  #lastWake = 0;
+  /** Until when a partial batch waits for the burst arriving (0: nothing waits). */
+  #holdUntil = 0;
   readonly #opts: Required<OutboxOptions>;
 
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     options: OutboxOptions = {},
+    private readonly metrics?: Metrics,
   ) {
-    this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, wakeDelayMs: 250, ...options };
+    this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, wakeDelayMs: 250, fillQuietMs: 400, fillMaxMs: 1500, ...options };
   }
 
   register(kind: string, handler: JobHandler): void {
@@ -82,6 +95,7 @@ export class Outbox {
   /** Look at the queue soon (after an enqueue); wake-ups within `wakeDelayMs` share one look. */
   wake(): void {
     if (this.#stopped) return;
+    this.#lastWake = Date.now();
     this.schedule(this.#opts.wakeDelayMs);
   }
 
@@ -90,10 +104,11 @@ export class Outbox {
     if (this.#timer && this.#timerDue <= due) return;
     clearTimeout(this.#timer);
     this.#timerDue = due;
-    this.#timer = setTimeout(() => {
+    // Made outside the waking request's context: the worker sets each group's own request id.
+    this.#timer = withRequestId(undefined, () => setTimeout(() => {
       this.#timer = undefined;
       void this.tick();
-    }, delayMs);
+    }, delayMs));
   }
 
   /** Stops claiming; waits for the groups in flight (their jobs finish or go back to the queue). */
@@ -116,24 +131,30 @@ export class Outbox {
     if (this.#stopped || this.#ticking) return;
     this.#ticking = true;
     try {
-      await this.runOnce();
+      await this.runOnce(true);
     } catch (err) {
       this.logger.error({ err }, 'outbox tick failed');
     } finally {
       this.#ticking = false;
       if (!this.#stopped) {
         const next = this.store.jobs.nextRunAt();
-        const wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - Date.now()));
+        let wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - Date.now()));
+        if (this.#holdUntil) wait = Math.min(wait, Math.max(1, this.#holdUntil - Date.now()));
         this.schedule(wait);
       }
     }
   }
 
-  /** Claims and starts as many groups as allowed; returns whether anything was started. */
-  private async runOnce(): Promise<boolean> {
+  /**
+   * Claims and starts as many groups as allowed; returns whether anything was started. With `fill`, a partial batch
+   * waits while a burst is still arriving (see `fillQuietMs`).
+   */
+  private async runOnce(fill = false): Promise<boolean> {
     let started = false;
+    this.#holdUntil = 0;
     for (const [kind, handler] of this.#handlers) {
       while (this.#running.size < this.#opts.parallelGroups) {
+        if (fill && this.waitsToFill(kind, handler.batchSize ?? 1)) break;
         const jobs = this.store.jobs.claimDue(handler.batchSize ?? 1, [kind]);
         if (jobs.length === 0) break;
         started = true;
@@ -150,7 +171,25 @@ export class Outbox {
     return started;
   }
 
+  /** True when `kind`'s due jobs are fewer than a batch, events are still arriving, and none has waited too long. */
+  private waitsToFill(kind: string, batchSize: number): boolean {
+    if (batchSize <= 1) return false;
+    const now = Date.now();
+    const { count, oldestRunAt } = this.store.jobs.dueSummary([kind], now);
+    if (count === 0 || count >= batchSize || oldestRunAt === null) return false;
+    const until = Math.min(this.#lastWake + this.#opts.fillQuietMs, oldestRunAt + this.#opts.fillMaxMs);
+    if (until <= now) return false;
+    this.#holdUntil = this.#holdUntil ? Math.min(this.#holdUntil, until) : until;
+    return true;
+  }
+
   private async work(handler: JobHandler, jobs: Job[]): Promise<void> {
+    // The group runs with the request id(s) that caused its jobs, so the handler's log lines carry them.
+    const requestIds = [...new Set(jobs.map((j) => j.requestId).filter((r): r is string => Boolean(r)))];
+    return withRequestId(requestIds.length ? requestIds.join(',') : undefined, () => this.workInContext(handler, jobs));
+  }
+
+  private async workInContext(handler: JobHandler, jobs: Job[]): Promise<void> {
     let outcomes: Map<number, JobOutcome>;
     try {
       outcomes = await handler.run(jobs);
@@ -167,6 +206,10 @@ export class Outbox {
 
   private record(job: Job, outcome: JobOutcome): void {
     const { jobs } = this.store;
+    this.metrics?.jobOutcome(job.kind, outcome.kind);
+    withRequestId(job.requestId ?? undefined, () =>
+      this.logger.info({ jobId: job.id, kind: job.kind, key: job.key, attempt: job.attempts, outcome: outcome.kind, ...(outcome.kind === 'done' ? {} : { code: 'code' in outcome ? outcome.code : undefined, message: outcome.message }) }, 'job worked'),
+    );
     switch (outcome.kind) {
       case 'done':
         jobs.complete(job);

@@ -28,7 +28,7 @@ import type { PushItem, PushResult, XeroDocumentState } from '../xero/documents.
 import type { Link } from '../store/links.js';
 import { isExpectedEcho } from '../store/link-status.js';
 import type { SalesDocument } from './document.js';
-import type { DocumentKind } from './document-kind.js';
+import type { DocumentKind, KindContext } from './document-kind.js';
 import type { JobHandler, JobOutcome } from './outbox.js';
 import type { PortalSettings } from './settings.js';
 import { salesMapping, type SalesMapping } from './mapping.js';
@@ -139,10 +139,19 @@ export class PushDocuments<P> implements JobHandler {
     // 9. Send (≤ 50 per request) and link each answer in the same transaction that records it.
     const written = await this.send(round, items, xeroState);
 
-    // 10. Stage moves made by people in Bitrix24.
+    // 10. Stage moves made by people in Bitrix24 (and, for kinds that follow it, the stage a new document starts at).
+    if (this.kind.followsFirstStage) this.followFirstStages(round, candidates, written);
     written.push(...(await this.applyStageMoves(round, candidates, xeroState)));
 
-    // 11. Write Xero's id, number and status back to Bitrix24 (batched; their echoes are skipped by hash).
+    // 11. What follows elsewhere in Xero (the quote an invoice was made from becomes INVOICED).
+    if (written.length && this.kind.afterWrite) {
+      await this.kind.afterWrite(written, this.kindContext(round)).catch((err: Error) => {
+        this.deps.logger.warn({ err, memberId }, `follow-up of pushed ${this.kind.noun}s failed`);
+        this.deps.store.activity.record({ memberId, level: 'warn', kind: `${this.kind.xeroType}.follow_up_failed`, message: `After sending ${this.kind.noun}s to Xero, a follow-up failed: ${err.message}` });
+      });
+    }
+
+    // 12. Write Xero's id, number and status back to Bitrix24 (batched; their echoes are skipped by hash).
     await this.writeBack(memberId, client, written);
     return round.outcomes;
   }
@@ -171,17 +180,18 @@ export class PushDocuments<P> implements JobHandler {
         else round.attention(key, r.failure);
         continue;
       }
-      const hash = contentHash(r.doc, settings, this.kind);
+      const doc = this.kind.prepare ? this.kind.prepare(r.doc, this.kindContext(round)) : r.doc;
+      const hash = contentHash(doc, settings, this.kind);
       const found = this.deps.store.links.find(memberId, ref.type, ref.id);
       const link = found && found.connectionId === connection.id ? found : undefined;
       const contentChanged = !link || link.contentHash !== hash;
-      const stageMoved = link ? this.stageMoved(memberId, link, r.doc) : false;
+      const stageMoved = link ? this.stageMoved(memberId, link, doc) : false;
       // Echo: nothing changed since the last push (e.g. our own write-back) → no Xero call.
       if (!contentChanged && !stageMoved) {
         round.settle(key, { kind: 'done' });
         continue;
       }
-      candidates.push({ doc: r.doc, hash, job: round.byKey.get(key)!, link, contentChanged, stageMoved });
+      candidates.push({ doc, hash, job: round.byKey.get(key)!, link, contentChanged, stageMoved });
     }
     return candidates;
   }
@@ -266,7 +276,9 @@ export class PushDocuments<P> implements JobHandler {
         }
       }
       try {
-        const payload = this.kind.build(c.doc, { contactId, settings: round.settings, currencies: known.currencies, existing, roundingAccount: known.roundingAccount });
+        // Products imported from (or matched to) Xero items carry their item code on the line.
+        const itemCodes = this.deps.store.links.itemCodes(round.memberId, c.doc.lines.flatMap((l) => (l.productId ? [l.productId] : [])));
+        const payload = this.kind.build(c.doc, { contactId, settings: round.settings, currencies: known.currencies, existing, roundingAccount: known.roundingAccount, itemCodes });
         // The key names the content and whether it updates an existing document, so a healed document is a new
         // request for Xero rather than a replay of the lost one with another body.
         const note = roundingNote(c.doc, representationOf(c.doc, known, this.kind.xeroType), known.roundingAccount);
@@ -302,6 +314,16 @@ export class PushDocuments<P> implements JobHandler {
       round.settle(item.key, { kind: 'done' });
     }
     return written;
+  }
+
+  /** Documents linked just now count as moved to the stage they were created at. */
+  private followFirstStages(round: Round, candidates: Candidate[], written: Written[]): void {
+    const created = new Set(written.map((w) => keyOf(w.doc)));
+    for (const c of candidates) {
+      if (c.link || !created.has(keyOf(c.doc))) continue;
+      c.link = this.deps.store.links.find(round.memberId, c.doc.type, c.doc.id);
+      c.stageMoved = Boolean(c.link && c.doc.stageId);
+    }
   }
 
   /**
@@ -363,6 +385,10 @@ export class PushDocuments<P> implements JobHandler {
       this.deps.logger.warn({ err, memberId }, `write-back to Bitrix24 failed; Xero has the ${this.kind.noun}s`);
       this.deps.store.activity.record({ memberId, level: 'warn', kind: 'b24.write_back_failed', message: `Xero numbers could not be written back to Bitrix24: ${(err as Error).message}` });
     }
+  }
+
+  private kindContext(round: Round): KindContext {
+    return { store: this.deps.store, memberId: round.memberId, connectionId: round.connection.id, gateway: round.gateway, tenantId: round.tenantId };
   }
 
   private activeConnection(memberId: string): Connection {

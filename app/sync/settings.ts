@@ -40,22 +40,28 @@ export const settingsSchema = z.object({
    * (Default: empty — every pipeline follows its semantics, see bitrix/stages.ts)
    */
   stageMap: z.record(z.string(), z.record(z.string(), z.string().trim().min(1))).optional(),
+  /** Push Bitrix24 quotes to Xero as quotes, with their edits and stage changes. (Default: true) */
+  quoteSync: z.boolean().default(true),
   /**
-   * Number of the Xero invoice: `xero` lets Xero number it (INV-0001…), `bitrix24` sends the Bitrix24 number as the
-   * Xero invoice number. (Default: xero)
+   * Bitrix24 quote stage id → the Xero quote status it asks for (SENT, ACCEPTED, DECLINED, DELETED), e.g.
+   * `{ "SENT": "SENT", "APPROVED": "ACCEPTED" }`. (Default: empty — the success stage means ACCEPTED, a failure stage
+   * DECLINED, the last in-progress stage SENT, from the stage semantics)
    */
-  invoiceNumbering: z.enum(['xero', 'bitrix24']).default('xero'),
+  quoteStageMap: z.record(z.string(), z.enum(['SENT', 'ACCEPTED', 'DECLINED', 'DELETED'])).default({}),
+  /**
+   * Document numbers in Xero: `xero` lets Xero number invoices and quotes; `bitrix24` sends the Bitrix24 number as
+   * the Xero number. (Default: xero)
+   */
+  documentNumbering: z.enum(['xero', 'bitrix24']).default('xero'),
+  /** Xero branding theme (BrandingThemeID) for pushed quotes. (Default: none — the organisation's default theme) */
+  brandingThemeId: z.string().uuid().nullable().default(null),
   /** What goes into the Xero invoice's Reference: the Bitrix24 number or the document's title. (Default: number) */
   reference: z.enum(['number', 'title']).default('number'),
-  /** Xero branding theme (BrandingThemeID) of the invoices and quotes. (Default: none, Xero's default theme) */
-  brandingThemeId: z.string().trim().min(1).max(64).nullable().default(null),
   /**
    * Optional Xero tracking category filled from a Bitrix24 field: the category's id and the field's name
    * (e.g. `ufCrm_Region`); the field's value names the option. (Default: none)
    */
   tracking: z.object({ categoryId: z.string().trim().min(1).max(64), field: z.string().trim().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'name a Bitrix24 field such as ufCrm_Region') }).nullable().default(null),
-  /** Send Bitrix24 quotes (estimates) to Xero as quotes. (Default: true) */
-  quoteSync: z.boolean().default(true),
 });
 
 export type PortalSettings = z.infer<typeof settingsSchema>;

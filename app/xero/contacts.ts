@@ -49,11 +49,95 @@ export interface ResolvedContacts {
   failures: Map<string, { code: string; message: string }>;
 }
 
+/** What became of one customer in a shared resolution. */
+interface Outcome {
+  contactId?: string;
+  link?: ContactLink;
+  failure?: { code: string; message: string };
+}
+
+/** Customers collected from the groups working at the same time, resolved together once the window closes. */
+interface Pending {
+  customers: Map<string, DocumentCustomer>;
+  settle: Map<string, { resolve: (o: Outcome) => void; reject: (e: unknown) => void }>;
+}
+
+/** How long resolutions from parallel groups are collected into one (ms). */
+const COLLECT_MS = 25;
+/** How long a resolved customer is answered from memory, covering groups that read their links before it was saved. */
+const REMEMBER_MS = 60_000;
+const resolving = new WeakMap<XeroGateway, Map<string, Promise<Outcome>>>();
+const collecting = new WeakMap<XeroGateway, Pending>();
+
 /**
  * Resolves every customer to a Xero ContactID. `known` holds the already linked ones (customerKey → ContactID),
- * e.g. from `knownContactIds`. `tenantId` names the organisation (the gateway's session carries the header value). Throws the gateway's error when Xero cannot be reached at all.
+ * e.g. from `knownContactIds`. `tenantId` names the organisation (the gateway's session carries the header value).
+ * Groups that ask at the same time (a burst worked in parallel) share one resolution: their customers are looked up
+ * and created together (one look-up and one create per 50), and a customer being resolved, or resolved a moment ago,
+ * is never looked up again. Throws the gateway's error when Xero cannot be reached at all.
  */
 export async function resolveContacts(
+  gateway: XeroGateway,
+  tenantId: string,
+  customers: DocumentCustomer[],
+  known: Map<string, string>,
+): Promise<ResolvedContacts> {
+  const contactIds = new Map<string, string>();
+  const links: ContactLink[] = [];
+  const failures = new Map<string, { code: string; message: string }>();
+  const inFlight = resolving.get(gateway) ?? new Map<string, Promise<Outcome>>();
+  resolving.set(gateway, inFlight);
+  const waits: Array<Promise<[string, Outcome]>> = [];
+  for (const c of customers) {
+    const key = customerKey(c);
+    const linked = known.get(key);
+    if (linked) {
+      contactIds.set(key, linked);
+      continue;
+    }
+    let outcome = inFlight.get(key);
+    if (!outcome) {
+      outcome = enqueue(gateway, tenantId, key, c);
+      inFlight.set(key, outcome);
+      const forget = () => inFlight.delete(key);
+      outcome.then((o) => (o.failure ? forget() : setTimeout(forget, REMEMBER_MS).unref()), forget);
+    }
+    waits.push(outcome.then((o) => [key, o]));
+  }
+  for (const [key, o] of await Promise.all(waits)) {
+    if (o.contactId) contactIds.set(key, o.contactId);
+    if (o.link) links.push(o.link);
+    if (o.failure) failures.set(key, o.failure);
+  }
+  return { contactIds, links, failures };
+}
+
+function enqueue(gateway: XeroGateway, tenantId: string, key: string, c: DocumentCustomer): Promise<Outcome> {
+  let pending = collecting.get(gateway);
+  if (!pending) {
+    const batch: Pending = { customers: new Map(), settle: new Map() };
+    pending = batch;
+    collecting.set(gateway, batch);
+    setTimeout(() => {
+      collecting.delete(gateway);
+      resolveNow(gateway, tenantId, [...batch.customers.values()], new Map()).then(
+        (r) => {
+          for (const [k, s] of batch.settle) {
+            const contactId = r.contactIds.get(k);
+            s.resolve({ contactId, link: r.links.find((l) => l.customerKey === k), failure: contactId ? undefined : (r.failures.get(k) ?? undefined) });
+          }
+        },
+        (err) => batch.settle.forEach((s) => s.reject(err)),
+      );
+    }, COLLECT_MS);
+  }
+  const batch = pending;
+  batch.customers.set(key, c);
+  return new Promise<Outcome>((resolve, reject) => batch.settle.set(key, { resolve, reject }));
+}
+
+/** One resolution of `customers` (see the header for the order of look-ups). */
+async function resolveNow(
   gateway: XeroGateway,
   tenantId: string,
   customers: DocumentCustomer[],
@@ -85,7 +169,7 @@ export async function resolveContacts(
       else renamed.set(key, `${c.name.trim()} (${c.kind} ${c.id})`);
     }
   };
-  if (pending.size >= SCAN_AT) {
+  if (pending.size && (pending.size >= SCAN_AT || (await freshDirectory(gateway)))) {
     // Many new customers (a first sync, a backlog): one paged read of the organisation's contacts answers for
     // all of them at once, instead of two look-ups per 25 customers.
     const directory = await contactDirectory(gateway);
@@ -121,7 +205,10 @@ export async function resolveContacts(
     batch.forEach((c, n) => {
       const el = answer.contacts?.[n];
       const messages = el ? validationMessages([el]) : [];
-      if (el?.contactID && el.contactID !== ZERO_GUID && messages.length === 0) return link(c, el.contactID, 'created');
+      if (el?.contactID && el.contactID !== ZERO_GUID && messages.length === 0) {
+        remember(gateway, el);
+        return link(c, el.contactID, 'created');
+      }
       if (messages.some((m) => /already assigned to another contact/i.test(m))) return void nameTaken.push(c);
       failures.set(customerKey(c), {
         code: 'XERO.VALIDATION',
@@ -199,6 +286,13 @@ function normalName(name: string | undefined): string {
   return (name ?? '').trim().toLowerCase();
 }
 
+/** The directory when a read of it is still fresh (no call). */
+async function freshDirectory(gateway: XeroGateway): Promise<Directory | undefined> {
+  const cached = directories.get(gateway);
+  const dir = cached ? await cached.catch(() => undefined) : undefined;
+  return dir && Date.now() - dir.at < SCAN_TTL_MS ? dir : undefined;
+}
+
 /**
  * The organisation's active contacts by number and by name, read page by page; cached per connection, and one read
  * is shared by the groups that ask at the same time.
@@ -213,6 +307,15 @@ async function contactDirectory(gateway: XeroGateway): Promise<Directory> {
   directories.set(gateway, reading);
   reading.catch(() => directories.delete(gateway));
   return reading;
+}
+
+/** Adds a contact the connector created to a cached directory, so the next look-up in it finds it. */
+function remember(gateway: XeroGateway, contact: Contact): void {
+  void directories.get(gateway)?.then((dir) => {
+    if (contact.contactNumber) dir.byNumber.set(contact.contactNumber, contact);
+    const key = normalName(contact.name);
+    dir.byName.set(key, [...(dir.byName.get(key) ?? []), contact]);
+  }, () => undefined);
 }
 
 async function readDirectory(gateway: XeroGateway): Promise<Directory> {

@@ -49,15 +49,15 @@ describe('settings checked on the server against the live lists', () => {
   });
 
   it('when a branding theme, tracking category or stage is unknown, then each is named', async () => {
-    const msg = await messageOf(await put({ brandingThemeId: 'nope', tracking: { categoryId: 'nope', field: 'ufCrm_Region' }, approveStages: { 'smart_invoice:2': 'DT31_2:NOPE' } }));
-    assert.match(msg, /brandingThemeId: Xero has no branding theme nope/);
+    const msg = await messageOf(await put({ brandingThemeId: '0f0f0f0f-0000-4000-8000-000000000000', tracking: { categoryId: 'nope', field: 'ufCrm_Region' }, approveStages: { 'smart_invoice:2': 'DT31_2:NOPE' } }));
+    assert.match(msg, /brandingThemeId: Xero has no branding theme 0f0f0f0f-0000-4000-8000-000000000000/);
     assert.match(msg, /tracking.categoryId: Xero has no tracking category nope/);
     assert.match(msg, /approveStages.smart_invoice:2: DT31_2:NOPE is not a stage of the pipeline smart_invoice:2/);
   });
 
   it('when an admin picks values Xero knows, then they are saved and shown as chosen', async () => {
     const theme = env.xero.brandingThemes(env.tenantId)[1];
-    const res = await put({ defaultSalesAccount: '260', taxRateMap: { '15': 'OUTPUT2' }, brandingThemeId: theme.BrandingThemeID, invoiceNumbering: 'bitrix24' });
+    const res = await put({ defaultSalesAccount: '260', taxRateMap: { '15': 'OUTPUT2' }, brandingThemeId: theme.BrandingThemeID, documentNumbering: 'bitrix24' });
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(saved().brandingThemeId, theme.BrandingThemeID);
     const overview = (await (await fetch(`${env.c.url}/api/setup`, { headers: { 'X-Connector-Session': userSession } })).json()) as { taxes: { key: string; state: string }[]; account: { state: string; code: string } };

@@ -51,6 +51,33 @@ export function registerCatalog(r: Registry): void {
     return { result: true };
   });
 
+  // Prices: catalog.price.add {fields: {productId, catalogGroupId, price, currency}} → {price}; one price per product and
+  // price type (catalogGroupId 1 = the base price). Source: api-reference/catalog/price/catalog-price-add.md, -list.md.
+  r.add('catalog.price.add', 'catalog', (p, ctx) => {
+    const f = (p.fields ?? {}) as Record<string, unknown>;
+    const productId = toInt(f.productId, 0);
+    if (!ctx.portal.products.has(productId)) throw new RestError(200040300020, `Product ${productId} is not found`, 400); // wording unverified
+    const group = toInt(f.catalogGroupId, 0);
+    if (!group || f.price === undefined || !f.currency) throw new RestError(200040300020, 'Required fields: productId, catalogGroupId, price, currency', 400);
+    if (ctx.portal.prices.some((x) => x.productId === productId && x.catalogGroupId === group)) throw new RestError(200040300020, 'Price of this type already exists for the product', 400);
+    const price = { id: ctx.portal.nextId('price', 1), productId, catalogGroupId: group, price: Number(f.price), currency: String(f.currency) };
+    ctx.portal.prices.push(price);
+    return { result: { price: { ...price } } };
+  });
+  r.add('catalog.price.list', 'catalog', (p, ctx) => {
+    const filter = (p.filter ?? {}) as Record<string, unknown>;
+    const rows = ctx.portal.prices.filter((x) => matches(filter, (f) => (x as Record<string, unknown>)[f])).map((x) => ({ ...x }));
+    return page(rows, p.start, (prices) => ({ prices }));
+  });
+  r.add('catalog.price.update', 'catalog', (p, ctx) => {
+    const price = ctx.portal.prices.find((x) => x.id === toInt(p.id, 0));
+    if (!price) throw new RestError(200040300010, 'Access Denied', 400);
+    const f = (p.fields ?? {}) as Record<string, unknown>;
+    if (f.price !== undefined) price.price = Number(f.price);
+    if (f.currency) price.currency = String(f.currency);
+    return { result: { price: { ...price } } };
+  });
+
   const renderProp = (x: ProductProperty) => ({
     active: x.active, code: x.code, colCount: 30, defaultValue: null, fileType: null, filtrable: 'N', hint: null, iblockId: x.iblockId, id: x.id,
     isRequired: x.isRequired, linkIblockId: null, listType: 'L', multiple: x.multiple, multipleCnt: null, name: x.name, propertyType: x.propertyType,

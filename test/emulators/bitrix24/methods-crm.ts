@@ -264,9 +264,13 @@ export function registerCrm(r: Registry): void {
     });
     r.add(`${prefix}.list`, 'crm', (p, ctx) => {
       const filter = (p.filter ?? {}) as Record<string, unknown>;
-      const rows = [...ctx.portal.items.get(et)!.values()].map((it) => legacyRender(ctx.portal, it)).filter((row) => matches(filter, (f) => row[f.toUpperCase()]));
+      // ID conditions are checked before rendering (same result; keeps keyset paging over large lists quick).
+      const idFilter = Object.fromEntries(Object.entries(filter).filter(([k]) => splitFilterKey(k).field.toUpperCase() === 'ID'));
+      const rows = [...ctx.portal.items.get(et)!.values()]
+        .filter((it) => matches(idFilter, () => String(it.data.id)))
+        .map((it) => legacyRender(ctx.portal, it)).filter((row) => matches(filter, (f) => row[f.toUpperCase()]));
       const sorted = sortRows(rows, p.order, (row, f) => row[f.toUpperCase()], 'ID');
-      return page(sorted.map((row) => legacySelect(row, p.select)), p.start);
+      return page(sorted, p.start, (slice) => slice.map((row) => legacySelect(row, p.select)));
     });
     r.add(`${prefix}.add`, 'crm', (p, ctx) => {
       const input = legacyInput(et, (p.fields ?? {}) as Record<string, unknown>);

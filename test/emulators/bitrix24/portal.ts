@@ -105,6 +105,7 @@ export class Portal {
   triggerExecutions: TriggerExecution[] = [];
   timelineComments: TimelineComment[] = [];
   requisites: Requisite[] = [];
+  prices: Array<{ id: number; productId: number; catalogGroupId: number; price: number; currency: string }> = [];
   delivery = new EventDelivery();
   private seq = new Map<string, number>();
   private lastOfflinePing = 0;
@@ -151,6 +152,7 @@ export class Portal {
     this.triggerExecutions = [];
     this.timelineComments = [];
     this.requisites = [];
+    this.prices = [];
     this.delivery = new EventDelivery();
     this.seq.clear();
     this.seedDirectories();

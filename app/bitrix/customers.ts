@@ -1,0 +1,162 @@
+/**
+ * Bitrix24 companies and contacts as the import and the contact sync need them: a compact directory of what the
+ * portal holds (for matching), the batch commands that write companies, contacts, requisites and addresses, and the
+ * read of one record's contact details. Legacy `crm.company.*` / `crm.contact.*` methods are used because their
+ * PHONE/EMAIL/WEB multifields and ORIGINATOR_ID/ORIGIN_ID keys are documented for add, update and list.
+ * https://apidocs.bitrix24.com/api-reference/crm/companies/index.html
+ * https://apidocs.bitrix24.com/api-reference/crm/contacts/index.html
+ */
+import { z } from 'zod';
+import type { PortalClient } from './portal-client.js';
+
+/** ORIGINATOR_ID of records the connector imported from Xero; ORIGIN_ID then holds the Xero key. */
+export const XERO_ORIGINATOR = 'xero';
+
+/** Bitrix24 address types (crm.enum.addresstype): 1 actual, 6 legal. Xero STREET → actual, POBOX → legal (postal). */
+export const ADDRESS_TYPE = { STREET: 1, POBOX: 6 } as const;
+
+/** The requisite preset "Organization" every portal has (crm.requisite.preset.list, id 1). */
+export const ORGANIZATION_PRESET_ID = 1;
+
+const multi = z.array(z.object({ ID: z.coerce.string().optional(), VALUE: z.coerce.string().optional(), VALUE_TYPE: z.string().optional() })).optional();
+
+const companyRow = z.object({
+  ID: z.coerce.string(), TITLE: z.string().nullish(), EMAIL: multi, PHONE: multi, WEB: multi,
+  ORIGINATOR_ID: z.string().nullish(), ORIGIN_ID: z.string().nullish(),
+});
+const contactRow = z.object({
+  ID: z.coerce.string(), NAME: z.string().nullish(), LAST_NAME: z.string().nullish(), EMAIL: multi, PHONE: multi, WEB: multi,
+  COMPANY_ID: z.coerce.string().nullish(), ORIGINATOR_ID: z.string().nullish(), ORIGIN_ID: z.string().nullish(),
+});
+
+export interface B24Customer {
+  kind: 'company' | 'contact';
+  id: string;
+  name: string;
+  emails: string[];
+  phones: string[];
+  webs: string[];
+  companyId: string | null;
+  /** The Xero key this record was imported from (ORIGIN_ID with ORIGINATOR_ID "xero"). */
+  xeroKey: string | null;
+}
+
+export type Multi = { ID?: string; VALUE?: string; VALUE_TYPE?: string }[] | undefined;
+const values = (m: Multi) => (m ?? []).map((x) => (x.VALUE ?? '').trim()).filter(Boolean);
+
+export function customerOf(kind: 'company' | 'contact', raw: unknown): B24Customer {
+  if (kind === 'company') {
+    const c = companyRow.parse(raw);
+    return { kind, id: c.ID, name: (c.TITLE ?? '').trim(), emails: values(c.EMAIL), phones: values(c.PHONE), webs: values(c.WEB), companyId: null, xeroKey: c.ORIGINATOR_ID === XERO_ORIGINATOR ? c.ORIGIN_ID ?? null : null };
+  }
+  const c = contactRow.parse(raw);
+  const name = [c.NAME, c.LAST_NAME].map((x) => (x ?? '').trim()).filter(Boolean).join(' ');
+  const companyId = c.COMPANY_ID && c.COMPANY_ID !== '0' ? c.COMPANY_ID : null;
+  return { kind, id: c.ID, name, emails: values(c.EMAIL), phones: values(c.PHONE), webs: values(c.WEB), companyId, xeroKey: c.ORIGINATOR_ID === XERO_ORIGINATOR ? c.ORIGIN_ID ?? null : null };
+}
+
+const SELECT = {
+  company: ['ID', 'TITLE', 'EMAIL', 'PHONE', 'WEB', 'ORIGINATOR_ID', 'ORIGIN_ID'],
+  contact: ['ID', 'NAME', 'LAST_NAME', 'EMAIL', 'PHONE', 'WEB', 'COMPANY_ID', 'ORIGINATOR_ID', 'ORIGIN_ID'],
+};
+
+/** Every company or contact of the portal, in the directory's compact form (one call per 50 records). */
+export async function readCustomers(client: PortalClient, kind: 'company' | 'contact'): Promise<B24Customer[]> {
+  // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-list.html (keyset paging, huge-data.md)
+  const rows = await client.list(`crm.${kind}.list`, { select: SELECT[kind], order: { ID: 'ASC' } }, { idKey: 'ID' });
+  return rows.map((r) => customerOf(kind, r));
+}
+
+/** Records imported from Xero with these keys (ORIGIN_ID), e.g. to heal a write whose answer was lost. */
+export async function findByXeroKeys(client: PortalClient, kind: 'company' | 'contact', keys: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < keys.length; i += 50) {
+    // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-list.html (filter "@ORIGIN_ID": in list)
+    const rows = await client.list(`crm.${kind}.list`, { filter: { ORIGINATOR_ID: XERO_ORIGINATOR, '@ORIGIN_ID': keys.slice(i, i + 50) }, select: ['ID', 'ORIGIN_ID'] }, { idKey: 'ID' });
+    for (const r of rows as { ID: string | number; ORIGIN_ID?: string }[]) if (r.ORIGIN_ID) out.set(r.ORIGIN_ID, String(r.ID));
+  }
+  return out;
+}
+
+/** Fields of one company or contact to write (legacy UPPER_CASE names). */
+export type CustomerFields = Record<string, unknown>;
+
+export interface RequisiteInput {
+  name: string;
+  taxNumber: string;
+  addresses: { typeId: number; line1: string; line2: string; city: string; region: string; postalCode: string; country: string }[];
+}
+
+/**
+ * The batch commands that create one company or contact (key `k`), and its requisite and addresses when given.
+ * `$result[k]` names the new record inside the same batch (batch.md).
+ */
+export function createCommands(k: string, kind: 'company' | 'contact', fields: CustomerFields, requisite: RequisiteInput | null): Record<string, [string, Record<string, unknown>]> {
+  // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-add.html, .../contacts/crm-contact-add.html
+  const out: Record<string, [string, Record<string, unknown>]> = { [k]: [`crm.${kind}.add`, { fields, params: { REGISTER_SONET_EVENT: 'N' } }] };
+  if (requisite) {
+    // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-add.html
+    out[`${k}_rq`] = ['crm.requisite.add', { fields: {
+      ENTITY_TYPE_ID: kind === 'company' ? 4 : 3, ENTITY_ID: `$result[${k}]`, PRESET_ID: ORGANIZATION_PRESET_ID, NAME: requisite.name,
+      ...(kind === 'company' ? { RQ_COMPANY_NAME: requisite.name } : {}), ...(requisite.taxNumber ? { RQ_VAT_ID: requisite.taxNumber } : {}),
+    } }];
+    requisite.addresses.forEach((a, n) => {
+      // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-add.html
+      out[`${k}_a${n}`] = ['crm.address.add', { fields: {
+        TYPE_ID: a.typeId, ENTITY_TYPE_ID: 8, ENTITY_ID: `$result[${k}_rq]`, ADDRESS_1: a.line1, ADDRESS_2: a.line2, CITY: a.city,
+        REGION: a.region, PROVINCE: a.region, POSTAL_CODE: a.postalCode, COUNTRY: a.country,
+      } }];
+    });
+  }
+  return out;
+}
+
+/** The batch command that updates one company or contact. */
+export function updateCommand(kind: 'company' | 'contact', id: string, fields: CustomerFields): [string, Record<string, unknown>] {
+  // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-update.html
+  return [`crm.${kind}.update`, { id, fields, params: { REGISTER_SONET_EVENT: 'N' } }];
+}
+
+/** One record's details as the contact sync compares them, with its requisite's tax number and address. */
+export interface B24Details {
+  customer: B24Customer;
+  /** Raw multifields, to change a value in place by its ID. */
+  multi: { EMAIL: Multi; PHONE: Multi; WEB: Multi };
+  requisiteId: string | null;
+  taxNumber: string;
+  address: { typeId: number; line1: string; line2: string; city: string; region: string; postalCode: string; country: string } | null;
+}
+
+/** Reads companies/contacts with their first requisite and its address: one batch per 16 records. */
+export async function readDetails(client: PortalClient, refs: { kind: 'company' | 'contact'; id: string }[]): Promise<Map<string, B24Details>> {
+  const out = new Map<string, B24Details>();
+  for (let i = 0; i < refs.length; i += 16) {
+    const chunk = refs.slice(i, i + 16);
+    const calls: Record<string, [string, Record<string, unknown>]> = {};
+    chunk.forEach((r, n) => {
+      // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-get.html
+      calls[`g${n}`] = [`crm.${r.kind}.get`, { id: r.id }];
+      // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-list.html
+      calls[`r${n}`] = ['crm.requisite.list', { filter: { ENTITY_TYPE_ID: r.kind === 'company' ? 4 : 3, ENTITY_ID: r.id }, select: ['ID', 'RQ_VAT_ID'], order: { ID: 'ASC' } }];
+      // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-list.html
+      calls[`a${n}`] = ['crm.address.list', { filter: { ENTITY_TYPE_ID: 8, ENTITY_ID: `$result[r${n}][0][ID]` } }];
+    });
+    const { results } = await client.batch(calls);
+    chunk.forEach((r, n) => {
+      const raw = results[`g${n}`] as Record<string, unknown> | undefined;
+      if (!raw) return;
+      const rq = ((results[`r${n}`] as { ID: string | number; RQ_VAT_ID?: string }[] | undefined) ?? [])[0];
+      const addresses = rq ? ((results[`a${n}`] as Record<string, unknown>[] | undefined) ?? []) : [];
+      const a = addresses.find((x) => Number(x.TYPE_ID) === ADDRESS_TYPE.STREET) ?? addresses[0];
+      const s = (v: unknown) => (v === null || v === undefined ? '' : String(v).trim());
+      out.set(`${r.kind}:${r.id}`, {
+        customer: customerOf(r.kind, raw),
+        multi: { EMAIL: raw.EMAIL as Multi, PHONE: raw.PHONE as Multi, WEB: raw.WEB as Multi },
+        requisiteId: rq ? String(rq.ID) : null,
+        taxNumber: s(rq?.RQ_VAT_ID),
+        address: a ? { typeId: Number(a.TYPE_ID), line1: s(a.ADDRESS_1), line2: s(a.ADDRESS_2), city: s(a.CITY), region: s(a.REGION ?? a.PROVINCE), postalCode: s(a.POSTAL_CODE), country: s(a.COUNTRY) } : null,
+      });
+    });
+  }
+  return out;
+}

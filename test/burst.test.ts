@@ -1,0 +1,83 @@
+// Bursts batched like backlogs: the outbox fills batches while a burst arrives; parallel groups share one contact
+// resolution.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { DocumentCustomer } from '../app/sync/document.js';
+import { Outbox } from '../app/sync/outbox.js';
+import type { Job } from '../app/store/jobs.js';
+import { resolveContacts } from '../app/xero/contacts.js';
+import { captureLogger } from './helpers/log-capture.js';
+import { testStore } from './helpers/store.js';
+import { xeroTestbed } from './helpers/xero.js';
+
+const { logger } = captureLogger();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('bursts', () => {
+  it('when 120 jobs arrive a few at a time while the worker runs, then they are claimed as full batches of 50 and the rest', async () => {
+    const store = testStore('a');
+    const sizes: number[] = [];
+    let seen = 0;
+    let allDone!: () => void;
+    const done = new Promise<void>((r) => (allDone = r));
+    const outbox = new Outbox(store, logger, { fillQuietMs: 300, fillMaxMs: 5000 });
+    outbox.register('push', {
+      batchSize: 50,
+      async run(jobs: Job[]) {
+        sizes.push(jobs.length);
+        seen += jobs.length;
+        if (seen === 120) allDone();
+        return new Map();
+      },
+    });
+    outbox.start();
+    try {
+      // Two jobs every 20 ms: about 1.2 s of arrivals, far longer than one wake-up delay.
+      for (let i = 0; i < 120; i += 2) {
+        for (let k = i; k < i + 2; k++) store.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:${k}`, payload: { k } });
+        outbox.wake();
+        await sleep(20);
+      }
+      await done;
+    } finally {
+      await outbox.stop();
+    }
+    assert.deepEqual(sizes, [50, 50, 20]);
+  });
+
+  it('when a single job arrives and nothing else comes, then it is worked without a full batch', async () => {
+    const store = testStore('a');
+    let worked!: (n: number) => void;
+    const got = new Promise<number>((r) => (worked = r));
+    const outbox = new Outbox(store, logger);
+    outbox.register('push', { batchSize: 50, async run(jobs: Job[]) { worked(jobs.length); return new Map(); } });
+    outbox.start();
+    try {
+      store.jobs.enqueue({ memberId: 'a', kind: 'push', key: 'push:1', payload: {} });
+      outbox.wake();
+      assert.equal(await got, 1);
+    } finally {
+      await outbox.stop();
+    }
+  });
+
+  it('when parallel groups resolve overlapping new customers at once, then one read and one create serve them all and none is created twice', async () => {
+    const bed = await xeroTestbed();
+    const customer = (n: number): DocumentCustomer => ({ kind: 'company', id: String(1000 + n), name: `Burst Customer ${n}`, email: null });
+    const groups = [0, 1, 2, 3].map((g) => Array.from({ length: 15 }, (_, i) => customer(g * 5 + i))); // 30 customers, overlapping
+    bed.emu.resetCounters();
+    const results = await Promise.all(groups.map((cs) => resolveContacts(bed.gateway, bed.tenantId, cs, new Map())));
+    assert.equal(bed.emu.callCount('PUT /Contacts'), 1);
+    assert.equal(bed.emu.callCount('GET /Contacts'), 1);
+    for (const [g, r] of results.entries()) assert.equal(r.contactIds.size, groups[g].length);
+    const names = bed.emu.contacts(bed.tenantId).map((c) => c.Name).filter((n) => String(n).startsWith('Burst Customer'));
+    assert.equal(names.length, 30);
+    assert.equal(new Set(names).size, 30);
+
+    // The same customers again in the same burst: answered from memory, no call.
+    bed.emu.resetCounters();
+    await resolveContacts(bed.gateway, bed.tenantId, groups[2], new Map());
+    assert.equal(bed.emu.counters.total, 0);
+    bed.emu.assertNoSpecViolations();
+  });
+});
