@@ -65,12 +65,13 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     logger,
     connectXero,
     xeroGrantType: config.xero.grantType,
-    b24ClientId: config.bitrix.clientId,
+    bitrix: config.bitrix,
   });
   const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
   metrics.watchGateways(gateways);
   const outbox = new Outbox(store, logger, {}, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);
+  outbox.register('portal-uninstall', installPortal.uninstallHandler);
   const orgData = new OrgDataCache({ store, gateways, portals, logger });
   outbox.register(ORG_DATA_JOB, orgData.handler);
   outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger, orgData }, invoiceKind));
