@@ -30,7 +30,7 @@ describe('sending existing invoices', () => {
       user.setProductRows(SMART_INVOICE, Number(inv.id), [{ productName: 'Consulting hour', price: 115, quantity: 1 + (i % 3), taxRate: vat20 ? 20 : 15, taxIncluded: 'Y' }]);
     }
     env = await startEnvironment({ fresh: true, b24 });
-    session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin' });
+    session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin', authId: env.b24.frameAuth(1).AUTH_ID });
   });
   after(async () => { await env.close(); await env.b24.close(); });
 
@@ -63,7 +63,7 @@ describe('sending existing invoices', () => {
   });
 
   it('when the same preview is sent twice, or by a non-admin, then it is refused', async () => {
-    const user = env.c.services.sessions.issue({ memberId: env.memberId, userId: 2, isAdmin: false, userName: 'Mary' });
+    const user = env.c.services.sessions.issue({ memberId: env.memberId, userId: 2, isAdmin: false, userName: 'Mary', authId: env.b24.frameAuth(2).AUTH_ID });
     assert.equal((await post('/api/backfill/preview', {}, user)).status, 403);
     assert.equal((await post('/api/backfill', { previewId: '00000000-0000-4000-8000-000000000000' })).status, 409);
   });

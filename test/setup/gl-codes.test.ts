@@ -19,7 +19,7 @@ describe('GL codes chosen from lists, in bulk', () => {
 
   before(async () => {
     env = await startEnvironment({ fresh: true });
-    session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin' });
+    session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin', authId: env.b24.frameAuth(1).AUTH_ID });
     propertyId = env.c.store.settings.get<number>(env.memberId, 'b24.accountCodePropertyId')!;
     iblockId = env.b24.productProperties().find((p) => p.id === propertyId)!.iblockId;
     const admin = env.b24.actAs(1);
@@ -66,7 +66,7 @@ describe('GL codes chosen from lists, in bulk', () => {
   });
 
   it('when a non-admin tries a bulk assignment, then it is refused and nothing changes', async () => {
-    const user = env.c.services.sessions.issue({ memberId: env.memberId, userId: 2, isAdmin: false, userName: 'Mary' });
+    const user = env.c.services.sessions.issue({ memberId: env.memberId, userId: 2, isAdmin: false, userName: 'Mary', authId: env.b24.frameAuth(2).AUTH_ID });
     env.b24.resetCounters();
     const ids = env.b24.products().slice(0, 2).map((p) => Number(p.id));
     const res = await call('/api/products/account', { method: 'POST', body: { accountCode: '200', ids }, as: user });

@@ -13,8 +13,8 @@ describe('settings checked on the server against the live lists', () => {
 
   before(async () => {
     env = await startEnvironment({ fresh: true });
-    adminSession = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin' });
-    userSession = env.c.services.sessions.issue({ memberId: env.memberId, userId: 2, isAdmin: false, userName: 'Mary' });
+    adminSession = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin', authId: env.b24.frameAuth(1).AUTH_ID });
+    userSession = env.c.services.sessions.issue({ memberId: env.memberId, userId: 2, isAdmin: false, userName: 'Mary', authId: env.b24.frameAuth(2).AUTH_ID });
   });
   after(async () => env.close());
 

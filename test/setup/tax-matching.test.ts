@@ -80,7 +80,7 @@ describe('an organisation with two 15 % revenue rates', () => {
     assert.match(job.lastError!, /"15% GST on Exports" \(OUTPUT3\)/);
     assert.equal(inXero(env, 'TR-1').length, 0);
 
-    const session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin' });
+    const session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin', authId: env.b24.frameAuth(1).AUTH_ID });
     const res = await fetch(`${env.c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ taxRateMap: { '15': 'OUTPUT3' } }) });
     assert.equal(res.status, 200, await res.clone().text());
     await env.settle();

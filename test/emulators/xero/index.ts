@@ -223,6 +223,8 @@ export class XeroEmulator {
     a.Status = status;
     a.UpdatedDateUTC = msDate(Date.now());
   }
+  /** A person editing a contact in Xero (fields in the API's shape, e.g. `{ Phones: [...] }`). */
+  updateContact(tenantId: string, contactId: string, fields: XeroObject): XeroObject { return this.must(this.books.saveContact(this.tenant(tenantId), fields, 'update', contactId)); }
   archiveContact(tenantId: string, contactId: string): XeroObject { return this.must(this.books.saveContact(this.tenant(tenantId), { ContactStatus: 'ARCHIVED' }, 'update', contactId)); }
 
   // ---- identity controls ---------------------------------------------------------------------------------------
