@@ -63,7 +63,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     xeroGrantType: config.xero.grantType,
     b24ClientId: config.bitrix.clientId,
   });
-  const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
+  const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, perDay: config.xeroDailyLimit, ...input.xeroLimits });
   metrics.watchGateways(gateways);
   const outbox = new Outbox(store, logger, {}, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);
@@ -75,7 +75,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   outbox.register('xero-webhook', pullStatuses.webhookHandler);
   const importFromXero = new ImportFromXero({ store, portals, gateways, logger });
   outbox.register(IMPORT_JOB, importFromXero.handler);
-  const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
+  const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds, budgetOf: (id) => gateways.for(id).budget });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
     gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero,

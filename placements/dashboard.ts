@@ -7,6 +7,8 @@ import { verifyPage } from '../app/bitrix/request-auth.js';
 import { originOf, renderPage } from '../app/http/pages.js';
 import type { Services } from '../app/services.js';
 import { portalSettings } from '../app/sync/settings.js';
+import { describeBudget } from '../app/xero/budget.js';
+import { budgetStatus } from '../app/xero/gateway.js';
 
 export function dashboardRoutes(services: Services): Router {
   const router = Router();
@@ -29,6 +31,7 @@ export function dashboardRoutes(services: Services): Router {
         lastProblem,
         queue: store.jobs.countByState(memberId),
         links: store.links.count(memberId),
+        xeroBudget: connection ? describeBudget(budgetStatus(services.gateways, connection.id)) : null,
         activity: store.activity.list({ memberId, limit: 15 }),
         settings: portalSettings(store, memberId),
         defaultPollSeconds: config.pollIntervalSeconds,
