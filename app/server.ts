@@ -17,7 +17,9 @@ import { xeroRoutes } from './http/xero-routes.js';
 import { settingsRoutes } from './http/settings-routes.js';
 import { staticRoutes } from './http/static.js';
 import { dashboardRoutes } from '../placements/dashboard.js';
-import { cardTabRoutes } from '../placements/card-tab.js';
+import { cardLive, cardTabRoutes } from '../placements/card-tab.js';
+import { dashboardLive } from '../placements/dashboard.js';
+import { liveRoutes } from './http/live.js';
 
 export interface ServerDeps {
   config: Config;
@@ -73,6 +75,9 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(bitrixRoutes(services));
   app.use(dashboardRoutes(services));
   app.use(cardTabRoutes(services));
+  // One live stream per page; each page's view is named here (GET /api/live/:view).
+  const live = liveRoutes(services, { dashboard: dashboardLive(services), card: cardLive(services) });
+  app.use(live);
   app.use(xeroRoutes(services));
   app.use(settingsRoutes(services));
 
@@ -87,6 +92,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
     services,
     beginDrain() {
       draining = true;
+      live.closeAll();
     },
   };
 }

@@ -13,6 +13,7 @@ import { XeroGateways, DEFAULT_XERO_LIMITS, type XeroLimits } from './xero/gatew
 import { Outbox, type JobHandler } from './sync/outbox.js';
 import { PushDocuments } from './sync/push-document.js';
 import { invoiceKind } from './sync/invoice-kind.js';
+import { quoteKind } from './sync/quote-kind.js';
 import { drainOfflineEvents } from './sync/drain-offline.js';
 import { reconcile } from './sync/reconcile.js';
 import { IntakeSchedule } from './sync/intake-schedule.js';
@@ -61,13 +62,15 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     logger,
     connectXero,
     xeroGrantType: config.xero.grantType,
-    b24ClientId: config.bitrix.clientId,
+    bitrix: config.bitrix,
   });
   const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, perDay: config.xeroDailyLimit, ...input.xeroLimits });
   metrics.watchGateways(gateways);
   const outbox = new Outbox(store, logger, {}, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);
+  outbox.register('portal-uninstall', installPortal.uninstallHandler);
   outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger }, invoiceKind));
+  outbox.register('push-quote', new PushDocuments({ store, portals, gateways, logger }, quoteKind));
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
   outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));
   const intakeSchedule = new IntakeSchedule(store, outbox, logger, config.retention);

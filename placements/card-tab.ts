@@ -1,21 +1,36 @@
 /**
- * The Xero tab in the invoice and quote cards: the document's link to Xero and the state of its sync.
+ * The Xero tab in the invoice and quote cards: the document's Xero number and status, its amounts as Xero has them,
+ * the totals check, the last sync, why it is blocked and what to do; links to the invoice in Xero, its online
+ * invoice and its PDF; "Send to Xero" and "Sync now"; the document's history, live while the tab is open.
  * PLACEMENT_OPTIONS carries the document id; the entity type follows from the placement code.
  */
-import { Router } from 'express';
-import { verifyPage } from '../app/bitrix/request-auth.js';
-import { originOf, renderPage } from '../app/http/pages.js';
-import { badRequest } from '../app/errors.js';
+import { Router, type Response } from 'express';
+import { z } from 'zod';
+import { verifyPage, type VerifiedPage } from '../app/bitrix/request-auth.js';
+import { AppError, badRequest, notFound } from '../app/errors.js';
+import { pickLanguage, translator, type Translate } from '../app/http/i18n.js';
+import type { LiveContext, LiveView } from '../app/http/live.js';
+import { originOf, renderPage, renderView } from '../app/http/pages.js';
+import { requireSession, type PageSession } from '../app/http/session.js';
 import type { Services } from '../app/services.js';
-import type { B24Type } from '../app/store/links.js';
+import type { Activity } from '../app/store/activity.js';
+import type { Link } from '../app/store/links.js';
 import { pushJobKey } from '../app/sync/intake.js';
+import { XeroApiError } from '../app/xero/errors.js';
+import { onlineInvoiceUrl } from '../app/xero/invoices.js';
+import { documentLink, documentRef, isDocumentType, subjectOf, type DocumentRef, type DocumentType } from './document-refs.js';
 
 /** Document type shown by each card placement. Source: bitrix24-rest.md §11. */
-const PLACEMENT_TYPES: Record<string, { type: B24Type; noun: string }> = {
+const PLACEMENT_TYPES: Record<string, { type: DocumentType; noun: string }> = {
   CRM_SMART_INVOICE_DETAIL_TAB: { type: 'smart_invoice', noun: 'invoice' },
   CRM_INVOICE_DETAIL_TAB: { type: 'invoice', noun: 'invoice' },
   CRM_QUOTE_DETAIL_TAB: { type: 'quote', noun: 'quote' },
 };
+
+/** How long the first render waits for Xero's figures before the live stream brings them. (Default: 2500 ms) */
+const FIRST_RENDER_WAIT_MS = 2500;
+/** The document kinds the connector pushes today (quotes follow with the quotes feature). */
+const PUSHABLE: DocumentType[] = ['smart_invoice', 'invoice'];
 
 export function cardTabRoutes(services: Services): Router {
   const router = Router();
@@ -29,23 +44,244 @@ export function cardTabRoutes(services: Services): Router {
     if (!kind || !/^\d+$/.test(id)) {
       throw badRequest(`This tab opens only from an invoice or quote card (placement ${page.placement}, ID ${id || 'missing'}).`);
     }
+    const lang = pickLanguage(req.query.LANG);
     const memberId = page.portal.memberId;
-    const link = store.links.find(memberId, kind.type, id) ?? null;
+    const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name });
+    const ref: DocumentRef = { type: kind.type, id };
+    const card = await cardState(services, sessions.verify(session), ref, lang, FIRST_RENDER_WAIT_MS);
     await renderPage(
       res,
       'card-tab',
-      {
-        session: sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name }),
-        noun: kind.noun,
-        link,
-        linkNote: link ? store.links.note(link.id) : null,
-        job: store.jobs.findLive(pushJobKey(memberId, { type: kind.type, id })) ?? null,
-        connection: store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected') ?? null,
-        activity: store.activity.list({ memberId, subject: `${kind.type}:${id}`, limit: 5 }),
-      },
+      { lang, session, isAdmin: page.user.isAdmin, ref, card, regions: await cardRegions(card, lang, page.user.isAdmin) },
       { portalOrigin: originOf(page.portal.clientEndpoint) },
     );
   });
 
+  /** The document's PDF, streamed from Xero on demand; never stored. */
+  router.get('/api/documents/:type/:id/pdf', requireSession(sessions), async (req, res) => {
+    const ref = refOf(req.params);
+    const link = linkedOrThrow(services, req.session!, ref);
+    const connection = store.connections.get(link.connectionId ?? -1);
+    if (!connection || connection.state !== 'active') throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected, so the PDF cannot be read.', 409);
+    const pdf = await services.gateways.for(connection.id).call('reading the invoice PDF', (s) =>
+      // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices (Accept: application/pdf)
+      s.xero.accountingApi.getInvoiceAsPdf(s.tenantId, link.xeroId),
+    );
+    const name = `${(link.xeroNumber ?? 'invoice').replace(/[^A-Za-z0-9._-]/g, '_')}.pdf`;
+    res.set({ 'Content-Type': 'application/pdf', 'Content-Disposition': `inline; filename="${name}"`, 'Cache-Control': 'no-store' }).send(Buffer.from(pdf as Buffer));
+  });
+
+  /** "Send to Xero" (not linked yet, e.g. created before the install) and "Sync now": a push through the outbox. */
+  router.post('/api/documents/push', requireSession(sessions, { admin: true }), (req, res) => {
+    const body = z.object({ type: z.string(), id: z.string().regex(/^\d+$/) }).safeParse(req.body ?? {});
+    if (!body.success || !isDocumentType(body.data.type)) throw badRequest('Name the document as {"type": "smart_invoice" | "invoice" | "quote", "id": "42"}.');
+    const ref: DocumentRef = { type: body.data.type, id: body.data.id };
+    if (!PUSHABLE.includes(ref.type)) throw new AppError('SYNC.NOT_SUPPORTED', 'Estimates are not sent to Xero by this version of the connector yet.', 409);
+    const memberId = req.session!.memberId;
+    const linked = store.links.find(memberId, ref.type, ref.id);
+    store.jobs.enqueue({ memberId, kind: 'push-invoice', key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'manual', ts: null } });
+    store.activity.record({
+      memberId, level: 'info', kind: linked ? 'invoice.sync_requested' : 'invoice.send_requested', subject: subjectOf(ref),
+      message: `${req.session!.userName} asked to ${linked ? 'sync' : 'send'} this document ${linked ? 'with' : 'to'} Xero now.`,
+    });
+    services.outbox.wake();
+    res.status(202).json({ queued: true });
+  });
+
   return router;
+}
+
+/** The card's live stream: `GET /api/live/card?type=smart_invoice&id=42`. */
+export function cardLive(services: Services): LiveView<DocumentRef> {
+  return {
+    prepare: (ctx) => refOf(ctx.query),
+    regions: async (ref, ctx) => cardRegions(await cardState(services, ctx.session, ref, ctx.lang, 0), ctx.lang, ctx.session.isAdmin),
+  };
+}
+
+/** The slider with a document's full history (PLACEMENT_OPTIONS { view: "history", type, id }). */
+export async function historySlider(services: Services, page: VerifiedPage, lang: string, res: Response): Promise<void> {
+  const ref = refOf(page.options as Record<string, unknown>);
+  const { store, sessions } = services;
+  const memberId = page.portal.memberId;
+  const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name });
+  const t = translator(lang);
+  const history = store.activity.list({ memberId, subject: subjectOf(ref), limit: 500 });
+  await renderPage(
+    res,
+    'history',
+    { lang, session, ref, doc: documentLink(t, originOf(page.portal.clientEndpoint), ref), history },
+    { portalOrigin: originOf(page.portal.clientEndpoint) },
+  );
+}
+
+function refOf(q: Record<string, unknown>): DocumentRef {
+  const ref = documentRef({ type: q.type, id: typeof q.id === 'string' ? q.id : undefined });
+  if (!ref) throw badRequest('Name the document with type (smart_invoice, invoice or quote) and a numeric id.');
+  return ref;
+}
+
+function linkedOrThrow(services: Services, session: PageSession, ref: DocumentRef): Link {
+  const link = services.store.links.find(session.memberId, ref.type, ref.id);
+  if (!link) throw notFound('The Xero copy of this document');
+  return link;
+}
+
+/** Xero's figures for a linked document. */
+export interface XeroFigures {
+  total: string;
+  amountPaid: string;
+  amountDue: string;
+  currency: string;
+  dueDate: string | null;
+  status: string;
+  onlineUrl: string | null;
+}
+
+type FiguresEntry = { key: string; promise: Promise<XeroFigures | { problem: string }>; value?: XeroFigures | { problem: string } };
+const figuresCache = new Map<number, FiguresEntry>();
+
+/**
+ * Xero's figures for a link, read once per change of the link (status, sync time) and kept in memory, so a card
+ * open for an hour costs one Xero read per change, not one per tick.
+ */
+function xeroFigures(services: Services, link: Link): FiguresEntry {
+  const key = `${link.xeroStatus}|${link.lastSyncedAt}|${link.xeroUpdatedAt}`;
+  const cached = figuresCache.get(link.id);
+  if (cached && cached.key === key) return cached;
+  const entry: FiguresEntry = { key, promise: readFigures(services, link) };
+  entry.promise.then((v) => (entry.value = v)).catch(() => undefined);
+  figuresCache.set(link.id, entry);
+  if (figuresCache.size > 5000) figuresCache.delete(figuresCache.keys().next().value!);
+  return entry;
+}
+
+async function readFigures(services: Services, link: Link): Promise<XeroFigures | { problem: string }> {
+  const connection = services.store.connections.get(link.connectionId ?? -1);
+  if (!connection || connection.state !== 'active') return { problem: 'Xero is not connected.' };
+  const gateway = services.gateways.for(connection.id);
+  try {
+    const answer = await gateway.call('reading an invoice for its card', (s) =>
+      // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices
+      s.xero.accountingApi.getInvoice(s.tenantId, link.xeroId),
+    );
+    const inv = answer.invoices?.[0];
+    if (!inv) return { problem: 'Xero did not return the invoice.' };
+    const status = String(inv.status ?? link.xeroStatus ?? '');
+    const online = status === 'AUTHORISED' || status === 'PAID' ? await onlineInvoiceUrl(gateway, connection.tenantId, link.xeroId) : null;
+    return {
+      total: money(inv.total),
+      amountPaid: money(inv.amountPaid),
+      amountDue: money(inv.amountDue),
+      currency: String(inv.currencyCode ?? ''),
+      dueDate: inv.dueDate ? String(inv.dueDate).slice(0, 10) : null,
+      status,
+      onlineUrl: online,
+    };
+  } catch (err) {
+    return { problem: err instanceof XeroApiError || err instanceof AppError ? err.message : 'Xero could not be read.' };
+  }
+}
+
+const money = (v: unknown) => (v === undefined || v === null ? '0.00' : Number(v).toFixed(2));
+
+export type CardStatus = 'not_linked' | 'waiting' | 'attention' | 'DRAFT' | 'SUBMITTED' | 'AUTHORISED' | 'PART_PAID' | 'PAID' | 'VOIDED' | 'DELETED' | 'unknown';
+
+export interface CardState {
+  ref: DocumentRef;
+  link: Link | null;
+  /** What the sync noted on the link (e.g. why an approved invoice keeps its Xero content). */
+  linkNote: string | null;
+  status: CardStatus;
+  figures: XeroFigures | null;
+  figuresProblem: string | null;
+  figuresPending: boolean;
+  blocked: { reason: string; todo: string } | null;
+  waiting: boolean;
+  totals: { equal: boolean; bitrix24?: string; xero?: string } | null;
+  lastOutcome: Activity | null;
+  history: Activity[];
+  xeroUrl: string | null;
+  canPush: boolean;
+  connected: boolean;
+}
+
+async function cardState(services: Services, session: PageSession, ref: DocumentRef, lang: string, waitMs: number): Promise<CardState> {
+  const { store } = services;
+  const memberId = session.memberId;
+  const t = translator(lang);
+  const link = store.links.find(memberId, ref.type, ref.id) ?? null;
+  const job = store.jobs.findLive(pushJobKey(memberId, ref)) ?? null;
+  const connected = store.connections.listForPortal(memberId).some((c) => c.state === 'active');
+  const history = store.activity.list({ memberId, subject: subjectOf(ref), limit: 30 });
+
+  let figures: XeroFigures | null = null;
+  let figuresProblem: string | null = null;
+  let figuresPending = false;
+  if (link && link.xeroType === 'invoice') {
+    const entry = xeroFigures(services, link);
+    const value = entry.value ?? (waitMs > 0 ? await Promise.race([entry.promise, sleep(waitMs).then(() => undefined)]) : undefined);
+    if (!value) figuresPending = true;
+    else if ('problem' in value) figuresProblem = value.problem;
+    else figures = value;
+  }
+
+  const xeroStatus = (figures?.status ?? link?.xeroStatus ?? '').toUpperCase();
+  let status: CardStatus;
+  if (job?.state === 'needs_attention') status = 'attention';
+  else if (!link) status = job ? 'waiting' : 'not_linked';
+  else if (xeroStatus === 'AUTHORISED' && figures && Number(figures.amountPaid) > 0) status = 'PART_PAID';
+  else if (['DRAFT', 'SUBMITTED', 'AUTHORISED', 'PAID', 'VOIDED', 'DELETED'].includes(xeroStatus)) status = xeroStatus as CardStatus;
+  else status = 'unknown';
+
+  return {
+    ref,
+    link,
+    linkNote: link ? store.links.note(link.id) : null,
+    status,
+    figures,
+    figuresProblem,
+    figuresPending,
+    blocked: job?.state === 'needs_attention' ? { reason: job.lastError ?? '', todo: todoFor(t, job.lastErrorCode) } : null,
+    waiting: Boolean(job && (job.state === 'pending' || job.state === 'running')),
+    totals: totalsCheck(history),
+    lastOutcome: history.find((a) => a.kind !== 'invoice.send_requested' && a.kind !== 'invoice.sync_requested') ?? null,
+    history,
+    // https://developer.xero.com/documentation/guides/how-to-guides/deep-link-xero/
+    xeroUrl: link && link.xeroType === 'invoice' ? `https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=${encodeURIComponent(link.xeroId)}` : null,
+    canPush: PUSHABLE.includes(ref.type),
+    connected,
+  };
+}
+
+/** The last push's totals comparison: equal, or both figures when they differ by more than 0.01. */
+function totalsCheck(history: Activity[]): CardState['totals'] {
+  for (const a of history) {
+    if (a.kind === 'invoice.total_mismatch') {
+      const d = a.details as { bitrix24?: string; xero?: string } | null;
+      return { equal: false, bitrix24: d?.bitrix24, xero: d?.xero };
+    }
+    if (a.kind === 'invoice.created' || a.kind === 'invoice.updated') {
+      const total = (a.details as { total?: unknown } | null)?.total;
+      return { equal: true, xero: total === undefined ? undefined : Number(total).toFixed(2) };
+    }
+  }
+  return null;
+}
+
+async function cardRegions(card: CardState, lang: string, isAdmin: boolean) {
+  const data = { lang, isAdmin, card };
+  const [summary, history] = await Promise.all([renderView('card/summary', data), renderView('card/history', data)]);
+  return {
+    summary: { html: summary, data: { status: card.status, number: card.link?.xeroNumber ?? null } },
+    history: { html: history },
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+export function todoFor(t: Translate, code: string | null): string {
+  const key = `attention.todo.${code ?? ''}`;
+  const text = t(key);
+  return text === key ? t('attention.todo.default') : text;
 }

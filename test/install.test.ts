@@ -107,9 +107,14 @@ describe('installing the app into Bitrix24', () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();
     const before = summary(b24);
+    const tokensBefore = c.store.portals.get(b24.memberId)!;
     await b24.update();
     await b24.flushEvents();
     assert.equal(c.store.portals.get(b24.memberId)!.applicationToken, b24.app()!.applicationToken);
+    // The pair kept is the one the verifying refresh returned (it consumed the posted one), and it works.
+    assert.notEqual(c.store.portals.get(b24.memberId)!.refreshToken, tokensBefore.refreshToken);
+    c.services.portals.forget(b24.memberId);
+    assert.equal(String((await c.services.portals.for(b24.memberId).call<{ ID: string }>('profile')).ID), '1');
     // The connector binds again shortly after the update; wait for its job.
     c.services.outbox.start();
     for (let i = 0; i < 100 && summary(b24).online.length < before.online.length; i++) await new Promise((r) => setTimeout(r, 100));
@@ -131,11 +136,19 @@ describe('installing the app into Bitrix24', () => {
     assert.equal(res.status, 401);
   });
 
-  it('when the app is uninstalled with CLEAN, then everything of the portal is purged', async () => {
+  it('when the app is uninstalled with CLEAN, then the data is kept for the grace period and purged after it', async () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();
     await b24.uninstall({ clean: true });
     await b24.flushEvents();
+    const kept = c.store.portals.get(b24.memberId)!;
+    assert.equal(kept.state, 'uninstalled');
+    assert.equal(kept.accessToken, null);
+    const day = 86_400_000;
+    assert.ok(Math.abs(kept.purgeAt! - (Date.now() + 7 * day)) < 60_000, String(kept.purgeAt));
+    assert.equal(c.services.intakeSchedule.housekeeping(Date.now() + 6 * day).portals, 0);
+    assert.ok(c.store.portals.get(b24.memberId));
+    assert.equal(c.services.intakeSchedule.housekeeping(Date.now() + 8 * day).portals, 1);
     assert.equal(c.store.portals.get(b24.memberId), undefined);
   });
 

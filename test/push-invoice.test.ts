@@ -199,7 +199,7 @@ describe('invoices that cannot be sent', () => {
     const page = await fetch(`${env.c.url}/app`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(env.b24.frameAuth(1)) });
     const html = await page.text();
     assert.match(html, /Needs attention/);
-    assert.match(html, new RegExp(`Invoice ${id}</td><td>[^<]*Mystery box`));
+    assert.match(html, new RegExp(`Invoice #${id}</a></td><td class="reason">[^<]*Mystery box`));
 
     const session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin' });
     const res = await fetch(`${env.c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ defaultSalesAccount: '200' }) });

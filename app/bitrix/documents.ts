@@ -41,6 +41,9 @@ const itemSchema = z.object({
   stageId: z.string().nullish(),
   categoryId: num,
   opportunity: num,
+  content: z.string().nullish(),
+  terms: z.string().nullish(),
+  parentId7: num,
 });
 
 const rowSchema = z.object({
@@ -206,6 +209,9 @@ function fromItem(ref: DocumentRef, rawItem: unknown, rawRows: unknown) {
       categoryId: item.categoryId === null || item.categoryId === undefined ? null : Number(item.categoryId),
       lines,
       total: Decimal.of(item.opportunity ?? 0),
+      ...(ref.type === 'quote'
+        ? { summary: text(item.content), terms: text(item.terms) }
+        : { parentQuoteId: positive(item.parentId7) }),
     },
     customer: companyId ? { kind: 'company' as const, id: companyId } : contactId ? { kind: 'contact' as const, id: contactId } : null,
     productIds: unique(lines.flatMap((l) => (l.productId ? [l.productId] : []))),
@@ -310,6 +316,12 @@ function accountCodeOf(raw: unknown, propertyId: number): string | null {
   const value = first && typeof first === 'object' ? (first as { value?: unknown }).value : first;
   const text = value === null || value === undefined ? '' : String(value).trim();
   return text || null;
+}
+
+/** Text as Xero shows it: trimmed, HTML-free (Bitrix24 may store BB/HTML in text fields), null when empty. */
+function text(v: string | null | undefined): string | null {
+  const t = (v ?? '').replace(/<[^>]*>/g, ' ').replace(/\[\/?[a-z]+[^\]]*\]/gi, '').replace(/[ \t]+/g, ' ').trim();
+  return t || null;
 }
 
 function day(v: string | null | undefined): string | null {

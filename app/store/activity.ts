@@ -57,20 +57,87 @@ export class ActivityRepository {
       this.db
         .prepare(`SELECT * FROM activity_log WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`)
         .all(...args, filter.limit ?? 50) as ActivityRow[]
-    ).map((r) => ({
-      id: r.id,
-      memberId: r.member_id,
-      level: r.level,
-      kind: r.kind,
-      subject: r.subject,
-      message: r.message,
-      details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null,
-      createdAt: r.created_at,
-    }));
+    ).map(fromActivityRow);
+  }
+
+  /**
+   * One page of the log, newest first, with the number of matching entries. `kinds` are prefixes (`invoice.`
+   * matches `invoice.created`); `subjects` any of the documents; `from`/`to` epoch ms, `to` exclusive.
+   */
+  page(filter: ActivityFilter & { offset: number; limit: number }): { rows: Activity[]; total: number } {
+    const { where, args } = activityWhere(filter);
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM activity_log WHERE ${where}`).get(...args) as { n: number }).n;
+    const rows = this.db
+      .prepare(`SELECT * FROM activity_log WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
+      .all(...args, filter.limit, filter.offset) as ActivityRow[];
+    return { rows: rows.map(fromActivityRow), total };
+  }
+
+  /**
+   * Entries per time bucket (`bucketMs` wide, aligned to the epoch) from `from` on, split by what they say:
+   * `synced` (a document created or updated in Xero), `errors` (level error). Buckets without entries are absent.
+   */
+  histogram(memberId: string, from: number, bucketMs: number): { bucket: number; synced: number; errors: number }[] {
+    return this.db
+      .prepare(
+        `SELECT (created_at / @b) * @b AS bucket,
+           sum(CASE WHEN kind IN ('invoice.created', 'invoice.updated', 'quote.created', 'quote.updated') THEN 1 ELSE 0 END) AS synced,
+           sum(CASE WHEN level = 'error' THEN 1 ELSE 0 END) AS errors
+         FROM activity_log WHERE member_id = @m AND created_at >= @from GROUP BY bucket ORDER BY bucket`,
+      )
+      .all({ b: bucketMs, m: memberId, from }) as { bucket: number; synced: number; errors: number }[];
   }
 
   /** Deletes entries older than `before` (retention). */
   purgeOlderThan(before: number): number {
     return this.db.prepare('DELETE FROM activity_log WHERE created_at < ?').run(before).changes;
   }
+}
+
+export interface ActivityFilter {
+  memberId: string;
+  subjects?: string[];
+  kinds?: string[];
+  levels?: ActivityLevel[];
+  from?: number;
+  to?: number;
+}
+
+function activityWhere(f: ActivityFilter): { where: string; args: unknown[] } {
+  const where = ['member_id = ?'];
+  const args: unknown[] = [f.memberId];
+  if (f.subjects?.length) {
+    where.push(`subject IN (${f.subjects.map(() => '?').join(', ')})`);
+    args.push(...f.subjects);
+  }
+  if (f.kinds?.length) {
+    where.push(`(${f.kinds.map(() => `substr(kind, 1, ?) = ?`).join(' OR ')})`);
+    for (const k of f.kinds) args.push(k.length, k);
+  }
+  if (f.levels?.length) {
+    where.push(`level IN (${f.levels.map(() => '?').join(', ')})`);
+    args.push(...f.levels);
+  }
+  if (f.from !== undefined) {
+    where.push('created_at >= ?');
+    args.push(f.from);
+  }
+  if (f.to !== undefined) {
+    where.push('created_at < ?');
+    args.push(f.to);
+  }
+  return { where: where.join(' AND '), args };
+}
+
+function fromActivityRow(r: ActivityRow): Activity {
+  return {
+    id: r.id,
+    memberId: r.member_id,
+    level: r.level,
+    kind: r.kind,
+    subject: r.subject,
+    message: r.message,
+    details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null,
+    createdAt: r.created_at,
+  };
 }

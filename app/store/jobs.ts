@@ -223,6 +223,25 @@ export class JobRepository {
       .run(now, now).changes;
   }
 
+  /** Sets jobs waiting on a cause aside for good (an admin's "Dismiss"); returns how many. */
+  dismiss(ids: number[], memberId: string, now = Date.now()): number {
+    if (!ids.length) return 0;
+    return this.db
+      .prepare(`UPDATE jobs SET state = 'cancelled', locked_at = NULL, updated_at = ? WHERE member_id = ? AND state = 'needs_attention' AND id IN (${ids.map(() => '?').join(', ')})`)
+      .run(now, memberId, ...ids).changes;
+  }
+
+  /** When a portal's job of `kind` last finished (done), or null. */
+  lastFinishedAt(memberId: string, kind: string): number | null {
+    const row = this.db.prepare(`SELECT max(updated_at) AS t FROM jobs WHERE member_id = ? AND kind = ? AND state = 'done'`).get(memberId, kind) as { t: number | null };
+    return row.t;
+  }
+
+  /** Jobs of `kind` created since `since` (epoch ms). */
+  countCreatedSince(memberId: string, kind: string, since: number): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM jobs WHERE member_id = ? AND kind = ? AND created_at >= ?').get(memberId, kind, since) as { n: number }).n;
+  }
+
   countByState(memberId?: string): Record<JobState, number> {
     const counts: Record<JobState, number> = {
       pending: 0, running: 0, done: 0, needs_attention: 0, paused: 0, cancelled: 0,

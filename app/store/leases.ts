@@ -9,6 +9,21 @@ import type { Db } from './db.js';
 /** This process's name in the `holder` column. */
 export const PROCESS_HOLDER = `${process.pid}:${randomUUID()}`;
 
+/**
+ * Whether the process named by a holder still runs. Every process sharing the SQLite file runs on this machine (the
+ * file is local), so a holder whose pid is gone crashed, and its lease is free without waiting for it to expire.
+ */
+function holderAlive(holder: string): boolean {
+  const pid = Number(holder.split(':')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class LeaseRepository {
   constructor(private readonly db: Db) {}
 
@@ -16,7 +31,7 @@ export class LeaseRepository {
   tryAcquire(name: string, ttlMs: number, holder = PROCESS_HOLDER, now = Date.now()): boolean {
     const tx = this.db.transaction(() => {
       const row = this.db.prepare('SELECT holder, expires_at FROM leases WHERE name = ?').get(name) as { holder: string; expires_at: number } | undefined;
-      if (row && row.holder !== holder && row.expires_at > now) return false;
+      if (row && row.holder !== holder && row.expires_at > now && holderAlive(row.holder)) return false;
       this.db
         .prepare(`INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
                   ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`)
@@ -47,6 +62,26 @@ export class LeaseRepository {
       this.release(name);
     }
   }
+}
+
+/** A lease kept alive by a heartbeat while long work runs; `release()` ends it. */
+export interface HeldLease { release(): void }
+
+export class LeaseBusy extends Error {
+  constructor(readonly lease: string) {
+    super(`Another process holds the lease "${lease}".`);
+  }
+}
+
+/**
+ * Takes a lease for long work (an import run) and renews it every third of `ttlMs`; a holder that dies lets it
+ * expire within `ttlMs`. Throws LeaseBusy when another live holder has it.
+ */
+export function holdLease(leases: LeaseRepository, name: string, ttlMs = 30_000): HeldLease {
+  if (!leases.tryAcquire(name, ttlMs)) throw new LeaseBusy(name);
+  const beat = setInterval(() => leases.tryAcquire(name, ttlMs), Math.max(1000, Math.floor(ttlMs / 3)));
+  beat.unref();
+  return { release: () => { clearInterval(beat); leases.release(name); } };
 }
 
 export class LeaseTimeout extends Error {

@@ -50,6 +50,11 @@ export class LinkRepository {
     return row && fromRow(row);
   }
 
+  /** Links whose Xero number is `xeroNumber` (case-insensitive). */
+  findByXeroNumber(memberId: string, xeroNumber: string): Link[] {
+    return (this.db.prepare('SELECT * FROM links WHERE member_id = ? AND xero_number = ? COLLATE NOCASE LIMIT 20').all(memberId, xeroNumber) as LinkRow[]).map(fromRow);
+  }
+
   /** Creates or updates the link of a Bitrix24 object. */
   save(l: LinkInput, now = Date.now()): Link {
     this.db

@@ -5,6 +5,7 @@
  * itself (`push-document.ts`) is the same story for both.
  */
 import type { Pipeline, Stage } from '../bitrix/stages.js';
+import type { Store } from '../store/index.js';
 import type { Link, XeroType } from '../store/links.js';
 import type { PushItem, PushResult, XeroDocumentState } from '../xero/documents.js';
 import type { XeroGateway } from '../xero/gateway.js';
@@ -28,14 +29,29 @@ export interface XeroAction {
   message: string;
 }
 
+/** What a kind may consult or record around a push: the store, the portal, and its Xero organisation. */
+export interface KindContext {
+  store: Store;
+  memberId: string;
+  connectionId: number;
+  gateway: XeroGateway;
+  tenantId: string;
+}
+
 export interface DocumentKind<P = unknown> {
   readonly xeroType: Extract<XeroType, 'invoice' | 'quote'>;
   /** The word in messages: "invoice", "quote". */
   readonly noun: string;
   /** Xero statuses in which Bitrix24 edits still reach the Xero document. */
   readonly editable: ReadonlySet<string>;
+  /** Whether a new document's first stage is acted on like a move (a quote created at "Sent" is sent). (Default: false) */
+  readonly followsFirstStage?: boolean;
   /** Whether documents of this kind are synced with these settings. */
   enabled(settings: PortalSettings): boolean;
+  /** Completes a document read from Bitrix24 with what the connector knows (an invoice made from a quote names it). */
+  prepare?(doc: SalesDocument, ctx: KindContext): SalesDocument;
+  /** After documents reached Xero: what follows from them elsewhere (the quote an invoice was made from is invoiced). */
+  afterWrite?(written: { doc: SalesDocument; state: XeroDocumentState }[], ctx: KindContext): Promise<void>;
   /** The Reference the Xero document carries, by which a lost one is found again. */
   reference(doc: SalesDocument): string;
   /** What shapes this kind's payload beyond the shared content (for the content hash). */

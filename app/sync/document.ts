@@ -52,6 +52,13 @@ export interface SalesDocument {
   lines: DocumentLine[];
   /** Document total in Bitrix24 (opportunity / PRICE). */
   total: Decimal;
+  /** Quotes: the text shown under the title (Bitrix24 `content`), and the terms. */
+  summary?: string | null;
+  terms?: string | null;
+  /** Smart invoices made from a quote: the quote's Bitrix24 id (`parentId7`). */
+  parentQuoteId?: string | null;
+  /** The Xero number of that quote, when the connector pushed it (named in the invoice's Reference). */
+  quoteNumber?: string | null;
 }
 
 /** The subject of a document in the activity log and job keys, e.g. `smart_invoice:42`. */

@@ -20,6 +20,7 @@ import type { PortalClient, PortalClients } from '../bitrix/portal-client.js';
 import { createCommands, findByXeroKeys, readCustomers, updateCommand, type CustomerFields } from '../bitrix/customers.js';
 import { catalogInfo, findByCodes, productCreateCommands, productUpdateCommand, readProducts } from '../bitrix/catalog.js';
 import type { Store } from '../store/index.js';
+import { holdLease, LeaseBusy, type HeldLease } from '../store/leases.js';
 import type { ImportRecord, ImportRun, ImportWhat, NewImportRecord } from '../store/imports.js';
 import type { Connection } from '../store/connections.js';
 import type { XeroGateways } from '../xero/gateway.js';
@@ -66,23 +67,23 @@ export class ImportFromXero {
   }
 
   /** Starts a preview: a new run, planned by the outbox. Refused while another run of the portal is live. */
-  requestPreview(req: ImportRequest): ImportRun {
+  requestPreview(req: ImportRequest, opts: { enqueue?: boolean } = {}): ImportRun {
     const { store } = this.deps;
     const live = store.imports.liveRun(req.memberId);
     if (live?.state === 'running') throw new AppError('SYNC.IMPORT_RUNNING', 'An import from Xero is already running for this portal; wait for it or cancel it.', 409);
     if (live) store.imports.setState(live.id, 'cancelled', 'Replaced by a new preview.');
     const connection = activeConnection(store, req.memberId);
     const run = store.imports.createRun({ ...req, connectionId: connection.id });
-    this.enqueue(run, 'preview');
+    if (opts.enqueue !== false) this.enqueue(run, 'preview');
     return run;
   }
 
   /** Starts a previewed run. */
-  requestRun(memberId: string, runId: number): ImportRun {
+  requestRun(memberId: string, runId: number, opts: { enqueue?: boolean } = {}): ImportRun {
     const run = this.runOf(memberId, runId);
     if (run.state !== 'previewed') throw new AppError('SYNC.IMPORT_NOT_PREVIEWED', 'Only a previewed import can be started; preview it first.', 409);
     this.deps.store.imports.setState(run.id, 'running');
-    this.enqueue(run, 'run');
+    if (opts.enqueue !== false) this.enqueue(run, 'run');
     return this.deps.store.imports.run(run.id)!;
   }
 
@@ -116,6 +117,14 @@ export class ImportFromXero {
   async work(runId: number, step: Step): Promise<void> {
     const run = this.deps.store.imports.run(runId);
     if (!run || run.state === 'cancelled' || run.state === 'done' || run.state === 'failed') return;
+    // One process at a time works a run (the connector's outbox or the command line); a dead holder's lease expires.
+    let lease: HeldLease;
+    try {
+      lease = holdLease(this.deps.store.leases, `import-run:${run.id}`);
+    } catch (err) {
+      if (err instanceof LeaseBusy) throw new AppError('SYNC.IMPORT_BUSY', 'Another process is working this import; it will be looked at again shortly.', 503);
+      throw err;
+    }
     try {
       // Imports spend the Xero budget last: they pause while it is low (xero/budget.ts).
       if (step === 'preview') await spendingAs('import', () => this.preview(run));
@@ -127,6 +136,8 @@ export class ImportFromXero {
         this.emit('finished', run.id);
       }
       throw err;
+    } finally {
+      lease.release();
     }
   }
 

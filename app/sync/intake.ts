@@ -5,6 +5,7 @@
 import type { B24Event } from '../bitrix/request-auth.js';
 import type { Store } from '../store/index.js';
 import type { B24Type } from '../store/links.js';
+import { portalSettings } from './settings.js';
 
 /** The documents the connector syncs; other dynamic types (smart processes) are ignored. */
 const SMART_INVOICE_ENTITY_TYPE_ID = '31';
@@ -35,6 +36,11 @@ export function pushJobKey(memberId: string, doc: Pick<EventDocument, 'type' | '
   return `push:${memberId}:${doc.type}:${doc.id}`;
 }
 
+/** The outbox job kind that pushes a document: quotes and invoices go to Xero in separate batches. */
+export function pushJobKind(type: B24Type): 'push-invoice' | 'push-quote' {
+  return type === 'quote' ? 'push-quote' : 'push-invoice';
+}
+
 /** Stores the job an event asks for; returns false when the event needs no work. */
 export function intakeEvent(store: Store, memberId: string, event: B24Event): boolean {
   if (event.event === 'ONOFFLINEEVENT') {
@@ -42,11 +48,10 @@ export function intakeEvent(store: Store, memberId: string, event: B24Event): bo
     return true;
   }
   const doc = documentOf(event);
-  // Quotes are read but not pushed yet: their push comes with the quotes feature.
-  if (!doc || doc.type === 'quote') return false;
+  if (!doc || (doc.type === 'quote' && !portalSettings(store, memberId).quoteSync)) return false;
   store.jobs.enqueue({
     memberId,
-    kind: 'push-invoice',
+    kind: pushJobKind(doc.type),
     key: pushJobKey(memberId, doc),
     payload: { type: doc.type, id: doc.id, deleted: doc.deleted, event: event.event, ts: event.ts ?? null },
   });

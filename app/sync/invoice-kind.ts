@@ -8,7 +8,47 @@ import { AppError } from '../errors.js';
 import { pipelineKey, semanticDefaults } from '../bitrix/stages.js';
 import { approveInvoice, deleteOrVoidInvoice, findInvoicesByReference, getInvoices, pushInvoices } from '../xero/invoices.js';
 import { toXeroInvoice } from '../xero/invoice-mapper.js';
-import type { DocumentKind } from './document-kind.js';
+import { getQuotes, moveQuote } from '../xero/quotes.js';
+import type { SalesDocument } from './document.js';
+import type { DocumentKind, KindContext } from './document-kind.js';
+
+/** The invoice's Reference: its Bitrix24 number, and the Xero quote it was made from. */
+function referenceOf(doc: SalesDocument): string {
+  return doc.quoteNumber ? `${doc.number} (quote ${doc.quoteNumber})` : doc.number;
+}
+
+/**
+ * The quote an invoice was made from becomes INVOICED in Xero, where Xero allows it (from ACCEPTED); otherwise the
+ * quote's card says why it stays as it is. Errors here never undo the invoice: they are logged on the quote.
+ */
+async function invoiceQuotes(written: { doc: SalesDocument }[], ctx: KindContext): Promise<void> {
+  const { store, memberId } = ctx;
+  const pairs = written.flatMap(({ doc }) => {
+    const quote = doc.parentQuoteId ? store.links.find(memberId, 'quote', doc.parentQuoteId) : undefined;
+    return quote && quote.connectionId === ctx.connectionId && quote.xeroStatus !== 'INVOICED' ? [{ doc, quote }] : [];
+  });
+  if (pairs.length === 0) return;
+  const states = await getQuotes(ctx.gateway, ctx.tenantId, pairs.map((p) => p.quote.xeroId));
+  for (const { doc, quote } of pairs) {
+    const subject = `quote:${quote.b24Id}`;
+    const status = states.get(quote.xeroId.toLowerCase())?.status ?? quote.xeroStatus ?? 'DRAFT';
+    if (status === 'INVOICED') continue;
+    if (status !== 'ACCEPTED') {
+      store.activity.record({ memberId, level: 'warn', kind: 'quote.not_invoiced', subject, message: `Quote ${quote.xeroNumber} stays ${status} in Xero although invoice ${doc.number} was made from it: Xero marks only accepted quotes as invoiced.` });
+      continue;
+    }
+    try {
+      const moved = await moveQuote(ctx.gateway, ctx.tenantId, quote.xeroId, status, 'INVOICED');
+      store.transaction(() => {
+        store.links.save({ ...quote, xeroStatus: moved.status });
+        store.activity.record({ memberId, level: 'info', kind: 'quote.invoiced', subject, message: `Quote ${quote.xeroNumber} was marked invoiced in Xero: invoice ${doc.number} was made from it.` });
+      });
+    } catch (err) {
+      if (!(err instanceof AppError) || (err as { transient?: boolean }).transient) throw err;
+      store.activity.record({ memberId, level: 'error', kind: 'quote.stage_refused', subject, message: err.message });
+    }
+  }
+}
 
 export const invoiceKind: DocumentKind<Invoice> = {
   xeroType: 'invoice',
@@ -16,9 +56,14 @@ export const invoiceKind: DocumentKind<Invoice> = {
   // Xero statuses in which Bitrix24 edits still reach the Xero invoice (xero-api.md §4).
   editable: new Set(['DRAFT', 'SUBMITTED']),
   enabled: () => true,
-  reference: (doc) => doc.number,
-  hashed: () => [],
-  build: toXeroInvoice,
+  prepare(doc, { store, memberId, connectionId }) {
+    const quote = doc.parentQuoteId ? store.links.find(memberId, 'quote', doc.parentQuoteId) : undefined;
+    return quote && quote.connectionId === connectionId && quote.xeroNumber ? { ...doc, quoteNumber: quote.xeroNumber } : doc;
+  },
+  afterWrite: invoiceQuotes,
+  reference: referenceOf,
+  hashed: (doc) => (doc.quoteNumber ? [doc.quoteNumber] : []),
+  build: (doc, ctx) => ({ ...toXeroInvoice(doc, ctx), reference: referenceOf(doc) }),
   push: pushInvoices,
   read: getInvoices,
   findLost: (gateway, tenantId, lost) => findInvoicesByReference(gateway, tenantId, lost.map((l) => l.reference)),

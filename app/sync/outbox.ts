@@ -204,6 +204,13 @@ export class Outbox {
     });
   }
 
+  /** A document that stopped for a cause shows in the activity log (and the dashboard's error chart) once per stop. */
+  private noteAttention(job: Job, message: string): void {
+    const p = job.payload as { type?: unknown; id?: unknown } | null;
+    const subject = p && typeof p.type === 'string' && typeof p.id === 'string' ? `${p.type}:${p.id}` : null;
+    this.store.activity.record({ memberId: job.memberId, level: 'error', kind: 'job.attention', subject, message });
+  }
+
   private record(job: Job, outcome: JobOutcome): void {
     const { jobs } = this.store;
     this.metrics?.jobOutcome(job.kind, outcome.kind);
@@ -217,12 +224,14 @@ export class Outbox {
       case 'retry':
         if (job.attempts >= this.#opts.maxAttempts) {
           jobs.needsAttention(job.id, { code: outcome.code, message: `${outcome.message} (gave up after ${job.attempts} attempts; retry by hand once the cause is fixed)` });
+          this.noteAttention(job, outcome.message);
         } else {
           jobs.retryLater(job.id, Date.now() + (outcome.delayMs ?? backoffDelay(job.attempts, this.#opts.backoffMs)), outcome);
         }
         break;
       case 'attention':
         jobs.needsAttention(job.id, outcome);
+        this.noteAttention(job, outcome.message);
         break;
       case 'paused':
         jobs.pauseOne(job.id, outcome.message);

@@ -356,7 +356,9 @@ function planWrite(
   const categoryId = current?.categoryId ?? null;
   const pipeline = pipelines.get(pipelineEntityId(type, categoryId));
   const override = upperKeys(stageMap[pipelineKey(type, categoryId)]);
-  const target = pipeline ? mappedStage(pipeline, link.xeroType === 'quote' ? 'quote' : 'invoice', change.status, override) : null;
+  // Quotes are mastered in Bitrix24: Xero's quote statuses (e.g. INVOICED) are shown on the card and logged, and never
+  // move the Bitrix24 quote.
+  const target = pipeline && link.xeroType !== 'quote' ? mappedStage(pipeline, 'invoice', change.status, override) : null;
   const currentStage = current?.stage || null;
   let movedTo: string | null = null;
   let keptByHand: string | null = null;

@@ -28,7 +28,7 @@ import type { PushItem, PushResult, XeroDocumentState } from '../xero/documents.
 import type { Link } from '../store/links.js';
 import { isExpectedEcho } from '../store/link-status.js';
 import type { SalesDocument } from './document.js';
-import type { DocumentKind } from './document-kind.js';
+import type { DocumentKind, KindContext } from './document-kind.js';
 import type { JobHandler, JobOutcome } from './outbox.js';
 import { portalSettings, type PortalSettings } from './settings.js';
 
@@ -105,12 +105,10 @@ export class PushDocuments<P> implements JobHandler {
     if (!this.kind.enabled(round.settings)) return round.outcomes; // the kind's sync is off: nothing to do
     const payloads = jobs.map((j) => j.payload as PushPayload);
 
-    // 1. Deleted documents: removed in Xero the way the kind allows (their Xero state read at once).
-    await this.removeAll(round, payloads.filter((p) => p.deleted));
-
-    // 2. Load the documents (one Bitrix24 batch per 25); 3. skip echoes.
+    // 1-2. Load the documents (one Bitrix24 batch per 25) with the connector's own token; those gone are removed in
+    // Xero the way the kind allows. A delete event is a hint: a document Bitrix24 still has stays. 3. Skip echoes.
     const client = this.deps.portals.for(memberId);
-    const candidates = await this.loadChanged(round, client, payloads.filter((p) => !p.deleted));
+    const candidates = await this.loadChanged(round, client, payloads);
     if (candidates.length === 0) return round.outcomes;
 
     // 4. Check every changed document before any write; a document that cannot be sent says why.
@@ -133,10 +131,19 @@ export class PushDocuments<P> implements JobHandler {
     // 9. Send (≤ 50 per request) and link each answer in the same transaction that records it.
     const written = await this.send(round, items, xeroState);
 
-    // 10. Stage moves made by people in Bitrix24.
+    // 10. Stage moves made by people in Bitrix24 (and, for kinds that follow it, the stage a new document starts at).
+    if (this.kind.followsFirstStage) this.followFirstStages(round, candidates, written);
     written.push(...(await this.applyStageMoves(round, candidates, xeroState)));
 
-    // 11. Write Xero's id, number and status back to Bitrix24 (batched; their echoes are skipped by hash).
+    // 11. What follows elsewhere in Xero (the quote an invoice was made from becomes INVOICED).
+    if (written.length && this.kind.afterWrite) {
+      await this.kind.afterWrite(written, this.kindContext(round)).catch((err: Error) => {
+        this.deps.logger.warn({ err, memberId }, `follow-up of pushed ${this.kind.noun}s failed`);
+        this.deps.store.activity.record({ memberId, level: 'warn', kind: `${this.kind.xeroType}.follow_up_failed`, message: `After sending ${this.kind.noun}s to Xero, a follow-up failed: ${err.message}` });
+      });
+    }
+
+    // 12. Write Xero's id, number and status back to Bitrix24 (batched; their echoes are skipped by hash).
     await this.writeBack(memberId, client, written);
     return round.outcomes;
   }
@@ -155,29 +162,41 @@ export class PushDocuments<P> implements JobHandler {
       accountCodePropertyId: this.deps.store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
     });
     const candidates: Candidate[] = [];
+    const gone: PushPayload[] = [];
     for (const ref of refs) {
       const key = keyOf(ref);
       const r = read.get(key);
       if (!r) continue;
       if (!r.ok) {
-        // A document gone from Bitrix24 before we read it is handled like a deletion.
-        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') await this.removeAll(round, [{ ...ref, deleted: true } as PushPayload]);
+        // Gone from Bitrix24 (whether or not an event said so): removed in Xero, their Xero states read at once.
+        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') gone.push({ ...ref, deleted: true } as PushPayload);
         else round.attention(key, r.failure);
         continue;
       }
-      const hash = contentHash(r.doc, settings, this.kind);
+      if ((round.byKey.get(key)?.payload as PushPayload | undefined)?.deleted) this.noteDeleteRefused(memberId, ref);
+      const doc = this.kind.prepare ? this.kind.prepare(r.doc, this.kindContext(round)) : r.doc;
+      const hash = contentHash(doc, settings, this.kind);
       const found = this.deps.store.links.find(memberId, ref.type, ref.id);
       const link = found && found.connectionId === connection.id ? found : undefined;
       const contentChanged = !link || link.contentHash !== hash;
-      const stageMoved = link ? this.stageMoved(memberId, link, r.doc) : false;
+      const stageMoved = link ? this.stageMoved(memberId, link, doc) : false;
       // Echo: nothing changed since the last push (e.g. our own write-back) → no Xero call.
       if (!contentChanged && !stageMoved) {
         round.settle(key, { kind: 'done' });
         continue;
       }
-      candidates.push({ doc: r.doc, hash, job: round.byKey.get(key)!, link, contentChanged, stageMoved });
+      candidates.push({ doc, hash, job: round.byKey.get(key)!, link, contentChanged, stageMoved });
     }
+    await this.removeAll(round, gone);
     return candidates;
+  }
+
+  /** A delete event for a document Bitrix24 still has: nothing is deleted or voided in Xero; the attempt is logged. */
+  private noteDeleteRefused(memberId: string, ref: DocumentRef): void {
+    this.deps.store.activity.record({
+      memberId, level: 'warn', kind: 'event.delete_refused', subject: `${ref.type}:${ref.id}`,
+      message: `A delete event arrived for ${this.kind.noun} ${ref.id}, but it still exists in Bitrix24, so nothing was deleted or voided in Xero.`,
+    });
   }
 
   private passesPrecheck(round: Round, c: Candidate): boolean {
@@ -297,6 +316,16 @@ export class PushDocuments<P> implements JobHandler {
     return written;
   }
 
+  /** Documents linked just now count as moved to the stage they were created at. */
+  private followFirstStages(round: Round, candidates: Candidate[], written: Written[]): void {
+    const created = new Set(written.map((w) => keyOf(w.doc)));
+    for (const c of candidates) {
+      if (c.link || !created.has(keyOf(c.doc))) continue;
+      c.link = this.deps.store.links.find(round.memberId, c.doc.type, c.doc.id);
+      c.stageMoved = Boolean(c.link && c.doc.stageId);
+    }
+  }
+
   /**
    * True when a person moved the document to another stage since the push last saw it. Stages the connector
    * wrote itself (its expected echoes) are not moves; a link seen for the first time just records its stage.
@@ -356,6 +385,10 @@ export class PushDocuments<P> implements JobHandler {
       this.deps.logger.warn({ err, memberId }, `write-back to Bitrix24 failed; Xero has the ${this.kind.noun}s`);
       this.deps.store.activity.record({ memberId, level: 'warn', kind: 'b24.write_back_failed', message: `Xero numbers could not be written back to Bitrix24: ${(err as Error).message}` });
     }
+  }
+
+  private kindContext(round: Round): KindContext {
+    return { store: this.deps.store, memberId: round.memberId, connectionId: round.connection.id, gateway: round.gateway, tenantId: round.tenantId };
   }
 
   private activeConnection(memberId: string): Connection {

@@ -7,7 +7,8 @@
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
-import { pushJobKey } from './intake.js';
+import { pushJobKey, pushJobKind } from './intake.js';
+import { portalSettings } from './settings.js';
 
 /** Needs-attention causes that can be fixed away from the document itself, re-checked at every sweep. */
 const RECHECKED_CAUSES = ['SYNC.MISSING_ACCOUNT_CODE', 'SYNC.CUSTOMER_NOT_FOUND', 'XERO.CONTACT_NAME_TAKEN'];
@@ -29,6 +30,14 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
     { entityTypeId: 31, filter: { '>updatedTime': since('b24.smart_invoices') }, select: ['id', 'updatedTime'], order: { id: 'ASC' } },
     { idKey: 'id', resultKey: 'items' },
   );
+  // https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-list.html (quotes: entityTypeId 7)
+  const quotes = portalSettings(store, memberId).quoteSync
+    ? await client.list<{ id: number | string }>(
+      'crm.item.list',
+      { entityTypeId: 7, filter: { '>updatedTime': since('b24.quotes') }, select: ['id', 'updatedTime'], order: { id: 'ASC' } },
+      { idKey: 'id', resultKey: 'items' },
+    )
+    : [];
   // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-list.html
   let classic: { ID: number | string }[] = [];
   try {
@@ -42,18 +51,19 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
   }
 
   store.transaction(() => {
-    for (const [type, ids] of [['smart_invoice', smart.map((i) => String(i.id))], ['invoice', classic.map((i) => String(i.ID))]] as const) {
+    for (const [type, ids] of [['smart_invoice', smart.map((i) => String(i.id))], ['invoice', classic.map((i) => String(i.ID))], ['quote', quotes.map((i) => String(i.id))]] as const) {
       for (const id of ids) {
-        store.jobs.enqueue({ memberId, kind: 'push-invoice', key: pushJobKey(memberId, { type, id }), payload: { type, id, deleted: false, event: 'reconcile' } });
+        store.jobs.enqueue({ memberId, kind: pushJobKind(type), key: pushJobKey(memberId, { type, id }), payload: { type, id, deleted: false, event: 'reconcile' } });
       }
     }
     store.watermarks.set(scope, 'b24.smart_invoices', String(now));
     store.watermarks.set(scope, 'b24.invoices', String(now));
+    store.watermarks.set(scope, 'b24.quotes', String(now));
     // Causes fixed outside the document (a GL code added on the product card, a customer restored) leave no
     // event on the document: give those documents another go.
     for (const errorCode of RECHECKED_CAUSES) store.jobs.retryNow({ memberId, errorCode }, now);
   });
-  const queued = smart.length + classic.length;
+  const queued = smart.length + classic.length + quotes.length;
   if (queued) deps.logger.info({ memberId, queued }, 'reconciliation sweep queued documents');
   return queued;
 }

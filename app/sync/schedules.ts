@@ -45,6 +45,11 @@ export class StatusPollSchedule {
     await Promise.allSettled([...this.#inFlight.values()]);
   }
 
+  /** When this process last started a poll of the connection (epoch ms), or undefined before the first. */
+  lastPollAt(connectionId: number): number | undefined {
+    return this.#lastPollAt.get(connectionId);
+  }
+
   /** Seconds between polls of a portal's connections: its setting, else the process default. */
   intervalSeconds(memberId: string): number {
     return portalSettings(this.store, memberId).pollIntervalSeconds ?? this.options.defaultIntervalSeconds;

@@ -40,6 +40,21 @@ export const settingsSchema = z.object({
    * (Default: empty — every pipeline follows its semantics, see bitrix/stages.ts)
    */
   stageMap: z.record(z.string(), z.record(z.string(), z.string().trim().min(1))).optional(),
+  /** Push Bitrix24 quotes to Xero as quotes, with their edits and stage changes. (Default: true) */
+  quoteSync: z.boolean().default(true),
+  /**
+   * Bitrix24 quote stage id → the Xero quote status it asks for (SENT, ACCEPTED, DECLINED, DELETED), e.g.
+   * `{ "SENT": "SENT", "APPROVED": "ACCEPTED" }`. (Default: empty — the success stage means ACCEPTED, a failure stage
+   * DECLINED, the last in-progress stage SENT, from the stage semantics)
+   */
+  quoteStageMap: z.record(z.string(), z.enum(['SENT', 'ACCEPTED', 'DECLINED', 'DELETED'])).default({}),
+  /**
+   * Document numbers in Xero: `xero` lets Xero number invoices and quotes; `bitrix24` sends the Bitrix24 number as
+   * the Xero number. (Default: xero)
+   */
+  documentNumbering: z.enum(['xero', 'bitrix24']).default('xero'),
+  /** Xero branding theme (BrandingThemeID) for pushed quotes. (Default: none — the organisation's default theme) */
+  brandingThemeId: z.string().uuid().nullable().default(null),
 });
 
 export type PortalSettings = z.infer<typeof settingsSchema>;

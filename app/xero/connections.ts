@@ -25,6 +25,10 @@ const EXPIRY_MARGIN_S = 60;
 /** Job kinds that talk to Xero and wait while a connection needs reconnecting. */
 export const XERO_JOB_KINDS = ['push-invoice', 'push-quote', 'push-contact', 'pull-statuses', 'import-from-xero', 'xero-webhook'];
 
+function fresh(c: Connection): boolean {
+  return Boolean(c.accessToken) && (c.expiresAt ?? 0) - EXPIRY_MARGIN_S > Date.now() / 1000;
+}
+
 export interface XeroSession {
   connection: Connection;
   xero: XeroClient;
@@ -48,8 +52,8 @@ export class XeroConnections {
   /** A client with a fresh token for the connection; renews first when the token is (nearly) expired. */
   async session(connectionId: number): Promise<XeroSession> {
     let connection = this.active(connectionId);
-    if (!connection.accessToken || (connection.expiresAt ?? 0) - EXPIRY_MARGIN_S <= Date.now() / 1000) {
-      connection = await this.renew(connectionId);
+    if (!fresh(connection)) {
+      connection = await this.renew(connectionId, connection.accessToken ?? '');
     }
     return this.sessionFor(connection);
   }
@@ -60,14 +64,24 @@ export class XeroConnections {
   async sessionAfterUnauthorized(connectionId: number, staleAccessToken: string): Promise<XeroSession> {
     const connection = this.active(connectionId);
     if (connection.accessToken && connection.accessToken !== staleAccessToken) return this.sessionFor(connection);
-    return this.sessionFor(await this.renew(connectionId));
+    return this.sessionFor(await this.renew(connectionId, staleAccessToken));
   }
 
-  /** Single-flight renewal: every concurrent caller awaits the same promise. */
-  renew(connectionId: number): Promise<Connection> {
+  /**
+   * Single-flight renewal: every concurrent caller in this process awaits the same promise, and processes sharing
+   * the store take turns through a lease in SQLite. Once the lease is held the tokens are read again: when another
+   * process renewed since `staleAccessToken` was read, its fresh token is used and the refresh token is not spent.
+   */
+  renew(connectionId: number, staleAccessToken?: string): Promise<Connection> {
     const inFlight = this.#renewing.get(connectionId);
     if (inFlight) return inFlight;
-    const p = this.doRenew(connectionId).finally(() => this.#renewing.delete(connectionId));
+    const p = this.store.leases
+      .withLease(`xero-token:${connectionId}`, async () => {
+        const now = this.active(connectionId);
+        if (staleAccessToken !== undefined && now.accessToken && now.accessToken !== staleAccessToken && fresh(now)) return now;
+        return this.doRenew(connectionId);
+      })
+      .finally(() => this.#renewing.delete(connectionId));
     this.#renewing.set(connectionId, p);
     return p;
   }

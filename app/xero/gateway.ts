@@ -58,6 +58,8 @@ export class XeroGateway {
   #pausedUntil = 0;
   #inFlight = 0;
   readonly stats: GatewayStats = { calls: 0, received429: 0, retries: 0, maxInFlight: 0, minuteRemaining: null, dayRemaining: null };
+  /** Calls started per hour (epoch ms of the hour → count), the last 48 hours, for the dashboard's chart. */
+  readonly hourlyCalls = new Map<number, number>();
 
   constructor(
     readonly connectionId: number,
@@ -111,6 +113,22 @@ export class XeroGateway {
     }
   }
 
+  /** Calls counted in the current one-minute window (in flight or finished inside it). */
+  get windowUsed(): number {
+    const now = Date.now();
+    return this.#window.filter((w) => w.t > now - this.limits.windowMs).length;
+  }
+
+  /** The limits this gateway keeps. */
+  get limitsKept(): Readonly<XeroLimits> {
+    return this.limits;
+  }
+
+  /** The pause in force (Retry-After, a spent minute or day), epoch ms; 0 when none. */
+  get pausedUntil(): number {
+    return this.#pausedUntil > Date.now() ? this.#pausedUntil : 0;
+  }
+
   /** Calls waiting or running, for health. */
   get backlog(): number {
     return this.#queue.size + this.#queue.pending;
@@ -121,6 +139,7 @@ export class XeroGateway {
     this.#inFlight += 1;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.#inFlight);
     this.stats.calls += 1;
+    countHour(this.hourlyCalls, Date.now());
     try {
       const result = await fn(session);
       this.observe(result.response?.headers ?? {});
@@ -170,6 +189,14 @@ export class XeroGateway {
       if (day <= 0) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + 60 * 60_000);
     }
   }
+}
+
+const HOUR_MS = 3_600_000;
+
+function countHour(hours: Map<number, number>, now: number): void {
+  const hour = Math.floor(now / HOUR_MS) * HOUR_MS;
+  hours.set(hour, (hours.get(hour) ?? 0) + 1);
+  for (const h of hours.keys()) if (h < hour - 48 * HOUR_MS) hours.delete(h);
 }
 
 function headersOf(err: unknown): Record<string, unknown> {

@@ -60,9 +60,14 @@ export function toXeroQuote(doc: SalesDocument, ctx: MappingContext): Quote {
     expiryDate: doc.dueDate ?? undefined,
     reference: doc.number,
     title: doc.title || undefined,
+    summary: doc.summary ?? undefined,
+    terms: doc.terms ?? undefined,
+    brandingThemeID: ctx.settings.brandingThemeId ?? undefined,
+    quoteNumber: ctx.settings.documentNumbering === 'bitrix24' ? doc.number : undefined,
     currencyCode: doc.currency as unknown as CurrencyCode,
     lineAmountTypes: QuoteLineAmountTypes[amountTypes === 'NoTax' ? 'NOTAX' : amountTypes === 'Inclusive' ? 'INCLUSIVE' : 'EXCLUSIVE'],
-    status: QuoteStatusCodes.DRAFT,
+    // A new quote starts as a draft; an update leaves the status where it is (Xero refuses SENT → DRAFT).
+    status: ctx.existing ? undefined : QuoteStatusCodes.DRAFT,
     lineItems: lines,
   };
   if (ctx.existing) quote.quoteID = ctx.existing.id;

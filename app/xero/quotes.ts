@@ -19,29 +19,21 @@ const QUOTES_PAGE_SIZE = 100;
 const MAX_LOOKUP_PAGES = 10;
 
 /**
- * Xero's allowed quote transitions (xero-api.md §5). A target that is not one step away is reached through the
- * shortest path (a draft goes through SENT before ACCEPTED).
+ * Xero's allowed quote transitions (xero-api.md §5; the emulator follows the same table). A target one step away is
+ * reached directly; a draft or declined quote goes through SENT to reach ACCEPTED or DECLINED (Xero has no direct
+ * DRAFT → ACCEPTED). No other detours are taken: an accepted or invoiced quote is not walked back by itself.
  */
 export const QUOTE_TRANSITIONS: Readonly<Record<string, readonly string[]>> = {
   DRAFT: ['SENT', 'DELETED'], SENT: ['ACCEPTED', 'DECLINED', 'DELETED'], DECLINED: ['SENT', 'DELETED'],
   ACCEPTED: ['SENT', 'DELETED', 'INVOICED'], INVOICED: ['SENT', 'DELETED'], DELETED: [],
 };
 
-/** The statuses between `from` and `to` along Xero's transitions (excluding `from`); null when none leads there. */
+/** The statuses a quote passes from `from` to `to` (excluding `from`); null when Xero allows no such change. */
 export function quotePath(from: string, to: string): string[] | null {
   if (from === to) return [];
-  const seen = new Map<string, string[]>([[from, []]]);
-  const queue = [from];
-  while (queue.length) {
-    const at = queue.shift()!;
-    for (const next of QUOTE_TRANSITIONS[at] ?? []) {
-      if (seen.has(next)) continue;
-      const path = [...seen.get(at)!, next];
-      if (next === to) return path;
-      seen.set(next, path);
-      queue.push(next);
-    }
-  }
+  const allowed = (a: string, b: string) => (QUOTE_TRANSITIONS[a] ?? []).includes(b);
+  if (allowed(from, to)) return [to];
+  if ((from === 'DRAFT' || from === 'DECLINED') && allowed(from, 'SENT') && allowed('SENT', to)) return ['SENT', to];
   return null;
 }
 

@@ -161,7 +161,7 @@ describe('the app pages in a headless browser inside the portal', { skip: browse
     await tab.locator('#xero-number').waitFor(WAIT);
     assert.equal(await tab.locator('#xero-number').innerText(), 'INV-<b>7</b>');
     assert.equal(await tab.locator('#xero-number b').count(), 0, 'the number is text, not markup');
-    assert.equal(await tab.locator('#xero-status').innerText(), 'AUTHORISED');
+    assert.equal(await tab.locator('#xero-status').innerText(), 'Awaiting payment');
     assert.deepEqual(pageErrors, []);
   });
 

@@ -167,7 +167,7 @@ describe('Xero statuses on classic invoices', () => {
 });
 
 describe('Xero statuses on quotes', () => {
-  it('when a quote is accepted in Xero, then the Bitrix24 estimate reaches its success stage', async () => {
+  it('when a quote is accepted in Xero, then the estimate shows the status and its Bitrix24 stage stays (Bitrix24 is the master of quotes)', async () => {
     const estimate = b24.actAs(1).createQuote({ title: 'Training' });
     const q = xero.seedQuote(bed.tenantId, {
       Contact: { ContactID: bed.contactId }, Date: '2026-01-10', LineAmountTypes: 'EXCLUSIVE',
@@ -180,7 +180,9 @@ describe('Xero statuses on quotes', () => {
     await poll(bed);
 
     const item = b24.items(7).find((i) => Number(i.id) === Number(estimate.id))!;
-    assert.equal(item.stageId, 'APPROVED');
+    assert.equal(item.stageId, 'DRAFT');
     assert.equal(item.ufCrmQuoteXeroStatus, 'ACCEPTED');
+    const logged = c.store.activity.list({ memberId: bed.memberId, subject: `quote:${estimate.id}`, limit: 5 });
+    assert.ok(logged.some((a) => /was accepted in Xero/.test(a.message)), JSON.stringify(logged));
   });
 });

@@ -1,83 +1,91 @@
-// Dashboard actions. Calls go to the connector's page API with the signed session of this page.
+// Dashboard actions: Connect / Reconnect / Disconnect Xero, Retry and Dismiss for documents that need attention,
+// the activity log's filters and pages, the charts' range, and the settings form. Everything on the page that
+// changes arrives through the live stream (live.js); buttons inside live regions are handled by delegation.
 (() => {
-  const root = document.getElementById('app');
-  const session = root.dataset.session;
-  const base = root.dataset.base;
-  const notice = document.getElementById('notice');
+  const live = window.connectorLive;
+  const { t, api } = live;
+  const { show } = live;
 
-  function show(text, kind) {
-    notice.hidden = false;
-    notice.className = `alert ${kind || 'info'}`;
-    notice.textContent = text;
-    notice.scrollIntoView({ block: 'nearest' });
-  }
-
-  async function api(path, method) {
-    const res = await fetch(`${base}${path}`, { method: method || 'GET', headers: { 'X-Connector-Session': session } });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error((body.error && body.error.message) || `The connector answered ${res.status}.`);
-    return body;
-  }
-
-  const connect = document.getElementById('connect');
-  if (connect) {
-    connect.addEventListener('click', async () => {
-      connect.disabled = true;
-      try {
-        const { startUrl } = await api('/api/xero/connect', 'POST');
-        // Xero's sign-in page cannot be framed: it opens in its own window, which first visits the connector
-        // (the cookie there binds the consent to this browser) and asks for a confirmation at the end.
-        const popup = window.open(startUrl, 'xero-connect', 'width=760,height=780');
-        if (!popup) {
-          show('Your browser blocked the Xero window. Allow pop-ups for this page and click again.', 'err');
-          connect.disabled = false;
-          return;
-        }
-        show('Waiting for Xero… sign in and confirm the organisation in the Xero window.');
-        const started = Date.now();
-        const timer = setInterval(async () => {
-          try {
-            const status = await api('/api/status');
-            if (status.connection && status.connection.state === 'active') {
-              clearInterval(timer);
-              show(`Connected to ${status.connection.tenantName}.`, 'ok');
-              setTimeout(() => location.reload(), 800);
-            } else if (Date.now() - started > 10 * 60_000) {
-              clearInterval(timer);
-              show('Xero did not finish the connection. Click "Connect Xero" to try again.', 'err');
-              connect.disabled = false;
-            }
-          } catch (err) {
-            clearInterval(timer);
-            show(err.message, 'err');
-            connect.disabled = false;
-          }
-        }, 1500);
-      } catch (err) {
-        show(err.message, 'err');
-        connect.disabled = false;
+  async function connect(button) {
+    button.disabled = true;
+    try {
+      const { startUrl } = await api('/api/xero/connect', 'POST');
+      // Xero's sign-in page cannot be framed: it opens in its own window, which first visits the connector
+      // (the cookie there binds the consent to this browser) and asks for a confirmation at the end.
+      const popup = window.open(startUrl, 'xero-connect', 'width=760,height=780');
+      if (!popup) {
+        show(t('js.connect.popupBlocked'), 'err');
+        button.disabled = false;
+        return;
       }
-    });
+      show(t('js.connect.waiting'));
+      const started = Date.now();
+      const timer = setInterval(async () => {
+        try {
+          const status = await api('/api/status');
+          if (status.connection && status.connection.state === 'active') {
+            clearInterval(timer);
+            show(t('js.connect.done', { name: status.connection.tenantName }), 'ok');
+          } else if (Date.now() - started > 10 * 60_000) {
+            clearInterval(timer);
+            show(t('js.connect.timeout'), 'err');
+            button.disabled = false;
+          }
+        } catch (err) {
+          clearInterval(timer);
+          show(err.message, 'err');
+          button.disabled = false;
+        }
+      }, 1500);
+    } catch (err) {
+      show(err.message, 'err');
+      button.disabled = false;
+    }
   }
 
-  for (const button of document.querySelectorAll('button.retry')) {
-    button.addEventListener('click', async () => {
+  async function jobAction(button, path, doneText) {
+    button.disabled = true;
+    try {
+      await api(path, 'POST', { ids: [Number(button.dataset.job)] });
+      const row = button.closest('tr');
+      const reason = row && row.querySelector('.reason');
+      if (reason) reason.textContent = doneText;
+    } catch (err) {
+      show(err.message, 'err');
+      button.disabled = false;
+    }
+  }
+
+  document.addEventListener('click', async (event) => {
+    const button = event.target.closest('button');
+    if (!button || button.disabled) return;
+    if (button.id === 'connect') return connect(button);
+    if (button.classList.contains('retry')) return jobAction(button, '/api/jobs/retry', t('js.retry.queued'));
+    if (button.classList.contains('dismiss')) return jobAction(button, '/api/jobs/dismiss', t('js.dismiss.done'));
+    if (button.classList.contains('page')) return live.set({ ...live.params, page: button.dataset.page });
+    if (button.classList.contains('range')) return live.set({ ...live.params, range: button.dataset.range });
+    if (button.id === 'disconnect') {
+      if (!confirm(t('js.disconnect.confirm'))) return;
       button.disabled = true;
       try {
-        const res = await fetch(`${base}/api/jobs/retry`, {
-          method: 'POST',
-          headers: { 'X-Connector-Session': session, 'content-type': 'application/json' },
-          body: JSON.stringify({ ids: [Number(button.dataset.job)] }),
-        });
-        const body = await res.json().catch(() => ({}));
-        if (!res.ok) throw new Error((body.error && body.error.message) || `The connector answered ${res.status}.`);
-        button.closest('tr').querySelector('td:nth-child(2)').textContent = 'Queued again; it goes out with the next batch.';
+        await api('/api/xero/disconnect', 'POST');
+        show(t('js.disconnect.done'), 'ok');
       } catch (err) {
         show(err.message, 'err');
         button.disabled = false;
       }
-    });
-  }
+    }
+  });
+
+  const filters = document.getElementById('log-filters');
+  filters.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const f = new FormData(filters);
+    live.set({ ...live.params, doc: f.get('doc'), kind: f.get('kind'), level: f.get('level'), from: f.get('from'), to: f.get('to'), page: 1 });
+  });
+  filters.addEventListener('reset', () => setTimeout(() => live.set({ range: live.params.range }), 0));
+  live.on('error', (event) => show(event.message, 'err'));
+  live.on('problem', (event) => show(event.message, 'err'));
 
   const form = document.getElementById('settings-form');
   if (form && document.getElementById('save-settings')) {
@@ -90,45 +98,27 @@
         if (m) taxRateMap[m[1].toLowerCase().replace(',', '.')] = m[2].toUpperCase();
         else bad.push(line);
       }
-      if (bad.length) {
-        show(`These VAT lines are not "rate = TAXTYPE": ${bad.join('; ')}`, 'err');
-        return;
-      }
+      if (bad.length) return show(t('js.settings.badLines', { lines: bad.join('; ') }), 'err');
       const poll = form.pollIntervalSeconds.value.trim();
-      const body = {
-        defaultSalesAccount: form.defaultSalesAccount.value.trim() || null,
-        taxRateMap,
-        voidOnDelete: form.voidOnDelete.checked,
-        approveInXero: form.approveInXero.checked,
-        pollIntervalSeconds: poll ? Number(poll) : null,
-      };
       try {
-        const res = await fetch(`${base}/api/settings`, {
+        const answer = await fetch(`${document.getElementById('app').dataset.base}/api/settings`, {
           method: 'PUT',
-          headers: { 'X-Connector-Session': session, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
+          headers: { 'X-Connector-Session': document.getElementById('app').dataset.session, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            defaultSalesAccount: form.defaultSalesAccount.value.trim() || null,
+            taxRateMap,
+            voidOnDelete: form.voidOnDelete.checked,
+            approveInXero: form.approveInXero.checked,
+            pollIntervalSeconds: poll ? Number(poll) : null,
+          }),
+        }).then(async (res) => {
+          const body = await res.json().catch(() => ({}));
+          if (!res.ok) throw new Error((body.error && body.error.message) || t('js.error.status', { status: res.status }));
+          return body;
         });
-        const answer = await res.json().catch(() => ({}));
-        if (!res.ok) throw new Error((answer.error && answer.error.message) || `The connector answered ${res.status}.`);
-        show(answer.retried ? `Settings saved. ${answer.retried} waiting document(s) will be sent again.` : 'Settings saved.', 'ok');
+        show(answer.retried ? t('js.settings.savedRetried', { count: answer.retried }) : t('js.settings.saved'), 'ok');
       } catch (err) {
         show(err.message, 'err');
-      }
-    });
-  }
-
-  const disconnect = document.getElementById('disconnect');
-  if (disconnect) {
-    disconnect.addEventListener('click', async () => {
-      if (!confirm('Disconnect Xero? Nothing is deleted; sync stops until Xero is connected again.')) return;
-      disconnect.disabled = true;
-      try {
-        await api('/api/xero/disconnect', 'POST');
-        show('Xero was disconnected.', 'ok');
-        setTimeout(() => location.reload(), 800);
-      } catch (err) {
-        show(err.message, 'err');
-        disconnect.disabled = false;
       }
     });
   }

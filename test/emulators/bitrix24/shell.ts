@@ -34,38 +34,50 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
     return portal.users.has(id) ? id : 1;
   };
 
-  /** Hidden form + iframe: the POST Bitrix24 makes into the app frame (query DOMAIN, PROTOCOL, LANG, APP_SID). */
-  const frame = (userId: number, url: string, placement: string, options: Record<string, unknown>, frameId: string) => {
+  /** The portal user's language (`?lang=de`; Bitrix24 puts the user's interface language into LANG). */
+  const langOf = (req: express.Request) => (/^[a-z]{2}$/.test(String(req.query.lang ?? '')) ? String(req.query.lang) : 'en');
+
+  /**
+   * What Bitrix24 posts into an app frame: the handler URL with DOMAIN, PROTOCOL, LANG, APP_SID in the query, the
+   * auth and placement fields in the body, and the frame's window.name `DOMAIN|PROTOCOL|APP_SID` that the SDK reads.
+   */
+  const frameSpec = (userId: number, url: string, placement: string, options: Record<string, unknown>, lang: string) => {
     const a = portal.app!;
     const auth = hooks.frameAuth(userId);
     const target = new URL(url);
     target.searchParams.set('DOMAIN', portal.domain);
     target.searchParams.set('PROTOCOL', '0');
-    target.searchParams.set('LANG', 'en');
+    target.searchParams.set('LANG', lang);
     target.searchParams.set('APP_SID', a.appSid);
     const fields: Record<string, string> = {
       AUTH_ID: auth.AUTH_ID!, AUTH_EXPIRES: auth.AUTH_EXPIRES!, REFRESH_ID: auth.REFRESH_ID!, SERVER_ENDPOINT: portal.serverEndpoint,
       APPLICATION_TOKEN: a.applicationToken ?? '', APPLICATION_SCOPE: a.scopes.join(','), member_id: portal.memberId, status: 'L',
       PLACEMENT: placement, PLACEMENT_OPTIONS: JSON.stringify(options),
     };
-    const name = `${portal.domain}|0|${a.appSid}`;
-    const inputs = Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join('');
-    const init = { ...auth, PLACEMENT: placement, PLACEMENT_OPTIONS: options, INSTALL: !a.installed, IS_ADMIN: portal.user(userId).admin, userId };
-    return `<form id="${frameId}-form" method="post" target="${esc(name)}" action="${esc(target.toString())}">${inputs}</form>
-<iframe id="${frameId}" name="${esc(name)}" data-init="${esc(JSON.stringify(init))}" style="width:100%;height:600px;border:1px solid #ccd"></iframe>
+    const init = { ...auth, LANG: lang, PLACEMENT: placement, PLACEMENT_OPTIONS: options, INSTALL: !a.installed, IS_ADMIN: portal.user(userId).admin, userId };
+    return { action: target.toString(), fields, name: `${portal.domain}|0|${a.appSid}`, init };
+  };
+
+  /** Hidden form + iframe: the POST Bitrix24 makes into the app frame. */
+  const frame = (userId: number, url: string, placement: string, options: Record<string, unknown>, frameId: string, lang: string) => {
+    const spec = frameSpec(userId, url, placement, options, lang);
+    const inputs = Object.entries(spec.fields).map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join('');
+    return `<form id="${frameId}-form" method="post" target="${esc(spec.name)}" action="${esc(spec.action)}">${inputs}</form>
+<iframe id="${frameId}" name="${esc(spec.name)}" class="app-frame" data-init="${esc(JSON.stringify(spec.init))}"></iframe>
 <script>document.getElementById(${JSON.stringify(frameId + '-form')}).submit();</script>`;
   };
 
-  const layout = (title: string, userId: number, body: string) => `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>body{font-family:sans-serif;margin:0}header{background:#2fc6f6;color:#fff;padding:8px 16px}nav{padding:8px 16px;background:#eef}main{padding:16px}
-#slider{display:none;position:fixed;top:0;right:0;bottom:0;width:70%;background:#fff;box-shadow:-4px 0 12px #0003;padding:8px}
-#slider iframe{width:100%;height:90%;border:0}</style></head><body>
+  const layout = (title: string, userId: number, body: string, lang = 'en') => `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>body{font-family:sans-serif;margin:0;background:#eef2f4}header{background:#2fc6f6;color:#fff;padding:8px 16px}nav{padding:8px 16px;background:#eef}main{padding:16px}
+.app-frame{display:block;width:100%;height:600px;border:0;background:#fff}
+#slider{display:none;position:fixed;top:0;right:0;bottom:0;width:70%;background:#eef2f4;box-shadow:-4px 0 12px #0003;padding:8px;overflow:auto}
+#slider iframe{width:100%;height:90%;border:0}#slider iframe.app-frame{height:600px}</style></head><body>
 <header>Bitrix24 (emulated) — ${esc(portal.domain)} — <span id="user">${esc(portal.user(userId).name)} ${esc(portal.user(userId).lastName)}${portal.user(userId).admin ? ' (admin)' : ''}</span>
  — <span id="app-title">${esc(title)}</span></header>
-<nav><a href="/portal?user=${userId}">Application</a> | Invoices: ${[...portal.items.get(SMART_INVOICE)!.keys()].slice(0, 10).map((id) => `<a href="/portal/placement/CRM_SMART_INVOICE_DETAIL_TAB?id=${id}&user=${userId}">#${id}</a>`).join(' ')}
+<nav><a href="/portal?user=${userId}&lang=${lang}">Application</a> | Invoices: ${[...portal.items.get(SMART_INVOICE)!.keys()].slice(0, 10).map((id) => `<a href="/portal/placement/CRM_SMART_INVOICE_DETAIL_TAB?id=${id}&user=${userId}&lang=${lang}">#${id}</a>`).join(' ')}
  | Estimates: ${[...portal.items.get(QUOTE)!.keys()].slice(0, 10).map((id) => `<a href="/portal/placement/CRM_QUOTE_DETAIL_TAB?id=${id}&user=${userId}">#${id}</a>`).join(' ')}</nav>
 <main>${body}</main><div id="slider"><button id="slider-close">Close</button><div id="slider-body"></div></div>
-<script>window.__B24_USER=${userId};</script><script src="/portal/shell.js"></script></body></html>`;
+<script>window.__B24_USER=${userId};window.__B24_LANG=${JSON.stringify(lang)};</script><script src="/portal/shell.js"></script></body></html>`;
 
   app.get('/portal', (req, res) => {
     const userId = userOf(req);
@@ -74,7 +86,7 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
     // Until installFinish non-admins see this (bitrix24-rest.md §6); admins get the installer.
     if (!a.installed && !portal.user(userId).admin) return void res.type('html').send(layout('Application', userId, '<p id="not-installed">The application is not fully installed yet</p>'));
     const url = a.installed ? a.handlerUrl : a.installUrl;
-    res.type('html').send(layout('Application', userId, frame(userId, url, 'DEFAULT', {}, 'app-frame')));
+    res.type('html').send(layout('Application', userId, frame(userId, url, 'DEFAULT', {}, 'app-frame', langOf(req)), langOf(req)));
   });
 
   app.get('/portal/placement/:code', (req, res) => {
@@ -88,8 +100,8 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
     // Placements are not shown before installation finishes (bitrix24-rest.md §11).
     const tabs = a && a.present && a.installed ? portal.placements.filter((p) => p.placement === code) : [];
     const options = { ID: String(id), ...(ent ? { URI: `${ent.path(id)}?IFRAME=Y&IFRAME_TYPE=SIDE_SLIDER` } : {}) };
-    const body = card + (tabs.length ? tabs.map((t, i) => `<h3 class="tab">${esc(t.title || t.placement)}</h3>${frame(userId, t.handler, code, options, `placement-frame-${i}`)}`).join('') : '<p id="no-tabs">No application tabs</p>');
-    res.type('html').send(layout(code, userId, body));
+    const body = card + (tabs.length ? tabs.map((t, i) => `<h3 class="tab">${esc(t.title || t.placement)}</h3>${frame(userId, t.handler, code, options, `placement-frame-${i}`, langOf(req))}`).join('') : '<p id="no-tabs">No application tabs</p>');
+    res.type('html').send(layout(code, userId, body, langOf(req)));
   });
 
   // Parent-window helpers the shell script calls.
@@ -98,6 +110,15 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
     if (!portal.user(userOf(req)).admin) return void res.status(403).json({ error: 'ACCESS_DENIED' });
     hooks.finishInstall();
     res.json({ ok: true });
+  });
+  // The app opened in a slider (openApplication): the same POST into the handler, PLACEMENT DEFAULT, and the
+  // openApplication parameters (without the bx24_ settings) as PLACEMENT_OPTIONS (bx24-open-application.html).
+  app.post('/portal/api/app-slider', (req, res) => {
+    const a = portal.app;
+    if (!a || !a.installed) return void res.status(409).json({ error: 'NOT_INSTALLED' });
+    const params = ((req.body ?? {}) as { params?: Record<string, unknown> }).params ?? {};
+    const options = Object.fromEntries(Object.entries(params).filter(([k]) => !k.startsWith('bx24_')));
+    res.json(frameSpec(userOf(req), a.handlerUrl, 'DEFAULT', options, langOf(req)));
   });
   app.post('/portal/api/frame-log', (req, res) => {
     const b = (req.body ?? {}) as { command?: string; params?: unknown };
@@ -118,11 +139,23 @@ const SHELL_JS = `(() => {
   const user = window.__B24_USER;
   const appOptions = {}; const userOptions = {};
   window.__b24Messages = [];
-  const post = (path, body) => fetch(path + '?user=' + user, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body || {}) }).then(r => r.json());
+  const lang = window.__B24_LANG || 'en';
+  const post = (path, body) => fetch(path + '?user=' + user + '&lang=' + lang, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body || {}) }).then(r => r.json());
   const frames = () => Array.from(document.querySelectorAll('iframe[data-init]'));
   const slider = document.getElementById('slider');
-  document.getElementById('slider-close').onclick = () => { slider.style.display = 'none'; document.getElementById('slider-body').innerHTML = ''; };
+  document.getElementById('slider-close').onclick = () => closeSlider();
   function openSlider(html) { document.getElementById('slider-body').innerHTML = html; slider.style.display = 'block'; }
+  function closeSlider() { slider.style.display = 'none'; document.getElementById('slider-body').innerHTML = ''; }
+  async function openAppSlider(params) {
+    const spec = await post('/portal/api/app-slider', { params });
+    const body = document.getElementById('slider-body');
+    body.innerHTML = '';
+    const title = document.createElement('h2'); title.id = 'slider-title'; title.textContent = (params && params.bx24_title) || ''; body.appendChild(title);
+    const iframe = document.createElement('iframe'); iframe.id = 'slider-frame'; iframe.className = 'app-frame'; iframe.name = spec.name; iframe.dataset.init = JSON.stringify(spec.init);
+    const form = document.createElement('form'); form.method = 'post'; form.target = spec.name; form.action = spec.action;
+    for (const [k, v] of Object.entries(spec.fields)) { const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; form.appendChild(i); }
+    body.appendChild(iframe); body.appendChild(form); slider.style.display = 'block'; form.submit();
+  }
   window.addEventListener('message', async (event) => {
     if (typeof event.data !== 'string') return;
     const frame = frames().find(f => f.contentWindow === event.source) || document.querySelector('#slider iframe');
@@ -139,7 +172,7 @@ const SHELL_JS = `(() => {
     const reply = (value) => { if (callback) event.source.postMessage(callback + ':' + JSON.stringify(value === undefined ? {} : value), event.origin); };
     switch (command) {
       case 'getInitData':
-        return reply({ LANG: 'en', DOMAIN: init.DOMAIN, PROTOCOL: Number(init.PROTOCOL), PATH: '/marketplace/app/1/', AUTH_ID: init.AUTH_ID,
+        return reply({ LANG: init.LANG || 'en', DOMAIN: init.DOMAIN, PROTOCOL: Number(init.PROTOCOL), PATH: '/marketplace/app/1/', AUTH_ID: init.AUTH_ID,
           AUTH_EXPIRES: init.AUTH_EXPIRES, REFRESH_ID: init.REFRESH_ID, MEMBER_ID: init.member_id, IS_ADMIN: init.IS_ADMIN, INSTALL: init.INSTALL,
           FIRST_RUN: false, PLACEMENT: init.PLACEMENT, PLACEMENT_OPTIONS: init.PLACEMENT_OPTIONS, APP_OPTIONS: appOptions, USER_OPTIONS: userOptions });
       case 'refreshAuth': {
@@ -153,13 +186,20 @@ const SHELL_JS = `(() => {
         reply({}); if (r.ok) setTimeout(() => location.reload(), 50); return;
       }
       case 'setInstall': return reply({});
-      case 'resizeWindow': if (params && params.height) frame.style.height = params.height + 'px'; if (params && params.width) frame.style.width = params.width + 'px'; return reply({});
+      case 'resizeWindow': {
+        // bx24-resize-window.html: numbers are pixels; fitWindow() sends the width "100%".
+        const size = (v) => (typeof v === 'string' && /%$/.test(v) ? v : Number(v) + 'px');
+        if (params && params.height) frame.style.height = size(params.height);
+        if (params && params.width) frame.style.width = size(params.width);
+        frame.dataset.resized = String(params && params.height);
+        return reply({});
+      }
       case 'setTitle': document.getElementById('app-title').textContent = params && params.title || ''; document.title = params && params.title || ''; return reply({});
       case 'setScroll': window.scrollTo(0, params && params.scroll || 0); return reply({});
       case 'reloadWindow': frame.src = frame.src; return reply({});
       case 'setAppOption': Object.assign(appOptions, params && params.options || {}); return reply({});
       case 'setUserOption': Object.assign(userOptions, params && params.options || {}); return reply({});
-      case 'openApplication': openSlider('<p id="slider-app">Application slider ' + JSON.stringify(params).replace(/</g, '&lt;') + '</p>'); return reply({});
+      case 'openApplication': await openAppSlider(params); return reply({});
       case 'openPath': {
         const path = String(params && params.path || '');
         const m = /\\/crm\\/type\\/31\\/details\\/(\\d+)/.exec(path) || /\\/crm\\/quote\\/(?:details|show)\\/(\\d+)/.exec(path);
@@ -167,7 +207,7 @@ const SHELL_JS = `(() => {
         openSlider('<p id="slider-path">' + path.replace(/</g, '&lt;') + '</p>' + (href ? '<iframe src="' + href + '"></iframe>' : ''));
         return reply({ result: 'close' });
       }
-      case 'closeApplication': slider.style.display = 'none'; return reply({});
+      case 'closeApplication': closeSlider(); return reply({});
       case 'getInterface': return reply({ command: [], event: [] });
       default: return reply({});
     }

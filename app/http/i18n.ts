@@ -1,0 +1,63 @@
+/**
+ * Text in one place per language: views/i18n/<lang>.json holds every word the pages show, by key.
+ * The language is the portal user's, as Bitrix24 puts it in the frame URL (`LANG`, also `B24Frame.getLang()`);
+ * a language without a dictionary falls back to English, and a key missing in a dictionary falls back to its English text.
+ *
+ * A message is a string with `{name}` placeholders, or plural forms by Intl.PluralRules category:
+ * `{ "one": "{count} job", "other": "{count} jobs" }` (chosen by the `count` variable).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+type Message = string | Partial<Record<Intl.LDMLPluralRule, string>>;
+type Dictionary = Record<string, Message>;
+
+export type Translate = (key: string, vars?: Record<string, string | number>) => string;
+
+export const DEFAULT_LANGUAGE = 'en';
+const I18N_DIR = fileURLToPath(new URL('../../views/i18n', import.meta.url));
+
+let dictionaries: Map<string, Dictionary> | undefined;
+
+function load(): Map<string, Dictionary> {
+  if (!dictionaries) {
+    dictionaries = new Map();
+    for (const file of readdirSync(I18N_DIR).filter((f) => f.endsWith('.json'))) {
+      dictionaries.set(file.replace(/\.json$/, ''), JSON.parse(readFileSync(path.join(I18N_DIR, file), 'utf8')) as Dictionary);
+    }
+  }
+  return dictionaries;
+}
+
+/** The languages with a dictionary, English first. */
+export function languages(): string[] {
+  return [...load().keys()].sort((a, b) => (a === DEFAULT_LANGUAGE ? -1 : b === DEFAULT_LANGUAGE ? 1 : a.localeCompare(b)));
+}
+
+/** The dictionary language for a Bitrix24 `LANG` value (`de`, `DE`, `de-CH` → `de`; `la`, garbage, none → `en`). */
+export function pickLanguage(lang: unknown): string {
+  const code = String(Array.isArray(lang) ? lang[0] : lang ?? '').trim().toLowerCase().slice(0, 2);
+  return load().has(code) ? code : DEFAULT_LANGUAGE;
+}
+
+/** The translate function of a language. Unknown keys come back as the key itself, so a gap is visible, never blank. */
+export function translator(lang: string): Translate {
+  const all = load();
+  const own = all.get(lang) ?? {};
+  const fallback = all.get(DEFAULT_LANGUAGE) ?? {};
+  const plural = new Intl.PluralRules(lang);
+  return (key, vars = {}) => {
+    const message = own[key] ?? fallback[key];
+    if (message === undefined) return key;
+    const text = typeof message === 'string' ? message : (message[plural.select(Number(vars.count ?? 0))] ?? message.other ?? key);
+    return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
+  };
+}
+
+/** The messages browser scripts use (keys starting with `js.`), for the page's JSON data island. */
+export function browserMessages(lang: string): Record<string, Message> {
+  const all = load();
+  const merged = { ...all.get(DEFAULT_LANGUAGE), ...all.get(lang) };
+  return Object.fromEntries(Object.entries(merged).filter(([k]) => k.startsWith('js.')));
+}

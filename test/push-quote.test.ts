@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { QUOTE, SMART_INVOICE } from './emulators/bitrix24/index.js';
+import { startEnvironment, type Environment } from './helpers/env.js';
+import { updatePortalSettings } from '../app/sync/settings.js';
+
+type Row = Record<string, unknown>;
+
+/** A salesperson creates a company and an estimate with rows, as in the Bitrix24 UI. */
+function createQuote(env: Environment, opts: { number: string; company?: string; companyId?: number; stageId?: string; rows?: Row[] }) {
+  const user = env.b24.actAs(2);
+  const companyId = opts.companyId ?? Number(user.createCompany({ title: opts.company ?? `Client of ${opts.number}`, fm: [{ typeId: 'EMAIL', valueType: 'WORK', value: `${opts.number.toLowerCase()}@example.com` }] }).id);
+  const q = user.createQuote({
+    title: `Fit-out ${opts.number}`, quoteNumber: opts.number, companyId, currencyId: 'NZD', stageId: opts.stageId ?? 'DRAFT',
+    begindate: '2026-11-20T00:00:00+00:00', closedate: '2026-12-20T00:00:00+00:00',
+    content: 'Kitchen fit-out, stage one', terms: 'Valid for 30 days. 50 % deposit on acceptance.',
+  });
+  const id = Number(q.id);
+  user.setProductRows(QUOTE, id, opts.rows ?? [
+    { productName: 'Design hour', price: 103.5, quantity: 10, taxRate: 15, taxIncluded: 'Y', discountTypeId: 2, discountRate: 10, priceBrutto: 115, priceNetto: 100 },
+    { productName: 'Site visit', price: 57.5, quantity: 1, taxRate: 15, taxIncluded: 'Y' },
+  ]);
+  return { id, companyId };
+}
+
+function xeroQuotesFor(env: Environment, reference: string) {
+  return env.xero.quotes(env.tenantId).filter((q) => q.Reference === reference);
+}
+
+function quoteItem(env: Environment, id: number): Row {
+  return env.b24.items(QUOTE).find((i) => Number(i.id) === id)! as Row;
+}
+
+function activity(env: Environment, id: number): string[] {
+  return env.c.store.activity.list({ memberId: env.memberId, subject: `quote:${id}`, limit: 20 }).map((a) => a.message);
+}
+
+describe('pushing quotes from Bitrix24 to Xero', () => {
+  let env: Environment;
+  before(async () => {
+    env = await startEnvironment();
+  });
+  after(async () => {
+    env.xero.assertNoSpecViolations();
+    await env.close();
+  });
+
+  it('when a salesperson creates an estimate, then one Xero draft quote appears with every field, and its id, number and status come back', async () => {
+    const { id } = createQuote(env, { number: 'EST-1001', company: 'Harbour Kitchens Ltd' });
+    await env.settle();
+    const all = xeroQuotesFor(env, 'EST-1001');
+    assert.equal(all.length, 1);
+    const [x] = all;
+    assert.equal(x.Status, 'DRAFT');
+    assert.equal((x.Contact as Row).Name, 'Harbour Kitchens Ltd');
+    assert.equal(x.DateString, '2026-11-20T00:00:00');
+    assert.equal(x.ExpiryDateString, '2026-12-20T00:00:00');
+    assert.equal(x.Title, 'Fit-out EST-1001');
+    assert.equal(x.Summary, 'Kitchen fit-out, stage one');
+    assert.equal(x.Terms, 'Valid for 30 days. 50 % deposit on acceptance.');
+    assert.match(String(x.QuoteNumber), /^QU-\d{4}$/, 'Xero numbers the quote (the default numbering)');
+    assert.equal(x.CurrencyCode, 'NZD');
+    assert.equal(x.LineAmountTypes, 'INCLUSIVE');
+    assert.deepEqual((x.LineItems as Row[]).map((l) => [l.Description, l.Quantity, l.UnitAmount, l.DiscountRate ?? null, l.AccountCode, l.TaxType]), [
+      ['Design hour', 10, 115, 10, '200', 'OUTPUT2'],
+      ['Site visit', 1, 57.5, null, '200', 'OUTPUT2'],
+    ]);
+    assert.equal(x.Total, 1092.5);
+    const link = env.c.store.links.find(env.memberId, 'quote', String(id))!;
+    assert.equal(link.xeroType, 'quote');
+    assert.equal(link.xeroId, x.QuoteID);
+    const item = quoteItem(env, id);
+    assert.equal(item.ufCrmQuoteXeroId, x.QuoteID);
+    assert.equal(item.ufCrmQuoteXeroNumber, x.QuoteNumber);
+    assert.equal(item.ufCrmQuoteXeroStatus, 'DRAFT');
+    assert.equal(env.c.store.jobs.countByState(env.memberId).needs_attention, 0);
+    assert.ok(activity(env, id).some((m) => m === `Quote EST-1001 sent to Xero as draft ${x.QuoteNumber}.`));
+  });
+
+  it('when the connector writes Xero numbers back and events come twice, then the echoes cause no Xero call and Xero has one quote', async () => {
+    const { id } = createQuote(env, { number: 'EST-1002' });
+    await env.b24.flushEvents();
+    await env.b24.flushEvents();
+    await env.settle();
+    env.xero.resetCounters();
+    env.b24.actAs(2).updateItem(QUOTE, id, { title: 'Fit-out EST-1002' });
+    await env.settle();
+    assert.equal(env.xero.counters.total, 0, JSON.stringify(env.xero.requestLog.map((r) => r.endpoint)));
+    assert.equal(xeroQuotesFor(env, 'EST-1002').length, 1);
+  });
+
+  it('when a draft or sent quote is edited in Bitrix24, then the same Xero quote is updated; once accepted, the card says why not', async () => {
+    const { id } = createQuote(env, { number: 'EST-1003' });
+    await env.settle();
+    const [first] = xeroQuotesFor(env, 'EST-1003');
+    env.b24.actAs(2).setProductRows(QUOTE, id, [{ productName: 'Design hour', price: 115, quantity: 4, taxRate: 15, taxIncluded: 'Y' }]);
+    await env.settle();
+    let [now] = xeroQuotesFor(env, 'EST-1003');
+    assert.equal(now.QuoteID, first.QuoteID);
+    assert.equal(now.Total, 460);
+    env.xero.setQuoteStatus(env.tenantId, String(first.QuoteID), 'SENT');
+    env.b24.actAs(2).updateItem(QUOTE, id, { title: 'Fit-out EST-1003, revised' });
+    await env.settle();
+    [now] = xeroQuotesFor(env, 'EST-1003');
+    assert.equal(now.Title, 'Fit-out EST-1003, revised', 'a sent quote is still editable in Xero');
+    assert.equal(now.Status, 'SENT');
+    env.xero.setQuoteStatus(env.tenantId, String(first.QuoteID), 'ACCEPTED');
+    env.b24.actAs(2).updateItem(QUOTE, id, { title: 'Too late' });
+    await env.settle();
+    [now] = xeroQuotesFor(env, 'EST-1003');
+    assert.equal(now.Title, 'Fit-out EST-1003, revised');
+    assert.match(activity(env, id)[0]!, /Changes to quote EST-1003 were not sent: it is ACCEPTED in Xero/);
+    assert.equal(xeroQuotesFor(env, 'EST-1003').length, 1);
+  });
+
+  it('when the estimate moves through its stages, then the Xero quote follows: sent, accepted through sent, declined through sent, deleted', async () => {
+    const moves: [string, string, string][] = [['SENT', 'SENT', 'marked sent'], ['APPROVED', 'ACCEPTED', 'accepted in Xero (through SENT)'], ['DECLAINED', 'DECLINED', 'declined in Xero (through SENT)']];
+    for (const [stage, status, words] of moves) {
+      const { id } = createQuote(env, { number: `EST-2${stage}` });
+      await env.settle();
+      env.xero.resetCounters();
+      env.b24.actAs(2).moveStage(QUOTE, id, stage);
+      await env.settle();
+      const [x] = xeroQuotesFor(env, `EST-2${stage}`);
+      assert.equal(x.Status, status, `${stage} → ${status}`);
+      const history = env.xero.requestLog.filter((r) => r.method === 'POST' && /\/Quotes\//.test(r.endpoint)).length;
+      assert.equal(history, status === 'SENT' ? 1 : 2, 'one status change per allowed transition');
+      assert.ok(activity(env, id).some((m) => m.includes(words)), activity(env, id).join(' | '));
+      assert.equal(quoteItem(env, id).ufCrmQuoteXeroStatus, status);
+      assert.equal(env.c.store.links.find(env.memberId, 'quote', String(id))!.xeroStatus, status);
+    }
+    const { id } = createQuote(env, { number: 'EST-2DEL' });
+    await env.settle();
+    env.b24.actAs(2).deleteItem(QUOTE, id);
+    await env.settle();
+    assert.equal(xeroQuotesFor(env, 'EST-2DEL')[0].Status, 'DELETED');
+  });
+
+  it('when an estimate is created at a closing stage, then the Xero quote reaches that status too', async () => {
+    createQuote(env, { number: 'EST-2NEW', stageId: 'APPROVED' });
+    await env.settle();
+    assert.equal(xeroQuotesFor(env, 'EST-2NEW')[0].Status, 'ACCEPTED');
+  });
+
+  it('when the admin maps a stage in the quote stage map, then that stage asks for the mapped status', async () => {
+    const settings = updatePortalSettings(env.c.store, env.memberId, { quoteStageMap: { SENT: 'ACCEPTED' } });
+    try {
+      const { id } = createQuote(env, { number: 'EST-2MAP' });
+      await env.settle();
+      env.b24.actAs(2).moveStage(QUOTE, id, 'SENT');
+      await env.settle();
+      assert.equal(xeroQuotesFor(env, 'EST-2MAP')[0].Status, 'ACCEPTED');
+    } finally {
+      updatePortalSettings(env.c.store, env.memberId, { ...settings, quoteStageMap: {} });
+    }
+  });
+
+  it('when Xero does not allow the transition, then the card explains it and it is not retried', async () => {
+    const { id } = createQuote(env, { number: 'EST-3001' });
+    await env.settle();
+    const [x] = xeroQuotesFor(env, 'EST-3001');
+    for (const s of ['SENT', 'ACCEPTED', 'INVOICED']) env.xero.setQuoteStatus(env.tenantId, String(x.QuoteID), s);
+    env.b24.actAs(2).moveStage(QUOTE, id, 'DECLAINED');
+    await env.settle();
+    assert.equal(xeroQuotesFor(env, 'EST-3001')[0].Status, 'INVOICED');
+    assert.match(activity(env, id)[0]!, /Quote QU-\d+ stays INVOICED in Xero although it was moved to "Declined" in Bitrix24: Xero does not allow a INVOICED quote to become DECLINED\./);
+    assert.equal(env.c.store.jobs.countByState(env.memberId).pending ?? 0, 0);
+    env.xero.resetCounters();
+    await env.b24.flushEvents();
+    await env.settle();
+    assert.equal(env.xero.counters.total, 0, 'not retried');
+  });
+
+  it('when the numbering setting says Bitrix24, then the Xero quote takes the Bitrix24 number', async () => {
+    const settings = updatePortalSettings(env.c.store, env.memberId, { documentNumbering: 'bitrix24' });
+    try {
+      createQuote(env, { number: 'EST-4001' });
+      await env.settle();
+      assert.equal(xeroQuotesFor(env, 'EST-4001')[0].QuoteNumber, 'EST-4001');
+    } finally {
+      updatePortalSettings(env.c.store, env.memberId, { ...settings, documentNumbering: 'xero' });
+    }
+  });
+
+  it('when Xero created a quote but its answer was lost and the estimate changed meanwhile, then it is found by its reference, not created twice', async () => {
+    const { companyId } = createQuote(env, { number: 'EST-5000' });
+    await env.settle();
+    const { id } = createQuote(env, { number: 'EST-5001', companyId });
+    env.xero.setFaults({ dropResponseRate: 1 });
+    await env.b24.flushEvents();
+    await env.c.services.outbox.drain();
+    env.xero.setFaults({});
+    assert.equal(xeroQuotesFor(env, 'EST-5001').length, 1, 'Xero has it although the connector never heard back');
+    assert.equal(env.c.store.links.find(env.memberId, 'quote', String(id)), undefined);
+    env.b24.actAs(2).setProductRows(QUOTE, id, [{ productName: 'Design hour', price: 115, quantity: 3, taxRate: 15, taxIncluded: 'Y' }]);
+    env.c.store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
+    await env.settle();
+    const all = xeroQuotesFor(env, 'EST-5001');
+    assert.equal(all.length, 1);
+    assert.equal(all[0].Total, 345);
+    assert.equal(env.c.store.links.find(env.memberId, 'quote', String(id))!.xeroId, all[0].QuoteID);
+  });
+
+  it('when an invoice is made from an accepted estimate, then its Xero reference names the quote and the Xero quote becomes INVOICED', async () => {
+    const { id, companyId } = createQuote(env, { number: 'EST-6001' });
+    await env.settle();
+    env.b24.actAs(2).moveStage(QUOTE, id, 'APPROVED');
+    await env.settle();
+    const [q] = xeroQuotesFor(env, 'EST-6001');
+    assert.equal(q.Status, 'ACCEPTED');
+    const user = env.b24.actAs(2);
+    const inv = user.createSmartInvoice({ title: 'From EST-6001', accountNumber: 'INV-6001', companyId, currencyId: 'NZD', parentId7: id });
+    user.setProductRows(SMART_INVOICE, Number(inv.id), [{ productName: 'Design hour', price: 115, quantity: 10, taxRate: 15, taxIncluded: 'Y' }]);
+    await env.settle();
+    const invoices = env.xero.invoices(env.tenantId).filter((i) => String(i.Reference).startsWith('INV-6001'));
+    assert.equal(invoices.length, 1);
+    assert.equal(invoices[0].Reference, `INV-6001 (quote ${q.QuoteNumber})`);
+    assert.equal(xeroQuotesFor(env, 'EST-6001')[0].Status, 'INVOICED');
+    assert.ok(activity(env, id).some((m) => m === `Quote ${q.QuoteNumber} was marked invoiced in Xero: invoice INV-6001 was made from it.`));
+  });
+
+  it('when quote sync is off, then estimates stay in Bitrix24', async () => {
+    const settings = updatePortalSettings(env.c.store, env.memberId, { quoteSync: false });
+    try {
+      createQuote(env, { number: 'EST-7001' });
+      await env.settle();
+      assert.equal(xeroQuotesFor(env, 'EST-7001').length, 0);
+    } finally {
+      updatePortalSettings(env.c.store, env.memberId, { ...settings, quoteSync: true });
+    }
+  });
+});
