@@ -27,6 +27,11 @@ export function spendingAs<T>(spend: Spend, fn: () => T): T {
   return scope.run(spend, fn);
 }
 
+/** A job handler whose Xero calls count as `spend`. */
+export function spendingHandler<H extends { batchSize?: number; run(jobs: never[]): Promise<unknown> }>(spend: Spend, handler: H): H {
+  return { ...handler, batchSize: handler.batchSize, run: (jobs: never[]) => spendingAs(spend, () => handler.run(jobs)) };
+}
+
 /** The spend of the calls made here (Default: push). */
 export function currentSpend(): Spend {
   return scope.getStore() ?? 'push';
