@@ -239,12 +239,16 @@ describe('installing the app into Bitrix24', () => {
       assert.equal(page.status, 200);
       return /data-session="([^"]+)"/.exec(await page.text())![1];
     };
-    const body = JSON.stringify({ defaultSalesAccount: '200' });
+    const body = JSON.stringify({ voidOnDelete: false });
     const asUser = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(2) }, body });
     assert.equal(asUser.status, 403);
     const asAdmin = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(1) }, body });
     assert.equal(asAdmin.status, 200);
-    assert.equal(((await asAdmin.json()) as { settings: { defaultSalesAccount: string } }).settings.defaultSalesAccount, '200');
+    assert.equal(((await asAdmin.json()) as { settings: { voidOnDelete: boolean } }).settings.voidOnDelete, false);
+    // An account can only be checked against Xero's chart once Xero is connected.
+    const account = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(1) }, body: JSON.stringify({ defaultSalesAccount: '200' }) });
+    assert.equal(account.status, 409);
+    assert.match(((await account.json()) as { error: { message: string } }).error.message, /Xero is not connected yet/);
     const invalid = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(1) }, body: JSON.stringify({ pollIntervalSeconds: 5 }) });
     assert.equal(invalid.status, 400);
     assert.match(((await invalid.json()) as { error: { message: string } }).error.message, /pollIntervalSeconds/);
