@@ -20,6 +20,7 @@ import { reconcile } from './sync/reconcile.js';
 import { IntakeSchedule } from './sync/intake-schedule.js';
 import { PullStatuses } from './sync/pull-statuses.js';
 import { StatusPollSchedule } from './sync/schedules.js';
+import { OrgDataCache, ORG_DATA_JOB } from './sync/org-data.js';
 import { Metrics } from './metrics.js';
 import { ImportFromXero, IMPORT_JOB } from './sync/import-from-xero.js';
 import { SyncContacts, PULL_CONTACT_JOB, PUSH_CONTACT_JOB } from './sync/sync-contacts.js';
@@ -40,6 +41,8 @@ export interface Services {
   intakeSchedule: IntakeSchedule;
   /** Xero → Bitrix24 statuses: `pollConnection` for the schedule and the bench, the `xero-webhook` handler. */
   pullStatuses: PullStatuses;
+  /** The connected organisation's lists (accounts, tax rates, …), cached with their age. */
+  orgData: OrgDataCache;
   /** The Xero status poll; started and stopped by main.ts. */
   statusPoll: StatusPollSchedule;
   /** Prometheus metrics of this instance (GET /metrics). */
@@ -73,8 +76,10 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const outbox = new Outbox(store, logger, {}, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);
   outbox.register('portal-uninstall', installPortal.uninstallHandler);
-  outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger }, invoiceKind));
-  outbox.register('push-quote', new PushDocuments({ store, portals, gateways, logger }, quoteKind));
+  const orgData = new OrgDataCache({ store, gateways, portals, logger });
+  outbox.register(ORG_DATA_JOB, orgData.handler);
+  outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger, orgData }, invoiceKind));
+  outbox.register('push-quote', new PushDocuments({ store, portals, gateways, logger, orgData }, quoteKind));
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
   outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));
   const intakeSchedule = new IntakeSchedule(store, outbox, logger, config.retention);
@@ -101,7 +106,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const statusPoll = new StatusPollSchedule(store, polls, logger, { defaultIntervalSeconds: config.pollIntervalSeconds, budgetOf: (id) => gateways.for(id).budget });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret, { store, appClientId: config.bitrix.clientId }), portals, identity, xero, connectXero, installPortal,
-    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero, syncContacts,
+    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero, syncContacts, orgData,
   };
 }
 
