@@ -53,6 +53,13 @@ const envSchema = z.object({
   B24_CLIENT_SECRET: optionalText,
   /** Bitrix24 OAuth server; refresh goes to `${B24_OAUTH_URL}/oauth/token/`. (Default: https://oauth.bitrix.info) */
   B24_OAUTH_URL: baseUrl.default('https://oauth.bitrix.info'),
+  /**
+   * The one Bitrix24 portal this connector serves (its address, e.g. https://crm.example.com); installs from any
+   * other portal are refused. (Default: none; any portal whose identity the OAuth server confirms)
+   */
+  B24_PORTAL_URL: baseUrl.optional(),
+  /** Days the data of a portal uninstalled with "clean data" is kept (restorable) before it is purged, 0..365. (Default: 7) */
+  UNINSTALL_GRACE_DAYS: integer(0, 365).default(7),
   /** Xero app client id. (Default: none) */
   XERO_CLIENT_ID: optionalText,
   /** Xero app client secret. (Default: none) */
@@ -73,6 +80,8 @@ const envSchema = z.object({
   XERO_LOGIN_URL: baseUrl.default('https://login.xero.com'),
   /** Seconds between Xero status polls, 30..300. (Default: 60) */
   POLL_INTERVAL_SECONDS: integer(30, 300).default(60),
+  /** Xero calls per organisation in 24 hours, 100..1000000: 1000 on Xero's Starter tier. (Default: 5000) */
+  XERO_DAILY_LIMIT: integer(100, 1_000_000).default(5000),
   /** Bearer token that may read GET /metrics from anywhere; unset: only loopback clients may. (Default: none) */
   METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters long').optional()),
   /** Days finished jobs are kept, 1..3650. (Default: 30) */
@@ -91,7 +100,15 @@ export interface Config {
   dataDir: string;
   /** Absent until `resolveAppSecret` has run. */
   appSecret: string | undefined;
-  bitrix: { clientId?: string; clientSecret?: string; oauthUrl: string };
+  bitrix: {
+    clientId?: string;
+    clientSecret?: string;
+    oauthUrl: string;
+    /** B24_PORTAL_URL: the only portal installs are accepted from. */
+    portalUrl?: string;
+    /** Days a CLEAN-uninstalled portal's data is kept before the purge. */
+    uninstallGraceDays: number;
+  };
   xero: {
     clientId?: string;
     clientSecret?: string;
@@ -102,6 +119,8 @@ export interface Config {
     loginUrl: string;
   };
   pollIntervalSeconds: number;
+  /** Xero calls per organisation in 24 hours, spent by priority (xero/budget.ts). (Default: 5000) */
+  xeroDailyLimit: number;
   logLevel: LogLevel;
   /** Bearer token for GET /metrics; undefined: loopback only. */
   metricsToken?: string;
@@ -147,7 +166,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     publicUrl: e.PUBLIC_URL ?? `http://localhost:${e.PORT}`,
     dataDir: path.resolve(e.DATA_DIR),
     appSecret: e.APP_SECRET,
-    bitrix: { clientId: e.B24_CLIENT_ID, clientSecret: e.B24_CLIENT_SECRET, oauthUrl: e.B24_OAUTH_URL },
+    bitrix: {
+      clientId: e.B24_CLIENT_ID,
+      clientSecret: e.B24_CLIENT_SECRET,
+      oauthUrl: e.B24_OAUTH_URL,
+      portalUrl: e.B24_PORTAL_URL,
+      uninstallGraceDays: e.UNINSTALL_GRACE_DAYS,
+    },
     xero: {
       clientId: e.XERO_CLIENT_ID,
       clientSecret: e.XERO_CLIENT_SECRET,
@@ -158,6 +183,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       loginUrl: e.XERO_LOGIN_URL,
     },
     pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,
+    xeroDailyLimit: e.XERO_DAILY_LIMIT,
     logLevel: e.LOG_LEVEL,
     metricsToken: e.METRICS_TOKEN,
     retention: { jobDays: e.JOB_RETENTION_DAYS, activityDays: e.ACTIVITY_RETENTION_DAYS },

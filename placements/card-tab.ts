@@ -7,6 +7,7 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { verifyPage, type VerifiedPage } from '../app/bitrix/request-auth.js';
+import { requireReadable } from '../app/bitrix/document-access.js';
 import { AppError, badRequest, notFound } from '../app/errors.js';
 import { pickLanguage, translator, type Translate } from '../app/http/i18n.js';
 import type { LiveContext, LiveView } from '../app/http/live.js';
@@ -15,9 +16,11 @@ import { requireSession, type PageSession } from '../app/http/session.js';
 import type { Services } from '../app/services.js';
 import type { Activity } from '../app/store/activity.js';
 import type { Link } from '../app/store/links.js';
-import { pushJobKey } from '../app/sync/intake.js';
+import { pushJobKey, pushJobKind } from '../app/sync/intake.js';
 import { XeroApiError } from '../app/xero/errors.js';
+import type { XeroGateway } from '../app/xero/gateway.js';
 import { onlineInvoiceUrl } from '../app/xero/invoices.js';
+import { getQuotes } from '../app/xero/quotes.js';
 import { documentLink, documentRef, isDocumentType, subjectOf, type DocumentRef, type DocumentType } from './document-refs.js';
 
 /** Document type shown by each card placement. Source: bitrix24-rest.md §11. */
@@ -29,8 +32,8 @@ const PLACEMENT_TYPES: Record<string, { type: DocumentType; noun: string }> = {
 
 /** How long the first render waits for Xero's figures before the live stream brings them. (Default: 2500 ms) */
 const FIRST_RENDER_WAIT_MS = 2500;
-/** The document kinds the connector pushes today (quotes follow with the quotes feature). */
-const PUSHABLE: DocumentType[] = ['smart_invoice', 'invoice'];
+/** The document kinds the connector pushes (quotes while the quote sync setting is on). */
+const PUSHABLE: DocumentType[] = ['smart_invoice', 'invoice', 'quote'];
 
 export function cardTabRoutes(services: Services): Router {
   const router = Router();
@@ -46,8 +49,10 @@ export function cardTabRoutes(services: Services): Router {
     }
     const lang = pickLanguage(req.query.LANG);
     const memberId = page.portal.memberId;
-    const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name });
     const ref: DocumentRef = { type: kind.type, id };
+    // Only a user whom Bitrix24 lets read the document sees its Xero state (asked with the user's own token).
+    await requireReadable(page.portal.clientEndpoint, page.authId, ref);
+    const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name, authId: page.authId });
     const card = await cardState(services, sessions.verify(session), ref, lang, FIRST_RENDER_WAIT_MS);
     await renderPage(
       res,
@@ -60,6 +65,7 @@ export function cardTabRoutes(services: Services): Router {
   /** The document's PDF, streamed from Xero on demand; never stored. */
   router.get('/api/documents/:type/:id/pdf', requireSession(sessions), async (req, res) => {
     const ref = refOf(req.params);
+    await requireReadable(req.sessionPortal!.clientEndpoint, req.session!.authId, ref);
     const link = linkedOrThrow(services, req.session!, ref);
     const connection = store.connections.get(link.connectionId ?? -1);
     if (!connection || connection.state !== 'active') throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected, so the PDF cannot be read.', 409);
@@ -79,7 +85,7 @@ export function cardTabRoutes(services: Services): Router {
     if (!PUSHABLE.includes(ref.type)) throw new AppError('SYNC.NOT_SUPPORTED', 'Estimates are not sent to Xero by this version of the connector yet.', 409);
     const memberId = req.session!.memberId;
     const linked = store.links.find(memberId, ref.type, ref.id);
-    store.jobs.enqueue({ memberId, kind: 'push-invoice', key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'manual', ts: null } });
+    store.jobs.enqueue({ memberId, kind: pushJobKind(ref.type), key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'manual', ts: null } });
     store.activity.record({
       memberId, level: 'info', kind: linked ? 'invoice.sync_requested' : 'invoice.send_requested', subject: subjectOf(ref),
       message: `${req.session!.userName} asked to ${linked ? 'sync' : 'send'} this document ${linked ? 'with' : 'to'} Xero now.`,
@@ -94,7 +100,11 @@ export function cardTabRoutes(services: Services): Router {
 /** The card's live stream: `GET /api/live/card?type=smart_invoice&id=42`. */
 export function cardLive(services: Services): LiveView<DocumentRef> {
   return {
-    prepare: (ctx) => refOf(ctx.query),
+    prepare: async (ctx) => {
+      const ref = refOf(ctx.query);
+      await requireReadable(services.store.portals.get(ctx.session.memberId)?.clientEndpoint ?? '', ctx.session.authId, ref);
+      return ref;
+    },
     regions: async (ref, ctx) => cardRegions(await cardState(services, ctx.session, ref, ctx.lang, 0), ctx.lang, ctx.session.isAdmin),
   };
 }
@@ -102,9 +112,10 @@ export function cardLive(services: Services): LiveView<DocumentRef> {
 /** The slider with a document's full history (PLACEMENT_OPTIONS { view: "history", type, id }). */
 export async function historySlider(services: Services, page: VerifiedPage, lang: string, res: Response): Promise<void> {
   const ref = refOf(page.options as Record<string, unknown>);
+  await requireReadable(page.portal.clientEndpoint, page.authId, ref);
   const { store, sessions } = services;
   const memberId = page.portal.memberId;
-  const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name });
+  const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name, authId: page.authId });
   const t = translator(lang);
   const history = store.activity.list({ memberId, subject: subjectOf(ref), limit: 500 });
   await renderPage(
@@ -161,6 +172,7 @@ async function readFigures(services: Services, link: Link): Promise<XeroFigures 
   if (!connection || connection.state !== 'active') return { problem: 'Xero is not connected.' };
   const gateway = services.gateways.for(connection.id);
   try {
+    if (link.xeroType === 'quote') return quoteFigures(gateway, connection.tenantId, link);
     const answer = await gateway.call('reading an invoice for its card', (s) =>
       // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices
       s.xero.accountingApi.getInvoice(s.tenantId, link.xeroId),
@@ -183,9 +195,17 @@ async function readFigures(services: Services, link: Link): Promise<XeroFigures 
   }
 }
 
+/** A quote's figures: its total and expiry date (quotes have nothing paid or due). */
+async function quoteFigures(gateway: XeroGateway, tenantId: string, link: Link): Promise<XeroFigures | { problem: string }> {
+  const q = (await getQuotes(gateway, tenantId, [link.xeroId])).get(link.xeroId.toLowerCase());
+  if (!q) return { problem: 'Xero did not return the quote.' };
+  return { total: money(q.total), amountPaid: '0.00', amountDue: '0.00', currency: q.currencyCode, dueDate: q.dueDate ?? null, status: q.status, onlineUrl: null };
+}
+
 const money = (v: unknown) => (v === undefined || v === null ? '0.00' : Number(v).toFixed(2));
 
-export type CardStatus = 'not_linked' | 'waiting' | 'attention' | 'DRAFT' | 'SUBMITTED' | 'AUTHORISED' | 'PART_PAID' | 'PAID' | 'VOIDED' | 'DELETED' | 'unknown';
+export type CardStatus = 'not_linked' | 'waiting' | 'attention' | 'DRAFT' | 'SUBMITTED' | 'AUTHORISED' | 'PART_PAID' | 'PAID' | 'VOIDED' | 'DELETED'
+  | 'SENT' | 'ACCEPTED' | 'DECLINED' | 'INVOICED' | 'unknown';
 
 export interface CardState {
   ref: DocumentRef;
@@ -218,7 +238,7 @@ async function cardState(services: Services, session: PageSession, ref: Document
   let figures: XeroFigures | null = null;
   let figuresProblem: string | null = null;
   let figuresPending = false;
-  if (link && link.xeroType === 'invoice') {
+  if (link && (link.xeroType === 'invoice' || link.xeroType === 'quote')) {
     const entry = xeroFigures(services, link);
     const value = entry.value ?? (waitMs > 0 ? await Promise.race([entry.promise, sleep(waitMs).then(() => undefined)]) : undefined);
     if (!value) figuresPending = true;
@@ -231,7 +251,7 @@ async function cardState(services: Services, session: PageSession, ref: Document
   if (job?.state === 'needs_attention') status = 'attention';
   else if (!link) status = job ? 'waiting' : 'not_linked';
   else if (xeroStatus === 'AUTHORISED' && figures && Number(figures.amountPaid) > 0) status = 'PART_PAID';
-  else if (['DRAFT', 'SUBMITTED', 'AUTHORISED', 'PAID', 'VOIDED', 'DELETED'].includes(xeroStatus)) status = xeroStatus as CardStatus;
+  else if (['DRAFT', 'SUBMITTED', 'AUTHORISED', 'PAID', 'VOIDED', 'DELETED', 'SENT', 'ACCEPTED', 'DECLINED', 'INVOICED'].includes(xeroStatus)) status = xeroStatus as CardStatus;
   else status = 'unknown';
 
   return {
@@ -257,11 +277,11 @@ async function cardState(services: Services, session: PageSession, ref: Document
 /** The last push's totals comparison: equal, or both figures when they differ by more than 0.01. */
 function totalsCheck(history: Activity[]): CardState['totals'] {
   for (const a of history) {
-    if (a.kind === 'invoice.total_mismatch') {
+    if (a.kind === 'invoice.total_mismatch' || a.kind === 'quote.total_mismatch') {
       const d = a.details as { bitrix24?: string; xero?: string } | null;
       return { equal: false, bitrix24: d?.bitrix24, xero: d?.xero };
     }
-    if (a.kind === 'invoice.created' || a.kind === 'invoice.updated') {
+    if (/^(invoice|quote)\.(created|updated)$/.test(a.kind)) {
       const total = (a.details as { total?: unknown } | null)?.total;
       return { equal: true, xero: total === undefined ? undefined : Number(total).toFixed(2) };
     }

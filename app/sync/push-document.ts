@@ -30,7 +30,9 @@ import { isExpectedEcho } from '../store/link-status.js';
 import type { SalesDocument } from './document.js';
 import type { DocumentKind, KindContext } from './document-kind.js';
 import type { JobHandler, JobOutcome } from './outbox.js';
-import { portalSettings, type PortalSettings } from './settings.js';
+import type { PortalSettings } from './settings.js';
+import { salesMapping, type SalesMapping } from './mapping.js';
+import type { OrgDataCache } from './org-data.js';
 
 export interface PushPayload {
   type: 'smart_invoice' | 'invoice' | 'quote';
@@ -62,6 +64,8 @@ export interface PushDeps {
   portals: PortalClients;
   gateways: XeroGateways;
   logger: Logger;
+  /** The organisation's lists, for the automatic tax and account matches (mapping.ts). */
+  orgData: OrgDataCache;
 }
 
 /** One group's run: the portal, its Xero connection and settings, and the outcome of each job. */
@@ -101,20 +105,20 @@ export class PushDocuments<P> implements JobHandler {
   async run(jobs: Job[]): Promise<Map<number, JobOutcome>> {
     const memberId = jobs[0].memberId!;
     const connection = this.activeConnection(memberId);
-    const round = new Round(jobs, memberId, connection, this.deps.gateways.for(connection.id), portalSettings(this.deps.store, memberId));
+    // The settings with the automatic tax and account matches; documents waiting for a choice are held (mapping.ts).
+    const mapping = await salesMapping(this.deps.store, this.deps.orgData, memberId);
+    const round = new Round(jobs, memberId, connection, this.deps.gateways.for(connection.id), mapping.settings);
     if (!this.kind.enabled(round.settings)) return round.outcomes; // the kind's sync is off: nothing to do
     const payloads = jobs.map((j) => j.payload as PushPayload);
 
-    // 1. Deleted documents: removed in Xero the way the kind allows (their Xero state read at once).
-    await this.removeAll(round, payloads.filter((p) => p.deleted));
-
-    // 2. Load the documents (one Bitrix24 batch per 25); 3. skip echoes.
+    // 1-2. Load the documents (one Bitrix24 batch per 25) with the connector's own token; those gone are removed in
+    // Xero the way the kind allows. A delete event is a hint: a document Bitrix24 still has stays. 3. Skip echoes.
     const client = this.deps.portals.for(memberId);
-    const candidates = await this.loadChanged(round, client, payloads.filter((p) => !p.deleted));
+    const candidates = await this.loadChanged(round, client, payloads);
     if (candidates.length === 0) return round.outcomes;
 
     // 4. Check every changed document before any write; a document that cannot be sent says why.
-    const ready = candidates.filter((c) => c.contentChanged && this.passesPrecheck(round, c));
+    const ready = candidates.filter((c) => c.contentChanged && this.passesPrecheck(round, c, mapping));
 
     // 5. Documents already linked: their Xero state, to update them in place while Xero allows.
     const xeroState = await this.readLinked(round, candidates);
@@ -164,16 +168,18 @@ export class PushDocuments<P> implements JobHandler {
       accountCodePropertyId: this.deps.store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
     });
     const candidates: Candidate[] = [];
+    const gone: PushPayload[] = [];
     for (const ref of refs) {
       const key = keyOf(ref);
       const r = read.get(key);
       if (!r) continue;
       if (!r.ok) {
-        // A document gone from Bitrix24 before we read it is handled like a deletion.
-        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') await this.removeAll(round, [{ ...ref, deleted: true } as PushPayload]);
+        // Gone from Bitrix24 (whether or not an event said so): removed in Xero, their Xero states read at once.
+        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') gone.push({ ...ref, deleted: true } as PushPayload);
         else round.attention(key, r.failure);
         continue;
       }
+      if ((round.byKey.get(key)?.payload as PushPayload | undefined)?.deleted) this.noteDeleteRefused(memberId, ref);
       const doc = this.kind.prepare ? this.kind.prepare(r.doc, this.kindContext(round)) : r.doc;
       const hash = contentHash(doc, settings, this.kind);
       const found = this.deps.store.links.find(memberId, ref.type, ref.id);
@@ -187,13 +193,25 @@ export class PushDocuments<P> implements JobHandler {
       }
       candidates.push({ doc, hash, job: round.byKey.get(key)!, link, contentChanged, stageMoved });
     }
+    await this.removeAll(round, gone);
     return candidates;
   }
 
-  private passesPrecheck(round: Round, c: Candidate): boolean {
-    if (c.doc.customer) return true;
+  /** A delete event for a document Bitrix24 still has: nothing is deleted or voided in Xero; the attempt is logged. */
+  private noteDeleteRefused(memberId: string, ref: DocumentRef): void {
+    this.deps.store.activity.record({
+      memberId, level: 'warn', kind: 'event.delete_refused', subject: `${ref.type}:${ref.id}`,
+      message: `A delete event arrived for ${this.kind.noun} ${ref.id}, but it still exists in Bitrix24, so nothing was deleted or voided in Xero.`,
+    });
+  }
+
+  private passesPrecheck(round: Round, c: Candidate, mapping: SalesMapping): boolean {
     const noun = this.kind.noun;
-    round.attention(keyOf(c.doc), { code: 'SYNC.NO_CUSTOMER', message: `${capital(noun)} ${c.doc.number} has no company or contact. Choose the customer on the ${noun}.` });
+    const held = c.doc.customer
+      ? mapping.holdOf(c.doc)
+      : { code: 'SYNC.NO_CUSTOMER', message: `${capital(noun)} ${c.doc.number} has no company or contact. Choose the customer on the ${noun}.` };
+    if (!held) return true;
+    round.attention(keyOf(c.doc), held);
     return false;
   }
 
