@@ -32,7 +32,9 @@ describe('bad input on every endpoint', () => {
         for (const [what, type, body] of cases) {
           const res = await fetch(`${env.c.url}${path}`, { method, headers: { 'content-type': type }, body });
           const text = await res.text();
-          assert.ok(res.status >= 400 && res.status < 500, `${method} ${path} ${what}: ${res.status} ${text.slice(0, 200)}`);
+          // A path whose feature is not built yet answers 501 saying so; everything else a 4xx.
+          const notBuilt = res.status === 501 && text.includes('HTTP.NOT_IMPLEMENTED') && !what.startsWith('oversized');
+          assert.ok((res.status >= 400 && res.status < 500) || notBuilt, `${method} ${path} ${what}: ${res.status} ${text.slice(0, 200)}`);
           assert.ok(!text.includes('<script>alert(1)</script>'), `${method} ${path} ${what} echoes markup`);
           if (what.startsWith('oversized')) assert.equal(res.status, 413, `${method} ${path} ${what}`);
         }
