@@ -53,6 +53,13 @@ const envSchema = z.object({
   B24_CLIENT_SECRET: optionalText,
   /** Bitrix24 OAuth server; refresh goes to `${B24_OAUTH_URL}/oauth/token/`. (Default: https://oauth.bitrix.info) */
   B24_OAUTH_URL: baseUrl.default('https://oauth.bitrix.info'),
+  /**
+   * The one Bitrix24 portal this connector serves (its address, e.g. https://crm.example.com); installs from any
+   * other portal are refused. (Default: none; any portal whose identity the OAuth server confirms)
+   */
+  B24_PORTAL_URL: baseUrl.optional(),
+  /** Days the data of a portal uninstalled with "clean data" is kept (restorable) before it is purged, 0..365. (Default: 7) */
+  UNINSTALL_GRACE_DAYS: integer(0, 365).default(7),
   /** Xero app client id. (Default: none) */
   XERO_CLIENT_ID: optionalText,
   /** Xero app client secret. (Default: none) */
@@ -91,7 +98,15 @@ export interface Config {
   dataDir: string;
   /** Absent until `resolveAppSecret` has run. */
   appSecret: string | undefined;
-  bitrix: { clientId?: string; clientSecret?: string; oauthUrl: string };
+  bitrix: {
+    clientId?: string;
+    clientSecret?: string;
+    oauthUrl: string;
+    /** B24_PORTAL_URL: the only portal installs are accepted from. */
+    portalUrl?: string;
+    /** Days a CLEAN-uninstalled portal's data is kept before the purge. */
+    uninstallGraceDays: number;
+  };
   xero: {
     clientId?: string;
     clientSecret?: string;
@@ -147,7 +162,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     publicUrl: e.PUBLIC_URL ?? `http://localhost:${e.PORT}`,
     dataDir: path.resolve(e.DATA_DIR),
     appSecret: e.APP_SECRET,
-    bitrix: { clientId: e.B24_CLIENT_ID, clientSecret: e.B24_CLIENT_SECRET, oauthUrl: e.B24_OAUTH_URL },
+    bitrix: {
+      clientId: e.B24_CLIENT_ID,
+      clientSecret: e.B24_CLIENT_SECRET,
+      oauthUrl: e.B24_OAUTH_URL,
+      portalUrl: e.B24_PORTAL_URL,
+      uninstallGraceDays: e.UNINSTALL_GRACE_DAYS,
+    },
     xero: {
       clientId: e.XERO_CLIENT_ID,
       clientSecret: e.XERO_CLIENT_SECRET,

@@ -21,6 +21,7 @@ import { PullStatuses } from './sync/pull-statuses.js';
 import { StatusPollSchedule } from './sync/schedules.js';
 import { Metrics } from './metrics.js';
 import { ImportFromXero, IMPORT_JOB } from './sync/import-from-xero.js';
+import { SyncContacts, PULL_CONTACT_JOB, PUSH_CONTACT_JOB } from './sync/sync-contacts.js';
 
 export interface Services {
   config: Config;
@@ -44,6 +45,8 @@ export interface Services {
   metrics: Metrics;
   /** Import from Xero (slider and command line): preview, run, cancel, summary. */
   importFromXero: ImportFromXero;
+  /** Contacts kept in step both ways (push-contact, pull-contact jobs; the contact poll). */
+  syncContacts: SyncContacts;
 }
 
 export function createServices(input: { config: Config; store: Store; logger: Logger; appSecret: string; manifest?: Manifest; xeroLimits?: Partial<XeroLimits> }): Services {
@@ -62,12 +65,13 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     logger,
     connectXero,
     xeroGrantType: config.xero.grantType,
-    b24ClientId: config.bitrix.clientId,
+    bitrix: config.bitrix,
   });
   const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
   metrics.watchGateways(gateways);
   const outbox = new Outbox(store, logger, {}, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);
+  outbox.register('portal-uninstall', installPortal.uninstallHandler);
   outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger }, invoiceKind));
   outbox.register('push-quote', new PushDocuments({ store, portals, gateways, logger }, quoteKind));
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
@@ -77,10 +81,24 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   outbox.register('xero-webhook', pullStatuses.webhookHandler);
   const importFromXero = new ImportFromXero({ store, portals, gateways, logger });
   outbox.register(IMPORT_JOB, importFromXero.handler);
-  const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
+  const syncContacts = new SyncContacts({ store, portals, gateways, logger });
+  outbox.register(PUSH_CONTACT_JOB, syncContacts.pushHandler);
+  outbox.register(PULL_CONTACT_JOB, syncContacts.pullHandler);
+  // One poll tick reads changed invoices and quotes, then changed contacts (linked ones are updated in Bitrix24).
+  const polls = {
+    pollConnection: async (connectionId: number) => {
+      const report = await pullStatuses.pollConnection(connectionId);
+      const contacts = await syncContacts.pollConnection(connectionId).catch((err: unknown) => {
+        logger.warn({ err, connectionId }, 'Xero contact poll failed; the next one will try again');
+        return { xeroCalls: 0, updated: 0 };
+      });
+      return { ...report, xeroCalls: report.xeroCalls + contacts.xeroCalls, updated: report.updated + contacts.updated };
+    },
+  };
+  const statusPoll = new StatusPollSchedule(store, polls, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
   return {
-    config, store, logger, manifest, sessions: new SessionTokens(input.appSecret), portals, identity, xero, connectXero, installPortal,
-    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero,
+    config, store, logger, manifest, sessions: new SessionTokens(input.appSecret, { store, appClientId: config.bitrix.clientId }), portals, identity, xero, connectXero, installPortal,
+    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero, syncContacts,
   };
 }
 

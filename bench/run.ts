@@ -112,7 +112,7 @@ async function intake(): Promise<void> {
     // Warm up (JIT, connections) with one unmeasured second of the same traffic, as a running service would be.
     await Promise.all(Array.from({ length: RATE }, (_, i) => fetch(`${connector.url}/events`, {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ event: 'ONCRMDYNAMICITEMUPDATE', 'data[FIELDS][ID]': String(90_000 + i), 'data[FIELDS][ENTITY_TYPE_ID]': '31', 'auth[member_id]': b24.memberId, 'auth[application_token]': applicationToken }),
+      body: new URLSearchParams({ event: 'ONCRMDYNAMICITEMUPDATE', 'data[FIELDS][ID]': String(90_000 + i), 'data[FIELDS][ENTITY_TYPE_ID]': '31', ts: String(Math.floor(Date.now() / 1000)), 'auth[member_id]': b24.memberId, 'auth[application_token]': applicationToken }),
     }).then((r) => r.arrayBuffer())));
     await new Promise((r) => setTimeout(r, 1000));
     const total = RATE * SECONDS;

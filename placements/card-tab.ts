@@ -7,6 +7,7 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { verifyPage, type VerifiedPage } from '../app/bitrix/request-auth.js';
+import { requireReadable } from '../app/bitrix/document-access.js';
 import { AppError, badRequest, notFound } from '../app/errors.js';
 import { pickLanguage, translator, type Translate } from '../app/http/i18n.js';
 import type { LiveContext, LiveView } from '../app/http/live.js';
@@ -46,8 +47,10 @@ export function cardTabRoutes(services: Services): Router {
     }
     const lang = pickLanguage(req.query.LANG);
     const memberId = page.portal.memberId;
-    const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name });
     const ref: DocumentRef = { type: kind.type, id };
+    // Only a user whom Bitrix24 lets read the document sees its Xero state (asked with the user's own token).
+    await requireReadable(page.portal.clientEndpoint, page.authId, ref);
+    const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name, authId: page.authId });
     const card = await cardState(services, sessions.verify(session), ref, lang, FIRST_RENDER_WAIT_MS);
     await renderPage(
       res,
@@ -60,6 +63,7 @@ export function cardTabRoutes(services: Services): Router {
   /** The document's PDF, streamed from Xero on demand; never stored. */
   router.get('/api/documents/:type/:id/pdf', requireSession(sessions), async (req, res) => {
     const ref = refOf(req.params);
+    await requireReadable(req.sessionPortal!.clientEndpoint, req.session!.authId, ref);
     const link = linkedOrThrow(services, req.session!, ref);
     const connection = store.connections.get(link.connectionId ?? -1);
     if (!connection || connection.state !== 'active') throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected, so the PDF cannot be read.', 409);
@@ -94,7 +98,11 @@ export function cardTabRoutes(services: Services): Router {
 /** The card's live stream: `GET /api/live/card?type=smart_invoice&id=42`. */
 export function cardLive(services: Services): LiveView<DocumentRef> {
   return {
-    prepare: (ctx) => refOf(ctx.query),
+    prepare: async (ctx) => {
+      const ref = refOf(ctx.query);
+      await requireReadable(services.store.portals.get(ctx.session.memberId)?.clientEndpoint ?? '', ctx.session.authId, ref);
+      return ref;
+    },
     regions: async (ref, ctx) => cardRegions(await cardState(services, ctx.session, ref, ctx.lang, 0), ctx.lang, ctx.session.isAdmin),
   };
 }
@@ -102,9 +110,10 @@ export function cardLive(services: Services): LiveView<DocumentRef> {
 /** The slider with a document's full history (PLACEMENT_OPTIONS { view: "history", type, id }). */
 export async function historySlider(services: Services, page: VerifiedPage, lang: string, res: Response): Promise<void> {
   const ref = refOf(page.options as Record<string, unknown>);
+  await requireReadable(page.portal.clientEndpoint, page.authId, ref);
   const { store, sessions } = services;
   const memberId = page.portal.memberId;
-  const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name });
+  const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name, authId: page.authId });
   const t = translator(lang);
   const history = store.activity.list({ memberId, subject: subjectOf(ref), limit: 500 });
   await renderPage(

@@ -10,6 +10,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { verifyPage, type VerifiedPage } from '../app/bitrix/request-auth.js';
+import { documentKey, readableDocuments } from '../app/bitrix/document-access.js';
 import { AppError, badRequest } from '../app/errors.js';
 import { pickLanguage, translator, type Translate } from '../app/http/i18n.js';
 import type { LiveContext, LiveView } from '../app/http/live.js';
@@ -19,7 +20,7 @@ import type { Services } from '../app/services.js';
 import type { ActivityFilter, ActivityLevel } from '../app/store/activity.js';
 import type { Connection } from '../app/store/connections.js';
 import { portalSettings } from '../app/sync/settings.js';
-import { documentLabel, documentLink, documentRef, DOCUMENT_TYPES, subjectOf } from './document-refs.js';
+import { documentLabel, documentLink, documentRef, DOCUMENT_TYPES, subjectOf, type DocumentRef } from './document-refs.js';
 import { historySlider, todoFor } from './card-tab.js';
 
 const HOUR = 3_600_000;
@@ -58,7 +59,7 @@ export function dashboardRoutes(services: Services): Router {
       return slider(services, page, lang, res);
     }
     const memberId = page.portal.memberId;
-    const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name });
+    const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name, authId: page.authId });
     const ctx: LiveContext = { session: sessions.verify(session), lang, query: {} };
     const params = parseLogQuery({}, ctx);
     await renderPage(
@@ -143,7 +144,14 @@ async function dashboardRegions(services: Services, q: LogQuery, ctx: LiveContex
 
   const health = connectionHealth(services, memberId, connection);
   const sync = syncState(services, memberId, connection);
-  const attention = store.jobs.list({ memberId, states: ['needs_attention'], limit: 50 }).map((j) => {
+  // Documents' problems and history are shown only for documents this user may read in Bitrix24.
+  const jobs = store.jobs.list({ memberId, states: ['needs_attention'], limit: 50 });
+  const log = activityPage(services, memberId, q, t, portalOrigin);
+  const refs = [...jobs.map((j) => documentRef(j.payload)), ...log.rows.map((r) => r.ref)].filter((r): r is DocumentRef => !!r);
+  const readable = portal && refs.length ? await readableDocuments(portal.clientEndpoint, ctx.session.authId, refs) : new Set<string>();
+  const visible = (ref: DocumentRef | null) => !ref || readable.has(documentKey(ref));
+  log.rows = log.rows.filter((r) => visible(r.ref));
+  const attention = jobs.filter((j) => visible(documentRef(j.payload))).map((j) => {
     const ref = documentRef(j.payload);
     return {
       id: j.id,
@@ -154,7 +162,6 @@ async function dashboardRegions(services: Services, q: LogQuery, ctx: LiveContex
       since: j.updatedAt,
     };
   });
-  const log = activityPage(services, memberId, q, t, portalOrigin);
 
   const [connectionHtml, syncHtml, attentionHtml, logHtml] = await Promise.all([
     renderView('dashboard/connection', { ...common, connection, health, customConnection: services.config.xero.grantType === 'client_credentials' }),
@@ -234,7 +241,7 @@ function activityPage(services: Services, memberId: string, q: LogQuery, t: Tran
     pages,
     rows: rows.map((a) => {
       const ref = documentRef(a.subject);
-      return { id: a.id, at: a.createdAt, level: a.level, message: a.message, doc: ref ? documentLink(t, portalOrigin, ref) : null };
+      return { id: a.id, at: a.createdAt, level: a.level, message: a.message, doc: ref ? documentLink(t, portalOrigin, ref) : null, ref };
     }),
   };
 }

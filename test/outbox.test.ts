@@ -104,7 +104,7 @@ describe('retention', () => {
 
     const removed = new IntakeSchedule(store, new Outbox(store, logger), logger).housekeeping(now);
 
-    assert.deepEqual(removed, { jobs: 1, activity: 1, consents: 0 });
+    assert.deepEqual(removed, { jobs: 1, activity: 1, consents: 0, portals: 0 });
     assert.equal(store.jobs.get(old.id), undefined);
     assert.equal(store.jobs.get(recent.id)!.state, 'done');
     assert.equal(store.jobs.get(waiting.id)!.state, 'pending');

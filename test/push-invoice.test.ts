@@ -201,7 +201,7 @@ describe('invoices that cannot be sent', () => {
     assert.match(html, /Needs attention/);
     assert.match(html, new RegExp(`Invoice #${id}</a></td><td class="reason">[^<]*Mystery box`));
 
-    const session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin' });
+    const session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin', authId: env.b24.frameAuth(1).AUTH_ID });
     const res = await fetch(`${env.c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ defaultSalesAccount: '200' }) });
     assert.equal(res.status, 200);
     await env.settle();

@@ -91,7 +91,7 @@ describe('Bitrix24 stage changes reach Xero', () => {
   });
 
   it('when the setting is off, then moving to the approve stage leaves the Xero draft alone', async () => {
-    const session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin' });
+    const session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin', authId: env.b24.frameAuth(1).AUTH_ID });
     await fetch(`${env.c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ approveInXero: false }) });
     const id = newInvoice(env, 'STG-6');
     await env.settle();

@@ -2,20 +2,16 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { startXeroEmulator, type XeroEmulator } from './emulators/xero/index.js';
 import { startConnector, type TestConnector } from './helpers/connector.js';
+import { startInstalledConnector } from './helpers/portal.js';
+import { startBitrix24Emulator, type Bitrix24Emulator } from './emulators/bitrix24/index.js';
 import { confirmConsent, confirmationForm, followConsent, type ConsentLanding } from './helpers/xero-consent.js';
 
-const MEMBER = 'portal-member-1';
+let b24: Bitrix24Emulator;
+let MEMBER = '';
+let session: (userId: number) => string;
 
-function installPortalRow(c: TestConnector): void {
-  c.store.portals.upsert({
-    memberId: MEMBER, domain: 'crm.example.com', clientEndpoint: 'https://crm.example.com/rest/',
-    serverEndpoint: 'https://oauth.bitrix.info/rest/', accessToken: 'b24-at', refreshToken: 'b24-rt',
-    expiresAt: Math.floor(Date.now() / 1000) + 3600, applicationToken: 'app-token', scope: 'crm', installedBy: 1, state: 'installed',
-  });
-}
-
-function adminSession(c: TestConnector, isAdmin = true): string {
-  return c.services.sessions.issue({ memberId: MEMBER, userId: isAdmin ? 1 : 2, isAdmin, userName: isAdmin ? 'Admin' : 'Sales' });
+function adminSession(_c: TestConnector, isAdmin = true): string {
+  return session(isAdmin ? 1 : 2);
 }
 
 /** Clicks "Connect Xero" as the admin and follows Xero's redirect back to the connector's confirmation page. */
@@ -43,20 +39,25 @@ describe('connecting Xero (authorization code)', () => {
 
   before(async () => {
     xero = await startXeroEmulator();
+    b24 = await startBitrix24Emulator();
   });
-  after(async () => xero.close());
+  after(async () => {
+    await xero.close();
+    await b24.close();
+  });
   beforeEach(async () => {
     xero.reset();
+    b24.reset();
     demoTenant = xero.addOrganisation({ name: 'Demo Company (NZ)' });
-    c = await startConnector({ xero });
-    installPortalRow(c);
+    ({ c, session } = await startInstalledConnector(b24, xero));
+    MEMBER = b24.memberId;
   });
   afterEach(async () => c.close());
 
   it('when the admin consents to one organisation, then the portal is connected to it with the granular scopes', async () => {
     const { status, html } = await connectViaBrowserFlow(c);
     assert.equal(status, 200);
-    assert.match(html, /Connected to <strong>Demo Company \(NZ\)<\/strong> for the Bitrix24 portal <strong id="portal-domain">crm\.example\.com<\/strong>/);
+    assert.match(html, /Connected to <strong>Demo Company \(NZ\)<\/strong> for the Bitrix24 portal <strong id="portal-domain">127\.0\.0\.1:\d+<\/strong>/);
     const [conn] = c.store.connections.listForPortal(MEMBER);
     assert.equal(conn.tenantId, demoTenant);
     assert.equal(conn.state, 'active');
@@ -168,9 +169,13 @@ describe('connecting Xero (custom connection)', () => {
     xero.enableCustomConnection(tenant);
     const c = await startConnector({ xero, env: { XERO_GRANT_TYPE: 'client_credentials' } });
     try {
-      installPortalRow(c);
+      c.store.portals.upsert({
+        memberId: 'portal-member-1', domain: 'crm.example.com', clientEndpoint: 'https://crm.example.com/rest/',
+        serverEndpoint: 'https://oauth.bitrix.info/rest/', accessToken: 'b24-at', refreshToken: 'b24-rt',
+        expiresAt: Math.floor(Date.now() / 1000) + 3600, applicationToken: 'app-token', scope: 'crm', installedBy: 1, state: 'installed',
+      });
       await c.services.installPortal.connectCustomWhereMissing();
-      const [conn] = c.store.connections.listForPortal(MEMBER);
+      const [conn] = c.store.connections.listForPortal('portal-member-1');
       assert.equal(conn.grantType, 'client_credentials');
       assert.equal(conn.state, 'active');
       assert.equal(conn.refreshToken, null);

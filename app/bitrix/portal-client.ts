@@ -12,6 +12,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Portal } from '../store/portals.js';
+import { refreshAtOAuthServer } from './portal-identity.js';
 import type { Metrics } from '../metrics.js';
 
 /** Milliseconds any single Bitrix24 REST call may take. */
@@ -29,21 +30,6 @@ export interface BatchOutcome {
 export interface CallOptions {
   /** Safe to repeat after a network error (reads). (Default: false) */
   idempotent?: boolean;
-}
-
-interface OAuthTokenAnswer {
-  access_token: string;
-  refresh_token: string;
-  expires?: number | string;
-  expires_in?: number | string;
-  client_endpoint?: string;
-  server_endpoint?: string;
-  member_id?: string;
-  scope?: string;
-  status?: string;
-  domain?: string;
-  error?: string;
-  error_description?: string;
 }
 
 export class PortalClient {
@@ -205,8 +191,7 @@ export class PortalClients {
         },
       );
     }
-    // Refresh always goes to B24_OAUTH_URL, whatever server_endpoint an answer names.
-    // https://apidocs.bitrix24.com/settings/oauth/index.html (refresh_token grant)
+    // Refresh always goes to B24_OAUTH_URL, whatever server_endpoint an answer names (portal-identity.ts).
     // Refresh tokens are single-use and the store may be shared with another process (`npm run import`): renewal
     // runs under a lease in SQLite, and the tokens are read again once it is held — when another process renewed
     // meanwhile, its tokens are used instead of spending the refresh token a second time.
@@ -222,27 +207,12 @@ export class PortalClients {
           client_endpoint: current.clientEndpoint, server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`, scope: current.scope ?? '', status: 'L',
         } as never;
       }
-      const body = new URLSearchParams({
-        grant_type: 'refresh_token',
-        client_id: clientId,
-        client_secret: clientSecret,
-        refresh_token: current.refreshToken,
+      const answer = await refreshAtOAuthServer(this.config.bitrix, current.refreshToken).catch((err: unknown) => {
+        const e = err as AppError;
+        this.logger.warn({ memberId: portal.memberId, code: e.code, reason: e.details?.reason }, 'Bitrix24 token refresh refused');
+        // In the sync a refused refresh is the portal's problem (502), not the caller's.
+        throw e.code === 'B24.REFRESH_FAILED' ? new AppError(e.code, e.message, 502, e.details) : e;
       });
-      const res = await fetch(`${this.config.bitrix.oauthUrl}/oauth/token/`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body,
-        signal: AbortSignal.timeout(B24_TIMEOUT_MS),
-      });
-      const answer = (await res.json().catch(() => ({}))) as OAuthTokenAnswer;
-      if (!res.ok || answer.error || !answer.access_token) {
-        this.logger.warn({ memberId: portal.memberId, status: res.status, error: answer.error }, 'Bitrix24 token refresh refused');
-        throw new AppError(
-          'B24.REFRESH_FAILED',
-          `Bitrix24 refused to renew the app's access (${answer.error ?? res.status}). Reinstall the app from the portal's Applications menu.`,
-          502,
-        );
-      }
       const expires = Number(answer.expires ?? 0) || Math.floor(Date.now() / 1000) + Number(answer.expires_in ?? 3600);
       // Saved before the lease ends, so the next holder reads the rotated pair.
       this.store.portals.saveTokens(portal.memberId, { accessToken: answer.access_token, refreshToken: answer.refresh_token, expiresAt: expires });
@@ -250,7 +220,8 @@ export class PortalClients {
       return {
         ...answer,
         expires,
-        client_endpoint: answer.client_endpoint ?? portal.clientEndpoint,
+        // The portal stays the one on record, whatever endpoint an answer names.
+        client_endpoint: portal.clientEndpoint,
         server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`,
       } as never;
     }));

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { AppError, unauthorized } from '../errors.js';
 import type { Portal } from '../store/portals.js';
 import type { Store } from '../store/index.js';
-import { B24_TIMEOUT_MS } from './portal-client.js';
+import { userBatch } from './document-access.js';
 
 /** Equal-length, constant-time comparison of two secrets (hashed first so lengths never leak). */
 export function sameSecret(a: string | null | undefined, b: string | null | undefined): boolean {
@@ -140,18 +140,8 @@ export async function confirmUser(clientEndpoint: string, authId: string, appCli
   if (!appClientId) {
     throw new AppError('B24.NOT_CONFIGURED', 'B24_CLIENT_ID is not set, so no Bitrix24 session can be confirmed.', 503);
   }
-  let res: Response;
-  try {
-    res = await fetch(`${clientEndpoint}batch`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: authId, halt: 0, cmd: { app: 'app.info', user: 'profile' } }),
-      signal: AbortSignal.timeout(Math.min(B24_TIMEOUT_MS, 10_000)),
-    });
-  } catch {
-    throw new AppError('B24.UNREACHABLE', 'The Bitrix24 portal could not be reached to confirm who you are. Try again in a moment.', 502);
-  }
-  const answer = confirmAnswer.safeParse(await res.json().catch(() => ({})));
+  const res = await userBatch(clientEndpoint, authId, { app: 'app.info', user: 'profile' });
+  const answer = confirmAnswer.safeParse(res.body);
   if (!res.ok || !answer.success) {
     throw unauthorized('Bitrix24 did not confirm your session. Reopen the app from the portal.');
   }

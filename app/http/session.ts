@@ -1,20 +1,33 @@
 /**
- * Signed, short-lived session tokens for the app's own pages. Bitrix24 frames our pages in an iframe,
- * where third-party cookies cannot be relied on, so a verified page hands its scripts a token that
- * they send back in the `X-Connector-Session` header.
+ * Short-lived session tokens for the app's own pages. Bitrix24 frames our pages in an iframe, where
+ * third-party cookies cannot be relied on, so a verified page hands its scripts a token that they send back
+ * in the `X-Connector-Session` header.
+ *
+ * The token is sealed (AES-256-GCM, key from APP_SECRET, context bound as AAD): it carries the user's own Bitrix24
+ * token, so page APIs ask the portal with the user's rights (what they may read, whether they are still an admin).
+ * Every request re-checks that the portal is still installed; every admin request re-confirms admin rights with
+ * the portal, so a session stops working once its portal is uninstalled or its user lost admin rights.
  */
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { confirmUser } from '../bitrix/request-auth.js';
 import { AppError, forbidden, unauthorized } from '../errors.js';
+import type { Portal } from '../store/portals.js';
+import type { Store } from '../store/index.js';
 
-/** Lifetime of a page session. (Default: 30 minutes) */
-export const SESSION_TTL_MS = 30 * 60_000;
+/** Lifetime of a page session; a reload in Bitrix24 issues a new one. (Default: 10 minutes) */
+export const SESSION_TTL_MS = 10 * 60_000;
+
+const PREFIX = 's2.';
+const AAD = Buffer.from('bitrix24-xero-connector/page-session/v2');
 
 export interface PageSession {
   memberId: string;
   userId: number;
   isAdmin: boolean;
   userName: string;
+  /** The user's Bitrix24 access token (AUTH_ID) the page was opened with; sealed inside the session. */
+  authId: string;
   /** Unix ms. */
   expiresAt: number;
 }
@@ -22,50 +35,72 @@ export interface PageSession {
 export class SessionTokens {
   readonly #key: Buffer;
 
-  constructor(appSecret: string) {
-    this.#key = Buffer.from(hkdfSync('sha256', appSecret, 'bitrix24-xero-connector', 'page-sessions/v1', 32));
+  constructor(
+    appSecret: string,
+    private readonly deps: { store: Store; appClientId: string | undefined },
+  ) {
+    this.#key = Buffer.from(hkdfSync('sha256', appSecret, 'bitrix24-xero-connector', 'page-sessions/v2', 32));
   }
 
   issue(s: Omit<PageSession, 'expiresAt'>, now = Date.now()): string {
-    const body = Buffer.from(JSON.stringify({ ...s, expiresAt: now + SESSION_TTL_MS })).toString('base64url');
-    return `${body}.${this.sign(body)}`;
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, nonce);
+    cipher.setAAD(AAD);
+    const body = Buffer.concat([cipher.update(JSON.stringify({ ...s, expiresAt: now + SESSION_TTL_MS }), 'utf8'), cipher.final()]);
+    return PREFIX + Buffer.concat([nonce, cipher.getAuthTag(), body]).toString('base64url');
   }
 
   verify(token: string | undefined, now = Date.now()): PageSession {
     if (!token) throw unauthorized('This request has no app session. Reopen the app from Bitrix24.');
-    const [body, sig] = token.split('.');
-    if (!body || !sig) throw unauthorized('The app session is malformed. Reopen the app from Bitrix24.');
-    const expected = Buffer.from(this.sign(body));
-    const given = Buffer.from(sig);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!token.startsWith(PREFIX) || token.length > 8192) throw unauthorized('The app session is malformed. Reopen the app from Bitrix24.');
+    const raw = Buffer.from(token.slice(PREFIX.length), 'base64url');
+    let session: PageSession;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.#key, raw.subarray(0, 12), { authTagLength: 16 });
+      decipher.setAAD(AAD);
+      decipher.setAuthTag(raw.subarray(12, 28));
+      session = JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as PageSession;
+    } catch {
       throw unauthorized('The app session is not valid. Reopen the app from Bitrix24.');
     }
-    const session = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as PageSession;
     if (session.expiresAt < now) {
       throw new AppError('AUTH.SESSION_EXPIRED', 'The app session has expired. Reload the page in Bitrix24.', 401);
     }
     return session;
   }
 
-  private sign(body: string): string {
-    return createHmac('sha256', this.#key).update(body).digest('base64url');
+  /** A valid session whose portal is still installed; for `admin`, one whose user the portal still confirms as admin. */
+  async authorize(token: string | undefined, options: { admin?: boolean } = {}): Promise<{ session: PageSession; portal: Portal }> {
+    const session = this.verify(token);
+    const portal = this.deps.store.portals.get(session.memberId);
+    if (!portal || portal.state === 'uninstalled') {
+      throw unauthorized('The connector is no longer installed on this Bitrix24 portal.');
+    }
+    if (options.admin) {
+      if (!session.isAdmin) throw forbidden('Only a Bitrix24 portal administrator can change the connector\'s settings.');
+      // Admin rights can be taken away at any time: the portal confirms them again for every change.
+      const user = await confirmUser(portal.clientEndpoint, session.authId, this.deps.appClientId);
+      if (!user.isAdmin || user.id !== session.userId) {
+        throw forbidden('Bitrix24 no longer lists you as a portal administrator, so the connector\'s settings cannot be changed.');
+      }
+    }
+    return { session, portal };
   }
 }
 
 declare module 'express-serve-static-core' {
   interface Request {
     session?: PageSession;
+    sessionPortal?: Portal;
   }
 }
 
-/** Accepts a request only with a valid page session (and an admin's, when `admin` is set). */
+/** Accepts a request only with a valid page session of an installed portal (and a confirmed admin's, when `admin`). */
 export function requireSession(tokens: SessionTokens, options: { admin?: boolean } = {}): RequestHandler {
-  return (req, _res, next) => {
-    const session = tokens.verify(req.get('x-connector-session'));
-    if (options.admin && !session.isAdmin) {
-      throw forbidden('Only a Bitrix24 portal administrator can change the connector\'s settings.');
-    }
+  return async (req, _res, next) => {
+    const { session, portal } = await tokens.authorize(req.get('x-connector-session'), options);
     req.session = session;
+    req.sessionPortal = portal;
     next();
   };
 }

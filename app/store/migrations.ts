@@ -254,4 +254,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN request_id TEXT;
     `,
   },
+  {
+    version: 9,
+    name: 'portals: purge after a grace period, operator-approved move to another endpoint',
+    sql: `
+      -- A portal uninstalled with CLEAN keeps its data until purge_at (restorable by an operator until then).
+      ALTER TABLE portals ADD COLUMN purge_at INTEGER;
+      -- 1 once an operator allowed this uninstalled member_id to be installed again at another endpoint.
+      ALTER TABLE portals ADD COLUMN relocation_allowed INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

@@ -19,6 +19,10 @@ export interface Portal {
   state: PortalState;
   installedAt: number;
   updatedAt: number;
+  /** Unix ms after which an uninstalled portal's data is purged (CLEAN); null = kept. */
+  purgeAt: number | null;
+  /** An operator allowed this uninstalled portal to be installed again at another endpoint. */
+  relocationAllowed: boolean;
 }
 
 interface PortalRow {
@@ -35,9 +39,11 @@ interface PortalRow {
   state: PortalState;
   installed_at: number;
   updated_at: number;
+  purge_at: number | null;
+  relocation_allowed: number;
 }
 
-export type PortalInput = Omit<Portal, 'installedAt' | 'updatedAt'>;
+export type PortalInput = Omit<Portal, 'installedAt' | 'updatedAt' | 'purgeAt' | 'relocationAllowed'>;
 
 export interface PortalTokens {
   accessToken: string;
@@ -62,7 +68,7 @@ export class PortalRepository {
     );
   }
 
-  /** Inserts or replaces a portal's installation data; keeps its original install time. */
+  /** Inserts or replaces a portal's installation data; keeps its original install time; cancels a pending purge. */
   upsert(p: PortalInput, now = Date.now()): Portal {
     this.db
       .prepare(
@@ -74,7 +80,8 @@ export class PortalRepository {
            server_endpoint = excluded.server_endpoint, access_token = excluded.access_token,
            refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
            application_token = excluded.application_token, scope = excluded.scope,
-           installed_by = excluded.installed_by, state = excluded.state, updated_at = excluded.updated_at`,
+           installed_by = excluded.installed_by, state = excluded.state, updated_at = excluded.updated_at,
+           purge_at = NULL, relocation_allowed = 0`,
       )
       .run({
         member_id: p.memberId,
@@ -120,6 +127,30 @@ export class PortalRepository {
       .run(now, memberId);
   }
 
+  /** Uninstalled with CLEAN: the data goes at `at` (unix ms) unless an operator restores it first. */
+  schedulePurge(memberId: string, at: number, now = Date.now()): void {
+    this.db.prepare('UPDATE portals SET purge_at = ?, updated_at = ? WHERE member_id = ?').run(at, now, memberId);
+  }
+
+  /** Operator: keep an uninstalled portal's data (cancels the purge). Returns false for an unknown portal. */
+  cancelPurge(memberId: string, now = Date.now()): boolean {
+    return this.db.prepare('UPDATE portals SET purge_at = NULL, updated_at = ? WHERE member_id = ?').run(now, memberId).changes > 0;
+  }
+
+  /** Operator: let an uninstalled portal be installed again at another endpoint. False unless it is uninstalled. */
+  allowRelocation(memberId: string, now = Date.now()): boolean {
+    return this.db
+      .prepare(`UPDATE portals SET relocation_allowed = 1, updated_at = ? WHERE member_id = ? AND state = 'uninstalled'`)
+      .run(now, memberId).changes > 0;
+  }
+
+  /** Purges every uninstalled portal whose grace period ended; returns their member ids. */
+  purgeDue(now = Date.now()): string[] {
+    const due = (this.db.prepare(`SELECT member_id FROM portals WHERE state = 'uninstalled' AND purge_at IS NOT NULL AND purge_at <= ?`).all(now) as { member_id: string }[]).map((r) => r.member_id);
+    for (const memberId of due) this.purge(memberId);
+    return due;
+  }
+
   /** Removes the portal and, through foreign keys, everything that belongs to it. */
   purge(memberId: string): void {
     this.db.prepare('DELETE FROM portals WHERE member_id = ?').run(memberId);
@@ -150,6 +181,8 @@ export class PortalRepository {
       state: r.state,
       installedAt: r.installed_at,
       updatedAt: r.updated_at,
+      purgeAt: r.purge_at,
+      relocationAllowed: r.relocation_allowed === 1,
     };
   }
 }

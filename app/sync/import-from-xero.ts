@@ -160,7 +160,7 @@ export class ImportFromXero {
     const ctx: PlanContext = {
       what: run.what, includeArchived: run.includeArchived, directory, seenNames: new Set(), nextSeq: () => seq++, catalog: null,
       linkOf: (xeroType, xeroId) => store.links.findByXero(connectionId, xeroType, xeroId)[0],
-      contactFieldsOf: (link) => store.links.contactFields(link.id) as ContactDetails | null,
+      contactFieldsOf: (link) => store.links.contactFields<ContactDetails>(link.id),
     };
     const save = (records: NewImportRecord[]) => {
       store.imports.addRecords(run.id, records);

@@ -1,30 +1,31 @@
 /**
  * The app's life in a portal: installed (from the installer page or the API-only ONAPPINSTALL), updated
  * (new application token; Bitrix24 drops bindings, so everything is bound again), uninstalled (tokens
- * forgotten; data kept or purged per CLEAN). Custom-connection mode connects Xero as soon as a portal is in.
+ * forgotten once the portal confirms it; with CLEAN the data is purged after a grace period). Custom-connection mode
+ * connects Xero to the first verified portal (or the pinned one), never to another.
+ *
+ * Nothing a request claims about the portal is believed: its identity comes from Bitrix24's OAuth server (see
+ * bitrix/portal-identity.ts), the user behind the tokens must be an admin, and nothing is stored before both hold.
  */
-import { AppError } from '../errors.js';
+import type { Config } from '../config.js';
+import { AppError, forbidden, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Manifest } from '../manifest.js';
 import type { Store } from '../store/index.js';
 import type { Portal } from '../store/portals.js';
-import { confirmUser } from '../bitrix/request-auth.js';
+import { confirmUser, sameSecret, type B24Event, type PageUser } from '../bitrix/request-auth.js';
+import { isPinnedPortal, refreshAtOAuthServer, verifyPortalTokens, type VerifiedPortal } from '../bitrix/portal-identity.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
 import { setUpPortal, type SetupReport } from '../bitrix/portal-setup.js';
 import type { ConnectXero } from './connect-xero.js';
 import type { JobHandler } from './outbox.js';
 
-export interface InstallInput {
+/** What an installer POST or ONAPPINSTALL claims; only the refresh token is used to learn the truth. */
+export interface InstallClaim {
+  /** The `member_id` the request names; must match the one the OAuth server answers with. */
   memberId: string;
-  domain: string;
-  clientEndpoint: string;
-  serverEndpoint: string;
-  accessToken: string;
   refreshToken: string;
-  /** Unix seconds. */
-  expiresAt: number;
   applicationToken: string;
-  scope: string | null;
 }
 
 export interface InstallDeps {
@@ -35,45 +36,52 @@ export interface InstallDeps {
   logger: Logger;
   connectXero: ConnectXero;
   xeroGrantType: 'authorization_code' | 'client_credentials';
-  /** B24_CLIENT_ID: the installer's token must be this app's. */
-  b24ClientId: string | undefined;
+  bitrix: Config['bitrix'];
 }
 
 export interface InstallOutcome {
   portal: Portal;
   setup: SetupReport;
-  installedBy: { id: number; isAdmin: boolean; name: string };
+  installedBy: PageUser;
 }
+
+/** What the portal said when asked whether an ONAPPUNINSTALL is true. */
+export type UninstallOutcome = 'uninstalled' | 'still-installed' | 'unconfirmed';
+
+/** Wait after ONAPPUPDATE before binding again, so the portal has finished dropping the old bindings. */
+const REBIND_DELAY_MS = 2000;
 
 export class InstallPortal {
   constructor(private readonly deps: InstallDeps) {}
 
-  /** Installer POST or ONAPPINSTALL: confirm the tokens with the portal, store it, set it up. */
-  async install(input: InstallInput): Promise<InstallOutcome> {
+  /**
+   * Installer POST or ONAPPINSTALL: the OAuth server names the portal (renewing the posted refresh token), an admin
+   * must stand behind it, then the portal is stored and set up.
+   */
+  async install(claim: InstallClaim): Promise<InstallOutcome> {
     const { store, clients, logger } = this.deps;
-    const known = store.portals.get(input.memberId);
-    if (known && known.state !== 'uninstalled' && known.clientEndpoint !== input.clientEndpoint) {
+    const verified = await this.verify(claim.refreshToken, claim.memberId);
+    const known = store.portals.get(verified.memberId);
+    if (known && known.clientEndpoint !== verified.clientEndpoint && !(known.state === 'uninstalled' && known.relocationAllowed)) {
       throw new AppError(
         'B24.PORTAL_MISMATCH',
-        `This portal (${input.memberId}) is registered at ${known.domain}; an install from ${input.domain} is refused. Uninstall the app there first.`,
+        known.state === 'uninstalled'
+          ? `This portal (${known.memberId}) was registered at ${known.domain}; installing it at ${verified.domain} needs an operator's approval (npm run portal -- relocate ${known.memberId}).`
+          : `This portal (${known.memberId}) is registered at ${known.domain}; an install from ${verified.domain} is refused. Uninstall the app there first.`,
         409,
       );
     }
-    // The portal itself must confirm the token (against the endpoint on record for a known portal).
-    const user = await confirmUser(known?.state === 'installed' ? known.clientEndpoint : input.clientEndpoint, input.accessToken, this.deps.b24ClientId);
-    if (!user.isAdmin) {
-      throw new AppError('AUTH.FORBIDDEN', 'Only a Bitrix24 portal administrator can install the connector.', 403);
-    }
+    const user = await this.requireAdmin(verified, 'install the connector');
     const portal = store.portals.upsert({
-      memberId: input.memberId,
-      domain: input.domain,
-      clientEndpoint: input.clientEndpoint,
-      serverEndpoint: input.serverEndpoint,
-      accessToken: input.accessToken,
-      refreshToken: input.refreshToken,
-      expiresAt: input.expiresAt,
-      applicationToken: input.applicationToken,
-      scope: input.scope,
+      memberId: verified.memberId,
+      domain: verified.domain,
+      clientEndpoint: verified.clientEndpoint,
+      serverEndpoint: `${this.deps.bitrix.oauthUrl}/rest/`,
+      accessToken: verified.tokens.accessToken,
+      refreshToken: verified.tokens.refreshToken,
+      expiresAt: verified.tokens.expiresAt,
+      applicationToken: claim.applicationToken,
+      scope: verified.scope,
       installedBy: user.id,
       state: 'installed',
     });
@@ -84,8 +92,36 @@ export class InstallPortal {
     return { portal: store.portals.get(portal.memberId)!, setup, installedBy: user };
   }
 
+  /**
+   * ONAPPUPDATE: the event's application token and tokens are adopted only when the OAuth server says its refresh
+   * token belongs to this portal (same member_id and endpoint) and its user is an admin; the pair from that refresh
+   * is kept, since the refresh consumed the posted one. Without tokens, a matching application token only rebinds.
+   */
+  async update(event: B24Event): Promise<void> {
+    const { store, clients } = this.deps;
+    const portal = store.portals.get(event.auth.member_id);
+    if (!portal || portal.state !== 'installed') throw unauthorized('Unknown portal.');
+    if (!event.auth.refresh_token) {
+      if (!sameSecret(portal.applicationToken, event.auth.application_token)) throw unauthorized('The update is not signed by this portal.');
+      this.queueRebind(portal.memberId);
+      return;
+    }
+    const verified = await this.verify(event.auth.refresh_token, portal.memberId).catch((err: unknown) => {
+      throw err instanceof AppError && err.status < 500 ? unauthorized('The update is not signed by this portal.') : err;
+    });
+    if (verified.clientEndpoint !== portal.clientEndpoint) throw unauthorized('The update is not signed by this portal.');
+    const user = await this.requireAdmin(verified, 'update the connector');
+    store.transaction(() => {
+      store.portals.saveTokens(portal.memberId, verified.tokens);
+      store.portals.setApplicationToken(portal.memberId, event.auth.application_token);
+      store.activity.record({ memberId: portal.memberId, level: 'info', kind: 'portal.update_accepted', message: `App update confirmed by ${user.name} (portal administrator); the new application token is in use.` });
+    });
+    clients.forget(portal.memberId);
+    this.queueRebind(portal.memberId);
+  }
+
   /** After ONAPPUPDATE (a `portal-setup` job): bind everything again. */
-  async update(memberId: string): Promise<SetupReport> {
+  async rebind(memberId: string): Promise<SetupReport> {
     this.deps.clients.forget(memberId);
     return this.setUp(memberId, 'updated');
   }
@@ -94,26 +130,119 @@ export class InstallPortal {
   get setupHandler(): JobHandler {
     return {
       run: async (jobs) => {
-        for (const job of jobs) if (job.memberId) await this.update(job.memberId);
+        for (const job of jobs) if (job.memberId) await this.rebind(job.memberId);
         return new Map();
       },
     };
   }
 
-  /** ONAPPUNINSTALL: forget the tokens; with CLEAN, purge everything the portal had here. */
-  uninstall(memberId: string, clean: boolean): void {
-    const { store, clients, logger } = this.deps;
-    if (clean) {
-      store.portals.purge(memberId);
-    } else {
-      store.transaction(() => {
-        store.portals.forgetTokens(memberId);
-        for (const c of store.connections.listForPortal(memberId)) store.connections.forget(c.id);
-        store.activity.record({ memberId, level: 'warn', kind: 'portal.uninstalled', message: 'The app was uninstalled from the portal; its tokens were forgotten.' });
-      });
+  /**
+   * ONAPPUNINSTALL (signed only with the application token every user's browser holds): work stops only when the
+   * portal confirms it, by refusing the stored tokens or answering `app.info` with INSTALLED false. When the portal
+   * cannot be asked now, a `portal-uninstall` job asks again later.
+   */
+  async uninstallIfConfirmed(memberId: string, clean: boolean): Promise<UninstallOutcome> {
+    const { store, logger } = this.deps;
+    const answer = await this.askPortalIfInstalled(memberId);
+    if (answer === 'installed') {
+      store.activity.record({ memberId, level: 'warn', kind: 'portal.uninstall_ignored', message: 'An uninstall event arrived, but the portal says the app is still installed; nothing was changed.' });
+      logger.warn({ memberId }, 'uninstall event not confirmed by the portal; ignored');
+      return 'still-installed';
     }
+    if (answer === 'unknown') {
+      store.jobs.enqueue({ memberId, kind: 'portal-uninstall', key: `portal-uninstall:${memberId}`, payload: { clean } });
+      return 'unconfirmed';
+    }
+    this.uninstall(memberId, clean);
+    return 'uninstalled';
+  }
+
+  /** The outbox handler of `portal-uninstall` jobs: asks the portal again (transient until it answers). */
+  get uninstallHandler(): JobHandler {
+    return {
+      run: async (jobs) => {
+        for (const job of jobs) {
+          if (!job.memberId || this.deps.store.portals.get(job.memberId)?.state !== 'installed') continue;
+          const answer = await this.askPortalIfInstalled(job.memberId);
+          if (answer === 'unknown') throw new AppError('B24.UNREACHABLE', 'The portal could not be asked whether the app was uninstalled; asking again later.', 502);
+          if (answer === 'gone') this.uninstall(job.memberId, Boolean((job.payload as { clean?: boolean }).clean));
+        }
+        return new Map();
+      },
+    };
+  }
+
+  /** Confirmed uninstall: forget the tokens; with CLEAN, the data goes after the grace period (UNINSTALL_GRACE_DAYS). */
+  private uninstall(memberId: string, clean: boolean): void {
+    const { store, clients, logger, bitrix } = this.deps;
+    const purgeAt = clean ? Date.now() + bitrix.uninstallGraceDays * 86_400_000 : null;
+    store.transaction(() => {
+      store.portals.forgetTokens(memberId);
+      if (purgeAt !== null) store.portals.schedulePurge(memberId, purgeAt);
+      for (const c of store.connections.listForPortal(memberId)) store.connections.forget(c.id);
+      store.activity.record({
+        memberId,
+        level: 'warn',
+        kind: 'portal.uninstalled',
+        message:
+          'The app was uninstalled from the portal; its tokens were forgotten.' +
+          (purgeAt !== null ? ` Its data will be deleted after ${new Date(purgeAt).toISOString()} unless an operator keeps it (npm run portal -- restore ${memberId}).` : ''),
+      });
+    });
     clients.forget(memberId);
-    logger.info({ memberId, clean }, 'portal uninstalled');
+    logger.info({ memberId, clean, purgeAt }, 'portal uninstalled');
+  }
+
+  /**
+   * Asks the portal, with the stored tokens, whether the app is still installed: `app.info` at the stored endpoint;
+   * on 401 the stored refresh token is renewed at B24_OAUTH_URL and asked once more. Refused tokens mean gone.
+   */
+  private async askPortalIfInstalled(memberId: string): Promise<'installed' | 'gone' | 'unknown'> {
+    const { store, logger, bitrix } = this.deps;
+    const portal = store.portals.get(memberId);
+    if (!portal?.accessToken || !portal.refreshToken) return 'gone';
+    try {
+      let answer = await appInfo(portal.clientEndpoint, portal.accessToken);
+      if (answer === 'refused') {
+        const renewed = await refreshAtOAuthServer(bitrix, portal.refreshToken).catch((err: unknown) => {
+          if (err instanceof AppError && err.code === 'B24.REFRESH_FAILED') return undefined;
+          throw err;
+        });
+        if (!renewed) return 'gone';
+        const expiresAt = renewed.expires || Math.floor(Date.now() / 1000) + (renewed.expires_in ?? 3600);
+        store.portals.saveTokens(memberId, { accessToken: renewed.access_token, refreshToken: renewed.refresh_token, expiresAt });
+        this.deps.clients.forget(memberId);
+        answer = await appInfo(portal.clientEndpoint, renewed.access_token);
+      }
+      return answer === 'refused' ? 'gone' : answer;
+    } catch (err) {
+      logger.warn({ memberId, code: (err as AppError).code }, 'could not ask the portal whether the app is installed');
+      return 'unknown';
+    }
+  }
+
+  private queueRebind(memberId: string): void {
+    // Bitrix24 drops the app's bindings around an update (event-bind.md): bind again once it settled.
+    this.deps.store.jobs.enqueue({ memberId, kind: 'portal-setup', key: `portal-setup:${memberId}`, payload: { reason: 'updated' }, runAt: Date.now() + REBIND_DELAY_MS });
+  }
+
+  /** The OAuth server's word on `refreshToken`: its portal must be the claimed one and, if pinned, B24_PORTAL_URL. */
+  private async verify(refreshToken: string, claimedMemberId: string): Promise<VerifiedPortal> {
+    const verified = await verifyPortalTokens(this.deps.bitrix, refreshToken);
+    if (verified.memberId !== claimedMemberId) {
+      throw new AppError('B24.PORTAL_MISMATCH', 'The request names one portal, but its tokens belong to another; nothing was changed.', 401);
+    }
+    if (!isPinnedPortal(this.deps.bitrix, verified.clientEndpoint)) {
+      throw forbidden(`This connector serves only the portal at ${this.deps.bitrix.portalUrl} (B24_PORTAL_URL); ${verified.domain} is refused.`);
+    }
+    return verified;
+  }
+
+  /** The user behind verified tokens, asked at the verified endpoint; 403 unless a portal administrator. */
+  private async requireAdmin(verified: VerifiedPortal, what: string): Promise<PageUser> {
+    const user = await confirmUser(verified.clientEndpoint, verified.tokens.accessToken, this.deps.bitrix.clientId);
+    if (!user.isAdmin) throw forbidden(`Only a Bitrix24 portal administrator can ${what}.`);
+    return user;
   }
 
   /** At start in custom-connection mode: connect every installed portal that has no active connection. */
@@ -145,6 +274,17 @@ export class InstallPortal {
     if (this.deps.xeroGrantType !== 'client_credentials') return;
     const active = this.deps.store.connections.listForPortal(memberId).some((c) => c.state === 'active');
     if (active) return;
+    // The operator's one organisation belongs to the first verified portal (or the pinned one, the only one allowed).
+    const owner = this.deps.store.connections.list().find((c) => c.grantType === 'client_credentials' && c.memberId !== memberId);
+    if (owner) {
+      this.deps.store.activity.record({
+        memberId,
+        level: 'warn',
+        kind: 'xero.custom_connection_taken',
+        message: 'The Xero custom connection already belongs to another Bitrix24 portal, so this portal was not connected. Set B24_PORTAL_URL to serve one portal only.',
+      });
+      return;
+    }
     try {
       await this.deps.connectXero.connectCustom(memberId);
     } catch (err) {
@@ -157,4 +297,23 @@ export class InstallPortal {
       });
     }
   }
+}
+
+/**
+ * `app.info` with an access token: INSTALLED true/false, or 'refused' when the portal answers 401 (the token is not
+ * valid for this app any more). Timeout 10 s; no retry here (the caller's job retries). Other failures throw.
+ */
+// https://apidocs.bitrix24.com/api-reference/common/system/app-info.html
+async function appInfo(clientEndpoint: string, accessToken: string): Promise<'installed' | 'gone' | 'refused'> {
+  const res = await fetch(`${clientEndpoint}app.info`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ auth: accessToken }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (res.status === 401) return 'refused';
+  const body = (await res.json().catch(() => ({}))) as { result?: { INSTALLED?: unknown } };
+  if (!res.ok || !body.result) throw new AppError('B24.UNREACHABLE', `Bitrix24 app.info answered HTTP ${res.status}.`, 502);
+  const v = body.result.INSTALLED;
+  return v === true || v === 'Y' || v === 'true' || v === 1 ? 'installed' : 'gone';
 }

@@ -1,7 +1,8 @@
 /**
  * The intake safety nets on a schedule (node-cron): drain each portal's offline event queue every minute, and
  * sweep for missed documents at start and every ten minutes. Both only queue jobs; the outbox does the work.
- * Once a day, retention: finished jobs and old activity are deleted, expired Xero consent steps too.
+ * Once a day, retention: finished jobs and old activity are deleted, expired Xero consent steps too, and portals
+ * uninstalled with CLEAN whose grace period ended are purged.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.js';
@@ -29,13 +30,14 @@ export class IntakeSchedule {
     this.#tasks.push(cron.schedule('17 3 * * *', () => this.housekeeping(), { name: 'retention' }));
   }
 
-  /** Deletes finished jobs and activity older than the retention settings, and expired consent steps. */
-  housekeeping(now = Date.now()): { jobs: number; activity: number; consents: number } {
+  /** Deletes finished jobs and activity older than the retention settings, expired consent steps, and portals due a purge. */
+  housekeeping(now = Date.now()): { jobs: number; activity: number; consents: number; portals: number } {
     const day = 24 * 60 * 60_000;
     const removed = this.store.transaction(() => ({
       jobs: this.store.jobs.purgeFinished(now - this.retention.jobDays * day),
       activity: this.store.activity.purgeOlderThan(now - this.retention.activityDays * day),
       consents: this.store.consents.purgeExpired(now),
+      portals: this.store.portals.purgeDue(now).length,
     }));
     this.logger.info(removed, 'retention: old records deleted');
     return removed;

@@ -105,12 +105,10 @@ export class PushDocuments<P> implements JobHandler {
     if (!this.kind.enabled(round.settings)) return round.outcomes; // the kind's sync is off: nothing to do
     const payloads = jobs.map((j) => j.payload as PushPayload);
 
-    // 1. Deleted documents: removed in Xero the way the kind allows (their Xero state read at once).
-    await this.removeAll(round, payloads.filter((p) => p.deleted));
-
-    // 2. Load the documents (one Bitrix24 batch per 25); 3. skip echoes.
+    // 1-2. Load the documents (one Bitrix24 batch per 25) with the connector's own token; those gone are removed in
+    // Xero the way the kind allows. A delete event is a hint: a document Bitrix24 still has stays. 3. Skip echoes.
     const client = this.deps.portals.for(memberId);
-    const candidates = await this.loadChanged(round, client, payloads.filter((p) => !p.deleted));
+    const candidates = await this.loadChanged(round, client, payloads);
     if (candidates.length === 0) return round.outcomes;
 
     // 4. Check every changed document before any write; a document that cannot be sent says why.
@@ -164,16 +162,18 @@ export class PushDocuments<P> implements JobHandler {
       accountCodePropertyId: this.deps.store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
     });
     const candidates: Candidate[] = [];
+    const gone: PushPayload[] = [];
     for (const ref of refs) {
       const key = keyOf(ref);
       const r = read.get(key);
       if (!r) continue;
       if (!r.ok) {
-        // A document gone from Bitrix24 before we read it is handled like a deletion.
-        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') await this.removeAll(round, [{ ...ref, deleted: true } as PushPayload]);
+        // Gone from Bitrix24 (whether or not an event said so): removed in Xero, their Xero states read at once.
+        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') gone.push({ ...ref, deleted: true } as PushPayload);
         else round.attention(key, r.failure);
         continue;
       }
+      if ((round.byKey.get(key)?.payload as PushPayload | undefined)?.deleted) this.noteDeleteRefused(memberId, ref);
       const doc = this.kind.prepare ? this.kind.prepare(r.doc, this.kindContext(round)) : r.doc;
       const hash = contentHash(doc, settings, this.kind);
       const found = this.deps.store.links.find(memberId, ref.type, ref.id);
@@ -187,7 +187,16 @@ export class PushDocuments<P> implements JobHandler {
       }
       candidates.push({ doc, hash, job: round.byKey.get(key)!, link, contentChanged, stageMoved });
     }
+    await this.removeAll(round, gone);
     return candidates;
+  }
+
+  /** A delete event for a document Bitrix24 still has: nothing is deleted or voided in Xero; the attempt is logged. */
+  private noteDeleteRefused(memberId: string, ref: DocumentRef): void {
+    this.deps.store.activity.record({
+      memberId, level: 'warn', kind: 'event.delete_refused', subject: `${ref.type}:${ref.id}`,
+      message: `A delete event arrived for ${this.kind.noun} ${ref.id}, but it still exists in Bitrix24, so nothing was deleted or voided in Xero.`,
+    });
   }
 
   private passesPrecheck(round: Round, c: Candidate): boolean {

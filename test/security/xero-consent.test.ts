@@ -5,34 +5,38 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { startXeroEmulator, type XeroEmulator } from '../emulators/xero/index.js';
-import { startConnector, type TestConnector } from '../helpers/connector.js';
+import type { TestConnector } from '../helpers/connector.js';
+import { startInstalledConnector } from '../helpers/portal.js';
+import { startBitrix24Emulator, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
 import { confirmConsent, confirmationForm, followConsent } from '../helpers/xero-consent.js';
 
-const MEMBER = 'portal-member-1';
+let MEMBER = '';
 
 describe('Xero consent bound to its browser', () => {
   let xero: XeroEmulator;
+  let b24: Bitrix24Emulator;
   let c: TestConnector;
+  let session: (userId: number) => string;
 
   before(async () => {
     xero = await startXeroEmulator();
+    b24 = await startBitrix24Emulator();
   });
-  after(async () => xero.close());
+  after(async () => {
+    await xero.close();
+    await b24.close();
+  });
   beforeEach(async () => {
     xero.reset();
+    b24.reset();
     xero.addOrganisation({ name: 'Victim Accounting Ltd' });
-    c = await startConnector({ xero });
-    c.store.portals.upsert({
-      memberId: MEMBER, domain: 'attacker.example.com', clientEndpoint: 'https://attacker.example.com/rest/',
-      serverEndpoint: 'https://oauth.bitrix.info/rest/', accessToken: 'b24-at', refreshToken: 'b24-rt',
-      expiresAt: Math.floor(Date.now() / 1000) + 3600, applicationToken: 'app-token', scope: 'crm', installedBy: 1, state: 'installed',
-    });
+    ({ c, session } = await startInstalledConnector(b24, xero));
+    MEMBER = b24.memberId;
   });
   afterEach(async () => c.close());
 
   const startUrl = async (): Promise<string> => {
-    const session = c.services.sessions.issue({ memberId: MEMBER, userId: 1, isAdmin: true, userName: 'Admin' });
-    const res = await fetch(`${c.url}/api/xero/connect`, { method: 'POST', headers: { 'X-Connector-Session': session } });
+    const res = await fetch(`${c.url}/api/xero/connect`, { method: 'POST', headers: { 'X-Connector-Session': session(1) } });
     assert.equal(res.status, 200);
     return ((await res.json()) as { startUrl: string }).startUrl;
   };
@@ -76,7 +80,7 @@ describe('Xero consent bound to its browser', () => {
   it('when Xero redirects back to the browser that started, then the page names the organisation and the Bitrix24 portal and nothing is saved before the confirmation', async () => {
     const landing = await followConsent(await startUrl());
     assert.equal(landing.status, 200, landing.html);
-    assert.match(landing.html, /Connect the Xero organisation <strong id="tenant-name">Victim Accounting Ltd<\/strong> to the Bitrix24 portal <strong id="portal-domain">attacker\.example\.com<\/strong>\?/);
+    assert.match(landing.html, /Connect the Xero organisation <strong id="tenant-name">Victim Accounting Ltd<\/strong> to the Bitrix24 portal <strong id="portal-domain">127\.0\.0\.1:\d+<\/strong>\?/);
     assert.equal(c.store.connections.listForPortal(MEMBER).length, 0, 'nothing is connected before the confirmation');
     const done = await confirmConsent(c.url, landing);
     assert.equal(done.status, 200);

@@ -238,7 +238,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     reset() {
       portal.reset();
       svc.resetCounters();
-      svc.faults = { burst503: 0, latencyMs: 0, dropRate: 0, dropNext: 0 };
+      svc.faults = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {} };
       frameMessages.length = 0;
       if (opts.seedDemo) seedDemo(portal);
     },
@@ -385,7 +385,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     setEventDelivery(enabled) { portal.delivery.enabled = enabled; },
 
     setFaults(f) {
-      svc.faults = { burst503: f.burst503 ?? 0, latencyMs: f.latencyMs ?? 0, dropRate: f.dropRate ?? 0, dropNext: f.dropNext ?? 0 };
+      svc.faults = { burst503: f.burst503 ?? 0, burst429: f.burst429 ?? 0, latencyMs: f.latencyMs ?? 0, dropRate: f.dropRate ?? 0, dropNext: f.dropNext ?? 0, failMethods: { ...f.failMethods } };
     },
     get callLog() { return svc.callLog; },
     get counters() { return svc.counters; },

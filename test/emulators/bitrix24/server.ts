@@ -14,13 +14,26 @@ import { registerCrm } from './methods-crm.js';
 import { registerCatalog } from './methods-catalog.js';
 
 export interface CallLogEntry { at: string; method: string; userId: number | null; status: number; error?: string; viaBatch?: boolean }
-export interface Faults { burst503?: number; latencyMs?: number; dropRate?: number; dropNext?: number }
+export interface Faults {
+  /** The next n outer calls answer 503 QUERY_LIMIT_EXCEEDED (reference §9, limits.md). */
+  burst503?: number;
+  /** The next n outer calls answer 429 OPERATION_TIME_LIMIT, "Method is blocked due to operation time limit." (limits.md). */
+  burst429?: number;
+  /** Added latency per REST/OAuth request, ms. */
+  latencyMs?: number;
+  /** Probability 0..1 of dropping the connection (the portal unreachable at 1). */
+  dropRate?: number;
+  /** The next n REST/OAuth requests drop their connection. */
+  dropNext?: number;
+  /** Method name → how many more calls of it answer 500 INTERNAL_SERVER_ERROR (e.g. a failing write-back). */
+  failMethods?: Record<string, number>;
+}
 
 export class RestService {
   readonly registry = new Registry();
   callLog: CallLogEntry[] = [];
   counters: Record<string, number> = {};
-  faults: Required<Faults> = { burst503: 0, latencyMs: 0, dropRate: 0, dropNext: 0 };
+  faults: Required<Faults> = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {} };
   leakyBucket: { burst: number; drainPerSecond: number } | false;
   private bucketLevel = 0;
   private bucketAt = Date.now();
@@ -77,6 +90,10 @@ export class RestService {
         this.faults.burst503--;
         throw new RestError('QUERY_LIMIT_EXCEEDED', 'Too many requests', 503);
       }
+      if (this.faults.burst429 > 0) {
+        this.faults.burst429--;
+        throw new RestError('OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.', 429);
+      }
       if (!this.takeFromBucket()) throw new RestError('QUERY_LIMIT_EXCEEDED', 'Too many requests', 503);
       const { auth, ...rest } = params;
       const { user, app } = this.authenticate(auth);
@@ -92,6 +109,12 @@ export class RestService {
   }
 
   private invoke(name: string, params: Record<string, unknown>, ctx: CallCtx): Answer {
+    // Injected failure of a named method, alone or inside a batch (where it lands in result_error).
+    if ((this.faults.failMethods[name] ?? 0) > 0) {
+      this.faults.failMethods[name]! -= 1;
+      // Source: _includes/system-errors.md: 500 INTERNAL_SERVER_ERROR "Internal server error".
+      throw new RestError('INTERNAL_SERVER_ERROR', 'Internal server error', 500);
+    }
     const def = this.registry.get(name);
     // Source: _includes/system-errors.md: 404 ERROR_METHOD_NOT_FOUND "Method not found!".
     if (!def) throw new RestError('ERROR_METHOD_NOT_FOUND', 'Method not found!', 404);

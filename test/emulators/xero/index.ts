@@ -193,6 +193,8 @@ export class XeroEmulator {
     return this.must(this.books.createPayment(this.tenant(tenantId), { Invoice: { InvoiceID: invoiceId }, Account: { Code: '090' }, Amount: amount, Date: date }));
   }
   setQuoteStatus(tenantId: string, quoteId: string, status: string): XeroObject { return deepClone(this.books.setQuoteStatus(this.tenant(tenantId), quoteId, status)); }
+  /** A person editing a contact in Xero (fields in the API's shape, e.g. `{ Phones: [...] }`). */
+  updateContact(tenantId: string, contactId: string, fields: XeroObject): XeroObject { return this.must(this.books.saveContact(this.tenant(tenantId), fields, 'update', contactId)); }
   archiveContact(tenantId: string, contactId: string): XeroObject { return this.must(this.books.saveContact(this.tenant(tenantId), { ContactStatus: 'ARCHIVED' }, 'update', contactId)); }
 
   // ---- identity controls ---------------------------------------------------------------------------------------
