@@ -144,6 +144,20 @@ describe('installing the app into Bitrix24', () => {
     assert.equal(res.status, 401);
   });
 
+  it('when the portal cannot be asked whether an uninstall is true, then nothing stops yet and a job confirms it later', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    b24.setFaults({ dropNext: 1 }); // the connector's app.info question is lost
+    await b24.uninstall({ clean: false });
+    await b24.flushEvents();
+    assert.equal(c.store.portals.get(b24.memberId)!.state, 'installed');
+    assert.ok(c.store.jobs.findLive(`portal-uninstall:${b24.memberId}`));
+    await c.services.outbox.drain();
+    const portal = c.store.portals.get(b24.memberId)!;
+    assert.equal(portal.state, 'uninstalled');
+    assert.equal(portal.refreshToken, null);
+  });
+
   it('when the app is uninstalled with CLEAN, then the data is kept for the grace period and purged after it', async () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();
@@ -225,12 +239,16 @@ describe('installing the app into Bitrix24', () => {
       assert.equal(page.status, 200);
       return /data-session="([^"]+)"/.exec(await page.text())![1];
     };
-    const body = JSON.stringify({ defaultSalesAccount: '200' });
+    const body = JSON.stringify({ voidOnDelete: false });
     const asUser = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(2) }, body });
     assert.equal(asUser.status, 403);
     const asAdmin = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(1) }, body });
     assert.equal(asAdmin.status, 200);
-    assert.equal(((await asAdmin.json()) as { settings: { defaultSalesAccount: string } }).settings.defaultSalesAccount, '200');
+    assert.equal(((await asAdmin.json()) as { settings: { voidOnDelete: boolean } }).settings.voidOnDelete, false);
+    // An account can only be checked against Xero's chart once Xero is connected.
+    const account = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(1) }, body: JSON.stringify({ defaultSalesAccount: '200' }) });
+    assert.equal(account.status, 409);
+    assert.match(((await account.json()) as { error: { message: string } }).error.message, /Xero is not connected yet/);
     const invalid = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(1) }, body: JSON.stringify({ pollIntervalSeconds: 5 }) });
     assert.equal(invalid.status, 400);
     assert.match(((await invalid.json()) as { error: { message: string } }).error.message, /pollIntervalSeconds/);
