@@ -177,7 +177,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
   });
 
   it('when a document waits for a missing account and the admin fixes the cause and clicks Retry, then it goes to Xero and leaves the attention list', async () => {
-    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: null });
+    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '999' }); // an account the organisation does not have
     const id = createInvoice('INV-7002');
     await env.settle();
     const frame = await dashboard();
@@ -216,7 +216,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
   it('when a non-admin opens the pages, then everything shows read-only, the server refuses their changes, and an organisation named like markup shows as text', async () => {
     const connection = env.c.store.connections.get(env.connectionId)!;
     env.c.store.connections.upsert({ ...connection, tenantName: XSS });
-    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: null });
+    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '999' }); // an account the organisation does not have
     const id = createInvoice('INV-7003', XSS);
     await env.settle();
 
