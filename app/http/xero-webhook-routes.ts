@@ -18,6 +18,8 @@ export function xeroWebhookRoutes(services: Services): Router {
       res.status(401).end();
       return;
     }
+    // The setup checklist's "Xero webhooks verified": a correctly signed delivery (intent to receive, or events).
+    store.watermarks.set('xero', 'webhook.verifiedAt', String(Date.now()));
     const parsed = webhookPayloadSchema.safeParse(safeJson(raw));
     if (!parsed.success) {
       // Signed by Xero but unreadable: acknowledge so Xero does not disable the hook; polling covers it.
