@@ -67,7 +67,11 @@ export async function burst(say: Say): Promise<void> {
     // A lone invoice afterwards, nothing else arriving.
     const lone = performance.now();
     createInvoice(env, 'LONE-1', fresh[0], 1);
-    await until('the lone invoice', () => inXero('LONE-') === 1, 30_000);
+    await until('the lone invoice', () => inXero('LONE-') === 1, 30_000).catch((err: Error) => {
+      const jobs = env.c.store.jobs.countByState(env.memberId);
+      const recent = env.c.store.activity.list({ memberId: env.memberId, limit: 3 }).map((a) => a.message);
+      throw new Error(`${err.message}: jobs ${JSON.stringify(jobs)}; ${recent.join(' | ')}`);
+    });
     const loneS = (performance.now() - lone) / 1000;
     say(`## Burst: ${INVOICES} invoices for ${CUSTOMERS} new customers, events at ${RATE}/s while the worker runs`);
     say();
