@@ -186,13 +186,23 @@ async function readFigures(services: Services, link: Link): Promise<XeroFigures 
       amountPaid: money(inv.amountPaid),
       amountDue: money(inv.amountDue),
       currency: String(inv.currencyCode ?? ''),
-      dueDate: inv.dueDate ? String(inv.dueDate).slice(0, 10) : null,
+      dueDate: xeroDate(inv.dueDate),
       status,
       onlineUrl: online,
     };
   } catch (err) {
     return { problem: err instanceof XeroApiError || err instanceof AppError ? err.message : 'Xero could not be read.' };
   }
+}
+
+/** A Xero date as `YYYY-MM-DD`: xero-node gives a Date, a `YYYY-MM-DD…` string or Xero's `/Date(ms+0000)/`. */
+function xeroDate(v: unknown): string | null {
+  if (v === undefined || v === null || v === '') return null;
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString().slice(0, 10);
+  const s = String(v);
+  const ms = /\/Date\((-?\d+)/.exec(s)?.[1];
+  if (ms) return new Date(Number(ms)).toISOString().slice(0, 10);
+  return /^\d{4}-\d{2}-\d{2}/.test(s) ? s.slice(0, 10) : null;
 }
 
 /** A quote's figures: its total and expiry date (quotes have nothing paid or due). */
