@@ -16,6 +16,7 @@ import { createServices, type Services } from './services.js';
 import { bitrixRoutes } from './http/bitrix-routes.js';
 import { xeroRoutes } from './http/xero-routes.js';
 import { settingsRoutes } from './http/settings-routes.js';
+import { setupRoutes } from './http/setup-routes.js';
 import { staticRoutes } from './http/static.js';
 import { dashboardRoutes } from '../placements/dashboard.js';
 import { cardLive, cardTabRoutes } from '../placements/card-tab.js';
@@ -84,6 +85,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(live);
   app.use(xeroRoutes(services));
   app.use(settingsRoutes(services));
+  app.use(setupRoutes(services));
 
   for (const path of manifestPaths(manifest)) {
     app.all(path, (_req, _res, next) => next(notImplemented(`The endpoint ${path}`)));

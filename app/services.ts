@@ -1,4 +1,5 @@
 /** Wires the connector's parts together once per process (or per test). */
+import { spendingAs, spendingHandler } from './xero/budget.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { loadManifest, type Manifest } from './manifest.js';
@@ -19,8 +20,10 @@ import { reconcile } from './sync/reconcile.js';
 import { IntakeSchedule } from './sync/intake-schedule.js';
 import { PullStatuses } from './sync/pull-statuses.js';
 import { StatusPollSchedule } from './sync/schedules.js';
+import { OrgDataCache, ORG_DATA_JOB } from './sync/org-data.js';
 import { Metrics } from './metrics.js';
 import { ImportFromXero, IMPORT_JOB } from './sync/import-from-xero.js';
+import { SyncContacts, PULL_CONTACT_JOB, PUSH_CONTACT_JOB } from './sync/sync-contacts.js';
 
 export interface Services {
   config: Config;
@@ -38,12 +41,16 @@ export interface Services {
   intakeSchedule: IntakeSchedule;
   /** Xero → Bitrix24 statuses: `pollConnection` for the schedule and the bench, the `xero-webhook` handler. */
   pullStatuses: PullStatuses;
+  /** The connected organisation's lists (accounts, tax rates, …), cached with their age. */
+  orgData: OrgDataCache;
   /** The Xero status poll; started and stopped by main.ts. */
   statusPoll: StatusPollSchedule;
   /** Prometheus metrics of this instance (GET /metrics). */
   metrics: Metrics;
   /** Import from Xero (slider and command line): preview, run, cancel, summary. */
   importFromXero: ImportFromXero;
+  /** Contacts kept in step both ways (push-contact, pull-contact jobs; the contact poll). */
+  syncContacts: SyncContacts;
 }
 
 export function createServices(input: { config: Config; store: Store; logger: Logger; appSecret: string; manifest?: Manifest; xeroLimits?: Partial<XeroLimits> }): Services {
@@ -64,13 +71,15 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     xeroGrantType: config.xero.grantType,
     bitrix: config.bitrix,
   });
-  const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
+  const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, perDay: config.xeroDailyLimit, ...input.xeroLimits });
   metrics.watchGateways(gateways);
   const outbox = new Outbox(store, logger, {}, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);
   outbox.register('portal-uninstall', installPortal.uninstallHandler);
-  outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger }, invoiceKind));
-  outbox.register('push-quote', new PushDocuments({ store, portals, gateways, logger }, quoteKind));
+  const orgData = new OrgDataCache({ store, gateways, portals, logger });
+  outbox.register(ORG_DATA_JOB, orgData.handler);
+  outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger, orgData }, invoiceKind));
+  outbox.register('push-quote', new PushDocuments({ store, portals, gateways, logger, orgData }, quoteKind));
   outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
   outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));
   const intakeSchedule = new IntakeSchedule(store, outbox, logger, config.retention);
@@ -78,10 +87,26 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   outbox.register('xero-webhook', pullStatuses.webhookHandler);
   const importFromXero = new ImportFromXero({ store, portals, gateways, logger });
   outbox.register(IMPORT_JOB, importFromXero.handler);
-  const statusPoll = new StatusPollSchedule(store, pullStatuses, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
+  const syncContacts = new SyncContacts({ store, portals, gateways, logger });
+  // Contact sync spends the Xero budget last, like imports (xero/budget.ts).
+  outbox.register(PUSH_CONTACT_JOB, spendingHandler('import', syncContacts.pushHandler));
+  outbox.register(PULL_CONTACT_JOB, spendingHandler('import', syncContacts.pullHandler));
+  // One poll tick reads changed invoices and quotes, then changed contacts (linked ones are updated in Bitrix24).
+  const polls = {
+    pollConnection: async (connectionId: number) => {
+      const report = await pullStatuses.pollConnection(connectionId);
+      const skip = !gateways.for(connectionId).budget.allows('import');
+      const contacts = await (skip ? Promise.resolve({ xeroCalls: 0, updated: 0 }) : spendingAs('import', () => syncContacts.pollConnection(connectionId))).catch((err: unknown) => {
+        logger.warn({ err, connectionId }, 'Xero contact poll failed; the next one will try again');
+        return { xeroCalls: 0, updated: 0 };
+      });
+      return { ...report, xeroCalls: report.xeroCalls + contacts.xeroCalls, updated: report.updated + contacts.updated };
+    },
+  };
+  const statusPoll = new StatusPollSchedule(store, polls, logger, { defaultIntervalSeconds: config.pollIntervalSeconds, budgetOf: (id) => gateways.for(id).budget });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret, { store, appClientId: config.bitrix.clientId }), portals, identity, xero, connectXero, installPortal,
-    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero,
+    gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero, syncContacts, orgData,
   };
 }
 

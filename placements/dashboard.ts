@@ -20,6 +20,7 @@ import type { Services } from '../app/services.js';
 import type { ActivityFilter, ActivityLevel } from '../app/store/activity.js';
 import type { Connection } from '../app/store/connections.js';
 import { portalSettings } from '../app/sync/settings.js';
+import { budgetStatus } from '../app/xero/gateway.js';
 import { documentLabel, documentLink, documentRef, DOCUMENT_TYPES, subjectOf, type DocumentRef } from './document-refs.js';
 import { historySlider, todoFor } from './card-tab.js';
 
@@ -197,6 +198,7 @@ function syncState(services: Services, memberId: string, connection: Connection 
   const interval = statusPoll.intervalSeconds(memberId);
   const gateway = connection && connection.state === 'active' ? gateways.all().find((g) => g.connectionId === connection.id) ?? null : null;
   const since = Date.now() - DAY;
+  const plan = gateway ? budgetStatus(gateways, gateway.connectionId) : null;
   const calls24h = gateway ? [...gateway.hourlyCalls].filter(([h]) => h >= since - HOUR).reduce((n, [, c]) => n + c, 0) : 0;
   return {
     counts: { waiting: counts.pending, inFlight: counts.running, attention: counts.needs_attention, paused: counts.paused },
@@ -209,9 +211,13 @@ function syncState(services: Services, memberId: string, connection: Connection 
           minuteUsed: gateway.windowUsed,
           minuteLimit: gateway.limitsKept.perMinute,
           minuteRemaining: gateway.stats.minuteRemaining,
-          dayRemaining: gateway.stats.dayRemaining,
+          dayRemaining: plan!.remaining,
           calls24h,
-          dayLimit: XERO_DAY_LIMIT,
+          dayLimit: plan!.limit,
+          // What the daily budget lets wait, and until when (xero/budget.ts), and when counted calls free up.
+          waiting: plan!.waiting,
+          resetsAt: plan!.resetsAt,
+          pollStretch: plan!.pollStretch,
           pausedUntil: gateway.pausedUntil,
         }
       : null,

@@ -3,8 +3,8 @@
  *
  * Without real credentials it starts the Bitrix24 and Xero emulators (test/emulators/), seeds a plausible company,
  * starts the real connector (app/main.ts `start()`), registers and installs it in the emulated portal as Bitrix24
- * would, connects Xero through the connector's own consent flow, sets the demo's sync settings and creates a few
- * documents that sync. Then it prints the portal's URLs. Ctrl+C (SIGINT) or SIGTERM stops everything.
+ * would, connects Xero through the connector's own consent flow and creates a few documents that sync. No sync setting
+ * is touched: the tax rates and the sales account are matched automatically, as for a new user. Then it prints the portal's URLs. Ctrl+C (SIGINT) or SIGTERM stops everything.
  *
  * With `B24_CLIENT_ID` and `XERO_CLIENT_ID` set it only starts the connector, like `npm start`.
  *
@@ -20,12 +20,6 @@ import { StoreError } from '../app/store/index.js';
 import { startBitrix24Emulator, SMART_INVOICE, QUOTE, type Bitrix24Emulator } from '../test/emulators/bitrix24/index.js';
 import { startXeroEmulator, type XeroEmulator } from '../test/emulators/xero/index.js';
 import { consentAndConfirm } from '../test/helpers/xero-consent.js';
-
-/** Sync settings of the demo: the NZ demo organisation's sales account and GST rates (emulator state.ts). */
-export const DEMO_SETTINGS = {
-  defaultSalesAccount: '200',
-  taxRateMap: { '15': 'OUTPUT2', '0': 'ZERORATED', none: 'NONE' },
-} as const;
 
 /** Scopes of the local application (install.json). */
 const SCOPES = ['crm', 'catalog', 'placement', 'userfieldconfig', 'user_brief'];
@@ -91,13 +85,10 @@ async function connectXero(connectorUrl: string, session: string): Promise<void>
   }
 }
 
-/** Demo data beyond the emulators' seeds: the products' Xero sales account, and NZ documents that sync. */
+/** Demo data beyond the emulators' seeds: NZ documents that sync, with 15 % GST and without VAT. */
 function seedSyncingDocuments(b24: Bitrix24Emulator): void {
   const admin = b24.actAs(1);
-  const property = b24.productProperties().find((p) => p.code === 'XERO_ACCOUNT_CODE');
-  if (!property) throw new DemoError('The connector did not create the "Xero sales account" product property.');
   const products = b24.products();
-  for (const p of products) admin.updateProduct(Number(p.id), { [`property${property.id}`]: { value: '200' } });
   const company = admin.createCompany({
     title: 'Ridgeway University',
     currencyId: 'NZD',
@@ -110,6 +101,8 @@ function seedSyncingDocuments(b24: Bitrix24Emulator): void {
     { productId: productId('Consulting hour'), productName: 'Consulting hour', price: 138, quantity: 12, taxRate: 15, taxIncluded: 'Y' },
     { productId: productId('Implementation package'), productName: 'Implementation package', price: 2875, quantity: 1, taxRate: 15, taxIncluded: 'Y' },
   ]);
+  const noVat = admin.createSmartInvoice({ title: 'Guest lecture', companyId: company.id, currencyId: 'NZD' });
+  admin.setProductRows(SMART_INVOICE, Number(noVat.id), [{ productName: 'Guest lecture', price: 450, quantity: 1 }]);
   const quote = admin.createQuote({ title: 'Staff training, term 1', companyId: company.id, currencyId: 'NZD' });
   admin.setProductRows(QUOTE, Number(quote.id), [
     { productId: productId('Training day'), productName: 'Training day', price: 800, quantity: 3, taxRate: 15, taxIncluded: 'N' },
@@ -183,7 +176,6 @@ async function startDemo(r: Running): Promise<void> {
 
   const session = await pageSession(url, b24, 1);
   await connectXero(url, session);
-  await api(url, session, 'PUT', '/api/settings', DEMO_SETTINGS);
 
   seedSyncingDocuments(b24);
   await b24.flushEvents();
@@ -193,7 +185,7 @@ async function startDemo(r: Running): Promise<void> {
   say('');
   say('Bitrix24 ⇄ Xero demo');
   say(`  Company: a Bitrix24 portal with customers, products and invoices; Xero organisation "${tenant.tenantName}", connected.`);
-  say(`  Sync settings: default sales account ${DEMO_SETTINGS.defaultSalesAccount}; VAT ${Object.entries(DEMO_SETTINGS.taxRateMap).map(([k, v]) => `${k === 'none' ? 'none' : `${k} %`} → ${v}`).join(', ')}.`);
+  say('  Sync settings: none set by hand; the tax rates and the sales account were matched from the organisation (see the settings).');
   // Let the connector push them (it gathers events for a moment, then sends them as one batch).
   for (let i = 0; i < 100; i++) {
     const q = store.jobs.countByState(memberId);
@@ -202,7 +194,7 @@ async function startDemo(r: Running): Promise<void> {
   }
   const queue = store.jobs.countByState(memberId);
   const inXero = xero.invoices(tenant.tenantId).filter((i) => String(i.Reference ?? '').length > 0).length;
-  say(`  After connecting, an invoice, an estimate and a classic invoice for Ridgeway University (NZD, 15 % GST) were created;`);
+  say(`  After connecting, two invoices (15 % GST and no VAT), an estimate and a classic invoice for Ridgeway University (NZD) were created;`);
   say(`  ${inXero} of them reached Xero as drafts (the estimate stays in Bitrix24: quotes are not pushed yet);`);
   say(`  ${queue.pending + queue.running} job(s) still waiting, ${queue.needs_attention} needing attention.`);
   say('');

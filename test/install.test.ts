@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { startBitrix24Emulator, type Bitrix24Emulator } from './emulators/bitrix24/index.js';
 import { startXeroEmulator, type XeroEmulator } from './emulators/xero/index.js';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { startConnector, type TestConnector } from './helpers/connector.js';
+import { TEST_SECRET } from './helpers/store.js';
+import { openStore } from '../app/store/index.js';
+import { runPortalCommand } from '../app/sync/portal-admin.js';
 import { DOCUMENT_EVENTS, LIFECYCLE_EVENTS } from '../app/bitrix/portal-setup.js';
 
 /** Starts a connector registered as a local application in the emulated portal. */
@@ -136,6 +144,20 @@ describe('installing the app into Bitrix24', () => {
     assert.equal(res.status, 401);
   });
 
+  it('when the portal cannot be asked whether an uninstall is true, then nothing stops yet and a job confirms it later', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    b24.setFaults({ dropNext: 1 }); // the connector's app.info question is lost
+    await b24.uninstall({ clean: false });
+    await b24.flushEvents();
+    assert.equal(c.store.portals.get(b24.memberId)!.state, 'installed');
+    assert.ok(c.store.jobs.findLive(`portal-uninstall:${b24.memberId}`));
+    await c.services.outbox.drain();
+    const portal = c.store.portals.get(b24.memberId)!;
+    assert.equal(portal.state, 'uninstalled');
+    assert.equal(portal.refreshToken, null);
+  });
+
   it('when the app is uninstalled with CLEAN, then the data is kept for the grace period and purged after it', async () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();
@@ -150,6 +172,22 @@ describe('installing the app into Bitrix24', () => {
     assert.ok(c.store.portals.get(b24.memberId));
     assert.equal(c.services.intakeSchedule.housekeeping(Date.now() + 8 * day).portals, 1);
     assert.equal(c.store.portals.get(b24.memberId), undefined);
+  });
+
+  it('when an operator restores a portal uninstalled with CLEAN, then its data is not purged and a reinstall finds it again', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    c.store.activity.record({ memberId: b24.memberId, level: 'info', kind: 'test.marker', message: 'history to keep' });
+    await b24.uninstall({ clean: true });
+    await b24.flushEvents();
+    const out = runPortalCommand(c.store, ['restore', b24.memberId]);
+    assert.equal(out.ok, true);
+    assert.match(out.lines[0], /is kept/);
+    assert.equal(c.store.portals.get(b24.memberId)!.purgeAt, null);
+    assert.equal(c.services.intakeSchedule.housekeeping(Date.now() + 30 * 86_400_000).portals, 0);
+    assert.equal((await b24.install({ userId: 1 })).status, 200);
+    assert.equal(c.store.portals.get(b24.memberId)!.state, 'installed');
+    assert.ok(c.store.activity.list({ memberId: b24.memberId }).some((a) => a.kind === 'test.marker'));
   });
 
   it('when a user creates a smart invoice, then the event is verified and a push job is stored', async () => {
@@ -201,12 +239,16 @@ describe('installing the app into Bitrix24', () => {
       assert.equal(page.status, 200);
       return /data-session="([^"]+)"/.exec(await page.text())![1];
     };
-    const body = JSON.stringify({ defaultSalesAccount: '200' });
+    const body = JSON.stringify({ voidOnDelete: false });
     const asUser = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(2) }, body });
     assert.equal(asUser.status, 403);
     const asAdmin = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(1) }, body });
     assert.equal(asAdmin.status, 200);
-    assert.equal(((await asAdmin.json()) as { settings: { defaultSalesAccount: string } }).settings.defaultSalesAccount, '200');
+    assert.equal(((await asAdmin.json()) as { settings: { voidOnDelete: boolean } }).settings.voidOnDelete, false);
+    // An account can only be checked against Xero's chart once Xero is connected.
+    const account = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(1) }, body: JSON.stringify({ defaultSalesAccount: '200' }) });
+    assert.equal(account.status, 409);
+    assert.match(((await account.json()) as { error: { message: string } }).error.message, /Xero is not connected yet/);
     const invalid = await fetch(`${c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': await sessionOf(1) }, body: JSON.stringify({ pollIntervalSeconds: 5 }) });
     assert.equal(invalid.status, 400);
     assert.match(((await invalid.json()) as { error: { message: string } }).error.message, /pollIntervalSeconds/);
@@ -232,5 +274,30 @@ describe('installing the app into Bitrix24', () => {
     const p = c.store.portals.get(b24.memberId)!;
     const all = c.logLines.join('\n');
     for (const secret of [p.accessToken!, p.refreshToken!, p.applicationToken!]) assert.equal(all.includes(secret), false);
+  });
+});
+
+describe('the operator\'s portal command', () => {
+  it('when an operator runs npm run portal -- restore on an uninstalled portal, then its purge is cancelled; on an installed one, it is refused', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'connector-cli-'));
+    try {
+      const store = openStore(dir, TEST_SECRET);
+      const row = { domain: 'crm.example.com', clientEndpoint: 'https://crm.example.com/rest/', serverEndpoint: 'https://oauth.bitrix.info/rest/', accessToken: null, refreshToken: null, expiresAt: null, applicationToken: null, scope: null, installedBy: 1 };
+      store.portals.upsert({ ...row, memberId: 'gone', state: 'uninstalled' });
+      store.portals.upsert({ ...row, memberId: 'live', state: 'installed' });
+      store.portals.schedulePurge('gone', Date.now() + 1000);
+      const run = (...args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/portal.ts', ...args], {
+        env: { PATH: process.env.PATH, DATA_DIR: dir, APP_SECRET: TEST_SECRET },
+      }).then((r) => ({ code: 0, out: r.stdout }), (e: { code: number; stderr: string }) => ({ code: e.code, out: e.stderr }));
+      const restored = await run('restore', 'gone');
+      assert.equal(restored.code, 0, restored.out);
+      assert.equal(store.portals.get('gone')!.purgeAt, null);
+      const refused = await run('restore', 'live');
+      assert.equal(refused.code, 1);
+      assert.match(refused.out, /installed; restore applies to uninstalled portals only/);
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -184,6 +184,9 @@ describe('invoices that cannot be sent', () => {
   let env: Environment;
   before(async () => {
     env = await startEnvironment({ settings: { defaultSalesAccount: null } });
+    // A second revenue account named "Sales": the default sales account can no longer be told automatically.
+    env.xero.addAccount(env.tenantId, { Code: '201', Name: 'Sales', Type: 'REVENUE', TaxType: 'OUTPUT2' });
+    await env.c.services.orgData.refresh(env.memberId);
   });
   after(async () => env.close());
 

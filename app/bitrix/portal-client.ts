@@ -58,7 +58,9 @@ export class PortalClient {
       // https://apidocs.bitrix24.com/settings/how-to-call-rest-api/general-principles.html
       const r = await this.#b24.actions.v2.call.make({ method, params });
       if (!r.isSuccess) throw b24Error(method, r.getErrorMessages().join('; '));
-      return r.getData() as { result: unknown; total?: number; next?: number };
+      // The SDK's payload leaves out the list envelope's `total`; it is read with getTotal() (restApi v2).
+      const data = r.getData() as { result: unknown; next?: number };
+      return { ...data, total: r.getTotal() };
     };
     try {
       return await attempt();

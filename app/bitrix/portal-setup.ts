@@ -11,6 +11,8 @@ export const DOCUMENT_EVENTS = [
   'ONCRMINVOICEADD', 'ONCRMINVOICEUPDATE', 'ONCRMINVOICESETSTATUS', 'ONCRMINVOICEDELETE',
   'ONCRMDYNAMICITEMADD', 'ONCRMDYNAMICITEMUPDATE', 'ONCRMDYNAMICITEMDELETE',
   'ONCRMQUOTEADD', 'ONCRMQUOTEUPDATE', 'ONCRMQUOTEDELETE',
+  // Linked companies and contacts are kept in step with their Xero contacts.
+  'ONCRMCOMPANYUPDATE', 'ONCRMCONTACTUPDATE',
 ] as const;
 
 /** App lifecycle events, online only. ONOFFLINEEVENT pings when the offline queue has new records. */

@@ -3,8 +3,13 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { Services } from '../services.js';
-import { portalSettings, settingsSchema, updatePortalSettings } from '../sync/settings.js';
+import { portalSettings, settingsSchema, updatePortalSettings, type PortalSettings } from '../sync/settings.js';
+import { MAPPING_ERROR_CODES } from '../sync/org-data.js';
+import { orgProblems, stageProblems } from '../sync/settings-validation.js';
 import { requireSession } from './session.js';
+
+/** Settings checked against the organisation's lists, which are read fresh for the check. */
+const XERO_CHECKED: readonly (keyof PortalSettings)[] = ['defaultSalesAccount', 'taxRateMap', 'brandingThemeId', 'tracking'];
 
 export function settingsRoutes(services: Services): Router {
   const router = Router();
@@ -14,16 +19,22 @@ export function settingsRoutes(services: Services): Router {
     res.json(portalSettings(store, req.session!.memberId));
   });
 
-  router.put('/api/settings', requireSession(sessions, { admin: true }), (req, res) => {
+  router.put('/api/settings', requireSession(sessions, { admin: true }), async (req, res) => {
     const patch = settingsSchema.partial().strict().safeParse(req.body ?? {});
     if (!patch.success) throw invalidSettings(patch.error);
     const memberId = req.session!.memberId;
     // Only the fields sent change (zod fills defaults into a partial schema).
-    const sent = Object.fromEntries(Object.entries(patch.data).filter(([k]) => Object.hasOwn(req.body as object, k)));
+    const sent = Object.fromEntries(Object.entries(patch.data).filter(([k]) => Object.hasOwn(req.body as object, k))) as Partial<PortalSettings>;
+    // Every value Xero or Bitrix24 must know is checked against their live lists.
+    const problems = [
+      ...(XERO_CHECKED.some((k) => Object.hasOwn(sent, k)) ? orgProblems(sent, await services.orgData.refresh(memberId)) : []),
+      ...(await stageProblems(sent, services.portals.for(memberId))),
+    ];
+    if (problems.length) throw new AppError('SETTINGS.INVALID', `The settings were not saved. ${problems.join(' ')}`, 400, { problems });
     const saved = updatePortalSettings(store, memberId, sent);
     store.activity.record({ memberId, level: 'info', kind: 'settings.changed', message: `Settings changed by ${req.session!.userName}: ${Object.keys(sent).join(', ')}.` });
     // A fixed cause (e.g. a default sales account added) lets the documents waiting on it through.
-    const retried = store.jobs.retryNow({ memberId, errorCode: 'SYNC.MISSING_ACCOUNT_CODE' }) + store.jobs.retryNow({ memberId, errorCode: 'SYNC.UNKNOWN_TAX_RATE' });
+    const retried = MAPPING_ERROR_CODES.reduce((n, errorCode) => n + store.jobs.retryNow({ memberId, errorCode }), 0);
     if (retried) services.outbox.wake();
     res.json({ settings: saved, retried });
   });

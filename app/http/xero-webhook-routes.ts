@@ -18,6 +18,8 @@ export function xeroWebhookRoutes(services: Services): Router {
       res.status(401).end();
       return;
     }
+    // The setup checklist's "Xero webhooks verified": a correctly signed delivery (intent to receive, or events).
+    store.watermarks.set('xero', 'webhook.verifiedAt', String(Date.now()));
     const parsed = webhookPayloadSchema.safeParse(safeJson(raw));
     if (!parsed.success) {
       // Signed by Xero but unreadable: acknowledge so Xero does not disable the hook; polling covers it.
@@ -34,6 +36,14 @@ export function xeroWebhookRoutes(services: Services): Router {
     let stored = 0;
     store.transaction(() => {
       for (const e of parsed.data.events) {
+        if (e.eventCategory === 'CONTACT') {
+          // A changed Xero contact: its linked Bitrix24 record is brought in step (sync-contacts.ts).
+          for (const c of active.filter((x) => x.tenantId === e.tenantId)) {
+            store.jobs.enqueue({ memberId: c.memberId, kind: 'pull-contact', key: `pull-contact:${c.id}:${e.resourceId}`, payload: { connectionId: c.id, contactId: e.resourceId } });
+            stored += 1;
+          }
+          continue;
+        }
         if (e.eventCategory !== 'INVOICE') continue;
         for (const c of active.filter((x) => x.tenantId === e.tenantId)) {
           store.jobs.enqueue({

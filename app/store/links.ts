@@ -115,13 +115,18 @@ export class LinkRepository {
     return out;
   }
 
-  /** The contact details both sides last agreed on (migration 6), or null before the first sync. */
-  contactFields(id: number): Record<string, string> | null {
-    const row = this.db.prepare('SELECT contact_fields FROM links WHERE id = ?').get(id) as { contact_fields: string | null } | undefined;
-    return row?.contact_fields ? (JSON.parse(row.contact_fields) as Record<string, string>) : null;
+  /** Whether a connection has any link to a Xero object of this type (e.g. contacts worth polling). */
+  hasXeroType(connectionId: number, xeroType: XeroType): boolean {
+    return Boolean(this.db.prepare('SELECT 1 FROM links WHERE connection_id = ? AND xero_type = ? LIMIT 1').get(connectionId, xeroType));
   }
 
-  setContactFields(id: number, fields: Record<string, string>): void {
+  /** The contact details both sides last agreed on (migration 6), or null before the first sync. */
+  contactFields<T = Record<string, string>>(id: number): T | null {
+    const row = this.db.prepare('SELECT contact_fields FROM links WHERE id = ?').get(id) as { contact_fields: string | null } | undefined;
+    return row?.contact_fields ? (JSON.parse(row.contact_fields) as T) : null;
+  }
+
+  setContactFields(id: number, fields: object): void {
     this.db.prepare('UPDATE links SET contact_fields = ? WHERE id = ?').run(JSON.stringify(fields), id);
   }
 

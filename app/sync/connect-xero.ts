@@ -20,6 +20,7 @@ import type { Connection } from '../store/connections.js';
 import type { Store } from '../store/index.js';
 import type { XeroConnections } from '../xero/connections.js';
 import { newCodeVerifier, type XeroIdentity, type XeroTenant, type XeroTokens } from '../xero/identity.js';
+import { ORG_DATA_JOB } from './org-data.js';
 
 /** How long a "Connect Xero" click may wait for its window to open. */
 const TICKET_TTL_MS = 5 * 60_000;
@@ -183,6 +184,8 @@ export class ConnectXero {
         scope: tokens.scope,
       });
       const resumed = this.store.jobs.resume(memberId);
+      // The organisation's accounts, tax rates, … are read at once, for the settings and the automatic matches.
+      this.store.jobs.enqueue({ memberId, kind: ORG_DATA_JOB, key: `${ORG_DATA_JOB}:${memberId}`, payload: {} });
       this.store.activity.record({
         memberId,
         level: 'info',

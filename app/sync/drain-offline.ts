@@ -51,6 +51,9 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
     if (events.length < PAGE) break;
   }
   if (total) deps.logger.info({ memberId, records: total }, 'offline events drained');
+  // The setup checklist's "offline events working": the queue was read (and cleared) successfully.
+  deps.store.watermarks.set(`portal:${memberId}`, 'offline.drainedAt', String(Date.now()));
+  if (total) deps.store.watermarks.set(`portal:${memberId}`, 'offline.receivedAt', String(Date.now()));
   return total;
 }
 

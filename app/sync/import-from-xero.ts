@@ -12,6 +12,7 @@
  * 4. cancel — stops between batches; summary and CSV list created, linked, updated, skipped and failed records.
  * Memory stays flat: one Xero page and one batch at a time; the plan lives in SQLite.
  */
+import { spendingAs } from '../xero/budget.js';
 import { EventEmitter } from 'node:events';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -125,8 +126,9 @@ export class ImportFromXero {
       throw err;
     }
     try {
-      if (step === 'preview') await this.preview(run);
-      else await this.execute(run);
+      // Imports spend the Xero budget last: they pause while it is low (xero/budget.ts).
+      if (step === 'preview') await spendingAs('import', () => this.preview(run));
+      else await spendingAs('import', () => this.execute(run));
     } catch (err) {
       const transient = !(err instanceof AppError) || err.status >= 500;
       if (!transient) {
@@ -160,7 +162,7 @@ export class ImportFromXero {
     const ctx: PlanContext = {
       what: run.what, includeArchived: run.includeArchived, directory, seenNames: new Set(), nextSeq: () => seq++, catalog: null,
       linkOf: (xeroType, xeroId) => store.links.findByXero(connectionId, xeroType, xeroId)[0],
-      contactFieldsOf: (link) => store.links.contactFields(link.id) as ContactDetails | null,
+      contactFieldsOf: (link) => store.links.contactFields<ContactDetails>(link.id),
     };
     const save = (records: NewImportRecord[]) => {
       store.imports.addRecords(run.id, records);

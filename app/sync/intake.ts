@@ -6,6 +6,7 @@ import type { B24Event } from '../bitrix/request-auth.js';
 import type { Store } from '../store/index.js';
 import type { B24Type } from '../store/links.js';
 import { portalSettings } from './settings.js';
+import { PUSH_CONTACT_JOB, pushContactKey } from './sync-contacts.js';
 
 /** The documents the connector syncs; other dynamic types (smart processes) are ignored. */
 const SMART_INVOICE_ENTITY_TYPE_ID = '31';
@@ -31,6 +32,15 @@ export function documentOf(event: B24Event): EventDocument | undefined {
   return undefined;
 }
 
+/** The company or contact a change event is about (kept in step with its Xero contact when linked). */
+export function customerOf(event: B24Event): { type: 'company' | 'contact'; id: string } | undefined {
+  const id = String(((event.data as { FIELDS?: Record<string, unknown> }).FIELDS ?? {}).ID ?? '');
+  if (!/^\d+$/.test(id)) return undefined;
+  if (event.event === 'ONCRMCOMPANYUPDATE') return { type: 'company', id };
+  if (event.event === 'ONCRMCONTACTUPDATE') return { type: 'contact', id };
+  return undefined;
+}
+
 /** The outbox key of a document's push job. */
 export function pushJobKey(memberId: string, doc: Pick<EventDocument, 'type' | 'id'>): string {
   return `push:${memberId}:${doc.type}:${doc.id}`;
@@ -45,6 +55,11 @@ export function pushJobKind(type: B24Type): 'push-invoice' | 'push-quote' {
 export function intakeEvent(store: Store, memberId: string, event: B24Event): boolean {
   if (event.event === 'ONOFFLINEEVENT') {
     store.jobs.enqueue({ memberId, kind: 'drain-offline', key: `drain-offline:${memberId}`, payload: {} });
+    return true;
+  }
+  const customer = customerOf(event);
+  if (customer) {
+    store.jobs.enqueue({ memberId, kind: PUSH_CONTACT_JOB, key: pushContactKey(memberId, customer.type, customer.id), payload: customer });
     return true;
   }
   const doc = documentOf(event);

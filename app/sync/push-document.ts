@@ -30,7 +30,9 @@ import { isExpectedEcho } from '../store/link-status.js';
 import type { SalesDocument } from './document.js';
 import type { DocumentKind, KindContext } from './document-kind.js';
 import type { JobHandler, JobOutcome } from './outbox.js';
-import { portalSettings, type PortalSettings } from './settings.js';
+import type { PortalSettings } from './settings.js';
+import { salesMapping, type SalesMapping } from './mapping.js';
+import type { OrgDataCache } from './org-data.js';
 
 export interface PushPayload {
   type: 'smart_invoice' | 'invoice' | 'quote';
@@ -62,6 +64,8 @@ export interface PushDeps {
   portals: PortalClients;
   gateways: XeroGateways;
   logger: Logger;
+  /** The organisation's lists, for the automatic tax and account matches (mapping.ts). */
+  orgData: OrgDataCache;
 }
 
 /** One group's run: the portal, its Xero connection and settings, and the outcome of each job. */
@@ -101,7 +105,9 @@ export class PushDocuments<P> implements JobHandler {
   async run(jobs: Job[]): Promise<Map<number, JobOutcome>> {
     const memberId = jobs[0].memberId!;
     const connection = this.activeConnection(memberId);
-    const round = new Round(jobs, memberId, connection, this.deps.gateways.for(connection.id), portalSettings(this.deps.store, memberId));
+    // The settings with the automatic tax and account matches; documents waiting for a choice are held (mapping.ts).
+    const mapping = await salesMapping(this.deps.store, this.deps.orgData, memberId);
+    const round = new Round(jobs, memberId, connection, this.deps.gateways.for(connection.id), mapping.settings);
     if (!this.kind.enabled(round.settings)) return round.outcomes; // the kind's sync is off: nothing to do
     const payloads = jobs.map((j) => j.payload as PushPayload);
 
@@ -112,7 +118,7 @@ export class PushDocuments<P> implements JobHandler {
     if (candidates.length === 0) return round.outcomes;
 
     // 4. Check every changed document before any write; a document that cannot be sent says why.
-    const ready = candidates.filter((c) => c.contentChanged && this.passesPrecheck(round, c));
+    const ready = candidates.filter((c) => c.contentChanged && this.passesPrecheck(round, c, mapping));
 
     // 5. Documents already linked: their Xero state, to update them in place while Xero allows.
     const xeroState = await this.readLinked(round, candidates);
@@ -199,10 +205,13 @@ export class PushDocuments<P> implements JobHandler {
     });
   }
 
-  private passesPrecheck(round: Round, c: Candidate): boolean {
-    if (c.doc.customer) return true;
+  private passesPrecheck(round: Round, c: Candidate, mapping: SalesMapping): boolean {
     const noun = this.kind.noun;
-    round.attention(keyOf(c.doc), { code: 'SYNC.NO_CUSTOMER', message: `${capital(noun)} ${c.doc.number} has no company or contact. Choose the customer on the ${noun}.` });
+    const held = c.doc.customer
+      ? mapping.holdOf(c.doc)
+      : { code: 'SYNC.NO_CUSTOMER', message: `${capital(noun)} ${c.doc.number} has no company or contact. Choose the customer on the ${noun}.` };
+    if (!held) return true;
+    round.attention(keyOf(c.doc), held);
     return false;
   }
 

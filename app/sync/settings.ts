@@ -55,6 +55,13 @@ export const settingsSchema = z.object({
   documentNumbering: z.enum(['xero', 'bitrix24']).default('xero'),
   /** Xero branding theme (BrandingThemeID) for pushed quotes. (Default: none — the organisation's default theme) */
   brandingThemeId: z.string().uuid().nullable().default(null),
+  /** What goes into the Xero invoice's Reference: the Bitrix24 number or the document's title. (Default: number) */
+  reference: z.enum(['number', 'title']).default('number'),
+  /**
+   * Optional Xero tracking category filled from a Bitrix24 field: the category's id and the field's name
+   * (e.g. `ufCrm_Region`); the field's value names the option. (Default: none)
+   */
+  tracking: z.object({ categoryId: z.string().trim().min(1).max(64), field: z.string().trim().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'name a Bitrix24 field such as ufCrm_Region') }).nullable().default(null),
 });
 
 export type PortalSettings = z.infer<typeof settingsSchema>;

@@ -23,7 +23,7 @@ axios.defaults.timeout ||= XERO_API_TIMEOUT_MS;
 const EXPIRY_MARGIN_S = 60;
 
 /** Job kinds that talk to Xero and wait while a connection needs reconnecting. */
-export const XERO_JOB_KINDS = ['push-invoice', 'push-quote', 'push-contact', 'pull-statuses', 'import-from-xero', 'xero-webhook'];
+export const XERO_JOB_KINDS = ['push-invoice', 'push-quote', 'push-contact', 'pull-statuses', 'import-from-xero', 'xero-webhook', 'pull-contact'];
 
 function fresh(c: Connection): boolean {
   return Boolean(c.accessToken) && (c.expiresAt ?? 0) - EXPIRY_MARGIN_S > Date.now() / 1000;

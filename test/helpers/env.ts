@@ -24,7 +24,7 @@ export const NZ_TAX_MAP = { '15': 'OUTPUT2', '0': 'ZERORATED', none: 'NONE' };
  * Both emulators and the connector, with the app installed in the portal as Bitrix24 does it and Xero
  * connected through the consent flow. The outbox is not started: tests work it with `settle()`.
  */
-export async function startEnvironment(opts: { settings?: Partial<PortalSettings>; env?: Record<string, string>; dataDir?: string; b24?: Bitrix24Emulator; xero?: XeroEmulator; xeroLimits?: Partial<XeroLimits> } = {}): Promise<Environment> {
+export async function startEnvironment(opts: { settings?: Partial<PortalSettings>; /** No sync setting set at all, as after a fresh install. (Default: false) */ fresh?: boolean; env?: Record<string, string>; dataDir?: string; b24?: Bitrix24Emulator; xero?: XeroEmulator; xeroLimits?: Partial<XeroLimits> } = {}): Promise<Environment> {
   const b24 = opts.b24 ?? (await startBitrix24Emulator({ seedDemo: false }));
   const xero = opts.xero ?? (await startXeroEmulator());
   const tenantId = xero.tenants()[0]?.tenantId ?? xero.addOrganisation({ name: 'Demo Company (NZ)' });
@@ -45,7 +45,9 @@ export async function startEnvironment(opts: { settings?: Partial<PortalSettings
   const ticket = c.services.connectXero.begin(memberId, 1);
   await consentAndConfirm(c.url, `${c.url}/xero/start?ticket=${encodeURIComponent(ticket)}`);
   const connectionId = c.store.connections.listForPortal(memberId)[0].id;
-  updatePortalSettings(c.store, memberId, { defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP, ...opts.settings });
+  // The organisation's lists are read on connect (the org-data job), as the running outbox would.
+  await c.services.outbox.drain();
+  if (!opts.fresh) updatePortalSettings(c.store, memberId, { defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP, ...opts.settings });
   const settle = async () => {
     for (let i = 0; i < 20; i++) {
       await b24.flushEvents();

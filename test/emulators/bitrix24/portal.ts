@@ -700,7 +700,7 @@ export class Portal {
         }).filter((x) => x.value !== ''));
         continue;
       }
-      if (k === 'id') continue;
+      if (k === 'id' || k === 'iblockId') continue; // the catalog is fixed at creation (and kept a number, as the portal stores it)
       p.fields[k] = v;
     }
     p.fields.timestampX = now;

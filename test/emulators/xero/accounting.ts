@@ -270,6 +270,9 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
   const taxRates: Handler = (c) => listReply(c, 'TaxRates', c.tenant.taxRates);
   const organisation: Handler = (c) => ok(envelope(c.providerName, 'Organisations', [c.tenant.organisation]));
   const currencies: Handler = (c) => ok(envelope(c.providerName, 'Currencies', c.tenant.currencies.map((Code) => ({ Code, Description: Code }))));
+  // Source: xero_accounting.yaml GET /BrandingThemes, GET /TrackingCategories (includeArchived; archived hidden otherwise).
+  const brandingThemes: Handler = (c) => ok(envelope(c.providerName, 'BrandingThemes', c.tenant.brandingThemes));
+  const trackingCategories: Handler = (c) => listReply(c, 'TrackingCategories', c.tenant.trackingCategories.filter((x) => x.Status === 'ACTIVE' || c.query.includeArchived === 'true'));
   const creditNotes: Handler = (c, id) => {
     if (id) { const n = byId(c.tenant.creditNotes, id); return n ? ok(envelope(c.providerName, 'CreditNotes', [n])) : notFound(); }
     return listReply(c, 'CreditNotes', [...c.tenant.creditNotes.values()]);
@@ -291,6 +294,7 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
     ['GET|PUT|POST', /^\/Payments$/i, payments], ['GET|POST', new RegExp(`^/Payments/${ID}$`, 'i'), paymentOne],
     ['GET', /^\/Accounts$/i, accounts], ['GET', new RegExp(`^/Accounts/${ID}$`, 'i'), accounts],
     ['GET', /^\/TaxRates$/i, taxRates], ['GET', /^\/Organisation$/i, organisation], ['GET', /^\/Currencies$/i, currencies],
+    ['GET', /^\/BrandingThemes$/i, brandingThemes], ['GET', /^\/TrackingCategories$/i, trackingCategories],
     ['GET', /^\/CreditNotes$/i, creditNotes], ['GET', new RegExp(`^/CreditNotes/${ID}$`, 'i'), creditNotes],
   ];
 }

@@ -56,8 +56,12 @@ function reject(message: string): never { throw new Rejected(message); }
 export type Lat = 'Exclusive' | 'Inclusive' | 'NoTax';
 const LAT: Record<string, Lat> = { EXCLUSIVE: 'Exclusive', INCLUSIVE: 'Inclusive', NOTAX: 'NoTax' };
 
-function taxRateOf(t: Tenant, taxType: string): number | undefined {
-  const r = t.taxRates.find((x) => x.TaxType === taxType && x.Status === 'ACTIVE');
+/**
+ * The effective rate of an active tax rate; on a sale only one that can apply to revenue ("does not exist or cannot be
+ * used for this type of transaction"). Source: Xero tax-rates docs, CanApplyToRevenue.
+ */
+function taxRateOf(t: Tenant, taxType: string, forSale?: boolean): number | undefined {
+  const r = t.taxRates.find((x) => x.TaxType === taxType && x.Status === 'ACTIVE' && (!forSale || x.CanApplyToRevenue !== false));
   return r ? Number(r.EffectiveRate) : undefined;
 }
 
@@ -98,7 +102,7 @@ function buildLines(t: Tenant, raw: unknown, existing: XeroObject[], lat: Lat, u
     }
     if (lat === 'NoTax') taxType = 'NONE';
     taxType ??= 'NONE';
-    const rate = taxRateOf(t, taxType);
+    const rate = taxRateOf(t, taxType, forSale);
     if (rate === undefined) reject(MSG.taxTypeInvalid(taxType));
     // DiscountAmount: an absolute discount on the line (ACCREC invoices and quotes), taken off after the rate.
     // Source: xero_accounting.yaml components/schemas/LineItem (DiscountAmount).

@@ -182,6 +182,8 @@ export class XeroEmulator {
   payments(tenantId: string): XeroObject[] { return [...this.tenant(tenantId).payments.values()].map(deepClone); }
   accounts(tenantId: string): XeroObject[] { return this.tenant(tenantId).accounts.map(deepClone); }
   taxRates(tenantId: string): XeroObject[] { return this.tenant(tenantId).taxRates.map(deepClone); }
+  brandingThemes(tenantId: string): XeroObject[] { return this.tenant(tenantId).brandingThemes.map(deepClone); }
+  trackingCategories(tenantId: string): XeroObject[] { return this.tenant(tenantId).trackingCategories.map(deepClone); }
   history(tenantId: string, id: string): XeroObject[] { return deepClone(this.tenant(tenantId).history.get(id) ?? []); }
 
   // ---- user actions (as a Xero user would, same rules) --------------------------------------------------------
@@ -193,6 +195,36 @@ export class XeroEmulator {
     return this.must(this.books.createPayment(this.tenant(tenantId), { Invoice: { InvoiceID: invoiceId }, Account: { Code: '090' }, Amount: amount, Date: date }));
   }
   setQuoteStatus(tenantId: string, quoteId: string, status: string): XeroObject { return deepClone(this.books.setQuoteStatus(this.tenant(tenantId), quoteId, status)); }
+  /**
+   * An admin's changes in Xero's settings: a new tax rate (shape of components/schemas/TaxRate; defaults: active, on
+   * revenue and liabilities), a tax rate deleted or archived, an account archived. Sources: Xero tax-rates and
+   * accounts docs (Status ACTIVE|DELETED|ARCHIVED; archived accounts cannot be used on new transactions).
+   */
+  addTaxRate(tenantId: string, r: { Name: string; TaxType: string; EffectiveRate: number; ReportTaxType?: string; CanApplyToRevenue?: boolean; CanApplyToExpenses?: boolean }): void {
+    this.tenant(tenantId).taxRates.push({
+      ReportTaxType: 'OUTPUT', CanApplyToAssets: true, CanApplyToEquity: true, CanApplyToExpenses: false, CanApplyToLiabilities: true, CanApplyToRevenue: true,
+      DisplayTaxRate: r.EffectiveRate, Status: 'ACTIVE', TaxComponents: [{ Name: 'GST', Rate: r.EffectiveRate, IsCompound: false, IsNonRecoverable: false }], ...r,
+    });
+  }
+  setTaxRateStatus(tenantId: string, taxType: string, status: 'ACTIVE' | 'DELETED' | 'ARCHIVED'): void {
+    const r = this.tenant(tenantId).taxRates.find((x) => x.TaxType === taxType);
+    if (!r) throw new Error(`no tax rate ${taxType}`);
+    r.Status = status;
+  }
+  addAccount(tenantId: string, a: { Code: string; Name: string; Type: string; TaxType?: string }): void {
+    this.tenant(tenantId).accounts.push({
+      AccountID: newId(), TaxType: 'NONE', Status: 'ACTIVE', Class: a.Type === 'REVENUE' || a.Type === 'SALES' ? 'REVENUE' : 'EXPENSE', EnablePaymentsToAccount: false,
+      ShowInExpenseClaims: false, ReportingCode: '', HasAttachments: false, UpdatedDateUTC: msDate(Date.now()), AddToWatchlist: false, ...a,
+    });
+  }
+  setAccountStatus(tenantId: string, code: string, status: 'ACTIVE' | 'ARCHIVED'): void {
+    const a = this.tenant(tenantId).accounts.find((x) => x.Code === code);
+    if (!a) throw new Error(`no account ${code}`);
+    a.Status = status;
+    a.UpdatedDateUTC = msDate(Date.now());
+  }
+  /** A person editing a contact in Xero (fields in the API's shape, e.g. `{ Phones: [...] }`). */
+  updateContact(tenantId: string, contactId: string, fields: XeroObject): XeroObject { return this.must(this.books.saveContact(this.tenant(tenantId), fields, 'update', contactId)); }
   archiveContact(tenantId: string, contactId: string): XeroObject { return this.must(this.books.saveContact(this.tenant(tenantId), { ContactStatus: 'ARCHIVED' }, 'update', contactId)); }
 
   // ---- identity controls ---------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ export interface Tenant {
   organisation: XeroObject;
   accounts: XeroObject[];
   taxRates: XeroObject[];
+  brandingThemes: XeroObject[];
+  trackingCategories: XeroObject[];
   currencies: string[];
   contacts: Map<string, XeroObject>;
   items: Map<string, XeroObject>;
@@ -33,23 +35,43 @@ export interface OrganisationInput {
   shortCode?: string;
 }
 
-// Source: xero-api.md §6 (NZ/UK TaxType codes OUTPUT2/INPUT2, NONE, EXEMPTOUTPUT, ...); New Zealand GST is 15%
-// (Xero NZ demo company tax rates: "15% GST on Income" OUTPUT2, "15% GST on Expenses" INPUT2, "Zero Rated" ZERORATED,
-// "No GST" NONE, "GST on Imports" GSTONIMPORTS). Shapes: xero_accounting.yaml components/schemas/TaxRate.
-function nzTaxRates(): XeroObject[] {
-  const rate = (Name: string, TaxType: string, EffectiveRate: number, opts: { rev?: boolean; exp?: boolean }) => ({
-    Name, TaxType, ReportTaxType: TaxType.startsWith('OUTPUT') ? 'OUTPUT' : TaxType.startsWith('INPUT') ? 'INPUT' : 'NONE',
-    CanApplyToAssets: true, CanApplyToEquity: true, CanApplyToExpenses: opts.exp ?? true, CanApplyToLiabilities: true,
-    CanApplyToRevenue: opts.rev ?? true, DisplayTaxRate: EffectiveRate, EffectiveRate, Status: 'ACTIVE',
+// Source: xero_accounting.yaml, the example answer of GET /TaxRates (the NZ rates, copied flag by flag: INPUT2 not on
+// revenue, OUTPUT2 not on expenses, GSTONIMPORTS only on liabilities, ZERORATED on revenue and liabilities, NONE on
+// everything); Xero's tax-rates docs (https://developer.xero.com/documentation/api/accounting/taxrates) for the meaning
+// of CanApplyToRevenue and Status. Shapes: components/schemas/TaxRate.
+export function nzTaxRates(): XeroObject[] {
+  const rate = (Name: string, TaxType: string, ReportTaxType: string, EffectiveRate: number, on: string) => ({
+    Name, TaxType, ReportTaxType,
+    CanApplyToAssets: on.includes('A'), CanApplyToEquity: on.includes('Q'), CanApplyToExpenses: on.includes('E'),
+    CanApplyToLiabilities: on.includes('L'), CanApplyToRevenue: on.includes('R'),
+    DisplayTaxRate: EffectiveRate, EffectiveRate, Status: 'ACTIVE',
     TaxComponents: [{ Name: 'GST', Rate: EffectiveRate, IsCompound: false, IsNonRecoverable: false }],
   });
   return [
-    rate('15% GST on Expenses', 'INPUT2', 15, { rev: false }),
-    rate('15% GST on Income', 'OUTPUT2', 15, { exp: false }),
-    rate('GST on Imports', 'GSTONIMPORTS', 0, { rev: false }),
-    rate('No GST', 'NONE', 0, {}),
-    rate('Zero Rated', 'ZERORATED', 0, {}),
+    rate('15% GST on Expenses', 'INPUT2', 'INPUT', 15, 'AQEL'),
+    rate('15% GST on Income', 'OUTPUT2', 'OUTPUT', 15, 'AQLR'),
+    rate('GST on Imports', 'GSTONIMPORTS', 'GSTONIMPORTS', 0, 'L'),
+    rate('No GST', 'NONE', 'NONE', 0, 'AQELR'),
+    rate('Zero Rated', 'ZERORATED', 'OUTPUT', 0, 'LR'),
   ];
+}
+
+// Source: xero_accounting.yaml GET /BrandingThemes example ("Standard", SortOrder 0) and components/schemas/BrandingTheme
+// (Type INVOICE); the NZ demo company also has "Special Projects" and "Very orange invoice!" (Xero demo company).
+function demoBrandingThemes(now: number): XeroObject[] {
+  return ['Standard', 'Special Projects', 'Very orange invoice!'].map((Name, SortOrder) => ({
+    BrandingThemeID: newId(), Name, Type: 'INVOICE', SortOrder, CreatedDateUTC: msDate(now),
+  }));
+}
+
+// Source: xero_accounting.yaml components/schemas/TrackingCategory and TrackingOption (Status ACTIVE|ARCHIVED|DELETED);
+// https://developer.xero.com/documentation/api/accounting/trackingcategories (at most 2 active categories, archived
+// ones only with includeArchived=true). The NZ demo company's category "Region" with its options.
+function demoTrackingCategories(): XeroObject[] {
+  return [{
+    TrackingCategoryID: newId(), Name: 'Region', Status: 'ACTIVE',
+    Options: ['Eastside', 'North', 'South', 'West Coast'].map((Name) => ({ TrackingOptionID: newId(), Name, Status: 'ACTIVE', HasValidationErrors: false, IsDeleted: false, IsArchived: false, IsActive: true })),
+  }];
 }
 
 // Source: Xero demo company (NZ) default chart of accounts; shape xero_accounting.yaml components/schemas/Account.
@@ -100,6 +122,7 @@ export function createTenant(input: OrganisationInput): Tenant {
   };
   return {
     tenantId, connectionCreatedMs: now, organisation, accounts: nzAccounts(), taxRates: nzTaxRates(),
+    brandingThemes: demoBrandingThemes(now), trackingCategories: demoTrackingCategories(),
     currencies: [base, ...(input.currencies ?? ['AUD', 'USD']).filter((c) => c !== base)],
     contacts: new Map(), items: new Map(), invoices: new Map(), quotes: new Map(), payments: new Map(),
     creditNotes: new Map(), history: new Map(), seq: { invoice: 0, quote: 0, creditNote: 0 },

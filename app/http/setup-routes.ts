@@ -1,0 +1,105 @@
+/**
+ * The page API of setup: the checklist and matches, the organisation's lists ("Refresh from Xero"), the GL-code
+ * table and its bulk assignment, and "Send existing invoices". Anyone with a page session reads; changes need a
+ * portal admin (checked here, on every request).
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+import type { Services } from '../services.js';
+import { backfillProgress, previewBackfill, startBackfill } from '../sync/backfill.js';
+import { assignAccount, productPage } from '../sync/gl-codes.js';
+import { revenueAccounts } from '../sync/mapping.js';
+import { MAPPING_ERROR_CODES } from '../sync/org-data.js';
+import { setupOverview } from '../sync/setup-checklist.js';
+import { salesTaxRates } from '../sync/tax-matching.js';
+import { requireSession } from './session.js';
+
+const pageQuery = z.object({
+  search: z.string().max(100).optional(),
+  page: z.coerce.number().int().min(0).max(100_000).default(0),
+});
+
+const bulkBody = z.object({
+  accountCode: z.string().trim().min(1).max(10).nullable(),
+  ids: z.array(z.number().int().positive()).min(1).max(20_000).optional(),
+  filter: z.object({ search: z.string().max(100).optional() }).strict().optional(),
+}).strict().refine((b) => Boolean(b.ids) !== Boolean(b.filter), 'Send either "ids" (the selected products) or "filter" (every product it matches).');
+
+export function setupRoutes(services: Services): Router {
+  const router = Router();
+  const { store, sessions, orgData, portals } = services;
+  const admin = requireSession(sessions, { admin: true });
+  const anyone = requireSession(sessions);
+
+  router.get('/api/setup', anyone, (req, res) => {
+    res.json(setupOverview(store, orgData, req.session!.memberId));
+  });
+
+  /** The lists the settings choose from: revenue accounts, sales tax rates, branding themes, tracking categories. */
+  router.get('/api/org-data', anyone, (req, res) => {
+    const org = orgData.cached(req.session!.memberId);
+    if (!org) {
+      res.json({ readAt: null, accounts: [], taxRates: [], brandingThemes: [], trackingCategories: [], currencies: [] });
+      return;
+    }
+    res.json({
+      readAt: org.readAt, tenantName: org.tenantName,
+      accounts: revenueAccounts(org.accounts).map((a) => ({ code: a.code, name: a.name })),
+      taxRates: salesTaxRates(org.taxRates).map((r) => ({ taxType: r.taxType, name: r.name, rate: r.effectiveRate })),
+      brandingThemes: org.brandingThemes,
+      trackingCategories: org.trackingCategories.filter((c) => c.status === 'ACTIVE').map((c) => ({ id: c.id, name: c.name, options: c.options.map((o) => o.name) })),
+      currencies: org.currencies,
+    });
+  });
+
+  router.post('/api/org-data/refresh', admin, async (req, res) => {
+    const memberId = req.session!.memberId;
+    await orgData.refresh(memberId);
+    services.outbox.wake();
+    res.json(setupOverview(store, orgData, memberId));
+  });
+
+  router.get('/api/products', anyone, async (req, res) => {
+    const q = pageQuery.safeParse(req.query);
+    if (!q.success) throw new AppError('HTTP.BAD_REQUEST', 'Use ?search=<part of a name>&page=<0, 1, …>.', 400);
+    const memberId = req.session!.memberId;
+    res.json(await productPage(portals.for(memberId), store, memberId, orgData.cached(memberId), { search: q.data.search }, q.data.page));
+  });
+
+  router.post('/api/products/account', admin, async (req, res) => {
+    const body = bulkBody.safeParse(req.body ?? {});
+    if (!body.success) throw new AppError('HTTP.BAD_REQUEST', `The accounts were not assigned. ${body.error.issues.map((i) => i.message).join('; ')}`, 400);
+    const memberId = req.session!.memberId;
+    // The account is checked against the organisation's accounts as they are now.
+    const org = await orgData.refresh(memberId);
+    const target = body.data.ids ? { ids: body.data.ids } : { filter: body.data.filter ?? {} };
+    const outcome = await assignAccount(portals.for(memberId), store, memberId, org, target, body.data.accountCode);
+    store.activity.record({
+      memberId, level: outcome.failed.length ? 'warn' : 'info', kind: 'products.account_assigned',
+      message: `${req.session!.userName} set the Xero sales account ${body.data.accountCode ?? '(none)'} on ${outcome.updated} product(s)${outcome.failed.length ? `; ${outcome.failed.length} could not be changed` : ''}.`,
+    });
+    // Documents that waited for an account go again (their products now have one).
+    const retried = MAPPING_ERROR_CODES.reduce((n, errorCode) => n + store.jobs.retryNow({ memberId, errorCode }), 0);
+    if (retried) services.outbox.wake();
+    res.json({ ...outcome, retried });
+  });
+
+  router.post('/api/backfill/preview', admin, async (req, res) => {
+    res.json(await previewBackfill(services, req.session!.memberId));
+  });
+
+  router.post('/api/backfill', admin, (req, res) => {
+    const body = z.object({ previewId: z.string().uuid() }).safeParse(req.body ?? {});
+    if (!body.success) throw new AppError('HTTP.BAD_REQUEST', 'Send the preview to start as {"previewId": "…"}.', 400);
+    const progress = startBackfill(services, req.session!.memberId, body.data.previewId);
+    services.outbox.wake();
+    res.json(progress);
+  });
+
+  router.get('/api/backfill', anyone, (req, res) => {
+    res.json(backfillProgress(store, req.session!.memberId));
+  });
+
+  return router;
+}

@@ -1,0 +1,128 @@
+/**
+ * Organisation data: the connected Xero organisation's lists (accounts, tax rates, currencies, branding themes,
+ * tracking categories, items) and the portal's VAT rates, read on connect and on demand ("Refresh from Xero"),
+ * cached per portal with the time they were read. The sync trusts the cache for an hour and reads again after
+ * that; a refresh releases the documents that waited for a tax rate or an account that now matches.
+ */
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import type { Connection } from '../store/connections.js';
+import type { PortalClients } from '../bitrix/portal-client.js';
+import type { XeroGateways } from '../xero/gateway.js';
+import { readOrgData, type OrgData } from '../xero/organisation.js';
+import type { JobHandler } from './outbox.js';
+import { vatKeyOf, type VatKey } from './tax-matching.js';
+
+export interface CachedOrgData extends OrgData {
+  connectionId: number;
+  tenantName: string | null;
+  /** When the lists were read (ms since epoch). */
+  readAt: number;
+}
+
+/** How long the cached lists are trusted by the sync. (Default: one hour) */
+export const ORG_DATA_TTL_MS = 60 * 60_000;
+
+const ORG_KEY = 'xero.orgData';
+const PORTAL_VAT_KEY = 'b24.vatRates';
+const SEEN_VAT_KEY = 'b24.vatRatesSeen';
+
+/** The outbox job that reads the lists (queued when Xero is connected). */
+export const ORG_DATA_JOB = 'org-data';
+
+export interface OrgDataDeps {
+  store: Store;
+  gateways: XeroGateways;
+  portals: PortalClients;
+  logger: Logger;
+}
+
+/** Codes of jobs that wait for a mapping and go again when it changes. */
+export const MAPPING_ERROR_CODES = ['SYNC.MISSING_ACCOUNT_CODE', 'SYNC.UNKNOWN_TAX_RATE'] as const;
+
+export class OrgDataCache {
+  readonly #inFlight = new Map<string, Promise<CachedOrgData>>();
+
+  constructor(private readonly deps: OrgDataDeps) {}
+
+  /** The outbox handler of `org-data` jobs. */
+  readonly handler: JobHandler = {
+    run: async (jobs) => {
+      for (const memberId of new Set(jobs.map((j) => j.memberId).filter((m): m is string => Boolean(m)))) await this.refresh(memberId);
+      return new Map();
+    },
+  };
+
+  /** What is cached for the portal's active connection, however old. */
+  cached(memberId: string): CachedOrgData | undefined {
+    const data = this.deps.store.settings.get<CachedOrgData>(memberId, ORG_KEY);
+    const connection = activeConnection(this.deps.store, memberId);
+    return data && connection && data.connectionId === connection.id ? data : undefined;
+  }
+
+  /** The cached lists when younger than `maxAgeMs`, else read again. */
+  async current(memberId: string, maxAgeMs = ORG_DATA_TTL_MS): Promise<CachedOrgData> {
+    const data = this.cached(memberId);
+    if (data && Date.now() - data.readAt < maxAgeMs) return data;
+    return this.refresh(memberId);
+  }
+
+  /** Reads the lists from Xero and the VAT rates from Bitrix24 now (one read at a time per portal). */
+  refresh(memberId: string): Promise<CachedOrgData> {
+    const running = this.#inFlight.get(memberId);
+    if (running) return running;
+    const p = this.read(memberId).finally(() => this.#inFlight.delete(memberId));
+    this.#inFlight.set(memberId, p);
+    return p;
+  }
+
+  /** The Bitrix24 VAT rates in use: the portal's VAT list and the rates seen on documents. */
+  vatKeysInUse(memberId: string): VatKey[] {
+    const portal = this.deps.store.settings.get<VatKey[]>(memberId, PORTAL_VAT_KEY) ?? [];
+    const seen = this.deps.store.settings.get<VatKey[]>(memberId, SEEN_VAT_KEY) ?? [];
+    return [...new Set([...portal, ...seen])];
+  }
+
+  /** Remembers VAT rates met on documents, so the tax table lists them. Returns the ones not seen before. */
+  noteVatKeys(memberId: string, keys: Iterable<VatKey>): VatKey[] {
+    const seen = new Set(this.deps.store.settings.get<VatKey[]>(memberId, SEEN_VAT_KEY) ?? []);
+    const fresh = [...new Set(keys)].filter((k) => !seen.has(k));
+    if (fresh.length) this.deps.store.settings.set(memberId, SEEN_VAT_KEY, [...seen, ...fresh]);
+    return fresh;
+  }
+
+  private async read(memberId: string): Promise<CachedOrgData> {
+    const { store, gateways, logger } = this.deps;
+    const connection = activeConnection(store, memberId);
+    if (!connection) throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected yet. A portal administrator can connect it in the Xero connector app.', 409);
+    const lists = await readOrgData(gateways.for(connection.id), connection.tenantId);
+    const data: CachedOrgData = { ...lists, connectionId: connection.id, tenantName: connection.tenantName, readAt: Date.now() };
+    store.settings.set(memberId, ORG_KEY, data);
+    try {
+      store.settings.set(memberId, PORTAL_VAT_KEY, await this.portalVatKeys(memberId));
+    } catch (err) {
+      // The VAT list only adds rows to the tax table; the rates on documents are matched anyway.
+      logger.warn({ err, memberId }, 'the portal VAT list could not be read');
+    }
+    const retried = store.transaction(() => MAPPING_ERROR_CODES.reduce((n, errorCode) => n + store.jobs.retryNow({ memberId, errorCode }), 0));
+    store.activity.record({
+      memberId, level: 'info', kind: 'xero.org_data',
+      message: `Read ${connection.tenantName ?? 'the organisation'}'s settings from Xero: ${data.accounts.length} accounts, ${data.taxRates.length} tax rates, ${data.currencies.length} currencies, ${data.brandingThemes.length} branding themes, ${data.trackingCategories.length} tracking categories.${retried ? ` ${retried} waiting document(s) tried again.` : ''}`,
+    });
+    return data;
+  }
+
+  /** The portal's VAT list (one call; a portal has a handful of rates). */
+  private async portalVatKeys(memberId: string): Promise<VatKey[]> {
+    const client = this.deps.portals.for(memberId);
+    // https://apidocs.bitrix24.com/api-reference/catalog/vat/catalog-vat-list.html
+    const answer = await client.call<{ vats?: { rate: number | string | null; active?: string }[] }>('catalog.vat.list', { select: ['id', 'rate', 'active'] }, { idempotent: true });
+    return [...new Set((answer.vats ?? []).filter((v) => v.active !== 'N').map((v) => vatKeyOf(v.rate)))];
+  }
+}
+
+function activeConnection(store: Store, memberId: string): Connection | undefined {
+  return store.connections.listForPortal(memberId).find((c) => c.state === 'active') ??
+    store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected');
+}

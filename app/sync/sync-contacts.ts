@@ -1,0 +1,237 @@
+/**
+ * Contacts kept in step, both ways, for companies and contacts linked to Xero contacts (by the import or the push).
+ *
+ * Bitrix24 → Xero (`push-contact` jobs, from ONCRMCOMPANYUPDATE / ONCRMCONTACTUPDATE online and offline and from the
+ * reconciliation sweep): read the records with their requisite (one batch per 16) → the fields that differ from the
+ * details both sides last agreed on → one `POST /Contacts` per 50 with only those fields → the agreement updated.
+ * Xero → Bitrix24 (`pull-contact` jobs from CONTACT webhooks, and the If-Modified-Since poll): read the contacts (≤ 50
+ * by id per call, or the changed pages) → the fields that differ from the agreement → Bitrix24 updated in batches
+ * (multifields changed in place by their ID, tax number and address in the requisite) → the agreement updated.
+ * Conflicts: the side whose change is handled last wins, field by field; the portal setting `contacts.bitrixMaster`
+ * makes Bitrix24 the master (Xero's changes are not written to Bitrix24). No echo: the connector's own writes make
+ * both sides equal to the agreement, so the events and webhooks they cause find nothing to do.
+ */
+import { createHash } from 'node:crypto';
+import type { Contact } from 'xero-node';
+import type { Logger } from '../log.js';
+import type { PortalClients } from '../bitrix/portal-client.js';
+import { ADDRESS_TYPE, ORGANIZATION_PRESET_ID, readDetails, type B24Details, type Multi } from '../bitrix/customers.js';
+import type { Store } from '../store/index.js';
+import type { Job } from '../store/jobs.js';
+import type { Link } from '../store/links.js';
+import type { XeroGateways } from '../xero/gateway.js';
+import { contactPages, contactsById, updateContacts, type XeroParty } from '../xero/contact-reader.js';
+import type { JobHandler, JobOutcome } from './outbox.js';
+import { outcomeOf } from './outbox.js';
+import { addressFromText, changedFields, detailsOfB24, detailsOfParty, type ContactDetails, type DetailField } from './contact-details.js';
+
+export const PUSH_CONTACT_JOB = 'push-contact';
+export const PULL_CONTACT_JOB = 'pull-contact';
+
+/** The outbox key of a customer's push-contact job. */
+export function pushContactKey(memberId: string, type: 'company' | 'contact', id: string): string {
+  return `push-contact:${memberId}:${type}:${id}`;
+}
+
+export interface SyncContactsDeps { store: Store; portals: PortalClients; gateways: XeroGateways; logger: Logger }
+
+export interface ContactSyncReport { xeroCalls: number; read: number; updated: number }
+
+export class SyncContacts {
+  constructor(private readonly deps: SyncContactsDeps) {}
+
+  // ---- Bitrix24 → Xero ---------------------------------------------------------------------------------------
+
+  readonly pushHandler: JobHandler = { batchSize: 50, run: (jobs) => this.guard(jobs, () => this.push(jobs)) };
+
+  private async push(jobs: Job[]): Promise<void> {
+    const { store } = this.deps;
+    const memberId = jobs[0]!.memberId!;
+    const linked = jobs
+      .map((j) => j.payload as { type: 'company' | 'contact'; id: string })
+      .map((p) => ({ ...p, link: store.links.find(memberId, p.type, String(p.id)) }))
+      .filter((x): x is { type: 'company' | 'contact'; id: string; link: Link } => x.link?.xeroType === 'contact' && x.link.connectionId !== null);
+    if (!linked.length) return;
+    const details = await readDetails(this.deps.portals.for(memberId), linked.map((x) => ({ kind: x.type, id: String(x.id) })));
+    const byConnection = new Map<number, { link: Link; now: ContactDetails; changed: DetailField[] }[]>();
+    for (const x of linked) {
+      const d = details.get(`${x.type}:${x.id}`);
+      if (!d) continue; // deleted meanwhile
+      const now = detailsOfB24(d);
+      const agreed = store.links.contactFields<ContactDetails>(x.link.id);
+      const changed = changedFields(now, agreed).filter((f) => !(f === 'name' && !now.name));
+      if (!changed.length) continue; // nothing new: the connector's own write coming back, or an unrelated field
+      const list = byConnection.get(x.link.connectionId!) ?? [];
+      list.push({ link: x.link, now, changed });
+      byConnection.set(x.link.connectionId!, list);
+    }
+    for (const [connectionId, changes] of byConnection) {
+      const bodies = changes.map((c) => xeroContactOf(c.link.xeroId, c.now, c.changed));
+      const refused = await updateContacts(this.deps.gateways.for(connectionId), bodies, (chunk) => `contacts-sync:${hash(chunk)}`);
+      store.transaction(() => {
+        for (const c of changes) {
+          if (refused.has(c.link.xeroId)) {
+            store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `${c.link.b24Type}:${c.link.b24Id}`, message: `Xero did not take the change of "${c.now.name}": ${refused.get(c.link.xeroId)}` });
+            continue;
+          }
+          store.links.setContactFields(c.link.id, merge(store.links.contactFields<ContactDetails>(c.link.id), c.now, c.changed));
+        }
+      });
+    }
+  }
+
+  // ---- Xero → Bitrix24 ---------------------------------------------------------------------------------------
+
+  readonly pullHandler: JobHandler = { batchSize: 50, run: (jobs) => this.guard(jobs, () => this.pullJobs(jobs)) };
+
+  private async pullJobs(jobs: Job[]): Promise<void> {
+    const byConnection = new Map<number, string[]>();
+    for (const j of jobs) {
+      const p = j.payload as { connectionId: number; contactId: string };
+      byConnection.set(Number(p.connectionId), [...(byConnection.get(Number(p.connectionId)) ?? []), String(p.contactId).toLowerCase()]);
+    }
+    for (const [connectionId, ids] of byConnection) {
+      const parties = await contactsById(this.deps.gateways.for(connectionId), [...new Set(ids)]);
+      await this.apply(connectionId, parties);
+    }
+  }
+
+  /** The If-Modified-Since poll of contacts: changed pages since the watermark, applied to linked records. */
+  async pollConnection(connectionId: number): Promise<ContactSyncReport> {
+    const { store } = this.deps;
+    const report: ContactSyncReport = { xeroCalls: 0, read: 0, updated: 0 };
+    const connection = store.connections.get(connectionId);
+    if (!connection || connection.state !== 'active' || !store.links.hasXeroType(connectionId, 'contact')) return report;
+    const scope = `connection:${connectionId}`;
+    const started = Date.now();
+    const since = new Date(Number(store.watermarks.get(scope, 'xero.contacts') ?? started) - 60_000);
+    for await (const page of contactPages(this.deps.gateways.for(connectionId), { includeArchived: true, since })) {
+      report.xeroCalls += 1;
+      report.read += page.parties.length;
+      report.updated += await this.apply(connectionId, page.parties);
+    }
+    store.watermarks.set(scope, 'xero.contacts', String(started));
+    return report;
+  }
+
+  /** Writes Xero's changed fields to the linked Bitrix24 records; returns how many were updated. */
+  private async apply(connectionId: number, parties: XeroParty[]): Promise<number> {
+    const { store } = this.deps;
+    const connection = store.connections.get(connectionId);
+    if (!connection) return 0;
+    const memberId = connection.memberId;
+    if (store.settings.get<boolean>(memberId, 'contacts.bitrixMaster')) return 0;
+    const changes: { link: Link; xero: ContactDetails; changed: DetailField[] }[] = [];
+    for (const p of parties) {
+      for (const link of store.links.findByXero(connectionId, 'contact', p.contactId).filter((l) => l.b24Type === 'company' || l.b24Type === 'contact')) {
+        const xero = detailsOfParty(p);
+        const changed = changedFields(xero, store.links.contactFields<ContactDetails>(link.id)).filter((f) => !(f === 'name' && !xero.name));
+        if (changed.length) changes.push({ link, xero, changed });
+      }
+    }
+    if (!changes.length) return 0;
+    const client = this.deps.portals.for(memberId);
+    const current = await readDetails(client, changes.map((c) => ({ kind: c.link.b24Type as 'company' | 'contact', id: c.link.b24Id })));
+    let updated = 0;
+    for (let i = 0; i < changes.length; i += 12) {
+      const chunk = changes.slice(i, i + 12);
+      const calls: Record<string, [string, Record<string, unknown>]> = {};
+      chunk.forEach((c, n) => {
+        const d = current.get(`${c.link.b24Type}:${c.link.b24Id}`);
+        if (d) Object.assign(calls, b24Commands(`c${n}`, c.link.b24Type as 'company' | 'contact', d, c.xero, c.changed));
+      });
+      const { errors } = await client.batch(calls);
+      store.transaction(() => {
+        chunk.forEach((c, n) => {
+          const failed = Object.entries(errors).find(([k]) => k === `c${n}` || k.startsWith(`c${n}_`));
+          if (failed || !current.has(`${c.link.b24Type}:${c.link.b24Id}`)) {
+            if (failed) store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `${c.link.b24Type}:${c.link.b24Id}`, message: `Bitrix24 did not take Xero's change of "${c.xero.name}": ${failed[1]}` });
+            return;
+          }
+          store.links.setContactFields(c.link.id, merge(store.links.contactFields<ContactDetails>(c.link.id), c.xero, c.changed));
+          updated += 1;
+        });
+      });
+    }
+    return updated;
+  }
+
+  private async guard(jobs: Job[], work: () => Promise<void>): Promise<Map<number, JobOutcome>> {
+    try {
+      await work();
+      return new Map();
+    } catch (err) {
+      const o = outcomeOf(err);
+      return new Map(jobs.map((j) => [j.id, o]));
+    }
+  }
+}
+
+function merge(agreed: ContactDetails | null, now: ContactDetails, changed: DetailField[]): ContactDetails {
+  const out = { ...(agreed ?? now) } as ContactDetails;
+  for (const f of changed) out[f] = now[f];
+  return out;
+}
+
+function hash(v: unknown): string {
+  return createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 40);
+}
+
+/** Only the changed fields of a Xero contact (Xero leaves the others as they are). */
+function xeroContactOf(contactId: string, d: ContactDetails, changed: DetailField[]): Contact {
+  const c: Record<string, unknown> = { contactID: contactId };
+  for (const f of changed) {
+    if (f === 'name') c.name = d.name;
+    if (f === 'email') c.emailAddress = d.email;
+    if (f === 'phone') c.phones = [{ phoneType: 'DEFAULT', phoneNumber: d.phone, phoneAreaCode: '', phoneCountryCode: '' }];
+    if (f === 'website') c.website = d.website;
+    if (f === 'taxNumber') c.taxNumber = d.taxNumber;
+    if (f === 'address') {
+      const a = addressFromText(d.address);
+      c.addresses = [{ addressType: 'STREET', addressLine1: a?.line1 ?? '', addressLine2: a?.line2 ?? '', city: a?.city ?? '', region: a?.region ?? '', postalCode: a?.postalCode ?? '', country: a?.country ?? '' }];
+    }
+  }
+  return c as Contact;
+}
+
+/** The Bitrix24 commands that bring one record's changed fields to Xero's values. */
+function b24Commands(k: string, kind: 'company' | 'contact', d: B24Details, x: ContactDetails, changed: DetailField[]): Record<string, [string, Record<string, unknown>]> {
+  const fields: Record<string, unknown> = {};
+  const replace = (type: 'EMAIL' | 'PHONE' | 'WEB', value: string) => {
+    const first = (d.multi[type] as NonNullable<Multi> | undefined)?.[0];
+    fields[type] = first?.ID ? [{ ID: first.ID, VALUE: value }] : value ? [{ VALUE: value, VALUE_TYPE: 'WORK' }] : [];
+  };
+  if (changed.includes('name')) {
+    if (kind === 'company') fields.TITLE = x.name;
+    else {
+      const [first, ...rest] = x.name.split(' ');
+      Object.assign(fields, { NAME: first, LAST_NAME: rest.join(' ') });
+    }
+  }
+  if (changed.includes('email')) replace('EMAIL', x.email);
+  if (changed.includes('phone')) replace('PHONE', x.phone);
+  if (changed.includes('website')) replace('WEB', x.website);
+  const out: Record<string, [string, Record<string, unknown>]> = {};
+  // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-update.html
+  if (Object.keys(fields).length) out[k] = [`crm.${kind}.update`, { id: d.customer.id, fields, params: { REGISTER_SONET_EVENT: 'N' } }];
+  const wantsRq = changed.includes('taxNumber') || changed.includes('address');
+  if (wantsRq) {
+    const rqRef = d.requisiteId ?? `$result[${k}_rq]`;
+    if (d.requisiteId) {
+      // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-update.html
+      if (changed.includes('taxNumber')) out[`${k}_rq`] = ['crm.requisite.update', { id: d.requisiteId, fields: { RQ_VAT_ID: x.taxNumber } }];
+    } else {
+      // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-add.html
+      out[`${k}_rq`] = ['crm.requisite.add', { fields: { ENTITY_TYPE_ID: kind === 'company' ? 4 : 3, ENTITY_ID: d.customer.id, PRESET_ID: ORGANIZATION_PRESET_ID, NAME: x.name || d.customer.name, RQ_VAT_ID: x.taxNumber } }];
+    }
+    const a = addressFromText(x.address);
+    if (changed.includes('address') && a) {
+      const typeId = d.address?.typeId ?? ADDRESS_TYPE.STREET;
+      // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-update.html (…-add.html)
+      out[`${k}_addr`] = [d.address ? 'crm.address.update' : 'crm.address.add', { fields: {
+        TYPE_ID: typeId, ENTITY_TYPE_ID: 8, ENTITY_ID: rqRef, ADDRESS_1: a.line1, ADDRESS_2: a.line2, CITY: a.city, REGION: a.region, PROVINCE: a.region, POSTAL_CODE: a.postalCode, COUNTRY: a.country,
+      } }];
+    }
+  }
+  return out;
+}

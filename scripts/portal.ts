@@ -1,0 +1,23 @@
+/**
+ * `npm run portal -- list | restore <member_id> | relocate <member_id> | purge <member_id>`: the operator's portal
+ * commands (app/sync/portal-admin.ts), against the store in DATA_DIR with the same environment as `npm start`.
+ */
+import { ConfigError, parseConfig, prepareDataDir, resolveAppSecret } from '../app/config.js';
+import { openStore } from '../app/store/index.js';
+import { runPortalCommand } from '../app/sync/portal-admin.js';
+
+try {
+  const config = parseConfig(process.env);
+  prepareDataDir(config.dataDir);
+  const store = openStore(config.dataDir, resolveAppSecret(config));
+  try {
+    const { ok, lines } = runPortalCommand(store, process.argv.slice(2));
+    for (const line of lines) (ok ? console.log : console.error)(line);
+    process.exitCode = ok ? 0 : 1;
+  } finally {
+    store.close();
+  }
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : (err as Error).message);
+  process.exitCode = 1;
+}
