@@ -23,6 +23,7 @@ import { portalSettings } from '../app/sync/settings.js';
 import { budgetStatus } from '../app/xero/gateway.js';
 import { documentLabel, documentLink, documentRef, DOCUMENT_TYPES, subjectOf, type DocumentRef } from './document-refs.js';
 import { historySlider, todoFor } from './card-tab.js';
+import { importSlider } from './import-slider.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -44,6 +45,7 @@ export const LOG_KINDS: Record<string, string[]> = {
 export type SliderView = (services: Services, page: VerifiedPage, lang: string, res: import('express').Response) => Promise<void>;
 export const SLIDER_VIEWS: Record<string, SliderView> = {
   history: historySlider,
+  import: importSlider,
 };
 
 export function dashboardRoutes(services: Services): Router {

@@ -152,7 +152,10 @@ const SHELL_JS = `(() => {
     body.innerHTML = '';
     const title = document.createElement('h2'); title.id = 'slider-title'; title.textContent = (params && params.bx24_title) || ''; body.appendChild(title);
     const iframe = document.createElement('iframe'); iframe.id = 'slider-frame'; iframe.className = 'app-frame'; iframe.name = spec.name; iframe.dataset.init = JSON.stringify(spec.init);
-    const form = document.createElement('form'); form.method = 'post'; form.target = spec.name; form.action = spec.action;
+    // A browsing-context name of its own (the SDK reads only DOMAIN|PROTOCOL|APP_SID from it), so the form fills the
+    // slider and not the app frame behind it, which carries the same three parts.
+    iframe.name = spec.name + '|slider';
+    const form = document.createElement('form'); form.method = 'post'; form.target = iframe.name; form.action = spec.action;
     for (const [k, v] of Object.entries(spec.fields)) { const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; form.appendChild(i); }
     body.appendChild(iframe); body.appendChild(form); slider.style.display = 'block'; form.submit();
   }
