@@ -4,6 +4,7 @@
  */
 import express, { type Express } from 'express';
 import { securityHeaders } from './http/security-headers.js';
+import { noStoreApi, rateLimits, singleQueryValues } from './http/request-guards.js';
 import type { Config } from './config.js';
 import { notImplemented } from './errors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -66,6 +67,9 @@ export function createServer(deps: ServerDeps): ConnectorServer {
       error: { code: 'HTTP.SHUTTING_DOWN', message: 'The connector is restarting; please retry in a few seconds.' },
     });
   });
+  app.use(noStoreApi);
+  app.use(singleQueryValues);
+  for (const [paths, limit] of rateLimits(manifest)) app.use(paths, limit);
   // Xero signs the raw bytes: its route reads the body itself, before the parsers below.
   app.use(xeroWebhookRoutes(services));
   app.use(express.json({ limit: BODY_LIMIT }));

@@ -270,7 +270,9 @@ export class ImportFromXero {
   /** Records the written record and its link, in the caller's transaction. */
   private finish(run: ImportRun, r: ImportRecord, b24Id: string | null, connectionId: number): void {
     const { store } = this.deps;
-    if (!b24Id) return store.imports.markFailed(run.id, r.seq, 'Bitrix24 gave no id for the new record.');
+    // Legacy CRM methods answer a refusal with an empty error code, which the SDK's batch reports as an empty result:
+    // the reason is then not known beyond this.
+    if (!b24Id) return store.imports.markFailed(run.id, r.seq, 'Bitrix24 refused it without a reason: a field the portal requires may be missing, or the app lacks the permission.');
     store.imports.markDone(run.id, r.seq, b24Id);
     if (r.b24Type === 'product') {
       const p = r.payload as ProductPayload;
