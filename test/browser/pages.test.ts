@@ -187,6 +187,14 @@ describe('the app pages in a headless browser inside the portal', { skip: browse
 
   it('when the admin edits the settings on the dashboard, then they are saved and used; a bad line is explained', async () => {
     await installed();
+    // Settings are checked against the organisation's live lists: Xero is connected (tokens issued by the emulator).
+    const tenant = xero.tenants()[0]!;
+    const tokens = xero.issueTokens([tenant.tenantId]);
+    c.store.connections.upsert({
+      memberId: b24.memberId, tenantId: tenant.tenantId, tenantName: tenant.tenantName, tenantType: 'ORGANISATION', xeroConnectionId: null,
+      grantType: 'authorization_code', accessToken: tokens.access_token, refreshToken: tokens.refresh_token,
+      expiresAt: Math.floor(Date.now() / 1000) + tokens.expires_in, scope: null,
+    });
     await page.goto(`${b24.baseUrl}/portal?user=1`);
     const frame = appFrame();
     await frame.locator('#settings-form input[name=defaultSalesAccount]').fill('260', WAIT);
