@@ -80,6 +80,8 @@ const envSchema = z.object({
   XERO_LOGIN_URL: baseUrl.default('https://login.xero.com'),
   /** Seconds between Xero status polls, 30..300. (Default: 60) */
   POLL_INTERVAL_SECONDS: integer(30, 300).default(60),
+  /** Xero calls per organisation in 24 hours, 100..1000000: 1000 on Xero's Starter tier. (Default: 5000) */
+  XERO_DAILY_LIMIT: integer(100, 1_000_000).default(5000),
   /** Bearer token that may read GET /metrics from anywhere; unset: only loopback clients may. (Default: none) */
   METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters long').optional()),
   /** Days finished jobs are kept, 1..3650. (Default: 30) */
@@ -117,6 +119,8 @@ export interface Config {
     loginUrl: string;
   };
   pollIntervalSeconds: number;
+  /** Xero calls per organisation in 24 hours, spent by priority (xero/budget.ts). (Default: 5000) */
+  xeroDailyLimit: number;
   logLevel: LogLevel;
   /** Bearer token for GET /metrics; undefined: loopback only. */
   metricsToken?: string;
@@ -179,6 +183,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       loginUrl: e.XERO_LOGIN_URL,
     },
     pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,
+    xeroDailyLimit: e.XERO_DAILY_LIMIT,
     logLevel: e.LOG_LEVEL,
     metricsToken: e.METRICS_TOKEN,
     retention: { jobDays: e.JOB_RETENTION_DAYS, activityDays: e.ACTIVITY_RETENTION_DAYS },

@@ -4,6 +4,7 @@
  */
 import express, { type Express } from 'express';
 import { securityHeaders } from './http/security-headers.js';
+import { noStoreApi, rateLimits, singleQueryValues } from './http/request-guards.js';
 import type { Config } from './config.js';
 import { notImplemented } from './errors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -21,6 +22,7 @@ import { dashboardRoutes } from '../placements/dashboard.js';
 import { cardLive, cardTabRoutes } from '../placements/card-tab.js';
 import { dashboardLive } from '../placements/dashboard.js';
 import { liveRoutes } from './http/live.js';
+import { importLive, importRoutes } from '../placements/import-slider.js';
 
 export interface ServerDeps {
   config: Config;
@@ -65,6 +67,9 @@ export function createServer(deps: ServerDeps): ConnectorServer {
       error: { code: 'HTTP.SHUTTING_DOWN', message: 'The connector is restarting; please retry in a few seconds.' },
     });
   });
+  app.use(noStoreApi);
+  app.use(singleQueryValues);
+  for (const [paths, limit] of rateLimits(manifest)) app.use(paths, limit);
   // Xero signs the raw bytes: its route reads the body itself, before the parsers below.
   app.use(xeroWebhookRoutes(services));
   app.use(express.json({ limit: BODY_LIMIT }));
@@ -77,11 +82,12 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(dashboardRoutes(services));
   app.use(cardTabRoutes(services));
   // One live stream per page; each page's view is named here (GET /api/live/:view).
-  const live = liveRoutes(services, { dashboard: dashboardLive(services), card: cardLive(services) });
+  const live = liveRoutes(services, { dashboard: dashboardLive(services), card: cardLive(services), import: importLive(services) });
   app.use(live);
   app.use(xeroRoutes(services));
   app.use(settingsRoutes(services));
   app.use(setupRoutes(services));
+  app.use(importRoutes(services, manifest.placements.CRM_SMART_INVOICE_LIST_TOOLBAR));
 
   for (const path of manifestPaths(manifest)) {
     app.all(path, (_req, _res, next) => next(notImplemented(`The endpoint ${path}`)));

@@ -1,4 +1,5 @@
 /** Wires the connector's parts together once per process (or per test). */
+import { spendingAs, spendingHandler } from './xero/budget.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { loadManifest, type Manifest } from './manifest.js';
@@ -70,7 +71,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     xeroGrantType: config.xero.grantType,
     bitrix: config.bitrix,
   });
-  const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, ...input.xeroLimits });
+  const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, perDay: config.xeroDailyLimit, ...input.xeroLimits });
   metrics.watchGateways(gateways);
   const outbox = new Outbox(store, logger, {}, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);
@@ -87,20 +88,22 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const importFromXero = new ImportFromXero({ store, portals, gateways, logger });
   outbox.register(IMPORT_JOB, importFromXero.handler);
   const syncContacts = new SyncContacts({ store, portals, gateways, logger });
-  outbox.register(PUSH_CONTACT_JOB, syncContacts.pushHandler);
-  outbox.register(PULL_CONTACT_JOB, syncContacts.pullHandler);
+  // Contact sync spends the Xero budget last, like imports (xero/budget.ts).
+  outbox.register(PUSH_CONTACT_JOB, spendingHandler('import', syncContacts.pushHandler));
+  outbox.register(PULL_CONTACT_JOB, spendingHandler('import', syncContacts.pullHandler));
   // One poll tick reads changed invoices and quotes, then changed contacts (linked ones are updated in Bitrix24).
   const polls = {
     pollConnection: async (connectionId: number) => {
       const report = await pullStatuses.pollConnection(connectionId);
-      const contacts = await syncContacts.pollConnection(connectionId).catch((err: unknown) => {
+      const skip = !gateways.for(connectionId).budget.allows('import');
+      const contacts = await (skip ? Promise.resolve({ xeroCalls: 0, updated: 0 }) : spendingAs('import', () => syncContacts.pollConnection(connectionId))).catch((err: unknown) => {
         logger.warn({ err, connectionId }, 'Xero contact poll failed; the next one will try again');
         return { xeroCalls: 0, updated: 0 };
       });
       return { ...report, xeroCalls: report.xeroCalls + contacts.xeroCalls, updated: report.updated + contacts.updated };
     },
   };
-  const statusPoll = new StatusPollSchedule(store, polls, logger, { defaultIntervalSeconds: config.pollIntervalSeconds });
+  const statusPoll = new StatusPollSchedule(store, polls, logger, { defaultIntervalSeconds: config.pollIntervalSeconds, budgetOf: (id) => gateways.for(id).budget });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret, { store, appClientId: config.bitrix.clientId }), portals, identity, xero, connectXero, installPortal,
     gateways, outbox, intakeSchedule, pullStatuses, statusPoll, metrics, importFromXero, syncContacts, orgData,

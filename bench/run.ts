@@ -3,7 +3,8 @@
  * written to bench/out/report.md (and printed). Not a test: it reports numbers, it asserts nothing.
  *
  * 1. Backlog: 2,000 invoices for 200 customers waiting in Bitrix24 → Xero calls used vs the lower bound
- *    (one per 50 invoices + one per 50 new contacts; target ≤ 1.1×), wall time, 429s received.
+ *    (one per 50 invoices + one per 50 new contacts; target ≤ 1.1×), wall time, 429s received; the same for a
+ *    500-quote backlog (`quotes`).
  * 2. Event intake: signed Bitrix24 events at 200/s to the connector in its own process (outbox working, the portal
  *    emulated in a third process), after one unmeasured warm-up second → latency p50/p99 (target p99 < 50 ms).
  * 3. Status poll: Xero calls per poll with 10,000 linked invoices of which N changed.
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SMART_INVOICE } from '../test/emulators/bitrix24/index.js';
+import { QUOTE, SMART_INVOICE } from '../test/emulators/bitrix24/index.js';
 import { openStore } from '../app/store/index.js';
 import { spawnConnector } from '../test/helpers/process.js';
 import { startXeroEmulator } from '../test/emulators/xero/index.js';
@@ -35,18 +36,28 @@ const pct = (xs: number[], p: number) => {
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 async function backlog(): Promise<void> {
-  const INVOICES = Number(process.env.BENCH_INVOICES ?? 2000);
-  const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 200);
+  await documentBacklog('invoice', Number(process.env.BENCH_INVOICES ?? 2000), Number(process.env.BENCH_CUSTOMERS ?? 200), '1. Backlog');
+}
+
+async function quoteBacklog(): Promise<void> {
+  await documentBacklog('quote', Number(process.env.BENCH_QUOTES ?? 500), Number(process.env.BENCH_QUOTE_CUSTOMERS ?? 50), '1b. Quote backlog');
+}
+
+/** A backlog of documents of one kind waiting in Bitrix24, found by the reconciliation sweep and pushed. */
+async function documentBacklog(kind: 'invoice' | 'quote', count: number, customers: number, title: string): Promise<void> {
+  const noun = `${kind}s`;
   const xero = await startXeroEmulator({ specCheck: false });
   const env = await startEnvironment({ xero });
   try {
     env.b24.setEventDelivery(false);
     const user = env.b24.actAs(2);
-    const companies = Array.from({ length: CUSTOMERS }, (_, i) => Number(user.createCompany({ title: `Bench Customer ${i + 1} Ltd` }).id));
-    for (let i = 0; i < INVOICES; i++) {
-      const number = `BEN-${String(i + 1).padStart(5, '0')}`;
-      const inv = user.createSmartInvoice({ title: number, accountNumber: number, companyId: companies[i % CUSTOMERS], currencyId: 'NZD' });
-      user.setProductRows(SMART_INVOICE, Number(inv.id), [
+    const companies = Array.from({ length: customers }, (_, i) => Number(user.createCompany({ title: `Bench ${kind} customer ${i + 1} Ltd` }).id));
+    const prefix = kind === 'quote' ? 'BEQ' : 'BEN';
+    for (let i = 0; i < count; i++) {
+      const number = `${prefix}-${String(i + 1).padStart(5, '0')}`;
+      const fields = { title: number, companyId: companies[i % customers], currencyId: 'NZD' };
+      const doc = kind === 'quote' ? user.createQuote({ ...fields, quoteNumber: number }) : user.createSmartInvoice({ ...fields, accountNumber: number });
+      user.setProductRows(kind === 'quote' ? QUOTE : SMART_INVOICE, Number(doc.id), [
         { productName: 'Consulting hour', price: 115, quantity: 1 + (i % 7), taxRate: 15, taxIncluded: 'Y' },
         { productName: 'Travel', price: 23 + (i % 5), quantity: 1, taxRate: 15, taxIncluded: 'Y' },
       ]);
@@ -57,25 +68,27 @@ async function backlog(): Promise<void> {
     env.c.services.intakeSchedule.queue('reconcile');
     await env.settle();
     const wall = (Date.now() - started) / 1000;
-    const pushed = xero.invoices(env.tenantId).filter((i) => String(i.Reference).startsWith('BEN-')).length;
+    const inXero = kind === 'quote' ? xero.quotes(env.tenantId) : xero.invoices(env.tenantId);
+    const pushed = inXero.filter((d) => String(d.Reference).startsWith(`${prefix}-`)).length;
     const calls = xero.counters.total;
-    const bound = Math.ceil(INVOICES / 50) + Math.ceil(CUSTOMERS / 50);
+    const bound = Math.ceil(count / 50) + Math.ceil(customers / 50);
     const gateway = env.c.services.gateways.for(env.connectionId).stats;
-    say(`## 1. Backlog: ${INVOICES} invoices, ${CUSTOMERS} customers (Xero limits: 5 concurrent, 60/min)`);
+    say(`## ${title}: ${count} ${noun}, ${customers} customers (Xero limits: 5 concurrent, 60/min)`);
     say();
     say(`| measure | value |`);
     say(`|---|---|`);
-    say(`| invoices in Xero | ${pushed} of ${INVOICES} |`);
+    say(`| ${noun} in Xero | ${pushed} of ${count} |`);
     say(`| Xero API calls | ${calls} (${Object.entries(xero.counters.calls).map(([k, v]) => `${k}: ${v}`).join(', ')}) |`);
-    say(`| lower bound (1 per 50 invoices + 1 per 50 new contacts) | ${bound} |`);
+    say(`| lower bound (1 per 50 ${noun} + 1 per 50 new contacts) | ${bound} |`);
     say(`| ratio (target ≤ 1.1) | ${(calls / bound).toFixed(3)} |`);
     say(`| wall time | ${wall.toFixed(1)} s |`);
     say(`| 429s served / received | ${xero.counters.served429} / ${gateway.received429} |`);
     say(`| max in flight at Xero | ${xero.counters.maxInFlight} |`);
     say();
-    row({ benchmark: 'backlog', measure: `Xero calls for ${INVOICES} invoices / ${CUSTOMERS} new customers`, value: `${calls} (${(calls / bound).toFixed(3)}×)`, target: '≤ 1.1× the lower bound', lowerBound: String(bound), met: calls / bound <= 1.1 && pushed === INVOICES });
-    row({ benchmark: 'backlog', measure: 'wall time of the backlog', value: `${wall.toFixed(1)} s` });
-    row({ benchmark: 'backlog', measure: '429s received', value: String(gateway.received429), target: '0', met: gateway.received429 === 0 });
+    const name = kind === 'quote' ? 'quote backlog' : 'backlog';
+    row({ benchmark: name, measure: `Xero calls for ${count} ${noun} / ${customers} new customers`, value: `${calls} (${(calls / bound).toFixed(3)}×)`, target: '≤ 1.1× the lower bound', lowerBound: String(bound), met: calls / bound <= 1.1 && pushed === count });
+    row({ benchmark: name, measure: `wall time of the ${noun} backlog`, value: `${wall.toFixed(1)} s` });
+    row({ benchmark: name, measure: '429s received', value: String(gateway.received429), target: '0', met: gateway.received429 === 0 });
   } finally {
     await env.close();
     await xero.close();
@@ -266,7 +279,7 @@ async function main(): Promise<void> {
   say();
   say(`Node ${process.version}; emulated Bitrix24 and Xero on this machine.`);
   say();
-  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency]];
+  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency]];
   const header = lines.splice(0);
   for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
   mkdirSync(OUT, { recursive: true });

@@ -16,9 +16,11 @@ import { requireSession, type PageSession } from '../app/http/session.js';
 import type { Services } from '../app/services.js';
 import type { Activity } from '../app/store/activity.js';
 import type { Link } from '../app/store/links.js';
-import { pushJobKey } from '../app/sync/intake.js';
+import { pushJobKey, pushJobKind } from '../app/sync/intake.js';
 import { XeroApiError } from '../app/xero/errors.js';
+import type { XeroGateway } from '../app/xero/gateway.js';
 import { onlineInvoiceUrl } from '../app/xero/invoices.js';
+import { getQuotes } from '../app/xero/quotes.js';
 import { documentLink, documentRef, isDocumentType, subjectOf, type DocumentRef, type DocumentType } from './document-refs.js';
 
 /** Document type shown by each card placement. Source: bitrix24-rest.md §11. */
@@ -30,8 +32,8 @@ const PLACEMENT_TYPES: Record<string, { type: DocumentType; noun: string }> = {
 
 /** How long the first render waits for Xero's figures before the live stream brings them. (Default: 2500 ms) */
 const FIRST_RENDER_WAIT_MS = 2500;
-/** The document kinds the connector pushes today (quotes follow with the quotes feature). */
-const PUSHABLE: DocumentType[] = ['smart_invoice', 'invoice'];
+/** The document kinds the connector pushes (quotes while the quote sync setting is on). */
+const PUSHABLE: DocumentType[] = ['smart_invoice', 'invoice', 'quote'];
 
 export function cardTabRoutes(services: Services): Router {
   const router = Router();
@@ -83,7 +85,7 @@ export function cardTabRoutes(services: Services): Router {
     if (!PUSHABLE.includes(ref.type)) throw new AppError('SYNC.NOT_SUPPORTED', 'Estimates are not sent to Xero by this version of the connector yet.', 409);
     const memberId = req.session!.memberId;
     const linked = store.links.find(memberId, ref.type, ref.id);
-    store.jobs.enqueue({ memberId, kind: 'push-invoice', key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'manual', ts: null } });
+    store.jobs.enqueue({ memberId, kind: pushJobKind(ref.type), key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'manual', ts: null } });
     store.activity.record({
       memberId, level: 'info', kind: linked ? 'invoice.sync_requested' : 'invoice.send_requested', subject: subjectOf(ref),
       message: `${req.session!.userName} asked to ${linked ? 'sync' : 'send'} this document ${linked ? 'with' : 'to'} Xero now.`,
@@ -170,6 +172,7 @@ async function readFigures(services: Services, link: Link): Promise<XeroFigures 
   if (!connection || connection.state !== 'active') return { problem: 'Xero is not connected.' };
   const gateway = services.gateways.for(connection.id);
   try {
+    if (link.xeroType === 'quote') return quoteFigures(gateway, connection.tenantId, link);
     const answer = await gateway.call('reading an invoice for its card', (s) =>
       // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices
       s.xero.accountingApi.getInvoice(s.tenantId, link.xeroId),
@@ -183,7 +186,7 @@ async function readFigures(services: Services, link: Link): Promise<XeroFigures 
       amountPaid: money(inv.amountPaid),
       amountDue: money(inv.amountDue),
       currency: String(inv.currencyCode ?? ''),
-      dueDate: inv.dueDate ? String(inv.dueDate).slice(0, 10) : null,
+      dueDate: xeroDate(inv.dueDate),
       status,
       onlineUrl: online,
     };
@@ -192,9 +195,27 @@ async function readFigures(services: Services, link: Link): Promise<XeroFigures 
   }
 }
 
+/** A Xero date as `YYYY-MM-DD`: xero-node gives a Date, a `YYYY-MM-DD…` string or Xero's `/Date(ms+0000)/`. */
+function xeroDate(v: unknown): string | null {
+  if (v === undefined || v === null || v === '') return null;
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString().slice(0, 10);
+  const s = String(v);
+  const ms = /\/Date\((-?\d+)/.exec(s)?.[1];
+  if (ms) return new Date(Number(ms)).toISOString().slice(0, 10);
+  return /^\d{4}-\d{2}-\d{2}/.test(s) ? s.slice(0, 10) : null;
+}
+
+/** A quote's figures: its total and expiry date (quotes have nothing paid or due). */
+async function quoteFigures(gateway: XeroGateway, tenantId: string, link: Link): Promise<XeroFigures | { problem: string }> {
+  const q = (await getQuotes(gateway, tenantId, [link.xeroId])).get(link.xeroId.toLowerCase());
+  if (!q) return { problem: 'Xero did not return the quote.' };
+  return { total: money(q.total), amountPaid: '0.00', amountDue: '0.00', currency: q.currencyCode, dueDate: q.dueDate ?? null, status: q.status, onlineUrl: null };
+}
+
 const money = (v: unknown) => (v === undefined || v === null ? '0.00' : Number(v).toFixed(2));
 
-export type CardStatus = 'not_linked' | 'waiting' | 'attention' | 'DRAFT' | 'SUBMITTED' | 'AUTHORISED' | 'PART_PAID' | 'PAID' | 'VOIDED' | 'DELETED' | 'unknown';
+export type CardStatus = 'not_linked' | 'waiting' | 'attention' | 'DRAFT' | 'SUBMITTED' | 'AUTHORISED' | 'PART_PAID' | 'PAID' | 'VOIDED' | 'DELETED'
+  | 'SENT' | 'ACCEPTED' | 'DECLINED' | 'INVOICED' | 'unknown';
 
 export interface CardState {
   ref: DocumentRef;
@@ -227,7 +248,7 @@ async function cardState(services: Services, session: PageSession, ref: Document
   let figures: XeroFigures | null = null;
   let figuresProblem: string | null = null;
   let figuresPending = false;
-  if (link && link.xeroType === 'invoice') {
+  if (link && (link.xeroType === 'invoice' || link.xeroType === 'quote')) {
     const entry = xeroFigures(services, link);
     const value = entry.value ?? (waitMs > 0 ? await Promise.race([entry.promise, sleep(waitMs).then(() => undefined)]) : undefined);
     if (!value) figuresPending = true;
@@ -240,7 +261,7 @@ async function cardState(services: Services, session: PageSession, ref: Document
   if (job?.state === 'needs_attention') status = 'attention';
   else if (!link) status = job ? 'waiting' : 'not_linked';
   else if (xeroStatus === 'AUTHORISED' && figures && Number(figures.amountPaid) > 0) status = 'PART_PAID';
-  else if (['DRAFT', 'SUBMITTED', 'AUTHORISED', 'PAID', 'VOIDED', 'DELETED'].includes(xeroStatus)) status = xeroStatus as CardStatus;
+  else if (['DRAFT', 'SUBMITTED', 'AUTHORISED', 'PAID', 'VOIDED', 'DELETED', 'SENT', 'ACCEPTED', 'DECLINED', 'INVOICED'].includes(xeroStatus)) status = xeroStatus as CardStatus;
   else status = 'unknown';
 
   return {
@@ -266,11 +287,11 @@ async function cardState(services: Services, session: PageSession, ref: Document
 /** The last push's totals comparison: equal, or both figures when they differ by more than 0.01. */
 function totalsCheck(history: Activity[]): CardState['totals'] {
   for (const a of history) {
-    if (a.kind === 'invoice.total_mismatch') {
+    if (a.kind === 'invoice.total_mismatch' || a.kind === 'quote.total_mismatch') {
       const d = a.details as { bitrix24?: string; xero?: string } | null;
       return { equal: false, bitrix24: d?.bitrix24, xero: d?.xero };
     }
-    if (a.kind === 'invoice.created' || a.kind === 'invoice.updated') {
+    if (/^(invoice|quote)\.(created|updated)$/.test(a.kind)) {
       const total = (a.details as { total?: unknown } | null)?.total;
       return { equal: true, xero: total === undefined ? undefined : Number(total).toFixed(2) };
     }

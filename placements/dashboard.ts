@@ -19,8 +19,10 @@ import { requireSession } from '../app/http/session.js';
 import type { Services } from '../app/services.js';
 import type { ActivityFilter, ActivityLevel } from '../app/store/activity.js';
 import type { Connection } from '../app/store/connections.js';
+import { budgetStatus } from '../app/xero/gateway.js';
 import { documentLabel, documentLink, documentRef, DOCUMENT_TYPES, subjectOf, type DocumentRef } from './document-refs.js';
 import { historySlider, todoFor } from './card-tab.js';
+import { importSlider } from './import-slider.js';
 import { settingsSlider } from './settings.js';
 import { setupOverview } from '../app/sync/setup-checklist.js';
 
@@ -44,6 +46,7 @@ export const LOG_KINDS: Record<string, string[]> = {
 export type SliderView = (services: Services, page: VerifiedPage, lang: string, res: import('express').Response) => Promise<void>;
 export const SLIDER_VIEWS: Record<string, SliderView> = {
   history: historySlider,
+  import: importSlider,
   settings: settingsSlider,
 };
 
@@ -198,6 +201,7 @@ function syncState(services: Services, memberId: string, connection: Connection 
   const interval = statusPoll.intervalSeconds(memberId);
   const gateway = connection && connection.state === 'active' ? gateways.all().find((g) => g.connectionId === connection.id) ?? null : null;
   const since = Date.now() - DAY;
+  const plan = gateway ? budgetStatus(gateways, gateway.connectionId) : null;
   const calls24h = gateway ? [...gateway.hourlyCalls].filter(([h]) => h >= since - HOUR).reduce((n, [, c]) => n + c, 0) : 0;
   return {
     counts: { waiting: counts.pending, inFlight: counts.running, attention: counts.needs_attention, paused: counts.paused },
@@ -210,9 +214,13 @@ function syncState(services: Services, memberId: string, connection: Connection 
           minuteUsed: gateway.windowUsed,
           minuteLimit: gateway.limitsKept.perMinute,
           minuteRemaining: gateway.stats.minuteRemaining,
-          dayRemaining: gateway.stats.dayRemaining,
+          dayRemaining: plan!.remaining,
           calls24h,
-          dayLimit: XERO_DAY_LIMIT,
+          dayLimit: plan!.limit,
+          // What the daily budget lets wait, and until when (xero/budget.ts), and when counted calls free up.
+          waiting: plan!.waiting,
+          resetsAt: plan!.resetsAt,
+          pollStretch: plan!.pollStretch,
           pausedUntil: gateway.pausedUntil,
         }
       : null,

@@ -194,8 +194,9 @@ async function startDemo(r: Running): Promise<void> {
   }
   const queue = store.jobs.countByState(memberId);
   const inXero = xero.invoices(tenant.tenantId).filter((i) => String(i.Reference ?? '').length > 0).length;
+  const quotesInXero = xero.quotes(tenant.tenantId).filter((q) => String(q.Reference ?? '').length > 0).length;
   say(`  After connecting, two invoices (15 % GST and no VAT), an estimate and a classic invoice for Ridgeway University (NZD) were created;`);
-  say(`  ${inXero} of them reached Xero as drafts (the estimate stays in Bitrix24: quotes are not pushed yet);`);
+  say(`  ${inXero} invoice(s) reached Xero as drafts, and ${quotesInXero} estimate(s) as a draft quote;`);
   say(`  ${queue.pending + queue.running} job(s) still waiting, ${queue.needs_attention} needing attention.`);
   say('');
   say(`Portal: ${b24.baseUrl}/portal?user=1`);

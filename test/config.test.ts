@@ -23,6 +23,8 @@ describe('runtime configuration', () => {
     assert.equal(c.dataDir, path.resolve('./data'));
     assert.equal(c.appSecret, undefined);
     assert.equal(c.bitrix.oauthUrl, 'https://oauth.bitrix.info');
+    assert.equal(c.bitrix.portalUrl, undefined);
+    assert.equal(c.bitrix.uninstallGraceDays, 7);
     assert.equal(c.xero.grantType, 'authorization_code');
     assert.equal(c.xero.apiUrl, 'https://api.xero.com');
     assert.equal(c.xero.identityUrl, 'https://identity.xero.com');
@@ -62,6 +64,15 @@ describe('runtime configuration', () => {
 
   it('when the poll interval is above 300 seconds, then it is refused', () => {
     assert.match(problemsOf({ POLL_INTERVAL_SECONDS: '301' })[0], /POLL_INTERVAL_SECONDS must be at most 300/);
+  });
+
+  it('when B24_PORTAL_URL or UNINSTALL_GRACE_DAYS is bad, then each is named; good values are kept', () => {
+    const problems = problemsOf({ B24_PORTAL_URL: 'crm.example.com', UNINSTALL_GRACE_DAYS: '400' });
+    assert.ok(problems.some((p) => /^B24_PORTAL_URL must be an absolute/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /^UNINSTALL_GRACE_DAYS must be at most 365/.test(p)), problems.join('\n'));
+    const c = parseConfig({ B24_PORTAL_URL: 'https://crm.example.com/', UNINSTALL_GRACE_DAYS: '0' });
+    assert.equal(c.bitrix.portalUrl, 'https://crm.example.com');
+    assert.equal(c.bitrix.uninstallGraceDays, 0);
   });
 
   it('when a custom connection lacks its credentials, then the start is refused with the fix', () => {

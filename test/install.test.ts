@@ -144,6 +144,20 @@ describe('installing the app into Bitrix24', () => {
     assert.equal(res.status, 401);
   });
 
+  it('when the portal cannot be asked whether an uninstall is true, then nothing stops yet and a job confirms it later', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    b24.setFaults({ dropNext: 1 }); // the connector's app.info question is lost
+    await b24.uninstall({ clean: false });
+    await b24.flushEvents();
+    assert.equal(c.store.portals.get(b24.memberId)!.state, 'installed');
+    assert.ok(c.store.jobs.findLive(`portal-uninstall:${b24.memberId}`));
+    await c.services.outbox.drain();
+    const portal = c.store.portals.get(b24.memberId)!;
+    assert.equal(portal.state, 'uninstalled');
+    assert.equal(portal.refreshToken, null);
+  });
+
   it('when the app is uninstalled with CLEAN, then the data is kept for the grace period and purged after it', async () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();

@@ -95,17 +95,17 @@ describe('store migrations', () => {
 describe('secrets at rest', () => {
   it('when a secret is sealed and opened, then it round-trips and each sealing differs', () => {
     const box = new SecretBox(SECRET);
-    const a = box.seal('refresh-token-123');
-    const b = box.seal('refresh-token-123');
+    const a = box.seal('refresh-token-123', 'test');
+    const b = box.seal('refresh-token-123', 'test');
     assert.notEqual(a, b);
-    assert.equal(box.open(a), 'refresh-token-123');
+    assert.equal(box.open(a, 'test'), 'refresh-token-123');
   });
 
   it('when a sealed secret is tampered with, then opening it fails', () => {
     const box = new SecretBox(SECRET);
-    const sealed = box.seal('x');
+    const sealed = box.seal('x', 'test');
     const tampered = sealed.slice(0, -2) + (sealed.endsWith('A') ? 'BB' : 'AA');
-    assert.throws(() => box.open(tampered), /cannot be decrypted/);
+    assert.throws(() => box.open(tampered, 'test'), /cannot be decrypted/);
   });
 
   it('when portal and Xero tokens are stored, then the database file holds none of their plaintext', () => {

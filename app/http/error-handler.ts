@@ -4,6 +4,7 @@
  * inside an exception can never reach the client.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ZodError } from 'zod';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { escapeHtml } from './html.js';
@@ -16,6 +17,11 @@ interface Answer {
 
 function toAnswer(err: unknown): Answer {
   if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
+  // A request that failed a schema check at a route's edge: 400 naming the fields, never their values.
+  if (err instanceof ZodError) {
+    const fields = [...new Set(err.issues.map((i) => i.path.join('.') || 'request'))].slice(0, 5).join(', ');
+    return { status: 400, code: 'HTTP.BAD_REQUEST', message: `The request is not valid (${fields}).` };
+  }
   const e = err as { type?: string; status?: number; limit?: number };
   // body-parser errors: https://github.com/expressjs/body-parser#errors
   if (e?.type === 'entity.too.large') {

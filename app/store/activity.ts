@@ -80,7 +80,7 @@ export class ActivityRepository {
   histogram(memberId: string, from: number, bucketMs: number): { bucket: number; synced: number; errors: number }[] {
     return this.db
       .prepare(
-        `SELECT (created_at / @b) * @b AS bucket,
+        `SELECT (created_at / CAST(@b AS INTEGER)) * CAST(@b AS INTEGER) AS bucket,
            sum(CASE WHEN kind IN ('invoice.created', 'invoice.updated', 'quote.created', 'quote.updated') THEN 1 ELSE 0 END) AS synced,
            sum(CASE WHEN level = 'error' THEN 1 ELSE 0 END) AS errors
          FROM activity_log WHERE member_id = @m AND created_at >= @from GROUP BY bucket ORDER BY bucket`,

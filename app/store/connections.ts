@@ -98,8 +98,8 @@ export class ConnectionRepository {
         tenant_type: c.tenantType,
         xero_connection_id: c.xeroConnectionId,
         grant_type: c.grantType,
-        access_token: this.box.sealOptional(c.accessToken),
-        refresh_token: this.box.sealOptional(c.refreshToken),
+        access_token: this.box.sealOptional(c.accessToken, secretContext('access_token', c.memberId, c.tenantId)),
+        refresh_token: this.box.sealOptional(c.refreshToken, secretContext('refresh_token', c.memberId, c.tenantId)),
         expires_at: c.expiresAt,
         scope: c.scope,
         now,
@@ -112,9 +112,15 @@ export class ConnectionRepository {
 
   /** Saves a rotated token set in one statement (access and refresh token never disagree). */
   saveTokens(id: number, t: ConnectionTokens, now = Date.now()): void {
+    const key = this.db.prepare('SELECT member_id, tenant_id FROM connections WHERE id = ?').get(id) as { member_id: string; tenant_id: string } | undefined;
+    if (!key) return;
     this.db
       .prepare('UPDATE connections SET access_token = ?, refresh_token = ?, expires_at = ?, updated_at = ? WHERE id = ?')
-      .run(this.box.seal(t.accessToken), this.box.sealOptional(t.refreshToken), t.expiresAt, now, id);
+      .run(
+        this.box.seal(t.accessToken, secretContext('access_token', key.member_id, key.tenant_id)),
+        this.box.sealOptional(t.refreshToken, secretContext('refresh_token', key.member_id, key.tenant_id)),
+        t.expiresAt, now, id,
+      );
   }
 
   setState(id: number, state: ConnectionState, reason: string | null, now = Date.now()): void {
@@ -152,8 +158,8 @@ export class ConnectionRepository {
       tenantType: r.tenant_type,
       xeroConnectionId: r.xero_connection_id,
       grantType: r.grant_type,
-      accessToken: this.box.openOptional(r.access_token),
-      refreshToken: this.box.openOptional(r.refresh_token),
+      accessToken: this.box.openOptional(r.access_token, secretContext('access_token', r.member_id, r.tenant_id)),
+      refreshToken: this.box.openOptional(r.refresh_token, secretContext('refresh_token', r.member_id, r.tenant_id)),
       expiresAt: r.expires_at,
       scope: r.scope,
       state: r.state,
@@ -162,4 +168,9 @@ export class ConnectionRepository {
       updatedAt: r.updated_at,
     };
   }
+}
+
+/** Where a connection's token is stored: the secret box binds it there (AAD). */
+function secretContext(column: 'access_token' | 'refresh_token', memberId: string, tenantId: string): string {
+  return `connections.${column}:${memberId}:${tenantId}`;
 }

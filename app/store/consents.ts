@@ -35,7 +35,7 @@ export class ConsentRepository {
         input.memberId,
         input.purpose,
         input.userId,
-        input.payload === undefined ? null : this.box.seal(JSON.stringify(input.payload)),
+        input.payload === undefined ? null : this.box.seal(JSON.stringify(input.payload), `xero_consents.payload:${id}`),
         now + input.ttlMs,
         now,
       );
@@ -65,7 +65,7 @@ export class ConsentRepository {
       memberId: row.member_id,
       purpose,
       userId: row.user_id,
-      payload: row.payload ? (JSON.parse(this.box.open(row.payload)) as P) : null,
+      payload: row.payload ? (JSON.parse(this.box.open(row.payload, `xero_consents.payload:${id}`)) as P) : null,
     };
   }
 

@@ -85,12 +85,12 @@ export function openStore(dataDir: string, appSecret: string, options?: OpenStor
 function checkSecretKey(db: Db, box: SecretBox): void {
   const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(KEY_CHECK) as { value: string } | undefined;
   if (!row) {
-    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(KEY_CHECK, box.seal(KEY_CHECK_PLAINTEXT));
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(KEY_CHECK, box.seal(KEY_CHECK_PLAINTEXT, `meta.${KEY_CHECK}`));
     return;
   }
   let ok = false;
   try {
-    ok = box.open(row.value) === KEY_CHECK_PLAINTEXT;
+    ok = box.open(row.value, `meta.${KEY_CHECK}`) === KEY_CHECK_PLAINTEXT;
   } catch {
     ok = false;
   }

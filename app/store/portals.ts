@@ -88,10 +88,10 @@ export class PortalRepository {
         domain: p.domain,
         client_endpoint: p.clientEndpoint,
         server_endpoint: p.serverEndpoint,
-        access_token: this.box.sealOptional(p.accessToken),
-        refresh_token: this.box.sealOptional(p.refreshToken),
+        access_token: this.box.sealOptional(p.accessToken, `portals.access_token:${p.memberId}`),
+        refresh_token: this.box.sealOptional(p.refreshToken, `portals.refresh_token:${p.memberId}`),
         expires_at: p.expiresAt,
-        application_token: this.box.sealOptional(p.applicationToken),
+        application_token: this.box.sealOptional(p.applicationToken, `portals.application_token:${p.memberId}`),
         scope: p.scope,
         installed_by: p.installedBy,
         state: p.state,
@@ -104,13 +104,13 @@ export class PortalRepository {
   saveTokens(memberId: string, t: PortalTokens, now = Date.now()): void {
     this.db
       .prepare('UPDATE portals SET access_token = ?, refresh_token = ?, expires_at = ?, updated_at = ? WHERE member_id = ?')
-      .run(this.box.seal(t.accessToken), this.box.seal(t.refreshToken), t.expiresAt, now, memberId);
+      .run(this.box.seal(t.accessToken, `portals.access_token:${memberId}`), this.box.seal(t.refreshToken, `portals.refresh_token:${memberId}`), t.expiresAt, now, memberId);
   }
 
   setApplicationToken(memberId: string, applicationToken: string, now = Date.now()): void {
     this.db
       .prepare('UPDATE portals SET application_token = ?, updated_at = ? WHERE member_id = ?')
-      .run(this.box.seal(applicationToken), now, memberId);
+      .run(this.box.seal(applicationToken, `portals.application_token:${memberId}`), now, memberId);
   }
 
   setState(memberId: string, state: PortalState, now = Date.now()): void {
@@ -172,10 +172,10 @@ export class PortalRepository {
       domain: r.domain,
       clientEndpoint: r.client_endpoint,
       serverEndpoint: r.server_endpoint,
-      accessToken: this.box.openOptional(r.access_token),
-      refreshToken: this.box.openOptional(r.refresh_token),
+      accessToken: this.box.openOptional(r.access_token, `portals.access_token:${r.member_id}`),
+      refreshToken: this.box.openOptional(r.refresh_token, `portals.refresh_token:${r.member_id}`),
       expiresAt: r.expires_at,
-      applicationToken: this.box.openOptional(r.application_token),
+      applicationToken: this.box.openOptional(r.application_token, `portals.application_token:${r.member_id}`),
       scope: r.scope,
       installedBy: r.installed_by,
       state: r.state,

@@ -1,12 +1,19 @@
 /**
- * Encryption of secrets at rest (tokens, client secrets): AES-256-GCM with a random 96-bit nonce per value.
- * The key is derived from APP_SECRET with HKDF-SHA256, so the secret itself never touches the database.
- * Stored form: `v1:` + base64url(nonce | tag | ciphertext).
+ * Encryption of secrets at rest (tokens, client secrets): AES-256-GCM with a random 96-bit nonce per value and a
+ * full 16-byte tag. The key is derived from APP_SECRET with HKDF-SHA256, so the secret itself never touches the
+ * database. Each value is bound to its context (table, column and row, e.g. `portals.refresh_token:abc123`) as
+ * additional authenticated data: a sealed value copied into another column or row no longer opens.
+ *
+ * Stored form: `v2:` + base64url(nonce | tag | ciphertext). Values written before contexts existed (`v1:`, no AAD)
+ * are still read (nothing is lost) and are written as `v2:` the next time they change.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
 
-const PREFIX = 'v1:';
+const V2 = 'v2:';
+const V1 = 'v1:';
+const NONCE = 12;
+const TAG = 16;
 
 export class SecretBox {
   readonly #key: Buffer;
@@ -15,36 +22,42 @@ export class SecretBox {
     this.#key = Buffer.from(hkdfSync('sha256', appSecret, 'bitrix24-xero-connector', 'secrets-at-rest/v1', 32));
   }
 
-  seal(plaintext: string): string {
-    const nonce = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.#key, nonce);
+  /** Seals `plaintext` for `context` (where it is stored); only the same context opens it. */
+  seal(plaintext: string, context: string): string {
+    const nonce = randomBytes(NONCE);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG });
+    cipher.setAAD(Buffer.from(context, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return PREFIX + Buffer.concat([nonce, cipher.getAuthTag(), body]).toString('base64url');
+    return V2 + Buffer.concat([nonce, cipher.getAuthTag(), body]).toString('base64url');
   }
 
-  open(sealed: string): string {
-    if (!sealed.startsWith(PREFIX)) {
+  open(sealed: string, context: string): string {
+    const v2 = sealed.startsWith(V2);
+    if (!v2 && !sealed.startsWith(V1)) {
       throw new AppError('STORE.SECRET_FORMAT', 'A stored secret is not in a known format.', 500);
     }
-    const raw = Buffer.from(sealed.slice(PREFIX.length), 'base64url');
+    const raw = Buffer.from(sealed.slice(V2.length), 'base64url');
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.#key, raw.subarray(0, 12));
-      decipher.setAuthTag(raw.subarray(12, 28));
-      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+      // A value shorter than nonce + full tag is refused (GCM would otherwise accept a truncated tag).
+      if (raw.length < NONCE + TAG) throw new Error('truncated');
+      const decipher = createDecipheriv('aes-256-gcm', this.#key, raw.subarray(0, NONCE), { authTagLength: TAG });
+      if (v2) decipher.setAAD(Buffer.from(context, 'utf8'));
+      decipher.setAuthTag(raw.subarray(NONCE, NONCE + TAG));
+      return Buffer.concat([decipher.update(raw.subarray(NONCE + TAG)), decipher.final()]).toString('utf8');
     } catch {
       throw new AppError(
         'STORE.SECRET_KEY_MISMATCH',
-        'A stored secret cannot be decrypted: APP_SECRET differs from the one the database was written with.',
+        'A stored secret cannot be decrypted: APP_SECRET differs from the one the database was written with, or the value was altered or moved.',
         500,
       );
     }
   }
 
-  sealOptional(plaintext: string | null | undefined): string | null {
-    return plaintext == null ? null : this.seal(plaintext);
+  sealOptional(plaintext: string | null | undefined, context: string): string | null {
+    return plaintext == null ? null : this.seal(plaintext, context);
   }
 
-  openOptional(sealed: string | null | undefined): string | null {
-    return sealed == null ? null : this.open(sealed);
+  openOptional(sealed: string | null | undefined, context: string): string | null {
+    return sealed == null ? null : this.open(sealed, context);
   }
 }

@@ -12,6 +12,7 @@
  * 4. cancel — stops between batches; summary and CSV list created, linked, updated, skipped and failed records.
  * Memory stays flat: one Xero page and one batch at a time; the plan lives in SQLite.
  */
+import { spendingAs } from '../xero/budget.js';
 import { EventEmitter } from 'node:events';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -125,8 +126,9 @@ export class ImportFromXero {
       throw err;
     }
     try {
-      if (step === 'preview') await this.preview(run);
-      else await this.execute(run);
+      // Imports spend the Xero budget last: they pause while it is low (xero/budget.ts).
+      if (step === 'preview') await spendingAs('import', () => this.preview(run));
+      else await spendingAs('import', () => this.execute(run));
     } catch (err) {
       const transient = !(err instanceof AppError) || err.status >= 500;
       if (!transient) {
@@ -268,7 +270,9 @@ export class ImportFromXero {
   /** Records the written record and its link, in the caller's transaction. */
   private finish(run: ImportRun, r: ImportRecord, b24Id: string | null, connectionId: number): void {
     const { store } = this.deps;
-    if (!b24Id) return store.imports.markFailed(run.id, r.seq, 'Bitrix24 gave no id for the new record.');
+    // Legacy CRM methods answer a refusal with an empty error code, which the SDK's batch reports as an empty result:
+    // the reason is then not known beyond this.
+    if (!b24Id) return store.imports.markFailed(run.id, r.seq, 'Bitrix24 refused it without a reason: a field the portal requires may be missing, or the app lacks the permission.');
     store.imports.markDone(run.id, r.seq, b24Id);
     if (r.b24Type === 'product') {
       const p = r.payload as ProductPayload;

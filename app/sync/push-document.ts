@@ -128,7 +128,8 @@ export class PushDocuments<P> implements JobHandler {
 
     // 7. Customers → Xero contacts (links, then look-ups, then one batch create).
     const contacts = await this.resolveCustomers(round, ready);
-    const currencies = await this.currencies(connection.id, () => listCurrencies(round.gateway, round.tenantId));
+    // The organisation's currencies from its cached lists (org-data.ts), read on their own only when none are cached.
+    const currencies = this.deps.orgData.cached(memberId)?.currencies ?? (await this.currencies(connection.id, () => listCurrencies(round.gateway, round.tenantId)));
 
     // 8. Build the Xero documents (the rounding account is read only when a document needs a rounding line).
     const roundingAccount = await this.roundingAccount(round, ready);

@@ -3,6 +3,7 @@
  * connection whose interval has passed, so a changed `pollIntervalSeconds` setting applies without a restart. A
  * connection is never polled twice at once; `stop()` ends the task and waits for polls in flight.
  */
+import { spendingAs, type DailyBudget } from '../xero/budget.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
@@ -10,6 +11,8 @@ import type { PollReport, PullStatuses } from './pull-statuses.js';
 import { portalSettings } from './settings.js';
 
 export interface StatusPollOptions {
+  /** The daily Xero budget of a connection: polls stretch as it runs low and wait while it is reserved. (Default: none) */
+  budgetOf?: (connectionId: number) => DailyBudget | undefined;
   /** Seconds between polls when a portal's settings name none (POLL_INTERVAL_SECONDS). (Default: 60) */
   defaultIntervalSeconds: number;
   /** Cron pattern of the tick that looks for due connections. (Default: every 5 seconds) */
@@ -58,10 +61,12 @@ export class StatusPollSchedule {
     for (const c of this.store.connections.list()) {
       if (c.state !== 'active' || this.#inFlight.has(c.id)) continue;
       const last = this.#lastPollAt.get(c.id);
-      if (last !== undefined && now - last < this.intervalSeconds(c.memberId) * 1000) continue;
+      const budget = this.options.budgetOf?.(c.id);
+      if (budget && !budget.allows('poll')) continue; // only the pushes' reserve is left: the dashboard says until when
+      const stretch = budget?.pollStretch() ?? 1;
+      if (last !== undefined && now - last < this.intervalSeconds(c.memberId) * 1000 * stretch) continue;
       this.#lastPollAt.set(c.id, now);
-      const run = this.pull
-        .pollConnection(c.id)
+      const run = spendingAs('poll', () => this.pull.pollConnection(c.id))
         .then((r: PollReport) => {
           if (r.updated || r.failed) this.logger.info(r, 'Xero status poll wrote changes to Bitrix24');
         })

@@ -33,6 +33,8 @@ export interface XeroDocumentState {
   contactId: string | null;
   lineItemIds: string[];
   updatedDateUTC: Date | null;
+  /** Due date of an invoice, expiry date of a quote (YYYY-MM-DD), when Xero gives one. */
+  dueDate?: string | null;
 }
 
 export interface PushItem<P> {
@@ -131,7 +133,7 @@ export function whereLiteral(value: string): string {
 /** The state of an invoice or quote from xero-node's answer, its id and number named by the caller. */
 export function stateOf(raw: {
   id?: string; number?: string; reference?: string; status?: unknown; total?: number; amountDue?: number; amountPaid?: number;
-  currencyCode?: unknown; contact?: { contactID?: string }; lineItems?: { lineItemID?: string }[]; updatedDateUTC?: unknown;
+  currencyCode?: unknown; contact?: { contactID?: string }; lineItems?: { lineItemID?: string }[]; updatedDateUTC?: unknown; dueDate?: unknown;
 }): XeroDocumentState {
   return {
     id: String(raw.id ?? ''),
@@ -145,6 +147,7 @@ export function stateOf(raw: {
     contactId: raw.contact?.contactID ?? null,
     lineItemIds: (raw.lineItems ?? []).map((l) => String(l.lineItemID)),
     updatedDateUTC: dateOf(raw.updatedDateUTC),
+    dueDate: typeof raw.dueDate === 'string' && raw.dueDate ? raw.dueDate.slice(0, 10) : null,
   };
 }
 

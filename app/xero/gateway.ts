@@ -13,6 +13,7 @@ import PQueue from 'p-queue';
 import type { Logger } from '../log.js';
 import { XeroApiError, toXeroError } from './errors.js';
 import type { XeroConnections, XeroSession } from './connections.js';
+import { DailyBudget, currentSpend, type BudgetStatus } from './budget.js';
 
 export interface XeroLimits {
   /** Calls in flight at once. (Default: 5) */
@@ -25,6 +26,10 @@ export interface XeroLimits {
   attempts: number;
   /** First back-off delay in ms, doubled per attempt, with ±50 % jitter. (Default: 500) */
   backoffMs: number;
+  /** Calls per organisation in 24 hours, spent by priority (budget.ts); XERO_DAILY_LIMIT. (Default: 5000) */
+  perDay?: number;
+  /** Length of Xero's counting day in ms; shorter only in tests and the benchmark's compressed day. (Default: 86400000) */
+  dayMs?: number;
 }
 
 export const DEFAULT_XERO_LIMITS: XeroLimits = { concurrent: 5, perMinute: 55, windowMs: 60_000, attempts: 4, backoffMs: 500 };
@@ -63,7 +68,11 @@ export class XeroGateway {
     private readonly limits: XeroLimits = DEFAULT_XERO_LIMITS,
   ) {
     this.#queue = new PQueue({ concurrency: limits.concurrent });
+    this.budget = new DailyBudget(limits.perDay ?? 5000, Date.now, limits.dayMs);
   }
+
+  /** The organisation's daily call budget (what waits, and until when: `budgetStatus`). */
+  readonly budget: DailyBudget;
 
   /**
    * Runs one Xero API call for `what` (words for errors and logs). `fn` gets a session with a fresh token.
@@ -72,8 +81,11 @@ export class XeroGateway {
   async call<T>(what: string, fn: (s: XeroSession) => Promise<ApiResult<T>>): Promise<T> {
     let session = await this.connections.session(this.connectionId);
     let renewed = false;
+    const spend = currentSpend();
     for (let attempt = 1; ; attempt++) {
       try {
+        // Every attempt is a call Xero counts: each one waits for the day's budget of its priority.
+        await this.budget.admit(spend);
         return (await this.#queue.add(() => this.run(session, fn))) as T;
       } catch (raw) {
         const err = toXeroError(raw, what);
@@ -171,8 +183,9 @@ export class XeroGateway {
       // process may have): when it says the minute is used up, wait a window before the next start.
       if (minute <= 0) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + this.limits.windowMs);
     }
-    if (Number.isFinite(day)) {
+    if (Number.isFinite(day) && headers['x-daylimit-remaining'] !== undefined && headers['x-daylimit-remaining'] !== '') {
       this.stats.dayRemaining = day;
+      this.budget.observe(day);
       if (day <= 0) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + 60 * 60_000);
     }
   }
@@ -195,6 +208,11 @@ function headersOf(err: unknown): Record<string, unknown> {
     }
   }
   return {};
+}
+
+/** What the daily budget of a connection lets wait, and until when (for the dashboard). */
+export function budgetStatus(gateways: XeroGateways, connectionId: number): BudgetStatus {
+  return gateways.for(connectionId).budget.status();
 }
 
 /** One gateway per connection, made on first use. */

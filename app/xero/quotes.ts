@@ -97,7 +97,7 @@ export async function findQuotesByReference(gateway: XeroGateway, tenantId: stri
 export async function moveQuote(gateway: XeroGateway, tenantId: string, quoteId: string, from: string, target: string): Promise<{ status: string; steps: string[] }> {
   const path = quotePath(from, target);
   if (!path) {
-    throw new AppError('SYNC.QUOTE_TRANSITION_REFUSED', `Xero does not allow a ${from} quote to become ${target}.`, 409, { from, target });
+    throw new AppError('SYNC.QUOTE_TRANSITION_REFUSED', `Xero does not allow a quote that is ${from} to become ${target}.`, 409, { from, target });
   }
   let status = from;
   for (const step of path) {
@@ -118,5 +118,5 @@ export async function moveQuote(gateway: XeroGateway, tenantId: string, quoteId:
 }
 
 function toState(q: Quote): XeroDocumentState {
-  return stateOf({ ...q, id: q.quoteID, number: q.quoteNumber });
+  return stateOf({ ...q, id: q.quoteID, number: q.quoteNumber, dueDate: q.expiryDate });
 }

@@ -165,4 +165,24 @@ describe('the app pages in a headless browser inside the portal', { skip: browse
     assert.deepEqual(pageErrors, []);
   });
 
+  it('when an estimate card is opened, then its Xero tab shows what the invoice tab shows: the Xero quote number, status and history', async () => {
+    await installed();
+    const quote = b24.actAs(2).createQuote({ title: 'Staff training', quoteNumber: 'EST-9' });
+    c.store.links.save({
+      memberId: b24.memberId, connectionId: null, b24Type: 'quote', b24Id: String(quote.id), xeroType: 'quote',
+      xeroId: '00000000-0000-0000-0000-000000000009', xeroNumber: 'QU-0009', contentHash: null, xeroStatus: 'INVOICED', xeroUpdatedAt: null,
+    });
+    c.store.activity.record({ memberId: b24.memberId, level: 'error', kind: 'quote.stage_refused', subject: `quote:${quote.id}`, message: 'Quote QU-0009 stays INVOICED in Xero although it was moved to "Declined" in Bitrix24: Xero does not allow a quote that is INVOICED to become DECLINED.' });
+
+    await page.goto(`${b24.baseUrl}/portal/placement/CRM_QUOTE_DETAIL_TAB?id=${quote.id}&user=2`);
+    const tab = page.frameLocator('#placement-frame-0');
+    await tab.locator('#xero-number').waitFor(WAIT);
+    assert.equal(await tab.locator('#xero-number').innerText(), 'QU-0009');
+    assert.equal(await tab.locator('#xero-status').innerText(), 'Invoiced');
+    assert.match(await tab.locator('#history').innerText(), /Error\s+Quote QU-0009 stays INVOICED in Xero/);
+    mkdirSync(RESULTS, { recursive: true });
+    await page.screenshot({ path: path.join(RESULTS, 'quote-card.png') });
+    assert.deepEqual(pageErrors, []);
+  });
+
 });

@@ -43,3 +43,53 @@ describe('import from Xero', () => {
     assert.equal(bed.b24.items(3).length, contacts.length);
   });
 });
+
+describe('import from Xero: bad input', () => {
+  it('when Xero has a contact without a usable name, two contacts with the same name, archived contacts and Bitrix24 refuses contacts, then each is reported with its reason and skipped, and the rest is imported', async () => {
+    const bed = await statusBed();
+    bed.xero.seedContact(bed.tenantId, { Name: '...' });
+    const twin = bed.xero.seedContact(bed.tenantId, { Name: 'Twin Traders' });
+    bed.xero.archiveContact(bed.tenantId, String(twin.ContactID));
+    bed.xero.seedContact(bed.tenantId, { Name: 'Twin Traders' }); // an active one with the archived one's name
+    const old = bed.xero.seedContact(bed.tenantId, { Name: 'Old Mill Ltd' });
+    bed.xero.archiveContact(bed.tenantId, String(old.ContactID));
+    bed.xero.seedContact(bed.tenantId, { Name: 'Good Co', FirstName: 'Ann', LastName: 'Good', EmailAddress: 'ann@good.example' });
+    // Bitrix24 refuses every contact: a mandatory field the import cannot fill.
+    bed.b24.portal.userFields.push({ id: '9001', entityId: 'CRM_CONTACT', fieldName: 'UF_CRM_SOURCE', userTypeId: 'string', xmlId: null, sort: '100', multiple: 'N', mandatory: 'Y', showFilter: 'N', showInList: 'Y', editInList: 'Y', isSearchable: 'N', settings: {}, editFormLabel: { en: 'Lead source' }, listColumnLabel: null, listFilterLabel: null, errorMessage: null, helpMessage: null });
+
+    const { preview, summary, runId } = await importAll(bed, { what: ['companies', 'contacts'], includeArchived: true });
+    assert.equal(summary.run.state, 'done');
+    const reasons = summary.failures.map((f) => `${f.name}: ${f.reason}`).join('\n');
+    assert.match(reasons, /\.\.\.: The Xero contact has no usable name/);
+    assert.match(reasons, /Twin Traders: Another Xero contact in this import is also named "Twin Traders"/);
+    assert.match(reasons, /Ann Good: Bitrix24 refused it/);
+    assert.equal(preview.planned.fail, 2, 'the failures known in advance are in the preview');
+    assert.equal(summary.outcome.fail, 3, 'plus the write Bitrix24 refused');
+    const titles = bed.b24.items(4).map((c) => c.title);
+    assert.ok(titles.includes('Good Co') && titles.includes('Old Mill Ltd') && titles.filter((t) => t === 'Twin Traders').length === 1);
+    const csv = [...bed.c.services.importFromXero.csv(bed.memberId, runId)].join('');
+    assert.match(csv, /^Bitrix24 type,Xero id,Name,Reason\r\n/);
+    assert.match(csv, /contact,[0-9a-f-]+\/ann@good\.example,Ann Good,"?Bitrix24 refused it/);
+
+    const without = await importAll(bed, { what: ['companies'] });
+    assert.match(without.summary.failures.map((f) => f.reason).join('\n'), /no usable name/);
+    assert.equal(without.preview.planned.create, 0, 'archived contacts skipped unless asked, the rest already linked');
+  });
+
+  it('when a Xero item has no code, then the plan fails it with the reason and plans the others', async () => {
+    const { planItem, Directory } = await import('../../app/sync/import-plan.js');
+    let seq = 0;
+    const ctx = {
+      what: ['products' as const], includeArchived: false, directory: new Directory(), seenNames: new Set<string>(), nextSeq: () => seq++,
+      linkOf: () => undefined, contactFieldsOf: () => null,
+      catalog: { iblockId: 23, vatByRate: new Map([[15, 5]]), accountPropertyId: 258, taxRates: new Map([['OUTPUT2', 15]]), currency: 'NZD' },
+    };
+    const item = { itemId: 'i1', code: '', name: 'Loose item', description: '', salePrice: 5, salesAccount: '200', taxType: 'OUTPUT2', isSold: true };
+    const bad = planItem(item, ctx);
+    assert.equal(bad.action, 'fail');
+    assert.match(bad.reason!, /no code/);
+    const good = planItem({ ...item, itemId: 'i2', code: 'LOOSE' }, ctx);
+    assert.equal(good.action, 'create');
+    assert.deepEqual((good.payload as { fields: Record<string, unknown> }).fields, { iblockId: 23, name: 'Loose item', xmlId: 'LOOSE', previewText: null, vatId: 5, vatIncluded: 'N', property258: { value: '200' } });
+  });
+});

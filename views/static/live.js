@@ -62,7 +62,8 @@
     if (!pageData.live || !session) return;
     controller = new AbortController();
     const mine = controller;
-    const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v !== null && v !== undefined)).toString();
+    // The page's language goes along, so the regions come back in the words the page was rendered in.
+    const query = new URLSearchParams(Object.entries({ ...params, lang: pageData.lang }).filter(([, v]) => v !== '' && v !== null && v !== undefined)).toString();
     try {
       const res = await fetch(`${base}/api/live/${encodeURIComponent(pageData.live.view)}${query ? `?${query}` : ''}`, {
         headers: { 'X-Connector-Session': session, Accept: 'text/event-stream' },

@@ -151,12 +151,13 @@ const SHELL_JS = `(() => {
     const body = document.getElementById('slider-body');
     body.innerHTML = '';
     const title = document.createElement('h2'); title.id = 'slider-title'; title.textContent = (params && params.bx24_title) || ''; body.appendChild(title);
-    // The form targets a name of its own (the app frame on the page has spec.name too, and would be the one navigated);
-    // the slider frame takes spec.name right after, before its page loads and the frame SDK reads window.name.
-    const iframe = document.createElement('iframe'); iframe.id = 'slider-frame'; iframe.className = 'app-frame'; iframe.name = 'slider-' + Date.now(); iframe.dataset.init = JSON.stringify(spec.init);
+    const iframe = document.createElement('iframe'); iframe.id = 'slider-frame'; iframe.className = 'app-frame'; iframe.name = spec.name; iframe.dataset.init = JSON.stringify(spec.init);
+    // A browsing-context name of its own (the SDK reads only DOMAIN|PROTOCOL|APP_SID from it), so the form fills the
+    // slider and not the app frame behind it, which carries the same three parts.
+    iframe.name = spec.name + '|slider';
     const form = document.createElement('form'); form.method = 'post'; form.target = iframe.name; form.action = spec.action;
     for (const [k, v] of Object.entries(spec.fields)) { const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; form.appendChild(i); }
-    body.appendChild(iframe); body.appendChild(form); slider.style.display = 'block'; form.submit(); iframe.name = spec.name;
+    body.appendChild(iframe); body.appendChild(form); slider.style.display = 'block'; form.submit();
   }
   window.addEventListener('message', async (event) => {
     if (typeof event.data !== 'string') return;

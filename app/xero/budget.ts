@@ -1,0 +1,157 @@
+/**
+ * Xero's daily call budget per organisation, planned by priority (xero-api.md §2: 5,000 calls a day per tenant; the
+ * free Starter tier 1,000). Xero counts a rolling 24 hours; so does the plan:
+ * - pushes and write-backs may spend the whole budget;
+ * - status polls stop when only the pushes' reserve is left, and stretch before that as the budget runs low;
+ * - imports and contact sync pause when less than their share is left.
+ * Xero's own count (`X-DayLimit-Remaining`) wins when it is lower. What waits, and until when, is `status()`.
+ * The spend of a call comes from the code around it (`spendingAs`), so the Xero speech stays unchanged.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** push: pushes and write-backs (and the look-ups they need); poll: status polls; import: imports and contact sync. */
+export type Spend = 'push' | 'poll' | 'import';
+
+const DAY_MS = 86_400_000;
+/** Left for pushes only: polls stop below it. */
+const PUSH_RESERVE = 0.1;
+/** Imports and contact sync pause below this share left. */
+const IMPORT_FLOOR = 0.4;
+/** Polls start stretching below this share left. */
+const POLL_STRETCH_BELOW = 0.6;
+
+const scope = new AsyncLocalStorage<Spend>();
+
+/** Runs `fn` with its Xero calls counted as `spend`. */
+export function spendingAs<T>(spend: Spend, fn: () => T): T {
+  return scope.run(spend, fn);
+}
+
+/** A job handler whose Xero calls count as `spend`. */
+export function spendingHandler<H extends { batchSize?: number; run(jobs: never[]): Promise<unknown> }>(spend: Spend, handler: H): H {
+  return { ...handler, batchSize: handler.batchSize, run: (jobs: never[]) => spendingAs(spend, () => handler.run(jobs)) };
+}
+
+/** The spend of the calls made here (Default: push). */
+export function currentSpend(): Spend {
+  return scope.getStore() ?? 'push';
+}
+
+export interface BudgetStatus {
+  limit: number;
+  used: number;
+  remaining: number;
+  /** When the oldest counted call leaves the 24 hours (ms), or null when none is counted. */
+  resetsAt: number | null;
+  /** Work that waits for the budget, and until when (ms). */
+  waiting: { what: string; spend: Spend; until: number }[];
+  /** Status polls are currently this many times their interval apart (1: not stretched). */
+  pollStretch: number;
+}
+
+export class DailyBudget {
+  /** Start times of the calls counted in the last 24 hours, oldest first. */
+  readonly #calls: number[] = [];
+  #xero: { remaining: number; at: number; callsBefore: number } | null = null;
+  #counted = 0;
+
+  constructor(
+    readonly limit: number,
+    private readonly now: () => number = Date.now,
+    private readonly windowMs: number = DAY_MS,
+  ) {}
+
+  /** Counts a call that is starting. */
+  record(): void {
+    this.#calls.push(this.now());
+    this.#counted += 1;
+  }
+
+  /** Adopts Xero's count of what is left today (`X-DayLimit-Remaining`). */
+  observe(dayRemaining: number): void {
+    this.#xero = { remaining: dayRemaining, at: this.now(), callsBefore: this.#counted };
+  }
+
+  used(): number {
+    this.prune();
+    return this.#calls.length;
+  }
+
+  /** Calls left: ours, or Xero's when lower (less the calls made since Xero said it). */
+  remaining(): number {
+    const own = this.limit - this.used();
+    if (!this.#xero || this.now() - this.#xero.at > this.windowMs) return Math.max(0, own);
+    const theirs = this.#xero.remaining - (this.#counted - this.#xero.callsBefore);
+    return Math.max(0, Math.min(own, theirs));
+  }
+
+  /** Calls that must stay free for pushes when `spend` wants one. */
+  private floor(spend: Spend): number {
+    if (spend === 'push') return 0;
+    return Math.ceil(this.limit * (spend === 'poll' ? PUSH_RESERVE : IMPORT_FLOOR));
+  }
+
+  /** True when a call of `spend` may start now. */
+  allows(spend: Spend): boolean {
+    return this.remaining() > this.floor(spend);
+  }
+
+  /** When a call of `spend` may start (ms; now when it may). */
+  availableAt(spend: Spend): number {
+    const now = this.now();
+    if (this.allows(spend)) return now;
+    this.prune();
+    // Enough calls must leave the window for the remaining budget to rise above the spend's floor.
+    const short = this.floor(spend) + 1 - this.remaining();
+    const own = this.#calls[Math.min(this.#calls.length - 1, Math.max(0, short - 1))];
+    const atOwn = own !== undefined ? own + this.windowMs : now + 60 * 60_000;
+    // Xero said less than we counted: its own day frees no sooner than ours; an hour at least.
+    return Math.max(now + 1000, atOwn);
+  }
+
+  /** Waits until a call of `spend` may start, and counts it (in the same turn, so parallel calls never overshoot). */
+  async admit(spend: Spend): Promise<void> {
+    for (;;) {
+      if (this.allows(spend)) return this.record();
+      const wait = this.availableAt(spend) - this.now();
+      await new Promise((r) => setTimeout(r, Math.min(wait, 60_000)));
+    }
+  }
+
+  /** How many times its interval a status poll waits: 1 with budget to spare, more as it runs low. */
+  pollStretch(): number {
+    const share = this.remaining() / this.limit;
+    if (share >= POLL_STRETCH_BELOW) return 1;
+    const above = Math.max(share - PUSH_RESERVE, 0.01);
+    return Math.min(60, Math.ceil((POLL_STRETCH_BELOW - PUSH_RESERVE) / above));
+  }
+
+  status(): BudgetStatus {
+    this.prune();
+    const waiting: BudgetStatus['waiting'] = [];
+    for (const [spend, what] of [['poll', 'Status checks'], ['import', 'Imports and contact sync'], ['push', 'Pushes']] as const) {
+      if (!this.allows(spend)) waiting.push({ what, spend, until: this.availableAt(spend) });
+    }
+    return {
+      limit: this.limit, used: this.#calls.length, remaining: this.remaining(),
+      resetsAt: this.#calls.length ? this.#calls[0] + this.windowMs : null, waiting, pollStretch: this.pollStretch(),
+    };
+  }
+
+  private prune(): void {
+    const edge = this.now() - this.windowMs;
+    let n = 0;
+    while (n < this.#calls.length && this.#calls[n] <= edge) n++;
+    if (n) this.#calls.splice(0, n);
+  }
+}
+
+/** One line for people: "Xero budget: 812 of 1,000 calls left today; status checks wait until 14:05 UTC." */
+export function describeBudget(s: BudgetStatus): string {
+  const time = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  const head = `Xero budget: ${s.remaining.toLocaleString('en')} of ${s.limit.toLocaleString('en')} calls left in the last 24 hours`;
+  const waits = s.waiting.map((w) => `${w.what} wait until ${time(w.until)}`);
+  const stretch = s.pollStretch > 1 && !s.waiting.some((w) => w.spend === 'poll') ? [`status checks run ${s.pollStretch}× less often`] : [];
+  const reset = s.resetsAt && s.remaining < s.limit ? [`calls free up from ${time(s.resetsAt)}`] : [];
+  return `${[head, ...waits, ...stretch, ...reset].join('; ')}.`;
+}

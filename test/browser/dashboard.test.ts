@@ -1,0 +1,268 @@
+/**
+ * The dashboard and the card tab as people use them, in headless Chromium inside the emulated portal shell (which
+ * answers the real b24jssdk's frame messages), against the connector in-process and both emulators. Each test
+ * saves screenshots under docs/screenshots/ (shown in the README).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
+import { startBitrix24Emulator, SMART_INVOICE } from '../emulators/bitrix24/index.js';
+import { browserSkip, launchBrowser } from '../helpers/browser.js';
+import { startEnvironment, type Environment } from '../helpers/env.js';
+import { updatePortalSettings } from '../../app/sync/settings.js';
+
+const SHOTS = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
+/** Generous upper bound for a page to reach a state; a wait, not an assertion about speed. */
+const WAIT = { timeout: 20_000 };
+const XSS = '<img src=x onerror=alert(1)>';
+
+describe('the dashboard and the card tab, live inside the portal', { skip: browserSkip }, () => {
+  let env: Environment;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let problems: string[];
+
+  before(async () => {
+    browser = await launchBrowser();
+    // Seeded portal: its invoices exist before the app is installed.
+    env = await startEnvironment({ b24: await startBitrix24Emulator({ seedDemo: true }) });
+    mkdirSync(SHOTS, { recursive: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await env?.close();
+    await env?.b24.close();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    problems = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('dialog', (d) => {
+      problems.push(`dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+  });
+  afterEach(async () => context.close());
+
+  /** A screenshot of the whole page; the viewport grows to the page first, so framed content is painted in full. */
+  const shot = async (name: string) => {
+    const size = page.viewportSize()!;
+    const height = Number(await page.evaluate('document.documentElement.scrollHeight'));
+    await page.setViewportSize({ width: size.width, height: Math.max(size.height, height) });
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+    await page.setViewportSize(size);
+  };
+  const createInvoice = (number: string, company = `Customer of ${number}`, rows?: Record<string, unknown>[]) => {
+    const user = env.b24.actAs(2);
+    const companyId = Number(user.createCompany({ title: company }).id);
+    const id = Number(user.createSmartInvoice({ title: `Invoice ${number}`, accountNumber: number, companyId, currencyId: 'NZD', begindate: '2026-11-20T00:00:00+00:00', closedate: '2026-12-20T00:00:00+00:00' }).id);
+    user.setProductRows(SMART_INVOICE, id, rows ?? [{ productName: 'Consulting hour', price: 115, quantity: 2, taxRate: 15, taxIncluded: 'Y' }]);
+    return id;
+  };
+  const cardTab = async (id: number, user = 1): Promise<FrameLocator> => {
+    await page.goto(`${env.b24.baseUrl}/portal/placement/CRM_SMART_INVOICE_DETAIL_TAB?id=${id}&user=${user}`);
+    const tab = page.frameLocator('#placement-frame-0');
+    await tab.locator('#xero-card').waitFor(WAIT);
+    return tab;
+  };
+  const dashboard = async (user = 1, lang = 'en'): Promise<FrameLocator> => {
+    await page.goto(`${env.b24.baseUrl}/portal?user=${user}&lang=${lang}`);
+    const frame = page.frameLocator('#app-frame');
+    await frame.locator('#xero-panel').waitFor(WAIT);
+    await page.locator('#app-frame[data-resized]').waitFor(WAIT);
+    return frame;
+  };
+  /** The document inside an app frame (the connector's origin, not the portal's). */
+  const inner = async (selector: string) => (await page.locator(selector).elementHandle())!.contentFrame().then((f) => f!);
+  /** The frame is as tall as its content: nothing cut off, no scroll box inside it. */
+  const assertFitted = async (selector: string) => {
+    let last = '';
+    for (let i = 0; i < 100; i++) {
+      const outer = await page.locator(selector).evaluate((f) => f.getBoundingClientRect().height);
+      const doc = await (await inner(selector)).evaluate(() => ({ body: Math.ceil(document.body.getBoundingClientRect().height), scroll: document.documentElement.scrollHeight, client: document.documentElement.clientHeight }));
+      last = JSON.stringify({ outer, ...doc });
+      if (Math.abs(outer - doc.body) <= 1 && doc.scroll <= doc.client + 1) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail(`the frame ${selector} does not fit its content: ${last}`);
+  };
+
+  it('when an invoice is created in the portal, then the open card tab turns to "Draft in Xero" with its number and then "Paid" without a reload, with its figures and links, and the dashboard shows it; both frames fit their content', async () => {
+    const id = createInvoice('INV-7001');
+    const tab = await cardTab(id);
+    assert.equal(await tab.locator('#xero-status').innerText(), 'Waiting to sync', 'the event is in the outbox');
+    await (await inner('#placement-frame-0')).evaluate('window.__same = 1');
+
+    await env.settle();
+    await tab.locator('#xero-status', { hasText: 'Draft in Xero' }).waitFor(WAIT);
+    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!;
+    assert.equal(await tab.locator('#xero-number').innerText(), link.xeroNumber);
+    await tab.locator('[data-k=total]', { hasText: '230.00' }).waitFor(WAIT);
+    assert.match(await tab.locator('[data-k=due]').innerText(), /230\.00/);
+    assert.match(await tab.locator('[data-k=dueDate]').innerText(), /2026/);
+    assert.match(await tab.locator('#totals-check').innerText(), /Bitrix24 and Xero agree/);
+    assert.equal(await tab.locator('#xero-link').getAttribute('href'), `https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=${link.xeroId}`);
+    assert.equal(await tab.locator('#online-link').count(), 0, 'no online invoice for a draft');
+    await assertFitted('#placement-frame-0');
+
+    env.xero.approveInvoice(env.tenantId, link.xeroId);
+    env.xero.addPayment(env.tenantId, link.xeroId, 230);
+    await env.c.services.pullStatuses.pollConnection(env.connectionId);
+    await tab.locator('#xero-status', { hasText: 'Paid' }).waitFor(WAIT);
+    await tab.locator('[data-k=paid]', { hasText: '230.00' }).waitFor(WAIT);
+    assert.match(await tab.locator('[data-k=due]').innerText(), /0\.00/);
+    await tab.locator('#online-link').waitFor(WAIT);
+    assert.match((await tab.locator('#online-link').getAttribute('href'))!, new RegExp(`/online/invoice/${link.xeroId}$`));
+    assert.match(await tab.locator('#history').innerText(), /PAID|paid/i);
+    const same = await (await inner('#placement-frame-0')).evaluate('window.__same');
+    assert.equal(same, 1, 'the tab was never reloaded');
+    // The PDF comes from Xero through the connector, on demand.
+    const pdf = await (await inner('#placement-frame-0')).evaluate(`(async () => {
+      const b = document.getElementById('pdf-link');
+      const res = await fetch('/api/documents/' + b.dataset.type + '/' + b.dataset.id + '/pdf', { headers: { 'X-Connector-Session': document.getElementById('app').dataset.session } });
+      return { status: res.status, type: res.headers.get('content-type'), head: new TextDecoder().decode((await res.arrayBuffer()).slice(0, 5)) };
+    })()`);
+    assert.deepEqual(pdf, { status: 200, type: 'application/pdf', head: '%PDF-' });
+    await assertFitted('#placement-frame-0');
+    await shot('card-tab-paid');
+
+    const frame = await dashboard();
+    await frame.locator('#activity', { hasText: `Invoice INV-7001 sent to Xero as draft ${link.xeroNumber}` }).waitFor(WAIT);
+    assert.equal(await frame.locator('[data-k=links] .stat-value').innerText(), String(env.c.store.links.count(env.memberId)));
+    await assertFitted('#app-frame');
+    assert.deepEqual(problems, []);
+  });
+
+  it('when the log is filtered by document and level and paged, then only matching rows show; the charts are drawn from the recorded activity', async () => {
+    const now = Date.now();
+    // History of the portal's own invoices (the log shows only documents the user may read in Bitrix24).
+    const ids = env.b24.items(SMART_INVOICE).slice(0, 3).map((i) => Number(i.id));
+    for (let i = 0; i < 45; i++) {
+      env.c.store.activity.record({ memberId: env.memberId, level: i % 9 === 0 ? 'error' : 'info', kind: i % 9 === 0 ? 'job.attention' : 'invoice.created', subject: `smart_invoice:${ids[i % 3]}`, message: `Seeded entry ${i}` }, now - i * 3_600_000 * 5);
+    }
+    const frame = await dashboard();
+    const drawn = Number(await frame.locator('#charts').getAttribute('data-drawn'));
+    const expected = env.c.store.activity.histogram(env.memberId, Math.floor(now / 3_600_000) * 3_600_000 - 23 * 3_600_000, 3_600_000).reduce((n, b) => n + b.synced + b.errors, 0);
+    assert.ok(expected > 0);
+    assert.equal(drawn, expected, 'the 24-hour chart counts what the log holds');
+    const bars = await (await inner('#app-frame')).evaluate('window.connectorCharts.docs.data.datasets[0].data.length');
+    assert.equal(bars, 24);
+    await frame.locator('button.range[data-range="30d"]').click();
+    await frame.locator('#charts[data-range="30d"]').waitFor(WAIT);
+    await assertFitted('#app-frame');
+    await shot('dashboard');
+
+    await frame.locator('#log-filters input[name=doc]').fill(String(ids[0]));
+    await frame.locator('#log-filters select[name=level]').selectOption('error');
+    await frame.locator('#log-apply').click();
+    const matching = env.c.store.activity.page({ memberId: env.memberId, subjects: [`smart_invoice:${ids[0]}`, `invoice:${ids[0]}`, `quote:${ids[0]}`], levels: ['error'], offset: 0, limit: 100 }).total;
+    assert.ok(matching > 0);
+    await frame.locator('#log-count', { hasText: new RegExp(`^${matching} entr`) }).waitFor(WAIT);
+    const rows = await frame.locator('#activity tbody tr').allInnerTexts();
+    assert.equal(rows.length, matching);
+    assert.ok(rows.every((r) => r.includes(`Invoice #${ids[0]}`) && r.includes('Error')), rows.join('\n'));
+
+    await frame.locator('#log-reset').click();
+    await frame.locator('#log-count', { hasText: 'page 1 of' }).waitFor(WAIT);
+    await frame.locator('button.page', { hasText: 'Older' }).click();
+    await frame.locator('#log-count', { hasText: 'page 2 of' }).waitFor(WAIT);
+    assert.equal(await frame.locator('#activity tbody tr').count(), 20);
+    assert.deepEqual(problems, []);
+  });
+
+  it('when a document waits for a missing account and the admin fixes the cause and clicks Retry, then it goes to Xero and leaves the attention list', async () => {
+    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '999' }); // an account the organisation does not have
+    const id = createInvoice('INV-7002');
+    await env.settle();
+    const frame = await dashboard();
+    const row = frame.locator(`#attention-table tr:has-text("Invoice #${id}")`);
+    await row.waitFor(WAIT);
+    assert.match(await row.innerText(), /sales account/i);
+    assert.match(await row.innerText(), /Set a default Xero sales account in the settings/);
+
+    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
+    await row.locator('button.retry').click();
+    await row.locator('.reason', { hasText: 'Queued again' }).waitFor(WAIT);
+    await env.settle();
+    await frame.locator(`#attention-table tr:has-text("Invoice #${id}")`).waitFor({ state: 'detached', ...WAIT });
+    assert.ok(env.c.store.links.find(env.memberId, 'smart_invoice', String(id)));
+    assert.deepEqual(problems, []);
+  });
+
+  it('when the admin clicks "Send to Xero" on an invoice created before the install, then it goes through the outbox and the tab shows its Xero draft', async () => {
+    // The seeded USD invoice (a currency the demo organisation has), there before the app was installed.
+    const before = env.b24.items(SMART_INVOICE).find((i) => i.currencyId === 'USD' && !env.c.store.links.find(env.memberId, 'smart_invoice', String(i.id)))!;
+    assert.ok(before, 'a seeded invoice from before the install');
+    const tab = await cardTab(Number(before.id));
+    assert.equal(await tab.locator('#not-linked').innerText(), 'This invoice is not in Xero yet.');
+    await shot('card-tab-send');
+    await tab.locator('#push', { hasText: 'Send to Xero' }).click();
+    await tab.locator('#notice', { hasText: 'Queued' }).waitFor(WAIT);
+    assert.equal(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${before.id}`)?.state, 'pending');
+    await env.settle();
+    const job = env.c.store.jobs.list({ memberId: env.memberId, states: ['needs_attention'] }).find((j) => (j.payload as { id?: string }).id === String(before.id));
+    assert.equal(job, undefined, `the invoice went out (${job?.lastError})`);
+    await tab.locator('#xero-status', { hasText: 'Draft in Xero' }).waitFor(WAIT);
+    assert.ok(env.c.store.links.find(env.memberId, 'smart_invoice', String(before.id)));
+    assert.deepEqual(problems, []);
+  });
+
+  it('when a non-admin opens the pages, then everything shows read-only, the server refuses their changes, and an organisation named like markup shows as text', async () => {
+    const connection = env.c.store.connections.get(env.connectionId)!;
+    env.c.store.connections.upsert({ ...connection, tenantName: XSS });
+    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '999' }); // an account the organisation does not have
+    const id = createInvoice('INV-7003', XSS);
+    await env.settle();
+
+    const frame = await dashboard(2);
+    assert.equal(await frame.locator('#tenant-name').innerText(), XSS);
+    assert.equal(await frame.locator('#xero-panel img').count(), 0);
+    await frame.locator(`#attention-table tr:has-text("Invoice #${id}")`).waitFor(WAIT);
+    assert.equal(await frame.locator('button.retry, button.dismiss, #connect, #disconnect, #save-settings').count(), 0);
+    assert.equal(await frame.locator('#settings-form input[name=defaultSalesAccount]').isDisabled(), true);
+    await shot('dashboard-non-admin');
+    const jobId = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!.id;
+    const refused = await (await inner('#app-frame')).evaluate(`(async () => {
+      const session = document.getElementById('app').dataset.session;
+      const post = (p, body) => fetch(p, { method: 'POST', headers: { 'X-Connector-Session': session, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.status);
+      return [await post('/api/jobs/retry', { ids: [${jobId}] }), await post('/api/jobs/dismiss', { ids: [${jobId}] }), await post('/api/documents/push', { type: 'smart_invoice', id: '1' })];
+    })()`);
+    assert.deepEqual(refused, [403, 403, 403]);
+
+    const tab = await cardTab(id, 2);
+    assert.equal(await tab.locator('#push').count(), 0);
+    assert.match(await tab.locator('#read-only').innerText(), /Only a Bitrix24 administrator/);
+    assert.deepEqual(problems, []);
+    env.c.store.connections.upsert({ ...connection });
+    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
+  });
+
+  it('when the portal user reads German and uses a dark theme or a phone, then the dashboard speaks German and stays readable at 360 px', async () => {
+    await context.close();
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' });
+    page = await context.newPage();
+    const frame = await dashboard(1, 'de');
+    assert.equal(await frame.locator('#log-panel-h').innerText(), 'Aktivitätsprotokoll');
+    await frame.locator('html[data-live="open"]').waitFor({ state: 'attached', ...WAIT });
+    // The live regions keep the page's language.
+    await frame.locator('#sync-panel-h', { hasText: 'Synchronisierung' }).waitFor(WAIT);
+    await new Promise((r) => setTimeout(r, 1500)); // a live tick or more: the regions were sent again by now
+    assert.equal(await frame.locator('#connection-h, #xero-panel-h').first().innerText(), 'Verbindung');
+    assert.equal(await frame.locator('html').getAttribute('lang'), 'de');
+    assert.equal(await (await inner('#app-frame')).evaluate('window.connectorFrame.lang()'), 'de', 'the SDK reads the portal language');
+    await assertFitted('#app-frame');
+    await shot('dashboard-de-dark');
+
+    await page.setViewportSize({ width: 360, height: 800 });
+    await assertFitted('#app-frame');
+    const overflow = Number(await (await inner('#app-frame')).evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
+    assert.ok(overflow <= 1, `no sideways scrolling at 360 px (${overflow})`);
+    await shot('dashboard-360');
+  });
+});

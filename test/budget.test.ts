@@ -1,0 +1,90 @@
+// Xero's daily budget, planned by priority (app/xero/budget.ts), through the gateway and on the dashboard line.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DailyBudget, describeBudget, spendingAs } from '../app/xero/budget.js';
+import { xeroTestbed } from './helpers/xero.js';
+
+const DAY = 86_400_000;
+
+function clock(start = Date.UTC(2026, 11, 1, 9, 0)) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+describe('daily budget', () => {
+  it('when the budget runs low, then imports pause first, polls stretch and then stop, and pushes may spend the rest', () => {
+    const c = clock();
+    const b = new DailyBudget(1000, c.now);
+    for (let i = 0; i < 500; i++) b.record();
+    assert.deepEqual([b.allows('push'), b.allows('poll'), b.allows('import')], [true, true, true]);
+    assert.equal(b.pollStretch(), 2);
+    for (let i = 0; i < 150; i++) b.record();
+    assert.deepEqual([b.allows('push'), b.allows('poll'), b.allows('import')], [true, true, false]);
+    for (let i = 0; i < 250; i++) b.record();
+    assert.deepEqual([b.allows('push'), b.allows('poll'), b.allows('import')], [true, false, false]);
+    for (let i = 0; i < 100; i++) b.record();
+    assert.equal(b.allows('push'), false);
+  });
+
+  it('when the budget is reached, then work waits, the dashboard line says until when, and it resumes when the calls leave the 24 hours', () => {
+    const c = clock();
+    const b = new DailyBudget(1000, c.now);
+    const first = c.now();
+    for (let i = 0; i < 1000; i++) {
+      b.record();
+      if (i === 0) c.advance(60_000);
+    }
+    const s = b.status();
+    assert.equal(s.remaining, 0);
+    assert.deepEqual(s.waiting.map((w) => w.spend), ['poll', 'import', 'push']);
+    const push = s.waiting.find((w) => w.spend === 'push')!;
+    assert.equal(push.until, first + DAY); // the first call leaves the window: one call free
+    const line = describeBudget(s);
+    assert.match(line, /0 of 1,000 calls left/);
+    assert.match(line, /Pushes wait until 2026-12-02 09:00 UTC/);
+    c.advance(DAY - 60_000 + 1);
+    assert.equal(b.allows('push'), true);
+    assert.equal(b.allows('poll'), false); // 1 call free is still within the pushes' reserve
+    c.advance(60_000);
+    assert.equal(b.remaining(), 1000);
+    assert.deepEqual([b.allows('push'), b.allows('poll'), b.allows('import')], [true, true, true]);
+  });
+
+  it('when a push finds the budget spent, then it waits until a call leaves the window and then goes out', async () => {
+    const b = new DailyBudget(100, Date.now, 300);
+    for (let i = 0; i < 100; i++) b.record();
+    const freeAt = b.availableAt('push');
+    await b.admit('push');
+    assert.ok(Date.now() >= freeAt, 'admitted only once a call left the window');
+    assert.equal(b.used(), 1);
+  });
+
+  it('when Xero says fewer calls are left than the connector counted, then Xero wins: polls and imports wait and the dashboard says so', async () => {
+    const bed = await xeroTestbed({ emulator: { seedDemo: true, limits: { perDay: 40 } } });
+    await bed.gateway.call('reading the organisation', (s) =>
+      // https://developer.xero.com/documentation/api/accounting/organisation
+      s.xero.accountingApi.getOrganisations(s.tenantId),
+    );
+    const s = bed.gateway.budget.status();
+    assert.equal(s.limit, 5000);
+    assert.equal(s.remaining, 39);
+    assert.deepEqual(s.waiting.map((w) => w.spend), ['poll', 'import']);
+    assert.equal(bed.gateway.budget.allows('push'), true);
+    assert.match(describeBudget(s), /39 of 5,000 calls left.*Status checks wait until/);
+  });
+
+  it('when imports would eat into the pushes\' share, then an import call waits while a push call goes out, and goes out once calls free up', async () => {
+    const bed = await xeroTestbed({ limits: { perDay: 100, dayMs: 400 } });
+    const org = (s: Parameters<Parameters<typeof bed.gateway.call>[1]>[0]) =>
+      // https://developer.xero.com/documentation/api/accounting/organisation
+      s.xero.accountingApi.getOrganisations(s.tenantId);
+    for (let i = 0; i < 60; i++) bed.gateway.budget.record();
+    const order: string[] = [];
+    const importing = spendingAs('import', () => bed.gateway.call('import read', org)).then(() => order.push('import'));
+    assert.ok(bed.gateway.budget.status().waiting.some((w) => w.spend === 'import'));
+    await bed.gateway.call('push read', org).then(() => order.push('push'));
+    await importing;
+    assert.deepEqual(order, ['push', 'import']);
+    assert.equal(bed.emu.counters.total, 2);
+  });
+});
