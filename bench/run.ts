@@ -21,6 +21,7 @@ import { spawnConnector } from '../test/helpers/process.js';
 import { startXeroEmulator } from '../test/emulators/xero/index.js';
 import { startEnvironment, type Environment } from '../test/helpers/env.js';
 import { row, summaryTable } from './report.js';
+import { burst, day } from './day.js';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -279,7 +280,7 @@ async function main(): Promise<void> {
   say();
   say(`Node ${process.version}; emulated Bitrix24 and Xero on this machine.`);
   say();
-  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency]];
+  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency], ['burst', () => burst(say)], ['day', () => day(say)]];
   const header = lines.splice(0);
   for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
   mkdirSync(OUT, { recursive: true });

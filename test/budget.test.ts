@@ -15,14 +15,14 @@ describe('daily budget', () => {
   it('when the budget runs low, then imports pause first, polls stretch and then stop, and pushes may spend the rest', () => {
     const c = clock();
     const b = new DailyBudget(1000, c.now);
-    for (let i = 0; i < 500; i++) b.record();
+    for (let i = 0; i < 400; i++) b.record();
     assert.deepEqual([b.allows('push'), b.allows('poll'), b.allows('import')], [true, true, true]);
     assert.equal(b.pollStretch(), 2);
     for (let i = 0; i < 150; i++) b.record();
     assert.deepEqual([b.allows('push'), b.allows('poll'), b.allows('import')], [true, true, false]);
-    for (let i = 0; i < 250; i++) b.record();
+    for (let i = 0; i < 200; i++) b.record();
     assert.deepEqual([b.allows('push'), b.allows('poll'), b.allows('import')], [true, false, false]);
-    for (let i = 0; i < 100; i++) b.record();
+    for (let i = 0; i < 250; i++) b.record();
     assert.equal(b.allows('push'), false);
   });
 

@@ -42,7 +42,7 @@ export interface OutboxOptions {
    * burst goes out as full requests. (Default: 400)
    */
   fillQuietMs?: number;
-  /** No due job waits longer than this for its batch to fill, ms; a lone document goes out within it. (Default: 1500) */
+  /** No due job waits longer than this for its batch to fill, ms; a lone document goes out once nothing else arrives for `fillQuietMs`. (Default: 1500) */
   fillMaxMs?: number;
 }
 

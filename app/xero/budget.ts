@@ -14,11 +14,11 @@ export type Spend = 'push' | 'poll' | 'import';
 
 const DAY_MS = 86_400_000;
 /** Left for pushes only: polls stop below it. */
-const PUSH_RESERVE = 0.1;
+const PUSH_RESERVE = 0.3;
 /** Imports and contact sync pause below this share left. */
-const IMPORT_FLOOR = 0.4;
+const IMPORT_FLOOR = 0.5;
 /** Polls start stretching below this share left. */
-const POLL_STRETCH_BELOW = 0.6;
+const POLL_STRETCH_BELOW = 0.9;
 
 const scope = new AsyncLocalStorage<Spend>();
 
@@ -123,7 +123,7 @@ export class DailyBudget {
     const share = this.remaining() / this.limit;
     if (share >= POLL_STRETCH_BELOW) return 1;
     const above = Math.max(share - PUSH_RESERVE, 0.01);
-    return Math.min(60, Math.ceil((POLL_STRETCH_BELOW - PUSH_RESERVE) / above));
+    return Math.min(60, Math.ceil((POLL_STRETCH_BELOW - PUSH_RESERVE) / above - 1e-9));
   }
 
   status(): BudgetStatus {
