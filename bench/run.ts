@@ -9,6 +9,7 @@
  *    emulated in a third process), after one unmeasured warm-up second → latency p50/p99 (target p99 < 50 ms).
  * 3. Status poll: Xero calls per poll with 10,000 linked invoices of which N changed.
  * 4. Payment → Bitrix24 latency with Xero webhooks on (target < 5 s).
+ * 5. Pages: render p95 with 10,000 links and 100,000 activity rows, the live endpoint, first-load size (bench/pages.ts).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { spawnConnector } from '../test/helpers/process.js';
 import { startXeroEmulator } from '../test/emulators/xero/index.js';
 import { startEnvironment, type Environment } from '../test/helpers/env.js';
 import { row, summaryTable } from './report.js';
+import { pagesBench } from './pages.js';
 import { burst, day } from './day.js';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
@@ -280,7 +282,7 @@ async function main(): Promise<void> {
   say();
   say(`Node ${process.version}; emulated Bitrix24 and Xero on this machine.`);
   say();
-  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency], ['burst', () => burst(say)], ['day', () => day(say)]];
+  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency], ['burst', () => burst(say)], ['day', () => day(say)], ['pages', () => pagesBench(say)]];
   const header = lines.splice(0);
   for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
   mkdirSync(OUT, { recursive: true });
