@@ -6,7 +6,7 @@ import express, { type Express } from 'express';
 import { securityHeaders } from './http/security-headers.js';
 import { noStoreApi, rateLimits, singleQueryValues } from './http/request-guards.js';
 import type { Config } from './config.js';
-import { notImplemented } from './errors.js';
+import { AppError, notImplemented } from './errors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
 import type { Logger } from './log.js';
@@ -90,7 +90,15 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(importRoutes(services, manifest.placements.CRM_SMART_INVOICE_LIST_TOOLBAR));
 
   for (const path of manifestPaths(manifest)) {
-    app.all(path, (_req, _res, next) => next(notImplemented(`The endpoint ${path}`)));
+    // A path served for other methods answers 405 naming them; a path with no feature yet answers 501.
+    const allowed = routedMethods(app, path);
+    app.all(path, (req, res, next) => {
+      // Bitrix24 and Xero only GET and POST these paths; other methods are refused even where routes match a pattern.
+      const methods = allowed.length ? allowed : ['GET', 'HEAD', 'POST'].includes(req.method) ? [] : ['GET', 'POST'];
+      if (methods.length === 0) return next(notImplemented(`The endpoint ${path}`));
+      res.set('Allow', methods.join(', '));
+      next(new AppError('HTTP.METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use ${methods.join(' or ')}.`, 405));
+    });
   }
 
   app.use(notFoundHandler);
@@ -103,4 +111,18 @@ export function createServer(deps: ServerDeps): ConnectorServer {
       live.closeAll();
     },
   };
+}
+
+/** The HTTP methods the app's routes (in nested routers too) serve for exactly `path`. */
+function routedMethods(app: Express, path: string): string[] {
+  type Layer = { route?: { path?: unknown; methods?: Record<string, boolean> }; handle?: { stack?: Layer[] } };
+  const found = new Set<string>();
+  const walk = (stack: Layer[] | undefined) => {
+    for (const layer of stack ?? []) {
+      if (layer.route?.path === path) for (const [m, on] of Object.entries(layer.route.methods ?? {})) if (on && m !== '_all') found.add(m.toUpperCase());
+      walk(layer.handle?.stack);
+    }
+  };
+  walk((app as unknown as { router?: { stack?: Layer[] } }).router?.stack);
+  return [...found].sort();
 }

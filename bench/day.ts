@@ -67,10 +67,10 @@ export async function burst(say: Say): Promise<void> {
     // A lone invoice afterwards, nothing else arriving.
     const lone = performance.now();
     createInvoice(env, 'LONE-1', fresh[0], 1);
+    let loneNote = '';
     await until('the lone invoice', () => inXero('LONE-') === 1, 30_000).catch((err: Error) => {
-      const jobs = env.c.store.jobs.countByState(env.memberId);
-      const recent = env.c.store.activity.list({ memberId: env.memberId, limit: 3 }).map((a) => a.message);
-      throw new Error(`${err.message}: jobs ${JSON.stringify(jobs)}; ${recent.join(' | ')}`);
+      const waiting = env.c.store.jobs.list({ memberId: env.memberId, states: ['pending'], limit: 5 }).map((j) => `${j.key.split(':').slice(-2).join(':')} (attempts ${j.attempts}, due ${j.runAt - Date.now()} ms)`);
+      loneNote = ` — ${err.message}; still pending: ${waiting.join(', ')}`;
     });
     const loneS = (performance.now() - lone) / 1000;
     say(`## Burst: ${INVOICES} invoices for ${CUSTOMERS} new customers, events at ${RATE}/s while the worker runs`);
@@ -83,10 +83,10 @@ export async function burst(say: Say): Promise<void> {
     say(`| warm-up before it (30 invoices, 30 known customers; reads currencies and the contact directory) | ${warmCalls} calls |`);
     say(`| from the first event to the last invoice in Xero | ${wall.toFixed(1)} s |`);
     say(`| totals that differ from Bitrix24 (4-dp exclusive prices, fractional quantities) | ${mismatches} |`);
-    say(`| a lone invoice afterwards: event to Xero (target about 2 s) | ${loneS.toFixed(2)} s |`);
+    say(`| a lone invoice afterwards: event to Xero (target about 2 s) | ${loneS.toFixed(2)} s${loneNote} |`);
     say();
     row({ benchmark: 'burst', measure: `Xero calls for ${INVOICES} invoices / ${CUSTOMERS} new customers arriving at ${RATE}/s`, value: `${calls} (${(calls / bound).toFixed(3)}×)`, target: '≤ 1.1× the lower bound', lowerBound: String(bound), met: calls / bound <= 1.1 });
-    row({ benchmark: 'burst', measure: 'lone invoice, event to Xero', value: `${loneS.toFixed(2)} s`, target: '≈ 2 s', met: loneS <= 2.5 });
+    row({ benchmark: 'burst', measure: 'lone invoice, event to Xero', value: `${loneS.toFixed(2)} s`, target: '≈ 2 s', met: loneS <= 2.5 && !loneNote });
     row({ benchmark: 'burst', measure: 'totals differing from Bitrix24', value: String(mismatches), target: '0', met: mismatches === 0 });
   } finally {
     await env.c.services.outbox.stop();

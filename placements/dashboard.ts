@@ -19,11 +19,12 @@ import { requireSession } from '../app/http/session.js';
 import type { Services } from '../app/services.js';
 import type { ActivityFilter, ActivityLevel } from '../app/store/activity.js';
 import type { Connection } from '../app/store/connections.js';
-import { portalSettings } from '../app/sync/settings.js';
 import { budgetStatus } from '../app/xero/gateway.js';
 import { documentLabel, documentLink, documentRef, DOCUMENT_TYPES, subjectOf, type DocumentRef } from './document-refs.js';
 import { historySlider, todoFor } from './card-tab.js';
 import { importSlider } from './import-slider.js';
+import { settingsSlider } from './settings.js';
+import { setupOverview } from '../app/sync/setup-checklist.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -46,6 +47,7 @@ export type SliderView = (services: Services, page: VerifiedPage, lang: string, 
 export const SLIDER_VIEWS: Record<string, SliderView> = {
   history: historySlider,
   import: importSlider,
+  settings: settingsSlider,
 };
 
 export function dashboardRoutes(services: Services): Router {
@@ -74,8 +76,7 @@ export function dashboardRoutes(services: Services): Router {
         isAdmin: page.user.isAdmin,
         userName: page.user.name,
         customConnection: config.xero.grantType === 'client_credentials',
-        settings: portalSettings(store, memberId),
-        defaultPollSeconds: config.pollIntervalSeconds,
+        overview: setupOverview(store, services.orgData, memberId),
         logKinds: Object.keys(LOG_KINDS),
         regions: await dashboardRegions(services, params, ctx),
       },

@@ -19,6 +19,7 @@ import { start, SHUTDOWN_DEADLINE_MS, type Runtime } from '../app/main.js';
 import { StoreError } from '../app/store/index.js';
 import { startBitrix24Emulator, SMART_INVOICE, QUOTE, type Bitrix24Emulator } from '../test/emulators/bitrix24/index.js';
 import { startXeroEmulator, type XeroEmulator } from '../test/emulators/xero/index.js';
+import { seedDemoHistory } from './demo-history.js';
 import { consentAndConfirm } from '../test/helpers/xero-consent.js';
 
 /** Scopes of the local application (install.json). */
@@ -181,6 +182,7 @@ async function startDemo(r: Running): Promise<void> {
   await b24.flushEvents();
   const memberId = b24.memberId;
   const store = r.runtime.store;
+  const history = seedDemoHistory(store, memberId, b24.items(SMART_INVOICE).map((i) => Number(i.id)));
 
   say('');
   say('Bitrix24 ⇄ Xero demo');
@@ -198,6 +200,7 @@ async function startDemo(r: Running): Promise<void> {
   say(`  After connecting, two invoices (15 % GST and no VAT), an estimate and a classic invoice for Ridgeway University (NZD) were created;`);
   say(`  ${inXero} invoice(s) reached Xero as drafts, and ${quotesInXero} estimate(s) as a draft quote;`);
   say(`  ${queue.pending + queue.running} job(s) still waiting, ${queue.needs_attention} needing attention.`);
+  say(`  The dashboard's charts and log start with ${history} entries of demo history over the last 30 days.`);
   say('');
   say(`Portal: ${b24.baseUrl}/portal?user=1`);
   say(`Portal (non-admin): ${b24.baseUrl}/portal?user=2`);

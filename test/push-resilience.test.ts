@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { SMART_INVOICE, startBitrix24Emulator, type Bitrix24Emulator } from './emulators/bitrix24/index.js';
+import { QUOTE, SMART_INVOICE, startBitrix24Emulator, type Bitrix24Emulator } from './emulators/bitrix24/index.js';
 import { startXeroEmulator, type XeroEmulator } from './emulators/xero/index.js';
 import { startEnvironment, NZ_TAX_MAP, type Environment } from './helpers/env.js';
 import { spawnConnector, type RunningConnector } from './helpers/process.js';
@@ -10,26 +10,31 @@ import { consentAndConfirm } from './helpers/xero-consent.js';
 
 type Row = Record<string, unknown>;
 
-function createInvoices(b24: Bitrix24Emulator, prefix: string, count: number, customers = 10): string[] {
+function createInvoices(b24: Bitrix24Emulator, prefix: string, count: number, customers = 10, kind: Kind = 'invoice'): string[] {
   const user = b24.actAs(2);
   const companies = Array.from({ length: customers }, (_, i) => Number(user.createCompany({ title: `${prefix} Customer ${i + 1} Ltd` }).id));
   const numbers: string[] = [];
   for (let i = 0; i < count; i++) {
     const number = `${prefix}-${String(i + 1).padStart(4, '0')}`;
-    const inv = user.createSmartInvoice({ title: number, accountNumber: number, companyId: companies[i % customers], currencyId: 'NZD' });
-    user.setProductRows(SMART_INVOICE, Number(inv.id), [{ productName: 'Service', price: 115 + i, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
+    const fields = { title: number, companyId: companies[i % customers], currencyId: 'NZD' };
+    const doc = kind === 'quote' ? user.createQuote({ ...fields, quoteNumber: number }) : user.createSmartInvoice({ ...fields, accountNumber: number });
+    user.setProductRows(kind === 'quote' ? QUOTE : SMART_INVOICE, Number(doc.id), [{ productName: 'Service', price: 115 + i, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
     numbers.push(number);
   }
   return numbers;
 }
 
-/** Each reference appears exactly once among the tenant's live invoices. */
-function assertExactlyOnce(xero: XeroEmulator, tenantId: string, numbers: string[]): void {
+type Kind = 'invoice' | 'quote';
+
+/** The tenant's live invoices, or quotes. */
+function inXero(xero: XeroEmulator, tenantId: string, kind: Kind) {
+  return (kind === 'quote' ? xero.quotes(tenantId) : xero.invoices(tenantId)).filter((d) => !['DELETED', 'VOIDED'].includes(String(d.Status)));
+}
+
+/** Each reference appears exactly once among the tenant's live invoices (or quotes). */
+function assertExactlyOnce(xero: XeroEmulator, tenantId: string, numbers: string[], kind: Kind = 'invoice'): void {
   const counts = new Map<string, number>();
-  for (const inv of xero.invoices(tenantId)) {
-    if (inv.Status === 'DELETED' || inv.Status === 'VOIDED') continue;
-    counts.set(String(inv.Reference), (counts.get(String(inv.Reference)) ?? 0) + 1);
-  }
+  for (const d of inXero(xero, tenantId, kind)) counts.set(String(d.Reference), (counts.get(String(d.Reference)) ?? 0) + 1);
   const missing = numbers.filter((n) => !counts.has(n));
   const duplicated = numbers.filter((n) => (counts.get(n) ?? 0) > 1);
   assert.deepEqual({ missing, duplicated }, { missing: [], duplicated: [] });
@@ -125,66 +130,79 @@ describe('push survives failures', () => {
   });
 });
 
+/**
+ * SIGKILL while a backlog is in flight (Xero slowed down so batches are between send and save), then a restart:
+ * every document ends in Xero exactly once.
+ */
+async function crashDuringBacklog(kind: Kind, count: number, customers: number): Promise<void> {
+  const b24 = await startBitrix24Emulator();
+  const xero = await startXeroEmulator();
+  const tenantId = xero.addOrganisation({ name: 'Crash Test Ltd' });
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const app = b24.registerApp({ handlerUrl: `${url}/app`, installUrl: `${url}/install` });
+  const dataDir = tempDir();
+  const env = {
+    PORT: String(port), PUBLIC_URL: url, DATA_DIR: dataDir, APP_SECRET: 'crash-test-secret-0123456789-abcdefghij',
+    B24_CLIENT_ID: app.clientId, B24_CLIENT_SECRET: app.clientSecret, B24_OAUTH_URL: b24.baseUrl,
+    XERO_CLIENT_ID: xero.clientId, XERO_CLIENT_SECRET: xero.clientSecret, XERO_API_URL: xero.baseUrl,
+    XERO_IDENTITY_URL: xero.baseUrl, XERO_LOGIN_URL: xero.baseUrl, LOG_LEVEL: 'info',
+  };
+  let running: RunningConnector | undefined;
+  try {
+    running = await spawnConnector(env);
+    assert.equal((await b24.install({ userId: 1 })).status, 200);
+    b24.finishInstall();
+    // The admin connects Xero and sets the accounts, through the app page as in the browser.
+    const page = await fetch(`${url}/app`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(b24.frameAuth(1)) });
+    const session = /data-session="([^"]+)"/.exec(await page.text())![1];
+    const { startUrl } = (await (await fetch(`${url}/api/xero/connect`, { method: 'POST', headers: { 'X-Connector-Session': session } })).json()) as { startUrl: string };
+    await consentAndConfirm(url, startUrl);
+    const saved = await fetch(`${url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP }) });
+    assert.equal(saved.status, 200);
+
+    // Slow Xero down so the kill lands while batches are in flight.
+    xero.setFaults({ latencyMs: 150 });
+    const prefix = kind === 'quote' ? 'CRQ' : 'CRS';
+    const numbers = createInvoices(b24, prefix, count, customers, kind);
+    await b24.flushEvents();
+    await waitFor(`the first ${kind}s in Xero`, () => inXero(xero, tenantId, kind).length > 0);
+    running.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await running.exited;
+    const before = inXero(xero, tenantId, kind).length;
+    assert.ok(before < count, `the kill came too late (${before} already in Xero)`);
+
+    xero.setFaults({});
+    running = await spawnConnector(env);
+    await waitFor(`all ${kind}s in Xero`, () => inXero(xero, tenantId, kind).filter((i) => String(i.Reference).startsWith(`${prefix}-`)).length >= count, 90_000);
+    await waitFor('an idle queue', async () => {
+      const h = (await (await fetch(`${url}/health`)).json()) as { queue: { pending: number; running: number } };
+      return h.queue.pending + h.queue.running === 0;
+    }, 60_000);
+    try {
+      assertExactlyOnce(xero, tenantId, numbers, kind);
+    } catch (err) {
+      // What Xero saw around the kill, to tell a lost answer from a second send.
+      const log = xero.requestLog.filter((r) => r.method !== 'GET' || r.endpoint === 'GET /Invoices' || r.endpoint === 'GET /Quotes');
+      process.stderr.write(`Xero writes and invoice reads around the kill (ms after it): ${JSON.stringify(log.map((r) => [r.endpoint, Date.parse(r.time) - killedAt, r.status, r.idempotencyKey?.slice(0, 16)]))}\n`);
+      throw err;
+    }
+    xero.assertNoSpecViolations();
+  } finally {
+    running?.child.kill('SIGTERM');
+    await running?.exited;
+    await b24.close();
+    await xero.close();
+  }
+}
+
 describe('push survives a crash', () => {
   it('when the connector is killed with SIGKILL during a 300-invoice backlog and restarted, then every invoice is in Xero exactly once', async () => {
-    const b24 = await startBitrix24Emulator();
-    const xero = await startXeroEmulator();
-    const tenantId = xero.addOrganisation({ name: 'Crash Test Ltd' });
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const app = b24.registerApp({ handlerUrl: `${url}/app`, installUrl: `${url}/install` });
-    const dataDir = tempDir();
-    const env = {
-      PORT: String(port), PUBLIC_URL: url, DATA_DIR: dataDir, APP_SECRET: 'crash-test-secret-0123456789-abcdefghij',
-      B24_CLIENT_ID: app.clientId, B24_CLIENT_SECRET: app.clientSecret, B24_OAUTH_URL: b24.baseUrl,
-      XERO_CLIENT_ID: xero.clientId, XERO_CLIENT_SECRET: xero.clientSecret, XERO_API_URL: xero.baseUrl,
-      XERO_IDENTITY_URL: xero.baseUrl, XERO_LOGIN_URL: xero.baseUrl, LOG_LEVEL: 'info',
-    };
-    let running: RunningConnector | undefined;
-    try {
-      running = await spawnConnector(env);
-      assert.equal((await b24.install({ userId: 1 })).status, 200);
-      b24.finishInstall();
-      // The admin connects Xero and sets the accounts, through the app page as in the browser.
-      const page = await fetch(`${url}/app`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(b24.frameAuth(1)) });
-      const session = /data-session="([^"]+)"/.exec(await page.text())![1];
-      const { startUrl } = (await (await fetch(`${url}/api/xero/connect`, { method: 'POST', headers: { 'X-Connector-Session': session } })).json()) as { startUrl: string };
-      await consentAndConfirm(url, startUrl);
-      const saved = await fetch(`${url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP }) });
-      assert.equal(saved.status, 200);
+    await crashDuringBacklog('invoice', 300, 30);
+  });
 
-      // Slow Xero down so the kill lands while batches are in flight.
-      xero.setFaults({ latencyMs: 150 });
-      const numbers = createInvoices(b24, 'CRS', 300, 30);
-      await b24.flushEvents();
-      await waitFor('the first invoices in Xero', () => xero.invoices(tenantId).length > 0);
-      running.child.kill('SIGKILL');
-      const killedAt = Date.now();
-      await running.exited;
-      const before = xero.invoices(tenantId).length;
-      assert.ok(before < 300, `the kill came too late (${before} already in Xero)`);
-
-      xero.setFaults({});
-      running = await spawnConnector(env);
-      await waitFor('all invoices in Xero', () => xero.invoices(tenantId).filter((i) => String(i.Reference).startsWith('CRS-')).length >= 300, 90_000);
-      await waitFor('an idle queue', async () => {
-        const h = (await (await fetch(`${url}/health`)).json()) as { queue: { pending: number; running: number } };
-        return h.queue.pending + h.queue.running === 0;
-      }, 60_000);
-      try {
-        assertExactlyOnce(xero, tenantId, numbers);
-      } catch (err) {
-        // What Xero saw around the kill, to tell a lost answer from a second send.
-        const log = xero.requestLog.filter((r) => r.method !== 'GET' || r.endpoint === 'GET /Invoices');
-        process.stderr.write(`Xero writes and invoice reads around the kill (ms after it): ${JSON.stringify(log.map((r) => [r.endpoint, Date.parse(r.time) - killedAt, r.status, r.idempotencyKey?.slice(0, 16)]))}\n`);
-        throw err;
-      }
-      xero.assertNoSpecViolations();
-    } finally {
-      running?.child.kill('SIGTERM');
-      await running?.exited;
-      await b24.close();
-      await xero.close();
-    }
+  it('when the connector is killed with SIGKILL during a 300-quote backlog and restarted, then every quote is in Xero exactly once', async () => {
+    await crashDuringBacklog('quote', 300, 30);
   });
 });

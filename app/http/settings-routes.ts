@@ -27,7 +27,7 @@ export function settingsRoutes(services: Services): Router {
     const sent = Object.fromEntries(Object.entries(patch.data).filter(([k]) => Object.hasOwn(req.body as object, k))) as Partial<PortalSettings>;
     // Every value Xero or Bitrix24 must know is checked against their live lists.
     const problems = [
-      ...(XERO_CHECKED.some((k) => Object.hasOwn(sent, k)) ? orgProblems(sent, await services.orgData.refresh(memberId)) : []),
+      ...(XERO_CHECKED.some((k) => Object.hasOwn(sent, k)) ? orgProblems(sent, await services.orgData.refresh(memberId, { release: false })) : []),
       ...(await stageProblems(sent, services.portals.for(memberId))),
     ];
     if (problems.length) throw new AppError('SETTINGS.INVALID', `The settings were not saved. ${problems.join(' ')}`, 400, { problems });

@@ -68,11 +68,14 @@ export class OrgDataCache {
     return this.refresh(memberId);
   }
 
-  /** Reads the lists from Xero and the VAT rates from Bitrix24 now (one read at a time per portal). */
-  refresh(memberId: string): Promise<CachedOrgData> {
+  /**
+   * Reads the lists from Xero and the VAT rates from Bitrix24 now (one read at a time per portal); the documents that
+   * waited for a mapping go again unless `release` is false (a settings change releases them itself).
+   */
+  refresh(memberId: string, opts: { release?: boolean } = {}): Promise<CachedOrgData> {
     const running = this.#inFlight.get(memberId);
     if (running) return running;
-    const p = this.read(memberId).finally(() => this.#inFlight.delete(memberId));
+    const p = this.read(memberId, opts.release ?? true).finally(() => this.#inFlight.delete(memberId));
     this.#inFlight.set(memberId, p);
     return p;
   }
@@ -92,7 +95,7 @@ export class OrgDataCache {
     return fresh;
   }
 
-  private async read(memberId: string): Promise<CachedOrgData> {
+  private async read(memberId: string, release: boolean): Promise<CachedOrgData> {
     const { store, gateways, logger } = this.deps;
     const connection = activeConnection(store, memberId);
     if (!connection) throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected yet. A portal administrator can connect it in the Xero connector app.', 409);
@@ -105,7 +108,7 @@ export class OrgDataCache {
       // The VAT list only adds rows to the tax table; the rates on documents are matched anyway.
       logger.warn({ err, memberId }, 'the portal VAT list could not be read');
     }
-    const retried = store.transaction(() => MAPPING_ERROR_CODES.reduce((n, errorCode) => n + store.jobs.retryNow({ memberId, errorCode }), 0));
+    const retried = release ? store.transaction(() => MAPPING_ERROR_CODES.reduce((n, errorCode) => n + store.jobs.retryNow({ memberId, errorCode }), 0)) : 0;
     store.activity.record({
       memberId, level: 'info', kind: 'xero.org_data',
       message: `Read ${connection.tenantName ?? 'the organisation'}'s settings from Xero: ${data.accounts.length} accounts, ${data.taxRates.length} tax rates, ${data.currencies.length} currencies, ${data.brandingThemes.length} branding themes, ${data.trackingCategories.length} tracking categories.${retried ? ` ${retried} waiting document(s) tried again.` : ''}`,

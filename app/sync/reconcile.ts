@@ -9,6 +9,7 @@ import type { Store } from '../store/index.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
 import { pushJobKey, pushJobKind } from './intake.js';
 import { portalSettings } from './settings.js';
+import { PUSH_CONTACT_JOB, pushContactKey } from './sync-contacts.js';
 
 /** Needs-attention causes that can be fixed away from the document itself, re-checked at every sweep. */
 const RECHECKED_CAUSES = ['SYNC.MISSING_ACCOUNT_CODE', 'SYNC.CUSTOMER_NOT_FOUND', 'XERO.CONTACT_NAME_TAKEN'];
@@ -50,7 +51,26 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
     deps.logger.debug({ err, memberId }, 'classic invoices are not available on this portal');
   }
 
+  // Companies and contacts changed since the last sweep: the linked ones are brought in step with Xero (sync-contacts.ts
+  // skips the rest, and those whose details did not change).
+  const customers: { type: 'company' | 'contact'; id: string }[] = [];
+  for (const type of ['company', 'contact'] as const) {
+    // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-list.html
+    const rows = await client.list<{ ID: number | string }>(
+      `crm.${type}.list`,
+      { filter: { '>DATE_MODIFY': since(type === 'company' ? 'b24.companies' : 'b24.contacts') }, select: ['ID'], order: { ID: 'ASC' } },
+      { idKey: 'ID' },
+    );
+    customers.push(...rows.map((r) => ({ type, id: String(r.ID) })));
+  }
+
   store.transaction(() => {
+    for (const c of customers) {
+      if (store.links.find(memberId, c.type, c.id)?.xeroType !== 'contact') continue;
+      store.jobs.enqueue({ memberId, kind: PUSH_CONTACT_JOB, key: pushContactKey(memberId, c.type, c.id), payload: c });
+    }
+    store.watermarks.set(scope, 'b24.companies', String(now));
+    store.watermarks.set(scope, 'b24.contacts', String(now));
     for (const [type, ids] of [['smart_invoice', smart.map((i) => String(i.id))], ['invoice', classic.map((i) => String(i.ID))], ['quote', quotes.map((i) => String(i.id))]] as const) {
       for (const id of ids) {
         store.jobs.enqueue({ memberId, kind: pushJobKind(type), key: pushJobKey(memberId, { type, id }), payload: { type, id, deleted: false, event: 'reconcile' } });

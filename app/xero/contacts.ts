@@ -27,6 +27,9 @@ export const CONTACTS_PER_CREATE = 50;
 const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
 
 /** The key of a customer, also its Xero ContactNumber: `b24:company:12`. */
+/** Longest contact name Xero takes; 20 characters are left for the " (company 123)" a taken name gets. */
+const XERO_NAME_MAX = 255;
+
 export function customerKey(c: Pick<DocumentCustomer, 'kind' | 'id'>): string {
   return `b24:${c.kind}:${c.id}`;
 }
@@ -147,7 +150,10 @@ async function resolveNow(
   const links: ContactLink[] = [];
   const failures = new Map<string, { code: string; message: string }>();
   const pending = new Map<string, DocumentCustomer>();
-  for (const c of customers) {
+  for (const raw of customers) {
+    // Xero's contact names hold at most 255 characters (xero_accounting.yaml Contact.Name maxLength); a longer
+    // Bitrix24 name is cut there, the same way every time, so lookups by name find what was created.
+    const c = raw.name.trim().length > XERO_NAME_MAX ? { ...raw, name: raw.name.trim().slice(0, XERO_NAME_MAX - 20).trimEnd() } : raw;
     const key = customerKey(c);
     const linked = known.get(key);
     if (linked) contactIds.set(key, linked);

@@ -29,6 +29,19 @@ describe('contacts kept in step', () => {
     assert.equal(bed.xero.callCount('POST /Contacts'), 1, 'no second Xero write');
   });
 
+  it('when a company is renamed while Bitrix24 cannot reach the connector, then the reconciliation sweep brings the name to Xero', async () => {
+    const bed = await statusBed();
+    seedXeroContacts(bed, 2, 0);
+    await importAll(bed, { what: ['companies'] });
+    const company = bed.b24.items(4).find((c) => c.title === 'Org 00000 Ltd')!;
+    const link = bed.c.store.links.find(bed.memberId, 'company', String(company.id))!;
+    bed.b24.setEventDelivery(false);
+    bed.b24.actAs(1).updateItem(4, Number(company.id), { title: 'Org Zero Ltd' });
+    bed.c.store.jobs.enqueue({ memberId: bed.memberId, kind: 'reconcile', key: `reconcile:${bed.memberId}`, payload: {} });
+    await bed.c.services.outbox.drain();
+    assert.equal(bed.xero.contacts(bed.tenantId).find((c) => String(c.ContactID).toLowerCase() === link.xeroId)!.Name, 'Org Zero Ltd');
+  });
+
   it('when a phone is changed in Xero, then the webhook and the poll bring it to the linked Bitrix24 company, and the event that write causes makes no Xero call', async () => {
     const bed = await statusBed();
     bed.xero.configureWebhook({ url: `${bed.c.url}/xero/webhooks` });

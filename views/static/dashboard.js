@@ -1,5 +1,5 @@
 // Dashboard actions: Connect / Reconnect / Disconnect Xero, Retry and Dismiss for documents that need attention,
-// the activity log's filters and pages, the charts' range, and the settings form. Everything on the page that
+// the activity log's filters and pages, the charts' range (the settings live in their own slider, settings.js). Everything on the page that
 // changes arrives through the live stream (live.js); buttons inside live regions are handled by delegation.
 (() => {
   const live = window.connectorLive;
@@ -86,40 +86,4 @@
   filters.addEventListener('reset', () => setTimeout(() => live.set({ range: live.params.range }), 0));
   live.on('error', (event) => show(event.message, 'err'));
   live.on('problem', (event) => show(event.message, 'err'));
-
-  const form = document.getElementById('settings-form');
-  if (form && document.getElementById('save-settings')) {
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const taxRateMap = {};
-      const bad = [];
-      for (const line of form.taxRateMap.value.split('\n').map((l) => l.trim()).filter(Boolean)) {
-        const m = /^([0-9]+(?:[.,][0-9]+)?|none)\s*%?\s*=\s*([A-Za-z0-9_]+)$/i.exec(line);
-        if (m) taxRateMap[m[1].toLowerCase().replace(',', '.')] = m[2].toUpperCase();
-        else bad.push(line);
-      }
-      if (bad.length) return show(t('js.settings.badLines', { lines: bad.join('; ') }), 'err');
-      const poll = form.pollIntervalSeconds.value.trim();
-      try {
-        const answer = await fetch(`${document.getElementById('app').dataset.base}/api/settings`, {
-          method: 'PUT',
-          headers: { 'X-Connector-Session': document.getElementById('app').dataset.session, 'content-type': 'application/json' },
-          body: JSON.stringify({
-            defaultSalesAccount: form.defaultSalesAccount.value.trim() || null,
-            taxRateMap,
-            voidOnDelete: form.voidOnDelete.checked,
-            approveInXero: form.approveInXero.checked,
-            pollIntervalSeconds: poll ? Number(poll) : null,
-          }),
-        }).then(async (res) => {
-          const body = await res.json().catch(() => ({}));
-          if (!res.ok) throw new Error((body.error && body.error.message) || t('js.error.status', { status: res.status }));
-          return body;
-        });
-        show(answer.retried ? t('js.settings.savedRetried', { count: answer.retried }) : t('js.settings.saved'), 'ok');
-      } catch (err) {
-        show(err.message, 'err');
-      }
-    });
-  }
 })();

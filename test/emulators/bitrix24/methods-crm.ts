@@ -447,6 +447,9 @@ function legacyRender(portal: Portal, item: CrmItem): Record<string, unknown> {
       const list = fm.filter((x) => x.typeId === type).map((x) => ({ ID: String(x.id), VALUE_TYPE: x.valueType, VALUE: x.value, TYPE_ID: x.typeId }));
       if (list.length) out[type] = list;
     }
+    // Legacy names of the created/modified times (fixture rest.crm.company.get.response.json: DATE_CREATE, DATE_MODIFY).
+    out.DATE_CREATE = item.data.createdTime;
+    out.DATE_MODIFY = item.data.updatedTime;
     out.HAS_PHONE = fm.some((x) => x.typeId === 'PHONE') ? 'Y' : 'N';
     out.HAS_EMAIL = fm.some((x) => x.typeId === 'EMAIL') ? 'Y' : 'N';
   }
