@@ -124,6 +124,8 @@ async function main(): Promise<void> {
     else if (err instanceof TypeError && /Unknown option|argument/i.test(err.message)) process.stderr.write(`${err.message}\n`);
     else throw err;
   }
+  // For the benchmark: the process's peak resident memory.
+  if (process.env.IMPORT_REPORT_RSS) process.stdout.write(`peak RSS: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB\n`);
   process.exit(code);
 }
 

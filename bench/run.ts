@@ -22,6 +22,7 @@ import { spawnConnector } from '../test/helpers/process.js';
 import { startXeroEmulator } from '../test/emulators/xero/index.js';
 import { startEnvironment, type Environment } from '../test/helpers/env.js';
 import { row, summaryTable } from './report.js';
+import { TEST_SECRET } from '../test/helpers/store.js';
 import { pagesBench } from './pages.js';
 import { burst, day } from './day.js';
 
@@ -276,13 +277,76 @@ async function paymentLatency(): Promise<void> {
   }
 }
 
+/**
+ * 5. Import from Xero: BENCH_IMPORT_CONTACTS Xero contacts (half organisations with a person, half people) and
+ * BENCH_IMPORT_ITEMS items, imported by `npm run import` in its own process on the connector's store → Xero calls
+ * (target: the pages needed), Bitrix24 calls (target ≤ written records / 50 + pages read), wall time, the import
+ * process's peak RSS (target < 200 MB).
+ */
+async function importBench(): Promise<void> {
+  const contacts = Number(process.env.BENCH_IMPORT_CONTACTS ?? 20_000);
+  const items = Number(process.env.BENCH_IMPORT_ITEMS ?? 5_000);
+  const name = '5. Import from Xero';
+  const xero = await startXeroEmulator({ specCheck: false });
+  const env = await startEnvironment({ xero });
+  try {
+    const orgs = Math.floor(contacts / 2);
+    for (let i = 0; i < contacts; i++) {
+      const n = String(i).padStart(6, '0');
+      xero.seedContact(env.tenantId, i < orgs
+        ? { Name: `Bench Org ${n} Ltd`, FirstName: 'Pat', LastName: `Owner${n}`, EmailAddress: `owner${n}@bench.example`, Phones: [{ PhoneType: 'DEFAULT', PhoneNumber: `555 ${n}` }] }
+        : { Name: `Bench Person${n}`, FirstName: 'Bench', LastName: `Person${n}`, EmailAddress: `p${n}@bench.example` });
+    }
+    for (let i = 0; i < items; i++) {
+      const n = String(i).padStart(6, '0');
+      xero.seedItem(env.tenantId, { Code: `B-${n}`, Name: `Bench item ${n}`, SalesDetails: { UnitPrice: 10, AccountCode: '200', TaxType: 'OUTPUT2' } });
+    }
+    xero.resetCounters();
+    env.b24.resetCounters();
+    const c = env.c.config;
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'app/import-cli.ts', '--what', 'companies,contacts,products'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: c.dataDir, APP_SECRET: TEST_SECRET, LOG_LEVEL: 'warn', IMPORT_REPORT_RSS: '1',
+        B24_CLIENT_ID: c.bitrix.clientId ?? '', B24_CLIENT_SECRET: c.bitrix.clientSecret ?? '', B24_OAUTH_URL: c.bitrix.oauthUrl,
+        XERO_CLIENT_ID: c.xero.clientId ?? '', XERO_CLIENT_SECRET: c.xero.clientSecret ?? '', XERO_API_URL: c.xero.apiUrl, XERO_IDENTITY_URL: c.xero.identityUrl, XERO_LOGIN_URL: c.xero.loginUrl,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    const wall = (Date.now() - started) / 1000;
+    const rssMb = Number(/peak RSS: (\d+) MB/.exec(output)?.[1] ?? NaN);
+    const xeroCalls = xero.counters.total;
+    const pages = Math.floor(contacts / 1000) + 1;
+    const b24Calls = env.b24.callLog.filter((x) => !x.viaBatch && x.method !== 'oauth/token').length;
+    const commands = env.b24.callLog.filter((x) => x.viaBatch && /\.(add|update)$/.test(x.method)).length;
+    const b24Bound = Math.ceil(commands / 50) + pages + 4; // + the directory reads of an empty portal and the catalog
+    say(`## ${name}`);
+    say();
+    say(`${contacts} Xero contacts (${orgs} organisations with a person) and ${items} items; exit code ${code}.`);
+    say(output.trim().split('\n').slice(-3).map((l) => `    ${l}`).join('\n'));
+    say();
+    row({ benchmark: name, measure: `Xero calls for ${contacts} contacts / ${items} items`, value: String(xeroCalls), target: 'the pages needed (+ items, tax rates, organisation)', lowerBound: String(pages + 3), met: xeroCalls <= pages + 3 && code === 0 });
+    row({ benchmark: name, measure: `Bitrix24 calls for ${commands} written records`, value: String(b24Calls), target: '≤ records/50 + pages', lowerBound: String(b24Bound), met: b24Calls <= b24Bound });
+    row({ benchmark: name, measure: 'wall time of the import', value: `${wall.toFixed(1)} s` });
+    row({ benchmark: name, measure: 'peak RSS of the import process', value: `${rssMb} MB`, target: '< 200 MB', met: rssMb < 200 });
+  } finally {
+    await env.close();
+    await xero.close();
+  }
+}
+
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   say(`# Connector benchmark, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`);
   say();
   say(`Node ${process.version}; emulated Bitrix24 and Xero on this machine.`);
   say();
-  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency], ['burst', () => burst(say)], ['day', () => day(say)], ['pages', () => pagesBench(say)]];
+  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency], ['burst', () => burst(say)], ['day', () => day(say)], ['pages', () => pagesBench(say)], ['import', importBench]];
   const header = lines.splice(0);
   for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
   mkdirSync(OUT, { recursive: true });

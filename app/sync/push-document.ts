@@ -8,6 +8,7 @@
  * the stages people chose → write Xero's id, number and status back to Bitrix24. What differs per kind (endpoint,
  * payload, statuses, what a stage means) is the `DocumentKind` (invoice-kind.ts, quote-kind.ts).
  */
+import { isTheDocumentSent } from './heal-lost.js';
 import { representationOf, roundingNote } from '../xero/invoice-mapper.js';
 import { roundingAccountOf } from '../xero/rounding-account.js';
 import { createHash } from 'node:crypto';
@@ -273,9 +274,10 @@ export class PushDocuments<P> implements JobHandler {
         }
         if (state) existing = { id: state.id, lineItemIds: state.lineItemIds };
       } else {
-        // The reference is ours alone: a document with it is the one sent before the crash, whatever its contact
-        // (the update below sets the contact again).
-        const healed = (known.lost.get(this.kind.reference(c.doc)) ?? [])[0];
+        // Only the document this connector sent before the crash is healed, never a stranger's with the same
+        // reference (app/sync/heal-lost.ts).
+        const sent = { contactId, currency: c.doc.currency, total: Number(c.doc.total), sentAt: this.deps.store.links.sentAt(round.memberId, c.doc.type, c.doc.id) };
+        const healed = (known.lost.get(this.kind.reference(c.doc)) ?? []).find((found) => isTheDocumentSent(found, sent));
         if (healed) {
           if (!this.kind.editable.has(healed.status)) {
             this.link(round, c.doc, c.hash, healed);

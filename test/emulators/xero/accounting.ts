@@ -52,7 +52,7 @@ function listReply(c: Ctx, key: string, all: XeroObject[], opts: { pagedByDefaul
   let list = all;
   const ims = modifiedSince(header(c, 'if-modified-since'));
   if (ims) list = list.filter(ims);
-  if (c.query.where) {
+  if (c.query.where && opts.where !== false) {
     try { list = list.filter(compileWhere(c.query.where)); } catch (e) {
       if (e instanceof WhereError) return { status: 400, json: validationMessage(e.message) };
       throw e;
@@ -226,7 +226,8 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
     if (q.ContactID) list = list.filter((x) => String(x.Contact?.ContactID).toLowerCase() === q.ContactID.toLowerCase());
     if (q.Status) list = list.filter((x) => x.Status === q.Status.toUpperCase());
     if (q.QuoteNumber) list = list.filter((x) => x.QuoteNumber === q.QuoteNumber);
-    return listReply(c, 'Quotes', list.sort((a, b) => (msFromXeroDate(a.UpdatedDateUTC) ?? 0) - (msFromXeroDate(b.UpdatedDateUTC) ?? 0)));
+    // GET /Quotes has no `where` (nor `IDs`) parameter in xero_accounting.yaml: it is ignored like any unknown parameter.
+    return listReply(c, 'Quotes', list.sort((a, b) => (msFromXeroDate(a.UpdatedDateUTC) ?? 0) - (msFromXeroDate(b.UpdatedDateUTC) ?? 0)), { where: false });
   };
   const quoteWrite = (mode: 'create' | 'upsert'): Handler => (c) => {
     const els = elementsOf(c, 'Quotes');
