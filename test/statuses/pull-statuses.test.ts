@@ -63,7 +63,9 @@ describe('Xero statuses on smart invoices', () => {
     assert.equal(Number(item.ufCrmSmartInvoiceXeroDue), 0);
     assert.deepEqual(triggersFor(31, inv.b24Id).map((t) => t.CODE), ['xero_paid']);
     assert.equal(commentsOn('dynamic_31', inv.b24Id).length, 1);
-    const messages = c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` }).map((a) => a.message);
+    // The bed links invoices without their pushed content, so the invoice's own events make the push hold the
+    // customer-less invoice (a job.attention entry); only the status pull's own entries are counted here.
+    const messages = c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` }).filter((a) => a.kind !== 'job.attention').map((a) => a.message);
     assert.deepEqual(messages, [`Invoice ${inv.number} was paid in Xero (NZD 1,150.00). Moved to the stage "Settled".`]);
   });
 
