@@ -78,6 +78,23 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
     assert.ok(activity(env, id).some((m) => m === `Quote EST-1001 sent to Xero as draft ${x.QuoteNumber}.`));
   });
 
+  it('when an estimate row names a product linked to a Xero item, then the Xero quote line carries the item code, as an invoice line does', async () => {
+    env.xero.seedItem(env.tenantId, { Code: 'KIT-DESIGN', Name: 'Kitchen design', Description: 'Kitchen design, per hour', SalesDetails: { UnitPrice: 115, AccountCode: '200', TaxType: 'OUTPUT2' } });
+    const user = env.b24.actAs(2);
+    const product = user.createProduct({ iblockId: env.b24.productProperties()[0]?.iblockId ?? 23, name: 'Kitchen design' });
+    const item = env.xero.items(env.tenantId).find((i) => i.Code === 'KIT-DESIGN')!;
+    // The link the import (or a match by code) leaves between the product and the Xero item.
+    env.c.store.links.save({ memberId: env.memberId, connectionId: env.connectionId, b24Type: 'product', b24Id: String(product.id), xeroType: 'item', xeroId: String(item.ItemID), xeroNumber: 'KIT-DESIGN', contentHash: null, xeroStatus: 'ACTIVE', xeroUpdatedAt: null });
+    createQuote(env, { number: 'EST-1501', rows: [
+      { productId: Number(product.id), productName: 'Kitchen design', price: 115, quantity: 3, taxRate: 15, taxIncluded: 'Y' },
+      { productName: 'Site visit', price: 57.5, quantity: 1, taxRate: 15, taxIncluded: 'Y' },
+    ] });
+    await env.settle();
+    const [x] = xeroQuotesFor(env, 'EST-1501');
+    assert.ok(x, JSON.stringify(env.c.store.jobs.list({ states: ['needs_attention'] }).map((j) => j.lastError)));
+    assert.deepEqual((x.LineItems as Row[]).map((l) => [l.Description, l.ItemCode ?? null]), [['Kitchen design', 'KIT-DESIGN'], ['Site visit', null]]);
+  });
+
   it('when the connector writes Xero numbers back and events come twice, then the echoes cause no Xero call and Xero has one quote', async () => {
     const { id } = createQuote(env, { number: 'EST-1002' });
     await env.b24.flushEvents();
