@@ -17,6 +17,7 @@ import type { Services } from '../app/services.js';
 import type { Activity } from '../app/store/activity.js';
 import type { Link } from '../app/store/links.js';
 import { pushJobKey, pushJobKind } from '../app/sync/intake.js';
+import { xeroDeepLink } from '../app/xero/deep-links.js';
 import { XeroApiError } from '../app/xero/errors.js';
 import type { XeroGateway } from '../app/xero/gateway.js';
 import { onlineInvoiceUrl } from '../app/xero/invoices.js';
@@ -277,8 +278,7 @@ async function cardState(services: Services, session: PageSession, ref: Document
     totals: totalsCheck(history),
     lastOutcome: history.find((a) => a.kind !== 'invoice.send_requested' && a.kind !== 'invoice.sync_requested') ?? null,
     history,
-    // https://developer.xero.com/documentation/guides/how-to-guides/deep-link-xero/
-    xeroUrl: link && link.xeroType === 'invoice' ? `https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=${encodeURIComponent(link.xeroId)}` : null,
+    xeroUrl: link ? xeroDeepLink(link.xeroType, link.xeroId, services.orgData.cached(memberId)?.shortCode) : null,
     canPush: PUSHABLE.includes(ref.type),
     connected,
   };

@@ -1,6 +1,6 @@
 /**
  * The organisation's settings as the connector's lists need them: accounts, tax rates, currencies, branding themes,
- * tracking categories and the items' sales accounts. Read whole (each list is one call), mapped once here into the
+ * tracking categories, the items' sales accounts, and the organisation's ShortCode (for deep links into Xero). Read whole (each list is one call), mapped once here into the
  * project's own plain types, so the cache can be stored as JSON and the core never sees xero-node models.
  */
 import type { Account, BrandingTheme, Currency, Item, TaxRate, TrackingCategory, TrackingOption } from 'xero-node';
@@ -55,14 +55,16 @@ export interface OrgData {
   brandingThemes: OrgBrandingTheme[];
   trackingCategories: OrgTrackingCategory[];
   items: OrgItem[];
+  /** The organisation's ShortCode (e.g. "!NLglS"), which Xero's deep links name; null when Xero gave none. */
+  shortCode: string | null;
 }
 
 /** Account types that hold sales (Xero's REVENUE class). */
 export const REVENUE_ACCOUNT_TYPES = new Set(['REVENUE', 'SALES', 'OTHERINCOME']);
 
-/** Reads the six lists (six calls through the gateway, inside the tenant's limits). */
+/** Reads the six lists and the organisation (seven calls through the gateway, inside the tenant's limits). */
 export async function readOrgData(gateway: XeroGateway, tenantId: string): Promise<OrgData> {
-  const [accounts, taxRates, currencies, themes, tracking, items] = await Promise.all([
+  const [accounts, taxRates, currencies, themes, tracking, items, organisations] = await Promise.all([
     gateway.call('reading the chart of accounts', (s) =>
       // https://developer.xero.com/documentation/api/accounting/accounts
       s.xero.accountingApi.getAccounts(s.tenantId),
@@ -87,6 +89,10 @@ export async function readOrgData(gateway: XeroGateway, tenantId: string): Promi
       // https://developer.xero.com/documentation/api/accounting/items
       s.xero.accountingApi.getItems(s.tenantId),
     ),
+    gateway.call('reading the organisation', (s) =>
+      // https://developer.xero.com/documentation/api/accounting/organisation (ShortCode)
+      s.xero.accountingApi.getOrganisations(s.tenantId),
+    ),
   ]);
   return {
     accounts: (accounts.accounts ?? []).map(toAccount).filter((a) => a.code !== ''),
@@ -95,6 +101,7 @@ export async function readOrgData(gateway: XeroGateway, tenantId: string): Promi
     brandingThemes: (themes.brandingThemes ?? []).map(toTheme).sort((a, b) => a.sortOrder - b.sortOrder),
     trackingCategories: (tracking.trackingCategories ?? []).map(toTracking),
     items: (items.items ?? []).map(toItem),
+    shortCode: organisations.organisations?.[0]?.shortCode || null,
   };
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
-import { startBitrix24Emulator, SMART_INVOICE } from '../emulators/bitrix24/index.js';
+import { QUOTE, startBitrix24Emulator, SMART_INVOICE } from '../emulators/bitrix24/index.js';
 import { browserSkip, launchBrowser } from '../helpers/browser.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
 import { updatePortalSettings } from '../../app/sync/settings.js';
@@ -107,7 +107,8 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     assert.match(await tab.locator('[data-k=due]').innerText(), /230\.00/);
     assert.match(await tab.locator('[data-k=dueDate]').innerText(), /2026/);
     assert.match(await tab.locator('#totals-check').innerText(), /Bitrix24 and Xero agree/);
-    assert.equal(await tab.locator('#xero-link').getAttribute('href'), `https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=${link.xeroId}`);
+    const shortCode = String(env.xero.organisation(env.tenantId).ShortCode);
+    assert.equal(await tab.locator('#xero-link').getAttribute('href'), `https://go.xero.com/organisationlogin/default.aspx?shortcode=${shortCode}&redirecturl=/AccountsReceivable/View.aspx?InvoiceID=${link.xeroId}`);
     assert.equal(await tab.locator('#online-link').count(), 0, 'no online invoice for a draft');
     await assertFitted('#placement-frame-0');
 
@@ -136,6 +137,22 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     await frame.locator('#activity', { hasText: `Invoice INV-7001 sent to Xero as draft ${link.xeroNumber}` }).waitFor(WAIT);
     assert.equal(await frame.locator('[data-k=links] .stat-value').innerText(), String(env.c.store.links.count(env.memberId)));
     await assertFitted('#app-frame');
+    assert.deepEqual(problems, []);
+  });
+
+  it('when an estimate has gone to Xero, then its card tab links to the quote in Xero through the organisation\'s short code', async () => {
+    const user = env.b24.actAs(2);
+    const companyId = Number(user.createCompany({ title: 'Customer of EST-7101' }).id);
+    const id = Number(user.createQuote({ title: 'Fit-out EST-7101', quoteNumber: 'EST-7101', companyId, currencyId: 'NZD', begindate: '2026-11-20T00:00:00+00:00' }).id);
+    user.setProductRows(QUOTE, id, [{ productName: 'Design hour', price: 115, quantity: 2, taxRate: 15, taxIncluded: 'Y' }]);
+    await env.settle();
+    const link = env.c.store.links.find(env.memberId, 'quote', String(id))!;
+    assert.ok(link, 'the quote is in Xero');
+    await page.goto(`${env.b24.baseUrl}/portal/placement/CRM_QUOTE_DETAIL_TAB?id=${id}&user=1`);
+    const tab = page.frameLocator('#placement-frame-0');
+    await tab.locator('#xero-link').waitFor(WAIT);
+    const shortCode = String(env.xero.organisation(env.tenantId).ShortCode);
+    assert.equal(await tab.locator('#xero-link').getAttribute('href'), `https://go.xero.com/app/${shortCode}/quotes/view/${link.xeroId}`);
     assert.deepEqual(problems, []);
   });
 

@@ -178,6 +178,7 @@ export class XeroEmulator {
   invoices(tenantId: string): XeroObject[] { return [...this.tenant(tenantId).invoices.values()].map(deepClone); }
   contacts(tenantId: string): XeroObject[] { return [...this.tenant(tenantId).contacts.values()].map(deepClone); }
   quotes(tenantId: string): XeroObject[] { return [...this.tenant(tenantId).quotes.values()].map(deepClone); }
+  organisation(tenantId: string): XeroObject { return deepClone(this.tenant(tenantId).organisation); }
   items(tenantId: string): XeroObject[] { return [...this.tenant(tenantId).items.values()].map(deepClone); }
   payments(tenantId: string): XeroObject[] { return [...this.tenant(tenantId).payments.values()].map(deepClone); }
   accounts(tenantId: string): XeroObject[] { return this.tenant(tenantId).accounts.map(deepClone); }
