@@ -61,6 +61,37 @@ describe('bursts', () => {
     }
   });
 
+  it('when a lone job arrives while an earlier group is still at work, then it is claimed in a free slot without waiting for that group', async () => {
+    const store = testStore('a');
+    let releaseSlow!: () => void;
+    const slowHeld = new Promise<void>((r) => (releaseSlow = r));
+    let slowStarted!: () => void;
+    const slowRunning = new Promise<void>((r) => (slowStarted = r));
+    let loneClaimed!: (slowStillRunning: boolean) => void;
+    const lone = new Promise<boolean>((r) => (loneClaimed = r));
+    let slowDone = false;
+    const outbox = new Outbox(store, logger, { fillQuietMs: 50, fillMaxMs: 100, wakeDelayMs: 10 });
+    // The tail of a burst (e.g. its write-backs) keeps one group busy until the test lets it go.
+    outbox.register('slow', { async run() { slowStarted(); await slowHeld; slowDone = true; return new Map(); } });
+    outbox.register('push', { batchSize: 50, async run() { loneClaimed(!slowDone); return new Map(); } });
+    outbox.start();
+    try {
+      store.jobs.enqueue({ memberId: 'a', kind: 'slow', key: 'slow:1', payload: {} });
+      outbox.wake();
+      await slowRunning;
+      store.jobs.enqueue({ memberId: 'a', kind: 'push', key: 'push:lone', payload: {} });
+      outbox.wake();
+      // Not a speed check: the slow group is let go only if the lone job was not claimed meanwhile (then it is late).
+      const watchdog = setTimeout(releaseSlow, 5000);
+      const claimedWhileSlowRan = await lone;
+      clearTimeout(watchdog);
+      assert.equal(claimedWhileSlowRan, true, 'the lone job waited for an unrelated group to finish');
+    } finally {
+      releaseSlow();
+      await outbox.stop();
+    }
+  });
+
   it('when parallel groups resolve overlapping new customers at once, then one read and one create serve them all and none is created twice', async () => {
     const bed = await xeroTestbed();
     const customer = (n: number): DocumentCustomer => ({ kind: 'company', id: String(1000 + n), name: `Burst Customer ${n}`, email: null });

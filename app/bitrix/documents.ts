@@ -209,6 +209,7 @@ function fromItem(ref: DocumentRef, rawItem: unknown, rawRows: unknown) {
       categoryId: item.categoryId === null || item.categoryId === undefined ? null : Number(item.categoryId),
       lines,
       total: Decimal.of(item.opportunity ?? 0),
+      fields: customFields((rawItem as { item?: unknown }).item),
       ...(ref.type === 'quote'
         ? { summary: text(item.content), terms: text(item.terms) }
         : { parentQuoteId: positive(item.parentId7) }),
@@ -216,6 +217,11 @@ function fromItem(ref: DocumentRef, rawItem: unknown, rawRows: unknown) {
     customer: companyId ? { kind: 'company' as const, id: companyId } : contactId ? { kind: 'contact' as const, id: contactId } : null,
     productIds: unique(lines.flatMap((l) => (l.productId ? [l.productId] : []))),
   };
+}
+
+/** The custom (UF) fields of a raw Bitrix24 document: `ufCrm…` on items, `UF_CRM_…` on classic invoices. */
+function customFields(raw: unknown): Record<string, unknown> {
+  return Object.fromEntries(Object.entries((raw ?? {}) as Record<string, unknown>).filter(([k]) => /^(ufCrm|UF_CRM_)/.test(k)));
 }
 
 /**
@@ -288,6 +294,7 @@ function fromClassic(ref: DocumentRef, raw: unknown) {
       categoryId: null,
       lines,
       total: Decimal.of(inv.PRICE ?? 0),
+      fields: customFields(raw),
     },
     customer: companyId ? { kind: 'company' as const, id: companyId } : contactId ? { kind: 'contact' as const, id: contactId } : null,
     productIds: unique(lines.flatMap((l) => (l.productId ? [l.productId] : []))),

@@ -53,7 +53,7 @@ export interface DocumentKind<P = unknown> {
   /** After documents reached Xero: what follows from them elsewhere (the quote an invoice was made from is invoiced). */
   afterWrite?(written: { doc: SalesDocument; state: XeroDocumentState }[], ctx: KindContext): Promise<void>;
   /** The Reference the Xero document carries, by which a lost one is found again. */
-  reference(doc: SalesDocument): string;
+  reference(doc: SalesDocument, settings: PortalSettings): string;
   /** What shapes this kind's payload beyond the shared content (for the content hash). */
   hashed(doc: SalesDocument, settings: PortalSettings): unknown[];
   /** The Xero payload; throws `AppError` (SYNC.*) naming what to fix. */

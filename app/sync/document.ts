@@ -59,6 +59,8 @@ export interface SalesDocument {
   parentQuoteId?: string | null;
   /** The Xero number of that quote, when the connector pushed it (named in the invoice's Reference). */
   quoteNumber?: string | null;
+  /** The document's custom (UF) fields as Bitrix24 returns them, e.g. `ufCrm_Region` (the tracking setting reads one). */
+  fields?: Record<string, unknown>;
 }
 
 /** The subject of a document in the activity log and job keys, e.g. `smart_invoice:42`. */

@@ -9,12 +9,57 @@ import { pipelineKey, semanticDefaults } from '../bitrix/stages.js';
 import { approveInvoice, deleteOrVoidInvoice, findInvoicesByReference, getInvoices, pushInvoices } from '../xero/invoices.js';
 import { toXeroInvoice } from '../xero/invoice-mapper.js';
 import { getQuotes, moveQuote } from '../xero/quotes.js';
+import type { OrgTrackingCategory } from '../xero/organisation.js';
 import type { SalesDocument } from './document.js';
+import type { PortalSettings } from './settings.js';
 import type { DocumentKind, KindContext } from './document-kind.js';
 
-/** The invoice's Reference: its Bitrix24 number, and the Xero quote it was made from. */
-function referenceOf(doc: SalesDocument): string {
-  return doc.quoteNumber ? `${doc.number} (quote ${doc.quoteNumber})` : doc.number;
+/**
+ * The invoice's Reference, as the `reference` setting says: its Bitrix24 number or its title (the number when it has
+ * none), and the Xero quote it was made from. Xero takes up to 255 characters.
+ */
+function referenceOf(doc: SalesDocument, settings: Pick<PortalSettings, 'reference'>): string {
+  const base = settings.reference === 'title' ? doc.title.trim() || doc.number : doc.number;
+  return (doc.quoteNumber ? `${base} (quote ${doc.quoteNumber})` : base).slice(0, 255);
+}
+
+/** The value of the Bitrix24 field the tracking setting names, as text ('' when empty). */
+function trackingValueOf(doc: SalesDocument, field: string): string {
+  const fields = doc.fields ?? {};
+  const key = Object.keys(fields).find((k) => k.toLowerCase() === field.toLowerCase());
+  const v = key === undefined ? null : fields[key];
+  return v === null || v === undefined || Array.isArray(v) || typeof v === 'object' ? '' : String(v).trim();
+}
+
+/**
+ * The invoice settings applied to the built invoice: Reference, branding theme, and the tracking category on every
+ * line, its option named by the chosen Bitrix24 field. A document whose field is empty goes untracked. A value that is
+ * no active option of the category holds the invoice (SYNC.UNKNOWN_TRACKING_OPTION) rather than sending it untracked:
+ * an accountant's tracking reports would silently miss it otherwise.
+ */
+export function applyInvoiceSettings(invoice: Invoice, doc: SalesDocument, settings: PortalSettings, trackingCategories?: readonly OrgTrackingCategory[]): Invoice {
+  const out: Invoice = { ...invoice, reference: referenceOf(doc, settings) };
+  if (settings.brandingThemeId) out.brandingThemeID = settings.brandingThemeId;
+  if (!settings.tracking) return out;
+  const value = trackingValueOf(doc, settings.tracking.field);
+  if (!value) return out;
+  const what = `Invoice ${doc.number || doc.id}`;
+  const category = trackingCategories?.find((c) => c.id.toLowerCase() === settings.tracking!.categoryId.toLowerCase());
+  if (!category || category.status !== 'ACTIVE') {
+    throw new AppError('SYNC.UNKNOWN_TRACKING_CATEGORY', `${what} cannot be tracked: the tracking category chosen in the connector settings is not an active Xero tracking category. Choose another one in the settings, or refresh the organisation's data from Xero.`, 422);
+  }
+  const option = category.options.find((o) => o.status === 'ACTIVE' && o.name.trim().toLowerCase() === value.toLowerCase());
+  if (!option) {
+    throw new AppError(
+      'SYNC.UNKNOWN_TRACKING_OPTION',
+      `${what} has "${value}" in ${settings.tracking.field}, which is not an option of the Xero tracking category "${category.name}" (it has ${category.options.filter((o) => o.status === 'ACTIVE').map((o) => `"${o.name}"`).join(', ') || 'none'}). Add the option in Xero (Settings → Tracking categories) or change the value in Bitrix24.`,
+      422,
+      { value, category: category.name },
+    );
+  }
+  const tracking = [{ trackingCategoryID: category.id, trackingOptionID: option.id, name: category.name, option: option.name }];
+  out.lineItems = (invoice.lineItems ?? []).map((l) => ({ ...l, tracking }));
+  return out;
 }
 
 /**
@@ -62,8 +107,13 @@ export const invoiceKind: DocumentKind<Invoice> = {
   },
   afterWrite: invoiceQuotes,
   reference: referenceOf,
-  hashed: (doc) => (doc.quoteNumber ? [doc.quoteNumber] : []),
-  build: (doc, ctx) => ({ ...toXeroInvoice(doc, ctx), reference: referenceOf(doc) }),
+  hashed: (doc, settings) => [
+    ...(doc.quoteNumber ? [doc.quoteNumber] : []),
+    ...(settings.reference === 'title' ? ['title', doc.title] : []),
+    ...(settings.brandingThemeId ? [settings.brandingThemeId] : []),
+    ...(settings.tracking ? [settings.tracking.categoryId, trackingValueOf(doc, settings.tracking.field)] : []),
+  ],
+  build: (doc, ctx) => applyInvoiceSettings(toXeroInvoice(doc, ctx), doc, ctx.settings, ctx.trackingCategories),
   push: pushInvoices,
   read: getInvoices,
   findLost: (gateway, tenantId, lost) => findInvoicesByReference(gateway, tenantId, lost.map((l) => l.reference)),

@@ -146,8 +146,8 @@ export class Outbox {
   }
 
   /**
-   * Claims and starts as many groups as allowed; returns whether anything was started. With `fill`, a partial batch
-   * waits while a burst is still arriving (see `fillQuietMs`).
+   * Claims and starts as many groups as allowed (without waiting for them); returns whether anything was started.
+   * With `fill`, a partial batch waits while a burst is still arriving (see `fillQuietMs`).
    */
   private async runOnce(fill = false): Promise<boolean> {
     let started = false;
@@ -162,12 +162,15 @@ export class Outbox {
         const groups = new Map<string, Job[]>();
         for (const j of jobs) groups.set(j.memberId ?? '', [...(groups.get(j.memberId ?? '') ?? []), j]);
         for (const group of groups.values()) {
-          const p = this.work(handler, group).finally(() => this.#running.delete(p));
+          // A freed slot gets a look at once: the worker never waits on a group to claim what is due meanwhile.
+          const p = this.work(handler, group).finally(() => {
+            this.#running.delete(p);
+            if (!this.#stopped) this.schedule(0);
+          });
           this.#running.add(p);
         }
       }
     }
-    if (started) await Promise.race([...this.#running]);
     return started;
   }
 

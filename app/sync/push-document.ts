@@ -232,7 +232,7 @@ export class PushDocuments<P> implements JobHandler {
   private async findLost(round: Round, ready: Candidate[]): Promise<Map<string, XeroDocumentState[]>> {
     const lost = ready.flatMap((c) => {
       const sentAt = c.link ? undefined : this.deps.store.links.sentAt(round.memberId, c.doc.type, c.doc.id);
-      return sentAt === undefined ? [] : [{ reference: this.kind.reference(c.doc), sentAt }];
+      return sentAt === undefined ? [] : [{ reference: this.kind.reference(c.doc, round.settings), sentAt }];
     });
     return lost.length ? this.kind.findLost(round.gateway, round.tenantId, lost) : new Map();
   }
@@ -277,7 +277,7 @@ export class PushDocuments<P> implements JobHandler {
         // Only the document this connector sent before the crash is healed, never a stranger's with the same
         // reference (app/sync/heal-lost.ts).
         const sent = { contactId, currency: c.doc.currency, total: Number(c.doc.total), sentAt: this.deps.store.links.sentAt(round.memberId, c.doc.type, c.doc.id) };
-        const healed = (known.lost.get(this.kind.reference(c.doc)) ?? []).find((found) => isTheDocumentSent(found, sent));
+        const healed = (known.lost.get(this.kind.reference(c.doc, round.settings)) ?? []).find((found) => isTheDocumentSent(found, sent));
         if (healed) {
           if (!this.kind.editable.has(healed.status)) {
             this.link(round, c.doc, c.hash, healed);
@@ -290,7 +290,7 @@ export class PushDocuments<P> implements JobHandler {
       try {
         // Products imported from (or matched to) Xero items carry their item code on the line.
         const itemCodes = this.deps.store.links.itemCodes(round.memberId, c.doc.lines.flatMap((l) => (l.productId ? [l.productId] : [])));
-        const payload = this.kind.build(c.doc, { contactId, settings: round.settings, currencies: known.currencies, existing, roundingAccount: known.roundingAccount, itemCodes });
+        const payload = this.kind.build(c.doc, { contactId, settings: round.settings, currencies: known.currencies, existing, roundingAccount: known.roundingAccount, itemCodes, trackingCategories: this.deps.orgData.cached(round.memberId)?.trackingCategories });
         // The key names the content and whether it updates an existing document, so a healed document is a new
         // request for Xero rather than a replay of the lost one with another body.
         const note = roundingNote(c.doc, representationOf(c.doc, known, this.kind.xeroType), known.roundingAccount);
@@ -319,7 +319,7 @@ export class PushDocuments<P> implements JobHandler {
         round.settle(item.key, r.permanent ? { kind: 'attention', code: r.code, message: r.message } : { kind: 'retry', code: r.code, message: r.message });
         continue;
       }
-      const state: XeroDocumentState = { ...r, reference: this.kind.reference(item.c.doc), currencyCode: item.c.doc.currency, contactId: null };
+      const state: XeroDocumentState = { ...r, reference: this.kind.reference(item.c.doc, round.settings), currencyCode: item.c.doc.currency, contactId: null };
       this.link(round, item.c.doc, item.c.hash, state, item.note);
       written.push({ doc: item.c.doc, state });
       xeroState.set(state.id.toLowerCase(), state);

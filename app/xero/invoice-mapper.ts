@@ -12,6 +12,7 @@ import { AppError } from '../errors.js';
 import { Decimal } from '../money.js';
 import type { SalesDocument } from '../sync/document.js';
 import { taxRateKey, type PortalSettings } from '../sync/settings.js';
+import type { OrgTrackingCategory } from './organisation.js';
 import { amountTypesOf, chooseRepresentation, type AmountTypes, type Representation } from './line-representation.js';
 
 export { amountTypesOf, type AmountTypes };
@@ -31,6 +32,8 @@ export interface MappingContext {
    * chart marks ROUNDING). Without it such a document is sent without one and the after-push check flags it.
    */
   roundingAccount?: string | null;
+  /** The organisation's tracking categories (cached org data), for the tracking setting. (Default: none known) */
+  trackingCategories?: readonly OrgTrackingCategory[];
 }
 
 /** Builds the Xero invoice of a document; throws `AppError` (SYNC.*) naming what to fix. */
