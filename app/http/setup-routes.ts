@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { Services } from '../services.js';
 import { backfillProgress, previewBackfill, startBackfill } from '../sync/backfill.js';
-import { assignAccount, productPage } from '../sync/gl-codes.js';
+import { accountCoverage, assignAccount, productPage } from '../sync/gl-codes.js';
 import { revenueAccounts } from '../sync/mapping.js';
 import { MAPPING_ERROR_CODES } from '../sync/org-data.js';
 import { setupOverview } from '../sync/setup-checklist.js';
@@ -31,9 +31,16 @@ export function setupRoutes(services: Services): Router {
   const { store, sessions, orgData, portals } = services;
   const admin = requireSession(sessions, { admin: true });
   const anyone = requireSession(sessions);
+  /** The checklist; without a default account, the products are counted to see whether every one has an account. */
+  const overviewWithCoverage = async (memberId: string) => {
+    const first = setupOverview(store, orgData, memberId);
+    if (!first.account || first.account.code) return first;
+    const coverage = await accountCoverage(portals.for(memberId), store, memberId, orgData.cached(memberId)).catch(() => null);
+    return setupOverview(store, orgData, memberId, Date.now(), coverage);
+  };
 
-  router.get('/api/setup', anyone, (req, res) => {
-    res.json(setupOverview(store, orgData, req.session!.memberId));
+  router.get('/api/setup', anyone, async (req, res) => {
+    res.json(await overviewWithCoverage(req.session!.memberId));
   });
 
   /** The lists the settings choose from: revenue accounts, sales tax rates, branding themes, tracking categories. */
@@ -57,7 +64,7 @@ export function setupRoutes(services: Services): Router {
     const memberId = req.session!.memberId;
     await orgData.refresh(memberId);
     services.outbox.wake();
-    res.json(setupOverview(store, orgData, memberId));
+    res.json(await overviewWithCoverage(memberId));
   });
 
   router.get('/api/products', anyone, async (req, res) => {

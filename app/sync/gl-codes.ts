@@ -119,11 +119,33 @@ export async function assignAccount(
 
 /** The ids of every product matching the filter: the first page, then the other pages 50 per batch. */
 async function matchingIds(client: PortalClient, catalogId: number, filter: ProductFilter): Promise<number[]> {
-  const params = listParams(catalogId, filter, []);
+  return [...new Set(idsOf({ products: await listAll(client, catalogId, filter, []) }))];
+}
+
+/**
+ * How many of the catalog's products have no sales account: neither the "Xero sales account" property nor a linked
+ * Xero item with a sales account (for the setup checklist; one call per 50 products, batched).
+ */
+export async function accountCoverage(client: PortalClient, store: Store, memberId: string, org: CachedOrgData | undefined): Promise<{ products: number; withoutAccount: number }> {
+  const propertyId = propertyIdOf(store, memberId);
+  const rows = await listAll(client, await catalogIdOf(client, store, memberId, propertyId), {}, [`property${propertyId}`]);
+  const items = new Map((org?.items ?? []).map((i) => [i.id, i]));
+  const without = rows.filter((r) => {
+    if (propertyValue(r[`property${propertyId}`])) return false;
+    const link = store.links.find(memberId, 'product', String(r.id));
+    return !(link && items.get(link.xeroId.toLowerCase())?.salesAccountCode);
+  });
+  return { products: rows.length, withoutAccount: without.length };
+}
+
+/** Every product the filter matches, with the selected fields (≤ BULK_LIMIT + 1). */
+async function listAll(client: PortalClient, catalogId: number, filter: ProductFilter, select: string[]): Promise<Record<string, unknown>[]> {
+  const params = listParams(catalogId, filter, select);
+  const rowsOf = (result: unknown) => (result as { products?: Record<string, unknown>[] })?.products ?? [];
   // https://apidocs.bitrix24.com/api-reference/catalog/product/catalog-product-list.html
   const first = await client.callRaw('catalog.product.list', { ...params, start: 0 }, { idempotent: true });
-  const ids = idsOf(first.result);
-  const total = Math.min(Number(first.total ?? ids.length), BULK_LIMIT + 1);
+  const rows = rowsOf(first.result);
+  const total = Math.min(Number(first.total ?? rows.length), BULK_LIMIT + 1);
   const starts: number[] = [];
   for (let s = B24_PAGE; s < total; s += B24_PAGE) starts.push(s);
   for (let i = 0; i < starts.length; i += BATCH) {
@@ -131,10 +153,10 @@ async function matchingIds(client: PortalClient, catalogId: number, filter: Prod
     const { results, errors } = await client.batch(Object.fromEntries(chunk.map((s) => [`p${s}`, ['catalog.product.list', { ...params, start: s }]])));
     for (const s of chunk) {
       if (errors[`p${s}`] !== undefined) throw new AppError('B24.LIST_FAILED', `The products could not be listed: ${errors[`p${s}`]}`, 502);
-      ids.push(...idsOf(results[`p${s}`]));
+      rows.push(...rowsOf(results[`p${s}`]));
     }
   }
-  return [...new Set(ids)];
+  return rows;
 }
 
 function idsOf(result: unknown): number[] {

@@ -29,13 +29,18 @@ export interface SetupOverview {
 /** How recent the last offline drain must be to count as working. (Default: one day) */
 const OFFLINE_FRESH_MS = 24 * 60 * 60_000;
 
-export function setupOverview(store: Store, orgData: OrgDataCache, memberId: string, now = Date.now()): SetupOverview {
+/**
+ * `coverage`: how many catalog products lack a sales account (gl-codes.ts `accountCoverage`), when it was counted;
+ * the account step is also done when there are products and every one has an account.
+ */
+export function setupOverview(store: Store, orgData: OrgDataCache, memberId: string, now = Date.now(), coverage?: { products: number; withoutAccount: number } | null): SetupOverview {
   const connection = store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected');
   const org = orgData.cached(memberId);
   const settings = portalSettings(store, memberId);
   const seen = new Set(store.settings.get<string[]>(memberId, 'b24.vatRatesSeen') ?? []);
   const taxes = org ? taxTable(orgData.vatKeysInUse(memberId), org.taxRates, settings.taxRateMap) : [];
   const account = org ? matchSalesAccount(org.accounts, settings.defaultSalesAccount) : null;
+  const everyProduct = Boolean(coverage && coverage.products > 0 && coverage.withoutAccount === 0);
   const blocking = taxes.filter((t) => !t.taxType && seen.has(t.key));
   const webhookAt = Number(store.watermarks.get('xero', 'webhook.verifiedAt') ?? 0);
   const drainedAt = Number(store.watermarks.get(`portal:${memberId}`, 'offline.drainedAt') ?? 0);
@@ -52,8 +57,8 @@ export function setupOverview(store: Store, orgData: OrgDataCache, memberId: str
         : `${taxes.filter((t) => t.taxType).length} VAT rate(s) matched${taxes.some((t) => t.state === 'automatic') ? ' (automatic ones can be changed)' : ''}.`,
     },
     {
-      id: 'account', title: 'Default sales account', done: Boolean(account?.code),
-      detail: !account ? 'Waiting for the organisation\'s accounts.' : account.code
+      id: 'account', title: 'Default sales account', done: Boolean(account?.code) || everyProduct,
+      detail: !account ? 'Waiting for the organisation\'s accounts.' : !account.code && everyProduct ? `Every product (${coverage!.products}) has a Xero sales account.` : account.code
         ? `${account.code} ${account.candidates.find((c) => c.code === account.code)?.name ?? ''}${account.state === 'automatic' ? ' (chosen automatically; change it in the settings)' : ''}.`.replace(' .', '.')
         : account.reason ?? 'Choose the default sales account, or give every product a Xero sales account.',
     },
