@@ -61,6 +61,30 @@ describe('bursts', () => {
     }
   });
 
+  it('when a partial batch waits to fill and nothing runs, then the worker sleeps until the wait ends instead of looking again and again', async () => {
+    const store = testStore('a');
+    let looks = 0;
+    const summary = store.jobs.dueSummary.bind(store.jobs);
+    store.jobs.dueSummary = (kinds, now) => {
+      looks++;
+      return summary(kinds, now);
+    };
+    let worked!: () => void;
+    const got = new Promise<void>((r) => (worked = r));
+    const outbox = new Outbox(store, logger, { fillQuietMs: 400, fillMaxMs: 400, wakeDelayMs: 10 });
+    outbox.register('push', { batchSize: 50, async run() { worked(); return new Map(); } });
+    outbox.start();
+    try {
+      store.jobs.enqueue({ memberId: 'a', kind: 'push', key: 'push:1', payload: {} });
+      outbox.wake();
+      await got;
+    } finally {
+      await outbox.stop();
+    }
+    // One look that starts the wait and one when it ends (a few more if timers fire early); a busy loop makes hundreds.
+    assert.ok(looks <= 6, `the queue was read ${looks} times during one wait`);
+  });
+
   it('when a lone job arrives while an earlier group is still at work, then it is claimed in a free slot without waiting for that group', async () => {
     const store = testStore('a');
     let releaseSlow!: () => void;

@@ -139,7 +139,12 @@ export class Outbox {
       if (!this.#stopped) {
         const next = this.store.jobs.nextRunAt();
         let wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - Date.now()));
-        if (this.#holdUntil) wait = Math.min(wait, Math.max(1, this.#holdUntil - Date.now()));
+        // A batch waiting to fill: sleep until the wait ends (a new event's wake-up comes sooner), never spin on
+        // the held jobs that are already due.
+        if (this.#holdUntil) {
+          const held = Math.max(1, this.#holdUntil - Date.now());
+          wait = wait === 0 ? held : Math.min(wait, held);
+        }
         this.schedule(wait);
       }
     }
