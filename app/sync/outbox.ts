@@ -3,7 +3,7 @@
  * time, up to the handler's batch size), and records each job's outcome as data on its row: done, retry
  * later with exponential back-off and jitter, needs attention (with the reason in words), or paused.
  */
-import { AppError } from '../errors.js';
+import { AppError, LimitReached } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Job } from '../store/jobs.js';
@@ -14,7 +14,9 @@ export type JobOutcome =
   | { kind: 'done' }
   | { kind: 'retry'; code: string; message: string; delayMs?: number }
   | { kind: 'attention'; code: string; message: string }
-  | { kind: 'paused'; message: string };
+  | { kind: 'paused'; message: string }
+  /** A limit of the other side holds the job until `until` (epoch ms): back in the queue, the attempt not counted. */
+  | { kind: 'wait'; code: string; message: string; until: number };
 
 export interface JobHandler {
   /** Jobs handed over at once (e.g. 50 invoices per Xero request). (Default: 1) */
@@ -54,6 +56,7 @@ export function backoffDelay(attempt: number, baseMs: number): number {
 
 /** Turns a thrown error into an outcome: transient errors retry, AppErrors with 4xx meaning need attention. */
 export function outcomeOf(err: unknown): JobOutcome {
+  if (err instanceof LimitReached) return { kind: 'wait', code: err.code, message: err.message, until: err.retryAt };
   if (err instanceof AppError) {
     if (err.code === 'XERO.NEEDS_RECONNECT' || err.code === 'XERO.DISCONNECTED') return { kind: 'paused', message: err.message };
     const transient = (err as { transient?: boolean }).transient ?? (err.status >= 500 && !err.code.startsWith('SYNC.'));
@@ -243,6 +246,9 @@ export class Outbox {
         break;
       case 'paused':
         jobs.pauseOne(job.id, outcome.message);
+        break;
+      case 'wait':
+        jobs.waitUntil(job.id, outcome.until, outcome);
         break;
     }
   }
