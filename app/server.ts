@@ -102,7 +102,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   }
 
   app.use(notFoundHandler);
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, deps.store.faults));
   return {
     app,
     services,

@@ -93,3 +93,13 @@ export function assertPaidBack(b24: Bitrix24Emulator, store: Store, memberId: st
 export function fastForward(store: Store): void {
   store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
 }
+
+/** Waits until `check` holds (polling every `everyMs`); throws naming `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 5): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
