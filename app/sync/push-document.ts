@@ -20,6 +20,7 @@ import type { Job } from '../store/jobs.js';
 import type { Connection } from '../store/connections.js';
 import type { PortalClient, PortalClients } from '../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../bitrix/documents.js';
+import { ListLabels } from '../bitrix/list-labels.js';
 import { writeBackXeroState } from '../bitrix/write-back.js';
 import { loadPipelines, pipelineEntityId } from '../bitrix/stages.js';
 import type { XeroGateway, XeroGateways } from '../xero/gateway.js';
@@ -97,6 +98,7 @@ class Round {
 export class PushDocuments<P> implements JobHandler {
   readonly batchSize = 50;
   readonly #currencies = new Map<number, { codes: Promise<string[]>; at: number }>();
+  private readonly listLabels = new ListLabels();
 
   constructor(
     private readonly deps: PushDeps,
@@ -168,6 +170,8 @@ export class PushDocuments<P> implements JobHandler {
     const { memberId, connection, settings } = round;
     const read = await readDocuments(client, refs, {
       accountCodePropertyId: this.deps.store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
+      // The tracking option is named by the field's label when the field is a Bitrix24 list.
+      labelled: settings.tracking ? { fields: [settings.tracking.field], labels: this.listLabels, memberId } : undefined,
     });
     const candidates: Candidate[] = [];
     const gone: PushPayload[] = [];

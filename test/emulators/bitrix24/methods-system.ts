@@ -209,7 +209,10 @@ export function registerSystem(r: Registry): void {
   // endregion ////
 
   // region userfieldconfig.* ////
+  // `enum` comes with add and get (fixtures rest.userfieldconfig.add/get.response.json), not with list
+  // (fixture rest.userfieldconfig.list.response.json).
   const ufRender = (u: UserField) => ({ ...u });
+  const ufListed = ({ enum: _options, ...u }: UserField) => u;
   r.add('userfieldconfig.add', 'userfieldconfig', (p, ctx) => {
     requireAdmin(ctx);
     if (p.moduleId !== 'crm') throw new RestError('ERROR_ARGUMENT', 'moduleId is required', 400); // userfieldconfig-add.md: moduleId required
@@ -231,13 +234,21 @@ export function registerSystem(r: Registry): void {
       listColumnLabel: (field.listColumnLabel as Record<string, string>) ?? null, listFilterLabel: (field.listFilterLabel as Record<string, string>) ?? null,
       errorMessage: null, helpMessage: null,
     };
+    // userfieldconfig-add.md: `enum` (uf_enum_element[]: value required, def, sort, xmlId) for enumeration fields.
+    if (uf.userTypeId === 'enumeration') {
+      const options = Array.isArray(field.enum) ? (field.enum as Record<string, unknown>[]) : [];
+      uf.enum = options.filter((o) => String(o?.value ?? '').trim()).map((o, i) => ({
+        id: String(ctx.portal.nextId('ufEnum', 3363)), userFieldId: uf.id, value: String(o.value), def: isYes(o.def) ? 'Y' : 'N',
+        sort: String(o.sort ?? (i + 1) * 100), xmlId: String(o.xmlId ?? randomProcessId()),
+      }));
+    }
     ctx.portal.userFields.push(uf);
     return { result: { field: ufRender(uf) } }; // fixture rest.userfieldconfig.add.response.json
   });
   r.add('userfieldconfig.list', 'userfieldconfig', (p, ctx) => {
     const filter = (p.filter ?? {}) as Record<string, unknown>;
     const rows = ctx.portal.userFields.filter((u) => matches(filter, (f) => (u as unknown as Record<string, unknown>)[f]));
-    return page(rows.map(ufRender), p.start, (fields) => ({ fields })); // fixture rest.userfieldconfig.list.response.json
+    return page(rows.map(ufListed), p.start, (fields) => ({ fields })); // fixture rest.userfieldconfig.list.response.json
   });
   r.add('userfieldconfig.get', 'userfieldconfig', (p, ctx) => {
     const u = ctx.portal.userFields.find((x) => x.id === String(p.id));
