@@ -88,7 +88,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(xeroRoutes(services));
   app.use(settingsRoutes(services));
   app.use(setupRoutes(services));
-  app.use(importRoutes(services, manifest.placements.CRM_SMART_INVOICE_LIST_TOOLBAR));
+  app.use(importRoutes(services, manifest.placements.CRM_COMPANY_LIST_TOOLBAR ?? manifest.placements.CRM_CONTACT_LIST_TOOLBAR));
 
   for (const path of manifestPaths(manifest)) {
     // A path served for other methods answers 405 naming them; a path with no feature yet answers 501.

@@ -22,12 +22,17 @@ export const EVENTS: Record<string, string> = {
   'CATALOG.PRODUCT.ON.ADD': 'catalog', 'CATALOG.PRODUCT.ON.UPDATE': 'catalog', 'CATALOG.PRODUCT.ON.DELETE': 'catalog',
 };
 
-/** Placement codes the portal offers (bitrix24-rest.md §11; fixture rest.placement.list.response.json). */
+/**
+ * Placement codes the portal offers; `placement.bind` refuses any other code. Sources: bitrix24-rest.md §11; fixture
+ * rest.placement.list.response.json; b24restdocs api-reference/widgets/crm/list-toolbar.md (the list toolbars:
+ * CRM_LEAD/CONTACT/COMPANY/DEAL/INVOICE/SMART_INVOICE/QUOTE_LIST_TOOLBAR).
+ */
 export const PLACEMENTS = [
   'CRM_SMART_INVOICE_DETAIL_TAB', 'CRM_SMART_INVOICE_DETAIL_TOOLBAR', 'CRM_SMART_INVOICE_DETAIL_ACTIVITY',
   'CRM_SMART_INVOICE_LIST_MENU', 'CRM_SMART_INVOICE_LIST_TOOLBAR',
   'CRM_QUOTE_DETAIL_TAB', 'CRM_QUOTE_DETAIL_TOOLBAR', 'CRM_QUOTE_LIST_MENU', 'CRM_QUOTE_LIST_TOOLBAR',
   'CRM_COMPANY_DETAIL_TAB', 'CRM_CONTACT_DETAIL_TAB', 'CRM_DEAL_DETAIL_TAB', 'CRM_INVOICE_LIST_TOOLBAR', 'LEFT_MENU',
+  'CRM_LEAD_LIST_TOOLBAR', 'CRM_CONTACT_LIST_TOOLBAR', 'CRM_COMPANY_LIST_TOOLBAR', 'CRM_DEAL_LIST_TOOLBAR',
 ];
 
 function requireAdmin(ctx: CallCtx): void {
