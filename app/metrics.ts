@@ -64,6 +64,22 @@ export class Metrics {
         for (const r of rows) this.set({ connection: r.scope.slice('connection:'.length), kind: r.name.slice('xero.'.length) }, Math.max(0, (Date.now() - r.updated_at) / 1000));
       },
     });
+    new Gauge({
+      name: 'connector_store_fault', help: 'Whether the database refuses writes now (1), by reason: STORE.LOCKED, STORE.DISK_FULL.',
+      labelNames: ['code'], registers,
+      collect() {
+        const now = s.faults.current()?.code;
+        for (const code of ['STORE.LOCKED', 'STORE.DISK_FULL']) this.set({ code }, now === code ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'connector_store_refused_writes_total', help: 'Writes the database refused (locked, disk full), by reason (since the process started).',
+      labelNames: ['code'], registers,
+      collect() {
+        this.reset();
+        for (const [code, n] of s.faults.refused()) this.set({ code }, n);
+      },
+    });
     const gateways = () => this.#gateways?.all() ?? [];
     const perGateway = (name: string, help: string, pick: (g: ReturnType<typeof gateways>[number]) => number | null, kind: 'counter' | 'gauge') => {
       const collect = function (this: Gauge<'connection'>) {

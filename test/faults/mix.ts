@@ -116,3 +116,13 @@ export async function pollUntil(env: Environment, done: () => boolean, rounds = 
 export function paidBack(env: Environment, paid: MixDoc[]): boolean {
   return paid.every((d) => env.c.store.links.find(env.memberId, d.b24Type, d.b24Id)?.xeroStatus === 'PAID');
 }
+
+/** Waits until `check` holds (polling every `everyMs`); throws naming `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 5): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
