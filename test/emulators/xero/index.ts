@@ -237,6 +237,10 @@ export class XeroEmulator {
   enableCustomConnection(tenantId: string): void { this.tenant(tenantId); this.identity.customTenantId = tenantId; }
   revokeRefreshTokens(): void { this.identity.revokeRefreshTokens(); }
   expireAccessTokens(): void { this.identity.expireAccessTokens(); }
+  /** How often each refresh token was presented at the token endpoint (a single-use token presented twice = a race). */
+  refreshTokenUses(): number[] { return [...this.identity.refreshTokenUses.values()]; }
+  /** Test control: refresh requests wait for `gate` before they are looked at; null lets them through at once. */
+  holdRefreshes(gate: (() => Promise<void>) | null): void { this.identity.refreshGate = gate; }
   get tokenGrants(): { authorization_code: number; refresh_token: number; client_credentials: number; denied: number } {
     return { ...this.identity.grantCounts, denied: this.identity.deniedGrants };
   }
