@@ -8,6 +8,7 @@ import { ZodError } from 'zod';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { escapeHtml } from './html.js';
+import { storeFaultCode, storeFaultError, type StoreFaults } from '../store/faults.js';
 import { pageCsp } from './pages.js';
 
 /**
@@ -23,6 +24,9 @@ interface Answer {
 }
 
 function toAnswer(err: unknown): Answer {
+  // The database refused the write (locked, disk full): 503, so the sender tries again; nothing was stored.
+  const fault = storeFaultCode(err);
+  if (fault) err = storeFaultError(fault);
   if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
   // A request that failed a schema check at a route's edge: 400 naming the fields, never their values.
   if (err instanceof ZodError) {
@@ -50,10 +54,11 @@ function toAnswer(err: unknown): Answer {
   };
 }
 
-export function errorHandler(logger: Logger, framers: ErrorFramers = () => []): ErrorRequestHandler {
+export function errorHandler(logger: Logger, framers: ErrorFramers = () => [], faults?: StoreFaults): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
     const answer = toAnswer(err);
+    if (faults?.note(err)) res.set('Retry-After', '30');
     const log = { err, code: answer.code, method: req.method, path: req.path, status: answer.status };
     if (answer.status >= 500 && answer.status !== 501) logger.error(log, 'request failed');
     else logger.warn(log, 'request refused');

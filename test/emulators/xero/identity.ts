@@ -205,11 +205,20 @@ export class Identity {
       if (!v.ok) { res.status(401).json({ Title: 'Unauthorized', Status: 401, Detail: v.detail }); return; }
       const tenantId = [...this.connectionIds.entries()].find(([, c]) => c === req.params.id)?.[0];
       if (!tenantId) { res.status(404).end(); return; }
-      for (const g of this.grants.values()) g.tenantIds = g.tenantIds.filter((t) => t !== tenantId);
-      for (const at of this.accessTokens.values()) at.tenantIds = at.tenantIds.filter((t) => t !== tenantId);
-      this.connectionIds.delete(tenantId);
+      this.disconnect(tenantId);
       res.status(204).end();
     });
+  }
+
+  /**
+   * The organisation disconnected from the app (DELETE /connections/{id}, or a Xero user removing the app under
+   * Settings → Connected apps): no token reaches it any more (403) and `GET /connections` leaves it out, until a new
+   * consent connects it again. Source: xero-identity.yaml; xero-api.md §1.
+   */
+  disconnect(tenantId: string): void {
+    for (const g of this.grants.values()) g.tenantIds = g.tenantIds.filter((t) => t !== tenantId);
+    for (const at of this.accessTokens.values()) at.tenantIds = at.tenantIds.filter((t) => t !== tenantId);
+    this.connectionIds.delete(tenantId);
   }
 
   /** Test shortcut: a consent + code exchange without HTTP. */
