@@ -24,7 +24,7 @@ export class Metrics {
     const registers = [this.registry];
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'connector_' });
     this.#jobOutcomes = new Counter({
-      name: 'connector_sync_outcomes_total', help: 'Job runs by kind and outcome (done, retry, attention, paused).',
+      name: 'connector_sync_outcomes_total', help: 'Job runs by kind and outcome (done, retry, attention, paused, wait).',
       labelNames: ['kind', 'outcome'], registers,
     });
     this.#bitrixCalls = new Counter({

@@ -3,7 +3,7 @@
  * time, up to the handler's batch size), and records each job's outcome as data on its row: done, retry
  * later with exponential back-off and jitter, needs attention (with the reason in words), or paused.
  */
-import { AppError } from '../errors.js';
+import { AppError, LimitReached } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Job } from '../store/jobs.js';
@@ -15,7 +15,9 @@ export type JobOutcome =
   | { kind: 'done' }
   | { kind: 'retry'; code: string; message: string; delayMs?: number }
   | { kind: 'attention'; code: string; message: string }
-  | { kind: 'paused'; message: string };
+  | { kind: 'paused'; message: string }
+  /** A limit of the other side holds the job until `until` (epoch ms): back in the queue, the attempt not counted. */
+  | { kind: 'wait'; code: string; message: string; until: number };
 
 export interface JobHandler {
   /** Jobs handed over at once (e.g. 50 invoices per Xero request). (Default: 1) */
@@ -55,6 +57,7 @@ export function backoffDelay(attempt: number, baseMs: number): number {
 
 /** Turns a thrown error into an outcome: transient errors retry, AppErrors with 4xx meaning need attention. */
 export function outcomeOf(err: unknown): JobOutcome {
+  if (err instanceof LimitReached) return { kind: 'wait', code: err.code, message: err.message, until: err.retryAt };
   const fault = storeFaultCode(err);
   if (fault) return { kind: 'retry', code: fault, message: storeFaultError(fault).message };
   if (err instanceof AppError) {
@@ -278,6 +281,9 @@ export class Outbox {
         break;
       case 'paused':
         jobs.pauseOne(job.id, outcome.message);
+        break;
+      case 'wait':
+        jobs.waitUntil(job.id, outcome.until, outcome);
         break;
     }
   }
