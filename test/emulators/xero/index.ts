@@ -243,6 +243,10 @@ export class XeroEmulator {
   /** A Xero user removes the app from the organisation (Settings → Connected apps → Disconnect). */
   disconnectTenant(tenantId: string): void { this.tenant(tenantId); this.identity.disconnect(tenantId); }
   expireAccessTokens(): void { this.identity.expireAccessTokens(); }
+  /** How often each refresh token was presented at the token endpoint (a single-use token presented twice = a race). */
+  refreshTokenUses(): number[] { return [...this.identity.refreshTokenUses.values()]; }
+  /** Test control: refresh requests wait for `gate` before they are looked at; null lets them through at once. */
+  holdRefreshes(gate: (() => Promise<void>) | null): void { this.identity.refreshGate = gate; }
   get tokenGrants(): { authorization_code: number; refresh_token: number; client_credentials: number; denied: number } {
     return { ...this.identity.grantCounts, denied: this.identity.deniedGrants };
   }
