@@ -92,6 +92,8 @@ export interface Bitrix24Emulator {
   /** Withholds a user's CRM read permission for an entity type (every item, or the listed ids); 5 = classic invoices. */
   denyRead(userId: number, entityTypeId: number, ids?: number[]): void;
   expireAccessTokens(): void;
+  /** Test control: refresh requests at /oauth/token/ wait for `gate` before they are looked at; null lets them through. */
+  holdRefreshes(gate: (() => Promise<void>) | null): void;
   setAccessTokenTtl(seconds: number): void;
 
   actAs(userId: number | null): UserActions;
@@ -363,6 +365,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
       for (const t of portal.accessTokens.values()) t.expiresAt = Date.now() - 1;
     },
     setAccessTokenTtl(seconds) { portal.accessTokenTtlSeconds = seconds; },
+    holdRefreshes(gate) { svc.refreshGate = gate; },
 
     actAs,
 
