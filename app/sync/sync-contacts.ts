@@ -143,7 +143,9 @@ export class SyncContacts {
       const calls: Record<string, [string, Record<string, unknown>]> = {};
       chunk.forEach((c, n) => {
         const d = current.get(`${c.link.b24Type}:${c.link.b24Id}`);
-        if (d) Object.assign(calls, b24Commands(`c${n}`, c.link.b24Type as 'company' | 'contact', d, c.xero, c.changed));
+        // Fields Bitrix24 already holds (the connector's own change, killed before it recorded the agreement) are not written again: no echo.
+        const differing = d ? c.changed.filter((f) => detailsOfB24(d)[f] !== c.xero[f]) : [];
+        if (d && differing.length) Object.assign(calls, b24Commands(`c${n}`, c.link.b24Type as 'company' | 'contact', d, c.xero, differing));
       });
       const { errors } = await client.batch(calls);
       store.transaction(() => {
