@@ -305,7 +305,7 @@ async function importBench(): Promise<void> {
     env.b24.resetCounters();
     const c = env.c.config;
     const started = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'app/import-cli.ts', '--what', 'companies,contacts,products'], {
+    const child = spawn(process.execPath, [...(process.env.BENCH_IMPORT_NODE ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'app/import-cli.ts', '--what', 'companies,contacts,products', ...(process.env.BENCH_IMPORT_DRY ? ['--dry-run'] : [])], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: c.dataDir, APP_SECRET: TEST_SECRET, LOG_LEVEL: 'warn', IMPORT_REPORT_RSS: '1',
