@@ -18,6 +18,14 @@ import type { ImportFromXero, ImportSummary } from './sync/import-from-xero.js';
 
 const WHATS: readonly ImportWhat[] = ['companies', 'contacts', 'products'];
 
+/**
+ * Node flags the import process runs with (package.json "import", and whoever spawns it): a small young generation
+ * and an old-space ceiling make V8 collect the garbage of each Xero page and Bitrix24 batch instead of growing its
+ * heap first. What the import keeps is flat (one page, one batch; the plan and the matching directory are in the
+ * store), so a ceiling it reached would be a defect, not a size limit.
+ */
+export const IMPORT_NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=128'] as const;
+
 export interface CliOptions { what: ImportWhat[]; dryRun: boolean; includeArchived: boolean; portal: string | undefined }
 
 /** Parses the arguments; throws a message naming the problem. */
