@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { Decimal } from '../money.js';
 import type { DocumentCustomer, DocumentLine, DocumentType, SalesDocument } from '../sync/document.js';
+import type { ListLabels } from './list-labels.js';
 import type { BatchCalls, PortalClient } from './portal-client.js';
 
 export const ENTITY_TYPE = { smart_invoice: 31, quote: 7, company: 4, contact: 3 } as const;
@@ -96,11 +97,21 @@ const customerSchema = z.object({
   fm: z.array(z.object({ typeId: z.string().nullish(), value: z.string().nullish() })).nullish(),
 });
 
+/** Custom fields read as their labels when they are list fields (the tracking field), with the portal's labels. */
+export interface LabelledFields {
+  fields: string[];
+  labels: ListLabels;
+  memberId: string;
+}
+
 /** Reads documents; each one comes back read, or with the reason it could not be. */
 export async function readDocuments(
   client: PortalClient,
   refs: DocumentRef[],
-  options: { accountCodePropertyId?: number | null } = {},
+  options: {
+    accountCodePropertyId?: number | null;
+    labelled?: LabelledFields;
+  } = {},
 ): Promise<Map<string, ReadResult>> {
   const out = new Map<string, ReadResult>();
   const parsed: { ref: DocumentRef; doc: Omit<SalesDocument, 'customer'>; customer: { kind: 'company' | 'contact'; id: string } | null; productIds: string[] }[] = [];
@@ -180,7 +191,30 @@ export async function readDocuments(
       ...l,
       accountCode: l.productId && options.accountCodePropertyId ? accountCodeOf(found[`p_${l.productId}`], options.accountCodePropertyId) : null,
     }));
-    out.set(keyOf(p.ref), { ok: true, doc: { ...p.doc, lines, customer } });
+    const fields = options.labelled ? await labelledFields(client, p.ref, p.doc.fields ?? {}, options.labelled) : p.doc.fields;
+    out.set(keyOf(p.ref), { ok: true, doc: { ...p.doc, lines, customer, fields } });
+  }
+  return out;
+}
+
+/**
+ * A list field's value is the chosen option's id; it is read as the option's label. Classic invoices' user fields
+ * are described by other methods (`crm.invoice.userfield.*`) and keep their raw values.
+ */
+async function labelledFields(
+  client: PortalClient,
+  ref: DocumentRef,
+  fields: Record<string, unknown>,
+  labelled: LabelledFields,
+): Promise<Record<string, unknown>> {
+  if (ref.type === 'invoice') return fields;
+  const out = { ...fields };
+  for (const wanted of labelled.fields) {
+    const key = Object.keys(out).find((k) => k.toLowerCase() === wanted.toLowerCase());
+    const value = key === undefined ? null : out[key];
+    if (key === undefined || value === null || value === '' || typeof value === 'object') continue;
+    const labels = await labelled.labels.of(client, labelled.memberId, ENTITY_TYPE[ref.type], key);
+    if (labels) out[key] = labels.get(String(value)) ?? value;
   }
   return out;
 }

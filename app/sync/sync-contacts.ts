@@ -7,7 +7,7 @@
  * Xero → Bitrix24 (`pull-contact` jobs from CONTACT webhooks, and the If-Modified-Since poll): read the contacts (≤ 50
  * by id per call, or the changed pages) → the fields that differ from the agreement → Bitrix24 updated in batches
  * (multifields changed in place by their ID, tax number and address in the requisite) → the agreement updated.
- * Conflicts: the side whose change is handled last wins, field by field; the portal setting `contacts.bitrixMaster`
+ * Conflicts: the side whose change is handled last wins, field by field; the portal setting `bitrixMasterForContacts`
  * makes Bitrix24 the master (Xero's changes are not written to Bitrix24). No echo: the connector's own writes make
  * both sides equal to the agreement, so the events and webhooks they cause find nothing to do.
  */
@@ -22,6 +22,7 @@ import type { Link } from '../store/links.js';
 import type { XeroGateways } from '../xero/gateway.js';
 import { contactPages, contactsById, updateContacts, type XeroParty } from '../xero/contact-reader.js';
 import type { JobHandler, JobOutcome } from './outbox.js';
+import { portalSettings } from './settings.js';
 import { outcomeOf } from './outbox.js';
 import { addressFromText, changedFields, detailsOfB24, detailsOfParty, type ContactDetails, type DetailField } from './contact-details.js';
 
@@ -120,7 +121,7 @@ export class SyncContacts {
     const connection = store.connections.get(connectionId);
     if (!connection) return 0;
     const memberId = connection.memberId;
-    if (store.settings.get<boolean>(memberId, 'contacts.bitrixMaster')) return 0;
+    if (portalSettings(store, memberId).bitrixMasterForContacts) return 0;
     const changes: { link: Link; xero: ContactDetails; changed: DetailField[] }[] = [];
     for (const p of parties) {
       for (const link of store.links.findByXero(connectionId, 'contact', p.contactId).filter((l) => l.b24Type === 'company' || l.b24Type === 'contact')) {

@@ -4,17 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { tempDir } from '../helpers/tmp.js';
-import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, type MixDoc } from './mix.js';
+import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, waitFor, type MixDoc } from './mix.js';
 import { startProcessBed } from './process-bed.js';
-
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 5): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('fault campaign: SIGKILL at eight points', () => {
   it('when the connector is killed during push, contact creation, intake, write-back, poll, webhook handling, offline drain and sweep, then after restarts the end state is right', async () => {

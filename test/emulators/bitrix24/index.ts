@@ -94,6 +94,8 @@ export interface Bitrix24Emulator {
   /** Withholds a user's CRM create permission for an entity type (legacy `crm.company/contact.add` answer "Access denied."). */
   denyCreate(userId: number, entityTypeId: number): void;
   expireAccessTokens(): void;
+  /** Test control: refresh requests at /oauth/token/ wait for `gate` before they are looked at; null lets them through. */
+  holdRefreshes(gate: (() => Promise<void>) | null): void;
   setAccessTokenTtl(seconds: number): void;
 
   actAs(userId: number | null): UserActions;
@@ -369,6 +371,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
       for (const t of portal.accessTokens.values()) t.expiresAt = Date.now() - 1;
     },
     setAccessTokenTtl(seconds) { portal.accessTokenTtlSeconds = seconds; },
+    holdRefreshes(gate) { svc.refreshGate = gate; },
 
     actAs,
 

@@ -43,6 +43,8 @@ export interface UserField {
   multiple: 'Y' | 'N'; mandatory: 'Y' | 'N'; showFilter: string; showInList: string; editInList: string; isSearchable: string;
   settings: Record<string, unknown>; editFormLabel: Record<string, string> | null; listColumnLabel: Record<string, string> | null;
   listFilterLabel: Record<string, string> | null; errorMessage: Record<string, string> | null; helpMessage: Record<string, string> | null;
+  /** The options of a list (`enumeration`) field; an item's value is the chosen option's id. */
+  enum?: { id: string; userFieldId: string; value: string; def: 'Y' | 'N'; sort: string; xmlId: string }[];
 }
 
 export interface Category { id: number; entityTypeId: number; name: string; sort: number; isDefault: 'Y' | 'N' }

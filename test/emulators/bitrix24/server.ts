@@ -174,6 +174,8 @@ export class RestService {
 
   /** Other portals whose tokens this server renews: oauth.bitrix.info is one OAuth server for every portal. */
   readonly peers: Portal[] = [];
+  /** Test control: a token request waits for this before it is looked at (to line up concurrent renewals). */
+  refreshGate: (() => Promise<void>) | null = null;
 
   /**
    * POST /oauth/token/ with grant_type=refresh_token: single-use refresh tokens (rotation), `invalid_grant` for a
@@ -299,7 +301,8 @@ export function buildRestApp(svc: RestService): express.Express {
     const i = req.originalUrl.indexOf('?');
     return i === -1 ? {} : parseQuery(req.originalUrl.slice(i + 1));
   };
-  app.all(/^\/oauth\/token\/?$/, (req, res) => {
+  app.all(/^\/oauth\/token\/?$/, async (req, res) => {
+    if (svc.refreshGate) await svc.refreshGate();
     const out = svc.oauthToken({ ...queryOf(req), ...bodyOf(req) });
     res.status(out.status).json(out.body);
   });
