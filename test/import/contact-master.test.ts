@@ -31,20 +31,29 @@ async function importedCompany(bed: StatusBed) {
 }
 
 describe('Bitrix24 as the master for contact details', () => {
-  it('when an admin turns the setting on, then a phone changed in Xero on a linked company does not overwrite Bitrix24, and a later Bitrix24 change still reaches Xero', async () => {
+  it('when an admin turns the setting on, then a phone changed in Xero on a linked company does not overwrite Bitrix24, Xero gets the Bitrix24 phone back once, and a later Bitrix24 change still reaches Xero', async () => {
     const bed = await statusBed();
     const { company, link } = await importedCompany(bed);
     const before = phonesOf(bed, company.id);
     const saved = await save(bed, await sessionOf(bed, 1), { bitrixMasterForContacts: true });
     assert.equal(saved.status, 200, await saved.clone().text());
     assert.equal(((await saved.json()) as { settings: { bitrixMasterForContacts: boolean } }).settings.bitrixMasterForContacts, true);
+    bed.xero.resetCounters();
 
     bed.xero.updateContact(bed.tenantId, link.xeroId, { Phones: [{ PhoneType: 'DEFAULT', PhoneNumber: '777 0000', PhoneAreaCode: '4', PhoneCountryCode: '64' }] });
     await bed.xero.flushWebhooks();
     await bed.c.services.outbox.drain();
-    assert.equal((await bed.c.services.syncContacts.pollConnection(bed.connectionId)).updated, 0, 'the poll writes nothing either');
     assert.deepEqual(phonesOf(bed, company.id), before, 'Bitrix24 keeps its phone');
     assert.equal(bed.b24.callLog.filter((c) => /^crm\.(company|contact)\.update$/.test(c.method)).length, 0, 'no Bitrix24 write');
+    assert.equal(bed.xero.callCount('POST /Contacts'), 1, 'Xero set back once');
+    const xeroPhone = () => (bed.xero.contacts(bed.tenantId).find((c) => String(c.ContactID).toLowerCase() === link.xeroId)!.Phones as { PhoneType: string; PhoneNumber: string }[]).find((p) => p.PhoneType === 'DEFAULT')!.PhoneNumber;
+    assert.equal(xeroPhone(), before[0]);
+    assert.match(bed.c.store.activity.list({ memberId: bed.memberId, limit: 5 }).map((a) => a.message).join(' '), /set back to the Bitrix24 values/);
+    // The webhook of that write and the poll find nothing more to do: no echo either way.
+    await bed.xero.flushWebhooks();
+    await bed.c.services.outbox.drain();
+    assert.equal((await bed.c.services.syncContacts.pollConnection(bed.connectionId)).updated, 0, 'the poll writes nothing either');
+    assert.equal(bed.xero.callCount('POST /Contacts'), 1, 'no second Xero write');
 
     bed.b24.actAs(1).updateItem(4, Number(company.id), { title: 'Org Zero Master Ltd' });
     await bed.b24.flushEvents();
