@@ -2,13 +2,15 @@
  * All REST speech with one Bitrix24 portal goes through a PortalClient: one `B24OAuth` instance per portal
  * (`member_id`), tokens refreshed through B24_OAUTH_URL and the rotated pair persisted atomically.
  *
- * Retry policy: the SDK retries 503 QUERY_LIMIT_EXCEEDED with back-off and waits out 429 OPERATION_TIME_LIMIT;
+ * Retry policy: the SDK retries 503 QUERY_LIMIT_EXCEEDED with back-off and waits at least 10 s on 429
+ * OPERATION_TIME_LIMIT (3 attempts in all); once it gives up — and for batch commands, which it does not retry — the
+ * work waits in the queue a minute with the reason shown (`operatingLimitReached`), never failing for it;
  * network errors are NOT retried by the SDK (a lost `*.add` answer retried blindly makes duplicates). Reads
  * that are safe to repeat ask for `idempotent: true` and are retried here once on a network error.
  */
 import { ApiVersion, B24OAuth, type B24OAuthParams } from '@bitrix24/b24jssdk';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError, LimitReached, utcTime } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Portal } from '../store/portals.js';
@@ -25,6 +27,21 @@ export interface BatchOutcome {
   results: Record<string, unknown>;
   /** Error messages of the commands that failed, by key. */
   errors: Record<string, string>;
+  /** Keys of the commands refused because their method's operating time is spent (OPERATION_TIME_LIMIT). */
+  limited: string[];
+}
+
+/**
+ * Bitrix24 blocks a method whose operating time is spent until enough of it leaves the method's window of ten
+ * one-minute buckets (bitrix24-rest.md §9; https://apidocs.bitrix24.com/limits.html): the work waits a minute, when
+ * the oldest bucket has left, instead of the call sleeping.
+ */
+export const OPERATING_RETRY_MS = 60_000;
+
+/** The work that met OPERATION_TIME_LIMIT on `method` waits in the queue (LimitReached), the reason shown. */
+export function operatingLimitReached(method: string, now = Date.now()): LimitReached {
+  const at = now + OPERATING_RETRY_MS;
+  return new LimitReached('B24.OPERATION_TIME_LIMIT', `Bitrix24 blocks ${method} for now (its operating time limit); retry at ${utcTime(at)}.`, at);
 }
 
 export interface CallOptions {
@@ -79,7 +96,7 @@ export class PortalClient {
   /** Runs up to 50 commands in one `batch` call; each command's failure is reported on its own. */
   async batch(calls: BatchCalls, options: { haltOnError?: boolean } = {}): Promise<BatchOutcome> {
     const keys = Object.keys(calls);
-    if (keys.length === 0) return { results: {}, errors: {} };
+    if (keys.length === 0) return { results: {}, errors: {}, limited: [] };
     if (keys.length > 50) throw new AppError('B24.BATCH_TOO_LARGE', 'A Bitrix24 batch holds at most 50 commands.');
     try {
       // https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html
@@ -89,7 +106,8 @@ export class PortalClient {
       });
       const results = (r.getData() ?? {}) as Record<string, unknown>;
       const errors = r.isSuccess ? {} : r.getErrorMessagesByKey();
-      return { results, errors };
+      const limited = r.isSuccess ? [] : Object.entries(r.getErrorsByKey()).filter(([, e]) => isOperatingLimit(e)).map(([k]) => k);
+      return { results, errors, limited };
     } catch (err) {
       throw toAppError('batch', err);
     }
@@ -248,8 +266,15 @@ function b24Error(method: string, message: string): AppError {
   return new AppError('B24.CALL_FAILED', `Bitrix24 ${method} failed: ${message}`, 502);
 }
 
+/** OPERATION_TIME_LIMIT (HTTP 429) on a call or a batch command. Source: bitrix24-rest.md §9. */
+function isOperatingLimit(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'OPERATION_TIME_LIMIT' || /operation time limit/i.test(String(e?.message ?? ''));
+}
+
 function toAppError(method: string, err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (isOperatingLimit(err)) return operatingLimitReached(method);
   const e = err as { code?: string; status?: number; message?: string; description?: string };
   const code = String(e?.code ?? 'UNKNOWN');
   const text = e?.description || e?.message || String(err);

@@ -7,14 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { encodeForm } from './form.js';
 import { isoDate, randomToken } from './core.js';
 import { Portal, type AppRegistration, type CrmItem, type WriteCtx, CATALOG_IBLOCK_ID } from './portal.js';
-import { RestService, buildRestApp, type CallLogEntry, type Faults } from './server.js';
+import { RestService, buildRestApp, type CallLogEntry, type Faults, type OperatingLimit } from './server.js';
 import { mountShell, type FrameMessage } from './shell.js';
 import { seedDemo } from './seed.js';
 import { SMART_INVOICE, QUOTE, COMPANY, CONTACT } from './model.js';
 import type { Binding, Delivery, OfflineRecord } from './events.js';
 
 export { SMART_INVOICE, QUOTE, COMPANY, CONTACT };
-export type { Binding, Delivery, OfflineRecord, CallLogEntry, Faults, FrameMessage };
+export type { Binding, Delivery, OfflineRecord, CallLogEntry, Faults, FrameMessage, OperatingLimit };
 
 export interface StartOptions {
   /** TCP port on 127.0.0.1. (Default: 0 = any free port) */
@@ -117,6 +117,8 @@ export interface Bitrix24Emulator {
   setEventDelivery(enabled: boolean): void;
 
   setFaults(faults: Faults): void;
+  /** Turns on the per-method operating-time limit (429 OPERATION_TIME_LIMIT once spent), or off with `false`. */
+  setOperatingLimit(limit: OperatingLimit | false): void;
   readonly callLog: CallLogEntry[];
   readonly counters: Record<string, number>;
   resetCounters(): void;
@@ -390,6 +392,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     setFaults(f) {
       svc.faults = { burst503: f.burst503 ?? 0, burst429: f.burst429 ?? 0, latencyMs: f.latencyMs ?? 0, dropRate: f.dropRate ?? 0, dropNext: f.dropNext ?? 0, failMethods: { ...f.failMethods } };
     },
+    setOperatingLimit(limit) { svc.operatingLimit = limit ? { ...limit, costSeconds: { ...limit.costSeconds } } : false; },
     get callLog() { return svc.callLog; },
     get counters() { return svc.counters; },
     resetCounters: () => svc.resetCounters(),

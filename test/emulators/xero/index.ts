@@ -84,6 +84,7 @@ export class XeroEmulator {
   private appMinute: number[] = [];
   private faults: Faults = {};
   private faultSeq = 0;
+  private afterAnswers: { matches: (request: RequestLogEntry) => boolean; action: (answer: unknown) => void }[] = [];
   private violations: SpecViolation[] = [];
   private inFlightTotal = 0;
   private readonly limits: Required<NonNullable<XeroEmulatorOptions['limits']>>;
@@ -130,7 +131,7 @@ export class XeroEmulator {
   /** Clears all organisations, tokens, logs, counters, faults, webhooks and violations (the credentials stay). */
   reset(): void {
     this.tenantMap.clear(); this.identity.reset(); this.idem.clear(); this.usage.clear(); this.appMinute = [];
-    this.faults = {}; this.violations = []; this.webhook.pending = []; this.webhook.deliveries = []; this.webhook.url = undefined;
+    this.faults = {}; this.afterAnswers = []; this.violations = []; this.webhook.pending = []; this.webhook.deliveries = []; this.webhook.url = undefined;
     this.resetCounters();
     if (this.opts.seedDemo) this.seedDemoOrganisation();
   }
@@ -259,6 +260,14 @@ export class XeroEmulator {
   /** Calls served for an endpoint key such as `PUT /Invoices` or `GET /Invoices/{id}`. */
   callCount(endpoint: string): number { return this.counters.calls[endpoint] ?? 0; }
   setFaults(f: Faults): void { this.faults = { ...f }; this.faultSeq = 0; }
+  /**
+   * Runs `action` once, with the JSON answer, right after the emulator has answered the next request that `matches` and
+   * before that answer leaves: what a person does in Xero between two of the connector's requests (e.g. between two
+   * pages of a read), at a moment a test can name.
+   */
+  afterAnswer(matches: (request: RequestLogEntry) => boolean, action: (answer: unknown) => void): void {
+    this.afterAnswers.push({ matches, action });
+  }
   /**
    * Spends what is left of the organisation's day now, as calls of this app made elsewhere would (another process,
    * or the connector before a restart): the next calls get 429 `X-Rate-Limit-Problem: day` with a Retry-After until
@@ -393,6 +402,8 @@ export class XeroEmulator {
     try {
       if (f.latencyMs) await new Promise((r) => setTimeout(r, f.latencyMs));
       const reply = await this.process(req, method, path, query, tenant, idemKey, entry);
+      const after = this.afterAnswers.findIndex((a) => a.matches(entry));
+      if (after >= 0) this.afterAnswers.splice(after, 1)[0].action('json' in reply ? reply.json : undefined);
       if (f.dropResponseRate && Math.random() < f.dropResponseRate) { this.counters.dropped += 1; entry.status = -1; req.socket.destroy(); return; }
       if ('buffer' in reply) { res.status(reply.status).type(reply.contentType).send(reply.buffer); }
       else { if (reply.headers) res.set(reply.headers); res.status(reply.status).json(reply.json); }
