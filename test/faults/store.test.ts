@@ -71,7 +71,7 @@ describe('fault campaign: the database is locked by another process', () => {
       assert.equal(env.c.store.db.pragma('busy_timeout', { simple: true }), LOCKED_BUSY_TIMEOUT_MS, 'while locked, writers wait briefly');
       assert.ok(await metric(env, 'connector_store_fault{code="STORE.LOCKED"} 1'), 'the metric shows the fault');
       assert.ok(env.c.logLines.some((l) => l.includes('store cannot write') && l.includes('STORE.LOCKED')), 'the log says so');
-      assert.match(await dashboard(env), /id="store-fault"[^]*Locked by another process/, 'the dashboard says so');
+      assert.match(await dashboard(env), /id="store-fault"[^]*Locked[^]*another process holds the database/, 'the dashboard says so');
       // Nothing the worker did while locked was written as done (a look at the queue waits for the groups in flight).
       await env.c.services.outbox.drain();
       const states = holder.prepare(`SELECT state, count(*) AS n FROM jobs WHERE job_key LIKE 'push:%' GROUP BY state`).all() as Array<{ state: string; n: number }>;
