@@ -93,23 +93,45 @@ export class PortalClient {
     }
   }
 
-  /** Runs up to 50 commands in one `batch` call; each command's failure is reported on its own. */
+  /**
+   * Runs up to 50 commands in one `batch` call; each command's failure is reported on its own, with Bitrix24's own
+   * words. The batch envelope is read as Bitrix24 sends it (`result.result` and `result.result_error` keyed by
+   * command): the SDK's batch wrapper drops a command error whose code is empty — the legacy CRM methods' refusals
+   * ("Access denied.", a required field), `throw new RestException(implode("\n", $errors))` — and reports it as an
+   * empty result.
+   */
   async batch(calls: BatchCalls, options: { haltOnError?: boolean } = {}): Promise<BatchOutcome> {
     const keys = Object.keys(calls);
     if (keys.length === 0) return { results: {}, errors: {}, limited: [] };
     if (keys.length > 50) throw new AppError('B24.BATCH_TOO_LARGE', 'A Bitrix24 batch holds at most 50 commands.');
+    const cmd = Object.fromEntries(keys.map((k) => [k, `${calls[k]![0]}?${phpQuery(calls[k]![1])}`]));
+    // https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html — {halt, cmd: {key: 'method?query'}} →
+    // result.{result, result_error, result_total, result_next, result_time}; empty maps come as [].
+    const answer = await this.call<BatchEnvelope>('batch', { halt: options.haltOnError ? 1 : 0, cmd });
+    const results = mapOf(answer?.result);
+    const errors: Record<string, string> = {};
+    const limited: string[] = [];
+    for (const [k, e] of Object.entries(mapOf(answer?.result_error))) {
+      errors[k] = refusalOf(e);
+      if (isOperatingLimit({ code: (e as { error?: unknown } | null)?.error, message: errors[k] })) limited.push(k);
+    }
+    return { results, errors, limited };
+  }
+
+  /**
+   * Reads a list method one page (≤ 50 rows) at a time with keyset paging (`start: -1`, `>ID` filter, ascending by
+   * `idKey`), so a caller holds one page, not the whole list.
+   */
+  async *pages<T = Record<string, unknown>>(
+    method: string,
+    params: Record<string, unknown>,
+    keys: { idKey: string; resultKey?: string },
+  ): AsyncGenerator<T[]> {
     try {
-      // https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html
-      const r = await this.#b24.actions.v2.batch.make({
-        calls,
-        options: { isHaltOnError: options.haltOnError ?? false, returnAjaxResult: false },
-      });
-      const results = (r.getData() ?? {}) as Record<string, unknown>;
-      const errors = r.isSuccess ? {} : r.getErrorMessagesByKey();
-      const limited = r.isSuccess ? [] : Object.entries(r.getErrorsByKey()).filter(([, e]) => isOperatingLimit(e)).map(([k]) => k);
-      return { results, errors, limited };
+      // https://apidocs.bitrix24.com/settings/performance/huge-data.html
+      for await (const page of this.#b24.actions.v2.fetchList.make<T>({ method, params, idKey: keys.idKey, customKeyForResult: keys.resultKey })) yield page as T[];
     } catch (err) {
-      throw toAppError('batch', err);
+      throw toAppError(method, err);
     }
   }
 
@@ -255,6 +277,38 @@ export class PortalClients {
     });
     return b24;
   }
+}
+
+interface BatchEnvelope { result?: unknown; result_error?: unknown }
+
+const mapOf = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/** A command's error in Bitrix24's words: its description, with its code when it has one. */
+function refusalOf(e: unknown): string {
+  if (typeof e === 'string') return e;
+  const { error, error_description: description } = (e ?? {}) as { error?: unknown; error_description?: unknown };
+  const code = error === undefined || error === null ? '' : String(error);
+  const text = description === undefined || description === null ? '' : String(description).trim();
+  if (!text) return code || 'Bitrix24 gave no reason';
+  return code && code !== '0' ? `${text} (${code})` : text;
+}
+
+/**
+ * A command's parameters as the query string of a batch line, nested the PHP way (`fields[EMAIL][0][VALUE]=…`), as
+ * Bitrix24 parses it (batch.md); `undefined` is left out and `null` sent empty.
+ */
+export function phpQuery(params: Record<string, unknown>): string {
+  const parts: string[] = [];
+  const walk = (key: string, v: unknown): void => {
+    if (v === undefined) return;
+    if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(`${key}[${k}]`, x);
+      return;
+    }
+    parts.push(`${encodeURIComponent(key)}=${v === null ? '' : encodeURIComponent(String(v))}`);
+  };
+  for (const [k, v] of Object.entries(params)) walk(k, v);
+  return parts.join('&');
 }
 
 function isNetworkError(err: unknown): boolean {

@@ -91,6 +91,8 @@ export interface Bitrix24Emulator {
   addUser(user: { name: string; lastName?: string; admin?: boolean }): number;
   /** Withholds a user's CRM read permission for an entity type (every item, or the listed ids); 5 = classic invoices. */
   denyRead(userId: number, entityTypeId: number, ids?: number[]): void;
+  /** Withholds a user's CRM create permission for an entity type (legacy `crm.company/contact.add` answer "Access denied."). */
+  denyCreate(userId: number, entityTypeId: number): void;
   expireAccessTokens(): void;
   /** Test control: refresh requests at /oauth/token/ wait for `gate` before they are looked at; null lets them through. */
   holdRefreshes(gate: (() => Promise<void>) | null): void;
@@ -362,6 +364,10 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     denyRead(userId, entityTypeId, ids) {
       portal.user(userId);
       portal.readDenials.push({ userId, entityTypeId, ids: ids ?? null });
+    },
+    denyCreate(userId, entityTypeId) {
+      portal.user(userId);
+      portal.createDenials.push({ userId, entityTypeId });
     },
     expireAccessTokens() {
       for (const t of portal.accessTokens.values()) t.expiresAt = Date.now() - 1;
