@@ -11,7 +11,7 @@ import { badRequest } from '../errors.js';
 import type { Services } from '../services.js';
 import { parseEvent, verifyEvent } from '../bitrix/request-auth.js';
 import { ReplayGuard } from '../bitrix/replay-guard.js';
-import { intakeEvent } from '../sync/intake.js';
+import { intakeEvent, isLikelyEcho } from '../sync/intake.js';
 import type { InstallClaim } from '../sync/install-portal.js';
 import { originOf, renderPage } from './pages.js';
 
@@ -95,8 +95,9 @@ export function bitrixRoutes(services: Services): Router {
       if (event.event === 'ONAPPUNINSTALL') {
         const clean = String((event.data as { CLEAN?: unknown }).CLEAN ?? '0') === '1';
         if ((await installPortal.uninstallIfConfirmed(portal.memberId, clean)) === 'unconfirmed') services.outbox.wake();
-      } else if (intakeEvent(store, portal.memberId, event)) {
-        services.outbox.wake();
+      } else {
+        const echo = isLikelyEcho(store, portal.memberId, event);
+        if (intakeEvent(store, portal.memberId, event)) services.outbox.wake(echo ? 'echo' : 'arrival');
       }
     }
     logger.debug({ event: event.event, memberId: event.auth.member_id }, 'event accepted');
