@@ -22,3 +22,21 @@ export const unauthorized = (message: string) => new AppError('AUTH.UNAUTHORIZED
 export const forbidden = (message: string) => new AppError('AUTH.FORBIDDEN', message, 403);
 export const notImplemented = (feature: string) =>
   new AppError('HTTP.NOT_IMPLEMENTED', `${feature} is not available in this version of the connector yet.`, 501);
+
+/**
+ * A limit of the other side is reached (Xero's daily limit, a Bitrix24 method's operating time): the work is not
+ * failing, it waits. The job goes back to the queue until `retryAt` (epoch ms) with this message as its visible
+ * reason, and the attempt is not counted against it.
+ */
+export class LimitReached extends AppError {
+  readonly transient = true;
+  constructor(code: string, message: string, readonly retryAt: number) {
+    super(code, message, 503, { retryAt });
+    this.name = 'LimitReached';
+  }
+}
+
+/** A moment for people: "2026-12-01 15:04:05 UTC". */
+export function utcTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}

@@ -24,7 +24,7 @@ export class Metrics {
     const registers = [this.registry];
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'connector_' });
     this.#jobOutcomes = new Counter({
-      name: 'connector_sync_outcomes_total', help: 'Job runs by kind and outcome (done, retry, attention, paused).',
+      name: 'connector_sync_outcomes_total', help: 'Job runs by kind and outcome (done, retry, attention, paused, wait).',
       labelNames: ['kind', 'outcome'], registers,
     });
     this.#bitrixCalls = new Counter({
@@ -62,6 +62,22 @@ export class Metrics {
         this.reset();
         const rows = s.db.prepare(`SELECT scope, name, updated_at FROM watermarks WHERE scope LIKE 'connection:%' AND name LIKE 'xero.%'`).all() as { scope: string; name: string; updated_at: number }[];
         for (const r of rows) this.set({ connection: r.scope.slice('connection:'.length), kind: r.name.slice('xero.'.length) }, Math.max(0, (Date.now() - r.updated_at) / 1000));
+      },
+    });
+    new Gauge({
+      name: 'connector_store_fault', help: 'Whether the database refuses writes now (1), by reason: STORE.LOCKED, STORE.DISK_FULL.',
+      labelNames: ['code'], registers,
+      collect() {
+        const now = s.faults.current()?.code;
+        for (const code of ['STORE.LOCKED', 'STORE.DISK_FULL']) this.set({ code }, now === code ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'connector_store_refused_writes_total', help: 'Writes the database refused (locked, disk full), by reason (since the process started).',
+      labelNames: ['code'], registers,
+      collect() {
+        this.reset();
+        for (const [code, n] of s.faults.refused()) this.set({ code }, n);
       },
     });
     const gateways = () => this.#gateways?.all() ?? [];

@@ -8,6 +8,7 @@ import { noStoreApi, rateLimits, singleQueryValues } from './http/request-guards
 import type { Config } from './config.js';
 import { AppError, notImplemented } from './errors.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { originOf } from './http/pages.js';
 import { healthRoutes } from './http/health.js';
 import type { Logger } from './log.js';
 import { loadManifest, manifestPaths, type Manifest } from './manifest.js';
@@ -87,7 +88,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(xeroRoutes(services));
   app.use(settingsRoutes(services));
   app.use(setupRoutes(services));
-  app.use(importRoutes(services, manifest.placements.CRM_SMART_INVOICE_LIST_TOOLBAR));
+  app.use(importRoutes(services, manifest.placements.CRM_COMPANY_LIST_TOOLBAR ?? manifest.placements.CRM_CONTACT_LIST_TOOLBAR));
 
   for (const path of manifestPaths(manifest)) {
     // A path served for other methods answers 405 naming them; a path with no feature yet answers 501.
@@ -101,8 +102,10 @@ export function createServer(deps: ServerDeps): ConnectorServer {
     });
   }
 
-  app.use(notFoundHandler);
-  app.use(errorHandler(deps.logger));
+  // Error pages may be framed by the installed portals, so a refused card tab says why inside Bitrix24.
+  const framers = () => [...new Set(deps.store.portals.list().filter((p) => p.state === 'installed').map((p) => originOf(p.clientEndpoint)))];
+  app.use(notFoundHandler(framers));
+  app.use(errorHandler(deps.logger, framers, deps.store.faults));
   return {
     app,
     services,

@@ -103,6 +103,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
       return { ...report, xeroCalls: report.xeroCalls + contacts.xeroCalls, updated: report.updated + contacts.updated };
     },
   };
+  watchStoreFaults(store, logger, intakeSchedule);
   const statusPoll = new StatusPollSchedule(store, polls, logger, { defaultIntervalSeconds: config.pollIntervalSeconds, budgetOf: (id) => gateways.for(id).budget });
   return {
     config, store, logger, manifest, sessions: new SessionTokens(input.appSecret, { store, appClientId: config.bitrix.clientId }), portals, identity, xero, connectXero, installPortal,
@@ -118,4 +119,19 @@ function perPortal(work: (memberId: string) => Promise<unknown>): JobHandler {
       return new Map();
     },
   };
+}
+
+/**
+ * A store fault is logged when it starts and when it ends; once writes work again the offline queues are drained at
+ * once, since events answered 503 meanwhile wait there (Bitrix24 does not resend online events).
+ */
+function watchStoreFaults(store: Store, logger: Logger, intake: IntakeSchedule): void {
+  store.faults.on((event, fault) => {
+    if (event === 'fault') {
+      logger.error({ code: fault.code }, `store cannot write: ${fault.message}`);
+      return;
+    }
+    logger.warn({ code: fault.code, seconds: Math.round((Date.now() - fault.since) / 1000), refusedWrites: fault.failures }, 'store writes again; draining the offline queues');
+    intake.queue('drain-offline');
+  });
 }

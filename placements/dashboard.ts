@@ -206,6 +206,8 @@ function syncState(services: Services, memberId: string, connection: Connection 
   return {
     counts: { waiting: counts.pending, inFlight: counts.running, attention: counts.needs_attention, paused: counts.paused },
     links: store.links.count(memberId),
+    // The database refusing writes (locked, disk full) stops all sync: shown first-hand, not only in /health.
+    storeFault: store.faults.current() ?? null,
     lastPoll,
     nextPoll: connection?.state === 'active' ? (lastPoll ?? Date.now()) + interval * 1000 : null,
     intervalSeconds: interval,

@@ -2,7 +2,8 @@
  * The "Import from Xero" slider (admins only): choose what to import → preview (counts to create, link, update and
  * skip, and the records that will fail with their reasons; nothing written yet) → start → live progress through the
  * page's stream → summary, with the failures as CSV. Cancel stops between batches. Opened as the DEFAULT placement
- * with `PLACEMENT_OPTIONS.view = "import"` (SLIDER_VIEWS) or from the invoice list toolbar (`/placements/import`).
+ * with `PLACEMENT_OPTIONS.view = "import"` (SLIDER_VIEWS, the dashboard's "Import from Xero" button) or from the
+ * "Import from Xero" item of the company and contact list toolbars (`/placements/import`, bound at install).
  * Every change is checked server-side against an admin page session.
  */
 import { Router, type Response } from 'express';

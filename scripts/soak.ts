@@ -1,32 +1,54 @@
-// `npm run soak [-- --minutes N]` (default 10): the fault campaign's realistic mix for N minutes against the
-// emulators, with the connector as its own process: smart and classic invoices created in Bitrix24 every second,
-// approvals and payments in Xero, Xero faults (5xx, 429s, lost answers, slow answers), Bitrix24 QUERY_LIMIT_EXCEEDED
-// bursts and expired tokens, and a SIGKILL + restart every few minutes. Every 30 s it prints documents, Xero calls,
-// retries, 429s, errors and the connector's memory (from its /metrics); at the end it checks the end state and
-// that memory stayed flat. Exit 1 when either check fails.
-import { mkdtempSync } from 'node:fs';
+// `npm run soak [-- --minutes N] [-- --out FILE]` (default 10 minutes): the fault campaign's realistic mix for N
+// minutes against the emulators, with the connector as its own process: smart and classic invoices created in
+// Bitrix24 every second, approvals and payments in Xero, Xero faults (5xx, 429s, lost answers, slow answers), Bitrix24
+// QUERY_LIMIT_EXCEEDED bursts and expired tokens, and a SIGKILL + restart at 1/5 and 2/5 of the run. It prints
+// documents, Xero calls, retries, 429s, Bitrix24 calls, errors and the connector's memory (from its /metrics) over
+// time (counters summed across the restarts); at the end it checks the end state, and that memory stayed flat: over
+// the last process's life after warm-up (from half the run on), the last half's mean RSS and heap may not exceed the
+// first half's by more than 25 % + 8 MB. With --out, the table and the verdict are also written to FILE.
+// Exit 1 when either check fails.
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, type MixDoc } from '../test/faults/mix.js';
 import { startProcessBed } from '../test/faults/process-bed.js';
 
-const i = process.argv.indexOf('--minutes');
-const minutes = Number(i >= 0 ? process.argv[i + 1] : 10);
+const arg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const minutes = Number(arg('minutes') ?? 10);
+const outFile = arg('out');
 if (!(minutes > 0)) {
-  process.stderr.write('Usage: npm run soak -- --minutes N\n');
+  process.stderr.write('Usage: npm run soak -- --minutes N [--out FILE]\n');
   process.exit(2);
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Memory may grow by this share plus this many bytes between the halves of the judged window. */
+const MEMORY_GROWTH = { ratio: 1.25, bytes: 8 * 1024 * 1024 };
+
 async function scrape(url: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const sum = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-  const jobs = (state: string) => text.split('\n').filter((l) => l.startsWith('connector_jobs{') && l.includes(`state="${state}"`)).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  const lines = (await (await fetch(`${url}/metrics`)).text()).split('\n');
+  const sum = (name: string, label = '') => lines.filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label)).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   return {
     calls: sum('connector_xero_calls_total'), retries: sum('connector_xero_retries_total'), r429: sum('connector_xero_rate_limited_total'),
-    b24: sum('connector_bitrix24_calls_total'), rss: sum('connector_process_resident_memory_bytes'), heap: sum('connector_nodejs_heap_size_used_bytes'),
-    attention: jobs('needs_attention'), pending: jobs('pending'),
+    b24: sum('connector_bitrix24_calls_total'),
+    errors: sum('connector_sync_outcomes_total', 'outcome="retry"') + sum('connector_sync_outcomes_total', 'outcome="attention"'),
+    rss: sum('connector_process_resident_memory_bytes'), heap: sum('connector_nodejs_heap_size_used_bytes'),
+    attention: sum('connector_jobs', 'state="needs_attention"'),
   };
+}
+
+/** Process counters restart at zero after a SIGKILL: what each had before is carried over. */
+class Totals {
+  readonly #last = new Map<string, number>();
+  readonly #carry = new Map<string, number>();
+  total(name: string, now: number): number {
+    if (now < (this.#last.get(name) ?? 0)) this.#carry.set(name, (this.#carry.get(name) ?? 0) + this.#last.get(name)!);
+    this.#last.set(name, now);
+    return (this.#carry.get(name) ?? 0) + now;
+  }
 }
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'connector-soak-'));
@@ -34,15 +56,26 @@ const bed = await startProcessBed(dataDir);
 const { b24, xero, tenantId } = bed;
 const docs: MixDoc[] = [];
 const paid: MixDoc[] = [];
-const heapSamples: number[] = [];
+const samples: Array<{ at: number; rss: number; heap: number }> = [];
+const totals = new Totals();
+const report: string[] = [];
+const say = (line: string) => {
+  process.stdout.write(`${line}\n`);
+  report.push(line);
+};
 let round = 0;
 let kills = 0;
 const started = Date.now();
 const endAt = started + minutes * 60_000;
+// Restarts early, so the second half of the run is one process's life: the window memory is judged over.
+const killAt = [started + minutes * 12_000, started + minutes * 24_000];
+const judgeFrom = started + minutes * 30_000;
+const every = Math.min(30_000, Math.max(5_000, minutes * 2_000));
 const MB = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-process.stdout.write(`soak: ${minutes} min; connector ${bed.url}\n`);
-process.stdout.write('elapsed  documents  inXero  xeroCalls  retries  429s  b24Calls  needsAttention  rss  heap\n');
-let nextReport = started + 30_000;
+process.stdout.write(`connector ${bed.url}\n`);
+say(`soak: ${minutes} min, a sample every ${every / 1000} s; SIGKILL + restart at ${killAt.map((t) => `${Math.round((t - started) / 1000)} s`).join(' and ')}; memory judged from ${Math.round((judgeFrom - started) / 1000)} s on`);
+say('elapsed  documents  inXero  xeroCalls  retries  429s  b24Calls  errors  needsAttention       rss      heap');
+let nextReport = started + every;
 let paidUpTo = 0;
 try {
   while (Date.now() < endAt) {
@@ -59,19 +92,24 @@ try {
       paid.push(...bed.withStore((s) => approveAndPay(xero, tenantId, s, b24.memberId, ready)));
       paidUpTo = docs.indexOf(ready.at(-1) ?? docs[paidUpTo]!) + 1;
     }
-    if (round % 180 === 0) { await bed.killAndRestart(); kills += 1; }
+    if (kills < killAt.length && Date.now() >= killAt[kills]!) {
+      await bed.killAndRestart();
+      kills += 1;
+      say(`${String(Math.round((Date.now() - started) / 1000)).padStart(6)}s  SIGKILL, restarted`);
+    }
     if (Date.now() >= nextReport) {
-      nextReport += 30_000;
+      nextReport = Date.now() + every;
       const m = await scrape(bed.url);
-      heapSamples.push(m.heap);
+      const t = (name: string) => totals.total(name, m[name]!);
+      samples.push({ at: Date.now(), rss: m.rss, heap: m.heap });
       const inXero = xero.invoices(tenantId).length;
-      process.stdout.write(`${String(Math.round((Date.now() - started) / 1000)).padStart(6)}s  ${String(docs.length).padStart(9)}  ${String(inXero).padStart(6)}  ${String(m.calls).padStart(9)}  ${String(m.retries).padStart(7)}  ${String(m.r429).padStart(4)}  ${String(m.b24).padStart(8)}  ${String(m.attention).padStart(14)}  ${MB(m.rss)}  ${MB(m.heap)}\n`);
+      say(`${String(Math.round((Date.now() - started) / 1000)).padStart(6)}s  ${String(docs.length).padStart(9)}  ${String(inXero).padStart(6)}  ${String(t('calls')).padStart(9)}  ${String(t('retries')).padStart(7)}  ${String(t('r429')).padStart(4)}  ${String(t('b24')).padStart(8)}  ${String(t('errors')).padStart(6)}  ${String(m.attention).padStart(14)}  ${MB(m.rss).padStart(8)}  ${MB(m.heap).padStart(8)}`);
     }
     await sleep(1000);
   }
   xero.setFaults({});
   b24.setFaults({});
-  process.stdout.write(`settling (kills: ${kills})…\n`);
+  say(`settling (kills: ${kills})…`);
   const until = Date.now() + 5 * 60_000;
   while (Date.now() < until) {
     const allIn = bed.withStore((s) => docs.every((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id)) && paid.every((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id)?.xeroStatus === 'PAID'));
@@ -83,17 +121,28 @@ try {
     assertPaidBack(b24, s, b24.memberId, paid);
     assertNothingStuck(s);
   });
-  // Flat memory: the heap of the last third of the run is within 1.5× of the first third's (after warm-up).
-  const third = Math.max(1, Math.floor(heapSamples.length / 3));
-  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  const first = avg(heapSamples.slice(0, third));
-  const last = avg(heapSamples.slice(-third));
-  process.stdout.write(`end state right: ${docs.length} documents exactly once in Xero, ${paid.length} paid statuses back; heap ${MB(first)} → ${MB(last)}\n`);
-  if (heapSamples.length >= 3 && last > first * 1.5) throw new Error(`memory grew: ${MB(first)} → ${MB(last)}`);
+  say(`end state right: ${docs.length} documents exactly once in Xero, ${paid.length} paid statuses back in Bitrix24, nothing stuck`);
+  // Flat memory: over the last process's life after warm-up, the last half's mean against the first half's.
+  const judged = samples.filter((x) => x.at >= judgeFrom);
+  const half = Math.floor(judged.length / 2);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const verdicts = (['rss', 'heap'] as const).map((k) => {
+    const first = mean(judged.slice(0, half).map((x) => x[k]));
+    const last = mean(judged.slice(half).map((x) => x[k]));
+    const bound = first * MEMORY_GROWTH.ratio + MEMORY_GROWTH.bytes;
+    return { k, first, last, bound, ok: last <= bound };
+  });
+  if (half < 2) say(`memory: too few samples after warm-up (${judged.length}) to judge; run longer`);
+  else for (const v of verdicts) say(`memory ${v.k}: first half ${MB(v.first)}, last half ${MB(v.last)} (bound ${MB(v.bound)}): ${v.ok ? 'flat' : 'GROWS'}`);
+  const grew = half >= 2 && verdicts.some((v) => !v.ok);
+  say(grew ? 'soak: FAILED (memory grows)' : 'soak: passed');
+  if (outFile) writeFileSync(outFile, `${report.join('\n')}\n`);
   await bed.close();
-  process.exit(0);
+  process.exit(grew ? 1 : 0);
 } catch (err) {
-  process.stderr.write(`soak failed: ${(err as Error).stack ?? String(err)}\n`);
+  say(`soak failed: ${(err as Error).message}`);
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  if (outFile) writeFileSync(outFile, `${report.join('\n')}\n`);
   await bed.close().catch(() => undefined);
   process.exit(1);
 }

@@ -11,7 +11,7 @@ import { startConnector, type TestConnector } from './helpers/connector.js';
 import { TEST_SECRET } from './helpers/store.js';
 import { openStore } from '../app/store/index.js';
 import { runPortalCommand } from '../app/sync/portal-admin.js';
-import { DOCUMENT_EVENTS, LIFECYCLE_EVENTS } from '../app/bitrix/portal-setup.js';
+import { DOCUMENT_EVENTS, IMPORT_PLACEMENTS, LIFECYCLE_EVENTS } from '../app/bitrix/portal-setup.js';
 
 /** Starts a connector registered as a local application in the emulated portal. */
 async function connectorFor(b24: Bitrix24Emulator, xero: XeroEmulator, env: Record<string, string> = {}): Promise<TestConnector> {
@@ -83,6 +83,29 @@ describe('installing the app into Bitrix24', () => {
     assert.equal(second.status, 200);
     assert.deepEqual(summary(b24), after1);
     assert.match(c.store.activity.list({ memberId: b24.memberId })[0].message, /0 item\(s\) set up/);
+  });
+
+  it('when the admin installs the app, then "Import from Xero" is bound to the company and contact list toolbars, and an update binds it again when the portal lost it', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    const importItems = () => b24.placements().filter((p) => p.handler === `${c.url}/placements/import`).map((p) => `${p.placement} ${p.title}`).sort();
+    assert.deepEqual(importItems(), ['CRM_COMPANY_LIST_TOOLBAR Import from Xero', 'CRM_CONTACT_LIST_TOOLBAR Import from Xero']);
+    // An earlier version had no toolbar item (or an admin removed it): the update's set-up adds it back.
+    b24.portal.placements = b24.portal.placements.filter((p) => !p.placement.endsWith('_LIST_TOOLBAR'));
+    await b24.update();
+    await b24.flushEvents();
+    c.services.outbox.start();
+    for (let i = 0; i < 100 && importItems().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(importItems(), ['CRM_COMPANY_LIST_TOOLBAR Import from Xero', 'CRM_CONTACT_LIST_TOOLBAR Import from Xero']);
+  });
+
+  it('when the connector asks to bind a placement code the portal does not offer, then the portal refuses it and the set-up reports it', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    const client = c.services.portals.for(b24.memberId);
+    await assert.rejects(client.call('placement.bind', { PLACEMENT: 'CRM_COMPANIES_LIST_TOOLBAR', HANDLER: `${c.url}/placements/import`, TITLE: 'Import from Xero' }), /Placement not found|ERROR_PLACEMENT_NOT_FOUND/);
+    const offered = await client.call<string[]>('placement.list', {}, { idempotent: true });
+    for (const code of IMPORT_PLACEMENTS) assert.ok(offered.includes(code), `${code} is offered`);
   });
 
   it('when the installer page is served, then only the portal may frame it', async () => {
@@ -229,6 +252,21 @@ describe('installing the app into Bitrix24', () => {
       ...auth, AUTH_ID: 'forged-auth-id', PLACEMENT: 'CRM_SMART_INVOICE_DETAIL_TAB', PLACEMENT_OPTIONS: JSON.stringify({ ID: '1' }),
     });
     assert.equal(bad.status, 401);
+  });
+
+  it('when the list-toolbar import is opened, then an admin gets the import slider, a non-admin 403 and a forged AUTH_ID 401', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    // A list toolbar posts the app-page fields and PLACEMENT, without PLACEMENT_OPTIONS (widgets/crm/list-toolbar.md).
+    const open = (userId: number, extra: Record<string, string> = {}) => {
+      const { PLACEMENT_OPTIONS: _none, ...auth } = b24.frameAuth(userId);
+      return postForm(`${c.url}/placements/import?DOMAIN=${auth.DOMAIN}&PROTOCOL=0`, { ...auth, PLACEMENT: 'CRM_COMPANY_LIST_TOOLBAR', ...extra });
+    };
+    const admin = await open(1);
+    assert.equal(admin.status, 200, await admin.clone().text());
+    assert.match(await admin.text(), /Import from Xero/);
+    assert.equal((await open(2)).status, 403);
+    assert.equal((await open(1, { AUTH_ID: 'forged-auth-id' })).status, 401);
   });
 
   it('when a non-admin tries to change settings, then it is refused; an admin can', async () => {

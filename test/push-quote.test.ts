@@ -36,15 +36,19 @@ function activity(env: Environment, id: number): string[] {
   return env.c.store.activity.list({ memberId: env.memberId, subject: `quote:${id}`, limit: 20 }).map((a) => a.message);
 }
 
-describe('pushing quotes from Bitrix24 to Xero', () => {
+/** A fresh environment for the enclosing suite, handed to `use`; at the end no request broke Xero's spec. */
+function suiteEnvironment(use: (env: Environment) => void): void {
   let env: Environment;
-  before(async () => {
-    env = await startEnvironment();
-  });
+  before(async () => use((env = await startEnvironment())));
   after(async () => {
     env.xero.assertNoSpecViolations();
     await env.close();
   });
+}
+
+describe('pushing quotes from Bitrix24 to Xero', () => {
+  let env: Environment;
+  suiteEnvironment((e) => (env = e));
 
   it('when a salesperson creates an estimate, then one Xero draft quote appears with every field, and its id, number and status come back', async () => {
     const { id } = createQuote(env, { number: 'EST-1001', company: 'Harbour Kitchens Ltd' });
@@ -244,5 +248,41 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
     } finally {
       updatePortalSettings(env.c.store, env.memberId, { ...settings, quoteSync: true });
     }
+  });
+});
+
+describe('healing a lost quote while Xero changes', () => {
+  let env: Environment;
+  suiteEnvironment((e) => (env = e));
+
+  it('when a quote on the first page of the look-up changes before the second page is read, then the lost quote is still found and not created twice', async () => {
+    const { companyId } = createQuote(env, { number: 'EST-8000' });
+    await env.settle();
+    // Other quotes changed before the lost one, a full page of them (Xero pages quotes by 100).
+    for (let i = env.xero.quotes(env.tenantId).length + 1; i <= 100; i++) {
+      env.xero.seedQuote(env.tenantId, {
+        Contact: { Name: 'Walk-in Customer' }, Date: '2026-11-20', Reference: `SHOP-${i}`,
+        LineItems: [{ Description: 'Counter sale', Quantity: 1, UnitAmount: 10, AccountCode: '200', TaxType: 'OUTPUT2' }],
+      });
+    }
+    let id = 0;
+    let touched = '';
+    await pushWithLostAnswer(env, {
+      create: () => ({ id } = createQuote(env, { number: 'EST-8001', companyId })),
+      between: () => {
+        assert.equal(xeroQuotesFor(env, 'EST-8001').length, 1, 'Xero has it although the connector never heard back');
+        // Right after the look-up's first page, a person sends one of the quotes on it (its last change is now newest).
+        env.xero.afterAnswer((r) => r.endpoint === 'GET /Quotes' && r.query.page === '1', (answer) => {
+          const first = (answer as { Quotes: Row[] }).Quotes.find((q) => q.Reference !== 'EST-8001')!;
+          touched = String(first.QuoteID);
+          env.xero.setQuoteStatus(env.tenantId, touched, 'SENT');
+        });
+      },
+      edit: () => env.b24.actAs(2).setProductRows(QUOTE, id, [{ productName: 'Design hour', price: 115, quantity: 3, taxRate: 15, taxIncluded: 'Y' }]),
+    });
+    assert.ok(touched, 'a quote changed between the pages of the look-up');
+    const all = xeroQuotesFor(env, 'EST-8001');
+    assert.deepEqual([all.length, all[0].Total], [1, 345]);
+    assert.equal(env.c.store.links.find(env.memberId, 'quote', String(id))!.xeroId, all[0].QuoteID);
   });
 });

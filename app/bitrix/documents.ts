@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { Decimal } from '../money.js';
 import type { DocumentCustomer, DocumentLine, DocumentType, SalesDocument } from '../sync/document.js';
-import type { BatchCalls, PortalClient } from './portal-client.js';
+import type { ListLabels } from './list-labels.js';
+import { operatingLimitReached, type BatchCalls, type PortalClient } from './portal-client.js';
 
 export const ENTITY_TYPE = { smart_invoice: 31, quote: 7, company: 4, contact: 3 } as const;
 /** Product-row owner types (bitrix24-rest.md §1). */
@@ -19,8 +20,10 @@ export interface DocumentRef {
 
 /** A document that could not be read, with the reason in words. */
 export interface ReadFailure {
-  code: 'SYNC.DOCUMENT_NOT_FOUND' | 'SYNC.CUSTOMER_NOT_FOUND' | 'SYNC.READ_FAILED';
+  code: 'SYNC.DOCUMENT_NOT_FOUND' | 'SYNC.CUSTOMER_NOT_FOUND' | 'SYNC.READ_FAILED' | 'B24.OPERATION_TIME_LIMIT';
   message: string;
+  /** Bitrix24's operating time limit holds the document until then (epoch ms): it waits, it did not fail. */
+  retryAt?: number;
 }
 
 export type ReadResult = { ok: true; doc: SalesDocument } | { ok: false; failure: ReadFailure };
@@ -96,11 +99,21 @@ const customerSchema = z.object({
   fm: z.array(z.object({ typeId: z.string().nullish(), value: z.string().nullish() })).nullish(),
 });
 
+/** Custom fields read as their labels when they are list fields (the tracking field), with the portal's labels. */
+export interface LabelledFields {
+  fields: string[];
+  labels: ListLabels;
+  memberId: string;
+}
+
 /** Reads documents; each one comes back read, or with the reason it could not be. */
 export async function readDocuments(
   client: PortalClient,
   refs: DocumentRef[],
-  options: { accountCodePropertyId?: number | null } = {},
+  options: {
+    accountCodePropertyId?: number | null;
+    labelled?: LabelledFields;
+  } = {},
 ): Promise<Map<string, ReadResult>> {
   const out = new Map<string, ReadResult>();
   const parsed: { ref: DocumentRef; doc: Omit<SalesDocument, 'customer'>; customer: { kind: 'company' | 'contact'; id: string } | null; productIds: string[] }[] = [];
@@ -120,9 +133,15 @@ export async function readDocuments(
         calls[`r_${k}`] = ['crm.item.productrow.list', { filter: { '=ownerType': OWNER_TYPE[ref.type], '=ownerId': ref.id } }];
       }
     }
-    const { results, errors } = await client.batch(calls);
+    const { results, errors, limited } = await client.batch(calls);
     for (const ref of chunk) {
       const k = keyOf(ref);
+      const blocked = limited.find((key) => key === `d_${k}` || key === `r_${k}`);
+      if (blocked) {
+        const limit = operatingLimitReached(calls[blocked]![0]);
+        out.set(k, { ok: false, failure: { code: 'B24.OPERATION_TIME_LIMIT', message: limit.message, retryAt: limit.retryAt } });
+        continue;
+      }
       if (errors[`d_${k}`] || !results[`d_${k}`]) {
         const notFound = /NOT_FOUND|not found/i.test(errors[`d_${k}`] ?? 'NOT_FOUND');
         out.set(k, {
@@ -156,7 +175,9 @@ export async function readDocuments(
   const found: Record<string, unknown> = {};
   const keys = Object.keys(lookups);
   for (let i = 0; i < keys.length; i += 50) {
-    const { results } = await client.batch(Object.fromEntries(keys.slice(i, i + 50).map((k) => [k, lookups[k]])));
+    const { results, limited } = await client.batch(Object.fromEntries(keys.slice(i, i + 50).map((k) => [k, lookups[k]])));
+    // A customer not read is not a customer deleted: the documents wait for the method's operating time.
+    if (limited.length) throw operatingLimitReached(lookups[limited[0]!]![0]);
     Object.assign(found, results);
   }
 
@@ -180,7 +201,30 @@ export async function readDocuments(
       ...l,
       accountCode: l.productId && options.accountCodePropertyId ? accountCodeOf(found[`p_${l.productId}`], options.accountCodePropertyId) : null,
     }));
-    out.set(keyOf(p.ref), { ok: true, doc: { ...p.doc, lines, customer } });
+    const fields = options.labelled ? await labelledFields(client, p.ref, p.doc.fields ?? {}, options.labelled) : p.doc.fields;
+    out.set(keyOf(p.ref), { ok: true, doc: { ...p.doc, lines, customer, fields } });
+  }
+  return out;
+}
+
+/**
+ * A list field's value is the chosen option's id; it is read as the option's label. Classic invoices' user fields
+ * are described by other methods (`crm.invoice.userfield.*`) and keep their raw values.
+ */
+async function labelledFields(
+  client: PortalClient,
+  ref: DocumentRef,
+  fields: Record<string, unknown>,
+  labelled: LabelledFields,
+): Promise<Record<string, unknown>> {
+  if (ref.type === 'invoice') return fields;
+  const out = { ...fields };
+  for (const wanted of labelled.fields) {
+    const key = Object.keys(out).find((k) => k.toLowerCase() === wanted.toLowerCase());
+    const value = key === undefined ? null : out[key];
+    if (key === undefined || value === null || value === '' || typeof value === 'object') continue;
+    const labels = await labelled.labels.of(client, labelled.memberId, ENTITY_TYPE[ref.type], key);
+    if (labels) out[key] = labels.get(String(value)) ?? value;
   }
   return out;
 }

@@ -21,6 +21,18 @@ export const LIFECYCLE_EVENTS = ['ONAPPUPDATE', 'ONAPPUNINSTALL', 'ONOFFLINEEVEN
 /** Placements the connector shows, in the order tried; each is bound only if the portal offers it. */
 export const CARD_PLACEMENTS = ['CRM_SMART_INVOICE_DETAIL_TAB', 'CRM_QUOTE_DETAIL_TAB', 'CRM_INVOICE_DETAIL_TAB'] as const;
 
+/**
+ * "Import from Xero" above the company and contact lists (a dropdown item of the list toolbar; the handler gets no
+ * PLACEMENT_OPTIONS). Source: https://apidocs.bitrix24.com/api-reference/widgets/crm/list-toolbar.html
+ */
+export const IMPORT_PLACEMENTS = ['CRM_COMPANY_LIST_TOOLBAR', 'CRM_CONTACT_LIST_TOOLBAR'] as const;
+
+/** Title and description of each placement bound (Bitrix24 shows the title as the tab or menu item). */
+const PLACEMENT_LABELS: Record<string, { title: string; description: string }> = {
+  ...Object.fromEntries(CARD_PLACEMENTS.map((c) => [c, { title: 'Xero', description: 'Xero status and actions' }])),
+  ...Object.fromEntries(IMPORT_PLACEMENTS.map((c) => [c, { title: 'Import from Xero', description: 'Import companies, contacts and products from Xero' }])),
+};
+
 /** The sync-state fields written back to documents. Source: bitrix24-rest.md §5. */
 export const SYNC_FIELDS = [
   { postfix: 'XERO_ID', type: 'string', label: 'Xero invoice ID' },
@@ -116,7 +128,7 @@ export async function setUpPortal(client: PortalClient, manifest: Manifest, publ
   // https://apidocs.bitrix24.com/api-reference/widgets/placement-bind.html
   const offered = new Set(asArray<string | { code?: string }>(have.offered).map((p) => (typeof p === 'string' ? p : String(p.code))));
   const placed = asArray<{ placement?: string; handler?: string }>(have.placements);
-  for (const code of CARD_PLACEMENTS) {
+  for (const code of [...CARD_PLACEMENTS, ...IMPORT_PLACEMENTS]) {
     const path = manifest.placements[code];
     if (!path) continue;
     if (offered.size > 0 && !offered.has(code)) {
@@ -126,7 +138,7 @@ export async function setUpPortal(client: PortalClient, manifest: Manifest, publ
     const handler = `${publicUrl}${path}`;
     want(
       `placement:${code}`,
-      ['placement.bind', { PLACEMENT: code, HANDLER: handler, TITLE: 'Xero', DESCRIPTION: 'Xero status and actions' }],
+      ['placement.bind', { PLACEMENT: code, HANDLER: handler, TITLE: PLACEMENT_LABELS[code]!.title, DESCRIPTION: PLACEMENT_LABELS[code]!.description }],
       placed.some((p) => p.placement === code && p.handler === handler),
     );
   }

@@ -91,13 +91,18 @@ export function bitrixRoutes(services: Services): Router {
       const portal = verifyEvent(store, event);
       const verdict = replays.check(event);
       if (verdict !== 'fresh') return ignore(verdict);
-      replays.remember(event);
       if (event.event === 'ONAPPUNINSTALL') {
+        replays.remember(event);
         const clean = String((event.data as { CLEAN?: unknown }).CLEAN ?? '0') === '1';
         if ((await installPortal.uninstallIfConfirmed(portal.memberId, clean)) === 'unconfirmed') services.outbox.wake();
       } else {
+        // Stored before the answer: a refused write (locked, disk full) answers 503 and is not remembered as taken.
         const echo = isLikelyEcho(store, portal.memberId, event);
-        if (intakeEvent(store, portal.memberId, event)) services.outbox.wake(echo ? 'echo' : 'arrival');
+        if (intakeEvent(store, portal.memberId, event)) {
+          store.faults.ok();
+          services.outbox.wake(echo ? 'echo' : 'arrival');
+        }
+        replays.remember(event);
       }
     }
     logger.debug({ event: event.event, memberId: event.auth.member_id }, 'event accepted');

@@ -8,6 +8,14 @@ import { ZodError } from 'zod';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { escapeHtml } from './html.js';
+import { storeFaultCode, storeFaultError, type StoreFaults } from '../store/faults.js';
+import { pageCsp } from './pages.js';
+
+/**
+ * The portals that may frame an error page: a refused card tab or slider shows its message inside Bitrix24 instead of
+ * the browser's "refused to connect". Error pages hold no action, so any installed portal may show them.
+ */
+export type ErrorFramers = () => string[];
 
 interface Answer {
   status: number;
@@ -16,6 +24,9 @@ interface Answer {
 }
 
 function toAnswer(err: unknown): Answer {
+  // The database refused the write (locked, disk full): 503, so the sender tries again; nothing was stored.
+  const fault = storeFaultCode(err);
+  if (fault) err = storeFaultError(fault);
   if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
   // A request that failed a schema check at a route's edge: 400 naming the fields, never their values.
   if (err instanceof ZodError) {
@@ -43,25 +54,28 @@ function toAnswer(err: unknown): Answer {
   };
 }
 
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger, framers: ErrorFramers = () => [], faults?: StoreFaults): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
     const answer = toAnswer(err);
+    if (faults?.note(err)) res.set('Retry-After', '30');
     const log = { err, code: answer.code, method: req.method, path: req.path, status: answer.status };
     if (answer.status >= 500 && answer.status !== 501) logger.error(log, 'request failed');
     else logger.warn(log, 'request refused');
-    sendError(req, res, answer);
+    sendError(req, res, answer, framers);
   };
 }
 
 /** Paths nobody serves: 404 with the same shape as every other error. */
-export const notFoundHandler: RequestHandler = (req, res) => {
-  sendError(req, res, { status: 404, code: 'HTTP.NOT_FOUND', message: `Nothing is served at ${req.method} ${req.path}.` });
-};
+export function notFoundHandler(framers: ErrorFramers = () => []): RequestHandler {
+  return (req, res) => sendError(req, res, { status: 404, code: 'HTTP.NOT_FOUND', message: `Nothing is served at ${req.method} ${req.path}.` }, framers);
+}
 
-function sendError(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], a: Answer): void {
+function sendError(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], a: Answer, framers: ErrorFramers): void {
   res.status(a.status);
   if (req.accepts(['json', 'html']) === 'html') {
+    const origins = framers();
+    if (origins.length) res.set('Content-Security-Policy', pageCsp({ portalOrigins: origins }));
     res.type('html').send(
       `<!doctype html><html><head><meta charset="utf-8"><title>Xero connector</title>` +
         `<link rel="stylesheet" href="/static/app.css"></head>` +

@@ -1,4 +1,4 @@
-/** GET /health: the state of the store, the portals, the Xero connections and the job queue. Counts only, no names. */
+/** GET /health: the state of the store (503 while it cannot write), the portals, the Xero connections and the job queue. Counts only, no names. */
 import { Router } from 'express';
 import { latestVersion } from '../store/db.js';
 import type { Store } from '../store/index.js';
@@ -8,6 +8,12 @@ export function healthRoutes(store: Store, startedAt: number): Router {
   router.get('/health', (_req, res) => {
     if (!store.isHealthy()) {
       res.status(503).json({ status: 'unavailable', store: { ok: false } });
+      return;
+    }
+    // Reads still work while the database refuses writes (locked, disk full): say which, and since when.
+    const fault = store.faults.current();
+    if (fault) {
+      res.status(503).json({ status: 'unavailable', store: { ok: false, fault: { code: fault.code, message: fault.message, since: new Date(fault.since).toISOString(), refusedWrites: fault.failures } } });
       return;
     }
     const connections = store.connections.countByState();

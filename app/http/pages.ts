@@ -15,12 +15,13 @@ import { browserMessages, DEFAULT_LANGUAGE, translator, type Translate } from '.
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views', import.meta.url));
 
-/** Who may frame a page: the portal's origin (pages and placements), or nobody (top-level windows). */
-export type Framing = { portalOrigin: string } | 'none';
+/** Who may frame a page: the portal's origin (pages and placements), the installed portals (error pages), or nobody (top-level windows). */
+export type Framing = { portalOrigin: string } | { portalOrigins: string[] } | 'none';
 
 /** The policy of every page (app/http/security-headers.ts): nothing inline, nothing from elsewhere; framed by the portal. */
 export function pageCsp(framing: Framing): string {
-  return contentSecurityPolicy(framing === 'none' ? [`'none'`] : [`'self'`, framing.portalOrigin]);
+  if (framing === 'none') return contentSecurityPolicy([`'none'`]);
+  return contentSecurityPolicy([`'self'`, ...('portalOrigin' in framing ? [framing.portalOrigin] : framing.portalOrigins)]);
 }
 
 export interface PageKit {

@@ -14,6 +14,7 @@ import { PortalRepository } from './portals.js';
 import { SecretBox } from './secret-box.js';
 import { SettingsRepository } from './settings.js';
 import { WatermarkRepository } from './watermarks.js';
+import { StoreFaults } from './faults.js';
 
 const KEY_CHECK = 'secret-key-check';
 const KEY_CHECK_PLAINTEXT = 'bitrix24-xero-connector';
@@ -29,6 +30,8 @@ export class Store {
   readonly consents: ConsentRepository;
   readonly imports: ImportRepository;
   readonly leases: LeaseRepository;
+  /** Writes the database refuses (locked, disk full): noted by whoever meets them, ended by a write that works. */
+  readonly faults: StoreFaults;
 
   constructor(
     readonly db: Db,
@@ -44,6 +47,7 @@ export class Store {
     this.consents = new ConsentRepository(db, box);
     this.imports = new ImportRepository(db);
     this.leases = new LeaseRepository(db);
+    this.faults = new StoreFaults(db);
   }
 
   /** Runs `fn` in one SQLite transaction. */

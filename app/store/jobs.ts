@@ -158,6 +158,19 @@ export class JobRepository {
       .run(runAt, error.message, error.code, now, id);
   }
 
+  /**
+   * Held by a limit of the other side until `runAt` (Xero's day spent, a Bitrix24 method's operating time): back to
+   * pending with the reason shown, and this run not counted as an attempt.
+   */
+  waitUntil(id: number, runAt: number, reason: { code: string; message: string }, now = Date.now()): void {
+    this.db
+      .prepare(
+        `UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, attempts = max(0, attempts - 1), last_error = ?,
+           last_error_code = ?, updated_at = ? WHERE id = ? AND state = 'running'`,
+      )
+      .run(runAt, reason.message, reason.code, now, id);
+  }
+
   /** A permanent failure: kept with its reason until the cause is fixed or someone retries it. */
   needsAttention(id: number, error: { code: string; message: string }, now = Date.now()): void {
     this.db

@@ -1,7 +1,7 @@
 /**
  * Drain the Bitrix24 offline event queue: the path that works even when Bitrix24 cannot reach the connector.
  * Records are reserved (`clear: 0` → `process_id`), turned into push jobs in one SQLite transaction, and only
- * then cleared in Bitrix24; if storing fails they are flagged with `event.offline.error`. Records without
+ * then cleared in Bitrix24; if storing fails they are flagged with `event.offline.error` and fetched again next time. Records without
  * the document id (the docs' samples show `EVENT_DATA: false`) start a reconciliation sweep instead.
  * Source: bitrix24-rest.md §10 (offline events).
  */
@@ -27,7 +27,8 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
   let total = 0;
   for (let round = 0; round < 100; round++) {
     // https://apidocs.bitrix24.com/api-reference/events/offline-events/event-offline-get.html
-    const got = await client.call<{ process_id: string | null; events: OfflineRecord[] }>('event.offline.get', { clear: 0, limit: PAGE, auth_connector: AUTH_CONNECTOR });
+    // `error: 1`: records flagged by a drain whose store refused the write (locked, disk full) are taken again.
+    const got = await client.call<{ process_id: string | null; events: OfflineRecord[] }>('event.offline.get', { clear: 0, limit: PAGE, error: 1, auth_connector: AUTH_CONNECTOR });
     const events = got.events ?? [];
     if (events.length === 0 || !got.process_id) break;
     try {

@@ -56,7 +56,7 @@ export class IntakeSchedule {
       });
       if (portals.length) this.outbox.wake();
     } catch (err) {
-      this.logger.error({ err, kind }, 'could not queue scheduled work');
+      if (!this.store.faults.note(err)) this.logger.error({ err, kind }, 'could not queue scheduled work');
     }
   }
 }

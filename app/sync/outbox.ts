@@ -3,18 +3,21 @@
  * time, up to the handler's batch size), and records each job's outcome as data on its row: done, retry
  * later with exponential back-off and jitter, needs attention (with the reason in words), or paused.
  */
-import { AppError } from '../errors.js';
+import { AppError, LimitReached } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Job } from '../store/jobs.js';
 import { withRequestId } from '../request-context.js';
 import type { Metrics } from '../metrics.js';
+import { isStoreFaultCode, storeFaultCode, storeFaultError } from '../store/faults.js';
 
 export type JobOutcome =
   | { kind: 'done' }
   | { kind: 'retry'; code: string; message: string; delayMs?: number }
   | { kind: 'attention'; code: string; message: string }
-  | { kind: 'paused'; message: string };
+  | { kind: 'paused'; message: string }
+  /** A limit of the other side holds the job until `until` (epoch ms): back in the queue, the attempt not counted. */
+  | { kind: 'wait'; code: string; message: string; until: number };
 
 /**
  * Claims up to `n` more due jobs of the group's kind and portal, for a handler whose batch turned out part-empty
@@ -98,6 +101,9 @@ export function backoffDelay(attempt: number, baseMs: number): number {
 
 /** Turns a thrown error into an outcome: transient errors retry, AppErrors with 4xx meaning need attention. */
 export function outcomeOf(err: unknown): JobOutcome {
+  if (err instanceof LimitReached) return { kind: 'wait', code: err.code, message: err.message, until: err.retryAt };
+  const fault = storeFaultCode(err);
+  if (fault) return { kind: 'retry', code: fault, message: storeFaultError(fault).message };
   if (err instanceof AppError) {
     if (err.code === 'XERO.NEEDS_RECONNECT' || err.code === 'XERO.DISCONNECTED') return { kind: 'paused', message: err.message };
     const transient = (err as { transient?: boolean }).transient ?? (err.status >= 500 && !err.code.startsWith('SYNC.'));
@@ -121,6 +127,8 @@ export class Outbox {
   readonly #arrivals: number[] = [];
   /** Until when a partial batch waits for the burst arriving (0: nothing waits). */
   #holdUntil = 0;
+  /** Outcomes of groups that ran while the database refused writes: written before any new work is claimed. */
+  readonly #unrecorded: Array<{ jobs: Job[]; outcomes: Map<number, JobOutcome> }> = [];
   readonly #opts: Required<OutboxOptions>;
 
   constructor(
@@ -192,7 +200,8 @@ export class Outbox {
       await afterPendingIo();
       await this.runOnce(true);
     } catch (err) {
-      this.logger.error({ err }, 'outbox tick failed');
+      // A refused write (locked, disk full) is reported by the store's fault listeners; the next tick probes again.
+      if (!this.store.faults.note(err)) this.logger.error({ err }, 'outbox tick failed');
     } finally {
       this.#ticking = false;
       if (!this.#stopped) {
@@ -200,6 +209,8 @@ export class Outbox {
         let wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - Date.now()));
         // A batch waiting to fill: sleep until the wait ends (a new event's wake-up comes sooner), never spin on
         // the held jobs that are already due.
+        // While the database refuses writes, probe it once per idle wait rather than spinning on the due jobs.
+        if (this.store.faults.current()) wait = Math.max(wait, this.#opts.idleMs);
         if (this.#holdUntil) {
           const held = Math.max(1, this.#holdUntil - Date.now());
           wait = wait === 0 ? held : Math.min(wait, held);
@@ -216,6 +227,8 @@ export class Outbox {
   private async runOnce(fill = false): Promise<boolean> {
     let started = false;
     this.#holdUntil = 0;
+    // While the database refuses writes no new work is taken: its results could not be kept.
+    if (!this.writable()) return false;
     for (const [kind, handler] of this.#handlers) {
       while (this.#running.size < this.#opts.parallelGroups) {
         if (fill && this.waitsToFill(kind, handler.batchSize ?? 1)) break;
@@ -237,6 +250,32 @@ export class Outbox {
       }
     }
     return started;
+  }
+
+  /** Whether the store takes writes: outcomes kept back are written first; during a fault, a probe decides. */
+  private writable(): boolean {
+    if (this.store.faults.current() && !this.store.faults.probe()) return false;
+    while (this.#unrecorded.length) {
+      const { jobs, outcomes } = this.#unrecorded[0]!;
+      if (!this.recordGroup(jobs, outcomes)) return false;
+      this.#unrecorded.shift();
+    }
+    return true;
+  }
+
+  /** Writes a group's outcomes in one transaction; false (noted as a store fault) when the database refuses. */
+  private recordGroup(jobs: Job[], outcomes: Map<number, JobOutcome>): boolean {
+    try {
+      // One transaction for the group's outcomes: one commit instead of one per job.
+      this.store.transaction(() => {
+        for (const job of jobs) this.record(job, outcomes.get(job.id) ?? { kind: 'done' });
+      });
+      this.store.faults.ok();
+      return true;
+    } catch (err) {
+      if (!this.store.faults.note(err)) throw err;
+      return false;
+    }
   }
 
   /** True when `kind`'s due jobs are fewer than a batch and the filling rule lets them wait (`fillUntil`). */
@@ -303,13 +342,11 @@ export class Outbox {
       outcomes = await handler.run([...jobs], more);
     } catch (err) {
       const o = outcomeOf(err);
-      if (!(err instanceof AppError)) this.logger.error({ err }, 'job handler failed');
+      if (!(err instanceof AppError) && !this.store.faults.note(err)) this.logger.error({ err }, 'job handler failed');
       outcomes = new Map(jobs.map((j) => [j.id, o]));
     }
-    // One transaction for the group's outcomes: one commit instead of one per job.
-    this.store.transaction(() => {
-      for (const job of jobs) this.record(job, outcomes.get(job.id) ?? { kind: 'done' });
-    });
+    // The jobs stay running (never done without their writes) until their outcomes can be written.
+    if (!this.recordGroup(jobs, outcomes)) this.#unrecorded.push({ jobs, outcomes });
   }
 
   /** A document that stopped for a cause shows in the activity log (and the dashboard's error chart) once per stop. */
@@ -330,7 +367,8 @@ export class Outbox {
         jobs.complete(job);
         break;
       case 'retry':
-        if (job.attempts >= this.#opts.maxAttempts) {
+        // The database refusing writes is no fault of the job: it never gives up on that.
+        if (job.attempts >= this.#opts.maxAttempts && !isStoreFaultCode(outcome.code)) {
           jobs.needsAttention(job.id, { code: outcome.code, message: `${outcome.message} (gave up after ${job.attempts} attempts; retry by hand once the cause is fixed)` });
           this.noteAttention(job, outcome.message);
         } else {
@@ -343,6 +381,9 @@ export class Outbox {
         break;
       case 'paused':
         jobs.pauseOne(job.id, outcome.message);
+        break;
+      case 'wait':
+        jobs.waitUntil(job.id, outcome.until, outcome);
         break;
     }
   }

@@ -20,12 +20,13 @@ import type { Job } from '../store/jobs.js';
 import type { Connection } from '../store/connections.js';
 import type { PortalClient, PortalClients } from '../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../bitrix/documents.js';
+import { ListLabels } from '../bitrix/list-labels.js';
 import { writeBackXeroState } from '../bitrix/write-back.js';
 import { loadPipelines, pipelineEntityId } from '../bitrix/stages.js';
 import type { XeroGateway, XeroGateways } from '../xero/gateway.js';
 import { announceCustomers, knownContactIds, resolveContacts, saveContactLinks, customerKey, type ResolvedContacts } from '../xero/contacts.js';
 import { listCurrencies } from '../xero/invoices.js';
-import type { PushItem, PushResult, XeroDocumentState } from '../xero/documents.js';
+import type { PushFailure, PushItem, PushResult, XeroDocumentState } from '../xero/documents.js';
 import type { Link } from '../store/links.js';
 import { isExpectedEcho } from '../store/link-status.js';
 import type { SalesDocument } from './document.js';
@@ -109,6 +110,7 @@ class Round {
 export class PushDocuments<P> implements JobHandler {
   readonly batchSize = 50;
   readonly #currencies = new Map<number, { codes: Promise<string[]>; at: number }>();
+  private readonly listLabels = new ListLabels();
 
   constructor(
     private readonly deps: PushDeps,
@@ -205,6 +207,8 @@ export class PushDocuments<P> implements JobHandler {
     const { memberId, connection, settings } = round;
     const read = await readDocuments(client, refs, {
       accountCodePropertyId: this.deps.store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
+      // The tracking option is named by the field's label when the field is a Bitrix24 list.
+      labelled: settings.tracking ? { fields: [settings.tracking.field], labels: this.listLabels, memberId } : undefined,
     });
     const candidates: Candidate[] = [];
     const gone: PushPayload[] = [];
@@ -215,6 +219,7 @@ export class PushDocuments<P> implements JobHandler {
       if (!r.ok) {
         // Gone from Bitrix24 (whether or not an event said so): removed in Xero, their Xero states read at once.
         if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') gone.push({ ...ref, deleted: true } as PushPayload);
+        else if (r.failure.retryAt) round.settle(key, { kind: 'wait', code: r.failure.code, message: r.failure.message, until: r.failure.retryAt });
         else round.attention(key, r.failure);
         continue;
       }
@@ -361,7 +366,7 @@ export class PushDocuments<P> implements JobHandler {
         // Refused by Xero: nothing was created, so no look-up is needed next time. A transient failure may have
         // reached Xero: the mark stays.
         if (r.permanent && item.creates) store.links.clearSent(round.memberId, item.c.doc.type, item.c.doc.id);
-        round.settle(item.key, r.permanent ? { kind: 'attention', code: r.code, message: r.message } : { kind: 'retry', code: r.code, message: r.message });
+        round.settle(item.key, failureOutcome(r));
         continue;
       }
       const state: XeroDocumentState = { ...r, reference: this.kind.reference(item.c.doc, round.settings), currencyCode: item.c.doc.currency, contactId: null };
@@ -567,6 +572,14 @@ export function contentHash(doc: SalesDocument, settings: PortalSettings, kind: 
     ...(extra.length ? { extra } : {}),
   };
   return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 32);
+}
+
+/** What becomes of a document Xero did not take: it needs attention, waits for a limit or a reconnect, or is retried. */
+function failureOutcome(r: PushFailure): JobOutcome {
+  if (r.permanent) return { kind: 'attention', code: r.code, message: r.message };
+  if (r.retryAt) return { kind: 'wait', code: r.code, message: r.message, until: r.retryAt };
+  if (r.code === 'XERO.NEEDS_RECONNECT') return { kind: 'paused', message: r.message };
+  return { kind: 'retry', code: r.code, message: r.message };
 }
 
 function capital(word: string): string {

@@ -58,6 +58,8 @@ export class StatusPollSchedule {
   /** Starts a poll of every active connection that is due; resolves once those polls end. */
   async tick(now = Date.now()): Promise<void> {
     const started: Promise<void>[] = [];
+    // No new work while the database refuses writes (locked, disk full): what a poll reads could not be kept.
+    if (this.store.faults.current()) return;
     for (const c of this.store.connections.list()) {
       if (c.state !== 'active' || this.#inFlight.has(c.id)) continue;
       const last = this.#lastPollAt.get(c.id);

@@ -61,6 +61,12 @@ export const settingsSchema = z.object({
    * Optional Xero tracking category filled from a Bitrix24 field: the category's id and the field's name
    * (e.g. `ufCrm_Region`); the field's value names the option. (Default: none)
    */
+  /**
+   * Bitrix24 is the master for contact details: a change made in Xero to a linked contact's name, email, phone,
+   * website, tax number or address is not written to Bitrix24, and Xero gets the Bitrix24 value back (Bitrix24's
+   * changes still go to Xero). (Default: false — the last writer wins, field by field)
+   */
+  bitrixMasterForContacts: z.boolean().default(false),
   tracking: z.object({ categoryId: z.string().trim().min(1).max(64), field: z.string().trim().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'name a Bitrix24 field such as ufCrm_Region') }).nullable().default(null),
 });
 

@@ -7,9 +7,10 @@
  * Xero → Bitrix24 (`pull-contact` jobs from CONTACT webhooks, and the If-Modified-Since poll): read the contacts (≤ 50
  * by id per call, or the changed pages) → the fields that differ from the agreement → Bitrix24 updated in batches
  * (multifields changed in place by their ID, tax number and address in the requisite) → the agreement updated.
- * Conflicts: the side whose change is handled last wins, field by field; the portal setting `contacts.bitrixMaster`
- * makes Bitrix24 the master (Xero's changes are not written to Bitrix24). No echo: the connector's own writes make
- * both sides equal to the agreement, so the events and webhooks they cause find nothing to do.
+ * Conflicts: the side whose change is handled last wins, field by field; the portal setting `bitrixMasterForContacts`
+ * makes Bitrix24 the master (Xero's changes are not written to Bitrix24; Xero gets Bitrix24's values back). No echo:
+ * the connector's own writes make both sides equal to the agreement, so the events and webhooks they cause find
+ * nothing to do.
  */
 import { createHash } from 'node:crypto';
 import type { Contact } from 'xero-node';
@@ -22,6 +23,7 @@ import type { Link } from '../store/links.js';
 import type { XeroGateways } from '../xero/gateway.js';
 import { contactPages, contactsById, updateContacts, type XeroParty } from '../xero/contact-reader.js';
 import type { JobHandler, JobOutcome } from './outbox.js';
+import { portalSettings } from './settings.js';
 import { outcomeOf } from './outbox.js';
 import { addressFromText, changedFields, detailsOfB24, detailsOfParty, type ContactDetails, type DetailField } from './contact-details.js';
 
@@ -120,7 +122,6 @@ export class SyncContacts {
     const connection = store.connections.get(connectionId);
     if (!connection) return 0;
     const memberId = connection.memberId;
-    if (store.settings.get<boolean>(memberId, 'contacts.bitrixMaster')) return 0;
     const changes: { link: Link; xero: ContactDetails; changed: DetailField[] }[] = [];
     for (const p of parties) {
       for (const link of store.links.findByXero(connectionId, 'contact', p.contactId).filter((l) => l.b24Type === 'company' || l.b24Type === 'contact')) {
@@ -132,13 +133,19 @@ export class SyncContacts {
     if (!changes.length) return 0;
     const client = this.deps.portals.for(memberId);
     const current = await readDetails(client, changes.map((c) => ({ kind: c.link.b24Type as 'company' | 'contact', id: c.link.b24Id })));
+    if (portalSettings(store, memberId).bitrixMasterForContacts) {
+      await this.restoreInXero(connectionId, memberId, changes, current);
+      return 0;
+    }
     let updated = 0;
     for (let i = 0; i < changes.length; i += 12) {
       const chunk = changes.slice(i, i + 12);
       const calls: Record<string, [string, Record<string, unknown>]> = {};
       chunk.forEach((c, n) => {
         const d = current.get(`${c.link.b24Type}:${c.link.b24Id}`);
-        if (d) Object.assign(calls, b24Commands(`c${n}`, c.link.b24Type as 'company' | 'contact', d, c.xero, c.changed));
+        // Fields Bitrix24 already holds (the connector's own change, killed before it recorded the agreement) are not written again: no echo.
+        const differing = d ? c.changed.filter((f) => detailsOfB24(d)[f] !== c.xero[f]) : [];
+        if (d && differing.length) Object.assign(calls, b24Commands(`c${n}`, c.link.b24Type as 'company' | 'contact', d, c.xero, differing));
       });
       const { errors } = await client.batch(calls);
       store.transaction(() => {
@@ -154,6 +161,37 @@ export class SyncContacts {
       });
     }
     return updated;
+  }
+
+  /**
+   * Bitrix24 is the master for contact details: Xero's changed fields are set back to the Bitrix24 values (one
+   * `POST /Contacts` per 50), Bitrix24 is not written, and the agreement becomes Bitrix24's values, so the webhook
+   * that write causes finds nothing to do.
+   */
+  private async restoreInXero(connectionId: number, memberId: string, changes: { link: Link; xero: ContactDetails; changed: DetailField[] }[], current: Map<string, B24Details>): Promise<void> {
+    const { store } = this.deps;
+    const restores: { link: Link; b24: ContactDetails; changed: DetailField[]; differing: DetailField[] }[] = [];
+    for (const c of changes) {
+      const d = current.get(`${c.link.b24Type}:${c.link.b24Id}`);
+      if (!d) continue; // deleted in Bitrix24 meanwhile
+      const b24 = detailsOfB24(d);
+      const differing = c.changed.filter((f) => (b24[f] ?? '') !== (c.xero[f] ?? '') && !(f === 'name' && !b24.name));
+      restores.push({ link: c.link, b24, changed: c.changed, differing });
+    }
+    const bodies = restores.filter((r) => r.differing.length).map((r) => xeroContactOf(r.link.xeroId, r.b24, r.differing));
+    const refused = bodies.length ? await updateContacts(this.deps.gateways.for(connectionId), bodies, (chunk) => `contacts-restore:${hash(chunk)}`) : new Map<string, string>();
+    store.transaction(() => {
+      for (const r of restores) {
+        if (refused.has(r.link.xeroId)) {
+          store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `${r.link.b24Type}:${r.link.b24Id}`, message: `Xero did not take back Bitrix24's details of "${r.b24.name}": ${refused.get(r.link.xeroId)}` });
+          continue;
+        }
+        store.links.setContactFields(r.link.id, merge(store.links.contactFields<ContactDetails>(r.link.id), r.b24, r.changed));
+        if (r.differing.length) {
+          store.activity.record({ memberId, level: 'info', kind: 'contact.restored', subject: `${r.link.b24Type}:${r.link.b24Id}`, message: `A change made in Xero to "${r.b24.name}" (${r.differing.join(', ')}) was set back to the Bitrix24 values: Bitrix24 is the master for contact details.` });
+        }
+      }
+    });
   }
 
   private async guard(jobs: Job[], work: () => Promise<void>): Promise<Map<number, JobOutcome>> {

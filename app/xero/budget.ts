@@ -54,6 +54,8 @@ export class DailyBudget {
   readonly #calls: number[] = [];
   #xero: { remaining: number; at: number; callsBefore: number } | null = null;
   #counted = 0;
+  /** Xero refused calls for the day (429 `X-Rate-Limit-Problem: day`) until then, ms; 0 when it did not. */
+  #spentUntil = 0;
 
   constructor(
     readonly limit: number,
@@ -77,8 +79,23 @@ export class DailyBudget {
     return this.#calls.length;
   }
 
+  /**
+   * Xero answered 429 with `X-Rate-Limit-Problem: day` and `Retry-After`: nothing is left until `until` (ms),
+   * whatever was counted; from then on Xero's earlier count no longer holds.
+   */
+  spentUntil(until: number): void {
+    this.#spentUntil = Math.max(this.#spentUntil, until);
+  }
+
+  /** Until when Xero refuses calls for the day (ms), or 0. */
+  get xeroSpentUntil(): number {
+    return this.#spentUntil > this.now() ? this.#spentUntil : 0;
+  }
+
   /** Calls left: ours, or Xero's when lower (less the calls made since Xero said it). */
   remaining(): number {
+    if (this.#spentUntil > this.now()) return 0;
+    if (this.#spentUntil && this.#xero && this.#xero.at <= this.#spentUntil) this.#xero = null; // its day has turned
     const own = this.limit - this.used();
     if (!this.#xero || this.now() - this.#xero.at > this.windowMs) return Math.max(0, own);
     const theirs = this.#xero.remaining - (this.#counted - this.#xero.callsBefore);
@@ -100,6 +117,7 @@ export class DailyBudget {
   availableAt(spend: Spend): number {
     const now = this.now();
     if (this.allows(spend)) return now;
+    if (this.#spentUntil > now) return this.#spentUntil;
     this.prune();
     // Enough calls must leave the window for the remaining budget to rise above the spend's floor.
     const short = this.floor(spend) + 1 - this.remaining();

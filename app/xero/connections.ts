@@ -86,6 +86,28 @@ export class XeroConnections {
     return p;
   }
 
+  /**
+   * After Xero refused the organisation (403, or 401 to a token just renewed): asks Xero which organisations the token
+   * still reaches (GET /connections, xero-api.md §1). When this one is gone — a Xero user removed the app from the
+   * organisation, or the authorisation was revoked — the connection needs reconnecting and its jobs pause; returns
+   * whether that happened. A custom connection has no consent to renew, so it is left as it is.
+   */
+  async confirmTenant(session: XeroSession): Promise<boolean> {
+    const { connection } = session;
+    if (connection.grantType === 'client_credentials' || !connection.accessToken) return false;
+    let reached: boolean;
+    try {
+      reached = (await this.identity.tenants(connection.accessToken)).some((t) => t.tenantId.toLowerCase() === connection.tenantId.toLowerCase());
+    } catch (err) {
+      if ((err as AppError).details?.status !== 401) return false; // Xero could not say: the call's own error stands
+      reached = false;
+    }
+    if (reached) return false;
+    const current = this.store.connections.get(connection.id);
+    if (current?.state === 'active') this.markNeedsReconnect(current, `Xero no longer lets the connector reach ${connection.tenantName ?? 'the organisation'} (the app was disconnected in Xero or its access revoked).`);
+    return true;
+  }
+
   /** Marks the connection as needing a reconnect and pauses its Xero jobs. */
   markNeedsReconnect(connection: Connection, reason: string): void {
     this.store.transaction(() => {

@@ -5,7 +5,7 @@
  * endpoints through these.
  */
 import { createHash } from 'node:crypto';
-import { AppError } from '../errors.js';
+import { AppError, LimitReached } from '../errors.js';
 import { validationMessages, XeroApiError } from './errors.js';
 
 /** Documents per write request (Xero recommends ≤ 50, xero-api.md §2). */
@@ -53,6 +53,8 @@ export interface PushFailure {
   permanent: boolean;
   code: string;
   message: string;
+  /** A limit of Xero's holds the document until then (epoch ms): it waits in the queue (LimitReached). */
+  retryAt?: number;
 }
 
 export type PushResult = PushedDocument | PushFailure;
@@ -104,6 +106,7 @@ export function failureOf(err: unknown): PushFailure {
   if (err instanceof XeroApiError) {
     return { ok: false, permanent: !err.transient && err.kind !== 'unauthorized', code: err.code, message: err.message };
   }
+  if (err instanceof LimitReached) return { ok: false, permanent: false, code: err.code, message: err.message, retryAt: err.retryAt };
   if (err instanceof AppError) return { ok: false, permanent: false, code: err.code, message: err.message };
   return { ok: false, permanent: false, code: 'XERO.UNEXPECTED', message: `Sending to Xero failed unexpectedly: ${(err as Error)?.message ?? String(err)}` };
 }

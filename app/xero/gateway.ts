@@ -5,7 +5,9 @@
  * - at most `concurrent` calls in flight (p-queue);
  * - a sliding one-minute window with headroom (55 of 60), tightened by `X-MinLimit-Remaining`;
  * - `Retry-After` on a 429 pauses the whole gateway, then the call is retried;
- * - `X-DayLimit-Remaining: 0` stops calls for the connection until the budget returns;
+ * - the day spent (429 `X-Rate-Limit-Problem: day`, `X-DayLimit-Remaining: 0`, or the budget's own count) never makes
+ *   a call sleep for hours: it fails at once with `LimitReached` ("Xero daily limit reached, retry at T"), its job goes
+ *   back to the queue until T, and the budget refuses every call to the organisation until then;
  * - transient failures (network, 5xx) retried with exponential back-off and jitter; a 401 renews the token once.
  * Timeout: 30 s per call (axios default set in xero/connections.ts).
  */
@@ -13,7 +15,8 @@ import PQueue from 'p-queue';
 import type { Logger } from '../log.js';
 import { XeroApiError, toXeroError } from './errors.js';
 import type { XeroConnections, XeroSession } from './connections.js';
-import { DailyBudget, currentSpend, type BudgetStatus } from './budget.js';
+import { DailyBudget, currentSpend, type BudgetStatus, type Spend } from './budget.js';
+import { AppError, LimitReached, utcTime } from '../errors.js';
 
 export interface XeroLimits {
   /** Calls in flight at once. (Default: 5) */
@@ -30,6 +33,8 @@ export interface XeroLimits {
   perDay?: number;
   /** Length of Xero's counting day in ms; shorter only in tests and the benchmark's compressed day. (Default: 86400000) */
   dayMs?: number;
+  /** Longest wait for the daily budget inside a call, ms; a longer one ends the call with `LimitReached`. (Default: 60000) */
+  budgetWaitMs?: number;
 }
 
 export const DEFAULT_XERO_LIMITS: XeroLimits = { concurrent: 5, perMinute: 55, windowMs: 60_000, attempts: 4, backoffMs: 500 };
@@ -84,21 +89,35 @@ export class XeroGateway {
     const spend = currentSpend();
     for (let attempt = 1; ; attempt++) {
       try {
-        // Every attempt is a call Xero counts: each one waits for the day's budget of its priority.
+        // Every attempt is a call Xero counts: each one waits for the day's budget of its priority, but never long.
+        this.refuseLongWait(spend);
         await this.budget.admit(spend);
         return (await this.#queue.add(() => this.run(session, fn))) as T;
       } catch (raw) {
+        if (raw instanceof LimitReached) throw raw;
         const err = toXeroError(raw, what);
         if (err.kind === 'unauthorized' && !renewed) {
           renewed = true;
           session = await this.connections.sessionAfterUnauthorized(this.connectionId, session.connection.accessToken ?? '');
           continue;
         }
+        // Refused the organisation itself: when Xero no longer lists it for the token, the connection waits for an
+        // admin to reconnect (its jobs pause) instead of each document failing.
+        if ((err.kind === 'forbidden' || err.kind === 'unauthorized') && (await this.connections.confirmTenant(session))) {
+          throw new AppError('XERO.NEEDS_RECONNECT', `${session.connection.tenantName ?? 'Xero'} needs reconnecting by a portal admin.`, 409);
+        }
         if (err.kind === 'rate_limited') {
           this.stats.received429 += 1;
-          this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + (err.retryAfterSeconds ?? 60) * 1000);
+          const until = Date.now() + (err.retryAfterSeconds ?? 60) * 1000;
           this.logger.warn({ connectionId: this.connectionId, retryAfter: err.retryAfterSeconds, problem: err.limitProblem }, 'Xero rate limit hit; gateway paused');
-          if (err.limitProblem === 'day' || attempt >= this.limits.attempts + 2) throw err;
+          if (err.limitProblem === 'day') {
+            // The day's calls are spent: the budget refuses everything until Xero's Retry-After, and this call's job
+            // waits in the queue, not here (xero-api.md §2; https://developer.xero.com/documentation/auth-and-limits/xero-api-limits).
+            this.budget.spentUntil(until);
+            throw dayLimitReached(until);
+          }
+          this.#pausedUntil = Math.max(this.#pausedUntil, until);
+          if (attempt >= this.limits.attempts + 2) throw err;
           this.stats.retries += 1;
           continue;
         }
@@ -113,6 +132,14 @@ export class XeroGateway {
     }
   }
 
+  /** Ends the call at once when the day's budget would keep it waiting longer than `budgetWaitMs`. */
+  private refuseLongWait(spend: Spend): void {
+    const freeAt = this.budget.availableAt(spend);
+    if (freeAt - Date.now() <= (this.limits.budgetWaitMs ?? 60_000)) return;
+    if (this.budget.remaining() === 0) throw dayLimitReached(freeAt);
+    throw new LimitReached('XERO.DAY_BUDGET', `Xero's calls left today are kept for pushes; this waits until ${utcTime(freeAt)}.`, freeAt);
+  }
+
   /** Calls counted in the current one-minute window (in flight or finished inside it). */
   get windowUsed(): number {
     const now = Date.now();
@@ -124,9 +151,10 @@ export class XeroGateway {
     return this.limits;
   }
 
-  /** The pause in force (Retry-After, a spent minute or day), epoch ms; 0 when none. */
+  /** The pause in force (Retry-After, a spent minute, Xero's day spent), epoch ms; 0 when none. */
   get pausedUntil(): number {
-    return this.#pausedUntil > Date.now() ? this.#pausedUntil : 0;
+    const until = Math.max(this.#pausedUntil, this.budget.xeroSpentUntil);
+    return until > Date.now() ? until : 0;
   }
 
   /** Calls waiting or running, for health. */
@@ -185,13 +213,18 @@ export class XeroGateway {
     }
     if (Number.isFinite(day) && headers['x-daylimit-remaining'] !== undefined && headers['x-daylimit-remaining'] !== '') {
       this.stats.dayRemaining = day;
+      // A spent day stops calls through the budget (refuseLongWait), never by sleeping here.
       this.budget.observe(day);
-      if (day <= 0) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + 60 * 60_000);
     }
   }
 }
 
 const HOUR_MS = 3_600_000;
+
+/** "Xero daily limit reached, retry at 2026-12-01 15:04:05 UTC." for the job and the dashboard. */
+function dayLimitReached(retryAt: number): LimitReached {
+  return new LimitReached('XERO.DAY_LIMIT', `Xero daily limit reached, retry at ${utcTime(retryAt)}.`, retryAt);
+}
 
 function countHour(hours: Map<number, number>, now: number): void {
   const hour = Math.floor(now / HOUR_MS) * HOUR_MS;

@@ -126,7 +126,7 @@ export class XeroIdentity {
       signal: AbortSignal.timeout(XERO_IDENTITY_TIMEOUT_MS),
     });
     if (!res.ok) {
-      throw new AppError('XERO.CONNECTIONS_FAILED', `Xero did not list the authorised organisations (HTTP ${res.status}).`, 502);
+      throw new AppError('XERO.CONNECTIONS_FAILED', `Xero did not list the authorised organisations (HTTP ${res.status}).`, 502, { status: res.status });
     }
     const list = (await res.json()) as XeroTenant[];
     return list.map((t) => ({ id: t.id, tenantId: t.tenantId, tenantName: t.tenantName, tenantType: t.tenantType }));

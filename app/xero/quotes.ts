@@ -67,8 +67,19 @@ export async function getQuotes(gateway: XeroGateway, tenantId: string, ids: str
 }
 
 /**
+ * The order a look-up pages quotes in: by QuoteID, which never changes. Paging by a field that moves (UpdatedDateUTC)
+ * skips quotes: one changed while the look-up reads (another push healing its own, a person in Xero) jumps to the end
+ * of the list, the rest slide one place forward, and the first quote of the next page falls into the page already
+ * read. The modified-since set only grows (a change never makes a quote older), so in a fixed order a change during
+ * the read can only repeat a quote on a later page, never hide one. Xero: `order` "Order by an any element"
+ * (xero_accounting.yaml GET /Quotes).
+ */
+const LOOKUP_ORDER = 'QuoteID ASC';
+
+/**
  * Quotes whose Reference is one of `references`, among those modified since `since` (the moment the lost ones were
- * sent): `GET /Quotes` with `If-Modified-Since`, paged. Returns reference → quotes (several if Xero has duplicates).
+ * sent): `GET /Quotes` with `If-Modified-Since`, paged in a fixed order (`LOOKUP_ORDER`). Returns reference → quotes
+ * (several if Xero has duplicates).
  */
 export async function findQuotesByReference(gateway: XeroGateway, tenantId: string, references: string[], since: Date): Promise<Map<string, XeroDocumentState[]>> {
   const wanted = new Set(references.filter(Boolean));
@@ -77,12 +88,15 @@ export async function findQuotesByReference(gateway: XeroGateway, tenantId: stri
   for (let page = 1; page <= MAX_LOOKUP_PAGES; page++) {
     const answer = await gateway.call('looking up quotes by reference', (s) =>
       // https://developer.xero.com/documentation/api/accounting/quotes#get-quotes (If-Modified-Since, page)
-      s.xero.accountingApi.getQuotes(s.tenantId, since, undefined, undefined, undefined, undefined, undefined, undefined, page, 'UpdatedDateUTC ASC'),
+      s.xero.accountingApi.getQuotes(s.tenantId, since, undefined, undefined, undefined, undefined, undefined, undefined, page, LOOKUP_ORDER),
     );
     const quotes = answer.quotes ?? [];
     for (const q of quotes) {
       const state = toState(q);
-      if (wanted.has(state.reference) && state.status !== 'DELETED') found.set(state.reference, [...(found.get(state.reference) ?? []), state]);
+      if (!wanted.has(state.reference)) continue;
+      // A quote read again (changed during the read) counts once, as last read.
+      const others = (found.get(state.reference) ?? []).filter((x) => x.id.toLowerCase() !== state.id.toLowerCase());
+      found.set(state.reference, state.status === 'DELETED' ? others : [...others, state]);
     }
     if (quotes.length < QUOTES_PAGE_SIZE) break;
   }

@@ -13,6 +13,7 @@ import { SMART_INVOICE } from '../emulators/bitrix24/index.js';
 import { startXeroEmulator } from '../emulators/xero/index.js';
 import { browserSkip, launchBrowser } from '../helpers/browser.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
+import { portalSettings, updatePortalSettings } from '../../app/sync/settings.js';
 
 const SHOTS = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
 const WAIT = { timeout: 20_000 };
@@ -58,12 +59,12 @@ describe('setup pages in a headless browser inside the portal', { skip: browserS
     await page.locator('#slider iframe').screenshot({ path: path.join(SHOTS, name) });
   }
 
-  async function open(userId: number): Promise<{ page: Page; errors: string[] }> {
+  async function open(userId: number, lang = 'en'): Promise<{ page: Page; errors: string[] }> {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy|Refused/.test(m.text())) errors.push(m.text()); });
-    await page.goto(`${env.b24.baseUrl}/portal?user=${userId}`);
+    await page.goto(`${env.b24.baseUrl}/portal?user=${userId}&lang=${lang}`);
     return { page, errors };
   }
 
@@ -124,6 +125,33 @@ describe('setup pages in a headless browser inside the portal', { skip: browserS
     assert.deepEqual(errors, []);
   });
 
+  it('when the admin ticks "Bitrix24 is the master for contact details" and saves, then the setting is stored, with its explanation shown', async () => {
+    const { page, errors } = await open(1);
+    await page.frameLocator('#app-frame').locator('#open-settings').click();
+    const slider = page.frameLocator('#slider iframe');
+    const box = slider.locator('#f-bitrixMasterForContacts');
+    await box.waitFor(WAIT);
+    assert.equal(await box.isChecked(), false);
+    assert.match(await slider.locator('#contacts').innerText(), /Bitrix24 is the master for contact details[\s\S]*the last change wins, field by field/);
+    await box.check();
+    await slider.locator('#save-settings').click();
+    await slider.locator('#notice.ok').waitFor(WAIT);
+    assert.equal(portalSettings(env.c.store, env.memberId).bitrixMasterForContacts, true);
+    await slider.locator('#contacts').screenshot({ path: path.join(SHOTS, 'settings-contacts-master.png') });
+    updatePortalSettings(env.c.store, env.memberId, { bitrixMasterForContacts: false });
+    assert.deepEqual(errors, []);
+  });
+
+  it('when a German-speaking admin opens the settings, then the contact-master control and its explanation are in German', async () => {
+    const { page, errors } = await open(1, 'de');
+    await page.frameLocator('#app-frame').locator('#open-settings').click();
+    const slider = page.frameLocator('#slider iframe');
+    await slider.locator('#f-bitrixMasterForContacts').waitFor(WAIT);
+    assert.match(await slider.locator('#contacts').innerText(), /Bitrix24 ist führend für Kontaktdaten[\s\S]*gilt je Feld die letzte Änderung/);
+    await slider.locator('#contacts').screenshot({ path: path.join(SHOTS, 'settings-contacts-master-de.png') });
+    assert.deepEqual(errors, []);
+  });
+
   it('when a non-admin opens the settings, then everything is shown and nothing can be changed', async () => {
     const { page, errors } = await open(2);
     await page.frameLocator('#app-frame').locator('#open-settings').click();
@@ -133,6 +161,7 @@ describe('setup pages in a headless browser inside the portal', { skip: browserS
     assert.equal(await slider.locator('#gl-assign-selected').count(), 0);
     assert.equal(await slider.locator('#tax-table select').first().isDisabled(), true);
     assert.equal(await slider.locator('select[name=defaultSalesAccount]').isDisabled(), true);
+    assert.equal(await slider.locator('#f-bitrixMasterForContacts').isDisabled(), true);
     await shootSlider(page, 'settings-read-only.png');
     assert.deepEqual(errors, []);
   });

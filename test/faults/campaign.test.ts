@@ -3,29 +3,8 @@
 // SIGKILL and restart: crash.test.ts. Longer runs: `npm run soak`.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startEnvironment, type Environment } from '../helpers/env.js';
-import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, fastForward, type MixDoc } from './mix.js';
-
-/** Works everything (retries made due at once) until the queue is empty or `rounds` pass. */
-async function settleAll(env: Environment, rounds = 40): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    await env.settle();
-    fastForward(env.c.store);
-    if (env.c.store.jobs.countByState().pending === 0) return;
-  }
-}
-
-/** Polls Xero until every paid document is back (each poll may meet faults). */
-async function pollUntil(env: Environment, done: () => boolean, rounds = 20): Promise<void> {
-  for (let i = 0; i < rounds && !done(); i++) {
-    await env.c.services.pullStatuses.pollConnection(env.connectionId).catch(() => undefined);
-    await settleAll(env, 5);
-  }
-}
-
-function paidBack(env: Environment, paid: MixDoc[]): boolean {
-  return paid.every((d) => env.c.store.links.find(env.memberId, d.b24Type, d.b24Id)?.xeroStatus === 'PAID');
-}
+import { startEnvironment } from '../helpers/env.js';
+import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, paidBack, pollUntil, settleAll } from './mix.js';
 
 describe('fault campaign: Xero misbehaves', () => {
   it('when Xero answers 429 bursts, 500/503, drops connections, loses answers and answers slowly, then every document is in Xero once and every status comes back', async () => {

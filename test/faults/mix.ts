@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { SMART_INVOICE, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
 import type { XeroEmulator } from '../emulators/xero/index.js';
 import type { Store } from '../../app/store/index.js';
+import type { Environment } from '../helpers/env.js';
 
 export interface MixDoc { number: string; b24Type: 'smart_invoice' | 'invoice'; b24Id: string }
 
@@ -92,4 +93,36 @@ export function assertPaidBack(b24: Bitrix24Emulator, store: Store, memberId: st
 /** Makes every retry waiting for its back-off due now, as time would. */
 export function fastForward(store: Store): void {
   store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
+}
+
+/** Works everything (retries made due at once) until the queue is empty or `rounds` pass. */
+export async function settleAll(env: Environment, rounds = 40): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    await env.settle();
+    fastForward(env.c.store);
+    if (env.c.store.jobs.countByState().pending === 0) return;
+  }
+}
+
+/** Polls Xero until every paid document is back (each poll may meet faults). */
+export async function pollUntil(env: Environment, done: () => boolean, rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds && !done(); i++) {
+    await env.c.services.pullStatuses.pollConnection(env.connectionId).catch(() => undefined);
+    await settleAll(env, 5);
+  }
+}
+
+/** True when every paid document of the mix has PAID on its link. */
+export function paidBack(env: Environment, paid: MixDoc[]): boolean {
+  return paid.every((d) => env.c.store.links.find(env.memberId, d.b24Type, d.b24Id)?.xeroStatus === 'PAID');
+}
+
+/** Waits until `check` holds (polling every `everyMs`); throws naming `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 5): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }

@@ -21,6 +21,8 @@ export interface ProcessBed {
   killAndRestart(): Promise<void>;
   /** Reads the connector's store (its own SQLite file) from this process. */
   withStore<T>(fn: (s: Store) => T): T;
+  /** Calls one of the connector's page APIs as the portal admin (John Admin's page session). */
+  api(path: string, init?: { method?: string; body?: unknown }): Promise<Response>;
   /** True when /health shows no job pending or running. */
   idle(): Promise<boolean>;
   close(): Promise<void>;
@@ -60,6 +62,13 @@ export async function startProcessBed(dataDir: string, extraEnv: Record<string, 
       const s = openStore(dataDir, SECRET);
       try { return fn(s); } finally { s.close(); }
     },
+    api(path, init = {}) {
+      return fetch(`${url}${path}`, {
+        method: init.method ?? 'POST',
+        headers: { 'content-type': 'application/json', 'X-Connector-Session': session },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      });
+    },
     async idle() {
       const h = (await (await fetch(`${url}/health`)).json()) as { queue: { pending: number; running: number } };
       return h.queue.pending + h.queue.running === 0;
@@ -71,12 +80,13 @@ export async function startProcessBed(dataDir: string, extraEnv: Record<string, 
       await xero.close();
     },
   };
+  let session = '';
   const installed = await b24.install({ userId: 1 });
   if (installed.status !== 200) throw new Error(`install failed: ${installed.status}`);
   b24.finishInstall();
   // The admin connects Xero and sets the accounts through the app page, as in the browser.
   const page = await fetch(`${url}/app`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(b24.frameAuth(1)) });
-  const session = /data-session="([^"]+)"/.exec(await page.text())![1];
+  session = /data-session="([^"]+)"/.exec(await page.text())![1]!;
   const { startUrl } = (await (await fetch(`${url}/api/xero/connect`, { method: 'POST', headers: { 'X-Connector-Session': session } })).json()) as { startUrl: string };
   await consentAndConfirm(url, startUrl);
   const saved = await fetch(`${url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP }) });

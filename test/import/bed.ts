@@ -3,7 +3,7 @@
 import type { StatusBed } from '../statuses/bed.js';
 
 /** Seeds `orgs` organisations (primary person, one contact person, phone, address, tax number) and `people` persons. */
-export function seedXeroContacts(bed: StatusBed, orgs: number, people: number): void {
+export function seedXeroContacts(bed: Pick<StatusBed, 'xero' | 'tenantId'>, orgs: number, people: number): void {
   for (let i = 0; i < orgs; i++) {
     const n = String(i).padStart(5, '0');
     bed.xero.seedContact(bed.tenantId, {

@@ -1,31 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { statusBed, type StatusBed } from '../statuses/bed.js';
-import { TEST_SECRET } from '../helpers/store.js';
+import { statusBed } from '../statuses/bed.js';
 import { seedXeroContacts } from './bed.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-/** `npm run import -- …` as its own process on the connector's store. */
-function cli(bed: StatusBed, args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'app/import-cli.ts', ...args], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: bed.c.config.dataDir, APP_SECRET: TEST_SECRET, LOG_LEVEL: 'warn',
-      B24_CLIENT_ID: bed.c.config.bitrix.clientId ?? '', B24_CLIENT_SECRET: bed.c.config.bitrix.clientSecret ?? '', B24_OAUTH_URL: bed.b24.baseUrl,
-      XERO_CLIENT_ID: bed.xero.clientId, XERO_CLIENT_SECRET: bed.xero.clientSecret, XERO_API_URL: bed.xero.baseUrl, XERO_IDENTITY_URL: bed.xero.baseUrl, XERO_LOGIN_URL: bed.xero.baseUrl,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
-  return { child, exited, output: () => output };
-}
+import { cli } from './cli.js';
 
 describe('import command line', () => {
   it('when the command line is killed half-way through an import and started again, then it resumes and every Xero contact exists once in Bitrix24', async () => {

@@ -29,6 +29,20 @@ describe('page authentication and content security', () => {
     assert.doesNotMatch(body, /data-session=/);
   });
 
+  it('when a page inside Bitrix24 is refused, then its error page may be framed by the installed portal only, so the card tab says why', async () => {
+    const other = env.b24.installOtherApp();
+    const { accessToken } = env.b24.issueTokens(1, { clientId: other.clientId });
+    const res = await fetch(`${env.c.url}/app`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: new URLSearchParams({ ...env.b24.frameAuth(1), AUTH_ID: accessToken }) });
+    assert.equal(res.status, 401);
+    const portalOrigin = new URL(env.b24.baseUrl).origin;
+    const ancestors = (res.headers.get('content-security-policy') ?? '').split(';').map((d) => d.trim()).find((d) => d.startsWith('frame-ancestors ')) ?? '';
+    assert.equal(ancestors, `frame-ancestors 'self' ${portalOrigin}`);
+    assert.match(await res.text(), /another Bitrix24 application/);
+    // An API answer stays unframeable.
+    const api = await fetch(`${env.c.url}/no-such-api`, { headers: { accept: 'application/json' } });
+    assert.match(api.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+  });
+
   it('when the dashboard is opened with this app\'s own token, then it is served (the check refuses only foreign tokens)', async () => {
     env.b24.installOtherApp();
     const res = await postForm(`${env.c.url}/app`, env.b24.frameAuth(2));

@@ -78,6 +78,22 @@ describe('invoice settings applied when invoices are sent', () => {
     reset();
   });
 
+  it('when the tracking field is a Bitrix24 list, then the option is named by the chosen item\'s label, not its id', async () => {
+    const added = await env.c.services.portals.for(env.memberId).call<{ field: { enum: { id: string; value: string }[] } }>('userfieldconfig.add', {
+      moduleId: 'crm',
+      field: { entityId: 'CRM_SMART_INVOICE', fieldName: 'UF_CRM_SMART_INVOICE_ZONE', userTypeId: 'enumeration', editFormLabel: { en: 'Zone' }, enum: [{ value: 'North' }, { value: 'South' }] },
+    });
+    const south = added.field.enum.find((o) => o.value === 'South')!;
+    const zone = ufCamelName('UF_CRM_SMART_INVOICE_ZONE');
+    updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field: zone } });
+    const { id } = createInvoice({ [zone]: Number(south.id) });
+    await env.settle();
+    const x = xeroInvoiceOf(id);
+    assert.ok(x, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
+    for (const l of x.LineItems as Row[]) assert.equal((l.Tracking as Row[])[0].Option, 'South');
+    reset();
+  });
+
   it('when the field\'s value is no option of the tracking category, then the invoice waits with a message naming the value and the category', async () => {
     updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field } });
     const { id } = createInvoice({ [field]: 'Atlantis' });

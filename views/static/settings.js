@@ -42,6 +42,7 @@
       voidOnDelete: f.voidOnDelete.checked,
       approveInXero: f.approveInXero.checked,
       quoteSync: f.quoteSync.checked,
+      bitrixMasterForContacts: f.bitrixMasterForContacts.checked,
     };
   }
   if ($('save-settings')) {

@@ -22,12 +22,17 @@ export const EVENTS: Record<string, string> = {
   'CATALOG.PRODUCT.ON.ADD': 'catalog', 'CATALOG.PRODUCT.ON.UPDATE': 'catalog', 'CATALOG.PRODUCT.ON.DELETE': 'catalog',
 };
 
-/** Placement codes the portal offers (bitrix24-rest.md §11; fixture rest.placement.list.response.json). */
+/**
+ * Placement codes the portal offers; `placement.bind` refuses any other code. Sources: bitrix24-rest.md §11; fixture
+ * rest.placement.list.response.json; b24restdocs api-reference/widgets/crm/list-toolbar.md (the list toolbars:
+ * CRM_LEAD/CONTACT/COMPANY/DEAL/INVOICE/SMART_INVOICE/QUOTE_LIST_TOOLBAR).
+ */
 export const PLACEMENTS = [
   'CRM_SMART_INVOICE_DETAIL_TAB', 'CRM_SMART_INVOICE_DETAIL_TOOLBAR', 'CRM_SMART_INVOICE_DETAIL_ACTIVITY',
   'CRM_SMART_INVOICE_LIST_MENU', 'CRM_SMART_INVOICE_LIST_TOOLBAR',
   'CRM_QUOTE_DETAIL_TAB', 'CRM_QUOTE_DETAIL_TOOLBAR', 'CRM_QUOTE_LIST_MENU', 'CRM_QUOTE_LIST_TOOLBAR',
   'CRM_COMPANY_DETAIL_TAB', 'CRM_CONTACT_DETAIL_TAB', 'CRM_DEAL_DETAIL_TAB', 'CRM_INVOICE_LIST_TOOLBAR', 'LEFT_MENU',
+  'CRM_LEAD_LIST_TOOLBAR', 'CRM_CONTACT_LIST_TOOLBAR', 'CRM_COMPANY_LIST_TOOLBAR', 'CRM_DEAL_LIST_TOOLBAR',
 ];
 
 function requireAdmin(ctx: CallCtx): void {
@@ -209,7 +214,10 @@ export function registerSystem(r: Registry): void {
   // endregion ////
 
   // region userfieldconfig.* ////
+  // `enum` comes with add and get (fixtures rest.userfieldconfig.add/get.response.json), not with list
+  // (fixture rest.userfieldconfig.list.response.json).
   const ufRender = (u: UserField) => ({ ...u });
+  const ufListed = ({ enum: _options, ...u }: UserField) => u;
   r.add('userfieldconfig.add', 'userfieldconfig', (p, ctx) => {
     requireAdmin(ctx);
     if (p.moduleId !== 'crm') throw new RestError('ERROR_ARGUMENT', 'moduleId is required', 400); // userfieldconfig-add.md: moduleId required
@@ -231,13 +239,21 @@ export function registerSystem(r: Registry): void {
       listColumnLabel: (field.listColumnLabel as Record<string, string>) ?? null, listFilterLabel: (field.listFilterLabel as Record<string, string>) ?? null,
       errorMessage: null, helpMessage: null,
     };
+    // userfieldconfig-add.md: `enum` (uf_enum_element[]: value required, def, sort, xmlId) for enumeration fields.
+    if (uf.userTypeId === 'enumeration') {
+      const options = Array.isArray(field.enum) ? (field.enum as Record<string, unknown>[]) : [];
+      uf.enum = options.filter((o) => String(o?.value ?? '').trim()).map((o, i) => ({
+        id: String(ctx.portal.nextId('ufEnum', 3363)), userFieldId: uf.id, value: String(o.value), def: isYes(o.def) ? 'Y' : 'N',
+        sort: String(o.sort ?? (i + 1) * 100), xmlId: String(o.xmlId ?? randomProcessId()),
+      }));
+    }
     ctx.portal.userFields.push(uf);
     return { result: { field: ufRender(uf) } }; // fixture rest.userfieldconfig.add.response.json
   });
   r.add('userfieldconfig.list', 'userfieldconfig', (p, ctx) => {
     const filter = (p.filter ?? {}) as Record<string, unknown>;
     const rows = ctx.portal.userFields.filter((u) => matches(filter, (f) => (u as unknown as Record<string, unknown>)[f]));
-    return page(rows.map(ufRender), p.start, (fields) => ({ fields })); // fixture rest.userfieldconfig.list.response.json
+    return page(rows.map(ufListed), p.start, (fields) => ({ fields })); // fixture rest.userfieldconfig.list.response.json
   });
   r.add('userfieldconfig.get', 'userfieldconfig', (p, ctx) => {
     const u = ctx.portal.userFields.find((x) => x.id === String(p.id));

@@ -41,7 +41,7 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
    * What Bitrix24 posts into an app frame: the handler URL with DOMAIN, PROTOCOL, LANG, APP_SID in the query, the
    * auth and placement fields in the body, and the frame's window.name `DOMAIN|PROTOCOL|APP_SID` that the SDK reads.
    */
-  const frameSpec = (userId: number, url: string, placement: string, options: Record<string, unknown>, lang: string) => {
+  const frameSpec = (userId: number, url: string, placement: string, options: Record<string, unknown> | null, lang: string) => {
     const a = portal.app!;
     const auth = hooks.frameAuth(userId);
     const target = new URL(url);
@@ -52,9 +52,11 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
     const fields: Record<string, string> = {
       AUTH_ID: auth.AUTH_ID!, AUTH_EXPIRES: auth.AUTH_EXPIRES!, REFRESH_ID: auth.REFRESH_ID!, SERVER_ENDPOINT: portal.serverEndpoint,
       APPLICATION_TOKEN: a.applicationToken ?? '', APPLICATION_SCOPE: a.scopes.join(','), member_id: portal.memberId, status: 'L',
-      PLACEMENT: placement, PLACEMENT_OPTIONS: JSON.stringify(options),
+      PLACEMENT: placement,
+      // List toolbars send no PLACEMENT_OPTIONS (widgets/crm/list-toolbar.md: "the PLACEMENT_OPTIONS parameter is not passed").
+      ...(options === null ? {} : { PLACEMENT_OPTIONS: JSON.stringify(options) }),
     };
-    const init = { ...auth, LANG: lang, PLACEMENT: placement, PLACEMENT_OPTIONS: options, INSTALL: !a.installed, IS_ADMIN: portal.user(userId).admin, userId };
+    const init = { ...auth, LANG: lang, PLACEMENT: placement, PLACEMENT_OPTIONS: options ?? {}, INSTALL: !a.installed, IS_ADMIN: portal.user(userId).admin, userId };
     return { action: target.toString(), fields, name: `${portal.domain}|0|${a.appSid}`, init };
   };
 
@@ -74,7 +76,7 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
 #slider iframe{width:100%;height:90%;border:0}#slider iframe.app-frame{height:600px}</style></head><body>
 <header>Bitrix24 (emulated) — ${esc(portal.domain)} — <span id="user">${esc(portal.user(userId).name)} ${esc(portal.user(userId).lastName)}${portal.user(userId).admin ? ' (admin)' : ''}</span>
  — <span id="app-title">${esc(title)}</span></header>
-<nav><a href="/portal?user=${userId}&lang=${lang}">Application</a> | Invoices: ${[...portal.items.get(SMART_INVOICE)!.keys()].slice(0, 10).map((id) => `<a href="/portal/placement/CRM_SMART_INVOICE_DETAIL_TAB?id=${id}&user=${userId}&lang=${lang}">#${id}</a>`).join(' ')}
+<nav><a href="/portal?user=${userId}&lang=${lang}">Application</a> | <a href="/portal/list/company?user=${userId}&lang=${lang}">Companies</a> | <a href="/portal/list/contact?user=${userId}&lang=${lang}">Contacts</a> | Invoices: ${[...portal.items.get(SMART_INVOICE)!.keys()].slice(0, 10).map((id) => `<a href="/portal/placement/CRM_SMART_INVOICE_DETAIL_TAB?id=${id}&user=${userId}&lang=${lang}">#${id}</a>`).join(' ')}
  | Estimates: ${[...portal.items.get(QUOTE)!.keys()].slice(0, 10).map((id) => `<a href="/portal/placement/CRM_QUOTE_DETAIL_TAB?id=${id}&user=${userId}">#${id}</a>`).join(' ')}</nav>
 <main>${body}</main><div id="slider"><button id="slider-close">Close</button><div id="slider-body"></div></div>
 <script>window.__B24_USER=${userId};window.__B24_LANG=${JSON.stringify(lang)};</script><script src="/portal/shell.js"></script></body></html>`;
@@ -104,6 +106,30 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
     res.type('html').send(layout(code, userId, body, langOf(req)));
   });
 
+  /**
+   * A CRM list (companies or contacts) with the toolbar's application items: each placement bound to
+   * CRM_COMPANY_LIST_TOOLBAR / CRM_CONTACT_LIST_TOOLBAR is a menu item above the list that opens its handler in a
+   * slider. Source: b24restdocs api-reference/widgets/crm/list-toolbar.md (dropdown item above the list; the handler
+   * gets the app-page fields and PLACEMENT, no PLACEMENT_OPTIONS).
+   */
+  app.get('/portal/list/:entity', (req, res) => {
+    const userId = userOf(req);
+    const entity = String(req.params.entity);
+    const kinds: Record<string, { entityTypeId: number; code: string; title: string }> = {
+      company: { entityTypeId: COMPANY, code: 'CRM_COMPANY_LIST_TOOLBAR', title: 'Companies' },
+      contact: { entityTypeId: CONTACT, code: 'CRM_CONTACT_LIST_TOOLBAR', title: 'Contacts' },
+    };
+    const kind = kinds[entity];
+    if (!kind) return void res.status(404).type('html').send(layout('Not found', userId, '<p>No such list</p>'));
+    const a = portal.app;
+    // Placements are not shown before installation finishes (bitrix24-rest.md §11).
+    const items = a && a.present && a.installed ? portal.placements.filter((p) => p.placement === kind.code) : [];
+    const toolbar = `<div id="list-toolbar">${items.map((p) => `<button type="button" class="toolbar-app" data-placement-id="${p.id}">${esc(p.title || p.placement)}</button>`).join(' ') || '<span id="no-apps">No applications</span>'}</div>`;
+    const rows = [...portal.items.get(kind.entityTypeId)!.values()].slice(0, 50)
+      .map((i) => `<li>${esc(String(i.data.title ?? [i.data.name, i.data.lastName].filter(Boolean).join(' ')))}</li>`).join('');
+    res.type('html').send(layout(kind.title, userId, `<h2 id="list-title">${kind.title}</h2>${toolbar}<ul id="list-items">${rows}</ul>`, langOf(req)));
+  });
+
   // Parent-window helpers the shell script calls.
   app.post('/portal/api/frame-auth', (req, res) => void res.json(hooks.frameAuth(userOf(req))));
   app.post('/portal/api/install-finish', (req, res) => {
@@ -119,6 +145,14 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
     const params = ((req.body ?? {}) as { params?: Record<string, unknown> }).params ?? {};
     const options = Object.fromEntries(Object.entries(params).filter(([k]) => !k.startsWith('bx24_')));
     res.json(frameSpec(userOf(req), a.handlerUrl, 'DEFAULT', options, langOf(req)));
+  });
+  // A list toolbar item clicked: its handler in a slider, with PLACEMENT = the toolbar's code and no PLACEMENT_OPTIONS.
+  app.post('/portal/api/toolbar-slider', (req, res) => {
+    const a = portal.app;
+    const id = Number(((req.body ?? {}) as { id?: unknown }).id);
+    const p = portal.placements.find((x) => x.id === id && /_LIST_TOOLBAR$/.test(x.placement));
+    if (!a || !a.installed || !p) return void res.status(404).json({ error: 'PLACEMENT_NOT_FOUND' });
+    res.json({ ...frameSpec(userOf(req), p.handler, p.placement, null, langOf(req)), title: p.title });
   });
   app.post('/portal/api/frame-log', (req, res) => {
     const b = (req.body ?? {}) as { command?: string; params?: unknown };
@@ -147,10 +181,18 @@ const SHELL_JS = `(() => {
   function openSlider(html) { document.getElementById('slider-body').innerHTML = html; slider.style.display = 'block'; }
   function closeSlider() { slider.style.display = 'none'; document.getElementById('slider-body').innerHTML = ''; }
   async function openAppSlider(params) {
-    const spec = await post('/portal/api/app-slider', { params });
+    openSpec(await post('/portal/api/app-slider', { params }), (params && params.bx24_title) || '');
+  }
+  for (const b of document.querySelectorAll('.toolbar-app')) {
+    b.addEventListener('click', async () => {
+      const spec = await post('/portal/api/toolbar-slider', { id: Number(b.dataset.placementId) });
+      openSpec(spec, spec.title || '');
+    });
+  }
+  function openSpec(spec, titleText) {
     const body = document.getElementById('slider-body');
     body.innerHTML = '';
-    const title = document.createElement('h2'); title.id = 'slider-title'; title.textContent = (params && params.bx24_title) || ''; body.appendChild(title);
+    const title = document.createElement('h2'); title.id = 'slider-title'; title.textContent = titleText; body.appendChild(title);
     const iframe = document.createElement('iframe'); iframe.id = 'slider-frame'; iframe.className = 'app-frame'; iframe.name = spec.name; iframe.dataset.init = JSON.stringify(spec.init);
     // A browsing-context name of its own (the SDK reads only DOMAIN|PROTOCOL|APP_SID from it), so the form fills the
     // slider and not the app frame behind it, which carries the same three parts.

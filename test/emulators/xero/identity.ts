@@ -32,6 +32,10 @@ export class Identity {
   customTenantId?: string;
   grantCounts: Record<'authorization_code' | 'refresh_token' | 'client_credentials', number> = { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
   deniedGrants = 0;
+  /** How often each refresh token was presented (test inspection: a rotated token presented twice is a race). */
+  refreshTokenUses = new Map<string, number>();
+  /** Test control: a refresh request waits for this before it is looked at (to line up concurrent renewals). */
+  refreshGate: (() => Promise<void>) | null = null;
 
   constructor(private readonly o: IdentityOptions) {}
 
@@ -39,6 +43,7 @@ export class Identity {
     this.grants.clear(); this.accessTokens.clear(); this.refreshTokens.clear(); this.codes.clear(); this.connectionIds.clear();
     this.consentTenantIds = undefined; this.autoApprove = true; this.customTenantId = undefined;
     this.grantCounts = { authorization_code: 0, refresh_token: 0, client_credentials: 0 }; this.deniedGrants = 0;
+    this.refreshTokenUses.clear(); this.refreshGate = null;
   }
 
   revokeRefreshTokens(): void { for (const rt of this.refreshTokens.values()) rt.revoked = true; }
@@ -118,8 +123,9 @@ export class Identity {
       res.redirect(302, this.approve(req.body as Record<string, string>));
     });
 
-    app.post('/connect/token', form, (req, res) => {
+    app.post('/connect/token', form, async (req, res) => {
       const f = new URLSearchParams(typeof req.body === 'string' ? req.body : '');
+      if (f.get('grant_type') === 'refresh_token' && this.refreshGate) await this.refreshGate();
       const grantType = f.get('grant_type') ?? '';
       const deny = (status: number, error: string) => { this.deniedGrants += 1; res.status(status).json({ error }); };
       if (!this.clientAuth(req, f)) { deny(401, 'invalid_client'); return; }
@@ -145,7 +151,9 @@ export class Identity {
       if (grantType === 'refresh_token') {
         // Rotation: every use issues a new refresh token; the previous one may be retried for the grace period
         // (30 min at Xero), then invalid_grant. Source: xero-api.md §1 (rotated on every refresh; rotation grace).
-        const rt = this.refreshTokens.get(f.get('refresh_token') ?? '');
+        const presented = f.get('refresh_token') ?? '';
+        this.refreshTokenUses.set(presented, (this.refreshTokenUses.get(presented) ?? 0) + 1);
+        const rt = this.refreshTokens.get(presented);
         const now = Date.now();
         if (!rt || rt.revoked || rt.expiresAt < now || (rt.usedAt !== undefined && now - rt.usedAt > this.o.refreshGraceSeconds * 1000)) { deny(400, 'invalid_grant'); return; }
         rt.usedAt ??= now;
@@ -197,11 +205,20 @@ export class Identity {
       if (!v.ok) { res.status(401).json({ Title: 'Unauthorized', Status: 401, Detail: v.detail }); return; }
       const tenantId = [...this.connectionIds.entries()].find(([, c]) => c === req.params.id)?.[0];
       if (!tenantId) { res.status(404).end(); return; }
-      for (const g of this.grants.values()) g.tenantIds = g.tenantIds.filter((t) => t !== tenantId);
-      for (const at of this.accessTokens.values()) at.tenantIds = at.tenantIds.filter((t) => t !== tenantId);
-      this.connectionIds.delete(tenantId);
+      this.disconnect(tenantId);
       res.status(204).end();
     });
+  }
+
+  /**
+   * The organisation disconnected from the app (DELETE /connections/{id}, or a Xero user removing the app under
+   * Settings → Connected apps): no token reaches it any more (403) and `GET /connections` leaves it out, until a new
+   * consent connects it again. Source: xero-identity.yaml; xero-api.md §1.
+   */
+  disconnect(tenantId: string): void {
+    for (const g of this.grants.values()) g.tenantIds = g.tenantIds.filter((t) => t !== tenantId);
+    for (const at of this.accessTokens.values()) at.tenantIds = at.tenantIds.filter((t) => t !== tenantId);
+    this.connectionIds.delete(tenantId);
   }
 
   /** Test shortcut: a consent + code exchange without HTTP. */

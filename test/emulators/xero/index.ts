@@ -22,8 +22,12 @@ export interface XeroEmulatorOptions {
   clientId?: string; clientSecret?: string;
   /** Webhook signing key. (Default: random) */
   webhookKey?: string;
-  /** Per-tenant limits. (Default: 5 concurrent, 60 per window, 5000 per day, window 60000 ms; app 10000 per window) */
-  limits?: { concurrent?: number; perMinute?: number; perDay?: number; windowMs?: number; appPerMinute?: number };
+  /**
+   * Per-tenant limits. `dayMs` is the length of Xero's rolling day, shorter only in tests (a daily limit whose
+   * Retry-After is seconds, not hours). (Default: 5 concurrent, 60 per window, 5000 per day, window 60000 ms, day
+   * 86400000 ms; app 10000 per window)
+   */
+  limits?: { concurrent?: number; perMinute?: number; perDay?: number; windowMs?: number; dayMs?: number; appPerMinute?: number };
   /** (Default: 1800) */
   accessTokenTtlSeconds?: number;
   /** How long a used refresh token may be retried. (Default: 1800) */
@@ -80,6 +84,7 @@ export class XeroEmulator {
   private appMinute: number[] = [];
   private faults: Faults = {};
   private faultSeq = 0;
+  private afterAnswers: { matches: (request: RequestLogEntry) => boolean; action: (answer: unknown) => void }[] = [];
   private violations: SpecViolation[] = [];
   private inFlightTotal = 0;
   private readonly limits: Required<NonNullable<XeroEmulatorOptions['limits']>>;
@@ -89,7 +94,7 @@ export class XeroEmulator {
     this.clientId = opts.clientId ?? 'EMULATOR_CLIENT_ID';
     this.clientSecret = opts.clientSecret ?? 'EMULATOR_CLIENT_SECRET';
     // Source: xero-api.md §2 (5 concurrent, 60/minute, 5,000/day per tenant; 10,000/minute per app).
-    this.limits = { concurrent: 5, perMinute: 60, perDay: 5000, windowMs: 60_000, appPerMinute: 10_000, ...opts.limits };
+    this.limits = { concurrent: 5, perMinute: 60, perDay: 5000, windowMs: 60_000, dayMs: 86_400_000, appPerMinute: 10_000, ...opts.limits };
     this.identity = new Identity({
       clientId: this.clientId, clientSecret: this.clientSecret,
       accessTokenTtlSeconds: opts.accessTokenTtlSeconds ?? 1800, refreshGraceSeconds: opts.refreshGraceSeconds ?? 1800,
@@ -126,7 +131,7 @@ export class XeroEmulator {
   /** Clears all organisations, tokens, logs, counters, faults, webhooks and violations (the credentials stay). */
   reset(): void {
     this.tenantMap.clear(); this.identity.reset(); this.idem.clear(); this.usage.clear(); this.appMinute = [];
-    this.faults = {}; this.violations = []; this.webhook.pending = []; this.webhook.deliveries = []; this.webhook.url = undefined;
+    this.faults = {}; this.afterAnswers = []; this.violations = []; this.webhook.pending = []; this.webhook.deliveries = []; this.webhook.url = undefined;
     this.resetCounters();
     if (this.opts.seedDemo) this.seedDemoOrganisation();
   }
@@ -236,7 +241,13 @@ export class XeroEmulator {
   }
   enableCustomConnection(tenantId: string): void { this.tenant(tenantId); this.identity.customTenantId = tenantId; }
   revokeRefreshTokens(): void { this.identity.revokeRefreshTokens(); }
+  /** A Xero user removes the app from the organisation (Settings → Connected apps → Disconnect). */
+  disconnectTenant(tenantId: string): void { this.tenant(tenantId); this.identity.disconnect(tenantId); }
   expireAccessTokens(): void { this.identity.expireAccessTokens(); }
+  /** How often each refresh token was presented at the token endpoint (a single-use token presented twice = a race). */
+  refreshTokenUses(): number[] { return [...this.identity.refreshTokenUses.values()]; }
+  /** Test control: refresh requests wait for `gate` before they are looked at; null lets them through at once. */
+  holdRefreshes(gate: (() => Promise<void>) | null): void { this.identity.refreshGate = gate; }
   get tokenGrants(): { authorization_code: number; refresh_token: number; client_credentials: number; denied: number } {
     return { ...this.identity.grantCounts, denied: this.identity.deniedGrants };
   }
@@ -249,6 +260,26 @@ export class XeroEmulator {
   /** Calls served for an endpoint key such as `PUT /Invoices` or `GET /Invoices/{id}`. */
   callCount(endpoint: string): number { return this.counters.calls[endpoint] ?? 0; }
   setFaults(f: Faults): void { this.faults = { ...f }; this.faultSeq = 0; }
+  /**
+   * Runs `action` once, with the JSON answer, right after the emulator has answered the next request that `matches` and
+   * before that answer leaves: what a person does in Xero between two of the connector's requests (e.g. between two
+   * pages of a read), at a moment a test can name.
+   */
+  afterAnswer(matches: (request: RequestLogEntry) => boolean, action: (answer: unknown) => void): void {
+    this.afterAnswers.push({ matches, action });
+  }
+  /**
+   * Spends what is left of the organisation's day now, as calls of this app made elsewhere would (another process,
+   * or the connector before a restart): the next calls get 429 `X-Rate-Limit-Problem: day` with a Retry-After until
+   * these calls leave the rolling day. Source: xero-api.md §2 (5,000 calls a day per tenant, counted per app).
+   */
+  useDailyLimit(tenantId: string): void {
+    const now = Date.now();
+    const u = this.usage.get(this.tenant(tenantId).tenantId) ?? { inFlight: 0, minute: [], day: [] };
+    this.usage.set(tenantId, u);
+    u.day = u.day.filter((t) => t > now - this.limits.dayMs);
+    while (u.day.length < this.limits.perDay) u.day.push(now);
+  }
   resetCounters(): void {
     this.requestLog = [];
     this.counters = { calls: {}, served429: 0, maxInFlight: 0, total: 0, faultsInjected: 0, dropped: 0, replays: 0 };
@@ -340,7 +371,7 @@ export class XeroEmulator {
     const u = this.usage.get(tenant.tenantId) ?? { inFlight: 0, minute: [], day: [] };
     this.usage.set(tenant.tenantId, u);
     u.minute = u.minute.filter((t) => t > now - this.limits.windowMs);
-    u.day = u.day.filter((t) => t > now - 86_400_000);
+    u.day = u.day.filter((t) => t > now - this.limits.dayMs);
     this.appMinute = this.appMinute.filter((t) => t > now - this.limits.windowMs);
     const setRemaining = () => res.set({
       'X-MinLimit-Remaining': String(Math.max(0, this.limits.perMinute - u.minute.length)),
@@ -354,7 +385,7 @@ export class XeroEmulator {
       res.status(429).json({ Title: 'Too Many Requests', Status: 429, Detail: `Rate limit exceeded: ${problem}` });
     };
     if (u.inFlight >= this.limits.concurrent) { tooMany('concurrent', 1000); return; }
-    if (u.day.length >= this.limits.perDay) { tooMany('day', u.day[0] + 86_400_000 - now); return; }
+    if (u.day.length >= this.limits.perDay) { tooMany('day', u.day[0] + this.limits.dayMs - now); return; }
     if (u.minute.length >= this.limits.perMinute) { tooMany('minute', u.minute[0] + this.limits.windowMs - now); return; }
     if (this.appMinute.length >= this.limits.appPerMinute) { tooMany('appminute', this.appMinute[0] + this.limits.windowMs - now); return; }
     u.minute.push(now); u.day.push(now); this.appMinute.push(now);
@@ -371,6 +402,8 @@ export class XeroEmulator {
     try {
       if (f.latencyMs) await new Promise((r) => setTimeout(r, f.latencyMs));
       const reply = await this.process(req, method, path, query, tenant, idemKey, entry);
+      const after = this.afterAnswers.findIndex((a) => a.matches(entry));
+      if (after >= 0) this.afterAnswers.splice(after, 1)[0].action('json' in reply ? reply.json : undefined);
       if (f.dropResponseRate && Math.random() < f.dropResponseRate) { this.counters.dropped += 1; entry.status = -1; req.socket.destroy(); return; }
       if ('buffer' in reply) { res.status(reply.status).type(reply.contentType).send(reply.buffer); }
       else { if (reply.headers) res.set(reply.headers); res.status(reply.status).json(reply.json); }
