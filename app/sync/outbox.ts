@@ -207,10 +207,10 @@ export class Outbox {
       if (!this.#stopped) {
         const next = this.store.jobs.nextRunAt();
         let wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - Date.now()));
-        // A batch waiting to fill: sleep until the wait ends (a new event's wake-up comes sooner), never spin on
-        // the held jobs that are already due.
         // While the database refuses writes, probe it once per idle wait rather than spinning on the due jobs.
         if (this.store.faults.current()) wait = Math.max(wait, this.#opts.idleMs);
+        // A batch waiting to fill: sleep until the wait ends (a new event's wake-up comes sooner), never spin on
+        // the held jobs that are already due.
         if (this.#holdUntil) {
           const held = Math.max(1, this.#holdUntil - Date.now());
           wait = wait === 0 ? held : Math.min(wait, held);
