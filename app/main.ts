@@ -9,6 +9,7 @@ import { ConfigError, parseConfig, prepareDataDir, resolveAppSecret, type Config
 import { createLogger, type Logger } from './log.js';
 import { createServer } from './server.js';
 import { openStore, Store, StoreError } from './store/index.js';
+import { storeFaultCode } from './store/faults.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 export const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -33,7 +34,7 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
   prepareDataDir(config.dataDir);
   const appSecret = resolveAppSecret(config);
   const store = openStore(config.dataDir, appSecret);
-  const released = store.jobs.releaseRunning();
+  const released = releaseInterrupted(store);
   if (released) logger.warn({ released }, 'jobs interrupted by an earlier stop were returned to the queue');
 
   const server = createServer({ config, store, logger, appSecret });
@@ -64,6 +65,20 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
       logger.info('shutdown complete');
     })());
   return { config, store, logger, url, stop };
+}
+
+/** Returns jobs a crash left running to the queue: the first write of a start, so a locked or full store stops it here, saying why. */
+function releaseInterrupted(store: Store): number {
+  try {
+    return store.jobs.releaseRunning();
+  } catch (err) {
+    store.close();
+    const fault = storeFaultCode(err);
+    if (!fault) throw err;
+    throw new StoreError(fault, fault === 'STORE.LOCKED'
+      ? 'The database is locked by another process (an open sqlite3 shell, a second connector on the same DATA_DIR?). Stop it and start the connector again.'
+      : 'The disk holding DATA_DIR is full. Free space and start the connector again.');
+  }
 }
 
 function listen(http: Server, port: number): Promise<void> {

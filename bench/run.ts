@@ -25,6 +25,7 @@ import { row, summaryTable } from './report.js';
 import { TEST_SECRET } from '../test/helpers/store.js';
 import { pagesBench } from './pages.js';
 import { burst, day } from './day.js';
+import { IMPORT_NODE_FLAGS } from '../app/import-cli.js';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -305,7 +306,7 @@ async function importBench(): Promise<void> {
     env.b24.resetCounters();
     const c = env.c.config;
     const started = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'app/import-cli.ts', '--what', 'companies,contacts,products'], {
+    const child = spawn(process.execPath, [...IMPORT_NODE_FLAGS, '--import', 'tsx', 'app/import-cli.ts', '--what', 'companies,contacts,products'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: c.dataDir, APP_SECRET: TEST_SECRET, LOG_LEVEL: 'warn', IMPORT_REPORT_RSS: '1',

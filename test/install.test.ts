@@ -254,6 +254,21 @@ describe('installing the app into Bitrix24', () => {
     assert.equal(bad.status, 401);
   });
 
+  it('when the list-toolbar import is opened, then an admin gets the import slider, a non-admin 403 and a forged AUTH_ID 401', async () => {
+    await b24.install({ userId: 1 });
+    b24.finishInstall();
+    // A list toolbar posts the app-page fields and PLACEMENT, without PLACEMENT_OPTIONS (widgets/crm/list-toolbar.md).
+    const open = (userId: number, extra: Record<string, string> = {}) => {
+      const { PLACEMENT_OPTIONS: _none, ...auth } = b24.frameAuth(userId);
+      return postForm(`${c.url}/placements/import?DOMAIN=${auth.DOMAIN}&PROTOCOL=0`, { ...auth, PLACEMENT: 'CRM_COMPANY_LIST_TOOLBAR', ...extra });
+    };
+    const admin = await open(1);
+    assert.equal(admin.status, 200, await admin.clone().text());
+    assert.match(await admin.text(), /Import from Xero/);
+    assert.equal((await open(2)).status, 403);
+    assert.equal((await open(1, { AUTH_ID: 'forged-auth-id' })).status, 401);
+  });
+
   it('when a non-admin tries to change settings, then it is refused; an admin can', async () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, it } from 'node:test';
 import { DB_FILE } from '../app/store/db.js';
 import { openStore } from '../app/store/index.js';
@@ -61,5 +62,20 @@ describe('connector process', () => {
     const { code, output } = await runFailingStart({ DATA_DIR: dir });
     assert.equal(code, 1);
     assert.match(output, /not a readable SQLite database/);
+  });
+
+  it('when another process holds the database\'s write lock at start, then the process exits 1 saying the database is locked and what to do', async () => {
+    const dir = tempDir();
+    openStore(dir, 's'.repeat(40)).close();
+    const holder = new Database(path.join(dir, DB_FILE));
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      const { code, output } = await runFailingStart({ DATA_DIR: dir, APP_SECRET: 's'.repeat(40) });
+      assert.equal(code, 1);
+      assert.match(output, /cannot start[^]*database is locked by another process[^]*Stop it and start the connector again/);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
   });
 });

@@ -37,15 +37,15 @@ export async function catalogInfo(client: PortalClient): Promise<CatalogInfo | n
   return { iblockId: Number(catalog.iblockId), vatByRate };
 }
 
-/** Every product of the catalog in the directory's compact form (one call per 50). */
-export async function readProducts(client: PortalClient, iblockId: number): Promise<B24Product[]> {
+/** Every product of the catalog in the directory's compact form, one page (one call, 50 products) at a time. */
+export async function* productPages(client: PortalClient, iblockId: number): AsyncGenerator<B24Product[]> {
   // https://apidocs.bitrix24.com/api-reference/catalog/product/catalog-product-list.html
-  const rows = await client.list<{ id: number | string; name?: string; xmlId?: string | null }>(
+  const pages = client.pages<{ id: number | string; name?: string; xmlId?: string | null }>(
     'catalog.product.list',
-    { filter: { iblockId }, select: ['id', 'iblockId', 'name', 'xmlId'], order: { id: 'ASC' } },
+    { filter: { iblockId }, select: ['id', 'iblockId', 'name', 'xmlId'] },
     { idKey: 'id', resultKey: 'products' },
   );
-  return rows.map((r) => ({ id: String(r.id), name: String(r.name ?? '').trim(), xmlId: String(r.xmlId ?? '').trim() }));
+  for await (const rows of pages) yield rows.map((r) => ({ id: String(r.id), name: String(r.name ?? '').trim(), xmlId: String(r.xmlId ?? '').trim() }));
 }
 
 /** Products whose external code (`xmlId`) is one of `codes`: code → product id. */

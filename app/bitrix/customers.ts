@@ -60,11 +60,10 @@ const SELECT = {
   contact: ['ID', 'NAME', 'LAST_NAME', 'EMAIL', 'PHONE', 'WEB', 'COMPANY_ID', 'ORIGINATOR_ID', 'ORIGIN_ID'],
 };
 
-/** Every company or contact of the portal, in the directory's compact form (one call per 50 records). */
-export async function readCustomers(client: PortalClient, kind: 'company' | 'contact'): Promise<B24Customer[]> {
+/** Every company or contact of the portal in the directory's compact form, one page (one call, 50 records) at a time. */
+export async function* customerPages(client: PortalClient, kind: 'company' | 'contact'): AsyncGenerator<B24Customer[]> {
   // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-list.html (keyset paging, huge-data.md)
-  const rows = await client.list(`crm.${kind}.list`, { select: SELECT[kind], order: { ID: 'ASC' } }, { idKey: 'ID' });
-  return rows.map((r) => customerOf(kind, r));
+  for await (const rows of client.pages(`crm.${kind}.list`, { select: SELECT[kind] }, { idKey: 'ID' })) yield rows.map((r) => customerOf(kind, r));
 }
 
 /** Records imported from Xero with these keys (ORIGIN_ID), e.g. to heal a write whose answer was lost. */

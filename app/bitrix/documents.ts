@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { Decimal } from '../money.js';
 import type { DocumentCustomer, DocumentLine, DocumentType, SalesDocument } from '../sync/document.js';
 import type { ListLabels } from './list-labels.js';
-import type { BatchCalls, PortalClient } from './portal-client.js';
+import { operatingLimitReached, type BatchCalls, type PortalClient } from './portal-client.js';
 
 export const ENTITY_TYPE = { smart_invoice: 31, quote: 7, company: 4, contact: 3 } as const;
 /** Product-row owner types (bitrix24-rest.md §1). */
@@ -20,8 +20,10 @@ export interface DocumentRef {
 
 /** A document that could not be read, with the reason in words. */
 export interface ReadFailure {
-  code: 'SYNC.DOCUMENT_NOT_FOUND' | 'SYNC.CUSTOMER_NOT_FOUND' | 'SYNC.READ_FAILED';
+  code: 'SYNC.DOCUMENT_NOT_FOUND' | 'SYNC.CUSTOMER_NOT_FOUND' | 'SYNC.READ_FAILED' | 'B24.OPERATION_TIME_LIMIT';
   message: string;
+  /** Bitrix24's operating time limit holds the document until then (epoch ms): it waits, it did not fail. */
+  retryAt?: number;
 }
 
 export type ReadResult = { ok: true; doc: SalesDocument } | { ok: false; failure: ReadFailure };
@@ -131,9 +133,15 @@ export async function readDocuments(
         calls[`r_${k}`] = ['crm.item.productrow.list', { filter: { '=ownerType': OWNER_TYPE[ref.type], '=ownerId': ref.id } }];
       }
     }
-    const { results, errors } = await client.batch(calls);
+    const { results, errors, limited } = await client.batch(calls);
     for (const ref of chunk) {
       const k = keyOf(ref);
+      const blocked = limited.find((key) => key === `d_${k}` || key === `r_${k}`);
+      if (blocked) {
+        const limit = operatingLimitReached(calls[blocked]![0]);
+        out.set(k, { ok: false, failure: { code: 'B24.OPERATION_TIME_LIMIT', message: limit.message, retryAt: limit.retryAt } });
+        continue;
+      }
       if (errors[`d_${k}`] || !results[`d_${k}`]) {
         const notFound = /NOT_FOUND|not found/i.test(errors[`d_${k}`] ?? 'NOT_FOUND');
         out.set(k, {
@@ -167,7 +175,9 @@ export async function readDocuments(
   const found: Record<string, unknown> = {};
   const keys = Object.keys(lookups);
   for (let i = 0; i < keys.length; i += 50) {
-    const { results } = await client.batch(Object.fromEntries(keys.slice(i, i + 50).map((k) => [k, lookups[k]])));
+    const { results, limited } = await client.batch(Object.fromEntries(keys.slice(i, i + 50).map((k) => [k, lookups[k]])));
+    // A customer not read is not a customer deleted: the documents wait for the method's operating time.
+    if (limited.length) throw operatingLimitReached(lookups[limited[0]!]![0]);
     Object.assign(found, results);
   }
 

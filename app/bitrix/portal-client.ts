@@ -2,13 +2,15 @@
  * All REST speech with one Bitrix24 portal goes through a PortalClient: one `B24OAuth` instance per portal
  * (`member_id`), tokens refreshed through B24_OAUTH_URL and the rotated pair persisted atomically.
  *
- * Retry policy: the SDK retries 503 QUERY_LIMIT_EXCEEDED with back-off and waits out 429 OPERATION_TIME_LIMIT;
+ * Retry policy: the SDK retries 503 QUERY_LIMIT_EXCEEDED with back-off and waits at least 10 s on 429
+ * OPERATION_TIME_LIMIT (3 attempts in all); once it gives up — and for batch commands, which it does not retry — the
+ * work waits in the queue a minute with the reason shown (`operatingLimitReached`), never failing for it;
  * network errors are NOT retried by the SDK (a lost `*.add` answer retried blindly makes duplicates). Reads
  * that are safe to repeat ask for `idempotent: true` and are retried here once on a network error.
  */
 import { ApiVersion, B24OAuth, type B24OAuthParams } from '@bitrix24/b24jssdk';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError, LimitReached, utcTime } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Portal } from '../store/portals.js';
@@ -25,6 +27,21 @@ export interface BatchOutcome {
   results: Record<string, unknown>;
   /** Error messages of the commands that failed, by key. */
   errors: Record<string, string>;
+  /** Keys of the commands refused because their method's operating time is spent (OPERATION_TIME_LIMIT). */
+  limited: string[];
+}
+
+/**
+ * Bitrix24 blocks a method whose operating time is spent until enough of it leaves the method's window of ten
+ * one-minute buckets (bitrix24-rest.md §9; https://apidocs.bitrix24.com/limits.html): the work waits a minute, when
+ * the oldest bucket has left, instead of the call sleeping.
+ */
+export const OPERATING_RETRY_MS = 60_000;
+
+/** The work that met OPERATION_TIME_LIMIT on `method` waits in the queue (LimitReached), the reason shown. */
+export function operatingLimitReached(method: string, now = Date.now()): LimitReached {
+  const at = now + OPERATING_RETRY_MS;
+  return new LimitReached('B24.OPERATION_TIME_LIMIT', `Bitrix24 blocks ${method} for now (its operating time limit); retry at ${utcTime(at)}.`, at);
 }
 
 export interface CallOptions {
@@ -76,22 +93,45 @@ export class PortalClient {
     }
   }
 
-  /** Runs up to 50 commands in one `batch` call; each command's failure is reported on its own. */
+  /**
+   * Runs up to 50 commands in one `batch` call; each command's failure is reported on its own, with Bitrix24's own
+   * words. The batch envelope is read as Bitrix24 sends it (`result.result` and `result.result_error` keyed by
+   * command): the SDK's batch wrapper drops a command error whose code is empty — the legacy CRM methods' refusals
+   * ("Access denied.", a required field), `throw new RestException(implode("\n", $errors))` — and reports it as an
+   * empty result.
+   */
   async batch(calls: BatchCalls, options: { haltOnError?: boolean } = {}): Promise<BatchOutcome> {
     const keys = Object.keys(calls);
-    if (keys.length === 0) return { results: {}, errors: {} };
+    if (keys.length === 0) return { results: {}, errors: {}, limited: [] };
     if (keys.length > 50) throw new AppError('B24.BATCH_TOO_LARGE', 'A Bitrix24 batch holds at most 50 commands.');
+    const cmd = Object.fromEntries(keys.map((k) => [k, `${calls[k]![0]}?${phpQuery(calls[k]![1])}`]));
+    // https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html — {halt, cmd: {key: 'method?query'}} →
+    // result.{result, result_error, result_total, result_next, result_time}; empty maps come as [].
+    const answer = await this.call<BatchEnvelope>('batch', { halt: options.haltOnError ? 1 : 0, cmd });
+    const results = mapOf(answer?.result);
+    const errors: Record<string, string> = {};
+    const limited: string[] = [];
+    for (const [k, e] of Object.entries(mapOf(answer?.result_error))) {
+      errors[k] = refusalOf(e);
+      if (isOperatingLimit({ code: (e as { error?: unknown } | null)?.error, message: errors[k] })) limited.push(k);
+    }
+    return { results, errors, limited };
+  }
+
+  /**
+   * Reads a list method one page (≤ 50 rows) at a time with keyset paging (`start: -1`, `>ID` filter, ascending by
+   * `idKey`), so a caller holds one page, not the whole list.
+   */
+  async *pages<T = Record<string, unknown>>(
+    method: string,
+    params: Record<string, unknown>,
+    keys: { idKey: string; resultKey?: string },
+  ): AsyncGenerator<T[]> {
     try {
-      // https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html
-      const r = await this.#b24.actions.v2.batch.make({
-        calls,
-        options: { isHaltOnError: options.haltOnError ?? false, returnAjaxResult: false },
-      });
-      const results = (r.getData() ?? {}) as Record<string, unknown>;
-      const errors = r.isSuccess ? {} : r.getErrorMessagesByKey();
-      return { results, errors };
+      // https://apidocs.bitrix24.com/settings/performance/huge-data.html
+      for await (const page of this.#b24.actions.v2.fetchList.make<T>({ method, params, idKey: keys.idKey, customKeyForResult: keys.resultKey })) yield page as T[];
     } catch (err) {
-      throw toAppError('batch', err);
+      throw toAppError(method, err);
     }
   }
 
@@ -198,26 +238,46 @@ export class PortalClients {
     // runs under a lease in SQLite, and the tokens are read again once it is held — when another process renewed
     // meanwhile, its tokens are used instead of spending the refresh token a second time.
     let held = portal.refreshToken;
-    b24.setCustomRefreshAuth(() => this.store.leases.withLease(`b24-token:${portal.memberId}`, async () => {
-      const current = this.store.portals.get(portal.memberId);
+    const memberId = portal.memberId;
+    const fresh = (p: Portal | undefined): p is Portal => Boolean(p?.refreshToken && p.accessToken && (p.expiresAt ?? 0) > Date.now() / 1000 + 60);
+    const stored = (p: Portal) => {
+      held = p.refreshToken;
+      return {
+        access_token: p.accessToken, refresh_token: p.refreshToken, expires: p.expiresAt,
+        expires_in: Math.max(0, (p.expiresAt ?? 0) - Math.floor(Date.now() / 1000)), domain: portal.domain, member_id: memberId,
+        client_endpoint: p.clientEndpoint, server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`, scope: p.scope ?? '', status: 'L',
+      } as never;
+    };
+    b24.setCustomRefreshAuth(() => this.store.leases.withLease(`b24-token:${memberId}`, async () => {
+      let current = this.store.portals.get(memberId);
       if (!current?.refreshToken) throw new AppError('B24.PORTAL_NOT_INSTALLED', 'The app was uninstalled.', 409);
-      if (current.refreshToken !== held && current.accessToken && (current.expiresAt ?? 0) > Date.now() / 1000 + 60) {
-        held = current.refreshToken;
-        return {
-          access_token: current.accessToken, refresh_token: current.refreshToken, expires: current.expiresAt,
-          expires_in: Math.max(0, (current.expiresAt ?? 0) - Math.floor(Date.now() / 1000)), domain: portal.domain, member_id: portal.memberId,
-          client_endpoint: current.clientEndpoint, server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`, scope: current.scope ?? '', status: 'L',
-        } as never;
+      if (current.refreshToken !== held && fresh(current)) return stored(current);
+      let answer: Awaited<ReturnType<typeof refreshAtOAuthServer>>;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          answer = await refreshAtOAuthServer(this.config.bitrix, current.refreshToken!);
+          break;
+        } catch (err) {
+          const e = err as AppError;
+          // A racing renewal (a process outside the lease, an answer lost after Bitrix24 rotated) spent this refresh
+          // token and stored the rotated pair meanwhile: the session goes on with those, or one refresh with them
+          // (bitrix24-rest.md §7: a used refresh token is refused with invalid_grant).
+          const now = this.store.portals.get(memberId);
+          if (e.details?.reason === 'invalid_grant' && now?.refreshToken && now.refreshToken !== current.refreshToken) {
+            if (fresh(now)) return stored(now);
+            if (attempt === 1) {
+              current = now;
+              continue;
+            }
+          }
+          this.logger.warn({ memberId, code: e.code, reason: e.details?.reason }, 'Bitrix24 token refresh refused');
+          // In the sync a refused refresh is the portal's problem (502), not the caller's.
+          throw e.code === 'B24.REFRESH_FAILED' ? new AppError(e.code, e.message, 502, e.details) : e;
+        }
       }
-      const answer = await refreshAtOAuthServer(this.config.bitrix, current.refreshToken).catch((err: unknown) => {
-        const e = err as AppError;
-        this.logger.warn({ memberId: portal.memberId, code: e.code, reason: e.details?.reason }, 'Bitrix24 token refresh refused');
-        // In the sync a refused refresh is the portal's problem (502), not the caller's.
-        throw e.code === 'B24.REFRESH_FAILED' ? new AppError(e.code, e.message, 502, e.details) : e;
-      });
       const expires = Number(answer.expires ?? 0) || Math.floor(Date.now() / 1000) + Number(answer.expires_in ?? 3600);
       // Saved before the lease ends, so the next holder reads the rotated pair.
-      this.store.portals.saveTokens(portal.memberId, { accessToken: answer.access_token, refreshToken: answer.refresh_token, expiresAt: expires });
+      this.store.portals.saveTokens(memberId, { accessToken: answer.access_token, refreshToken: answer.refresh_token, expiresAt: expires });
       held = answer.refresh_token;
       return {
         ...answer,
@@ -239,6 +299,38 @@ export class PortalClients {
   }
 }
 
+interface BatchEnvelope { result?: unknown; result_error?: unknown }
+
+const mapOf = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/** A command's error in Bitrix24's words: its description, with its code when it has one. */
+function refusalOf(e: unknown): string {
+  if (typeof e === 'string') return e;
+  const { error, error_description: description } = (e ?? {}) as { error?: unknown; error_description?: unknown };
+  const code = error === undefined || error === null ? '' : String(error);
+  const text = description === undefined || description === null ? '' : String(description).trim();
+  if (!text) return code || 'Bitrix24 gave no reason';
+  return code && code !== '0' ? `${text} (${code})` : text;
+}
+
+/**
+ * A command's parameters as the query string of a batch line, nested the PHP way (`fields[EMAIL][0][VALUE]=…`), as
+ * Bitrix24 parses it (batch.md); `undefined` is left out and `null` sent empty.
+ */
+export function phpQuery(params: Record<string, unknown>): string {
+  const parts: string[] = [];
+  const walk = (key: string, v: unknown): void => {
+    if (v === undefined) return;
+    if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(`${key}[${k}]`, x);
+      return;
+    }
+    parts.push(`${encodeURIComponent(key)}=${v === null ? '' : encodeURIComponent(String(v))}`);
+  };
+  for (const [k, v] of Object.entries(params)) walk(k, v);
+  return parts.join('&');
+}
+
 function isNetworkError(err: unknown): boolean {
   const e = err as { status?: number; code?: string; message?: string };
   return (e?.status === 0 || e?.status === undefined) && /network|ECONN|socket|timeout|ETIMEDOUT|EPIPE/i.test(`${e?.code} ${e?.message}`);
@@ -248,8 +340,15 @@ function b24Error(method: string, message: string): AppError {
   return new AppError('B24.CALL_FAILED', `Bitrix24 ${method} failed: ${message}`, 502);
 }
 
+/** OPERATION_TIME_LIMIT (HTTP 429) on a call or a batch command. Source: bitrix24-rest.md §9. */
+function isOperatingLimit(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'OPERATION_TIME_LIMIT' || /operation time limit/i.test(String(e?.message ?? ''));
+}
+
 function toAppError(method: string, err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (isOperatingLimit(err)) return operatingLimitReached(method);
   const e = err as { code?: string; status?: number; message?: string; description?: string };
   const code = String(e?.code ?? 'UNKNOWN');
   const text = e?.description || e?.message || String(err);

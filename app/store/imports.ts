@@ -5,6 +5,7 @@
  */
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
+import { ImportDirectoryRepository } from './import-directory.js';
 
 export type ImportWhat = 'companies' | 'contacts' | 'products';
 export type ImportRunState = 'planning' | 'previewed' | 'running' | 'cancelled' | 'done' | 'failed';
@@ -70,7 +71,12 @@ export const zeroCounts = (): ActionCounts => ({ create: 0, link: 0, update: 0, 
 export class ImportRepository {
   readonly #statements = new Map<string, Statement<unknown[]>>();
 
-  constructor(private readonly db: Db) {}
+  /** The Bitrix24 records a run's preview matches against (import-directory.ts). */
+  readonly directory: ImportDirectoryRepository;
+
+  constructor(private readonly db: Db) {
+    this.directory = new ImportDirectoryRepository(db);
+  }
 
   /** Statements of the hot paths (one per record) are prepared once. */
   private sql(text: string): Statement<unknown[]> {

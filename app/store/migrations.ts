@@ -264,4 +264,30 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE portals ADD COLUMN relocation_allowed INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 10,
+    name: 'import matching directory: the Bitrix24 records an import run matches against, on disk',
+    sql: `
+      -- import directory: the portal's companies, contacts and products read by one import run's preview, kept here
+      -- (not in memory) while the plan is made, and cleared when the preview ends. data is the compact record (JSON).
+      CREATE TABLE import_directory (
+        run_id             INTEGER NOT NULL REFERENCES import_runs(id) ON DELETE CASCADE,
+        kind               TEXT NOT NULL,          -- company | contact | product
+        b24_id             TEXT NOT NULL,
+        data               TEXT NOT NULL,
+        PRIMARY KEY (run_id, kind, b24_id)
+      ) WITHOUT ROWID;
+
+      -- import directory key: one match key of a directory record (xero key, exact name, e-mail, item code), and the
+      -- names the run already planned (kind 'planned:company', b24_id '') to tell duplicates apart.
+      CREATE TABLE import_directory_keys (
+        run_id             INTEGER NOT NULL REFERENCES import_runs(id) ON DELETE CASCADE,
+        kind               TEXT NOT NULL,
+        key_type           TEXT NOT NULL,          -- xero | name | email | code
+        key                TEXT NOT NULL,
+        b24_id             TEXT NOT NULL,
+        PRIMARY KEY (run_id, kind, key_type, key, b24_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -17,8 +17,8 @@ import { EventEmitter } from 'node:events';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PortalClient, PortalClients } from '../bitrix/portal-client.js';
-import { createCommands, findByXeroKeys, readCustomers, updateCommand, type CustomerFields } from '../bitrix/customers.js';
-import { catalogInfo, findByCodes, productCreateCommands, productUpdateCommand, readProducts } from '../bitrix/catalog.js';
+import { createCommands, customerPages, findByXeroKeys, updateCommand, type CustomerFields } from '../bitrix/customers.js';
+import { catalogInfo, findByCodes, productCreateCommands, productPages, productUpdateCommand } from '../bitrix/catalog.js';
 import type { Store } from '../store/index.js';
 import { holdLease, LeaseBusy, type HeldLease } from '../store/leases.js';
 import type { ImportRecord, ImportRun, ImportWhat, NewImportRecord } from '../store/imports.js';
@@ -33,6 +33,8 @@ import { Directory, planItem, planParty, type CustomerPayload, type PlanContext,
 export const IMPORT_JOB = 'import-from-xero';
 /** Bitrix24 commands per batch call (the batch method's limit). */
 export const COMMANDS_PER_BATCH = 50;
+/** Xero items planned and written per store transaction. */
+const ITEMS_PER_SLICE = 500;
 
 export interface ImportDeps {
   store: Store;
@@ -152,46 +154,58 @@ export class ImportFromXero {
     const progress = { phase: 'Reading Bitrix24', pagesRead: 0, planned: 0 };
     this.progress(run.id, progress);
 
-    const directory = new Directory();
-    const wantsCustomers = run.what.includes('companies') || run.what.includes('contacts');
-    if (wantsCustomers) {
-      directory.addCustomers(await readCustomers(client, 'company'));
-      directory.addCustomers(await readCustomers(client, 'contact'));
-    }
-    let seq = 0;
-    const ctx: PlanContext = {
-      what: run.what, includeArchived: run.includeArchived, directory, seenNames: new Set(), nextSeq: () => seq++, catalog: null,
-      linkOf: (xeroType, xeroId) => store.links.findByXero(connectionId, xeroType, xeroId)[0],
-      contactFieldsOf: (link) => store.links.contactFields<ContactDetails>(link.id),
-    };
-    const save = (records: NewImportRecord[]) => {
-      store.imports.addRecords(run.id, records);
-      progress.planned += records.length;
-      this.progress(run.id, progress);
-    };
+    // The Bitrix24 side, page by page into the store (not memory); a preview started again fills it again.
+    const directory = new Directory(store.imports.directory, run.id);
+    directory.clear();
+    try {
+      const wantsCustomers = run.what.includes('companies') || run.what.includes('contacts');
+      if (wantsCustomers) {
+        for (const kind of ['company', 'contact'] as const) {
+          for await (const page of customerPages(client, kind)) {
+            if (this.cancelled(run.id)) return;
+            directory.addCustomers(page);
+          }
+        }
+      }
+      let seq = 0;
+      const ctx: PlanContext = {
+        what: run.what, includeArchived: run.includeArchived, directory, nextSeq: () => seq++, catalog: null,
+        linkOf: (xeroType, xeroId) => store.links.findByXero(connectionId, xeroType, xeroId)[0],
+        contactFieldsOf: (link) => store.links.contactFields<ContactDetails>(link.id),
+      };
+      const save = (records: NewImportRecord[]) => {
+        store.imports.addRecords(run.id, records);
+        progress.planned += records.length;
+        this.progress(run.id, progress);
+      };
 
-    if (run.what.includes('products')) {
-      const catalog = await catalogInfo(client);
-      if (catalog) {
-        directory.addProducts(await readProducts(client, catalog.iblockId));
-        const [taxRates, currency] = await Promise.all([taxRatesByType(gateway), baseCurrency(gateway)]);
-        ctx.catalog = { ...catalog, taxRates, currency, accountPropertyId: store.settings.get<number>(run.memberId, 'b24.accountCodePropertyId') ?? null };
+      if (run.what.includes('products')) {
+        const catalog = await catalogInfo(client);
+        if (catalog) {
+          for await (const page of productPages(client, catalog.iblockId)) directory.addProducts(page);
+          const [taxRates, currency] = await Promise.all([taxRatesByType(gateway), baseCurrency(gateway)]);
+          ctx.catalog = { ...catalog, taxRates, currency, accountPropertyId: store.settings.get<number>(run.memberId, 'b24.accountCodePropertyId') ?? null };
+        }
+        progress.phase = 'Reading Xero items';
+        this.progress(run.id, progress);
+        // Xero's Items endpoint is not paged: its one answer is planned and written in slices.
+        const items = await readItems(gateway);
+        for (let i = 0; i < items.length; i += ITEMS_PER_SLICE) save(items.slice(i, i + ITEMS_PER_SLICE).map((item) => planItem(item, ctx)));
       }
-      progress.phase = 'Reading Xero items';
-      this.progress(run.id, progress);
-      save((await readItems(gateway)).map((item) => planItem(item, ctx)));
-    }
-    if (wantsCustomers) {
-      progress.phase = 'Reading Xero contacts';
-      for await (const page of contactPages(gateway, { includeArchived: run.includeArchived })) {
-        if (this.cancelled(run.id)) return;
-        progress.pagesRead = page.page;
-        save(page.parties.flatMap((p) => planParty(p, ctx)));
+      if (wantsCustomers) {
+        progress.phase = 'Reading Xero contacts';
+        for await (const page of contactPages(gateway, { includeArchived: run.includeArchived })) {
+          if (this.cancelled(run.id)) return;
+          progress.pagesRead = page.page;
+          save(page.parties.flatMap((p) => planParty(p, ctx)));
+        }
       }
+      store.imports.setProgress(run.id, { ...progress, phase: 'Previewed' });
+      store.imports.setState(run.id, 'previewed');
+      this.emit('progress', run.id);
+    } finally {
+      directory.clear(); // the directory lives as long as the preview
     }
-    store.imports.setProgress(run.id, { ...progress, phase: 'Previewed' });
-    store.imports.setState(run.id, 'previewed');
-    this.emit('progress', run.id);
   }
 
   // ---- 2. run, 3. resume --------------------------------------------------------------------------------------
@@ -208,7 +222,7 @@ export class ImportFromXero {
       if (records.length === 0) break;
       after = records.at(-1)!.seq;
       store.imports.markSending(run.id, records.filter((r) => keys.has(r.seq)).map((r) => r.seq));
-      const answer = Object.keys(calls).length ? await client.batch(calls) : { results: {}, errors: {} };
+      const answer = Object.keys(calls).length ? await client.batch(calls) : { results: {}, errors: {}, limited: [] };
       store.transaction(() => {
         for (const r of records) {
           const key = `k${r.seq}`;
@@ -270,9 +284,9 @@ export class ImportFromXero {
   /** Records the written record and its link, in the caller's transaction. */
   private finish(run: ImportRun, r: ImportRecord, b24Id: string | null, connectionId: number): void {
     const { store } = this.deps;
-    // Legacy CRM methods answer a refusal with an empty error code, which the SDK's batch reports as an empty result:
-    // the reason is then not known beyond this.
-    if (!b24Id) return store.imports.markFailed(run.id, r.seq, 'Bitrix24 refused it without a reason: a field the portal requires may be missing, or the app lacks the permission.');
+    // A refusal comes with Bitrix24's words (PortalClient.batch reads result_error); an answer without an id and
+    // without an error is all that is left here.
+    if (!b24Id) return store.imports.markFailed(run.id, r.seq, 'Bitrix24 answered without the new record\'s id and without a reason; it was not linked.');
     store.imports.markDone(run.id, r.seq, b24Id);
     if (r.b24Type === 'product') {
       const p = r.payload as ProductPayload;

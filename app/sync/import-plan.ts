@@ -8,6 +8,7 @@ import type { B24Customer, CustomerFields, RequisiteInput } from '../bitrix/cust
 import { ADDRESS_TYPE, XERO_ORIGINATOR } from '../bitrix/customers.js';
 import type { B24Product } from '../bitrix/catalog.js';
 import type { Link } from '../store/links.js';
+import type { ImportDirectoryRepository } from '../store/import-directory.js';
 import type { ImportWhat, NewImportRecord } from '../store/imports.js';
 import type { XeroItem, XeroParty, XeroPerson } from '../xero/contact-reader.js';
 import { detailsOfParty, isPerson, norm, sameDetails, type ContactDetails } from './contact-details.js';
@@ -29,47 +30,37 @@ export interface ProductPayload {
   hash: string;
 }
 
-/** The portal's companies, contacts and products, indexed for matching. */
+/**
+ * The portal's companies, contacts and products, indexed for matching: kept in the store for one run (one page at a
+ * time goes in while Bitrix24 is read), so memory stays flat whatever the portal holds.
+ */
 export class Directory {
-  readonly #byId = new Map<string, B24Customer>();
-  readonly #byKey = new Map<string, string>();
-  readonly #byName = new Map<string, string[]>();
-  readonly #byEmail = new Map<string, string[]>();
-  readonly #products = new Map<string, B24Product>();
-  readonly #productByCode = new Map<string, string>();
-  readonly #productByName = new Map<string, string[]>();
+  constructor(
+    private readonly repo: ImportDirectoryRepository,
+    private readonly runId: number,
+  ) {}
 
   addCustomers(list: B24Customer[]): void {
-    for (const c of list) {
-      const id = `${c.kind}:${c.id}`;
-      this.#byId.set(id, c);
-      if (c.xeroKey) this.#byKey.set(`${c.kind}:${c.xeroKey}`, c.id);
-      push(this.#byName, `${c.kind}:${norm(c.name)}`, c.id);
-      for (const e of c.emails) push(this.#byEmail, `${c.kind}:${norm(e)}`, c.id);
-    }
+    this.repo.add(this.runId, list.map((c) => ({
+      kind: c.kind, b24Id: c.id, data: c,
+      keys: [['xero', c.xeroKey ?? ''], ['name', norm(c.name)], ...c.emails.map((e): [string, string] => ['email', norm(e)])],
+    })));
   }
 
   addProducts(list: B24Product[]): void {
-    for (const p of list) {
-      this.#products.set(p.id, p);
-      if (p.xmlId) this.#productByCode.set(p.xmlId, p.id);
-      push(this.#productByName, norm(p.name), p.id);
-    }
+    this.repo.add(this.runId, list.map((p) => ({ kind: 'product', b24Id: p.id, data: p, keys: [['code', p.xmlId], ['name', norm(p.name)]] })));
   }
 
-  customer(kind: 'company' | 'contact', id: string): B24Customer | undefined { return this.#byId.get(`${kind}:${id}`); }
-  byXeroKey(kind: 'company' | 'contact', key: string): string | undefined { return this.#byKey.get(`${kind}:${key}`); }
-  byName(kind: 'company' | 'contact', name: string): string[] { return name ? this.#byName.get(`${kind}:${norm(name)}`) ?? [] : []; }
-  byEmail(kind: 'company' | 'contact', email: string): string[] { return email ? this.#byEmail.get(`${kind}:${norm(email)}`) ?? [] : []; }
-  product(id: string): B24Product | undefined { return this.#products.get(id); }
-  productByCode(code: string): string | undefined { return this.#productByCode.get(code); }
-  productsByName(name: string): string[] { return this.#productByName.get(norm(name)) ?? []; }
-}
-
-function push(m: Map<string, string[]>, k: string, v: string): void {
-  const list = m.get(k);
-  if (list) list.push(v);
-  else m.set(k, [v]);
+  customer(kind: 'company' | 'contact', id: string): B24Customer | undefined { return this.repo.get<B24Customer>(this.runId, kind, id); }
+  byXeroKey(kind: 'company' | 'contact', key: string): string | undefined { return this.repo.find(this.runId, kind, 'xero', key, 1)[0]; }
+  byName(kind: 'company' | 'contact', name: string): string[] { return this.repo.find(this.runId, kind, 'name', norm(name)); }
+  byEmail(kind: 'company' | 'contact', email: string): string[] { return this.repo.find(this.runId, kind, 'email', norm(email)); }
+  product(id: string): B24Product | undefined { return this.repo.get<B24Product>(this.runId, 'product', id); }
+  productByCode(code: string): string | undefined { return this.repo.find(this.runId, 'product', 'code', code, 1)[0]; }
+  productsByName(name: string): string[] { return this.repo.find(this.runId, 'product', 'name', norm(name)); }
+  /** True the first time this run plans a record of this kind with this name (duplicate names are told apart). */
+  firstNamed(kind: 'company' | 'contact', name: string): boolean { return this.repo.claim(this.runId, `planned:${kind}`, 'name', norm(name)); }
+  clear(): void { this.repo.clear(this.runId); }
 }
 
 export interface PlanContext {
@@ -79,8 +70,6 @@ export interface PlanContext {
   /** The link of a Xero object, if any (xero type, id). */
   linkOf(xeroType: 'contact' | 'contact_person' | 'item', xeroId: string): Link | undefined;
   contactFieldsOf(link: Link): ContactDetails | null;
-  /** Names already planned in this run (duplicate detection), per Bitrix24 type. */
-  seenNames: Set<string>;
   nextSeq(): number;
   catalog: { iblockId: number; vatByRate: Map<number, number>; accountPropertyId: number | null; taxRates: Map<string, number>; currency: string } | null;
 }
@@ -145,11 +134,9 @@ export function planParty(p: XeroParty, ctx: PlanContext): NewImportRecord[] {
       }
     }
     // duplicate names among the contacts of this import
-    const nameKey = `${kind}:${norm(name)}`;
-    if (ctx.seenNames.has(nameKey)) {
+    if (!ctx.directory.firstNamed(kind, name)) {
       return { ...base, seq, action: 'fail', b24Id: null, payload: null, reason: `Another Xero contact in this import is also named "${name}"; rename one of them in Xero so each Bitrix24 ${kind} can be told apart.` };
     }
-    ctx.seenNames.add(nameKey);
     // 2. ContactNumber naming a Bitrix24 record (contacts the invoice push created), 3. ORIGIN_ID
     const numbered = /^b24:(company|contact):(\d+)$/.exec(p.contactNumber);
     const byNumber = numbered && numbered[1] === kind && ctx.directory.customer(kind, numbered[2]!) ? numbered[2]! : undefined;

@@ -182,6 +182,7 @@ export class PushDocuments<P> implements JobHandler {
       if (!r.ok) {
         // Gone from Bitrix24 (whether or not an event said so): removed in Xero, their Xero states read at once.
         if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') gone.push({ ...ref, deleted: true } as PushPayload);
+        else if (r.failure.retryAt) round.settle(key, { kind: 'wait', code: r.failure.code, message: r.failure.message, until: r.failure.retryAt });
         else round.attention(key, r.failure);
         continue;
       }

@@ -12,6 +12,7 @@ import type { Browser } from 'playwright-core';
 import { browserSkip, launchBrowser } from '../helpers/browser.js';
 import { statusBed } from '../statuses/bed.js';
 import { seedXeroContacts, seedXeroItems } from '../import/bed.js';
+import { IMPORT_JOB } from '../../app/sync/import-from-xero.js';
 
 const RESULTS = fileURLToPath(new URL('../../test-results', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
@@ -105,7 +106,7 @@ describe('the Import from Xero slider', { skip: browserSkip }, () => {
     await slider.locator('.import-state[data-state="cancelled"]').waitFor(WAIT);
     bed.b24.setFaults({ latencyMs: 0 });
     // The batch in flight when cancel was pressed may still land; then the job ends and nothing more is written.
-    await until(() => bed.c.store.jobs.findLive(`import-from-xero:${first.id}`) === undefined, 'the import job ends');
+    await until(() => bed.c.store.jobs.findLive(`${IMPORT_JOB}:${first.id}`) === undefined, 'the import job ends');
     await bed.c.services.outbox.drain();
     const written = writtenNow();
     await bed.c.services.outbox.drain();

@@ -59,12 +59,12 @@ describe('setup pages in a headless browser inside the portal', { skip: browserS
     await page.locator('#slider iframe').screenshot({ path: path.join(SHOTS, name) });
   }
 
-  async function open(userId: number): Promise<{ page: Page; errors: string[] }> {
+  async function open(userId: number, lang = 'en'): Promise<{ page: Page; errors: string[] }> {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy|Refused/.test(m.text())) errors.push(m.text()); });
-    await page.goto(`${env.b24.baseUrl}/portal?user=${userId}`);
+    await page.goto(`${env.b24.baseUrl}/portal?user=${userId}&lang=${lang}`);
     return { page, errors };
   }
 
@@ -139,6 +139,16 @@ describe('setup pages in a headless browser inside the portal', { skip: browserS
     assert.equal(portalSettings(env.c.store, env.memberId).bitrixMasterForContacts, true);
     await slider.locator('#contacts').screenshot({ path: path.join(SHOTS, 'settings-contacts-master.png') });
     updatePortalSettings(env.c.store, env.memberId, { bitrixMasterForContacts: false });
+    assert.deepEqual(errors, []);
+  });
+
+  it('when a German-speaking admin opens the settings, then the contact-master control and its explanation are in German', async () => {
+    const { page, errors } = await open(1, 'de');
+    await page.frameLocator('#app-frame').locator('#open-settings').click();
+    const slider = page.frameLocator('#slider iframe');
+    await slider.locator('#f-bitrixMasterForContacts').waitFor(WAIT);
+    assert.match(await slider.locator('#contacts').innerText(), /Bitrix24 ist führend für Kontaktdaten[\s\S]*gilt je Feld die letzte Änderung/);
+    await slider.locator('#contacts').screenshot({ path: path.join(SHOTS, 'settings-contacts-master-de.png') });
     assert.deepEqual(errors, []);
   });
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import { DB_FILE } from '../../app/store/db.js';
+import { LOCKED_BUSY_TIMEOUT_MS } from '../../app/store/faults.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
 import { assertExactlyOnce, assertNothingStuck, createMix, waitFor, type MixDoc } from './mix.js';
@@ -67,9 +68,10 @@ describe('fault campaign: the database is locked by another process', () => {
       const h = await health(env);
       assert.equal(h.status, 503);
       assert.equal(h.body.store.fault?.code, 'STORE.LOCKED');
+      assert.equal(env.c.store.db.pragma('busy_timeout', { simple: true }), LOCKED_BUSY_TIMEOUT_MS, 'while locked, writers wait briefly');
       assert.ok(await metric(env, 'connector_store_fault{code="STORE.LOCKED"} 1'), 'the metric shows the fault');
       assert.ok(env.c.logLines.some((l) => l.includes('store cannot write') && l.includes('STORE.LOCKED')), 'the log says so');
-      assert.match(await dashboard(env), /id="store-fault"[^]*Locked by another process/, 'the dashboard says so');
+      assert.match(await dashboard(env), /id="store-fault"[^]*Locked[^]*another process holds the database/, 'the dashboard says so');
       // Nothing the worker did while locked was written as done (a look at the queue waits for the groups in flight).
       await env.c.services.outbox.drain();
       const states = holder.prepare(`SELECT state, count(*) AS n FROM jobs WHERE job_key LIKE 'push:%' GROUP BY state`).all() as Array<{ state: string; n: number }>;
@@ -85,6 +87,7 @@ describe('fault campaign: the database is locked by another process', () => {
       assertNothingStuck(env.c.store);
       assert.equal((await health(env)).status, 200, '/health is fine again');
       assert.ok(env.c.logLines.some((l) => l.includes('store writes again')), 'the recovery is logged');
+      assert.equal(env.c.store.db.pragma('busy_timeout', { simple: true }), 300, 'writers wait the full busy timeout again');
     } finally {
       if (holder.open) holder.close();
     }

@@ -4,12 +4,13 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { StatusBed } from '../statuses/bed.js';
 import { TEST_SECRET } from '../helpers/store.js';
+import { IMPORT_NODE_FLAGS } from '../../app/import-cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** `npm run import -- …` as its own process on the connector's store. */
 export function cli(bed: StatusBed, args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'app/import-cli.ts', ...args], {
+  const child = spawn(process.execPath, [...IMPORT_NODE_FLAGS, '--import', 'tsx', 'app/import-cli.ts', ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: bed.c.config.dataDir, APP_SECRET: TEST_SECRET, LOG_LEVEL: 'warn',

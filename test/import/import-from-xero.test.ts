@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { statusBed } from '../statuses/bed.js';
+import { testStore } from '../helpers/store.js';
 import { importAll, seedXeroContacts, seedXeroItems } from './bed.js';
 
 describe('import from Xero', () => {
@@ -62,7 +63,7 @@ describe('import from Xero: bad input', () => {
     const reasons = summary.failures.map((f) => `${f.name}: ${f.reason}`).join('\n');
     assert.match(reasons, /\.\.\.: The Xero contact has no usable name/);
     assert.match(reasons, /Twin Traders: Another Xero contact in this import is also named "Twin Traders"/);
-    assert.match(reasons, /Ann Good: Bitrix24 refused it/);
+    assert.match(reasons, /Ann Good: Bitrix24 refused it: The "Lead source" field is required\./);
     assert.equal(preview.planned.fail, 2, 'the failures known in advance are in the preview');
     assert.equal(summary.outcome.fail, 3, 'plus the write Bitrix24 refused');
     const titles = bed.b24.items(4).map((c) => c.title);
@@ -76,11 +77,34 @@ describe('import from Xero: bad input', () => {
     assert.equal(without.preview.planned.create, 0, 'archived contacts skipped unless asked, the rest already linked');
   });
 
+  it('when Bitrix24 refuses a company for a missing required field, then the summary and the CSV carry Bitrix24\'s message, the company and its people are skipped and the rest is imported', async () => {
+    const bed = await statusBed();
+    bed.xero.seedContact(bed.tenantId, { Name: 'Refused Ltd', FirstName: 'Rita', LastName: 'Refused', EmailAddress: 'rita@refused.example' });
+    bed.xero.seedContact(bed.tenantId, { Name: 'Lone Person', FirstName: 'Lone', LastName: 'Person', EmailAddress: 'lone@mail.example' });
+    // Every company needs an industry code the import cannot fill (MANDATORY=Y user field).
+    bed.b24.portal.userFields.push({ id: '9002', entityId: 'CRM_COMPANY', fieldName: 'UF_CRM_INDUSTRY_CODE', userTypeId: 'string', xmlId: null, sort: '100', multiple: 'N', mandatory: 'Y', showFilter: 'N', showInList: 'Y', editInList: 'Y', isSearchable: 'N', settings: {}, editFormLabel: { en: 'Industry code' }, listColumnLabel: null, listFilterLabel: null, errorMessage: null, helpMessage: null });
+
+    const { summary, runId } = await importAll(bed, { what: ['companies', 'contacts'] });
+    assert.equal(summary.run.state, 'done', summary.run.error ?? '');
+    const byName = new Map(summary.failures.map((f) => [f.name, f.reason]));
+    assert.equal(byName.get('Refused Ltd'), 'Bitrix24 refused it: The "Industry code" field is required.');
+    assert.match(byName.get('Rita Refused') ?? '', /Its company "Refused Ltd" could not be written to Bitrix24/);
+    const companies = summary.failures.filter((f) => f.kind === 'company');
+    assert.ok(companies.length >= 1 && companies.every((f) => f.reason === 'Bitrix24 refused it: The "Industry code" field is required.'), JSON.stringify(companies));
+    assert.deepEqual(bed.b24.items(4), []);
+    assert.ok(bed.b24.items(3).some((c) => `${c.name} ${c.lastName}` === 'Lone Person'), 'the person is imported');
+    assert.equal(summary.outcome.remaining, 0);
+    const csv = [...bed.c.services.importFromXero.csv(bed.memberId, runId)].join('');
+    assert.match(csv, /\r\ncompany,[0-9a-f-]+,Refused Ltd,"Bitrix24 refused it: The ""Industry code"" field is required\."\r\n/);
+  });
+
   it('when a Xero item has no code, then the plan fails it with the reason and plans the others', async () => {
     const { planItem, Directory } = await import('../../app/sync/import-plan.js');
+    const store = testStore('m1');
+    const run = store.imports.createRun({ memberId: 'm1', connectionId: null, what: ['products'], includeArchived: false, startedBy: null });
     let seq = 0;
     const ctx = {
-      what: ['products' as const], includeArchived: false, directory: new Directory(), seenNames: new Set<string>(), nextSeq: () => seq++,
+      what: ['products' as const], includeArchived: false, directory: new Directory(store.imports.directory, run.id), nextSeq: () => seq++,
       linkOf: () => undefined, contactFieldsOf: () => null,
       catalog: { iblockId: 23, vatByRate: new Map([[15, 5]]), accountPropertyId: 258, taxRates: new Map([['OUTPUT2', 15]]), currency: 'NZD' },
     };

@@ -7,14 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { encodeForm } from './form.js';
 import { isoDate, randomToken } from './core.js';
 import { Portal, type AppRegistration, type CrmItem, type WriteCtx, CATALOG_IBLOCK_ID } from './portal.js';
-import { RestService, buildRestApp, type CallLogEntry, type Faults } from './server.js';
+import { RestService, buildRestApp, type CallLogEntry, type Faults, type OperatingLimit } from './server.js';
 import { mountShell, type FrameMessage } from './shell.js';
 import { seedDemo } from './seed.js';
 import { SMART_INVOICE, QUOTE, COMPANY, CONTACT } from './model.js';
 import type { Binding, Delivery, OfflineRecord } from './events.js';
 
 export { SMART_INVOICE, QUOTE, COMPANY, CONTACT };
-export type { Binding, Delivery, OfflineRecord, CallLogEntry, Faults, FrameMessage };
+export type { Binding, Delivery, OfflineRecord, CallLogEntry, Faults, FrameMessage, OperatingLimit };
 
 export interface StartOptions {
   /** TCP port on 127.0.0.1. (Default: 0 = any free port) */
@@ -91,6 +91,8 @@ export interface Bitrix24Emulator {
   addUser(user: { name: string; lastName?: string; admin?: boolean }): number;
   /** Withholds a user's CRM read permission for an entity type (every item, or the listed ids); 5 = classic invoices. */
   denyRead(userId: number, entityTypeId: number, ids?: number[]): void;
+  /** Withholds a user's CRM create permission for an entity type (legacy `crm.company/contact.add` answer "Access denied."). */
+  denyCreate(userId: number, entityTypeId: number): void;
   expireAccessTokens(): void;
   /** Test control: refresh requests at /oauth/token/ wait for `gate` before they are looked at; null lets them through. */
   holdRefreshes(gate: (() => Promise<void>) | null): void;
@@ -117,6 +119,8 @@ export interface Bitrix24Emulator {
   setEventDelivery(enabled: boolean): void;
 
   setFaults(faults: Faults): void;
+  /** Turns on the per-method operating-time limit (429 OPERATION_TIME_LIMIT once spent), or off with `false`. */
+  setOperatingLimit(limit: OperatingLimit | false): void;
   readonly callLog: CallLogEntry[];
   readonly counters: Record<string, number>;
   resetCounters(): void;
@@ -361,6 +365,10 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
       portal.user(userId);
       portal.readDenials.push({ userId, entityTypeId, ids: ids ?? null });
     },
+    denyCreate(userId, entityTypeId) {
+      portal.user(userId);
+      portal.createDenials.push({ userId, entityTypeId });
+    },
     expireAccessTokens() {
       for (const t of portal.accessTokens.values()) t.expiresAt = Date.now() - 1;
     },
@@ -390,6 +398,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     setFaults(f) {
       svc.faults = { burst503: f.burst503 ?? 0, burst429: f.burst429 ?? 0, latencyMs: f.latencyMs ?? 0, dropRate: f.dropRate ?? 0, dropNext: f.dropNext ?? 0, failMethods: { ...f.failMethods } };
     },
+    setOperatingLimit(limit) { svc.operatingLimit = limit ? { ...limit, costSeconds: { ...limit.costSeconds } } : false; },
     get callLog() { return svc.callLog; },
     get counters() { return svc.counters; },
     resetCounters: () => svc.resetCounters(),

@@ -273,6 +273,9 @@ export function registerCrm(r: Registry): void {
       return page(sorted, p.start, (slice) => slice.map((row) => legacySelect(row, p.select)));
     });
     r.add(`${prefix}.add`, 'crm', (p, ctx) => {
+      // CCrmCompanyRestProxy::innerAdd / CCrmContactRestProxy::innerAdd: no create permission → "Access denied.",
+      // thrown by CCrmRestProxyBase::add as RestException with an empty code (restservice.php, README).
+      if (!ctx.portal.canCreate(ctx.user.id, et)) throw new RestError('', 'Access denied.', 400);
       const input = legacyInput(et, (p.fields ?? {}) as Record<string, unknown>);
       requireMandatory(ctx.portal, et, input, null);
       return { result: ctx.portal.createItem(et, input, ctx.write).data.id };

@@ -90,6 +90,8 @@ export class Portal {
   otherApps: AppRegistration[] = [];
   /** CRM read permissions withheld from users (admins read everything). Entity type 5 = classic invoices. */
   readDenials: ReadDenial[] = [];
+  /** CRM create permissions withheld from users, per entity type (admins create everything). */
+  createDenials: { userId: number; entityTypeId: number }[] = [];
   accessTokens = new Map<string, AccessToken>();
   refreshTokens = new Map<string, RefreshToken>();
   items = new Map<number, Map<number, CrmItem>>();
@@ -139,6 +141,7 @@ export class Portal {
     this.app = null;
     this.otherApps = [];
     this.readDenials = [];
+    this.createDenials = [];
     this.accessTokens.clear();
     this.refreshTokens.clear();
     this.items = new Map([[SMART_INVOICE, new Map()], [QUOTE, new Map()], [COMPANY, new Map()], [CONTACT, new Map()]]);
@@ -258,6 +261,12 @@ export class Portal {
   canRead(userId: number, entityTypeId: number, id: number): boolean {
     if (this.users.get(userId)?.admin) return true;
     return !this.readDenials.some((d) => d.userId === userId && d.entityTypeId === entityTypeId && (d.ids === null || d.ids.includes(id)));
+  }
+
+  /** Whether a user may create CRM items of a type: admins always; others unless a denial covers it. */
+  canCreate(userId: number, entityTypeId: number): boolean {
+    if (this.users.get(userId)?.admin) return true;
+    return !this.createDenials.some((d) => d.userId === userId && d.entityTypeId === entityTypeId);
   }
 
   // endregion ////

@@ -29,12 +29,33 @@ export interface Faults {
   failMethods?: Record<string, number>;
 }
 
+/**
+ * The operating-time limit: each method of an app may spend `limitSeconds` of server time within `windowMs` (Bitrix24:
+ * 10 one-minute buckets; self-hosted 420 s when enabled, cloud 480 s). A call of a spent method answers 429
+ * `OPERATION_TIME_LIMIT` "Method is blocked due to operation time limit." — inside a batch the command fails in
+ * `result_error`, since each command counts and the outer call does not — until enough time leaves the window.
+ * Answers carry the method's `time.operating` (seconds spent in the window) and `operating_reset_at` (unix s, when
+ * the oldest part leaves). Source: reference §8–§9; `settings/performance/limits.md`.
+ */
+export interface OperatingLimit {
+  /** Server time a method may spend in the window, s. (Bitrix24 self-hosted when enabled: 420) */
+  limitSeconds: number;
+  /** The window, ms. (Bitrix24: 600000) */
+  windowMs: number;
+  /** Server time each call of a method costs here, s (methods not named cost nothing). */
+  costSeconds: Record<string, number>;
+}
+
 export class RestService {
   readonly registry = new Registry();
   callLog: CallLogEntry[] = [];
   counters: Record<string, number> = {};
   faults: Required<Faults> = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {} };
   leakyBucket: { burst: number; drainPerSecond: number } | false;
+  /** Off by default, as on a self-hosted portal (reference §9: "the default restriction is disabled"). */
+  operatingLimit: OperatingLimit | false = false;
+  /** Per app and method: when each counted call ended and what it cost, s. */
+  private operatingSpent = new Map<string, { at: number; cost: number }[]>();
   private bucketLevel = 0;
   private bucketAt = Date.now();
 
@@ -100,12 +121,37 @@ export class RestService {
       userId = user.id;
       const ctx: CallCtx = { portal: this.portal, user, app, write: { userId: user.id, authConnector: typeof rest.auth_connector === 'string' && rest.auth_connector ? rest.auth_connector : undefined } };
       if (name.toLowerCase() === 'batch') return done(200, { result: this.batch(rest, ctx), time: timeBlock(started) });
-      const answer = this.invoke(name, rest, ctx);
-      return done(200, envelope(answer, started));
+      const { answer, operating, resetAt } = this.metered(name, ctx, () => this.invoke(name, rest, ctx));
+      const body = envelope(answer, started);
+      body.time = { ...(body.time as Record<string, unknown>), operating, operating_reset_at: resetAt };
+      return done(200, body);
     } catch (err) {
       const e = toRestError(err);
       return done(e.status, { error: e.code, error_description: e.description }, String(e.code));
     }
+  }
+
+  /** The method's operating time in the window and when its oldest part leaves it (reference §8 `time`). */
+  private operating(key: string, now = Date.now()): { operating: number; resetAt: number } {
+    const lim = this.operatingLimit;
+    if (!lim) return { operating: 0, resetAt: Math.floor(now / 1000) + 600 };
+    const spent = (this.operatingSpent.get(key) ?? []).filter((x) => x.at > now - lim.windowMs);
+    this.operatingSpent.set(key, spent);
+    const operating = spent.reduce((n, x) => n + x.cost, 0);
+    return { operating, resetAt: spent.length ? Math.ceil((spent[0].at + lim.windowMs) / 1000) : Math.floor(now / 1000) };
+  }
+
+  /** Refuses a spent method, runs it, counts its cost; returns the method's operating figures for its `time`. */
+  private metered(name: string, ctx: CallCtx, run: () => Answer): { answer: Answer; operating: number; resetAt: number } {
+    const key = `${ctx.app.clientId}:${name}`;
+    const lim = this.operatingLimit;
+    if (lim && this.operating(key).operating >= lim.limitSeconds) {
+      throw new RestError('OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.', 429);
+    }
+    const answer = run();
+    const cost = lim ? lim.costSeconds[name] ?? 0 : 0;
+    if (cost > 0) this.operatingSpent.set(key, [...(this.operatingSpent.get(key) ?? []), { at: Date.now(), cost }]);
+    return { answer, ...this.operating(key) };
   }
 
   private invoke(name: string, params: Record<string, unknown>, ctx: CallCtx): Answer {
@@ -153,12 +199,12 @@ export class RestService {
       try {
         if (method.toLowerCase() === 'batch') throw new RestError('ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage', 405);
         const subCtx: CallCtx = { ...ctx, write: { userId: ctx.user.id, authConnector: typeof sub.auth_connector === 'string' && sub.auth_connector ? sub.auth_connector : ctx.write.authConnector } };
-        const answer = this.invoke(method, sub, subCtx);
+        const { answer, operating, resetAt } = this.metered(method, subCtx, () => this.invoke(method, sub, subCtx));
         result[key] = answer.result;
         if (answer.total !== undefined) resultTotal[key] = answer.total;
         if (answer.next !== undefined) resultNext[key] = answer.next;
         const { operating_reset_at: _r, operating: _o, ...t } = timeBlock(started);
-        resultTime[key] = { ...t, operating: 0 };
+        resultTime[key] = { ...t, operating, ...(this.operatingLimit ? { operating_reset_at: resetAt } : {}) };
       } catch (err) {
         const e = toRestError(err);
         status = e.status;
