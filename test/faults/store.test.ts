@@ -1,7 +1,7 @@
 // Fault campaign, database part: the store refuses writes — another process holds its write lock longer than the busy
 // timeout, or the disk is full (SQLite's own limit, `PRAGMA max_page_count`, makes writes that need space fail with
 // SQLITE_FULL) — while events arrive and the worker runs. The connector says so (log, /health, dashboard, metric),
-// answers events 503 instead of pretending to have stored them, keeps jobs from being marked done without their
+// answers events (Bitrix24's and Xero's) 503 instead of pretending to have stored them, keeps jobs from being marked done without their
 // writes, and once the database writes again drains Bitrix24's offline queue by itself: every document once in Xero.
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -65,6 +65,12 @@ describe('fault campaign: the database is locked by another process', () => {
       const second = createMix(env.b24, 'DL2', { smart: 4, customers: 1 });
       await env.b24.flushEvents();
       assert.deepEqual([...new Set(answers(env, second, since))], [503], 'events that could not be stored are refused');
+      // Xero's webhooks too: a refused delivery is one Xero sends again.
+      env.xero.configureWebhook({ url: `${env.c.url}/xero/webhooks` });
+      const contact = env.xero.seedContact(env.tenantId, { Name: 'Webhook Subject Ltd' });
+      env.xero.updateContact(env.tenantId, String(contact.ContactID), { Website: 'https://example.org' });
+      await env.xero.flushWebhooks();
+      assert.equal(env.xero.webhookDeliveries.at(-1)?.status, 503, 'a Xero webhook that could not be stored is refused');
       const h = await health(env);
       assert.equal(h.status, 503);
       assert.equal(h.body.store.fault?.code, 'STORE.LOCKED');
