@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DailyBudget, describeBudget, spendingAs } from '../app/xero/budget.js';
+import { StatusPollSchedule } from '../app/sync/schedules.js';
+import { captureLogger } from './helpers/log-capture.js';
 import { xeroTestbed } from './helpers/xero.js';
 
 const DAY = 86_400_000;
@@ -86,5 +88,34 @@ describe('daily budget', () => {
     await importing;
     assert.deepEqual(order, ['push', 'import']);
     assert.equal(bed.emu.counters.total, 2);
+  });
+
+  it('when the budget runs low, then the status poll schedule stretches its interval, stops at the pushes\' reserve, and is back to its interval once the calls leave the 24 hours', async () => {
+    const bed = await xeroTestbed();
+    const c = clock();
+    const budget = new DailyBudget(1000, c.now);
+    const polled: number[] = [];
+    const recorder = { pollConnection: async (id: number) => { polled.push(c.now()); return { connectionId: id, xeroCalls: 0, read: 0, updated: 0, failed: 0 }; } };
+    const schedule = new StatusPollSchedule(bed.store, recorder, captureLogger().logger, { defaultIntervalSeconds: 60, budgetOf: () => budget });
+    /** Ticks every 5 s (as the cron task does) for `ms`; returns the minutes (from the start) at which polls ran. */
+    const run = async (ms: number) => {
+      const from = polled.length;
+      const start = c.now();
+      for (let t = 0; t < ms; t += 5000, c.advance(5000)) await schedule.tick(c.now());
+      return polled.slice(from).map((at) => (at - start) / 60_000);
+    };
+    assert.deepEqual(await run(4 * 60_000), [0, 1, 2, 3], 'budget to spare: every minute');
+    for (let i = 0; i < 400; i++) budget.record(); // 600 of 1,000 left
+    assert.equal(budget.pollStretch(), 2);
+    assert.deepEqual(await run(6 * 60_000), [1, 3, 5], 'twice the interval apart');
+    for (let i = 0; i < 250; i++) budget.record(); // 350 left: just above the pushes' reserve
+    assert.equal(budget.pollStretch(), 12);
+    assert.deepEqual((await run(30 * 60_000)).length, 2, 'twelve times the interval apart: two polls in 30 minutes');
+    for (let i = 0; i < 60; i++) budget.record(); // 290 left: only the pushes' reserve
+    assert.deepEqual(await run(60 * 60_000), [], 'no poll while only the pushes\' reserve is left');
+    assert.match(describeBudget(budget.status()), /Status checks wait until 2026-12-02 /);
+    c.advance(DAY); // every counted call has left the 24 hours
+    assert.deepEqual(await run(3 * 60_000), [0, 1, 2], 'back to every minute');
+    await schedule.stop();
   });
 });

@@ -3,9 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DocumentCustomer } from '../app/sync/document.js';
-import { Outbox } from '../app/sync/outbox.js';
+import { Outbox, fillUntil, type ClaimMore, type FillState } from '../app/sync/outbox.js';
 import type { Job } from '../app/store/jobs.js';
-import { resolveContacts } from '../app/xero/contacts.js';
+import type { B24Event } from '../app/bitrix/request-auth.js';
+import { isLikelyEcho } from '../app/sync/intake.js';
+import { announceCustomers, resolveContacts } from '../app/xero/contacts.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { testStore } from './helpers/store.js';
 import { xeroTestbed } from './helpers/xero.js';
@@ -13,7 +15,117 @@ import { xeroTestbed } from './helpers/xero.js';
 const { logger } = captureLogger();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The outbox's default filling rule: quiet 400 ms, a lone document within 1.5 s, a burst up to 10 s. */
+const RULE = { quietMs: 400, maxMs: 1500, burstMaxMs: 10_000 };
+
+describe('the filling rule (on a controlled clock)', () => {
+  /** Jobs arriving every `everyMs` from t=0 on, as many as have arrived by `now`; all due at once. */
+  const arriving = (everyMs: number, now: number, upTo = Infinity): FillState => {
+    const arrivals = Array.from({ length: Math.min(upTo, Math.floor(now / everyMs) + 1) }, (_, i) => i * everyMs);
+    return { due: arrivals.length, batchSize: 50, oldestDueAt: 0, arrivals, now };
+  };
+
+  it('when a burst keeps arriving, then a partial batch waits past the lone-document cap and goes out once it is full', () => {
+    // 20 jobs a second (a burst delivered slowly): 50 take 2.45 s, longer than the 1.5 s a lone document waits.
+    for (let now = 0; now < 2450; now += 50) assert.ok(fillUntil(arriving(50, now), RULE) > now, `the batch went out part-filled at ${now} ms`);
+    assert.equal(fillUntil(arriving(50, 2450), RULE), 0, 'a full batch goes out at once');
+  });
+
+  it('when one lone job arrives and nothing comes after it, then it goes out alone once the quiet time has passed', () => {
+    const lone = (now: number): FillState => ({ due: 1, batchSize: 50, oldestDueAt: 0, arrivals: [0], now });
+    assert.equal(fillUntil(lone(250), RULE), 400, 'it waits only for the quiet time after it');
+    assert.equal(fillUntil(lone(400), RULE), 0);
+    assert.equal(fillUntil(lone(5000), RULE), 0);
+  });
+
+  it('when a burst stops short of a batch, then what came goes out once the quiet time after the last arrival has passed', () => {
+    const stopped = (now: number) => arriving(50, now, 30); // 30 jobs by 1.45 s, then nothing
+    assert.ok(fillUntil(stopped(1500), RULE) > 1500);
+    assert.equal(fillUntil(stopped(1450 + RULE.quietMs), RULE), 0);
+  });
+
+  it('when jobs trickle in too slowly to fill a batch within the burst cap, then a partial batch waits no longer than a lone one', () => {
+    // Two a second: 50 would take 25 s.
+    assert.equal(fillUntil(arriving(500, 1300), RULE), 1400, 'it waits for the quiet time after the last arrival');
+    assert.equal(fillUntil(arriving(500, 1500), RULE), 0);
+  });
+
+  it('when a burst goes on past the burst cap, then the oldest job waits no longer than the cap', () => {
+    const slow = (now: number): FillState => ({ ...arriving(100, now), due: 48 }); // the rest taken by other groups
+    assert.equal(fillUntil(slow(9_700), RULE), 10_000);
+    assert.equal(fillUntil(slow(10_000), RULE), 0);
+  });
+
+  it('when a handler batches nothing (batch size 1) or the batch is full, then nothing waits', () => {
+    assert.equal(fillUntil({ ...arriving(10, 100), batchSize: 1 }, RULE), 0);
+    assert.equal(fillUntil({ ...arriving(10, 100), due: 50 }, RULE), 0);
+  });
+});
+
 describe('bursts', () => {
+  it('when a group tops itself up while nothing is arriving, then it gets the due jobs of its own portal once, and all their outcomes are recorded', async () => {
+    const store = testStore('a', 'b');
+    for (let k = 0; k < 10; k++) store.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:a:${k}`, payload: { k } });
+    let worked!: (ids: number[]) => void;
+    const got = new Promise<number[]>((r) => (worked = r));
+    const outbox = new Outbox(store, logger, { fillQuietMs: 0, parallelGroups: 1 });
+    let first = true;
+    outbox.register('push', {
+      batchSize: 4,
+      async run(jobs: Job[], more?: ClaimMore) {
+        if (!first) return new Map();
+        first = false;
+        // Jobs of another portal arrive meanwhile: a top-up never mixes organisations.
+        for (let k = 0; k < 3; k++) store.jobs.enqueue({ memberId: 'b', kind: 'push', key: `push:b:${k}`, payload: { k } });
+        const extra = await more!(10);
+        // Nothing is arriving: after one top-up the group goes with what it has.
+        assert.deepEqual(await more!(10), []);
+        worked([...jobs, ...extra].map((j) => j.id));
+        return new Map();
+      },
+    });
+    await outbox.drain();
+    const ids = await got;
+    assert.equal(ids.length, 10);
+    assert.deepEqual(new Set(ids.map((id) => store.jobs.get(id)!.memberId)), new Set(['a']));
+    assert.deepEqual(ids.map((id) => store.jobs.get(id)!.state), ids.map(() => 'done'));
+  });
+
+  it('when an update event comes for a document pushed a moment ago, then it is taken as a likely echo; a new document or an old push is not', async () => {
+    const bed = await xeroTestbed();
+    const event = (name: string, id: string) => ({ event: name, data: { FIELDS: { ID: id, ENTITY_TYPE_ID: '31' } }, auth: {} }) as unknown as B24Event;
+    bed.store.links.save({ memberId: bed.memberId, connectionId: bed.connectionId, b24Type: 'smart_invoice', b24Id: '7', xeroType: 'invoice', xeroId: 'x-7', xeroNumber: 'INV-7', contentHash: 'h', xeroStatus: 'DRAFT', xeroUpdatedAt: null });
+    assert.equal(isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '7')), true);
+    assert.equal(isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '7'), Date.now() + 5 * 60_000), false, 'an edit minutes after the push is new work');
+    assert.equal(isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '8')), false, 'a document never pushed');
+    assert.equal(isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMDELETE', '7')), false, 'a deletion');
+  });
+
+  it('when one group announces its new customers and another resolves first, then one create serves both and the first group makes no call', async () => {
+    const bed = await xeroTestbed();
+    const customer = (n: number): DocumentCustomer => ({ kind: 'company', id: String(5000 + n), name: `Announced Customer ${n}`, email: null });
+    const waiting = Array.from({ length: 10 }, (_, i) => customer(i)); // a group still topping up its batch
+    const resolving = Array.from({ length: 10 }, (_, i) => customer(10 + i));
+    bed.emu.resetCounters();
+    const withdraw = announceCustomers(bed.gateway, waiting);
+    try {
+      const first = await resolveContacts(bed.gateway, bed.tenantId, resolving, new Map());
+      assert.equal(first.contactIds.size, 10);
+      assert.equal(bed.emu.callCount('PUT /Contacts'), 1);
+      const calls = bed.emu.counters.total;
+      const later = await resolveContacts(bed.gateway, bed.tenantId, waiting, new Map());
+      assert.equal(later.contactIds.size, 10);
+      assert.equal(later.links.length, 10, 'the waiting group still gets the links to save');
+      assert.equal(bed.emu.counters.total, calls, 'the announced customers were created with the first resolution');
+    } finally {
+      withdraw();
+    }
+    const names = bed.emu.contacts(bed.tenantId).map((c) => String(c.Name)).filter((n) => n.startsWith('Announced Customer'));
+    assert.equal(names.length, 20);
+    assert.equal(new Set(names).size, 20);
+    bed.emu.assertNoSpecViolations();
+  });
+
   it('when 120 jobs arrive a few at a time while the worker runs, then they are claimed as full batches of 50 and the rest', async () => {
     const store = testStore('a');
     const sizes: number[] = [];

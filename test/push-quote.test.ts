@@ -239,6 +239,26 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
     assert.ok(activity(env, id).some((m) => m === `Quote ${q.QuoteNumber} was marked invoiced in Xero: invoice INV-6001 was made from it.`));
   });
 
+  it('when a branding theme is chosen, then the Xero quote carries it; a theme Xero no longer has holds the estimate with Xero\'s reason', async () => {
+    const theme = String(env.xero.brandingThemes(env.tenantId)[1].BrandingThemeID);
+    const settings = updatePortalSettings(env.c.store, env.memberId, { brandingThemeId: theme });
+    try {
+      createQuote(env, { number: 'EST-7201' });
+      await env.settle();
+      assert.equal(xeroQuotesFor(env, 'EST-7201')[0]?.BrandingThemeID, theme);
+      // Chosen while it existed, deleted in Xero since.
+      updatePortalSettings(env.c.store, env.memberId, { brandingThemeId: '0f0f0f0f-0000-4000-8000-000000000000' });
+      const { id } = createQuote(env, { number: 'EST-7202' });
+      await env.settle();
+      assert.equal(xeroQuotesFor(env, 'EST-7202').length, 0);
+      const job = env.c.store.jobs.findLive(`push:${env.memberId}:quote:${id}`)!;
+      assert.equal(job.state, 'needs_attention');
+      assert.match(job.lastError!, /BrandingThemeID '0f0f0f0f-0000-4000-8000-000000000000' is not a valid branding theme/);
+    } finally {
+      updatePortalSettings(env.c.store, env.memberId, { ...settings, brandingThemeId: null });
+    }
+  });
+
   it('when quote sync is off, then estimates stay in Bitrix24', async () => {
     const settings = updatePortalSettings(env.c.store, env.memberId, { quoteSync: false });
     try {

@@ -238,26 +238,46 @@ export class PortalClients {
     // runs under a lease in SQLite, and the tokens are read again once it is held — when another process renewed
     // meanwhile, its tokens are used instead of spending the refresh token a second time.
     let held = portal.refreshToken;
-    b24.setCustomRefreshAuth(() => this.store.leases.withLease(`b24-token:${portal.memberId}`, async () => {
-      const current = this.store.portals.get(portal.memberId);
+    const memberId = portal.memberId;
+    const fresh = (p: Portal | undefined): p is Portal => Boolean(p?.refreshToken && p.accessToken && (p.expiresAt ?? 0) > Date.now() / 1000 + 60);
+    const stored = (p: Portal) => {
+      held = p.refreshToken;
+      return {
+        access_token: p.accessToken, refresh_token: p.refreshToken, expires: p.expiresAt,
+        expires_in: Math.max(0, (p.expiresAt ?? 0) - Math.floor(Date.now() / 1000)), domain: portal.domain, member_id: memberId,
+        client_endpoint: p.clientEndpoint, server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`, scope: p.scope ?? '', status: 'L',
+      } as never;
+    };
+    b24.setCustomRefreshAuth(() => this.store.leases.withLease(`b24-token:${memberId}`, async () => {
+      let current = this.store.portals.get(memberId);
       if (!current?.refreshToken) throw new AppError('B24.PORTAL_NOT_INSTALLED', 'The app was uninstalled.', 409);
-      if (current.refreshToken !== held && current.accessToken && (current.expiresAt ?? 0) > Date.now() / 1000 + 60) {
-        held = current.refreshToken;
-        return {
-          access_token: current.accessToken, refresh_token: current.refreshToken, expires: current.expiresAt,
-          expires_in: Math.max(0, (current.expiresAt ?? 0) - Math.floor(Date.now() / 1000)), domain: portal.domain, member_id: portal.memberId,
-          client_endpoint: current.clientEndpoint, server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`, scope: current.scope ?? '', status: 'L',
-        } as never;
+      if (current.refreshToken !== held && fresh(current)) return stored(current);
+      let answer: Awaited<ReturnType<typeof refreshAtOAuthServer>>;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          answer = await refreshAtOAuthServer(this.config.bitrix, current.refreshToken!);
+          break;
+        } catch (err) {
+          const e = err as AppError;
+          // A racing renewal (a process outside the lease, an answer lost after Bitrix24 rotated) spent this refresh
+          // token and stored the rotated pair meanwhile: the session goes on with those, or one refresh with them
+          // (bitrix24-rest.md §7: a used refresh token is refused with invalid_grant).
+          const now = this.store.portals.get(memberId);
+          if (e.details?.reason === 'invalid_grant' && now?.refreshToken && now.refreshToken !== current.refreshToken) {
+            if (fresh(now)) return stored(now);
+            if (attempt === 1) {
+              current = now;
+              continue;
+            }
+          }
+          this.logger.warn({ memberId, code: e.code, reason: e.details?.reason }, 'Bitrix24 token refresh refused');
+          // In the sync a refused refresh is the portal's problem (502), not the caller's.
+          throw e.code === 'B24.REFRESH_FAILED' ? new AppError(e.code, e.message, 502, e.details) : e;
+        }
       }
-      const answer = await refreshAtOAuthServer(this.config.bitrix, current.refreshToken).catch((err: unknown) => {
-        const e = err as AppError;
-        this.logger.warn({ memberId: portal.memberId, code: e.code, reason: e.details?.reason }, 'Bitrix24 token refresh refused');
-        // In the sync a refused refresh is the portal's problem (502), not the caller's.
-        throw e.code === 'B24.REFRESH_FAILED' ? new AppError(e.code, e.message, 502, e.details) : e;
-      });
       const expires = Number(answer.expires ?? 0) || Math.floor(Date.now() / 1000) + Number(answer.expires_in ?? 3600);
       // Saved before the lease ends, so the next holder reads the rotated pair.
-      this.store.portals.saveTokens(portal.memberId, { accessToken: answer.access_token, refreshToken: answer.refresh_token, expiresAt: expires });
+      this.store.portals.saveTokens(memberId, { accessToken: answer.access_token, refreshToken: answer.refresh_token, expiresAt: expires });
       held = answer.refresh_token;
       return {
         ...answer,

@@ -11,7 +11,7 @@ import { badRequest } from '../errors.js';
 import type { Services } from '../services.js';
 import { parseEvent, verifyEvent } from '../bitrix/request-auth.js';
 import { ReplayGuard } from '../bitrix/replay-guard.js';
-import { intakeEvent } from '../sync/intake.js';
+import { intakeEvent, isLikelyEcho } from '../sync/intake.js';
 import type { InstallClaim } from '../sync/install-portal.js';
 import { originOf, renderPage } from './pages.js';
 
@@ -97,9 +97,10 @@ export function bitrixRoutes(services: Services): Router {
         if ((await installPortal.uninstallIfConfirmed(portal.memberId, clean)) === 'unconfirmed') services.outbox.wake();
       } else {
         // Stored before the answer: a refused write (locked, disk full) answers 503 and is not remembered as taken.
+        const echo = isLikelyEcho(store, portal.memberId, event);
         if (intakeEvent(store, portal.memberId, event)) {
           store.faults.ok();
-          services.outbox.wake();
+          services.outbox.wake(echo ? 'echo' : 'arrival');
         }
         replays.remember(event);
       }

@@ -106,22 +106,24 @@ export class JobRepository {
   }
 
   /** How many jobs (of some kinds) are due now, and since when the oldest of them is due. */
-  dueSummary(kinds: readonly string[], now = Date.now()): { count: number; oldestRunAt: number | null } {
+  dueSummary(kinds: readonly string[], now = Date.now(), memberId?: string | null): { count: number; oldestRunAt: number | null } {
+    const [portal, args] = portalFilter(memberId);
     const row = this.db
-      .prepare(`SELECT count(*) AS n, min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= ? AND kind IN (${kinds.map(() => '?').join(', ')})`)
-      .get(now, ...kinds) as { n: number; oldest: number | null };
+      .prepare(`SELECT count(*) AS n, min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= ? AND kind IN (${kinds.map(() => '?').join(', ')}) ${portal}`)
+      .get(now, ...kinds, ...args) as { n: number; oldest: number | null };
     return { count: row.n, oldestRunAt: row.oldest };
   }
 
-  /** Marks up to `limit` due jobs (optionally of some kinds) as running and returns them, oldest first. */
-  claimDue(limit: number, kinds?: readonly string[], now = Date.now()): Job[] {
+  /** Marks up to `limit` due jobs (optionally of some kinds, of one portal) as running and returns them, oldest first. */
+  claimDue(limit: number, kinds?: readonly string[], now = Date.now(), memberId?: string | null): Job[] {
     const tx = this.db.transaction(() => {
       const kindFilter = kinds?.length ? `AND kind IN (${kinds.map(() => '?').join(', ')})` : '';
+      const [portal, args] = portalFilter(memberId);
       const rows = this.db
         .prepare(
-          `SELECT * FROM jobs WHERE state = 'pending' AND run_at <= ? ${kindFilter} ORDER BY run_at, id LIMIT ?`,
+          `SELECT * FROM jobs WHERE state = 'pending' AND run_at <= ? ${kindFilter} ${portal} ORDER BY run_at, id LIMIT ?`,
         )
-        .all(now, ...(kinds ?? []), limit) as JobRow[];
+        .all(now, ...(kinds ?? []), ...args, limit) as JobRow[];
       const mark = this.db.prepare(
         `UPDATE jobs SET state = 'running', locked_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?`,
       );
@@ -320,4 +322,10 @@ function fromRow(r: JobRow): Job {
     updatedAt: r.updated_at,
     requestId: r.request_id ?? null,
   };
+}
+
+/** The SQL condition (and its argument) for "of this portal"; none when `memberId` is undefined. */
+function portalFilter(memberId: string | null | undefined): [string, string[]] {
+  if (memberId === undefined) return ['', []];
+  return memberId === null ? ['AND member_id IS NULL', []] : ['AND member_id = ?', [memberId]];
 }

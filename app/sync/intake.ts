@@ -51,6 +51,20 @@ export function pushJobKind(type: B24Type): 'push-invoice' | 'push-quote' {
   return type === 'quote' ? 'push-quote' : 'push-invoice';
 }
 
+/** How long after a push an update event of the document is likely the echo of the connector's own write-back. */
+const ECHO_LIKELY_MS = 60_000;
+
+/**
+ * True when an update event is likely the echo of the connector's own write-back (the document was pushed within the
+ * last minute). It is still worked (events are hints), but it does not count as new work arriving for batch filling.
+ */
+export function isLikelyEcho(store: Store, memberId: string, event: B24Event, now = Date.now()): boolean {
+  const doc = documentOf(event);
+  if (!doc || doc.deleted || !/UPDATE$/.test(event.event)) return false;
+  const link = store.links.find(memberId, doc.type, doc.id);
+  return Boolean(link && now - link.lastSyncedAt < ECHO_LIKELY_MS);
+}
+
 /** Stores the job an event asks for; returns false when the event needs no work. */
 export function intakeEvent(store: Store, memberId: string, event: B24Event): boolean {
   if (event.event === 'ONOFFLINEEVENT') {

@@ -19,11 +19,18 @@ export type JobOutcome =
   /** A limit of the other side holds the job until `until` (epoch ms): back in the queue, the attempt not counted. */
   | { kind: 'wait'; code: string; message: string; until: number };
 
+/**
+ * Claims up to `n` more due jobs of the group's kind and portal, for a handler whose batch turned out part-empty
+ * (e.g. echoes of its own write-backs need no Xero request). While a burst is still arriving it waits for them, by
+ * the same rule as claiming (`fillUntil`); stopping the worker ends the wait. The outbox records their outcomes too.
+ */
+export type ClaimMore = (n: number) => Promise<Job[]>;
+
 export interface JobHandler {
   /** Jobs handed over at once (e.g. 50 invoices per Xero request). (Default: 1) */
   batchSize?: number;
   /** Works a group of jobs of one portal; returns an outcome per job id (missing ids count as done). */
-  run(jobs: Job[]): Promise<Map<number, JobOutcome>>;
+  run(jobs: Job[], more?: ClaimMore): Promise<Map<number, JobOutcome>>;
 }
 
 export interface OutboxOptions {
@@ -45,8 +52,45 @@ export interface OutboxOptions {
    * burst goes out as full requests. (Default: 400)
    */
   fillQuietMs?: number;
-  /** No due job waits longer than this for its batch to fill, ms; a lone document goes out once nothing else arrives for `fillQuietMs`. (Default: 1500) */
+  /** A due job waits at most this long for its batch to fill, ms, unless a burst is arriving (`fillBurstMaxMs`); a lone document goes out once nothing else arrives for `fillQuietMs`. (Default: 1500) */
   fillMaxMs?: number;
+  /** While the arrivals of the last second would fill the batch in time, it waits up to this long, ms. (Default: 10000) */
+  fillBurstMaxMs?: number;
+}
+
+/** What the filling rule looks at: a kind's due jobs, and when jobs arrived (wake-ups). */
+export interface FillState {
+  /** Due jobs (or, topping up a group, the group's sends plus the due jobs). */
+  due: number;
+  batchSize: number;
+  /** When the oldest of them became due, ms. */
+  oldestDueAt: number;
+  /** Arrival times, ms, oldest first (only the last second matters). */
+  arrivals: readonly number[];
+  now: number;
+}
+
+/**
+ * The filling rule: until when (ms) a partial batch waits, or 0 when it goes out now. It waits only while jobs keep
+ * arriving (the last one within `quietMs`), at most `maxMs` after its oldest job became due, and, while a burst is
+ * arriving fast enough to fill the batch in time (the arrival rate of the last second), up to `burstMaxMs`.
+ * A lone job with nothing after it goes out `quietMs` after it arrived.
+ */
+export function fillUntil(s: FillState, o: { quietMs: number; maxMs: number; burstMaxMs: number }): number {
+  if (s.batchSize <= 1 || s.due <= 0 || s.due >= s.batchSize) return 0;
+  const last = s.arrivals.length ? s.arrivals[s.arrivals.length - 1] : Number.NEGATIVE_INFINITY;
+  const quietEnd = last + o.quietMs;
+  if (quietEnd <= s.now) return 0;
+  const perSecond = s.arrivals.filter((t) => t > s.now - 1000 && t <= s.now).length;
+  const burstEnd = s.oldestDueAt + o.burstMaxMs;
+  const fillsInTime = perSecond > 0 && s.now + ((s.batchSize - s.due) / perSecond) * 1000 <= burstEnd;
+  const until = Math.min(quietEnd, fillsInTime ? burstEnd : s.oldestDueAt + o.maxMs);
+  return until > s.now ? until : 0;
+}
+
+/** Resolves once the I/O that is ready now has been handled (two turns of the event loop). */
+function afterPendingIo(): Promise<void> {
+  return new Promise((r) => setImmediate(() => setImmediate(r)));
 }
 
 /** Back-off for the n-th attempt: base·2^(n−1), at most an hour, ±25 % jitter. */
@@ -74,8 +118,13 @@ export class Outbox {
   #timerDue = 0;
   #running = new Set<Promise<void>>();
   #stopped = true;
+  /** Set by `stop()`: waits to top a group up end (a worked `drain()` never sets it). */
+  #halting = false;
+  /** Per kind and portal, the group now waiting to top itself up: one at a time, so waiting groups never split what arrives. */
+  readonly #filling = new Map<string, Promise<void>>();
   #ticking = false;
-  #lastWake = 0;
+  /** Wake-up times of the last second (job arrivals), oldest first. */
+  readonly #arrivals: number[] = [];
   /** Until when a partial batch waits for the burst arriving (0: nothing waits). */
   #holdUntil = 0;
   /** Outcomes of groups that ran while the database refused writes: written before any new work is claimed. */
@@ -88,7 +137,7 @@ export class Outbox {
     options: OutboxOptions = {},
     private readonly metrics?: Metrics,
   ) {
-    this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, wakeDelayMs: 250, fillQuietMs: 400, fillMaxMs: 1500, ...options };
+    this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, wakeDelayMs: 250, fillQuietMs: 400, fillMaxMs: 1500, fillBurstMaxMs: 10_000, ...options };
   }
 
   register(kind: string, handler: JobHandler): void {
@@ -97,13 +146,19 @@ export class Outbox {
 
   start(): void {
     this.#stopped = false;
+    this.#halting = false;
     this.schedule(0);
   }
 
-  /** Look at the queue soon (after an enqueue); wake-ups within `wakeDelayMs` share one look. */
-  wake(): void {
+  /**
+   * Look at the queue soon (after an enqueue); wake-ups within `wakeDelayMs` share one look. An `arrival` is new work
+   * the filling rule waits for while a burst comes; an `echo` (likely the connector's own write-back) is not.
+   */
+  wake(what: 'arrival' | 'echo' = 'arrival'): void {
     if (this.#stopped) return;
-    this.#lastWake = Date.now();
+    const now = Date.now();
+    if (what === 'arrival') this.#arrivals.push(now);
+    while (this.#arrivals.length && this.#arrivals[0] <= now - 1000) this.#arrivals.shift();
     this.schedule(this.#opts.wakeDelayMs);
   }
 
@@ -122,6 +177,7 @@ export class Outbox {
   /** Stops claiming; waits for the groups in flight (their jobs finish or go back to the queue). */
   async stop(deadlineMs = 7000): Promise<void> {
     this.#stopped = true;
+    this.#halting = true;
     clearTimeout(this.#timer);
     await Promise.race([Promise.allSettled([...this.#running]), new Promise((r) => setTimeout(r, deadlineMs).unref())]);
   }
@@ -139,6 +195,9 @@ export class Outbox {
     if (this.#stopped || this.#ticking) return;
     this.#ticking = true;
     try {
+      // Events that arrived while the process was busy are taken in first (I/O runs after timers), so the filling
+      // rule never mistakes a busy moment for the end of a burst.
+      await afterPendingIo();
       await this.runOnce(true);
     } catch (err) {
       // A refused write (locked, disk full) is reported by the store's fault listeners; the next tick probes again.
@@ -148,10 +207,10 @@ export class Outbox {
       if (!this.#stopped) {
         const next = this.store.jobs.nextRunAt();
         let wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - Date.now()));
-        // A batch waiting to fill: sleep until the wait ends (a new event's wake-up comes sooner), never spin on
-        // the held jobs that are already due.
         // While the database refuses writes, probe it once per idle wait rather than spinning on the due jobs.
         if (this.store.faults.current()) wait = Math.max(wait, this.#opts.idleMs);
+        // A batch waiting to fill: sleep until the wait ends (a new event's wake-up comes sooner), never spin on
+        // the held jobs that are already due.
         if (this.#holdUntil) {
           const held = Math.max(1, this.#holdUntil - Date.now());
           wait = wait === 0 ? held : Math.min(wait, held);
@@ -181,7 +240,8 @@ export class Outbox {
         for (const j of jobs) groups.set(j.memberId ?? '', [...(groups.get(j.memberId ?? '') ?? []), j]);
         for (const group of groups.values()) {
           // A freed slot gets a look at once: the worker never waits on a group to claim what is due meanwhile.
-          const p = this.work(handler, group).finally(() => {
+          const size = handler.batchSize ?? 1;
+          const p = this.work(handler, group, size > 1 ? this.claimMore(kind, size, group) : undefined).finally(() => {
             this.#running.delete(p);
             if (!this.#stopped) this.schedule(0);
           });
@@ -218,28 +278,68 @@ export class Outbox {
     }
   }
 
-  /** True when `kind`'s due jobs are fewer than a batch, events are still arriving, and none has waited too long. */
+  /** True when `kind`'s due jobs are fewer than a batch and the filling rule lets them wait (`fillUntil`). */
   private waitsToFill(kind: string, batchSize: number): boolean {
     if (batchSize <= 1) return false;
     const now = Date.now();
     const { count, oldestRunAt } = this.store.jobs.dueSummary([kind], now);
-    if (count === 0 || count >= batchSize || oldestRunAt === null) return false;
-    const until = Math.min(this.#lastWake + this.#opts.fillQuietMs, oldestRunAt + this.#opts.fillMaxMs);
-    if (until <= now) return false;
+    if (oldestRunAt === null) return false;
+    const until = this.fillUntil(count, batchSize, oldestRunAt, now);
+    if (!until) return false;
     this.#holdUntil = this.#holdUntil ? Math.min(this.#holdUntil, until) : until;
     return true;
   }
 
-  private async work(handler: JobHandler, jobs: Job[]): Promise<void> {
-    // The group runs with the request id(s) that caused its jobs, so the handler's log lines carry them.
-    const requestIds = [...new Set(jobs.map((j) => j.requestId).filter((r): r is string => Boolean(r)))];
-    return withRequestId(requestIds.length ? requestIds.join(',') : undefined, () => this.workInContext(handler, jobs));
+  private fillUntil(due: number, batchSize: number, oldestDueAt: number, now: number): number {
+    const o = this.#opts;
+    return fillUntil({ due, batchSize, oldestDueAt, arrivals: this.#arrivals, now }, { quietMs: o.fillQuietMs, maxMs: o.fillMaxMs, burstMaxMs: o.fillBurstMaxMs });
   }
 
-  private async workInContext(handler: JobHandler, jobs: Job[]): Promise<void> {
+  /** The `ClaimMore` of a group: what it claims is added to `jobs`, so its outcome is recorded with the group's. */
+  private claimMore(kind: string, batchSize: number, jobs: Job[]): ClaimMore {
+    const memberId = jobs[0]?.memberId ?? null;
+    const oldest = Math.min(...jobs.map((j) => j.runAt));
+    const key = `${kind}\n${memberId ?? ''}`;
+    let toppedUp = false;
+    return async (n) => {
+      if (n <= 0) return [];
+      for (let other = this.#filling.get(key); other; other = this.#filling.get(key)) await other;
+      let done!: () => void;
+      this.#filling.set(key, new Promise<void>((r) => (done = r)));
+      try {
+        for (;;) {
+          const now = Date.now();
+          // Open while the group's own fill would still wait (a burst arriving); once closed, one top-up more at most.
+          const open = !this.#halting && this.fillUntil(batchSize - n, batchSize, oldest, now) > 0;
+          if (!open && (toppedUp || this.#halting)) return [];
+          const { count } = this.store.jobs.dueSummary([kind], now, memberId);
+          const until = count >= n || !open ? 0 : this.fillUntil(batchSize - n + count, batchSize, oldest, now);
+          if (!until) {
+            toppedUp = true;
+            const more = this.store.jobs.claimDue(n, [kind], now, memberId);
+            jobs.push(...more);
+            return more;
+          }
+          await new Promise((r) => setTimeout(r, Math.min(until - now, 100)));
+          await afterPendingIo();
+        }
+      } finally {
+        this.#filling.delete(key);
+        done();
+      }
+    };
+  }
+
+  private async work(handler: JobHandler, jobs: Job[], more?: ClaimMore): Promise<void> {
+    // The group runs with the request id(s) that caused its jobs, so the handler's log lines carry them.
+    const requestIds = [...new Set(jobs.map((j) => j.requestId).filter((r): r is string => Boolean(r)))];
+    return withRequestId(requestIds.length ? requestIds.join(',') : undefined, () => this.workInContext(handler, jobs, more));
+  }
+
+  private async workInContext(handler: JobHandler, jobs: Job[], more?: ClaimMore): Promise<void> {
     let outcomes: Map<number, JobOutcome>;
     try {
-      outcomes = await handler.run(jobs);
+      outcomes = await handler.run([...jobs], more);
     } catch (err) {
       const o = outcomeOf(err);
       if (!(err instanceof AppError) && !this.store.faults.note(err)) this.logger.error({ err }, 'job handler failed');

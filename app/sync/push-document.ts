@@ -24,14 +24,14 @@ import { ListLabels } from '../bitrix/list-labels.js';
 import { writeBackXeroState } from '../bitrix/write-back.js';
 import { loadPipelines, pipelineEntityId } from '../bitrix/stages.js';
 import type { XeroGateway, XeroGateways } from '../xero/gateway.js';
-import { knownContactIds, resolveContacts, saveContactLinks, customerKey, type ResolvedContacts } from '../xero/contacts.js';
+import { announceCustomers, knownContactIds, resolveContacts, saveContactLinks, customerKey, type ResolvedContacts } from '../xero/contacts.js';
 import { listCurrencies } from '../xero/invoices.js';
 import type { PushFailure, PushItem, PushResult, XeroDocumentState } from '../xero/documents.js';
 import type { Link } from '../store/links.js';
 import { isExpectedEcho } from '../store/link-status.js';
 import type { SalesDocument } from './document.js';
 import type { DocumentKind, KindContext } from './document-kind.js';
-import type { JobHandler, JobOutcome } from './outbox.js';
+import type { ClaimMore, JobHandler, JobOutcome } from './outbox.js';
 import type { PortalSettings } from './settings.js';
 import { salesMapping, type SalesMapping } from './mapping.js';
 import type { OrgDataCache } from './org-data.js';
@@ -41,6 +41,9 @@ export interface PushPayload {
   id: string;
   deleted?: boolean;
 }
+
+/** How many times a group tops itself up with further due jobs when echoes left its Xero request part-empty. */
+const TOP_UPS = 12;
 
 /** How long the organisation's currency list is trusted. */
 const CURRENCY_TTL_MS = 60 * 60_000;
@@ -86,6 +89,15 @@ class Round {
   get tenantId(): string {
     return this.connection.tenantId;
   }
+  /** Withdrawals of the customers this group announced (`announceCustomers`). */
+  readonly announced: (() => void)[] = [];
+  /** Jobs claimed later to top the group up (`ClaimMore`). */
+  add(jobs: Job[]): void {
+    for (const j of jobs) {
+      this.jobs.push(j);
+      this.byKey.set(keyOf(j.payload as PushPayload), j);
+    }
+  }
   settle(key: string, o: JobOutcome): void {
     const job = this.byKey.get(key);
     if (job) this.outcomes.set(job.id, o);
@@ -105,19 +117,44 @@ export class PushDocuments<P> implements JobHandler {
     private readonly kind: DocumentKind<P>,
   ) {}
 
-  async run(jobs: Job[]): Promise<Map<number, JobOutcome>> {
+  async run(jobs: Job[], more?: ClaimMore): Promise<Map<number, JobOutcome>> {
     const memberId = jobs[0].memberId!;
     const connection = this.activeConnection(memberId);
     // The settings with the automatic tax and account matches; documents waiting for a choice are held (mapping.ts).
     const mapping = await salesMapping(this.deps.store, this.deps.orgData, memberId);
     const round = new Round(jobs, memberId, connection, this.deps.gateways.for(connection.id), mapping.settings);
     if (!this.kind.enabled(round.settings)) return round.outcomes; // the kind's sync is off: nothing to do
+    try {
+      return await this.runRound(round, mapping, more);
+    } finally {
+      for (const withdraw of round.announced) withdraw();
+    }
+  }
+
+  private async runRound(round: Round, mapping: SalesMapping, more?: ClaimMore): Promise<Map<number, JobOutcome>> {
+    const { jobs, memberId, connection } = round;
     const payloads = jobs.map((j) => j.payload as PushPayload);
 
     // 1-2. Load the documents (one Bitrix24 batch per 25) with the connector's own token; those gone are removed in
     // Xero the way the kind allows. A delete event is a hint: a document Bitrix24 still has stays. 3. Skip echoes.
     const client = this.deps.portals.for(memberId);
     const candidates = await this.loadChanged(round, client, payloads);
+    this.announce(round, candidates);
+    // Echoes (our own write-backs coming back as events) need no Xero request: while fewer than a request's worth
+    // need sending, the group claims further due jobs of its portal, so a burst goes out in full requests.
+    // A group with nothing to send, or one that got less than it asked (nothing more was coming), stops topping up.
+    for (let i = 0; more && i < TOP_UPS; i++) {
+      const sending = candidates.filter((c) => c.contentChanged).length;
+      if (sending === 0 || sending >= this.batchSize) break;
+      const extra = await more(this.batchSize - sending);
+      if (extra.length === 0) break;
+      const last = extra.length < this.batchSize - sending;
+      round.add(extra);
+      const added = await this.loadChanged(round, client, extra.map((j) => j.payload as PushPayload));
+      this.announce(round, added);
+      candidates.push(...added);
+      if (last) break;
+    }
     if (candidates.length === 0) return round.outcomes;
 
     // 4. Check every changed document before any write; a document that cannot be sent says why.
@@ -240,6 +277,14 @@ export class PushDocuments<P> implements JobHandler {
       return sentAt === undefined ? [] : [{ reference: this.kind.reference(c.doc, round.settings), sentAt }];
     });
     return lost.length ? this.kind.findLost(round.gateway, round.tenantId, lost) : new Map();
+  }
+
+  /** Announces the new customers of documents to send, for a resolution of another group to take along. */
+  private announce(round: Round, candidates: Candidate[]): void {
+    const customers = uniqueBy(candidates.filter((c) => c.contentChanged).flatMap((c) => (c.doc.customer ? [c.doc.customer] : [])), customerKey);
+    const known = knownContactIds(this.deps.store, round.memberId, customers);
+    const fresh = customers.filter((c) => !known.has(customerKey(c)));
+    if (fresh.length) round.announced.push(announceCustomers(round.gateway, fresh));
   }
 
   private async resolveCustomers(round: Round, ready: Candidate[]): Promise<ResolvedContacts> {

@@ -141,7 +141,7 @@ export class XeroConnections {
     return connection;
   }
 
-  private async doRenew(connectionId: number): Promise<Connection> {
+  private async doRenew(connectionId: number, again = false): Promise<Connection> {
     const connection = this.active(connectionId);
     let tokens: XeroTokens;
     try {
@@ -149,6 +149,14 @@ export class XeroConnections {
       else if (connection.refreshToken) tokens = await this.identity.refresh(connection.refreshToken);
       else throw new AppError('XERO.INVALID_GRANT', 'No refresh token is stored for this connection.', 401);
     } catch (err) {
+      // A racing renewal (a process outside the lease, or an answer seen elsewhere) spent the refresh token and stored
+      // the rotated pair meanwhile: the session goes on with those — or one more refresh with them — instead of
+      // asking for a reconnect (xero-api.md §1: a used refresh token is refused once its grace period is over).
+      const rotated = isInvalidGrant(err) ? this.store.connections.get(connectionId) : undefined;
+      if (rotated?.state === 'active' && rotated.refreshToken && rotated.refreshToken !== connection.refreshToken) {
+        if (fresh(rotated) && rotated.accessToken !== connection.accessToken) return rotated;
+        if (!again) return this.doRenew(connectionId, true);
+      }
       if (isInvalidGrant(err)) {
         this.markNeedsReconnect(connection, 'Xero no longer accepts its authorisation (it was revoked or expired).');
         throw new AppError('XERO.NEEDS_RECONNECT', `${connection.tenantName ?? 'Xero'} needs reconnecting by a portal admin.`, 409);

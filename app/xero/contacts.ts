@@ -71,6 +71,42 @@ const COLLECT_MS = 25;
 const REMEMBER_MS = 60_000;
 const resolving = new WeakMap<XeroGateway, Map<string, Promise<Outcome>>>();
 const collecting = new WeakMap<XeroGateway, Pending>();
+/** Customers that groups at work will resolve soon (customerKey → the customer and how many groups want it). */
+const wanted = new WeakMap<XeroGateway, Map<string, { customer: DocumentCustomer; groups: number }>>();
+
+/**
+ * Announces the not yet linked customers of a group's documents, as soon as they are read: a resolution that starts
+ * meanwhile in another group (of the same organisation) takes them along, so a burst's new customers are looked up
+ * and created together, and each only once. Returns the withdrawal (call it when the group ends).
+ */
+export function announceCustomers(gateway: XeroGateway, customers: DocumentCustomer[]): () => void {
+  const map = wanted.get(gateway) ?? new Map<string, { customer: DocumentCustomer; groups: number }>();
+  wanted.set(gateway, map);
+  const byKey = new Map(customers.map((c) => [customerKey(c), c]));
+  const keys = [...byKey.keys()];
+  for (const [k, customer] of byKey) {
+    const w = map.get(k);
+    if (w) w.groups += 1;
+    else map.set(k, { customer, groups: 1 });
+  }
+  let withdrawn = false;
+  return () => {
+    if (withdrawn) return;
+    withdrawn = true;
+    for (const k of keys) {
+      const w = map.get(k);
+      if (w && --w.groups <= 0) map.delete(k);
+    }
+  };
+}
+
+/** Keeps `outcome` as the answer for `key` while it is being resolved, and a minute after (a failure not at all). */
+function track(inFlight: Map<string, Promise<Outcome>>, key: string, outcome: Promise<Outcome>): Promise<Outcome> {
+  inFlight.set(key, outcome);
+  const forget = () => inFlight.get(key) === outcome && inFlight.delete(key);
+  outcome.then((o) => (o.failure ? forget() : setTimeout(forget, REMEMBER_MS).unref()), forget);
+  return outcome;
+}
 
 /**
  * Resolves every customer to a Xero ContactID. `known` holds the already linked ones (customerKey → ContactID),
@@ -98,13 +134,7 @@ export async function resolveContacts(
       contactIds.set(key, linked);
       continue;
     }
-    let outcome = inFlight.get(key);
-    if (!outcome) {
-      outcome = enqueue(gateway, tenantId, key, c);
-      inFlight.set(key, outcome);
-      const forget = () => inFlight.delete(key);
-      outcome.then((o) => (o.failure ? forget() : setTimeout(forget, REMEMBER_MS).unref()), forget);
-    }
+    const outcome = inFlight.get(key) ?? track(inFlight, key, enqueue(gateway, tenantId, key, c));
     waits.push(outcome.then((o) => [key, o]));
   }
   for (const [key, o] of await Promise.all(waits)) {
@@ -123,6 +153,13 @@ function enqueue(gateway: XeroGateway, tenantId: string, key: string, c: Documen
     collecting.set(gateway, batch);
     setTimeout(() => {
       collecting.delete(gateway);
+      // The customers other groups announced and nobody resolves yet come along (see `announceCustomers`).
+      const inFlight = resolving.get(gateway) ?? new Map<string, Promise<Outcome>>();
+      for (const [k, w] of wanted.get(gateway) ?? []) {
+        if (batch.customers.has(k) || inFlight.has(k)) continue;
+        batch.customers.set(k, w.customer);
+        track(inFlight, k, new Promise<Outcome>((resolve, reject) => batch.settle.set(k, { resolve, reject })));
+      }
       resolveNow(gateway, tenantId, [...batch.customers.values()], new Map()).then(
         (r) => {
           for (const [k, s] of batch.settle) {

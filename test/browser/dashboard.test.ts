@@ -131,6 +131,14 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     })()`);
     assert.deepEqual(pdf, { status: 200, type: 'application/pdf', head: '%PDF-' });
     await assertFitted('#placement-frame-0');
+    // The stage the sync wrote comes back from Bitrix24 as an event still queued here: the line under the badge says
+    // when the card last synced, from the first paint on, rather than a bare placeholder.
+    const synced = env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!.lastSyncedAt;
+    const when = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(synced);
+    await page.reload();
+    const reloaded = page.frameLocator('#placement-frame-0');
+    await reloaded.locator('#xero-status', { hasText: 'Paid' }).waitFor(WAIT);
+    assert.equal(await reloaded.locator('#job-state').innerText(), `Last synced with Xero: ${when}. Checking Bitrix24 for newer changes…`);
     await shot('card-tab-paid');
 
     const frame = await dashboard();

@@ -3,8 +3,10 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import { refreshAtOAuthServer } from '../../app/bitrix/portal-identity.js';
+import { startXeroEmulator } from '../emulators/xero/index.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
-import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, paidBack, settleAll } from './mix.js';
+import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, paidBack, pollUntil, settleAll } from './mix.js';
 
 /** Polls and works the queue, letting Bitrix24's operating window move on between rounds, until `done`. */
 async function untilDone(env: Environment, windowMs: number, done: () => boolean, rounds = 15): Promise<void> {
@@ -44,6 +46,62 @@ describe('fault campaign: Bitrix24 operating time limit', () => {
       assert.ok(limited.length > 0 && limited.every((c) => c.status === 429), 'Bitrix24 answered 429 OPERATION_TIME_LIMIT');
     } finally {
       await env.close();
+    }
+  });
+});
+
+/**
+ * The first refresh request that reaches an emulator waits while a rival — another process of the connector, outside
+ * its lease — renews with the same stored refresh token and stores the rotated pair; then the held request goes on
+ * with the spent token, which the emulator refuses (invalid_grant) as the real service does.
+ */
+function raceFirstRefresh(rival: () => Promise<void>): () => Promise<void> {
+  let raced = false;
+  return async () => {
+    if (raced) return;
+    raced = true;
+    await rival();
+  };
+}
+
+describe('fault campaign: refresh tokens spent by a racing renewal', () => {
+  it('when a racing renewal spends the Bitrix24 and the Xero refresh tokens first while the access tokens expire mid-run, then the connector goes on with the rotated tokens (no reconnect, no reinstall), every document is in Xero once and every status comes back', async () => {
+    // Xero lets a used refresh token be retried for a grace period (xero-api.md §1); 0 here: refused at once, as after it.
+    const xero = await startXeroEmulator({ refreshGraceSeconds: 0 });
+    xero.addOrganisation({ name: 'Demo Company (NZ)' });
+    const env = await startEnvironment({ xero, xeroLimits: { backoffMs: 5 } });
+    try {
+      const { store } = env.c;
+      const first = createMix(env.b24, 'RR', { smart: 6, classic: 1, customers: 2 });
+      await settleAll(env);
+      env.b24.holdRefreshes(raceFirstRefresh(async () => {
+        const answer = await refreshAtOAuthServer(env.c.config.bitrix, store.portals.get(env.memberId)!.refreshToken!);
+        store.portals.saveTokens(env.memberId, { accessToken: answer.access_token, refreshToken: answer.refresh_token, expiresAt: Number(answer.expires) });
+      }));
+      xero.holdRefreshes(raceFirstRefresh(async () => {
+        const tokens = await env.c.services.identity.refresh(store.connections.get(env.connectionId)!.refreshToken!);
+        store.connections.saveTokens(env.connectionId, { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: tokens.expiresAt });
+      }));
+      env.b24.expireAccessTokens();
+      xero.expireAccessTokens();
+      const second = createMix(env.b24, 'RS', { smart: 6, customers: 2 });
+      const all = [...first, ...second];
+      const paid = approveAndPay(xero, env.tenantId, store, env.memberId, first);
+      await settleAll(env);
+      await pollUntil(env, () => paidBack(env, paid));
+
+      assert.ok(env.b24.callLog.some((c) => c.method === 'oauth/token' && c.status === 400), 'Bitrix24 refused the spent refresh token');
+      assert.ok(xero.tokenGrants.denied >= 1, 'Xero refused the spent refresh token');
+      assert.equal(store.connections.get(env.connectionId)!.state, 'active', 'Xero needs no reconnect');
+      assert.equal(store.portals.get(env.memberId)!.state, 'installed', 'the portal needs no reinstall');
+      assert.equal(env.c.logLines.filter((l) => /token refresh refused/.test(l)).length, 0, 'the renewal that lost the race took the rotated tokens instead of failing');
+      assertExactlyOnce(xero, env.tenantId, store, env.memberId, all);
+      assertPaidBack(env.b24, store, env.memberId, paid);
+      assertNothingStuck(store);
+      assert.equal(store.jobs.countByState(env.memberId).paused, 0);
+    } finally {
+      await env.close();
+      await xero.close();
     }
   });
 });

@@ -9,7 +9,7 @@ import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, c
 import { startProcessBed, type ProcessBed } from './process-bed.js';
 import { seedXeroContacts } from '../import/bed.js';
 
-describe('fault campaign: SIGKILL at eight points', () => {
+describe('fault campaign: SIGKILL and restart', () => {
   it('when the connector is killed during push, contact creation, intake, write-back, poll, webhook handling, offline drain and sweep, then after restarts the end state is right', async () => {
     const bed = await startProcessBed(tempDir());
     const { b24, xero, tenantId, url } = bed;

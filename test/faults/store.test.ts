@@ -1,13 +1,14 @@
 // Fault campaign, database part: the store refuses writes — another process holds its write lock longer than the busy
 // timeout, or the disk is full (SQLite's own limit, `PRAGMA max_page_count`, makes writes that need space fail with
 // SQLITE_FULL) — while events arrive and the worker runs. The connector says so (log, /health, dashboard, metric),
-// answers events 503 instead of pretending to have stored them, keeps jobs from being marked done without their
+// answers events (Bitrix24's and Xero's) 503 instead of pretending to have stored them, keeps jobs from being marked done without their
 // writes, and once the database writes again drains Bitrix24's offline queue by itself: every document once in Xero.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import { DB_FILE } from '../../app/store/db.js';
+import { LOCKED_BUSY_TIMEOUT_MS } from '../../app/store/faults.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
 import { assertExactlyOnce, assertNothingStuck, createMix, waitFor, type MixDoc } from './mix.js';
@@ -64,12 +65,19 @@ describe('fault campaign: the database is locked by another process', () => {
       const second = createMix(env.b24, 'DL2', { smart: 4, customers: 1 });
       await env.b24.flushEvents();
       assert.deepEqual([...new Set(answers(env, second, since))], [503], 'events that could not be stored are refused');
+      // Xero's webhooks too: a refused delivery is one Xero sends again.
+      env.xero.configureWebhook({ url: `${env.c.url}/xero/webhooks` });
+      const contact = env.xero.contacts(env.tenantId)[0]!;
+      env.xero.updateContact(env.tenantId, String(contact.ContactID), { Website: 'https://example.org' });
+      await env.xero.flushWebhooks();
+      assert.equal(env.xero.webhookDeliveries.at(-1)?.status, 503, 'a Xero webhook that could not be stored is refused');
       const h = await health(env);
       assert.equal(h.status, 503);
       assert.equal(h.body.store.fault?.code, 'STORE.LOCKED');
+      assert.equal(env.c.store.db.pragma('busy_timeout', { simple: true }), LOCKED_BUSY_TIMEOUT_MS, 'while locked, writers wait briefly');
       assert.ok(await metric(env, 'connector_store_fault{code="STORE.LOCKED"} 1'), 'the metric shows the fault');
       assert.ok(env.c.logLines.some((l) => l.includes('store cannot write') && l.includes('STORE.LOCKED')), 'the log says so');
-      assert.match(await dashboard(env), /id="store-fault"[^]*Locked by another process/, 'the dashboard says so');
+      assert.match(await dashboard(env), /id="store-fault"[^]*Locked[^]*another process holds the database/, 'the dashboard says so');
       // Nothing the worker did while locked was written as done (a look at the queue waits for the groups in flight).
       await env.c.services.outbox.drain();
       const states = holder.prepare(`SELECT state, count(*) AS n FROM jobs WHERE job_key LIKE 'push:%' GROUP BY state`).all() as Array<{ state: string; n: number }>;
@@ -85,6 +93,7 @@ describe('fault campaign: the database is locked by another process', () => {
       assertNothingStuck(env.c.store);
       assert.equal((await health(env)).status, 200, '/health is fine again');
       assert.ok(env.c.logLines.some((l) => l.includes('store writes again')), 'the recovery is logged');
+      assert.equal(env.c.store.db.pragma('busy_timeout', { simple: true }), 300, 'writers wait the full busy timeout again');
     } finally {
       if (holder.open) holder.close();
     }

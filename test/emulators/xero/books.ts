@@ -44,6 +44,7 @@ export const MSG = {
   quoteTransition: (from: string, to: string) => `Quote status cannot be changed from ${from} to ${to}.`,
   quoteNotEditable: (s: string) => `A quote with status ${s} cannot be edited.`,
   dateRequired: 'Date must be specified.',
+  brandingThemeInvalid: (id: string) => `The BrandingThemeID '${id}' is not a valid branding theme for this organisation.`,
   itemCodeRequired: 'Item Code must be specified.',
   onlineInvoiceDraft: 'Online invoice is not available for DRAFT or SUBMITTED invoices.',
 };
@@ -316,11 +317,23 @@ export class Books {
     }
   }
 
+  /**
+   * A document's BrandingThemeID must name one of the organisation's branding themes (GET /BrandingThemes): Xero
+   * refuses an invoice whose theme was deleted (XeroAPI/xero-php-oauth2#267) and does not fall back to the default.
+   * The same field on quotes (xero_accounting.yaml Quote.BrandingThemeID) is checked alike. Wording unverified.
+   */
+  private checkBrandingTheme(t: Tenant, body: XeroObject): void {
+    const id = body.BrandingThemeID;
+    if (id === undefined || id === null) return;
+    if (!t.brandingThemes.some((b) => String(b.BrandingThemeID).toLowerCase() === String(id).toLowerCase())) reject(MSG.brandingThemeInvalid(String(id)));
+  }
+
   private applyInvoiceFields(t: Tenant, inv: XeroObject, body: XeroObject, unitdp: number): void {
     if (body.Contact !== undefined) {
       const c = this.resolveContact(t, body.Contact);
       inv.Contact = contactSummary(c);
     }
+    this.checkBrandingTheme(t, body);
     for (const k of ['Reference', 'Url', 'BrandingThemeID', 'SentToContact']) if (body[k] !== undefined) inv[k] = body[k];
     for (const k of ['Date', 'DueDate', 'ExpectedPaymentDate', 'PlannedPaymentDate']) {
       if (body[k] === undefined) continue;
@@ -528,6 +541,7 @@ export class Books {
 
   private applyQuoteFields(t: Tenant, q: XeroObject, body: XeroObject): void {
     if (body.Contact !== undefined) q.Contact = contactSummary(this.resolveContact(t, body.Contact));
+    this.checkBrandingTheme(t, body);
     for (const k of ['Reference', 'Title', 'Summary', 'Terms', 'BrandingThemeID', 'QuoteNumber']) if (body[k] !== undefined) q[k] = body[k];
     for (const k of ['Date', 'ExpiryDate']) {
       const ms = parseClientDate(body[k]);
