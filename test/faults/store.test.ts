@@ -67,7 +67,7 @@ describe('fault campaign: the database is locked by another process', () => {
       assert.deepEqual([...new Set(answers(env, second, since))], [503], 'events that could not be stored are refused');
       // Xero's webhooks too: a refused delivery is one Xero sends again.
       env.xero.configureWebhook({ url: `${env.c.url}/xero/webhooks` });
-      const contact = env.xero.contacts(env.tenantId)[0]!;
+      const contact = env.xero.seedContact(env.tenantId, { Name: 'Webhook Subject Ltd' });
       env.xero.updateContact(env.tenantId, String(contact.ContactID), { Website: 'https://example.org' });
       await env.xero.flushWebhooks();
       assert.equal(env.xero.webhookDeliveries.at(-1)?.status, 503, 'a Xero webhook that could not be stored is refused');
