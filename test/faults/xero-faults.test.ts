@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { startXeroEmulator } from '../emulators/xero/index.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
 import { consentAndConfirm } from '../helpers/xero-consent.js';
-import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, fastForward, paidBack, pollUntil, settleAll } from './mix.js';
+import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, assertWrittenBack, createMix, fastForward, paidBack, pollUntil, settleAll } from './mix.js';
 
 /** The admin's dashboard (the app page, as Bitrix24 opens it for user 1). */
 async function dashboard(env: Environment): Promise<string> {
@@ -59,6 +59,7 @@ describe('fault campaign: Xero daily limit reached', () => {
       const paid = approveAndPay(xero, env.tenantId, env.c.store, env.memberId, docs);
       await pollUntil(env, () => paidBack(env, paid));
       assertPaidBack(env.b24, env.c.store, env.memberId, paid);
+      assertWrittenBack(env.b24, env.c.store, env.memberId, docs);
       assertNothingStuck(env.c.store);
       xero.assertNoSpecViolations();
     } finally {
@@ -123,6 +124,7 @@ describe('fault campaign: Xero connection revoked', () => {
       const paidLater = approveAndPay(env.xero, env.tenantId, env.c.store, env.memberId, [...second, ...third]);
       await pollUntil(env, () => paidBack(env, paidLater));
       assertPaidBack(env.b24, env.c.store, env.memberId, [...paidFirst, ...paidLater]);
+      assertWrittenBack(env.b24, env.c.store, env.memberId, all);
       assertNothingStuck(env.c.store);
       env.xero.assertNoSpecViolations();
     } finally {
