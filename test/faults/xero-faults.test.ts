@@ -15,6 +15,14 @@ async function dashboard(env: Environment): Promise<string> {
   return page.text();
 }
 
+/** The Xero tab of a smart invoice's card, as the admin opens it. */
+async function cardTab(env: Environment, invoiceId: string): Promise<string> {
+  const form = { ...env.b24.frameAuth(1), PLACEMENT: 'CRM_SMART_INVOICE_DETAIL_TAB', PLACEMENT_OPTIONS: JSON.stringify({ ID: invoiceId }) };
+  const page = await fetch(`${env.c.url}/placements/invoice`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+  assert.equal(page.status, 200);
+  return page.text();
+}
+
 /** Xero API requests for the organisation answered so far. */
 const callsTo = (env: Environment) => env.xero.requestLog.filter((e) => e.tenant === env.tenantId).length;
 
@@ -45,6 +53,7 @@ describe('fault campaign: Xero daily limit reached', () => {
       const html = await dashboard(env);
       assert.match(html, /Pushes until/, 'the dashboard says pushes wait');
       assert.match(html, /Paused until/, 'the dashboard says Xero calls are paused');
+      assert.match(await cardTab(env, docs[0]!.b24Id), /id="wait-reason">Xero daily limit reached, retry at /, 'the card says why the invoice waits');
 
       // Even made due by hand, the work does not reach the organisation before the retry time.
       const before = callsTo(env);
