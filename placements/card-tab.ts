@@ -229,6 +229,8 @@ export interface CardState {
   figuresPending: boolean;
   blocked: { reason: string; todo: string } | null;
   waiting: boolean;
+  /** Why a waiting document waits (a limit of Xero's or Bitrix24's, a reconnect), when it says; null otherwise. */
+  waitReason: string | null;
   totals: { equal: boolean; bitrix24?: string; xero?: string } | null;
   lastOutcome: Activity | null;
   history: Activity[];
@@ -275,6 +277,7 @@ async function cardState(services: Services, session: PageSession, ref: Document
     figuresPending,
     blocked: job?.state === 'needs_attention' ? { reason: job.lastError ?? '', todo: todoFor(t, job.lastErrorCode) } : null,
     waiting: Boolean(job && (job.state === 'pending' || job.state === 'running')),
+    waitReason: job && (job.state === 'pending' || job.state === 'paused') ? job.lastError : null,
     totals: totalsCheck(history),
     lastOutcome: history.find((a) => a.kind !== 'invoice.send_requested' && a.kind !== 'invoice.sync_requested') ?? null,
     history,

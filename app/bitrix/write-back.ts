@@ -22,6 +22,16 @@ export function xeroFieldNames(type: SalesDocument['type']): Record<keyof XeroFi
   return { id: `${prefix}XERO_ID`, number: `${prefix}XERO_NUMBER`, status: `${prefix}XERO_STATUS`, amountDue: `${prefix}XERO_DUE`, url: `${prefix}XERO_URL` };
 }
 
+/**
+ * The Xero id Bitrix24 shows on the document as read (its custom fields, camelCase on items, UF_CRM_… on classic
+ * invoices), or undefined when the field was not among them.
+ */
+export function shownXeroId(doc: Pick<SalesDocument, 'type' | 'fields'>): string | null | undefined {
+  const wanted = xeroFieldNames(doc.type).id.replace(/_/g, '').toLowerCase();
+  const hit = Object.entries(doc.fields ?? {}).find(([k]) => k.replace(/_/g, '').toLowerCase() === wanted);
+  return hit ? (hit[1] ? String(hit[1]) : null) : undefined;
+}
+
 export function xeroFieldValues(type: SalesDocument['type'], v: XeroFieldValues): Record<string, unknown> {
   const names = xeroFieldNames(type);
   const out: Record<string, unknown> = { [names.id]: v.id, [names.number]: v.number, [names.status]: v.status, [names.amountDue]: v.amountDue };

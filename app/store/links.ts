@@ -41,24 +41,33 @@ interface LinkRow {
 export type LinkInput = Omit<Link, 'id' | 'lastSyncedAt' | 'b24StageId'> & { b24StageId?: string | null };
 
 export class LinkRepository {
+  readonly #statements = new Map<string, Statement<unknown[]>>();
+
   constructor(private readonly db: Db) {}
 
+  /** Statements are prepared once (save and find run once per record of an import). None of them is iterated. */
+  private sql(text: string): Statement<unknown[]> {
+    let s = this.#statements.get(text);
+    if (!s) this.#statements.set(text, (s = this.db.prepare(text)));
+    return s;
+  }
+
   find(memberId: string, b24Type: B24Type, b24Id: string): Link | undefined {
-    const row = this.db
-      .prepare('SELECT * FROM links WHERE member_id = ? AND b24_type = ? AND b24_id = ?')
+    const row = this
+      .sql('SELECT * FROM links WHERE member_id = ? AND b24_type = ? AND b24_id = ?')
       .get(memberId, b24Type, b24Id) as LinkRow | undefined;
     return row && fromRow(row);
   }
 
   /** Links whose Xero number is `xeroNumber` (case-insensitive). */
   findByXeroNumber(memberId: string, xeroNumber: string): Link[] {
-    return (this.db.prepare('SELECT * FROM links WHERE member_id = ? AND xero_number = ? COLLATE NOCASE LIMIT 20').all(memberId, xeroNumber) as LinkRow[]).map(fromRow);
+    return (this.sql('SELECT * FROM links WHERE member_id = ? AND xero_number = ? COLLATE NOCASE LIMIT 20').all(memberId, xeroNumber) as LinkRow[]).map(fromRow);
   }
 
   /** Creates or updates the link of a Bitrix24 object. */
   save(l: LinkInput, now = Date.now()): Link {
-    this.db
-      .prepare(
+    this
+      .sql(
         `INSERT INTO links (member_id, connection_id, b24_type, b24_id, xero_type, xero_id, xero_number, content_hash,
            xero_status, xero_updated_at, last_synced_at, b24_stage_id)
          VALUES (@memberId, @connectionId, @b24Type, @b24Id, @xeroType, @xeroId, @xeroNumber, @contentHash,
@@ -75,7 +84,7 @@ export class LinkRepository {
 
   /** Marks documents as sent to Xero before the request goes out (see migration 5). */
   markSent(memberId: string, refs: { b24Type: B24Type; b24Id: string }[], now = Date.now()): void {
-    const insert = this.db.prepare('INSERT OR IGNORE INTO sends (member_id, b24_type, b24_id, sent_at) VALUES (?, ?, ?, ?)');
+    const insert = this.sql('INSERT OR IGNORE INTO sends (member_id, b24_type, b24_id, sent_at) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
       for (const r of refs) insert.run(memberId, r.b24Type, r.b24Id, now);
     })();
@@ -83,22 +92,22 @@ export class LinkRepository {
 
   /** Documents sent before whose answer was never recorded (a crash, or a lost answer). */
   wasSent(memberId: string, b24Type: B24Type, b24Id: string): boolean {
-    return Boolean(this.db.prepare('SELECT 1 FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id));
+    return Boolean(this.sql('SELECT 1 FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id));
   }
 
   /** When such a document was sent (ms), or undefined when its answer was recorded. */
   sentAt(memberId: string, b24Type: B24Type, b24Id: string): number | undefined {
-    const row = this.db.prepare('SELECT sent_at FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id) as { sent_at: number } | undefined;
+    const row = this.sql('SELECT sent_at FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id) as { sent_at: number } | undefined;
     return row?.sent_at;
   }
 
   clearSent(memberId: string, b24Type: B24Type, b24Id: string): void {
-    this.db.prepare('DELETE FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').run(memberId, b24Type, b24Id);
+    this.sql('DELETE FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').run(memberId, b24Type, b24Id);
   }
 
   /** Records the Bitrix24 stage the push has seen (and acted on, when it had to). */
   setB24Stage(id: number, stageId: string | null): void {
-    this.db.prepare('UPDATE links SET b24_stage_id = ? WHERE id = ?').run(stageId, id);
+    this.sql('UPDATE links SET b24_stage_id = ? WHERE id = ?').run(stageId, id);
   }
 
   /** Bitrix24 product id → Xero item code, for the products linked to Xero items (imported or matched by code). */
@@ -117,31 +126,31 @@ export class LinkRepository {
 
   /** Whether a connection has any link to a Xero object of this type (e.g. contacts worth polling). */
   hasXeroType(connectionId: number, xeroType: XeroType): boolean {
-    return Boolean(this.db.prepare('SELECT 1 FROM links WHERE connection_id = ? AND xero_type = ? LIMIT 1').get(connectionId, xeroType));
+    return Boolean(this.sql('SELECT 1 FROM links WHERE connection_id = ? AND xero_type = ? LIMIT 1').get(connectionId, xeroType));
   }
 
   /** The contact details both sides last agreed on (migration 6), or null before the first sync. */
   contactFields<T = Record<string, string>>(id: number): T | null {
-    const row = this.db.prepare('SELECT contact_fields FROM links WHERE id = ?').get(id) as { contact_fields: string | null } | undefined;
+    const row = this.sql('SELECT contact_fields FROM links WHERE id = ?').get(id) as { contact_fields: string | null } | undefined;
     return row?.contact_fields ? (JSON.parse(row.contact_fields) as T) : null;
   }
 
   setContactFields(id: number, fields: object): void {
-    this.db.prepare('UPDATE links SET contact_fields = ? WHERE id = ?').run(JSON.stringify(fields), id);
+    this.sql('UPDATE links SET contact_fields = ? WHERE id = ?').run(JSON.stringify(fields), id);
   }
 
   /** The note the card shows for a link (migration 7), e.g. that Xero carries a rounding line; null when none. */
   note(id: number): string | null {
-    return (this.db.prepare('SELECT note FROM links WHERE id = ?').get(id) as { note: string | null } | undefined)?.note ?? null;
+    return (this.sql('SELECT note FROM links WHERE id = ?').get(id) as { note: string | null } | undefined)?.note ?? null;
   }
 
   setNote(id: number, note: string | null): void {
-    this.db.prepare('UPDATE links SET note = ? WHERE id = ?').run(note, id);
+    this.sql('UPDATE links SET note = ? WHERE id = ?').run(note, id);
   }
 
   /** The links of one Xero object (a contact may be linked to a company and to its people). */
   findByXero(connectionId: number, xeroType: XeroType, xeroId: string): Link[] {
-    this.#byXero ??= this.db.prepare('SELECT * FROM links WHERE connection_id = ? AND xero_type = ? AND xero_id = ? ORDER BY id');
+    this.#byXero ??= this.sql('SELECT * FROM links WHERE connection_id = ? AND xero_type = ? AND xero_id = ? ORDER BY id');
     return (this.#byXero.all(connectionId, xeroType, xeroId) as LinkRow[]).map(fromRow);
   }
 
@@ -150,8 +159,8 @@ export class LinkRepository {
   count(memberId?: string): number {
     const row = (
       memberId
-        ? this.db.prepare('SELECT count(*) AS n FROM links WHERE member_id = ?').get(memberId)
-        : this.db.prepare('SELECT count(*) AS n FROM links').get()
+        ? this.sql('SELECT count(*) AS n FROM links WHERE member_id = ?').get(memberId)
+        : this.sql('SELECT count(*) AS n FROM links').get()
     ) as { n: number };
     return row.n;
   }

@@ -21,7 +21,7 @@ import type { Connection } from '../store/connections.js';
 import type { PortalClient, PortalClients } from '../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../bitrix/documents.js';
 import { ListLabels } from '../bitrix/list-labels.js';
-import { writeBackXeroState } from '../bitrix/write-back.js';
+import { shownXeroId, writeBackXeroState } from '../bitrix/write-back.js';
 import { loadPipelines, pipelineEntityId } from '../bitrix/stages.js';
 import type { XeroGateway, XeroGateways } from '../xero/gateway.js';
 import { announceCustomers, knownContactIds, resolveContacts, saveContactLinks, customerKey, type ResolvedContacts } from '../xero/contacts.js';
@@ -56,6 +56,8 @@ interface Candidate {
   link: Link | undefined;
   contentChanged: boolean;
   stageMoved: boolean;
+  /** Unchanged, but Bitrix24 does not show its Xero id yet (an earlier write-back failed): written back again. */
+  unwritten?: boolean;
 }
 
 /** A document Xero now has as it should be: written back to Bitrix24. */
@@ -190,8 +192,10 @@ export class PushDocuments<P> implements JobHandler {
       });
     }
 
-    // 12. Write Xero's id, number and status back to Bitrix24 (batched; their echoes are skipped by hash).
-    await this.writeBack(memberId, client, written);
+    // 12. Write Xero's id, number and status back to Bitrix24 (batched; their echoes are skipped by hash), also for
+    // documents an earlier write-back missed; a failed write-back is tried again.
+    written.push(...this.unwrittenBefore(round, candidates, xeroState));
+    await this.writeBack(round, client, written);
     return round.outcomes;
   }
 
@@ -230,12 +234,13 @@ export class PushDocuments<P> implements JobHandler {
       const link = found && found.connectionId === connection.id ? found : undefined;
       const contentChanged = !link || link.contentHash !== hash;
       const stageMoved = link ? this.stageMoved(memberId, link, doc) : false;
+      const unwritten = Boolean(link) && !contentChanged && !stageMoved && shownXeroId(doc) !== undefined && shownXeroId(doc) !== link!.xeroId;
       // Echo: nothing changed since the last push (e.g. our own write-back) → no Xero call.
-      if (!contentChanged && !stageMoved) {
+      if (!contentChanged && !stageMoved && !unwritten) {
         round.settle(key, { kind: 'done' });
         continue;
       }
-      candidates.push({ doc, hash, job: round.byKey.get(key)!, link, contentChanged, stageMoved });
+      candidates.push({ doc, hash, job: round.byKey.get(key)!, link, contentChanged, stageMoved, unwritten });
     }
     await this.removeAll(round, gone);
     return candidates;
@@ -439,13 +444,27 @@ export class PushDocuments<P> implements JobHandler {
     return changed;
   }
 
-  private async writeBack(memberId: string, client: PortalClient, written: Written[]): Promise<void> {
+  /** Unchanged documents whose Xero id Bitrix24 does not show yet, with their Xero state, to write back again. */
+  private unwrittenBefore(round: Round, candidates: Candidate[], xeroState: Map<string, XeroDocumentState>): Written[] {
+    return candidates.flatMap((c) => {
+      if (!c.unwritten || !c.link) return [];
+      if (!round.outcomes.has(c.job.id)) round.settle(keyOf(c.doc), { kind: 'done' });
+      const state = xeroState.get(c.link.xeroId.toLowerCase());
+      return state ? [{ doc: c.doc, state }] : [];
+    });
+  }
+
+  private async writeBack(round: Round, client: PortalClient, written: Written[]): Promise<void> {
     if (written.length === 0) return;
+    const { memberId } = round;
     try {
       await writeBackXeroState(client, written);
     } catch (err) {
       this.deps.logger.warn({ err, memberId }, `write-back to Bitrix24 failed; Xero has the ${this.kind.noun}s`);
-      this.deps.store.activity.record({ memberId, level: 'warn', kind: 'b24.write_back_failed', message: `Xero numbers could not be written back to Bitrix24: ${(err as Error).message}` });
+      const message = `Xero numbers could not be written back to Bitrix24: ${(err as Error).message}`;
+      this.deps.store.activity.record({ memberId, level: 'warn', kind: 'b24.write_back_failed', message });
+      // Xero has them: the next run finds them unchanged and only writes back what Bitrix24 does not show yet.
+      for (const w of written) round.settle(keyOf(w.doc), { kind: 'retry', code: 'B24.WRITE_BACK_FAILED', message });
     }
   }
 

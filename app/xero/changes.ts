@@ -34,33 +34,53 @@ export interface ChangesRead {
 }
 
 /** ACCREC invoices created or modified at or after `since`, every page. */
-export async function invoicesModifiedSince(gateway: XeroGateway, since: Date): Promise<ChangesRead> {
-  const changes: XeroChange[] = [];
-  for (let page = 1; page <= MAX_PAGES_PER_POLL; page++) {
+export function invoicesModifiedSince(gateway: XeroGateway, since: Date): Promise<ChangesRead> {
+  return changedSince(since, CHANGES_PAGE_SIZE, async (from, page) => {
     const answer = await gateway.call('reading changed invoices', (s) =>
       // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices (If-Modified-Since, page, pageSize)
-      s.xero.accountingApi.getInvoices(s.tenantId, since, 'Type=="ACCREC"', 'UpdatedDateUTC ASC', undefined, undefined, undefined, undefined, page, undefined, undefined, undefined, undefined, CHANGES_PAGE_SIZE),
+      s.xero.accountingApi.getInvoices(s.tenantId, from, 'Type=="ACCREC"', 'UpdatedDateUTC ASC', undefined, undefined, undefined, undefined, page, undefined, undefined, undefined, undefined, CHANGES_PAGE_SIZE),
     );
-    const invoices = answer.invoices ?? [];
-    changes.push(...invoices.map(fromInvoice));
-    if (invoices.length < CHANGES_PAGE_SIZE) return { changes, calls: page, complete: true };
-  }
-  return { changes, calls: MAX_PAGES_PER_POLL, complete: false };
+    return (answer.invoices ?? []).map(fromInvoice);
+  });
 }
 
 /** Quotes created or modified at or after `since`, every page (Xero pages quotes by 100). */
-export async function quotesModifiedSince(gateway: XeroGateway, since: Date): Promise<ChangesRead> {
-  const changes: XeroChange[] = [];
-  for (let page = 1; page <= MAX_PAGES_PER_POLL; page++) {
+export function quotesModifiedSince(gateway: XeroGateway, since: Date): Promise<ChangesRead> {
+  return changedSince(since, 100, async (from, page) => {
     const answer = await gateway.call('reading changed quotes', (s) =>
       // https://developer.xero.com/documentation/api/accounting/quotes#get-quotes (If-Modified-Since, page)
-      s.xero.accountingApi.getQuotes(s.tenantId, since, undefined, undefined, undefined, undefined, undefined, undefined, page, 'UpdatedDateUTC ASC'),
+      s.xero.accountingApi.getQuotes(s.tenantId, from, undefined, undefined, undefined, undefined, undefined, undefined, page, 'UpdatedDateUTC ASC'),
     );
-    const quotes = answer.quotes ?? [];
-    changes.push(...quotes.map(fromQuote));
-    if (quotes.length < 100) return { changes, calls: page, complete: true };
+    return (answer.quotes ?? []).map(fromQuote);
+  });
+}
+
+/**
+ * Everything changed since a moment, in Xero's UpdatedDateUTC order. After a full page the next read asks again from
+ * the newest change read so far, not for the next page number: a document changed during the read moves to the end
+ * of the order, and every later one moves up a place, so with page numbers the one that slid into a page already
+ * read would be skipped, and the watermark would pass it for good. Xero compares If-Modified-Since by the second, so
+ * the changes of that second are read again (counted once). Page numbers serve only while a whole page changed
+ * within one second, where there is no newer moment to ask from.
+ */
+async function changedSince(since: Date, pageSize: number, readPage: (from: Date, page: number) => Promise<XeroChange[]>): Promise<ChangesRead> {
+  const byId = new Map<string, XeroChange>();
+  const second = (ms: number) => Math.floor(ms / 1000) * 1000;
+  let from = since;
+  let page = 1;
+  for (let call = 1; call <= MAX_PAGES_PER_POLL; call++) {
+    const read = await readPage(from, page);
+    for (const change of read) byId.set(change.id.toLowerCase(), change);
+    if (read.length < pageSize) return { changes: [...byId.values()], calls: call, complete: true };
+    const newest = second(Math.max(...read.map((c) => c.updatedAt ?? 0)));
+    if (newest > second(from.getTime())) {
+      from = new Date(newest);
+      page = 1;
+    } else {
+      page += 1;
+    }
   }
-  return { changes, calls: MAX_PAGES_PER_POLL, complete: false };
+  return { changes: [...byId.values()], calls: MAX_PAGES_PER_POLL, complete: false };
 }
 
 /** Invoices by id, one `GET /Invoices?IDs=` per 50 (reuses the push side's reader). */

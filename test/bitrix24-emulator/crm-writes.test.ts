@@ -12,6 +12,26 @@ describe('Bitrix24 emulator: company and contact writes, requisites and addresse
   beforeEach(() => { admin = reinstall(w); });
   const call = async (method: string, params: Obj) => rest(w.emu, method, params, admin);
 
+  test('when companies are read by keyset pages (start -1, >ID), then the pages hold the same rows as the offset pages, and a filter still applies', async () => {
+    for (let i = 0; i < 120; i++) w.emu.actAs(1).createCompany({ title: i % 3 ? `Keyset ${i}` : `Other ${i}` });
+    const select = ['ID', 'TITLE'];
+    const offset: Obj[] = [];
+    for (let start = 0; ; start += 50) {
+      const body = (await call('crm.company.list', { select, order: { ID: 'ASC' }, filter: { '%TITLE': 'Keyset' }, start })).body as { result: Obj[]; next?: number };
+      offset.push(...body.result);
+      if (body.next === undefined) break;
+    }
+    const keyset: Obj[] = [];
+    for (let last = 0; ;) {
+      const rows = (await call('crm.company.list', { select, order: { ID: 'ASC' }, filter: { '%TITLE': 'Keyset', '>ID': last }, start: -1 })).body.result as Obj[];
+      keyset.push(...rows);
+      if (rows.length < 50) break;
+      last = Number(rows.at(-1)!.ID);
+    }
+    assert.equal(offset.length, 80);
+    assert.deepEqual(keyset, offset);
+  });
+
   test('when a company is added with ORIGIN_ID and phones, then list finds it by ORIGIN_ID and an update by phone ID changes only that phone', async () => {
     const add = await call('crm.company.add', { fields: { TITLE: 'Acme', ORIGINATOR_ID: 'xero', ORIGIN_ID: 'abc', PHONE: [{ VALUE: '111', VALUE_TYPE: 'WORK' }, { VALUE: '222', VALUE_TYPE: 'MOBILE' }] } });
     const id = add.body.result as number;

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { refreshAtOAuthServer } from '../../app/bitrix/portal-identity.js';
 import { startXeroEmulator } from '../emulators/xero/index.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
-import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, paidBack, pollUntil, settleAll } from './mix.js';
+import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, assertWrittenBack, createMix, paidBack, pollUntil, settleAll } from './mix.js';
 
 /** Polls and works the queue, letting Bitrix24's operating window move on between rounds, until `done`. */
 async function untilDone(env: Environment, windowMs: number, done: () => boolean, rounds = 15): Promise<void> {
@@ -41,6 +41,7 @@ describe('fault campaign: Bitrix24 operating time limit', () => {
       const paid = approveAndPay(env.xero, env.tenantId, store, env.memberId, docs);
       await untilDone(env, windowMs, () => paidBack(env, paid) && store.jobs.countByState(env.memberId).pending === 0);
       assertPaidBack(env.b24, store, env.memberId, paid);
+      assertWrittenBack(env.b24, store, env.memberId, docs);
       assertNothingStuck(store);
       const limited = env.b24.callLog.filter((c) => c.error === 'OPERATION_TIME_LIMIT');
       assert.ok(limited.length > 0 && limited.every((c) => c.status === 429), 'Bitrix24 answered 429 OPERATION_TIME_LIMIT');
@@ -97,6 +98,7 @@ describe('fault campaign: refresh tokens spent by a racing renewal', () => {
       assert.equal(env.c.logLines.filter((l) => /token refresh refused/.test(l)).length, 0, 'the renewal that lost the race took the rotated tokens instead of failing');
       assertExactlyOnce(xero, env.tenantId, store, env.memberId, all);
       assertPaidBack(env.b24, store, env.memberId, paid);
+      assertWrittenBack(env.b24, store, env.memberId, all);
       assertNothingStuck(store);
       assert.equal(store.jobs.countByState(env.memberId).paused, 0);
     } finally {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startEnvironment } from '../helpers/env.js';
-import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, paidBack, pollUntil, settleAll } from './mix.js';
+import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, assertWrittenBack, createMix, paidBack, pollUntil, settleAll } from './mix.js';
 
 describe('fault campaign: Xero misbehaves', () => {
   it('when Xero answers 429 bursts, 500/503, drops connections, loses answers and answers slowly, then every document is in Xero once and every status comes back', async () => {
@@ -56,6 +56,7 @@ describe('fault campaign: Bitrix24 misbehaves', () => {
       env.b24.setFaults({});
       await settleAll(env);
       assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, all);
+      assertWrittenBack(env.b24, env.c.store, env.memberId, all);
       assertPaidBack(env.b24, env.c.store, env.memberId, paid);
       assertNothingStuck(env.c.store);
       const errors = new Set(env.b24.callLog.map((c) => c.error).filter(Boolean));

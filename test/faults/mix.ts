@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { SMART_INVOICE, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
 import type { XeroEmulator } from '../emulators/xero/index.js';
 import type { Store } from '../../app/store/index.js';
+import { shownXeroId } from '../../app/bitrix/write-back.js';
 import type { Environment } from '../helpers/env.js';
 
 export interface MixDoc { number: string; b24Type: 'smart_invoice' | 'invoice'; b24Id: string }
@@ -88,6 +89,13 @@ export function assertPaidBack(b24: Bitrix24Emulator, store: Store, memberId: st
   const notBack = paid.filter((d) => store.links.find(memberId, d.b24Type, d.b24Id)?.xeroStatus !== 'PAID' || !/(^|:)P$/.test(stageOf(d)))
     .map((d) => `${d.number} (${stageOf(d)}, ${store.links.find(memberId, d.b24Type, d.b24Id)?.xeroStatus})`);
   assert.deepEqual(notBack, [], 'statuses not back in Bitrix24');
+}
+
+/** Every document shows its Xero id in Bitrix24 (the write-back reached it), the one its link holds. */
+export function assertWrittenBack(b24: Bitrix24Emulator, store: Store, memberId: string, docs: MixDoc[]): void {
+  const raw = (d: MixDoc) => (d.b24Type === 'smart_invoice' ? b24.items(SMART_INVOICE).find((x) => String(x.id) === d.b24Id) : b24.classicInvoices().find((x) => String(x.ID) === d.b24Id)) ?? {};
+  const notShown = docs.filter((d) => shownXeroId({ type: d.b24Type, fields: raw(d) }) !== store.links.find(memberId, d.b24Type, d.b24Id)?.xeroId).map((d) => d.number);
+  assert.deepEqual(notShown, [], 'Xero ids not written back to Bitrix24');
 }
 
 /** Makes every retry waiting for its back-off due now, as time would. */

@@ -6,11 +6,19 @@ import { describe, it } from 'node:test';
 import { startXeroEmulator } from '../emulators/xero/index.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
 import { consentAndConfirm } from '../helpers/xero-consent.js';
-import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, fastForward, paidBack, pollUntil, settleAll } from './mix.js';
+import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, assertWrittenBack, createMix, fastForward, paidBack, pollUntil, settleAll } from './mix.js';
 
 /** The admin's dashboard (the app page, as Bitrix24 opens it for user 1). */
 async function dashboard(env: Environment): Promise<string> {
   const page = await fetch(`${env.c.url}/app`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(env.b24.frameAuth(1)) });
+  assert.equal(page.status, 200);
+  return page.text();
+}
+
+/** The Xero tab of a smart invoice's card, as the admin opens it. */
+async function cardTab(env: Environment, invoiceId: string): Promise<string> {
+  const form = { ...env.b24.frameAuth(1), PLACEMENT: 'CRM_SMART_INVOICE_DETAIL_TAB', PLACEMENT_OPTIONS: JSON.stringify({ ID: invoiceId }) };
+  const page = await fetch(`${env.c.url}/placements/invoice`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
   assert.equal(page.status, 200);
   return page.text();
 }
@@ -45,6 +53,7 @@ describe('fault campaign: Xero daily limit reached', () => {
       const html = await dashboard(env);
       assert.match(html, /Pushes until/, 'the dashboard says pushes wait');
       assert.match(html, /Paused until/, 'the dashboard says Xero calls are paused');
+      assert.match(await cardTab(env, docs[0]!.b24Id), /id="wait-reason">Xero daily limit reached, retry at /, 'the card says why the invoice waits');
 
       // Even made due by hand, the work does not reach the organisation before the retry time.
       const before = callsTo(env);
@@ -59,6 +68,7 @@ describe('fault campaign: Xero daily limit reached', () => {
       const paid = approveAndPay(xero, env.tenantId, env.c.store, env.memberId, docs);
       await pollUntil(env, () => paidBack(env, paid));
       assertPaidBack(env.b24, env.c.store, env.memberId, paid);
+      assertWrittenBack(env.b24, env.c.store, env.memberId, docs);
       assertNothingStuck(env.c.store);
       xero.assertNoSpecViolations();
     } finally {
@@ -123,6 +133,7 @@ describe('fault campaign: Xero connection revoked', () => {
       const paidLater = approveAndPay(env.xero, env.tenantId, env.c.store, env.memberId, [...second, ...third]);
       await pollUntil(env, () => paidBack(env, paidLater));
       assertPaidBack(env.b24, env.c.store, env.memberId, [...paidFirst, ...paidLater]);
+      assertWrittenBack(env.b24, env.c.store, env.memberId, all);
       assertNothingStuck(env.c.store);
       env.xero.assertNoSpecViolations();
     } finally {

@@ -60,6 +60,35 @@ export function page<T>(rows: T[], start: unknown, wrap: (rows: T[]) => unknown 
   return answer;
 }
 
+/**
+ * The page a keyset read asks for (`start: -1`, ordered by the id ascending, or unordered) taken straight from records
+ * held in ascending id order, stopping at PAGE_SIZE kept rows: the rows `page(sortRows(every row))` gives, without
+ * rendering the whole list for each page (huge-data.md reads a big list this way, page after page). `keep` renders
+ * a record and returns null when the filter drops it. Undefined when the read is not such a read or the records are
+ * out of id order; the caller then takes the general path.
+ */
+export function keysetPage<T, R>(records: Iterable<T>, idOf: (t: T) => number, params: { start?: unknown; order?: unknown; filter?: unknown }, idField: string, keep: (t: T) => R | null): R[] | undefined {
+  if (toInt(params.start, 0) !== -1) return undefined;
+  const order = params.order && typeof params.order === 'object' && !Array.isArray(params.order) ? Object.entries(params.order as Record<string, unknown>) : [];
+  if (order.length > 1 || (order.length === 1 && (order[0]![0].toUpperCase() !== idField.toUpperCase() || String(order[0]![1]).toUpperCase() !== 'ASC'))) return undefined;
+  const filter = (params.filter ?? {}) as Record<string, unknown>;
+  const cursor = Object.entries(filter).find(([k]) => k.toUpperCase() === `>${idField.toUpperCase()}`)?.[1];
+  const after = cursor === undefined ? -Infinity : Number(cursor);
+  const out: R[] = [];
+  let last = -Infinity;
+  for (const t of records) {
+    const id = idOf(t);
+    if (!(id > last)) return undefined;
+    last = id;
+    if (id <= after) continue; // the `>ID` cursor, checked before anything is rendered
+    const row = keep(t);
+    if (row === null) continue;
+    out.push(row);
+    if (out.length === PAGE_SIZE) break;
+  }
+  return out;
+}
+
 const OPS = ['>=', '<=', '!=', '!@', '=%', '%=', '>', '<', '=', '!', '@', '%'] as const;
 
 /** Splits a filter key like `>=updatedTime` into operator and field. */

@@ -4,7 +4,7 @@
  * catalog/catalog-catalog-list.md; fixtures rest.catalog.*.json. Catalog errors use numeric codes
  * (fixture rest.catalog.product.get.error.response.json); the specific numbers below are unverified.
  */
-import { RestError, page, matches, sortRows, toInt } from './core.js';
+import { RestError, keysetPage, page, matches, sortRows, toInt } from './core.js';
 import type { Registry } from './registry.js';
 import { CATALOG_IBLOCK_ID, type ProductProperty } from './portal.js';
 
@@ -31,10 +31,16 @@ export function registerCatalog(r: Registry): void {
     if (filter.iblockId === undefined || !select.includes('iblockId') || !select.includes('id')) {
       throw new RestError(200040300030, 'Required fields: filter[iblockId], select[id], select[iblockId]', 400);
     }
-    const rows = [...ctx.portal.products.values()].map((x) => ctx.portal.renderProduct(x))
-      .filter((x) => matches(filter, (f) => { const v = x[f]; return v && typeof v === 'object' && 'value' in (v as object) ? (v as { value: unknown }).value : v; }));
+    const valueOf = (x: Record<string, unknown>, f: string) => { const v = x[f]; return v && typeof v === 'object' && 'value' in (v as object) ? (v as { value: unknown }).value : v; };
+    const pick = (x: Record<string, unknown>) => Object.fromEntries(Object.entries(x).filter(([k]) => select.includes('*') || select.includes(k)));
+    const keyset = keysetPage(ctx.portal.products.entries(), ([id]) => id, p, 'id', ([, x]) => {
+      const row = ctx.portal.renderProduct(x);
+      return matches(filter, (f) => valueOf(row, f)) ? row : null;
+    });
+    if (keyset) return { result: { products: keyset.map(pick) } };
+    const rows = [...ctx.portal.products.values()].map((x) => ctx.portal.renderProduct(x)).filter((x) => matches(filter, (f) => valueOf(x, f)));
     const sorted = sortRows(rows, p.order, (x, f) => x[f], 'id');
-    return page(sorted.map((x) => Object.fromEntries(Object.entries(x).filter(([k]) => select.includes('*') || select.includes(k)))), p.start, (products) => ({ products }));
+    return page(sorted.map(pick), p.start, (products) => ({ products }));
   });
   r.add('catalog.product.add', 'catalog', (p, ctx) => ({
     result: { element: ctx.portal.renderProduct(ctx.portal.saveProduct(null, (p.fields ?? {}) as Record<string, unknown>, ctx.write)) }, // fixture ...product.add

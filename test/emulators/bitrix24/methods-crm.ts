@@ -5,7 +5,7 @@
  * api-reference/crm/quote/*.md; api-reference/crm/requisites/**; crm-timeline-comment-add.md;
  * api-reference/crm/automation/triggers/*.md. Shapes checked against the fixtures named inline.
  */
-import { RestError, page, matches, sortRows, splitFilterKey, toInt, isYes, isoDate } from './core.js';
+import { RestError, keysetPage, page, matches, sortRows, splitFilterKey, toInt, isYes, isoDate } from './core.js';
 import type { Registry, CallCtx, Params } from './registry.js';
 import { SYSTEM_FIELDS, SMART_INVOICE, QUOTE, COMPANY, CONTACT, CLASSIC_INVOICE, OWNER_TYPE_TO_ENTITY, OWNER_TYPE, ufCamelName } from './model.js';
 import type { CrmItem, Portal, ProductRow } from './portal.js';
@@ -266,6 +266,12 @@ export function registerCrm(r: Registry): void {
       const filter = (p.filter ?? {}) as Record<string, unknown>;
       // ID conditions are checked before rendering (same result; keeps keyset paging over large lists quick).
       const idFilter = Object.fromEntries(Object.entries(filter).filter(([k]) => splitFilterKey(k).field.toUpperCase() === 'ID'));
+      const keyset = keysetPage(ctx.portal.items.get(et)!.values(), (it) => Number(it.data.id), p, 'ID', (it) => {
+        if (!matches(idFilter, () => String(it.data.id))) return null;
+        const row = legacyRender(ctx.portal, it);
+        return matches(filter, (f) => row[f.toUpperCase()]) ? row : null;
+      });
+      if (keyset) return { result: keyset.map((row) => legacySelect(row, p.select)) };
       const rows = [...ctx.portal.items.get(et)!.values()]
         .filter((it) => matches(idFilter, () => String(it.data.id)))
         .map((it) => legacyRender(ctx.portal, it)).filter((row) => matches(filter, (f) => row[f.toUpperCase()]));
