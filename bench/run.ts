@@ -342,7 +342,7 @@ async function importBench(): Promise<void> {
     say();
     say(`${contacts} Xero contacts (${orgs} organisations with a person) and ${items} items, imported by \`npm run import\` in its own process (node ${IMPORT_NODE_FLAGS.join(' ')}).`);
     say();
-    say(`a) Into an empty portal; exit code ${first.code}, ${first.wall.toFixed(1)} s, ${first.b24Calls} Bitrix24 calls (${first.listPages} list pages read inside them) for ${first.writes} written records:`);
+    say(`a) Into an empty portal; exit code ${first.code}, ${first.wall.toFixed(1)} s, ${first.b24Calls} Bitrix24 calls (${first.listPages} list commands inside them) for ${first.writes} written records:`);
     say(first.output.trim().split('\n').slice(-3).map((l) => `    ${l}`).join('\n'));
     say();
     // The connector paces its Bitrix24 calls as the Enterprise cloud's leaky bucket allows (portal-client.ts: 250, then 5/s).
@@ -361,7 +361,7 @@ async function importBench(): Promise<void> {
     const second = await runCli();
     const directoryPages = listPages(companies) + listPages(people) + listPages(products) + 1;
     const secondBound = Math.ceil(second.writes / 50) + directoryPages;
-    say(`b) Again, into the filled portal (${companies} companies, ${people} contacts, ${products} products in the matching directory); exit code ${second.code}, ${second.wall.toFixed(1)} s, ${second.b24Calls} Bitrix24 calls (${second.listPages} list pages read inside them) for ${second.writes} written records:`);
+    say(`b) Again, into the filled portal (${companies} companies, ${people} contacts, ${products} products in the matching directory); exit code ${second.code}, ${second.wall.toFixed(1)} s, ${second.b24Calls} Bitrix24 calls (${second.listPages} list commands inside them) for ${second.writes} written records:`);
     say(second.output.trim().split('\n').slice(-3).map((l) => `    ${l}`).join('\n'));
     say();
     const createdAgain = env.b24.items(4).length - companies + env.b24.items(3).length - people + env.b24.products().length - products;

@@ -121,7 +121,8 @@ export class PortalClient {
   /**
    * Reads a list method with keyset paging (`start: -1`, ascending by `idKey`, `>idKey` filter), 50 pages of 50 rows
    * per `batch` call: each command's cursor names the last row of the command before it (`$result[p0][49][ID]`,
-   * batch.md), so a caller gets 2,500 rows per call yet holds one page at a time. It stops at the first short page;
+   * batch.md), so a caller gets 2,500 rows per call yet holds one page at a time (the first call asks for one page
+   * only, so a short list costs one list command). It stops at the first short page;
    * the later commands of that batch, whose reference had no row to name, are not read.
    */
   async *pages<T = Record<string, unknown>>(
@@ -132,15 +133,16 @@ export class PortalClient {
     const { idKey, resultKey } = keys;
     const inner = resultKey ? `[${resultKey}]` : '';
     let last: unknown = 0;
-    for (;;) {
+    // The first call reads one page: a short list costs Bitrix24 one list command, not fifty.
+    for (let size = 1; ; size = 50) {
       const calls: BatchCalls = {};
-      for (let i = 0; i < 50; i++) {
+      for (let i = 0; i < size; i++) {
         const cursor = i === 0 ? last : `$result[p${i - 1}]${inner}[49][${idKey}]`;
         // https://apidocs.bitrix24.com/settings/performance/huge-data.html (keyset paging), .../batch.html ($result)
         calls[`p${i}`] = [method, { ...params, filter: { ...(params.filter ?? {}), [`>${idKey}`]: cursor }, order: { [idKey]: 'ASC' }, start: -1 }];
       }
       const { results, errors } = await this.batch(calls);
-      for (let i = 0; i < 50; i++) {
+      for (let i = 0; i < size; i++) {
         const k = `p${i}`;
         if (errors[k] !== undefined) throw new AppError('B24.CALL_FAILED', `Bitrix24 ${method} failed: ${errors[k]}`, 502);
         const raw = results[k];
