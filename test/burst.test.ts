@@ -91,6 +91,28 @@ describe('bursts', () => {
     assert.deepEqual(ids.map((id) => store.jobs.get(id)!.state), ids.map(() => 'done'));
   });
 
+  it('when likely echoes and new documents are due, then a claim takes the new documents first, and a batch filling waits for new documents only', { timeout: 20_000 }, async () => {
+    const store = testStore('a');
+    for (let k = 0; k < 6; k++) store.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:${k}`, payload: { k, ...(k < 4 ? { likelyEcho: true } : {}) } });
+    assert.deepEqual(store.jobs.dueSummary(['push'], Date.now(), 'a', { freshOnly: true }).count, 2);
+    const claimed = store.jobs.claimDue(3, ['push'], Date.now(), 'a', { freshFirst: true });
+    assert.deepEqual(claimed.map((j) => (j.payload as { k: number }).k), [4, 5, 0]);
+    // Only echoes due: they go at once (they need no Xero request), whatever is still arriving.
+    const echoesOnly = testStore('a');
+    for (let k = 0; k < 3; k++) echoesOnly.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:${k}`, payload: { likelyEcho: true } });
+    let sizes!: (n: number) => void;
+    const got = new Promise<number>((r) => (sizes = r));
+    const outbox = new Outbox(echoesOnly, logger, { wakeDelayMs: 0, fillQuietMs: 60_000, fillMaxMs: 60_000 });
+    outbox.register('push', { batchSize: 50, async run(jobs: Job[]) { sizes(jobs.length); return new Map(); } });
+    outbox.start();
+    try {
+      outbox.wake(); // an arrival: a batch of new documents would wait a minute here
+      assert.equal(await got, 3);
+    } finally {
+      await outbox.stop();
+    }
+  });
+
   it('when an update event comes for a document pushed a moment ago, then it is taken as a likely echo; a new document or an old push is not', async () => {
     const bed = await xeroTestbed();
     const event = (name: string, id: string) => ({ event: name, data: { FIELDS: { ID: id, ENTITY_TYPE_ID: '31' } }, auth: {} }) as unknown as B24Event;

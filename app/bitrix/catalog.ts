@@ -37,7 +37,7 @@ export async function catalogInfo(client: PortalClient): Promise<CatalogInfo | n
   return { iblockId: Number(catalog.iblockId), vatByRate };
 }
 
-/** Every product of the catalog in the directory's compact form, one page (one call, 50 products) at a time. */
+/** Every product of the catalog in the directory's compact form, one page of 50 at a time (50 pages per call). */
 export async function* productPages(client: PortalClient, iblockId: number): AsyncGenerator<B24Product[]> {
   // https://apidocs.bitrix24.com/api-reference/catalog/product/catalog-product-list.html
   const pages = client.pages<{ id: number | string; name?: string; xmlId?: string | null }>(

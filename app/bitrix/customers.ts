@@ -60,7 +60,7 @@ const SELECT = {
   contact: ['ID', 'NAME', 'LAST_NAME', 'EMAIL', 'PHONE', 'WEB', 'COMPANY_ID', 'ORIGINATOR_ID', 'ORIGIN_ID'],
 };
 
-/** Every company or contact of the portal in the directory's compact form, one page (one call, 50 records) at a time. */
+/** Every company or contact of the portal in the directory's compact form, one page of 50 at a time (50 pages per call). */
 export async function* customerPages(client: PortalClient, kind: 'company' | 'contact'): AsyncGenerator<B24Customer[]> {
   // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-list.html (keyset paging, huge-data.md)
   for await (const rows of client.pages(`crm.${kind}.list`, { select: SELECT[kind] }, { idKey: 'ID' })) yield rows.map((r) => customerOf(kind, r));

@@ -119,19 +119,39 @@ export class PortalClient {
   }
 
   /**
-   * Reads a list method one page (≤ 50 rows) at a time with keyset paging (`start: -1`, `>ID` filter, ascending by
-   * `idKey`), so a caller holds one page, not the whole list.
+   * Reads a list method with keyset paging (`start: -1`, ascending by `idKey`, `>idKey` filter), 50 pages of 50 rows
+   * per `batch` call: each command's cursor names the last row of the command before it (`$result[p0][49][ID]`,
+   * batch.md), so a caller gets 2,500 rows per call yet holds one page at a time (the first call asks for one page
+   * only, so a short list costs one list command). It stops at the first short page;
+   * the later commands of that batch, whose reference had no row to name, are not read.
    */
   async *pages<T = Record<string, unknown>>(
     method: string,
-    params: Record<string, unknown>,
+    params: { filter?: Record<string, unknown>; select: string[] },
     keys: { idKey: string; resultKey?: string },
   ): AsyncGenerator<T[]> {
-    try {
-      // https://apidocs.bitrix24.com/settings/performance/huge-data.html
-      for await (const page of this.#b24.actions.v2.fetchList.make<T>({ method, params, idKey: keys.idKey, customKeyForResult: keys.resultKey })) yield page as T[];
-    } catch (err) {
-      throw toAppError(method, err);
+    const { idKey, resultKey } = keys;
+    const inner = resultKey ? `[${resultKey}]` : '';
+    let last: unknown = 0;
+    // The first call reads one page: a short list costs Bitrix24 one list command, not fifty.
+    for (let size = 1; ; size = 50) {
+      const calls: BatchCalls = {};
+      for (let i = 0; i < size; i++) {
+        const cursor = i === 0 ? last : `$result[p${i - 1}]${inner}[49][${idKey}]`;
+        // https://apidocs.bitrix24.com/settings/performance/huge-data.html (keyset paging), .../batch.html ($result)
+        calls[`p${i}`] = [method, { ...params, filter: { ...(params.filter ?? {}), [`>${idKey}`]: cursor }, order: { [idKey]: 'ASC' }, start: -1 }];
+      }
+      const { results, errors } = await this.batch(calls);
+      for (let i = 0; i < size; i++) {
+        const k = `p${i}`;
+        if (errors[k] !== undefined) throw new AppError('B24.CALL_FAILED', `Bitrix24 ${method} failed: ${errors[k]}`, 502);
+        const raw = results[k];
+        const rows = ((resultKey ? (raw as Record<string, unknown> | undefined)?.[resultKey] : raw) ?? []) as T[];
+        if (!Array.isArray(rows)) throw new AppError('B24.CALL_FAILED', `Bitrix24 ${method} answered without a list.`, 502);
+        if (rows.length) yield rows;
+        if (rows.length < 50) return;
+        last = (rows[49] as Record<string, unknown>)[idKey];
+      }
     }
   }
 

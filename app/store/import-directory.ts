@@ -42,12 +42,13 @@ export class ImportDirectoryRepository {
     return row && (JSON.parse(row.data) as T);
   }
 
-  /** The ids of records with this key, lowest first (at most `limit`). */
+  /** The ids of records with this key (at most `limit`; in the key's index order), numeric ids lowest first. */
   find(runId: number, kind: string, keyType: string, key: string, limit = 6): string[] {
     if (!key) return [];
-    const rows = this.sql('SELECT b24_id FROM import_directory_keys WHERE run_id = ? AND kind = ? AND key_type = ? AND key = ? ORDER BY length(b24_id), b24_id LIMIT ?')
-      .all(runId, kind, keyType, key, limit) as { b24_id: string }[];
-    return rows.map((r) => r.b24_id);
+    // Straight from the primary key's index: no sort in SQL (this runs a few times per Xero record).
+    const ids = this.sql('SELECT b24_id FROM import_directory_keys WHERE run_id = ? AND kind = ? AND key_type = ? AND key = ? LIMIT ?')
+      .pluck().all(runId, kind, keyType, key, limit) as string[];
+    return ids.length > 1 ? ids.sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)) : ids;
   }
 
   /** Records `key` as used; true the first time, false when it was already there. */

@@ -106,22 +106,29 @@ export class JobRepository {
   }
 
   /** How many jobs (of some kinds) are due now, and since when the oldest of them is due. */
-  dueSummary(kinds: readonly string[], now = Date.now(), memberId?: string | null): { count: number; oldestRunAt: number | null } {
+  dueSummary(kinds: readonly string[], now = Date.now(), memberId?: string | null, opts: { freshOnly?: boolean } = {}): { count: number; oldestRunAt: number | null } {
     const [portal, args] = portalFilter(memberId);
+    const fresh = opts.freshOnly ? `AND ${LIKELY_ECHO} = 0` : '';
     const row = this.db
-      .prepare(`SELECT count(*) AS n, min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= ? AND kind IN (${kinds.map(() => '?').join(', ')}) ${portal}`)
+      .prepare(`SELECT count(*) AS n, min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= ? AND kind IN (${kinds.map(() => '?').join(', ')}) ${portal} ${fresh}`)
       .get(now, ...kinds, ...args) as { n: number; oldest: number | null };
     return { count: row.n, oldestRunAt: row.oldest };
   }
 
-  /** Marks up to `limit` due jobs (optionally of some kinds, of one portal) as running and returns them, oldest first. */
-  claimDue(limit: number, kinds?: readonly string[], now = Date.now(), memberId?: string | null): Job[] {
+  /**
+   * Marks up to `limit` due jobs (optionally of some kinds, of one portal) as running and returns them, oldest first;
+   * with `freshFirst`, jobs whose payload is a likely echo (`likelyEcho: true`, the connector's own write-back coming
+   * back) come after the others; with `freshOnly`, they are left.
+   */
+  claimDue(limit: number, kinds?: readonly string[], now = Date.now(), memberId?: string | null, opts: { freshFirst?: boolean; freshOnly?: boolean } = {}): Job[] {
     const tx = this.db.transaction(() => {
       const kindFilter = kinds?.length ? `AND kind IN (${kinds.map(() => '?').join(', ')})` : '';
       const [portal, args] = portalFilter(memberId);
+      const fresh = opts.freshOnly ? `AND ${LIKELY_ECHO} = 0` : '';
+      const order = opts.freshFirst ? `${LIKELY_ECHO}, run_at, id` : 'run_at, id';
       const rows = this.db
         .prepare(
-          `SELECT * FROM jobs WHERE state = 'pending' AND run_at <= ? ${kindFilter} ${portal} ORDER BY run_at, id LIMIT ?`,
+          `SELECT * FROM jobs WHERE state = 'pending' AND run_at <= ? ${kindFilter} ${portal} ${fresh} ORDER BY ${order} LIMIT ?`,
         )
         .all(now, ...(kinds ?? []), ...args, limit) as JobRow[];
       const mark = this.db.prepare(
@@ -323,6 +330,9 @@ function fromRow(r: JobRow): Job {
     requestId: r.request_id ?? null,
   };
 }
+
+/** 1 for a job whose payload says it is likely an echo of the connector's own write-back, else 0 (SQL). */
+const LIKELY_ECHO = `coalesce(json_extract(payload, '$.likelyEcho'), 0)`;
 
 /** The SQL condition (and its argument) for "of this portal"; none when `memberId` is undefined. */
 function portalFilter(memberId: string | null | undefined): [string, string[]] {

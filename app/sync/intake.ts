@@ -82,7 +82,7 @@ export function intakeEvent(store: Store, memberId: string, event: B24Event): bo
     memberId,
     kind: pushJobKind(doc.type),
     key: pushJobKey(memberId, doc),
-    payload: { type: doc.type, id: doc.id, deleted: doc.deleted, event: event.event, ts: event.ts ?? null },
+    payload: { type: doc.type, id: doc.id, deleted: doc.deleted, event: event.event, ts: event.ts ?? null, ...(isLikelyEcho(store, memberId, event) ? { likelyEcho: true } : {}) },
   });
   return true;
 }

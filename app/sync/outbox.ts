@@ -22,7 +22,8 @@ export type JobOutcome =
 /**
  * Claims up to `n` more due jobs of the group's kind and portal, for a handler whose batch turned out part-empty
  * (e.g. echoes of its own write-backs need no Xero request). While a burst is still arriving it waits for them, by
- * the same rule as claiming (`fillUntil`); stopping the worker ends the wait. The outbox records their outcomes too.
+ * the same rule as claiming (`fillUntil`); stopping the worker ends the wait. Likely echoes (`likelyEcho` in the payload)
+ * are not taken. The outbox records their outcomes too.
  */
 export type ClaimMore = (n: number) => Promise<Job[]>;
 
@@ -232,7 +233,8 @@ export class Outbox {
     for (const [kind, handler] of this.#handlers) {
       while (this.#running.size < this.#opts.parallelGroups) {
         if (fill && this.waitsToFill(kind, handler.batchSize ?? 1)) break;
-        const jobs = this.store.jobs.claimDue(handler.batchSize ?? 1, [kind]);
+        // Likely echoes last: while a burst arrives, batches fill with documents that need a Xero request.
+        const jobs = this.store.jobs.claimDue(handler.batchSize ?? 1, [kind], Date.now(), undefined, { freshFirst: true });
         if (jobs.length === 0) break;
         started = true;
         // One portal per group: a batch never mixes organisations.
@@ -282,7 +284,8 @@ export class Outbox {
   private waitsToFill(kind: string, batchSize: number): boolean {
     if (batchSize <= 1) return false;
     const now = Date.now();
-    const { count, oldestRunAt } = this.store.jobs.dueSummary([kind], now);
+    // Likely echoes of our own write-backs never hold a batch (they need no Xero request): only the others count.
+    const { count, oldestRunAt } = this.store.jobs.dueSummary([kind], now, undefined, { freshOnly: true });
     if (oldestRunAt === null) return false;
     const until = this.fillUntil(count, batchSize, oldestRunAt, now);
     if (!until) return false;
@@ -312,11 +315,13 @@ export class Outbox {
           // Open while the group's own fill would still wait (a burst arriving); once closed, one top-up more at most.
           const open = !this.#halting && this.fillUntil(batchSize - n, batchSize, oldest, now) > 0;
           if (!open && (toppedUp || this.#halting)) return [];
-          const { count } = this.store.jobs.dueSummary([kind], now, memberId);
+          // Only documents that will likely need a request count: echoes of our own write-backs do not fill a send.
+          const { count } = this.store.jobs.dueSummary([kind], now, memberId, { freshOnly: true });
           const until = count >= n || !open ? 0 : this.fillUntil(batchSize - n + count, batchSize, oldest, now);
           if (!until) {
             toppedUp = true;
-            const more = this.store.jobs.claimDue(n, [kind], now, memberId);
+            // Likely echoes are left to groups of their own: they would only delay this group's request.
+            const more = this.store.jobs.claimDue(n, [kind], now, memberId, { freshOnly: true });
             jobs.push(...more);
             return more;
           }

@@ -50,8 +50,10 @@ export function parseQuery(query: string): Record<string, unknown> {
     const eq = part.indexOf('=');
     const rawKey = eq === -1 ? part : part.slice(0, eq);
     const rawVal = eq === -1 ? '' : part.slice(eq + 1);
-    const key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
-    const val = decodeURIComponent(rawVal.replace(/\+/g, ' '));
+    const key = decodePart(rawKey);
+    const val = decodePart(rawVal);
+    const open = key.indexOf('[');
+    if (open === -1) { root[key] = val; continue; }
     const m = /^([^[]+)((?:\[[^\]]*\])*)$/.exec(key);
     if (!m) { root[key] = val; continue; }
     const path = [m[1]!, ...Array.from(m[2]!.matchAll(/\[([^\]]*)\]/g), (x) => x[1]!)];
@@ -68,6 +70,12 @@ export function parseQuery(query: string): Record<string, unknown> {
     }
   }
   return listify(root) as Record<string, unknown>;
+}
+
+/** One form-encoded key or value decoded (`+` is a space); most parts need no decoding at all. */
+function decodePart(raw: string): string {
+  const spaced = raw.includes('+') ? raw.replace(/\+/g, ' ') : raw;
+  return spaced.includes('%') ? decodeURIComponent(spaced) : spaced;
 }
 
 /** Objects whose keys are exactly 0..n-1 become arrays (what qs/PHP clients expect for lists). */
