@@ -50,6 +50,19 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
   let env: Environment;
   suiteEnvironment((e) => (env = e));
 
+  it('when a quote\'s write-back to Bitrix24 was missed, then a later run writes its Xero id back without reading Xero', async () => {
+    const { id } = createQuote(env, { number: 'EST-1090' });
+    await env.settle();
+    const [x] = xeroQuotesFor(env, 'EST-1090');
+    // The write-back was lost: the estimate does not show its Xero id (a salesperson's edit of the field, here).
+    env.b24.actAs(2).updateItem(QUOTE, id, { ufCrmQuoteXeroId: '' });
+    env.xero.resetCounters();
+    await env.settle();
+    assert.equal(quoteItem(env, id).ufCrmQuoteXeroId, x.QuoteID);
+    assert.equal(env.xero.callCount('GET /Quotes/{id}'), 0, JSON.stringify(env.xero.counters.calls));
+    assert.equal(xeroQuotesFor(env, 'EST-1090').length, 1);
+  });
+
   it('when a salesperson creates an estimate, then one Xero draft quote appears with every field, and its id, number and status come back', async () => {
     const { id } = createQuote(env, { number: 'EST-1001', company: 'Harbour Kitchens Ltd' });
     await env.settle();

@@ -62,6 +62,12 @@ export interface DocumentKind<P = unknown> {
   push(gateway: XeroGateway, tenantId: string, items: PushItem<P>[]): Promise<Map<string, PushResult>>;
   /** The Xero documents with these ids, keyed by lower-case id. */
   read(gateway: XeroGateway, tenantId: string, ids: string[]): Promise<Map<string, XeroDocumentState>>;
+  /**
+   * What a write-back needs of a linked document, from its link alone, where the kind's Xero state holds nothing
+   * else Bitrix24 shows (quotes have no amounts due): a write-back missed earlier then costs no Xero read. Kinds
+   * without it read Xero first. (Default: read)
+   */
+  stateOfLink?(link: Link): XeroDocumentState | null;
   /** Documents sent before whose answer was lost (crash healing): reference → Xero documents with it. */
   findLost(gateway: XeroGateway, tenantId: string, lost: { reference: string; sentAt: number }[]): Promise<Map<string, XeroDocumentState[]>>;
   /** Why Bitrix24 edits no longer reach a document in this status, in words for the card. */

@@ -272,7 +272,8 @@ export class PushDocuments<P> implements JobHandler {
   }
 
   private async readLinked(round: Round, candidates: Candidate[]): Promise<Map<string, XeroDocumentState>> {
-    const ids = candidates.flatMap((c) => (c.link ? [c.link.xeroId] : []));
+    // A document that only misses its write-back needs no read when its link tells what to write (`stateOfLink`).
+    const ids = candidates.flatMap((c) => (c.link && !(c.unwritten && this.kind.stateOfLink?.(c.link)) ? [c.link.xeroId] : []));
     return ids.length ? this.kind.read(round.gateway, round.tenantId, ids) : new Map();
   }
 
@@ -449,7 +450,7 @@ export class PushDocuments<P> implements JobHandler {
     return candidates.flatMap((c) => {
       if (!c.unwritten || !c.link) return [];
       if (!round.outcomes.has(c.job.id)) round.settle(keyOf(c.doc), { kind: 'done' });
-      const state = xeroState.get(c.link.xeroId.toLowerCase());
+      const state = xeroState.get(c.link.xeroId.toLowerCase()) ?? this.kind.stateOfLink?.(c.link);
       return state ? [{ doc: c.doc, state }] : [];
     });
   }

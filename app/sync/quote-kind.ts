@@ -38,6 +38,11 @@ export const quoteKind: DocumentKind<Quote> = {
   hashed: (doc, settings) => [doc.title, doc.summary ?? null, doc.terms ?? null, settings.brandingThemeId, settings.documentNumbering],
   build: toXeroQuote,
   push: pushQuotes,
+  // A write-back shows the quote's id, number and status, all kept on the link (the status pull keeps the status).
+  stateOfLink: (link) => (link.xeroNumber && link.xeroStatus ? {
+    id: link.xeroId, number: link.xeroNumber, reference: '', status: link.xeroStatus, total: 0, amountDue: 0, amountPaid: 0,
+    currencyCode: '', contactId: null, lineItemIds: [], updatedDateUTC: null,
+  } : null),
   read: getQuotes,
   findLost: (gateway, tenantId, lost) =>
     findQuotesByReference(gateway, tenantId, lost.map((l) => l.reference), new Date(Math.min(...lost.map((l) => l.sentAt)) - LOOKUP_SKEW_MS)),
