@@ -3,7 +3,8 @@
  *
  * Bitrix24 → Xero (`push-contact` jobs, from ONCRMCOMPANYUPDATE / ONCRMCONTACTUPDATE online and offline and from the
  * reconciliation sweep): read the records with their requisite (one batch per 16) → the fields that differ from the
- * details both sides last agreed on → one `POST /Contacts` per 50 with only those fields → the agreement updated.
+ * details both sides last agreed on and Xero does not hold already (one read per 50) → one `POST /Contacts` per 50
+ * with only those fields → the agreement updated.
  * Xero → Bitrix24 (`pull-contact` jobs from CONTACT webhooks, and the If-Modified-Since poll): read the contacts (≤ 50
  * by id per call, or the changed pages) → the fields that differ from the agreement → Bitrix24 updated in batches
  * (multifields changed in place by their ID, tax number and address in the requisite) → the agreement updated.
@@ -67,9 +68,17 @@ export class SyncContacts {
       list.push({ link: x.link, now, changed });
       byConnection.set(x.link.connectionId!, list);
     }
-    for (const [connectionId, changes] of byConnection) {
-      const bodies = changes.map((c) => xeroContactOf(c.link.xeroId, c.now, c.changed));
-      const refused = await updateContacts(this.deps.gateways.for(connectionId), bodies, (chunk) => `contacts-sync:${hash(chunk)}`);
+    for (const [connectionId, found] of byConnection) {
+      const gateway = this.deps.gateways.for(connectionId);
+      // Fields Xero already holds are not sent (Xero's own change written to Bitrix24 by a run killed before it
+      // recorded the agreement): no echo into Xero. One read per 50 contacts.
+      const inXero = new Map((await contactsById(gateway, found.map((c) => c.link.xeroId.toLowerCase()))).map((p) => [p.contactId.toLowerCase(), detailsOfParty(p)]));
+      const changes = found.map((c) => {
+        const x = inXero.get(c.link.xeroId.toLowerCase());
+        return { ...c, sending: x ? c.changed.filter((f) => (x[f] ?? '') !== (c.now[f] ?? '')) : c.changed };
+      });
+      const bodies = changes.filter((c) => c.sending.length).map((c) => xeroContactOf(c.link.xeroId, c.now, c.sending));
+      const refused = bodies.length ? await updateContacts(gateway, bodies, (chunk) => `contacts-sync:${hash(chunk)}`) : new Map<string, string>();
       store.transaction(() => {
         for (const c of changes) {
           if (refused.has(c.link.xeroId)) {

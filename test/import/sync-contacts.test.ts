@@ -70,6 +70,30 @@ describe('contacts kept in step', () => {
     assert.deepEqual(emails, ['new@org.example']);
   });
 
+  it('when Xero\'s phone change reached Bitrix24 but a crash lost the agreement, then the Bitrix24 event of that write sends nothing to Xero', async () => {
+    const bed = await statusBed();
+    bed.xero.configureWebhook({ url: `${bed.c.url}/xero/webhooks` });
+    seedXeroContacts(bed, 1, 0);
+    await importAll(bed, { what: ['companies'] });
+    await bed.xero.flushWebhooks();
+    await bed.c.services.outbox.drain();
+    const company = bed.b24.items(4).find((c) => c.title === 'Org 00000 Ltd')!;
+    const link = bed.c.store.links.find(bed.memberId, 'company', String(company.id))!;
+    const agreedBefore = bed.c.store.links.contactFields(link.id);
+
+    bed.xero.updateContact(bed.tenantId, link.xeroId, { Phones: [{ PhoneType: 'DEFAULT', PhoneNumber: '777 0000', PhoneAreaCode: '4', PhoneCountryCode: '64' }] });
+    await bed.xero.flushWebhooks();
+    await bed.c.services.outbox.drain();
+    // The connector was killed after writing Bitrix24, before it recorded the new agreement.
+    bed.c.store.links.setContactFields(link.id, agreedBefore);
+    bed.xero.resetCounters();
+
+    await bed.b24.flushEvents(); // the company update event of that write
+    await bed.c.services.outbox.drain();
+    assert.equal(bed.xero.callCount('POST /Contacts'), 0, 'no echo into Xero');
+    assert.equal((bed.c.store.links.contactFields(link.id) as { phone?: string }).phone, '+64 4 777 0000', 'the agreement is Xero\'s phone again');
+  });
+
   it('when an invoice names an imported company and products, then it is pushed to the same Xero contact with the items\' codes', async () => {
     const bed = await statusBed();
     seedXeroContacts(bed, 2, 0);
