@@ -85,7 +85,7 @@ describe('contacts kept in step', () => {
     await bed.xero.flushWebhooks();
     await bed.c.services.outbox.drain();
     // The connector was killed after writing Bitrix24, before it recorded the new agreement.
-    bed.c.store.links.setContactFields(link.id, agreedBefore);
+    bed.c.store.links.setContactFields(link.id, agreedBefore!);
     bed.xero.resetCounters();
 
     await bed.b24.flushEvents(); // the company update event of that write
