@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { QUOTE, SMART_INVOICE, startBitrix24Emulator, type Bitrix24Emulator } from './emulators/bitrix24/index.js';
 import { startXeroEmulator, type XeroEmulator } from './emulators/xero/index.js';
 import { startEnvironment, NZ_TAX_MAP, type Environment } from './helpers/env.js';
-import { spawnConnector, type RunningConnector } from './helpers/process.js';
+import { freePort, spawnConnector, type RunningConnector } from './helpers/process.js';
 import { tempDir } from './helpers/tmp.js';
 import { consentAndConfirm } from './helpers/xero-consent.js';
 
@@ -38,14 +37,6 @@ function assertExactlyOnce(xero: XeroEmulator, tenantId: string, numbers: string
   const missing = numbers.filter((n) => !counts.has(n));
   const duplicated = numbers.filter((n) => (counts.get(n) ?? 0) > 1);
   assert.deepEqual({ missing, duplicated }, { missing: [], duplicated: [] });
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {

@@ -8,6 +8,16 @@ import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
 
+/** Prepares each SQL text once per connection and hands the same statement back (for statements run per record). */
+export function statementCache(db: Db): (text: string) => Database.Statement<unknown[]> {
+  const statements = new Map<string, Database.Statement<unknown[]>>();
+  return (text) => {
+    let s = statements.get(text);
+    if (!s) statements.set(text, (s = db.prepare(text)));
+    return s;
+  };
+}
+
 export const DB_FILE = 'connector.db';
 
 export class StoreError extends Error {

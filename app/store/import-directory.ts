@@ -4,7 +4,7 @@
  * are written page by page as Bitrix24 is read and cleared when the preview ends (and with the run).
  */
 import type { Statement } from 'better-sqlite3';
-import type { Db } from './db.js';
+import { statementCache, type Db } from './db.js';
 
 export interface DirectoryRow {
   kind: string;
@@ -15,14 +15,10 @@ export interface DirectoryRow {
 }
 
 export class ImportDirectoryRepository {
-  readonly #statements = new Map<string, Statement<unknown[]>>();
+  private readonly sql: (text: string) => Statement<unknown[]>;
 
-  constructor(private readonly db: Db) {}
-
-  private sql(text: string): Statement<unknown[]> {
-    let s = this.#statements.get(text);
-    if (!s) this.#statements.set(text, (s = this.db.prepare(text)));
-    return s;
+  constructor(private readonly db: Db) {
+    this.sql = statementCache(db);
   }
 
   /** Adds one page of records and their keys (a record read twice keeps its first version). */

@@ -1,6 +1,6 @@
 /** Repository of links: one Bitrix24 object mapped to one Xero object. */
 import type { Statement } from 'better-sqlite3';
-import type { Db } from './db.js';
+import { statementCache, type Db } from './db.js';
 
 export type B24Type = 'smart_invoice' | 'invoice' | 'quote' | 'company' | 'contact' | 'product';
 export type XeroType = 'invoice' | 'quote' | 'contact' | 'contact_person' | 'item';
@@ -41,15 +41,11 @@ interface LinkRow {
 export type LinkInput = Omit<Link, 'id' | 'lastSyncedAt' | 'b24StageId'> & { b24StageId?: string | null };
 
 export class LinkRepository {
-  readonly #statements = new Map<string, Statement<unknown[]>>();
-
-  constructor(private readonly db: Db) {}
-
   /** Statements are prepared once (save and find run once per record of an import). None of them is iterated. */
-  private sql(text: string): Statement<unknown[]> {
-    let s = this.#statements.get(text);
-    if (!s) this.#statements.set(text, (s = this.db.prepare(text)));
-    return s;
+  private readonly sql: (text: string) => Statement<unknown[]>;
+
+  constructor(private readonly db: Db) {
+    this.sql = statementCache(db);
   }
 
   find(memberId: string, b24Type: B24Type, b24Id: string): Link | undefined {

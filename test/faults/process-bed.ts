@@ -1,11 +1,10 @@
 // The connector as its own process (as in production) installed in the Bitrix24 emulator and connected to the Xero
 // emulator through its pages, for the crash campaign and the soak: start, SIGKILL, restart, read its store.
-import { createServer } from 'node:net';
 import { startBitrix24Emulator, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
 import { startXeroEmulator, type XeroEmulator } from '../emulators/xero/index.js';
 import { NZ_TAX_MAP } from '../helpers/env.js';
 import { consentAndConfirm } from '../helpers/xero-consent.js';
-import { spawnConnector, type RunningConnector } from '../helpers/process.js';
+import { freePort, spawnConnector, type RunningConnector } from '../helpers/process.js';
 import { openStore, type Store } from '../../app/store/index.js';
 
 const SECRET = 'process-bed-secret-0123456789-abcdefghijkl';
@@ -26,14 +25,6 @@ export interface ProcessBed {
   /** True when /health shows no job pending or running. */
   idle(): Promise<boolean>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 export async function startProcessBed(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ProcessBed> {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -54,4 +55,13 @@ export async function runFailingStart(env: Record<string, string>): Promise<{ co
   child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
   const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
   return { code: code ?? signal ?? 'unknown', output };
+}
+
+/** A TCP port free on loopback right now (for a connector that must know its URL before it starts). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
 }
