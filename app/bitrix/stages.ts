@@ -4,6 +4,7 @@
  * never from hard-coded ids; the admin's map in settings overrides them per pipeline.
  */
 import type { B24Type } from '../store/links.js';
+import { AppError } from '../errors.js';
 import type { PortalClient } from './portal-client.js';
 
 export interface Stage {
@@ -54,6 +55,8 @@ export async function loadPipelines(client: PortalClient, entityIds: string[]): 
     );
     chunk.forEach((entityId, n) => {
       if (errors[`p${n}`] !== undefined) return;
+      // No answer at all is a read that did not happen (batch.md), never a pipeline without stages.
+      if (!(`p${n}` in results)) throw new AppError('B24.NO_ANSWER', `Bitrix24 gave no answer for the stages of ${entityId}; they will be read again.`, 502);
       const rows = Array.isArray(results[`p${n}`]) ? (results[`p${n}`] as Record<string, unknown>[]) : [];
       out.set(entityId, { entityId, stages: rows.map(toStage).sort((a, b) => a.sort - b.sort) });
     });

@@ -224,6 +224,7 @@ export class PushDocuments<P> implements JobHandler {
         // Gone from Bitrix24 (whether or not an event said so): removed in Xero, their Xero states read at once.
         if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') gone.push({ ...ref, deleted: true } as PushPayload);
         else if (r.failure.retryAt) round.settle(key, { kind: 'wait', code: r.failure.code, message: r.failure.message, until: r.failure.retryAt });
+        else if (r.failure.transient) round.settle(key, { kind: 'retry', code: r.failure.code, message: r.failure.message });
         else round.attention(key, r.failure);
         continue;
       }

@@ -244,7 +244,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     reset() {
       portal.reset();
       svc.resetCounters();
-      svc.faults = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {} };
+      svc.faults = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {}, omitAnswers: {} };
       frameMessages.length = 0;
       if (opts.seedDemo) seedDemo(portal);
     },
@@ -396,7 +396,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     setEventDelivery(enabled) { portal.delivery.enabled = enabled; },
 
     setFaults(f) {
-      svc.faults = { burst503: f.burst503 ?? 0, burst429: f.burst429 ?? 0, latencyMs: f.latencyMs ?? 0, dropRate: f.dropRate ?? 0, dropNext: f.dropNext ?? 0, failMethods: { ...f.failMethods } };
+      svc.faults = { burst503: f.burst503 ?? 0, burst429: f.burst429 ?? 0, latencyMs: f.latencyMs ?? 0, dropRate: f.dropRate ?? 0, dropNext: f.dropNext ?? 0, failMethods: { ...f.failMethods }, omitAnswers: { ...f.omitAnswers } };
     },
     setOperatingLimit(limit) { svc.operatingLimit = limit ? { ...limit, costSeconds: { ...limit.costSeconds } } : false; },
     get callLog() { return svc.callLog; },
