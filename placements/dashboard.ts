@@ -25,6 +25,7 @@ import { historySlider, todoFor } from './card-tab.js';
 import { importSlider } from './import-slider.js';
 import { settingsSlider } from './settings.js';
 import { setupOverview } from '../app/sync/setup-checklist.js';
+import { ownValue } from '../app/own-keys.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -59,7 +60,7 @@ export function dashboardRoutes(services: Services): Router {
     const lang = pickLanguage(req.query.LANG);
     const view = typeof page.options.view === 'string' ? page.options.view : '';
     if (view) {
-      const slider = SLIDER_VIEWS[view];
+      const slider = ownValue(SLIDER_VIEWS, view);
       if (!slider) throw badRequest(`The app has no page "${view}".`);
       return slider(services, page, lang, res);
     }
@@ -239,7 +240,7 @@ function activityPage(services: Services, memberId: string, q: LogQuery, t: Tran
     filter.subjects = id ? DOCUMENT_TYPES.map((type) => subjectOf({ type, id })) : linked.map((l) => `${l.b24Type}:${l.b24Id}`);
     if (!filter.subjects.length) filter.subjects = ['none:none'];
   }
-  if (q.kind) filter.kinds = LOG_KINDS[q.kind];
+  if (q.kind) filter.kinds = ownValue(LOG_KINDS, q.kind);
   if (q.level) filter.levels = [q.level];
   if (q.from) filter.from = Date.parse(`${q.from}T00:00:00Z`);
   if (q.to) filter.to = Date.parse(`${q.to}T00:00:00Z`) + DAY;

@@ -6,6 +6,7 @@
 import type { B24Type } from '../store/links.js';
 import { AppError } from '../errors.js';
 import type { PortalClient } from './portal-client.js';
+import { ownValue } from '../own-keys.js';
 
 export interface Stage {
   /** `STATUS_ID`: `DT31_2:P` for smart invoices, `P` for classic invoices, `APPROVED` for quotes. */
@@ -97,9 +98,9 @@ export function semanticDefaults(p: Pipeline): Partial<Record<StageRole, string>
  */
 export function mappedStage(p: Pipeline, kind: 'invoice' | 'quote', xeroStatus: string, override: Record<string, string> | undefined): string | null {
   const status = xeroStatus.toUpperCase();
-  const chosen = override?.[status];
+  const chosen = ownValue(override, status);
   if (chosen && p.stages.some((s) => s.id === chosen)) return chosen;
-  const role = ROLE_OF_STATUS[kind][status];
+  const role = ownValue(ROLE_OF_STATUS[kind], status);
   return role ? (semanticDefaults(p)[role] ?? null) : null;
 }
 
