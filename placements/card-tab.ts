@@ -87,7 +87,7 @@ export function cardTabRoutes(services: Services): Router {
     if (!PUSHABLE.includes(ref.type)) throw new AppError('SYNC.NOT_SUPPORTED', 'Estimates are not sent to Xero by this version of the connector yet.', 409);
     const memberId = req.session!.memberId;
     const linked = store.links.find(memberId, ref.type, ref.id);
-    store.jobs.enqueue({ memberId, kind: pushJobKind(ref.type), key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'manual', ts: null } });
+    store.jobs.enqueue({ memberId, kind: pushJobKind(ref.type), key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'manual', ts: null, adminAsked: true } });
     store.activity.record({
       memberId, level: 'info', kind: linked ? 'invoice.sync_requested' : 'invoice.send_requested', subject: subjectOf(ref),
       message: `${req.session!.userName} asked to ${linked ? 'sync' : 'send'} this document ${linked ? 'with' : 'to'} Xero now.`,

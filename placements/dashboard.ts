@@ -25,6 +25,7 @@ import { historySlider, todoFor } from './card-tab.js';
 import { importSlider } from './import-slider.js';
 import { settingsSlider } from './settings.js';
 import { setupOverview } from '../app/sync/setup-checklist.js';
+import { droppedSince } from '../app/sync/event-drops.js';
 import { ownValue } from '../app/own-keys.js';
 
 const HOUR = 3_600_000;
@@ -192,6 +193,8 @@ function connectionHealth(services: Services, memberId: string, connection: Conn
     changes24h: jobs.countCreatedSince(memberId, 'push-invoice', Date.now() - DAY),
     offlineDrainedAt: jobs.lastFinishedAt(memberId, 'drain-offline'),
     reconciledAt: jobs.lastFinishedAt(memberId, 'reconcile'),
+    // Events answered and dropped (pre-install or unknown documents, a flood over the cap): counted, never stored.
+    dropped: droppedSince(services.store, memberId, Date.now() - HOUR),
   };
 }
 

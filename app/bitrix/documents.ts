@@ -49,6 +49,8 @@ const itemSchema = z.object({
   content: z.string().nullish(),
   terms: z.string().nullish(),
   parentId7: num,
+  createdTime: z.string().nullish(),
+  updatedTime: z.string().nullish(),
 });
 
 const rowSchema = z.object({
@@ -76,6 +78,8 @@ const classicSchema = z.object({
   DATE_PAY_BEFORE: z.string().nullish(),
   UF_COMPANY_ID: num,
   UF_CONTACT_ID: num,
+  DATE_INSERT: z.string().nullish(),
+  DATE_UPDATE: z.string().nullish(),
   PRODUCT_ROWS: z
     .array(
       z.object({
@@ -292,6 +296,7 @@ function fromItem(ref: DocumentRef, rawItem: unknown, rawRows: unknown) {
       lines,
       total: Decimal.of(item.opportunity ?? 0),
       fields: customFields((rawItem as { item?: unknown }).item),
+      times: { createdAt: instant(item.createdTime), updatedAt: instant(item.updatedTime) },
       ...(ref.type === 'quote'
         ? { summary: text(item.content), terms: text(item.terms) }
         : { parentQuoteId: positive(item.parentId7) }),
@@ -377,6 +382,7 @@ function fromClassic(ref: DocumentRef, raw: unknown) {
       lines,
       total: Decimal.of(inv.PRICE ?? 0),
       fields: customFields(raw),
+      times: { createdAt: instant(inv.DATE_INSERT), updatedAt: instant(inv.DATE_UPDATE) },
     },
     customer: companyId ? { kind: 'company' as const, id: companyId } : contactId ? { kind: 'contact' as const, id: contactId } : null,
     productIds: unique(lines.flatMap((l) => (l.productId ? [l.productId] : []))),
@@ -411,6 +417,12 @@ function accountCodeOf(raw: unknown, propertyId: number): string | null {
 function text(v: string | null | undefined): string | null {
   const t = (v ?? '').replace(/<[^>]*>/g, ' ').replace(/\[\/?[a-z]+[^\]]*\]/gi, '').replace(/[ \t]+/g, ' ').trim();
   return t || null;
+}
+
+/** A Bitrix24 date-time (`2024-07-22T18:00:08+03:00`, with its offset) as ms, or null. */
+function instant(v: string | null | undefined): number | null {
+  const ms = v ? Date.parse(v) : Number.NaN;
+  return Number.isFinite(ms) ? ms : null;
 }
 
 function day(v: string | null | undefined): string | null {

@@ -119,6 +119,8 @@ export interface Bitrix24Emulator {
   setEventDelivery(enabled: boolean): void;
 
   setFaults(faults: Faults): void;
+  /** The portal's clock runs `offsetMs` ahead of this machine's (negative: behind): CRM times and `server.time` follow it. */
+  setClock(offsetMs: number): void;
   /** Turns on the per-method operating-time limit (429 OPERATION_TIME_LIMIT once spent), or off with `false`. */
   setOperatingLimit(limit: OperatingLimit | false): void;
   readonly callLog: CallLogEntry[];
@@ -398,6 +400,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     setFaults(f) {
       svc.faults = { burst503: f.burst503 ?? 0, burst429: f.burst429 ?? 0, latencyMs: f.latencyMs ?? 0, dropRate: f.dropRate ?? 0, dropNext: f.dropNext ?? 0, failMethods: { ...f.failMethods }, omitAnswers: { ...f.omitAnswers } };
     },
+    setClock(offsetMs) { portal.clockOffsetMs = offsetMs; },
     setOperatingLimit(limit) { svc.operatingLimit = limit ? { ...limit, costSeconds: { ...limit.costSeconds } } : false; },
     get callLog() { return svc.callLog; },
     get counters() { return svc.counters; },

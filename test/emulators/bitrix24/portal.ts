@@ -84,6 +84,13 @@ export class Portal {
   /** Base URL of the OAuth server this portal's tokens are refreshed at (oauth.bitrix.info's part); '' = this server. */
   oauthBaseUrl = '';
   accessTokenTtlSeconds: number;
+  /**
+   * How far the portal's clock runs ahead of this machine's, ms (negative: behind): a self-hosted portal keeps its own
+   * time. Its CRM times (`createdTime`, `updatedTime`, `DATE_INSERT`, `DATE_UPDATE`) and `server.time` follow it.
+   */
+  clockOffsetMs = 0;
+  /** The portal's clock, ms. */
+  now(): number { return Date.now() + this.clockOffsetMs; }
   users = new Map<number, User>();
   app: AppRegistration | null = null;
   /** Other applications installed on the same portal (their own client id, tokens and app.info). */
@@ -134,6 +141,7 @@ export class Portal {
 
   /** Empties everything except the users and the base directories (stages, categories). */
   reset(): void {
+    this.clockOffsetMs = 0;
     this.users = new Map([
       [1, { id: 1, name: 'John', lastName: 'Admin', email: 'admin@example.com', admin: true }],
       [2, { id: 2, name: 'Mary', lastName: 'User', email: 'mary@example.com', admin: false }],
@@ -345,14 +353,14 @@ export class Portal {
     const existing = this.offlineQueue.find((r) => r.connector === connector && r.objectKey === objectKey && !r.PROCESS_ID);
     const messageId = randomToken(32);
     if (existing) {
-      existing.TIMESTAMP_X = isoDate();
+      existing.TIMESTAMP_X = isoDate(this.now());
       existing.MESSAGE_ID = messageId;
       return;
     }
     const stringFields = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]));
     this.offlineQueue.push({
       ID: this.nextId('offline'),
-      TIMESTAMP_X: isoDate(),
+      TIMESTAMP_X: isoDate(this.now()),
       EVENT_NAME: event,
       // The docs' samples print EVENT_DATA as false; real portals send the event's data (third-party code reads
       // EVENT_DATA.FIELDS.ID, bitrix24-rest.md §10, unverified). Emulated with the data, like online events.
@@ -443,7 +451,7 @@ export class Portal {
 
   createItem(entityTypeId: number, fields: Record<string, unknown>, ctx: WriteCtx): CrmItem {
     const store = this.itemStore(entityTypeId);
-    const now = isoDate();
+    const now = isoDate(this.now());
     const by = ctx.userId ?? 1;
     const item: CrmItem = { entityTypeId, data: {}, uf: {} };
     if (entityTypeId === SMART_INVOICE) {
@@ -495,7 +503,7 @@ export class Portal {
     this.applyFields(draft, fields);
     if (entityTypeId === SMART_INVOICE) draft.data.categoryId = toInt(draft.data.categoryId);
     this.checkStage(draft);
-    const now = isoDate();
+    const now = isoDate(this.now());
     draft.data.updatedTime = now;
     draft.data.updatedBy = ctx.userId ?? 1;
     if (draft.data.stageId !== before.stageId) {
@@ -544,7 +552,7 @@ export class Portal {
       owner.data.opportunity = opportunity;
       owner.data.taxValue = taxValue;
     }
-    owner.data.updatedTime = isoDate();
+    owner.data.updatedTime = isoDate(this.now());
     owner.data.updatedBy = ctx.userId ?? 1;
     this.raise(itemEvent(entityTypeId, 'UPDATE'), itemEventFields(entityTypeId, ownerId), ctx);
     return built;
@@ -594,7 +602,7 @@ export class Portal {
    * the docs (fixtures README), so the shape follows the field table.
    */
   saveClassicInvoice(id: number | null, fields: Record<string, unknown>, ctx: WriteCtx): number {
-    const now = isoDate();
+    const now = isoDate(this.now());
     const existing = id === null ? null : this.classicInvoices.get(id);
     if (id !== null && !existing) throw new RestError('', 'Invoice is not found', 400);
     const inv: ClassicInvoice = existing ? { fields: { ...existing.fields }, rows: existing.rows } : { fields: {}, rows: [] };
@@ -676,7 +684,7 @@ export class Portal {
 
   /** Writes a product; raises CATALOG.PRODUCT.ON.ADD/UPDATE with `{ID, TYPE}` (fixtures event.CATALOG.PRODUCT.ON.*.json). */
   saveProduct(id: number | null, fields: Record<string, unknown>, ctx: WriteCtx): Product {
-    const now = isoDate();
+    const now = isoDate(this.now());
     let p = id === null ? undefined : this.products.get(id);
     if (id !== null && !p) throw new RestError(100, `Product ${id} is not exists`, 400);
     const isNew = !p;
