@@ -58,11 +58,16 @@ export async function loadPipelines(client: PortalClient, entityIds: string[]): 
       if (errors[`p${n}`] !== undefined) return;
       // No answer at all is a read that did not happen (batch.md), never a pipeline without stages.
       if (!(`p${n}` in results)) throw new AppError('B24.NO_ANSWER', `Bitrix24 gave no answer for the stages of ${entityId}; they will be read again.`, 502);
-      const rows = Array.isArray(results[`p${n}`]) ? (results[`p${n}`] as Record<string, unknown>[]) : [];
-      out.set(entityId, { entityId, stages: rows.map(toStage).sort((a, b) => a.sort - b.sort) });
+      out.set(entityId, pipelineOf(entityId, results[`p${n}`]));
     });
   }
   return out;
+}
+
+/** A pipeline from a `crm.status.list` answer (rows of any order). */
+export function pipelineOf(entityId: string, rows: unknown): Pipeline {
+  const list = Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
+  return { entityId, stages: list.map(toStage).sort((a, b) => a.sort - b.sort) };
 }
 
 function toStage(r: Record<string, unknown>): Stage {

@@ -93,6 +93,10 @@ export interface Bitrix24Emulator {
   denyRead(userId: number, entityTypeId: number, ids?: number[]): void;
   /** Withholds a user's CRM create permission for an entity type (legacy `crm.company/contact.add` answer "Access denied."). */
   denyCreate(userId: number, entityTypeId: number): void;
+  /** Withholds that user's read permission for one pipeline (funnel) of a type: its items, and the pipeline in crm.category.list. */
+  denyCategory(userId: number, entityTypeId: number, categoryId: number): void;
+  /** Withholds that user's permission to view the product catalog. */
+  denyCatalog(userId: number): void;
   expireAccessTokens(): void;
   /** Test control: refresh requests at /oauth/token/ wait for `gate` before they are looked at; null lets them through. */
   holdRefreshes(gate: (() => Promise<void>) | null): void;
@@ -366,6 +370,14 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     denyRead(userId, entityTypeId, ids) {
       portal.user(userId);
       portal.readDenials.push({ userId, entityTypeId, ids: ids ?? null });
+    },
+    denyCategory(userId, entityTypeId, categoryId) {
+      portal.user(userId);
+      portal.readDenials.push({ userId, entityTypeId, ids: null, categoryId });
+    },
+    denyCatalog(userId) {
+      portal.user(userId);
+      portal.catalogDenials.add(userId);
     },
     denyCreate(userId, entityTypeId) {
       portal.user(userId);

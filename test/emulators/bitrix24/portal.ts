@@ -34,7 +34,8 @@ export interface AccessToken { token: string; userId: number; clientId: string; 
 export interface RefreshToken { token: string; userId: number; clientId: string; used: boolean; expiresAt: number }
 
 /** A user's CRM read permission withheld for one entity type: every item (`ids` null) or the listed ones. */
-export interface ReadDenial { userId: number; entityTypeId: number; ids: number[] | null }
+/** A read permission withheld: every item of a type (`ids` null), the listed items, or every item of one pipeline (`categoryId`). */
+export interface ReadDenial { userId: number; entityTypeId: number; ids: number[] | null; categoryId?: number }
 
 export interface CrmItem { entityTypeId: number; data: Record<string, unknown>; uf: Record<string, unknown> }
 
@@ -97,6 +98,8 @@ export class Portal {
   otherApps: AppRegistration[] = [];
   /** CRM read permissions withheld from users (admins read everything). Entity type 5 = classic invoices. */
   readDenials: ReadDenial[] = [];
+  /** Users without the permission to view the product catalog (catalog.product.* answer 200040300010). */
+  catalogDenials = new Set<number>();
   /** CRM create permissions withheld from users, per entity type (admins create everything). */
   createDenials: { userId: number; entityTypeId: number }[] = [];
   accessTokens = new Map<string, AccessToken>();
@@ -149,6 +152,7 @@ export class Portal {
     this.app = null;
     this.otherApps = [];
     this.readDenials = [];
+    this.catalogDenials = new Set();
     this.createDenials = [];
     this.accessTokens.clear();
     this.refreshTokens.clear();
@@ -268,7 +272,23 @@ export class Portal {
    */
   canRead(userId: number, entityTypeId: number, id: number): boolean {
     if (this.users.get(userId)?.admin) return true;
-    return !this.readDenials.some((d) => d.userId === userId && d.entityTypeId === entityTypeId && (d.ids === null || d.ids.includes(id)));
+    const category = this.items.get(entityTypeId)?.get(id)?.data.categoryId;
+    return !this.readDenials.some((d) => d.userId === userId && d.entityTypeId === entityTypeId && (
+      d.categoryId !== undefined ? d.categoryId === Number(category) : d.ids === null || d.ids.includes(id)));
+  }
+
+  /**
+   * Whether a user may read a pipeline (funnel): admins always; others unless the type or that pipeline is withheld.
+   * Source: crm-category-list.md ("The list of returned funnels is filtered by access permissions").
+   */
+  canReadCategory(userId: number, entityTypeId: number, categoryId: number): boolean {
+    if (this.users.get(userId)?.admin) return true;
+    return !this.readDenials.some((d) => d.userId === userId && d.entityTypeId === entityTypeId && (d.categoryId !== undefined ? d.categoryId === categoryId : d.ids === null));
+  }
+
+  /** Whether a user may view the product catalog: admins always (catalog-product-list.md, error 200040300010). */
+  canReadCatalog(userId: number): boolean {
+    return Boolean(this.users.get(userId)?.admin) || !this.catalogDenials.has(userId);
   }
 
   /** Whether a user may create CRM items of a type: admins always; others unless a denial covers it. */
