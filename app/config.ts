@@ -84,6 +84,11 @@ const envSchema = z.object({
   XERO_DAILY_LIMIT: integer(100, 1_000_000).default(5000),
   /** Bearer token that may read GET /metrics from anywhere; unset: only loopback clients may. (Default: none) */
   METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters long').optional()),
+  /**
+   * New documents (not linked to Xero yet) one portal's events may queue per minute, 10..100000; events over it are
+   * answered, dropped and counted, and the reconciliation sweep finds the real documents among them. (Default: 600)
+   */
+  EVENT_NEW_DOCUMENTS_PER_MINUTE: integer(10, 100_000).default(600),
   /** Days finished jobs are kept, 1..3650. (Default: 30) */
   JOB_RETENTION_DAYS: integer(1, 3650).default(30),
   /** Days activity lines (the dashboard's and cards' history) are kept, 1..3650. (Default: 180) */
@@ -121,6 +126,8 @@ export interface Config {
   pollIntervalSeconds: number;
   /** Xero calls per organisation in 24 hours, spent by priority (xero/budget.ts). (Default: 5000) */
   xeroDailyLimit: number;
+  /** New unlinked documents one portal's events may queue per minute (sync/intake.ts). (Default: 600) */
+  eventNewDocumentsPerMinute: number;
   logLevel: LogLevel;
   /** Bearer token for GET /metrics; undefined: loopback only. */
   metricsToken?: string;
@@ -184,6 +191,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,
     xeroDailyLimit: e.XERO_DAILY_LIMIT,
+    eventNewDocumentsPerMinute: e.EVENT_NEW_DOCUMENTS_PER_MINUTE,
     logLevel: e.LOG_LEVEL,
     metricsToken: e.METRICS_TOKEN,
     retention: { jobDays: e.JOB_RETENTION_DAYS, activityDays: e.ACTIVITY_RETENTION_DAYS },

@@ -18,6 +18,7 @@ export class Metrics {
   readonly #webhookDelay: Histogram<'source'>;
   readonly #intakeLatency: Histogram<'source'>;
   readonly #requests: Histogram<'method' | 'route' | 'status'>;
+  readonly #eventsDropped: Counter<'reason'>;
   #gateways: XeroGateways | undefined;
 
   constructor(private readonly store: Store, options: { processMetrics?: boolean } = {}) {
@@ -43,6 +44,12 @@ export class Metrics {
     this.#requests = new Histogram({
       name: 'connector_http_request_duration_seconds', help: 'HTTP requests served, by route and status.',
       labelNames: ['method', 'route', 'status'], buckets: LATENCY_BUCKETS, registers,
+    });
+
+    this.#eventsDropped = new Counter({
+      name: 'connector_events_dropped_total',
+      help: 'Bitrix24 events answered and dropped, by reason: before_install, not_found, not_linked, over_limit.',
+      labelNames: ['reason'], registers,
     });
 
     const { store: s } = this;
@@ -118,6 +125,10 @@ export class Metrics {
 
   intake(source: 'xero' | 'bitrix24', seconds: number): void {
     this.#intakeLatency.observe({ source }, seconds);
+  }
+
+  eventDropped(reason: string, n = 1): void {
+    this.#eventsDropped.inc({ reason }, n);
   }
 
   request(method: string, route: string, status: number, seconds: number): void {

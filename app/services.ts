@@ -80,7 +80,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   outbox.register(ORG_DATA_JOB, orgData.handler);
   outbox.register('push-invoice', new PushDocuments({ store, portals, gateways, logger, orgData }, invoiceKind));
   outbox.register('push-quote', new PushDocuments({ store, portals, gateways, logger, orgData }, quoteKind));
-  outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger }, memberId)));
+  outbox.register('drain-offline', perPortal((memberId) => drainOfflineEvents({ store, portals, logger, metrics }, memberId)));
   outbox.register('reconcile', perPortal((memberId) => reconcile({ store, portals, logger }, memberId)));
   const intakeSchedule = new IntakeSchedule(store, outbox, logger, config.retention);
   const pullStatuses = new PullStatuses({ store, gateways, portals, logger });

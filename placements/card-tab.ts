@@ -23,6 +23,7 @@ import type { XeroGateway } from '../app/xero/gateway.js';
 import { onlineInvoiceUrl } from '../app/xero/invoices.js';
 import { getQuotes } from '../app/xero/quotes.js';
 import { documentLink, documentRef, isDocumentType, subjectOf, type DocumentRef, type DocumentType } from './document-refs.js';
+import { ownValue } from '../app/own-keys.js';
 
 /** Document type shown by each card placement. Source: bitrix24-rest.md §11. */
 const PLACEMENT_TYPES: Record<string, { type: DocumentType; noun: string }> = {
@@ -43,7 +44,7 @@ export function cardTabRoutes(services: Services): Router {
 
   router.post(paths, async (req, res) => {
     const page = await verifyPage(store, req.body, services.config.bitrix.clientId);
-    const kind = PLACEMENT_TYPES[page.placement];
+    const kind = ownValue(PLACEMENT_TYPES, page.placement);
     const id = String(page.options.ID ?? page.options.id ?? '');
     if (!kind || !/^\d+$/.test(id)) {
       throw badRequest(`This tab opens only from an invoice or quote card (placement ${page.placement}, ID ${id || 'missing'}).`);
@@ -86,7 +87,7 @@ export function cardTabRoutes(services: Services): Router {
     if (!PUSHABLE.includes(ref.type)) throw new AppError('SYNC.NOT_SUPPORTED', 'Estimates are not sent to Xero by this version of the connector yet.', 409);
     const memberId = req.session!.memberId;
     const linked = store.links.find(memberId, ref.type, ref.id);
-    store.jobs.enqueue({ memberId, kind: pushJobKind(ref.type), key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'manual', ts: null } });
+    store.jobs.enqueue({ memberId, kind: pushJobKind(ref.type), key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'manual', ts: null, adminAsked: true } });
     store.activity.record({
       memberId, level: 'info', kind: linked ? 'invoice.sync_requested' : 'invoice.send_requested', subject: subjectOf(ref),
       message: `${req.session!.userName} asked to ${linked ? 'sync' : 'send'} this document ${linked ? 'with' : 'to'} Xero now.`,

@@ -20,11 +20,13 @@ import type { Services } from '../app/services.js';
 import type { ActivityFilter, ActivityLevel } from '../app/store/activity.js';
 import type { Connection } from '../app/store/connections.js';
 import { budgetStatus } from '../app/xero/gateway.js';
-import { documentLabel, documentLink, documentRef, DOCUMENT_TYPES, subjectOf, type DocumentRef } from './document-refs.js';
+import { documentLabel, documentLink, documentRef, DOCUMENT_TYPES, recordRef, subjectOf, type RecordRef } from './document-refs.js';
 import { historySlider, todoFor } from './card-tab.js';
 import { importSlider } from './import-slider.js';
 import { settingsSlider } from './settings.js';
 import { setupOverview } from '../app/sync/setup-checklist.js';
+import { droppedSince } from '../app/sync/event-drops.js';
+import { ownValue } from '../app/own-keys.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -59,7 +61,7 @@ export function dashboardRoutes(services: Services): Router {
     const lang = pickLanguage(req.query.LANG);
     const view = typeof page.options.view === 'string' ? page.options.view : '';
     if (view) {
-      const slider = SLIDER_VIEWS[view];
+      const slider = ownValue(SLIDER_VIEWS, view);
       if (!slider) throw badRequest(`The app has no page "${view}".`);
       return slider(services, page, lang, res);
     }
@@ -148,14 +150,16 @@ async function dashboardRegions(services: Services, q: LogQuery, ctx: LiveContex
 
   const health = connectionHealth(services, memberId, connection);
   const sync = syncState(services, memberId, connection);
-  // Documents' problems and history are shown only for documents this user may read in Bitrix24.
+  // Problems and history of documents, companies and contacts are shown only for the records this user may read in
+  // Bitrix24 (asked with the user's own token, one batch for the page, answers kept a minute).
   const jobs = store.jobs.list({ memberId, states: ['needs_attention'], limit: 50 });
-  const log = activityPage(services, memberId, q, t, portalOrigin);
-  const refs = [...jobs.map((j) => documentRef(j.payload)), ...log.rows.map((r) => r.ref)].filter((r): r is DocumentRef => !!r);
+  const log = activityPage(services, memberId, q, t, portalOrigin, ctx.session.isAdmin);
+  const jobRecord = (j: (typeof jobs)[number]) => recordOfJob(services, j);
+  const refs = [...jobs.map(jobRecord), ...log.rows.map((r) => r.record)].filter((r): r is RecordRef => !!r);
   const readable = portal && refs.length ? await readableDocuments(portal.clientEndpoint, ctx.session.authId, refs) : new Set<string>();
-  const visible = (ref: DocumentRef | null) => !ref || readable.has(documentKey(ref));
-  log.rows = log.rows.filter((r) => visible(r.ref));
-  const attention = jobs.filter((j) => visible(documentRef(j.payload))).map((j) => {
+  const visible = (ref: RecordRef | null) => !ref || readable.has(documentKey(ref));
+  log.rows = log.rows.filter((r) => visible(r.record));
+  const attention = jobs.filter((j) => visible(jobRecord(j))).map((j) => {
     const ref = documentRef(j.payload);
     return {
       id: j.id,
@@ -177,7 +181,7 @@ async function dashboardRegions(services: Services, q: LogQuery, ctx: LiveContex
     connection: { html: connectionHtml },
     sync: { html: syncHtml },
     attention: { html: attentionHtml, data: { count: attention.length } },
-    log: { html: logHtml, data: { total: log.total, page: log.page, pages: log.pages } },
+    log: { html: logHtml, data: log.total === null ? { page: log.page } : { total: log.total, page: log.page, pages: log.pages } },
     charts: { data: charts(services, memberId, connection, q.range) },
   };
 }
@@ -191,6 +195,8 @@ function connectionHealth(services: Services, memberId: string, connection: Conn
     changes24h: jobs.countCreatedSince(memberId, 'push-invoice', Date.now() - DAY),
     offlineDrainedAt: jobs.lastFinishedAt(memberId, 'drain-offline'),
     reconciledAt: jobs.lastFinishedAt(memberId, 'reconcile'),
+    // Events answered and dropped (pre-install or unknown documents, a flood over the cap): counted, never stored.
+    dropped: droppedSince(services.store, memberId, Date.now() - HOUR),
   };
 }
 
@@ -229,8 +235,25 @@ function syncState(services: Services, memberId: string, connection: Connection 
   };
 }
 
-/** The log page the filters select. A document filter is a Bitrix24 id ("42", "#42") or a Xero number ("INV-0042"). */
-function activityPage(services: Services, memberId: string, q: LogQuery, t: Translate, portalOrigin: string) {
+/**
+ * The record a job needing attention is about: its document, company or contact; for a Xero contact change, the
+ * Bitrix24 record linked to it. Null for portal-wide jobs.
+ */
+function recordOfJob(services: Services, job: { payload: unknown }): RecordRef | null {
+  const own = recordRef(job.payload);
+  if (own) return own;
+  const p = job.payload as { connectionId?: unknown; contactId?: unknown } | null;
+  if (typeof p?.connectionId !== 'number' || typeof p.contactId !== 'string') return null;
+  const link = services.store.links.findByXero(p.connectionId, 'contact', p.contactId)[0];
+  return link ? recordRef(`${link.b24Type}:${link.b24Id}`) : null;
+}
+
+/**
+ * The log page the filters select. A document filter is a Bitrix24 id ("42", "#42") or a Xero number ("INV-0042").
+ * The totals (entries, pages) are counted over every row, so only admins, whom Bitrix24 lets read every record, get
+ * them; others get the page's rows they may read and "older" while the log goes on.
+ */
+function activityPage(services: Services, memberId: string, q: LogQuery, t: Translate, portalOrigin: string, counted: boolean) {
   const { store } = services;
   const filter: ActivityFilter = { memberId };
   if (q.doc) {
@@ -239,7 +262,7 @@ function activityPage(services: Services, memberId: string, q: LogQuery, t: Tran
     filter.subjects = id ? DOCUMENT_TYPES.map((type) => subjectOf({ type, id })) : linked.map((l) => `${l.b24Type}:${l.b24Id}`);
     if (!filter.subjects.length) filter.subjects = ['none:none'];
   }
-  if (q.kind) filter.kinds = LOG_KINDS[q.kind];
+  if (q.kind) filter.kinds = ownValue(LOG_KINDS, q.kind);
   if (q.level) filter.levels = [q.level];
   if (q.from) filter.from = Date.parse(`${q.from}T00:00:00Z`);
   if (q.to) filter.to = Date.parse(`${q.to}T00:00:00Z`) + DAY;
@@ -247,12 +270,12 @@ function activityPage(services: Services, memberId: string, q: LogQuery, t: Tran
   const pages = Math.max(1, Math.ceil(total / LOG_PAGE_SIZE));
   return {
     filtered: Boolean(q.doc || q.kind || q.level || q.from || q.to),
-    total,
+    total: counted ? total : null,
     page: Math.min(q.page, pages),
     pages,
     rows: rows.map((a) => {
       const ref = documentRef(a.subject);
-      return { id: a.id, at: a.createdAt, level: a.level, message: a.message, doc: ref ? documentLink(t, portalOrigin, ref) : null, ref };
+      return { id: a.id, at: a.createdAt, level: a.level, message: a.message, doc: ref ? documentLink(t, portalOrigin, ref) : null, record: recordRef(a.subject) };
     }),
   };
 }

@@ -30,6 +30,20 @@ export function documentRef(value: unknown): DocumentRef | null {
 
 export const subjectOf = (ref: DocumentRef): string => `${ref.type}:${ref.id}`;
 
+/** A CRM record a page row is about: a document, or a company or contact (contact sync). */
+export interface RecordRef {
+  type: DocumentType | 'company' | 'contact';
+  id: string;
+}
+
+/** The record an activity subject (`company:12`) or a job payload (`{type, id}`) names, or null (a portal-wide row). */
+export function recordRef(value: unknown): RecordRef | null {
+  const doc = documentRef(value);
+  if (doc) return doc;
+  const [type, id] = typeof value === 'string' ? value.split(':') : [(value as { type?: unknown } | null)?.type, String((value as { id?: unknown } | null)?.id ?? '')];
+  return (type === 'company' || type === 'contact') && /^\d+$/.test(String(id ?? '')) ? { type, id: String(id) } : null;
+}
+
 /** "Invoice #42", "Classic invoice #7", "Estimate #3" in the user's language. */
 export function documentLabel(t: Translate, ref: DocumentRef): string {
   return t(`doc.${ref.type}`, { id: ref.id });

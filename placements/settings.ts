@@ -6,7 +6,10 @@
  */
 import type { Response } from 'express';
 import type { VerifiedPage } from '../app/bitrix/request-auth.js';
-import { loadPipelines, ROLE_OF_STATUS, semanticDefaults, type Pipeline } from '../app/bitrix/stages.js';
+import { pipelineOf, ROLE_OF_STATUS, semanticDefaults, type Pipeline } from '../app/bitrix/stages.js';
+import { userBatch } from '../app/bitrix/document-access.js';
+import { AppError } from '../app/errors.js';
+import { ownValue } from '../app/own-keys.js';
 import { originOf, renderPage } from '../app/http/pages.js';
 import type { Services } from '../app/services.js';
 import { revenueAccounts } from '../app/sync/mapping.js';
@@ -35,7 +38,7 @@ export async function settingsSlider(services: Services, page: VerifiedPage, lan
       logger.info({ err, memberId }, 'settings: the organisation\'s lists could not be read yet');
     }
   }
-  const pipelines = await pipelineViews(services, memberId).catch((err) => {
+  const pipelines = await pipelineViews(page).catch((err) => {
     logger.warn({ err, memberId }, 'settings: the pipelines could not be read');
     return [] as PipelineView[];
   });
@@ -60,19 +63,28 @@ export async function settingsSlider(services: Services, page: VerifiedPage, lan
   );
 }
 
-/** Smart-invoice pipelines (one per category), classic invoices and quotes, with their stages (one batch). */
-async function pipelineViews(services: Services, memberId: string): Promise<PipelineView[]> {
-  const client = services.portals.for(memberId);
+/**
+ * Smart-invoice pipelines (one per category), classic invoices and quotes, with their stages, as Bitrix24 shows them
+ * to the page's user: read with the user's own token, so a pipeline the user may not read is not listed
+ * (crm-category-list.md: "filtered by access permissions"). Two batch calls: the pipelines, then their stages.
+ */
+async function pipelineViews(page: VerifiedPage): Promise<PipelineView[]> {
+  const endpoint = page.portal.clientEndpoint;
+  const answerOf = (body: unknown) => (body as { result?: { result?: Record<string, unknown> } }).result?.result ?? {};
   // https://apidocs.bitrix24.com/api-reference/crm/universal/category/crm-category-list.html
-  const categories = await client.call<{ categories?: { id: number | string; name: string }[] }>('crm.category.list', { entityTypeId: 31 }, { idempotent: true });
+  const first = await userBatch(endpoint, page.authId, { c: 'crm.category.list?entityTypeId=31' });
+  if (!first.ok) throw new AppError('B24.CALL_FAILED', 'Bitrix24 did not list the pipelines.', 502);
+  const categories = (ownValue(answerOf(first.body), 'c') as { categories?: { id: number | string; name: string }[] } | undefined)?.categories ?? [];
   const wanted = [
-    ...(categories.categories ?? []).map((c) => ({ key: `smart_invoice:${c.id}`, entityId: `SMART_INVOICE_STAGE_${c.id}`, name: c.name, kind: 'invoice' as const })),
+    ...categories.map((c) => ({ key: `smart_invoice:${c.id}`, entityId: `SMART_INVOICE_STAGE_${c.id}`, name: c.name, kind: 'invoice' as const })),
     { key: 'invoice', entityId: 'INVOICE_STATUS', name: 'Invoices (classic)', kind: 'invoice' as const },
     { key: 'quote', entityId: 'QUOTE_STATUS', name: 'Quotes', kind: 'quote' as const },
-  ];
-  const loaded = await loadPipelines(client, wanted.map((w) => w.entityId));
-  return wanted.flatMap((w) => {
-    const p: Pipeline | undefined = loaded.get(w.entityId);
+  ].slice(0, 50);
+  // https://apidocs.bitrix24.com/api-reference/crm/status/crm-status-list.html
+  const second = await userBatch(endpoint, page.authId, Object.fromEntries(wanted.map((w, n) => [`s${n}`, `crm.status.list?filter[ENTITY_ID]=${encodeURIComponent(w.entityId)}&order[SORT]=ASC`])));
+  const stages = answerOf(second.body);
+  return wanted.flatMap((w, n) => {
+    const p: Pipeline | undefined = Object.hasOwn(stages, `s${n}`) ? pipelineOf(w.entityId, stages[`s${n}`]) : undefined;
     if (!p || p.stages.length === 0) return [];
     const roles = semanticDefaults(p);
     const defaults = Object.fromEntries(Object.entries(ROLE_OF_STATUS[w.kind]).map(([status, role]) => [status, roles[role] ?? null]));

@@ -88,7 +88,7 @@ describe('outbox worker', () => {
 });
 
 describe('retention', () => {
-  it('when housekeeping runs, then finished jobs past 30 days and activity past 180 days go, and recent or live ones stay', () => {
+  it('when housekeeping runs, then finished jobs past 30 days, activity past 180 days and event tallies past two days go, and recent or live ones stay', () => {
     const store = testStore('a');
     const day = 24 * 60 * 60_000;
     const now = Date.now();
@@ -101,10 +101,13 @@ describe('retention', () => {
     const waiting = store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'waiting', payload: {} }, now - 90 * day);
     store.activity.record({ memberId: 'a', level: 'info', kind: 'x', message: 'ancient' }, now - 200 * day);
     store.activity.record({ memberId: 'a', level: 'info', kind: 'x', message: 'fresh' }, now - day);
+    store.eventTallies.add('a', 'dropped:over_limit', 5, now - 3 * day);
+    store.eventTallies.add('a', 'dropped:over_limit', 2, now - day);
 
     const removed = new IntakeSchedule(store, new Outbox(store, logger), logger).housekeeping(now);
 
-    assert.deepEqual(removed, { jobs: 1, activity: 1, consents: 0, portals: 0 });
+    assert.deepEqual(removed, { jobs: 1, activity: 1, consents: 0, eventTallies: 1, portals: 0 });
+    assert.deepEqual([...store.eventTallies.since('a', 'dropped:', now - 10 * day)], [['over_limit', 2]]);
     assert.equal(store.jobs.get(old.id), undefined);
     assert.equal(store.jobs.get(recent.id)!.state, 'done');
     assert.equal(store.jobs.get(waiting.id)!.state, 'pending');

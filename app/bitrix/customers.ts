@@ -7,6 +7,7 @@
  * https://apidocs.bitrix24.com/api-reference/crm/contacts/index.html
  */
 import { z } from 'zod';
+import { AppError } from '../errors.js';
 import type { PortalClient } from './portal-client.js';
 
 /** ORIGINATOR_ID of records the connector imported from Xero; ORIGIN_ID then holds the Xero key. */
@@ -140,8 +141,12 @@ export async function readDetails(client: PortalClient, refs: { kind: 'company' 
       // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-list.html
       calls[`a${n}`] = ['crm.address.list', { filter: { ENTITY_TYPE_ID: 8, ENTITY_ID: `$result[r${n}][0][ID]` } }];
     });
-    const { results } = await client.batch(calls);
+    const { results, errors } = await client.batch(calls);
     chunk.forEach((r, n) => {
+      // No answer at all is a read that did not happen (batch.md), never a record deleted: the caller's job retries.
+      if (!(`g${n}` in results) && errors[`g${n}`] === undefined) {
+        throw new AppError('B24.NO_ANSWER', `Bitrix24 gave no answer for the ${r.kind} ${r.id}; it will be read again.`, 502);
+      }
       const raw = results[`g${n}`] as Record<string, unknown> | undefined;
       if (!raw) return;
       const rq = ((results[`r${n}`] as { ID: string | number; RQ_VAT_ID?: string }[] | undefined) ?? [])[0];

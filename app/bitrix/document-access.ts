@@ -1,7 +1,8 @@
 /**
- * What a page user may see: Bitrix24 decides, asked with the user's own token (never the connector's). A document
- * the portal does not let the user read (ACCESS_DENIED, or not found for them) shows no Xero state or history.
- * One batch answers for up to 50 documents.
+ * What a page user may see: Bitrix24 decides, asked with the user's own token (never the connector's). A document,
+ * company or contact the portal does not let the user read (ACCESS_DENIED, or not found for them) shows no Xero state
+ * or history; without the catalog permission, no product. One batch answers for up to 50 records; answers are kept a
+ * minute per user token (the page session's).
  */
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
@@ -13,13 +14,18 @@ export interface DocumentRef {
   id: string;
 }
 
-/** The read call per document type: smart invoices (31) and quotes (7) via crm.item.get, classic invoices crm.invoice.get. */
+/**
+ * The read call per record type: smart invoices (31), quotes (7), companies (4) and contacts (3) via crm.item.get,
+ * classic invoices crm.invoice.get.
+ */
 // https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-get.html (400 ACCESS_DENIED without read permission)
 // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-get.html
 function readCommand(doc: DocumentRef): string | null {
   if (!/^\d+$/.test(doc.id)) return null;
   if (doc.type === 'smart_invoice') return `crm.item.get?entityTypeId=31&id=${doc.id}`;
   if (doc.type === 'quote') return `crm.item.get?entityTypeId=7&id=${doc.id}`;
+  if (doc.type === 'company') return `crm.item.get?entityTypeId=4&id=${doc.id}`;
+  if (doc.type === 'contact') return `crm.item.get?entityTypeId=3&id=${doc.id}`;
   if (doc.type === 'invoice') return `crm.invoice.get?id=${doc.id}`;
   return null;
 }
@@ -82,6 +88,30 @@ export async function readableDocuments(clientEndpoint: string, authId: string, 
   }
   if (answers.size > 10_000) for (const [k, v] of answers) if (now - v.at >= ANSWER_TTL_MS) answers.delete(k);
   return readable;
+}
+
+/**
+ * Whether the user may view the product catalog: a one-row catalog.product.list with the user's token (400 200040300010
+ * "Access Denied" without the permission). Kept a minute like the record answers.
+ */
+// https://apidocs.bitrix24.com/api-reference/catalog/product/catalog-product-list.html ("Who can execute the method: a
+// user with permission to view the product catalog"; error 200040300010)
+export async function readsCatalog(clientEndpoint: string, authId: string, iblockId: number): Promise<boolean> {
+  const who = createHash('sha256').update(`${clientEndpoint} ${authId}`).digest('base64url');
+  const key = `${who} catalog:${iblockId}`;
+  const now = Date.now();
+  const known = answers.get(key);
+  if (known && now - known.at < ANSWER_TTL_MS) return known.readable;
+  const { ok, body } = await userBatch(clientEndpoint, authId, { c: `catalog.product.list?filter[iblockId]=${iblockId}&select[]=id&select[]=iblockId&start=-1` });
+  const results = (body as { result?: { result?: Record<string, unknown> | unknown[] } }).result?.result;
+  const readable = ok && Boolean(results) && !Array.isArray(results) && (results as Record<string, unknown>).c != null;
+  // Only an answer is remembered; a portal that did not answer is asked again next time.
+  if (ok && results) answers.set(key, { readable, at: now });
+  return readable;
+}
+
+export function noCatalogAccess(): AppError {
+  return new AppError('AUTH.NO_CATALOG_ACCESS', 'Bitrix24 does not let you view the product catalog, so the products are not shown.', 403);
 }
 
 export function noDocumentAccess(): AppError {

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { Decimal } from '../money.js';
 import type { DocumentCustomer, DocumentLine, DocumentType, SalesDocument } from '../sync/document.js';
 import type { ListLabels } from './list-labels.js';
-import { operatingLimitReached, type BatchCalls, type PortalClient } from './portal-client.js';
+import { operatingLimitReached, type BatchCalls, type BatchOutcome, type PortalClient } from './portal-client.js';
 
 export const ENTITY_TYPE = { smart_invoice: 31, quote: 7, company: 4, contact: 3 } as const;
 /** Product-row owner types (bitrix24-rest.md §1). */
@@ -24,6 +24,8 @@ export interface ReadFailure {
   message: string;
   /** Bitrix24's operating time limit holds the document until then (epoch ms): it waits, it did not fail. */
   retryAt?: number;
+  /** The read may work next time (Bitrix24 left the answer out): the document is tried again, nothing is concluded. */
+  transient?: boolean;
 }
 
 export type ReadResult = { ok: true; doc: SalesDocument } | { ok: false; failure: ReadFailure };
@@ -47,6 +49,8 @@ const itemSchema = z.object({
   content: z.string().nullish(),
   terms: z.string().nullish(),
   parentId7: num,
+  createdTime: z.string().nullish(),
+  updatedTime: z.string().nullish(),
 });
 
 const rowSchema = z.object({
@@ -74,6 +78,8 @@ const classicSchema = z.object({
   DATE_PAY_BEFORE: z.string().nullish(),
   UF_COMPANY_ID: num,
   UF_CONTACT_ID: num,
+  DATE_INSERT: z.string().nullish(),
+  DATE_UPDATE: z.string().nullish(),
   PRODUCT_ROWS: z
     .array(
       z.object({
@@ -133,7 +139,7 @@ export async function readDocuments(
         calls[`r_${k}`] = ['crm.item.productrow.list', { filter: { '=ownerType': OWNER_TYPE[ref.type], '=ownerId': ref.id } }];
       }
     }
-    const { results, errors, limited } = await client.batch(calls);
+    const { results, errors, codes, limited } = await client.batch(calls);
     for (const ref of chunk) {
       const k = keyOf(ref);
       const blocked = limited.find((key) => key === `d_${k}` || key === `r_${k}`);
@@ -142,13 +148,13 @@ export async function readDocuments(
         out.set(k, { ok: false, failure: { code: 'B24.OPERATION_TIME_LIMIT', message: limit.message, retryAt: limit.retryAt } });
         continue;
       }
-      if (errors[`d_${k}`] || !results[`d_${k}`]) {
-        const notFound = /NOT_FOUND|not found/i.test(errors[`d_${k}`] ?? 'NOT_FOUND');
+      const failure = commandFailure({ results, errors, codes }, [`d_${k}`, ...(ref.type === 'invoice' ? [] : [`r_${k}`])], `the ${noun(ref.type)} ${ref.id}`);
+      if (failure) {
         out.set(k, {
           ok: false,
-          failure: notFound
+          failure: failure === 'not-found'
             ? { code: 'SYNC.DOCUMENT_NOT_FOUND', message: `The ${noun(ref.type)} ${ref.id} no longer exists in Bitrix24.` }
-            : { code: 'SYNC.READ_FAILED', message: `Bitrix24 could not read the ${noun(ref.type)} ${ref.id}: ${errors[`d_${k}`]}` },
+            : failure,
         });
         continue;
       }
@@ -173,15 +179,30 @@ export async function readDocuments(
     lookups[`p_${id}`] = ['catalog.product.get', { id }];
   }
   const found: Record<string, unknown> = {};
+  const unread = new Map<string, ReadFailure>();
   const keys = Object.keys(lookups);
   for (let i = 0; i < keys.length; i += 50) {
-    const { results, limited } = await client.batch(Object.fromEntries(keys.slice(i, i + 50).map((k) => [k, lookups[k]])));
+    const answer = await client.batch(Object.fromEntries(keys.slice(i, i + 50).map((k) => [k, lookups[k]])));
     // A customer not read is not a customer deleted: the documents wait for the method's operating time.
-    if (limited.length) throw operatingLimitReached(lookups[limited[0]!]![0]);
-    Object.assign(found, results);
+    if (answer.limited.length) throw operatingLimitReached(lookups[answer.limited[0]!]![0]);
+    Object.assign(found, answer.results);
+    // An answer left out is a failed read of that record, tried again later; so is a customer's refusal other than
+    // "not found" (a product Bitrix24 refuses keeps its line on the default account, as a product without a code).
+    for (const k of keys.slice(i, i + 50)) {
+      const product = k.startsWith('p_');
+      const failure = commandFailure(answer, [k], product ? `the product ${k.slice(2)}` : `the ${k.split('_')[1]} ${k.split('_')[2]}`);
+      if (failure && failure !== 'not-found' && (!product || answer.errors[k] === undefined)) unread.set(k, failure);
+    }
   }
 
   for (const p of parsed) {
+    const failed = [...(p.customer ? [`c_${p.customer.kind}_${p.customer.id}`] : []), ...(options.accountCodePropertyId ? p.productIds.map((id) => `p_${id}`) : [])]
+      .map((k) => unread.get(k))
+      .find(Boolean);
+    if (failed) {
+      out.set(keyOf(p.ref), { ok: false, failure: failed });
+      continue;
+    }
     let customer: DocumentCustomer | null = null;
     if (p.customer) {
       const raw = (found[`c_${p.customer.kind}_${p.customer.id}`] as { item?: unknown } | undefined)?.item;
@@ -229,6 +250,27 @@ async function labelledFields(
   return out;
 }
 
+/**
+ * How the commands that read one record ended: undefined when each answered; 'not-found' only when Bitrix24 itself
+ * said so (`NOT_FOUND`, or a legacy method's code-less "Not found", crm-item-get.md and the crm.quote.get fixture);
+ * otherwise a failed read. A command with neither a result nor an error (batch.md: what `halt` leaves unanswered) is
+ * a read that did not happen, retried, never a deletion.
+ */
+export function commandFailure(answer: Pick<BatchOutcome, 'results' | 'errors' | 'codes'>, keys: string[], what: string): ReadFailure | 'not-found' | undefined {
+  for (const key of keys) {
+    const error = answer.errors[key];
+    if (error !== undefined) {
+      const code = answer.codes[key] ?? '';
+      if (code === 'NOT_FOUND' || (code === '' && /\bnot found\b/i.test(error))) return 'not-found';
+      return { code: 'SYNC.READ_FAILED', message: `Bitrix24 could not read ${what}: ${error}`, transient: /^(INTERNAL_SERVER_ERROR|QUERY_LIMIT_EXCEEDED|OVERLOAD_LIMIT)$/.test(code) };
+    }
+    if (!(key in answer.results)) {
+      return { code: 'SYNC.READ_FAILED', message: `Bitrix24 gave no answer for ${what}; it will be read again.`, transient: true };
+    }
+  }
+  return undefined;
+}
+
 export function keyOf(ref: DocumentRef): string {
   return `${ref.type}:${ref.id}`;
 }
@@ -254,6 +296,7 @@ function fromItem(ref: DocumentRef, rawItem: unknown, rawRows: unknown) {
       lines,
       total: Decimal.of(item.opportunity ?? 0),
       fields: customFields((rawItem as { item?: unknown }).item),
+      times: { createdAt: instant(item.createdTime), updatedAt: instant(item.updatedTime) },
       ...(ref.type === 'quote'
         ? { summary: text(item.content), terms: text(item.terms) }
         : { parentQuoteId: positive(item.parentId7) }),
@@ -339,6 +382,7 @@ function fromClassic(ref: DocumentRef, raw: unknown) {
       lines,
       total: Decimal.of(inv.PRICE ?? 0),
       fields: customFields(raw),
+      times: { createdAt: instant(inv.DATE_INSERT), updatedAt: instant(inv.DATE_UPDATE) },
     },
     customer: companyId ? { kind: 'company' as const, id: companyId } : contactId ? { kind: 'contact' as const, id: contactId } : null,
     productIds: unique(lines.flatMap((l) => (l.productId ? [l.productId] : []))),
@@ -373,6 +417,12 @@ function accountCodeOf(raw: unknown, propertyId: number): string | null {
 function text(v: string | null | undefined): string | null {
   const t = (v ?? '').replace(/<[^>]*>/g, ' ').replace(/\[\/?[a-z]+[^\]]*\]/gi, '').replace(/[ \t]+/g, ' ').trim();
   return t || null;
+}
+
+/** A Bitrix24 date-time (`2024-07-22T18:00:08+03:00`, with its offset) as ms, or null. */
+function instant(v: string | null | undefined): number | null {
+  const ms = v ? Date.parse(v) : Number.NaN;
+  return Number.isFinite(ms) ? ms : null;
 }
 
 function day(v: string | null | undefined): string | null {

@@ -27,6 +27,8 @@ export interface BatchOutcome {
   results: Record<string, unknown>;
   /** Error messages of the commands that failed, by key. */
   errors: Record<string, string>;
+  /** Bitrix24's error code of each failed command, by key (`''` for the legacy methods' code-less refusals). */
+  codes: Record<string, string>;
   /** Keys of the commands refused because their method's operating time is spent (OPERATION_TIME_LIMIT). */
   limited: string[];
 }
@@ -102,7 +104,7 @@ export class PortalClient {
    */
   async batch(calls: BatchCalls, options: { haltOnError?: boolean } = {}): Promise<BatchOutcome> {
     const keys = Object.keys(calls);
-    if (keys.length === 0) return { results: {}, errors: {}, limited: [] };
+    if (keys.length === 0) return { results: {}, errors: {}, codes: {}, limited: [] };
     if (keys.length > 50) throw new AppError('B24.BATCH_TOO_LARGE', 'A Bitrix24 batch holds at most 50 commands.');
     const cmd = Object.fromEntries(keys.map((k) => [k, `${calls[k]![0]}?${phpQuery(calls[k]![1])}`]));
     // https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html — {halt, cmd: {key: 'method?query'}} →
@@ -110,12 +112,15 @@ export class PortalClient {
     const answer = await this.call<BatchEnvelope>('batch', { halt: options.haltOnError ? 1 : 0, cmd });
     const results = mapOf(answer?.result);
     const errors: Record<string, string> = {};
+    const codes: Record<string, string> = {};
     const limited: string[] = [];
     for (const [k, e] of Object.entries(mapOf(answer?.result_error))) {
       errors[k] = refusalOf(e);
-      if (isOperatingLimit({ code: (e as { error?: unknown } | null)?.error, message: errors[k] })) limited.push(k);
+      const code = typeof e === 'object' && e !== null ? (e as { error?: unknown }).error : undefined;
+      codes[k] = code === undefined || code === null ? '' : String(code);
+      if (isOperatingLimit({ code, message: errors[k] })) limited.push(k);
     }
-    return { results, errors, limited };
+    return { results, errors, codes, limited };
   }
 
   /**

@@ -4,7 +4,9 @@
  * never from hard-coded ids; the admin's map in settings overrides them per pipeline.
  */
 import type { B24Type } from '../store/links.js';
+import { AppError } from '../errors.js';
 import type { PortalClient } from './portal-client.js';
+import { ownValue } from '../own-keys.js';
 
 export interface Stage {
   /** `STATUS_ID`: `DT31_2:P` for smart invoices, `P` for classic invoices, `APPROVED` for quotes. */
@@ -54,11 +56,18 @@ export async function loadPipelines(client: PortalClient, entityIds: string[]): 
     );
     chunk.forEach((entityId, n) => {
       if (errors[`p${n}`] !== undefined) return;
-      const rows = Array.isArray(results[`p${n}`]) ? (results[`p${n}`] as Record<string, unknown>[]) : [];
-      out.set(entityId, { entityId, stages: rows.map(toStage).sort((a, b) => a.sort - b.sort) });
+      // No answer at all is a read that did not happen (batch.md), never a pipeline without stages.
+      if (!(`p${n}` in results)) throw new AppError('B24.NO_ANSWER', `Bitrix24 gave no answer for the stages of ${entityId}; they will be read again.`, 502);
+      out.set(entityId, pipelineOf(entityId, results[`p${n}`]));
     });
   }
   return out;
+}
+
+/** A pipeline from a `crm.status.list` answer (rows of any order). */
+export function pipelineOf(entityId: string, rows: unknown): Pipeline {
+  const list = Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
+  return { entityId, stages: list.map(toStage).sort((a, b) => a.sort - b.sort) };
 }
 
 function toStage(r: Record<string, unknown>): Stage {
@@ -94,9 +103,9 @@ export function semanticDefaults(p: Pipeline): Partial<Record<StageRole, string>
  */
 export function mappedStage(p: Pipeline, kind: 'invoice' | 'quote', xeroStatus: string, override: Record<string, string> | undefined): string | null {
   const status = xeroStatus.toUpperCase();
-  const chosen = override?.[status];
+  const chosen = ownValue(override, status);
   if (chosen && p.stages.some((s) => s.id === chosen)) return chosen;
-  const role = ROLE_OF_STATUS[kind][status];
+  const role = ownValue(ROLE_OF_STATUS[kind], status);
   return role ? (semanticDefaults(p)[role] ?? null) : null;
 }
 

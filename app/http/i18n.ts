@@ -9,6 +9,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hasOwnKey, ownValue } from '../own-keys.js';
 
 type Message = string | Partial<Record<Intl.LDMLPluralRule, string>>;
 type Dictionary = Record<string, Message>;
@@ -48,10 +49,10 @@ export function translator(lang: string): Translate {
   const fallback = all.get(DEFAULT_LANGUAGE) ?? {};
   const plural = new Intl.PluralRules(lang);
   return (key, vars = {}) => {
-    const message = own[key] ?? fallback[key];
+    const message = ownValue(own, key) ?? ownValue(fallback, key);
     if (message === undefined) return key;
-    const text = typeof message === 'string' ? message : (message[plural.select(Number(vars.count ?? 0))] ?? message.other ?? key);
-    return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
+    const text = typeof message === 'string' ? message : (ownValue(message, plural.select(Number(vars.count ?? 0))) ?? ownValue(message, 'other') ?? key);
+    return text.replace(/\{(\w+)\}/g, (whole, name: string) => (hasOwnKey(vars, name) ? String(vars[name]) : whole));
   };
 }
 

@@ -11,6 +11,7 @@ import { AppError, notFound } from '../errors.js';
 import type { Services } from '../services.js';
 import { pickLanguage } from './i18n.js';
 import { requireSession, type PageSession } from './session.js';
+import { ownValue } from '../own-keys.js';
 
 /** Time between two looks at a view's regions. (Default: 1000 ms) */
 export const LIVE_TICK_MS = 1000;
@@ -48,7 +49,7 @@ export function liveRoutes(services: Services, views: Record<string, LiveView<an
   };
 
   router.get('/api/live/:view', requireSession(services.sessions), async (req, res) => {
-    const view = views[String(req.params.view)];
+    const view = ownValue(views, req.params.view);
     if (!view) throw notFound(`The live view "${String(req.params.view)}"`);
     const ctx: LiveContext = { session: req.session!, lang: pickLanguage(req.query.lang), query: req.query };
     const params = await view.prepare(ctx);

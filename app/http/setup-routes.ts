@@ -71,7 +71,9 @@ export function setupRoutes(services: Services): Router {
     const q = pageQuery.safeParse(req.query);
     if (!q.success) throw new AppError('HTTP.BAD_REQUEST', 'Use ?search=<part of a name>&page=<0, 1, …>.', 400);
     const memberId = req.session!.memberId;
-    res.json(await productPage(portals.for(memberId), store, memberId, orgData.cached(memberId), { search: q.data.search }, q.data.page));
+    // Only for a user whom Bitrix24 lets view the catalog (asked with the user's own token).
+    const viewer = { clientEndpoint: req.sessionPortal!.clientEndpoint, authId: req.session!.authId };
+    res.json(await productPage(portals.for(memberId), store, memberId, orgData.cached(memberId), { search: q.data.search }, q.data.page, viewer));
   });
 
   router.post('/api/products/account', admin, async (req, res) => {

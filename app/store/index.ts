@@ -14,6 +14,7 @@ import { PortalRepository } from './portals.js';
 import { SecretBox } from './secret-box.js';
 import { SettingsRepository } from './settings.js';
 import { WatermarkRepository } from './watermarks.js';
+import { EventTallyRepository } from './event-tallies.js';
 import { StoreFaults } from './faults.js';
 
 const KEY_CHECK = 'secret-key-check';
@@ -30,6 +31,8 @@ export class Store {
   readonly consents: ConsentRepository;
   readonly imports: ImportRepository;
   readonly leases: LeaseRepository;
+  /** What the portals' events caused, per minute (the cap on new jobs, the events dropped). */
+  readonly eventTallies: EventTallyRepository;
   /** Writes the database refuses (locked, disk full): noted by whoever meets them, ended by a write that works. */
   readonly faults: StoreFaults;
 
@@ -47,6 +50,7 @@ export class Store {
     this.consents = new ConsentRepository(db, box);
     this.imports = new ImportRepository(db);
     this.leases = new LeaseRepository(db);
+    this.eventTallies = new EventTallyRepository(db);
     this.faults = new StoreFaults(db);
   }
 

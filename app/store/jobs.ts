@@ -53,6 +53,8 @@ export interface EnqueueInput {
   payload: unknown;
   /** When the job may run first. (Default: now) */
   runAt?: number;
+  /** Payload fields of a live job with the same key that the new payload keeps when it lacks them. */
+  sticky?: readonly string[];
 }
 
 const LIVE = `state IN ('pending', 'running', 'paused', 'needs_attention')`;
@@ -81,6 +83,8 @@ export class JobRepository {
           .run(input.memberId, input.kind, input.key, payload, runAt, now, now, requestId);
         return Number(lastInsertRowid);
       }
+      const kept = stickyFields(live.payload, input.payload, input.sticky);
+      const next = kept ? JSON.stringify({ ...(input.payload as object), ...kept }) : payload;
       const woken = live.state === 'needs_attention';
       const nextRunAt = live.state === 'running' ? live.run_at : woken ? runAt : Math.min(live.run_at, runAt);
       this.db
@@ -89,7 +93,7 @@ export class JobRepository {
              request_id = coalesce(?, request_id)
            WHERE id = ?`,
         )
-        .run(payload, woken ? 'pending' : live.state, woken ? 0 : live.attempts, nextRunAt, now, requestId, live.id);
+        .run(next, woken ? 'pending' : live.state, woken ? 0 : live.attempts, nextRunAt, now, requestId, live.id);
       return live.id;
     });
     return this.get(tx())!;
@@ -153,6 +157,16 @@ export class JobRepository {
          WHERE id = ? AND state = 'running'`,
       )
       .run(job.revision, job.revision, now, now, job.id);
+  }
+
+  /**
+   * Deletes a run's job that named nothing to work on (a dropped event), unless a newer revision was coalesced in
+   * while it ran: that one goes back to pending, as after `complete`. Returns whether the job was deleted.
+   */
+  drop(job: Pick<Job, 'id' | 'revision'>, now = Date.now()): boolean {
+    if (this.db.prepare(`DELETE FROM jobs WHERE id = ? AND state = 'running' AND revision = ?`).run(job.id, job.revision).changes > 0) return true;
+    this.complete(job, now);
+    return false;
   }
 
   /** A transient failure: try again at `runAt`. */
@@ -329,6 +343,14 @@ function fromRow(r: JobRow): Job {
     updatedAt: r.updated_at,
     requestId: r.request_id ?? null,
   };
+}
+
+/** The `sticky` fields the live job's payload has and the new one lacks, or undefined when there are none. */
+function stickyFields(livePayload: string, next: unknown, sticky: readonly string[] | undefined): Record<string, unknown> | undefined {
+  if (!sticky?.length || !next || typeof next !== 'object') return undefined;
+  const live = JSON.parse(livePayload) as Record<string, unknown>;
+  const kept = Object.fromEntries(sticky.filter((f) => Object.hasOwn(live, f) && !Object.hasOwn(next, f)).map((f) => [f, live[f]]));
+  return Object.keys(kept).length ? kept : undefined;
 }
 
 /** 1 for a job whose payload says it is likely an echo of the connector's own write-back, else 0 (SQL). */

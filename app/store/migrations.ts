@@ -290,4 +290,24 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 11,
+    name: "portals: the first install on Bitrix24's clock; event tallies per portal and minute",
+    sql: `
+      -- When the app was first installed on the portal, on the portal's own clock (server.time, unix ms): documents
+      -- created and last changed before it are left to the admin's backfill. Null for portals installed before it was
+      -- kept (installed_at, on the connector's clock, stands in). A reinstall keeps it.
+      ALTER TABLE portals ADD COLUMN b24_installed_at INTEGER;
+
+      -- event tally: what a portal's events caused, counted per minute (unix ms of the minute's start): new jobs queued
+      -- for unlinked documents ('new_job', capped per minute) and events dropped ('dropped:<reason>').
+      CREATE TABLE event_tallies (
+        member_id          TEXT NOT NULL REFERENCES portals(member_id) ON DELETE CASCADE,
+        minute             INTEGER NOT NULL,
+        what               TEXT NOT NULL,
+        n                  INTEGER NOT NULL,
+        PRIMARY KEY (member_id, minute, what)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

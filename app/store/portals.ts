@@ -18,6 +18,8 @@ export interface Portal {
   installedBy: number | null;
   state: PortalState;
   installedAt: number;
+  /** When the app was first installed, on the portal's clock (server.time), ms; null when not known (see installedAt). */
+  b24InstalledAt: number | null;
   updatedAt: number;
   /** Unix ms after which an uninstalled portal's data is purged (CLEAN); null = kept. */
   purgeAt: number | null;
@@ -38,12 +40,13 @@ interface PortalRow {
   installed_by: number | null;
   state: PortalState;
   installed_at: number;
+  b24_installed_at: number | null;
   updated_at: number;
   purge_at: number | null;
   relocation_allowed: number;
 }
 
-export type PortalInput = Omit<Portal, 'installedAt' | 'updatedAt' | 'purgeAt' | 'relocationAllowed'>;
+export type PortalInput = Omit<Portal, 'installedAt' | 'b24InstalledAt' | 'updatedAt' | 'purgeAt' | 'relocationAllowed'>;
 
 export interface PortalTokens {
   accessToken: string;
@@ -113,6 +116,11 @@ export class PortalRepository {
       .run(this.box.seal(applicationToken, `portals.application_token:${memberId}`), now, memberId);
   }
 
+  /** Records the first install on the portal's clock; never moves one already recorded. */
+  keepB24InstalledAt(memberId: string, at: number): void {
+    this.db.prepare('UPDATE portals SET b24_installed_at = ? WHERE member_id = ? AND b24_installed_at IS NULL').run(at, memberId);
+  }
+
   setState(memberId: string, state: PortalState, now = Date.now()): void {
     this.db.prepare('UPDATE portals SET state = ?, updated_at = ? WHERE member_id = ?').run(state, now, memberId);
   }
@@ -180,6 +188,7 @@ export class PortalRepository {
       installedBy: r.installed_by,
       state: r.state,
       installedAt: r.installed_at,
+      b24InstalledAt: r.b24_installed_at ?? null,
       updatedAt: r.updated_at,
       purgeAt: r.purge_at,
       relocationAllowed: r.relocation_allowed === 1,

@@ -124,7 +124,7 @@ export function startBackfill(deps: BackfillDeps, memberId: string, previewId: s
   }
   store.transaction(() => {
     for (const ref of preview.refs) {
-      store.jobs.enqueue({ memberId, kind: 'push-invoice', key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'backfill' } });
+      store.jobs.enqueue({ memberId, kind: 'push-invoice', key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'backfill', adminAsked: true } });
     }
     store.settings.set(memberId, RUN_KEY, { id: preview.id, refs: preview.refs, startedAt: now } satisfies StoredRun);
     store.settings.set(memberId, PREVIEW_KEY, null);

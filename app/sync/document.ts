@@ -61,6 +61,8 @@ export interface SalesDocument {
   quoteNumber?: string | null;
   /** The document's custom (UF) fields as Bitrix24 returns them, e.g. `ufCrm_Region` (the tracking setting reads one). */
   fields?: Record<string, unknown>;
+  /** When Bitrix24 says the document was created and last changed (its own clock, ms; null when it does not say). */
+  times?: { createdAt: number | null; updatedAt: number | null };
 }
 
 /** The subject of a document in the activity log and job keys, e.g. `smart_invoice:42`. */

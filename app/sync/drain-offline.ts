@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
 import type { B24Event } from '../bitrix/request-auth.js';
+import type { Metrics } from '../metrics.js';
 import { documentOf, intakeEvent } from './intake.js';
 import { AUTH_CONNECTOR } from '../bitrix/portal-setup.js';
 
@@ -22,7 +23,7 @@ interface OfflineRecord {
   MESSAGE_ID: string;
 }
 
-export async function drainOfflineEvents(deps: { store: Store; portals: PortalClients; logger: Logger }, memberId: string): Promise<number> {
+export async function drainOfflineEvents(deps: { store: Store; portals: PortalClients; logger: Logger; metrics?: Metrics }, memberId: string): Promise<number> {
   const client = deps.portals.for(memberId);
   let total = 0;
   for (let round = 0; round < 100; round++) {
@@ -36,7 +37,8 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
         let needsSweep = false;
         for (const rec of events) {
           const event = asEvent(memberId, rec);
-          if (event && documentOf(event)) intakeEvent(deps.store, memberId, event);
+          // The same rule as online events (intake.ts, push-document.ts), without the cap: Bitrix24 itself wrote these.
+          if (event && documentOf(event)) intakeEvent(deps.store, memberId, event, { metrics: deps.metrics });
           else if (/^ONCRM(DYNAMICITEM|INVOICE)/.test(rec.EVENT_NAME)) needsSweep = true;
         }
         if (needsSweep) deps.store.jobs.enqueue({ memberId, kind: 'reconcile', key: `reconcile:${memberId}`, payload: { reason: 'offline event without id' } });

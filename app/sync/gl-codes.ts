@@ -10,6 +10,7 @@ import type { PortalClient } from '../bitrix/portal-client.js';
 import type { Store } from '../store/index.js';
 import type { CachedOrgData } from './org-data.js';
 import { accountProblem } from './mapping.js';
+import { noCatalogAccess, readsCatalog } from '../bitrix/document-access.js';
 
 /** Rows per Bitrix24 list page (fixed by Bitrix24). */
 export const B24_PAGE = 50;
@@ -52,12 +53,17 @@ function listParams(catalogId: number, filter: ProductFilter, select: string[]):
   return { filter: f, select: ['id', 'iblockId', ...select], order: { id: 'ASC' } };
 }
 
-/** One page of the GL-code table (one Bitrix24 call). */
+/**
+ * One page of the GL-code table (one Bitrix24 call), for a `viewer` whom Bitrix24 lets view the catalog (asked with
+ * the viewer's own token first; 403 otherwise).
+ */
 export async function productPage(
   client: PortalClient, store: Store, memberId: string, org: CachedOrgData | undefined, filter: ProductFilter, page: number,
+  viewer?: { clientEndpoint: string; authId: string },
 ): Promise<ProductPage> {
   const propertyId = propertyIdOf(store, memberId);
   const catalogId = await catalogIdOf(client, store, memberId, propertyId);
+  if (viewer && !(await readsCatalog(viewer.clientEndpoint, viewer.authId, catalogId))) throw noCatalogAccess();
   // https://apidocs.bitrix24.com/api-reference/catalog/product/catalog-product-list.html
   const answer = await client.callRaw('catalog.product.list', { ...listParams(catalogId, filter, ['name', `property${propertyId}`]), start: page * B24_PAGE }, { idempotent: true });
   const rows = ((answer.result as { products?: Record<string, unknown>[] })?.products ?? []);

@@ -222,7 +222,7 @@ export class ImportFromXero {
       if (records.length === 0) break;
       after = records.at(-1)!.seq;
       store.imports.markSending(run.id, records.filter((r) => keys.has(r.seq)).map((r) => r.seq));
-      const answer = Object.keys(calls).length ? await client.batch(calls) : { results: {}, errors: {}, limited: [] };
+      const answer = Object.keys(calls).length ? await client.batch(calls) : { results: {}, errors: {}, codes: {}, limited: [] };
       store.transaction(() => {
         for (const r of records) {
           const key = `k${r.seq}`;

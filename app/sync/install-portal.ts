@@ -19,6 +19,7 @@ import type { PortalClients } from '../bitrix/portal-client.js';
 import { setUpPortal, type SetupReport } from '../bitrix/portal-setup.js';
 import type { ConnectXero } from './connect-xero.js';
 import type { JobHandler } from './outbox.js';
+import { recordInstallTime } from './install-time.js';
 
 /** What an installer POST or ONAPPINSTALL claims; only the refresh token is used to learn the truth. */
 export interface InstallClaim {
@@ -86,6 +87,7 @@ export class InstallPortal {
       state: 'installed',
     });
     clients.forget(portal.memberId);
+    await recordInstallTime({ store, logger }, clients.for(portal.memberId), portal.memberId);
     const setup = await this.setUp(portal.memberId, known ? 'reinstalled' : 'installed');
     await this.autoConnectCustom(portal.memberId);
     logger.info({ memberId: portal.memberId, added: setup.added.length, existing: setup.alreadyThere.length }, 'portal installed');

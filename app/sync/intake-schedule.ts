@@ -30,13 +30,17 @@ export class IntakeSchedule {
     this.#tasks.push(cron.schedule('17 3 * * *', () => this.housekeeping(), { name: 'retention' }));
   }
 
-  /** Deletes finished jobs and activity older than the retention settings, expired consent steps, and portals due a purge. */
-  housekeeping(now = Date.now()): { jobs: number; activity: number; consents: number; portals: number } {
+  /**
+   * Deletes finished jobs and activity older than the retention settings, expired consent steps, event tallies older
+   * than two days (the dashboard shows the last hour), and portals due a purge.
+   */
+  housekeeping(now = Date.now()): { jobs: number; activity: number; consents: number; eventTallies: number; portals: number } {
     const day = 24 * 60 * 60_000;
     const removed = this.store.transaction(() => ({
       jobs: this.store.jobs.purgeFinished(now - this.retention.jobDays * day),
       activity: this.store.activity.purgeOlderThan(now - this.retention.activityDays * day),
       consents: this.store.consents.purgeExpired(now),
+      eventTallies: this.store.eventTallies.purgeOlderThan(now - 2 * day),
       portals: this.store.portals.purgeDue(now).length,
     }));
     this.logger.info(removed, 'retention: old records deleted');

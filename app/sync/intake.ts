@@ -4,7 +4,9 @@
  */
 import type { B24Event } from '../bitrix/request-auth.js';
 import type { Store } from '../store/index.js';
-import type { B24Type } from '../store/links.js';
+import type { B24Type, Link } from '../store/links.js';
+import type { Metrics } from '../metrics.js';
+import { noteDropped, type DropReason } from './event-drops.js';
 import { portalSettings } from './settings.js';
 import { PUSH_CONTACT_JOB, pushContactKey } from './sync-contacts.js';
 
@@ -65,24 +67,66 @@ export function isLikelyEcho(store: Store, memberId: string, event: B24Event, no
   return Boolean(link && now - link.lastSyncedAt < ECHO_LIKELY_MS);
 }
 
-/** Stores the job an event asks for; returns false when the event needs no work. */
-export function intakeEvent(store: Store, memberId: string, event: B24Event): boolean {
+export interface IntakeOptions {
+  /**
+   * New documents (not linked yet) this portal's events may queue per minute; more are dropped (`over_limit`). Unset:
+   * no cap (the offline queue's records come from Bitrix24 itself, read with the connector's token).
+   */
+  newDocumentsPerMinute?: number;
+  metrics?: Pick<Metrics, 'eventDropped'>;
+}
+
+/** Payload fields of a push job that outlive an event coalescing into it: an admin's "Send to Xero" or backfill. */
+export const STICKY_PUSH_FIELDS = ['adminAsked'] as const;
+
+/** A company or contact the connector keeps in step: linked to a Xero contact (sync-contacts.ts works only those). */
+export function isSyncedCustomer(link: Link | undefined): boolean {
+  return link?.xeroType === 'contact' && link.connectionId !== null;
+}
+
+/** A document the connector has in Xero, or sent there without a recorded answer (heal-lost.ts finds it). */
+export function isKnownDocument(store: Store, memberId: string, doc: Pick<EventDocument, 'type' | 'id'>): boolean {
+  return Boolean(store.links.find(memberId, doc.type, doc.id)) || store.links.wasSent(memberId, doc.type, doc.id);
+}
+
+/**
+ * Stores the job an event asks for; returns false when the event needs no work. An event is a hint: a linked document
+ * (or company, contact) is looked at; an unlinked one only while the portal's new documents of this minute stay under
+ * the cap, and its push drops it unless Bitrix24 says it was created or changed after the install (push-document.ts).
+ * Everything else is dropped here, counted (event-drops.ts), and leaves no job row.
+ */
+export function intakeEvent(store: Store, memberId: string, event: B24Event, opts: IntakeOptions = {}): boolean {
+  const drop = (reason: DropReason) => {
+    noteDropped(store, opts.metrics, memberId, reason);
+    return false;
+  };
   if (event.event === 'ONOFFLINEEVENT') {
     store.jobs.enqueue({ memberId, kind: 'drain-offline', key: `drain-offline:${memberId}`, payload: {} });
     return true;
   }
   const customer = customerOf(event);
   if (customer) {
+    if (!isSyncedCustomer(store.links.find(memberId, customer.type, customer.id))) return drop('not_linked');
     store.jobs.enqueue({ memberId, kind: PUSH_CONTACT_JOB, key: pushContactKey(memberId, customer.type, customer.id), payload: customer });
     return true;
   }
   const doc = documentOf(event);
   if (!doc || (doc.type === 'quote' && !portalSettings(store, memberId).quoteSync)) return false;
+  const key = pushJobKey(memberId, doc);
+  // A job already waiting for the document takes the event in (no new key); otherwise an unknown document is new work.
+  if (!isKnownDocument(store, memberId, doc) && !store.jobs.findLive(key)) {
+    if (doc.deleted) return drop('not_linked');
+    if (opts.newDocumentsPerMinute !== undefined && !store.eventTallies.take(memberId, NEW_DOCUMENT_TALLY, opts.newDocumentsPerMinute)) return drop('over_limit');
+  }
   store.jobs.enqueue({
     memberId,
     kind: pushJobKind(doc.type),
-    key: pushJobKey(memberId, doc),
+    key,
     payload: { type: doc.type, id: doc.id, deleted: doc.deleted, event: event.event, ts: event.ts ?? null, ...(isLikelyEcho(store, memberId, event) ? { likelyEcho: true } : {}) },
+    sticky: STICKY_PUSH_FIELDS,
   });
   return true;
 }
+
+/** The event tally of new documents queued, capped per portal and minute. */
+const NEW_DOCUMENT_TALLY = 'new_document';

@@ -13,6 +13,7 @@ import type { OrgTrackingCategory } from '../xero/organisation.js';
 import type { SalesDocument } from './document.js';
 import type { PortalSettings } from './settings.js';
 import type { DocumentKind, KindContext } from './document-kind.js';
+import { ownValue } from '../own-keys.js';
 
 /**
  * The invoice's Reference, as the `reference` setting says: its Bitrix24 number or its title (the number when it has
@@ -139,7 +140,7 @@ export const invoiceKind: DocumentKind<Invoice> = {
       const next = (await deleteOrVoidInvoice(gateway, tenantId, link.xeroId, status)).status;
       return { status: next, message: `Invoice ${link.xeroNumber} was ${next === 'VOIDED' ? 'voided' : 'deleted'} in Xero because it was moved to ${where} in Bitrix24.` };
     }
-    const approveStage = pipeline ? settings.approveStages[pipelineKey(doc.type, doc.categoryId)] ?? semanticDefaults(pipeline).sent : undefined;
+    const approveStage = pipeline ? ownValue(settings.approveStages, pipelineKey(doc.type, doc.categoryId)) ?? semanticDefaults(pipeline).sent : undefined;
     if (settings.approveInXero && doc.stageId === approveStage && (status === 'DRAFT' || status === 'SUBMITTED')) {
       const next = (await approveInvoice(gateway, tenantId, link.xeroId)).status;
       return { status: next, message: `Invoice ${link.xeroNumber} was approved in Xero because it was moved to ${where} in Bitrix24.` };

@@ -10,6 +10,7 @@ import type { Job } from '../store/jobs.js';
 import { withRequestId } from '../request-context.js';
 import type { Metrics } from '../metrics.js';
 import { isStoreFaultCode, storeFaultCode, storeFaultError } from '../store/faults.js';
+import { noteDropped, type DropReason } from './event-drops.js';
 
 export type JobOutcome =
   | { kind: 'done' }
@@ -17,7 +18,9 @@ export type JobOutcome =
   | { kind: 'attention'; code: string; message: string }
   | { kind: 'paused'; message: string }
   /** A limit of the other side holds the job until `until` (epoch ms): back in the queue, the attempt not counted. */
-  | { kind: 'wait'; code: string; message: string; until: number };
+  | { kind: 'wait'; code: string; message: string; until: number }
+  /** The job's event named nothing to work on (event-drops.ts): its row is deleted and the reason counted. */
+  | { kind: 'dropped'; reason: DropReason };
 
 /**
  * Claims up to `n` more due jobs of the group's kind and portal, for a handler whose batch turned out part-empty
@@ -365,7 +368,7 @@ export class Outbox {
     const { jobs } = this.store;
     this.metrics?.jobOutcome(job.kind, outcome.kind);
     withRequestId(job.requestId ?? undefined, () =>
-      this.logger.info({ jobId: job.id, kind: job.kind, key: job.key, attempt: job.attempts, outcome: outcome.kind, ...(outcome.kind === 'done' ? {} : { code: 'code' in outcome ? outcome.code : undefined, message: outcome.message }) }, 'job worked'),
+      this.logger.info({ jobId: job.id, kind: job.kind, key: job.key, attempt: job.attempts, outcome: outcome.kind, ...(outcome.kind === 'done' ? {} : outcome.kind === 'dropped' ? { reason: outcome.reason } : { code: 'code' in outcome ? outcome.code : undefined, message: outcome.message }) }, 'job worked'),
     );
     switch (outcome.kind) {
       case 'done':
@@ -389,6 +392,9 @@ export class Outbox {
         break;
       case 'wait':
         jobs.waitUntil(job.id, outcome.until, outcome);
+        break;
+      case 'dropped':
+        if (jobs.drop(job) && job.memberId) noteDropped(this.store, this.metrics, job.memberId, outcome.reason);
         break;
     }
   }

@@ -35,11 +35,22 @@ import type { ClaimMore, JobHandler, JobOutcome } from './outbox.js';
 import type { PortalSettings } from './settings.js';
 import { salesMapping, type SalesMapping } from './mapping.js';
 import type { OrgDataCache } from './org-data.js';
+import { isKnownDocument } from './intake.js';
+import { installedSince, madeBefore } from './install-time.js';
 
 export interface PushPayload {
   type: 'smart_invoice' | 'invoice' | 'quote';
   id: string;
   deleted?: boolean;
+  /** What queued it: an event's name, `reconcile`, `backfill` or `manual` ("Send to Xero"). */
+  event?: string;
+  /** An admin asked for it (backfill, "Send to Xero"): sent even when it was made before the install. */
+  adminAsked?: boolean;
+}
+
+/** Whether an admin asked for the push (jobs queued before `adminAsked` existed name it by their event). */
+function adminAsked(p: PushPayload | undefined): boolean {
+  return Boolean(p && (p.adminAsked === true || p.event === 'backfill' || p.event === 'manual'));
 }
 
 /** How many times a group tops itself up with further due jobs when echoes left its Xero request part-empty. */
@@ -205,10 +216,18 @@ export class PushDocuments<P> implements JobHandler {
     for (const ref of deletions) round.settle(keyOf(ref), await this.removeFromXero(round, ref, states));
   }
 
-  /** Reads the documents; those gone from Bitrix24 are removed, echoes are done, the rest need work. */
+  /**
+   * Reads the documents; those gone from Bitrix24 are removed, echoes are done, the rest need work. A document the
+   * connector has nothing of in Xero and no admin asked for is worked only when Bitrix24 says it was created or changed
+   * after the install; otherwise (or when Bitrix24 has no such document) its job is dropped: the row deleted, the
+   * reason counted (event-drops.ts).
+   */
   private async loadChanged(round: Round, client: PortalClient, refs: DocumentRef[]): Promise<Candidate[]> {
     if (refs.length === 0) return [];
     const { memberId, connection, settings } = round;
+    const portal = this.deps.store.portals.get(memberId);
+    const since = portal ? installedSince(portal) : Number.NEGATIVE_INFINITY;
+    const known = (ref: DocumentRef) => adminAsked(round.byKey.get(keyOf(ref))?.payload as PushPayload | undefined) || isKnownDocument(this.deps.store, memberId, ref);
     const read = await readDocuments(client, refs, {
       accountCodePropertyId: this.deps.store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
       // The tracking option is named by the field's label when the field is a Bitrix24 list.
@@ -221,10 +240,18 @@ export class PushDocuments<P> implements JobHandler {
       const r = read.get(key);
       if (!r) continue;
       if (!r.ok) {
-        // Gone from Bitrix24 (whether or not an event said so): removed in Xero, their Xero states read at once.
-        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') gone.push({ ...ref, deleted: true } as PushPayload);
+        // Gone from Bitrix24 (whether or not an event said so): removed in Xero, their Xero states read at once; an
+        // id the connector never had is a hint about nothing.
+        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND' && !known(ref)) round.settle(key, { kind: 'dropped', reason: 'not_found' });
+        else if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') gone.push({ ...ref, deleted: true } as PushPayload);
         else if (r.failure.retryAt) round.settle(key, { kind: 'wait', code: r.failure.code, message: r.failure.message, until: r.failure.retryAt });
+        else if (r.failure.transient) round.settle(key, { kind: 'retry', code: r.failure.code, message: r.failure.message });
         else round.attention(key, r.failure);
+        continue;
+      }
+      // Pre-install history is the admin's to send (backfill, "Send to Xero"), never an event's.
+      if (r.doc.times && madeBefore(r.doc.times, since) && !known(ref)) {
+        round.settle(key, { kind: 'dropped', reason: 'before_install' });
         continue;
       }
       if ((round.byKey.get(key)?.payload as PushPayload | undefined)?.deleted) this.noteDeleteRefused(memberId, ref);

@@ -11,6 +11,7 @@ import { toXeroQuote } from '../xero/invoice-mapper.js';
 import { findQuotesByReference, getQuotes, moveQuote, pushQuotes } from '../xero/quotes.js';
 import type { DocumentKind } from './document-kind.js';
 import type { PortalSettings } from './settings.js';
+import { ownValue } from '../own-keys.js';
 
 /** Seconds before the earliest lost send from which Xero's quotes are searched (clock skew). */
 const LOOKUP_SKEW_MS = 60_000;
@@ -20,7 +21,7 @@ const VERB: Record<string, string> = { SENT: 'marked sent', ACCEPTED: 'accepted'
 /** The Xero quote status a Bitrix24 quote stage asks for: the admin's map, else the stage's semantics; null: none. */
 export function quoteStatusOfStage(pipeline: Pipeline | undefined, stage: Stage | undefined, settings: PortalSettings): string | null {
   if (!stage) return null;
-  const chosen = settings.quoteStageMap[stage.id];
+  const chosen = ownValue(settings.quoteStageMap, stage.id);
   if (chosen) return chosen;
   if (stage.semantics === 'S') return 'ACCEPTED';
   if (stage.semantics === 'F') return 'DECLINED';

@@ -7,8 +7,9 @@
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
-import { pushJobKey, pushJobKind } from './intake.js';
+import { isSyncedCustomer, pushJobKey, pushJobKind, STICKY_PUSH_FIELDS } from './intake.js';
 import { portalSettings } from './settings.js';
+import { installedSince } from './install-time.js';
 import { PUSH_CONTACT_JOB, pushContactKey } from './sync-contacts.js';
 
 /** Needs-attention causes that can be fixed away from the document itself, re-checked at every sweep. */
@@ -23,7 +24,8 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
   if (!portal || portal.state !== 'installed') return 0;
   const client = deps.portals.for(memberId);
   const scope = `portal:${memberId}`;
-  const since = (name: string) => new Date(Number(store.watermarks.get(scope, name) ?? portal.installedAt) - OVERLAP_MS).toISOString();
+  // The first sweep starts at the install (Bitrix24's clock, install-time.ts): older documents are the backfill's.
+  const since = (name: string) => new Date(Number(store.watermarks.get(scope, name) ?? installedSince(portal)) - OVERLAP_MS).toISOString();
 
   // https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-list.html
   const smart = await client.list<{ id: number | string }>(
@@ -66,14 +68,14 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
 
   store.transaction(() => {
     for (const c of customers) {
-      if (store.links.find(memberId, c.type, c.id)?.xeroType !== 'contact') continue;
+      if (!isSyncedCustomer(store.links.find(memberId, c.type, c.id))) continue;
       store.jobs.enqueue({ memberId, kind: PUSH_CONTACT_JOB, key: pushContactKey(memberId, c.type, c.id), payload: c });
     }
     store.watermarks.set(scope, 'b24.companies', String(now));
     store.watermarks.set(scope, 'b24.contacts', String(now));
     for (const [type, ids] of [['smart_invoice', smart.map((i) => String(i.id))], ['invoice', classic.map((i) => String(i.ID))], ['quote', quotes.map((i) => String(i.id))]] as const) {
       for (const id of ids) {
-        store.jobs.enqueue({ memberId, kind: pushJobKind(type), key: pushJobKey(memberId, { type, id }), payload: { type, id, deleted: false, event: 'reconcile' } });
+        store.jobs.enqueue({ memberId, kind: pushJobKind(type), key: pushJobKey(memberId, { type, id }), payload: { type, id, deleted: false, event: 'reconcile' }, sticky: STICKY_PUSH_FIELDS });
       }
     }
     store.watermarks.set(scope, 'b24.smart_invoices', String(now));

@@ -9,6 +9,7 @@ import type { CachedOrgData } from './org-data.js';
 import { accountProblem } from './mapping.js';
 import type { PortalSettings } from './settings.js';
 import { taxTypeProblem, vatLabel } from './tax-matching.js';
+import { hasOwnKey } from '../own-keys.js';
 
 /** `smart_invoice:2` → `SMART_INVOICE_STAGE_2`, `invoice` → `INVOICE_STATUS`, `quote` → `QUOTE_STATUS`. */
 export function entityIdOfPipelineKey(key: string): string | null {
@@ -63,7 +64,7 @@ export async function stageProblems(patch: Partial<PortalSettings>, client: Port
   for (const [key, byStatus] of Object.entries(patch.stageMap ?? {})) {
     const statuses = key === 'quote' ? ROLE_OF_STATUS.quote : ROLE_OF_STATUS.invoice;
     for (const [status, stageId] of Object.entries(byStatus)) {
-      if (!(status in statuses)) out.push(`stageMap.${key}.${status}: not a Xero status that moves a document (${Object.keys(statuses).join(', ')}).`);
+      if (!hasOwnKey(statuses, status)) out.push(`stageMap.${key}.${status}: not a Xero status that moves a document (${Object.keys(statuses).join(', ')}).`);
       else check(`stageMap.${key}.${status}`, key, stageId);
     }
   }

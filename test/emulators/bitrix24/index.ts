@@ -93,6 +93,10 @@ export interface Bitrix24Emulator {
   denyRead(userId: number, entityTypeId: number, ids?: number[]): void;
   /** Withholds a user's CRM create permission for an entity type (legacy `crm.company/contact.add` answer "Access denied."). */
   denyCreate(userId: number, entityTypeId: number): void;
+  /** Withholds that user's read permission for one pipeline (funnel) of a type: its items, and the pipeline in crm.category.list. */
+  denyCategory(userId: number, entityTypeId: number, categoryId: number): void;
+  /** Withholds that user's permission to view the product catalog. */
+  denyCatalog(userId: number): void;
   expireAccessTokens(): void;
   /** Test control: refresh requests at /oauth/token/ wait for `gate` before they are looked at; null lets them through. */
   holdRefreshes(gate: (() => Promise<void>) | null): void;
@@ -119,6 +123,8 @@ export interface Bitrix24Emulator {
   setEventDelivery(enabled: boolean): void;
 
   setFaults(faults: Faults): void;
+  /** The portal's clock runs `offsetMs` ahead of this machine's (negative: behind): CRM times and `server.time` follow it. */
+  setClock(offsetMs: number): void;
   /** Turns on the per-method operating-time limit (429 OPERATION_TIME_LIMIT once spent), or off with `false`. */
   setOperatingLimit(limit: OperatingLimit | false): void;
   readonly callLog: CallLogEntry[];
@@ -244,7 +250,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     reset() {
       portal.reset();
       svc.resetCounters();
-      svc.faults = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {} };
+      svc.faults = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {}, omitAnswers: {} };
       frameMessages.length = 0;
       if (opts.seedDemo) seedDemo(portal);
     },
@@ -365,6 +371,14 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
       portal.user(userId);
       portal.readDenials.push({ userId, entityTypeId, ids: ids ?? null });
     },
+    denyCategory(userId, entityTypeId, categoryId) {
+      portal.user(userId);
+      portal.readDenials.push({ userId, entityTypeId, ids: null, categoryId });
+    },
+    denyCatalog(userId) {
+      portal.user(userId);
+      portal.catalogDenials.add(userId);
+    },
     denyCreate(userId, entityTypeId) {
       portal.user(userId);
       portal.createDenials.push({ userId, entityTypeId });
@@ -396,8 +410,9 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     setEventDelivery(enabled) { portal.delivery.enabled = enabled; },
 
     setFaults(f) {
-      svc.faults = { burst503: f.burst503 ?? 0, burst429: f.burst429 ?? 0, latencyMs: f.latencyMs ?? 0, dropRate: f.dropRate ?? 0, dropNext: f.dropNext ?? 0, failMethods: { ...f.failMethods } };
+      svc.faults = { burst503: f.burst503 ?? 0, burst429: f.burst429 ?? 0, latencyMs: f.latencyMs ?? 0, dropRate: f.dropRate ?? 0, dropNext: f.dropNext ?? 0, failMethods: { ...f.failMethods }, omitAnswers: { ...f.omitAnswers } };
     },
+    setClock(offsetMs) { portal.clockOffsetMs = offsetMs; },
     setOperatingLimit(limit) { svc.operatingLimit = limit ? { ...limit, costSeconds: { ...limit.costSeconds } } : false; },
     get callLog() { return svc.callLog; },
     get counters() { return svc.counters; },

@@ -5,7 +5,7 @@
  * (fixture rest.catalog.product.get.error.response.json); the specific numbers below are unverified.
  */
 import { RestError, keysetPage, page, matches, sortRows, toInt } from './core.js';
-import type { Registry } from './registry.js';
+import type { CallCtx, Registry } from './registry.js';
 import { CATALOG_IBLOCK_ID, type ProductProperty } from './portal.js';
 
 export function registerCatalog(r: Registry): void {
@@ -19,12 +19,19 @@ export function registerCatalog(r: Registry): void {
     { id: 4, name: 'VAT 20%', rate: 20, active: 'Y', sort: 400 },
   ], p.start, (vats) => ({ vats })));
 
+  // Source: catalog-product-list.md / -get.md, "Possible error codes": 400 200040300010 "Access Denied", "No permission to
+  // view the product catalog". Admins always may.
+  const requireCatalog = (ctx: CallCtx) => {
+    if (!ctx.portal.canReadCatalog(ctx.user.id)) throw new RestError(200040300010, 'Access Denied', 400);
+  };
   r.add('catalog.product.get', 'catalog', (p, ctx) => {
+    requireCatalog(ctx);
     const prod = ctx.portal.products.get(toInt(p.id, 0));
     if (!prod) throw new RestError(200040300010, 'Access Denied', 400); // docs' only sample error (unverified for "missing")
     return { result: { product: ctx.portal.renderProduct(prod) } }; // fixture rest.catalog.product.get.response.json
   });
   r.add('catalog.product.list', 'catalog', (p, ctx) => {
+    requireCatalog(ctx);
     const filter = (p.filter ?? {}) as Record<string, unknown>;
     const select = Array.isArray(p.select) ? p.select.map(String) : [];
     // `iblockId` is required in filter and select (bitrix24-rest.md §3).

@@ -185,7 +185,8 @@ export function registerCrm(r: Registry): void {
     // Estimates have no pipelines (error code unverified).
     if (et === QUOTE) throw new RestError('NOT_SUPPORTED', 'Entity type does not support categories', 400);
     ctx.portal.itemStore(et);
-    const cats = ctx.portal.categories.filter((c) => c.entityTypeId === et).sort((a, b) => a.sort - b.sort);
+    // Source: crm-category-list.md: "filtered by access permissions … a funnel the user may not read is not included".
+    const cats = ctx.portal.categories.filter((c) => c.entityTypeId === et && ctx.portal.canReadCategory(ctx.user.id, et, c.id)).sort((a, b) => a.sort - b.sort);
     return page(cats.map((c) => ({ ...c, originId: '', originatorId: '' })), p.start, (categories) => ({ categories })); // fixture
   });
   r.add('crm.category.get', 'crm', (p, ctx) => {
@@ -260,20 +261,25 @@ export function registerCrm(r: Registry): void {
       const item = ctx.portal.items.get(et)!.get(toInt(p.id ?? p.ID, 0));
       // Legacy methods send an empty error code (fixture rest.crm.quote.get.error.not-found.response.json).
       if (!item) throw new RestError('', 'Not found', 400);
+      // CCrm…RestProxy::innerGet refuses a user without read permission with "Access denied." (restservice.php), the
+      // legacy empty code; wording as for classic invoices (unverified).
+      if (!ctx.portal.canRead(ctx.user.id, et, Number(item.data.id))) throw new RestError('', 'Access denied.', 400);
       return { result: legacyRender(ctx.portal, item) };
     });
     r.add(`${prefix}.list`, 'crm', (p, ctx) => {
       const filter = (p.filter ?? {}) as Record<string, unknown>;
       // ID conditions are checked before rendering (same result; keeps keyset paging over large lists quick).
       const idFilter = Object.fromEntries(Object.entries(filter).filter(([k]) => splitFilterKey(k).field.toUpperCase() === 'ID'));
+      // Lists show only what the user may read (as crm.item.list, crm-item-list.md).
+      const readable = (it: { data: Record<string, unknown> }) => ctx.portal.canRead(ctx.user.id, et, Number(it.data.id));
       const keyset = keysetPage(ctx.portal.items.get(et)!.values(), (it) => Number(it.data.id), p, 'ID', (it) => {
-        if (!matches(idFilter, () => String(it.data.id))) return null;
+        if (!matches(idFilter, () => String(it.data.id)) || !readable(it)) return null;
         const row = legacyRender(ctx.portal, it);
         return matches(filter, (f) => row[f.toUpperCase()]) ? row : null;
       });
       if (keyset) return { result: keyset.map((row) => legacySelect(row, p.select)) };
       const rows = [...ctx.portal.items.get(et)!.values()]
-        .filter((it) => matches(idFilter, () => String(it.data.id)))
+        .filter((it) => matches(idFilter, () => String(it.data.id)) && readable(it))
         .map((it) => legacyRender(ctx.portal, it)).filter((row) => matches(filter, (f) => row[f.toUpperCase()]));
       const sorted = sortRows(rows, p.order, (row, f) => row[f.toUpperCase()], 'ID');
       return page(sorted, p.start, (slice) => slice.map((row) => legacySelect(row, p.select)));

@@ -4,7 +4,7 @@
  * feature-get.md; api-reference/common/users/profile.md, user-admin.md; api-reference/events/*.md;
  * api-reference/widgets/placement-*.md; api-reference/crm/universal/userfieldconfig/*.md (fixtures rest.*.json).
  */
-import { RestError, page, matches, sortRows, toInt, isYes, type Answer } from './core.js';
+import { RestError, page, matches, sortRows, toInt, isYes, isoDate, type Answer } from './core.js';
 import type { Registry, CallCtx } from './registry.js';
 import { UF_ENTITY } from './model.js';
 import type { UserField } from './portal.js';
@@ -60,6 +60,9 @@ export function registerSystem(r: Registry): void {
     // Source: profile.md; fixture rest.profile.response.json (ADMIN per token user).
     result: { ID: String(ctx.user.id), ADMIN: ctx.user.admin, NAME: ctx.user.name, LAST_NAME: ctx.user.lastName, PERSONAL_GENDER: '', TIME_ZONE: '' },
   }));
+  // Source: api-reference/common/system/server-time.md: the portal's current time, `YYYY-MM-DDThh:mm:ss±hh:mm`, in the
+  // server's time zone ("Use the method to calculate the clock offset between your server and Bitrix24").
+  r.add('server.time', 'basic', (_p, ctx) => ({ result: isoDate(ctx.portal.now()) }));
   r.add('user.admin', 'basic', (_p, ctx) => ({ result: ctx.user.admin })); // user-admin.md
   r.add('user.current', 'user', (_p, ctx) => ({ result: { ID: String(ctx.user.id), NAME: ctx.user.name, LAST_NAME: ctx.user.lastName, EMAIL: ctx.user.email, ACTIVE: true } }));
   r.add('scope', 'basic', (p, ctx) => ({ result: isYes(p.full) ? r.allScopes() : ['basic', ...ctx.app.scopes.filter((s) => s !== 'basic')] }));

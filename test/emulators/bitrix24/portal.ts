@@ -34,7 +34,8 @@ export interface AccessToken { token: string; userId: number; clientId: string; 
 export interface RefreshToken { token: string; userId: number; clientId: string; used: boolean; expiresAt: number }
 
 /** A user's CRM read permission withheld for one entity type: every item (`ids` null) or the listed ones. */
-export interface ReadDenial { userId: number; entityTypeId: number; ids: number[] | null }
+/** A read permission withheld: every item of a type (`ids` null), the listed items, or every item of one pipeline (`categoryId`). */
+export interface ReadDenial { userId: number; entityTypeId: number; ids: number[] | null; categoryId?: number }
 
 export interface CrmItem { entityTypeId: number; data: Record<string, unknown>; uf: Record<string, unknown> }
 
@@ -84,12 +85,21 @@ export class Portal {
   /** Base URL of the OAuth server this portal's tokens are refreshed at (oauth.bitrix.info's part); '' = this server. */
   oauthBaseUrl = '';
   accessTokenTtlSeconds: number;
+  /**
+   * How far the portal's clock runs ahead of this machine's, ms (negative: behind): a self-hosted portal keeps its own
+   * time. Its CRM times (`createdTime`, `updatedTime`, `DATE_INSERT`, `DATE_UPDATE`) and `server.time` follow it.
+   */
+  clockOffsetMs = 0;
+  /** The portal's clock, ms. */
+  now(): number { return Date.now() + this.clockOffsetMs; }
   users = new Map<number, User>();
   app: AppRegistration | null = null;
   /** Other applications installed on the same portal (their own client id, tokens and app.info). */
   otherApps: AppRegistration[] = [];
   /** CRM read permissions withheld from users (admins read everything). Entity type 5 = classic invoices. */
   readDenials: ReadDenial[] = [];
+  /** Users without the permission to view the product catalog (catalog.product.* answer 200040300010). */
+  catalogDenials = new Set<number>();
   /** CRM create permissions withheld from users, per entity type (admins create everything). */
   createDenials: { userId: number; entityTypeId: number }[] = [];
   accessTokens = new Map<string, AccessToken>();
@@ -134,6 +144,7 @@ export class Portal {
 
   /** Empties everything except the users and the base directories (stages, categories). */
   reset(): void {
+    this.clockOffsetMs = 0;
     this.users = new Map([
       [1, { id: 1, name: 'John', lastName: 'Admin', email: 'admin@example.com', admin: true }],
       [2, { id: 2, name: 'Mary', lastName: 'User', email: 'mary@example.com', admin: false }],
@@ -141,6 +152,7 @@ export class Portal {
     this.app = null;
     this.otherApps = [];
     this.readDenials = [];
+    this.catalogDenials = new Set();
     this.createDenials = [];
     this.accessTokens.clear();
     this.refreshTokens.clear();
@@ -260,7 +272,23 @@ export class Portal {
    */
   canRead(userId: number, entityTypeId: number, id: number): boolean {
     if (this.users.get(userId)?.admin) return true;
-    return !this.readDenials.some((d) => d.userId === userId && d.entityTypeId === entityTypeId && (d.ids === null || d.ids.includes(id)));
+    const category = this.items.get(entityTypeId)?.get(id)?.data.categoryId;
+    return !this.readDenials.some((d) => d.userId === userId && d.entityTypeId === entityTypeId && (
+      d.categoryId !== undefined ? d.categoryId === Number(category) : d.ids === null || d.ids.includes(id)));
+  }
+
+  /**
+   * Whether a user may read a pipeline (funnel): admins always; others unless the type or that pipeline is withheld.
+   * Source: crm-category-list.md ("The list of returned funnels is filtered by access permissions").
+   */
+  canReadCategory(userId: number, entityTypeId: number, categoryId: number): boolean {
+    if (this.users.get(userId)?.admin) return true;
+    return !this.readDenials.some((d) => d.userId === userId && d.entityTypeId === entityTypeId && (d.categoryId !== undefined ? d.categoryId === categoryId : d.ids === null));
+  }
+
+  /** Whether a user may view the product catalog: admins always (catalog-product-list.md, error 200040300010). */
+  canReadCatalog(userId: number): boolean {
+    return Boolean(this.users.get(userId)?.admin) || !this.catalogDenials.has(userId);
   }
 
   /** Whether a user may create CRM items of a type: admins always; others unless a denial covers it. */
@@ -345,14 +373,14 @@ export class Portal {
     const existing = this.offlineQueue.find((r) => r.connector === connector && r.objectKey === objectKey && !r.PROCESS_ID);
     const messageId = randomToken(32);
     if (existing) {
-      existing.TIMESTAMP_X = isoDate();
+      existing.TIMESTAMP_X = isoDate(this.now());
       existing.MESSAGE_ID = messageId;
       return;
     }
     const stringFields = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]));
     this.offlineQueue.push({
       ID: this.nextId('offline'),
-      TIMESTAMP_X: isoDate(),
+      TIMESTAMP_X: isoDate(this.now()),
       EVENT_NAME: event,
       // The docs' samples print EVENT_DATA as false; real portals send the event's data (third-party code reads
       // EVENT_DATA.FIELDS.ID, bitrix24-rest.md §10, unverified). Emulated with the data, like online events.
@@ -443,7 +471,7 @@ export class Portal {
 
   createItem(entityTypeId: number, fields: Record<string, unknown>, ctx: WriteCtx): CrmItem {
     const store = this.itemStore(entityTypeId);
-    const now = isoDate();
+    const now = isoDate(this.now());
     const by = ctx.userId ?? 1;
     const item: CrmItem = { entityTypeId, data: {}, uf: {} };
     if (entityTypeId === SMART_INVOICE) {
@@ -495,7 +523,7 @@ export class Portal {
     this.applyFields(draft, fields);
     if (entityTypeId === SMART_INVOICE) draft.data.categoryId = toInt(draft.data.categoryId);
     this.checkStage(draft);
-    const now = isoDate();
+    const now = isoDate(this.now());
     draft.data.updatedTime = now;
     draft.data.updatedBy = ctx.userId ?? 1;
     if (draft.data.stageId !== before.stageId) {
@@ -544,7 +572,7 @@ export class Portal {
       owner.data.opportunity = opportunity;
       owner.data.taxValue = taxValue;
     }
-    owner.data.updatedTime = isoDate();
+    owner.data.updatedTime = isoDate(this.now());
     owner.data.updatedBy = ctx.userId ?? 1;
     this.raise(itemEvent(entityTypeId, 'UPDATE'), itemEventFields(entityTypeId, ownerId), ctx);
     return built;
@@ -594,7 +622,7 @@ export class Portal {
    * the docs (fixtures README), so the shape follows the field table.
    */
   saveClassicInvoice(id: number | null, fields: Record<string, unknown>, ctx: WriteCtx): number {
-    const now = isoDate();
+    const now = isoDate(this.now());
     const existing = id === null ? null : this.classicInvoices.get(id);
     if (id !== null && !existing) throw new RestError('', 'Invoice is not found', 400);
     const inv: ClassicInvoice = existing ? { fields: { ...existing.fields }, rows: existing.rows } : { fields: {}, rows: [] };
@@ -676,7 +704,7 @@ export class Portal {
 
   /** Writes a product; raises CATALOG.PRODUCT.ON.ADD/UPDATE with `{ID, TYPE}` (fixtures event.CATALOG.PRODUCT.ON.*.json). */
   saveProduct(id: number | null, fields: Record<string, unknown>, ctx: WriteCtx): Product {
-    const now = isoDate();
+    const now = isoDate(this.now());
     let p = id === null ? undefined : this.products.get(id);
     if (id !== null && !p) throw new RestError(100, `Product ${id} is not exists`, 400);
     const isNew = !p;

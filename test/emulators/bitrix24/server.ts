@@ -27,6 +27,13 @@ export interface Faults {
   dropNext?: number;
   /** Method name → how many more calls of it answer 500 INTERNAL_SERVER_ERROR (e.g. a failing write-back). */
   failMethods?: Record<string, number>;
+  /**
+   * Method name (or the start of a command line, e.g. `crm.item.get?entityTypeId=4`) → how many more batch commands
+   * of it come back with neither a result nor an error. Source: batch.md
+   * ("Error Example (halt = 1)": the command after the failed one has no entry in `result` nor in `result_error`);
+   * here the command is not run at all, so it also stands for an answer a portal leaves out for other reasons.
+   */
+  omitAnswers?: Record<string, number>;
 }
 
 /**
@@ -50,7 +57,7 @@ export class RestService {
   readonly registry = new Registry();
   callLog: CallLogEntry[] = [];
   counters: Record<string, number> = {};
-  faults: Required<Faults> = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {} };
+  faults: Required<Faults> = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {}, omitAnswers: {} };
   leakyBucket: { burst: number; drainPerSecond: number } | false;
   /** Off by default, as on a self-hosted portal (reference §9: "the default restriction is disabled"). */
   operatingLimit: OperatingLimit | false = false;
@@ -193,6 +200,12 @@ export class RestService {
       const line = String(raw);
       const q = line.indexOf('?');
       const method = (q === -1 ? line : line.slice(0, q)).replace(/\.json$/, '');
+      const omit = Object.keys(this.faults.omitAnswers).find((k) => this.faults.omitAnswers[k]! > 0 && (k === method || line.startsWith(k)));
+      if (omit !== undefined) {
+        this.faults.omitAnswers[omit]! -= 1;
+        this.callLog.push({ at: isoDate(), method, userId: ctx.user.id, status: 0, viaBatch: true, error: 'omitted' });
+        continue;
+      }
       const sub = substitute(parseQuery(q === -1 ? '' : line.slice(q + 1)), refs) as Record<string, unknown>;
       delete sub.auth;
       let status = 200;

@@ -1,0 +1,53 @@
+/**
+ * Repository of event tallies: what a portal's events caused, counted per minute in the store, so a cap holds across
+ * every process on it and a flood shows as a few counters, never as rows per event.
+ */
+import type { Statement } from 'better-sqlite3';
+import { statementCache, type Db } from './db.js';
+
+const MINUTE = 60_000;
+
+export class EventTallyRepository {
+  private readonly sql: (text: string) => Statement<unknown[]>;
+
+  constructor(private readonly db: Db) {
+    this.sql = statementCache(db);
+  }
+
+  /** Counts one `what` in the current minute when fewer than `limit` were counted in it; false (nothing counted) otherwise. */
+  take(memberId: string, what: string, limit: number, now = Date.now()): boolean {
+    if (limit <= 0) return false;
+    const minute = Math.floor(now / MINUTE) * MINUTE;
+    // One statement: the count and the check cannot be split by another process.
+    const taken = this
+      .sql(
+        `INSERT INTO event_tallies (member_id, minute, what, n) VALUES (?, ?, ?, 1)
+         ON CONFLICT (member_id, minute, what) DO UPDATE SET n = n + 1 WHERE n < ?`,
+      )
+      .run(memberId, minute, what, limit).changes;
+    return taken > 0;
+  }
+
+  /** Counts `n` of `what` in the current minute. */
+  add(memberId: string, what: string, n = 1, now = Date.now()): void {
+    this
+      .sql(
+        `INSERT INTO event_tallies (member_id, minute, what, n) VALUES (?, ?, ?, ?)
+         ON CONFLICT (member_id, minute, what) DO UPDATE SET n = n + excluded.n`,
+      )
+      .run(memberId, Math.floor(now / MINUTE) * MINUTE, what, n);
+  }
+
+  /** The counts of the tallies named `prefix…` since `since` (ms), by name without the prefix. */
+  since(memberId: string, prefix: string, since: number): Map<string, number> {
+    const rows = this
+      .sql(`SELECT what, sum(n) AS n FROM event_tallies WHERE member_id = ? AND minute >= ? AND substr(what, 1, ?) = ? GROUP BY what ORDER BY what`)
+      .all(memberId, Math.floor(since / MINUTE) * MINUTE, prefix.length, prefix) as { what: string; n: number }[];
+    return new Map(rows.map((r) => [r.what.slice(prefix.length), r.n]));
+  }
+
+  /** Deletes the minutes before `before` (retention); returns how many rows went. */
+  purgeOlderThan(before: number): number {
+    return this.sql('DELETE FROM event_tallies WHERE minute < ?').run(before).changes;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The portal's install, on Bitrix24's own clock: a document Bitrix24 says was created and last changed before it is
+ * pre-install history, which only the admin's backfill ("Send existing invoices") sends; an event about one is
+ * dropped. Bitrix24's clock, because the documents' own times are on it: a self-hosted portal's clock may differ from
+ * the connector's.
+ *
+ * The time is the portal's first install on this store: a reinstall (the portal row kept, `installedAt` with it)
+ * keeps it, so documents made while the app was away are not taken for history. An admin who reinstalls expects what
+ * happened since the first install to sync, and the reconciliation sweep finds it by the same rule.
+ */
+import type { Logger } from '../log.js';
+import type { PortalClient } from '../bitrix/portal-client.js';
+import type { Store } from '../store/index.js';
+import type { Portal } from '../store/portals.js';
+
+/**
+ * Documents created or changed this shortly before the install count as after it: server.time has whole seconds,
+ * and an invoice a colleague saves while the admin installs belongs to the new install, not to its history.
+ */
+export const INSTALL_GRACE_MS = 2 * 60_000;
+
+/**
+ * Records the first install on the portal's clock, once: the store's own first install time (`installedAt`, kept by a
+ * reinstall) carried over to Bitrix24's clock with the offset `server.time` shows now. A portal that cannot be asked
+ * keeps `installedAt` as its install time until the next install asks again.
+ */
+export async function recordInstallTime(deps: { store: Store; logger: Logger }, client: PortalClient, memberId: string): Promise<void> {
+  const portal = deps.store.portals.get(memberId);
+  if (!portal || portal.b24InstalledAt !== null) return;
+  try {
+    const before = Date.now();
+    // https://apidocs.bitrix24.com/api-reference/common/system/server-time.html ("Use the method to calculate the
+    // clock offset between your server and Bitrix24"); a read, retried once on a network error (PortalClient).
+    const answer = await client.call<string>('server.time', {}, { idempotent: true });
+    const portalNow = Date.parse(String(answer));
+    if (!Number.isFinite(portalNow)) throw new Error(`server.time answered ${JSON.stringify(answer)}`);
+    const offset = portalNow - Math.round((before + Date.now()) / 2);
+    deps.store.portals.keepB24InstalledAt(memberId, portal.installedAt + offset);
+  } catch (err) {
+    deps.logger.warn({ err, memberId }, "the portal's clock could not be read; its install time is the connector's");
+  }
+}
+
+/** From when a document counts as after the install (Bitrix24's clock, ms). */
+export function installedSince(portal: Pick<Portal, 'installedAt' | 'b24InstalledAt'>): number {
+  return (portal.b24InstalledAt ?? portal.installedAt) - INSTALL_GRACE_MS;
+}
+
+/** True when Bitrix24's own times show a document created and last changed before `since`; unknown times never do. */
+export function madeBefore(times: { createdAt: number | null; updatedAt: number | null }, since: number): boolean {
+  return times.createdAt !== null && times.updatedAt !== null && times.createdAt < since && times.updatedAt < since;
+}
