@@ -1,7 +1,7 @@
 /** Shared set-up of the Bitrix24 attack tests: a connector registered in an emulated portal, and raw form posts. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Bitrix24Emulator } from '../emulators/bitrix24/index.js';
+import { SMART_INVOICE, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
 import type { XeroEmulator } from '../emulators/xero/index.js';
 import { startConnector, type TestConnector } from '../helpers/connector.js';
 
@@ -47,4 +47,13 @@ export async function startTrap(): Promise<{ host: string; hits: string[]; close
     hits,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
+}
+
+/** A salesperson's (user 2) smart invoice numbered `number`, with a company and one NZD product row; its id. */
+export function salespersonInvoice(b24: Bitrix24Emulator, number: string): number {
+  const user = b24.actAs(2);
+  const companyId = Number(user.createCompany({ title: `Customer ${number}` }).id);
+  const id = Number(user.createSmartInvoice({ title: number, accountNumber: number, companyId, currencyId: 'NZD' }).id);
+  user.setProductRows(SMART_INVOICE, id, [{ productName: 'Hour', price: 115, quantity: 2, taxRate: 15, taxIncluded: 'Y' }]);
+  return id;
 }
