@@ -123,3 +123,20 @@ export function isPinnedPortal(bitrix: Config['bitrix'], clientEndpoint: string)
   if (!bitrix.portalUrl) return true;
   return new URL(bitrix.portalUrl).origin === new URL(clientEndpoint).origin;
 }
+
+/**
+ * A hint only, checked before the OAuth server is asked: whether a request that names a host (an installer's DOMAIN,
+ * an event's `auth[client_endpoint]` or `auth[domain]`) names another one than B24_PORTAL_URL pins. It can only refuse
+ * early; a request naming the pinned host, or none, is still verified by the OAuth server's answer.
+ */
+export function claimsOtherPortal(bitrix: Config['bitrix'], claimed: string | undefined): boolean {
+  if (!bitrix.portalUrl || !claimed) return false;
+  let host = claimed.trim().toLowerCase();
+  try {
+    if (/^[a-z][a-z0-9+.-]*:\/\//.test(host)) host = new URL(host).host;
+  } catch {
+    return true;
+  }
+  const pinned = new URL(bitrix.portalUrl);
+  return host !== pinned.host.toLowerCase() && host !== pinned.hostname.toLowerCase();
+}

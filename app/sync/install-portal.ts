@@ -97,19 +97,24 @@ export class InstallPortal {
   }
 
   /**
-   * ONAPPUPDATE: the event's application token and tokens are adopted only when the OAuth server says its refresh
-   * token belongs to this portal (same member_id and endpoint) and its user is an admin; the pair from that refresh
-   * is kept, since the refresh consumed the posted one. Without tokens, a matching application token only rebinds.
+   * ONAPPUPDATE. Checked first, without calling anyone: the portal must be on record and installed, and an endpoint
+   * the event names must be its own. Signed with the stored application token, it only rebinds (the tokens on record
+   * stay; the posted ones are not needed). A new application token (an update brings one: on-app-update.md,
+   * bitrix24-rest.md §10) is adopted only when the OAuth server says the posted refresh token belongs to this portal (same member_id
+   * and endpoint) and its user is an admin; the pair from that refresh is kept, since the refresh consumed the posted
+   * one. `beforeOAuth` runs just before that refresh (the route's bounds per address and member_id).
    */
-  async update(event: B24Event): Promise<void> {
+  async update(event: B24Event, beforeOAuth: () => Promise<void> = async () => {}): Promise<void> {
     const { store, clients } = this.deps;
     const portal = store.portals.get(event.auth.member_id);
     if (!portal || portal.state !== 'installed') throw unauthorized('Unknown portal.');
-    if (!event.auth.refresh_token) {
-      if (!sameSecret(portal.applicationToken, event.auth.application_token)) throw unauthorized('The update is not signed by this portal.');
+    if (event.auth.client_endpoint && !sameOrigin(event.auth.client_endpoint, portal.clientEndpoint)) throw unauthorized('The update is not signed by this portal.');
+    if (sameSecret(portal.applicationToken, event.auth.application_token)) {
       this.queueRebind(portal.memberId);
       return;
     }
+    if (!event.auth.refresh_token) throw unauthorized('The update is not signed by this portal.');
+    await beforeOAuth();
     const verified = await this.verify(event.auth.refresh_token, portal.memberId).catch((err: unknown) => {
       throw err instanceof AppError && err.status < 500 ? unauthorized('The update is not signed by this portal.') : err;
     });
