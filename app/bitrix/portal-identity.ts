@@ -81,9 +81,9 @@ export async function refreshAtOAuthServer(bitrix: Config['bitrix'], refreshToke
 /** Renews the posted refresh token and returns the portal the OAuth server names; 401 when it does not vouch. */
 export async function verifyPortalTokens(bitrix: Config['bitrix'], refreshToken: string): Promise<VerifiedPortal> {
   const a = await refreshAtOAuthServer(bitrix, refreshToken);
-  const endpoint = allowedEndpoint(a.client_endpoint);
+  const endpoint = allowedEndpoint(a.client_endpoint, bitrix.allowInsecureLoopback);
   if (!endpoint) {
-    throw new AppError('B24.ENDPOINT_REFUSED', 'The portal\'s REST endpoint is not an https:// address; the connector talks to Bitrix24 over HTTPS only.', 400);
+    throw new AppError('B24.ENDPOINT_REFUSED', 'The portal\'s REST endpoint is not an https:// address; the connector talks to Bitrix24 over HTTPS only (plain http on this machine only with ALLOW_INSECURE_LOOPBACK=1, for development).', 400);
   }
   return {
     memberId: a.member_id,
@@ -98,8 +98,11 @@ export async function verifyPortalTokens(bitrix: Config['bitrix'], refreshToken:
   };
 }
 
-/** `https:` endpoints, and plain `http:` only on loopback addresses (the emulators); anything else is refused. */
-export function allowedEndpoint(raw: string): URL | undefined {
+/**
+ * `https:` endpoints, and plain `http:` only on loopback addresses when `insecureLoopback` (ALLOW_INSECURE_LOOPBACK=1:
+ * the emulators, the demo, the tests); anything else is refused.
+ */
+export function allowedEndpoint(raw: string, insecureLoopback: boolean): URL | undefined {
   let url: URL;
   try {
     url = new URL(raw);
@@ -108,7 +111,7 @@ export function allowedEndpoint(raw: string): URL | undefined {
   }
   if (url.username || url.password) return undefined;
   if (url.protocol === 'https:') return url;
-  return url.protocol === 'http:' && isLoopback(url.hostname) ? url : undefined;
+  return insecureLoopback && url.protocol === 'http:' && isLoopback(url.hostname) ? url : undefined;
 }
 
 function isLoopback(hostname: string): boolean {
