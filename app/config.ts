@@ -58,6 +58,11 @@ const envSchema = z.object({
    * other portal are refused. (Default: none; any portal whose identity the OAuth server confirms)
    */
   B24_PORTAL_URL: baseUrl.optional(),
+  /**
+   * `1` accepts a portal whose REST endpoint is plain `http://` on this machine (127.0.0.1, localhost, ::1): the
+   * emulators, the demo and the tests. Never in production. (Default: 0; https only)
+   */
+  ALLOW_INSECURE_LOOPBACK: z.enum(['0', '1'], { error: 'must be 0 or 1' }).default('0'),
   /** Days the data of a portal uninstalled with "clean data" is kept (restorable) before it is purged, 0..365. (Default: 7) */
   UNINSTALL_GRACE_DAYS: integer(0, 365).default(7),
   /** Xero app client id. (Default: none) */
@@ -113,6 +118,8 @@ export interface Config {
     portalUrl?: string;
     /** Days a CLEAN-uninstalled portal's data is kept before the purge. */
     uninstallGraceDays: number;
+    /** ALLOW_INSECURE_LOOPBACK=1: plain-http portal endpoints on loopback are accepted (development only). */
+    allowInsecureLoopback: boolean;
   };
   xero: {
     clientId?: string;
@@ -179,6 +186,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       oauthUrl: e.B24_OAUTH_URL,
       portalUrl: e.B24_PORTAL_URL,
       uninstallGraceDays: e.UNINSTALL_GRACE_DAYS,
+      allowInsecureLoopback: e.ALLOW_INSECURE_LOOPBACK === '1',
     },
     xero: {
       clientId: e.XERO_CLIENT_ID,

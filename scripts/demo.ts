@@ -159,6 +159,8 @@ async function startDemo(r: Running): Promise<void> {
       B24_CLIENT_ID: app.clientId,
       B24_CLIENT_SECRET: app.clientSecret,
       B24_OAUTH_URL: b24.baseUrl,
+      // The emulated portal listens on plain http on loopback; production never sets this.
+      ALLOW_INSECURE_LOOPBACK: '1',
       XERO_CLIENT_ID: xero.clientId,
       XERO_CLIENT_SECRET: xero.clientSecret,
       XERO_GRANT_TYPE: 'authorization_code',

@@ -25,6 +25,7 @@ describe('runtime configuration', () => {
     assert.equal(c.bitrix.oauthUrl, 'https://oauth.bitrix.info');
     assert.equal(c.bitrix.portalUrl, undefined);
     assert.equal(c.bitrix.uninstallGraceDays, 7);
+    assert.equal(c.bitrix.allowInsecureLoopback, false, 'plain-http portal endpoints only when asked for');
     assert.equal(c.xero.grantType, 'authorization_code');
     assert.equal(c.xero.apiUrl, 'https://api.xero.com');
     assert.equal(c.xero.identityUrl, 'https://identity.xero.com');

@@ -14,7 +14,7 @@ import { AppError, LimitReached, utcTime } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Portal } from '../store/portals.js';
-import { refreshAtOAuthServer } from './portal-identity.js';
+import { PortalTokenPairs } from './portal-tokens.js';
 import type { Metrics } from '../metrics.js';
 
 /** Milliseconds any single Bitrix24 REST call may take. */
@@ -182,27 +182,39 @@ export class PortalClient {
   }
 }
 
-/** Keeps one PortalClient per portal, built from the stored tokens. */
+/**
+ * Keeps one PortalClient per portal, built from the stored tokens. Every renewal goes through the portal's token pair
+ * (bitrix/portal-tokens.ts: single-flight in this process and under the lease across processes).
+ */
 export class PortalClients {
   readonly #clients = new Map<string, PortalClient>();
+  readonly tokens: PortalTokenPairs;
 
   constructor(
     private readonly store: Store,
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly metrics?: Metrics,
-  ) {}
+  ) {
+    this.tokens = new PortalTokenPairs(store, config.bitrix, logger);
+  }
 
   for(memberId: string): PortalClient {
     const cached = this.#clients.get(memberId);
     if (cached) return cached;
-    const portal = this.store.portals.get(memberId);
-    if (!portal || portal.state === 'uninstalled' || !portal.accessToken || !portal.refreshToken) {
-      throw new AppError('B24.PORTAL_NOT_INSTALLED', 'The app is not installed on this Bitrix24 portal.', 409);
-    }
-    const client = new PortalClient(memberId, this.build(portal));
+    const portal = this.installed(memberId);
+    const client = new PortalClient(memberId, this.build(portal, 'renew'));
     this.#clients.set(memberId, client);
     return client;
+  }
+
+  /**
+   * A client that sends the pair as stored now and never renews it (not cached): for asking the portal what it says
+   * to the connector's own token when renewing it was refused. The SDK is told the access token is good, so it sends
+   * it as it is; a 401 `expired_token`/`invalid_token` ends the call as `B24.TOKEN_NOT_RENEWED`.
+   */
+  asStored(memberId: string): PortalClient {
+    return new PortalClient(memberId, this.build(this.installed(memberId), 'as-stored'));
   }
 
   /** Drops the cached client (after re-install, update or uninstall) so the next use reads fresh tokens. */
@@ -210,7 +222,15 @@ export class PortalClients {
     this.#clients.delete(memberId);
   }
 
-  private build(portal: Portal): B24OAuth {
+  private installed(memberId: string): Portal {
+    const portal = this.store.portals.get(memberId);
+    if (!portal || portal.state === 'uninstalled' || !portal.accessToken || !portal.refreshToken) {
+      throw new AppError('B24.PORTAL_NOT_INSTALLED', 'The app is not installed on this Bitrix24 portal.', 409);
+    }
+    return portal;
+  }
+
+  private build(portal: Portal, renewal: 'renew' | 'as-stored'): B24OAuth {
     const { clientId, clientSecret } = this.config.bitrix;
     if (!clientId || !clientSecret) {
       throw new AppError(
@@ -225,7 +245,7 @@ export class PortalClients {
       memberId: portal.memberId,
       accessToken: portal.accessToken!,
       refreshToken: portal.refreshToken!,
-      expires: portal.expiresAt ?? 0,
+      expires: renewal === 'renew' ? portal.expiresAt ?? 0 : Math.floor(Date.now() / 1000) + 3600,
       expiresIn: 3600,
       scope: portal.scope ?? '',
       domain: portal.domain,
@@ -258,67 +278,23 @@ export class PortalClients {
         },
       );
     }
-    // Refresh always goes to B24_OAUTH_URL, whatever server_endpoint an answer names (portal-identity.ts).
-    // Refresh tokens are single-use and the store may be shared with another process (`npm run import`): renewal
-    // runs under a lease in SQLite, and the tokens are read again once it is held — when another process renewed
-    // meanwhile, its tokens are used instead of spending the refresh token a second time.
-    let held = portal.refreshToken;
     const memberId = portal.memberId;
-    const fresh = (p: Portal | undefined): p is Portal => Boolean(p?.refreshToken && p.accessToken && (p.expiresAt ?? 0) > Date.now() / 1000 + 60);
-    const stored = (p: Portal) => {
-      held = p.refreshToken;
+    if (renewal === 'as-stored') {
+      b24.setCustomRefreshAuth(() => Promise.reject(new AppError('B24.TOKEN_NOT_RENEWED', 'Bitrix24 refused the stored access token, and it is not renewed here.', 502)));
+      return b24;
+    }
+    // Refresh always goes to B24_OAUTH_URL, whatever server_endpoint an answer names (portal-identity.ts), through
+    // the portal's one renewal at a time; `held` is the refresh token this client holds.
+    let held = portal.refreshToken!;
+    b24.setCustomRefreshAuth(async () => {
+      const pair = await this.tokens.refresh(memberId, held);
+      held = pair.refreshToken;
       return {
-        access_token: p.accessToken, refresh_token: p.refreshToken, expires: p.expiresAt,
-        expires_in: Math.max(0, (p.expiresAt ?? 0) - Math.floor(Date.now() / 1000)), domain: portal.domain, member_id: memberId,
-        client_endpoint: p.clientEndpoint, server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`, scope: p.scope ?? '', status: 'L',
-      } as never;
-    };
-    b24.setCustomRefreshAuth(() => this.store.leases.withLease(`b24-token:${memberId}`, async () => {
-      let current = this.store.portals.get(memberId);
-      if (!current?.refreshToken) throw new AppError('B24.PORTAL_NOT_INSTALLED', 'The app was uninstalled.', 409);
-      if (current.refreshToken !== held && fresh(current)) return stored(current);
-      let answer: Awaited<ReturnType<typeof refreshAtOAuthServer>>;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          answer = await refreshAtOAuthServer(this.config.bitrix, current.refreshToken!);
-          break;
-        } catch (err) {
-          const e = err as AppError;
-          // A racing renewal (a process outside the lease, an answer lost after Bitrix24 rotated) spent this refresh
-          // token and stored the rotated pair meanwhile: the session goes on with those, or one refresh with them
-          // (bitrix24-rest.md §7: a used refresh token is refused with invalid_grant).
-          const now = this.store.portals.get(memberId);
-          if (e.details?.reason === 'invalid_grant' && now?.refreshToken && now.refreshToken !== current.refreshToken) {
-            if (fresh(now)) return stored(now);
-            if (attempt === 1) {
-              current = now;
-              continue;
-            }
-          }
-          this.logger.warn({ memberId, code: e.code, reason: e.details?.reason }, 'Bitrix24 token refresh refused');
-          // In the sync a refused refresh is the portal's problem (502), not the caller's.
-          throw e.code === 'B24.REFRESH_FAILED' ? new AppError(e.code, e.message, 502, e.details) : e;
-        }
-      }
-      const expires = Number(answer.expires ?? 0) || Math.floor(Date.now() / 1000) + Number(answer.expires_in ?? 3600);
-      // Saved before the lease ends, so the next holder reads the rotated pair.
-      this.store.portals.saveTokens(memberId, { accessToken: answer.access_token, refreshToken: answer.refresh_token, expiresAt: expires });
-      held = answer.refresh_token;
-      return {
-        ...answer,
-        expires,
+        access_token: pair.accessToken, refresh_token: pair.refreshToken, expires: pair.expiresAt,
+        expires_in: Math.max(0, pair.expiresAt - Math.floor(Date.now() / 1000)), domain: portal.domain, member_id: memberId,
         // The portal stays the one on record, whatever endpoint an answer names.
-        client_endpoint: portal.clientEndpoint,
-        server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`,
+        client_endpoint: portal.clientEndpoint, server_endpoint: `${this.config.bitrix.oauthUrl}/rest/`, scope: portal.scope ?? '', status: 'L',
       } as never;
-    }));
-    b24.setCallbackRefreshAuth(async ({ b24OAuthParams }) => {
-      this.store.portals.saveTokens(portal.memberId, {
-        accessToken: b24OAuthParams.accessToken,
-        refreshToken: b24OAuthParams.refreshToken,
-        expiresAt: b24OAuthParams.expires,
-      });
-      this.logger.info({ memberId: portal.memberId }, 'Bitrix24 tokens renewed');
     });
     return b24;
   }
@@ -373,6 +349,9 @@ function isOperatingLimit(err: unknown): boolean {
 
 function toAppError(method: string, err: unknown): AppError {
   if (err instanceof AppError) return err;
+  // A renewal refused in the custom refresh reaches here wrapped by the SDK (JSSDK_UNKNOWN_ERROR): its own error wins.
+  const original = (err as { originalError?: unknown } | null)?.originalError;
+  if (original instanceof AppError) return original;
   if (isOperatingLimit(err)) return operatingLimitReached(method);
   const e = err as { code?: string; status?: number; message?: string; description?: string };
   const code = String(e?.code ?? 'UNKNOWN');

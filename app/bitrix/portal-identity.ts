@@ -81,9 +81,9 @@ export async function refreshAtOAuthServer(bitrix: Config['bitrix'], refreshToke
 /** Renews the posted refresh token and returns the portal the OAuth server names; 401 when it does not vouch. */
 export async function verifyPortalTokens(bitrix: Config['bitrix'], refreshToken: string): Promise<VerifiedPortal> {
   const a = await refreshAtOAuthServer(bitrix, refreshToken);
-  const endpoint = allowedEndpoint(a.client_endpoint);
+  const endpoint = allowedEndpoint(a.client_endpoint, bitrix.allowInsecureLoopback);
   if (!endpoint) {
-    throw new AppError('B24.ENDPOINT_REFUSED', 'The portal\'s REST endpoint is not an https:// address; the connector talks to Bitrix24 over HTTPS only.', 400);
+    throw new AppError('B24.ENDPOINT_REFUSED', 'The portal\'s REST endpoint is not an https:// address; the connector talks to Bitrix24 over HTTPS only (plain http on this machine only with ALLOW_INSECURE_LOOPBACK=1, for development).', 400);
   }
   return {
     memberId: a.member_id,
@@ -98,8 +98,11 @@ export async function verifyPortalTokens(bitrix: Config['bitrix'], refreshToken:
   };
 }
 
-/** `https:` endpoints, and plain `http:` only on loopback addresses (the emulators); anything else is refused. */
-export function allowedEndpoint(raw: string): URL | undefined {
+/**
+ * `https:` endpoints, and plain `http:` only on loopback addresses when `insecureLoopback` (ALLOW_INSECURE_LOOPBACK=1:
+ * the emulators, the demo, the tests); anything else is refused.
+ */
+export function allowedEndpoint(raw: string, insecureLoopback: boolean): URL | undefined {
   let url: URL;
   try {
     url = new URL(raw);
@@ -108,7 +111,7 @@ export function allowedEndpoint(raw: string): URL | undefined {
   }
   if (url.username || url.password) return undefined;
   if (url.protocol === 'https:') return url;
-  return url.protocol === 'http:' && isLoopback(url.hostname) ? url : undefined;
+  return insecureLoopback && url.protocol === 'http:' && isLoopback(url.hostname) ? url : undefined;
 }
 
 function isLoopback(hostname: string): boolean {
@@ -122,4 +125,21 @@ function isLoopback(hostname: string): boolean {
 export function isPinnedPortal(bitrix: Config['bitrix'], clientEndpoint: string): boolean {
   if (!bitrix.portalUrl) return true;
   return new URL(bitrix.portalUrl).origin === new URL(clientEndpoint).origin;
+}
+
+/**
+ * A hint only, checked before the OAuth server is asked: whether a request that names a host (an installer's DOMAIN,
+ * an event's `auth[client_endpoint]` or `auth[domain]`) names another one than B24_PORTAL_URL pins. It can only refuse
+ * early; a request naming the pinned host, or none, is still verified by the OAuth server's answer.
+ */
+export function claimsOtherPortal(bitrix: Config['bitrix'], claimed: string | undefined): boolean {
+  if (!bitrix.portalUrl || !claimed) return false;
+  let host = claimed.trim().toLowerCase();
+  try {
+    if (/^[a-z][a-z0-9+.-]*:\/\//.test(host)) host = new URL(host).host;
+  } catch {
+    return true;
+  }
+  const pinned = new URL(bitrix.portalUrl);
+  return host !== pinned.host.toLowerCase() && host !== pinned.hostname.toLowerCase();
 }

@@ -5,61 +5,86 @@
  * re-read, deletions and uninstalls confirmed with the portal), and replays are ignored (bitrix/replay-guard.ts).
  * No request makes the connector call a host it names.
  */
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { badRequest } from '../errors.js';
+import { badRequest, forbidden } from '../errors.js';
 import type { Services } from '../services.js';
 import { parseEvent, verifyEvent } from '../bitrix/request-auth.js';
 import { ReplayGuard } from '../bitrix/replay-guard.js';
 import { intakeEvent, isLikelyEcho } from '../sync/intake.js';
 import type { InstallClaim } from '../sync/install-portal.js';
+import { claimsOtherPortal } from '../bitrix/portal-identity.js';
+import { oauthThrottle } from './oauth-throttle.js';
 import { originOf, renderPage } from './pages.js';
 
+/** Bitrix24's member_id is 32 hex characters; tokens are printable without spaces. Checked before any OAuth call. */
+const memberIdField = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
+const tokenField = z.string().regex(/^[\x21-\x7e]{1,512}$/);
+
 const installerPost = z.object({
-  AUTH_ID: z.string().min(1),
-  REFRESH_ID: z.string().min(1),
-  APPLICATION_TOKEN: z.string().min(1),
-  member_id: z.string().min(1),
+  AUTH_ID: tokenField,
+  REFRESH_ID: tokenField,
+  APPLICATION_TOKEN: tokenField,
+  member_id: memberIdField,
+  DOMAIN: z.string().optional(),
 });
 
-/** Reads the installer POST. DOMAIN, PROTOCOL and SERVER_ENDPOINT are not read: the OAuth server names the portal. */
-function installerClaim(body: unknown): InstallClaim {
+/**
+ * Reads the installer POST. DOMAIN (query or form) is only a hint, compared with B24_PORTAL_URL before anything else;
+ * PROTOCOL and SERVER_ENDPOINT are not read: the OAuth server names the portal.
+ */
+function installerClaim(body: unknown, query: Record<string, unknown>): InstallClaim & { claimedHost?: string } {
   const parsed = installerPost.safeParse(body);
   if (!parsed.success) {
-    throw badRequest('This is not a Bitrix24 installer request: AUTH_ID, REFRESH_ID, APPLICATION_TOKEN or member_id is missing.');
+    throw badRequest('This is not a Bitrix24 installer request: AUTH_ID, REFRESH_ID, APPLICATION_TOKEN or member_id is missing or malformed.');
   }
   const b = parsed.data;
-  return { memberId: b.member_id, refreshToken: b.REFRESH_ID, applicationToken: b.APPLICATION_TOKEN };
+  const domain = typeof query.DOMAIN === 'string' ? query.DOMAIN : b.DOMAIN;
+  return { memberId: b.member_id, refreshToken: b.REFRESH_ID, applicationToken: b.APPLICATION_TOKEN, claimedHost: domain };
 }
 
 const apiInstall = z.object({
   event: z.literal('ONAPPINSTALL'),
   auth: z.object({
-    refresh_token: z.string().min(1),
-    member_id: z.string().min(1),
-    application_token: z.string().min(1),
+    refresh_token: tokenField,
+    member_id: memberIdField,
+    application_token: tokenField,
+    client_endpoint: z.string().optional(),
+    domain: z.string().optional(),
   }),
 });
 
-function apiInstallClaim(body: unknown): InstallClaim {
+function apiInstallClaim(body: unknown): InstallClaim & { claimedHost?: string } {
   const parsed = apiInstall.safeParse(body);
-  if (!parsed.success) throw badRequest('The ONAPPINSTALL request lacks auth[refresh_token], auth[member_id] or auth[application_token].');
+  if (!parsed.success) throw badRequest('The ONAPPINSTALL request lacks auth[refresh_token], auth[member_id] or auth[application_token], or one is malformed.');
   const a = parsed.data.auth;
-  return { memberId: a.member_id, refreshToken: a.refresh_token, applicationToken: a.application_token };
+  return { memberId: a.member_id, refreshToken: a.refresh_token, applicationToken: a.application_token, claimedHost: a.client_endpoint ?? a.domain };
 }
 
 export function bitrixRoutes(services: Services): Router {
   const router = Router();
   const { manifest, installPortal, store, logger, config } = services;
   const replays = new ReplayGuard();
+  const throttle = oauthThrottle();
+  /** Before the OAuth server is asked: the pinned portal (a hint), then the bounds per address and member_id. */
+  const beforeOAuth = async (req: Request, res: Response, claim: { memberId: string; claimedHost?: string }) => {
+    if (claimsOtherPortal(config.bitrix, claim.claimedHost)) {
+      throw forbidden(`This connector serves only the portal at ${config.bitrix.portalUrl} (B24_PORTAL_URL); a request from another portal is refused.`);
+    }
+    await throttle(req, res, claim.memberId);
+  };
 
   router.post(manifest.install, async (req, res) => {
     if ((req.body as { event?: string } | undefined)?.event === 'ONAPPINSTALL') {
-      const outcome = await installPortal.install(apiInstallClaim(req.body));
+      const claim = apiInstallClaim(req.body);
+      await beforeOAuth(req, res, claim);
+      const outcome = await installPortal.install(claim);
       res.json({ installed: true, added: outcome.setup.added.length, problems: outcome.setup.problems });
       return;
     }
-    const outcome = await installPortal.install(installerClaim(req.body));
+    const claim = installerClaim(req.body, req.query);
+    await beforeOAuth(req, res, claim);
+    const outcome = await installPortal.install(claim);
     await renderPage(
       res,
       'install',
@@ -83,7 +108,7 @@ export function bitrixRoutes(services: Services): Router {
       // Checked before the update is verified: verification renews the posted refresh token.
       const verdict = replays.check(event);
       if (verdict !== 'fresh') return ignore(verdict);
-      await installPortal.update(event);
+      await installPortal.update(event, () => beforeOAuth(req, res, { memberId: event.auth.member_id }));
       replays.remember(event);
       services.outbox.wake();
     } else {

@@ -88,15 +88,7 @@ export function xeroRoutes(services: Services): Router {
   router.get(manifest.xeroRedirect, async (req, res) => {
     const q = callbackQuery.parse(req.query);
     try {
-      if (q.error) {
-        throw new AppError(
-          'XERO.CONSENT_DENIED',
-          q.error === 'access_denied'
-            ? 'Access to Xero was not granted. Start again with "Connect Xero" if this was a mistake.'
-            : `Xero refused the connection (${q.error}). Start again with "Connect Xero".`,
-          400,
-        );
-      }
+      if (q.error) throw new AppError('XERO.CONSENT_DENIED', consentErrorMessage(q.error), 400);
       if (!q.state || !q.code) throw badRequest('Xero\'s answer lacks the code or state. Start again with "Connect Xero".');
       const pending = await connectXero.complete(q.state, q.code, readCookie(req, cookieName));
       // Same-origin referrers let the browser send the form's Origin (with no-referrer it sends "null").
@@ -127,6 +119,27 @@ export function xeroRoutes(services: Services): Router {
   });
 
   return router;
+}
+
+/**
+ * Xero's authorisation errors (RFC 6749 §4.1.2.1, as Xero's OAuth 2.0 docs list them), each shown with a fixed
+ * message and its code. The callback's `error` is the caller's text: an unknown one gets a generic message, and
+ * `error_description` is never shown. https://developer.xero.com/documentation/guides/oauth2/auth-flow
+ */
+const CONSENT_ERRORS: Record<string, string> = {
+  access_denied: 'Access to Xero was not granted.',
+  invalid_request: 'Xero found the connection request malformed.',
+  unauthorized_client: 'Xero does not let this app connect this way; check the Xero app\'s settings.',
+  unsupported_response_type: 'Xero does not support the kind of answer the connector asked for.',
+  invalid_scope: 'Xero does not allow the permissions the connector asked for; check the Xero app\'s settings.',
+  server_error: 'Xero had a problem on its side.',
+  temporarily_unavailable: 'Xero is busy or down for maintenance; try again in a few minutes.',
+};
+
+function consentErrorMessage(code: string): string {
+  if (code === 'access_denied') return `${CONSENT_ERRORS[code]} Start again with "Connect Xero" if this was a mistake.`;
+  if (!Object.hasOwn(CONSENT_ERRORS, code)) return 'Xero refused the connection. Start again with "Connect Xero".';
+  return `Xero refused the connection (${code}): ${CONSENT_ERRORS[code]} Start again with "Connect Xero".`;
 }
 
 /** The Xero window's error page: the reason in words when it is ours, a generic one otherwise. */

@@ -171,6 +171,6 @@ export class ConnectionRepository {
 }
 
 /** Where a connection's token is stored: the secret box binds it there (AAD). */
-function secretContext(column: 'access_token' | 'refresh_token', memberId: string, tenantId: string): string {
+export function secretContext(column: 'access_token' | 'refresh_token', memberId: string, tenantId: string): string {
   return `connections.${column}:${memberId}:${tenantId}`;
 }

@@ -1,6 +1,6 @@
 /**
- * The store: the SQLite database and one repository per table family. Opening it applies migrations and
- * checks that APP_SECRET still opens the secrets written before.
+ * The store: the SQLite database and one repository per table family. Opening it applies migrations, re-seals
+ * secrets left in the old format (reseal.ts) and checks that APP_SECRET still opens the secrets written before.
  */
 import { openDatabase, schemaVersion, StoreError, type Db, type OpenStoreOptions } from './db.js';
 import { ActivityRepository } from './activity.js';
@@ -12,6 +12,7 @@ import { LeaseRepository } from './leases.js';
 import { LinkRepository } from './links.js';
 import { PortalRepository } from './portals.js';
 import { SecretBox } from './secret-box.js';
+import { resealV1Secrets } from './reseal.js';
 import { SettingsRepository } from './settings.js';
 import { WatermarkRepository } from './watermarks.js';
 import { EventTallyRepository } from './event-tallies.js';
@@ -81,6 +82,7 @@ export function openStore(dataDir: string, appSecret: string, options?: OpenStor
   const db = openDatabase(dataDir, options);
   const box = new SecretBox(appSecret);
   try {
+    resealV1Secrets(db, box);
     checkSecretKey(db, box);
   } catch (err) {
     db.close();

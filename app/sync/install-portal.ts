@@ -14,7 +14,8 @@ import type { Manifest } from '../manifest.js';
 import type { Store } from '../store/index.js';
 import type { Portal } from '../store/portals.js';
 import { confirmUser, sameSecret, type B24Event, type PageUser } from '../bitrix/request-auth.js';
-import { isPinnedPortal, refreshAtOAuthServer, verifyPortalTokens, type VerifiedPortal } from '../bitrix/portal-identity.js';
+import { isPinnedPortal, verifyPortalTokens, type VerifiedPortal } from '../bitrix/portal-identity.js';
+import { isNotInstalledRefusal, readAppStatus } from '../bitrix/app-status.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
 import { setUpPortal, type SetupReport } from '../bitrix/portal-setup.js';
 import type { ConnectXero } from './connect-xero.js';
@@ -53,6 +54,9 @@ export type UninstallOutcome = 'uninstalled' | 'still-installed' | 'unconfirmed'
 const REBIND_DELAY_MS = 2000;
 
 export class InstallPortal {
+  /** The uninstall check running per portal (at most one at a time). */
+  readonly #checks = new Map<string, Promise<UninstallOutcome>>();
+
   constructor(private readonly deps: InstallDeps) {}
 
   /**
@@ -95,19 +99,24 @@ export class InstallPortal {
   }
 
   /**
-   * ONAPPUPDATE: the event's application token and tokens are adopted only when the OAuth server says its refresh
-   * token belongs to this portal (same member_id and endpoint) and its user is an admin; the pair from that refresh
-   * is kept, since the refresh consumed the posted one. Without tokens, a matching application token only rebinds.
+   * ONAPPUPDATE. Checked first, without calling anyone: the portal must be on record and installed, and an endpoint
+   * the event names must be its own. Signed with the stored application token, it only rebinds (the tokens on record
+   * stay; the posted ones are not needed). A new application token (an update brings one: on-app-update.md,
+   * bitrix24-rest.md §10) is adopted only when the OAuth server says the posted refresh token belongs to this portal (same member_id
+   * and endpoint) and its user is an admin; the pair from that refresh is kept, since the refresh consumed the posted
+   * one. `beforeOAuth` runs just before that refresh (the route's bounds per address and member_id).
    */
-  async update(event: B24Event): Promise<void> {
+  async update(event: B24Event, beforeOAuth: () => Promise<void> = async () => {}): Promise<void> {
     const { store, clients } = this.deps;
     const portal = store.portals.get(event.auth.member_id);
     if (!portal || portal.state !== 'installed') throw unauthorized('Unknown portal.');
-    if (!event.auth.refresh_token) {
-      if (!sameSecret(portal.applicationToken, event.auth.application_token)) throw unauthorized('The update is not signed by this portal.');
+    if (event.auth.client_endpoint && !sameOrigin(event.auth.client_endpoint, portal.clientEndpoint)) throw unauthorized('The update is not signed by this portal.');
+    if (sameSecret(portal.applicationToken, event.auth.application_token)) {
       this.queueRebind(portal.memberId);
       return;
     }
+    if (!event.auth.refresh_token) throw unauthorized('The update is not signed by this portal.');
+    await beforeOAuth();
     const verified = await this.verify(event.auth.refresh_token, portal.memberId).catch((err: unknown) => {
       throw err instanceof AppError && err.status < 500 ? unauthorized('The update is not signed by this portal.') : err;
     });
@@ -140,23 +149,25 @@ export class InstallPortal {
 
   /**
    * ONAPPUNINSTALL (signed only with the application token every user's browser holds): work stops only when the
-   * portal confirms it, by refusing the stored tokens or answering `app.info` with INSTALLED false. When the portal
-   * cannot be asked now, a `portal-uninstall` job asks again later.
+   * portal confirms it (bitrix/app-status.ts). When the portal cannot be asked now, a `portal-uninstall` job asks
+   * again later. One check per portal runs at a time: events arriving meanwhile wait for its answer.
    */
-  async uninstallIfConfirmed(memberId: string, clean: boolean): Promise<UninstallOutcome> {
-    const { store, logger } = this.deps;
-    const answer = await this.askPortalIfInstalled(memberId);
-    if (answer === 'installed') {
-      store.activity.record({ memberId, level: 'warn', kind: 'portal.uninstall_ignored', message: 'An uninstall event arrived, but the portal says the app is still installed; nothing was changed.' });
-      logger.warn({ memberId }, 'uninstall event not confirmed by the portal; ignored');
-      return 'still-installed';
-    }
-    if (answer === 'unknown') {
-      store.jobs.enqueue({ memberId, kind: 'portal-uninstall', key: `portal-uninstall:${memberId}`, payload: { clean } });
-      return 'unconfirmed';
-    }
-    this.uninstall(memberId, clean);
-    return 'uninstalled';
+  uninstallIfConfirmed(memberId: string, clean: boolean): Promise<UninstallOutcome> {
+    return this.checkOnce(memberId, async () => {
+      const { store, logger } = this.deps;
+      const answer = await this.askPortalIfInstalled(memberId);
+      if (answer === 'installed') {
+        store.activity.record({ memberId, level: 'warn', kind: 'portal.uninstall_ignored', message: 'An uninstall event arrived, but the portal says the app is still installed; nothing was changed.' });
+        logger.warn({ memberId }, 'uninstall event not confirmed by the portal; ignored');
+        return 'still-installed';
+      }
+      if (answer === 'unknown') {
+        store.jobs.enqueue({ memberId, kind: 'portal-uninstall', key: `portal-uninstall:${memberId}`, payload: { clean } });
+        return 'unconfirmed';
+      }
+      this.uninstall(memberId, clean);
+      return 'uninstalled';
+    });
   }
 
   /** The outbox handler of `portal-uninstall` jobs: asks the portal again (transient until it answers). */
@@ -164,14 +175,27 @@ export class InstallPortal {
     return {
       run: async (jobs) => {
         for (const job of jobs) {
-          if (!job.memberId || this.deps.store.portals.get(job.memberId)?.state !== 'installed') continue;
-          const answer = await this.askPortalIfInstalled(job.memberId);
-          if (answer === 'unknown') throw new AppError('B24.UNREACHABLE', 'The portal could not be asked whether the app was uninstalled; asking again later.', 502);
-          if (answer === 'gone') this.uninstall(job.memberId, Boolean((job.payload as { clean?: boolean }).clean));
+          const memberId = job.memberId;
+          if (!memberId || this.deps.store.portals.get(memberId)?.state !== 'installed') continue;
+          const outcome = await this.checkOnce(memberId, async () => {
+            const answer = await this.askPortalIfInstalled(memberId);
+            if (answer === 'gone') this.uninstall(memberId, Boolean((job.payload as { clean?: boolean }).clean));
+            return answer === 'gone' ? 'uninstalled' : answer === 'installed' ? 'still-installed' : 'unconfirmed';
+          });
+          if (outcome === 'unconfirmed') throw new AppError('B24.UNREACHABLE', 'The portal could not be asked whether the app was uninstalled, or did not say; asking again later.', 502);
         }
         return new Map();
       },
     };
+  }
+
+  /** Runs `check` unless one runs for this portal already; then its answer is everyone's. */
+  private checkOnce(memberId: string, check: () => Promise<UninstallOutcome>): Promise<UninstallOutcome> {
+    const running = this.#checks.get(memberId);
+    if (running) return running;
+    const outcome = check().finally(() => this.#checks.delete(memberId));
+    this.#checks.set(memberId, outcome);
+    return outcome;
   }
 
   /** Confirmed uninstall: forget the tokens; with CLEAN, the data goes after the grace period (UNINSTALL_GRACE_DAYS). */
@@ -196,30 +220,30 @@ export class InstallPortal {
   }
 
   /**
-   * Asks the portal, with the stored tokens, whether the app is still installed: `app.info` at the stored endpoint;
-   * on 401 the stored refresh token is renewed at B24_OAUTH_URL and asked once more. Refused tokens mean gone.
+   * Asks the portal whether the app is still installed: `app.info` through the portal client (the stored pair,
+   * renewed one at a time when expired). "Gone" only when Bitrix24 says so: INSTALLED false, or the portal refusing
+   * the pair as stored now — read again after the refusal — as the token of an app that is not installed. A refused
+   * renewal alone is not an answer: the portal is then asked with the stored pair as it is.
    */
   private async askPortalIfInstalled(memberId: string): Promise<'installed' | 'gone' | 'unknown'> {
-    const { store, logger, bitrix } = this.deps;
-    const portal = store.portals.get(memberId);
-    if (!portal?.accessToken || !portal.refreshToken) return 'gone';
+    const { store, clients, logger } = this.deps;
+    if (store.portals.get(memberId)?.state !== 'installed') return 'gone';
+    const unknown = (err: unknown) => {
+      logger.warn({ memberId, code: (err as AppError).code }, 'could not learn from the portal whether the app is installed');
+      return 'unknown' as const;
+    };
     try {
-      let answer = await appInfo(portal.clientEndpoint, portal.accessToken);
-      if (answer === 'refused') {
-        const renewed = await refreshAtOAuthServer(bitrix, portal.refreshToken).catch((err: unknown) => {
-          if (err instanceof AppError && err.code === 'B24.REFRESH_FAILED') return undefined;
-          throw err;
-        });
-        if (!renewed) return 'gone';
-        const expiresAt = renewed.expires || Math.floor(Date.now() / 1000) + (renewed.expires_in ?? 3600);
-        store.portals.saveTokens(memberId, { accessToken: renewed.access_token, refreshToken: renewed.refresh_token, expiresAt });
-        this.deps.clients.forget(memberId);
-        answer = await appInfo(portal.clientEndpoint, renewed.access_token);
-      }
-      return answer === 'refused' ? 'gone' : answer;
+      return (await readAppStatus(clients.for(memberId))) === 'installed' ? 'installed' : 'gone';
     } catch (err) {
-      logger.warn({ memberId, code: (err as AppError).code }, 'could not ask the portal whether the app is installed');
-      return 'unknown';
+      const refused = isNotInstalledRefusal(err) || (err as AppError).code === 'B24.REFRESH_FAILED';
+      if (!refused) return unknown(err);
+    }
+    // The cached client may hold an older pair than the store; ask once more with the pair as stored now.
+    clients.forget(memberId);
+    try {
+      return (await readAppStatus(clients.asStored(memberId))) === 'installed' ? 'installed' : 'gone';
+    } catch (err) {
+      return isNotInstalledRefusal(err) ? 'gone' : unknown(err);
     }
   }
 
@@ -301,21 +325,11 @@ export class InstallPortal {
   }
 }
 
-/**
- * `app.info` with an access token: INSTALLED true/false, or 'refused' when the portal answers 401 (the token is not
- * valid for this app any more). Timeout 10 s; no retry here (the caller's job retries). Other failures throw.
- */
-// https://apidocs.bitrix24.com/api-reference/common/system/app-info.html
-async function appInfo(clientEndpoint: string, accessToken: string): Promise<'installed' | 'gone' | 'refused'> {
-  const res = await fetch(`${clientEndpoint}app.info`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: accessToken }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (res.status === 401) return 'refused';
-  const body = (await res.json().catch(() => ({}))) as { result?: { INSTALLED?: unknown } };
-  if (!res.ok || !body.result) throw new AppError('B24.UNREACHABLE', `Bitrix24 app.info answered HTTP ${res.status}.`, 502);
-  const v = body.result.INSTALLED;
-  return v === true || v === 'Y' || v === 'true' || v === 1 ? 'installed' : 'gone';
+/** Whether two URLs share scheme, host and port (an unreadable one never matches). */
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }

@@ -40,6 +40,8 @@ export async function startConnector(opts: {
     DATA_DIR: dataDir,
     PUBLIC_URL: url,
     LOG_LEVEL: 'debug',
+    // The emulators listen on plain http on loopback.
+    ALLOW_INSECURE_LOOPBACK: '1',
     ...(opts.xero
       ? {
           XERO_CLIENT_ID: opts.xero.clientId,

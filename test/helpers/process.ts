@@ -17,7 +17,8 @@ export interface RunningConnector {
 export async function spawnConnector(env: Record<string, string>, timeoutMs = 20_000): Promise<RunningConnector> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
+    // The emulators listen on plain http on loopback.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOG_LEVEL: 'info', ALLOW_INSECURE_LOOPBACK: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SMART_INVOICE } from '../emulators/bitrix24/index.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
-import { nowTs, postForm } from './bitrix-helpers.js';
+import { nowTs, postForm, salespersonInvoice } from './bitrix-helpers.js';
 
 describe('attacks through Bitrix24 events', () => {
   let env: Environment;
@@ -17,10 +17,7 @@ describe('attacks through Bitrix24 events', () => {
 
   /** An invoice a salesperson made, already pushed to Xero as a draft. */
   async function pushedInvoice(number: string): Promise<number> {
-    const user = env.b24.actAs(2);
-    const companyId = Number(user.createCompany({ title: `Customer ${number}` }).id);
-    const id = Number(user.createSmartInvoice({ title: number, accountNumber: number, companyId, currencyId: 'NZD' }).id);
-    user.setProductRows(SMART_INVOICE, id, [{ productName: 'Hour', price: 115, quantity: 2, taxRate: 15, taxIncluded: 'Y' }]);
+    const id = salespersonInvoice(env.b24, number);
     await env.settle();
     return id;
   }

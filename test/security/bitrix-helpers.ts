@@ -1,8 +1,9 @@
 /** Shared set-up of the Bitrix24 attack tests: a connector registered in an emulated portal, and raw form posts. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Bitrix24Emulator } from '../emulators/bitrix24/index.js';
-import type { XeroEmulator } from '../emulators/xero/index.js';
+import { after, afterEach, before, beforeEach } from 'node:test';
+import { SMART_INVOICE, startBitrix24Emulator, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
+import { startXeroEmulator, type XeroEmulator } from '../emulators/xero/index.js';
 import { startConnector, type TestConnector } from '../helpers/connector.js';
 
 export const SCOPES = ['crm', 'catalog', 'placement', 'userfieldconfig', 'user_brief'];
@@ -47,4 +48,32 @@ export async function startTrap(): Promise<{ host: string; hits: string[]; close
     hits,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
+}
+
+/** A salesperson's (user 2) smart invoice numbered `number`, with a company and one NZD product row; its id. */
+export function salespersonInvoice(b24: Bitrix24Emulator, number: string): number {
+  const user = b24.actAs(2);
+  const companyId = Number(user.createCompany({ title: `Customer ${number}` }).id);
+  const id = Number(user.createSmartInvoice({ title: number, accountNumber: number, companyId, currencyId: 'NZD' }).id);
+  user.setProductRows(SMART_INVOICE, id, [{ productName: 'Hour', price: 115, quantity: 2, taxRate: 15, taxIncluded: 'Y' }]);
+  return id;
+}
+
+/**
+ * Both emulators for one suite (the portal reset before each test) and the connector a test starts (`bed.c`), closed
+ * after it. Call inside `describe`.
+ */
+export function emulatorBed<C extends { close(): Promise<void> } = TestConnector & { clientId: string; clientSecret: string }>(): { b24: Bitrix24Emulator; xero: XeroEmulator; c: C } {
+  const bed = {} as { b24: Bitrix24Emulator; xero: XeroEmulator; c: C };
+  before(async () => {
+    bed.b24 = await startBitrix24Emulator();
+    bed.xero = await startXeroEmulator();
+  });
+  after(async () => {
+    await bed.b24.close();
+    await bed.xero.close();
+  });
+  beforeEach(() => bed.b24.reset());
+  afterEach(async () => bed.c?.close());
+  return bed;
 }

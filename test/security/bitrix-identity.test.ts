@@ -5,15 +5,15 @@ import { allowedEndpoint, isPinnedPortal } from '../../app/bitrix/portal-identit
 import { ReplayGuard } from '../../app/bitrix/replay-guard.js';
 import { parseEvent } from '../../app/bitrix/request-auth.js';
 
-const bitrix = (portalUrl?: string) => ({ oauthUrl: 'https://oauth.bitrix.info', portalUrl, uninstallGraceDays: 7 });
+const bitrix = (portalUrl?: string) => ({ oauthUrl: 'https://oauth.bitrix.info', portalUrl, uninstallGraceDays: 7, allowInsecureLoopback: false });
 
 describe('portal endpoints and replays', () => {
-  it('when an endpoint is plain http on a public host, a data: or file: URL, or carries credentials, then it is refused; https and loopback http pass', () => {
+  it('when an endpoint is plain http on a public host, a data: or file: URL, or carries credentials, then it is refused; https and (in development) loopback http pass', () => {
     for (const bad of ['http://crm.example.com/rest/', 'data:application/json,{}#', 'file:///etc/passwd', 'https://user:pw@crm.example.com/rest/', 'http://10.0.0.5/rest/', 'http://127.0.0.1.evil.example/rest/', 'not a url']) {
-      assert.equal(allowedEndpoint(bad), undefined, bad);
+      assert.equal(allowedEndpoint(bad, true), undefined, bad);
     }
     for (const good of ['https://crm.example.com/rest/', 'http://127.0.0.1:4000/rest/', 'http://localhost:4000/rest/', 'http://[::1]:4000/rest/']) {
-      assert.ok(allowedEndpoint(good), good);
+      assert.ok(allowedEndpoint(good, true), good);
     }
   });
 

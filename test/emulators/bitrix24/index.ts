@@ -129,6 +129,8 @@ export interface Bitrix24Emulator {
   setOperatingLimit(limit: OperatingLimit | false): void;
   readonly callLog: CallLogEntry[];
   readonly counters: Record<string, number>;
+  /** Per REST method (`app.info`, `oauth/token`, …): the most requests in flight at once since the last reset. */
+  peakConcurrency(): Record<string, number>;
   resetCounters(): void;
 }
 
@@ -416,6 +418,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     setOperatingLimit(limit) { svc.operatingLimit = limit ? { ...limit, costSeconds: { ...limit.costSeconds } } : false; },
     get callLog() { return svc.callLog; },
     get counters() { return svc.counters; },
+    peakConcurrency: () => ({ ...svc.peak }),
     resetCounters: () => svc.resetCounters(),
   };
   services.set(emu, svc);

@@ -30,8 +30,9 @@ export interface AppRegistration {
 }
 
 /** Tokens are issued to one app for one user (bitrix24-rest.md §7): `clientId` names the app. */
-export interface AccessToken { token: string; userId: number; clientId: string; expiresAt: number }
-export interface RefreshToken { token: string; userId: number; clientId: string; used: boolean; expiresAt: number }
+/** `revoked`: the app was uninstalled after the token was issued (a reinstall does not bring it back). */
+export interface AccessToken { token: string; userId: number; clientId: string; expiresAt: number; revoked?: boolean }
+export interface RefreshToken { token: string; userId: number; clientId: string; used: boolean; expiresAt: number; revoked?: boolean }
 
 /** A user's CRM read permission withheld for one entity type: every item (`ids` null) or the listed ones. */
 /** A read permission withheld: every item of a type (`ids` null), the listed items, or every item of one pipeline (`categoryId`). */
@@ -255,10 +256,14 @@ export class Portal {
     return { access, refresh };
   }
 
-  /** Forgets the tokens of one app (default: the main app); other apps' tokens stay valid. */
+  /**
+   * Revokes the tokens of one app (default: the main app); other apps' tokens stay valid. They stay known, as they do
+   * to Bitrix24's OAuth server, so a call with one is answered as the token of an app that is not installed
+   * (server.ts `authenticate`).
+   */
   revokeAllTokens(clientId = this.app?.clientId): void {
-    for (const [k, t] of this.accessTokens) if (t.clientId === clientId) this.accessTokens.delete(k);
-    for (const [k, t] of this.refreshTokens) if (t.clientId === clientId) this.refreshTokens.delete(k);
+    for (const t of this.accessTokens.values()) if (t.clientId === clientId) t.revoked = true;
+    for (const t of this.refreshTokens.values()) if (t.clientId === clientId) t.revoked = true;
   }
 
   /** The installed app a client id names (the main app or another one), or undefined. */

@@ -76,6 +76,21 @@ export class RestService {
   resetCounters(): void {
     this.callLog = [];
     this.counters = {};
+    this.peak = {};
+  }
+
+  /** Test control: per REST method, the most requests that were in flight at once (`peakConcurrency()`). */
+  peak: Record<string, number> = {};
+  private inFlight: Record<string, number> = {};
+
+  private trackConcurrency(req: Request, res: Response): void {
+    const method = req.path.replace(/^\/rest\/+/, '').replace(/\.json$/, '');
+    this.inFlight[method] = (this.inFlight[method] ?? 0) + 1;
+    this.peak[method] = Math.max(this.peak[method] ?? 0, this.inFlight[method]!);
+    let done = false;
+    const end = () => { if (!done) { done = true; this.inFlight[method]!--; } };
+    res.on('finish', end);
+    res.on('close', end);
   }
 
   /** Cloud-style leaky bucket, off by default on self-hosted (limits.md; bitrix24-rest.md §9). */
@@ -91,15 +106,22 @@ export class RestService {
 
   /**
    * Resolves `auth` to a user and the app the token was issued to. Errors per _includes/system-errors.md
-   * (401 NO_AUTH_FOUND / invalid_token / expired_token).
+   * (401 NO_AUTH_FOUND / invalid_token / expired_token). A token of an app that is not installed (uninstalled after
+   * the token was issued) is answered 401 APPLICATION_NOT_FOUND "Application not found", whether or not it has
+   * expired: the portal checks its own record of the app before the token's expiry (Bitrix24's rest module,
+   * `Bitrix\Rest\OAuth\Auth::onRestCheckAuth`: an inactive app → APPLICATION_NOT_FOUND, then `expires` →
+   * expired_token), and "when an application is uninstalled, all access permissions for the application to the API
+   * are removed" (api-reference/common/events/on-app-uninstall.md). A revoked token of an app installed again since
+   * is unknown to the new install: invalid_token.
    */
   authenticate(token: unknown): Pick<CallCtx, 'user' | 'app'> {
     if (!token || typeof token !== 'string') throw new RestError('NO_AUTH_FOUND', 'Wrong authorization data', 401);
     const t = this.portal.accessTokens.get(token);
     if (!t) throw new RestError('invalid_token', 'The access token provided is invalid.', 401);
-    if (t.expiresAt <= Date.now()) throw new RestError('expired_token', 'The access token provided has expired.', 401);
     const app = this.portal.appByClientId(t.clientId);
-    if (!app || !app.present) throw new RestError('invalid_token', 'The access token provided is invalid.', 401);
+    if (!app || !app.present) throw new RestError('APPLICATION_NOT_FOUND', 'Application not found', 401);
+    if (t.revoked) throw new RestError('invalid_token', 'The access token provided is invalid.', 401);
+    if (t.expiresAt <= Date.now()) throw new RestError('expired_token', 'The access token provided has expired.', 401);
     return { user: this.portal.user(t.userId), app };
   }
 
@@ -254,8 +276,10 @@ export class RestService {
       return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials' } };
     }
     const rt = portal.refreshTokens.get(token);
-    // A refresh token is good only with the client credentials of the app it was issued to.
-    if (!rt || rt.used || rt.expiresAt <= Date.now() || !app.present || rt.clientId !== app.clientId) {
+    // A refresh token is good only with the client credentials of the app it was issued to. After an uninstall it
+    // is refused as a spent one is — invalid_grant, "invalid authorization tokens were provided … during renewal"
+    // (settings/oauth/error-codes.md) — so a refused refresh alone cannot tell an uninstall from a lost race.
+    if (!rt || rt.used || rt.revoked || rt.expiresAt <= Date.now() || !app.present || rt.clientId !== app.clientId) {
       log(400, 'invalid_grant');
       return { status: 400, body: { error: 'invalid_grant', error_description: 'Invalid refresh token' } };
     }
@@ -284,6 +308,7 @@ export class RestService {
   faultMiddleware() {
     return async (req: Request, res: Response, next: NextFunction) => {
       if (!/^\/(rest|oauth)\//.test(req.path)) return next();
+      this.trackConcurrency(req, res);
       if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
       const drop = this.faults.dropNext > 0 || (this.faults.dropRate > 0 && Math.random() < this.faults.dropRate);
       if (drop) {
