@@ -14,6 +14,7 @@ import { PortalRepository } from './portals.js';
 import { SecretBox } from './secret-box.js';
 import { SettingsRepository } from './settings.js';
 import { WatermarkRepository } from './watermarks.js';
+import { XeroLimitRepository } from './xero-limits.js';
 import { StoreFaults } from './faults.js';
 
 const KEY_CHECK = 'secret-key-check';
@@ -30,6 +31,8 @@ export class Store {
   readonly consents: ConsentRepository;
   readonly imports: ImportRepository;
   readonly leases: LeaseRepository;
+  /** Xero's minute and day as each process last knew them (xero/gateway.ts). */
+  readonly xeroLimits: XeroLimitRepository;
   /** Writes the database refuses (locked, disk full): noted by whoever meets them, ended by a write that works. */
   readonly faults: StoreFaults;
 
@@ -47,6 +50,7 @@ export class Store {
     this.consents = new ConsentRepository(db, box);
     this.imports = new ImportRepository(db);
     this.leases = new LeaseRepository(db);
+    this.xeroLimits = new XeroLimitRepository(db);
     this.faults = new StoreFaults(db);
   }
 

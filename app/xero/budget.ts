@@ -49,6 +49,16 @@ export interface BudgetStatus {
   pollStretch: number;
 }
 
+/** Xero's own count of the day as last known, for keeping across a restart (store/xero-limits.ts). */
+export interface DayAsXeroSaid {
+  /** Calls left by Xero's count, less the calls made since it said so; null when Xero said nothing. */
+  remaining: number | null;
+  /** When Xero said it (ms). */
+  at: number | null;
+  /** Xero refuses calls for the day until then (ms); 0 when not. */
+  spentUntil: number;
+}
+
 export class DailyBudget {
   /** Start times of the calls counted in the last 24 hours, oldest first. */
   readonly #calls: number[] = [];
@@ -67,6 +77,18 @@ export class DailyBudget {
   record(): void {
     this.#calls.push(this.now());
     this.#counted += 1;
+  }
+
+  /** Xero's count as last known, for the next start. */
+  asXeroSaid(): DayAsXeroSaid {
+    const x = this.#xero;
+    return { remaining: x ? x.remaining - (this.#counted - x.callsBefore) : null, at: x?.at ?? null, spentUntil: this.#spentUntil };
+  }
+
+  /** Starts from what Xero said before a restart (or to another process). */
+  restore(saved: DayAsXeroSaid): void {
+    if (saved.remaining !== null && saved.at !== null) this.#xero = { remaining: saved.remaining, at: saved.at, callsBefore: this.#counted };
+    this.#spentUntil = Math.max(this.#spentUntil, saved.spentUntil);
   }
 
   /** Adopts Xero's count of what is left today (`X-DayLimit-Remaining`). */
