@@ -9,6 +9,9 @@
  * - the window, a pause in force and Xero's day are saved in the store as each call goes out and as it is answered
  *   (store/xero-limits.ts), and a gateway starts from what was saved: a restart inside a busy minute waits for that
  *   minute instead of meeting Xero's 429;
+ * - page reads (spend `page`: a card's figures, online invoice, PDF) take at most `pagePerMinute` of the window's
+ *   slots and never wait for one: when the window or the pages' share is full they end at once with `LimitReached`
+ *   (a 429 to the page, saying when to try again), so a person clicking cannot delay a push;
  * - `Retry-After` on a 429 pauses the whole gateway, then the call is retried;
  * - the day spent (429 `X-Rate-Limit-Problem: day`, `X-DayLimit-Remaining: 0`, or the budget's own count) never makes
  *   a call sleep for hours: it fails at once with `LimitReached` ("Xero daily limit reached, retry at T"), its job goes
@@ -43,20 +46,23 @@ export interface XeroLimits {
   budgetWaitMs?: number;
   /** Xero's own calls per window per organisation, which `X-MinLimit-Remaining` counts down from. (Default: 60) */
   xeroPerMinute?: number;
+  /** Page calls per window at most (spend `page`), so the pushes keep the rest of the minute. (Default: 5) */
+  pagePerMinute?: number;
 }
 
-export const DEFAULT_XERO_LIMITS: XeroLimits = { concurrent: 5, perMinute: 55, windowMs: 60_000, attempts: 4, backoffMs: 500, xeroPerMinute: 60 };
+export const DEFAULT_XERO_LIMITS: XeroLimits = { concurrent: 5, perMinute: 55, windowMs: 60_000, attempts: 4, backoffMs: 500, xeroPerMinute: 60, pagePerMinute: 5 };
 
 /** Where a gateway keeps what it knows of Xero's limits across restarts (the store's `xeroLimits`). */
 export type LimitMemory = Pick<XeroLimitRepository, 'load' | 'save'>;
 
 /**
  * A call counted in the window: in flight (t = Infinity) or answered at t; or one Xero counted that this gateway
- * did not make (or made before a restart), as of the answer that said so.
+ * did not make (or made before a restart), as of the answer that said so. `page`: a page's read.
  */
 interface Slot {
   t: number;
-  /** Sent to Xero. */
+  page?: boolean;
+  /** Sent to Xero (a page's slot is taken before its turn in the queue). */
   sent?: boolean;
 }
 
@@ -113,10 +119,14 @@ export class XeroGateway {
     const spend = currentSpend();
     for (let attempt = 1; ; attempt++) {
       try {
-        // Every attempt is a call Xero counts: each one waits for the day's budget of its priority, but never long.
-        this.refuseLongWait(spend);
-        await this.budget.admit(spend);
-        return (await this.#queue.add(() => this.run(session, fn))) as T;
+        // Every attempt is a call Xero counts: each one waits for the day's budget of its priority, but never long;
+        // a page's read does not wait at all, and takes its slot in the window now.
+        const slot = spend === 'page' ? this.pageSlot() : undefined;
+        if (!slot) {
+          this.refuseLongWait(spend);
+          await this.budget.admit(spend);
+        }
+        return (await this.#queue.add(() => this.run(session, fn, slot))) as T;
       } catch (raw) {
         if (raw instanceof LimitReached) throw raw;
         const err = toXeroError(raw, what);
@@ -143,6 +153,7 @@ export class XeroGateway {
           }
           this.#pausedUntil = Math.max(this.#pausedUntil, until);
           this.remember();
+          if (spend === 'page') throw pageWaits(until);
           if (attempt >= this.limits.attempts + 2) throw err;
           this.stats.retries += 1;
           continue;
@@ -164,6 +175,29 @@ export class XeroGateway {
     if (freeAt - Date.now() <= (this.limits.budgetWaitMs ?? 60_000)) return;
     if (this.budget.remaining() === 0) throw dayLimitReached(freeAt);
     throw new LimitReached('XERO.DAY_BUDGET', `Xero's calls left today are kept for pushes; this waits until ${utcTime(freeAt)}.`, freeAt);
+  }
+
+  /**
+   * A slot in the window for a page read, taken now, or `LimitReached` at once: pages get at most `pagePerMinute`
+   * slots, only free ones, never during a pause, and only within their share of the day (budget.ts).
+   */
+  private pageSlot(): Slot {
+    const now = Date.now();
+    this.prune(now);
+    const pages = this.#window.filter((w) => w.page);
+    const cap = this.limits.pagePerMinute ?? 5;
+    if (this.#pausedUntil > now) throw pageWaits(this.#pausedUntil);
+    if (pages.length >= cap || this.#window.length >= this.limits.perMinute) {
+      // Free again when enough calls leave the window (a page's own, or any).
+      const leaving = (pages.length >= cap ? pages : this.#window).map((w) => w.t).filter(Number.isFinite).sort((a, b) => a - b);
+      throw pageWaits((leaving[0] ?? now + 1000) + this.limits.windowMs);
+    }
+    if (!this.budget.allows('page')) throw pageWaits(this.budget.availableAt('page'));
+    this.budget.record('page');
+    const slot: Slot = { t: Number.POSITIVE_INFINITY, page: true };
+    this.#window.push(slot);
+    this.remember();
+    return slot;
   }
 
   /** Calls counted in the current one-minute window (in flight or finished inside it). */
@@ -188,8 +222,8 @@ export class XeroGateway {
     return this.#queue.size + this.#queue.pending;
   }
 
-  private async run<T>(session: XeroSession, fn: (s: XeroSession) => Promise<ApiResult<T>>): Promise<T> {
-    const slot = await this.acquireWindowSlot();
+  private async run<T>(session: XeroSession, fn: (s: XeroSession) => Promise<ApiResult<T>>, reserved?: Slot): Promise<T> {
+    const slot = reserved ?? (await this.acquireWindowSlot());
     this.#inFlight += 1;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.#inFlight);
     this.stats.calls += 1;
@@ -312,6 +346,12 @@ function headerNumber(v: unknown): number | null {
   if (v === undefined || v === null || v === '') return null;
   const n = Number(Array.isArray(v) ? v[0] : v);
   return Number.isFinite(n) ? n : null;
+}
+
+/** A page's Xero read refused for now: the pushes keep Xero's calls; the page may ask again at `retryAt`. */
+function pageWaits(retryAt: number): LimitReached {
+  const seconds = Math.max(1, Math.ceil((retryAt - Date.now()) / 1000));
+  return new LimitReached('XERO.PAGE_BUDGET', `Xero's calls are kept for syncing documents just now; try again in ${seconds} s (at ${utcTime(retryAt)}).`, retryAt, 429);
 }
 
 const HOUR_MS = 3_600_000;
