@@ -116,6 +116,8 @@ export function cardLive(services: Services): LiveView<DocumentRef> {
       return ref;
     },
     regions: async (ref, ctx) => cardRegions(await cardState(services, ctx.session, ref, ctx.lang, 0), ctx.lang, ctx.session.isAdmin),
+    // The card is the same for everyone of the portal who may read it (checked in prepare), by language and rights.
+    shareKey: (ref, ctx) => `${ctx.session.memberId}|${ref.type}:${ref.id}|${ctx.lang}|${ctx.session.isAdmin}`,
   };
 }
 
