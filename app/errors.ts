@@ -30,8 +30,8 @@ export const notImplemented = (feature: string) =>
  */
 export class LimitReached extends AppError {
   readonly transient = true;
-  constructor(code: string, message: string, readonly retryAt: number) {
-    super(code, message, 503, { retryAt });
+  constructor(code: string, message: string, readonly retryAt: number, status = 503) {
+    super(code, message, status, { retryAt });
     this.name = 'LimitReached';
   }
 }

@@ -37,7 +37,7 @@ export interface ServerDeps {
   xeroLimits?: Partial<XeroLimits>;
 }
 
-import { BODY_LIMIT } from './http/limits.js';
+import { BODY_LIMIT, pageLimits } from './http/limits.js';
 import type { XeroLimits } from './xero/gateway.js';
 import { xeroWebhookRoutes } from './http/xero-webhook-routes.js';
 import { requestLog } from './http/request-log.js';
@@ -71,10 +71,14 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   app.use(noStoreApi);
   app.use(singleQueryValues);
   for (const [paths, limit] of rateLimits(manifest)) app.use(paths, limit);
+  // Per page session and per portal user (limits.ts); page loads once their form is read.
+  const throttle = pageLimits(services.sessions, manifest);
+  app.use(throttle.api);
   // Xero signs the raw bytes: its route reads the body itself, before the parsers below.
   app.use(xeroWebhookRoutes(services));
   app.use(express.json({ limit: BODY_LIMIT }));
   app.use(express.urlencoded({ extended: true, limit: BODY_LIMIT, parameterLimit: 5000 }));
+  app.use(...throttle.pageLoads);
 
   app.use(healthRoutes(deps.store, deps.startedAt ?? Date.now()));
   app.use(metricsRoutes(services.metrics, deps.config.metricsToken));

@@ -71,7 +71,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
     xeroGrantType: config.xero.grantType,
     bitrix: config.bitrix,
   });
-  const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, perDay: config.xeroDailyLimit, ...input.xeroLimits });
+  const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, perDay: config.xeroDailyLimit, ...input.xeroLimits }, store.xeroLimits);
   metrics.watchGateways(gateways);
   const outbox = new Outbox(store, logger, {}, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);

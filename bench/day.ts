@@ -113,7 +113,7 @@ export async function day(say: Say): Promise<void> {
   const xeroCalls: number[] = [];
   let received429 = 0;
   let maxInWindow = 0;
-  const spent: Record<Spend, number> = { push: 0, poll: 0, import: 0 };
+  const spent: Record<Spend, number> = { push: 0, poll: 0, import: 0, page: 0 };
   let pushDelayMax = 0;
   const pending: number[] = []; // arrival times of invoices not yet pushed
   let polls = 0;

@@ -8,7 +8,7 @@ import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { verifyPage, type VerifiedPage } from '../app/bitrix/request-auth.js';
 import { requireReadable } from '../app/bitrix/document-access.js';
-import { AppError, badRequest, notFound } from '../app/errors.js';
+import { AppError, LimitReached, badRequest, notFound } from '../app/errors.js';
 import { pickLanguage, translator, type Translate } from '../app/http/i18n.js';
 import type { LiveContext, LiveView } from '../app/http/live.js';
 import { originOf, renderPage, renderView } from '../app/http/pages.js';
@@ -16,6 +16,7 @@ import { requireSession, type PageSession } from '../app/http/session.js';
 import type { Services } from '../app/services.js';
 import type { Activity } from '../app/store/activity.js';
 import type { Link } from '../app/store/links.js';
+import { spendingAs } from '../app/xero/budget.js';
 import { pushJobKey, pushJobKind } from '../app/sync/intake.js';
 import { xeroDeepLink } from '../app/xero/deep-links.js';
 import { XeroApiError } from '../app/xero/errors.js';
@@ -24,6 +25,7 @@ import { onlineInvoiceUrl } from '../app/xero/invoices.js';
 import { getQuotes } from '../app/xero/quotes.js';
 import { documentLink, documentRef, isDocumentType, subjectOf, type DocumentRef, type DocumentType } from './document-refs.js';
 import { ownValue } from '../app/own-keys.js';
+import { PdfCache, pdfKey } from './pdf-cache.js';
 
 /** Document type shown by each card placement. Source: bitrix24-rest.md §11. */
 const PLACEMENT_TYPES: Record<string, { type: DocumentType; noun: string }> = {
@@ -41,6 +43,7 @@ export function cardTabRoutes(services: Services): Router {
   const router = Router();
   const { store, sessions, manifest } = services;
   const paths = [...new Set(Object.keys(PLACEMENT_TYPES).map((code) => manifest.placements[code]).filter(Boolean))];
+  const pdfs = new PdfCache();
 
   router.post(paths, async (req, res) => {
     const page = await verifyPage(store, req.body, services.config.bitrix.clientId);
@@ -64,19 +67,25 @@ export function cardTabRoutes(services: Services): Router {
     );
   });
 
-  /** The document's PDF, streamed from Xero on demand; never stored. */
+  /**
+   * The document's PDF, read from Xero on demand as a page's read (its own small share of Xero's minute and day,
+   * never the pushes'), kept in memory by the link's state (pdf-cache.ts), never stored on disk.
+   */
   router.get('/api/documents/:type/:id/pdf', requireSession(sessions), async (req, res) => {
     const ref = refOf(req.params);
     await requireReadable(req.sessionPortal!.clientEndpoint, req.session!.authId, ref);
     const link = linkedOrThrow(services, req.session!, ref);
     const connection = store.connections.get(link.connectionId ?? -1);
     if (!connection || connection.state !== 'active') throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected, so the PDF cannot be read.', 409);
-    const pdf = await services.gateways.for(connection.id).call('reading the invoice PDF', (s) =>
-      // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices (Accept: application/pdf)
-      s.xero.accountingApi.getInvoiceAsPdf(s.tenantId, link.xeroId),
-    );
+    const pdf = await pdfs.get(pdfKey(link), async () => {
+      const answer = await spendingAs('page', () => services.gateways.for(connection.id).call('reading the invoice PDF', (s) =>
+        // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices (Accept: application/pdf)
+        s.xero.accountingApi.getInvoiceAsPdf(s.tenantId, link.xeroId),
+      ));
+      return Buffer.from(answer as Buffer);
+    });
     const name = `${(link.xeroNumber ?? 'invoice').replace(/[^A-Za-z0-9._-]/g, '_')}.pdf`;
-    res.set({ 'Content-Type': 'application/pdf', 'Content-Disposition': `inline; filename="${name}"`, 'Cache-Control': 'no-store' }).send(Buffer.from(pdf as Buffer));
+    res.set({ 'Content-Type': 'application/pdf', 'Content-Disposition': `inline; filename="${name}"`, 'Cache-Control': 'no-store' }).send(pdf);
   });
 
   /** "Send to Xero" (not linked yet, e.g. created before the install) and "Sync now": a push through the outbox. */
@@ -108,6 +117,8 @@ export function cardLive(services: Services): LiveView<DocumentRef> {
       return ref;
     },
     regions: async (ref, ctx) => cardRegions(await cardState(services, ctx.session, ref, ctx.lang, 0), ctx.lang, ctx.session.isAdmin),
+    // The card is the same for everyone of the portal who may read it (checked in prepare), by language and rights.
+    shareKey: (ref, ctx) => `${ctx.session.memberId}|${ref.type}:${ref.id}|${ctx.lang}|${ctx.session.isAdmin}`,
   };
 }
 
@@ -151,30 +162,33 @@ export interface XeroFigures {
   onlineUrl: string | null;
 }
 
-type FiguresEntry = { key: string; promise: Promise<XeroFigures | { problem: string }>; value?: XeroFigures | { problem: string } };
+type FiguresProblem = { problem: string; retryAt?: number };
+type FiguresEntry = { key: string; promise: Promise<XeroFigures | FiguresProblem>; value?: XeroFigures | FiguresProblem };
 const figuresCache = new Map<number, FiguresEntry>();
 
 /**
  * Xero's figures for a link, read once per change of the link (status, sync time) and kept in memory, so a card
- * open for an hour costs one Xero read per change, not one per tick.
+ * open for an hour costs one Xero read per change, not one per tick. They are a page's read (budget.ts `page`): when
+ * Xero's calls are kept for the pushes, the card says so and reads again once the page's share allows.
  */
 function xeroFigures(services: Services, link: Link): FiguresEntry {
   const key = `${link.xeroStatus}|${link.lastSyncedAt}|${link.xeroUpdatedAt}`;
   const cached = figuresCache.get(link.id);
-  if (cached && cached.key === key) return cached;
-  const entry: FiguresEntry = { key, promise: readFigures(services, link) };
+  const retryAt = cached?.value && 'problem' in cached.value ? cached.value.retryAt : undefined;
+  if (cached && cached.key === key && !(retryAt && retryAt <= Date.now())) return cached;
+  const entry: FiguresEntry = { key, promise: spendingAs('page', () => readFigures(services, link)) };
   entry.promise.then((v) => (entry.value = v)).catch(() => undefined);
   figuresCache.set(link.id, entry);
   if (figuresCache.size > 5000) figuresCache.delete(figuresCache.keys().next().value!);
   return entry;
 }
 
-async function readFigures(services: Services, link: Link): Promise<XeroFigures | { problem: string }> {
+async function readFigures(services: Services, link: Link): Promise<XeroFigures | FiguresProblem> {
   const connection = services.store.connections.get(link.connectionId ?? -1);
   if (!connection || connection.state !== 'active') return { problem: 'Xero is not connected.' };
   const gateway = services.gateways.for(connection.id);
   try {
-    if (link.xeroType === 'quote') return quoteFigures(gateway, connection.tenantId, link);
+    if (link.xeroType === 'quote') return await quoteFigures(gateway, connection.tenantId, link);
     const answer = await gateway.call('reading an invoice for its card', (s) =>
       // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices
       s.xero.accountingApi.getInvoice(s.tenantId, link.xeroId),
@@ -193,6 +207,7 @@ async function readFigures(services: Services, link: Link): Promise<XeroFigures 
       onlineUrl: online,
     };
   } catch (err) {
+    if (err instanceof LimitReached) return { problem: err.message, retryAt: err.retryAt };
     return { problem: err instanceof XeroApiError || err instanceof AppError ? err.message : 'Xero could not be read.' };
   }
 }

@@ -38,7 +38,7 @@ describe('daily budget', () => {
     }
     const s = b.status();
     assert.equal(s.remaining, 0);
-    assert.deepEqual(s.waiting.map((w) => w.spend), ['poll', 'import', 'push']);
+    assert.deepEqual(s.waiting.map((w) => w.spend), ['poll', 'import', 'page', 'push']);
     const push = s.waiting.find((w) => w.spend === 'push')!;
     assert.equal(push.until, first + DAY); // the first call leaves the window: one call free
     const line = describeBudget(s);
@@ -50,6 +50,21 @@ describe('daily budget', () => {
     c.advance(60_000);
     assert.equal(b.remaining(), 1000);
     assert.deepEqual([b.allows('push'), b.allows('poll'), b.allows('import')], [true, true, true]);
+  });
+
+  it("when pages read from Xero, then they spend at most their share of the day and never the pushes' reserve, and wait until their calls leave the 24 hours", () => {
+    const c = clock();
+    const b = new DailyBudget(1000, c.now);
+    assert.equal(b.pageShare, 50);
+    const first = c.now();
+    for (let i = 0; i < 50; i++) b.record('page');
+    assert.deepEqual([b.allows('page'), b.allows('push'), b.allows('poll')], [false, true, true]);
+    assert.equal(b.availableAt('page'), first + DAY);
+    const low = new DailyBudget(1000, c.now);
+    for (let i = 0; i < 699; i++) low.record();
+    assert.equal(low.allows('page'), true);
+    low.record();
+    assert.deepEqual([low.allows('page'), low.allows('push')], [false, true], 'at the pushes\' reserve of 30 % pages stop');
   });
 
   it('when a push finds the budget spent, then it waits until a call leaves the window and then goes out', async () => {
@@ -70,7 +85,7 @@ describe('daily budget', () => {
     const s = bed.gateway.budget.status();
     assert.equal(s.limit, 5000);
     assert.equal(s.remaining, 39);
-    assert.deepEqual(s.waiting.map((w) => w.spend), ['poll', 'import']);
+    assert.deepEqual(s.waiting.map((w) => w.spend), ['poll', 'import', 'page']);
     assert.equal(bed.gateway.budget.allows('push'), true);
     assert.match(describeBudget(s), /39 of 5,000 calls left.*Status checks wait until/);
   });

@@ -72,7 +72,7 @@ describe('push survives failures', () => {
 
   it('when a burst needs more calls than Xero allows in a window, then the gateway stays under the limit and no 429 is served', async () => {
     const xero = await startXeroEmulator({ limits: { perMinute: 12, windowMs: 3000, concurrent: 5 } });
-    const env = await startEnvironment({ xero, xeroLimits: { perMinute: 10, windowMs: 3000 } });
+    const env = await startEnvironment({ xero, xeroLimits: { perMinute: 10, windowMs: 3000, xeroPerMinute: 12 } });
     try {
       xero.resetCounters();
       const gateway = env.c.services.gateways.for(env.connectionId);

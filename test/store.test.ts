@@ -8,6 +8,7 @@ import { openStore } from '../app/store/index.js';
 import { MIGRATIONS, type Migration } from '../app/store/migrations.js';
 import { SecretBox } from '../app/store/secret-box.js';
 import { tempDir } from './helpers/tmp.js';
+import { testStore } from './helpers/store.js';
 
 const SECRET = 'test-secret-with-enough-length-0123456789';
 
@@ -192,5 +193,19 @@ describe('job outbox', () => {
     assert.equal(s.jobs.claimDue(10).length, 0);
     assert.equal(s.jobs.resume('m'), 2);
     assert.equal(s.jobs.claimDue(10).length, 2);
+  });
+});
+
+describe('Xero limits as last known', () => {
+  it('when two processes saved what they knew of a connection, then the next start gets every call either counted, the longest pause and Xero\'s latest word on the day', () => {
+    const s = testStore('m');
+    const c = s.connections.upsert({ memberId: 'm', tenantId: 't', tenantName: null, tenantType: 'ORGANISATION', xeroConnectionId: null, grantType: 'authorization_code', accessToken: null, refreshToken: null, expiresAt: null, scope: null });
+    const now = 10_000_000_000;
+    s.xeroLimits.save(c.id, { minuteCalls: [now - 3000, now - 1000], pausedUntil: 0, minuteRemaining: 40, dayRemaining: 4000, dayReadAt: now - 1000, daySpentUntil: 0 }, 'connector', now - 1000);
+    s.xeroLimits.save(c.id, { minuteCalls: [now - 2000], pausedUntil: now + 5000, minuteRemaining: 37, dayRemaining: 3990, dayReadAt: now - 500, daySpentUntil: 0 }, 'import', now - 500);
+    assert.deepEqual(s.xeroLimits.load(c.id, now), { minuteCalls: [now - 3000, now - 2000, now - 1000], pausedUntil: now + 5000, minuteRemaining: 37, dayRemaining: 3990, dayReadAt: now - 500, daySpentUntil: 0 });
+    // A day later, a save drops what is that old.
+    s.xeroLimits.save(c.id, { minuteCalls: [], pausedUntil: 0, minuteRemaining: null, dayRemaining: null, dayReadAt: null, daySpentUntil: 0 }, 'connector', now + 86_400_000);
+    assert.equal((s.db.prepare('SELECT count(*) AS n FROM xero_limits').get() as { n: number }).n, 1);
   });
 });

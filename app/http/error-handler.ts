@@ -5,7 +5,7 @@
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError, LimitReached } from '../errors.js';
 import type { Logger } from '../log.js';
 import { escapeHtml } from './html.js';
 import { storeFaultCode, storeFaultError, type StoreFaults } from '../store/faults.js';
@@ -59,6 +59,8 @@ export function errorHandler(logger: Logger, framers: ErrorFramers = () => [], f
     if (res.headersSent) return next(err);
     const answer = toAnswer(err);
     if (faults?.note(err)) res.set('Retry-After', '30');
+    // A limit that frees at a known moment (Xero's calls kept for the pushes, the day spent) says when.
+    if (err instanceof LimitReached) res.set('Retry-After', String(Math.max(1, Math.ceil((err.retryAt - Date.now()) / 1000))));
     const log = { err, code: answer.code, method: req.method, path: req.path, status: answer.status };
     if (answer.status >= 500 && answer.status !== 501) logger.error(log, 'request failed');
     else logger.warn(log, 'request refused');

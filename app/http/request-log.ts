@@ -3,13 +3,17 @@
  * duration and size, written when the answer is finished or the client goes away. The id comes from a valid
  * `X-Request-Id` header (a reverse proxy's) or is made here, is echoed in `X-Request-Id`, and is the current
  * request id while the request is handled, so the jobs it enqueues carry it (request-context.ts).
- * Event intake (Bitrix24 events, Xero webhooks) is also timed for the metrics.
+ * Event intake (Bitrix24 events, Xero webhooks) is also timed for the metrics. The metrics label a request by its
+ * route's pattern, never by its path.
  */
 import type { RequestHandler } from 'express';
 import type { Logger } from '../log.js';
 import type { Manifest } from '../manifest.js';
 import type { Metrics } from '../metrics.js';
 import { requestIdFrom, withRequestId } from '../request-context.js';
+
+/** The route label of every request that no route matched (404s, and 400/413/429 refused before any route). */
+export const UNMATCHED = 'unmatched';
 
 export function requestLog(logger: Logger, metrics: Metrics, manifest: Manifest): RequestHandler {
   const bitrixIntake = new Set([...Object.values(manifest.events), manifest.install].filter(Boolean));
@@ -23,7 +27,9 @@ export function requestLog(logger: Logger, metrics: Metrics, manifest: Manifest)
       logged = true;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = res.writableFinished ? res.statusCode : 499;
-      const route = (req.route as { path?: string } | undefined)?.path ?? (status === 404 ? 'unmatched' : req.path);
+      // A request no route matched is counted under one constant, whatever its path and status: a label per path
+      // would make every random path a new series (memory without bound).
+      const route = (req.route as { path?: string } | undefined)?.path ?? UNMATCHED;
       metrics.request(req.method, String(route), status, seconds);
       if (req.method === 'POST' && bitrixIntake.has(req.path)) {
         metrics.intake('bitrix24', seconds);

@@ -16,6 +16,7 @@ import { resealV1Secrets } from './reseal.js';
 import { SettingsRepository } from './settings.js';
 import { WatermarkRepository } from './watermarks.js';
 import { EventTallyRepository } from './event-tallies.js';
+import { XeroLimitRepository } from './xero-limits.js';
 import { StoreFaults } from './faults.js';
 
 const KEY_CHECK = 'secret-key-check';
@@ -34,6 +35,8 @@ export class Store {
   readonly leases: LeaseRepository;
   /** What the portals' events caused, per minute (the cap on new jobs, the events dropped). */
   readonly eventTallies: EventTallyRepository;
+  /** Xero's minute and day as each process last knew them (xero/gateway.ts). */
+  readonly xeroLimits: XeroLimitRepository;
   /** Writes the database refuses (locked, disk full): noted by whoever meets them, ended by a write that works. */
   readonly faults: StoreFaults;
 
@@ -52,6 +55,7 @@ export class Store {
     this.imports = new ImportRepository(db);
     this.leases = new LeaseRepository(db);
     this.eventTallies = new EventTallyRepository(db);
+    this.xeroLimits = new XeroLimitRepository(db);
     this.faults = new StoreFaults(db);
   }
 

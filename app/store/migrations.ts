@@ -310,4 +310,24 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 12,
+    name: "xero limits: each process's last view of a connection's minute and day, for the next start",
+    sql: `
+      -- xero limits: what a process last knew of Xero's limits for a connection (xero/gateway.ts), so a gateway made
+      -- after a restart (or by another process on the same store) starts from it instead of an empty minute.
+      CREATE TABLE xero_limits (
+        connection_id      INTEGER NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+        holder             TEXT NOT NULL,          -- the process (leases.ts PROCESS_HOLDER)
+        minute_calls       TEXT NOT NULL,          -- JSON: epoch ms of each call in the minute window, oldest first
+        paused_until       INTEGER NOT NULL DEFAULT 0,
+        minute_remaining   INTEGER,                -- X-MinLimit-Remaining of the last answer
+        day_remaining      INTEGER,                -- X-DayLimit-Remaining of the last answer, less the calls since
+        day_read_at        INTEGER,                -- when Xero said it
+        day_spent_until    INTEGER NOT NULL DEFAULT 0,
+        updated_at         INTEGER NOT NULL,
+        PRIMARY KEY (connection_id, holder)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

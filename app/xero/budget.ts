@@ -3,14 +3,19 @@
  * free Starter tier 1,000). Xero counts a rolling 24 hours; so does the plan:
  * - pushes and write-backs may spend the whole budget;
  * - status polls stop when only the pushes' reserve is left, and stretch before that as the budget runs low;
- * - imports and contact sync pause when less than their share is left.
+ * - imports and contact sync pause when less than their share is left;
+ * - pages (a card's figures, its online invoice and PDF, read when a person opens them) have their own small share
+ *   of the day and stop at the pushes' reserve too, so no amount of clicking can eat the calls the pushes need.
  * Xero's own count (`X-DayLimit-Remaining`) wins when it is lower. What waits, and until when, is `status()`.
  * The spend of a call comes from the code around it (`spendingAs`), so the Xero speech stays unchanged.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-/** push: pushes and write-backs (and the look-ups they need); poll: status polls; import: imports and contact sync. */
-export type Spend = 'push' | 'poll' | 'import';
+/**
+ * push: pushes and write-backs (and the look-ups they need); poll: status polls; import: imports and contact sync;
+ * page: reads a person asks for on a page (a card's figures, online invoice and PDF).
+ */
+export type Spend = 'push' | 'poll' | 'import' | 'page';
 
 const DAY_MS = 86_400_000;
 /** Left for pushes only: polls stop below it. */
@@ -19,6 +24,8 @@ const PUSH_RESERVE = 0.3;
 const IMPORT_FLOOR = 0.5;
 /** Polls start stretching below this share left. */
 const POLL_STRETCH_BELOW = 0.9;
+/** Pages may spend at most this share of the day, and never below the pushes' reserve. */
+const PAGE_SHARE = 0.05;
 
 const scope = new AsyncLocalStorage<Spend>();
 
@@ -49,9 +56,21 @@ export interface BudgetStatus {
   pollStretch: number;
 }
 
+/** Xero's own count of the day as last known, for keeping across a restart (store/xero-limits.ts). */
+export interface DayAsXeroSaid {
+  /** Calls left by Xero's count, less the calls made since it said so; null when Xero said nothing. */
+  remaining: number | null;
+  /** When Xero said it (ms). */
+  at: number | null;
+  /** Xero refuses calls for the day until then (ms); 0 when not. */
+  spentUntil: number;
+}
+
 export class DailyBudget {
   /** Start times of the calls counted in the last 24 hours, oldest first. */
   readonly #calls: number[] = [];
+  /** Start times of the page calls among them. */
+  readonly #pageCalls: number[] = [];
   #xero: { remaining: number; at: number; callsBefore: number } | null = null;
   #counted = 0;
   /** Xero refused calls for the day (429 `X-Rate-Limit-Problem: day`) until then, ms; 0 when it did not. */
@@ -63,10 +82,34 @@ export class DailyBudget {
     private readonly windowMs: number = DAY_MS,
   ) {}
 
-  /** Counts a call that is starting. */
-  record(): void {
+  /** Counts a call of `spend` that is starting. */
+  record(spend: Spend = 'push'): void {
     this.#calls.push(this.now());
+    if (spend === 'page') this.#pageCalls.push(this.now());
     this.#counted += 1;
+  }
+
+  /** Xero's count as last known, for the next start. */
+  asXeroSaid(): DayAsXeroSaid {
+    const x = this.#xero;
+    return { remaining: x ? x.remaining - (this.#counted - x.callsBefore) : null, at: x?.at ?? null, spentUntil: this.#spentUntil };
+  }
+
+  /** Starts from what Xero said before a restart (or to another process). */
+  restore(saved: DayAsXeroSaid): void {
+    if (saved.remaining !== null && saved.at !== null) this.#xero = { remaining: saved.remaining, at: saved.at, callsBefore: this.#counted };
+    this.#spentUntil = Math.max(this.#spentUntil, saved.spentUntil);
+  }
+
+  /** Page calls counted in the last 24 hours. */
+  pageUsed(): number {
+    this.prune();
+    return this.#pageCalls.length;
+  }
+
+  /** The most page calls in 24 hours. */
+  get pageShare(): number {
+    return Math.max(1, Math.floor(this.limit * PAGE_SHARE));
   }
 
   /** Adopts Xero's count of what is left today (`X-DayLimit-Remaining`). */
@@ -105,11 +148,12 @@ export class DailyBudget {
   /** Calls that must stay free for pushes when `spend` wants one. */
   private floor(spend: Spend): number {
     if (spend === 'push') return 0;
-    return Math.ceil(this.limit * (spend === 'poll' ? PUSH_RESERVE : IMPORT_FLOOR));
+    return Math.ceil(this.limit * (spend === 'import' ? IMPORT_FLOOR : PUSH_RESERVE));
   }
 
   /** True when a call of `spend` may start now. */
   allows(spend: Spend): boolean {
+    if (spend === 'page' && this.pageUsed() >= this.pageShare) return false;
     return this.remaining() > this.floor(spend);
   }
 
@@ -119,18 +163,21 @@ export class DailyBudget {
     if (this.allows(spend)) return now;
     if (this.#spentUntil > now) return this.#spentUntil;
     this.prune();
+    // Pages wait for their own share too: until enough of their calls leave the 24 hours.
+    const pageFree = spend === 'page' && this.#pageCalls.length >= this.pageShare ? this.#pageCalls[this.#pageCalls.length - this.pageShare]! + this.windowMs : now;
+    if (this.remaining() > this.floor(spend)) return Math.max(now + 1000, pageFree);
     // Enough calls must leave the window for the remaining budget to rise above the spend's floor.
     const short = this.floor(spend) + 1 - this.remaining();
     const own = this.#calls[Math.min(this.#calls.length - 1, Math.max(0, short - 1))];
     const atOwn = own !== undefined ? own + this.windowMs : now + 60 * 60_000;
     // Xero said less than we counted: its own day frees no sooner than ours; an hour at least.
-    return Math.max(now + 1000, atOwn);
+    return Math.max(now + 1000, atOwn, pageFree);
   }
 
   /** Waits until a call of `spend` may start, and counts it (in the same turn, so parallel calls never overshoot). */
   async admit(spend: Spend): Promise<void> {
     for (;;) {
-      if (this.allows(spend)) return this.record();
+      if (this.allows(spend)) return this.record(spend);
       const wait = this.availableAt(spend) - this.now();
       await new Promise((r) => setTimeout(r, Math.min(wait, 60_000)));
     }
@@ -147,7 +194,7 @@ export class DailyBudget {
   status(): BudgetStatus {
     this.prune();
     const waiting: BudgetStatus['waiting'] = [];
-    for (const [spend, what] of [['poll', 'Status checks'], ['import', 'Imports and contact sync'], ['push', 'Pushes']] as const) {
+    for (const [spend, what] of [['poll', 'Status checks'], ['import', 'Imports and contact sync'], ['page', 'Card figures and PDFs'], ['push', 'Pushes']] as const) {
       if (!this.allows(spend)) waiting.push({ what, spend, until: this.availableAt(spend) });
     }
     return {
@@ -158,9 +205,11 @@ export class DailyBudget {
 
   private prune(): void {
     const edge = this.now() - this.windowMs;
-    let n = 0;
-    while (n < this.#calls.length && this.#calls[n] <= edge) n++;
-    if (n) this.#calls.splice(0, n);
+    for (const calls of [this.#calls, this.#pageCalls]) {
+      let n = 0;
+      while (n < calls.length && calls[n]! <= edge) n++;
+      if (n) calls.splice(0, n);
+    }
   }
 }
 

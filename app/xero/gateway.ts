@@ -3,7 +3,15 @@
  * sees whole requests inside its limits (xero-api.md §2: 5 concurrent, 60 per minute, 5,000 per day).
  *
  * - at most `concurrent` calls in flight (p-queue);
- * - a sliding one-minute window with headroom (55 of 60), tightened by `X-MinLimit-Remaining`;
+ * - a sliding one-minute window with headroom (55 of 60). Xero's `X-MinLimit-Remaining` wins where it counts more
+ *   calls than the window holds (an earlier process, another one on the same store): the calls it counts and the
+ *   window does not are added to the window as of that answer, so they free no sooner than Xero frees them;
+ * - the window, a pause in force and Xero's day are saved in the store as each call goes out and as it is answered
+ *   (store/xero-limits.ts), and a gateway starts from what was saved: a restart inside a busy minute waits for that
+ *   minute instead of meeting Xero's 429;
+ * - page reads (spend `page`: a card's figures, online invoice, PDF) take at most `pagePerMinute` of the window's
+ *   slots and never wait for one: when the window or the pages' share is full they end at once with `LimitReached`
+ *   (a 429 to the page, saying when to try again), so a person clicking cannot delay a push;
  * - `Retry-After` on a 429 pauses the whole gateway, then the call is retried;
  * - the day spent (429 `X-Rate-Limit-Problem: day`, `X-DayLimit-Remaining: 0`, or the budget's own count) never makes
  *   a call sleep for hours: it fails at once with `LimitReached` ("Xero daily limit reached, retry at T"), its job goes
@@ -17,6 +25,7 @@ import { XeroApiError, toXeroError } from './errors.js';
 import type { XeroConnections, XeroSession } from './connections.js';
 import { DailyBudget, currentSpend, type BudgetStatus, type Spend } from './budget.js';
 import { AppError, LimitReached, utcTime } from '../errors.js';
+import type { XeroLimitRepository, XeroLimitState } from '../store/xero-limits.js';
 
 export interface XeroLimits {
   /** Calls in flight at once. (Default: 5) */
@@ -35,9 +44,27 @@ export interface XeroLimits {
   dayMs?: number;
   /** Longest wait for the daily budget inside a call, ms; a longer one ends the call with `LimitReached`. (Default: 60000) */
   budgetWaitMs?: number;
+  /** Xero's own calls per window per organisation, which `X-MinLimit-Remaining` counts down from. (Default: 60) */
+  xeroPerMinute?: number;
+  /** Page calls per window at most (spend `page`), so the pushes keep the rest of the minute. (Default: 5) */
+  pagePerMinute?: number;
 }
 
-export const DEFAULT_XERO_LIMITS: XeroLimits = { concurrent: 5, perMinute: 55, windowMs: 60_000, attempts: 4, backoffMs: 500 };
+export const DEFAULT_XERO_LIMITS: XeroLimits = { concurrent: 5, perMinute: 55, windowMs: 60_000, attempts: 4, backoffMs: 500, xeroPerMinute: 60, pagePerMinute: 5 };
+
+/** Where a gateway keeps what it knows of Xero's limits across restarts (the store's `xeroLimits`). */
+export type LimitMemory = Pick<XeroLimitRepository, 'load' | 'save'>;
+
+/**
+ * A call counted in the window: in flight (t = Infinity) or answered at t; or one Xero counted that this gateway
+ * did not make (or made before a restart), as of the answer that said so. `page`: a page's read.
+ */
+interface Slot {
+  t: number;
+  page?: boolean;
+  /** Sent to Xero (a page's slot is taken before its turn in the queue). */
+  sent?: boolean;
+}
 
 export interface GatewayStats {
   calls: number;
@@ -59,9 +86,10 @@ export class XeroGateway {
    * answer, not its start: Xero counted it on arrival, which lies between the two, so this never frees a
    * slot before Xero does.
    */
-  readonly #window: { t: number }[] = [];
+  readonly #window: Slot[] = [];
   #pausedUntil = 0;
   #inFlight = 0;
+  #memoryFailed = false;
   readonly stats: GatewayStats = { calls: 0, received429: 0, retries: 0, maxInFlight: 0, minuteRemaining: null, dayRemaining: null };
   /** Calls started per hour (epoch ms of the hour → count), the last 48 hours, for the dashboard's chart. */
   readonly hourlyCalls = new Map<number, number>();
@@ -71,9 +99,11 @@ export class XeroGateway {
     private readonly connections: XeroConnections,
     private readonly logger: Logger,
     private readonly limits: XeroLimits = DEFAULT_XERO_LIMITS,
+    private readonly memory?: LimitMemory,
   ) {
     this.#queue = new PQueue({ concurrency: limits.concurrent });
     this.budget = new DailyBudget(limits.perDay ?? 5000, Date.now, limits.dayMs);
+    this.restore();
   }
 
   /** The organisation's daily call budget (what waits, and until when: `budgetStatus`). */
@@ -89,10 +119,14 @@ export class XeroGateway {
     const spend = currentSpend();
     for (let attempt = 1; ; attempt++) {
       try {
-        // Every attempt is a call Xero counts: each one waits for the day's budget of its priority, but never long.
-        this.refuseLongWait(spend);
-        await this.budget.admit(spend);
-        return (await this.#queue.add(() => this.run(session, fn))) as T;
+        // Every attempt is a call Xero counts: each one waits for the day's budget of its priority, but never long;
+        // a page's read does not wait at all, and takes its slot in the window now.
+        const slot = spend === 'page' ? this.pageSlot() : undefined;
+        if (!slot) {
+          this.refuseLongWait(spend);
+          await this.budget.admit(spend);
+        }
+        return (await this.#queue.add(() => this.run(session, fn, slot))) as T;
       } catch (raw) {
         if (raw instanceof LimitReached) throw raw;
         const err = toXeroError(raw, what);
@@ -114,9 +148,12 @@ export class XeroGateway {
             // The day's calls are spent: the budget refuses everything until Xero's Retry-After, and this call's job
             // waits in the queue, not here (xero-api.md §2; https://developer.xero.com/documentation/auth-and-limits/xero-api-limits).
             this.budget.spentUntil(until);
+            this.remember();
             throw dayLimitReached(until);
           }
           this.#pausedUntil = Math.max(this.#pausedUntil, until);
+          this.remember();
+          if (spend === 'page') throw pageWaits(until);
           if (attempt >= this.limits.attempts + 2) throw err;
           this.stats.retries += 1;
           continue;
@@ -138,6 +175,29 @@ export class XeroGateway {
     if (freeAt - Date.now() <= (this.limits.budgetWaitMs ?? 60_000)) return;
     if (this.budget.remaining() === 0) throw dayLimitReached(freeAt);
     throw new LimitReached('XERO.DAY_BUDGET', `Xero's calls left today are kept for pushes; this waits until ${utcTime(freeAt)}.`, freeAt);
+  }
+
+  /**
+   * A slot in the window for a page read, taken now, or `LimitReached` at once: pages get at most `pagePerMinute`
+   * slots, only free ones, never during a pause, and only within their share of the day (budget.ts).
+   */
+  private pageSlot(): Slot {
+    const now = Date.now();
+    this.prune(now);
+    const pages = this.#window.filter((w) => w.page);
+    const cap = this.limits.pagePerMinute ?? 5;
+    if (this.#pausedUntil > now) throw pageWaits(this.#pausedUntil);
+    if (pages.length >= cap || this.#window.length >= this.limits.perMinute) {
+      // Free again when enough calls leave the window (a page's own, or any).
+      const leaving = (pages.length >= cap ? pages : this.#window).map((w) => w.t).filter(Number.isFinite).sort((a, b) => a - b);
+      throw pageWaits((leaving[0] ?? now + 1000) + this.limits.windowMs);
+    }
+    if (!this.budget.allows('page')) throw pageWaits(this.budget.availableAt('page'));
+    this.budget.record('page');
+    const slot: Slot = { t: Number.POSITIVE_INFINITY, page: true };
+    this.#window.push(slot);
+    this.remember();
+    return slot;
   }
 
   /** Calls counted in the current one-minute window (in flight or finished inside it). */
@@ -162,11 +222,12 @@ export class XeroGateway {
     return this.#queue.size + this.#queue.pending;
   }
 
-  private async run<T>(session: XeroSession, fn: (s: XeroSession) => Promise<ApiResult<T>>): Promise<T> {
-    const slot = await this.acquireWindowSlot();
+  private async run<T>(session: XeroSession, fn: (s: XeroSession) => Promise<ApiResult<T>>, reserved?: Slot): Promise<T> {
+    const slot = reserved ?? (await this.acquireWindowSlot());
     this.#inFlight += 1;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.#inFlight);
     this.stats.calls += 1;
+    slot.sent = true;
     countHour(this.hourlyCalls, Date.now());
     try {
       const result = await fn(session);
@@ -179,21 +240,26 @@ export class XeroGateway {
     } finally {
       this.#inFlight -= 1;
       slot.t = Date.now();
+      this.remember();
     }
   }
 
-  /** Waits until a call may start: not paused, and fewer than `perMinute` calls in the sliding window. */
-  private async acquireWindowSlot(): Promise<{ t: number }> {
+  /**
+   * Waits until a call may start: not paused, and fewer than `perMinute` calls in the sliding window. The slot is
+   * saved before the call goes out, so a process killed while it is on the wire leaves it counted.
+   */
+  private async acquireWindowSlot(): Promise<Slot> {
     for (;;) {
       const now = Date.now();
       if (this.#pausedUntil > now) {
         await sleep(this.#pausedUntil - now);
         continue;
       }
-      for (let i = this.#window.length - 1; i >= 0; i--) if (this.#window[i].t <= now - this.limits.windowMs) this.#window.splice(i, 1);
+      this.prune(now);
       if (this.#window.length < this.limits.perMinute) {
-        const slot = { t: Number.POSITIVE_INFINITY };
+        const slot: Slot = { t: Number.POSITIVE_INFINITY };
         this.#window.push(slot);
+        this.remember();
         return slot;
       }
       const oldest = Math.min(...this.#window.map((w) => w.t));
@@ -201,22 +267,91 @@ export class XeroGateway {
     }
   }
 
-  /** Adapts to Xero's own count of what is left. */
+  private prune(now: number): void {
+    for (let i = this.#window.length - 1; i >= 0; i--) if (this.#window[i]!.t <= now - this.limits.windowMs) this.#window.splice(i, 1);
+  }
+
+  /**
+   * Adapts to Xero's own count of what is left. Xero counts calls this window does not hold (our own earlier
+   * process, `npm run import` beside the connector; other apps share nothing): those are added as of now, the
+   * latest they can have been made, so they leave the window no sooner than they leave Xero's.
+   * Source: https://developer.xero.com/documentation/guides/oauth2/limits/ (every answer carries the remaining
+   * minute, day and app-minute calls).
+   */
   private observe(headers: Record<string, unknown>): void {
-    const minute = Number(headers['x-minlimit-remaining']);
-    const day = Number(headers['x-daylimit-remaining']);
-    if (Number.isFinite(minute)) {
+    const minute = headerNumber(headers['x-minlimit-remaining']);
+    const day = headerNumber(headers['x-daylimit-remaining']);
+    if (minute !== null) {
       this.stats.minuteRemaining = minute;
-      // Xero counts calls we did not make (other apps of the same org share nothing, but our own earlier
-      // process may have): when it says the minute is used up, wait a window before the next start.
-      if (minute <= 0) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + this.limits.windowMs);
+      const now = Date.now();
+      this.prune(now);
+      const counted = (this.limits.xeroPerMinute ?? 60) - minute;
+      const held = this.#window.filter((w) => w.sent || Number.isFinite(w.t)).length;
+      for (let missing = counted - held; missing > 0; missing--) this.#window.push({ t: now });
     }
-    if (Number.isFinite(day) && headers['x-daylimit-remaining'] !== undefined && headers['x-daylimit-remaining'] !== '') {
+    if (day !== null) {
       this.stats.dayRemaining = day;
       // A spent day stops calls through the budget (refuseLongWait), never by sleeping here.
       this.budget.observe(day);
     }
   }
+
+  /** What this gateway knows of Xero's limits now (a call in flight counts as made now). */
+  private state(): XeroLimitState {
+    const now = Date.now();
+    this.prune(now);
+    const day = this.budget.asXeroSaid();
+    return {
+      minuteCalls: this.#window.map((w) => Math.min(w.t, now)).sort((a, b) => a - b),
+      pausedUntil: this.#pausedUntil,
+      minuteRemaining: this.stats.minuteRemaining,
+      dayRemaining: day.remaining,
+      dayReadAt: day.at,
+      daySpentUntil: day.spentUntil,
+    };
+  }
+
+  /** Saves what is known for the next gateway of this connection; a store that cannot write costs only the memory. */
+  private remember(): void {
+    if (!this.memory) return;
+    try {
+      this.memory.save(this.connectionId, this.state());
+      this.#memoryFailed = false;
+    } catch (err) {
+      if (!this.#memoryFailed) this.logger.warn({ err, connectionId: this.connectionId }, 'Xero limits could not be saved; a restart now starts from an empty minute');
+      this.#memoryFailed = true;
+    }
+  }
+
+  /** Starts from what this or another process last saved: the calls still in the window, a pause, Xero's day. */
+  private restore(): void {
+    let saved: XeroLimitState | undefined;
+    try {
+      saved = this.memory?.load(this.connectionId);
+    } catch (err) {
+      this.logger.warn({ err, connectionId: this.connectionId }, 'Xero limits could not be read; starting from an empty minute');
+    }
+    if (!saved) return;
+    const edge = Date.now() - this.limits.windowMs;
+    for (const t of saved.minuteCalls) if (t > edge) this.#window.push({ t });
+    this.#pausedUntil = saved.pausedUntil;
+    this.stats.minuteRemaining = saved.minuteRemaining;
+    this.stats.dayRemaining = saved.dayRemaining;
+    this.budget.restore({ remaining: saved.dayRemaining, at: saved.dayReadAt, spentUntil: saved.daySpentUntil });
+  }
+}
+
+/** A rate-limit header's number, or null when absent or not a number. */
+function headerNumber(v: unknown): number | null {
+  if (v === undefined || v === null || v === '') return null;
+  const n = Number(Array.isArray(v) ? v[0] : v);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** A page's Xero read refused for now: the pushes keep Xero's calls; the page may ask again at `retryAt`. */
+function pageWaits(retryAt: number): LimitReached {
+  const seconds = Math.max(1, Math.ceil((retryAt - Date.now()) / 1000));
+  return new LimitReached('XERO.PAGE_BUDGET', `Xero's calls are kept for syncing documents just now; try again in ${seconds} s (at ${utcTime(retryAt)}).`, retryAt, 429);
 }
 
 const HOUR_MS = 3_600_000;
@@ -256,12 +391,13 @@ export class XeroGateways {
     private readonly connections: XeroConnections,
     private readonly logger: Logger,
     private readonly limits: XeroLimits = DEFAULT_XERO_LIMITS,
+    private readonly memory?: LimitMemory,
   ) {}
 
   for(connectionId: number): XeroGateway {
     let g = this.#gateways.get(connectionId);
     if (!g) {
-      g = new XeroGateway(connectionId, this.connections, this.logger, this.limits);
+      g = new XeroGateway(connectionId, this.connections, this.logger, this.limits, this.memory);
       this.#gateways.set(connectionId, g);
     }
     return g;

@@ -13,6 +13,7 @@
   let params = (pageData.live && pageData.live.params) || {};
   let controller = null;
   let retry = 1000;
+  let closedForGood = false;
 
   function t(key, vars = {}) {
     let m = messages[key];
@@ -33,6 +34,12 @@
   }
 
   function apply(event) {
+    // The connector closed this stream for good (too many open): say why and do not reconnect.
+    if (event.type === 'closed') {
+      closedForGood = true;
+      document.documentElement.dataset.live = 'closed';
+      show(event.message, 'info');
+    }
     if (event.type === 'region') {
       const el = document.querySelector(`[data-live="${CSS.escape(event.name)}"]`);
       if (el && typeof event.html === 'string' && el.innerHTML !== event.html) el.innerHTML = event.html;
@@ -93,7 +100,7 @@
     } catch (err) {
       if (mine.signal.aborted) return;
     }
-    if (mine !== controller) return;
+    if (mine !== controller || closedForGood) return;
     document.documentElement.dataset.live = 'reconnecting';
     setTimeout(connect, retry);
     retry = Math.min(retry * 2, 30000);
@@ -117,6 +124,7 @@
     /** New parameters (e.g. the log's filters): the stream restarts and sends every region again. */
     set(next) {
       params = { ...next };
+      closedForGood = false;
       if (controller) controller.abort();
       controller = null;
       connect();

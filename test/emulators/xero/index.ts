@@ -80,7 +80,7 @@ export class XeroEmulator {
   private readonly books: Books;
   private readonly webhook: WebhookSender;
   private readonly idem = new Map<string, IdemEntry>();
-  private usage = new Map<string, TenantUsage>();
+  private tenantUsage = new Map<string, TenantUsage>();
   private appMinute: number[] = [];
   private faults: Faults = {};
   private faultSeq = 0;
@@ -130,7 +130,7 @@ export class XeroEmulator {
 
   /** Clears all organisations, tokens, logs, counters, faults, webhooks and violations (the credentials stay). */
   reset(): void {
-    this.tenantMap.clear(); this.identity.reset(); this.idem.clear(); this.usage.clear(); this.appMinute = [];
+    this.tenantMap.clear(); this.identity.reset(); this.idem.clear(); this.tenantUsage.clear(); this.appMinute = [];
     this.faults = {}; this.afterAnswers = []; this.violations = []; this.webhook.pending = []; this.webhook.deliveries = []; this.webhook.url = undefined;
     this.resetCounters();
     if (this.opts.seedDemo) this.seedDemoOrganisation();
@@ -275,10 +275,20 @@ export class XeroEmulator {
    */
   useDailyLimit(tenantId: string): void {
     const now = Date.now();
-    const u = this.usage.get(this.tenant(tenantId).tenantId) ?? { inFlight: 0, minute: [], day: [] };
-    this.usage.set(tenantId, u);
+    const u = this.tenantUsage.get(this.tenant(tenantId).tenantId) ?? { inFlight: 0, minute: [], day: [] };
+    this.tenantUsage.set(tenantId, u);
     u.day = u.day.filter((t) => t > now - this.limits.dayMs);
     while (u.day.length < this.limits.perDay) u.day.push(now);
+  }
+  /**
+   * The calls Xero counts for an organisation now: in its minute window and in its rolling day (every app's calls on
+   * the tenant, across the connector's restarts; the emulator keeps them). Source:
+   * https://developer.xero.com/documentation/guides/oauth2/limits/ (limits per tenant per minute and per day).
+   */
+  usage(tenantId: string): { minute: number; day: number } {
+    const now = Date.now();
+    const u = this.tenantUsage.get(this.tenant(tenantId).tenantId);
+    return { minute: u ? u.minute.filter((t) => t > now - this.limits.windowMs).length : 0, day: u ? u.day.filter((t) => t > now - this.limits.dayMs).length : 0 };
   }
   resetCounters(): void {
     this.requestLog = [];
@@ -366,10 +376,14 @@ export class XeroEmulator {
     entry.tenant = tenant.tenantId;
 
     // Limits. Source: xero-api.md §2 (per tenant 5 concurrent / 60 per minute / 5000 per day, app 10,000/minute;
-    // 429 with Retry-After and X-Rate-Limit-Problem; remaining counts on every response).
+    // 429 with Retry-After and X-Rate-Limit-Problem; remaining counts on every response) and
+    // https://developer.xero.com/faq/limits ("Each API response you receive will include the X-DayLimit-Remaining,
+    // X-MinLimit-Remaining and X-AppMinLimit-Remaining headers"). Counted per tenant, whoever calls (the connector
+    // before and after a restart, a second process): the counts live here, not in the caller. That the remaining
+    // figures include the request they answer is this emulator's reading (unverified).
     const now = Date.now();
-    const u = this.usage.get(tenant.tenantId) ?? { inFlight: 0, minute: [], day: [] };
-    this.usage.set(tenant.tenantId, u);
+    const u = this.tenantUsage.get(tenant.tenantId) ?? { inFlight: 0, minute: [], day: [] };
+    this.tenantUsage.set(tenant.tenantId, u);
     u.minute = u.minute.filter((t) => t > now - this.limits.windowMs);
     u.day = u.day.filter((t) => t > now - this.limits.dayMs);
     this.appMinute = this.appMinute.filter((t) => t > now - this.limits.windowMs);
