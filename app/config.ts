@@ -60,6 +60,12 @@ const envSchema = z.object({
   B24_PORTAL_URL: baseUrl.optional(),
   /** Days the data of a portal uninstalled with "clean data" is kept (restorable) before it is purged, 0..365. (Default: 7) */
   UNINSTALL_GRACE_DAYS: integer(0, 365).default(7),
+  /**
+   * Longest a Bitrix24 REST request runs on the portal, 1..3600 s: 60 on Bitrix24 cloud (limits.md), a self-hosted
+   * portal's PHP max_execution_time. An import resumed after a crash reads back a lost batch once it can have ended.
+   * (Default: 60)
+   */
+  B24_REQUEST_LIMIT_SECONDS: integer(1, 3600).default(60),
   /** Xero app client id. (Default: none) */
   XERO_CLIENT_ID: optionalText,
   /** Xero app client secret. (Default: none) */
@@ -119,6 +125,8 @@ export interface Config {
     loginUrl: string;
   };
   pollIntervalSeconds: number;
+  /** B24_REQUEST_LIMIT_SECONDS: how long a Bitrix24 REST request may run on the portal. */
+  b24RequestLimitSeconds: number;
   /** Xero calls per organisation in 24 hours, spent by priority (xero/budget.ts). (Default: 5000) */
   xeroDailyLimit: number;
   logLevel: LogLevel;
@@ -173,6 +181,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       portalUrl: e.B24_PORTAL_URL,
       uninstallGraceDays: e.UNINSTALL_GRACE_DAYS,
     },
+    b24RequestLimitSeconds: e.B24_REQUEST_LIMIT_SECONDS,
     xero: {
       clientId: e.XERO_CLIENT_ID,
       clientSecret: e.XERO_CLIENT_SECRET,
