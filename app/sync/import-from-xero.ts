@@ -8,7 +8,8 @@
  *    addresses, its people in the batch after it with its id; a product with its base price). Every create carries its
  *    mark in the same command (ORIGIN_ID = the Xero key for companies and contacts, external code = the item code for
  *    products). Each record is marked "sending" (with the time) before its batch and done (with its link) in the
- *    transaction that records the answer. A refused write fails that record with Bitrix24's reason only.
+ *    transaction that records the answer. A refused write fails that record with Bitrix24's reason only; a command
+ *    blocked by OPERATION_TIME_LIMIT is sent again once Bitrix24's `operating_reset_at` has passed, never failed.
  * 3. resume — after a restart or crash, what Bitrix24 holds of the records left "sending" is read back (the record by
  *    its mark, its requisite, addresses and price by their owner) once their batch can have ended on the portal, and
  *    only what is missing is sent: every record, requisite, address, binding and price exactly once.
@@ -17,7 +18,7 @@
  */
 import { spendingAs } from '../xero/budget.js';
 import { EventEmitter } from 'node:events';
-import { AppError, utcTime } from '../errors.js';
+import { AppError, LimitReached, utcTime } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BatchCalls, BatchOutcome, PortalClient, PortalClients } from '../bitrix/portal-client.js';
 import { createCommands, customerPages, findAddresses, findByXeroKeys, findRequisites, updateCommand, type CustomerFields } from '../bitrix/customers.js';
@@ -232,10 +233,18 @@ export class ImportFromXero {
       if (batch.length === 0) break;
       store.imports.markSending(run.id, batch.filter((b) => b.keys.length).map((b) => b.record.seq));
       const answer = Object.keys(calls).length ? await client.batch(calls) : { results: {}, errors: {}, limited: [] };
+      let blocked = false;
       store.transaction(() => {
-        for (const { record, keys } of batch) this.record(run, record, keys, answer, connectionId);
+        for (const { record, keys } of batch) if (this.record(run, record, keys, answer, connectionId) === 'blocked') blocked = true;
       });
       this.emit('progress', run.id);
+      if (blocked) {
+        // The blocked commands were not run; their records are sent again once Bitrix24 frees the method, the run
+        // going on then (the outbox and the command line wait for LimitReached).
+        const method = calls[answer.limited[0]!]![0];
+        const at = answer.retryAt ?? Date.now();
+        throw new LimitReached('B24.OPERATION_TIME_LIMIT', `Bitrix24 blocks ${method} for now (its operating time limit); the import goes on at ${utcTime(at)}.`, at);
+      }
     }
     if (store.imports.setState(run.id, 'done')) {
       const o = store.imports.outcomeCounts(run.id);
@@ -285,20 +294,30 @@ export class ImportFromXero {
     return Object.keys(fields).length ? { [k]: updateCommand(kind, r.b24Id!, fields) } : {};
   }
 
-  /** Records one record's answer, in the caller's transaction: done (with its link), or failed with Bitrix24's reason. */
-  private record(run: ImportRun, r: ImportRecord, keys: string[], answer: BatchOutcome, connectionId: number): void {
+  /**
+   * Records one record's answer, in the caller's transaction: done (with its link), failed with Bitrix24's reason, or —
+   * when Bitrix24 blocked some of its commands (OPERATION_TIME_LIMIT) — planned again with the parts it did write.
+   */
+  private record(run: ImportRun, r: ImportRecord, keys: string[], answer: BatchOutcome, connectionId: number): 'blocked' | void {
     const { store } = this.deps;
     const k = `k${r.seq}`;
     const parent = r.parentSeq === null ? undefined : store.imports.record(run.id, r.parentSeq);
     if (parent?.state === 'failed') return store.imports.markFailed(run.id, r.seq, `Its company "${parent.name}" could not be written to Bitrix24.`);
     const written = { ...r.written };
+    let blocked = false;
     for (const key of keys) {
       const part = key === k ? 'main' : key.slice(k.length + 1);
       if (key in answer.results) {
         const id = r.action === 'create' ? writtenIdOf(r, part, answer.results[key], written) : null;
         if (id) written[part] = id;
-      } else if (part === 'main' && answer.errors[key] !== undefined) return store.imports.markFailed(run.id, r.seq, `Bitrix24 refused it: ${answer.errors[key]}`);
-      // A requisite, address or price Bitrix24 refused is left out, as before.
+      } else if (answer.limited.includes(key)) blocked = true;
+      else if (part === 'main' && answer.errors[key] !== undefined) return store.imports.markFailed(run.id, r.seq, `Bitrix24 refused it: ${answer.errors[key]}`);
+      // A requisite, address or price Bitrix24 refused is left out, as before; one whose record or requisite is
+      // blocked waits with it.
+    }
+    if (blocked) {
+      store.imports.unsend(run.id, r.seq, written);
+      return 'blocked';
     }
     this.finish(run, r, written.main ?? r.b24Id, connectionId);
   }
