@@ -65,6 +65,12 @@ const envSchema = z.object({
   ALLOW_INSECURE_LOOPBACK: z.enum(['0', '1'], { error: 'must be 0 or 1' }).default('0'),
   /** Days the data of a portal uninstalled with "clean data" is kept (restorable) before it is purged, 0..365. (Default: 7) */
   UNINSTALL_GRACE_DAYS: integer(0, 365).default(7),
+  /**
+   * Longest a Bitrix24 REST request runs on the portal, 1..3600 s: 60 on Bitrix24 cloud (limits.md), a self-hosted
+   * portal's PHP max_execution_time. An import resumed after a crash reads back a lost batch once it can have ended.
+   * (Default: 60)
+   */
+  B24_REQUEST_LIMIT_SECONDS: integer(1, 3600).default(60),
   /** Xero app client id. (Default: none) */
   XERO_CLIENT_ID: optionalText,
   /** Xero app client secret. (Default: none) */
@@ -131,6 +137,8 @@ export interface Config {
     loginUrl: string;
   };
   pollIntervalSeconds: number;
+  /** B24_REQUEST_LIMIT_SECONDS: how long a Bitrix24 REST request may run on the portal. */
+  b24RequestLimitSeconds: number;
   /** Xero calls per organisation in 24 hours, spent by priority (xero/budget.ts). (Default: 5000) */
   xeroDailyLimit: number;
   /** New unlinked documents one portal's events may queue per minute (sync/intake.ts). (Default: 600) */
@@ -188,6 +196,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       uninstallGraceDays: e.UNINSTALL_GRACE_DAYS,
       allowInsecureLoopback: e.ALLOW_INSECURE_LOOPBACK === '1',
     },
+    b24RequestLimitSeconds: e.B24_REQUEST_LIMIT_SECONDS,
     xero: {
       clientId: e.XERO_CLIENT_ID,
       clientSecret: e.XERO_CLIENT_SECRET,

@@ -9,7 +9,7 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig, prepareDataDir, resolveAppSecret } from './config.js';
-import { AppError } from './errors.js';
+import { AppError, LimitReached } from './errors.js';
 import { createLogger } from './log.js';
 import { createServices } from './services.js';
 import { openStore, StoreError, type Store } from './store/index.js';
@@ -91,7 +91,17 @@ export async function runImport(svc: ImportFromXero, store: Store, memberId: str
   };
   svc.events.on('progress', onBatch);
   try {
-    await svc.work(runId, 'run');
+    for (;;) {
+      try {
+        await svc.work(runId, 'run');
+        break;
+      } catch (err) {
+        // A Bitrix24 method blocked for now (OPERATION_TIME_LIMIT): the run waits for it here and goes on.
+        if (!(err instanceof LimitReached)) throw err;
+        print(`Waiting: ${err.message}`);
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, err.retryAt - Date.now())));
+      }
+    }
   } finally {
     svc.events.off('progress', onBatch);
   }

@@ -85,7 +85,7 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   const intakeSchedule = new IntakeSchedule(store, outbox, logger, config.retention);
   const pullStatuses = new PullStatuses({ store, gateways, portals, logger });
   outbox.register('xero-webhook', pullStatuses.webhookHandler);
-  const importFromXero = new ImportFromXero({ store, portals, gateways, logger });
+  const importFromXero = new ImportFromXero({ store, portals, gateways, logger, requestLimitMs: config.b24RequestLimitSeconds * 1000 });
   outbox.register(IMPORT_JOB, importFromXero.handler);
   const syncContacts = new SyncContacts({ store, portals, gateways, logger });
   // Contact sync spends the Xero budget last, like imports (xero/budget.ts).

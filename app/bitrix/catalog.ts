@@ -4,7 +4,7 @@
  * with its base price and "Xero sales account" property.
  * https://apidocs.bitrix24.com/api-reference/catalog/product/index.html
  */
-import type { PortalClient } from './portal-client.js';
+import type { BatchCalls, PortalClient } from './portal-client.js';
 
 /** Price type of the base price (catalog.priceType.list: the base type has id 1). */
 export const BASE_PRICE_TYPE = 1;
@@ -68,13 +68,33 @@ export interface ProductInput {
   price: { amount: number; currency: string } | null;
 }
 
-/** Batch commands that create one product (key `k`) and its base price. */
-export function productCreateCommands(k: string, input: ProductInput): Record<string, [string, Record<string, unknown>]> {
+/**
+ * Batch commands that create what of one product Bitrix24 does not hold yet: the product (key `k`) and its base price
+ * (`${k}_price`); a part already `written` is not sent again and its id stands for `$result[…]`.
+ */
+export function productCreateCommands(k: string, input: ProductInput, written: Record<string, string> = {}): BatchCalls {
+  const out: BatchCalls = {};
   // https://apidocs.bitrix24.com/api-reference/catalog/product/catalog-product-add.html
-  const out: Record<string, [string, Record<string, unknown>]> = { [k]: ['catalog.product.add', { fields: input.fields }] };
-  if (input.price) {
+  if (!written.main) out[k] = ['catalog.product.add', { fields: input.fields }];
+  if (input.price && !written.price) {
     // https://apidocs.bitrix24.com/api-reference/catalog/price/catalog-price-add.html
-    out[`${k}_price`] = ['catalog.price.add', { fields: { productId: `$result[${k}][element][id]`, catalogGroupId: BASE_PRICE_TYPE, price: input.price.amount, currency: input.price.currency } }];
+    out[`${k}_price`] = ['catalog.price.add', { fields: {
+      productId: written.main ?? `$result[${k}][element][id]`, catalogGroupId: BASE_PRICE_TYPE, price: input.price.amount, currency: input.price.currency,
+    } }];
+  }
+  return out;
+}
+
+/** Which of these products hold a base price: product id → price id. */
+export async function findBasePrices(client: PortalClient, productIds: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < productIds.length; i += 50) {
+    // https://apidocs.bitrix24.com/api-reference/catalog/price/catalog-price-list.html ("@" = IN)
+    const rows = await client.list<{ id: number | string; productId: number | string }>(
+      'catalog.price.list', { filter: { '@productId': productIds.slice(i, i + 50), catalogGroupId: BASE_PRICE_TYPE }, select: ['id', 'productId'] },
+      { idKey: 'id', resultKey: 'prices' },
+    );
+    for (const r of rows) out.set(String(r.productId), String(r.id));
   }
   return out;
 }

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import type { PortalClient } from './portal-client.js';
+import type { BatchCalls, PortalClient } from './portal-client.js';
 
 /** ORIGINATOR_ID of records the connector imported from Xero; ORIGIN_ID then holds the Xero key. */
 export const XERO_ORIGINATOR = 'xero';
@@ -88,25 +88,68 @@ export interface RequisiteInput {
 }
 
 /**
- * The batch commands that create one company or contact (key `k`), and its requisite and addresses when given.
- * `$result[k]` names the new record inside the same batch (batch.md).
+ * The batch commands that create what of one company or contact Bitrix24 does not hold yet: the record (key `k`),
+ * its requisite (`${k}_rq`) and an address per type (`${k}_a${type}`). A part already `written` is not sent again and
+ * its id stands where `$result[…]` would name it (batch.md: `$result[key]` names an earlier command's result).
  */
-export function createCommands(k: string, kind: 'company' | 'contact', fields: CustomerFields, requisite: RequisiteInput | null): Record<string, [string, Record<string, unknown>]> {
+export function createCommands(k: string, kind: 'company' | 'contact', fields: CustomerFields, requisite: RequisiteInput | null, written: Record<string, string> = {}): BatchCalls {
+  const out: BatchCalls = {};
   // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-add.html, .../contacts/crm-contact-add.html
-  const out: Record<string, [string, Record<string, unknown>]> = { [k]: [`crm.${kind}.add`, { fields, params: { REGISTER_SONET_EVENT: 'N' } }] };
-  if (requisite) {
+  if (!written.main) out[k] = [`crm.${kind}.add`, { fields, params: { REGISTER_SONET_EVENT: 'N' } }];
+  if (!requisite) return out;
+  const owner = written.main ?? `$result[${k}]`;
+  if (!written.rq) {
     // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-add.html
     out[`${k}_rq`] = ['crm.requisite.add', { fields: {
-      ENTITY_TYPE_ID: kind === 'company' ? 4 : 3, ENTITY_ID: `$result[${k}]`, PRESET_ID: ORGANIZATION_PRESET_ID, NAME: requisite.name,
+      ENTITY_TYPE_ID: ownerType(kind), ENTITY_ID: owner, PRESET_ID: ORGANIZATION_PRESET_ID, NAME: requisite.name,
       ...(kind === 'company' ? { RQ_COMPANY_NAME: requisite.name } : {}), ...(requisite.taxNumber ? { RQ_VAT_ID: requisite.taxNumber } : {}),
     } }];
-    requisite.addresses.forEach((a, n) => {
-      // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-add.html
-      out[`${k}_a${n}`] = ['crm.address.add', { fields: {
-        TYPE_ID: a.typeId, ENTITY_TYPE_ID: 8, ENTITY_ID: `$result[${k}_rq]`, ADDRESS_1: a.line1, ADDRESS_2: a.line2, CITY: a.city,
-        REGION: a.region, PROVINCE: a.region, POSTAL_CODE: a.postalCode, COUNTRY: a.country,
-      } }];
-    });
+  }
+  const rq = written.rq ?? `$result[${k}_rq]`;
+  for (const a of requisite.addresses) {
+    if (written[`a${a.typeId}`]) continue;
+    // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-add.html
+    out[`${k}_a${a.typeId}`] = ['crm.address.add', { fields: {
+      TYPE_ID: a.typeId, ENTITY_TYPE_ID: REQUISITE_TYPE, ENTITY_ID: rq, ADDRESS_1: a.line1, ADDRESS_2: a.line2, CITY: a.city,
+      REGION: a.region, PROVINCE: a.region, POSTAL_CODE: a.postalCode, COUNTRY: a.country,
+    } }];
+  }
+  return out;
+}
+
+/** CRM owner type ids (crm.enum.ownertype): 3 contact, 4 company, 8 requisite. */
+const ownerType = (kind: 'company' | 'contact') => (kind === 'company' ? 4 : 3);
+const REQUISITE_TYPE = 8;
+
+/** The requisite each of these companies or contacts holds (its first, by ID): owner id → requisite id. */
+export async function findRequisites(client: PortalClient, kind: 'company' | 'contact', ownerIds: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < ownerIds.length; i += 50) {
+    // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-list.html ("@" = IN)
+    const rows = await client.list<{ ID: string | number; ENTITY_ID: string | number }>(
+      'crm.requisite.list', { filter: { ENTITY_TYPE_ID: ownerType(kind), '@ENTITY_ID': ownerIds.slice(i, i + 50) }, select: ['ID', 'ENTITY_ID'] }, { idKey: 'ID' },
+    );
+    for (const r of rows) if (!out.has(String(r.ENTITY_ID))) out.set(String(r.ENTITY_ID), String(r.ID));
+  }
+  return out;
+}
+
+/** The address types each of these requisites holds: requisite id → TYPE_IDs. */
+export async function findAddresses(client: PortalClient, requisiteIds: string[]): Promise<Map<string, Set<number>>> {
+  const out = new Map<string, Set<number>>();
+  for (let i = 0; i < requisiteIds.length; i += 50) {
+    // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-list.html: addresses have no ID
+    // (their key is type, owner type, owner), so the list is paged by `start` (50 a page, `next`).
+    for (let start: number | undefined = 0; start !== undefined;) {
+      const page: { result: unknown; next?: number } = await client.callRaw('crm.address.list', {
+        filter: { ENTITY_TYPE_ID: REQUISITE_TYPE, '@ENTITY_ID': requisiteIds.slice(i, i + 50) }, select: ['TYPE_ID', 'ENTITY_ID'], start,
+      }, { idempotent: true });
+      for (const a of (page.result ?? []) as { TYPE_ID: string | number; ENTITY_ID: string | number }[]) {
+        const types = out.get(String(a.ENTITY_ID)) ?? new Set<number>();
+        out.set(String(a.ENTITY_ID), types.add(Number(a.TYPE_ID)));
+      }
+      start = page.next;
+    }
   }
   return out;
 }

@@ -31,6 +31,11 @@ export interface BatchOutcome {
   codes: Record<string, string>;
   /** Keys of the commands refused because their method's operating time is spent (OPERATION_TIME_LIMIT). */
   limited: string[];
+  /**
+   * When the limited commands may be sent again (epoch ms): the latest `operating_reset_at` the answer gives for their
+   * methods (in `result_time` of the commands of the same method that ran), else `operatingLimitReached`'s time.
+   */
+  retryAt?: number;
 }
 
 /**
@@ -120,7 +125,12 @@ export class PortalClient {
       codes[k] = code === undefined || code === null ? '' : String(code);
       if (isOperatingLimit({ code, message: errors[k] })) limited.push(k);
     }
-    return { results, errors, codes, limited };
+    if (!limited.length) return { results, errors, codes, limited };
+    const times = mapOf(answer?.result_time);
+    const resetOf = (method: string) => Math.max(0, ...keys.filter((k) => calls[k]![0] === method)
+      .map((k) => Number((times[k] as { operating_reset_at?: unknown } | undefined)?.operating_reset_at) || 0)) * 1000;
+    const retryAt = Math.max(...limited.map((k) => resetOf(calls[k]![0]) || operatingLimitReached(calls[k]![0]).retryAt));
+    return { results, errors, codes, limited, retryAt };
   }
 
   /**
@@ -300,7 +310,7 @@ export class PortalClients {
   }
 }
 
-interface BatchEnvelope { result?: unknown; result_error?: unknown }
+interface BatchEnvelope { result?: unknown; result_error?: unknown; result_time?: unknown }
 
 const mapOf = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 

@@ -49,9 +49,16 @@ export interface ImportRecord {
   payload: unknown;
   reason: string | null;
   state: ImportRecordState;
+  /** When the batch carrying it was last sent (epoch ms), while it waits for its answer. */
+  sentAt: number | null;
+  /** The parts of a created record Bitrix24 already holds, by part (`main`, `rq`, `a<type>`, `price`): their ids. */
+  written: Written;
 }
 
-export type NewImportRecord = Omit<ImportRecord, 'runId' | 'state'>;
+/** Part of a created record → its Bitrix24 id (an address, which has none, holds its requisite's). */
+export type Written = Record<string, string>;
+
+export type NewImportRecord = Omit<ImportRecord, 'runId' | 'state' | 'sentAt' | 'written'>;
 
 /** Counts per action: planned (preview) or, per state, as worked. */
 export type ActionCounts = Record<ImportAction, number>;
@@ -63,6 +70,7 @@ interface RunRow {
 interface RecordRow {
   run_id: number; seq: number; b24_type: ImportRecord['b24Type']; xero_type: ImportRecord['xeroType']; xero_id: string; name: string;
   action: ImportAction; b24_id: string | null; parent_seq: number | null; payload: string | null; reason: string | null; state: ImportRecordState;
+  sent_at: number | null; written: string | null;
 }
 
 const LIVE_RUN = `state IN ('planning', 'previewed', 'running')`;
@@ -140,11 +148,15 @@ export class ImportRepository {
     this.db.prepare('DELETE FROM import_records WHERE run_id = ?').run(runId);
   }
 
-  /** Records left to work (planned, or sent without a recorded answer), in plan order, after `afterSeq`. */
-  pending(runId: number, limit: number, afterSeq = -1): ImportRecord[] {
-    return (this.db
-      .prepare(`SELECT * FROM import_records WHERE run_id = ? AND state IN ('planned', 'sending') AND seq > ? ORDER BY seq LIMIT ?`)
-      .all(runId, afterSeq, limit) as RecordRow[]).map(recordOf);
+  /**
+   * Records left to send, in plan order — a company's people only once their company is written (or failed), so each
+   * is created with its company's id. (Records sent without a recorded answer are read back first: `sending`.)
+   */
+  pending(runId: number, limit: number): ImportRecord[] {
+    return (this.sql(`SELECT r.* FROM import_records r LEFT JOIN import_records p ON p.run_id = r.run_id AND p.seq = r.parent_seq
+                      WHERE r.run_id = ? AND r.state = 'planned' AND (r.parent_seq IS NULL OR p.state IN ('done', 'failed'))
+                      ORDER BY r.seq LIMIT ?`)
+      .all(runId, limit) as RecordRow[]).map(recordOf);
   }
 
   /** Records that were being sent when the last process stopped: their answer was never recorded. */
@@ -157,14 +169,19 @@ export class ImportRepository {
     return row && recordOf(row);
   }
 
-  markSending(runId: number, seqs: number[]): void {
-    const mark = this.db.prepare(`UPDATE import_records SET state = 'sending' WHERE run_id = ? AND seq = ? AND state = 'planned'`);
-    this.db.transaction(() => { for (const s of seqs) mark.run(runId, s); })();
+  /** The records of a batch about to go out, with the time it goes. */
+  markSending(runId: number, seqs: number[], now = Date.now()): void {
+    const mark = this.sql(`UPDATE import_records SET state = 'sending', sent_at = ? WHERE run_id = ? AND seq = ? AND state IN ('planned', 'sending')`);
+    this.db.transaction(() => { for (const s of seqs) mark.run(now, runId, s); })();
   }
 
-  /** A record sent without a recorded answer that Bitrix24 does not have: send it again. */
-  unsend(runId: number, seq: number): void {
-    this.db.prepare(`UPDATE import_records SET state = 'planned' WHERE run_id = ? AND seq = ? AND state = 'sending'`).run(runId, seq);
+  /**
+   * A record sent that Bitrix24 does not hold in full (its answer lost, or some of its commands blocked): it is sent
+   * again, only the parts not `written` yet.
+   */
+  unsend(runId: number, seq: number, written: Written): void {
+    this.sql(`UPDATE import_records SET state = 'planned', written = ?, b24_id = coalesce(?, b24_id) WHERE run_id = ? AND seq = ? AND state = 'sending'`)
+      .run(JSON.stringify(written), written.main ?? null, runId, seq);
   }
 
   markDone(runId: number, seq: number, b24Id: string | null): void {
@@ -218,5 +235,6 @@ function recordOf(r: RecordRow): ImportRecord {
   return {
     runId: r.run_id, seq: r.seq, b24Type: r.b24_type, xeroType: r.xero_type, xeroId: r.xero_id, name: r.name, action: r.action,
     b24Id: r.b24_id, parentSeq: r.parent_seq, payload: r.payload === null ? null : (JSON.parse(r.payload) as unknown), reason: r.reason, state: r.state,
+    sentAt: r.sent_at, written: r.written === null ? {} : (JSON.parse(r.written) as Written),
   };
 }

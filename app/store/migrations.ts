@@ -330,4 +330,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 13,
+    name: 'import records: when their batch went out, and which of their parts Bitrix24 already holds',
+    sql: `
+      -- When the batch carrying the record was sent (a lost answer is looked up once that batch can have ended).
+      ALTER TABLE import_records ADD COLUMN sent_at INTEGER;
+      -- JSON {part: Bitrix24 id}: the parts of a created record already in Bitrix24 (main, rq, a<type>, price), so a
+      -- record whose batch was cut or partly blocked sends only what is missing.
+      ALTER TABLE import_records ADD COLUMN written TEXT;
+    `,
+  },
 ];

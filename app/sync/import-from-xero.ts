@@ -4,24 +4,28 @@
  * 1. preview — read the Bitrix24 directory (companies, contacts, products) and the links, then Xero's contacts page by
  *    page (≤ 1,000 each) and its items, and write the plan: one import record per Xero record saying create, link,
  *    update, skip or fail (with the reason). Nothing is written to Bitrix24; the counts are the preview.
- * 2. run — work the plan in order, ≤ 50 Bitrix24 commands per `batch` call (a company with its requisite, addresses and
- *    people; a product with its base price). Each record is marked "sending" before its batch and done (with its link)
- *    in the transaction that records the answer. A refused write fails that record with Bitrix24's reason only.
- * 3. resume — after a restart or crash, records left "sending" are looked up in Bitrix24 by ORIGIN_ID / external code
- *    (what a lost answer created is linked, never created twice); the rest of the plan continues.
+ * 2. run — work the plan in order, ≤ 50 Bitrix24 commands per `batch` call (a company with its requisite and
+ *    addresses, its people in the batch after it with its id; a product with its base price). Every create carries its
+ *    mark in the same command (ORIGIN_ID = the Xero key for companies and contacts, external code = the item code for
+ *    products). Each record is marked "sending" (with the time) before its batch and done (with its link) in the
+ *    transaction that records the answer. A refused write fails that record with Bitrix24's reason only; a command
+ *    blocked by OPERATION_TIME_LIMIT is sent again once Bitrix24's `operating_reset_at` has passed, never failed.
+ * 3. resume — after a restart or crash, what Bitrix24 holds of the records left "sending" is read back (the record by
+ *    its mark, its requisite, addresses and price by their owner) once their batch can have ended on the portal, and
+ *    only what is missing is sent: every record, requisite, address, binding and price exactly once.
  * 4. cancel — stops between batches; summary and CSV list created, linked, updated, skipped and failed records.
  * Memory stays flat: one Xero page and one batch at a time; the plan lives in SQLite.
  */
 import { spendingAs } from '../xero/budget.js';
 import { EventEmitter } from 'node:events';
-import { AppError } from '../errors.js';
+import { AppError, LimitReached, utcTime } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { PortalClient, PortalClients } from '../bitrix/portal-client.js';
-import { createCommands, customerPages, findByXeroKeys, updateCommand, type CustomerFields } from '../bitrix/customers.js';
-import { catalogInfo, findByCodes, productCreateCommands, productPages, productUpdateCommand } from '../bitrix/catalog.js';
+import type { BatchCalls, BatchOutcome, PortalClient, PortalClients } from '../bitrix/portal-client.js';
+import { createCommands, customerPages, findAddresses, findByXeroKeys, findRequisites, updateCommand, type CustomerFields } from '../bitrix/customers.js';
+import { catalogInfo, findBasePrices, findByCodes, productCreateCommands, productPages, productUpdateCommand } from '../bitrix/catalog.js';
 import type { Store } from '../store/index.js';
 import { holdLease, LeaseBusy, type HeldLease } from '../store/leases.js';
-import type { ImportRecord, ImportRun, ImportWhat, NewImportRecord } from '../store/imports.js';
+import type { ImportRecord, ImportRun, ImportWhat, NewImportRecord, Written } from '../store/imports.js';
 import type { Connection } from '../store/connections.js';
 import type { XeroGateways } from '../xero/gateway.js';
 import { contactPages, readItems, taxRatesByType } from '../xero/contact-reader.js';
@@ -41,7 +45,12 @@ export interface ImportDeps {
   portals: PortalClients;
   gateways: XeroGateways;
   logger: Logger;
+  /** How long a Bitrix24 request may go on running on the portal once sent, ms. (Default: B24_REQUEST_LIMIT_MS) */
+  requestLimitMs?: number;
 }
+
+/** Bitrix24 cuts a REST request after 60 s (cloud; a self-hosted portal: its PHP max_execution_time): limits.md. */
+export const B24_REQUEST_LIMIT_MS = 60_000;
 
 export interface ImportRequest {
   memberId: string;
@@ -64,8 +73,11 @@ export class ImportFromXero {
   /** `progress` (runId) after every page planned and every batch written; `finished` (runId). */
   readonly events = new EventEmitter();
 
+  private readonly requestLimitMs: number;
+
   constructor(private readonly deps: ImportDeps) {
     this.events.setMaxListeners(100);
+    this.requestLimitMs = deps.requestLimitMs ?? B24_REQUEST_LIMIT_MS;
   }
 
   /** Starts a preview: a new run, planned by the outbox. Refused while another run of the portal is live. */
@@ -215,24 +227,24 @@ export class ImportFromXero {
     const client = this.deps.portals.for(run.memberId);
     const connectionId = run.connectionId ?? activeConnection(store, run.memberId).id;
     await this.heal(run, client, connectionId);
-    let after = -1;
     for (;;) {
       if (this.cancelled(run.id)) return;
-      const { records, calls, keys } = this.nextBatch(run.id, after);
-      if (records.length === 0) break;
-      after = records.at(-1)!.seq;
-      store.imports.markSending(run.id, records.filter((r) => keys.has(r.seq)).map((r) => r.seq));
+      const { batch, calls } = this.nextBatch(run.id);
+      if (batch.length === 0) break;
+      store.imports.markSending(run.id, batch.filter((b) => b.keys.length).map((b) => b.record.seq));
       const answer = Object.keys(calls).length ? await client.batch(calls) : { results: {}, errors: {}, codes: {}, limited: [] };
+      let blocked = false;
       store.transaction(() => {
-        for (const r of records) {
-          const key = `k${r.seq}`;
-          const parentFailed = r.parentSeq !== null && store.imports.record(run.id, r.parentSeq)?.state === 'failed';
-          if (parentFailed) store.imports.markFailed(run.id, r.seq, `Its company "${store.imports.record(run.id, r.parentSeq!)!.name}" could not be written to Bitrix24.`);
-          else if (answer.errors[key]) store.imports.markFailed(run.id, r.seq, `Bitrix24 refused it: ${answer.errors[key]}`);
-          else this.finish(run, r, newIdOf(r, answer.results[key]) ?? r.b24Id, connectionId);
-        }
+        for (const { record, keys } of batch) if (this.record(run, record, keys, answer, connectionId) === 'blocked') blocked = true;
       });
       this.emit('progress', run.id);
+      if (blocked) {
+        // The blocked commands were not run; their records are sent again once Bitrix24 frees the method, the run
+        // going on then (the outbox and the command line wait for LimitReached).
+        const method = calls[answer.limited[0]!]![0];
+        const at = answer.retryAt ?? Date.now();
+        throw new LimitReached('B24.OPERATION_TIME_LIMIT', `Bitrix24 blocks ${method} for now (its operating time limit); the import goes on at ${utcTime(at)}.`, at);
+      }
     }
     if (store.imports.setState(run.id, 'done')) {
       const o = store.imports.outcomeCounts(run.id);
@@ -245,28 +257,29 @@ export class ImportFromXero {
   }
 
   /** The next records to write and their commands, at most 50 commands (a record's commands never split). */
-  private nextBatch(runId: number, after: number): { records: ImportRecord[]; calls: Record<string, [string, Record<string, unknown>]>; keys: Set<number> } {
-    const { store } = this.deps;
-    const records: ImportRecord[] = [];
-    const calls: Record<string, [string, Record<string, unknown>]> = {};
-    const keys = new Set<number>();
-    const inBatch = new Set<number>();
-    for (const r of store.imports.pending(runId, COMMANDS_PER_BATCH, after)) {
-      const cmds = this.commandsOf(runId, r, inBatch);
-      if (records.length && Object.keys(calls).length + Object.keys(cmds).length > COMMANDS_PER_BATCH) break;
+  private nextBatch(runId: number): { batch: { record: ImportRecord; keys: string[] }[]; calls: BatchCalls } {
+    const batch: { record: ImportRecord; keys: string[] }[] = [];
+    const calls: BatchCalls = {};
+    for (const r of this.deps.store.imports.pending(runId, COMMANDS_PER_BATCH)) {
+      const cmds = this.commandsOf(runId, r);
+      const keys = Object.keys(cmds);
+      if (batch.length && Object.keys(calls).length + keys.length > COMMANDS_PER_BATCH) break;
       Object.assign(calls, cmds);
-      if (Object.keys(cmds).length) keys.add(r.seq);
-      records.push(r);
-      inBatch.add(r.seq);
+      batch.push({ record: r, keys });
     }
-    return { records, calls, keys };
+    return { batch, calls };
   }
 
-  private commandsOf(runId: number, r: ImportRecord, inBatch: Set<number>): Record<string, [string, Record<string, unknown>]> {
+  /**
+   * What of a record Bitrix24 does not hold yet. A company's people go in a batch after their company's, so each is
+   * created with its company's id (a batch that referred to a company command blocked or refused in the same batch
+   * would leave the person without its company); a person whose company failed is not sent.
+   */
+  private commandsOf(runId: number, r: ImportRecord): BatchCalls {
     const k = `k${r.seq}`;
     if (r.b24Type === 'product') {
       const p = r.payload as ProductPayload;
-      if (r.action === 'create') return productCreateCommands(k, p);
+      if (r.action === 'create') return productCreateCommands(k, p, r.written);
       return Object.keys(p.fields).length > 1 ? { [k]: productUpdateCommand(r.b24Id!, p.fields) } : {};
     }
     const p = r.payload as CustomerPayload;
@@ -274,11 +287,39 @@ export class ImportFromXero {
     let fields: CustomerFields = p.fields;
     if (r.parentSeq !== null) {
       const parent = this.deps.store.imports.record(runId, r.parentSeq);
-      const companyId = inBatch.has(r.parentSeq) && parent?.action === 'create' ? `$result[k${r.parentSeq}]` : parent?.b24Id;
-      if (r.action === 'create' && companyId) fields = { ...fields, COMPANY_ID: companyId };
+      if (!parent || parent.state === 'failed') return {};
+      if (r.action === 'create' && parent.b24Id) fields = { ...fields, COMPANY_ID: parent.b24Id };
     }
-    if (r.action === 'create') return createCommands(k, kind, fields, p.requisite);
+    if (r.action === 'create') return createCommands(k, kind, fields, p.requisite, r.written);
     return Object.keys(fields).length ? { [k]: updateCommand(kind, r.b24Id!, fields) } : {};
+  }
+
+  /**
+   * Records one record's answer, in the caller's transaction: done (with its link), failed with Bitrix24's reason, or —
+   * when Bitrix24 blocked some of its commands (OPERATION_TIME_LIMIT) — planned again with the parts it did write.
+   */
+  private record(run: ImportRun, r: ImportRecord, keys: string[], answer: BatchOutcome, connectionId: number): 'blocked' | void {
+    const { store } = this.deps;
+    const k = `k${r.seq}`;
+    const parent = r.parentSeq === null ? undefined : store.imports.record(run.id, r.parentSeq);
+    if (parent?.state === 'failed') return store.imports.markFailed(run.id, r.seq, `Its company "${parent.name}" could not be written to Bitrix24.`);
+    const written = { ...r.written };
+    let blocked = false;
+    for (const key of keys) {
+      const part = key === k ? 'main' : key.slice(k.length + 1);
+      if (key in answer.results) {
+        const id = r.action === 'create' ? writtenIdOf(r, part, answer.results[key], written) : null;
+        if (id) written[part] = id;
+      } else if (answer.limited.includes(key)) blocked = true;
+      else if (part === 'main' && answer.errors[key] !== undefined) return store.imports.markFailed(run.id, r.seq, `Bitrix24 refused it: ${answer.errors[key]}`);
+      // A requisite, address or price Bitrix24 refused is left out, as before; one whose record or requisite is
+      // blocked waits with it.
+    }
+    if (blocked) {
+      store.imports.unsend(run.id, r.seq, written);
+      return 'blocked';
+    }
+    this.finish(run, r, written.main ?? r.b24Id, connectionId);
   }
 
   /** Records the written record and its link, in the caller's transaction. */
@@ -301,31 +342,81 @@ export class ImportFromXero {
     if (p.details) store.links.setContactFields(link.id, p.details);
   }
 
-  /** Records whose batch went out without a recorded answer: what it created is found and linked. */
+  /**
+   * Records whose batch went out without a recorded answer (a crash, a lost answer): what Bitrix24 holds of each is
+   * read back — the record by its mark (ORIGIN_ID / external code, set in the create itself), its requisite by owner,
+   * its addresses by requisite and type, its base price by product — and only the rest is sent again.
+   *
+   * Bitrix24 works a batch's commands one after another to the end, whether or not anyone still listens (PHP notices a
+   * closed connection only when it writes, and a batch writes its answer last:
+   * https://www.php.net/manual/en/function.ignore-user-abort.php), so the batch may still be creating records while a
+   * new process starts. The read-back waits until the batch's last create is there, or until the batch can no longer
+   * be running (`requestLimitMs` after it was sent); reading earlier would miss what it creates next.
+   */
   private async heal(run: ImportRun, client: PortalClient, connectionId: number): Promise<void> {
-    const { store } = this.deps;
+    const { store, logger } = this.deps;
     const sending = store.imports.sending(run.id);
     if (!sending.length) return;
     const creates = sending.filter((r) => r.action === 'create');
-    const found = new Map<string, string>();
-    for (const kind of ['company', 'contact'] as const) {
-      const keys = creates.filter((r) => r.b24Type === kind).map((r) => r.xeroId);
-      if (keys.length) for (const [k, id] of await findByXeroKeys(client, kind, keys)) found.set(`${kind}:${k}`, id);
+    const last = creates.at(-1);
+    if (last) {
+      const until = (last.sentAt ?? 0) + this.requestLimitMs;
+      if (Date.now() < until) logger.info({ runId: run.id, until: utcTime(until) }, 'import resumed: waiting for the batch sent before the stop to end in Bitrix24');
+      while (Date.now() < until && !this.complete(last, (await this.readBack(client, [last])).get(last.seq)!)) await sleep(Math.min(1000, until - Date.now()));
     }
-    const products = creates.filter((r) => r.b24Type === 'product');
-    if (products.length) {
-      const info = await catalogInfo(client);
-      if (info) for (const [code, id] of await findByCodes(client, info.iblockId, products.map((r) => (r.payload as ProductPayload).code))) found.set(`product:${code}`, id);
-    }
+    const found = await this.readBack(client, creates);
     store.transaction(() => {
       for (const r of sending) {
-        const key = r.b24Type === 'product' ? `product:${(r.payload as ProductPayload).code}` : `${r.b24Type}:${r.xeroId}`;
-        const id = r.action === 'create' ? found.get(key) : r.b24Id; // an update whose answer was lost is taken as made
-        if (id) this.finish(run, r, id, connectionId);
-        else store.imports.unsend(run.id, r.seq);
+        const written = found.get(r.seq);
+        // An update whose answer was lost is taken as made (it sets the same fields again if sent again).
+        if (!written) this.finish(run, r, r.b24Id, connectionId);
+        else if (this.complete(r, written)) this.finish(run, r, written.main!, connectionId);
+        else store.imports.unsend(run.id, r.seq, written);
       }
     });
-    this.deps.logger.info({ runId: run.id, healed: sending.length }, 'import resumed: records sent before the stop were looked up in Bitrix24');
+    logger.info({ runId: run.id, healed: sending.length }, 'import resumed: records sent before the stop were read back from Bitrix24');
+  }
+
+  /** Whether Bitrix24 holds every part of a created record. */
+  private complete(r: ImportRecord, written: Written): boolean {
+    return partsOf(r).every((part) => written[part]);
+  }
+
+  /** What Bitrix24 holds of each of these created records: seq → its written parts. */
+  private async readBack(client: PortalClient, records: ImportRecord[]): Promise<Map<number, Written>> {
+    const out = new Map(records.map((r) => [r.seq, { ...r.written }]));
+    const has = (r: ImportRecord, part: string) => out.get(r.seq)![part];
+    const lacking = (kind: ImportRecord['b24Type'], part: (p: string) => boolean, after?: string) =>
+      records.filter((r) => r.b24Type === kind && (!after || has(r, after)) && partsOf(r).some((p) => part(p) && !has(r, p)));
+    for (const kind of ['company', 'contact'] as const) {
+      const unfound = lacking(kind, (p) => p === 'main');
+      if (unfound.length) {
+        const ids = await findByXeroKeys(client, kind, unfound.map((r) => r.xeroId));
+        for (const r of unfound) setPart(out, r, 'main', ids.get(r.xeroId));
+      }
+      const owners = lacking(kind, (p) => p === 'rq', 'main');
+      if (owners.length) {
+        const rqs = await findRequisites(client, kind, owners.map((r) => has(r, 'main')!));
+        for (const r of owners) setPart(out, r, 'rq', rqs.get(has(r, 'main')!));
+      }
+      const located = lacking(kind, (p) => p.startsWith('a'), 'rq');
+      if (located.length) {
+        const types = await findAddresses(client, located.map((r) => has(r, 'rq')!));
+        for (const r of located) for (const t of types.get(has(r, 'rq')!) ?? []) if (partsOf(r).includes(`a${t}`)) setPart(out, r, `a${t}`, has(r, 'rq'));
+      }
+    }
+    const products = lacking('product', (p) => p === 'main');
+    if (products.length) {
+      const info = await catalogInfo(client);
+      const ids = info ? await findByCodes(client, info.iblockId, products.map((r) => (r.payload as ProductPayload).code)) : new Map<string, string>();
+      for (const r of products) setPart(out, r, 'main', ids.get((r.payload as ProductPayload).code));
+    }
+    const unpriced = lacking('product', (p) => p === 'price', 'main');
+    if (unpriced.length) {
+      const prices = await findBasePrices(client, unpriced.map((r) => has(r, 'main')!));
+      for (const r of unpriced) setPart(out, r, 'price', prices.get(has(r, 'main')!));
+    }
+    return out;
   }
 
   // ---- 4. summary, CSV ----------------------------------------------------------------------------------------
@@ -386,15 +477,37 @@ async function baseCurrency(gateway: ReturnType<XeroGateways['for']>): Promise<s
   return String(answer.organisations?.[0]?.baseCurrency ?? 'USD');
 }
 
-/** The id a create command answered with (crm.*.add → id; catalog.product.add → {element: {id}}). */
-function newIdOf(r: ImportRecord, result: unknown): string | null {
-  if (r.action !== 'create') return null;
-  if (r.b24Type === 'product') {
-    const id = (result as { element?: { id?: number | string } } | undefined)?.element?.id;
+/**
+ * The parts a created record is made of, in the order its commands go out: the record (`main`), then for a company or
+ * contact its requisite (`rq`) and an address per type (`a<type>`), for a product its base price (`price`).
+ */
+function partsOf(r: ImportRecord): string[] {
+  if (r.action !== 'create') return [];
+  if (r.b24Type === 'product') return (r.payload as ProductPayload).price ? ['main', 'price'] : ['main'];
+  const rq = (r.payload as CustomerPayload).requisite;
+  return rq ? ['main', 'rq', ...rq.addresses.map((a) => `a${a.typeId}`)] : ['main'];
+}
+
+/**
+ * The id a create command answered with: crm.*.add and crm.requisite.add → the id; catalog.product.add →
+ * {element: {id}}; catalog.price.add → {price: {id}}; crm.address.add → true (an address has no id: its requisite's).
+ */
+function writtenIdOf(r: ImportRecord, part: string, result: unknown, written: Written): string | null {
+  if (result === undefined || result === null || result === false) return null;
+  if (part === 'main' && r.b24Type === 'product') {
+    const id = (result as { element?: { id?: number | string } }).element?.id;
     return id === undefined ? null : String(id);
   }
-  return result === undefined || result === null || result === false ? null : String(result);
+  if (part === 'price') return String((result as { price?: { id?: number | string } }).price?.id ?? 'Y');
+  if (part.startsWith('a')) return written.rq ?? 'Y';
+  return String(result);
 }
+
+function setPart(out: Map<number, Written>, r: ImportRecord, part: string, id: string | undefined): void {
+  if (id) out.get(r.seq)![part] = id;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function csvCell(v: string): string {
   const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v; // no formulas when opened in a spreadsheet

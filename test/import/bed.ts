@@ -1,5 +1,6 @@
 // Import tests: the connector installed in the Bitrix24 emulator and connected to the Xero emulator (the status bed),
 // with a Xero organisation holding many contacts and items.
+import assert from 'node:assert/strict';
 import type { StatusBed } from '../statuses/bed.js';
 
 /** Seeds `orgs` organisations (primary person, one contact person, phone, address, tax number) and `people` persons. */
@@ -36,4 +37,55 @@ export async function importAll(bed: StatusBed, opts: { what?: ('companies' | 'c
   svc.requestRun(bed.memberId, run.id);
   await bed.c.services.outbox.drain();
   return { runId: run.id, preview, summary: svc.summary(bed.memberId, run.id) };
+}
+
+/**
+ * Every Xero organisation seeded by seedXeroContacts exactly once in Bitrix24 with its requisite, address and people
+ * bound to it, each of the `people` persons once, every Xero item once as a product with one base price.
+ */
+export function assertImportedOnce(bed: StatusBed, opts: { people: number }): void {
+  const orgs = bed.xero.contacts(bed.tenantId).filter((c) => c.ContactStatus === 'ACTIVE' && /^Org \d+ Ltd$/.test(String(c.Name)));
+  const companies = bed.b24.items(4);
+  const contacts = bed.b24.items(3);
+  const count = <T>(list: T[], key: (x: T) => string) => list.reduce((m, x) => m.set(key(x), (m.get(key(x)) ?? 0) + 1), new Map<string, number>());
+  const twice = (m: Map<string, number>) => [...m].filter(([, n]) => n > 1).map(([k]) => k);
+  assert.deepEqual(twice(count(companies, (c) => String(c.title))), [], 'no company twice');
+  assert.deepEqual(twice(count(contacts, (c) => `${c.name} ${c.lastName}`)), [], 'no contact twice');
+  assert.deepEqual(twice(count(bed.b24.portal.requisites, (q) => `${q.ENTITY_TYPE_ID}:${q.ENTITY_ID}`)), [], 'no record with two requisites');
+  for (const o of orgs) {
+    const n = String(o.Name).slice(4, 9);
+    const company = companies.find((c) => c.title === o.Name);
+    assert.ok(company, `${o.Name} imported`);
+    const rqs = bed.b24.portal.requisites.filter((q) => q.ENTITY_TYPE_ID === '4' && q.ENTITY_ID === String(company.id));
+    assert.equal(rqs.length, 1, `${o.Name}: one requisite`);
+    assert.deepEqual((rqs[0]!.ADDRESSES as { CITY: string }[]).map((a) => a.CITY), ['Auckland'], `${o.Name}: one address`);
+    const own = contacts.filter((c) => Number(c.companyId) === Number(company.id)).map((c) => `${c.name} ${c.lastName}`).sort();
+    assert.deepEqual(own, [`Pat Owner${n}`, `Sam Clerk${n}`], `${o.Name}: its primary person and contact person, bound to it`);
+  }
+  for (let i = 0; i < opts.people; i++) assert.equal(contacts.filter((c) => c.lastName === `Person${String(i).padStart(5, '0')}` && !Number(c.companyId)).length, 1, `person ${i}: one contact`);
+  const items = bed.xero.items(bed.tenantId);
+  const products = bed.b24.products();
+  assert.equal(products.length, items.length, 'no product beyond the items');
+  for (const i of items) {
+    const product = products.filter((p) => p.xmlId === i.Code);
+    assert.equal(product.length, 1, `item ${i.Code}: one product`);
+    assert.equal(bed.b24.portal.prices.filter((x) => x.productId === Number(product[0]!.id)).length, 1, `item ${i.Code}: one base price`);
+  }
+}
+
+/** The run is done, nothing failed or left, every planned record counted once, and each is a record Bitrix24 holds. */
+export function assertSummaryRight(bed: StatusBed, runId: number): ReturnType<StatusBed['c']['store']['imports']['outcomeCounts']> {
+  const imports = bed.c.store.imports;
+  assert.equal(imports.run(runId)?.state, 'done', imports.run(runId)?.error ?? '');
+  const o = imports.outcomeCounts(runId);
+  const { remaining, ...outcome } = o;
+  assert.equal(remaining, 0);
+  assert.deepEqual(outcome, imports.plannedCounts(runId), 'the summary counts every planned record once');
+  assert.equal(outcome.fail, 0, [...imports.failures(runId, 5)].map((f) => `${f.name}: ${f.reason}`).join('\n'));
+  const created = bed.b24.items(4).length + bed.b24.items(3).length + bed.b24.products().length;
+  assert.equal(outcome.create, created, 'every record Bitrix24 holds was created by this import, and counted once');
+  const links = bed.c.store.db.prepare('SELECT b24_type AS t, count(*) AS n, count(DISTINCT b24_id) AS d FROM links GROUP BY b24_type').all() as { t: string; n: number; d: number }[];
+  for (const l of links) assert.equal(l.n, l.d, `one link per ${l.t}`);
+  assert.equal(bed.c.store.links.count(bed.memberId), created, 'every created record linked once');
+  return o;
 }

@@ -36,6 +36,12 @@ export interface StartOptions {
   oauthServer?: Bitrix24Emulator;
 }
 
+export interface HeldBatchAnswer {
+  held: Promise<unknown>;
+  lost: Promise<void>;
+  release(): void;
+}
+
 export interface HttpAnswer { status: number; body: string; headers: Record<string, string> }
 
 /** What a user does in the portal UI; every write raises the event the portal would. `userId: null` = automation. */
@@ -101,6 +107,14 @@ export interface Bitrix24Emulator {
   /** Test control: refresh requests at /oauth/token/ wait for `gate` before they are looked at; null lets them through. */
   holdRefreshes(gate: (() => Promise<void>) | null): void;
   setAccessTokenTtl(seconds: number): void;
+  /**
+   * Test control, a lost answer on the wire: the next `batch` call whose command lines (`method?query`) satisfy
+   * `match` is applied in full, then its answer is held until `release()` or until the caller's connection closes
+   * (the caller died: what the batch wrote stays, its answer reaches nobody). `held` resolves with the withheld
+   * answer once the batch has been applied; `lost` once the caller went away without it. With `beforeApplying` the
+   * request is held before any command runs (it never got to the portal's code): a caller that dies leaves nothing.
+   */
+  holdBatchAnswer(match?: (commands: string[]) => boolean, opts?: { beforeApplying?: boolean }): HeldBatchAnswer;
 
   actAs(userId: number | null): UserActions;
 
@@ -252,7 +266,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     reset() {
       portal.reset();
       svc.resetCounters();
-      svc.faults = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {}, omitAnswers: {} };
+      svc.faults = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {}, omitAnswers: {}, batchCommandMs: 0 };
       frameMessages.length = 0;
       if (opts.seedDemo) seedDemo(portal);
     },
@@ -390,6 +404,19 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     },
     setAccessTokenTtl(seconds) { portal.accessTokenTtlSeconds = seconds; },
     holdRefreshes(gate) { svc.refreshGate = gate; },
+    holdBatchAnswer(match = () => true, { beforeApplying = false } = {}) {
+      let release!: () => void;
+      let held!: (answer: unknown) => void;
+      let lost!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      const hold = { match, beforeApplying, released, held: (a: unknown) => held(a), lost: () => lost() };
+      const out: HeldBatchAnswer = {
+        held: new Promise((r) => (held = r)), lost: new Promise((r) => (lost = r)),
+        release: () => { if (svc.batchHold === hold) svc.batchHold = null; release(); },
+      };
+      svc.batchHold = hold;
+      return out;
+    },
 
     actAs,
 
@@ -412,7 +439,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     setEventDelivery(enabled) { portal.delivery.enabled = enabled; },
 
     setFaults(f) {
-      svc.faults = { burst503: f.burst503 ?? 0, burst429: f.burst429 ?? 0, latencyMs: f.latencyMs ?? 0, dropRate: f.dropRate ?? 0, dropNext: f.dropNext ?? 0, failMethods: { ...f.failMethods }, omitAnswers: { ...f.omitAnswers } };
+      svc.faults = { burst503: f.burst503 ?? 0, burst429: f.burst429 ?? 0, latencyMs: f.latencyMs ?? 0, dropRate: f.dropRate ?? 0, dropNext: f.dropNext ?? 0, failMethods: { ...f.failMethods }, omitAnswers: { ...f.omitAnswers }, batchCommandMs: f.batchCommandMs ?? 0 };
     },
     setClock(offsetMs) { portal.clockOffsetMs = offsetMs; },
     setOperatingLimit(limit) { svc.operatingLimit = limit ? { ...limit, costSeconds: { ...limit.costSeconds } } : false; },

@@ -34,6 +34,12 @@ export interface Faults {
    * here the command is not run at all, so it also stands for an answer a portal leaves out for other reasons.
    */
   omitAnswers?: Record<string, number>;
+  /**
+   * Time each command of a `batch` takes on the portal, ms. The commands run one after another and go on to the end
+   * when the caller has gone: PHP notices a closed connection only when it writes (php.net ignore_user_abort notes),
+   * and a batch writes its answer once every command has run.
+   */
+  batchCommandMs?: number;
 }
 
 /**
@@ -57,7 +63,7 @@ export class RestService {
   readonly registry = new Registry();
   callLog: CallLogEntry[] = [];
   counters: Record<string, number> = {};
-  faults: Required<Faults> = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {}, omitAnswers: {} };
+  faults: Required<Faults> = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {}, omitAnswers: {}, batchCommandMs: 0 };
   leakyBucket: { burst: number; drainPerSecond: number } | false;
   /** Off by default, as on a self-hosted portal (reference §9: "the default restriction is disabled"). */
   operatingLimit: OperatingLimit | false = false;
@@ -126,7 +132,7 @@ export class RestService {
   }
 
   /** One outer REST call (not a batch sub-command). */
-  handle(method: string, params: Record<string, unknown>): { status: number; body: unknown } {
+  async handle(method: string, params: Record<string, unknown>): Promise<{ status: number; body: unknown }> {
     const started = Date.now();
     const name = method.replace(/\.json$/, '');
     let userId: number | null = null;
@@ -149,7 +155,7 @@ export class RestService {
       const { user, app } = this.authenticate(auth);
       userId = user.id;
       const ctx: CallCtx = { portal: this.portal, user, app, write: { userId: user.id, authConnector: typeof rest.auth_connector === 'string' && rest.auth_connector ? rest.auth_connector : undefined } };
-      if (name.toLowerCase() === 'batch') return done(200, { result: this.batch(rest, ctx), time: timeBlock(started) });
+      if (name.toLowerCase() === 'batch') return done(200, { result: await this.batch(rest, ctx), time: timeBlock(started) });
       const { answer, operating, resetAt } = this.metered(name, ctx, () => this.invoke(name, rest, ctx));
       const body = envelope(answer, started);
       body.time = { ...(body.time as Record<string, unknown>), operating, operating_reset_at: resetAt };
@@ -205,7 +211,7 @@ export class RestService {
    * empty maps as `[]`, no nested batch. Always HTTP 200. Source: bitrix24-rest.md §8; batch.md; fixtures
    * rest.batch*.json.
    */
-  private batch(params: Record<string, unknown>, ctx: CallCtx): Record<string, unknown> {
+  private async batch(params: Record<string, unknown>, ctx: CallCtx): Promise<Record<string, unknown>> {
     const cmd = params.cmd;
     if (!cmd || typeof cmd !== 'object') throw new RestError('ERROR_BATCH_LENGTH_EXCEEDED', 'No commands', 400);
     const entries = Object.entries(cmd as Record<string, unknown>);
@@ -218,6 +224,7 @@ export class RestService {
     const resultTime: Record<string, unknown> = {};
     const refs = { result, result_error: resultError, result_total: resultTotal, result_next: resultNext, result_time: resultTime };
     for (const [key, raw] of entries) {
+      if (this.faults.batchCommandMs > 0) await new Promise((r) => setTimeout(r, this.faults.batchCommandMs));
       const started = Date.now();
       const line = String(raw);
       const q = line.indexOf('?');
@@ -257,6 +264,8 @@ export class RestService {
   readonly peers: Portal[] = [];
   /** Test control: a token request waits for this before it is looked at (to line up concurrent renewals). */
   refreshGate: (() => Promise<void>) | null = null;
+  /** Test control: the next `batch` call whose command lines `match` is applied, then its answer held (holdBatchAnswer). */
+  batchHold: BatchHold | null = null;
 
   /**
    * POST /oauth/token/ with grant_type=refresh_token: single-use refresh tokens (rotation), `invalid_grant` for a
@@ -361,6 +370,26 @@ function substitute(v: unknown, refs: Record<string, Record<string, unknown>>): 
   });
 }
 
+/** A held batch answer (Bitrix24Emulator.holdBatchAnswer). */
+export interface BatchHold {
+  match: (commands: string[]) => boolean;
+  /** Held before the commands run (a request the portal never got to work), not after. */
+  beforeApplying: boolean;
+  released: Promise<void>;
+  held(answer: unknown): void;
+  lost(): void;
+}
+
+/** The armed hold when this call is a batch whose command lines it matches; it is taken (one batch per hold). */
+function heldFor(svc: RestService, method: string, params: Record<string, unknown>): BatchHold | null {
+  const hold = svc.batchHold;
+  if (!hold || method.replace(/\.json$/, '').toLowerCase() !== 'batch') return null;
+  const cmd = params.cmd && typeof params.cmd === 'object' ? Object.values(params.cmd as Record<string, unknown>).map(String) : [];
+  if (!hold.match(cmd)) return null;
+  svc.batchHold = null;
+  return hold;
+}
+
 /** Builds the Express app for REST + OAuth; the portal shell is mounted by the caller. */
 export function buildRestApp(svc: RestService): express.Express {
   const app = express();
@@ -390,9 +419,23 @@ export function buildRestApp(svc: RestService): express.Express {
     const out = svc.oauthToken({ ...queryOf(req), ...bodyOf(req) });
     res.status(out.status).json(out.body);
   });
-  app.all(/^\/rest\/+[^/]+$/, (req, res) => {
+  app.all(/^\/rest\/+[^/]+$/, async (req, res) => {
     const method = decodeURIComponent(req.path.replace(/^\/rest\/+/, ''));
-    const out = svc.handle(method, { ...queryOf(req), ...bodyOf(req) });
+    const params = { ...queryOf(req), ...bodyOf(req) };
+    const hold = heldFor(svc, method, params);
+    const gone = new Promise<boolean>((resolve) => res.once('close', () => resolve(true)));
+    if (hold?.beforeApplying) {
+      // The request has not reached the portal's code yet: a caller that dies now leaves nothing behind.
+      hold.held(null);
+      if (await Promise.race([gone, hold.released.then(() => false)])) return hold.lost();
+    }
+    const out = await svc.handle(method, params);
+    if (hold && !hold.beforeApplying && out.status === 200) {
+      // The commands are applied; the answer waits until the test lets it go or the caller's connection closes (a
+      // killed caller: Bitrix24 finished the batch, the answer reaches nobody).
+      hold.held(out.body);
+      if (await Promise.race([gone, hold.released.then(() => false)])) return hold.lost();
+    }
     res.status(out.status).json(out.body);
   });
   return app;
