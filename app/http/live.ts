@@ -5,6 +5,7 @@
  * fragments as the first page load, so it is escaped in one place. A comment line every 15 s keeps proxies open;
  * the stream ends when the page session expires (`event: expired`), and the page reloads through Bitrix24.
  */
+import { clock } from '../clock.js';
 import { createHash } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { AppError, notFound } from '../errors.js';
@@ -87,7 +88,7 @@ export function liveRoutes(services: Services, views: Record<string, LiveView<an
     open.add(end);
     const timer = setInterval(async () => {
       if (closed || busy) return;
-      if (ctx.session.expiresAt < Date.now()) {
+      if (ctx.session.expiresAt < clock.now()) {
         res.write(`event: expired\ndata: {"name":"expired"}\n\n`);
         end();
         return;

@@ -11,6 +11,7 @@
  * - transient failures (network, 5xx) retried with exponential back-off and jitter; a 401 renews the token once.
  * Timeout: 30 s per call (axios default set in xero/connections.ts).
  */
+import { clock } from '../clock.js';
 import PQueue from 'p-queue';
 import type { Logger } from '../log.js';
 import { XeroApiError, toXeroError } from './errors.js';
@@ -73,7 +74,7 @@ export class XeroGateway {
     private readonly limits: XeroLimits = DEFAULT_XERO_LIMITS,
   ) {
     this.#queue = new PQueue({ concurrency: limits.concurrent });
-    this.budget = new DailyBudget(limits.perDay ?? 5000, Date.now, limits.dayMs);
+    this.budget = new DailyBudget(limits.perDay ?? 5000, clock.now, limits.dayMs);
   }
 
   /** The organisation's daily call budget (what waits, and until when: `budgetStatus`). */
@@ -108,7 +109,7 @@ export class XeroGateway {
         }
         if (err.kind === 'rate_limited') {
           this.stats.received429 += 1;
-          const until = Date.now() + (err.retryAfterSeconds ?? 60) * 1000;
+          const until = clock.now() + (err.retryAfterSeconds ?? 60) * 1000;
           this.logger.warn({ connectionId: this.connectionId, retryAfter: err.retryAfterSeconds, problem: err.limitProblem }, 'Xero rate limit hit; gateway paused');
           if (err.limitProblem === 'day') {
             // The day's calls are spent: the budget refuses everything until Xero's Retry-After, and this call's job
@@ -135,14 +136,14 @@ export class XeroGateway {
   /** Ends the call at once when the day's budget would keep it waiting longer than `budgetWaitMs`. */
   private refuseLongWait(spend: Spend): void {
     const freeAt = this.budget.availableAt(spend);
-    if (freeAt - Date.now() <= (this.limits.budgetWaitMs ?? 60_000)) return;
+    if (freeAt - clock.now() <= (this.limits.budgetWaitMs ?? 60_000)) return;
     if (this.budget.remaining() === 0) throw dayLimitReached(freeAt);
     throw new LimitReached('XERO.DAY_BUDGET', `Xero's calls left today are kept for pushes; this waits until ${utcTime(freeAt)}.`, freeAt);
   }
 
   /** Calls counted in the current one-minute window (in flight or finished inside it). */
   get windowUsed(): number {
-    const now = Date.now();
+    const now = clock.now();
     return this.#window.filter((w) => w.t > now - this.limits.windowMs).length;
   }
 
@@ -154,7 +155,7 @@ export class XeroGateway {
   /** The pause in force (Retry-After, a spent minute, Xero's day spent), epoch ms; 0 when none. */
   get pausedUntil(): number {
     const until = Math.max(this.#pausedUntil, this.budget.xeroSpentUntil);
-    return until > Date.now() ? until : 0;
+    return until > clock.now() ? until : 0;
   }
 
   /** Calls waiting or running, for health. */
@@ -167,7 +168,7 @@ export class XeroGateway {
     this.#inFlight += 1;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.#inFlight);
     this.stats.calls += 1;
-    countHour(this.hourlyCalls, Date.now());
+    countHour(this.hourlyCalls, clock.now());
     try {
       const result = await fn(session);
       this.observe(result.response?.headers ?? {});
@@ -178,14 +179,14 @@ export class XeroGateway {
       throw err;
     } finally {
       this.#inFlight -= 1;
-      slot.t = Date.now();
+      slot.t = clock.now();
     }
   }
 
   /** Waits until a call may start: not paused, and fewer than `perMinute` calls in the sliding window. */
   private async acquireWindowSlot(): Promise<{ t: number }> {
     for (;;) {
-      const now = Date.now();
+      const now = clock.now();
       if (this.#pausedUntil > now) {
         await sleep(this.#pausedUntil - now);
         continue;
@@ -209,7 +210,7 @@ export class XeroGateway {
       this.stats.minuteRemaining = minute;
       // Xero counts calls we did not make (other apps of the same org share nothing, but our own earlier
       // process may have): when it says the minute is used up, wait a window before the next start.
-      if (minute <= 0) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + this.limits.windowMs);
+      if (minute <= 0) this.#pausedUntil = Math.max(this.#pausedUntil, clock.now() + this.limits.windowMs);
     }
     if (Number.isFinite(day) && headers['x-daylimit-remaining'] !== undefined && headers['x-daylimit-remaining'] !== '') {
       this.stats.dayRemaining = day;
