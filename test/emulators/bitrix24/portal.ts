@@ -114,7 +114,15 @@ export class Portal {
   private seq = new Map<string, number>();
   private lastOfflinePing = 0;
 
-  constructor(opts: { memberId: string; domain: string; baseUrl: string; accessTokenTtlSeconds: number }) {
+  /**
+   * The portal's clock, epoch ms: created/updated/moved times, default document dates, event `ts`, offline-queue and
+   * comment times. Tokens expire on the system clock, as b24jssdk checks them. (Default: the system clock)
+   */
+  readonly now: () => number;
+
+  constructor(opts: { memberId: string; domain: string; baseUrl: string; accessTokenTtlSeconds: number; clock?: { now(): number } }) {
+    const clock = opts.clock;
+    this.now = clock ? () => clock.now() : () => Date.now();
     this.memberId = opts.memberId;
     this.domain = opts.domain;
     this.baseUrl = opts.baseUrl;
@@ -333,7 +341,7 @@ export class Portal {
     const body: Record<string, unknown> = { event };
     if (b) body.event_handler_id = String(b.id);
     body.data = data;
-    body.ts = String(Math.floor(Date.now() / 1000));
+    body.ts = String(Math.floor(this.now() / 1000));
     body.auth = auth;
     return body;
   }
@@ -345,14 +353,14 @@ export class Portal {
     const existing = this.offlineQueue.find((r) => r.connector === connector && r.objectKey === objectKey && !r.PROCESS_ID);
     const messageId = randomToken(32);
     if (existing) {
-      existing.TIMESTAMP_X = isoDate();
+      existing.TIMESTAMP_X = isoDate(this.now());
       existing.MESSAGE_ID = messageId;
       return;
     }
     const stringFields = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]));
     this.offlineQueue.push({
       ID: this.nextId('offline'),
-      TIMESTAMP_X: isoDate(),
+      TIMESTAMP_X: isoDate(this.now()),
       EVENT_NAME: event,
       // The docs' samples print EVENT_DATA as false; real portals send the event's data (third-party code reads
       // EVENT_DATA.FIELDS.ID, bitrix24-rest.md §10, unverified). Emulated with the data, like online events.
@@ -443,7 +451,7 @@ export class Portal {
 
   createItem(entityTypeId: number, fields: Record<string, unknown>, ctx: WriteCtx): CrmItem {
     const store = this.itemStore(entityTypeId);
-    const now = isoDate();
+    const now = isoDate(this.now());
     const by = ctx.userId ?? 1;
     const item: CrmItem = { entityTypeId, data: {}, uf: {} };
     if (entityTypeId === SMART_INVOICE) {
@@ -495,7 +503,7 @@ export class Portal {
     this.applyFields(draft, fields);
     if (entityTypeId === SMART_INVOICE) draft.data.categoryId = toInt(draft.data.categoryId);
     this.checkStage(draft);
-    const now = isoDate();
+    const now = isoDate(this.now());
     draft.data.updatedTime = now;
     draft.data.updatedBy = ctx.userId ?? 1;
     if (draft.data.stageId !== before.stageId) {
@@ -544,7 +552,7 @@ export class Portal {
       owner.data.opportunity = opportunity;
       owner.data.taxValue = taxValue;
     }
-    owner.data.updatedTime = isoDate();
+    owner.data.updatedTime = isoDate(this.now());
     owner.data.updatedBy = ctx.userId ?? 1;
     this.raise(itemEvent(entityTypeId, 'UPDATE'), itemEventFields(entityTypeId, ownerId), ctx);
     return built;
@@ -594,7 +602,7 @@ export class Portal {
    * the docs (fixtures README), so the shape follows the field table.
    */
   saveClassicInvoice(id: number | null, fields: Record<string, unknown>, ctx: WriteCtx): number {
-    const now = isoDate();
+    const now = isoDate(this.now());
     const existing = id === null ? null : this.classicInvoices.get(id);
     if (id !== null && !existing) throw new RestError('', 'Invoice is not found', 400);
     const inv: ClassicInvoice = existing ? { fields: { ...existing.fields }, rows: existing.rows } : { fields: {}, rows: [] };
@@ -676,7 +684,7 @@ export class Portal {
 
   /** Writes a product; raises CATALOG.PRODUCT.ON.ADD/UPDATE with `{ID, TYPE}` (fixtures event.CATALOG.PRODUCT.ON.*.json). */
   saveProduct(id: number | null, fields: Record<string, unknown>, ctx: WriteCtx): Product {
-    const now = isoDate();
+    const now = isoDate(this.now());
     let p = id === null ? undefined : this.products.get(id);
     if (id !== null && !p) throw new RestError(100, `Product ${id} is not exists`, 400);
     const isNew = !p;
