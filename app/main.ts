@@ -8,6 +8,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { ConfigError, parseConfig, prepareDataDir, resolveAppSecret, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createServer } from './server.js';
+import type { Services } from './services.js';
 import { openStore, Store, StoreError } from './store/index.js';
 import { storeFaultCode } from './store/faults.js';
 
@@ -19,6 +20,8 @@ export interface Runtime {
   store: Store;
   logger: Logger;
   url: string;
+  /** The connector's parts (outbox, schedules, …), for the demo and tests that work them directly. */
+  services: Services;
   /** Graceful stop; resolves when everything is closed. */
   stop(): Promise<void>;
 }
@@ -64,7 +67,7 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
       store.close();
       logger.info('shutdown complete');
     })());
-  return { config, store, logger, url, stop };
+  return { config, store, logger, url, services: server.services, stop };
 }
 
 /** Returns jobs a crash left running to the queue: the first write of a start, so a locked or full store stops it here, saying why. */

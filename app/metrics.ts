@@ -4,6 +4,7 @@
  * already keep (jobs by state, Xero calls, budget, poll lag) are read when scraped.
  * Names follow https://prometheus.io/docs/practices/naming/ (unit suffixes, `_total` for counters).
  */
+import { clock } from './clock.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Store } from './store/index.js';
 import type { XeroGateways } from './xero/gateway.js';
@@ -68,7 +69,7 @@ export class Metrics {
       collect() {
         this.reset();
         const rows = s.db.prepare(`SELECT scope, name, updated_at FROM watermarks WHERE scope LIKE 'connection:%' AND name LIKE 'xero.%'`).all() as { scope: string; name: string; updated_at: number }[];
-        for (const r of rows) this.set({ connection: r.scope.slice('connection:'.length), kind: r.name.slice('xero.'.length) }, Math.max(0, (Date.now() - r.updated_at) / 1000));
+        for (const r of rows) this.set({ connection: r.scope.slice('connection:'.length), kind: r.name.slice('xero.'.length) }, Math.max(0, (clock.now() - r.updated_at) / 1000));
       },
     });
     new Gauge({

@@ -4,6 +4,7 @@
  * invoice and its PDF; "Send to Xero" and "Sync now"; the document's history, live while the tab is open.
  * PLACEMENT_OPTIONS carries the document id; the entity type follows from the placement code.
  */
+import { clock } from '../app/clock.js';
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { verifyPage, type VerifiedPage } from '../app/bitrix/request-auth.js';
@@ -175,7 +176,7 @@ function xeroFigures(services: Services, link: Link): FiguresEntry {
   const key = `${link.xeroStatus}|${link.lastSyncedAt}|${link.xeroUpdatedAt}`;
   const cached = figuresCache.get(link.id);
   const retryAt = cached?.value && 'problem' in cached.value ? cached.value.retryAt : undefined;
-  if (cached && cached.key === key && !(retryAt && retryAt <= Date.now())) return cached;
+  if (cached && cached.key === key && !(retryAt && retryAt <= clock.now())) return cached;
   const entry: FiguresEntry = { key, promise: spendingAs('page', () => readFigures(services, link)) };
   entry.promise.then((v) => (entry.value = v)).catch(() => undefined);
   figuresCache.set(link.id, entry);

@@ -7,6 +7,7 @@
  * The story of a dashboard: connection health (Xero and Bitrix24 sides) → sync state and the Xero budget →
  * charts of the last 24 hours / 30 days → what needs attention → the activity log → settings.
  */
+import { clock } from '../app/clock.js';
 import { Router } from 'express';
 import { z } from 'zod';
 import { verifyPage, type VerifiedPage } from '../app/bitrix/request-auth.js';
@@ -192,11 +193,11 @@ function connectionHealth(services: Services, memberId: string, connection: Conn
     // Xero token expiry is kept in Unix seconds.
     tokenExpiresAt: connection?.expiresAt ? connection.expiresAt * 1000 : null,
     renewedAt: connection?.updatedAt ?? null,
-    changes24h: jobs.countCreatedSince(memberId, 'push-invoice', Date.now() - DAY),
+    changes24h: jobs.countCreatedSince(memberId, 'push-invoice', clock.now() - DAY),
     offlineDrainedAt: jobs.lastFinishedAt(memberId, 'drain-offline'),
     reconciledAt: jobs.lastFinishedAt(memberId, 'reconcile'),
     // Events answered and dropped (pre-install or unknown documents, a flood over the cap): counted, never stored.
-    dropped: droppedSince(services.store, memberId, Date.now() - HOUR),
+    dropped: droppedSince(services.store, memberId, clock.now() - HOUR),
   };
 }
 
@@ -206,7 +207,7 @@ function syncState(services: Services, memberId: string, connection: Connection 
   const lastPoll = connection ? statusPoll.lastPollAt(connection.id) ?? null : null;
   const interval = statusPoll.intervalSeconds(memberId);
   const gateway = connection && connection.state === 'active' ? gateways.all().find((g) => g.connectionId === connection.id) ?? null : null;
-  const since = Date.now() - DAY;
+  const since = clock.now() - DAY;
   const plan = gateway ? budgetStatus(gateways, gateway.connectionId) : null;
   const calls24h = gateway ? [...gateway.hourlyCalls].filter(([h]) => h >= since - HOUR).reduce((n, [, c]) => n + c, 0) : 0;
   return {
@@ -215,7 +216,7 @@ function syncState(services: Services, memberId: string, connection: Connection 
     // The database refusing writes (locked, disk full) stops all sync: shown first-hand, not only in /health.
     storeFault: store.faults.current() ?? null,
     lastPoll,
-    nextPoll: connection?.state === 'active' ? (lastPoll ?? Date.now()) + interval * 1000 : null,
+    nextPoll: connection?.state === 'active' ? (lastPoll ?? clock.now()) + interval * 1000 : null,
     intervalSeconds: interval,
     budget: gateway
       ? {
@@ -284,12 +285,12 @@ function activityPage(services: Services, memberId: string, q: LogQuery, t: Tran
 function charts(services: Services, memberId: string, connection: Connection | null, range: LogQuery['range']) {
   const bucket = range === '24h' ? HOUR : DAY;
   const count = range === '24h' ? 24 : 30;
-  const end = Math.floor(Date.now() / bucket) * bucket;
+  const end = Math.floor(clock.now() / bucket) * bucket;
   const start = end - (count - 1) * bucket;
   const byBucket = new Map(services.store.activity.histogram(memberId, start, bucket).map((b) => [b.bucket, b]));
   const buckets = Array.from({ length: count }, (_, i) => start + i * bucket);
   const gateway = connection ? services.gateways.all().find((g) => g.connectionId === connection.id) : undefined;
-  const hourStart = Math.floor(Date.now() / HOUR) * HOUR - 23 * HOUR;
+  const hourStart = Math.floor(clock.now() / HOUR) * HOUR - 23 * HOUR;
   const hours = Array.from({ length: 24 }, (_, i) => hourStart + i * HOUR);
   return {
     range,

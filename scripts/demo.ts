@@ -1,10 +1,13 @@
 /**
  * `npm run demo`: the connector with a Bitrix24 portal and a Xero organisation to click through, on this machine.
  *
- * Without real credentials it starts the Bitrix24 and Xero emulators (test/emulators/), seeds a plausible company,
- * starts the real connector (app/main.ts `start()`), registers and installs it in the emulated portal as Bitrix24
- * would, connects Xero through the connector's own consent flow and creates a few documents that sync. No sync setting
- * is touched: the tax rates and the sales account are matched automatically, as for a new user. Then it prints the portal's URLs. Ctrl+C (SIGINT) or SIGTERM stops everything.
+ * Without real credentials it starts the Bitrix24 and Xero emulators (test/emulators/) with a plausible company, starts
+ * the real connector (app/main.ts `start()`), registers and installs it in the emulated portal as Bitrix24 would and
+ * connects Xero through the connector's own consent flow — all a month ago on the clock the emulators and the connector
+ * share (app/clock.ts) — and then lives the month up to today (scripts/demo-month.ts): documents written in the portal,
+ * approved and paid in Xero, each synced by the connector at its moment. No sync setting is touched: the tax rates and
+ * the sales account are matched automatically, as for a new user. Then it prints the portal's URLs. Ctrl+C (SIGINT) or
+ * SIGTERM stops everything.
  *
  * With `B24_CLIENT_ID` and `XERO_CLIENT_ID` set it only starts the connector, like `npm start`.
  *
@@ -14,12 +17,14 @@
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../app/config.js';
 import { start, SHUTDOWN_DEADLINE_MS, type Runtime } from '../app/main.js';
 import { StoreError } from '../app/store/index.js';
-import { startBitrix24Emulator, SMART_INVOICE, QUOTE, type Bitrix24Emulator } from '../test/emulators/bitrix24/index.js';
+import { offsetClock, useClock, type OffsetClock } from '../app/clock.js';
+import { startBitrix24Emulator, type Bitrix24Emulator } from '../test/emulators/bitrix24/index.js';
 import { startXeroEmulator, type XeroEmulator } from '../test/emulators/xero/index.js';
-import { seedDemoHistory } from './demo-history.js';
+import { monthStart, runMonth, type MonthReport } from './demo-month.js';
 import { consentAndConfirm } from '../test/helpers/xero-consent.js';
 
 /** Scopes of the local application (install.json). */
@@ -86,64 +91,55 @@ async function connectXero(connectorUrl: string, session: string): Promise<void>
   }
 }
 
-/** Demo data beyond the emulators' seeds: NZ documents that sync, with 15 % GST and without VAT. */
-function seedSyncingDocuments(b24: Bitrix24Emulator): void {
-  const admin = b24.actAs(1);
-  const products = b24.products();
-  const company = admin.createCompany({
-    title: 'Ridgeway University',
-    currencyId: 'NZD',
-    fm: [{ typeId: 'EMAIL', valueType: 'WORK', value: 'accounts@ridgeway.example' }],
-  });
-  const contact = admin.createContact({ name: 'Hemi', lastName: 'Walker', companyId: company.id, fm: [{ typeId: 'EMAIL', valueType: 'WORK', value: 'hemi@ridgeway.example' }] });
-  const productId = (name: string) => Number(products.find((p) => p.name === name)?.id);
-  const invoice = admin.createSmartInvoice({ title: 'Campus Wi-Fi rollout', companyId: company.id, contactId: contact.id, contactIds: [contact.id], currencyId: 'NZD' });
-  admin.setProductRows(SMART_INVOICE, Number(invoice.id), [
-    { productId: productId('Consulting hour'), productName: 'Consulting hour', price: 138, quantity: 12, taxRate: 15, taxIncluded: 'Y' },
-    { productId: productId('Implementation package'), productName: 'Implementation package', price: 2875, quantity: 1, taxRate: 15, taxIncluded: 'Y' },
-  ]);
-  const noVat = admin.createSmartInvoice({ title: 'Guest lecture', companyId: company.id, currencyId: 'NZD' });
-  admin.setProductRows(SMART_INVOICE, Number(noVat.id), [{ productName: 'Guest lecture', price: 450, quantity: 1 }]);
-  const quote = admin.createQuote({ title: 'Staff training, term 1', companyId: company.id, currencyId: 'NZD' });
-  admin.setProductRows(QUOTE, Number(quote.id), [
-    { productId: productId('Training day'), productName: 'Training day', price: 800, quantity: 3, taxRate: 15, taxIncluded: 'N' },
-  ]);
-  admin.createClassicInvoice({
-    ORDER_TOPIC: 'Support, February', UF_COMPANY_ID: String(company.id), CURRENCY: 'NZD',
-    PRODUCT_ROWS: [{ PRODUCT_ID: productId('Support subscription (month)'), PRODUCT_NAME: 'Support subscription (month)', PRICE: 99, QUANTITY: 1, VAT_RATE: 0.15, VAT_INCLUDED: 'N' }],
-  });
-}
-
-interface Running {
+export interface Running {
   runtime?: Runtime;
   b24?: Bitrix24Emulator;
   xero?: XeroEmulator;
 }
 
-async function stopAll(r: Running): Promise<void> {
+/** The emulated company after its month, with the connector running (what `npm run demo` opens; tests use it too). */
+export interface DemoWorld {
+  runtime: Runtime;
+  b24: Bitrix24Emulator;
+  xero: XeroEmulator;
+  tenantId: string;
+  tenantName: string;
+  memberId: string;
+  month: MonthReport;
+  /** The clock the emulators and the connector share (the system clock again once the month is over). */
+  clock: OffsetClock;
+  /** Wall time the start took, ms. */
+  startMs: number;
+}
+
+export async function stopAll(r: Running): Promise<void> {
   await r.runtime?.stop();
   await r.b24?.close();
   await r.xero?.close();
 }
 
-async function startDemo(r: Running): Promise<void> {
-  const env = process.env;
-  if (env.B24_CLIENT_ID && env.XERO_CLIENT_ID) {
-    say('B24_CLIENT_ID and XERO_CLIENT_ID are set: starting the connector against the configured Bitrix24 and Xero.');
-    r.runtime = await start({ env });
-    say(`Connector: ${r.runtime.url} (public URL ${r.runtime.config.publicUrl})`);
-    say('Open the app from the Applications menu of your Bitrix24 portal. Press Ctrl+C to stop.');
-    return;
-  }
-
-  const dataDirSet = !!env.DATA_DIR;
+/**
+ * Starts the emulators, the connector (app/main.ts `start()`), installs and connects it a month ago on the clock they
+ * share, and lives the month up to today (scripts/demo-month.ts); the clock is the system clock again afterwards.
+ * What it starts is put in `r` at once, so a failure can stop it. `env`: PORT, DATA_DIR, LOG_LEVEL and the rest.
+ */
+export async function startDemoWorld(r: Running, env: Record<string, string | undefined>): Promise<DemoWorld> {
+  const started = Date.now();
   const dataDir = env.DATA_DIR ?? path.join('data', 'demo');
   // The emulators live in memory: a connector database from an earlier demo run would point at portals that are gone.
-  if (!dataDirSet) rmSync(dataDir, { recursive: true, force: true });
+  if (!env.DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
 
-  r.xero = await startXeroEmulator({ seedDemo: true, specCheck: false });
-  r.b24 = await startBitrix24Emulator({ seedDemo: true });
+  // One clock for the emulators and the connector, a month back: the portal and the organisation as they were a few
+  // days before the install, then the install, then the month up to a quarter of an hour ago.
+  const clock = offsetClock();
+  useClock(clock);
+  const end = Date.now() - 15 * 60_000;
+  const from = monthStart(end);
+  clock.set(from - 3 * 86_400_000);
+  r.xero = await startXeroEmulator({ seedDemo: true, specCheck: false, clock });
+  r.b24 = await startBitrix24Emulator({ seedDemo: true, clock });
   const { xero, b24 } = r;
+  clock.set(from);
   const tenant = xero.tenants()[0]!;
 
   const port = await freePort(env.PORT === undefined ? 3000 : Number.parseInt(env.PORT, 10), env.PORT === undefined || env.PORT === '0');
@@ -170,7 +166,10 @@ async function startDemo(r: Running): Promise<void> {
       XERO_LOGIN_URL: xero.baseUrl,
     },
   });
+  const runtime = r.runtime;
+  // The Xero app's webhook, as the admin adds it in Xero's developer portal: Xero checks it with an "intent to receive".
   xero.configureWebhook({ url: `${url}/xero/webhooks` });
+  if (!(await xero.intentToReceive()).passed) throw new DemoError('The connector did not answer Xero\'s webhook check.');
 
   // Install as Bitrix24 does: the installer POST, then BX24.installFinish().
   const installed = await b24.install({ userId: 1 });
@@ -180,38 +179,55 @@ async function startDemo(r: Running): Promise<void> {
   const session = await pageSession(url, b24, 1);
   await connectXero(url, session);
 
-  seedSyncingDocuments(b24);
-  await b24.flushEvents();
   const memberId = b24.memberId;
-  const store = r.runtime.store;
-  const history = seedDemoHistory(store, memberId, b24.items(SMART_INVOICE).map((i) => Number(i.id)));
+  const month = await runMonth({ b24, xero, tenantId: tenant.tenantId, memberId, services: runtime.services, clock }, { end });
+  return { runtime, b24, xero, tenantId: tenant.tenantId, tenantName: tenant.tenantName, memberId, month, clock, startMs: Date.now() - started };
+}
 
+async function startDemo(r: Running): Promise<void> {
+  const env = process.env;
+  if (env.B24_CLIENT_ID && env.XERO_CLIENT_ID) {
+    say('B24_CLIENT_ID and XERO_CLIENT_ID are set: starting the connector against the configured Bitrix24 and Xero.');
+    r.runtime = await start({ env });
+    say(`Connector: ${r.runtime.url} (public URL ${r.runtime.config.publicUrl})`);
+    say('Open the app from the Applications menu of your Bitrix24 portal. Press Ctrl+C to stop.');
+    return;
+  }
+
+  const w = await startDemoWorld(r, env);
   say('');
   say('Bitrix24 ⇄ Xero demo');
-  say(`  Company: a Bitrix24 portal with customers, products and invoices; Xero organisation "${tenant.tenantName}", connected.`);
+  say(`  Company: a Bitrix24 portal with customers, products and invoices; Xero organisation "${w.tenantName}", connected.`);
   say('  Sync settings: none set by hand; the tax rates and the sales account were matched from the organisation (see the settings).');
-  // Let the connector push them (it gathers events for a moment, then sends them as one batch).
-  for (let i = 0; i < 100; i++) {
-    const q = store.jobs.countByState(memberId);
-    if (q.pending + q.running === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const queue = store.jobs.countByState(memberId);
-  const inXero = xero.invoices(tenant.tenantId).filter((i) => String(i.Reference ?? '').length > 0).length;
-  const quotesInXero = xero.quotes(tenant.tenantId).filter((q) => String(q.Reference ?? '').length > 0).length;
-  say(`  After connecting, two invoices (15 % GST and no VAT), an estimate and a classic invoice for Ridgeway University (NZD) were created;`);
-  say(`  ${inXero} invoice(s) reached Xero as drafts, and ${quotesInXero} estimate(s) as a draft quote;`);
-  say(`  ${queue.pending + queue.running} job(s) still waiting, ${queue.needs_attention} needing attention.`);
-  say(`  The dashboard's charts and log start with ${history} entries of demo history over the last 30 days.`);
+  for (const line of monthSummary(w.month, w.runtime.store, w.memberId, w.xero, w.tenantId)) say(`  ${line}`);
+  say(`  Ready in ${(w.startMs / 1000).toFixed(1)} s.`);
   say('');
-  say(`Portal: ${b24.baseUrl}/portal?user=1`);
-  say(`Portal (non-admin): ${b24.baseUrl}/portal?user=2`);
-  say(`Xero: ${xero.baseUrl}`);
-  say(`Connector: ${url}`);
+  say(`Portal: ${w.b24.baseUrl}/portal?user=1`);
+  say(`Portal (non-admin): ${w.b24.baseUrl}/portal?user=2`);
+  say(`Xero: ${w.xero.baseUrl}`);
+  say(`Connector: ${w.runtime.url}`);
   say('');
   say('Open the Portal URL in a browser (John Admin); the non-admin URL shows what Mary User sees. Invoice and');
   say('estimate cards with the Xero tab are linked at the top of the portal page. Press Ctrl+C to stop.');
   say('Demo ready.');
+}
+
+/** What the month left, in words: what was written in Bitrix24, where it stands in Xero, what waits. */
+function monthSummary(month: MonthReport, store: Runtime['store'], memberId: string, xero: XeroEmulator, tenantId: string): string[] {
+  const count = (type: string) => month.documents.filter((d) => d.type === type).length;
+  const byStatus = new Map<string, number>();
+  for (const inv of xero.invoices(tenantId)) {
+    const status = inv.Status === 'AUTHORISED' && Number(inv.AmountPaid) > 0 ? 'part paid' : String(inv.Status).toLowerCase().replace('authorised', 'approved');
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+  }
+  const queue = store.jobs.countByState(memberId);
+  const days = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  return [
+    `The month ${days(month.from)} to ${days(month.to)}: ${count('smart_invoice')} invoices, ${count('quote')} estimates and ${count('invoice')} classic invoice(s) written in Bitrix24,`,
+    `each synced by the connector when it happened (${month.actions} moments of work in the portal and in Xero).`,
+    `In Xero now: ${[...byStatus].map(([s, n]) => `${n} ${s}`).join(', ')} invoice(s) and ${xero.quotes(tenantId).length} quote(s);`,
+    `${queue.pending + queue.running} job(s) waiting, ${queue.needs_attention} needing attention (see the dashboard).`,
+  ];
 }
 
 async function main(): Promise<void> {
@@ -250,4 +266,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();

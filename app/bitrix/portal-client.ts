@@ -8,6 +8,7 @@
  * network errors are NOT retried by the SDK (a lost `*.add` answer retried blindly makes duplicates). Reads
  * that are safe to repeat ask for `idempotent: true` and are retried here once on a network error.
  */
+import { clock } from '../clock.js';
 import { ApiVersion, B24OAuth, type B24OAuthParams } from '@bitrix24/b24jssdk';
 import type { Config } from '../config.js';
 import { AppError, LimitReached, utcTime } from '../errors.js';
@@ -46,7 +47,7 @@ export interface BatchOutcome {
 export const OPERATING_RETRY_MS = 60_000;
 
 /** The work that met OPERATION_TIME_LIMIT on `method` waits in the queue (LimitReached), the reason shown. */
-export function operatingLimitReached(method: string, now = Date.now()): LimitReached {
+export function operatingLimitReached(method: string, now = clock.now()): LimitReached {
   const at = now + OPERATING_RETRY_MS;
   return new LimitReached('B24.OPERATION_TIME_LIMIT', `Bitrix24 blocks ${method} for now (its operating time limit); retry at ${utcTime(at)}.`, at);
 }

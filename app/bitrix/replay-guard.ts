@@ -4,6 +4,7 @@
  * Events are hints anyway (their documents are re-read, deletions and uninstalls confirmed with the portal); this
  * keeps a captured event from being played back at the connector over and over. Source: bitrix24-rest.md §10 (`ts`).
  */
+import { clock } from '../clock.js';
 import { createHash } from 'node:crypto';
 import type { B24Event } from './request-auth.js';
 
@@ -22,14 +23,14 @@ export class ReplayGuard {
   ) {}
 
   /** Whether the event may be taken; does not remember it (see `remember`, once it was verified). */
-  check(event: B24Event, nowMs = Date.now()): ReplayVerdict {
+  check(event: B24Event, nowMs = clock.now()): ReplayVerdict {
     const ts = Number(event.ts);
     if (!event.ts || !Number.isFinite(ts) || Math.abs(nowMs / 1000 - ts) > this.windowSeconds) return 'stale';
     return this.#seen.has(fingerprint(event)) ? 'repeat' : 'fresh';
   }
 
   /** Remembers a verified event so an identical one is a repeat; forgets what left the window. */
-  remember(event: B24Event, nowMs = Date.now()): void {
+  remember(event: B24Event, nowMs = clock.now()): void {
     const oldest = nowMs / 1000 - this.windowSeconds;
     for (const [key, ts] of this.#seen) {
       if (ts >= oldest && this.#seen.size < this.capacity) break;

@@ -3,6 +3,7 @@
  * nothing else. Unknown errors are logged (scrubbed) and answered with a generic message, so a token
  * inside an exception can never reach the client.
  */
+import { clock } from '../clock.js';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { AppError, LimitReached } from '../errors.js';
@@ -60,7 +61,7 @@ export function errorHandler(logger: Logger, framers: ErrorFramers = () => [], f
     const answer = toAnswer(err);
     if (faults?.note(err)) res.set('Retry-After', '30');
     // A limit that frees at a known moment (Xero's calls kept for the pushes, the day spent) says when.
-    if (err instanceof LimitReached) res.set('Retry-After', String(Math.max(1, Math.ceil((err.retryAt - Date.now()) / 1000))));
+    if (err instanceof LimitReached) res.set('Retry-After', String(Math.max(1, Math.ceil((err.retryAt - clock.now()) / 1000))));
     const log = { err, code: answer.code, method: req.method, path: req.path, status: answer.status };
     if (answer.status >= 500 && answer.status !== 501) logger.error(log, 'request failed');
     else logger.warn(log, 'request refused');

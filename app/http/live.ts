@@ -11,6 +11,7 @@
  * `perSession` and a user `perUser` (the oldest is closed with `event: closed` saying why; the page does not
  * reconnect it), a portal at most `perPortal` (a new one is refused with 429 saying why).
  */
+import { clock } from '../clock.js';
 import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { AppError, notFound } from '../errors.js';
@@ -161,7 +162,7 @@ export function liveRoutes(services: Services, views: Record<string, LiveView<an
   /** One look at a rendering's regions for all of its streams. */
   async function tick(r: Rendering): Promise<void> {
     if (r.busy) return;
-    const now = Date.now();
+    const now = clock.now();
     for (const s of [...r.streams]) {
       if (s.ctx.session.expiresAt < now) {
         s.res.write(`event: expired\ndata: {"name":"expired"}\n\n`);

@@ -6,6 +6,7 @@
  * Event intake (Bitrix24 events, Xero webhooks) is also timed for the metrics. The metrics label a request by its
  * route's pattern, never by its path.
  */
+import { clock } from '../clock.js';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../log.js';
 import type { Manifest } from '../manifest.js';
@@ -35,7 +36,7 @@ export function requestLog(logger: Logger, metrics: Metrics, manifest: Manifest)
         metrics.intake('bitrix24', seconds);
         // Bitrix24 events carry `ts`, the Unix second the portal raised them (fixtures event.*.json).
         const ts = Number((req.body as { ts?: unknown } | undefined)?.ts);
-        if (ts > 0) metrics.webhookDelay('bitrix24', Date.now() / 1000 - ts);
+        if (ts > 0) metrics.webhookDelay('bitrix24', clock.now() / 1000 - ts);
       }
       if (req.method === 'POST' && req.path === manifest.xeroWebhook) metrics.intake('xero', seconds);
       withRequestId(requestId, () =>

@@ -8,6 +8,7 @@
  * Every request re-checks that the portal is still installed; every admin request re-confirms admin rights with
  * the portal, so a session stops working once its portal is uninstalled or its user lost admin rights.
  */
+import { clock } from '../clock.js';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { confirmUser } from '../bitrix/request-auth.js';
@@ -42,7 +43,7 @@ export class SessionTokens {
     this.#key = Buffer.from(hkdfSync('sha256', appSecret, 'bitrix24-xero-connector', 'page-sessions/v2', 32));
   }
 
-  issue(s: Omit<PageSession, 'expiresAt'>, now = Date.now()): string {
+  issue(s: Omit<PageSession, 'expiresAt'>, now = clock.now()): string {
     const nonce = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.#key, nonce);
     cipher.setAAD(AAD);
@@ -50,7 +51,7 @@ export class SessionTokens {
     return PREFIX + Buffer.concat([nonce, cipher.getAuthTag(), body]).toString('base64url');
   }
 
-  verify(token: string | undefined, now = Date.now()): PageSession {
+  verify(token: string | undefined, now = clock.now()): PageSession {
     if (!token) throw unauthorized('This request has no app session. Reopen the app from Bitrix24.');
     if (!token.startsWith(PREFIX) || token.length > 8192) throw unauthorized('The app session is malformed. Reopen the app from Bitrix24.');
     const raw = Buffer.from(token.slice(PREFIX.length), 'base64url');

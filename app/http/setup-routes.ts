@@ -3,6 +3,7 @@
  * table and its bulk assignment, and "Send existing invoices". Anyone with a page session reads; changes need a
  * portal admin (checked here, on every request).
  */
+import { clock } from '../clock.js';
 import { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
@@ -36,7 +37,7 @@ export function setupRoutes(services: Services): Router {
     const first = setupOverview(store, orgData, memberId);
     if (!first.account || first.account.code) return first;
     const coverage = await accountCoverage(portals.for(memberId), store, memberId, orgData.cached(memberId)).catch(() => null);
-    return setupOverview(store, orgData, memberId, Date.now(), coverage);
+    return setupOverview(store, orgData, memberId, clock.now(), coverage);
   };
 
   router.get('/api/setup', anyone, async (req, res) => {

@@ -3,6 +3,7 @@
  * 200 with an empty body (401 for a bad signature), no cookies, well within Xero's 5 s. An empty, correctly
  * signed batch is Xero's intent-to-receive check. Source: xero-api.md §8.
  */
+import { clock } from '../clock.js';
 import express, { Router } from 'express';
 import type { Services } from '../services.js';
 import { BODY_LIMIT } from './limits.js';
@@ -19,7 +20,7 @@ export function xeroWebhookRoutes(services: Services): Router {
       return;
     }
     // The setup checklist's "Xero webhooks verified": a correctly signed delivery (intent to receive, or events).
-    store.watermarks.set('xero', 'webhook.verifiedAt', String(Date.now()));
+    store.watermarks.set('xero', 'webhook.verifiedAt', String(clock.now()));
     const parsed = webhookPayloadSchema.safeParse(safeJson(raw));
     if (!parsed.success) {
       // Signed by Xero but unreadable: acknowledge so Xero does not disable the hook; polling covers it.
@@ -27,7 +28,7 @@ export function xeroWebhookRoutes(services: Services): Router {
       res.status(200).end();
       return;
     }
-    const received = Date.now();
+    const received = clock.now();
     // eventDateUtc is UTC without a zone designator (xero-webhooks.yaml example "2017-06-21T01:15:39.902").
     for (const e of parsed.data.events) {
       if (e.eventDateUtc) services.metrics.webhookDelay('xero', (received - Date.parse(/(Z|[+-]\d\d:?\d\d)$/i.test(e.eventDateUtc) ? e.eventDateUtc : `${e.eventDateUtc}Z`)) / 1000);

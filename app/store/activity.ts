@@ -1,4 +1,5 @@
 /** Repository of the activity log: what the connector did, in words for people. Never holds secrets. */
+import { clock } from '../clock.js';
 import type { Db } from './db.js';
 
 export type ActivityLevel = 'info' | 'warn' | 'error';
@@ -33,7 +34,7 @@ export type ActivityInput = Omit<Activity, 'id' | 'createdAt' | 'details' | 'sub
 export class ActivityRepository {
   constructor(private readonly db: Db) {}
 
-  record(a: ActivityInput, now = Date.now()): void {
+  record(a: ActivityInput, now = clock.now()): void {
     this.db
       .prepare(
         'INSERT INTO activity_log (member_id, level, kind, subject, message, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',

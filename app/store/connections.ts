@@ -1,4 +1,5 @@
 /** Repository of connections: authorised Xero organisations, with their sealed tokens. */
+import { clock } from '../clock.js';
 import type { Db } from './db.js';
 import type { SecretBox } from './secret-box.js';
 
@@ -78,7 +79,7 @@ export class ConnectionRepository {
   }
 
   /** Creates or re-authorises the connection of a portal to a tenant; it becomes active. */
-  upsert(c: ConnectionInput, now = Date.now()): Connection {
+  upsert(c: ConnectionInput, now = clock.now()): Connection {
     this.db
       .prepare(
         `INSERT INTO connections (member_id, tenant_id, tenant_name, tenant_type, xero_connection_id, grant_type,
@@ -111,7 +112,7 @@ export class ConnectionRepository {
   }
 
   /** Saves a rotated token set in one statement (access and refresh token never disagree). */
-  saveTokens(id: number, t: ConnectionTokens, now = Date.now()): void {
+  saveTokens(id: number, t: ConnectionTokens, now = clock.now()): void {
     const key = this.db.prepare('SELECT member_id, tenant_id FROM connections WHERE id = ?').get(id) as { member_id: string; tenant_id: string } | undefined;
     if (!key) return;
     this.db
@@ -123,14 +124,14 @@ export class ConnectionRepository {
       );
   }
 
-  setState(id: number, state: ConnectionState, reason: string | null, now = Date.now()): void {
+  setState(id: number, state: ConnectionState, reason: string | null, now = clock.now()): void {
     this.db
       .prepare('UPDATE connections SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?')
       .run(state, reason, now, id);
   }
 
   /** Disconnect: forget the tokens, keep the links. */
-  forget(id: number, now = Date.now()): void {
+  forget(id: number, now = clock.now()): void {
     this.db
       .prepare(
         `UPDATE connections SET access_token = NULL, refresh_token = NULL, expires_at = NULL,

@@ -1,4 +1,5 @@
 /** Repository of Xero consent steps: single-use OAuth states and pending tenant choices. */
+import { clock } from '../clock.js';
 import { randomBytes } from 'node:crypto';
 import type { Db } from './db.js';
 import type { SecretBox } from './secret-box.js';
@@ -26,7 +27,7 @@ export class ConsentRepository {
     private readonly box: SecretBox,
   ) {}
 
-  create(input: { memberId: string; purpose: ConsentPurpose; userId: number | null; payload?: unknown; ttlMs: number }, now = Date.now()): string {
+  create(input: { memberId: string; purpose: ConsentPurpose; userId: number | null; payload?: unknown; ttlMs: number }, now = clock.now()): string {
     const id = randomBytes(24).toString('base64url');
     this.db
       .prepare('INSERT INTO xero_consents (id, member_id, purpose, user_id, payload, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
@@ -43,7 +44,7 @@ export class ConsentRepository {
   }
 
   /** Takes a consent step once: it is deleted in the same statement, so a replay finds nothing. */
-  consume<P>(id: string, purpose: ConsentPurpose, now = Date.now()): Consent<P> | undefined {
+  consume<P>(id: string, purpose: ConsentPurpose, now = clock.now()): Consent<P> | undefined {
     const row = this.db
       .prepare('DELETE FROM xero_consents WHERE id = ? AND purpose = ? RETURNING member_id, user_id, payload, expires_at')
       .get(id, purpose) as ConsentRow | undefined;
@@ -51,7 +52,7 @@ export class ConsentRepository {
   }
 
   /** Reads a consent step without taking it. */
-  peek<P>(id: string, purpose: ConsentPurpose, now = Date.now()): Consent<P> | undefined {
+  peek<P>(id: string, purpose: ConsentPurpose, now = clock.now()): Consent<P> | undefined {
     const row = this.db
       .prepare('SELECT member_id, user_id, payload, expires_at FROM xero_consents WHERE id = ? AND purpose = ?')
       .get(id, purpose) as ConsentRow | undefined;
@@ -69,7 +70,7 @@ export class ConsentRepository {
     };
   }
 
-  purgeExpired(now = Date.now()): number {
+  purgeExpired(now = clock.now()): number {
     return this.db.prepare('DELETE FROM xero_consents WHERE expires_at < ?').run(now).changes;
   }
 }

@@ -2,6 +2,7 @@
  * Repository of event tallies: what a portal's events caused, counted per minute in the store, so a cap holds across
  * every process on it and a flood shows as a few counters, never as rows per event.
  */
+import { clock } from '../clock.js';
 import type { Statement } from 'better-sqlite3';
 import { statementCache, type Db } from './db.js';
 
@@ -15,7 +16,7 @@ export class EventTallyRepository {
   }
 
   /** Counts one `what` in the current minute when fewer than `limit` were counted in it; false (nothing counted) otherwise. */
-  take(memberId: string, what: string, limit: number, now = Date.now()): boolean {
+  take(memberId: string, what: string, limit: number, now = clock.now()): boolean {
     if (limit <= 0) return false;
     const minute = Math.floor(now / MINUTE) * MINUTE;
     // One statement: the count and the check cannot be split by another process.
@@ -29,7 +30,7 @@ export class EventTallyRepository {
   }
 
   /** Counts `n` of `what` in the current minute. */
-  add(memberId: string, what: string, n = 1, now = Date.now()): void {
+  add(memberId: string, what: string, n = 1, now = clock.now()): void {
     this
       .sql(
         `INSERT INTO event_tallies (member_id, minute, what, n) VALUES (?, ?, ?, ?)

@@ -3,6 +3,7 @@
  * the action decided at preview (create, link, update, skip, fail) and, once worked, its state. Working a run only
  * reads records still `planned` or `sending`, so a restart continues where the last process stopped.
  */
+import { clock } from '../clock.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { ImportDirectoryRepository } from './import-directory.js';
@@ -93,7 +94,7 @@ export class ImportRepository {
     return s;
   }
 
-  createRun(input: { memberId: string; connectionId: number | null; what: ImportWhat[]; includeArchived: boolean; startedBy: string | null }, now = Date.now()): ImportRun {
+  createRun(input: { memberId: string; connectionId: number | null; what: ImportWhat[]; includeArchived: boolean; startedBy: string | null }, now = clock.now()): ImportRun {
     const { lastInsertRowid } = this.db
       .prepare(`INSERT INTO import_runs (member_id, connection_id, what, include_archived, started_by, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)`)
@@ -118,7 +119,7 @@ export class ImportRepository {
   }
 
   /** Moves a run to `state` unless it was cancelled meanwhile; returns whether it moved. */
-  setState(id: number, state: ImportRunState, error: string | null = null, now = Date.now()): boolean {
+  setState(id: number, state: ImportRunState, error: string | null = null, now = clock.now()): boolean {
     const finished = state === 'done' || state === 'failed' || state === 'cancelled' ? now : null;
     return this.db
       .prepare(`UPDATE import_runs SET state = ?, error = ?, updated_at = ?, finished_at = coalesce(?, finished_at)
@@ -126,7 +127,7 @@ export class ImportRepository {
       .run(state, error, now, finished, id, state).changes > 0;
   }
 
-  setProgress(id: number, progress: ImportProgress, now = Date.now()): void {
+  setProgress(id: number, progress: ImportProgress, now = clock.now()): void {
     this.db.prepare('UPDATE import_runs SET progress = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(progress), now, id);
   }
 

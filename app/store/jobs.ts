@@ -4,6 +4,7 @@
  * document is never worked twice at once and a change made during a run is not lost.
  * Retries are data: `attempts`, `run_at`, `last_error` live on the row (see `retryLater`).
  */
+import { clock } from '../clock.js';
 import type { Db } from './db.js';
 import { currentRequestId } from '../request-context.js';
 
@@ -66,7 +67,7 @@ export class JobRepository {
    * Adds a job, or coalesces into the live job with the same key: its payload is replaced and its
    * revision bumped. A job waiting on a cause (`needs_attention`) is woken, since its document changed.
    */
-  enqueue(input: EnqueueInput, now = Date.now()): Job {
+  enqueue(input: EnqueueInput, now = clock.now()): Job {
     const runAt = input.runAt ?? now;
     const payload = JSON.stringify(input.payload ?? {});
     const requestId = currentRequestId() ?? null;
@@ -110,7 +111,7 @@ export class JobRepository {
   }
 
   /** How many jobs (of some kinds) are due now, and since when the oldest of them is due. */
-  dueSummary(kinds: readonly string[], now = Date.now(), memberId?: string | null, opts: { freshOnly?: boolean } = {}): { count: number; oldestRunAt: number | null } {
+  dueSummary(kinds: readonly string[], now = clock.now(), memberId?: string | null, opts: { freshOnly?: boolean } = {}): { count: number; oldestRunAt: number | null } {
     const [portal, args] = portalFilter(memberId);
     const fresh = opts.freshOnly ? `AND ${LIKELY_ECHO} = 0` : '';
     const row = this.db
@@ -124,7 +125,7 @@ export class JobRepository {
    * with `freshFirst`, jobs whose payload is a likely echo (`likelyEcho: true`, the connector's own write-back coming
    * back) come after the others; with `freshOnly`, they are left.
    */
-  claimDue(limit: number, kinds?: readonly string[], now = Date.now(), memberId?: string | null, opts: { freshFirst?: boolean; freshOnly?: boolean } = {}): Job[] {
+  claimDue(limit: number, kinds?: readonly string[], now = clock.now(), memberId?: string | null, opts: { freshFirst?: boolean; freshOnly?: boolean } = {}): Job[] {
     const tx = this.db.transaction(() => {
       const kindFilter = kinds?.length ? `AND kind IN (${kinds.map(() => '?').join(', ')})` : '';
       const [portal, args] = portalFilter(memberId);
@@ -148,7 +149,7 @@ export class JobRepository {
    * Finishes a run. If a newer revision was coalesced in while it ran, the job goes back to pending
    * so the latest state is worked too; otherwise it is done.
    */
-  complete(job: Pick<Job, 'id' | 'revision'>, now = Date.now()): void {
+  complete(job: Pick<Job, 'id' | 'revision'>, now = clock.now()): void {
     this.db
       .prepare(
         `UPDATE jobs SET state = CASE WHEN revision = ? THEN 'done' ELSE 'pending' END,
@@ -163,14 +164,14 @@ export class JobRepository {
    * Deletes a run's job that named nothing to work on (a dropped event), unless a newer revision was coalesced in
    * while it ran: that one goes back to pending, as after `complete`. Returns whether the job was deleted.
    */
-  drop(job: Pick<Job, 'id' | 'revision'>, now = Date.now()): boolean {
+  drop(job: Pick<Job, 'id' | 'revision'>, now = clock.now()): boolean {
     if (this.db.prepare(`DELETE FROM jobs WHERE id = ? AND state = 'running' AND revision = ?`).run(job.id, job.revision).changes > 0) return true;
     this.complete(job, now);
     return false;
   }
 
   /** A transient failure: try again at `runAt`. */
-  retryLater(id: number, runAt: number, error: { code: string; message: string }, now = Date.now()): void {
+  retryLater(id: number, runAt: number, error: { code: string; message: string }, now = clock.now()): void {
     this.db
       .prepare(
         `UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, last_error = ?, last_error_code = ?,
@@ -183,7 +184,7 @@ export class JobRepository {
    * Held by a limit of the other side until `runAt` (Xero's day spent, a Bitrix24 method's operating time): back to
    * pending with the reason shown, and this run not counted as an attempt.
    */
-  waitUntil(id: number, runAt: number, reason: { code: string; message: string }, now = Date.now()): void {
+  waitUntil(id: number, runAt: number, reason: { code: string; message: string }, now = clock.now()): void {
     this.db
       .prepare(
         `UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, attempts = max(0, attempts - 1), last_error = ?,
@@ -193,7 +194,7 @@ export class JobRepository {
   }
 
   /** A permanent failure: kept with its reason until the cause is fixed or someone retries it. */
-  needsAttention(id: number, error: { code: string; message: string }, now = Date.now()): void {
+  needsAttention(id: number, error: { code: string; message: string }, now = clock.now()): void {
     this.db
       .prepare(
         `UPDATE jobs SET state = 'needs_attention', locked_at = NULL, last_error = ?, last_error_code = ?,
@@ -203,7 +204,7 @@ export class JobRepository {
   }
 
   /** Puts `needs_attention` jobs back in the queue (by hand, or because their cause was fixed). */
-  retryNow(filter: { ids?: number[]; errorCode?: string; memberId?: string }, now = Date.now()): number {
+  retryNow(filter: { ids?: number[]; errorCode?: string; memberId?: string }, now = clock.now()): number {
     const where: string[] = [`state = 'needs_attention'`];
     const args: unknown[] = [];
     if (filter.ids) {
@@ -224,7 +225,7 @@ export class JobRepository {
   }
 
   /** Pauses the pending jobs of a portal's kinds (e.g. while its Xero connection needs reconnecting). */
-  pause(memberId: string, kinds: readonly string[], reason: string, now = Date.now()): number {
+  pause(memberId: string, kinds: readonly string[], reason: string, now = clock.now()): number {
     return this.db
       .prepare(
         `UPDATE jobs SET state = 'paused', last_error = ?, last_error_code = 'XERO.NEEDS_RECONNECT', updated_at = ?
@@ -234,7 +235,7 @@ export class JobRepository {
   }
 
   /** Pauses one job that could not run because its Xero connection needs reconnecting. */
-  pauseOne(id: number, reason: string, now = Date.now()): void {
+  pauseOne(id: number, reason: string, now = clock.now()): void {
     this.db
       .prepare(
         `UPDATE jobs SET state = 'paused', locked_at = NULL, last_error = ?, last_error_code = 'XERO.NEEDS_RECONNECT',
@@ -243,7 +244,7 @@ export class JobRepository {
       .run(reason, now, id);
   }
 
-  resume(memberId: string, now = Date.now()): number {
+  resume(memberId: string, now = clock.now()): number {
     return this.db
       .prepare(
         `UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, last_error = NULL, last_error_code = NULL,
@@ -253,14 +254,14 @@ export class JobRepository {
   }
 
   /** Returns interrupted runs to the queue (at shutdown, and at start after a crash). */
-  releaseRunning(now = Date.now()): number {
+  releaseRunning(now = clock.now()): number {
     return this.db
       .prepare(`UPDATE jobs SET state = 'pending', locked_at = NULL, run_at = ?, updated_at = ? WHERE state = 'running'`)
       .run(now, now).changes;
   }
 
   /** Sets jobs waiting on a cause aside for good (an admin's "Dismiss"); returns how many. */
-  dismiss(ids: number[], memberId: string, now = Date.now()): number {
+  dismiss(ids: number[], memberId: string, now = clock.now()): number {
     if (!ids.length) return 0;
     return this.db
       .prepare(`UPDATE jobs SET state = 'cancelled', locked_at = NULL, updated_at = ? WHERE member_id = ? AND state = 'needs_attention' AND id IN (${ids.map(() => '?').join(', ')})`)

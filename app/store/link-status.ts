@@ -3,6 +3,7 @@
  * moved a document to, the echo it expects back from Bitrix24, and whether "Paid in Xero" has fired. Functions over
  * `store.db`, so the link repository the push side edits stays untouched.
  */
+import { clock } from '../clock.js';
 import type { Store } from './index.js';
 import type { B24Type, XeroType } from './links.js';
 
@@ -81,7 +82,7 @@ export interface PulledState {
 }
 
 /** Records what the pull wrote to Bitrix24 for a link, and the echo it expects. */
-export function recordPulled(store: Store, linkId: number, s: PulledState, now = Date.now()): void {
+export function recordPulled(store: Store, linkId: number, s: PulledState, now = clock.now()): void {
   store.db
     .prepare(
       `UPDATE links SET xero_status = @xeroStatus, xero_amount_paid = @amountPaid,
@@ -110,7 +111,7 @@ export function recordPulled(store: Store, linkId: number, s: PulledState, now =
  * first look, echo or not, so a later change by a person is never mistaken for one.
  * `stageId` is the smart invoice's / quote's `stageId`, or the classic invoice's `STATUS_ID`.
  */
-export function isExpectedEcho(store: Store, memberId: string, b24Type: B24Type, b24Id: string | number, stageId: string, now = Date.now()): boolean {
+export function isExpectedEcho(store: Store, memberId: string, b24Type: B24Type, b24Id: string | number, stageId: string, now = clock.now()): boolean {
   const row = store.db
     .prepare('SELECT id, echo_stage_id, echo_expected_at FROM links WHERE member_id = ? AND b24_type = ? AND b24_id = ?')
     .get(memberId, b24Type, String(b24Id)) as { id: number; echo_stage_id: string | null; echo_expected_at: number | null } | undefined;

@@ -1,4 +1,5 @@
 /** Repository of links: one Bitrix24 object mapped to one Xero object. */
+import { clock } from '../clock.js';
 import type { Statement } from 'better-sqlite3';
 import { statementCache, type Db } from './db.js';
 
@@ -61,7 +62,7 @@ export class LinkRepository {
   }
 
   /** Creates or updates the link of a Bitrix24 object. */
-  save(l: LinkInput, now = Date.now()): Link {
+  save(l: LinkInput, now = clock.now()): Link {
     this
       .sql(
         `INSERT INTO links (member_id, connection_id, b24_type, b24_id, xero_type, xero_id, xero_number, content_hash,
@@ -79,7 +80,7 @@ export class LinkRepository {
   }
 
   /** Marks documents as sent to Xero before the request goes out (see migration 5). */
-  markSent(memberId: string, refs: { b24Type: B24Type; b24Id: string }[], now = Date.now()): void {
+  markSent(memberId: string, refs: { b24Type: B24Type; b24Id: string }[], now = clock.now()): void {
     const insert = this.sql('INSERT OR IGNORE INTO sends (member_id, b24_type, b24_id, sent_at) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
       for (const r of refs) insert.run(memberId, r.b24Type, r.b24Id, now);

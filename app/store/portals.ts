@@ -1,4 +1,5 @@
 /** Repository of portals: Bitrix24 installations of the app, with their sealed tokens. */
+import { clock } from '../clock.js';
 import type { Db } from './db.js';
 import type { SecretBox } from './secret-box.js';
 
@@ -72,7 +73,7 @@ export class PortalRepository {
   }
 
   /** Inserts or replaces a portal's installation data; keeps its original install time; cancels a pending purge. */
-  upsert(p: PortalInput, now = Date.now()): Portal {
+  upsert(p: PortalInput, now = clock.now()): Portal {
     this.db
       .prepare(
         `INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint, access_token, refresh_token,
@@ -104,13 +105,13 @@ export class PortalRepository {
   }
 
   /** Saves rotated OAuth tokens in one statement, so access and refresh token never disagree. */
-  saveTokens(memberId: string, t: PortalTokens, now = Date.now()): void {
+  saveTokens(memberId: string, t: PortalTokens, now = clock.now()): void {
     this.db
       .prepare('UPDATE portals SET access_token = ?, refresh_token = ?, expires_at = ?, updated_at = ? WHERE member_id = ?')
       .run(this.box.seal(t.accessToken, `portals.access_token:${memberId}`), this.box.seal(t.refreshToken, `portals.refresh_token:${memberId}`), t.expiresAt, now, memberId);
   }
 
-  setApplicationToken(memberId: string, applicationToken: string, now = Date.now()): void {
+  setApplicationToken(memberId: string, applicationToken: string, now = clock.now()): void {
     this.db
       .prepare('UPDATE portals SET application_token = ?, updated_at = ? WHERE member_id = ?')
       .run(this.box.seal(applicationToken, `portals.application_token:${memberId}`), now, memberId);
@@ -121,12 +122,12 @@ export class PortalRepository {
     this.db.prepare('UPDATE portals SET b24_installed_at = ? WHERE member_id = ? AND b24_installed_at IS NULL').run(at, memberId);
   }
 
-  setState(memberId: string, state: PortalState, now = Date.now()): void {
+  setState(memberId: string, state: PortalState, now = clock.now()): void {
     this.db.prepare('UPDATE portals SET state = ?, updated_at = ? WHERE member_id = ?').run(state, now, memberId);
   }
 
   /** Forgets every token of the portal (uninstall) but keeps its data. */
-  forgetTokens(memberId: string, now = Date.now()): void {
+  forgetTokens(memberId: string, now = clock.now()): void {
     this.db
       .prepare(
         `UPDATE portals SET access_token = NULL, refresh_token = NULL, expires_at = NULL, application_token = NULL,
@@ -136,24 +137,24 @@ export class PortalRepository {
   }
 
   /** Uninstalled with CLEAN: the data goes at `at` (unix ms) unless an operator restores it first. */
-  schedulePurge(memberId: string, at: number, now = Date.now()): void {
+  schedulePurge(memberId: string, at: number, now = clock.now()): void {
     this.db.prepare('UPDATE portals SET purge_at = ?, updated_at = ? WHERE member_id = ?').run(at, now, memberId);
   }
 
   /** Operator: keep an uninstalled portal's data (cancels the purge). Returns false for an unknown portal. */
-  cancelPurge(memberId: string, now = Date.now()): boolean {
+  cancelPurge(memberId: string, now = clock.now()): boolean {
     return this.db.prepare('UPDATE portals SET purge_at = NULL, updated_at = ? WHERE member_id = ?').run(now, memberId).changes > 0;
   }
 
   /** Operator: let an uninstalled portal be installed again at another endpoint. False unless it is uninstalled. */
-  allowRelocation(memberId: string, now = Date.now()): boolean {
+  allowRelocation(memberId: string, now = clock.now()): boolean {
     return this.db
       .prepare(`UPDATE portals SET relocation_allowed = 1, updated_at = ? WHERE member_id = ? AND state = 'uninstalled'`)
       .run(now, memberId).changes > 0;
   }
 
   /** Purges every uninstalled portal whose grace period ended; returns their member ids. */
-  purgeDue(now = Date.now()): string[] {
+  purgeDue(now = clock.now()): string[] {
     const due = (this.db.prepare(`SELECT member_id FROM portals WHERE state = 'uninstalled' AND purge_at IS NOT NULL AND purge_at <= ?`).all(now) as { member_id: string }[]).map((r) => r.member_id);
     for (const memberId of due) this.purge(memberId);
     return due;

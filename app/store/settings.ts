@@ -1,4 +1,5 @@
 /** Repository of per-portal settings: JSON values by key, validated by their users (see sync/settings). */
+import { clock } from '../clock.js';
 import type { Db } from './db.js';
 
 export class SettingsRepository {
@@ -19,7 +20,7 @@ export class SettingsRepository {
     return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
   }
 
-  set(memberId: string, key: string, value: unknown, now = Date.now()): void {
+  set(memberId: string, key: string, value: unknown, now = clock.now()): void {
     this.db
       .prepare(
         `INSERT INTO settings (member_id, key, value, updated_at) VALUES (?, ?, ?, ?)

@@ -1,4 +1,5 @@
 /** Repository of watermarks: the high-water marks of incremental pulls (Xero If-Modified-Since, Bitrix24 >updatedTime). */
+import { clock } from '../clock.js';
 import type { Db } from './db.js';
 
 export class WatermarkRepository {
@@ -11,7 +12,7 @@ export class WatermarkRepository {
     return row?.value;
   }
 
-  set(scope: string, name: string, value: string, now = Date.now()): void {
+  set(scope: string, name: string, value: string, now = clock.now()): void {
     this.db
       .prepare(
         `INSERT INTO watermarks (scope, name, value, updated_at) VALUES (?, ?, ?, ?)

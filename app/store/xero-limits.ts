@@ -4,6 +4,7 @@
  * restart, or by a second process on the same store, starts from what every process last saved, so it never
  * spends again the minute an earlier process already spent. Rows older than a day are dropped on the next save.
  */
+import { clock } from '../clock.js';
 import type { Statement } from 'better-sqlite3';
 import { statementCache, type Db } from './db.js';
 import { PROCESS_HOLDER } from './leases.js';
@@ -43,7 +44,7 @@ export class XeroLimitRepository {
   }
 
   /** Saves this process's view of a connection's limits. */
-  save(connectionId: number, state: XeroLimitState, holder = PROCESS_HOLDER, now = Date.now()): void {
+  save(connectionId: number, state: XeroLimitState, holder = PROCESS_HOLDER, now = clock.now()): void {
     this.sql(
       `INSERT INTO xero_limits (connection_id, holder, minute_calls, paused_until, minute_remaining, day_remaining, day_read_at, day_spent_until, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -58,7 +59,7 @@ export class XeroLimitRepository {
    * What the processes last knew, merged: every call any of them counted in the window, the longest pause, and
    * Xero's latest word on the minute and the day. Undefined when nothing was saved.
    */
-  load(connectionId: number, now = Date.now()): XeroLimitState | undefined {
+  load(connectionId: number, now = clock.now()): XeroLimitState | undefined {
     const rows = this.sql('SELECT * FROM xero_limits WHERE connection_id = ? AND updated_at >= ? ORDER BY updated_at').all(connectionId, now - DAY_MS) as Row[];
     if (rows.length === 0) return undefined;
     const latestDay = rows.filter((r) => r.day_read_at !== null).sort((a, b) => a.day_read_at! - b.day_read_at!).at(-1);

@@ -6,6 +6,7 @@
  * previewed documents as push jobs; the outbox sends them 50 per Xero request, and the progress is read from their
  * jobs and links as they go.
  */
+import { clock } from '../clock.js';
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/index.js';
@@ -108,7 +109,7 @@ export async function previewBackfill(deps: BackfillDeps, memberId: string): Pro
     dateRange: { from: dates[0] ?? null, to: dates.at(-1) ?? null },
     pipelines: [...pipelines].map(([key, count]) => ({ key, count })).sort((a, b) => a.key.localeCompare(b.key)),
     blocked: [...counts].map(([code, count]) => ({ code, count, example: examples.get(code)! })).sort((a, b) => b.count - a.count),
-    at: Date.now(), refs, causes,
+    at: clock.now(), refs, causes,
   };
   store.settings.set(memberId, PREVIEW_KEY, preview);
   const { refs: _refs, causes: _causes, ...shown } = preview;
@@ -116,7 +117,7 @@ export async function previewBackfill(deps: BackfillDeps, memberId: string): Pro
 }
 
 /** Queues the previewed invoices (the preview must be recent); returns the run's first progress. */
-export function startBackfill(deps: BackfillDeps, memberId: string, previewId: string, now = Date.now()): BackfillProgress {
+export function startBackfill(deps: BackfillDeps, memberId: string, previewId: string, now = clock.now()): BackfillProgress {
   const { store } = deps;
   const preview = store.settings.get<StoredPreview>(memberId, PREVIEW_KEY);
   if (!preview || preview.id !== previewId || now - preview.at > PREVIEW_TTL_MS) {

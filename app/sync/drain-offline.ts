@@ -5,6 +5,7 @@
  * the document id (the docs' samples show `EVENT_DATA: false`) start a reconciliation sweep instead.
  * Source: bitrix24-rest.md §10 (offline events).
  */
+import { clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
@@ -55,8 +56,8 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
   }
   if (total) deps.logger.info({ memberId, records: total }, 'offline events drained');
   // The setup checklist's "offline events working": the queue was read (and cleared) successfully.
-  deps.store.watermarks.set(`portal:${memberId}`, 'offline.drainedAt', String(Date.now()));
-  if (total) deps.store.watermarks.set(`portal:${memberId}`, 'offline.receivedAt', String(Date.now()));
+  deps.store.watermarks.set(`portal:${memberId}`, 'offline.drainedAt', String(clock.now()));
+  if (total) deps.store.watermarks.set(`portal:${memberId}`, 'offline.receivedAt', String(clock.now()));
   return total;
 }
 

@@ -7,6 +7,7 @@
  * Nothing a request claims about the portal is believed: its identity comes from Bitrix24's OAuth server (see
  * bitrix/portal-identity.ts), the user behind the tokens must be an admin, and nothing is stored before both hold.
  */
+import { clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { AppError, forbidden, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -201,7 +202,7 @@ export class InstallPortal {
   /** Confirmed uninstall: forget the tokens; with CLEAN, the data goes after the grace period (UNINSTALL_GRACE_DAYS). */
   private uninstall(memberId: string, clean: boolean): void {
     const { store, clients, logger, bitrix } = this.deps;
-    const purgeAt = clean ? Date.now() + bitrix.uninstallGraceDays * 86_400_000 : null;
+    const purgeAt = clean ? clock.now() + bitrix.uninstallGraceDays * 86_400_000 : null;
     store.transaction(() => {
       store.portals.forgetTokens(memberId);
       if (purgeAt !== null) store.portals.schedulePurge(memberId, purgeAt);
@@ -249,7 +250,7 @@ export class InstallPortal {
 
   private queueRebind(memberId: string): void {
     // Bitrix24 drops the app's bindings around an update (event-bind.md): bind again once it settled.
-    this.deps.store.jobs.enqueue({ memberId, kind: 'portal-setup', key: `portal-setup:${memberId}`, payload: { reason: 'updated' }, runAt: Date.now() + REBIND_DELAY_MS });
+    this.deps.store.jobs.enqueue({ memberId, kind: 'portal-setup', key: `portal-setup:${memberId}`, payload: { reason: 'updated' }, runAt: clock.now() + REBIND_DELAY_MS });
   }
 
   /** The OAuth server's word on `refreshToken`: its portal must be the claimed one and, if pinned, B24_PORTAL_URL. */

@@ -8,6 +8,7 @@
  * keeps it, so documents made while the app was away are not taken for history. An admin who reinstalls expects what
  * happened since the first install to sync, and the reconciliation sweep finds it by the same rule.
  */
+import { clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { PortalClient } from '../bitrix/portal-client.js';
 import type { Store } from '../store/index.js';
@@ -28,13 +29,13 @@ export async function recordInstallTime(deps: { store: Store; logger: Logger }, 
   const portal = deps.store.portals.get(memberId);
   if (!portal || portal.b24InstalledAt !== null) return;
   try {
-    const before = Date.now();
+    const before = clock.now();
     // https://apidocs.bitrix24.com/api-reference/common/system/server-time.html ("Use the method to calculate the
     // clock offset between your server and Bitrix24"); a read, retried once on a network error (PortalClient).
     const answer = await client.call<string>('server.time', {}, { idempotent: true });
     const portalNow = Date.parse(String(answer));
     if (!Number.isFinite(portalNow)) throw new Error(`server.time answered ${JSON.stringify(answer)}`);
-    const offset = portalNow - Math.round((before + Date.now()) / 2);
+    const offset = portalNow - Math.round((before + clock.now()) / 2);
     deps.store.portals.keepB24InstalledAt(memberId, portal.installedAt + offset);
   } catch (err) {
     deps.logger.warn({ err, memberId }, "the portal's clock could not be read; its install time is the connector's");

@@ -4,6 +4,7 @@
  * Once a day, retention: finished jobs and old activity are deleted, expired Xero consent steps too, and portals
  * uninstalled with CLEAN whose grace period ended are purged.
  */
+import { clock } from '../clock.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
@@ -34,7 +35,7 @@ export class IntakeSchedule {
    * Deletes finished jobs and activity older than the retention settings, expired consent steps, event tallies older
    * than two days (the dashboard shows the last hour), and portals due a purge.
    */
-  housekeeping(now = Date.now()): { jobs: number; activity: number; consents: number; eventTallies: number; portals: number } {
+  housekeeping(now = clock.now()): { jobs: number; activity: number; consents: number; eventTallies: number; portals: number } {
     const day = 24 * 60 * 60_000;
     const removed = this.store.transaction(() => ({
       jobs: this.store.jobs.purgeFinished(now - this.retention.jobDays * day),

@@ -2,6 +2,7 @@
  * Intake: a verified Bitrix24 event becomes a job in the outbox before the answer goes back, keyed by the
  * document so repeated and out-of-order events coalesce (the latest state wins).
  */
+import { clock } from '../clock.js';
 import type { B24Event } from '../bitrix/request-auth.js';
 import type { Store } from '../store/index.js';
 import type { B24Type, Link } from '../store/links.js';
@@ -60,7 +61,7 @@ const ECHO_LIKELY_MS = 60_000;
  * True when an update event is likely the echo of the connector's own write-back (the document was pushed within the
  * last minute). It is still worked (events are hints), but it does not count as new work arriving for batch filling.
  */
-export function isLikelyEcho(store: Store, memberId: string, event: B24Event, now = Date.now()): boolean {
+export function isLikelyEcho(store: Store, memberId: string, event: B24Event, now = clock.now()): boolean {
   const doc = documentOf(event);
   if (!doc || doc.deleted || !/UPDATE$/.test(event.event)) return false;
   const link = store.links.find(memberId, doc.type, doc.id);

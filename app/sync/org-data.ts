@@ -4,6 +4,7 @@
  * cached per portal with the time they were read. The sync trusts the cache for an hour and reads again after
  * that; a refresh releases the documents that waited for a tax rate or an account that now matches.
  */
+import { clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
@@ -64,7 +65,7 @@ export class OrgDataCache {
   /** The cached lists when younger than `maxAgeMs`, else read again. */
   async current(memberId: string, maxAgeMs = ORG_DATA_TTL_MS): Promise<CachedOrgData> {
     const data = this.cached(memberId);
-    if (data && Date.now() - data.readAt < maxAgeMs) return data;
+    if (data && clock.now() - data.readAt < maxAgeMs) return data;
     return this.refresh(memberId);
   }
 
@@ -100,7 +101,7 @@ export class OrgDataCache {
     const connection = activeConnection(store, memberId);
     if (!connection) throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected yet. A portal administrator can connect it in the Xero connector app.', 409);
     const lists = await readOrgData(gateways.for(connection.id), connection.tenantId);
-    const data: CachedOrgData = { ...lists, connectionId: connection.id, tenantName: connection.tenantName, readAt: Date.now() };
+    const data: CachedOrgData = { ...lists, connectionId: connection.id, tenantName: connection.tenantName, readAt: clock.now() };
     store.settings.set(memberId, ORG_KEY, data);
     try {
       store.settings.set(memberId, PORTAL_VAT_KEY, await this.portalVatKeys(memberId));

@@ -3,6 +3,7 @@
  * time, up to the handler's batch size), and records each job's outcome as data on its row: done, retry
  * later with exponential back-off and jitter, needs attention (with the reason in words), or paused.
  */
+import { clock } from '../clock.js';
 import { AppError, LimitReached } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
@@ -160,14 +161,14 @@ export class Outbox {
    */
   wake(what: 'arrival' | 'echo' = 'arrival'): void {
     if (this.#stopped) return;
-    const now = Date.now();
+    const now = clock.now();
     if (what === 'arrival') this.#arrivals.push(now);
     while (this.#arrivals.length && this.#arrivals[0] <= now - 1000) this.#arrivals.shift();
     this.schedule(this.#opts.wakeDelayMs);
   }
 
   private schedule(delayMs: number): void {
-    const due = Date.now() + delayMs;
+    const due = clock.now() + delayMs;
     if (this.#timer && this.#timerDue <= due) return;
     clearTimeout(this.#timer);
     this.#timerDue = due;
@@ -210,13 +211,13 @@ export class Outbox {
       this.#ticking = false;
       if (!this.#stopped) {
         const next = this.store.jobs.nextRunAt();
-        let wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - Date.now()));
+        let wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - clock.now()));
         // While the database refuses writes, probe it once per idle wait rather than spinning on the due jobs.
         if (this.store.faults.current()) wait = Math.max(wait, this.#opts.idleMs);
         // A batch waiting to fill: sleep until the wait ends (a new event's wake-up comes sooner), never spin on
         // the held jobs that are already due.
         if (this.#holdUntil) {
-          const held = Math.max(1, this.#holdUntil - Date.now());
+          const held = Math.max(1, this.#holdUntil - clock.now());
           wait = wait === 0 ? held : Math.min(wait, held);
         }
         this.schedule(wait);
@@ -237,7 +238,7 @@ export class Outbox {
       while (this.#running.size < this.#opts.parallelGroups) {
         if (fill && this.waitsToFill(kind, handler.batchSize ?? 1)) break;
         // Likely echoes last: while a burst arrives, batches fill with documents that need a Xero request.
-        const jobs = this.store.jobs.claimDue(handler.batchSize ?? 1, [kind], Date.now(), undefined, { freshFirst: true });
+        const jobs = this.store.jobs.claimDue(handler.batchSize ?? 1, [kind], clock.now(), undefined, { freshFirst: true });
         if (jobs.length === 0) break;
         started = true;
         // One portal per group: a batch never mixes organisations.
@@ -286,7 +287,7 @@ export class Outbox {
   /** True when `kind`'s due jobs are fewer than a batch and the filling rule lets them wait (`fillUntil`). */
   private waitsToFill(kind: string, batchSize: number): boolean {
     if (batchSize <= 1) return false;
-    const now = Date.now();
+    const now = clock.now();
     // Likely echoes of our own write-backs never hold a batch (they need no Xero request): only the others count.
     const { count, oldestRunAt } = this.store.jobs.dueSummary([kind], now, undefined, { freshOnly: true });
     if (oldestRunAt === null) return false;
@@ -314,7 +315,7 @@ export class Outbox {
       this.#filling.set(key, new Promise<void>((r) => (done = r)));
       try {
         for (;;) {
-          const now = Date.now();
+          const now = clock.now();
           // Open while the group's own fill would still wait (a burst arriving); once closed, one top-up more at most.
           const open = !this.#halting && this.fillUntil(batchSize - n, batchSize, oldest, now) > 0;
           if (!open && (toppedUp || this.#halting)) return [];
@@ -380,7 +381,7 @@ export class Outbox {
           jobs.needsAttention(job.id, { code: outcome.code, message: `${outcome.message} (gave up after ${job.attempts} attempts; retry by hand once the cause is fixed)` });
           this.noteAttention(job, outcome.message);
         } else {
-          jobs.retryLater(job.id, Date.now() + (outcome.delayMs ?? backoffDelay(job.attempts, this.#opts.backoffMs)), outcome);
+          jobs.retryLater(job.id, clock.now() + (outcome.delayMs ?? backoffDelay(job.attempts, this.#opts.backoffMs)), outcome);
         }
         break;
       case 'attention':

@@ -13,6 +13,7 @@
  *
  * The watermark only moves over what was read and written: a document whose write failed is read again next poll.
  */
+import { clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Decimal } from '../money.js';
@@ -104,7 +105,7 @@ export class PullStatuses {
     for (const kind of ['invoice', 'quote'] as const) {
       const links = linkSpan(this.deps.store, connectionId, kind);
       if (links.count === 0) continue; // nothing linked: nothing to ask Xero
-      const base = this.watermark(connectionId, kind) ?? links.oldestSyncedAt ?? Date.now();
+      const base = this.watermark(connectionId, kind) ?? links.oldestSyncedAt ?? clock.now();
       const since = new Date(base - WATERMARK_OVERLAP_MS);
       const gateway = this.deps.gateways.for(connectionId);
       const read = kind === 'invoice' ? await invoicesModifiedSince(gateway, since) : await quotesModifiedSince(gateway, since);
@@ -280,7 +281,7 @@ export class PullStatuses {
         xeroUpdatedAt: change.updatedAt,
         ...(plan.movedTo ? { movedToStage: plan.movedTo } : {}),
         stageAfterWrite: plan.movedTo ?? plan.currentStage,
-        ...(triggerFired ? { triggerFiredAt: Date.now() } : {}),
+        ...(triggerFired ? { triggerFiredAt: clock.now() } : {}),
       });
       this.deps.store.activity.record({
         memberId: connection.memberId, level: 'info', kind: 'pull-statuses', subject,

@@ -4,6 +4,7 @@
  * documents whose content is unchanged, so the sweep costs Bitrix24 reads, not Xero calls.
  * The first sweep of a portal starts at its install: older documents are not pushed by themselves.
  */
+import { clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
@@ -18,7 +19,7 @@ const RECHECKED_CAUSES = ['SYNC.MISSING_ACCOUNT_CODE', 'SYNC.CUSTOMER_NOT_FOUND'
 /** Overlap re-read at each sweep, for clock skew between the portal and the connector. */
 const OVERLAP_MS = 2 * 60_000;
 
-export async function reconcile(deps: { store: Store; portals: PortalClients; logger: Logger }, memberId: string, now = Date.now()): Promise<number> {
+export async function reconcile(deps: { store: Store; portals: PortalClients; logger: Logger }, memberId: string, now = clock.now()): Promise<number> {
   const { store } = deps;
   const portal = store.portals.get(memberId);
   if (!portal || portal.state !== 'installed') return 0;

@@ -3,6 +3,7 @@
  * connection whose interval has passed, so a changed `pollIntervalSeconds` setting applies without a restart. A
  * connection is never polled twice at once; `stop()` ends the task and waits for polls in flight.
  */
+import { clock } from '../clock.js';
 import { spendingAs, type DailyBudget } from '../xero/budget.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.js';
@@ -56,7 +57,7 @@ export class StatusPollSchedule {
   }
 
   /** Starts a poll of every active connection that is due; resolves once those polls end. */
-  async tick(now = Date.now()): Promise<void> {
+  async tick(now = clock.now()): Promise<void> {
     const started: Promise<void>[] = [];
     // No new work while the database refuses writes (locked, disk full): what a poll reads could not be kept.
     if (this.store.faults.current()) return;

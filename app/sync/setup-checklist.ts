@@ -4,6 +4,7 @@
  * Xero webhooks verified (a signed delivery, such as Xero's intent-to-receive check, was seen); offline events
  * working (the Bitrix24 offline queue was read). Built from what is stored: no call to Bitrix24 or Xero.
  */
+import { clock } from '../clock.js';
 import type { Store } from '../store/index.js';
 import { matchSalesAccount, type AccountMatch } from './mapping.js';
 import type { OrgDataCache } from './org-data.js';
@@ -33,7 +34,7 @@ const OFFLINE_FRESH_MS = 24 * 60 * 60_000;
  * `coverage`: how many catalog products lack a sales account (gl-codes.ts `accountCoverage`), when it was counted;
  * the account step is also done when there are products and every one has an account.
  */
-export function setupOverview(store: Store, orgData: OrgDataCache, memberId: string, now = Date.now(), coverage?: { products: number; withoutAccount: number } | null): SetupOverview {
+export function setupOverview(store: Store, orgData: OrgDataCache, memberId: string, now = clock.now(), coverage?: { products: number; withoutAccount: number } | null): SetupOverview {
   const connection = store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected');
   const org = orgData.cached(memberId);
   const settings = portalSettings(store, memberId);

@@ -13,6 +13,7 @@
  * the connector's own writes make both sides equal to the agreement, so the events and webhooks they cause find
  * nothing to do.
  */
+import { clock } from '../clock.js';
 import { createHash } from 'node:crypto';
 import type { Contact } from 'xero-node';
 import type { Logger } from '../log.js';
@@ -114,7 +115,7 @@ export class SyncContacts {
     const connection = store.connections.get(connectionId);
     if (!connection || connection.state !== 'active' || !store.links.hasXeroType(connectionId, 'contact')) return report;
     const scope = `connection:${connectionId}`;
-    const started = Date.now();
+    const started = clock.now();
     const since = new Date(Number(store.watermarks.get(scope, 'xero.contacts') ?? started) - 60_000);
     for await (const page of contactPages(this.deps.gateways.for(connectionId), { includeArchived: true, since })) {
       report.xeroCalls += 1;

@@ -9,6 +9,7 @@
  * Xero's own count (`X-DayLimit-Remaining`) wins when it is lower. What waits, and until when, is `status()`.
  * The spend of a call comes from the code around it (`spendingAs`), so the Xero speech stays unchanged.
  */
+import { clock } from '../clock.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
@@ -78,7 +79,7 @@ export class DailyBudget {
 
   constructor(
     readonly limit: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = clock.now,
     private readonly windowMs: number = DAY_MS,
   ) {}
 

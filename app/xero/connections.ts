@@ -6,6 +6,7 @@
  * and a lost rotation ends in `invalid_grant`). `invalid_grant` marks the connection "needs reconnect"
  * and pauses its jobs instead of failing them; reconnecting resumes them.
  */
+import { clock } from '../clock.js';
 import axios from 'axios';
 import { XeroClient } from 'xero-node';
 import type { Config } from '../config.js';
@@ -26,7 +27,7 @@ const EXPIRY_MARGIN_S = 60;
 export const XERO_JOB_KINDS = ['push-invoice', 'push-quote', 'push-contact', 'pull-statuses', 'import-from-xero', 'xero-webhook', 'pull-contact'];
 
 function fresh(c: Connection): boolean {
-  return Boolean(c.accessToken) && (c.expiresAt ?? 0) - EXPIRY_MARGIN_S > Date.now() / 1000;
+  return Boolean(c.accessToken) && (c.expiresAt ?? 0) - EXPIRY_MARGIN_S > clock.now() / 1000;
 }
 
 export interface XeroSession {

@@ -19,6 +19,7 @@
  * - transient failures (network, 5xx) retried with exponential back-off and jitter; a 401 renews the token once.
  * Timeout: 30 s per call (axios default set in xero/connections.ts).
  */
+import { clock } from '../clock.js';
 import PQueue from 'p-queue';
 import type { Logger } from '../log.js';
 import { XeroApiError, toXeroError } from './errors.js';
@@ -102,7 +103,7 @@ export class XeroGateway {
     private readonly memory?: LimitMemory,
   ) {
     this.#queue = new PQueue({ concurrency: limits.concurrent });
-    this.budget = new DailyBudget(limits.perDay ?? 5000, Date.now, limits.dayMs);
+    this.budget = new DailyBudget(limits.perDay ?? 5000, clock.now, limits.dayMs);
     this.restore();
   }
 
@@ -142,7 +143,7 @@ export class XeroGateway {
         }
         if (err.kind === 'rate_limited') {
           this.stats.received429 += 1;
-          const until = Date.now() + (err.retryAfterSeconds ?? 60) * 1000;
+          const until = clock.now() + (err.retryAfterSeconds ?? 60) * 1000;
           this.logger.warn({ connectionId: this.connectionId, retryAfter: err.retryAfterSeconds, problem: err.limitProblem }, 'Xero rate limit hit; gateway paused');
           if (err.limitProblem === 'day') {
             // The day's calls are spent: the budget refuses everything until Xero's Retry-After, and this call's job
@@ -172,7 +173,7 @@ export class XeroGateway {
   /** Ends the call at once when the day's budget would keep it waiting longer than `budgetWaitMs`. */
   private refuseLongWait(spend: Spend): void {
     const freeAt = this.budget.availableAt(spend);
-    if (freeAt - Date.now() <= (this.limits.budgetWaitMs ?? 60_000)) return;
+    if (freeAt - clock.now() <= (this.limits.budgetWaitMs ?? 60_000)) return;
     if (this.budget.remaining() === 0) throw dayLimitReached(freeAt);
     throw new LimitReached('XERO.DAY_BUDGET', `Xero's calls left today are kept for pushes; this waits until ${utcTime(freeAt)}.`, freeAt);
   }
@@ -182,7 +183,7 @@ export class XeroGateway {
    * slots, only free ones, never during a pause, and only within their share of the day (budget.ts).
    */
   private pageSlot(): Slot {
-    const now = Date.now();
+    const now = clock.now();
     this.prune(now);
     const pages = this.#window.filter((w) => w.page);
     const cap = this.limits.pagePerMinute ?? 5;
@@ -202,7 +203,7 @@ export class XeroGateway {
 
   /** Calls counted in the current one-minute window (in flight or finished inside it). */
   get windowUsed(): number {
-    const now = Date.now();
+    const now = clock.now();
     return this.#window.filter((w) => w.t > now - this.limits.windowMs).length;
   }
 
@@ -214,7 +215,7 @@ export class XeroGateway {
   /** The pause in force (Retry-After, a spent minute, Xero's day spent), epoch ms; 0 when none. */
   get pausedUntil(): number {
     const until = Math.max(this.#pausedUntil, this.budget.xeroSpentUntil);
-    return until > Date.now() ? until : 0;
+    return until > clock.now() ? until : 0;
   }
 
   /** Calls waiting or running, for health. */
@@ -228,7 +229,7 @@ export class XeroGateway {
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.#inFlight);
     this.stats.calls += 1;
     slot.sent = true;
-    countHour(this.hourlyCalls, Date.now());
+    countHour(this.hourlyCalls, clock.now());
     try {
       const result = await fn(session);
       this.observe(result.response?.headers ?? {});
@@ -239,7 +240,7 @@ export class XeroGateway {
       throw err;
     } finally {
       this.#inFlight -= 1;
-      slot.t = Date.now();
+      slot.t = clock.now();
       this.remember();
     }
   }
@@ -250,7 +251,7 @@ export class XeroGateway {
    */
   private async acquireWindowSlot(): Promise<Slot> {
     for (;;) {
-      const now = Date.now();
+      const now = clock.now();
       if (this.#pausedUntil > now) {
         await sleep(this.#pausedUntil - now);
         continue;
@@ -283,7 +284,7 @@ export class XeroGateway {
     const day = headerNumber(headers['x-daylimit-remaining']);
     if (minute !== null) {
       this.stats.minuteRemaining = minute;
-      const now = Date.now();
+      const now = clock.now();
       this.prune(now);
       const counted = (this.limits.xeroPerMinute ?? 60) - minute;
       const held = this.#window.filter((w) => w.sent || Number.isFinite(w.t)).length;
@@ -298,7 +299,7 @@ export class XeroGateway {
 
   /** What this gateway knows of Xero's limits now (a call in flight counts as made now). */
   private state(): XeroLimitState {
-    const now = Date.now();
+    const now = clock.now();
     this.prune(now);
     const day = this.budget.asXeroSaid();
     return {
@@ -332,7 +333,7 @@ export class XeroGateway {
       this.logger.warn({ err, connectionId: this.connectionId }, 'Xero limits could not be read; starting from an empty minute');
     }
     if (!saved) return;
-    const edge = Date.now() - this.limits.windowMs;
+    const edge = clock.now() - this.limits.windowMs;
     for (const t of saved.minuteCalls) if (t > edge) this.#window.push({ t });
     this.#pausedUntil = saved.pausedUntil;
     this.stats.minuteRemaining = saved.minuteRemaining;
@@ -350,7 +351,7 @@ function headerNumber(v: unknown): number | null {
 
 /** A page's Xero read refused for now: the pushes keep Xero's calls; the page may ask again at `retryAt`. */
 function pageWaits(retryAt: number): LimitReached {
-  const seconds = Math.max(1, Math.ceil((retryAt - Date.now()) / 1000));
+  const seconds = Math.max(1, Math.ceil((retryAt - clock.now()) / 1000));
   return new LimitReached('XERO.PAGE_BUDGET', `Xero's calls are kept for syncing documents just now; try again in ${seconds} s (at ${utcTime(retryAt)}).`, retryAt, 429);
 }
 

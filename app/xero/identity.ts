@@ -5,6 +5,7 @@
  * Timeouts: 15 s on every identity call. Retry policy: none here; a token call that fails for a network
  * reason is retried by the caller's next use, and `invalid_grant` is final (the connection needs reconnecting).
  */
+import { clock } from '../clock.js';
 import { custom, generators, Issuer, type BaseClient, type TokenSet } from 'openid-client';
 
 /** A fresh PKCE code verifier (RFC 7636 §4.1: 43 base64url characters from 32 random bytes). */
@@ -157,7 +158,8 @@ export class XeroIdentity {
     return {
       accessToken: set.access_token,
       refreshToken: set.refresh_token ?? null,
-      expiresAt: set.expires_at ?? Math.floor(Date.now() / 1000) + (set.expires_in ?? 1800),
+      // On the connector's clock, which decides when to renew (openid-client counts `expires_at` on the system clock).
+      expiresAt: Math.floor(clock.now() / 1000) + (set.expires_in ?? 1800),
       scope: set.scope ?? null,
     };
   }

@@ -7,6 +7,7 @@
  * call), 2 dp on quotes (Xero's quote calls take no `unitdp`), per-line TaxAmount where Xero's own rounding would
  * differ, and a rounding line to the organisation's rounding account where no line can carry the difference.
  */
+import { clock } from '../clock.js';
 import { Contact, Invoice, LineAmountTypes, LineItem, Quote, QuoteLineAmountTypes, QuoteStatusCodes, type CurrencyCode } from 'xero-node';
 import { AppError } from '../errors.js';
 import { Decimal } from '../money.js';
@@ -59,7 +60,7 @@ export function toXeroQuote(doc: SalesDocument, ctx: MappingContext): Quote {
   const { amountTypes, lines } = mapDocument(doc, ctx, 2);
   const quote: Quote = {
     contact: { contactID: ctx.contactId } as Contact,
-    date: doc.issueDate ?? new Date().toISOString().slice(0, 10),
+    date: doc.issueDate ?? new Date(clock.now()).toISOString().slice(0, 10),
     expiryDate: doc.dueDate ?? undefined,
     reference: doc.number,
     title: doc.title || undefined,

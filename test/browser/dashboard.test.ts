@@ -1,7 +1,8 @@
 /**
  * The dashboard and the card tab as people use them, in headless Chromium inside the emulated portal shell (which
- * answers the real b24jssdk's frame messages), against the connector in-process and both emulators. Each test
- * saves screenshots under docs/screenshots/ (shown in the README).
+ * answers the real b24jssdk's frame messages), against the demo's company after its month (scripts/demo.ts: both
+ * emulators and the connector in-process, the month synced for real). The screenshots under docs/screenshots/ (shown
+ * in the README) are taken first, of the product in that state; the later tests add documents of their own.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -9,17 +10,38 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
-import { QUOTE, startBitrix24Emulator, SMART_INVOICE } from '../emulators/bitrix24/index.js';
+import { QUOTE, SMART_INVOICE, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
+import type { XeroEmulator } from '../emulators/xero/index.js';
 import { browserSkip, launchBrowser } from '../helpers/browser.js';
-import { startEnvironment, type Environment } from '../helpers/env.js';
+import { tempDir } from '../helpers/tmp.js';
 import { updatePortalSettings } from '../../app/sync/settings.js';
+import type { Services } from '../../app/services.js';
+import type { Store } from '../../app/store/index.js';
+import { startDemoWorld, stopAll, type DemoWorld, type Running } from '../../scripts/demo.js';
+import { settle } from '../../scripts/demo-month.js';
 
 const SHOTS = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
 /** Generous upper bound for a page to reach a state; a wait, not an assertion about speed. */
 const WAIT = { timeout: 20_000 };
 const XSS = '<img src=x onerror=alert(1)>';
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** The parts of the demo's world the tests drive. */
+interface Environment {
+  b24: Bitrix24Emulator;
+  xero: XeroEmulator;
+  c: { store: Store; services: Services; url: string };
+  tenantId: string;
+  memberId: string;
+  connectionId: number;
+  /** Delivers pending Bitrix24 events and Xero webhooks and works the outbox until nothing is due. */
+  settle(): Promise<void>;
+}
 
 describe('the dashboard and the card tab, live inside the portal', { skip: browserSkip }, () => {
+  const running: Running = {};
+  let w: DemoWorld;
   let env: Environment;
   let browser: Browser;
   let context: BrowserContext;
@@ -28,14 +50,21 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
 
   before(async () => {
     browser = await launchBrowser();
-    // Seeded portal: its invoices exist before the app is installed.
-    env = await startEnvironment({ b24: await startBitrix24Emulator({ seedDemo: true }) });
+    // The demo after its month (its portal's own invoices exist from before the install). Its schedules stop here:
+    // each test works the connector itself, so a page shows "Waiting to sync" until the test lets it sync.
+    w = await startDemoWorld(running, { PORT: '0', DATA_DIR: tempDir('dashboard-demo-'), LOG_LEVEL: 'silent' });
+    const { services, store } = w.runtime;
+    await services.outbox.stop();
+    await services.statusPoll.stop();
+    services.intakeSchedule.stop();
+    const business = { b24: w.b24, xero: w.xero, tenantId: w.tenantId, memberId: w.memberId, services, clock: w.clock };
+    const connectionId = store.connections.listForPortal(w.memberId)[0]!.id;
+    env = { b24: w.b24, xero: w.xero, c: { store, services, url: w.runtime.url }, tenantId: w.tenantId, memberId: w.memberId, connectionId, settle: () => settle(business) };
     mkdirSync(SHOTS, { recursive: true });
   });
   after(async () => {
     await browser?.close();
-    await env?.close();
-    await env?.b24.close();
+    await stopAll(running);
   });
   beforeEach(async () => {
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -92,6 +121,119 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     }
     assert.fail(`the frame ${selector} does not fit its content: ${last}`);
   };
+  it('when the admin opens the dashboard after the month, then the charts count what the log holds, per hour and per day of the month, and the log filtered by document and level and paged shows only matching rows', async () => {
+    const frame = await dashboard();
+    const { store } = env.c;
+    const total = (from: number, bucket: number) => store.activity.histogram(env.memberId, from, bucket).reduce((n, b) => n + b.synced + b.errors, 0);
+    const now = Date.now();
+    assert.equal(Number(await frame.locator('#charts').getAttribute('data-drawn')), total(Math.floor(now / HOUR) * HOUR - 23 * HOUR, HOUR), 'the 24-hour chart counts what the log holds');
+    assert.equal(await (await inner('#app-frame')).evaluate('window.connectorCharts.docs.data.datasets[0].data.length'), 24);
+    await frame.locator('button.range[data-range="30d"]').click();
+    await frame.locator('#charts[data-range="30d"]').waitFor(WAIT);
+    const month = total(Math.floor(now / DAY) * DAY - 29 * DAY, DAY);
+    assert.equal(Number(await frame.locator('#charts').getAttribute('data-drawn')), month, 'the 30-day chart counts what the log holds');
+    assert.ok(month >= w.month.documents.length, `the month's documents are in the chart (${month})`);
+    const days = (await (await inner('#app-frame')).evaluate('window.connectorCharts.docs.data.datasets[0].data')) as number[];
+    assert.ok(days.filter((n) => n > 0).length >= 18, `syncs on most days of the month (${days.join(' ')})`);
+    await assertFitted('#app-frame');
+    await shot('dashboard');
+
+    // The invoice saved without a customer stopped once, then went to Xero when its company was added.
+    const forgotten = w.month.documents.find((d) => d.title === 'Workshop facilitation')!;
+    await frame.locator('#log-filters input[name=doc]').fill(forgotten.id);
+    await frame.locator('#log-filters select[name=level]').selectOption('error');
+    await frame.locator('#log-apply').click();
+    const matching = store.activity.page({ memberId: env.memberId, subjects: [`smart_invoice:${forgotten.id}`, `invoice:${forgotten.id}`, `quote:${forgotten.id}`], levels: ['error'], offset: 0, limit: 100 }).total;
+    assert.equal(matching, 1, 'it stopped once');
+    await frame.locator('#log-count', { hasText: new RegExp(`^${matching} entr`) }).waitFor(WAIT);
+    const rows = await frame.locator('#activity tbody tr').allInnerTexts();
+    assert.equal(rows.length, matching);
+    assert.ok(rows.every((r) => r.includes(`Invoice #${forgotten.id}`) && r.includes('Error') && /customer/i.test(r)), rows.join('\n'));
+
+    await frame.locator('#log-reset').click();
+    await frame.locator('#log-count', { hasText: 'page 1 of' }).waitFor(WAIT);
+    await frame.locator('button.page', { hasText: 'Older' }).click();
+    await frame.locator('#log-count', { hasText: 'page 2 of' }).waitFor(WAIT);
+    assert.equal(await frame.locator('#activity tbody tr').count(), 20);
+    assert.deepEqual(problems, []);
+  });
+
+  it('when Mary User, who is no administrator, opens the dashboard after the month, then she sees it read-only, with the invoice that waits for a cause', async () => {
+    const frame = await dashboard(2);
+    const pounds = w.month.documents.find((d) => d.title === 'Remote workshop (UK)')!;
+    const row = frame.locator(`#attention-table tr:has-text("Invoice #${pounds.id}")`);
+    await row.waitFor(WAIT);
+    assert.match(await row.innerText(), /GBP/);
+    assert.equal(await frame.locator('button.retry, button.dismiss, #connect, #disconnect, #save-settings').count(), 0);
+    await assertFitted('#app-frame');
+    await shot('dashboard-non-admin');
+    assert.deepEqual(problems, []);
+  });
+
+  it('when the portal user reads German and uses a dark theme or a phone, then the dashboard speaks German and stays readable at 360 px', async () => {
+    await context.close();
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' });
+    page = await context.newPage();
+    const frame = await dashboard(1, 'de');
+    assert.equal(await frame.locator('#log-panel-h').innerText(), 'Aktivitätsprotokoll');
+    await frame.locator('html[data-live="open"]').waitFor({ state: 'attached', ...WAIT });
+    // The live regions keep the page's language.
+    await frame.locator('#sync-panel-h', { hasText: 'Synchronisierung' }).waitFor(WAIT);
+    await new Promise((r) => setTimeout(r, 1500)); // a live tick or more: the regions were sent again by now
+    assert.equal(await frame.locator('#connection-h, #xero-panel-h').first().innerText(), 'Verbindung');
+    assert.equal(await frame.locator('html').getAttribute('lang'), 'de');
+    assert.equal(await (await inner('#app-frame')).evaluate('window.connectorFrame.lang()'), 'de', 'the SDK reads the portal language');
+    await assertFitted('#app-frame');
+    await shot('dashboard-de-dark');
+
+    await page.setViewportSize({ width: 360, height: 800 });
+    await assertFitted('#app-frame');
+    const overflow = Number(await (await inner('#app-frame')).evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
+    assert.ok(overflow <= 1, `no sideways scrolling at 360 px (${overflow})`);
+    await shot('dashboard-360');
+  });
+
+  it('when the admin opens an invoice of the month that was paid in Xero, then its tab shows Xero\'s figures and links and its story from draft to paid', async () => {
+    const { store } = env.c;
+    // The paid invoice of the month with the longest story.
+    const candidates = w.month.documents.filter((d) => d.type === 'smart_invoice' && store.links.find(env.memberId, d.type, d.id)?.xeroStatus === 'PAID');
+    const story = (id: string) => store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}`, limit: 100 }).length;
+    const doc = candidates.sort((a, b) => story(b.id) - story(a.id) || Number(a.id) - Number(b.id))[0]!;
+    const link = store.links.find(env.memberId, 'smart_invoice', doc.id)!;
+    const invoice = env.xero.invoices(env.tenantId).find((i) => i.InvoiceID === link.xeroId)!;
+    const tab = await cardTab(Number(doc.id));
+    await tab.locator('#xero-status', { hasText: 'Paid' }).waitFor(WAIT);
+    assert.equal(await tab.locator('#xero-number').innerText(), invoice.InvoiceNumber);
+    const figure = async (k: string) => (await tab.locator(`[data-k=${k}] .stat-value`).innerText()).replace(/[^\d.]/g, '');
+    assert.equal(await figure('total'), Number(invoice.Total).toFixed(2));
+    assert.equal(await figure('paid'), Number(invoice.Total).toFixed(2));
+    assert.equal(await figure('due'), '0.00');
+    await tab.locator('#online-link').waitFor(WAIT);
+    const history = await tab.locator('#history').innerText();
+    assert.match(history, new RegExp(`sent to Xero as draft ${invoice.InvoiceNumber}`));
+    assert.match(history, new RegExp(`Invoice ${invoice.InvoiceNumber} was paid in Xero`));
+    await assertFitted('#placement-frame-0');
+    await shot('card-tab-paid');
+    assert.deepEqual(problems, []);
+  });
+
+  it('when the admin clicks "Send to Xero" on an invoice created before the install, then it goes through the outbox and the tab shows its Xero draft', async () => {
+    // The seeded USD invoice (a currency the demo organisation has), there before the app was installed.
+    const before = env.b24.items(SMART_INVOICE).find((i) => i.currencyId === 'USD' && !env.c.store.links.find(env.memberId, 'smart_invoice', String(i.id)))!;
+    assert.ok(before, 'a seeded invoice from before the install');
+    const tab = await cardTab(Number(before.id));
+    assert.equal(await tab.locator('#not-linked').innerText(), 'This invoice is not in Xero yet.');
+    await shot('card-tab-send');
+    await tab.locator('#push', { hasText: 'Send to Xero' }).click();
+    await tab.locator('#notice', { hasText: 'Queued' }).waitFor(WAIT);
+    assert.equal(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${before.id}`)?.state, 'pending');
+    await env.settle();
+    const job = env.c.store.jobs.list({ memberId: env.memberId, states: ['needs_attention'] }).find((j) => (j.payload as { id?: string }).id === String(before.id));
+    assert.equal(job, undefined, `the invoice went out (${job?.lastError})`);
+    await tab.locator('#xero-status', { hasText: 'Draft in Xero' }).waitFor(WAIT);
+    assert.ok(env.c.store.links.find(env.memberId, 'smart_invoice', String(before.id)));
+    assert.deepEqual(problems, []);
+  });
 
   it('when an invoice is created in the portal, then the open card tab turns to "Draft in Xero" with its number and then "Paid" without a reload, with its figures and links, and the dashboard shows it; both frames fit their content', async () => {
     const id = createInvoice('INV-7001');
@@ -139,7 +281,6 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     const reloaded = page.frameLocator('#placement-frame-0');
     await reloaded.locator('#xero-status', { hasText: 'Paid' }).waitFor(WAIT);
     assert.equal(await reloaded.locator('#job-state').innerText(), `Last synced with Xero: ${when}. Checking Bitrix24 for newer changes…`);
-    await shot('card-tab-paid');
 
     const frame = await dashboard();
     await frame.locator('#activity', { hasText: `Invoice INV-7001 sent to Xero as draft ${link.xeroNumber}` }).waitFor(WAIT);
@@ -164,43 +305,6 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     assert.deepEqual(problems, []);
   });
 
-  it('when the log is filtered by document and level and paged, then only matching rows show; the charts are drawn from the recorded activity', async () => {
-    const now = Date.now();
-    // History of the portal's own invoices (the log shows only documents the user may read in Bitrix24).
-    const ids = env.b24.items(SMART_INVOICE).slice(0, 3).map((i) => Number(i.id));
-    for (let i = 0; i < 45; i++) {
-      env.c.store.activity.record({ memberId: env.memberId, level: i % 9 === 0 ? 'error' : 'info', kind: i % 9 === 0 ? 'job.attention' : 'invoice.created', subject: `smart_invoice:${ids[i % 3]}`, message: `Seeded entry ${i}` }, now - i * 3_600_000 * 5);
-    }
-    const frame = await dashboard();
-    const drawn = Number(await frame.locator('#charts').getAttribute('data-drawn'));
-    const expected = env.c.store.activity.histogram(env.memberId, Math.floor(now / 3_600_000) * 3_600_000 - 23 * 3_600_000, 3_600_000).reduce((n, b) => n + b.synced + b.errors, 0);
-    assert.ok(expected > 0);
-    assert.equal(drawn, expected, 'the 24-hour chart counts what the log holds');
-    const bars = await (await inner('#app-frame')).evaluate('window.connectorCharts.docs.data.datasets[0].data.length');
-    assert.equal(bars, 24);
-    await frame.locator('button.range[data-range="30d"]').click();
-    await frame.locator('#charts[data-range="30d"]').waitFor(WAIT);
-    await assertFitted('#app-frame');
-    await shot('dashboard');
-
-    await frame.locator('#log-filters input[name=doc]').fill(String(ids[0]));
-    await frame.locator('#log-filters select[name=level]').selectOption('error');
-    await frame.locator('#log-apply').click();
-    const matching = env.c.store.activity.page({ memberId: env.memberId, subjects: [`smart_invoice:${ids[0]}`, `invoice:${ids[0]}`, `quote:${ids[0]}`], levels: ['error'], offset: 0, limit: 100 }).total;
-    assert.ok(matching > 0);
-    await frame.locator('#log-count', { hasText: new RegExp(`^${matching} entr`) }).waitFor(WAIT);
-    const rows = await frame.locator('#activity tbody tr').allInnerTexts();
-    assert.equal(rows.length, matching);
-    assert.ok(rows.every((r) => r.includes(`Invoice #${ids[0]}`) && r.includes('Error')), rows.join('\n'));
-
-    await frame.locator('#log-reset').click();
-    await frame.locator('#log-count', { hasText: 'page 1 of' }).waitFor(WAIT);
-    await frame.locator('button.page', { hasText: 'Older' }).click();
-    await frame.locator('#log-count', { hasText: 'page 2 of' }).waitFor(WAIT);
-    assert.equal(await frame.locator('#activity tbody tr').count(), 20);
-    assert.deepEqual(problems, []);
-  });
-
   it('when a document waits for a missing account and the admin fixes the cause and clicks Retry, then it goes to Xero and leaves the attention list', async () => {
     updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '999' }); // an account the organisation does not have
     const id = createInvoice('INV-7002');
@@ -220,24 +324,6 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     assert.deepEqual(problems, []);
   });
 
-  it('when the admin clicks "Send to Xero" on an invoice created before the install, then it goes through the outbox and the tab shows its Xero draft', async () => {
-    // The seeded USD invoice (a currency the demo organisation has), there before the app was installed.
-    const before = env.b24.items(SMART_INVOICE).find((i) => i.currencyId === 'USD' && !env.c.store.links.find(env.memberId, 'smart_invoice', String(i.id)))!;
-    assert.ok(before, 'a seeded invoice from before the install');
-    const tab = await cardTab(Number(before.id));
-    assert.equal(await tab.locator('#not-linked').innerText(), 'This invoice is not in Xero yet.');
-    await shot('card-tab-send');
-    await tab.locator('#push', { hasText: 'Send to Xero' }).click();
-    await tab.locator('#notice', { hasText: 'Queued' }).waitFor(WAIT);
-    assert.equal(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${before.id}`)?.state, 'pending');
-    await env.settle();
-    const job = env.c.store.jobs.list({ memberId: env.memberId, states: ['needs_attention'] }).find((j) => (j.payload as { id?: string }).id === String(before.id));
-    assert.equal(job, undefined, `the invoice went out (${job?.lastError})`);
-    await tab.locator('#xero-status', { hasText: 'Draft in Xero' }).waitFor(WAIT);
-    assert.ok(env.c.store.links.find(env.memberId, 'smart_invoice', String(before.id)));
-    assert.deepEqual(problems, []);
-  });
-
   it('when a non-admin opens the pages, then everything shows read-only, the server refuses their changes, and an organisation named like markup shows as text', async () => {
     const connection = env.c.store.connections.get(env.connectionId)!;
     env.c.store.connections.upsert({ ...connection, tenantName: XSS });
@@ -252,7 +338,6 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     assert.equal(await frame.locator('button.retry, button.dismiss, #connect, #disconnect, #save-settings').count(), 0);
     // The settings live in their own slider now; its read-only view is tested in settings.test.ts.
     assert.equal(await frame.locator('#settings-form').count(), 0);
-    await shot('dashboard-non-admin');
     const jobId = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!.id;
     const refused = await (await inner('#app-frame')).evaluate(`(async () => {
       const session = document.getElementById('app').dataset.session;
@@ -267,28 +352,5 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     assert.deepEqual(problems, []);
     env.c.store.connections.upsert({ ...connection });
     updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
-  });
-
-  it('when the portal user reads German and uses a dark theme or a phone, then the dashboard speaks German and stays readable at 360 px', async () => {
-    await context.close();
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' });
-    page = await context.newPage();
-    const frame = await dashboard(1, 'de');
-    assert.equal(await frame.locator('#log-panel-h').innerText(), 'Aktivitätsprotokoll');
-    await frame.locator('html[data-live="open"]').waitFor({ state: 'attached', ...WAIT });
-    // The live regions keep the page's language.
-    await frame.locator('#sync-panel-h', { hasText: 'Synchronisierung' }).waitFor(WAIT);
-    await new Promise((r) => setTimeout(r, 1500)); // a live tick or more: the regions were sent again by now
-    assert.equal(await frame.locator('#connection-h, #xero-panel-h').first().innerText(), 'Verbindung');
-    assert.equal(await frame.locator('html').getAttribute('lang'), 'de');
-    assert.equal(await (await inner('#app-frame')).evaluate('window.connectorFrame.lang()'), 'de', 'the SDK reads the portal language');
-    await assertFitted('#app-frame');
-    await shot('dashboard-de-dark');
-
-    await page.setViewportSize({ width: 360, height: 800 });
-    await assertFitted('#app-frame');
-    const overflow = Number(await (await inner('#app-frame')).evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
-    assert.ok(overflow <= 1, `no sideways scrolling at 360 px (${overflow})`);
-    await shot('dashboard-360');
   });
 });

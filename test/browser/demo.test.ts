@@ -1,6 +1,7 @@
 /**
- * `npm run demo` as a person uses it: the command starts, prints the portal URL, the portal page shows the app
- * connected to the Xero demo organisation, and SIGTERM stops everything cleanly.
+ * `npm run demo` as a person uses it: the command starts, lives its month (test/demo-month.test.ts checks what it
+ * left), prints the portal URL, the portal page shows the app connected to the Xero demo organisation, and SIGTERM
+ * stops everything cleanly.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -39,6 +40,9 @@ describe('the demo command', { skip: browserSkip }, () => {
       assert.match(portal, /\/portal\?user=1$/);
       assert.match(stdout, /^Portal \(non-admin\): \S+\/portal\?user=2$/m);
       assert.match(stdout, /^Xero: http:\/\/127\.0\.0\.1:\d+$/m);
+      // It lived a month before it was ready, and says what the month left.
+      assert.match(stdout, /^ {2}The month \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d: \d+ invoices, \d+ estimates and 1 classic invoice\(s\) written in Bitrix24,$/m);
+      assert.match(stdout, /^ {2}In Xero now: .*\d+ paid.*invoice\(s\) and \d+ quote\(s\);$/m);
 
       const page = await browser.newPage();
       await page.goto(portal);

@@ -34,6 +34,12 @@ export interface StartOptions {
    * a second portal on the same OAuth server. (Default: none; this emulator is its own OAuth server)
    */
   oauthServer?: Bitrix24Emulator;
+  /**
+   * The portal's clock: when documents are created, changed and moved, their default dates, and each event's `ts` — e.g.
+   * a clock running a month behind for the demo's month of business. Tokens and the REST limits run on the system
+   * clock. (Default: the system clock)
+   */
+  clock?: { now(): number };
 }
 
 export interface HeldBatchAnswer {
@@ -160,7 +166,7 @@ const services = new WeakMap<Bitrix24Emulator, RestService>();
 const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
 
 export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bitrix24Emulator> {
-  const portal = new Portal({ memberId: opts.memberId ?? hex(32), domain: '', baseUrl: '', accessTokenTtlSeconds: opts.accessTokenTtlSeconds ?? 3600 });
+  const portal = new Portal({ memberId: opts.memberId ?? hex(32), domain: '', baseUrl: '', accessTokenTtlSeconds: opts.accessTokenTtlSeconds ?? 3600, clock: opts.clock });
   const svc = new RestService(portal, opts.leakyBucket ?? false);
   const app = buildRestApp(svc);
   const frameMessages: FrameMessage[] = [];

@@ -405,7 +405,7 @@ export function registerCrm(r: Registry): void {
     if (!exists[type]) throw new RestError('ERROR_ARGUMENT', `Unknown ENTITY_TYPE ${type}`, 400);
     if (!exists[type]!()) throw new RestError('NOT_FOUND', 'Entity not found', 400);
     if (!fields.COMMENT) throw new RestError('ERROR_ARGUMENT', 'COMMENT is required', 400);
-    const comment = { ID: ctx.portal.nextId('comment', 999), ENTITY_ID: id, ENTITY_TYPE: type, COMMENT: String(fields.COMMENT), AUTHOR_ID: toInt(fields.AUTHOR_ID, ctx.user.id), CREATED: isoDate() };
+    const comment = { ID: ctx.portal.nextId('comment', 999), ENTITY_ID: id, ENTITY_TYPE: type, COMMENT: String(fields.COMMENT), AUTHOR_ID: toInt(fields.AUTHOR_ID, ctx.user.id), CREATED: isoDate(ctx.portal.now()) };
     ctx.portal.timelineComments.push(comment);
     return { result: comment.ID }; // fixture rest.crm.timeline.comment.add.response.json
   });
@@ -431,7 +431,7 @@ export function registerCrm(r: Registry): void {
     const ownerId = toInt(p.OWNER_ID, 0);
     const store = ctx.portal.items.get(ownerTypeId);
     if (!store || !store.has(ownerId)) throw new RestError('NOT_FOUND', 'Owner not found', 400);
-    ctx.portal.triggerExecutions.push({ CODE: code, OWNER_TYPE_ID: ownerTypeId, OWNER_ID: ownerId, at: isoDate(), userId: ctx.user.id });
+    ctx.portal.triggerExecutions.push({ CODE: code, OWNER_TYPE_ID: ownerTypeId, OWNER_ID: ownerId, at: isoDate(ctx.portal.now()), userId: ctx.user.id });
     return { result: true };
   });
   // endregion ////

@@ -91,8 +91,8 @@ export class Portal {
    * time. Its CRM times (`createdTime`, `updatedTime`, `DATE_INSERT`, `DATE_UPDATE`) and `server.time` follow it.
    */
   clockOffsetMs = 0;
-  /** The portal's clock, ms. */
-  now(): number { return Date.now() + this.clockOffsetMs; }
+  /** The portal's clock, ms: the clock it was given (default: the system clock), shifted by `clockOffsetMs`. */
+  now(): number { return this.baseNow() + this.clockOffsetMs; }
   users = new Map<number, User>();
   app: AppRegistration | null = null;
   /** Other applications installed on the same portal (their own client id, tokens and app.info). */
@@ -125,7 +125,15 @@ export class Portal {
   private seq = new Map<string, number>();
   private lastOfflinePing = 0;
 
-  constructor(opts: { memberId: string; domain: string; baseUrl: string; accessTokenTtlSeconds: number }) {
+  /**
+   * The portal's clock, epoch ms: created/updated/moved times, default document dates, event `ts`, offline-queue and
+   * comment times. Tokens expire on the system clock, as b24jssdk checks them. (Default: the system clock)
+   */
+  private readonly baseNow: () => number;
+
+  constructor(opts: { memberId: string; domain: string; baseUrl: string; accessTokenTtlSeconds: number; clock?: { now(): number } }) {
+    const clock = opts.clock;
+    this.baseNow = clock ? () => clock.now() : () => Date.now();
     this.memberId = opts.memberId;
     this.domain = opts.domain;
     this.baseUrl = opts.baseUrl;
@@ -366,7 +374,7 @@ export class Portal {
     const body: Record<string, unknown> = { event };
     if (b) body.event_handler_id = String(b.id);
     body.data = data;
-    body.ts = String(Math.floor(Date.now() / 1000));
+    body.ts = String(Math.floor(this.now() / 1000));
     body.auth = auth;
     return body;
   }

@@ -28,6 +28,13 @@ const PLACEMENT_ENTITY: Record<string, { entityTypeId: number; path: (id: number
   CRM_CONTACT_DETAIL_TAB: { entityTypeId: CONTACT, path: (id) => `/crm/contact/details/${id}/` },
 };
 
+/** Links to the first few and the newest of a long list, with an ellipsis between. */
+function firstAndLast(ids: number[], link: (id: number) => string): string {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const shown = sorted.length <= 13 ? sorted : [...sorted.slice(0, 3), 0, ...sorted.slice(-10)];
+  return shown.map((id) => (id === 0 ? '…' : link(id))).join(' ');
+}
+
 export function mountShell(app: express.Express, portal: Portal, hooks: ShellHooks): void {
   const userOf = (req: express.Request) => {
     const id = Number.parseInt(String(req.query.user ?? '1'), 10);
@@ -76,8 +83,8 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
 #slider iframe{width:100%;height:90%;border:0}#slider iframe.app-frame{height:600px}</style></head><body>
 <header>Bitrix24 (emulated) — ${esc(portal.domain)} — <span id="user">${esc(portal.user(userId).name)} ${esc(portal.user(userId).lastName)}${portal.user(userId).admin ? ' (admin)' : ''}</span>
  — <span id="app-title">${esc(title)}</span></header>
-<nav><a href="/portal?user=${userId}&lang=${lang}">Application</a> | <a href="/portal/list/company?user=${userId}&lang=${lang}">Companies</a> | <a href="/portal/list/contact?user=${userId}&lang=${lang}">Contacts</a> | Invoices: ${[...portal.items.get(SMART_INVOICE)!.keys()].slice(0, 10).map((id) => `<a href="/portal/placement/CRM_SMART_INVOICE_DETAIL_TAB?id=${id}&user=${userId}&lang=${lang}">#${id}</a>`).join(' ')}
- | Estimates: ${[...portal.items.get(QUOTE)!.keys()].slice(0, 10).map((id) => `<a href="/portal/placement/CRM_QUOTE_DETAIL_TAB?id=${id}&user=${userId}">#${id}</a>`).join(' ')}</nav>
+<nav><a href="/portal?user=${userId}&lang=${lang}">Application</a> | <a href="/portal/list/company?user=${userId}&lang=${lang}">Companies</a> | <a href="/portal/list/contact?user=${userId}&lang=${lang}">Contacts</a> | Invoices: ${firstAndLast([...portal.items.get(SMART_INVOICE)!.keys()], (id) => `<a href="/portal/placement/CRM_SMART_INVOICE_DETAIL_TAB?id=${id}&user=${userId}&lang=${lang}">#${id}</a>`)}
+ | Estimates: ${firstAndLast([...portal.items.get(QUOTE)!.keys()], (id) => `<a href="/portal/placement/CRM_QUOTE_DETAIL_TAB?id=${id}&user=${userId}">#${id}</a>`)}</nav>
 <main>${body}</main><div id="slider"><button id="slider-close">Close</button><div id="slider-body"></div></div>
 <script>window.__B24_USER=${userId};window.__B24_LANG=${JSON.stringify(lang)};</script><script src="/portal/shell.js"></script></body></html>`;
 

@@ -97,7 +97,7 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
       const recs = (c.body?.HistoryRecords ?? []) as XeroObject[];
       const list = c.tenant.history.get(id) ?? [];
       const added = recs.map((r) => {
-        const now = Date.now();
+        const now = c.tenant.now();
         const rec = { Changes: 'Note', DateUTCString: new Date(now).toISOString().slice(0, 19), DateUTC: `/Date(${now}+0000)/`, User: 'API', Details: String(r.Details ?? '') };
         list.push(rec);
         return rec;

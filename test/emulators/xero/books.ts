@@ -164,12 +164,12 @@ function contactSummary(c: XeroObject): XeroObject {
 }
 
 export class Books {
-  constructor(private readonly onChange: ChangeListener) {}
+  constructor(private readonly onChange: ChangeListener, private readonly now: () => number = Date.now) {}
 
   private touch(rec: XeroObject): void {
     // Guarantee strictly increasing timestamps so If-Modified-Since watermarks behave deterministically.
     const prev = msFromXeroDate(rec.UpdatedDateUTC) ?? 0;
-    rec.UpdatedDateUTC = msDate(Math.max(Date.now(), prev + 1));
+    rec.UpdatedDateUTC = msDate(Math.max(this.now(), prev + 1));
   }
 
   /** Resolves the Contact of a document. Source: xero-api.md §4 ("send only ContactID"); spec 400 example for identification. */
@@ -366,7 +366,7 @@ export class Books {
     const status = body.Status ?? 'DRAFT';
     // Source: xero-api.md §4 (create as DRAFT / SUBMITTED / AUTHORISED; PAID never set directly).
     if (!['DRAFT', 'SUBMITTED', 'AUTHORISED'].includes(status)) reject(MSG.notValidStatus);
-    const today = dayStart(Date.now());
+    const today = dayStart(this.now());
     const inv: XeroObject = {
       Type: body.Type, InvoiceID: newId(), InvoiceNumber: undefined, Reference: '', Status: status,
       LineAmountTypes: 'Exclusive', LineItems: [], Date: msDate(today), DateString: isoDateString(today),
@@ -448,7 +448,7 @@ export class Books {
       const amount = round2(num(body.Amount) ?? 0);
       if (amount <= 0) reject(MSG.paymentAmount);
       if (amount > inv.AmountDue) reject(MSG.paymentExceeds);
-      const dateMs = dayStart(parseClientDate(body.Date) ?? Date.now());
+      const dateMs = dayStart(parseClientDate(body.Date) ?? this.now());
       const payment: XeroObject = compact({
         PaymentID: newId(), Date: msDate(dateMs), Amount: amount, BankAmount: amount, Reference: body.Reference,
         CurrencyRate: num(body.CurrencyRate) ?? 1, PaymentType: inv.Type === 'ACCREC' ? 'ACCRECPAYMENT' : 'ACCPAYPAYMENT',

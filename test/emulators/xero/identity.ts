@@ -13,6 +13,8 @@ interface AuthCode { tenantIds: string[]; scope: string; redirectUri: string; ex
 export interface IdentityOptions {
   clientId: string; clientSecret: string; accessTokenTtlSeconds: number; refreshGraceSeconds: number;
   allTenantIds: () => string[]; tenantInfo: (tenantId: string) => { name: string; createdMs: number } | undefined;
+  /** The emulator's clock (epoch ms), on which tokens and codes expire. */
+  now: () => number;
 }
 
 const token = (prefix: string) => `${prefix}_${randomBytes(24).toString('base64url')}`;
@@ -53,7 +55,7 @@ export class Identity {
   check(bearer: string | undefined): { ok: true; token: AccessToken } | { ok: false; detail: 'AuthenticationUnsuccessful' | 'TokenExpired' } {
     const at = bearer ? this.accessTokens.get(bearer) : undefined;
     if (!at) return { ok: false, detail: 'AuthenticationUnsuccessful' };
-    if (at.expiresAt <= Date.now()) return { ok: false, detail: 'TokenExpired' };
+    if (at.expiresAt <= this.o.now()) return { ok: false, detail: 'TokenExpired' };
     return { ok: true, token: at };
   }
 
@@ -65,11 +67,11 @@ export class Identity {
 
   private issue(grant: Grant | undefined, tenantIds: string[], custom: boolean, withRefresh: boolean, scope: string) {
     const access = token('at');
-    this.accessTokens.set(access, { grantId: grant?.grantId, tenantIds, expiresAt: Date.now() + this.o.accessTokenTtlSeconds * 1000, custom });
+    this.accessTokens.set(access, { grantId: grant?.grantId, tenantIds, expiresAt: this.o.now() + this.o.accessTokenTtlSeconds * 1000, custom });
     const body: Record<string, unknown> = { access_token: access, expires_in: this.o.accessTokenTtlSeconds, token_type: 'Bearer', scope };
     if (withRefresh && grant) {
       const refresh = token('rt');
-      this.refreshTokens.set(refresh, { grantId: grant.grantId, expiresAt: Date.now() + REFRESH_TTL_MS, revoked: false });
+      this.refreshTokens.set(refresh, { grantId: grant.grantId, expiresAt: this.o.now() + REFRESH_TTL_MS, revoked: false });
       body.refresh_token = refresh;
     }
     // No id_token: openid-client would validate its signature (xero-api.md §9: "fake token endpoints should omit it").
@@ -131,7 +133,7 @@ export class Identity {
       if (!this.clientAuth(req, f)) { deny(401, 'invalid_client'); return; }
       if (grantType === 'authorization_code') {
         const c = this.codes.get(f.get('code') ?? '');
-        if (!c || c.used || c.expiresAt < Date.now() || (c.redirectUri !== (f.get('redirect_uri') ?? c.redirectUri))) { deny(400, 'invalid_grant'); return; }
+        if (!c || c.used || c.expiresAt < this.o.now() || (c.redirectUri !== (f.get('redirect_uri') ?? c.redirectUri))) { deny(400, 'invalid_grant'); return; }
         // PKCE (RFC 7636 §4.6): BASE64URL(SHA256(code_verifier)) must equal the code_challenge sent to authorize;
         // a verifier is 43–128 unreserved characters (§4.1). A code issued with a challenge needs its verifier.
         if (c.codeChallenge !== undefined) {
@@ -154,7 +156,7 @@ export class Identity {
         const presented = f.get('refresh_token') ?? '';
         this.refreshTokenUses.set(presented, (this.refreshTokenUses.get(presented) ?? 0) + 1);
         const rt = this.refreshTokens.get(presented);
-        const now = Date.now();
+        const now = this.o.now();
         if (!rt || rt.revoked || rt.expiresAt < now || (rt.usedAt !== undefined && now - rt.usedAt > this.o.refreshGraceSeconds * 1000)) { deny(400, 'invalid_grant'); return; }
         rt.usedAt ??= now;
         const grant = this.grants.get(rt.grantId);
@@ -232,7 +234,7 @@ export class Identity {
   private approve(q: Record<string, string>): string {
     const code = token('code');
     const tenantIds = [...(this.consentTenantIds ?? this.o.allTenantIds())];
-    this.codes.set(code, { tenantIds, scope: q.scope ?? '', redirectUri: q.redirect_uri, expiresAt: Date.now() + CODE_TTL_MS, used: false, codeChallenge: q.code_challenge });
+    this.codes.set(code, { tenantIds, scope: q.scope ?? '', redirectUri: q.redirect_uri, expiresAt: this.o.now() + CODE_TTL_MS, used: false, codeChallenge: q.code_challenge });
     for (const id of tenantIds) this.connectionId(id);
     const url = new URL(q.redirect_uri);
     url.searchParams.set('code', code);

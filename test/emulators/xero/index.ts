@@ -38,6 +38,12 @@ export interface XeroEmulatorOptions {
   specCheck?: boolean;
   /** Seed one demo organisation with contacts and items. (Default: false) */
   seedDemo?: boolean;
+  /**
+   * The organisations' clock: document dates, UpdatedDateUTC (what If-Modified-Since compares), payments, history,
+   * webhook event times, the rate-limit windows, and when tokens and consent codes expire — e.g. a clock running a
+   * month behind for the demo's month of business. (Default: the system clock)
+   */
+  clock?: { now(): number };
 }
 
 export interface RequestLogEntry {
@@ -90,7 +96,10 @@ export class XeroEmulator {
   private readonly limits: Required<NonNullable<XeroEmulatorOptions['limits']>>;
   private readonly routeTable: ReturnType<typeof routes>;
 
+  readonly clock: { now(): number };
+
   constructor(private readonly opts: XeroEmulatorOptions = {}) {
+    this.clock = opts.clock ?? { now: () => Date.now() };
     this.clientId = opts.clientId ?? 'EMULATOR_CLIENT_ID';
     this.clientSecret = opts.clientSecret ?? 'EMULATOR_CLIENT_SECRET';
     // Source: xero-api.md §2 (5 concurrent, 60/minute, 5,000/day per tenant; 10,000/minute per app).
@@ -100,8 +109,9 @@ export class XeroEmulator {
       accessTokenTtlSeconds: opts.accessTokenTtlSeconds ?? 1800, refreshGraceSeconds: opts.refreshGraceSeconds ?? 1800,
       allTenantIds: () => [...this.tenantMap.keys()],
       tenantInfo: (id) => { const t = this.tenantMap.get(id); return t && { name: t.organisation.Name, createdMs: t.connectionCreatedMs }; },
+      now: () => this.clock.now(),
     });
-    this.books = new Books((tenantId, category, type, resourceId) => this.queueEvent(tenantId, category, type, resourceId));
+    this.books = new Books((tenantId, category, type, resourceId) => this.queueEvent(tenantId, category, type, resourceId), () => this.clock.now());
     this.webhook = new WebhookSender(opts.webhookKey ?? randomBytes(32).toString('base64'));
     this.routeTable = routes(this.books);
   }
@@ -139,7 +149,7 @@ export class XeroEmulator {
   // ---- organisations and seed data --------------------------------------------------------------------------
 
   addOrganisation(input: OrganisationInput): string {
-    const t = createTenant(input);
+    const t = createTenant(input, () => this.clock.now());
     this.tenantMap.set(t.tenantId, t);
     return t.tenantId;
   }
@@ -174,7 +184,7 @@ export class XeroEmulator {
   seedQuote(tenantId: string, q: XeroObject): XeroObject { return this.must(this.books.saveQuote(this.tenant(tenantId), q, 'create')); }
   seedCreditNote(tenantId: string, n: XeroObject): XeroObject {
     const t = this.tenant(tenantId);
-    const rec = { CreditNoteID: newId(), Type: 'ACCRECCREDIT', Status: 'AUTHORISED', ...deepClone(n), UpdatedDateUTC: msDate(Date.now()) };
+    const rec = { CreditNoteID: newId(), Type: 'ACCRECCREDIT', Status: 'AUTHORISED', ...deepClone(n), UpdatedDateUTC: msDate(this.clock.now()) };
     t.creditNotes.set(rec.CreditNoteID, rec);
     return deepClone(rec);
   }
@@ -220,14 +230,14 @@ export class XeroEmulator {
   addAccount(tenantId: string, a: { Code: string; Name: string; Type: string; TaxType?: string }): void {
     this.tenant(tenantId).accounts.push({
       AccountID: newId(), TaxType: 'NONE', Status: 'ACTIVE', Class: a.Type === 'REVENUE' || a.Type === 'SALES' ? 'REVENUE' : 'EXPENSE', EnablePaymentsToAccount: false,
-      ShowInExpenseClaims: false, ReportingCode: '', HasAttachments: false, UpdatedDateUTC: msDate(Date.now()), AddToWatchlist: false, ...a,
+      ShowInExpenseClaims: false, ReportingCode: '', HasAttachments: false, UpdatedDateUTC: msDate(this.clock.now()), AddToWatchlist: false, ...a,
     });
   }
   setAccountStatus(tenantId: string, code: string, status: 'ACTIVE' | 'ARCHIVED'): void {
     const a = this.tenant(tenantId).accounts.find((x) => x.Code === code);
     if (!a) throw new Error(`no account ${code}`);
     a.Status = status;
-    a.UpdatedDateUTC = msDate(Date.now());
+    a.UpdatedDateUTC = msDate(this.clock.now());
   }
   /** A person editing a contact in Xero (fields in the API's shape, e.g. `{ Phones: [...] }`). */
   updateContact(tenantId: string, contactId: string, fields: XeroObject): XeroObject { return this.must(this.books.saveContact(this.tenant(tenantId), fields, 'update', contactId)); }
@@ -274,7 +284,7 @@ export class XeroEmulator {
    * these calls leave the rolling day. Source: xero-api.md §2 (5,000 calls a day per tenant, counted per app).
    */
   useDailyLimit(tenantId: string): void {
-    const now = Date.now();
+    const now = this.clock.now();
     const u = this.tenantUsage.get(this.tenant(tenantId).tenantId) ?? { inFlight: 0, minute: [], day: [] };
     this.tenantUsage.set(tenantId, u);
     u.day = u.day.filter((t) => t > now - this.limits.dayMs);
@@ -286,7 +296,7 @@ export class XeroEmulator {
    * https://developer.xero.com/documentation/guides/oauth2/limits/ (limits per tenant per minute and per day).
    */
   usage(tenantId: string): { minute: number; day: number } {
-    const now = Date.now();
+    const now = this.clock.now();
     const u = this.tenantUsage.get(this.tenant(tenantId).tenantId);
     return { minute: u ? u.minute.filter((t) => t > now - this.limits.windowMs).length : 0, day: u ? u.day.filter((t) => t > now - this.limits.dayMs).length : 0 };
   }
@@ -315,7 +325,7 @@ export class XeroEmulator {
   private event(tenantId: string, category: WebhookEvent['eventCategory'], type: WebhookEvent['eventType'], resourceId: string, over: Partial<WebhookEvent> = {}): WebhookEvent {
     const coll = category === 'CONTACT' ? 'Contacts' : category === 'CREDITNOTE' ? 'CreditNotes' : 'Invoices';
     // Source: xero-webhooks.yaml components/schemas/Event. resourceUrl points at this emulator instead of api.xero.com.
-    return { resourceUrl: `${this.baseUrl}${API}/${coll}/${resourceId}`, resourceId, eventDateUtc: new Date().toISOString().replace('Z', ''), eventType: type, eventCategory: category, tenantId, tenantType: 'ORGANISATION', ...over };
+    return { resourceUrl: `${this.baseUrl}${API}/${coll}/${resourceId}`, resourceId, eventDateUtc: new Date(this.clock.now()).toISOString().replace('Z', ''), eventType: type, eventCategory: category, tenantId, tenantType: 'ORGANISATION', ...over };
   }
 
   private queueEvent(tenantId: string, category: 'INVOICE' | 'CONTACT', type: 'CREATE' | 'UPDATE', resourceId: string): void {
@@ -381,7 +391,7 @@ export class XeroEmulator {
     // X-MinLimit-Remaining and X-AppMinLimit-Remaining headers"). Counted per tenant, whoever calls (the connector
     // before and after a restart, a second process): the counts live here, not in the caller. That the remaining
     // figures include the request they answer is this emulator's reading (unverified).
-    const now = Date.now();
+    const now = this.clock.now();
     const u = this.tenantUsage.get(tenant.tenantId) ?? { inFlight: 0, minute: [], day: [] };
     this.tenantUsage.set(tenant.tenantId, u);
     u.minute = u.minute.filter((t) => t > now - this.limits.windowMs);
@@ -448,7 +458,7 @@ export class XeroEmulator {
       idemSlot = `${this.clientId}:${idemKey}`;
       const hit = this.idem.get(idemSlot);
       const ttl = this.opts.idempotencyTtlMs ?? 360_000;
-      if (hit && Date.now() - hit.at < ttl) {
+      if (hit && this.clock.now() - hit.at < ttl) {
         if (hit.fingerprint !== fingerprint) {
           return { status: 400, json: { Title: 'Bad Request', Status: 400, Detail: `Idempotency key ${idemKey} is used with a different request` } }; // wording unverified
         }
@@ -474,7 +484,7 @@ export class XeroEmulator {
       const ctx: Ctx = { method, path, query, headers: req.headers, body, tenant, baseUrl: this.baseUrl, providerName: 'Xero Emulator' };
       reply = route[2](ctx, m[1] ? decodeURIComponent(m[1]) : undefined);
     }
-    if (idemSlot) this.idem.set(idemSlot, { fingerprint, reply, at: Date.now() });
+    if (idemSlot) this.idem.set(idemSlot, { fingerprint, reply, at: this.clock.now() });
     return reply;
   }
 }

@@ -5,6 +5,8 @@ export interface HistoryRecord { Changes: string; DateUTCString: string; DateUTC
 
 export interface Tenant {
   tenantId: string;
+  /** The organisation's clock, epoch ms (XeroEmulatorOptions.clock). */
+  now: () => number;
   connectionCreatedMs: number;
   organisation: XeroObject;
   accounts: XeroObject[];
@@ -75,11 +77,11 @@ function demoTrackingCategories(): XeroObject[] {
 }
 
 // Source: Xero demo company (NZ) default chart of accounts; shape xero_accounting.yaml components/schemas/Account.
-function nzAccounts(): XeroObject[] {
+function nzAccounts(now: number): XeroObject[] {
   const acc = (Code: string, Name: string, Type: string, TaxType: string, extra: XeroObject = {}) => ({
     AccountID: newId(), Code, Name, Type, TaxType, Status: 'ACTIVE', Class: classOf(Type),
     EnablePaymentsToAccount: false, ShowInExpenseClaims: false, ReportingCode: '', HasAttachments: false,
-    UpdatedDateUTC: msDate(Date.now()), AddToWatchlist: false, ...extra,
+    UpdatedDateUTC: msDate(now), AddToWatchlist: false, ...extra,
   });
   return [
     acc('090', 'Business Bank Account', 'BANK', 'NONE', { BankAccountNumber: '0102030405060708', BankAccountType: 'BANK', CurrencyCode: 'NZD' }),
@@ -106,10 +108,10 @@ function classOf(type: string): string {
   return 'EXPENSE';
 }
 
-export function createTenant(input: OrganisationInput): Tenant {
+export function createTenant(input: OrganisationInput, clock: () => number = Date.now): Tenant {
   const tenantId = (input.tenantId ?? newId()).toLowerCase();
   const base = input.baseCurrency ?? 'NZD';
-  const now = Date.now();
+  const now = clock();
   // Source: xero_accounting.yaml components/schemas/Organisation.
   const organisation = {
     OrganisationID: tenantId, APIKey: '', Name: input.name, LegalName: input.name, PaysTax: true, Version: input.countryCode ?? 'NZ',
@@ -121,7 +123,7 @@ export function createTenant(input: OrganisationInput): Tenant {
     Addresses: [], Phones: [], ExternalLinks: [], PaymentTerms: {},
   };
   return {
-    tenantId, connectionCreatedMs: now, organisation, accounts: nzAccounts(), taxRates: nzTaxRates(),
+    tenantId, now: clock, connectionCreatedMs: now, organisation, accounts: nzAccounts(now), taxRates: nzTaxRates(),
     brandingThemes: demoBrandingThemes(now), trackingCategories: demoTrackingCategories(),
     currencies: [base, ...(input.currencies ?? ['AUD', 'USD']).filter((c) => c !== base)],
     contacts: new Map(), items: new Map(), invoices: new Map(), quotes: new Map(), payments: new Map(),
@@ -130,7 +132,7 @@ export function createTenant(input: OrganisationInput): Tenant {
 }
 
 export function addHistory(t: Tenant, id: string, changes: string, details: string, user = 'System Generated'): void {
-  const now = Date.now();
+  const now = t.now();
   const list = t.history.get(id) ?? [];
   list.push({ Changes: changes, DateUTCString: new Date(now).toISOString().slice(0, 19), DateUTC: msDate(now), User: user, Details: details });
   t.history.set(id, list);
