@@ -12,6 +12,7 @@ import type { Services } from '../services.js';
 import { parseEvent, verifyEvent } from '../bitrix/request-auth.js';
 import { ReplayGuard } from '../bitrix/replay-guard.js';
 import { intakeEvent, isLikelyEcho } from '../sync/intake.js';
+import { portalNow } from '../sync/install-time.js';
 import type { InstallClaim } from '../sync/install-portal.js';
 import { claimsOtherPortal } from '../bitrix/portal-identity.js';
 import { oauthThrottle } from './oauth-throttle.js';
@@ -105,19 +106,22 @@ export function bitrixRoutes(services: Services): Router {
       res.json({ ok: true, ignored: reason });
     };
     if (event.event === 'ONAPPUPDATE') {
-      // Checked before the update is verified: verification renews the posted refresh token.
-      const verdict = replays.check(event);
+      // Checked before the update is verified: verification renews the posted refresh token. `ts` is on the portal's
+      // clock, as last measured (sync/install-time.ts).
+      const at = portalNow(store.portals.get(event.auth.member_id));
+      const verdict = replays.check(event, at);
       if (verdict !== 'fresh') return ignore(verdict);
       await installPortal.update(event, () => beforeOAuth(req, res, { memberId: event.auth.member_id }));
-      replays.remember(event);
+      replays.remember(event, at);
       services.outbox.wake();
     } else {
       // No access token comes with ONAPPUNINSTALL: the application token is its only signature (bitrix24-rest.md §10).
       const portal = verifyEvent(store, event);
-      const verdict = replays.check(event);
+      const at = portalNow(portal);
+      const verdict = replays.check(event, at);
       if (verdict !== 'fresh') return ignore(verdict);
       if (event.event === 'ONAPPUNINSTALL') {
-        replays.remember(event);
+        replays.remember(event, at);
         const clean = String((event.data as { CLEAN?: unknown }).CLEAN ?? '0') === '1';
         if ((await installPortal.uninstallIfConfirmed(portal.memberId, clean)) === 'unconfirmed') services.outbox.wake();
       } else {
@@ -128,7 +132,7 @@ export function bitrixRoutes(services: Services): Router {
           store.faults.ok();
           services.outbox.wake(echo ? 'echo' : 'arrival');
         }
-        replays.remember(event);
+        replays.remember(event, at);
       }
     }
     logger.debug({ event: event.event, memberId: event.auth.member_id }, 'event accepted');

@@ -298,6 +298,9 @@ export const MIGRATIONS: readonly Migration[] = [
       -- created and last changed before it are left to the admin's backfill. Null for portals installed before it was
       -- kept (installed_at, on the connector's clock, stands in). A reinstall keeps it.
       ALTER TABLE portals ADD COLUMN b24_installed_at INTEGER;
+      -- How far the portal's clock runs ahead of the connector's (ms, negative: behind), as server.time last showed it:
+      -- an event's ts is on the portal's clock.
+      ALTER TABLE portals ADD COLUMN b24_clock_offset_ms INTEGER NOT NULL DEFAULT 0;
 
       -- event tally: what a portal's events caused, counted per minute (unix ms of the minute's start): new jobs queued
       -- for unlinked documents ('new_job', capped per minute) and events dropped ('dropped:<reason>').

@@ -21,6 +21,8 @@ export interface Portal {
   installedAt: number;
   /** When the app was first installed, on the portal's clock (server.time), ms; null when not known (see installedAt). */
   b24InstalledAt: number | null;
+  /** How far the portal's clock runs ahead of the connector's, ms (negative: behind), as last measured; 0 when never. */
+  b24ClockOffsetMs: number;
   updatedAt: number;
   /** Unix ms after which an uninstalled portal's data is purged (CLEAN); null = kept. */
   purgeAt: number | null;
@@ -42,12 +44,13 @@ interface PortalRow {
   state: PortalState;
   installed_at: number;
   b24_installed_at: number | null;
+  b24_clock_offset_ms: number;
   updated_at: number;
   purge_at: number | null;
   relocation_allowed: number;
 }
 
-export type PortalInput = Omit<Portal, 'installedAt' | 'b24InstalledAt' | 'updatedAt' | 'purgeAt' | 'relocationAllowed'>;
+export type PortalInput = Omit<Portal, 'installedAt' | 'b24InstalledAt' | 'b24ClockOffsetMs' | 'updatedAt' | 'purgeAt' | 'relocationAllowed'>;
 
 export interface PortalTokens {
   accessToken: string;
@@ -122,6 +125,11 @@ export class PortalRepository {
     this.db.prepare('UPDATE portals SET b24_installed_at = ? WHERE member_id = ? AND b24_installed_at IS NULL').run(at, memberId);
   }
 
+  /** Records how far the portal's clock runs ahead of the connector's (ms), as just measured. */
+  setB24ClockOffset(memberId: string, offsetMs: number): void {
+    this.db.prepare('UPDATE portals SET b24_clock_offset_ms = ? WHERE member_id = ?').run(Math.round(offsetMs), memberId);
+  }
+
   setState(memberId: string, state: PortalState, now = clock.now()): void {
     this.db.prepare('UPDATE portals SET state = ?, updated_at = ? WHERE member_id = ?').run(state, now, memberId);
   }
@@ -190,6 +198,7 @@ export class PortalRepository {
       state: r.state,
       installedAt: r.installed_at,
       b24InstalledAt: r.b24_installed_at ?? null,
+      b24ClockOffsetMs: r.b24_clock_offset_ms ?? 0,
       updatedAt: r.updated_at,
       purgeAt: r.purge_at,
       relocationAllowed: r.relocation_allowed === 1,

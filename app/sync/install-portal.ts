@@ -21,7 +21,7 @@ import type { PortalClients } from '../bitrix/portal-client.js';
 import { setUpPortal, type SetupReport } from '../bitrix/portal-setup.js';
 import type { ConnectXero } from './connect-xero.js';
 import type { JobHandler } from './outbox.js';
-import { recordInstallTime } from './install-time.js';
+import { readPortalClock } from './install-time.js';
 
 /** What an installer POST or ONAPPINSTALL claims; only the refresh token is used to learn the truth. */
 export interface InstallClaim {
@@ -92,7 +92,7 @@ export class InstallPortal {
       state: 'installed',
     });
     clients.forget(portal.memberId);
-    await recordInstallTime({ store, logger }, clients.for(portal.memberId), portal.memberId);
+    await readPortalClock({ store, logger }, clients.for(portal.memberId), portal.memberId);
     const setup = await this.setUp(portal.memberId, known ? 'reinstalled' : 'installed');
     await this.autoConnectCustom(portal.memberId);
     logger.info({ memberId: portal.memberId, added: setup.added.length, existing: setup.alreadyThere.length }, 'portal installed');
@@ -135,6 +135,7 @@ export class InstallPortal {
   /** After ONAPPUPDATE (a `portal-setup` job): bind everything again. */
   async rebind(memberId: string): Promise<SetupReport> {
     this.deps.clients.forget(memberId);
+    await readPortalClock(this.deps, this.deps.clients.for(memberId), memberId);
     return this.setUp(memberId, 'updated');
   }
 

@@ -21,13 +21,14 @@ import type { Portal } from '../store/portals.js';
 export const INSTALL_GRACE_MS = 2 * 60_000;
 
 /**
- * Records the first install on the portal's clock, once: the store's own first install time (`installedAt`, kept by a
- * reinstall) carried over to Bitrix24's clock with the offset `server.time` shows now. A portal that cannot be asked
- * keeps `installedAt` as its install time until the next install asks again.
+ * Reads the portal's clock (at every install and update): how far it runs ahead of the connector's is kept, since an
+ * event's `ts` is on it (the replay guard compares the two), and the first install is recorded on it, once: the
+ * store's own first install time (`installedAt`, kept by a reinstall) carried over with that offset. A portal that
+ * cannot be asked keeps what was known (no offset, `installedAt` as its install time) until it is asked again.
  */
-export async function recordInstallTime(deps: { store: Store; logger: Logger }, client: PortalClient, memberId: string): Promise<void> {
+export async function readPortalClock(deps: { store: Store; logger: Logger }, client: PortalClient, memberId: string): Promise<void> {
   const portal = deps.store.portals.get(memberId);
-  if (!portal || portal.b24InstalledAt !== null) return;
+  if (!portal) return;
   try {
     const before = clock.now();
     // https://apidocs.bitrix24.com/api-reference/common/system/server-time.html ("Use the method to calculate the
@@ -36,10 +37,16 @@ export async function recordInstallTime(deps: { store: Store; logger: Logger }, 
     const portalNow = Date.parse(String(answer));
     if (!Number.isFinite(portalNow)) throw new Error(`server.time answered ${JSON.stringify(answer)}`);
     const offset = portalNow - Math.round((before + clock.now()) / 2);
-    deps.store.portals.keepB24InstalledAt(memberId, portal.installedAt + offset);
+    deps.store.portals.setB24ClockOffset(memberId, offset);
+    if (portal.b24InstalledAt === null) deps.store.portals.keepB24InstalledAt(memberId, portal.installedAt + offset);
   } catch (err) {
     deps.logger.warn({ err, memberId }, "the portal's clock could not be read; its install time is the connector's");
   }
+}
+
+/** The time now on the portal's clock, ms, as far as the connector knows it (event `ts` is on it). */
+export function portalNow(portal: Pick<Portal, 'b24ClockOffsetMs'> | undefined): number {
+  return clock.now() + (portal?.b24ClockOffsetMs ?? 0);
 }
 
 /** From when a document counts as after the install (Bitrix24's clock, ms). */
