@@ -16,13 +16,13 @@ import { originOf, renderPage, renderView } from '../app/http/pages.js';
 import { requireSession, type PageSession } from '../app/http/session.js';
 import type { Services } from '../app/services.js';
 import type { Activity } from '../app/store/activity.js';
-import type { Link } from '../app/store/links.js';
+import type { Link, LinkFigures } from '../app/store/links.js';
 import { spendingAs } from '../app/xero/budget.js';
 import { pushJobKey, pushJobKind } from '../app/sync/intake.js';
 import { xeroDeepLink } from '../app/xero/deep-links.js';
 import { XeroApiError } from '../app/xero/errors.js';
 import type { XeroGateway } from '../app/xero/gateway.js';
-import { onlineInvoiceUrl } from '../app/xero/invoices.js';
+import { getInvoices, onlineInvoiceUrl } from '../app/xero/invoices.js';
 import { getQuotes } from '../app/xero/quotes.js';
 import { documentLink, documentRef, isDocumentType, subjectOf, type DocumentRef, type DocumentType } from './document-refs.js';
 import { ownValue } from '../app/own-keys.js';
@@ -152,7 +152,7 @@ function linkedOrThrow(services: Services, session: PageSession, ref: DocumentRe
   return link;
 }
 
-/** Xero's figures for a linked document. */
+/** Xero's figures for a linked document, as of `asOf` (when Xero's answer carrying them was read). */
 export interface XeroFigures {
   total: string;
   amountPaid: string;
@@ -161,73 +161,72 @@ export interface XeroFigures {
   dueDate: string | null;
   status: string;
   onlineUrl: string | null;
+  asOf: number;
 }
 
 type FiguresProblem = { problem: string; retryAt?: number };
 type FiguresEntry = { key: string; promise: Promise<XeroFigures | FiguresProblem>; value?: XeroFigures | FiguresProblem };
-const figuresCache = new Map<number, FiguresEntry>();
+const readsInFlight = new Map<number, FiguresEntry>();
 
 /**
- * Xero's figures for a link, read once per change of the link (status, sync time) and kept in memory, so a card
- * open for an hour costs one Xero read per change, not one per tick. They are a page's read (budget.ts `page`): when
+ * Xero's figures for a link. The push and the status pull keep them on the link from Xero's own answers
+ * (`LinkRepository.figures`), so a card shows them without a Xero call however often it is opened or ticks. Xero is
+ * read, as a page's read (budget.ts `page`), only for what the link does not hold yet: the online invoice's address
+ * once an invoice is approved (kept on the link after), and the figures of a link made before they were kept. When
  * Xero's calls are kept for the pushes, the card says so and reads again once the page's share allows.
  */
 function xeroFigures(services: Services, link: Link): FiguresEntry {
+  const kept = services.store.links.figures(link.id);
+  const wantsOnline = (status: string) => link.xeroType === 'invoice' && (status === 'AUTHORISED' || status === 'PAID');
+  if (kept && !(wantsOnline(kept.status) && !kept.onlineUrl)) {
+    const value: XeroFigures = { ...kept };
+    return { key: 'kept', promise: Promise.resolve(value), value };
+  }
   const key = `${link.xeroStatus}|${link.lastSyncedAt}|${link.xeroUpdatedAt}`;
-  const cached = figuresCache.get(link.id);
-  const retryAt = cached?.value && 'problem' in cached.value ? cached.value.retryAt : undefined;
-  if (cached && cached.key === key && !(retryAt && retryAt <= clock.now())) return cached;
-  const entry: FiguresEntry = { key, promise: spendingAs('page', () => readFigures(services, link)) };
-  entry.promise.then((v) => (entry.value = v)).catch(() => undefined);
-  figuresCache.set(link.id, entry);
-  if (figuresCache.size > 5000) figuresCache.delete(figuresCache.keys().next().value!);
-  return entry;
+  const inFlight = readsInFlight.get(link.id);
+  const retryAt = inFlight?.value && 'problem' in inFlight.value ? inFlight.value.retryAt : undefined;
+  if (inFlight && inFlight.key === key && !(retryAt && retryAt <= clock.now())) {
+    // While the online address is read (or the page's share waits), the kept figures are shown.
+    return kept && (!inFlight.value || 'problem' in inFlight.value) ? { key, promise: inFlight.promise, value: { ...kept } } : inFlight;
+  }
+  const entry: FiguresEntry = { key, promise: spendingAs('page', () => readFigures(services, link, kept)) };
+  entry.promise.then((v) => {
+    entry.value = v;
+    if ('problem' in v) return;
+    if (!kept) services.store.links.setFigures(link.id, v, v.asOf);
+    if (v.onlineUrl) services.store.links.setOnlineUrl(link.id, v.onlineUrl);
+    readsInFlight.delete(link.id);
+  }).catch(() => undefined);
+  readsInFlight.set(link.id, entry);
+  if (readsInFlight.size > 5000) readsInFlight.delete(readsInFlight.keys().next().value!);
+  return kept ? { key, promise: entry.promise, value: { ...kept } } : entry;
 }
 
-async function readFigures(services: Services, link: Link): Promise<XeroFigures | FiguresProblem> {
+/** What the link does not hold yet, from Xero: the online address (with `kept`), or all of the figures. */
+async function readFigures(services: Services, link: Link, kept: LinkFigures | null): Promise<XeroFigures | FiguresProblem> {
   const connection = services.store.connections.get(link.connectionId ?? -1);
   if (!connection || connection.state !== 'active') return { problem: 'Xero is not connected.' };
   const gateway = services.gateways.for(connection.id);
   try {
-    if (link.xeroType === 'quote') return await quoteFigures(gateway, connection.tenantId, link);
-    const answer = await gateway.call('reading an invoice for its card', (s) =>
-      // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices
-      s.xero.accountingApi.getInvoice(s.tenantId, link.xeroId),
-    );
-    const inv = answer.invoices?.[0];
+    if (kept) return { ...kept, onlineUrl: await onlineInvoiceUrl(gateway, connection.tenantId, link.xeroId) };
+    const asOf = clock.now();
+    if (link.xeroType === 'quote') return await quoteFigures(gateway, connection.tenantId, link, asOf);
+    const inv = (await getInvoices(gateway, connection.tenantId, [link.xeroId])).get(link.xeroId.toLowerCase());
     if (!inv) return { problem: 'Xero did not return the invoice.' };
-    const status = String(inv.status ?? link.xeroStatus ?? '');
+    const status = inv.status || (link.xeroStatus ?? '');
     const online = status === 'AUTHORISED' || status === 'PAID' ? await onlineInvoiceUrl(gateway, connection.tenantId, link.xeroId) : null;
-    return {
-      total: money(inv.total),
-      amountPaid: money(inv.amountPaid),
-      amountDue: money(inv.amountDue),
-      currency: String(inv.currencyCode ?? ''),
-      dueDate: xeroDate(inv.dueDate),
-      status,
-      onlineUrl: online,
-    };
+    return { total: money(inv.total), amountPaid: money(inv.amountPaid), amountDue: money(inv.amountDue), currency: inv.currencyCode, dueDate: inv.dueDate ?? null, status, onlineUrl: online, asOf };
   } catch (err) {
     if (err instanceof LimitReached) return { problem: err.message, retryAt: err.retryAt };
     return { problem: err instanceof XeroApiError || err instanceof AppError ? err.message : 'Xero could not be read.' };
   }
 }
 
-/** A Xero date as `YYYY-MM-DD`: xero-node gives a Date, a `YYYY-MM-DD…` string or Xero's `/Date(ms+0000)/`. */
-function xeroDate(v: unknown): string | null {
-  if (v === undefined || v === null || v === '') return null;
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString().slice(0, 10);
-  const s = String(v);
-  const ms = /\/Date\((-?\d+)/.exec(s)?.[1];
-  if (ms) return new Date(Number(ms)).toISOString().slice(0, 10);
-  return /^\d{4}-\d{2}-\d{2}/.test(s) ? s.slice(0, 10) : null;
-}
-
 /** A quote's figures: its total and expiry date (quotes have nothing paid or due). */
-async function quoteFigures(gateway: XeroGateway, tenantId: string, link: Link): Promise<XeroFigures | { problem: string }> {
+async function quoteFigures(gateway: XeroGateway, tenantId: string, link: Link, asOf: number): Promise<XeroFigures | { problem: string }> {
   const q = (await getQuotes(gateway, tenantId, [link.xeroId])).get(link.xeroId.toLowerCase());
   if (!q) return { problem: 'Xero did not return the quote.' };
-  return { total: money(q.total), amountPaid: '0.00', amountDue: '0.00', currency: q.currencyCode, dueDate: q.dueDate ?? null, status: q.status, onlineUrl: null };
+  return { total: money(q.total), amountPaid: '0.00', amountDue: '0.00', currency: q.currencyCode, dueDate: q.dueDate ?? null, status: q.status, onlineUrl: null, asOf };
 }
 
 const money = (v: unknown) => (v === undefined || v === null ? '0.00' : Number(v).toFixed(2));

@@ -72,6 +72,11 @@ export function linkSpan(store: Store, connectionId: number, xeroType: XeroType)
 export interface PulledState {
   xeroStatus: string;
   amountPaid: string;
+  /** Xero's other figures of the document in the same answer (decimal text, YYYY-MM-DD). */
+  total: string;
+  amountDue: string;
+  currency: string;
+  dueDate: string | null;
   xeroUpdatedAt: number | null;
   /** The stage the sync moved the document to in this write; undefined when it did not move it. */
   movedToStage?: string;
@@ -86,6 +91,8 @@ export function recordPulled(store: Store, linkId: number, s: PulledState, now =
   store.db
     .prepare(
       `UPDATE links SET xero_status = @xeroStatus, xero_amount_paid = @amountPaid,
+         xero_total = @total, xero_amount_due = @amountDue, xero_currency = @currency, xero_due_date = @dueDate,
+         xero_figures_at = @now,
          xero_updated_at = coalesce(@xeroUpdatedAt, xero_updated_at),
          sync_stage_id = coalesce(@movedToStage, sync_stage_id),
          echo_stage_id = @stageAfterWrite, echo_expected_at = @now,
@@ -97,6 +104,10 @@ export function recordPulled(store: Store, linkId: number, s: PulledState, now =
       linkId,
       xeroStatus: s.xeroStatus,
       amountPaid: s.amountPaid,
+      total: s.total,
+      amountDue: s.amountDue,
+      currency: s.currency,
+      dueDate: s.dueDate,
       xeroUpdatedAt: s.xeroUpdatedAt,
       movedToStage: s.movedToStage ?? null,
       stageAfterWrite: s.stageAfterWrite,

@@ -39,6 +39,29 @@ interface LinkRow {
   b24_stage_id: string | null;
 }
 
+/** Xero's figures of an invoice or quote, decimal text; `asOf` when Xero's answer was read. */
+export interface LinkFigures {
+  status: string;
+  total: string;
+  amountPaid: string;
+  amountDue: string;
+  currency: string;
+  dueDate: string | null;
+  asOf: number;
+  onlineUrl: string | null;
+}
+
+interface FiguresRow {
+  xero_status: string | null;
+  xero_total: string | null;
+  xero_amount_paid: string | null;
+  xero_amount_due: string | null;
+  xero_currency: string | null;
+  xero_due_date: string | null;
+  xero_figures_at: number | null;
+  xero_online_url: string | null;
+}
+
 export type LinkInput = Omit<Link, 'id' | 'lastSyncedAt' | 'b24StageId'> & { b24StageId?: string | null };
 
 export class LinkRepository {
@@ -143,6 +166,42 @@ export class LinkRepository {
 
   setNote(id: number, note: string | null): void {
     this.sql('UPDATE links SET note = ? WHERE id = ?').run(note, id);
+  }
+
+  /**
+   * Xero's figures of a linked invoice or quote as the last push or status pull read them (migration 14), with the
+   * link's Xero status; null until Xero's answer carrying them was seen.
+   */
+  figures(id: number): LinkFigures | null {
+    const r = this.sql(
+      `SELECT xero_status, xero_total, xero_amount_paid, xero_amount_due, xero_currency, xero_due_date, xero_figures_at, xero_online_url
+       FROM links WHERE id = ?`,
+    ).get(id) as FiguresRow | undefined;
+    if (!r || r.xero_figures_at === null || r.xero_total === null) return null;
+    return {
+      status: r.xero_status ?? '',
+      total: r.xero_total,
+      amountPaid: r.xero_amount_paid ?? '0.00',
+      amountDue: r.xero_amount_due ?? '0.00',
+      currency: r.xero_currency ?? '',
+      dueDate: r.xero_due_date,
+      asOf: r.xero_figures_at,
+      onlineUrl: r.xero_online_url,
+    };
+  }
+
+  /** Keeps Xero's figures read in an answer at `asOf` (never older ones over newer). */
+  setFigures(id: number, f: Omit<LinkFigures, 'asOf' | 'onlineUrl' | 'status'>, asOf = clock.now()): void {
+    this.sql(
+      `UPDATE links SET xero_total = @total, xero_amount_paid = @amountPaid, xero_amount_due = @amountDue,
+         xero_currency = @currency, xero_due_date = @dueDate, xero_figures_at = @asOf
+       WHERE id = @id AND (xero_figures_at IS NULL OR xero_figures_at <= @asOf)`,
+    ).run({ id, total: f.total, amountPaid: f.amountPaid, amountDue: f.amountDue, currency: f.currency, dueDate: f.dueDate, asOf });
+  }
+
+  /** The online invoice's address Xero gave for this link (it does not change while the invoice exists). */
+  setOnlineUrl(id: number, url: string | null): void {
+    this.sql('UPDATE links SET xero_online_url = ? WHERE id = ?').run(url, id);
   }
 
   /** The links of one Xero object (a contact may be linked to a company and to its people). */

@@ -344,4 +344,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE import_records ADD COLUMN written TEXT;
     `,
   },
+  {
+    version: 14,
+    name: 'links: Xero\'s figures of a document as the last push or pull saw them',
+    sql: `
+      -- The card tab shows these without asking Xero: the push writes them from Xero's answer, the status pull
+      -- from each change it reads. xero_amount_paid (migration 3) is the paid figure; decimal text throughout.
+      ALTER TABLE links ADD COLUMN xero_total         TEXT;
+      ALTER TABLE links ADD COLUMN xero_amount_due    TEXT;
+      ALTER TABLE links ADD COLUMN xero_currency      TEXT;
+      ALTER TABLE links ADD COLUMN xero_due_date      TEXT;     -- YYYY-MM-DD: an invoice's due date, a quote's expiry
+      ALTER TABLE links ADD COLUMN xero_figures_at    INTEGER;  -- when Xero's answer carrying them was read
+      ALTER TABLE links ADD COLUMN xero_online_url    TEXT;     -- the online invoice's address, once Xero gave it
+    `,
+  },
 ];

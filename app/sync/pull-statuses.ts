@@ -278,6 +278,10 @@ export class PullStatuses {
       recordPulled(this.deps.store, link.id, {
         xeroStatus: change.status,
         amountPaid: change.amountPaid.toFixed(2),
+        total: change.total.toFixed(2),
+        amountDue: change.amountDue.toFixed(2),
+        currency: change.currency,
+        dueDate: change.dueDate,
         xeroUpdatedAt: change.updatedAt,
         ...(plan.movedTo ? { movedToStage: plan.movedTo } : {}),
         stageAfterWrite: plan.movedTo ?? plan.currentStage,

@@ -27,7 +27,7 @@ import type { XeroGateway, XeroGateways } from '../xero/gateway.js';
 import { announceCustomers, knownContactIds, resolveContacts, saveContactLinks, customerKey, type ResolvedContacts } from '../xero/contacts.js';
 import { listCurrencies } from '../xero/invoices.js';
 import type { PushFailure, PushItem, PushResult, XeroDocumentState } from '../xero/documents.js';
-import type { Link } from '../store/links.js';
+import type { Link, LinkFigures } from '../store/links.js';
 import { isExpectedEcho } from '../store/link-status.js';
 import type { SalesDocument } from './document.js';
 import type { DocumentKind, KindContext } from './document-kind.js';
@@ -522,6 +522,7 @@ export class PushDocuments<P> implements JobHandler {
         xeroUpdatedAt: state.updatedDateUTC ? state.updatedDateUTC.getTime() : null, b24StageId: doc.stageId,
       });
       store.links.setNote(saved.id, note);
+      store.links.setFigures(saved.id, figuresOf(state));
       const subject = `${doc.type}:${doc.id}`;
       store.activity.record({
         memberId, level: 'info', kind: previous ? `${kind}.updated` : `${kind}.created`, subject,
@@ -545,6 +546,7 @@ export class PushDocuments<P> implements JobHandler {
     const { store } = this.deps;
     store.transaction(() => {
       store.links.save({ ...c.link!, connectionId: round.connection.id, contentHash: c.hash, xeroStatus: state.status });
+      store.links.setFigures(c.link!.id, figuresOf(state));
       store.activity.record({
         memberId: round.memberId, level: 'warn', kind: `${this.kind.xeroType}.not_editable`, subject: `${c.doc.type}:${c.doc.id}`,
         message: this.kind.notEditable(c.doc, state.status),
@@ -637,4 +639,15 @@ function uniqueBy<T>(xs: T[], key: (x: T) => string): T[] {
   const seen = new Map<string, T>();
   for (const x of xs) if (!seen.has(key(x))) seen.set(key(x), x);
   return [...seen.values()];
+}
+
+/** Xero's figures in an answer, as the link keeps them for the card. */
+function figuresOf(state: XeroDocumentState): Omit<LinkFigures, 'asOf' | 'onlineUrl' | 'status'> {
+  return {
+    total: Decimal.of(state.total).toFixed(2),
+    amountPaid: Decimal.of(state.amountPaid).toFixed(2),
+    amountDue: Decimal.of(state.amountDue).toFixed(2),
+    currency: state.currencyCode,
+    dueDate: state.dueDate ?? null,
+  };
 }

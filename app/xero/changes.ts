@@ -6,6 +6,7 @@
 import type { Invoice, Quote } from 'xero-node';
 import { Decimal } from '../money.js';
 import type { XeroGateway } from './gateway.js';
+import { dayOf } from './documents.js';
 import { getInvoices } from './invoices.js';
 
 /** Invoices per page of a modified-since read (Xero's maximum). */
@@ -22,6 +23,8 @@ export interface XeroChange {
   total: Decimal;
   amountPaid: Decimal;
   amountDue: Decimal;
+  /** An invoice's due date, a quote's expiry date (YYYY-MM-DD), when Xero gives one. */
+  dueDate: string | null;
   updatedAt: number | null;
 }
 
@@ -96,6 +99,7 @@ export async function invoicesByIds(gateway: XeroGateway, tenantId: string, ids:
     total: Decimal.of(s.total),
     amountPaid: Decimal.of(s.amountPaid),
     amountDue: Decimal.of(s.amountDue),
+    dueDate: s.dueDate ?? null,
     updatedAt: s.updatedDateUTC ? s.updatedDateUTC.getTime() : null,
   }));
   return { changes, calls: gateway.stats.calls - before, complete: true };
@@ -111,6 +115,7 @@ function fromInvoice(inv: Invoice): XeroChange {
     total: Decimal.of(inv.total ?? 0),
     amountPaid: Decimal.of(inv.amountPaid ?? 0),
     amountDue: Decimal.of(inv.amountDue ?? 0),
+    dueDate: dayOf(inv.dueDate),
     updatedAt: timeOf(inv.updatedDateUTC),
   };
 }
@@ -125,6 +130,7 @@ function fromQuote(q: Quote): XeroChange {
     total: Decimal.of(q.total ?? 0),
     amountPaid: Decimal.ZERO,
     amountDue: Decimal.ZERO,
+    dueDate: dayOf(q.expiryDate),
     updatedAt: timeOf(q.updatedDateUTC),
   };
 }

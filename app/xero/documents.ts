@@ -150,8 +150,18 @@ export function stateOf(raw: {
     contactId: raw.contact?.contactID ?? null,
     lineItemIds: (raw.lineItems ?? []).map((l) => String(l.lineItemID)),
     updatedDateUTC: dateOf(raw.updatedDateUTC),
-    dueDate: typeof raw.dueDate === 'string' && raw.dueDate ? raw.dueDate.slice(0, 10) : null,
+    dueDate: dayOf(raw.dueDate),
   };
+}
+
+/** A Xero date as `YYYY-MM-DD`: xero-node gives a Date, a `YYYY-MM-DD…` string or Xero's `/Date(ms+0000)/`. */
+export function dayOf(v: unknown): string | null {
+  if (v === undefined || v === null || v === '') return null;
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString().slice(0, 10);
+  const s = String(v);
+  const ms = /\/Date\((-?\d+)/.exec(s)?.[1];
+  if (ms) return new Date(Number(ms)).toISOString().slice(0, 10);
+  return /^\d{4}-\d{2}-\d{2}/.test(s) ? s.slice(0, 10) : null;
 }
 
 /** xero-node turns `/Date(…)/` into a Date although it types some as string (xero-api.md §9). */
