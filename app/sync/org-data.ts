@@ -101,6 +101,8 @@ export class OrgDataCache {
     const connection = activeConnection(store, memberId);
     if (!connection) throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected yet. A portal administrator can connect it in the Xero connector app.', 409);
     const lists = await readOrgData(gateways.for(connection.id), connection.tenantId);
+    const before = store.settings.get<CachedOrgData>(memberId, ORG_KEY);
+    const changed = !before || before.connectionId !== connection.id || listsOf(before) !== listsOf(lists);
     const data: CachedOrgData = { ...lists, connectionId: connection.id, tenantName: connection.tenantName, readAt: clock.now() };
     store.settings.set(memberId, ORG_KEY, data);
     try {
@@ -110,7 +112,8 @@ export class OrgDataCache {
       logger.warn({ err, memberId }, 'the portal VAT list could not be read');
     }
     const retried = release ? store.transaction(() => MAPPING_ERROR_CODES.reduce((n, errorCode) => n + store.jobs.retryNow({ memberId, errorCode }), 0)) : 0;
-    store.activity.record({
+    // The log tells what changed: a read that found the same lists and released nothing leaves no line.
+    if (changed || retried) store.activity.record({
       memberId, level: 'info', kind: 'xero.org_data',
       message: `Read ${connection.tenantName ?? 'the organisation'}'s settings from Xero: ${data.accounts.length} accounts, ${data.taxRates.length} tax rates, ${data.currencies.length} currencies, ${data.brandingThemes.length} branding themes, ${data.trackingCategories.length} tracking categories.${retried ? ` ${retried} waiting document(s) tried again.` : ''}`,
     });
@@ -129,4 +132,9 @@ export class OrgDataCache {
 function activeConnection(store: Store, memberId: string): Connection | undefined {
   return store.connections.listForPortal(memberId).find((c) => c.state === 'active') ??
     store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected');
+}
+
+/** The lists of an organisation's settings as one comparable text (the time read left out). */
+function listsOf(d: OrgData): string {
+  return JSON.stringify([d.accounts, d.taxRates, d.currencies, d.brandingThemes, d.trackingCategories]);
 }
