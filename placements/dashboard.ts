@@ -168,7 +168,7 @@ async function dashboardRegions(services: Services, q: LogQuery, ctx: LiveContex
       what: ref ? documentLabel(t, ref) : t('attention.job'),
       reason: j.lastError ?? '',
       todo: todoFor(t, j.lastErrorCode),
-      since: j.updatedAt,
+      since: j.attentionSince ?? j.updatedAt,
     };
   });
 

@@ -176,6 +176,23 @@ describe('job outbox', () => {
     assert.equal(woken.attempts, 0);
   });
 
+  it('when a job needing attention is retried and meets the same cause again, then it keeps the time it first stood for it; a new cause starts anew', () => {
+    const s = store();
+    s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'k', payload: {} }, 1000);
+    const [j] = s.jobs.claimDue(1, undefined, 1000);
+    s.jobs.needsAttention(j.id, { code: 'SYNC.MISSING_ACCOUNT_CODE', message: 'no GL code' }, 1500);
+    for (const at of [5000, 9000]) {
+      s.jobs.retryNow({ errorCode: 'SYNC.MISSING_ACCOUNT_CODE' }, at);
+      const [again] = s.jobs.claimDue(1, undefined, at);
+      s.jobs.needsAttention(again.id, { code: 'SYNC.MISSING_ACCOUNT_CODE', message: 'still no GL code' }, at + 10);
+    }
+    assert.equal(s.jobs.get(j.id)!.attentionSince, 1500);
+    s.jobs.retryNow({ ids: [j.id] }, 12_000);
+    const [third] = s.jobs.claimDue(1, undefined, 12_000);
+    s.jobs.needsAttention(third.id, { code: 'SYNC.CUSTOMER_NOT_FOUND', message: 'no customer' }, 12_010);
+    assert.equal(s.jobs.get(j.id)!.attentionSince, 12_010);
+  });
+
   it('when the process stops with running jobs, then they are returned to the queue', () => {
     const s = store();
     s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'a', payload: {} }, 1000);

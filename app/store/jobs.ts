@@ -27,6 +27,8 @@ export interface Job<P = unknown> {
   updatedAt: number;
   /** The HTTP request that enqueued the job or last changed it (null for scheduled work). */
   requestId: string | null;
+  /** Since when the job has stood for its present cause (`lastErrorCode`); null when it never needed attention. */
+  attentionSince: number | null;
 }
 
 interface JobRow {
@@ -45,6 +47,7 @@ interface JobRow {
   created_at: number;
   updated_at: number;
   request_id: string | null;
+  attention_since: number | null;
 }
 
 export interface EnqueueInput {
@@ -193,14 +196,18 @@ export class JobRepository {
       .run(runAt, reason.message, reason.code, now, id);
   }
 
-  /** A permanent failure: kept with its reason until the cause is fixed or someone retries it. */
+  /**
+   * A permanent failure: kept with its reason until the cause is fixed or someone retries it. A retry (by hand, by a
+   * sweep, by a new event) that meets the same cause again keeps the time it first stood for it.
+   */
   needsAttention(id: number, error: { code: string; message: string }, now = clock.now()): void {
     this.db
       .prepare(
-        `UPDATE jobs SET state = 'needs_attention', locked_at = NULL, last_error = ?, last_error_code = ?,
-           updated_at = ? WHERE id = ?`,
+        `UPDATE jobs SET state = 'needs_attention', locked_at = NULL, last_error = @message, last_error_code = @code,
+           attention_since = CASE WHEN last_error_code = @code AND attention_since IS NOT NULL THEN attention_since ELSE @now END,
+           updated_at = @now WHERE id = @id`,
       )
-      .run(error.message, error.code, now, id);
+      .run({ message: error.message, code: error.code, now, id });
   }
 
   /** Puts `needs_attention` jobs back in the queue (by hand, or because their cause was fixed). */
@@ -343,6 +350,7 @@ function fromRow(r: JobRow): Job {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     requestId: r.request_id ?? null,
+    attentionSince: r.attention_since ?? null,
   };
 }
 

@@ -346,7 +346,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 14,
-    name: 'links: Xero\'s figures of a document as the last push or pull saw them',
+    name: 'links: Xero\'s figures of a document as the last push or pull saw them; jobs: since when they need attention',
     sql: `
       -- The card tab shows these without asking Xero: the push writes them from Xero's answer, the status pull
       -- from each change it reads. xero_amount_paid (migration 3) is the paid figure; decimal text throughout.
@@ -356,6 +356,8 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE links ADD COLUMN xero_due_date      TEXT;     -- YYYY-MM-DD: an invoice's due date, a quote's expiry
       ALTER TABLE links ADD COLUMN xero_figures_at    INTEGER;  -- when Xero's answer carrying them was read
       ALTER TABLE links ADD COLUMN xero_online_url    TEXT;     -- the online invoice's address, once Xero gave it
+      -- When a job first stood for its present cause: a retry that meets the same cause again keeps it.
+      ALTER TABLE jobs ADD COLUMN attention_since     INTEGER;
     `,
   },
 ];
