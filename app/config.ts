@@ -66,7 +66,7 @@ const envSchema = z.object({
   /** Days the data of a portal uninstalled with "clean data" is kept (restorable) before it is purged, 0..365. (Default: 7) */
   UNINSTALL_GRACE_DAYS: integer(0, 365).default(7),
   /**
-   * Longest a Bitrix24 REST request runs on the portal, 1..3600 s: 60 on Bitrix24 cloud (limits.md), a self-hosted
+   * Longest a Bitrix24 REST request runs on the portal, 1..3600 s: 60 on Bitrix24 cloud (docs/reference/bitrix24.md#limits), a self-hosted
    * portal's PHP max_execution_time. An import resumed after a crash reads back a lost batch once it can have ended.
    * (Default: 60)
    */

@@ -1,7 +1,7 @@
 /**
  * Exact decimal arithmetic for money (never binary floats): a value is a BigInt of units at a fixed
  * internal scale of 10 decimal places. Rounding is half away from zero, the way Xero rounds line tax and
- * totals (xero-api.md §3: "tax is computed per line, rounded to 2 dp, then summed").
+ * totals (docs/reference/xero.md#rounding: "tax is computed per line, rounded to 2 dp, then summed").
  */
 const SCALE = 10;
 const FACTOR = 10n ** BigInt(SCALE);

@@ -28,7 +28,7 @@ import { documentLink, documentRef, isDocumentType, subjectOf, type DocumentRef,
 import { ownValue } from '../app/own-keys.js';
 import { PdfCache, pdfKey } from './pdf-cache.js';
 
-/** Document type shown by each card placement. Source: bitrix24-rest.md §11. */
+/** Document type shown by each card placement. Source: docs/reference/bitrix24.md#placements. */
 const PLACEMENT_TYPES: Record<string, { type: DocumentType; noun: string }> = {
   CRM_SMART_INVOICE_DETAIL_TAB: { type: 'smart_invoice', noun: 'invoice' },
   CRM_INVOICE_DETAIL_TAB: { type: 'invoice', noun: 'invoice' },

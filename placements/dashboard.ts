@@ -33,7 +33,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** Rows per page of the activity log. */
 export const LOG_PAGE_SIZE = 20;
-/** Xero's own daily call limit per organisation (xero-api.md §2). */
+/** Xero's own daily call limit per organisation (docs/reference/xero.md#rate-limits). */
 export const XERO_DAY_LIMIT = 5000;
 
 /** Kind filters of the log: a label key and the activity kind prefixes it matches. */

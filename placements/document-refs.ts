@@ -1,7 +1,7 @@
 /**
  * How the pages name and link a document: `smart_invoice:42` (an activity subject) → "Invoice #42" and its card
  * in Bitrix24 (opened in a portal slider through the frame SDK's openPath, or as a plain link outside a frame).
- * Card paths: bitrix24-rest.md §11 (placement URI), e.g. /crm/type/31/details/42/.
+ * Card paths: docs/reference/bitrix24.md#placements (placement URI), e.g. /crm/type/31/details/42/.
  */
 import type { Translate } from '../app/http/i18n.js';
 import type { B24Type } from '../app/store/links.js';

@@ -66,7 +66,7 @@ export async function settingsSlider(services: Services, page: VerifiedPage, lan
 /**
  * Smart-invoice pipelines (one per category), classic invoices and quotes, with their stages, as Bitrix24 shows them
  * to the page's user: read with the user's own token, so a pipeline the user may not read is not listed
- * (crm-category-list.md: "filtered by access permissions"). Two batch calls: the pipelines, then their stages.
+ * (docs/reference/bitrix24.md#stages: "filtered by access permissions"). Two batch calls: the pipelines, then their stages.
  */
 async function pipelineViews(page: VerifiedPage): Promise<PipelineView[]> {
   const endpoint = page.portal.clientEndpoint;

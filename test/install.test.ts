@@ -258,7 +258,7 @@ describe('installing the app into Bitrix24', () => {
   it('when the list-toolbar import is opened, then an admin gets the import slider, a non-admin 403 and a forged AUTH_ID 401', async () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();
-    // A list toolbar posts the app-page fields and PLACEMENT, without PLACEMENT_OPTIONS (widgets/crm/list-toolbar.md).
+    // A list toolbar posts the app-page fields and PLACEMENT, without PLACEMENT_OPTIONS (docs/reference/bitrix24.md#placements).
     const open = (userId: number, extra: Record<string, string> = {}) => {
       const { PLACEMENT_OPTIONS: _none, ...auth } = b24.frameAuth(userId);
       return postForm(`${c.url}/placements/import?DOMAIN=${auth.DOMAIN}&PROTOCOL=0`, { ...auth, PLACEMENT: 'CRM_COMPANY_LIST_TOOLBAR', ...extra });

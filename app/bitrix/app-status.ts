@@ -5,8 +5,8 @@
  * Bitrix24 says "not installed" in two ways only: `app.info` answers a valid token with `INSTALLED: false`, or the
  * portal refuses the token because the app it was issued to is not installed — 401 `APPLICATION_NOT_FOUND`
  * "Application not found" (the portal's record of the app is inactive; checked before the token's expiry) or
- * `ERROR_OAUTH`/`NOT_INSTALLED` "Application not installed" (the OAuth server's record). Sources: app-info.md;
- * on-app-uninstall.md ("all access permissions for the application to the API are removed"); Bitrix24's rest module
+ * `ERROR_OAUTH`/`NOT_INSTALLED` "Application not installed" (the OAuth server's record). Sources: docs/reference/bitrix24.md#users-and-admin-rights;
+ * docs/reference/bitrix24.md#events ("all access permissions for the application to the API are removed"); Bitrix24's rest module
  * `Bitrix\Rest\OAuth\Auth::onRestCheckAuth` and the OAuth server's `Bitrix\OAuth\Client\Application::checkAppStatus`.
  * An expired or unknown token (`expired_token`, `invalid_token`) or a refused renewal (`invalid_grant`) says nothing
  * about the install.

@@ -63,7 +63,7 @@ const SELECT = {
 
 /** Every company or contact of the portal in the directory's compact form, one page of 50 at a time (50 pages per call). */
 export async function* customerPages(client: PortalClient, kind: 'company' | 'contact'): AsyncGenerator<B24Customer[]> {
-  // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-list.html (keyset paging, huge-data.md)
+  // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-list.html (keyset paging, docs/reference/bitrix24.md#lists-and-paging)
   for await (const rows of client.pages(`crm.${kind}.list`, { select: SELECT[kind] }, { idKey: 'ID' })) yield rows.map((r) => customerOf(kind, r));
 }
 
@@ -90,7 +90,7 @@ export interface RequisiteInput {
 /**
  * The batch commands that create what of one company or contact Bitrix24 does not hold yet: the record (key `k`),
  * its requisite (`${k}_rq`) and an address per type (`${k}_a${type}`). A part already `written` is not sent again and
- * its id stands where `$result[…]` would name it (batch.md: `$result[key]` names an earlier command's result).
+ * its id stands where `$result[…]` would name it (docs/reference/bitrix24.md#batch: `$result[key]` names an earlier command's result).
  */
 export function createCommands(k: string, kind: 'company' | 'contact', fields: CustomerFields, requisite: RequisiteInput | null, written: Record<string, string> = {}): BatchCalls {
   const out: BatchCalls = {};
@@ -186,7 +186,7 @@ export async function readDetails(client: PortalClient, refs: { kind: 'company' 
     });
     const { results, errors } = await client.batch(calls);
     chunk.forEach((r, n) => {
-      // No answer at all is a read that did not happen (batch.md), never a record deleted: the caller's job retries.
+      // No answer at all is a read that did not happen (docs/reference/bitrix24.md#batch), never a record deleted: the caller's job retries.
       if (!(`g${n}` in results) && errors[`g${n}`] === undefined) {
         throw new AppError('B24.NO_ANSWER', `Bitrix24 gave no answer for the ${r.kind} ${r.id}; it will be read again.`, 502);
       }

@@ -36,7 +36,7 @@ export const documentKey = (doc: DocumentRef) => `${doc.type}:${doc.id}`;
  * One `batch` call with the user's token; answers the sub-results and errors by command key. Timeout 10 s; no
  * retry (the user reloads). The token goes only into the body, never into a URL or a log line.
  */
-// https://apidocs.bitrix24.com/api-reference/how-to-call-rest-api/batch.html
+// https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html
 export async function userBatch(
   clientEndpoint: string,
   authId: string,

@@ -10,7 +10,7 @@ import type { ListLabels } from './list-labels.js';
 import { operatingLimitReached, type BatchCalls, type BatchOutcome, type PortalClient } from './portal-client.js';
 
 export const ENTITY_TYPE = { smart_invoice: 31, quote: 7, company: 4, contact: 3 } as const;
-/** Product-row owner types (bitrix24-rest.md §1). */
+/** Product-row owner types (docs/reference/bitrix24.md#crm-object-types). */
 const OWNER_TYPE = { smart_invoice: 'SI', quote: 'Q' } as const;
 
 export interface DocumentRef {
@@ -252,8 +252,8 @@ async function labelledFields(
 
 /**
  * How the commands that read one record ended: undefined when each answered; 'not-found' only when Bitrix24 itself
- * said so (`NOT_FOUND`, or a legacy method's code-less "Not found", crm-item-get.md and the crm.quote.get fixture);
- * otherwise a failed read. A command with neither a result nor an error (batch.md: what `halt` leaves unanswered) is
+ * said so (`NOT_FOUND`, or a legacy method's code-less "Not found", docs/reference/bitrix24.md#errors and the crm.quote.get fixture);
+ * otherwise a failed read. A command with neither a result nor an error (docs/reference/bitrix24.md#batch: what `halt` leaves unanswered) is
  * a read that did not happen, retried, never a deletion.
  */
 export function commandFailure(answer: Pick<BatchOutcome, 'results' | 'errors' | 'codes'>, keys: string[], what: string): ReadFailure | 'not-found' | undefined {
@@ -313,7 +313,7 @@ function customFields(raw: unknown): Record<string, unknown> {
 
 /**
  * One product row. `priceNetto`/`priceBrutto` are unit prices before discount without/with tax;
- * `discountTypeId` 1 = absolute per unit, 2 = percent (bitrix24-rest.md §3).
+ * `discountTypeId` 1 = absolute per unit, 2 = percent (docs/reference/bitrix24.md#product-rows).
  */
 export function fromRow(r: z.infer<typeof rowSchema>): Omit<DocumentLine, 'accountCode'> & { accountCode: null } {
   const taxIncluded = (r.taxIncluded ?? 'N') === 'Y';
@@ -347,7 +347,7 @@ function fromClassic(ref: DocumentRef, raw: unknown) {
   const inv = classicSchema.parse(raw);
   const lines = inv.PRODUCT_ROWS.map((r) => {
     const taxIncluded = (r.VAT_INCLUDED ?? 'N') === 'Y';
-    // VAT_RATE is a coefficient (0.2 = 20 %) on classic invoices (bitrix24-rest.md §1).
+    // VAT_RATE is a coefficient (0.2 = 20 %) on classic invoices (docs/reference/bitrix24.md#classic-invoices).
     const coefficient = r.VAT_RATE === null || r.VAT_RATE === undefined || r.VAT_RATE === '' ? null : Decimal.of(r.VAT_RATE);
     const taxRate = coefficient === null ? null : coefficient.mul(100);
     const quantity = Decimal.of(r.QUANTITY ?? 0);

@@ -41,7 +41,7 @@ export interface BatchOutcome {
 
 /**
  * Bitrix24 blocks a method whose operating time is spent until enough of it leaves the method's window of ten
- * one-minute buckets (bitrix24-rest.md §9; https://apidocs.bitrix24.com/limits.html): the work waits a minute, when
+ * one-minute buckets (docs/reference/bitrix24.md#limits; https://apidocs.bitrix24.com/limits.html): the work waits a minute, when
  * the oldest bucket has left, instead of the call sleeping.
  */
 export const OPERATING_RETRY_MS = 60_000;
@@ -137,7 +137,7 @@ export class PortalClient {
   /**
    * Reads a list method with keyset paging (`start: -1`, ascending by `idKey`, `>idKey` filter), 50 pages of 50 rows
    * per `batch` call: each command's cursor names the last row of the command before it (`$result[p0][49][ID]`,
-   * batch.md), so a caller gets 2,500 rows per call yet holds one page at a time (the first call asks for one page
+   * docs/reference/bitrix24.md#batch), so a caller gets 2,500 rows per call yet holds one page at a time (the first call asks for one page
    * only, so a short list costs one list command). It stops at the first short page;
    * the later commands of that batch, whose reference had no row to name, are not read.
    */
@@ -266,7 +266,7 @@ export class PortalClients {
     } as B24OAuthParams;
     const b24 = new B24OAuth(params, { clientId, clientSecret }, {
       restrictionParams: {
-        // Self-hosted portals have no leaky bucket by default (bitrix24-rest.md §9); these are the
+        // Self-hosted portals have no leaky bucket by default (docs/reference/bitrix24.md#limits); these are the
         // Enterprise cloud numbers, kept as a courtesy ceiling. The SDK backs off on 503 by itself.
         rateLimit: { burstLimit: 250, drainRate: 5, adaptiveEnabled: true },
         retryOnNetworkError: false,
@@ -327,7 +327,7 @@ function refusalOf(e: unknown): string {
 
 /**
  * A command's parameters as the query string of a batch line, nested the PHP way (`fields[EMAIL][0][VALUE]=…`), as
- * Bitrix24 parses it (batch.md); `undefined` is left out and `null` sent empty.
+ * Bitrix24 parses it (docs/reference/bitrix24.md#batch); `undefined` is left out and `null` sent empty.
  */
 export function phpQuery(params: Record<string, unknown>): string {
   const parts: string[] = [];
@@ -352,7 +352,7 @@ function b24Error(method: string, message: string): AppError {
   return new AppError('B24.CALL_FAILED', `Bitrix24 ${method} failed: ${message}`, 502);
 }
 
-/** OPERATION_TIME_LIMIT (HTTP 429) on a call or a batch command. Source: bitrix24-rest.md §9. */
+/** OPERATION_TIME_LIMIT (HTTP 429) on a call or a batch command. Source: docs/reference/bitrix24.md#limits. */
 function isOperatingLimit(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return e?.code === 'OPERATION_TIME_LIMIT' || /operation time limit/i.test(String(e?.message ?? ''));

@@ -6,7 +6,7 @@
  * the posted refresh token with its client secret to `B24_OAUTH_URL` and takes `member_id` and `client_endpoint` from
  * the answer (the answer's `domain` names the OAuth server, so the portal's domain is the endpoint's host). The only
  * hosts this contacts are `B24_OAUTH_URL` and, afterwards, the endpoint it returned: a request can never make the
- * connector call a host it names. Source: bitrix24-rest.md §7; fixture oauth.refresh.response.json.
+ * connector call a host it names. Source: docs/reference/bitrix24.md#oauth-tokens; fixture oauth.refresh.response.json.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';

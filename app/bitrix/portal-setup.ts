@@ -6,7 +6,7 @@
 import type { Manifest } from '../manifest.js';
 import type { BatchCalls, PortalClient } from './portal-client.js';
 
-/** Document events, bound online (fast path) and offline (nothing lost). Source: bitrix24-rest.md §10. */
+/** Document events, bound online (fast path) and offline (nothing lost). Source: docs/reference/bitrix24.md#events. */
 export const DOCUMENT_EVENTS = [
   'ONCRMINVOICEADD', 'ONCRMINVOICEUPDATE', 'ONCRMINVOICESETSTATUS', 'ONCRMINVOICEDELETE',
   'ONCRMDYNAMICITEMADD', 'ONCRMDYNAMICITEMUPDATE', 'ONCRMDYNAMICITEMDELETE',
@@ -33,7 +33,7 @@ const PLACEMENT_LABELS: Record<string, { title: string; description: string }> =
   ...Object.fromEntries(IMPORT_PLACEMENTS.map((c) => [c, { title: 'Import from Xero', description: 'Import companies, contacts and products from Xero' }])),
 };
 
-/** The sync-state fields written back to documents. Source: bitrix24-rest.md §5. */
+/** The sync-state fields written back to documents. Source: docs/reference/bitrix24.md#user-fields. */
 export const SYNC_FIELDS = [
   { postfix: 'XERO_ID', type: 'string', label: 'Xero invoice ID' },
   { postfix: 'XERO_NUMBER', type: 'string', label: 'Xero number' },
@@ -51,7 +51,7 @@ export const FIELD_OWNERS = [
 
 /**
  * The connector's `auth_connector` key: its own REST writes carry it, so they stay out of its offline queue
- * (bitrix24-rest.md §10). Offline bindings and `event.offline.get` use the same key.
+ * (docs/reference/bitrix24.md#events). Offline bindings and `event.offline.get` use the same key.
  */
 export const AUTH_CONNECTOR = 'xero_connector';
 
@@ -162,7 +162,7 @@ export async function setUpPortal(client: PortalClient, manifest: Manifest, publ
       );
     }
   }
-  // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/userfield/crm-invoice-userfield-add.html
+  // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-user-field-add.html
   const classicExisting = fieldNames(have.classicFields);
   if (read.errors.classicFields) {
     report.problems.push(`Classic invoices are not available on this portal (${read.errors.classicFields}).`);

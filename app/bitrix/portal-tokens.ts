@@ -1,6 +1,6 @@
 /**
  * A portal's token pair: the one place the stored pair is renewed. Refresh tokens are single-use — Bitrix24's OAuth
- * server refuses a spent one with `invalid_grant` (bitrix24-rest.md §7) — so two renewals of the same pair at once
+ * server refuses a spent one with `invalid_grant` (docs/reference/bitrix24.md#oauth-tokens) — so two renewals of the same pair at once
  * always end with one of them refused. Renewal is therefore single-flight: within this process one promise per portal
  * (every caller that needs new tokens meanwhile waits for it), and across processes sharing the store (the connector
  * and `npm run import`) the `b24-token:<member_id>` lease, under which the stored pair is read again before the OAuth

@@ -2,7 +2,7 @@
  * Replays of Bitrix24 events: an event whose `ts` lies far from now, or that repeats one already taken, is ignored.
  * Memory is bounded: only events inside the window are remembered, and at most `capacity` of them.
  * Events are hints anyway (their documents are re-read, deletions and uninstalls confirmed with the portal); this
- * keeps a captured event from being played back at the connector over and over. Source: bitrix24-rest.md §10 (`ts`).
+ * keeps a captured event from being played back at the connector over and over. Source: docs/reference/bitrix24.md#events (`ts`).
  */
 import { clock } from '../clock.js';
 import { createHash } from 'node:crypto';

@@ -5,7 +5,8 @@
  * compare). App pages and placements: the `member_id` must be a known portal and the posted `AUTH_ID` must be
  * confirmed by that portal as a token of this app (`app.info` CODE = B24_CLIENT_ID) and of a user (`profile`),
  * asked at the stored client endpoint, never the request's DOMAIN.
- * Source: bitrix24-rest.md §10 (authenticity) and §11 (verify placements).
+ * Source: docs/reference/bitrix24.md#events (authenticity) and
+ * docs/reference/bitrix24.md#users-and-admin-rights (verify placements).
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -135,7 +136,7 @@ const confirmAnswer = z.object({
  */
 // https://apidocs.bitrix24.com/api-reference/common/system/app-info.html
 // https://apidocs.bitrix24.com/api-reference/common/users/profile.html
-// https://apidocs.bitrix24.com/api-reference/how-to-call-rest-api/batch.html
+// https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html
 export async function confirmUser(clientEndpoint: string, authId: string, appClientId: string | undefined): Promise<PageUser> {
   if (!appClientId) {
     throw new AppError('B24.NOT_CONFIGURED', 'B24_CLIENT_ID is not set, so no Bitrix24 session can be confirmed.', 503);

@@ -1,6 +1,6 @@
 /**
  * Stages of Bitrix24 documents and what a Xero status means for them. Defaults come from each pipeline's stage
- * semantics (`crm.status.list`: `SEMANTICS` null = in progress, "S" = success, "F" = failure; bitrix24-rest.md §2),
+ * semantics (`crm.status.list`: `SEMANTICS` null = in progress, "S" = success, "F" = failure; docs/reference/bitrix24.md#stages),
  * never from hard-coded ids; the admin's map in settings overrides them per pipeline.
  */
 import type { B24Type } from '../store/links.js';
@@ -26,7 +26,10 @@ export interface Pipeline {
 /** What a Xero status asks of a document: move forward to "sent", to success, or to failure. */
 export type StageRole = 'sent' | 'success' | 'failure';
 
-/** Xero statuses that move a document, per document kind (xero-api.md §4, §5). Others (DRAFT, SUBMITTED) leave it. */
+/**
+ * Xero statuses that move a document, per document kind (docs/reference/xero.md#invoices, docs/reference/xero.md#quotes). Others (DRAFT,
+ * SUBMITTED) leave it.
+ */
 export const ROLE_OF_STATUS: Record<'invoice' | 'quote', Record<string, StageRole>> = {
   invoice: { AUTHORISED: 'sent', PAID: 'success', VOIDED: 'failure', DELETED: 'failure' },
   quote: { SENT: 'sent', ACCEPTED: 'success', INVOICED: 'success', DECLINED: 'failure', DELETED: 'failure' },
@@ -56,7 +59,7 @@ export async function loadPipelines(client: PortalClient, entityIds: string[]): 
     );
     chunk.forEach((entityId, n) => {
       if (errors[`p${n}`] !== undefined) return;
-      // No answer at all is a read that did not happen (batch.md), never a pipeline without stages.
+      // No answer at all is a read that did not happen (docs/reference/bitrix24.md#batch), never a pipeline without stages.
       if (!(`p${n}` in results)) throw new AppError('B24.NO_ANSWER', `Bitrix24 gave no answer for the stages of ${entityId}; they will be read again.`, 502);
       out.set(entityId, pipelineOf(entityId, results[`p${n}`]));
     });

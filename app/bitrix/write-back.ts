@@ -56,7 +56,7 @@ export async function writeBackXeroState(client: PortalClient, written: { doc: S
       calls[`${doc.type}_${doc.id}`] = updateCall(doc, xeroFieldValues(doc.type, { id: state.id, number: state.number, status: state.status, amountDue: state.amountDue }));
     }
     const { results, errors } = await client.batch(calls);
-    // A command with neither a result nor an error was not written (batch.md): it fails like a refusal, and is tried again.
+    // A command with neither a result nor an error was not written (docs/reference/bitrix24.md#batch): it fails like a refusal, and is tried again.
     const failed = [...Object.entries(errors), ...Object.keys(calls).filter((k) => !(k in results) && errors[k] === undefined).map((k) => [k, 'Bitrix24 gave no answer'])];
     if (failed.length) throw new Error(failed.map(([k, m]) => `${k}: ${m}`).join('; '));
   }

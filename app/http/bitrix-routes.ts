@@ -115,7 +115,7 @@ export function bitrixRoutes(services: Services): Router {
       replays.remember(event, at);
       services.outbox.wake();
     } else {
-      // No access token comes with ONAPPUNINSTALL: the application token is its only signature (bitrix24-rest.md §10).
+      // No access token comes with ONAPPUNINSTALL: the application token is its only signature (docs/reference/bitrix24.md#events).
       const portal = verifyEvent(store, event);
       const at = portalNow(portal);
       const verdict = replays.check(event, at);

@@ -1,7 +1,7 @@
 /**
  * POST /xero/webhooks: verifies the signature on the raw body, stores the events as jobs, then answers
  * 200 with an empty body (401 for a bad signature), no cookies, well within Xero's 5 s. An empty, correctly
- * signed batch is Xero's intent-to-receive check. Source: xero-api.md §8.
+ * signed batch is Xero's intent-to-receive check. Source: docs/reference/xero.md#webhooks.
  */
 import { clock } from '../clock.js';
 import express, { Router } from 'express';

@@ -135,7 +135,7 @@ export class ConnectXero {
       const listed = await this.identity.tenants(tokens.accessToken);
       if (listed.length === 1) tenant = listed[0];
     } catch (err) {
-      // Custom connections need no tenant id (xero-api.md §1); the list is only for the organisation's name.
+      // Custom connections need no tenant id (docs/reference/xero.md#custom-connections); the list is only for the organisation's name.
       this.logger.info({ err }, 'custom connection: organisation list unavailable; connecting without a tenant id');
     }
     return this.connect(memberId, tokens, tenant, 'client_credentials');

@@ -3,7 +3,7 @@
  * Records are reserved (`clear: 0` → `process_id`), turned into push jobs in one SQLite transaction, and only
  * then cleared in Bitrix24; if storing fails they are flagged with `event.offline.error` and fetched again next time. Records without
  * the document id (the docs' samples show `EVENT_DATA: false`) start a reconciliation sweep instead.
- * Source: bitrix24-rest.md §10 (offline events).
+ * Source: docs/reference/bitrix24.md#offline-events.
  */
 import { clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -28,7 +28,7 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
   const client = deps.portals.for(memberId);
   let total = 0;
   for (let round = 0; round < 100; round++) {
-    // https://apidocs.bitrix24.com/api-reference/events/offline-events/event-offline-get.html
+    // https://apidocs.bitrix24.com/api-reference/events/event-offline-get.html
     // `error: 1`: records flagged by a drain whose store refused the write (locked, disk full) are taken again.
     const got = await client.call<{ process_id: string | null; events: OfflineRecord[] }>('event.offline.get', { clear: 0, limit: PAGE, error: 1, auth_connector: AUTH_CONNECTOR });
     const events = got.events ?? [];
@@ -45,11 +45,11 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
         if (needsSweep) deps.store.jobs.enqueue({ memberId, kind: 'reconcile', key: `reconcile:${memberId}`, payload: { reason: 'offline event without id' } });
       });
     } catch (err) {
-      // https://apidocs.bitrix24.com/api-reference/events/offline-events/event-offline-error.html
+      // https://apidocs.bitrix24.com/api-reference/events/event-offline-error.html
       await client.call('event.offline.error', { process_id: got.process_id, message_id: events.map((e) => e.MESSAGE_ID), auth_connector: AUTH_CONNECTOR });
       throw err;
     }
-    // https://apidocs.bitrix24.com/api-reference/events/offline-events/event-offline-clear.html
+    // https://apidocs.bitrix24.com/api-reference/events/event-offline-clear.html
     await client.call('event.offline.clear', { process_id: got.process_id, auth_connector: AUTH_CONNECTOR });
     total += events.length;
     if (events.length < PAGE) break;

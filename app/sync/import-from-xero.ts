@@ -50,7 +50,7 @@ export interface ImportDeps {
   requestLimitMs?: number;
 }
 
-/** Bitrix24 cuts a REST request after 60 s (cloud; a self-hosted portal: its PHP max_execution_time): limits.md. */
+/** Bitrix24 cuts a REST request after 60 s (cloud; a self-hosted portal: its PHP max_execution_time): docs/reference/bitrix24.md#limits. */
 export const B24_REQUEST_LIMIT_MS = 60_000;
 
 export interface ImportRequest {

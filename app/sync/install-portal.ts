@@ -102,8 +102,8 @@ export class InstallPortal {
   /**
    * ONAPPUPDATE. Checked first, without calling anyone: the portal must be on record and installed, and an endpoint
    * the event names must be its own. Signed with the stored application token, it only rebinds (the tokens on record
-   * stay; the posted ones are not needed). A new application token (an update brings one: on-app-update.md,
-   * bitrix24-rest.md §10) is adopted only when the OAuth server says the posted refresh token belongs to this portal (same member_id
+   * stay; the posted ones are not needed). A new application token (an update brings one:
+   * docs/reference/bitrix24.md#events) is adopted only when the OAuth server says the posted refresh token belongs to this portal (same member_id
    * and endpoint) and its user is an admin; the pair from that refresh is kept, since the refresh consumed the posted
    * one. `beforeOAuth` runs just before that refresh (the route's bounds per address and member_id).
    */
@@ -250,7 +250,7 @@ export class InstallPortal {
   }
 
   private queueRebind(memberId: string): void {
-    // Bitrix24 drops the app's bindings around an update (event-bind.md): bind again once it settled.
+    // Bitrix24 drops the app's bindings around an update (docs/reference/bitrix24.md#events): bind again once it settled.
     this.deps.store.jobs.enqueue({ memberId, kind: 'portal-setup', key: `portal-setup:${memberId}`, payload: { reason: 'updated' }, runAt: clock.now() + REBIND_DELAY_MS });
   }
 

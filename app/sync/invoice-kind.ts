@@ -99,7 +99,7 @@ async function invoiceQuotes(written: { doc: SalesDocument }[], ctx: KindContext
 export const invoiceKind: DocumentKind<Invoice> = {
   xeroType: 'invoice',
   noun: 'invoice',
-  // Xero statuses in which Bitrix24 edits still reach the Xero invoice (xero-api.md §4).
+  // Xero statuses in which Bitrix24 edits still reach the Xero invoice (docs/reference/xero.md#invoices).
   editable: new Set(['DRAFT', 'SUBMITTED']),
   enabled: () => true,
   prepare(doc, { store, memberId, connectionId }) {

@@ -236,7 +236,7 @@ export class PullStatuses {
 
   /**
    * UF name → the key `crm.item.*` uses for it, per entity type, from `crm.item.fields` (`upperName`), since the
-   * camelCase form of names like UF_CRM_SMART_INVOICE_XERO_STATUS is not documented (bitrix24-rest.md §5).
+   * camelCase form of names like UF_CRM_SMART_INVOICE_XERO_STATUS is not documented (docs/reference/bitrix24.md#crm-items).
    */
   private async fieldKeysFor(client: PortalClient, memberId: string, pending: Pending[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();

@@ -31,7 +31,7 @@ export function quoteStatusOfStage(pipeline: Pipeline | undefined, stage: Stage 
 export const quoteKind: DocumentKind<Quote> = {
   xeroType: 'quote',
   noun: 'quote',
-  // Xero accepts content edits of DRAFT and SENT quotes (xero-api.md §5).
+  // Xero accepts content edits of DRAFT and SENT quotes (docs/reference/xero.md#quotes).
   editable: new Set(['DRAFT', 'SENT']),
   followsFirstStage: true,
   enabled: (settings) => settings.quoteSync,

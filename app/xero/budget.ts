@@ -1,5 +1,5 @@
 /**
- * Xero's daily call budget per organisation, planned by priority (xero-api.md §2: 5,000 calls a day per tenant; the
+ * Xero's daily call budget per organisation, planned by priority (docs/reference/xero.md#rate-limits: 5,000 calls a day per tenant; the
  * free Starter tier 1,000). Xero counts a rolling 24 hours; so does the plan:
  * - pushes and write-backs may spend the whole budget;
  * - status polls stop when only the pushes' reserve is left, and stretch before that as the budget runs low;

@@ -1,6 +1,6 @@
 /**
  * What changed in Xero: invoices and quotes modified since a moment (`If-Modified-Since`, paged up to 1000 per
- * page for invoices, xero-api.md §3), and invoices by id for webhook events (`IDs=`, ≤ 50 per call, §2).
+ * page for invoices, docs/reference/xero.md#reads), and invoices by id for webhook events (`IDs=`, ≤ 50 per call, same section).
  * Answers are mapped once here into `XeroChange`, the only shape the status pull sees.
  */
 import type { Invoice, Quote } from 'xero-node';
@@ -135,7 +135,7 @@ function fromQuote(q: Quote): XeroChange {
   };
 }
 
-/** xero-node turns `/Date(…)/` into a Date although it types some as string (xero-api.md §9). */
+/** xero-node turns `/Date(…)/` into a Date although it types some as string (docs/reference/xero.md#xero-node). */
 function timeOf(v: unknown): number | null {
   if (v instanceof Date) return v.getTime();
   if (typeof v === 'string' && v) {

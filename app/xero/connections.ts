@@ -2,7 +2,7 @@
  * One xero-node client per connection, always holding a usable access token.
  *
  * Refresh is single-flight per connection: concurrent callers share one refresh, and the rotated refresh
- * token is saved in the same statement as the access token (xero-api.md §1: Xero rotates on every refresh,
+ * token is saved in the same statement as the access token (docs/reference/xero.md#oauth: Xero rotates on every refresh,
  * and a lost rotation ends in `invalid_grant`). `invalid_grant` marks the connection "needs reconnect"
  * and pauses its jobs instead of failing them; reconnecting resumes them.
  */
@@ -89,7 +89,7 @@ export class XeroConnections {
 
   /**
    * After Xero refused the organisation (403, or 401 to a token just renewed): asks Xero which organisations the token
-   * still reaches (GET /connections, xero-api.md §1). When this one is gone — a Xero user removed the app from the
+   * still reaches (GET /connections, docs/reference/xero.md#tenants). When this one is gone — a Xero user removed the app from the
    * organisation, or the authorisation was revoked — the connection needs reconnecting and its jobs pause; returns
    * whether that happened. A custom connection has no consent to renew, so it is left as it is.
    */
@@ -152,7 +152,7 @@ export class XeroConnections {
     } catch (err) {
       // A racing renewal (a process outside the lease, or an answer seen elsewhere) spent the refresh token and stored
       // the rotated pair meanwhile: the session goes on with those — or one more refresh with them — instead of
-      // asking for a reconnect (xero-api.md §1: a used refresh token is refused once its grace period is over).
+      // asking for a reconnect (docs/reference/xero.md#oauth: a used refresh token is refused once its grace period is over).
       const rotated = isInvalidGrant(err) ? this.store.connections.get(connectionId) : undefined;
       if (rotated?.state === 'active' && rotated.refreshToken && rotated.refreshToken !== connection.refreshToken) {
         if (fresh(rotated) && rotated.accessToken !== connection.accessToken) return rotated;
@@ -189,7 +189,7 @@ export class XeroConnections {
       this.#clients.set(connection.id, cached);
     }
     if (cached.accessToken !== connection.accessToken) {
-      // Build a new token set object per change: never mutate what the SDK holds (style.md §10).
+      // Build a new token set object per change: never mutate what the SDK holds (docs/reference/xero.md#xero-node).
       cached.xero.setTokenSet({
         access_token: connection.accessToken!,
         refresh_token: connection.refreshToken ?? undefined,

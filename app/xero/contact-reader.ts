@@ -1,6 +1,6 @@
 /**
  * Xero contacts and items as the import and the contact sync see them: read page by page (1,000 contacts per
- * page, Xero's maximum, xero-api.md §3) and mapped once into the project's own `XeroParty` / `XeroItem` shapes.
+ * page, Xero's maximum, docs/reference/xero.md#reads) and mapped once into the project's own `XeroParty` / `XeroItem` shapes.
  * Nothing downstream touches xero-node's models.
  */
 import type { Contact, Item } from 'xero-node';

@@ -3,7 +3,7 @@
  * duplicate contact:
  * 1. a stored link wins (no call);
  * 2. else a Xero contact whose ContactNumber is `b24:<kind>:<id>` (one `GET /Contacts?where=…` per 25 customers);
- * 3. else the active Xero contact with the same name (names are unique among active contacts, xero-api.md §6), when
+ * 3. else the active Xero contact with the same name (names are unique among active contacts, docs/reference/xero.md#contacts), when
  *    the e-mail addresses do not contradict each other (one `GET` per 25 names);
  * 4. else created, all in one `PUT /Contacts` per 50 with `summarizeErrors=false` and an Idempotency-Key; an element
  *    refused because the name "is already assigned to another contact" (someone created it meanwhile, or it is
@@ -19,7 +19,7 @@ import type { DocumentCustomer } from '../sync/document.js';
 import { validationMessages } from './errors.js';
 import type { XeroGateway } from './gateway.js';
 
-/** Customers per `where` look-up (URL length, xero-api.md §2). */
+/** Customers per `where` look-up (URL length, docs/reference/xero.md#reads). */
 export const CONTACTS_PER_LOOKUP = 25;
 /** Contacts per create request. */
 export const CONTACTS_PER_CREATE = 50;
@@ -310,7 +310,7 @@ function contactOf(c: DocumentCustomer, nameOverride?: string): Contact {
 
 /** Pending customers from which a full read of the contacts is cheaper than look-ups. */
 const SCAN_AT = 25;
-/** Contacts per page of the full read (Xero's maximum page size, xero-api.md §3). */
+/** Contacts per page of the full read (Xero's maximum page size, docs/reference/xero.md#reads). */
 const SCAN_PAGE = 1000;
 /** Longest full read, in pages; bigger organisations fall back to what was read plus the create-and-heal path. */
 const SCAN_MAX_PAGES = 20;

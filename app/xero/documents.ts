@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import { AppError, LimitReached } from '../errors.js';
 import { validationMessages, XeroApiError } from './errors.js';
 
-/** Documents per write request (Xero recommends ≤ 50, xero-api.md §2). */
+/** Documents per write request (Xero recommends ≤ 50, docs/reference/xero.md#writes). */
 export const DOCUMENT_BATCH_SIZE = 50;
-/** GUIDs per `IDs=` look-up (URL length, xero-api.md §2). */
+/** GUIDs per `IDs=` look-up (URL length, docs/reference/xero.md#reads). */
 export const IDS_PER_LOOKUP = 50;
 /** References OR-ed in one `where` (URL length). */
 export const REFERENCES_PER_LOOKUP = 25;
@@ -164,7 +164,7 @@ export function dayOf(v: unknown): string | null {
   return /^\d{4}-\d{2}-\d{2}/.test(s) ? s.slice(0, 10) : null;
 }
 
-/** xero-node turns `/Date(…)/` into a Date although it types some as string (xero-api.md §9). */
+/** xero-node turns `/Date(…)/` into a Date although it types some as string (docs/reference/xero.md#xero-node). */
 export function dateOf(v: unknown): Date | null {
   if (v instanceof Date) return v;
   if (typeof v === 'string' && v) {

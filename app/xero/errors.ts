@@ -1,7 +1,7 @@
 /**
  * The one adapter from xero-node's rejections to typed errors. xero-node rejects API calls with a JSON
  * *string* ({response:{statusCode, body, headers}, body}); token and connection paths reject with errors.
- * Source: xero-api.md §9 (issues #741, #500) and §7 (error bodies).
+ * Source: docs/reference/xero.md#xero-node (issues #741, #500) and docs/reference/xero.md#errors (error bodies).
  */
 import { AppError } from '../errors.js';
 

@@ -1,6 +1,6 @@
 /**
  * One gateway per Xero connection: every API call of that organisation goes through it, so Xero only ever
- * sees whole requests inside its limits (xero-api.md §2: 5 concurrent, 60 per minute, 5,000 per day).
+ * sees whole requests inside its limits (docs/reference/xero.md#rate-limits: 5 concurrent, 60 per minute, 5,000 per day).
  *
  * - at most `concurrent` calls in flight (p-queue);
  * - a sliding one-minute window with headroom (55 of 60). Xero's `X-MinLimit-Remaining` wins where it counts more
@@ -147,7 +147,7 @@ export class XeroGateway {
           this.logger.warn({ connectionId: this.connectionId, retryAfter: err.retryAfterSeconds, problem: err.limitProblem }, 'Xero rate limit hit; gateway paused');
           if (err.limitProblem === 'day') {
             // The day's calls are spent: the budget refuses everything until Xero's Retry-After, and this call's job
-            // waits in the queue, not here (xero-api.md §2; https://developer.xero.com/documentation/auth-and-limits/xero-api-limits).
+            // waits in the queue, not here (docs/reference/xero.md#rate-limits; https://developer.xero.com/documentation/auth-and-limits/xero-api-limits).
             this.budget.spentUntil(until);
             this.remember();
             throw dayLimitReached(until);

@@ -15,7 +15,7 @@ import { AppError } from '../errors.js';
 
 export const XERO_IDENTITY_TIMEOUT_MS = 15_000;
 
-/** Granular scopes (xero-api.md §1): invoices, payments, contacts, settings, and a refresh token. */
+/** Granular scopes (docs/reference/xero.md#scopes): invoices, payments, contacts, settings, and a refresh token. */
 export const XERO_SCOPES = 'offline_access accounting.invoices accounting.payments accounting.contacts accounting.settings';
 /** Custom connections have no refresh token (developer.xero.com/faq/custom-integration). */
 export const XERO_CUSTOM_SCOPES = 'accounting.invoices accounting.payments accounting.contacts accounting.settings';

@@ -55,7 +55,7 @@ export function toXeroInvoice(doc: SalesDocument, ctx: MappingContext): Invoice 
   return dropUndefined(invoice);
 }
 
-/** Builds the Xero quote of a document (DRAFT; quotes take upper-case line amount types, xero-api.md §5). */
+/** Builds the Xero quote of a document (DRAFT; quotes take upper-case line amount types, docs/reference/xero.md#quotes). */
 export function toXeroQuote(doc: SalesDocument, ctx: MappingContext): Quote {
   const { amountTypes, lines } = mapDocument(doc, ctx, 2);
   const quote: Quote = {

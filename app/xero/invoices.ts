@@ -2,7 +2,7 @@
  * Xero sales invoices through the gateway: batch push (create or update in place), look-ups for crash healing and
  * status reads, delete/void, and the online invoice link. Every call goes through `XeroGateway` (limits, retries).
  *
- * Writes: `summarizeErrors=false` so each element answers for itself (xero-api.md §3), `unitdp=4`, ≤ 50 invoices per
+ * Writes: `summarizeErrors=false` so each element answers for itself (docs/reference/xero.md#writes), `unitdp=4`, ≤ 50 invoices per
  * request, and an Idempotency-Key derived from the batch's item keys and versions, so a retried batch is replayed by
  * Xero rather than created twice.
  */

@@ -108,7 +108,7 @@ function rateOf(l: DocumentLine): Decimal {
   return l.taxRate ?? Decimal.ZERO;
 }
 
-/** Xero's tax for a line amount (xero-api.md §3). */
+/** Xero's tax for a line amount (docs/reference/xero.md#rounding). */
 export function xeroTax(lineAmount: Decimal, amountTypes: AmountTypes, rate: Decimal): Decimal {
   if (amountTypes === 'NoTax' || rate.isZero()) return Decimal.ZERO;
   if (amountTypes === 'Inclusive') return lineAmount.mul(rate).div(HUNDRED.add(rate)).round(2);

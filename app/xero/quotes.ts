@@ -2,7 +2,7 @@
  * Xero quotes through the gateway: batch push (create or update in place), reads by id, look-ups for crash healing
  * and status changes along Xero's allowed transitions. Every call goes through `XeroGateway` (limits, retries).
  *
- * Quotes differ from invoices on the wire (xero-api.md §5, `xero_accounting.yaml` /Quotes): no `IDs=` and no `where`
+ * Quotes differ from invoices on the wire (docs/reference/xero.md#quotes, `xero_accounting.yaml` /Quotes): no `IDs=` and no `where`
  * filter on `GET /Quotes` (a quote is read by id, or found among those modified since a moment), no `unitdp`, upper-case
  * line amount types, and the statuses DRAFT → SENT → ACCEPTED | DECLINED, ACCEPTED → INVOICED, and DELETED.
  */
@@ -19,7 +19,7 @@ const QUOTES_PAGE_SIZE = 100;
 const MAX_LOOKUP_PAGES = 10;
 
 /**
- * Xero's allowed quote transitions (xero-api.md §5; the emulator follows the same table). A target one step away is
+ * Xero's allowed quote transitions (docs/reference/xero.md#quotes; the emulator follows the same table). A target one step away is
  * reached directly; a draft or declined quote goes through SENT to reach ACCEPTED or DECLINED (Xero has no direct
  * DRAFT → ACCEPTED). No other detours are taken: an accepted or invoiced quote is not walked back by itself.
  */

@@ -1,6 +1,6 @@
 /**
  * Xero webhooks: `x-xero-signature` is base64(HMAC-SHA256(raw body, webhook key)), checked on the raw bytes
- * before any parsing. Source: xero-api.md §8; xero-webhooks.yaml.
+ * before any parsing. Source: docs/reference/xero.md#webhooks; xero-webhooks.yaml.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';

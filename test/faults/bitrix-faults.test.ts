@@ -67,7 +67,7 @@ function raceFirstRefresh(rival: () => Promise<void>): () => Promise<void> {
 
 describe('fault campaign: refresh tokens spent by a racing renewal', () => {
   it('when a racing renewal spends the Bitrix24 and the Xero refresh tokens first while the access tokens expire mid-run, then the connector goes on with the rotated tokens (no reconnect, no reinstall), every document is in Xero once and every status comes back', async () => {
-    // Xero lets a used refresh token be retried for a grace period (xero-api.md §1); 0 here: refused at once, as after it.
+    // Xero lets a used refresh token be retried for a grace period (docs/reference/xero.md#oauth); 0 here: refused at once, as after it.
     const xero = await startXeroEmulator({ refreshGraceSeconds: 0 });
     xero.addOrganisation({ name: 'Demo Company (NZ)' });
     const env = await startEnvironment({ xero, xeroLimits: { backoffMs: 5 } });

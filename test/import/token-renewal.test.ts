@@ -1,6 +1,6 @@
 // Two processes on one store renewing the same tokens: the connector (this test process, its server and services on
 // the shared SQLite file) and `npm run import` (a child process). Refresh tokens are single-use — Bitrix24 answers a
-// used one with invalid_grant (bitrix24-rest.md §7), Xero rotates on every refresh (xero-api.md §1) — so exactly one of
+// used one with invalid_grant (docs/reference/bitrix24.md#oauth-tokens), Xero rotates on every refresh (docs/reference/xero.md#oauth) — so exactly one of
 // them may renew each token; the other must wait for the lease and take the renewed tokens from the store.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -2,7 +2,7 @@
  * Forged uninstalls against a portal whose stored access token has expired (issue 21, item 1). Every portal user's
  * browser holds the application token, so anyone can post ONAPPUNINSTALL with CLEAN; the connector then asks the
  * portal, and renewing the expired token on the way must never turn into "uninstalled": refresh tokens are single-use
- * (a second renewal with the same one is refused with invalid_grant, bitrix24-rest.md §7), so only one renewal of a
+ * (a second renewal with the same one is refused with invalid_grant, docs/reference/bitrix24.md#oauth-tokens), so only one renewal of a
  * portal's pair may run at a time, and a refused renewal is not Bitrix24 saying the app is gone.
  */
 import assert from 'node:assert/strict';

@@ -5,7 +5,7 @@ import { startXeroEmulator, type XeroEmulator, type XeroEmulatorOptions } from '
 
 export interface Connected { emu: XeroEmulator; xero: XeroClient; tenantId: string }
 
-/** xero-node rejects with a JSON string (xero-api.md §9); axios paths reject with AxiosError. */
+/** xero-node rejects with a JSON string (docs/reference/xero.md#xero-node); axios paths reject with AxiosError. */
 export function parseXeroError(e: unknown): { status: number; headers: Record<string, string>; body: any } {
   if (typeof e === 'string') {
     try { const p = JSON.parse(e); return { status: p.response?.statusCode ?? 0, headers: p.response?.headers ?? {}, body: p.body ?? p.response?.body }; } catch { /* not JSON */ }
@@ -21,7 +21,7 @@ export async function rejection(p: Promise<unknown>): Promise<{ status: number; 
   throw new Error('expected the call to fail');
 }
 
-/** A xero-node client whose token client and accountingApi point at the emulator (xero-api.md §10). */
+/** A xero-node client whose token client and accountingApi point at the emulator (docs/reference/xero.md#local-fakes). */
 export async function xeroClientFor(emu: XeroEmulator, scopes = ['offline_access', 'accounting.transactions', 'accounting.contacts', 'accounting.settings']): Promise<XeroClient> {
   const xero = new XeroClient({ clientId: emu.clientId, clientSecret: emu.clientSecret, redirectUris: ['http://localhost:5000/callback'], scopes, state: 'st-123' });
   const issuer = await Issuer.discover(emu.baseUrl);

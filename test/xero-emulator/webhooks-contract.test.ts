@@ -9,7 +9,7 @@ import { api, connected } from './helpers.js';
 
 interface Received { raw: string; signature: string | undefined; valid: boolean }
 
-/** A receiver that verifies x-xero-signature like the connector must (xero-api.md §8). */
+/** A receiver that verifies x-xero-signature like the connector must (docs/reference/xero.md#webhooks). */
 function receiver(key: () => string): Promise<{ server: Server; url: string; received: Received[] }> {
   const received: Received[] = [];
   const server = createServer((req, res) => {

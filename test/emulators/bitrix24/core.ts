@@ -1,7 +1,7 @@
 /**
  * Shared REST plumbing: the error type, the `time` object, list paging, filters and ordering.
- * Source: bitrix24-rest.md §8 (envelope, errors, list paging), §12 ("every success response needs a `time`
- * object"); settings/how-to-call-rest-api/list-methods-pecularities.md; settings/performance/huge-data.md.
+ * Sources: docs/reference/bitrix24.md#calling-rest (envelope), docs/reference/bitrix24.md#errors, docs/reference/bitrix24.md#lists-and-paging,
+ * docs/reference/bitrix24.md#b24jssdk ("every success response needs a `time` object").
  */
 
 /** A REST error answered as `{error, error_description}` with an HTTP status. */
@@ -22,14 +22,14 @@ export interface Answer {
   next?: number;
 }
 
-export const PAGE_SIZE = 50; // Source: bitrix24-rest.md §8 "Lists: 50 rows per page".
+export const PAGE_SIZE = 50; // Source: docs/reference/bitrix24.md#lists-and-paging (50 rows per page).
 
 /** ISO-8601 with offset as Bitrix24 prints it (`2024-07-22T18:00:08+00:00`). */
 export function isoDate(ms = Date.now()): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 }
 
-/** The `time` block every REST success carries. Source: bitrix24-rest.md §8, §12; fixtures rest.*.response.json. */
+/** The `time` block every REST success carries. Source: docs/reference/bitrix24.md#calling-rest, docs/reference/bitrix24.md#b24jssdk; fixtures rest.*.response.json. */
 export function timeBlock(startMs: number, endMs = Date.now()): Record<string, unknown> {
   const start = startMs / 1000;
   const finish = endMs / 1000;
@@ -48,7 +48,7 @@ export function timeBlock(startMs: number, endMs = Date.now()): Record<string, u
 /**
  * Pages a full result list the way list methods do: `start` (offset, default 0) → 50 rows, `total` and
  * `next` when more rows remain; `start = -1` skips the count (no `total`, no `next`).
- * Source: list-methods-pecularities.md; huge-data.md ("start: -1" with `>ID` filter and ID order).
+ * Source: docs/reference/bitrix24.md#lists-and-paging ("start: -1" with `>ID` filter and ID order).
  */
 export function page<T>(rows: T[], start: unknown, wrap: (rows: T[]) => unknown = (r) => r): Answer {
   const s = Number.parseInt(String(start ?? '0'), 10);
@@ -63,7 +63,7 @@ export function page<T>(rows: T[], start: unknown, wrap: (rows: T[]) => unknown 
 /**
  * The page a keyset read asks for (`start: -1`, ordered by the id ascending, or unordered) taken straight from records
  * held in ascending id order, stopping at PAGE_SIZE kept rows: the rows `page(sortRows(every row))` gives, without
- * rendering the whole list for each page (huge-data.md reads a big list this way, page after page). `keep` renders
+ * rendering the whole list for each page (docs/reference/bitrix24.md#lists-and-paging reads a big list this way, page after page). `keep` renders
  * a record and returns null when the filter drops it. Undefined when the read is not such a read or the records are
  * out of id order; the caller then takes the general path.
  */
@@ -126,7 +126,7 @@ function eq(a: unknown, b: unknown): boolean {
 /**
  * Evaluates a Bitrix24 filter (`=`, `!`/`!=`, `>`, `>=`, `<`, `<=`, `@`/`!@` (in), `%` (contains)).
  * `get(field)` reads a field value or returns `undefined` for an unknown field (the caller decides whether
- * unknown fields are an error). Source: crm-item-list.md (filter operators).
+ * unknown fields are an error). Source: docs/reference/bitrix24.md#lists-and-paging (filter operators).
  */
 export function matches(filter: Record<string, unknown> | undefined, get: (field: string) => unknown): boolean {
   if (!filter || typeof filter !== 'object') return true;

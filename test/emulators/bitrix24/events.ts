@@ -1,7 +1,6 @@
 /**
  * Event bindings, online delivery and the offline queue.
- * Sources: bitrix24-rest.md §10; api-reference/events/event-bind.md, offline-events.md, event-offline-get.md,
- * event-offline-list.md, on-offline-event.md; fixtures event.*.json (POST shapes).
+ * Sources: docs/reference/bitrix24.md#events, docs/reference/bitrix24.md#offline-events; fixtures event.*.json (POST shapes).
  */
 import { encodeForm } from './form.js';
 import { isoDate } from './core.js';
@@ -11,7 +10,7 @@ export interface Binding {
   event: string;
   /** '' for offline bindings. */
   handler: string;
-  /** 0 = "the user whose action triggered the event" (event-bind.md, auth_type). */
+  /** 0 = "the user whose action triggered the event" (docs/reference/bitrix24.md#events, auth_type). */
   authType: number;
   offline: boolean;
   authConnector: string;
@@ -28,9 +27,9 @@ export interface OfflineRecord {
   MESSAGE_ID: string;
   PROCESS_ID: string;
   ERROR: number;
-  /** The `auth_connector` queue this record belongs to ('' = default queue). Source: offline-events.md. */
+  /** The `auth_connector` queue this record belongs to ('' = default queue). Source: docs/reference/bitrix24.md#offline-events. */
   connector: string;
-  /** Dedup key: one record per event + object. Source: offline-events.md ("only one entry"). */
+  /** Dedup key: one record per event + object. Source: docs/reference/bitrix24.md#offline-events ("only one entry"). */
   objectKey: string;
 }
 
@@ -50,7 +49,7 @@ export interface Delivery {
   error?: string;
 }
 
-/** POSTs one event form; Bitrix24 logs failures and never retries (bitrix24-rest.md §10 "no retries"). */
+/** POSTs one event form; Bitrix24 logs failures and never retries (docs/reference/bitrix24.md#events "no retries"). */
 export class EventDelivery {
   readonly log: Delivery[] = [];
   enabled = true;

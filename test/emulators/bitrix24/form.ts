@@ -1,7 +1,7 @@
 /**
  * Bracket-notation form/query encoding as PHP (and therefore Bitrix24) speaks it.
- * Source: bitrix24-rest.md §10 ("express.urlencoded({ extended: true }) yields nested objects; all values are
- * strings"); settings/how-to-call-rest-api/batch.md (batch commands are `method?query` strings built with
+ * Source: docs/reference/bitrix24.md#events ("express.urlencoded({ extended: true }) yields nested objects; all values are
+ * strings"); docs/reference/bitrix24.md#batch (batch commands are `method?query` strings built with
  * http_build_query / qs.stringify).
  */
 

@@ -23,9 +23,9 @@ export interface StartOptions {
   memberId?: string;
   /** The portal's domain as the app sees it. (Default: `127.0.0.1:${port}`) */
   domain?: string;
-  /** Lifetime of access tokens in seconds. (Default: 3600, bitrix24-rest.md §7) */
+  /** Lifetime of access tokens in seconds. (Default: 3600, docs/reference/bitrix24.md#oauth-tokens) */
   accessTokenTtlSeconds?: number;
-  /** Cloud-style leaky bucket; self-hosted portals have none by default (limits.md). (Default: false) */
+  /** Cloud-style leaky bucket; self-hosted portals have none by default (docs/reference/bitrix24.md#limits). (Default: false) */
   leakyBucket?: { burst: number; drainPerSecond: number } | false;
   /** Seed companies, contacts, products, invoices, quotes and classic invoices. (Default: false) */
   seedDemo?: boolean;
@@ -278,7 +278,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     },
     seedDemo: () => seedDemo(portal),
 
-    /** Source: bitrix24-rest.md §6 (local application form: client_id `local.…`, client_secret, scopes, API-only). */
+    /** Source: docs/reference/bitrix24.md#installation (local application form: client_id `local.…`, client_secret, scopes, API-only). */
     registerApp({ handlerUrl, installUrl, scopes, apiOnly, clientId, clientSecret }) {
       const reg: AppRegistration = {
         ...newApp(handlerUrl, scopes, !!apiOnly),
@@ -293,7 +293,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     /**
      * The installer POST of an app with UI: query DOMAIN, PROTOCOL, LANG, APP_SID; form AUTH_ID, AUTH_EXPIRES,
      * REFRESH_ID, SERVER_ENDPOINT, APPLICATION_TOKEN, APPLICATION_SCOPE, member_id, status, PLACEMENT=DEFAULT,
-     * PLACEMENT_OPTIONS. INSTALLED stays false until installFinish. Source: bitrix24-rest.md §6; app-page.post.json.
+     * PLACEMENT_OPTIONS. INSTALLED stays false until installFinish. Source: docs/reference/bitrix24.md#installation; app-page.post.json.
      */
     async install({ userId = 1 } = {}) {
       const a = requireApp();
@@ -309,7 +309,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
 
     /**
      * API-only app: right after it is added the portal POSTs the ONAPPINSTALL payload (with auth tokens) to the
-     * installation path; no installFinish. Source: bitrix24-rest.md §6; fixture event.ONAPPINSTALL.json.
+     * installation path; no installFinish. Source: docs/reference/bitrix24.md#installation; fixture event.ONAPPINSTALL.json.
      */
     async installApiOnly({ userId = 1 } = {}) {
       const a = requireApp();
@@ -337,8 +337,8 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
 
     /**
      * Version update: ONAPPUPDATE (with the new application token) to handlers bound to it, then every event
-     * binding is dropped ("they must be set from scratch in the installer of each version", event-bind.md).
-     * Source: on-app-update.md; bitrix24-rest.md §6, §10.
+     * binding is dropped ("they must be set from scratch in the installer of each version", docs/reference/bitrix24.md#events).
+     * Source: docs/reference/bitrix24.md#events, docs/reference/bitrix24.md#installation.
      */
     async update() {
       const a = requireApp();
@@ -356,8 +356,8 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
      * Removal: the app's REST access is removed first ("all of the app's rights to the REST API are removed, so
      * although the handler receives auth data it can no longer use the API"), then ONAPPUNINSTALL (no tokens in
      * auth, data.CLEAN) goes to bound handlers; bindings, placements and the offline queue are gone.
-     * Source: on-app-uninstall.md and https://dev.1c-bitrix.ru/rest_help/general/events/onappuninstall.php;
-     * fixture event.ONAPPUNINSTALL.json; bitrix24-rest.md §6, §11.
+     * Source: docs/reference/bitrix24.md#events and https://dev.1c-bitrix.ru/rest_help/general/events/onappuninstall.php;
+     * fixture event.ONAPPUNINSTALL.json; docs/reference/bitrix24.md#installation, docs/reference/bitrix24.md#placements.
      */
     async uninstall({ clean = false } = {}) {
       const a = requireApp();

@@ -1,7 +1,7 @@
 /**
  * Catalog methods (scope `catalog`).
- * Sources: bitrix24-rest.md §3; api-reference/catalog/product/*.md, product-property/*.md, vat/catalog-vat-list.md,
- * catalog/catalog-catalog-list.md; fixtures rest.catalog.*.json. Catalog errors use numeric codes
+ * Sources: docs/reference/bitrix24.md#catalog (catalog.product.*, catalog.productProperty.*, catalog.vat.list,
+ * catalog.catalog.list, catalog.price.*); fixtures rest.catalog.*.json. Catalog errors use numeric codes
  * (fixture rest.catalog.product.get.error.response.json); the specific numbers below are unverified.
  */
 import { RestError, keysetPage, page, matches, sortRows, toInt } from './core.js';
@@ -19,7 +19,7 @@ export function registerCatalog(r: Registry): void {
     { id: 4, name: 'VAT 20%', rate: 20, active: 'Y', sort: 400 },
   ], p.start, (vats) => ({ vats })));
 
-  // Source: catalog-product-list.md / -get.md, "Possible error codes": 400 200040300010 "Access Denied", "No permission to
+  // Source: docs/reference/bitrix24.md#catalog (catalog.product.list / .get, "Possible error codes"): 400 200040300010 "Access Denied", "No permission to
   // view the product catalog". Admins always may.
   const requireCatalog = (ctx: CallCtx) => {
     if (!ctx.portal.canReadCatalog(ctx.user.id)) throw new RestError(200040300010, 'Access Denied', 400);
@@ -34,7 +34,7 @@ export function registerCatalog(r: Registry): void {
     requireCatalog(ctx);
     const filter = (p.filter ?? {}) as Record<string, unknown>;
     const select = Array.isArray(p.select) ? p.select.map(String) : [];
-    // `iblockId` is required in filter and select (bitrix24-rest.md §3).
+    // `iblockId` is required in filter and select (docs/reference/bitrix24.md#catalog).
     if (filter.iblockId === undefined || !select.includes('iblockId') || !select.includes('id')) {
       throw new RestError(200040300030, 'Required fields: filter[iblockId], select[id], select[iblockId]', 400);
     }
@@ -65,7 +65,7 @@ export function registerCatalog(r: Registry): void {
   });
 
   // Prices: catalog.price.add {fields: {productId, catalogGroupId, price, currency}} → {price}; one price per product and
-  // price type (catalogGroupId 1 = the base price). Source: api-reference/catalog/price/catalog-price-add.md, -list.md.
+  // price type (catalogGroupId 1 = the base price). Source: docs/reference/bitrix24.md#catalog (catalog.price.add, .list).
   r.add('catalog.price.add', 'catalog', (p, ctx) => {
     const f = (p.fields ?? {}) as Record<string, unknown>;
     const productId = toInt(f.productId, 0);

@@ -1,9 +1,8 @@
 /**
  * CRM methods: crm.item.* (31, 7, 3, 4), product rows, statuses, categories, classic invoices, legacy quote /
  * company / contact methods, requisites, timeline comments, automation triggers.
- * Sources: bitrix24-rest.md §1–§5; api-reference/crm/universal/*.md; crm/outdated/invoice/*.md;
- * api-reference/crm/quote/*.md; api-reference/crm/requisites/**; crm-timeline-comment-add.md;
- * api-reference/crm/automation/triggers/*.md. Shapes checked against the fixtures named inline.
+ * Sources: docs/reference/bitrix24.md# from #crm-object-types to #customers-and-requisites (CRM items, classic
+ * invoices, stages, product rows, user fields, requisites) and docs/reference/bitrix24.md#timeline-and-automation. Shapes checked against the fixtures named inline.
  */
 import { RestError, keysetPage, page, matches, sortRows, splitFilterKey, toInt, isYes, isoDate } from './core.js';
 import type { Registry, CallCtx, Params } from './registry.js';
@@ -67,7 +66,7 @@ export function registerCrm(r: Registry): void {
   });
   r.add('crm.item.get', 'crm', (p, ctx) => {
     const item = ctx.portal.getItem(entityTypeOf(p), toInt(p.id, 0));
-    // Source: crm-item-get.md, "Possible error codes": 400 ACCESS_DENIED for a user without read permission.
+    // Source: docs/reference/bitrix24.md#errors (crm.item.get): 400 ACCESS_DENIED for a user without read permission.
     if (!ctx.portal.canRead(ctx.user.id, item.entityTypeId, toInt(p.id, 0))) {
       throw new RestError('ACCESS_DENIED', 'You do not have permission to view this item', 400);
     }
@@ -89,7 +88,7 @@ export function registerCrm(r: Registry): void {
         if (!knownItemField(ctx.portal, et, key)) throw new RestError('INVALID_ARG_VALUE', `Invalid order: field '${key}' is not allowed in order`, 400);
       }
     }
-    // Lists show only what the user may read (crm-item-list.md: "any user with read access permission").
+    // Lists show only what the user may read (docs/reference/bitrix24.md#lists-and-paging: "any user with read access permission").
     const rows = [...store.values()].filter((it) => ctx.portal.canRead(ctx.user.id, et, Number(it.data.id)) && matches(filter, itemGetter(ctx.portal, it)));
     const sorted = sortRows(rows, p.order, (it, f) => itemGetter(ctx.portal, it)(f), 'id');
     const originalUf = isYes(p.useOriginalUfNames);
@@ -120,7 +119,7 @@ export function registerCrm(r: Registry): void {
     const filter = (p.filter ?? {}) as Record<string, unknown>;
     const ownerType = filter['=ownerType'] ?? filter.ownerType;
     const ownerId = filter['=ownerId'] ?? filter.ownerId;
-    // Both are required in the filter (crm-item-productrow-list.md); error code unverified.
+    // Both are required in the filter (docs/reference/bitrix24.md#product-rows); error code unverified.
     if (ownerType === undefined || ownerId === undefined) throw new RestError('INVALID_ARG_VALUE', 'Filter must contain ownerType and ownerId', 400);
     const ids = (Array.isArray(ownerId) ? ownerId : [ownerId]).map((x) => toInt(x));
     const others = Object.fromEntries(Object.entries(filter).filter(([k]) => !/^=?owner(Type|Id)$/.test(k)));
@@ -163,7 +162,7 @@ export function registerCrm(r: Registry): void {
 
   // region crm.status.*, crm.category.* ////
   r.add('crm.status.list', 'crm', (p, ctx) => {
-    // `select` is ignored (bitrix24-rest.md §2); fixture rest.crm.status.list*.json.
+    // `select` is ignored (docs/reference/bitrix24.md#stages); fixture rest.crm.status.list*.json.
     const filter = (p.filter ?? {}) as Record<string, unknown>;
     const rows = ctx.portal.statuses.filter((s) => matches(filter, (f) => (s as unknown as Record<string, unknown>)[f.toUpperCase()]));
     const sorted = sortRows(rows, p.order ?? { SORT: 'ASC' }, (s, f) => (s as unknown as Record<string, unknown>)[f.toUpperCase()], 'ID');
@@ -185,7 +184,7 @@ export function registerCrm(r: Registry): void {
     // Estimates have no pipelines (error code unverified).
     if (et === QUOTE) throw new RestError('NOT_SUPPORTED', 'Entity type does not support categories', 400);
     ctx.portal.itemStore(et);
-    // Source: crm-category-list.md: "filtered by access permissions … a funnel the user may not read is not included".
+    // Source: docs/reference/bitrix24.md#stages: "filtered by access permissions … a funnel the user may not read is not included".
     const cats = ctx.portal.categories.filter((c) => c.entityTypeId === et && ctx.portal.canReadCategory(ctx.user.id, et, c.id)).sort((a, b) => a.sort - b.sort);
     return page(cats.map((c) => ({ ...c, originId: '', originatorId: '' })), p.start, (categories) => ({ categories })); // fixture
   });
@@ -196,7 +195,7 @@ export function registerCrm(r: Registry): void {
   });
   // endregion ////
 
-  // region classic invoices crm.invoice.* (deprecated, still present on self-hosted: bitrix24-rest.md §1) ////
+  // region classic invoices crm.invoice.* (deprecated, still present on self-hosted: docs/reference/bitrix24.md#classic-invoices) ////
   r.add('crm.invoice.fields', 'crm', (_p, ctx) => {
     const f = (type: string, title: string, extra: Record<string, unknown> = {}) => ({ type, isRequired: false, isReadOnly: false, isImmutable: false, isMultiple: false, isDynamic: false, title, ...extra });
     const fields: Record<string, unknown> = {
@@ -213,7 +212,7 @@ export function registerCrm(r: Registry): void {
   r.add('crm.invoice.get', 'crm', (p, ctx) => {
     const id = toInt(p.id ?? p.ID, 0);
     const invoice = ctx.portal.renderClassicInvoice(id);
-    // Legacy methods answer `"error": ""` (bitrix24-rest.md §1); the "Access denied." text is unverified.
+    // Legacy methods answer `"error": ""` (docs/reference/bitrix24.md#errors); the "Access denied." text is unverified.
     if (!ctx.portal.canRead(ctx.user.id, CLASSIC_INVOICE, id)) throw new RestError('', 'Access denied.', 400);
     return { result: invoice };
   });
@@ -237,12 +236,12 @@ export function registerCrm(r: Registry): void {
     ctx.portal.deleteClassicInvoice(toInt(p.id ?? p.ID, 0), ctx.write);
     return { result: true };
   });
-  // crm.invoice.userfield.add: FIELD_NAME ≤ 20 chars incl. the UF_CRM_ prefix (bitrix24-rest.md §5).
+  // crm.invoice.userfield.add: FIELD_NAME ≤ 20 chars incl. the UF_CRM_ prefix (docs/reference/bitrix24.md#classic-invoices).
   r.add('crm.invoice.userfield.add', 'crm', (p, ctx) => legacyUfAdd(ctx, p, 'CRM_INVOICE', 20));
   r.add('crm.invoice.userfield.list', 'crm', (p, ctx) => legacyUfList(ctx, p, 'CRM_INVOICE'));
   r.add('crm.quote.userfield.add', 'crm', (p, ctx) => legacyUfAdd(ctx, p, 'CRM_QUOTE', 50));
   r.add('crm.quote.userfield.list', 'crm', (p, ctx) => legacyUfList(ctx, p, 'CRM_QUOTE'));
-  // Source: api-reference/crm/contacts/userfield/crm-contact-userfield-add.md, companies/userfield/crm-company-userfield-add.md.
+  // Source: docs/reference/bitrix24.md#user-fields (crm.contact.userfield.add, crm.company.userfield.add).
   r.add('crm.contact.userfield.add', 'crm', (p, ctx) => legacyUfAdd(ctx, p, 'CRM_CONTACT', 50));
   r.add('crm.contact.userfield.list', 'crm', (p, ctx) => legacyUfList(ctx, p, 'CRM_CONTACT'));
   r.add('crm.company.userfield.add', 'crm', (p, ctx) => legacyUfAdd(ctx, p, 'CRM_COMPANY', 50));
@@ -270,7 +269,7 @@ export function registerCrm(r: Registry): void {
       const filter = (p.filter ?? {}) as Record<string, unknown>;
       // ID conditions are checked before rendering (same result; keeps keyset paging over large lists quick).
       const idFilter = Object.fromEntries(Object.entries(filter).filter(([k]) => splitFilterKey(k).field.toUpperCase() === 'ID'));
-      // Lists show only what the user may read (as crm.item.list, crm-item-list.md).
+      // Lists show only what the user may read (as crm.item.list, docs/reference/bitrix24.md#lists-and-paging).
       const readable = (it: { data: Record<string, unknown> }) => ctx.portal.canRead(ctx.user.id, et, Number(it.data.id));
       const keyset = keysetPage(ctx.portal.items.get(et)!.values(), (it) => Number(it.data.id), p, 'ID', (it) => {
         if (!matches(idFilter, () => String(it.data.id)) || !readable(it)) return null;
@@ -341,7 +340,7 @@ export function registerCrm(r: Registry): void {
     return { result: rest };
   });
   // crm.requisite.add {fields: {ENTITY_TYPE_ID, ENTITY_ID, PRESET_ID, NAME, RQ_*}} → new ID. Required: ENTITY_TYPE_ID (3 or 4),
-  // ENTITY_ID of an existing company/contact, PRESET_ID, NAME. Source: api-reference/crm/requisites/universal/crm-requisite-add.md.
+  // ENTITY_ID of an existing company/contact, PRESET_ID, NAME. Source: docs/reference/bitrix24.md#customers-and-requisites.
   r.add('crm.requisite.add', 'crm', (p, ctx) => {
     const f = upperKeys((p.fields ?? {}) as Record<string, unknown>);
     const owner = toInt(f.ENTITY_TYPE_ID, 0);
@@ -353,7 +352,7 @@ export function registerCrm(r: Registry): void {
     ctx.portal.requisites.push({ ...stringValues(f), ID: id, ACTIVE: f.ACTIVE ?? 'Y', ADDRESSES: [] });
     return { result: Number(id) };
   });
-  // crm.requisite.update {id, fields}: only the given fields change. Source: crm-requisite-update.md.
+  // crm.requisite.update {id, fields}: only the given fields change. Source: docs/reference/bitrix24.md#customers-and-requisites.
   r.add('crm.requisite.update', 'crm', (p, ctx) => {
     const q = ctx.portal.requisites.find((x) => x.ID === String(p.id ?? p.ID));
     if (!q) throw new RestError('', 'Not found', 400);
@@ -362,7 +361,7 @@ export function registerCrm(r: Registry): void {
     return { result: true };
   });
   // crm.address.add {fields: {TYPE_ID, ENTITY_TYPE_ID, ENTITY_ID, ADDRESS_1, …}} → true; the key is (TYPE_ID, ENTITY_TYPE_ID,
-  // ENTITY_ID), here with ENTITY_TYPE_ID 8 (requisite). An existing key is refused. Source: api-reference/crm/requisites/addresses/crm-address-add.md.
+  // ENTITY_ID), here with ENTITY_TYPE_ID 8 (requisite). An existing key is refused. Source: docs/reference/bitrix24.md#customers-and-requisites.
   const addressOf = (f: Record<string, unknown>, ctx: CallCtx) => {
     if (toInt(f.ENTITY_TYPE_ID, 0) !== 8) throw new RestError('', 'ENTITY_TYPE_ID is not defined or invalid.', 400); // only requisite addresses (unverified wording)
     if (!toInt(f.TYPE_ID, 0)) throw new RestError('', 'TYPE_ID is not defined or invalid.', 400);
@@ -378,7 +377,7 @@ export function registerCrm(r: Registry): void {
     list.push({ ADDRESS_1: null, ADDRESS_2: null, CITY: null, POSTAL_CODE: null, REGION: null, PROVINCE: null, COUNTRY: null, COUNTRY_CODE: null, ...stringValues(f) });
     return { result: true };
   });
-  // crm.address.update: same key, the given fields change. Source: crm-address-update.md.
+  // crm.address.update: same key, the given fields change. Source: docs/reference/bitrix24.md#customers-and-requisites.
   r.add('crm.address.update', 'crm', (p, ctx) => {
     const f = upperKeys((p.fields ?? {}) as Record<string, unknown>);
     const { existing } = addressOf(f, ctx);
@@ -439,7 +438,7 @@ export function registerCrm(r: Registry): void {
 
 // region legacy helpers ////
 
-/** Fields the legacy methods print; quotes use STATUS_ID for the stage and omit CONTACT_IDS (bitrix24-rest.md §4). */
+/** Fields the legacy methods print; quotes use STATUS_ID for the stage and omit CONTACT_IDS (docs/reference/bitrix24.md#crm-object-types). */
 function legacyDefs(et: number) {
   const hidden = new Set(['previousStageId', 'stageSemanticId', 'movedBy', 'movedTime', 'fm', ...(et === QUOTE ? ['contactIds'] : [])]);
   return SYSTEM_FIELDS[et]!.filter((d) => !hidden.has(d.key)).map((d) => (et === QUOTE && d.key === 'stageId' ? { ...d, upper: 'STATUS_ID' } : d));
@@ -491,7 +490,7 @@ type Fm = Array<{ id?: number; ID?: unknown; typeId: string; valueType: string; 
 
 /**
  * Legacy update of PHONE/EMAIL/WEB/IM: a value with an ID changes that value (an empty VALUE deletes it), one without
- * an ID is added, the others stay. Source: api-reference/crm/contacts/crm-contact-update.md (multifields).
+ * an ID is added, the others stay. Source: docs/reference/bitrix24.md#customers-and-requisites (multifields).
  */
 function mergeMultifields(current: Fm | undefined, given: Fm): Fm {
   const out = (current ?? []).map((x) => ({ ...x }));

@@ -1,15 +1,15 @@
 /**
  * System, user, event, placement and user-field methods.
- * Sources: bitrix24-rest.md §6, §10, §11, §5; api-reference/common/system/app-info.md, scope.md, method-get.md,
- * feature-get.md; api-reference/common/users/profile.md, user-admin.md; api-reference/events/*.md;
- * api-reference/widgets/placement-*.md; api-reference/crm/universal/userfieldconfig/*.md (fixtures rest.*.json).
+ * Sources: docs/reference/bitrix24.md#installation, docs/reference/bitrix24.md#events, docs/reference/bitrix24.md#offline-events,
+ * docs/reference/bitrix24.md#placements, docs/reference/bitrix24.md#user-fields, docs/reference/bitrix24.md#users-and-admin-rights,
+ * docs/reference/bitrix24.md#self-hosted-portals (fixtures rest.*.json).
  */
 import { RestError, page, matches, sortRows, toInt, isYes, isoDate, type Answer } from './core.js';
 import type { Registry, CallCtx } from './registry.js';
 import { UF_ENTITY } from './model.js';
 import type { UserField } from './portal.js';
 
-/** Events the portal offers (subset of fixture rest.events.response.json plus crm/catalog events of bitrix24-rest.md §10). */
+/** Events the portal offers (subset of fixture rest.events.response.json plus crm/catalog events of docs/reference/bitrix24.md#events). */
 export const EVENTS: Record<string, string> = {
   ONAPPINSTALL: 'basic', ONAPPUPDATE: 'basic', ONAPPUNINSTALL: 'basic', ONAPPTEST: 'basic', ONOFFLINEEVENT: 'basic',
   ONCRMDYNAMICITEMADD: 'crm', ONCRMDYNAMICITEMUPDATE: 'crm', ONCRMDYNAMICITEMDELETE: 'crm',
@@ -23,8 +23,8 @@ export const EVENTS: Record<string, string> = {
 };
 
 /**
- * Placement codes the portal offers; `placement.bind` refuses any other code. Sources: bitrix24-rest.md §11; fixture
- * rest.placement.list.response.json; b24restdocs api-reference/widgets/crm/list-toolbar.md (the list toolbars:
+ * Placement codes the portal offers; `placement.bind` refuses any other code. Sources: docs/reference/bitrix24.md#placements; fixture
+ * rest.placement.list.response.json; docs/reference/bitrix24.md#placements (the list toolbars:
  * CRM_LEAD/CONTACT/COMPANY/DEAL/INVOICE/SMART_INVOICE/QUOTE_LIST_TOOLBAR).
  */
 export const PLACEMENTS = [
@@ -40,7 +40,7 @@ function requireAdmin(ctx: CallCtx): void {
   if (!ctx.user.admin) throw new RestError('ACCESS_DENIED', 'Access denied!', 403);
 }
 
-/** Handler URLs must live on the application's host (placement-bind.md: "HANDLER must have a domain"; the
+/** Handler URLs must live on the application's host (docs/reference/bitrix24.md#placements: "HANDLER must have a domain"; the
  * host-match rule and its error code are unverified). */
 function checkHandlerHost(ctx: CallCtx, handler: string, code: string): void {
   let host: string;
@@ -52,18 +52,18 @@ function checkHandlerHost(ctx: CallCtx, handler: string, code: string): void {
 export function registerSystem(r: Registry): void {
   r.add('app.info', 'basic', (_p, ctx) => {
     const app = ctx.app;
-    // Source: app-info.md; fixture rest.app.info.response.json. Answered for the app the token belongs to; CODE of a
+    // Source: docs/reference/bitrix24.md#users-and-admin-rights; fixture rest.app.info.response.json. Answered for the app the token belongs to; CODE of a
     // local application = its client_id (unverified). LICENSE values of a self-hosted portal unverified.
     return { result: { ID: ctx.portal.otherApps.indexOf(app) + 2, CODE: app.clientId, VERSION: app.version, STATUS: 'L', INSTALLED: app.installed, PAYMENT_EXPIRED: 'N', DAYS: null, LANGUAGE_ID: 'en', LICENSE: 'en_selfhosted', LICENSE_TYPE: 'selfhosted', LICENSE_FAMILY: 'selfhosted' } };
   });
   r.add('profile', 'basic', (_p, ctx) => ({
-    // Source: profile.md; fixture rest.profile.response.json (ADMIN per token user).
+    // Source: docs/reference/bitrix24.md#users-and-admin-rights; fixture rest.profile.response.json (ADMIN per token user).
     result: { ID: String(ctx.user.id), ADMIN: ctx.user.admin, NAME: ctx.user.name, LAST_NAME: ctx.user.lastName, PERSONAL_GENDER: '', TIME_ZONE: '' },
   }));
-  // Source: api-reference/common/system/server-time.md: the portal's current time, `YYYY-MM-DDThh:mm:ss±hh:mm`, in the
+  // Source: docs/reference/bitrix24.md#portal-time: the portal's current time, `YYYY-MM-DDThh:mm:ss±hh:mm`, in the
   // server's time zone ("Use the method to calculate the clock offset between your server and Bitrix24").
   r.add('server.time', 'basic', (_p, ctx) => ({ result: isoDate(ctx.portal.now()) }));
-  r.add('user.admin', 'basic', (_p, ctx) => ({ result: ctx.user.admin })); // user-admin.md
+  r.add('user.admin', 'basic', (_p, ctx) => ({ result: ctx.user.admin })); // docs/reference/bitrix24.md#users-and-admin-rights
   r.add('user.current', 'user', (_p, ctx) => ({ result: { ID: String(ctx.user.id), NAME: ctx.user.name, LAST_NAME: ctx.user.lastName, EMAIL: ctx.user.email, ACTIVE: true } }));
   r.add('scope', 'basic', (p, ctx) => ({ result: isYes(p.full) ? r.allScopes() : ['basic', ...ctx.app.scopes.filter((s) => s !== 'basic')] }));
   r.add('methods', 'basic', (p, ctx) => ({ result: r.names(isYes(p.full) ? null : typeof p.scope === 'string' ? [p.scope] : ctx.app.scopes) }));
@@ -71,7 +71,7 @@ export function registerSystem(r: Registry): void {
     const m = r.get(String(p.name ?? ''));
     return { result: { isExisting: !!m, isAvailable: !!m && (m.scope === 'basic' || ctx.app.scopes.includes(m.scope)) } };
   });
-  // feature.get {CODE: 'rest_offline_extended'} → {value: 'Y'} (bitrix24-rest.md §10; fixture).
+  // feature.get {CODE: 'rest_offline_extended'} → {value: 'Y'} (docs/reference/bitrix24.md#offline-events; fixture).
   r.add('feature.get', 'basic', (p) => ({ result: { value: String(p.CODE ?? p.code) === 'rest_offline_extended' ? 'Y' : 'N' } }));
   r.add('events', 'basic', (p, ctx) => {
     const scopes = isYes(p.full) ? null : typeof p.SCOPE === 'string' ? [p.SCOPE] : ['basic', ...ctx.app.scopes];
@@ -81,10 +81,10 @@ export function registerSystem(r: Registry): void {
   // region event.* ////
   r.add('event.bind', 'basic', (p, ctx) => {
     const event = String(p.event ?? '').toUpperCase();
-    // Source: event-bind.md (ERROR_EVENT_NOT_FOUND, HTTP 400; fixture rest.event.bind.error.response.json).
+    // Source: docs/reference/bitrix24.md#events (ERROR_EVENT_NOT_FOUND, HTTP 400; fixture rest.event.bind.error.response.json).
     if (!EVENTS[event]) throw new RestError('ERROR_EVENT_NOT_FOUND', 'Event not found', 400);
     const offline = String(p.event_type ?? 'online').toLowerCase() === 'offline';
-    // Non-admins: no offline events, no foreign auth_type (event-bind.md; error code unverified).
+    // Non-admins: no offline events, no foreign auth_type (docs/reference/bitrix24.md#events; error code unverified).
     if (offline && !ctx.user.admin) throw new RestError('ACCESS_DENIED', 'Offline events are available to administrators only', 403);
     let authType = p.auth_type === undefined || p.auth_type === '' ? 0 : toInt(p.auth_type, -1);
     if (!ctx.user.admin) {
@@ -99,7 +99,8 @@ export function registerSystem(r: Registry): void {
     }
     const authConnector = String(p.auth_connector ?? '');
     const dup = ctx.portal.bindings.find((b) => b.event === event && b.handler === handler && b.offline === offline && b.authType === authType && b.authConnector === authConnector);
-    // Re-binding fails; docs error-codes.md show ERROR_HANDLER_ALREADY_EXIST "Handler already exists!" (bitrix24-rest.md §6).
+    // Re-binding fails; the code and text are another module's ERROR_HANDLER_ALREADY_EXIST "Handler already exists!"
+    // (docs/reference/bitrix24.md#events).
     if (dup) throw new RestError('ERROR_HANDLER_ALREADY_EXIST', 'Handler already exists!', 400);
     const options = p.options && typeof p.options === 'object' ? (p.options as Record<string, unknown>) : {};
     ctx.portal.bindings.push({ id: ctx.portal.nextId('binding'), event, handler, authType, offline, authConnector, options, createdBy: ctx.user.id });
@@ -130,7 +131,7 @@ export function registerSystem(r: Registry): void {
   /**
    * event.offline.get {filter, order, limit=50, clear=1, process_id?, auth_connector, error=0}.
    * clear=0 reserves the batch under a process_id; parallel calls get different records.
-   * Source: event-offline-get.md; fixture rest.event.offline.get.response.json (process_id null when cleared).
+   * Source: docs/reference/bitrix24.md#offline-events; fixture rest.event.offline.get.response.json (process_id null when cleared).
    */
   r.add('event.offline.get', 'basic', (p, ctx) => {
     requireAdmin(ctx);
@@ -152,7 +153,7 @@ export function registerSystem(r: Registry): void {
     for (const rec of picked) rec.PROCESS_ID = processId!;
     return { result: { process_id: processId, events: picked.map(render) } };
   });
-  /** event.offline.clear {process_id, id?|message_id?}: deletes the reserved records. Source: event-offline-clear.md. */
+  /** event.offline.clear {process_id, id?|message_id?}: deletes the reserved records. Source: docs/reference/bitrix24.md#offline-events. */
   r.add('event.offline.clear', 'basic', (p, ctx) => {
     requireAdmin(ctx);
     const processId = String(p.process_id ?? '');
@@ -162,7 +163,7 @@ export function registerSystem(r: Registry): void {
     ctx.portal.offlineQueue = ctx.portal.offlineQueue.filter((x) => !(x.PROCESS_ID === processId && (!ids && !msgs || ids?.includes(String(x.ID)) || msgs?.includes(x.MESSAGE_ID))));
     return { result: true };
   });
-  /** event.offline.error {process_id, message_id[]}: flags records as failed and releases them. Source: event-offline-error.md. */
+  /** event.offline.error {process_id, message_id[]}: flags records as failed and releases them. Source: docs/reference/bitrix24.md#offline-events. */
   r.add('event.offline.error', 'basic', (p, ctx) => {
     requireAdmin(ctx);
     const processId = String(p.process_id ?? '');
@@ -223,13 +224,13 @@ export function registerSystem(r: Registry): void {
   const ufListed = ({ enum: _options, ...u }: UserField) => u;
   r.add('userfieldconfig.add', 'userfieldconfig', (p, ctx) => {
     requireAdmin(ctx);
-    if (p.moduleId !== 'crm') throw new RestError('ERROR_ARGUMENT', 'moduleId is required', 400); // userfieldconfig-add.md: moduleId required
+    if (p.moduleId !== 'crm') throw new RestError('ERROR_ARGUMENT', 'moduleId is required', 400); // docs/reference/bitrix24.md#user-fields: moduleId required
     if (!ctx.app.scopes.includes('crm')) throw new RestError('insufficient_scope', 'The request requires higher privileges than provided by the access token', 401);
     const field = (p.field ?? {}) as Record<string, unknown>;
     const entityId = String(field.entityId ?? '');
     const fieldName = String(field.fieldName ?? '');
     if (!(entityId in UF_ENTITY) && !/^CRM_\d+$/.test(entityId)) throw new RestError('ERROR_ARGUMENT', `entityId ${entityId} is not valid`, 400);
-    // Format UF_{OBJECT}_{POSTFIX}, A-Z0-9_, ≤ 50 chars (bitrix24-rest.md §5). Error code unverified.
+    // Format UF_{OBJECT}_{POSTFIX}, A-Z0-9_, ≤ 50 chars (docs/reference/bitrix24.md#user-fields). Error code unverified.
     if (!/^UF_CRM_[A-Z0-9_]+$/.test(fieldName) || fieldName.length > 50) throw new RestError('ERROR_ARGUMENT', `Invalid field name ${fieldName}`, 400);
     if (!field.userTypeId) throw new RestError('ERROR_ARGUMENT', 'userTypeId is required', 400);
     if (ctx.portal.userFields.some((u) => u.entityId === entityId && u.fieldName === fieldName)) throw new RestError('ERROR_ARGUMENT', `Field ${fieldName} already exists`, 400);
@@ -242,7 +243,7 @@ export function registerSystem(r: Registry): void {
       listColumnLabel: (field.listColumnLabel as Record<string, string>) ?? null, listFilterLabel: (field.listFilterLabel as Record<string, string>) ?? null,
       errorMessage: null, helpMessage: null,
     };
-    // userfieldconfig-add.md: `enum` (uf_enum_element[]: value required, def, sort, xmlId) for enumeration fields.
+    // docs/reference/bitrix24.md#user-fields: `enum` (uf_enum_element[]: value required, def, sort, xmlId) for enumeration fields.
     if (uf.userTypeId === 'enumeration') {
       const options = Array.isArray(field.enum) ? (field.enum as Record<string, unknown>[]) : [];
       uf.enum = options.filter((o) => String(o?.value ?? '').trim()).map((o, i) => ({

@@ -1,8 +1,9 @@
 /**
  * The CRM object model of the emulated portal: entity types, system fields, stages, user-field names.
- * Sources: bitrix24-rest.md §1 (object model, smart-invoice fields), §2 (stages and SEMANTICS), §5 (user fields
- * and camelCase conversion); api-reference/crm/universal/crm-item-fields.md (field metadata shape, fixture
- * rest.crm.item.fields.response.json); crm-status-entity-types.md (QUOTE_STATUS, SMART_INVOICE_STAGE_n).
+ * Sources: docs/reference/bitrix24.md#crm-object-types (object model), docs/reference/bitrix24.md#crm-items (smart-invoice fields,
+ * camelCase conversion of user fields), docs/reference/bitrix24.md#stages (stages and SEMANTICS), docs/reference/bitrix24.md#user-fields;
+ * docs/reference/bitrix24.md#crm-items (field metadata shape, fixture
+ * rest.crm.item.fields.response.json); docs/reference/bitrix24.md#stages (QUOTE_STATUS, SMART_INVOICE_STAGE_n).
  */
 
 export const SMART_INVOICE = 31;
@@ -63,7 +64,7 @@ const STAGE: FieldDef[] = [
   f('movedTime', 'MOVED_TIME', 'datetime', 'Moved on', { readOnly: true }),
 ];
 
-/** System fields per entity type (camelCase key ↔ UPPER name). Source: bitrix24-rest.md §1; object-fields.md. */
+/** System fields per entity type (camelCase key ↔ UPPER name). Source: docs/reference/bitrix24.md#crm-object-types; docs/reference/bitrix24.md#crm-items. */
 export const SYSTEM_FIELDS: Record<number, FieldDef[]> = {
   [SMART_INVOICE]: [
     ...COMMON,
@@ -126,11 +127,11 @@ export const SYSTEM_FIELDS: Record<number, FieldDef[]> = {
 
 export const ENTITY_LABEL: Record<number, string> = { [SMART_INVOICE]: 'Invoice', [QUOTE]: 'Estimate', [COMPANY]: 'Company', [CONTACT]: 'Contact' };
 
-/** Product-row owner type codes. Source: bitrix24-rest.md §1 table. */
+/** Product-row owner type codes. Source: docs/reference/bitrix24.md#crm-object-types table. */
 export const OWNER_TYPE: Record<number, string> = { [SMART_INVOICE]: 'SI', [QUOTE]: 'Q', [CONTACT]: 'C', [COMPANY]: 'CO', 2: 'D' };
 export const OWNER_TYPE_TO_ENTITY: Record<string, number> = { SI: SMART_INVOICE, Q: QUOTE, C: CONTACT, CO: COMPANY, D: 2 };
 
-/** User-field `entityId` per entity type. Source: bitrix24-rest.md §1 table, §5. */
+/** User-field `entityId` per entity type. Source: docs/reference/bitrix24.md#crm-object-types table, docs/reference/bitrix24.md#user-fields. */
 export const UF_ENTITY: Record<string, number> = {
   CRM_SMART_INVOICE: SMART_INVOICE,
   CRM_QUOTE: QUOTE,
@@ -142,7 +143,7 @@ export const UF_ENTITY: Record<string, number> = {
 
 /**
  * camelCase name `crm.item.*` uses for a `UF_CRM_…` field.
- * Source: bitrix24-rest.md §5: regular conversion when only digits or only letters follow the prefix
+ * Source: docs/reference/bitrix24.md#crm-items: regular conversion when only digits or only letters follow the prefix
  * (`UF_CRM_10_DIGIT` → `ufCrm10Digit`, `UF_CRM_3_1747309727` → `ufCrm3_1747309727`); simplified conversion for
  * mixed names (`UF_CRM_3_DIGIT10` → `ufCrm_3_DIGIT10`, `UF_CRM_1747309879` → `ufCrm_1747309879`,
  * third-party `UF_CRM_SMART_INVOICE_1735207439444` → `ufCrm_SMART_INVOICE_1735207439444`). All-letter names such
@@ -167,7 +168,7 @@ export function ufCamelName(upper: string): string {
   return `ufCrm_${rest}`;
 }
 
-/** Stage semantics → `stageSemanticId`. Source: bitrix24-rest.md §2; crm-item-get.md (stageSemanticId "P"). */
+/** Stage semantics → `stageSemanticId`. Source: docs/reference/bitrix24.md#stages; docs/reference/bitrix24.md#crm-items (stageSemanticId "P"). */
 export function semanticId(semantics: string | null | undefined): 'P' | 'S' | 'F' {
   return semantics === 'S' ? 'S' : semantics === 'F' ? 'F' : 'P';
 }

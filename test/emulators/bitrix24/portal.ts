@@ -1,7 +1,7 @@
 /**
  * The emulated portal's state and the domain operations that both REST methods and test controls use, so that
  * every write raises the same events whoever makes it (a user in the UI or the app through REST).
- * Sources are named per behaviour below; bitrix24-rest.md is the shared reference.
+ * Sources are named per behaviour below; docs/reference/bitrix24.md is the shared reference.
  */
 import { RestError, isoDate, randomToken, round2, toInt, isYes } from './core.js';
 import { documentAmount, storeRow } from './row-math.js';
@@ -29,7 +29,7 @@ export interface AppRegistration {
   appSid: string;
 }
 
-/** Tokens are issued to one app for one user (bitrix24-rest.md §7): `clientId` names the app. */
+/** Tokens are issued to one app for one user (docs/reference/bitrix24.md#oauth-tokens): `clientId` names the app. */
 /** `revoked`: the app was uninstalled after the token was issued (a reinstall does not bring it back). */
 export interface AccessToken { token: string; userId: number; clientId: string; expiresAt: number; revoked?: boolean }
 export interface RefreshToken { token: string; userId: number; clientId: string; used: boolean; expiresAt: number; revoked?: boolean }
@@ -142,7 +142,8 @@ export class Portal {
   }
 
   get clientEndpoint(): string { return `${this.baseUrl}/rest/`; }
-  /** The emulator also plays oauth.bitrix.info, so the SDK refreshes against it. Source: bitrix24-rest.md §7, §12. */
+  /** The emulator also plays oauth.bitrix.info, so the SDK refreshes against it. Source: docs/reference/bitrix24.md#oauth-tokens,
+   * docs/reference/bitrix24.md#b24jssdk. */
   get serverEndpoint(): string { return `${this.oauthBaseUrl || this.baseUrl}/rest/`; }
 
   nextId(kind: string, start = 1): number {
@@ -189,7 +190,7 @@ export class Portal {
   /**
    * Smart-invoice pipelines with stages `DT31_{categoryId}:{CODE}` and `SEMANTICS` null/S/F; quote statuses
    * (`QUOTE_STATUS` with EXTRA.SEMANTICS); classic invoice statuses (`INVOICE_STATUS`).
-   * Source: bitrix24-rest.md §2; crm-status-entity-types.md; fixtures rest.crm.status.list*.json.
+   * Source: docs/reference/bitrix24.md#stages; fixtures rest.crm.status.list*.json.
    * Category ids are deliberately not 0/1 and one pipeline has custom codes, so clients must read them.
    */
   private seedDirectories(): void {
@@ -254,7 +255,7 @@ export class Portal {
 
   /**
    * A fresh access/refresh pair for a user of one app (the main app unless `clientId` names another).
-   * Source: bitrix24-rest.md §7 (1 h access, 180 d refresh).
+   * Source: docs/reference/bitrix24.md#oauth-tokens (1 h access, 180 d refresh).
    */
   issueTokens(userId: number, clientId = this.app?.clientId ?? ''): { access: AccessToken; refresh: RefreshToken } {
     const access: AccessToken = { token: randomToken(), userId, clientId, expiresAt: Date.now() + this.accessTokenTtlSeconds * 1000 };
@@ -280,7 +281,7 @@ export class Portal {
   }
 
   /**
-   * Whether a user may read a CRM item: admins always; others unless a denial covers it. Source: crm-item-get.md
+   * Whether a user may read a CRM item: admins always; others unless a denial covers it. Source: docs/reference/bitrix24.md#crm-items
    * ("any user with read access permission"; 400 ACCESS_DENIED otherwise).
    */
   canRead(userId: number, entityTypeId: number, id: number): boolean {
@@ -292,14 +293,14 @@ export class Portal {
 
   /**
    * Whether a user may read a pipeline (funnel): admins always; others unless the type or that pipeline is withheld.
-   * Source: crm-category-list.md ("The list of returned funnels is filtered by access permissions").
+   * Source: docs/reference/bitrix24.md#stages ("The list of returned funnels is filtered by access permissions").
    */
   canReadCategory(userId: number, entityTypeId: number, categoryId: number): boolean {
     if (this.users.get(userId)?.admin) return true;
     return !this.readDenials.some((d) => d.userId === userId && d.entityTypeId === entityTypeId && (d.categoryId !== undefined ? d.categoryId === categoryId : d.ids === null));
   }
 
-  /** Whether a user may view the product catalog: admins always (catalog-product-list.md, error 200040300010). */
+  /** Whether a user may view the product catalog: admins always (docs/reference/bitrix24.md#catalog, error 200040300010). */
   canReadCatalog(userId: number): boolean {
     return Boolean(this.users.get(userId)?.admin) || !this.catalogDenials.has(userId);
   }
@@ -316,8 +317,7 @@ export class Portal {
   /**
    * Raises an event as the portal does: online bindings get a form POST through the (async) queue, offline
    * bindings collect one record per object in their connector's queue.
-   * Sources: bitrix24-rest.md §10; offline-events.md; installation-finish.md / on-app-update.md ("Events will not
-   * be sent to the application until the installation is complete").
+   * Sources: docs/reference/bitrix24.md#events, docs/reference/bitrix24.md#offline-events, docs/reference/bitrix24.md#installation ("Events will not be sent to the application until the installation is complete").
    */
   raise(event: string, fields: Record<string, unknown>, ctx: WriteCtx): void {
     const app = this.app;
@@ -325,7 +325,7 @@ export class Portal {
     for (const b of this.bindings.filter((x) => x.event === event)) {
       if (b.offline) {
         if (!app.installed) continue;
-        // auth_connector: writes made with the same key stay out of this binding's queue (offline-events.md).
+        // auth_connector: writes made with the same key stay out of this binding's queue (docs/reference/bitrix24.md#offline-events).
         if (b.authConnector && ctx.authConnector && b.authConnector === ctx.authConnector) continue;
         this.recordOffline(event, fields, b.authConnector);
         continue;
@@ -341,7 +341,7 @@ export class Portal {
 
   /**
    * The POST body of an online event. `auth` carries tokens only when the event can be linked to a user
-   * (on-app-update.md, "auth"); `auth_type` 0 means the user who caused the event (event-bind.md).
+   * (docs/reference/bitrix24.md#events, "auth"); `auth_type` 0 means the user who caused the event (docs/reference/bitrix24.md#events).
    * Values are strings on the wire (fixtures README). Shape checked against fixtures event.ONCRM*.json.
    */
   eventBody(event: string, data: unknown, b: Binding | null, causedBy: number | null, withTokens = true): Record<string, unknown> {
@@ -381,7 +381,7 @@ export class Portal {
 
   private recordOffline(event: string, fields: Record<string, unknown>, connector: string): void {
     const objectKey = `${event}|${JSON.stringify(fields)}`;
-    // "If the same deal is updated 1000 times, there will be only one entry" (offline-events.md). A record already
+    // "If the same deal is updated 1000 times, there will be only one entry" (docs/reference/bitrix24.md#offline-events). A record already
     // handed out under a process_id is not touched: the change after it gets a record of its own.
     const existing = this.offlineQueue.find((r) => r.connector === connector && r.objectKey === objectKey && !r.PROCESS_ID);
     const messageId = randomToken(32);
@@ -396,7 +396,7 @@ export class Portal {
       TIMESTAMP_X: isoDate(this.now()),
       EVENT_NAME: event,
       // The docs' samples print EVENT_DATA as false; real portals send the event's data (third-party code reads
-      // EVENT_DATA.FIELDS.ID, bitrix24-rest.md §10, unverified). Emulated with the data, like online events.
+      // EVENT_DATA.FIELDS.ID, docs/reference/bitrix24.md#offline-events, unverified). Emulated with the data, like online events.
       EVENT_DATA: { FIELDS: stringFields },
       EVENT_ADDITIONAL: false,
       MESSAGE_ID: messageId,
@@ -408,7 +408,7 @@ export class Portal {
     this.pingOffline();
   }
 
-  /** ONOFFLINEEVENT: online "new records" ping, at most once per `minTimeout` seconds. Source: on-offline-event.md. */
+  /** ONOFFLINEEVENT: online "new records" ping, at most once per `minTimeout` seconds. Source: docs/reference/bitrix24.md#offline-events. */
   private pingOffline(): void {
     for (const b of this.bindings.filter((x) => x.event === 'ONOFFLINEEVENT' && !x.offline)) {
       const minTimeout = toInt((b.options as Record<string, unknown>).minTimeout, 0);
@@ -423,7 +423,7 @@ export class Portal {
 
   itemStore(entityTypeId: number): Map<number, CrmItem> {
     if (entityTypeId === CLASSIC_INVOICE) {
-      // Source: bitrix24-rest.md §1 "crm.item.* returns ENTITY_TYPE_NOT_SUPPORTED for old invoices (type 5)".
+      // Source: docs/reference/bitrix24.md#crm-object-types "crm.item.* returns ENTITY_TYPE_NOT_SUPPORTED for old invoices (type 5)".
       throw new RestError('ENTITY_TYPE_NOT_SUPPORTED', 'Entity type 5 is not supported', 400);
     }
     const s = this.items.get(entityTypeId);
@@ -437,12 +437,12 @@ export class Portal {
 
   getItem(entityTypeId: number, id: number): CrmItem {
     const item = this.itemStore(entityTypeId).get(id);
-    // Source: crm-item-get.md, fixture rest.crm.item.get.error.NOT_FOUND.response.json (HTTP 400).
+    // Source: docs/reference/bitrix24.md#errors, fixture rest.crm.item.get.error.NOT_FOUND.response.json (HTTP 400).
     if (!item) throw new RestError('NOT_FOUND', 'Element not found', 400);
     return item;
   }
 
-  /** The item as `crm.item.get` prints it. `useOriginalUfNames` (CRM ≥ 25) keeps UF_CRM_… names (bitrix24-rest.md §5). */
+  /** The item as `crm.item.get` prints it. `useOriginalUfNames` (CRM ≥ 25) keeps UF_CRM_… names (docs/reference/bitrix24.md#crm-items). */
   renderItem(item: CrmItem, originalUf = false): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const def of SYSTEM_FIELDS[item.entityTypeId]!) out[def.key] = item.data[def.key] ?? (def.multiple ? [] : null);
@@ -476,7 +476,7 @@ export class Portal {
     const stages = this.stagesOf(item.entityTypeId, categoryId);
     if (item.data.stageId === null || item.data.stageId === undefined || item.data.stageId === '') item.data.stageId = stages[0]!.STATUS_ID;
     const stage = stages.find((s) => s.STATUS_ID === item.data.stageId);
-    // The portal refuses a stage of another pipeline (error code unverified; crm-item-add.md describes stageId).
+    // The portal refuses a stage of another pipeline (error code unverified; docs/reference/bitrix24.md#stages describes stageId).
     if (!stage) throw new RestError('INVALID_ARG_VALUE', `Stage ${String(item.data.stageId)} not found in pipeline ${categoryId}`, 400);
     item.data.stageSemanticId = semanticId(stage.SEMANTICS);
     if (item.entityTypeId === QUOTE) item.data.closed = stage.SEMANTICS ? 'Y' : 'N';
@@ -567,7 +567,7 @@ export class Portal {
 
   /**
    * Replaces all rows of an owner (crm.item.productrow.set) and recomputes the owner's amount unless it is in
-   * manual mode. Prices are per unit; `price` is after discount with tax (bitrix24-rest.md §3; fixture
+   * manual mode. Prices are per unit; `price` is after discount with tax (docs/reference/bitrix24.md#product-rows; fixture
    * rest.crm.item.productrow.list.response.json: 90000 @ 10% tax → priceExclusive 81818.18); the arithmetic and its
    * sources are in row-math.ts.
    * The owner's amount changes, so the owner's UPDATE event is raised (assumption: the item is saved).
@@ -576,7 +576,7 @@ export class Portal {
     const ownerType = OWNER_TYPE[entityTypeId];
     const store = this.items.get(entityTypeId);
     const owner = store?.get(ownerId);
-    // Source: crm-item-productrow-add.md, fixture rest.crm.item.productrow.add.error.OWNER_NOT_FOUND.response.json.
+    // Source: docs/reference/bitrix24.md#product-rows, fixture rest.crm.item.productrow.add.error.OWNER_NOT_FOUND.response.json.
     if (!ownerType || !owner) throw new RestError('OWNER_NOT_FOUND', 'Owner was not found', 400);
     const built = rows.map((r, i) => this.buildRow(ownerType, ownerId, r, i));
     this.productRows.set(`${ownerType}:${ownerId}`, built);
@@ -631,7 +631,7 @@ export class Portal {
   /**
    * Old invoices: UPPER_CASE fields, `STATUS_ID` from INVOICE_STATUS, `PRODUCT_ROWS` with `VAT_RATE` as a
    * coefficient; events ONCRMINVOICEADD/UPDATE/DELETE and ONCRMINVOICESETSTATUS on a status change.
-   * Source: bitrix24-rest.md §1, §10; crm/outdated/invoice/crm-invoice-fields.md. No response example exists in
+   * Source: docs/reference/bitrix24.md#classic-invoices. No response example exists in
    * the docs (fixtures README), so the shape follows the field table.
    */
   saveClassicInvoice(id: number | null, fields: Record<string, unknown>, ctx: WriteCtx): number {
@@ -776,7 +776,7 @@ export class Portal {
 
 type Fm = Array<{ id: number; valueType: string; value: string; typeId: string }>;
 
-/** Flat multifield keys crm.item adds (`emailWork`, `phoneWork`, `email`, `phone`, …). Source: crm-item-get.md fixture. */
+/** Flat multifield keys crm.item adds (`emailWork`, `phoneWork`, `email`, `phone`, …). Source: docs/reference/bitrix24.md#crm-items fixture. */
 function flatMultifields(fm: Fm | null | undefined): Record<string, unknown> {
   const list = fm ?? [];
   const first = (type: string, vt?: string) => list.find((x) => x.typeId === type && (!vt || x.valueType === vt))?.value ?? '';
@@ -811,7 +811,7 @@ function normalise(def: FieldDef, v: unknown): unknown {
   }
 }
 
-/** Event names per entity type. Source: bitrix24-rest.md §10 (dynamic items, quotes, contacts, companies). */
+/** Event names per entity type. Source: docs/reference/bitrix24.md#events (dynamic items, quotes, contacts, companies). */
 export function itemEvent(entityTypeId: number, action: 'ADD' | 'UPDATE' | 'DELETE'): string {
   switch (entityTypeId) {
     case QUOTE: return `ONCRMQUOTE${action}`;

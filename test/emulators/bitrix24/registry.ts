@@ -1,4 +1,4 @@
-/** The method table: name (case-insensitive) → scope + handler. Source: bitrix24-rest.md §8 (methods, scopes). */
+/** The method table: name (case-insensitive) → scope + handler. Source: docs/reference/bitrix24.md#calling-rest (methods, scopes). */
 import type { Answer } from './core.js';
 import type { AppRegistration, Portal, User, WriteCtx } from './portal.js';
 
@@ -7,7 +7,7 @@ export interface CallCtx {
   user: User;
   /** The app the call's token was issued to (app.info, scopes and handler hosts are per app). */
   app: AppRegistration;
-  /** `auth_connector` of the call, passed on to writes (offline-events.md "How to avoid cycles"). */
+  /** `auth_connector` of the call, passed on to writes (docs/reference/bitrix24.md#offline-events "How to avoid cycles"). */
   write: WriteCtx;
 }
 

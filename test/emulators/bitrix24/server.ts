@@ -1,7 +1,7 @@
 /**
  * HTTP surface: REST (`/rest/{method}`, also `/rest//{method}` and `.json`), the OAuth token endpoint, fault
- * injection, the call log. Sources: bitrix24-rest.md §7 (OAuth), §8 (calling REST, batch), §9 (limits), §12
- * (what B24OAuth sends: `/rest//method?bx24_request_id…`, JSON body with `auth`).
+ * injection, the call log. Sources: docs/reference/bitrix24.md#oauth-tokens, docs/reference/bitrix24.md#calling-rest, docs/reference/bitrix24.md#batch,
+ * docs/reference/bitrix24.md#limits, docs/reference/bitrix24.md#b24jssdk (what B24OAuth sends: `/rest//method?bx24_request_id…`, JSON body with `auth`).
  */
 import express from 'express';
 import type { Request, Response, NextFunction } from 'express';
@@ -15,9 +15,9 @@ import { registerCatalog } from './methods-catalog.js';
 
 export interface CallLogEntry { at: string; method: string; userId: number | null; status: number; error?: string; viaBatch?: boolean }
 export interface Faults {
-  /** The next n outer calls answer 503 QUERY_LIMIT_EXCEEDED (reference §9, limits.md). */
+  /** The next n outer calls answer 503 QUERY_LIMIT_EXCEEDED (docs/reference/bitrix24.md#limits). */
   burst503?: number;
-  /** The next n outer calls answer 429 OPERATION_TIME_LIMIT, "Method is blocked due to operation time limit." (limits.md). */
+  /** The next n outer calls answer 429 OPERATION_TIME_LIMIT, "Method is blocked due to operation time limit." (docs/reference/bitrix24.md#limits). */
   burst429?: number;
   /** Added latency per REST/OAuth request, ms. */
   latencyMs?: number;
@@ -29,7 +29,7 @@ export interface Faults {
   failMethods?: Record<string, number>;
   /**
    * Method name (or the start of a command line, e.g. `crm.item.get?entityTypeId=4`) → how many more batch commands
-   * of it come back with neither a result nor an error. Source: batch.md
+   * of it come back with neither a result nor an error. Source: docs/reference/bitrix24.md#batch
    * ("Error Example (halt = 1)": the command after the failed one has no entry in `result` nor in `result_error`);
    * here the command is not run at all, so it also stands for an answer a portal leaves out for other reasons.
    */
@@ -48,7 +48,7 @@ export interface Faults {
  * `OPERATION_TIME_LIMIT` "Method is blocked due to operation time limit." — inside a batch the command fails in
  * `result_error`, since each command counts and the outer call does not — until enough time leaves the window.
  * Answers carry the method's `time.operating` (seconds spent in the window) and `operating_reset_at` (unix s, when
- * the oldest part leaves). Source: reference §8–§9; `settings/performance/limits.md`.
+ * the oldest part leaves). Source: docs/reference/bitrix24.md#limits.
  */
 export interface OperatingLimit {
   /** Server time a method may spend in the window, s. (Bitrix24 self-hosted when enabled: 420) */
@@ -65,7 +65,7 @@ export class RestService {
   counters: Record<string, number> = {};
   faults: Required<Faults> = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {}, omitAnswers: {}, batchCommandMs: 0 };
   leakyBucket: { burst: number; drainPerSecond: number } | false;
-  /** Off by default, as on a self-hosted portal (reference §9: "the default restriction is disabled"). */
+  /** Off by default, as on a self-hosted portal (docs/reference/bitrix24.md#limits: "the default restriction is disabled"). */
   operatingLimit: OperatingLimit | false = false;
   /** Per app and method: when each counted call ended and what it cost, s. */
   private operatingSpent = new Map<string, { at: number; cost: number }[]>();
@@ -99,7 +99,7 @@ export class RestService {
     res.on('close', end);
   }
 
-  /** Cloud-style leaky bucket, off by default on self-hosted (limits.md; bitrix24-rest.md §9). */
+  /** Cloud-style leaky bucket, off by default on self-hosted (docs/reference/bitrix24.md#limits). */
   private takeFromBucket(): boolean {
     if (!this.leakyBucket) return true;
     const now = Date.now();
@@ -111,13 +111,13 @@ export class RestService {
   }
 
   /**
-   * Resolves `auth` to a user and the app the token was issued to. Errors per _includes/system-errors.md
+   * Resolves `auth` to a user and the app the token was issued to. Errors per docs/reference/bitrix24.md#errors
    * (401 NO_AUTH_FOUND / invalid_token / expired_token). A token of an app that is not installed (uninstalled after
    * the token was issued) is answered 401 APPLICATION_NOT_FOUND "Application not found", whether or not it has
    * expired: the portal checks its own record of the app before the token's expiry (Bitrix24's rest module,
    * `Bitrix\Rest\OAuth\Auth::onRestCheckAuth`: an inactive app → APPLICATION_NOT_FOUND, then `expires` →
    * expired_token), and "when an application is uninstalled, all access permissions for the application to the API
-   * are removed" (api-reference/common/events/on-app-uninstall.md). A revoked token of an app installed again since
+   * are removed" (docs/reference/bitrix24.md#events). A revoked token of an app installed again since
    * is unknown to the new install: invalid_token.
    */
   authenticate(token: unknown): Pick<CallCtx, 'user' | 'app'> {
@@ -166,7 +166,7 @@ export class RestService {
     }
   }
 
-  /** The method's operating time in the window and when its oldest part leaves it (reference §8 `time`). */
+  /** The method's operating time in the window and when its oldest part leaves it (docs/reference/bitrix24.md#limits, `time`). */
   private operating(key: string, now = Date.now()): { operating: number; resetAt: number } {
     const lim = this.operatingLimit;
     if (!lim) return { operating: 0, resetAt: Math.floor(now / 1000) + 600 };
@@ -193,13 +193,13 @@ export class RestService {
     // Injected failure of a named method, alone or inside a batch (where it lands in result_error).
     if ((this.faults.failMethods[name] ?? 0) > 0) {
       this.faults.failMethods[name]! -= 1;
-      // Source: _includes/system-errors.md: 500 INTERNAL_SERVER_ERROR "Internal server error".
+      // Source: docs/reference/bitrix24.md#errors: 500 INTERNAL_SERVER_ERROR "Internal server error".
       throw new RestError('INTERNAL_SERVER_ERROR', 'Internal server error', 500);
     }
     const def = this.registry.get(name);
-    // Source: _includes/system-errors.md: 404 ERROR_METHOD_NOT_FOUND "Method not found!".
+    // Source: docs/reference/bitrix24.md#errors: 404 ERROR_METHOD_NOT_FOUND "Method not found!".
     if (!def) throw new RestError('ERROR_METHOD_NOT_FOUND', 'Method not found!', 404);
-    // Source: _includes/system-errors.md: 401 insufficient_scope (application variant of the message).
+    // Source: docs/reference/bitrix24.md#errors: 401 insufficient_scope (application variant of the message).
     if (def.scope !== 'basic' && !ctx.app.scopes.includes(def.scope)) {
       throw new RestError('insufficient_scope', 'The request requires higher privileges than provided by the access token', 401);
     }
@@ -208,7 +208,7 @@ export class RestService {
 
   /**
    * batch {halt, cmd}: ≤ 50 commands, `$result[key][field]…` references, per-command errors in `result_error`,
-   * empty maps as `[]`, no nested batch. Always HTTP 200. Source: bitrix24-rest.md §8; batch.md; fixtures
+   * empty maps as `[]`, no nested batch. Always HTTP 200. Source: docs/reference/bitrix24.md#calling-rest; docs/reference/bitrix24.md#batch; fixtures
    * rest.batch*.json.
    */
   private async batch(params: Record<string, unknown>, ctx: CallCtx): Promise<Record<string, unknown>> {
@@ -272,7 +272,7 @@ export class RestService {
    * used/unknown/expired one, `invalid_client` for wrong client credentials. Response fields as
    * fixture oauth.refresh.response.json: the portal's `member_id` and `client_endpoint`, while `domain` names the
    * OAuth server itself ("oauth.bitrix.info" in the fixture). One server answers for every portal in `peers`.
-   * Source: bitrix24-rest.md §7; settings/oauth/auto-renewal.md.
+   * Source: docs/reference/bitrix24.md#oauth-tokens.
    */
   oauthToken(params: Record<string, unknown>): { status: number; body: unknown } {
     const log = (status: number, error?: string) => this.callLog.push({ at: isoDate(), method: 'oauth/token', userId: null, status, error });
@@ -287,7 +287,7 @@ export class RestService {
     const rt = portal.refreshTokens.get(token);
     // A refresh token is good only with the client credentials of the app it was issued to. After an uninstall it
     // is refused as a spent one is — invalid_grant, "invalid authorization tokens were provided … during renewal"
-    // (settings/oauth/error-codes.md) — so a refused refresh alone cannot tell an uninstall from a lost race.
+    // (docs/reference/bitrix24.md#errors) — so a refused refresh alone cannot tell an uninstall from a lost race.
     if (!rt || rt.used || rt.revoked || rt.expiresAt <= Date.now() || !app.present || rt.clientId !== app.clientId) {
       log(400, 'invalid_grant');
       return { status: 400, body: { error: 'invalid_grant', error_description: 'Invalid refresh token' } };

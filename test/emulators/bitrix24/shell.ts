@@ -1,8 +1,8 @@
 /**
  * The portal shell: pages that show the app the way a portal user sees it, in iframes that receive the
  * Bitrix24 POST, and a parent-window listener speaking the frame protocol of BX24 / b24jssdk B24Frame.
- * Sources: bitrix24-rest.md §6 (app page / installer POST fields), §11 (placement POST, PLACEMENT_OPTIONS JSON
- * string); fixtures app-page.post.json, placement.CRM_DEAL_DETAIL_TAB.post.json; b24jssdk 2.2
+ * Sources: docs/reference/bitrix24.md#installation (app page / installer POST fields), docs/reference/bitrix24.md#placements
+ * (placement POST, PLACEMENT_OPTIONS JSON string); fixtures app-page.post.json, placement.CRM_DEAL_DETAIL_TAB.post.json; b24jssdk 2.2
  * dist/esm/loader-b24frame.mjs (the frame reads DOMAIN|PROTOCOL|APP_SID from `window.name`),
  * frame/message/controller.mjs (messages `command:params:callbackId:appSid`, answers `callbackId:json`),
  * frame/b24.mjs (getInitData fields), frame/message/commands.mjs (command names).
@@ -60,7 +60,7 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
       AUTH_ID: auth.AUTH_ID!, AUTH_EXPIRES: auth.AUTH_EXPIRES!, REFRESH_ID: auth.REFRESH_ID!, SERVER_ENDPOINT: portal.serverEndpoint,
       APPLICATION_TOKEN: a.applicationToken ?? '', APPLICATION_SCOPE: a.scopes.join(','), member_id: portal.memberId, status: 'L',
       PLACEMENT: placement,
-      // List toolbars send no PLACEMENT_OPTIONS (widgets/crm/list-toolbar.md: "the PLACEMENT_OPTIONS parameter is not passed").
+      // List toolbars send no PLACEMENT_OPTIONS (docs/reference/bitrix24.md#placements: "the PLACEMENT_OPTIONS parameter is not passed").
       ...(options === null ? {} : { PLACEMENT_OPTIONS: JSON.stringify(options) }),
     };
     const init = { ...auth, LANG: lang, PLACEMENT: placement, PLACEMENT_OPTIONS: options ?? {}, INSTALL: !a.installed, IS_ADMIN: portal.user(userId).admin, userId };
@@ -92,7 +92,7 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
     const userId = userOf(req);
     const a = portal.app;
     if (!a || !a.present) return void res.type('html').send(layout('No application', userId, '<p>No application is installed.</p>'));
-    // Until installFinish non-admins see this (bitrix24-rest.md §6); admins get the installer.
+    // Until installFinish non-admins see this (docs/reference/bitrix24.md#installation); admins get the installer.
     if (!a.installed && !portal.user(userId).admin) return void res.type('html').send(layout('Application', userId, '<p id="not-installed">The application is not fully installed yet</p>'));
     const url = a.installed ? a.handlerUrl : a.installUrl;
     res.type('html').send(layout('Application', userId, frame(userId, url, 'DEFAULT', {}, 'app-frame', langOf(req)), langOf(req)));
@@ -106,7 +106,7 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
     const ent = PLACEMENT_ENTITY[code];
     const item = ent ? portal.items.get(ent.entityTypeId)!.get(id) : undefined;
     const card = item ? `<h2 id="card-title">${esc(String(item.data.title ?? item.data.name ?? `#${id}`))}</h2><p>Stage: <b id="card-stage">${esc(String(item.data.stageId ?? ''))}</b>, amount ${esc(String(item.data.opportunity ?? ''))} ${esc(String(item.data.currencyId ?? ''))}</p>` : `<p>Item #${id} not found</p>`;
-    // Placements are not shown before installation finishes (bitrix24-rest.md §11).
+    // Placements are not shown before installation finishes (docs/reference/bitrix24.md#placements).
     const tabs = a && a.present && a.installed ? portal.placements.filter((p) => p.placement === code) : [];
     const options = { ID: String(id), ...(ent ? { URI: `${ent.path(id)}?IFRAME=Y&IFRAME_TYPE=SIDE_SLIDER` } : {}) };
     const body = card + (tabs.length ? tabs.map((t, i) => `<h3 class="tab">${esc(t.title || t.placement)}</h3>${frame(userId, t.handler, code, options, `placement-frame-${i}`, langOf(req))}`).join('') : '<p id="no-tabs">No application tabs</p>');
@@ -116,7 +116,7 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
   /**
    * A CRM list (companies or contacts) with the toolbar's application items: each placement bound to
    * CRM_COMPANY_LIST_TOOLBAR / CRM_CONTACT_LIST_TOOLBAR is a menu item above the list that opens its handler in a
-   * slider. Source: b24restdocs api-reference/widgets/crm/list-toolbar.md (dropdown item above the list; the handler
+   * slider. Source: docs/reference/bitrix24.md#placements (dropdown item above the list; the handler
    * gets the app-page fields and PLACEMENT, no PLACEMENT_OPTIONS).
    */
   app.get('/portal/list/:entity', (req, res) => {
@@ -129,7 +129,7 @@ export function mountShell(app: express.Express, portal: Portal, hooks: ShellHoo
     const kind = kinds[entity];
     if (!kind) return void res.status(404).type('html').send(layout('Not found', userId, '<p>No such list</p>'));
     const a = portal.app;
-    // Placements are not shown before installation finishes (bitrix24-rest.md §11).
+    // Placements are not shown before installation finishes (docs/reference/bitrix24.md#placements).
     const items = a && a.present && a.installed ? portal.placements.filter((p) => p.placement === kind.code) : [];
     const toolbar = `<div id="list-toolbar">${items.map((p) => `<button type="button" class="toolbar-app" data-placement-id="${p.id}">${esc(p.title || p.placement)}</button>`).join(' ') || '<span id="no-apps">No applications</span>'}</div>`;
     const rows = [...portal.items.get(kind.entityTypeId)!.values()].slice(0, 50)

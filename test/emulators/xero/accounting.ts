@@ -25,13 +25,13 @@ function withContact(c: Ctx, rec: XeroObject): XeroObject {
   return rec;
 }
 
-const summarize = (c: Ctx) => c.query.summarizeErrors?.toLowerCase() !== 'false'; // API default: summarised (xero-api.md §3)
+const summarize = (c: Ctx) => c.query.summarizeErrors?.toLowerCase() !== 'false'; // API default: summarised (docs/reference/xero.md#writes)
 const unitdp = (c: Ctx) => (c.query.unitdp === '4' ? 4 : 2);
 
 /**
  * Batch write reply. summarizeErrors=false → 200 with every element carrying StatusAttributeString OK|ERROR and
  * ValidationErrors on failures (zero GUID id); default → valid elements are saved and, if any failed, HTTP 400
- * ValidationException listing only the failures (not transactional). Source: xero-api.md §3, §7.
+ * ValidationException listing only the failures (not transactional). Source: docs/reference/xero.md#writes, docs/reference/xero.md#errors.
  */
 function batchReply(c: Ctx, key: string, results: ElementResult[], render: (r: XeroObject) => XeroObject): Reply {
   const elements = results.map((r) => r.ok
@@ -70,7 +70,7 @@ function header(c: Ctx, name: string): string | undefined {
 
 const wantsPdf = (c: Ctx) => String(header(c, 'accept') ?? '').includes('application/pdf');
 
-/** A small valid PDF naming the document. Source: xero-api.md §4 (GET /Invoices/{id} with Accept: application/pdf). */
+/** A small valid PDF naming the document. Source: docs/reference/xero.md#invoices (GET /Invoices/{id} with Accept: application/pdf). */
 function pdf(title: string): Buffer {
   const text = title.replace(/[()\\]/g, '');
   const objs = [
@@ -93,7 +93,7 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
   const history = (c: Ctx, id: string, exists: boolean): Reply => {
     if (!exists) return notFound();
     if (c.method === 'PUT') {
-      // PUT …/History adds notes: {HistoryRecords:[{Details}]}. Source: xero-api.md §4; spec /Invoices/{InvoiceID}/History.
+      // PUT …/History adds notes: {HistoryRecords:[{Details}]}. Source: docs/reference/xero.md#history-notes; spec /Invoices/{InvoiceID}/History.
       const recs = (c.body?.HistoryRecords ?? []) as XeroObject[];
       const list = c.tenant.history.get(id) ?? [];
       const added = recs.map((r) => {
@@ -108,7 +108,7 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
     return ok(envelope(c.providerName, 'HistoryRecords', c.tenant.history.get(id) ?? []));
   };
 
-  // ---- Invoices: Source xero_accounting.yaml /Invoices*, xero-api.md §3–§4 ----
+  // ---- Invoices: Source xero_accounting.yaml /Invoices*, docs/reference/xero.md#requests, docs/reference/xero.md#invoices ----
   const getInvoices: Handler = (c) => {
     let list = [...c.tenant.invoices.values()];
     const ids = csv(c.query.IDs)?.map((s) => s.toLowerCase());
@@ -127,7 +127,7 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
     if ('json' in r && r.status === 200) {
       const env = r.json as XeroObject;
       // Line items come with paged requests; an unpaged list or summaryOnly=true omits them.
-      // Source: xero-api.md §3 ("page=N returns up to 100 invoices with line items"); spec parameter summaryOnly.
+      // Source: docs/reference/xero.md#reads ("page=N returns up to 100 invoices with line items"); spec parameter summaryOnly.
       const withLines = c.query.page !== undefined && c.query.summaryOnly !== 'true';
       env.Invoices = env.Invoices.map((i: XeroObject) => { const out = withContact(c, renderLines(i, unitdp(c))); if (!withLines) delete out.LineItems; return out; });
     }
@@ -152,12 +152,12 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
   const onlineInvoice: Handler = (c, id) => {
     const inv = byId(c.tenant.invoices, id!);
     if (!inv) return notFound();
-    // Believed unavailable for DRAFT (xero-api.md §4, unverified); also SUBMITTED and ACCPAY.
+    // Believed unavailable for DRAFT (docs/reference/xero.md#invoices, unverified); also SUBMITTED and ACCPAY.
     if (inv.Type !== 'ACCREC' || inv.Status === 'DRAFT' || inv.Status === 'SUBMITTED' || inv.Status === 'DELETED') return { status: 400, json: validationMessage(MSG.onlineInvoiceDraft) };
     return ok(envelope(c.providerName, 'OnlineInvoices', [{ OnlineInvoiceUrl: `${c.baseUrl}/online/invoice/${inv.InvoiceID}` }]));
   };
 
-  // ---- Contacts: Source xero_accounting.yaml /Contacts*, xero-api.md §6 ----
+  // ---- Contacts: Source xero_accounting.yaml /Contacts*, docs/reference/xero.md#contacts ----
   const getContacts: Handler = (c) => {
     let list = [...c.tenant.contacts.values()];
     const ids = csv(c.query.IDs)?.map((s) => s.toLowerCase());
@@ -185,12 +185,12 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
       if (!Array.isArray(els)) return els;
       return batchReply(c, 'Contacts', [books.saveContact(c.tenant, els[0] ?? {}, 'update', id)], (r) => structuredClone(r));
     }
-    // GET /Contacts/{ContactID} or /Contacts/{ContactNumber} (xero-api.md §6, unverified for ContactNumber).
+    // GET /Contacts/{ContactID} or /Contacts/{ContactNumber} (docs/reference/xero.md#contacts, unverified for ContactNumber).
     const found = byId(c.tenant.contacts, id!) ?? [...c.tenant.contacts.values()].find((x) => x.ContactNumber === id);
     return found ? ok(envelope(c.providerName, 'Contacts', [found])) : notFound();
   };
 
-  // ---- Items: Source xero_accounting.yaml /Items*, xero-api.md §6 ----
+  // ---- Items: Source xero_accounting.yaml /Items*, docs/reference/xero.md#items ----
   const items: Handler = (c) => {
     if (c.method === 'GET') {
       return listReply(c, 'Items', [...c.tenant.items.values()].map((i) => {
@@ -213,7 +213,7 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
     return found ? ok(envelope(c.providerName, 'Items', [found])) : notFound();
   };
 
-  // ---- Quotes: Source xero_accounting.yaml /Quotes*, xero-api.md §5 ----
+  // ---- Quotes: Source xero_accounting.yaml /Quotes*, docs/reference/xero.md#quotes ----
   const getQuotes: Handler = (c) => {
     let list = [...c.tenant.quotes.values()];
     const q = c.query;
@@ -246,7 +246,7 @@ export function routes(books: Books): Array<[string, RegExp, Handler]> {
     return ok(envelope(c.providerName, 'Quotes', [withContact(c, structuredClone(found))]));
   };
 
-  // ---- Payments: Source xero_accounting.yaml /Payments*, xero-api.md §4 ----
+  // ---- Payments: Source xero_accounting.yaml /Payments*, docs/reference/xero.md#payments ----
   const payments: Handler = (c) => {
     if (c.method === 'GET') return listReply(c, 'Payments', [...c.tenant.payments.values()]);
     const els = elementsOf(c, 'Payments');

@@ -13,12 +13,12 @@ export type ChangeListener = (tenantId: string, category: 'INVOICE' | 'CONTACT',
 export interface ElementResult { ok: boolean; record: XeroObject; errors: string[] }
 
 // ---- messages ---------------------------------------------------------------------------------------------------
-// Source: xero-api.md §4 and §7; xero_accounting.yaml 400 examples. Wording marked "unverified" is our best
+// Source: docs/reference/xero.md#invoices, docs/reference/xero.md#errors; xero_accounting.yaml 400 examples. Wording marked "unverified" is our best
 // knowledge of Xero's text where neither the spec nor the reference quotes it.
 export const MSG = {
   invoiceNumberUnique: 'Invoice # must be unique.', // spec /Invoices/{InvoiceID} 400 example
-  notValidStatus: 'Invoice not of valid status for modification', // xero-api.md §4
-  hasPayment: 'This document cannot be edited as it has a payment or credit note allocated to it.', // xero-api.md §4
+  notValidStatus: 'Invoice not of valid status for modification', // docs/reference/xero.md#invoices
+  hasPayment: 'This document cannot be edited as it has a payment or credit note allocated to it.', // docs/reference/xero.md#invoices
   notFound: 'The document with the supplied id was not found for this endpoint.', // spec 400 examples
   contactIdentify: 'The Contact must contain at least 1 of the following elements to identify the contact: Name, ContactID, ContactNumber', // spec
   contactNameUnique: (name: string) => `The contact name ${name} is already assigned to another contact. The contact name must be unique across all active contacts.`, // spec /Contacts 400 example
@@ -37,7 +37,7 @@ export const MSG = {
   dueDateRequired: 'Due Date must be specified for an approved document.',
   lineItemsRequired: 'At least one line item must be specified for this document.',
   currencyInvalid: (c: string) => `The currency code '${c}' is not valid for this organisation.`,
-  paidDirectly: 'Invoice not of valid status for modification', // PAID is only ever set by payments (xero-api.md §4)
+  paidDirectly: 'Invoice not of valid status for modification', // PAID is only ever set by payments (docs/reference/xero.md#invoices)
   paymentNotAuthorised: 'Payment can only be made against Authorised documents.',
   paymentAccount: 'Payments can only be made to Bank accounts or accounts with Enable Payments To Account set.',
   paymentAmount: 'Payment amount must be greater than zero.',
@@ -70,9 +70,9 @@ function taxRateOf(t: Tenant, taxType: string, forSale?: boolean): number | unde
  * Builds stored line items and computes tax per line, rounded to 2 dp, then sums (see `lineMath`).
  * UnitAmount keeps 2 dp, or 4 dp with `unitdp=4`. A supplied LineAmount/Total is recomputed (ignored); a supplied
  * TaxAmount overrides the computed one (see `lineMath`).
- * Source: xero-api.md §3 (unitdp; "Tax is computed per line, rounded to 2 dp, then summed; totals are 2 dp; a
+ * Source: docs/reference/xero.md#rounding (unitdp; "Tax is computed per line, rounded to 2 dp, then summed; totals are 2 dp; a
  * supplied Total that differs from the line sum is ignored"); xero_accounting.yaml components/schemas/LineItem,
- * LineAmountTypes. A line's TaxType overrides the account default (xero-api.md §6).
+ * LineAmountTypes. A line's TaxType overrides the account default (docs/reference/xero.md#tax-rates-and-accounts).
  */
 function buildLines(t: Tenant, raw: unknown, existing: XeroObject[], lat: Lat, unitdp: number, forSale: boolean): XeroObject[] {
   if (!Array.isArray(raw)) return [];
@@ -83,7 +83,7 @@ function buildLines(t: Tenant, raw: unknown, existing: XeroObject[], lat: Lat, u
     let accountCode = r.AccountCode as string | undefined;
     let taxType = r.TaxType as string | undefined;
     if (r.ItemCode !== undefined && r.ItemCode !== null && r.ItemCode !== '') {
-      // Source: xero-api.md §6 (Item SalesDetails/PurchaseDetails supply defaults for a line with ItemCode).
+      // Source: docs/reference/xero.md#items (Item SalesDetails/PurchaseDetails supply defaults for a line with ItemCode).
       const item = [...t.items.values()].find((i) => i.Code === r.ItemCode);
       if (!item) reject(MSG.itemCodeInvalid(String(r.ItemCode)));
       const d = (forSale ? item.SalesDetails : item.PurchaseDetails) ?? {};
@@ -124,7 +124,7 @@ function buildLines(t: Tenant, raw: unknown, existing: XeroObject[], lat: Lat, u
  *   discount. Source: developer.xero.com/documentation/api/accounting/invoices (LineItems: "LineAmount = Quantity *
  *   Unit Amount * ((100 – DiscountRate)/100)"; DiscountRate or DiscountAmount); xero_accounting.yaml LineItem.
  * - TaxAmount per line rounded to 2 dp: Exclusive LineAmount × rate/100; Inclusive LineAmount × rate/(100 + rate);
- *   NoTax 0 (xero-api.md §3). A supplied TaxAmount overrides it on a taxed line. Source: the same LineItems table
+ *   NoTax 0 (docs/reference/xero.md#rounding). A supplied TaxAmount overrides it on a taxed line. Source: the same LineItems table
  *   ("The tax amount is auto calculated as a percentage of the line amount … based on the tax rate. This value can
  *   be overriden if the calculated TaxAmount is not correct"). How far an override may stray is not documented
  *   (unverified): the emulator accepts any 2-dp value.
@@ -148,7 +148,7 @@ export function totals(lines: Array<{ LineAmount: number; TaxAmount: number }>, 
   return { SubTotal: sumLines, TotalTax: tax, Total: round2(sumLines + tax) };
 }
 
-/** Renders UnitAmount with 2 dp unless `unitdp=4`. Source: xero-api.md §3 (unitdp). */
+/** Renders UnitAmount with 2 dp unless `unitdp=4`. Source: docs/reference/xero.md#requests (unitdp). */
 export function renderLines(rec: XeroObject, unitdp: number): XeroObject {
   const out = deepClone(rec);
   if (unitdp !== 4 && Array.isArray(out.LineItems)) for (const l of out.LineItems) l.UnitAmount = round2(l.UnitAmount);
@@ -172,7 +172,7 @@ export class Books {
     rec.UpdatedDateUTC = msDate(Math.max(this.now(), prev + 1));
   }
 
-  /** Resolves the Contact of a document. Source: xero-api.md §4 ("send only ContactID"); spec 400 example for identification. */
+  /** Resolves the Contact of a document. Source: docs/reference/xero.md#invoices ("send only ContactID"); spec 400 example for identification. */
   private resolveContact(t: Tenant, c: unknown): XeroObject {
     if (!c || typeof c !== 'object') reject(MSG.contactRequired);
     const ref = c as XeroObject;
@@ -196,7 +196,7 @@ export class Books {
     reject(MSG.contactIdentify);
   }
 
-  // Source: xero_accounting.yaml components/schemas/Contact; xero-api.md §6 (unique active name, ContactNumber,
+  // Source: xero_accounting.yaml components/schemas/Contact; docs/reference/xero.md#contacts (unique active name, ContactNumber,
   // archived contacts not editable (unverified)).
   saveContact(t: Tenant, body: XeroObject, mode: 'create' | 'upsert' | 'update', pathId?: string): ElementResult {
     try {
@@ -238,7 +238,7 @@ export class Books {
   }
 
   // ---- items ---------------------------------------------------------------------------------------------------
-  // Source: xero-api.md §6 (Code ≤ 30 is the upsert key of POST /Items; Name ≤ 50; SalesDetails);
+  // Source: docs/reference/xero.md#items (Code ≤ 30 is the upsert key of POST /Items; Name ≤ 50; SalesDetails);
   // spec /Items 400 example for the duplicate-code message.
   saveItem(t: Tenant, body: XeroObject, mode: 'create' | 'upsert' | 'update', unitdp: number, pathId?: string): ElementResult {
     try {
@@ -280,7 +280,8 @@ export class Books {
 
   /**
    * PUT /Invoices (create), POST /Invoices (update or create), POST /Invoices/{id} (update one).
-   * Source: xero-api.md §3 (PUT creates, POST creates or updates), §4 (fields, statuses, transitions, editing rules).
+   * Source: docs/reference/xero.md#requests (PUT creates, POST creates or updates),
+   * docs/reference/xero.md#invoices (fields, statuses, transitions, editing rules).
    */
   saveInvoice(t: Tenant, body: XeroObject, mode: 'create' | 'upsert' | 'update', unitdp: number, pathId?: string): ElementResult {
     try {
@@ -303,11 +304,11 @@ export class Books {
   }
 
   private invoiceNumberTaken(t: Tenant, number: string, except?: XeroObject): boolean {
-    // Source: xero-api.md §4 (InvoiceNumber unique for ACCREC); spec 400 example "Invoice # must be unique.".
+    // Source: docs/reference/xero.md#invoices (InvoiceNumber unique for ACCREC); spec 400 example "Invoice # must be unique.".
     return [...t.invoices.values()].some((i) => i !== except && i.Type === 'ACCREC' && i.Status !== 'DELETED' && i.InvoiceNumber === number);
   }
 
-  /** Requirements for SUBMITTED/AUTHORISED. Source: xero-api.md §4 ("AUTHORISED needs complete data: contact, due date, account codes, tax"). */
+  /** Requirements for SUBMITTED/AUTHORISED. Source: docs/reference/xero.md#invoices ("AUTHORISED needs complete data: contact, due date, account codes, tax"). */
   private checkComplete(inv: XeroObject): void {
     if (inv.Status !== 'AUTHORISED' && inv.Status !== 'SUBMITTED') return;
     if (!inv.LineItems?.length) reject(MSG.lineItemsRequired);
@@ -364,7 +365,7 @@ export class Books {
     if (body.Type !== 'ACCREC' && body.Type !== 'ACCPAY') reject(MSG.invoiceTypeRequired);
     if (!body.Contact) reject(MSG.contactRequired);
     const status = body.Status ?? 'DRAFT';
-    // Source: xero-api.md §4 (create as DRAFT / SUBMITTED / AUTHORISED; PAID never set directly).
+    // Source: docs/reference/xero.md#invoices (create as DRAFT / SUBMITTED / AUTHORISED; PAID never set directly).
     if (!['DRAFT', 'SUBMITTED', 'AUTHORISED'].includes(status)) reject(MSG.notValidStatus);
     const today = dayStart(this.now());
     const inv: XeroObject = {
@@ -390,7 +391,7 @@ export class Books {
   }
 
   /**
-   * Status rules. Source: xero-api.md §4 table: DRAFT↔SUBMITTED, →AUTHORISED, DRAFT/SUBMITTED→DELETED;
+   * Status rules. Source: docs/reference/xero.md#invoices table: DRAFT↔SUBMITTED, →AUTHORISED, DRAFT/SUBMITTED→DELETED;
    * AUTHORISED→VOIDED only without payments; AUTHORISED/PAID→DELETED "Invoice not of valid status for modification";
    * PAID only via payments; VOIDED/DELETED final. Editing AUTHORISED content is rejected (the issue's rule; the
    * reference calls it conflicting, so the emulator is strict); with payments: "This document cannot be edited…".
@@ -432,7 +433,7 @@ export class Books {
   // ---- payments ------------------------------------------------------------------------------------------------
 
   /**
-   * PUT /Payments. Source: xero-api.md §4 (Payments: Amount ≤ outstanding; account BANK or EnablePaymentsToAccount;
+   * PUT /Payments. Source: docs/reference/xero.md#payments ( Amount ≤ outstanding; account BANK or EnablePaymentsToAccount;
    * a payment covering AmountDue makes the invoice PAID, partial ones reduce AmountDue); spec /Payments 400 example.
    */
   createPayment(t: Tenant, body: XeroObject): ElementResult {
@@ -466,7 +467,7 @@ export class Books {
     }
   }
 
-  /** POST /Payments/{id} {Status:"DELETED"}: payments cannot be edited, only deleted. Source: xero-api.md §4. */
+  /** POST /Payments/{id} {Status:"DELETED"}: payments cannot be edited, only deleted. Source: docs/reference/xero.md#payments. */
   deletePayment(t: Tenant, paymentId: string, body: XeroObject): ElementResult {
     try {
       const p = t.payments.get(paymentId.toLowerCase());
@@ -498,14 +499,14 @@ export class Books {
     compact(inv);
     this.touch(inv);
     addHistory(t, inv.InvoiceID, sign > 0 ? 'Payment Applied' : 'Payment Deleted', `Payment ${sign > 0 ? 'received' : 'removed'}: ${p.Amount.toFixed(2)}.`);
-    // Whether Xero fires an INVOICE UPDATE webhook for a payment is unverified (xero-api.md §4); the emulator does.
+    // Whether Xero fires an INVOICE UPDATE webhook for a payment is unverified (docs/reference/xero.md#payments); the emulator does.
     this.onChange(t.tenantId, 'INVOICE', 'UPDATE', inv.InvoiceID);
   }
 
   // ---- quotes --------------------------------------------------------------------------------------------------
 
   /**
-   * Quote transitions. Source: xero-api.md §5 (unverified, third-party code consistent with Xero's quote docs):
+   * Quote transitions. Source: docs/reference/xero.md#quotes (unverified, third-party code consistent with Xero's quote docs):
    * DRAFT→SENT|DELETED; SENT→ACCEPTED|DECLINED|DELETED; DECLINED→SENT|DELETED; ACCEPTED→SENT|DELETED|INVOICED;
    * INVOICED→SENT|DELETED. Content edits are accepted in DRAFT and SENT only (strict reading; MCP server edits DRAFT only).
    */
@@ -553,7 +554,7 @@ export class Books {
       if (!t.currencies.includes(body.CurrencyCode)) reject(MSG.currencyInvalid(body.CurrencyCode));
       q.CurrencyCode = body.CurrencyCode;
     }
-    // Quote LineAmountTypes are upper case EXCLUSIVE|INCLUSIVE|NOTAX (xero-api.md §5).
+    // Quote LineAmountTypes are upper case EXCLUSIVE|INCLUSIVE|NOTAX (docs/reference/xero.md#quotes).
     if (body.LineAmountTypes !== undefined) q.LineAmountTypes = String(body.LineAmountTypes).toUpperCase();
     const lat = LAT[q.LineAmountTypes] ?? 'Exclusive';
     if (body.LineItems !== undefined || body.LineAmountTypes !== undefined) {
@@ -564,7 +565,7 @@ export class Books {
   }
 
   private createQuote(t: Tenant, body: XeroObject): ElementResult {
-    // Required on create in practice: Contact, Date, ≥ 1 line item (xero-api.md §5, official list unverified).
+    // Required on create in practice: Contact, Date, ≥ 1 line item (docs/reference/xero.md#quotes, official list unverified).
     if (!body.Contact) reject(MSG.contactRequired);
     if (!body.Date) reject(MSG.dateRequired);
     if (!Array.isArray(body.LineItems) || body.LineItems.length === 0) reject(MSG.lineItemsRequired);

@@ -1,5 +1,5 @@
 // Xero identity: OAuth 2.0 token endpoint, authorize/consent, discovery, revocation, /connections.
-// Source: xero-api.md §1; xero-identity.yaml (/connections); developer.xero.com/faq/oauth2, /faq/custom-integration.
+// Source: docs/reference/xero.md#oauth, docs/reference/xero.md#tenants; xero-identity.yaml (/connections); developer.xero.com/faq/oauth2, /faq/custom-integration.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
 import express from 'express';
@@ -18,7 +18,7 @@ export interface IdentityOptions {
 }
 
 const token = (prefix: string) => `${prefix}_${randomBytes(24).toString('base64url')}`;
-// Source: xero-api.md §1 (unused refresh tokens expire after 60 days; auth code lives 5 minutes, single-use (unverified)).
+// Source: docs/reference/xero.md#oauth (unused refresh tokens expire after 60 days; auth code lives 5 minutes, single-use (unverified)).
 const REFRESH_TTL_MS = 60 * 24 * 3600 * 1000;
 const CODE_TTL_MS = 5 * 60 * 1000;
 
@@ -74,12 +74,12 @@ export class Identity {
       this.refreshTokens.set(refresh, { grantId: grant.grantId, expiresAt: this.o.now() + REFRESH_TTL_MS, revoked: false });
       body.refresh_token = refresh;
     }
-    // No id_token: openid-client would validate its signature (xero-api.md §9: "fake token endpoints should omit it").
+    // No id_token: openid-client would validate its signature (docs/reference/xero.md#local-fakes: the fake's token endpoint leaves it out).
     return body;
   }
 
   private clientAuth(req: Request, form: URLSearchParams): boolean {
-    // Source: xero-api.md §1 (token URL with Basic auth client_id:client_secret, form body).
+    // Source: docs/reference/xero.md#oauth (token URL with Basic auth client_id:client_secret, form body).
     const h = req.headers.authorization;
     if (h?.startsWith('Basic ')) {
       const [id, ...rest] = Buffer.from(h.slice(6), 'base64').toString('utf8').split(':');
@@ -91,7 +91,7 @@ export class Identity {
   mount(app: Express, baseUrl: () => string): void {
     const form = express.text({ type: () => true, limit: '1mb' });
 
-    // Discovery document for openid-client's Issuer.discover(baseUrl). Source: xero-api.md §9 (initialize()).
+    // Discovery document for openid-client's Issuer.discover(baseUrl). Source: docs/reference/xero.md#xero-node (initialize()).
     app.get('/.well-known/openid-configuration', (_req, res) => {
       const b = baseUrl();
       res.json({
@@ -105,7 +105,7 @@ export class Identity {
     });
     app.get('/.well-known/openid-configuration/jwks', (_req, res) => { res.json({ keys: [] }); });
 
-    // Authorize: consent screen that redirects back with code and state. Source: xero-api.md §1 (authorize URL).
+    // Authorize: consent screen that redirects back with code and state. Source: docs/reference/xero.md#oauth (authorize URL).
     app.get('/identity/connect/authorize', (req, res) => {
       const q = req.query as Record<string, string>;
       if (q.client_id !== this.o.clientId) { res.status(400).type('text/plain').send('unauthorized_client'); return; }
@@ -135,7 +135,7 @@ export class Identity {
         const c = this.codes.get(f.get('code') ?? '');
         if (!c || c.used || c.expiresAt < this.o.now() || (c.redirectUri !== (f.get('redirect_uri') ?? c.redirectUri))) { deny(400, 'invalid_grant'); return; }
         // PKCE (RFC 7636 §4.6): BASE64URL(SHA256(code_verifier)) must equal the code_challenge sent to authorize;
-        // a verifier is 43–128 unreserved characters (§4.1). A code issued with a challenge needs its verifier.
+        // a verifier is 43–128 unreserved characters (RFC 7636 §4.1). A code issued with a challenge needs its verifier.
         if (c.codeChallenge !== undefined) {
           const verifier = f.get('code_verifier') ?? '';
           if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || createHash('sha256').update(verifier).digest('base64url') !== c.codeChallenge) {
@@ -152,7 +152,7 @@ export class Identity {
       }
       if (grantType === 'refresh_token') {
         // Rotation: every use issues a new refresh token; the previous one may be retried for the grace period
-        // (30 min at Xero), then invalid_grant. Source: xero-api.md §1 (rotated on every refresh; rotation grace).
+        // (30 min at Xero), then invalid_grant. Source: docs/reference/xero.md#oauth (rotated on every refresh; rotation grace).
         const presented = f.get('refresh_token') ?? '';
         this.refreshTokenUses.set(presented, (this.refreshTokenUses.get(presented) ?? 0) + 1);
         const rt = this.refreshTokens.get(presented);
@@ -166,7 +166,7 @@ export class Identity {
         return;
       }
       if (grantType === 'client_credentials') {
-        // Custom connection: one organisation, no refresh token, no tenant header needed. Source: xero-api.md §1.
+        // Custom connection: one organisation, no refresh token, no tenant header needed. Source: docs/reference/xero.md#custom-connections.
         if (!this.customTenantId) { deny(400, 'unauthorized_client'); return; }
         this.grantCounts.client_credentials += 1;
         const scope = f.get('scope') ?? f.get('scopes') ?? '';
@@ -176,7 +176,7 @@ export class Identity {
       deny(400, 'unsupported_grant_type');
     });
 
-    // Revocation (unverified URL, xero-api.md §1): revoking a refresh token revokes the whole grant's refresh tokens.
+    // Revocation (unverified URL, docs/reference/xero.md#oauth): revoking a refresh token revokes the whole grant's refresh tokens.
     app.post('/connect/revocation', form, (req, res) => {
       const f = new URLSearchParams(typeof req.body === 'string' ? req.body : '');
       if (!this.clientAuth(req, f)) { res.status(401).json({ error: 'invalid_client' }); return; }
@@ -201,7 +201,7 @@ export class Identity {
           createdDateUtc: new Date(info.createdMs).toISOString(), updatedDateUtc: new Date(info.createdMs).toISOString() };
       }));
     });
-    // DELETE /connections/{id}: disconnects one tenant. Source: xero-identity.yaml; xero-api.md §1.
+    // DELETE /connections/{id}: disconnects one tenant. Source: xero-identity.yaml; docs/reference/xero.md#tenants.
     app.delete('/connections/:id', (req, res) => {
       const v = this.check(bearerOf(req));
       if (!v.ok) { res.status(401).json({ Title: 'Unauthorized', Status: 401, Detail: v.detail }); return; }
@@ -215,7 +215,7 @@ export class Identity {
   /**
    * The organisation disconnected from the app (DELETE /connections/{id}, or a Xero user removing the app under
    * Settings → Connected apps): no token reaches it any more (403) and `GET /connections` leaves it out, until a new
-   * consent connects it again. Source: xero-identity.yaml; xero-api.md §1.
+   * consent connects it again. Source: xero-identity.yaml; docs/reference/xero.md#tenants.
    */
   disconnect(tenantId: string): void {
     for (const g of this.grants.values()) g.tenantIds = g.tenantIds.filter((t) => t !== tenantId);

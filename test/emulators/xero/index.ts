@@ -102,7 +102,7 @@ export class XeroEmulator {
     this.clock = opts.clock ?? { now: () => Date.now() };
     this.clientId = opts.clientId ?? 'EMULATOR_CLIENT_ID';
     this.clientSecret = opts.clientSecret ?? 'EMULATOR_CLIENT_SECRET';
-    // Source: xero-api.md §2 (5 concurrent, 60/minute, 5,000/day per tenant; 10,000/minute per app).
+    // Source: docs/reference/xero.md#rate-limits (5 concurrent, 60/minute, 5,000/day per tenant; 10,000/minute per app).
     this.limits = { concurrent: 5, perMinute: 60, perDay: 5000, windowMs: 60_000, dayMs: 86_400_000, appPerMinute: 10_000, ...opts.limits };
     this.identity = new Identity({
       clientId: this.clientId, clientSecret: this.clientSecret,
@@ -281,7 +281,7 @@ export class XeroEmulator {
   /**
    * Spends what is left of the organisation's day now, as calls of this app made elsewhere would (another process,
    * or the connector before a restart): the next calls get 429 `X-Rate-Limit-Problem: day` with a Retry-After until
-   * these calls leave the rolling day. Source: xero-api.md §2 (5,000 calls a day per tenant, counted per app).
+   * these calls leave the rolling day. Source: docs/reference/xero.md#rate-limits (5,000 calls a day per tenant, counted per app).
    */
   useDailyLimit(tenantId: string): void {
     const now = this.clock.now();
@@ -329,7 +329,7 @@ export class XeroEmulator {
   }
 
   private queueEvent(tenantId: string, category: 'INVOICE' | 'CONTACT', type: 'CREATE' | 'UPDATE', resourceId: string): void {
-    // Events are only generated while a webhook is configured (Xero: subscription per app). Source: xero-api.md §8.
+    // Events are only generated while a webhook is configured (Xero: subscription per app). Source: docs/reference/xero.md#webhooks.
     if (this.webhook.url) this.webhook.pending.push(this.event(tenantId, category, type, resourceId));
   }
 
@@ -377,7 +377,7 @@ export class XeroEmulator {
       res.status(401).json({ Type: null, Title: 'Unauthorized', Status: 401, Detail: auth.detail, Instance: newId(), Extensions: {} });
       return;
     }
-    // Tenant: `xero-tenant-id` required unless the token is a custom connection's. Source: xero-api.md §1, §7
+    // Tenant: `xero-tenant-id` required unless the token is a custom connection's. Source: docs/reference/xero.md#tenants, docs/reference/xero.md#errors
     // (a tenant not connected to the token fails with AuthenticationUnsuccessful; 403 here, exact status unverified).
     const header = typeof req.headers['xero-tenant-id'] === 'string' ? req.headers['xero-tenant-id'].toLowerCase() : '';
     const tenantId = auth.token.custom && header === '' ? auth.token.tenantIds[0] : header;
@@ -385,7 +385,7 @@ export class XeroEmulator {
     if (!tenant) { res.status(403).json({ Type: null, Title: 'Forbidden', Status: 403, Detail: 'AuthenticationUnsuccessful', Instance: newId(), Extensions: {} }); return; }
     entry.tenant = tenant.tenantId;
 
-    // Limits. Source: xero-api.md §2 (per tenant 5 concurrent / 60 per minute / 5000 per day, app 10,000/minute;
+    // Limits. Source: docs/reference/xero.md#rate-limits (per tenant 5 concurrent / 60 per minute / 5000 per day, app 10,000/minute;
     // 429 with Retry-After and X-Rate-Limit-Problem; remaining counts on every response) and
     // https://developer.xero.com/faq/limits ("Each API response you receive will include the X-DayLimit-Remaining,
     // X-MinLimit-Remaining and X-AppMinLimit-Remaining headers"). Counted per tenant, whoever calls (the connector
@@ -442,7 +442,7 @@ export class XeroEmulator {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const isWrite = method === 'PUT' || method === 'POST' || method === 'PATCH';
     let body: XeroObject | undefined;
-    // GETs from xero-node carry `content-type: application/json` and `{}`: ignored (xero-api.md §10).
+    // GETs from xero-node carry `content-type: application/json` and `{}`: ignored (docs/reference/xero.md#local-fakes).
     if (isWrite && raw.length) {
       try { body = JSON.parse(raw.toString('utf8')); } catch {
         return { status: 400, json: { ErrorNumber: 14, Type: 'PostDataInvalidException', Message: 'The string was not recognized as a valid JSON' } }; // wording unverified
@@ -450,7 +450,7 @@ export class XeroEmulator {
     }
 
     // Idempotency-Key (POST/PUT/PATCH, ≤ 128 chars, per app, ~6 minutes, same key + different request → 400,
-    // errors are cached too). Source: xero-api.md §3; spec components/parameters/idempotencyKey.
+    // errors are cached too). Source: docs/reference/xero.md#writes; spec components/parameters/idempotencyKey.
     let idemSlot: string | undefined;
     const fingerprint = createHash('sha256').update(`${method} ${path} ${JSON.stringify(query)} ${tenant.tenantId}\n`).update(raw).digest('hex');
     if (isWrite && idemKey !== undefined) {

@@ -5,7 +5,7 @@ import { msFromXeroDate, parseClientDate, type XeroObject } from './xero-json.js
  * The simple `where` expressions a connector uses: clauses joined by AND/&& (and OR/|| between groups), each
  * `Path op value` with op in == != >= <= > < and value a "string", Guid("..."), DateTime(y,m,d), number or boolean;
  * also `Path.Contains("x")`/`StartsWith`/`EndsWith`. Source: developer.xero.com/documentation/api/accounting/requests-and-responses
- * (where filter syntax); xero-api.md §3 ("Prefer IDs, ... over where ORs"). Anything else → 400, like an unparsable filter.
+ * (where filter syntax); docs/reference/xero.md#reads ("Prefer IDs, ... over where ORs"). Anything else → 400, like an unparsable filter.
  */
 export function compileWhere(where: string): (o: XeroObject) => boolean {
   const orGroups = where.split(/\s+OR\s+|\|\|/i).map((g) => g.split(/\s+AND\s+|&&/i).map((c) => compileClause(c.trim())));
@@ -79,7 +79,7 @@ export function applyOrder(list: XeroObject[], order: string | undefined): XeroO
 
 /**
  * If-Modified-Since: "only records created or modified since" the given UTC timestamp.
- * Source: xero-api.md §3; xero_accounting.yaml components/parameters/ifModifiedSince (format date-time).
+ * Source: docs/reference/xero.md#reads; xero_accounting.yaml components/parameters/ifModifiedSince (format date-time).
  */
 export function modifiedSince(header: string | undefined): ((o: XeroObject) => boolean) | undefined {
   if (!header) return undefined;
@@ -93,7 +93,7 @@ export interface Page { items: XeroObject[]; pagination?: { page: number; pageSi
 
 /**
  * Paging: `page` (1-based) and `pageSize` (1..1000, default 100); without `page` some endpoints return all records.
- * Source: xero-api.md §3 (Paging); xero_accounting.yaml components/schemas/Pagination.
+ * Source: docs/reference/xero.md#reads (paging); xero_accounting.yaml components/schemas/Pagination.
  */
 export function paginate(list: XeroObject[], pageRaw: unknown, pageSizeRaw: unknown, pagedByDefault = false): Page {
   if (pageRaw === undefined && !pagedByDefault) return { items: list };

@@ -1,5 +1,5 @@
 // Outgoing webhooks: Xero's payload shape, x-xero-signature, intent-to-receive.
-// Source: xero-webhooks.yaml; xero-api.md §8; developer.xero.com/documentation/webhooks/overview, /configuring-your-server.
+// Source: xero-webhooks.yaml; docs/reference/xero.md#webhooks; developer.xero.com/documentation/webhooks/overview, /configuring-your-server.
 import { createHmac, randomBytes } from 'node:crypto';
 
 export interface WebhookEvent {
@@ -8,7 +8,7 @@ export interface WebhookEvent {
 }
 export interface WebhookDelivery { status: number; signatureValid: boolean; body: string; error?: string }
 
-/** base64(HMAC-SHA256(raw body, webhook key)). Source: xero-api.md §8. */
+/** base64(HMAC-SHA256(raw body, webhook key)). Source: docs/reference/xero.md#webhooks. */
 export function sign(raw: string, key: string): string {
   return createHmac('sha256', key).update(raw).digest('base64');
 }
@@ -22,7 +22,7 @@ export class WebhookSender {
 
   constructor(key: string) { this.key = key; }
 
-  /** Payload: {events, firstEventSequence, lastEventSequence, entropy}. Source: xero-webhooks.yaml; xero-api.md §8. */
+  /** Payload: {events, firstEventSequence, lastEventSequence, entropy}. Source: xero-webhooks.yaml; docs/reference/xero.md#webhooks. */
   payload(events: WebhookEvent[]): string {
     const first = events.length ? this.seq + 1 : 0;
     this.seq += events.length;
@@ -33,7 +33,7 @@ export class WebhookSender {
     if (!this.url) throw new Error('configureWebhook({ url }) first');
     const signature = signatureValid ? sign(raw, this.key) : sign(raw, `${this.key}-wrong`);
     try {
-      // Xero expects an answer within 5 s (xero-api.md §8); the emulator waits a little longer for slow CI machines.
+      // Xero expects an answer within 5 s (docs/reference/xero.md#webhooks); the emulator waits a little longer for slow CI machines.
       const res = await fetch(this.url, { method: 'POST', body: raw, headers: { 'content-type': 'application/json', 'x-xero-signature': signature }, signal: AbortSignal.timeout(10_000) });
       await res.arrayBuffer();
       const d = { status: res.status, signatureValid, body: raw };
@@ -48,7 +48,7 @@ export class WebhookSender {
 
   /**
    * Intent to receive: a correctly signed and a wrongly signed empty batch; the endpoint must answer 200 and 401.
-   * Source: xero-api.md §8 ("Intent to receive").
+   * Source: docs/reference/xero.md#webhooks ("Intent to receive").
    */
   async intentToReceive(): Promise<{ goodStatus: number; badStatus: number; passed: boolean }> {
     const goodStatus = (await this.post(this.payload([]), true)).status;

@@ -4,17 +4,17 @@ import { randomUUID } from 'node:crypto';
 /** Loose record type for Xero-shaped objects (PascalCase keys, as on the wire). */
 export type XeroObject = Record<string, any>;
 
-// Source: xero-api.md §3 (failed elements come back with the zero GUID).
+// Source: docs/reference/xero.md#writes (failed elements come back with the zero GUID).
 export const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
 
 export const newId = (): string => randomUUID();
 
-// Source: xero-api.md §3 ("Responses use MS-JSON dates /Date(1539993600000+0000)/").
+// Source: docs/reference/xero.md#requests ("Responses use MS-JSON dates /Date(1539993600000+0000)/").
 export function msDate(ms: number): string {
   return `/Date(${ms}+0000)/`;
 }
 
-/** ISO-style companion field (`DateString`), e.g. "2018-10-20T00:00:00". Source: xero-api.md §3. */
+/** ISO-style companion field (`DateString`), e.g. "2018-10-20T00:00:00". Source: docs/reference/xero.md#requests. */
 export function isoDateString(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19);
 }
@@ -28,7 +28,7 @@ export function msFromXeroDate(v: unknown): number | undefined {
 
 /**
  * Parses a date written by a client. Xero accepts `YYYY-MM-DD` (recommended), ISO date-times and MS-JSON dates.
- * Source: xero-api.md §3 ("Write dates as YYYY-MM-DD").
+ * Source: docs/reference/xero.md#requests ("Write dates as YYYY-MM-DD").
  */
 export function parseClientDate(v: unknown): number | undefined {
   if (v instanceof Date) return v.getTime();
@@ -65,7 +65,7 @@ export function envelope(providerName: string, key: string, items: unknown[], ex
   return { Id: newId(), Status: 'OK', ProviderName: providerName, DateTimeUTC: msDate(Date.now()), ...extra, [key]: items };
 }
 
-// Source: xero-api.md §7; xero_accounting.yaml 400 examples (ErrorNumber 10, ValidationException).
+// Source: docs/reference/xero.md#errors; xero_accounting.yaml 400 examples (ErrorNumber 10, ValidationException).
 export function validationException(elements: XeroObject[]): XeroObject {
   return { ErrorNumber: 10, Type: 'ValidationException', Message: 'A validation exception occurred', Elements: elements };
 }
