@@ -90,8 +90,8 @@ export function staleReason(options = {}) {
 
 /**
  * Compiles the sources into outDir (default dist/): into a fresh folder beside it first, which then takes its
- * place, so a process starting meanwhile never loads half of one build and half of another. Returns esbuild's
- * metafile (what each output imports). The caller holds the lock (ensureBuilt, `npm run build`).
+ * place, so a process starting meanwhile never loads half of one build and half of another. Returns what each built
+ * file imports (esbuild's metafile), by its path in outDir. The caller holds the lock (ensureBuilt, `npm run build`).
  * @param {BuildOptions} [options]
  */
 export async function build(options = {}) {
@@ -146,7 +146,12 @@ export async function build(options = {}) {
     renameSync(next, outDir);
     rmSync(old, { recursive: true, force: true });
     log(`Built ${sources.length} files into ${path.relative(root, outDir) || outDir}/ in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
-    return result.metafile;
+    /** @type {Record<string, { path: string, kind: string }[]>} */
+    const imports = {};
+    for (const [output, { imports: list }] of Object.entries(result.metafile.outputs)) {
+      if (output.endsWith('.js')) imports[path.relative(next, path.resolve(root, output)).split(path.sep).join('/')] = list.map(({ path: p, kind }) => ({ path: p, kind }));
+    }
+    return imports;
   } catch (err) {
     rmSync(next, { recursive: true, force: true });
     throw err;
