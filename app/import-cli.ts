@@ -6,10 +6,10 @@
  * and the run itself are guarded by leases in the shared SQLite store. A run left unfinished by a crash or Ctrl+C is
  * resumed by the next invocation. Prints progress and the summary; exits 0 when the import (or the preview) finished.
  */
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig, prepareDataDir, resolveAppSecret } from './config.js';
 import { AppError, LimitReached } from './errors.js';
+import { isEntryPoint } from './entry-point.js';
 import { createLogger } from './log.js';
 import { createServices } from './services.js';
 import { openStore, StoreError, type Store } from './store/index.js';
@@ -121,12 +121,13 @@ function printSummary(s: ImportSummary, print: (line: string) => void): void {
   if (s.run.error) print(`  ${s.run.error}`);
 }
 
-async function main(): Promise<void> {
+/** The command: `argv` are its arguments (`node dist/app/import-cli.js ARGS`, or scripts/start.mjs after building). */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   let code = 1;
   const memory = process.env.IMPORT_REPORT_RSS ? sampleMemory() : null;
   const print = (line: string) => process.stdout.write(`${line}\n`);
   try {
-    const opts = parseCliArgs(process.argv.slice(2));
+    const opts = parseCliArgs(argv);
     const config = parseConfig(process.env);
     prepareDataDir(config.dataDir);
     const appSecret = resolveAppSecret(config);
@@ -163,4 +164,4 @@ function sampleMemory(): () => string {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();
+if (isEntryPoint(import.meta.url)) void main();

@@ -3,9 +3,9 @@
  * stop intake, let in-flight work finish or return to the queue, close the database, all within 10 s.
  */
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { ConfigError, parseConfig, prepareDataDir, resolveAppSecret, type Config } from './config.js';
+import { isEntryPoint } from './entry-point.js';
 import { createLogger, type Logger } from './log.js';
 import { createServer } from './server.js';
 import type { Services } from './services.js';
@@ -113,7 +113,8 @@ function closeHttp(http: Server, deadlineMs: number): Promise<void> {
   });
 }
 
-async function main(): Promise<void> {
+/** Runs the connector until SIGTERM/SIGINT (`node dist/app/main.js`, or scripts/start.mjs after building). */
+export async function main(): Promise<void> {
   let runtime: Runtime;
   try {
     runtime = await start();
@@ -144,6 +145,6 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => runtime.logger.error({ err }, 'unhandled promise rejection'));
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isEntryPoint(import.meta.url)) {
   void main();
 }

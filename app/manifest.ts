@@ -1,6 +1,7 @@
 /** The app manifest (install.json): scopes and the relative paths Bitrix24 and Xero call. */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { projectPath } from './project-root.js';
 
 const relativePath = z.string().regex(/^\/[A-Za-z0-9/_-]*$/, 'must be a relative path starting with /');
 
@@ -18,7 +19,7 @@ const manifestSchema = z.object({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 
-export function loadManifest(file = new URL('../install.json', import.meta.url)): Manifest {
+export function loadManifest(file: string | URL = projectPath('install.json')): Manifest {
   return manifestSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
 }
 

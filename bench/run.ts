@@ -11,6 +11,7 @@
  * 4. Payment → Bitrix24 latency with Xero webhooks on (target < 5 s).
  * 5. Pages: render p95 with 10,000 links and 100,000 activity rows, the live endpoint, first-load size (bench/pages.ts).
  * Restart: a restart inside a busy Xero minute meets no 429 (bench/restart.ts).
+ * Start-up: time to the first /health 200 and resident memory, TypeScript through tsx vs the build (bench/startup.ts).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ import { TEST_SECRET } from '../test/helpers/store.js';
 import { pagesBench } from './pages.js';
 import { burst, day } from './day.js';
 import { restart } from './restart.js';
+import { startup } from './startup.js';
 import { IMPORT_NODE_FLAGS } from '../app/import-cli.js';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
@@ -310,7 +312,7 @@ async function importBench(): Promise<void> {
       xero.resetCounters();
       env.b24.resetCounters();
       const started = Date.now();
-      const child = spawn(process.execPath, [...IMPORT_NODE_FLAGS, '--import', 'tsx', 'app/import-cli.ts', '--what', 'companies,contacts,products'], {
+      const child = spawn(process.execPath, [...IMPORT_NODE_FLAGS, 'scripts/start.mjs', 'import-cli', '--what', 'companies,contacts,products'], {
         cwd: ROOT,
         env: {
           PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: c.dataDir, APP_SECRET: TEST_SECRET, LOG_LEVEL: 'warn', IMPORT_REPORT_RSS: '1',
@@ -384,7 +386,7 @@ async function main(): Promise<void> {
   say();
   say(`Node ${process.version}; emulated Bitrix24 and Xero on this machine.`);
   say();
-  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency], ['burst', () => burst(say)], ['day', () => day(say)], ['restart', () => restart(say)], ['pages', () => pagesBench(say)], ['import', importBench]];
+  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency], ['burst', () => burst(say)], ['day', () => day(say)], ['restart', () => restart(say)], ['pages', () => pagesBench(say)], ['import', importBench], ['startup', () => startup(say)]];
   const header = lines.splice(0);
   for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
   mkdirSync(OUT, { recursive: true });

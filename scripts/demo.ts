@@ -17,10 +17,10 @@
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../app/config.js';
 import { start, SHUTDOWN_DEADLINE_MS, type Runtime } from '../app/main.js';
 import { StoreError } from '../app/store/index.js';
+import { isEntryPoint } from '../app/entry-point.js';
 import { offsetClock, useClock, type OffsetClock } from '../app/clock.js';
 import { startBitrix24Emulator, type Bitrix24Emulator } from '../test/emulators/bitrix24/index.js';
 import { startXeroEmulator, type XeroEmulator } from '../test/emulators/xero/index.js';
@@ -266,4 +266,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();
+if (isEntryPoint(import.meta.url)) void main();

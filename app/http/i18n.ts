@@ -8,8 +8,8 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { hasOwnKey, ownValue } from '../own-keys.js';
+import { projectPath } from '../project-root.js';
 
 type Message = string | Partial<Record<Intl.LDMLPluralRule, string>>;
 type Dictionary = Record<string, Message>;
@@ -17,7 +17,7 @@ type Dictionary = Record<string, Message>;
 export type Translate = (key: string, vars?: Record<string, string | number>) => string;
 
 export const DEFAULT_LANGUAGE = 'en';
-const I18N_DIR = fileURLToPath(new URL('../../views/i18n', import.meta.url));
+const I18N_DIR = projectPath('views', 'i18n');
 
 let dictionaries: Map<string, Dictionary> | undefined;
 

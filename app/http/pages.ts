@@ -7,13 +7,13 @@
  */
 import ejs from 'ejs';
 import type { Response } from 'express';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 import { contentSecurityPolicy } from './security-headers.js';
 import { browserMessages, DEFAULT_LANGUAGE, translator, type Translate } from './i18n.js';
+import { projectPath } from '../project-root.js';
 
-export const VIEWS_DIR = fileURLToPath(new URL('../../views', import.meta.url));
+export const VIEWS_DIR = projectPath('views');
 
 /** Who may frame a page: the portal's origin (pages and placements), the installed portals (error pages), or nobody (top-level windows). */
 export type Framing = { portalOrigin: string } | { portalOrigins: string[] } | 'none';

@@ -13,10 +13,20 @@ export interface RunningConnector {
   exited: Promise<number | string>;
 }
 
+/** How the connector is started: from its TypeScript by default; tests of the build start the built files. */
+export interface ConnectorCommand {
+  cwd: string;
+  args: string[];
+}
+
 /** Starts the connector as its own process (`app/main.ts`) and waits for its "listening" line. */
-export async function spawnConnector(env: Record<string, string>, timeoutMs = 20_000): Promise<RunningConnector> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
-    cwd: ROOT,
+export async function spawnConnector(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+  command: ConnectorCommand = { cwd: ROOT, args: ['--import', 'tsx', 'app/main.ts'] },
+): Promise<RunningConnector> {
+  const child = spawn(process.execPath, command.args, {
+    cwd: command.cwd,
     // The emulators listen on plain http on loopback.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOG_LEVEL: 'info', ALLOW_INSECURE_LOOPBACK: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,5 @@
-// `npm run import -- …` as its own process on a test bed's store (the connector's DATA_DIR and credentials).
+// `npm run import -- …` as its own process on a test bed's store (the connector's DATA_DIR and credentials): the
+// built import (dist/app/import-cli.js, built first when stale, as `npm run import` does), not its TypeScript.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** `npm run import -- …` as its own process on the connector's store. */
 export function cli(bed: StatusBed, args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [...IMPORT_NODE_FLAGS, '--import', 'tsx', 'app/import-cli.ts', ...args], {
+  const child = spawn(process.execPath, [...IMPORT_NODE_FLAGS, 'scripts/start.mjs', 'import-cli', ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: bed.c.config.dataDir, APP_SECRET: TEST_SECRET, LOG_LEVEL: 'warn',

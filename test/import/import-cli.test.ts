@@ -47,10 +47,10 @@ describe('import command line', () => {
     assert.equal(bed.b24.items(4).length, 0);
   });
 
-  it('when the import is started with npm run import, then node runs it with the import\'s memory flags, as the benchmark measures it', async () => {
+  it('when the import is started with npm run import, then node runs the built import with the import\'s memory flags, as the benchmark measures it', async () => {
     const { readFileSync } = await import('node:fs');
     const { IMPORT_NODE_FLAGS } = await import('../../app/import-cli.js');
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
-    assert.equal(pkg.scripts.import, `node ${IMPORT_NODE_FLAGS.join(' ')} --import tsx app/import-cli.ts`);
+    assert.equal(pkg.scripts.import, `node ${IMPORT_NODE_FLAGS.join(' ')} scripts/start.mjs import-cli`);
   });
 });

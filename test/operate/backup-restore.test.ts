@@ -12,9 +12,9 @@ import { tempDir } from '../helpers/tmp.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Runs `npm run backup|restore -- FILE` as the operator would (tsx script), with DATA_DIR and APP_SECRET. */
+/** Runs `npm run backup|restore -- FILE` as the operator would (the built script), with DATA_DIR and APP_SECRET. */
 async function run(script: 'backup' | 'restore', file: string, env: Record<string, string>): Promise<{ code: number; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${script}.ts`, '--', file], {
+  const child = spawn(process.execPath, ['scripts/start.mjs', script, '--', file], {
     cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
