@@ -16,6 +16,7 @@ import { portalNow } from '../sync/install-time.js';
 import type { InstallClaim } from '../sync/install-portal.js';
 import { claimsOtherPortal } from '../bitrix/portal-identity.js';
 import { oauthThrottle } from './oauth-throttle.js';
+import { pickLanguage } from './i18n.js';
 import { originOf, renderPage } from './pages.js';
 
 /** Bitrix24's member_id is 32 hex characters; tokens are printable without spaces. Checked before any OAuth call. */
@@ -90,6 +91,8 @@ export function bitrixRoutes(services: Services): Router {
       res,
       'install',
       {
+        // Bitrix24 opens the installer with the admin's language in LANG, as every app page.
+        lang: pickLanguage(req.query.LANG),
         problems: outcome.setup.problems,
         added: outcome.setup.added.length,
         existing: outcome.setup.alreadyThere.length,

@@ -8,9 +8,9 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { AppError, LimitReached } from '../errors.js';
 import type { Logger } from '../log.js';
-import { escapeHtml } from './html.js';
 import { storeFaultCode, storeFaultError, type StoreFaults } from '../store/faults.js';
-import { pageCsp } from './pages.js';
+import { errorText, windowLanguage } from './i18n.js';
+import { pageCsp, renderView } from './pages.js';
 
 /**
  * The portals that may frame an error page: a refused card tab or slider shows its message inside Bitrix24 instead of
@@ -22,13 +22,15 @@ interface Answer {
   status: number;
   code: string;
   message: string;
+  /** `key` and `vars` of the page's words (views/i18n), when they differ from `error.<code>`. */
+  details?: Record<string, unknown>;
 }
 
 function toAnswer(err: unknown): Answer {
   // The database refused the write (locked, disk full): 503, so the sender tries again; nothing was stored.
   const fault = storeFaultCode(err);
   if (fault) err = storeFaultError(fault);
-  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
+  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message, details: err.details };
   // A request that failed a schema check at a route's edge: 400 naming the fields, never their values.
   if (err instanceof ZodError) {
     const fields = [...new Set(err.issues.map((i) => i.path.join('.') || 'request'))].slice(0, 5).join(', ');
@@ -71,7 +73,11 @@ export function errorHandler(logger: Logger, framers: ErrorFramers = () => [], f
 
 /** Paths nobody serves: 404 with the same shape as every other error. */
 export function notFoundHandler(framers: ErrorFramers = () => []): RequestHandler {
-  return (req, res) => sendError(req, res, { status: 404, code: 'HTTP.NOT_FOUND', message: `Nothing is served at ${req.method} ${req.path}.` }, framers);
+  return (req, res) =>
+    sendError(req, res, {
+      status: 404, code: 'HTTP.NOT_FOUND', message: `Nothing is served at ${req.method} ${req.path}.`,
+      details: { key: 'error.notFound', vars: { method: req.method, path: req.path } },
+    }, framers);
 }
 
 function sendError(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], a: Answer, framers: ErrorFramers): void {
@@ -79,10 +85,11 @@ function sendError(req: Parameters<RequestHandler>[0], res: Parameters<RequestHa
   if (req.accepts(['json', 'html']) === 'html') {
     const origins = framers();
     if (origins.length) res.set('Content-Security-Policy', pageCsp({ portalOrigins: origins }));
-    res.type('html').send(
-      `<!doctype html><html><head><meta charset="utf-8"><title>Xero connector</title>` +
-        `<link rel="stylesheet" href="/static/app.css"></head>` +
-        `<body><main><div class="panel"><h1>${escapeHtml(a.message)}</h1><p class="muted">Code: ${escapeHtml(a.code)}</p></div></main></body></html>`,
+    // In the portal user's language when Bitrix24 framed the page (LANG), else the browser's (views/error.ejs).
+    const lang = windowLanguage(req.query.LANG, req.get('accept-language'));
+    renderView('error', { lang, message: errorText(lang, a), code: a.code }).then(
+      (html) => res.type('html').send(html),
+      () => res.type('text').send(`${a.message} (${a.code})`),
     );
   } else {
     res.json({ error: { code: a.code, message: a.message } });

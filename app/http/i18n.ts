@@ -56,6 +56,28 @@ export function translator(lang: string): Translate {
   };
 }
 
+/** Whether the dictionaries have a message for `key` (every key is in English; see test/i18n.test.ts). */
+export function hasMessage(key: string): boolean {
+  return ownValue(load().get(DEFAULT_LANGUAGE) ?? {}, key) !== undefined;
+}
+
+/**
+ * The words of an error for a page in `lang`: the message its `details.key` names (with `details.vars`), else the
+ * dictionary's `error.<code>`, else the error's own message (English, as logged).
+ */
+export function errorText(lang: string, error: { code: string; message: string; details?: Record<string, unknown> }): string {
+  const named = error.details?.key;
+  const vars = (error.details?.vars ?? {}) as Record<string, string | number>;
+  if (typeof named === 'string' && hasMessage(named)) return translator(lang)(named, vars);
+  return hasMessage(`error.${error.code}`) ? translator(lang)(`error.${error.code}`, vars) : error.message;
+}
+
+/** The language of a window outside Bitrix24 (the Xero window, an error page): the one it carries, else the browser's. */
+export function windowLanguage(carried: unknown, acceptLanguage: string | undefined): string {
+  const chosen = typeof carried === 'string' && carried ? carried : undefined;
+  return pickLanguage(chosen ?? acceptLanguage);
+}
+
 /** The messages browser scripts use (keys starting with `js.`), for the page's JSON data island. */
 export function browserMessages(lang: string): Record<string, Message> {
   const all = load();

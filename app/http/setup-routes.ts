@@ -4,7 +4,7 @@
  * portal admin (checked here, on every request).
  */
 import { clock } from '../clock.js';
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { Services } from '../services.js';
@@ -14,6 +14,8 @@ import { revenueAccounts } from '../sync/mapping.js';
 import { MAPPING_ERROR_CODES } from '../sync/org-data.js';
 import { setupOverview } from '../sync/setup-checklist.js';
 import { salesTaxRates } from '../sync/tax-matching.js';
+import { pickLanguage } from './i18n.js';
+import { renderView } from './pages.js';
 import { requireSession } from './session.js';
 
 const pageQuery = z.object({
@@ -68,13 +70,24 @@ export function setupRoutes(services: Services): Router {
     res.json(await overviewWithCoverage(memberId));
   });
 
-  router.get('/api/products', anyone, async (req, res) => {
+  /** One page of products, only for a user whom Bitrix24 lets view the catalog (asked with the user's own token). */
+  const productsOf = (req: Request) => {
     const q = pageQuery.safeParse(req.query);
     if (!q.success) throw new AppError('HTTP.BAD_REQUEST', 'Use ?search=<part of a name>&page=<0, 1, …>.', 400);
     const memberId = req.session!.memberId;
-    // Only for a user whom Bitrix24 lets view the catalog (asked with the user's own token).
     const viewer = { clientEndpoint: req.sessionPortal!.clientEndpoint, authId: req.session!.authId };
-    res.json(await productPage(portals.for(memberId), store, memberId, orgData.cached(memberId), { search: q.data.search }, q.data.page, viewer));
+    return productPage(portals.for(memberId), store, memberId, orgData.cached(memberId), { search: q.data.search }, q.data.page, viewer);
+  };
+
+  router.get('/api/products', anyone, async (req, res) => {
+    res.json(await productsOf(req));
+  });
+
+  /** The same page as the settings slider shows it: the GL-code table rendered by views/settings/gl-table.ejs. */
+  router.get('/api/products/table', anyone, async (req, res) => {
+    const { products, ...page } = await productsOf(req);
+    const html = await renderView('settings/gl-table', { lang: pickLanguage(req.query.lang), isAdmin: req.session!.isAdmin, products, ...page });
+    res.json({ ...page, html });
   });
 
   router.post('/api/products/account', admin, async (req, res) => {

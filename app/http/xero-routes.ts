@@ -13,6 +13,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { AppError, badRequest } from '../errors.js';
 import type { Services } from '../services.js';
+import { errorText, translator, windowLanguage } from './i18n.js';
 import { renderPage } from './pages.js';
 import { requireSession } from './session.js';
 
@@ -51,22 +52,25 @@ export function xeroRoutes(services: Services): Router {
     if (config.xero.grantType === 'client_credentials') {
       throw new AppError('XERO.CUSTOM_CONNECTION', 'This server uses a Xero custom connection, which connects by itself.', 409);
     }
-    const ticket = connectXero.begin(req.session!.memberId, req.session!.userId);
+    // The page's language (the portal user's) goes along the consent, so the Xero window speaks it.
+    const lang = z.object({ lang: z.string().max(16).optional() }).safeParse(req.body ?? {});
+    const ticket = connectXero.begin(req.session!.memberId, req.session!.userId, lang.success ? windowLanguage(lang.data.lang, undefined) : undefined);
     res.json({ startUrl: `${config.publicUrl}/xero/start?ticket=${encodeURIComponent(ticket)}` });
   });
 
   // The Xero window opens here first: the cookie binds the consent to this browser, then on to Xero.
   router.get('/xero/start', async (req, res) => {
+    const lang = windowLanguage(connectXero.languageOf(typeof req.query.ticket === 'string' ? req.query.ticket : undefined, 'state'), req.get('accept-language'));
     try {
       const ticket = z.object({ ticket: z.string().min(1).max(200) }).safeParse(req.query);
-      if (!ticket.success) throw badRequest('This link lacks its ticket. Start again with "Connect Xero" in the app.');
+      if (!ticket.success) throw badRequest('This link lacks its ticket. Start again with "Connect Xero" in the app.', { key: 'xero.noTicket' });
       const { browserSecret, authorizeUrl } = connectXero.start(ticket.data.ticket);
       res
         .cookie(cookieName, browserSecret, { httpOnly: true, secure, sameSite: 'lax', path: '/', maxAge: CONSENT_COOKIE_TTL_MS })
         .set('Cache-Control', 'no-store')
         .redirect(302, authorizeUrl);
     } catch (err) {
-      await renderConnectError(res, err);
+      await renderConnectError(res, err, lang);
     }
   });
 
@@ -87,34 +91,39 @@ export function xeroRoutes(services: Services): Router {
 
   router.get(manifest.xeroRedirect, async (req, res) => {
     const q = callbackQuery.parse(req.query);
+    let lang = windowLanguage(connectXero.languageOf(q.state, 'state'), req.get('accept-language'));
     try {
-      if (q.error) throw new AppError('XERO.CONSENT_DENIED', consentErrorMessage(q.error), 400);
-      if (!q.state || !q.code) throw badRequest('Xero\'s answer lacks the code or state. Start again with "Connect Xero".');
+      if (q.error) throw consentRefused(q.error);
+      if (!q.state || !q.code) throw badRequest('Xero\'s answer lacks the code or state. Start again with "Connect Xero".', { key: 'xero.noCode' });
       const pending = await connectXero.complete(q.state, q.code, readCookie(req, cookieName));
+      lang = windowLanguage(pending.lang, req.get('accept-language'));
       // Same-origin referrers let the browser send the form's Origin (with no-referrer it sends "null").
       res.set('Referrer-Policy', 'same-origin');
-      await renderPage(res, 'xero-result', { kind: 'confirm', ...pending }, 'none');
+      await renderPage(res, 'xero-result', { kind: 'confirm', ...pending, lang }, 'none');
     } catch (err) {
       services.logger.warn({ err }, 'Xero consent failed');
-      await renderConnectError(res, err);
+      await renderConnectError(res, err, lang);
     }
   });
 
   // The confirmation form: same browser (cookie), the page's CSRF token, and from the connector's own origin.
   router.post('/xero/confirm', async (req, res) => {
     const body = z.object({ choice: z.string().min(1), tenantId: z.string().min(1), csrf: z.string().min(1) }).safeParse(req.body);
+    // The language the choice carries; once it is taken, the one the form carries (its words only).
+    const fields = (req.body ?? {}) as { choice?: unknown; lang?: unknown };
+    const lang = windowLanguage(connectXero.languageOf(typeof fields.choice === 'string' ? fields.choice : undefined, 'tenant_choice') ?? fields.lang, req.get('accept-language'));
     try {
       const origin = req.get('origin');
       if (origin && origin !== publicOrigin) {
         throw new AppError('XERO.CSRF', 'This confirmation did not come from the connector\'s own page. Start again with "Connect Xero" in the app.', 403);
       }
-      if (!body.success) throw badRequest('Choose one organisation and confirm.');
+      if (!body.success) throw badRequest('Choose one organisation and confirm.', { key: 'xero.chooseOne' });
       const connection = connectXero.confirm({ choiceId: body.data.choice, tenantId: body.data.tenantId, csrf: body.data.csrf, browserSecret: readCookie(req, cookieName) });
       const portal = store.portals.get(connection.memberId);
       res.clearCookie(cookieName, { httpOnly: true, secure, sameSite: 'lax', path: '/' });
-      await renderPage(res, 'xero-result', { kind: 'connected', tenantName: connection.tenantName, portalDomain: portal?.domain ?? connection.memberId }, 'none');
+      await renderPage(res, 'xero-result', { kind: 'connected', lang, tenantName: connection.tenantName, portalDomain: portal?.domain ?? connection.memberId }, 'none');
     } catch (err) {
-      await renderConnectError(res, err);
+      await renderConnectError(res, err, lang);
     }
   });
 
@@ -123,27 +132,19 @@ export function xeroRoutes(services: Services): Router {
 
 /**
  * Xero's authorisation errors (RFC 6749 §4.1.2.1, as Xero's OAuth 2.0 docs list them), each shown with a fixed
- * message and its code. The callback's `error` is the caller's text: an unknown one gets a generic message, and
- * `error_description` is never shown. https://developer.xero.com/documentation/guides/oauth2/auth-flow
+ * message (`xero.refused.<error>` in views/i18n) and its code. The callback's `error` is the caller's text: an unknown
+ * one gets a generic message, and `error_description` is never shown. https://developer.xero.com/documentation/guides/oauth2/auth-flow
  */
-const CONSENT_ERRORS: Record<string, string> = {
-  access_denied: 'Access to Xero was not granted.',
-  invalid_request: 'Xero found the connection request malformed.',
-  unauthorized_client: 'Xero does not let this app connect this way; check the Xero app\'s settings.',
-  unsupported_response_type: 'Xero does not support the kind of answer the connector asked for.',
-  invalid_scope: 'Xero does not allow the permissions the connector asked for; check the Xero app\'s settings.',
-  server_error: 'Xero had a problem on its side.',
-  temporarily_unavailable: 'Xero is busy or down for maintenance; try again in a few minutes.',
-};
+const CONSENT_ERRORS = new Set(['access_denied', 'invalid_request', 'unauthorized_client', 'unsupported_response_type', 'invalid_scope', 'server_error', 'temporarily_unavailable']);
 
-function consentErrorMessage(code: string): string {
-  if (code === 'access_denied') return `${CONSENT_ERRORS[code]} Start again with "Connect Xero" if this was a mistake.`;
-  if (!Object.hasOwn(CONSENT_ERRORS, code)) return 'Xero refused the connection. Start again with "Connect Xero".';
-  return `Xero refused the connection (${code}): ${CONSENT_ERRORS[code]} Start again with "Connect Xero".`;
+/** The refusal as an AppError: its message in English (the log's words), `details.key` the page's words. */
+function consentRefused(code: string): AppError {
+  const key = CONSENT_ERRORS.has(code) ? `xero.refused.${code}` : 'xero.refused.other';
+  return new AppError('XERO.CONSENT_DENIED', translator('en')(key), 400, { key });
 }
 
-/** The Xero window's error page: the reason in words when it is ours, a generic one otherwise. */
-function renderConnectError(res: Response, err: unknown): Promise<void> {
+/** The Xero window's error page: the reason in words when it is ours, a generic one otherwise, in the window's language. */
+function renderConnectError(res: Response, err: unknown, lang: string): Promise<void> {
   const e = err instanceof AppError ? err : new AppError('XERO.CONNECT_FAILED', 'Connecting Xero failed. Try again in a moment.', 502);
-  return renderPage(res, 'xero-result', { kind: 'error', message: e.message }, 'none', e.status);
+  return renderPage(res, 'xero-result', { kind: 'error', lang, message: errorText(lang, e), code: e.code }, 'none', e.status);
 }

@@ -30,13 +30,15 @@ const STATE_TTL_MS = 10 * 60_000;
 const CHOICE_TTL_MS = 10 * 60_000;
 
 /** Consent steps kept in the store ('state' rows carry a stage: the click's ticket, then the Xero round trip). */
-interface Ticket { stage: 'ticket' }
-interface AuthorizeStep { stage: 'authorize'; browserHash: string; codeVerifier: string }
+/** Each step keeps the language of the admin who clicked, so the Xero window speaks it (`lang`, a dictionary's code). */
+interface Ticket { stage: 'ticket'; lang?: string }
+interface AuthorizeStep { stage: 'authorize'; browserHash: string; codeVerifier: string; lang?: string }
 interface PendingConfirmation {
   tokens: XeroTokens;
   tenants: XeroTenant[];
   browserHash: string;
   csrfHash: string;
+  lang?: string;
 }
 
 /** What the confirmation page shows: the organisations Xero authorised and the portal they would be connected to. */
@@ -47,6 +49,8 @@ export interface ConsentConfirmation {
   memberId: string;
   portalDomain: string;
   tenants: XeroTenant[];
+  /** The language of the admin who clicked "Connect Xero" (undefined when not known). */
+  lang: string | undefined;
 }
 
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest('base64url');
@@ -61,9 +65,16 @@ export class ConnectXero {
   ) {}
 
   /** Step 1: a single-use ticket for the Xero window of an admin of `memberId`. */
-  begin(memberId: string, userId: number): string {
+  begin(memberId: string, userId: number, lang?: string): string {
     this.identity.assertConfigured();
-    return this.store.consents.create({ memberId, purpose: 'state', userId, payload: { stage: 'ticket' } satisfies Ticket, ttlMs: TICKET_TTL_MS });
+    return this.store.consents.create({ memberId, purpose: 'state', userId, payload: { stage: 'ticket', lang } satisfies Ticket, ttlMs: TICKET_TTL_MS });
+  }
+
+  /** The language a consent step (ticket, state or choice) carries, without taking it; undefined once it is gone. */
+  languageOf(id: string | undefined, purpose: 'state' | 'tenant_choice'): string | undefined {
+    if (!id) return undefined;
+    const lang = this.store.consents.peek<{ lang?: unknown }>(id, purpose)?.payload?.lang;
+    return typeof lang === 'string' ? lang : undefined;
   }
 
   /**
@@ -79,7 +90,7 @@ export class ConnectXero {
       memberId: taken.memberId,
       purpose: 'state',
       userId: taken.userId,
-      payload: { stage: 'authorize', browserHash: hashOf(browserSecret), codeVerifier } satisfies AuthorizeStep,
+      payload: { stage: 'authorize', browserHash: hashOf(browserSecret), codeVerifier, lang: taken.payload.lang } satisfies AuthorizeStep,
       ttlMs: STATE_TTL_MS,
     });
     return { browserSecret, authorizeUrl: this.identity.authorizeUrl(state, codeVerifier) };
@@ -105,11 +116,11 @@ export class ConnectXero {
       memberId: consent.memberId,
       purpose: 'tenant_choice',
       userId: consent.userId,
-      payload: { tokens, tenants, browserHash: consent.payload.browserHash, csrfHash: hashOf(csrf) } satisfies PendingConfirmation,
+      payload: { tokens, tenants, browserHash: consent.payload.browserHash, csrfHash: hashOf(csrf), lang: consent.payload.lang } satisfies PendingConfirmation,
       ttlMs: CHOICE_TTL_MS,
     });
     const portal = this.store.portals.get(consent.memberId);
-    return { choiceId, csrf, memberId: consent.memberId, portalDomain: portal?.domain ?? consent.memberId, tenants };
+    return { choiceId, csrf, memberId: consent.memberId, portalDomain: portal?.domain ?? consent.memberId, tenants, lang: consent.payload.lang };
   }
 
   /** Step 4: the same browser confirmed the organisation (one of those offered) for the named portal. */

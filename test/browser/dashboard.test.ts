@@ -127,13 +127,13 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     const total = (from: number, bucket: number) => store.activity.histogram(env.memberId, from, bucket).reduce((n, b) => n + b.synced + b.errors, 0);
     const now = Date.now();
     assert.equal(Number(await frame.locator('#charts').getAttribute('data-drawn')), total(Math.floor(now / HOUR) * HOUR - 23 * HOUR, HOUR), 'the 24-hour chart counts what the log holds');
-    assert.equal(await (await inner('#app-frame')).evaluate('window.connectorCharts.docs.data.datasets[0].data.length'), 24);
+    assert.equal(await (await inner('#app-frame')).evaluate('import("/static/charts.js").then((m) => m.charts.docs.data.datasets[0].data.length)'), 24);
     await frame.locator('button.range[data-range="30d"]').click();
     await frame.locator('#charts[data-range="30d"]').waitFor(WAIT);
     const month = total(Math.floor(now / DAY) * DAY - 29 * DAY, DAY);
     assert.equal(Number(await frame.locator('#charts').getAttribute('data-drawn')), month, 'the 30-day chart counts what the log holds');
     assert.ok(month >= w.month.documents.length, `the month's documents are in the chart (${month})`);
-    const days = (await (await inner('#app-frame')).evaluate('window.connectorCharts.docs.data.datasets[0].data')) as number[];
+    const days = (await (await inner('#app-frame')).evaluate('import("/static/charts.js").then((m) => m.charts.docs.data.datasets[0].data)')) as number[];
     assert.ok(days.filter((n) => n > 0).length >= 18, `syncs on most days of the month (${days.join(' ')})`);
     await assertFitted('#app-frame');
     await shot('dashboard');
@@ -182,7 +182,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     await new Promise((r) => setTimeout(r, 1500)); // a live tick or more: the regions were sent again by now
     assert.equal(await frame.locator('#connection-h, #xero-panel-h').first().innerText(), 'Verbindung');
     assert.equal(await frame.locator('html').getAttribute('lang'), 'de');
-    assert.equal(await (await inner('#app-frame')).evaluate('window.connectorFrame.lang()'), 'de', 'the SDK reads the portal language');
+    assert.equal(await (await inner('#app-frame')).evaluate('import("/static/frame.js").then((m) => m.lang())'), 'de', 'the SDK reads the portal language');
     await assertFitted('#app-frame');
     await shot('dashboard-de-dark');
 

@@ -101,6 +101,14 @@ describe('setup pages in a headless browser inside the portal', { skip: browserS
     const slider = page.frameLocator('#slider iframe');
     await slider.locator('#gl-table tbody tr[data-id]').first().waitFor(WAIT);
     assert.match(await slider.locator('#gl-page').innerText(), /Page 1 of 3 · 121 products/);
+    // The page's table is the server's table component, as GET /api/products/table renders it: nothing built here.
+    const same = await slider.locator('#gl-rows').evaluate(async (rows) => {
+      const { api } = await import('/static/live.js' as string);
+      const served = document.createElement('div');
+      served.innerHTML = (await api('/api/products/table?page=0&lang=en')).html;
+      return served.innerHTML === rows.innerHTML;
+    });
+    assert.equal(same, true, 'the slider shows the server-rendered table');
     await slider.locator('#gl-filter input[name=search]').fill('Widget 11');
     await slider.locator('#gl-find').click();
     await slider.locator('#gl-page', { hasText: '10 products' }).waitFor(WAIT);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startEnvironment, type Environment } from '../helpers/env.js';
+import { renderView } from '../../app/http/pages.js';
 
 /** Bitrix24 HTTP requests (a batch counts once, however many commands it holds). */
 const requests = (env: Environment) => env.b24.callLog.filter((c) => !c.viaBatch).length;
@@ -53,6 +54,23 @@ describe('GL codes chosen from lists, in bulk', () => {
     assert.equal(page.products[0].name, 'Widget 0151');
     assert.deepEqual([page.products[0].accountCode, page.products[0].accountName], ['260', 'Other Revenue']);
     assert.equal(requests(env), 1);
+  });
+
+  it('when the settings page asks for a page of the GL-code table in German, then the server answers the table component\'s rendering of that page, the same one the slider shows', async () => {
+    const res = await call('/api/products/table?search=widget&page=3&lang=de');
+    assert.equal(res.status, 200);
+    const { html, ...page } = (await res.json()) as { html: string; total: number; page: number; pageSize: number };
+    assert.deepEqual(page, { total: 2000, page: 3, pageSize: 50 });
+    const json = (await (await call('/api/products?search=widget&page=3')).json()) as Record<string, unknown>;
+    // One rendering: the slider's fragment (views/settings/gl-table.ejs) over the page the JSON API answers.
+    assert.equal(html, await renderView('settings/gl-table', { lang: 'de', isAdmin: true, ...json }));
+    // …which is the table and button components: their wrapper, header, row hooks and pager.
+    assert.match(html, /^\s*<div class="table-wrap"><table id="gl-table">\s*<caption class="sr-only">Sachkonten der Produkte<\/caption>/);
+    assert.match(html, /<th scope="col"><input type="checkbox" id="gl-all" aria-label="Die Produkte dieser Seite auswählen"><\/th><th scope="col">Produkt<\/th>/);
+    assert.match(html, /<tr data-id="\d+"><td><input type="checkbox" class="gl-pick" value="\d+" aria-label="Widget 0151 auswählen"><\/td><td>Widget 0151<\/td><td>260 Other Revenue<\/td>/);
+    assert.match(html, /<span id="gl-page" class="muted small">Seite 4 von 40 · 2000 Produkte<\/span>/);
+    assert.match(html, /<button class="btn btn-secondary btn-sm gl-turn" type="button" id="gl-next" data-page="4">Weiter<\/button>/);
+    assert.equal((html.match(/<tr data-id=/g) ?? []).length, 50);
   });
 
   it('when selected products get an archived account, then nothing is written and the reason names the account', async () => {

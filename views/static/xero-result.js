@@ -1,3 +1,4 @@
+// @ts-check
 // The Xero window closes itself a moment after the connection is saved (the dashboard polls for the result).
 setTimeout(() => {
   try {
@@ -6,3 +7,4 @@ setTimeout(() => {
     // a window the user opened by hand cannot be closed by script; the page says they may close it
   }
 }, 2500);
+export {};

@@ -83,7 +83,8 @@ export interface Bitrix24Emulator {
 
   /** `clientId`/`clientSecret`: the same app on a second portal (one client for every portal, as a Marketplace app). */
   registerApp(opts: { handlerUrl: string; installUrl?: string; scopes?: string[]; apiOnly?: boolean; clientId?: string; clientSecret?: string }): { clientId: string; clientSecret: string };
-  install(opts?: { userId?: number }): Promise<HttpAnswer>;
+  /** `lang`: the admin's interface language, sent as LANG (default 'en'). */
+  install(opts?: { userId?: number; lang?: string }): Promise<HttpAnswer>;
   installApiOnly(opts?: { userId?: number }): Promise<HttpAnswer>;
   /** Marks the app installed without any HTTP call and returns install tokens (standalone/demo use). */
   installSilently(opts?: { userId?: number }): { accessToken: string; refreshToken: string; applicationToken: string };
@@ -295,12 +296,12 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
      * REFRESH_ID, SERVER_ENDPOINT, APPLICATION_TOKEN, APPLICATION_SCOPE, member_id, status, PLACEMENT=DEFAULT,
      * PLACEMENT_OPTIONS. INSTALLED stays false until installFinish. Source: docs/reference/bitrix24.md#installation; app-page.post.json.
      */
-    async install({ userId = 1 } = {}) {
+    async install({ userId = 1, lang = 'en' } = {}) {
       const a = requireApp();
       if (!portal.user(userId).admin) throw new Error('Only administrators install applications');
       a.present = true;
       a.applicationToken ??= hex(32);
-      const auth = frameAuth(userId);
+      const auth: Record<string, string> = { ...frameAuth(userId), LANG: lang };
       const url = new URL(a.installUrl);
       for (const k of ['DOMAIN', 'PROTOCOL', 'LANG', 'APP_SID'] as const) url.searchParams.set(k, auth[k]!);
       const { DOMAIN: _d, PROTOCOL: _p, LANG: _l, APP_SID: _s, ...form } = auth;
