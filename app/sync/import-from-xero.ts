@@ -32,7 +32,7 @@ import type { XeroGateways } from '../xero/gateway.js';
 import { contactPages, readItems, taxRatesByType } from '../xero/contact-reader.js';
 import type { JobHandler, JobOutcome } from './outbox.js';
 import { outcomeOf } from './outbox.js';
-import type { ContactDetails } from './contact-details.js';
+import type { ContactDetails } from '../domain/contact-details.js';
 import { Directory, planItem, planParty, type CustomerPayload, type PlanContext, type ProductPayload } from './import-plan.js';
 
 export const IMPORT_JOB = 'import-from-xero';

@@ -16,7 +16,7 @@
 import { clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { Decimal } from '../money.js';
+import { Decimal } from '../domain/money.js';
 import type { Store } from '../store/index.js';
 import type { Job } from '../store/jobs.js';
 import type { Connection } from '../store/connections.js';

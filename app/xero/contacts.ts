@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type { Contact, Contacts } from 'xero-node';
 import type { Link } from '../store/links.js';
 import type { Store } from '../store/index.js';
-import type { DocumentCustomer } from '../sync/document.js';
+import type { DocumentCustomer } from '../domain/document.js';
 import { validationMessages } from './errors.js';
 import type { XeroGateway } from './gateway.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DocumentCustomer } from '../../app/sync/document.js';
+import type { DocumentCustomer } from '../../app/domain/document.js';
 import { customerKey, knownContactIds, resolveContacts, saveContactLinks } from '../../app/xero/contacts.js';
 import { xeroTestbed } from '../helpers/xero.js';
 
