@@ -23,7 +23,7 @@ import { pushJobKey, pushJobKind } from '../app/sync/intake.js';
 import { xeroDeepLink } from '../app/xero/deep-links.js';
 import { XeroApiError } from '../app/xero/errors.js';
 import type { XeroGateway } from '../app/xero/gateway.js';
-import { getInvoices, onlineInvoiceUrl } from '../app/xero/invoices.js';
+import { getInvoices, invoicePdf, onlineInvoiceUrl } from '../app/xero/invoices.js';
 import { getQuotes } from '../app/xero/quotes.js';
 import { documentLink, documentRef, isDocumentType, subjectOf, type DocumentRef, type DocumentType } from './document-refs.js';
 import { ownValue } from '../app/own-keys.js';
@@ -79,13 +79,7 @@ export function cardTabRoutes(services: Services): Router {
     const link = linkedOrThrow(services, req.session!, ref);
     const connection = store.connections.get(link.connectionId ?? -1);
     if (!connection || connection.state !== 'active') throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected, so the PDF cannot be read.', 409);
-    const pdf = await pdfs.get(pdfKey(link), async () => {
-      const answer = await spendingAs('page', () => services.gateways.for(connection.id).call('reading the invoice PDF', (s) =>
-        // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices (Accept: application/pdf)
-        s.xero.accountingApi.getInvoiceAsPdf(s.tenantId, link.xeroId),
-      ));
-      return Buffer.from(answer as Buffer);
-    });
+    const pdf = await pdfs.get(pdfKey(link), () => spendingAs('page', () => invoicePdf(services.gateways.for(connection.id), connection.tenantId, link.xeroId)));
     const name = `${(link.xeroNumber ?? 'invoice').replace(/[^A-Za-z0-9._-]/g, '_')}.pdf`;
     res.set({ 'Content-Type': 'application/pdf', 'Content-Disposition': `inline; filename="${name}"`, 'Cache-Control': 'no-store' }).send(pdf);
   });
