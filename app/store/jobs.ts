@@ -292,6 +292,11 @@ export class JobRepository {
     return counts;
   }
 
+  /** How many jobs there are of each kind in each state (the metrics' outbox gauge). */
+  countByKindAndState(): { kind: string; state: JobState; count: number }[] {
+    return this.db.prepare('SELECT kind, state, count(*) AS count FROM jobs GROUP BY kind, state').all() as { kind: string; state: JobState; count: number }[];
+  }
+
   list(filter: { memberId?: string; states?: JobState[]; limit?: number } = {}): Job[] {
     const where: string[] = ['1 = 1'];
     const args: unknown[] = [];
