@@ -6,6 +6,7 @@
  */
 import { clock } from '../clock.js';
 import type { Db } from './db.js';
+import { countsOf, rowMapper } from './rows.js';
 import { currentRequestId } from '../request-context.js';
 
 export type JobState = 'pending' | 'running' | 'done' | 'needs_attention' | 'paused' | 'cancelled';
@@ -280,16 +281,12 @@ export class JobRepository {
   }
 
   countByState(memberId?: string): Record<JobState, number> {
-    const counts: Record<JobState, number> = {
-      pending: 0, running: 0, done: 0, needs_attention: 0, paused: 0, cancelled: 0,
-    };
     const rows = (
       memberId
-        ? this.db.prepare('SELECT state, count(*) AS n FROM jobs WHERE member_id = ? GROUP BY state').all(memberId)
-        : this.db.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all()
-    ) as { state: JobState; n: number }[];
-    for (const r of rows) counts[r.state] = r.n;
-    return counts;
+        ? this.db.prepare('SELECT state AS key, count(*) AS n FROM jobs WHERE member_id = ? GROUP BY state').all(memberId)
+        : this.db.prepare('SELECT state AS key, count(*) AS n FROM jobs GROUP BY state').all()
+    ) as { key: JobState; n: number }[];
+    return countsOf({ pending: 0, running: 0, done: 0, needs_attention: 0, paused: 0, cancelled: 0 }, rows);
   }
 
   /** How many jobs there are of each kind in each state (the metrics' outbox gauge). */
@@ -331,25 +328,10 @@ export class JobRepository {
   }
 }
 
-function fromRow(r: JobRow): Job {
-  return {
-    id: r.id,
-    memberId: r.member_id,
-    kind: r.kind,
-    key: r.job_key,
-    payload: JSON.parse(r.payload) as unknown,
-    state: r.state,
-    revision: r.revision,
-    attempts: r.attempts,
-    runAt: r.run_at,
-    lockedAt: r.locked_at,
-    lastError: r.last_error,
-    lastErrorCode: r.last_error_code,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    requestId: r.request_id ?? null,
-  };
-}
+const fromRow = rowMapper<JobRow, Job>()(
+  ['id', 'member_id', 'kind', 'job_key', 'payload', 'state', 'revision', 'attempts', 'run_at', 'locked_at', 'last_error', 'last_error_code', 'created_at', 'updated_at', 'request_id'],
+  { key: (r) => r.job_key, payload: (r) => JSON.parse(r.payload) as unknown, requestId: (r) => r.request_id ?? null },
+);
 
 /** The `sticky` fields the live job's payload has and the new one lacks, or undefined when there are none. */
 function stickyFields(livePayload: string, next: unknown, sticky: readonly string[] | undefined): Record<string, unknown> | undefined {

@@ -29,7 +29,6 @@ import { knownContactIds, saveContactLinks } from './customer-links.js';
 import { listCurrencies } from '../xero/invoices.js';
 import type { PushFailure, PushItem, PushResult, XeroDocumentState } from '../xero/documents.js';
 import type { Link, LinkFigures } from '../store/links.js';
-import { isExpectedEcho } from '../store/link-status.js';
 import type { SalesDocument } from '../domain/document.js';
 import type { DocumentKind, KindContext } from './document-kind.js';
 import type { ClaimMore, JobHandler, JobOutcome } from './outbox.js';
@@ -429,7 +428,7 @@ export class PushDocuments<P> implements JobHandler {
   private stageMoved(memberId: string, link: Link, doc: SalesDocument): boolean {
     const { store } = this.deps;
     if (!doc.stageId || doc.stageId === link.b24StageId) return false;
-    if (link.b24StageId === null || isExpectedEcho(store, memberId, doc.type, doc.id, doc.stageId)) {
+    if (link.b24StageId === null || store.links.isExpectedEcho(memberId, doc.type, doc.id, doc.stageId)) {
       store.links.setB24Stage(link.id, doc.stageId);
       return false;
     }
