@@ -329,7 +329,7 @@ export class JobRepository {
 }
 
 const fromRow = rowMapper<JobRow, Job>()(
-  ['id', 'member_id', 'kind', 'job_key', 'payload', 'state', 'revision', 'attempts', 'run_at', 'locked_at', 'last_error', 'last_error_code', 'created_at', 'updated_at', 'request_id'],
+  ['id', 'member_id', 'kind', 'payload', 'state', 'revision', 'attempts', 'run_at', 'locked_at', 'last_error', 'last_error_code', 'created_at', 'updated_at', 'request_id'],
   { key: (r) => r.job_key, payload: (r) => JSON.parse(r.payload) as unknown, requestId: (r) => r.request_id ?? null },
 );
 

@@ -128,8 +128,11 @@ const fromRow = rowMapper<LinkRow, Link>()(
   {},
 );
 
-const PULLED_COLUMNS = ['id', 'member_id', 'connection_id', 'b24_type', 'b24_id', 'xero_type', 'xero_id', 'xero_number', 'xero_status', 'xero_amount_paid', 'sync_stage_id', 'paid_trigger_at'] as const;
-const pulledOf = rowMapper<PulledRow, PulledLink>()(PULLED_COLUMNS, { amountPaid: (r) => r.xero_amount_paid });
+const pulledOf = rowMapper<PulledRow, PulledLink>()(
+  ['id', 'member_id', 'connection_id', 'b24_type', 'b24_id', 'xero_type', 'xero_id', 'xero_number', 'xero_status', 'sync_stage_id', 'paid_trigger_at'],
+  { amountPaid: (r) => r.xero_amount_paid },
+);
+const PULLED_COLUMNS = 'id, member_id, connection_id, b24_type, b24_id, xero_type, xero_id, xero_number, xero_status, xero_amount_paid, sync_stage_id, paid_trigger_at';
 
 const IN_CHUNK = 500;
 
@@ -288,7 +291,7 @@ export class LinkRepository {
     for (let i = 0; i < wanted.length; i += IN_CHUNK) {
       const chunk = wanted.slice(i, i + IN_CHUNK);
       const rows = this.db
-        .prepare(`SELECT ${PULLED_COLUMNS.join(', ')} FROM links WHERE connection_id = ? AND xero_type = ? AND xero_id IN (${chunk.map(() => '?').join(', ')})`)
+        .prepare(`SELECT ${PULLED_COLUMNS} FROM links WHERE connection_id = ? AND xero_type = ? AND xero_id IN (${chunk.map(() => '?').join(', ')})`)
         .all(connectionId, xeroType, ...chunk) as PulledRow[];
       out.push(...rows.map(pulledOf));
     }

@@ -8,6 +8,9 @@
 /** `member_id` → `memberId`. */
 type Camel<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
 
+/** The columns of R whose camelCase name is a field of T (the only ones a mapper copies). */
+type FieldColumn<R, T> = { [C in keyof R & string]: Camel<C> extends keyof T ? C : never }[keyof R & string];
+
 /** The fields of T that a column of R carries as it is (its camelCase name, a type the field takes). */
 type Copyable<R, T> = {
   [C in keyof R & string]: Camel<C> extends keyof T ? (R[C] extends T[Camel<C>] ? C : never) : never;
@@ -28,10 +31,11 @@ export function camelCase(column: string): string {
 
 /**
  * A row → object mapper over `columns` (copied, or made where `computed` makes their field) and the rest of
- * `computed` (made). The object's fields come in the order of `columns`, then of the other computed fields.
+ * `computed` (made). Only columns named like a field of T can be named: a column read under another name (`job_key`
+ * as `key`) is read by its computed field, never copied besides. The object's fields come in the order of `columns`, then of the other computed fields.
  */
 export function rowMapper<R, T>() {
-  return <const C extends readonly (keyof R & string)[], F extends Computed<R, T>>(
+  return <const C extends readonly FieldColumn<R, T>[], F extends Computed<R, T>>(
     columns: C & ([Missing<R, T, C[number], F>] extends [never] ? unknown : { missingColumns: Missing<R, T, C[number], F> }),
     computed: F,
   ): ((row: R) => T) => {
