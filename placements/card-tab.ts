@@ -256,7 +256,7 @@ async function cardState(services: Services, session: PageSession, ref: Document
   const t = translator(lang);
   const link = store.links.find(memberId, ref.type, ref.id) ?? null;
   const job = store.jobs.findLive(pushJobKey(memberId, ref)) ?? null;
-  const connected = store.connections.listForPortal(memberId).some((c) => c.state === 'active');
+  const connected = store.connections.current(memberId)?.state === 'active';
   const history = store.activity.list({ memberId, subject: subjectOf(ref), limit: 30 });
 
   let figures: XeroFigures | null = null;

@@ -210,6 +210,30 @@ describe('Xero limits as last known', () => {
   });
 });
 
+describe("the portal's connection", () => {
+  const tenant = (tenantId: string) => ({ memberId: 'm', tenantId, tenantName: tenantId, tenantType: 'ORGANISATION', xeroConnectionId: null, grantType: 'authorization_code' as const, accessToken: 'a', refreshToken: 'r', expiresAt: null, scope: null });
+
+  it('when a portal disconnected one organisation and connected another that now needs a reconnect, then its connection is the newer one, needing a reconnect', () => {
+    const s = testStore('m');
+    assert.equal(s.connections.current('m'), undefined, 'none before the first connect');
+    const first = s.connections.upsert(tenant('t-1'));
+    assert.equal(s.connections.current('m')!.id, first.id);
+    s.connections.forget(first.id);
+    const second = s.connections.upsert(tenant('t-2'));
+    s.connections.setState(second.id, 'needs_reconnect', 'refresh token expired');
+    const current = s.connections.current('m')!;
+    assert.equal(current.id, second.id);
+    assert.equal(current.state, 'needs_reconnect');
+    assert.equal(s.connections.current('other'), undefined, "another portal's connection is not this one's");
+  });
+
+  it('when every connection of the portal is disconnected, then the portal has none', () => {
+    const s = testStore('m');
+    for (const id of ['t-1', 't-2']) s.connections.forget(s.connections.upsert(tenant(id)).id);
+    assert.equal(s.connections.current('m'), undefined);
+  });
+});
+
 describe('rows read back', () => {
   it('when a portal, a connection, a link, a job and an activity are saved, then each reads back with every field of its type, converted, and nothing else', () => {
     const s = testStore('m');

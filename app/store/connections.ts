@@ -76,6 +76,15 @@ export class ConnectionRepository {
     return row && this.fromRow(row);
   }
 
+  /**
+   * The portal's connection: its newest one that is not disconnected (active, or waiting for a reconnect); undefined
+   * when there is none. Whoever needs it to work checks that its state is `active`.
+   */
+  current(memberId: string): Connection | undefined {
+    const row = this.db.prepare(`SELECT * FROM connections WHERE member_id = ? AND state != 'disconnected' ORDER BY id DESC LIMIT 1`).get(memberId) as ConnectionRow | undefined;
+    return row && this.fromRow(row);
+  }
+
   /** Connections of a portal, oldest first. */
   listForPortal(memberId: string): Connection[] {
     return (this.db.prepare('SELECT * FROM connections WHERE member_id = ? ORDER BY id').all(memberId) as ConnectionRow[]).map(this.fromRow);

@@ -466,8 +466,8 @@ export class ImportFromXero {
 }
 
 function activeConnection(store: Store, memberId: string): Connection {
-  const c = store.connections.listForPortal(memberId).find((x) => x.state === 'active');
-  if (!c) throw new AppError('XERO.NO_CONNECTION', 'Connect Xero first: the import reads from the connected organisation.', 409);
+  const c = store.connections.current(memberId);
+  if (c?.state !== 'active') throw new AppError('XERO.NO_CONNECTION', 'Connect Xero first: the import reads from the connected organisation.', 409);
   return c;
 }
 

@@ -501,7 +501,7 @@ export class PushDocuments<P> implements JobHandler {
   }
 
   private activeConnection(memberId: string): Connection {
-    const c = this.deps.store.connections.listForPortal(memberId).find((x) => x.state !== 'disconnected');
+    const c = this.deps.store.connections.current(memberId);
     if (!c) throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected yet. A portal administrator can connect it in the Xero connector app.', 409);
     if (c.state === 'needs_reconnect') throw new AppError('XERO.NEEDS_RECONNECT', `${c.tenantName ?? 'Xero'} needs reconnecting by a portal admin.`, 409);
     return c;
