@@ -58,9 +58,7 @@ export class Metrics {
       name: 'connector_jobs', help: 'Jobs in the outbox by kind and state.', labelNames: ['kind', 'state'], registers,
       collect() {
         this.reset();
-        for (const r of s.db.prepare('SELECT kind, state, count(*) AS n FROM jobs GROUP BY kind, state').all() as { kind: string; state: string; n: number }[]) {
-          this.set({ kind: r.kind, state: r.state }, r.n);
-        }
+        for (const r of s.jobs.countByKindAndState()) this.set({ kind: r.kind, state: r.state }, r.count);
       },
     });
     new Gauge({
@@ -68,8 +66,9 @@ export class Metrics {
       labelNames: ['connection', 'kind'], registers,
       collect() {
         this.reset();
-        const rows = s.db.prepare(`SELECT scope, name, updated_at FROM watermarks WHERE scope LIKE 'connection:%' AND name LIKE 'xero.%'`).all() as { scope: string; name: string; updated_at: number }[];
-        for (const r of rows) this.set({ connection: r.scope.slice('connection:'.length), kind: r.name.slice('xero.'.length) }, Math.max(0, (clock.now() - r.updated_at) / 1000));
+        for (const r of s.watermarks.listByPrefix('connection:', 'xero.')) {
+          this.set({ connection: r.scope.slice('connection:'.length), kind: r.name.slice('xero.'.length) }, Math.max(0, (clock.now() - r.updatedAt) / 1000));
+        }
       },
     });
     new Gauge({

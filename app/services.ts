@@ -5,7 +5,7 @@ import type { Logger } from './log.js';
 import { loadManifest, type Manifest } from './manifest.js';
 import type { Store } from './store/index.js';
 import { PortalClients } from './bitrix/portal-client.js';
-import { SessionTokens } from './http/session.js';
+import { SessionTokens } from './page-sessions.js';
 import { ConnectXero } from './sync/connect-xero.js';
 import { InstallPortal } from './sync/install-portal.js';
 import { XeroConnections } from './xero/connections.js';

@@ -13,7 +13,8 @@ import { AppError, LimitReached, badRequest, notFound } from '../app/errors.js';
 import { pickLanguage, translator, type Translate } from '../app/http/i18n.js';
 import type { LiveContext, LiveView } from '../app/http/live.js';
 import { originOf, renderPage, renderView } from '../app/http/pages.js';
-import { requireSession, type PageSession } from '../app/http/session.js';
+import { requireSession } from '../app/http/session.js';
+import type { PageSession } from '../app/page-sessions.js';
 import type { Services } from '../app/services.js';
 import type { Activity } from '../app/store/activity.js';
 import type { Link, LinkFigures } from '../app/store/links.js';
@@ -22,7 +23,7 @@ import { pushJobKey, pushJobKind } from '../app/sync/intake.js';
 import { xeroDeepLink } from '../app/xero/deep-links.js';
 import { XeroApiError } from '../app/xero/errors.js';
 import type { XeroGateway } from '../app/xero/gateway.js';
-import { getInvoices, onlineInvoiceUrl } from '../app/xero/invoices.js';
+import { getInvoices, invoicePdf, onlineInvoiceUrl } from '../app/xero/invoices.js';
 import { getQuotes } from '../app/xero/quotes.js';
 import { documentLink, documentRef, isDocumentType, subjectOf, type DocumentRef, type DocumentType } from './document-refs.js';
 import { ownValue } from '../app/own-keys.js';
@@ -78,13 +79,7 @@ export function cardTabRoutes(services: Services): Router {
     const link = linkedOrThrow(services, req.session!, ref);
     const connection = store.connections.get(link.connectionId ?? -1);
     if (!connection || connection.state !== 'active') throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected, so the PDF cannot be read.', 409);
-    const pdf = await pdfs.get(pdfKey(link), async () => {
-      const answer = await spendingAs('page', () => services.gateways.for(connection.id).call('reading the invoice PDF', (s) =>
-        // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices (Accept: application/pdf)
-        s.xero.accountingApi.getInvoiceAsPdf(s.tenantId, link.xeroId),
-      ));
-      return Buffer.from(answer as Buffer);
-    });
+    const pdf = await pdfs.get(pdfKey(link), () => spendingAs('page', () => invoicePdf(services.gateways.for(connection.id), connection.tenantId, link.xeroId)));
     const name = `${(link.xeroNumber ?? 'invoice').replace(/[^A-Za-z0-9._-]/g, '_')}.pdf`;
     res.set({ 'Content-Type': 'application/pdf', 'Content-Disposition': `inline; filename="${name}"`, 'Cache-Control': 'no-store' }).send(pdf);
   });
@@ -261,7 +256,7 @@ async function cardState(services: Services, session: PageSession, ref: Document
   const t = translator(lang);
   const link = store.links.find(memberId, ref.type, ref.id) ?? null;
   const job = store.jobs.findLive(pushJobKey(memberId, ref)) ?? null;
-  const connected = store.connections.listForPortal(memberId).some((c) => c.state === 'active');
+  const connected = store.connections.current(memberId)?.state === 'active';
   const history = store.activity.list({ memberId, subject: subjectOf(ref), limit: 30 });
 
   let figures: XeroFigures | null = null;

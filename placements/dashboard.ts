@@ -146,7 +146,7 @@ async function dashboardRegions(services: Services, q: LogQuery, ctx: LiveContex
   const t = translator(ctx.lang);
   const portal = store.portals.get(memberId);
   const portalOrigin = portal ? originOf(portal.clientEndpoint) : '';
-  const connection = store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected') ?? null;
+  const connection = store.connections.current(memberId) ?? null;
   const common = { lang: ctx.lang, isAdmin: ctx.session.isAdmin };
 
   const health = connectionHealth(services, memberId, connection);

@@ -27,7 +27,7 @@ export async function importSlider(services: Services, page: VerifiedPage, lang:
   }
   const session = services.sessions.issue({ memberId, userId: page.user.id, isAdmin: true, userName: page.user.name, authId: page.authId });
   const run = services.store.imports.latestRun(memberId) ?? null;
-  const connected = services.store.connections.listForPortal(memberId).some((c) => c.state === 'active');
+  const connected = services.store.connections.current(memberId)?.state === 'active';
   await renderPage(res, 'import', { lang, session, connected, run: await runRegion(services, memberId, run?.id ?? null, lang) }, framing);
 }
 

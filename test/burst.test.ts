@@ -2,7 +2,7 @@
 // resolution.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DocumentCustomer } from '../app/sync/document.js';
+import type { DocumentCustomer } from '../app/domain/document.js';
 import { Outbox, fillUntil, type ClaimMore, type FillState } from '../app/sync/outbox.js';
 import type { Job } from '../app/store/jobs.js';
 import type { B24Event } from '../app/bitrix/request-auth.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Decimal } from '../app/money.js';
+import { Decimal } from '../app/domain/money.js';
 
 describe('exact decimal money', () => {
   it('when 0.1 and 0.2 are added, then the sum is exactly 0.3 (a float would give 0.30000000000000004)', () => {

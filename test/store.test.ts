@@ -226,3 +226,49 @@ describe('Xero limits as last known', () => {
     assert.equal((s.db.prepare('SELECT count(*) AS n FROM xero_limits').get() as { n: number }).n, 1);
   });
 });
+
+describe("the portal's connection", () => {
+  const tenant = (tenantId: string) => ({ memberId: 'm', tenantId, tenantName: tenantId, tenantType: 'ORGANISATION', xeroConnectionId: null, grantType: 'authorization_code' as const, accessToken: 'a', refreshToken: 'r', expiresAt: null, scope: null });
+
+  it('when a portal disconnected one organisation and connected another that now needs a reconnect, then its connection is the newer one, needing a reconnect', () => {
+    const s = testStore('m');
+    assert.equal(s.connections.current('m'), undefined, 'none before the first connect');
+    const first = s.connections.upsert(tenant('t-1'));
+    assert.equal(s.connections.current('m')!.id, first.id);
+    s.connections.forget(first.id);
+    const second = s.connections.upsert(tenant('t-2'));
+    s.connections.setState(second.id, 'needs_reconnect', 'refresh token expired');
+    const current = s.connections.current('m')!;
+    assert.equal(current.id, second.id);
+    assert.equal(current.state, 'needs_reconnect');
+    assert.equal(s.connections.current('other'), undefined, "another portal's connection is not this one's");
+  });
+
+  it('when every connection of the portal is disconnected, then the portal has none', () => {
+    const s = testStore('m');
+    for (const id of ['t-1', 't-2']) s.connections.forget(s.connections.upsert(tenant(id)).id);
+    assert.equal(s.connections.current('m'), undefined);
+  });
+});
+
+describe('rows read back', () => {
+  it('when a portal, a connection, a link, a job and an activity are saved, then each reads back with every field of its type, converted, and nothing else', () => {
+    const s = testStore('m');
+    const portal = s.portals.get('m')!;
+    assert.deepEqual(Object.keys(portal).sort(), ['accessToken', 'applicationToken', 'b24ClockOffsetMs', 'b24InstalledAt', 'clientEndpoint', 'domain', 'expiresAt', 'installedAt', 'installedBy', 'memberId', 'purgeAt', 'refreshToken', 'relocationAllowed', 'scope', 'serverEndpoint', 'state', 'updatedAt']);
+    assert.equal(portal.relocationAllowed, false);
+    const c = s.connections.upsert({ memberId: 'm', tenantId: 't', tenantName: 'Demo', tenantType: 'ORGANISATION', xeroConnectionId: 'x', grantType: 'authorization_code', accessToken: 'AT', refreshToken: 'RT', expiresAt: 5, scope: 's' });
+    assert.deepEqual({ ...c, createdAt: 0, updatedAt: 0 }, { id: c.id, memberId: 'm', tenantId: 't', tenantName: 'Demo', tenantType: 'ORGANISATION', xeroConnectionId: 'x', grantType: 'authorization_code', accessToken: 'AT', refreshToken: 'RT', expiresAt: 5, scope: 's', state: 'active', stateReason: null, createdAt: 0, updatedAt: 0 });
+    const link = s.links.save({ memberId: 'm', connectionId: c.id, b24Type: 'smart_invoice', b24Id: '7', xeroType: 'invoice', xeroId: 'X-1', xeroNumber: 'INV-1', contentHash: 'h', xeroStatus: 'DRAFT', xeroUpdatedAt: null, b24StageId: 'DT31_2:N' });
+    s.links.setNote(link.id, 'a note the link type does not carry');
+    assert.deepEqual({ ...s.links.find('m', 'smart_invoice', '7')!, lastSyncedAt: 0 }, { id: link.id, memberId: 'm', connectionId: c.id, b24Type: 'smart_invoice', b24Id: '7', xeroType: 'invoice', xeroId: 'X-1', xeroNumber: 'INV-1', contentHash: 'h', xeroStatus: 'DRAFT', xeroUpdatedAt: null, lastSyncedAt: 0, b24StageId: 'DT31_2:N' });
+    assert.deepEqual(s.links.pulledByXero(c.id, 'invoice', ['X-1']), [{ id: link.id, memberId: 'm', connectionId: c.id, b24Type: 'smart_invoice', b24Id: '7', xeroType: 'invoice', xeroId: 'X-1', xeroNumber: 'INV-1', xeroStatus: 'DRAFT', amountPaid: null, syncStageId: null, paidTriggerAt: null }]);
+    const job = s.jobs.enqueue({ memberId: 'm', kind: 'push-invoice', key: 'k:1', payload: { id: '7' } });
+    assert.equal(job.key, 'k:1');
+    assert.deepEqual(job.payload, { id: '7' });
+    assert.equal(Object.keys(job).includes('jobKey'), false);
+    s.activity.record({ memberId: 'm', level: 'info', kind: 'invoice.created', message: 'made', details: { total: '1.00' } });
+    const [a] = s.activity.list({ memberId: 'm' });
+    assert.deepEqual({ ...a!, id: 0, createdAt: 0 }, { id: 0, memberId: 'm', level: 'info', kind: 'invoice.created', subject: null, message: 'made', details: { total: '1.00' }, createdAt: 0 });
+  });
+});

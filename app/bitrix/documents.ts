@@ -1,11 +1,11 @@
 /**
- * Reads Bitrix24 sales documents into the neutral model (sync/document.ts), many at once: each batch call
+ * Reads Bitrix24 sales documents into the neutral model (domain/document.ts), many at once: each batch call
  * loads up to 25 documents with their product rows, a second loads their customers and products.
  * Raw answers are parsed here, at the edge; nothing else sees Bitrix24 field names.
  */
 import { z } from 'zod';
-import { Decimal } from '../money.js';
-import type { DocumentCustomer, DocumentLine, DocumentType, SalesDocument } from '../sync/document.js';
+import { Decimal } from '../domain/money.js';
+import type { DocumentCustomer, DocumentLine, DocumentType, SalesDocument } from '../domain/document.js';
 import type { ListLabels } from './list-labels.js';
 import { operatingLimitReached, type BatchCalls, type BatchOutcome, type PortalClient } from './portal-client.js';
 

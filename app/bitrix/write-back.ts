@@ -2,7 +2,7 @@
  * Writes Xero's id, number, status and amount due onto Bitrix24 documents, up to 50 per batch. The portal
  * raises an update event for each write: an echo, recognised by the unchanged content hash.
  */
-import type { SalesDocument } from '../sync/document.js';
+import type { SalesDocument } from '../domain/document.js';
 import type { XeroDocumentState } from '../xero/documents.js';
 import { ENTITY_TYPE } from './documents.js';
 import { AUTH_CONNECTOR } from './portal-setup.js';

@@ -15,7 +15,7 @@ import type { Request, RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { AppError } from '../errors.js';
 import type { Manifest } from '../manifest.js';
-import type { PageSession, SessionTokens } from './session.js';
+import type { PageSession, SessionTokens } from '../page-sessions.js';
 
 /** Largest body accepted anywhere: Bitrix24 forms and Xero webhooks are far smaller. */
 export const BODY_LIMIT = '1mb';

@@ -17,7 +17,8 @@ import { Router, type Request, type Response } from 'express';
 import { AppError, notFound } from '../errors.js';
 import type { Services } from '../services.js';
 import { pickLanguage } from './i18n.js';
-import { requireSession, type PageSession } from './session.js';
+import { requireSession } from './session.js';
+import type { PageSession } from '../page-sessions.js';
 import { ownValue } from '../own-keys.js';
 
 /** Time between two looks at a view's regions. (Default: 1000 ms) */

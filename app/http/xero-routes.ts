@@ -81,7 +81,7 @@ export function xeroRoutes(services: Services): Router {
 
   router.get('/api/status', member, (req, res) => {
     const memberId = req.session!.memberId;
-    const c = store.connections.listForPortal(memberId).find((x) => x.state !== 'disconnected');
+    const c = store.connections.current(memberId);
     res.json({
       connection: c ? { state: c.state, tenantName: c.tenantName, reason: c.stateReason, grantType: c.grantType } : null,
       queue: store.jobs.countByState(memberId),

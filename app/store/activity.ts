@@ -1,6 +1,7 @@
 /** Repository of the activity log: what the connector did, in words for people. Never holds secrets. */
 import { clock } from '../clock.js';
 import type { Db } from './db.js';
+import { rowMapper } from './rows.js';
 
 export type ActivityLevel = 'info' | 'warn' | 'error';
 
@@ -130,15 +131,7 @@ function activityWhere(f: ActivityFilter): { where: string; args: unknown[] } {
   return { where: where.join(' AND '), args };
 }
 
-function fromActivityRow(r: ActivityRow): Activity {
-  return {
-    id: r.id,
-    memberId: r.member_id,
-    level: r.level,
-    kind: r.kind,
-    subject: r.subject,
-    message: r.message,
-    details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null,
-    createdAt: r.created_at,
-  };
-}
+const fromActivityRow = rowMapper<ActivityRow, Activity>()(
+  ['id', 'member_id', 'level', 'kind', 'subject', 'message', 'details', 'created_at'],
+  { details: (r) => (r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null) },
+);

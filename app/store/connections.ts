@@ -2,6 +2,7 @@
 import { clock } from '../clock.js';
 import type { Db } from './db.js';
 import type { SecretBox } from './secret-box.js';
+import { countsOf, rowMapper } from './rows.js';
 
 export type ConnectionState = 'active' | 'needs_reconnect' | 'disconnected';
 export type XeroGrantType = 'authorization_code' | 'client_credentials';
@@ -55,27 +56,42 @@ export interface ConnectionTokens {
 }
 
 export class ConnectionRepository {
+  private readonly fromRow: (row: ConnectionRow) => Connection;
+
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
-  ) {}
+  ) {
+    this.fromRow = rowMapper<ConnectionRow, Connection>()(
+      ['id', 'member_id', 'tenant_id', 'tenant_name', 'tenant_type', 'xero_connection_id', 'grant_type', 'access_token', 'refresh_token', 'expires_at', 'scope', 'state', 'state_reason', 'created_at', 'updated_at'],
+      {
+        accessToken: (r) => box.openOptional(r.access_token, secretContext('access_token', r.member_id, r.tenant_id)),
+        refreshToken: (r) => box.openOptional(r.refresh_token, secretContext('refresh_token', r.member_id, r.tenant_id)),
+      },
+    );
+  }
 
   get(id: number): Connection | undefined {
     const row = this.db.prepare('SELECT * FROM connections WHERE id = ?').get(id) as ConnectionRow | undefined;
     return row && this.fromRow(row);
   }
 
+  /**
+   * The portal's connection: its newest one that is not disconnected (active, or waiting for a reconnect); undefined
+   * when there is none. Whoever needs it to work checks that its state is `active`.
+   */
+  current(memberId: string): Connection | undefined {
+    const row = this.db.prepare(`SELECT * FROM connections WHERE member_id = ? AND state != 'disconnected' ORDER BY id DESC LIMIT 1`).get(memberId) as ConnectionRow | undefined;
+    return row && this.fromRow(row);
+  }
+
   /** Connections of a portal, oldest first. */
   listForPortal(memberId: string): Connection[] {
-    return (
-      this.db.prepare('SELECT * FROM connections WHERE member_id = ? ORDER BY id').all(memberId) as ConnectionRow[]
-    ).map((r) => this.fromRow(r));
+    return (this.db.prepare('SELECT * FROM connections WHERE member_id = ? ORDER BY id').all(memberId) as ConnectionRow[]).map(this.fromRow);
   }
 
   list(): Connection[] {
-    return (this.db.prepare('SELECT * FROM connections ORDER BY id').all() as ConnectionRow[]).map((r) =>
-      this.fromRow(r),
-    );
+    return (this.db.prepare('SELECT * FROM connections ORDER BY id').all() as ConnectionRow[]).map(this.fromRow);
   }
 
   /** Creates or re-authorises the connection of a portal to a tenant; it becomes active. */
@@ -84,8 +100,8 @@ export class ConnectionRepository {
       .prepare(
         `INSERT INTO connections (member_id, tenant_id, tenant_name, tenant_type, xero_connection_id, grant_type,
            access_token, refresh_token, expires_at, scope, state, state_reason, created_at, updated_at)
-         VALUES (@member_id, @tenant_id, @tenant_name, @tenant_type, @xero_connection_id, @grant_type,
-           @access_token, @refresh_token, @expires_at, @scope, 'active', NULL, @now, @now)
+         VALUES (@memberId, @tenantId, @tenantName, @tenantType, @xeroConnectionId, @grantType,
+           @accessToken, @refreshToken, @expiresAt, @scope, 'active', NULL, @now, @now)
          ON CONFLICT (member_id, tenant_id) DO UPDATE SET tenant_name = excluded.tenant_name,
            tenant_type = excluded.tenant_type, xero_connection_id = excluded.xero_connection_id,
            grant_type = excluded.grant_type, access_token = excluded.access_token,
@@ -93,17 +109,10 @@ export class ConnectionRepository {
            state = 'active', state_reason = NULL, updated_at = excluded.updated_at`,
       )
       .run({
-        member_id: c.memberId,
-        tenant_id: c.tenantId,
-        tenant_name: c.tenantName,
-        tenant_type: c.tenantType,
-        xero_connection_id: c.xeroConnectionId,
-        grant_type: c.grantType,
-        access_token: this.box.sealOptional(c.accessToken, secretContext('access_token', c.memberId, c.tenantId)),
-        refresh_token: this.box.sealOptional(c.refreshToken, secretContext('refresh_token', c.memberId, c.tenantId)),
-        expires_at: c.expiresAt,
-        scope: c.scope,
+        ...c,
         now,
+        accessToken: this.box.sealOptional(c.accessToken, secretContext('access_token', c.memberId, c.tenantId)),
+        refreshToken: this.box.sealOptional(c.refreshToken, secretContext('refresh_token', c.memberId, c.tenantId)),
       });
     const row = this.db
       .prepare('SELECT * FROM connections WHERE member_id = ? AND tenant_id = ?')
@@ -141,33 +150,8 @@ export class ConnectionRepository {
   }
 
   countByState(): Record<ConnectionState, number> {
-    const counts: Record<ConnectionState, number> = { active: 0, needs_reconnect: 0, disconnected: 0 };
-    for (const r of this.db.prepare('SELECT state, count(*) AS n FROM connections GROUP BY state').all() as {
-      state: ConnectionState;
-      n: number;
-    }[])
-      counts[r.state] = r.n;
-    return counts;
-  }
-
-  private fromRow(r: ConnectionRow): Connection {
-    return {
-      id: r.id,
-      memberId: r.member_id,
-      tenantId: r.tenant_id,
-      tenantName: r.tenant_name,
-      tenantType: r.tenant_type,
-      xeroConnectionId: r.xero_connection_id,
-      grantType: r.grant_type,
-      accessToken: this.box.openOptional(r.access_token, secretContext('access_token', r.member_id, r.tenant_id)),
-      refreshToken: this.box.openOptional(r.refresh_token, secretContext('refresh_token', r.member_id, r.tenant_id)),
-      expiresAt: r.expires_at,
-      scope: r.scope,
-      state: r.state,
-      stateReason: r.state_reason,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-    };
+    const rows = this.db.prepare('SELECT state AS key, count(*) AS n FROM connections GROUP BY state').all() as { key: ConnectionState; n: number }[];
+    return countsOf({ active: 0, needs_reconnect: 0, disconnected: 0 }, rows);
   }
 }
 

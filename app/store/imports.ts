@@ -6,6 +6,7 @@
 import { clock } from '../clock.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
+import { rowMapper } from './rows.js';
 import { ImportDirectoryRepository } from './import-directory.js';
 
 export type ImportWhat = 'companies' | 'contacts' | 'products';
@@ -224,18 +225,12 @@ export class ImportRepository {
   }
 }
 
-function runOf(r: RunRow): ImportRun {
-  return {
-    id: r.id, memberId: r.member_id, connectionId: r.connection_id, what: JSON.parse(r.what) as ImportWhat[], includeArchived: r.include_archived === 1,
-    state: r.state, progress: JSON.parse(r.progress) as ImportProgress, error: r.error, startedBy: r.started_by,
-    createdAt: r.created_at, updatedAt: r.updated_at, finishedAt: r.finished_at,
-  };
-}
+const runOf = rowMapper<RunRow, ImportRun>()(
+  ['id', 'member_id', 'connection_id', 'what', 'include_archived', 'state', 'progress', 'error', 'started_by', 'created_at', 'updated_at', 'finished_at'],
+  { what: (r) => JSON.parse(r.what) as ImportWhat[], includeArchived: (r) => r.include_archived === 1, progress: (r) => JSON.parse(r.progress) as ImportProgress },
+);
 
-function recordOf(r: RecordRow): ImportRecord {
-  return {
-    runId: r.run_id, seq: r.seq, b24Type: r.b24_type, xeroType: r.xero_type, xeroId: r.xero_id, name: r.name, action: r.action,
-    b24Id: r.b24_id, parentSeq: r.parent_seq, payload: r.payload === null ? null : (JSON.parse(r.payload) as unknown), reason: r.reason, state: r.state,
-    sentAt: r.sent_at, written: r.written === null ? {} : (JSON.parse(r.written) as Written),
-  };
-}
+const recordOf = rowMapper<RecordRow, ImportRecord>()(
+  ['run_id', 'seq', 'b24_type', 'xero_type', 'xero_id', 'name', 'action', 'b24_id', 'parent_seq', 'payload', 'reason', 'state', 'sent_at', 'written'],
+  { payload: (r) => (r.payload === null ? null : (JSON.parse(r.payload) as unknown)), written: (r) => (r.written === null ? {} : (JSON.parse(r.written) as Written)) },
+);

@@ -6,6 +6,7 @@
  */
 import { clock } from '../clock.js';
 import type { Db } from './db.js';
+import { countsOf, rowMapper } from './rows.js';
 import { currentRequestId } from '../request-context.js';
 
 export type JobState = 'pending' | 'running' | 'done' | 'needs_attention' | 'paused' | 'cancelled';
@@ -287,16 +288,17 @@ export class JobRepository {
   }
 
   countByState(memberId?: string): Record<JobState, number> {
-    const counts: Record<JobState, number> = {
-      pending: 0, running: 0, done: 0, needs_attention: 0, paused: 0, cancelled: 0,
-    };
     const rows = (
       memberId
-        ? this.db.prepare('SELECT state, count(*) AS n FROM jobs WHERE member_id = ? GROUP BY state').all(memberId)
-        : this.db.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all()
-    ) as { state: JobState; n: number }[];
-    for (const r of rows) counts[r.state] = r.n;
-    return counts;
+        ? this.db.prepare('SELECT state AS key, count(*) AS n FROM jobs WHERE member_id = ? GROUP BY state').all(memberId)
+        : this.db.prepare('SELECT state AS key, count(*) AS n FROM jobs GROUP BY state').all()
+    ) as { key: JobState; n: number }[];
+    return countsOf({ pending: 0, running: 0, done: 0, needs_attention: 0, paused: 0, cancelled: 0 }, rows);
+  }
+
+  /** How many jobs there are of each kind in each state (the metrics' outbox gauge). */
+  countByKindAndState(): { kind: string; state: JobState; count: number }[] {
+    return this.db.prepare('SELECT kind, state, count(*) AS count FROM jobs GROUP BY kind, state').all() as { kind: string; state: JobState; count: number }[];
   }
 
   list(filter: { memberId?: string; states?: JobState[]; limit?: number } = {}): Job[] {
@@ -333,26 +335,10 @@ export class JobRepository {
   }
 }
 
-function fromRow(r: JobRow): Job {
-  return {
-    id: r.id,
-    memberId: r.member_id,
-    kind: r.kind,
-    key: r.job_key,
-    payload: JSON.parse(r.payload) as unknown,
-    state: r.state,
-    revision: r.revision,
-    attempts: r.attempts,
-    runAt: r.run_at,
-    lockedAt: r.locked_at,
-    lastError: r.last_error,
-    lastErrorCode: r.last_error_code,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    requestId: r.request_id ?? null,
-    attentionSince: r.attention_since ?? null,
-  };
-}
+const fromRow = rowMapper<JobRow, Job>()(
+  ['id', 'member_id', 'kind', 'payload', 'state', 'revision', 'attempts', 'run_at', 'locked_at', 'last_error', 'last_error_code', 'created_at', 'updated_at', 'request_id', 'attention_since'],
+  { key: (r) => r.job_key, payload: (r) => JSON.parse(r.payload) as unknown, requestId: (r) => r.request_id ?? null, attentionSince: (r) => r.attention_since ?? null },
+);
 
 /** The `sticky` fields the live job's payload has and the new one lacks, or undefined when there are none. */
 function stickyFields(livePayload: string, next: unknown, sticky: readonly string[] | undefined): Record<string, unknown> | undefined {

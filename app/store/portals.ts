@@ -2,6 +2,7 @@
 import { clock } from '../clock.js';
 import type { Db } from './db.js';
 import type { SecretBox } from './secret-box.js';
+import { countsOf, rowMapper } from './rows.js';
 
 export type PortalState = 'installing' | 'installed' | 'uninstalled';
 
@@ -59,10 +60,21 @@ export interface PortalTokens {
 }
 
 export class PortalRepository {
+  private readonly fromRow: (row: PortalRow) => Portal;
+
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
-  ) {}
+  ) {
+    const secret = (column: 'access_token' | 'refresh_token' | 'application_token') => (r: PortalRow) => box.openOptional(r[column], `portals.${column}:${r.member_id}`);
+    this.fromRow = rowMapper<PortalRow, Portal>()(
+      ['member_id', 'domain', 'client_endpoint', 'server_endpoint', 'access_token', 'refresh_token', 'expires_at', 'application_token', 'scope', 'installed_by', 'state', 'installed_at', 'b24_installed_at', 'b24_clock_offset_ms', 'updated_at', 'purge_at', 'relocation_allowed'],
+      {
+        accessToken: secret('access_token'), refreshToken: secret('refresh_token'), applicationToken: secret('application_token'),
+        b24InstalledAt: (r) => r.b24_installed_at ?? null, b24ClockOffsetMs: (r) => r.b24_clock_offset_ms ?? 0, relocationAllowed: (r) => r.relocation_allowed === 1,
+      },
+    );
+  }
 
   get(memberId: string): Portal | undefined {
     const row = this.db.prepare('SELECT * FROM portals WHERE member_id = ?').get(memberId) as PortalRow | undefined;
@@ -70,9 +82,7 @@ export class PortalRepository {
   }
 
   list(): Portal[] {
-    return (this.db.prepare('SELECT * FROM portals ORDER BY installed_at').all() as PortalRow[]).map((r) =>
-      this.fromRow(r),
-    );
+    return (this.db.prepare('SELECT * FROM portals ORDER BY installed_at').all() as PortalRow[]).map(this.fromRow);
   }
 
   /** Inserts or replaces a portal's installation data; keeps its original install time; cancels a pending purge. */
@@ -81,8 +91,8 @@ export class PortalRepository {
       .prepare(
         `INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint, access_token, refresh_token,
            expires_at, application_token, scope, installed_by, state, installed_at, updated_at)
-         VALUES (@member_id, @domain, @client_endpoint, @server_endpoint, @access_token, @refresh_token,
-           @expires_at, @application_token, @scope, @installed_by, @state, @now, @now)
+         VALUES (@memberId, @domain, @clientEndpoint, @serverEndpoint, @accessToken, @refreshToken,
+           @expiresAt, @applicationToken, @scope, @installedBy, @state, @now, @now)
          ON CONFLICT (member_id) DO UPDATE SET domain = excluded.domain, client_endpoint = excluded.client_endpoint,
            server_endpoint = excluded.server_endpoint, access_token = excluded.access_token,
            refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
@@ -91,18 +101,11 @@ export class PortalRepository {
            purge_at = NULL, relocation_allowed = 0`,
       )
       .run({
-        member_id: p.memberId,
-        domain: p.domain,
-        client_endpoint: p.clientEndpoint,
-        server_endpoint: p.serverEndpoint,
-        access_token: this.box.sealOptional(p.accessToken, `portals.access_token:${p.memberId}`),
-        refresh_token: this.box.sealOptional(p.refreshToken, `portals.refresh_token:${p.memberId}`),
-        expires_at: p.expiresAt,
-        application_token: this.box.sealOptional(p.applicationToken, `portals.application_token:${p.memberId}`),
-        scope: p.scope,
-        installed_by: p.installedBy,
-        state: p.state,
+        ...p,
         now,
+        accessToken: this.box.sealOptional(p.accessToken, `portals.access_token:${p.memberId}`),
+        refreshToken: this.box.sealOptional(p.refreshToken, `portals.refresh_token:${p.memberId}`),
+        applicationToken: this.box.sealOptional(p.applicationToken, `portals.application_token:${p.memberId}`),
       });
     return this.get(p.memberId)!;
   }
@@ -174,34 +177,7 @@ export class PortalRepository {
   }
 
   countByState(): Record<PortalState, number> {
-    const counts: Record<PortalState, number> = { installing: 0, installed: 0, uninstalled: 0 };
-    for (const r of this.db.prepare('SELECT state, count(*) AS n FROM portals GROUP BY state').all() as {
-      state: PortalState;
-      n: number;
-    }[])
-      counts[r.state] = r.n;
-    return counts;
-  }
-
-  private fromRow(r: PortalRow): Portal {
-    return {
-      memberId: r.member_id,
-      domain: r.domain,
-      clientEndpoint: r.client_endpoint,
-      serverEndpoint: r.server_endpoint,
-      accessToken: this.box.openOptional(r.access_token, `portals.access_token:${r.member_id}`),
-      refreshToken: this.box.openOptional(r.refresh_token, `portals.refresh_token:${r.member_id}`),
-      expiresAt: r.expires_at,
-      applicationToken: this.box.openOptional(r.application_token, `portals.application_token:${r.member_id}`),
-      scope: r.scope,
-      installedBy: r.installed_by,
-      state: r.state,
-      installedAt: r.installed_at,
-      b24InstalledAt: r.b24_installed_at ?? null,
-      b24ClockOffsetMs: r.b24_clock_offset_ms ?? 0,
-      updatedAt: r.updated_at,
-      purgeAt: r.purge_at,
-      relocationAllowed: r.relocation_allowed === 1,
-    };
+    const rows = this.db.prepare('SELECT state AS key, count(*) AS n FROM portals GROUP BY state').all() as { key: PortalState; n: number }[];
+    return countsOf({ installing: 0, installed: 0, uninstalled: 0 }, rows);
   }
 }

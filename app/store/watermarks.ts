@@ -12,6 +12,13 @@ export class WatermarkRepository {
     return row?.value;
   }
 
+  /** The watermarks whose scope and name start with these prefixes, with when each last moved. */
+  listByPrefix(scopePrefix: string, namePrefix: string): { scope: string; name: string; value: string; updatedAt: number }[] {
+    return this.db
+      .prepare(`SELECT scope, name, value, updated_at AS updatedAt FROM watermarks WHERE substr(scope, 1, ?) = ? AND substr(name, 1, ?) = ?`)
+      .all(scopePrefix.length, scopePrefix, namePrefix.length, namePrefix) as { scope: string; name: string; value: string; updatedAt: number }[];
+  }
+
   set(scope: string, name: string, value: string, now = clock.now()): void {
     this.db
       .prepare(

@@ -10,8 +10,8 @@ import type { Link, XeroType } from '../store/links.js';
 import type { PushItem, PushResult, XeroDocumentState } from '../xero/documents.js';
 import type { XeroGateway } from '../xero/gateway.js';
 import type { MappingContext } from '../xero/invoice-mapper.js';
-import type { SalesDocument } from './document.js';
-import type { PortalSettings } from './settings.js';
+import type { SalesDocument } from '../domain/document.js';
+import type { PortalSettings } from '../domain/settings.js';
 
 /** A stage a person chose in Bitrix24 for a linked document, with what the push knows of it. */
 export interface StageMove {

@@ -30,9 +30,10 @@ import type { ImportRecord, ImportRun, ImportWhat, NewImportRecord, Written } fr
 import type { Connection } from '../store/connections.js';
 import type { XeroGateways } from '../xero/gateway.js';
 import { contactPages, readItems, taxRatesByType } from '../xero/contact-reader.js';
+import { baseCurrency } from '../xero/organisation.js';
 import type { JobHandler, JobOutcome } from './outbox.js';
 import { outcomeOf } from './outbox.js';
-import type { ContactDetails } from './contact-details.js';
+import type { ContactDetails } from '../domain/contact-details.js';
 import { Directory, planItem, planParty, type CustomerPayload, type PlanContext, type ProductPayload } from './import-plan.js';
 
 export const IMPORT_JOB = 'import-from-xero';
@@ -465,17 +466,9 @@ export class ImportFromXero {
 }
 
 function activeConnection(store: Store, memberId: string): Connection {
-  const c = store.connections.listForPortal(memberId).find((x) => x.state === 'active');
-  if (!c) throw new AppError('XERO.NO_CONNECTION', 'Connect Xero first: the import reads from the connected organisation.', 409);
+  const c = store.connections.current(memberId);
+  if (c?.state !== 'active') throw new AppError('XERO.NO_CONNECTION', 'Connect Xero first: the import reads from the connected organisation.', 409);
   return c;
-}
-
-async function baseCurrency(gateway: ReturnType<XeroGateways['for']>): Promise<string> {
-  const answer = await gateway.call('reading the organisation', (s) =>
-    // https://developer.xero.com/documentation/api/accounting/organisation
-    s.xero.accountingApi.getOrganisations(s.tenantId),
-  );
-  return String(answer.organisations?.[0]?.baseCurrency ?? 'USD');
 }
 
 /**

@@ -11,7 +11,8 @@ import type { Link } from '../store/links.js';
 import type { ImportDirectoryRepository } from '../store/import-directory.js';
 import type { ImportWhat, NewImportRecord } from '../store/imports.js';
 import type { XeroItem, XeroParty, XeroPerson } from '../xero/contact-reader.js';
-import { detailsOfParty, isPerson, norm, sameDetails, type ContactDetails } from './contact-details.js';
+import { detailsOfParty, isPerson } from './contact-details.js';
+import { norm, sameDetails, type ContactDetails } from '../domain/contact-details.js';
 
 /** What a customer record carries to the writer. */
 export interface CustomerPayload {

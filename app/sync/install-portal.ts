@@ -300,8 +300,7 @@ export class InstallPortal {
 
   private async autoConnectCustom(memberId: string): Promise<void> {
     if (this.deps.xeroGrantType !== 'client_credentials') return;
-    const active = this.deps.store.connections.listForPortal(memberId).some((c) => c.state === 'active');
-    if (active) return;
+    if (this.deps.store.connections.current(memberId)?.state === 'active') return;
     // The operator's one organisation belongs to the first verified portal (or the pinned one, the only one allowed).
     const owner = this.deps.store.connections.list().find((c) => c.grantType === 'client_credentials' && c.memberId !== memberId);
     if (owner) {

@@ -10,8 +10,8 @@ import { approveInvoice, deleteOrVoidInvoice, findInvoicesByReference, getInvoic
 import { toXeroInvoice } from '../xero/invoice-mapper.js';
 import { getQuotes, moveQuote } from '../xero/quotes.js';
 import type { OrgTrackingCategory } from '../xero/organisation.js';
-import type { SalesDocument } from './document.js';
-import type { PortalSettings } from './settings.js';
+import type { SalesDocument } from '../domain/document.js';
+import type { PortalSettings } from '../domain/settings.js';
 import type { DocumentKind, KindContext } from './document-kind.js';
 import { ownValue } from '../own-keys.js';
 

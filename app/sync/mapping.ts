@@ -6,10 +6,11 @@
  * on a document are matched the same way and listed in the tax table.
  */
 import type { Store } from '../store/index.js';
-import type { SalesDocument } from './document.js';
+import type { SalesDocument } from '../domain/document.js';
 import { REVENUE_ACCOUNT_TYPES, type OrgAccount } from '../xero/organisation.js';
 import { amountTypesOf } from '../xero/invoice-mapper.js';
-import { portalSettings, taxRateKey, type PortalSettings } from './settings.js';
+import { portalSettings } from './settings.js';
+import { taxRateKey, type PortalSettings } from '../domain/settings.js';
 import { matchTaxRate, salesTaxRates, taxTable, vatKeyOf, vatLabel, type TaxMatch, type VatKey } from './tax-matching.js';
 import type { CachedOrgData, OrgDataCache } from './org-data.js';
 

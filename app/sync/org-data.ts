@@ -8,7 +8,6 @@ import { clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
-import type { Connection } from '../store/connections.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
 import type { XeroGateways } from '../xero/gateway.js';
 import { readOrgData, type OrgData } from '../xero/organisation.js';
@@ -58,7 +57,7 @@ export class OrgDataCache {
   /** What is cached for the portal's active connection, however old. */
   cached(memberId: string): CachedOrgData | undefined {
     const data = this.deps.store.settings.get<CachedOrgData>(memberId, ORG_KEY);
-    const connection = activeConnection(this.deps.store, memberId);
+    const connection = this.deps.store.connections.current(memberId);
     return data && connection && data.connectionId === connection.id ? data : undefined;
   }
 
@@ -98,7 +97,7 @@ export class OrgDataCache {
 
   private async read(memberId: string, release: boolean): Promise<CachedOrgData> {
     const { store, gateways, logger } = this.deps;
-    const connection = activeConnection(store, memberId);
+    const connection = store.connections.current(memberId);
     if (!connection) throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected yet. A portal administrator can connect it in the Xero connector app.', 409);
     const lists = await readOrgData(gateways.for(connection.id), connection.tenantId);
     const before = store.settings.get<CachedOrgData>(memberId, ORG_KEY);
@@ -127,11 +126,6 @@ export class OrgDataCache {
     const answer = await client.call<{ vats?: { rate: number | string | null; active?: string }[] }>('catalog.vat.list', { select: ['id', 'rate', 'active'] }, { idempotent: true });
     return [...new Set((answer.vats ?? []).filter((v) => v.active !== 'N').map((v) => vatKeyOf(v.rate)))];
   }
-}
-
-function activeConnection(store: Store, memberId: string): Connection | undefined {
-  return store.connections.listForPortal(memberId).find((c) => c.state === 'active') ??
-    store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected');
 }
 
 /** The lists of an organisation's settings as one comparable text (the time read left out). */

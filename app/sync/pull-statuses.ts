@@ -16,12 +16,11 @@
 import { clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { Decimal } from '../money.js';
+import { Decimal } from '../domain/money.js';
 import type { Store } from '../store/index.js';
 import type { Job } from '../store/jobs.js';
 import type { Connection } from '../store/connections.js';
-import { linkSpan, linksToXero, recordPulled, type PulledLink } from '../store/link-status.js';
-import type { B24Type, XeroType } from '../store/links.js';
+import type { B24Type, PulledLink, XeroType } from '../store/links.js';
 import type { BatchCalls, PortalClient, PortalClients } from '../bitrix/portal-client.js';
 import { AUTH_CONNECTOR, PAID_TRIGGER } from '../bitrix/portal-setup.js';
 import { loadPipelines, mappedStage, pipelineEntityId, pipelineKey, wouldMoveBack, type Pipeline } from '../bitrix/stages.js';
@@ -29,8 +28,6 @@ import { invoicesByIds, invoicesModifiedSince, quotesModifiedSince, type Changes
 import type { XeroGateways } from '../xero/gateway.js';
 import { outcomeOf, type JobHandler, type JobOutcome } from './outbox.js';
 import { portalSettings } from './settings.js';
-
-export { isExpectedEcho } from '../store/link-status.js';
 
 /** Re-read this much before the watermark: Xero's clocks and its read replicas may lag a little. */
 export const WATERMARK_OVERLAP_MS = 2 * 60_000;
@@ -103,7 +100,7 @@ export class PullStatuses {
     const connection = this.deps.store.connections.get(connectionId);
     if (!connection || connection.state !== 'active') return report;
     for (const kind of ['invoice', 'quote'] as const) {
-      const links = linkSpan(this.deps.store, connectionId, kind);
+      const links = this.deps.store.links.span(connectionId, kind);
       if (links.count === 0) continue; // nothing linked: nothing to ask Xero
       const base = this.watermark(connectionId, kind) ?? links.oldestSyncedAt ?? clock.now();
       const since = new Date(base - WATERMARK_OVERLAP_MS);
@@ -177,7 +174,7 @@ export class PullStatuses {
       if (!prev || (c.updatedAt ?? 0) >= (prev.updatedAt ?? 0)) latest.set(c.id.toLowerCase(), c);
     }
     if (latest.size === 0) return [];
-    return linksToXero(this.deps.store, connection.id, kind, [...latest.keys()])
+    return this.deps.store.links.pulledByXero(connection.id, kind, [...latest.keys()])
       .filter((link) => link.memberId === connection.memberId)
       .map((link) => ({ link, change: latest.get(link.xeroId.toLowerCase())! }))
       .filter(({ link, change }) => change.status !== link.xeroStatus || !change.amountPaid.eq(Decimal.of(link.amountPaid ?? 0)));
@@ -275,7 +272,7 @@ export class PullStatuses {
     }
     const triggerFired = plan.triggerKey !== null && errors[plan.triggerKey] === undefined && plan.triggerKey in results;
     this.deps.store.transaction(() => {
-      recordPulled(this.deps.store, link.id, {
+      this.deps.store.links.recordPulled(link.id, {
         xeroStatus: change.status,
         amountPaid: change.amountPaid.toFixed(2),
         total: change.total.toFixed(2),

@@ -14,7 +14,7 @@ import { roundingAccountOf } from '../xero/rounding-account.js';
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { Decimal } from '../money.js';
+import { Decimal } from '../domain/money.js';
 import type { Store } from '../store/index.js';
 import type { Job } from '../store/jobs.js';
 import type { Connection } from '../store/connections.js';
@@ -24,15 +24,15 @@ import { ListLabels } from '../bitrix/list-labels.js';
 import { shownXeroId, writeBackXeroState } from '../bitrix/write-back.js';
 import { loadPipelines, pipelineEntityId } from '../bitrix/stages.js';
 import type { XeroGateway, XeroGateways } from '../xero/gateway.js';
-import { announceCustomers, knownContactIds, resolveContacts, saveContactLinks, customerKey, type ResolvedContacts } from '../xero/contacts.js';
+import { announceCustomers, resolveContacts, customerKey, type ResolvedContacts } from '../xero/contacts.js';
+import { knownContactIds, saveContactLinks } from './customer-links.js';
 import { listCurrencies } from '../xero/invoices.js';
 import type { PushFailure, PushItem, PushResult, XeroDocumentState } from '../xero/documents.js';
 import type { Link, LinkFigures } from '../store/links.js';
-import { isExpectedEcho } from '../store/link-status.js';
-import type { SalesDocument } from './document.js';
+import type { SalesDocument } from '../domain/document.js';
 import type { DocumentKind, KindContext } from './document-kind.js';
 import type { ClaimMore, JobHandler, JobOutcome } from './outbox.js';
-import type { PortalSettings } from './settings.js';
+import type { PortalSettings } from '../domain/settings.js';
 import { salesMapping, type SalesMapping } from './mapping.js';
 import type { OrgDataCache } from './org-data.js';
 import { isKnownDocument } from './intake.js';
@@ -428,7 +428,7 @@ export class PushDocuments<P> implements JobHandler {
   private stageMoved(memberId: string, link: Link, doc: SalesDocument): boolean {
     const { store } = this.deps;
     if (!doc.stageId || doc.stageId === link.b24StageId) return false;
-    if (link.b24StageId === null || isExpectedEcho(store, memberId, doc.type, doc.id, doc.stageId)) {
+    if (link.b24StageId === null || store.links.isExpectedEcho(memberId, doc.type, doc.id, doc.stageId)) {
       store.links.setB24Stage(link.id, doc.stageId);
       return false;
     }
@@ -501,7 +501,7 @@ export class PushDocuments<P> implements JobHandler {
   }
 
   private activeConnection(memberId: string): Connection {
-    const c = this.deps.store.connections.listForPortal(memberId).find((x) => x.state !== 'disconnected');
+    const c = this.deps.store.connections.current(memberId);
     if (!c) throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected yet. A portal administrator can connect it in the Xero connector app.', 409);
     if (c.state === 'needs_reconnect') throw new AppError('XERO.NEEDS_RECONNECT', `${c.tenantName ?? 'Xero'} needs reconnecting by a portal admin.`, 409);
     return c;

@@ -10,7 +10,7 @@ import { semanticDefaults, type Pipeline, type Stage } from '../bitrix/stages.js
 import { toXeroQuote } from '../xero/invoice-mapper.js';
 import { findQuotesByReference, getQuotes, moveQuote, pushQuotes } from '../xero/quotes.js';
 import type { DocumentKind } from './document-kind.js';
-import type { PortalSettings } from './settings.js';
+import type { PortalSettings } from '../domain/settings.js';
 import { ownValue } from '../own-keys.js';
 
 /** Seconds before the earliest lost send from which Xero's quotes are searched (clock skew). */

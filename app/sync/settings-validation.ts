@@ -7,7 +7,7 @@ import type { PortalClient } from '../bitrix/portal-client.js';
 import { loadPipelines, ROLE_OF_STATUS, type Pipeline } from '../bitrix/stages.js';
 import type { CachedOrgData } from './org-data.js';
 import { accountProblem } from './mapping.js';
-import type { PortalSettings } from './settings.js';
+import type { PortalSettings } from '../domain/settings.js';
 import { taxTypeProblem, vatLabel } from './tax-matching.js';
 import { hasOwnKey } from '../own-keys.js';
 

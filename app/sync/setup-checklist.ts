@@ -35,7 +35,7 @@ const OFFLINE_FRESH_MS = 24 * 60 * 60_000;
  * the account step is also done when there are products and every one has an account.
  */
 export function setupOverview(store: Store, orgData: OrgDataCache, memberId: string, now = clock.now(), coverage?: { products: number; withoutAccount: number } | null): SetupOverview {
-  const connection = store.connections.listForPortal(memberId).find((c) => c.state !== 'disconnected');
+  const connection = store.connections.current(memberId);
   const org = orgData.cached(memberId);
   const settings = portalSettings(store, memberId);
   const seen = new Set(store.settings.get<string[]>(memberId, 'b24.vatRatesSeen') ?? []);

@@ -27,7 +27,8 @@ import { contactPages, contactsById, updateContacts, type XeroParty } from '../x
 import type { JobHandler, JobOutcome } from './outbox.js';
 import { portalSettings } from './settings.js';
 import { outcomeOf } from './outbox.js';
-import { addressFromText, changedFields, detailsOfB24, detailsOfParty, type ContactDetails, type DetailField } from './contact-details.js';
+import { detailsOfB24, detailsOfParty } from './contact-details.js';
+import { addressFromText, changedFields, type ContactDetails, type DetailField } from '../domain/contact-details.js';
 
 export const PUSH_CONTACT_JOB = 'push-contact';
 export const PULL_CONTACT_JOB = 'pull-contact';

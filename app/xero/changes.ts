@@ -4,7 +4,7 @@
  * Answers are mapped once here into `XeroChange`, the only shape the status pull sees.
  */
 import type { Invoice, Quote } from 'xero-node';
-import { Decimal } from '../money.js';
+import { Decimal } from '../domain/money.js';
 import type { XeroGateway } from './gateway.js';
 import { dayOf } from './documents.js';
 import { getInvoices } from './invoices.js';

@@ -13,9 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Contact, Contacts } from 'xero-node';
-import type { Link } from '../store/links.js';
-import type { Store } from '../store/index.js';
-import type { DocumentCustomer } from '../sync/document.js';
+import type { DocumentCustomer } from '../domain/document.js';
 import { validationMessages } from './errors.js';
 import type { XeroGateway } from './gateway.js';
 
@@ -274,28 +272,6 @@ async function resolveNow(
     }
   }
   return { contactIds, links, failures };
-}
-
-/** customerKey → ContactID of the customers already linked for this portal. */
-export function knownContactIds(store: Store, memberId: string, customers: DocumentCustomer[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const c of customers) {
-    const l = store.links.find(memberId, c.kind, c.id);
-    if (l && l.xeroType === 'contact') out.set(customerKey(c), l.xeroId);
-  }
-  return out;
-}
-
-/** Saves the links `resolveContacts` found or created. */
-export function saveContactLinks(store: Store, memberId: string, connectionId: number, links: ContactLink[]): Link[] {
-  return store.transaction(() =>
-    links.map((l) =>
-      store.links.save({
-        memberId, connectionId, b24Type: l.b24Type, b24Id: l.b24Id, xeroType: 'contact', xeroId: l.contactId,
-        xeroNumber: l.customerKey, contentHash: null, xeroStatus: 'ACTIVE', xeroUpdatedAt: null,
-      }),
-    ),
-  );
 }
 
 function contactOf(c: DocumentCustomer, nameOverride?: string): Contact {

@@ -10,9 +10,9 @@
 import { clock } from '../clock.js';
 import { Contact, Invoice, LineAmountTypes, LineItem, Quote, QuoteLineAmountTypes, QuoteStatusCodes, type CurrencyCode } from 'xero-node';
 import { AppError } from '../errors.js';
-import { Decimal } from '../money.js';
-import type { SalesDocument } from '../sync/document.js';
-import { taxRateKey, type PortalSettings } from '../sync/settings.js';
+import { Decimal } from '../domain/money.js';
+import type { SalesDocument } from '../domain/document.js';
+import { taxRateKey, type PortalSettings } from '../domain/settings.js';
 import type { OrgTrackingCategory } from './organisation.js';
 import { amountTypesOf, chooseRepresentation, type AmountTypes, type Representation } from './line-representation.js';
 

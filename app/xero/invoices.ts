@@ -128,6 +128,15 @@ export async function onlineInvoiceUrl(gateway: XeroGateway, tenantId: string, i
   }
 }
 
+/** The invoice as Xero prints it (PDF bytes). */
+export async function invoicePdf(gateway: XeroGateway, tenantId: string, invoiceId: string): Promise<Buffer> {
+  const answer = await gateway.call('reading the invoice PDF', (s) =>
+    // https://developer.xero.com/documentation/api/accounting/invoices#get-invoices (Accept: application/pdf)
+    s.xero.accountingApi.getInvoiceAsPdf(s.tenantId, invoiceId),
+  );
+  return Buffer.from(answer as Buffer);
+}
+
 /** Currency codes the organisation has enabled (for `MappingContext.currencies`). */
 export async function listCurrencies(gateway: XeroGateway, tenantId: string): Promise<string[]> {
   const answer = await gateway.call('reading currencies', (s) =>

@@ -17,8 +17,8 @@
  * A document whose amount was typed by hand (far from its rows) is sent as its rows; the after-push comparison
  * flags it.
  */
-import { Decimal } from '../money.js';
-import type { DocumentLine } from '../sync/document.js';
+import { Decimal } from '../domain/money.js';
+import type { DocumentLine } from '../domain/document.js';
 
 export type AmountTypes = 'Exclusive' | 'Inclusive' | 'NoTax';
 

@@ -105,6 +105,15 @@ export async function readOrgData(gateway: XeroGateway, tenantId: string): Promi
   };
 }
 
+/** The organisation's base currency (e.g. "NZD"); USD when Xero names none. */
+export async function baseCurrency(gateway: XeroGateway): Promise<string> {
+  const answer = await gateway.call('reading the organisation', (s) =>
+    // https://developer.xero.com/documentation/api/accounting/organisation
+    s.xero.accountingApi.getOrganisations(s.tenantId),
+  );
+  return String(answer.organisations?.[0]?.baseCurrency ?? 'USD');
+}
+
 const text = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
 
 function toAccount(a: Account): OrgAccount {

@@ -3,7 +3,7 @@
  * its rounding account (`SystemAccount` ROUNDING; 860 "Rounding" in the demo company). The chart is read only when a
  * document needs a rounding line, once an hour per connection.
  */
-import type { PortalSettings } from '../sync/settings.js';
+import type { PortalSettings } from '../domain/settings.js';
 import type { XeroGateway } from './gateway.js';
 
 const TTL_MS = 60 * 60_000;

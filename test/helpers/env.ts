@@ -1,6 +1,7 @@
 import { startBitrix24Emulator, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
 import { startXeroEmulator, type XeroEmulator } from '../emulators/xero/index.js';
-import { updatePortalSettings, type PortalSettings } from '../../app/sync/settings.js';
+import { updatePortalSettings } from '../../app/sync/settings.js';
+import type { PortalSettings } from '../../app/domain/settings.js';
 import { startConnector, type TestConnector } from './connector.js';
 import { consentAndConfirm } from './xero-consent.js';
 import type { XeroLimits } from '../../app/xero/gateway.js';

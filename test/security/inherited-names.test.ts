@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startEnvironment, type Environment } from '../helpers/env.js';
-import { portalSettings, settingsSchema } from '../../app/sync/settings.js';
+import { portalSettings } from '../../app/sync/settings.js';
+import { settingsSchema } from '../../app/domain/settings.js';
 import { quoteStatusOfStage } from '../../app/sync/quote-kind.js';
 import { translator } from '../../app/http/i18n.js';
 import { postForm } from './bitrix-helpers.js';

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isExpectedEcho } from '../../app/sync/pull-statuses.js';
 import { updatePortalSettings } from '../../app/sync/settings.js';
 import { classicInvoice, linkedClassicInvoice, linkedSmartInvoice, link, poll, smartInvoice, statusBed } from './bed.js';
 
@@ -112,12 +111,12 @@ describe('Xero statuses on smart invoices', () => {
     xero.approveInvoice(bed.tenantId, inv.xeroId);
     await poll(bed);
 
-    assert.equal(isExpectedEcho(c.store, bed.memberId, 'smart_invoice', inv.b24Id, 'DT31_2:N'), false, 'another stage is no echo');
+    assert.equal(c.store.links.isExpectedEcho(bed.memberId, 'smart_invoice', inv.b24Id, 'DT31_2:N'), false, 'another stage is no echo');
     const again = linkedSmartInvoice(bed, { xeroStatus: 'DRAFT' });
     xero.approveInvoice(bed.tenantId, again.xeroId);
     await poll(bed);
-    assert.equal(isExpectedEcho(c.store, bed.memberId, 'smart_invoice', again.b24Id, 'DT31_2:S'), true);
-    assert.equal(isExpectedEcho(c.store, bed.memberId, 'smart_invoice', again.b24Id, 'DT31_2:S'), false, 'an echo is seen once');
+    assert.equal(c.store.links.isExpectedEcho(bed.memberId, 'smart_invoice', again.b24Id, 'DT31_2:S'), true);
+    assert.equal(c.store.links.isExpectedEcho(bed.memberId, 'smart_invoice', again.b24Id, 'DT31_2:S'), false, 'an echo is seen once');
   });
 });
 

@@ -1,8 +1,8 @@
 // Random Bitrix24 documents for the totals property tests: rows entered the way a salesperson does in the product
 // grid, stored and summed with the Bitrix24 emulator's own arithmetic, read with the connector's row reader.
-import { Decimal } from '../../app/money.js';
+import { Decimal } from '../../app/domain/money.js';
 import { fromRow } from '../../app/bitrix/documents.js';
-import type { SalesDocument } from '../../app/sync/document.js';
+import type { SalesDocument } from '../../app/domain/document.js';
 import { documentAmount, storeRow, type RowInput } from '../emulators/bitrix24/row-math.js';
 
 export const CURRENCIES = ['NZD', 'AUD', 'USD', 'EUR', 'GBP', 'JPY'];

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Invoice, LineItem, Quote } from 'xero-node';
-import { Decimal } from '../../app/money.js';
-import type { SalesDocument } from '../../app/sync/document.js';
-import { settingsSchema } from '../../app/sync/settings.js';
+import { Decimal } from '../../app/domain/money.js';
+import type { SalesDocument } from '../../app/domain/document.js';
+import { settingsSchema } from '../../app/domain/settings.js';
 import { toXeroInvoice, toXeroQuote, type MappingContext } from '../../app/xero/invoice-mapper.js';
 import { pushInvoices } from '../../app/xero/invoices.js';
 import { pushQuotes } from '../../app/xero/quotes.js';

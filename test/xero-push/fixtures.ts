@@ -1,7 +1,7 @@
 // Documents and settings for the Xero push tests.
-import { Decimal } from '../../app/money.js';
-import type { DocumentLine, SalesDocument } from '../../app/sync/document.js';
-import { settingsSchema, type PortalSettings } from '../../app/sync/settings.js';
+import { Decimal } from '../../app/domain/money.js';
+import type { DocumentLine, SalesDocument } from '../../app/domain/document.js';
+import { settingsSchema, type PortalSettings } from '../../app/domain/settings.js';
 import type { MappingContext } from '../../app/xero/invoice-mapper.js';
 
 export const settings: PortalSettings = settingsSchema.parse({

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { AppError } from '../../app/errors.js';
-import { Decimal } from '../../app/money.js';
+import { Decimal } from '../../app/domain/money.js';
 import { expectedXeroTotal, toXeroInvoice, toXeroQuote } from '../../app/xero/invoice-mapper.js';
 import { listCurrencies, pushInvoices } from '../../app/xero/invoices.js';
 import type { PushedDocument } from '../../app/xero/documents.js';
 import { xeroTestbed, type XeroTestbed } from '../helpers/xero.js';
 import { ctx, doc, line, seeded, settings } from './fixtures.js';
-import type { SalesDocument } from '../../app/sync/document.js';
+import type { SalesDocument } from '../../app/domain/document.js';
 
 const bed: XeroTestbed = await xeroTestbed({ limits: { perMinute: 1000 }, emulator: { seedDemo: true, limits: { perMinute: 1000 } } });
 const contactId: string = bed.emu.contacts(bed.tenantId).find((c) => c.Name === 'Ridgeway University')!.ContactID;

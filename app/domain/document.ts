@@ -2,7 +2,7 @@
  * The neutral model of a Bitrix24 sales document (smart invoice, classic invoice or quote), read once at the
  * edge (bitrix/documents.ts) so the use cases never see Bitrix24's raw field names.
  */
-import type { Decimal } from '../money.js';
+import type { Decimal } from './money.js';
 
 export type DocumentType = 'smart_invoice' | 'invoice' | 'quote';
 
