@@ -6,7 +6,7 @@
  * since) a last change within minutes of that mark, when the lost request was made.
  * A document that differs is left alone (a new one is created and linked instead).
  */
-import type { XeroDocumentState } from '../xero/documents.js';
+import type { XeroDocumentState } from '../../xero/documents.js';
 
 /** Xero's clock and ours may differ a little. (Default: 5 minutes) */
 const CLOCK_SKEW_MS = 5 * 60_000;
