@@ -18,6 +18,8 @@ import { Decimal } from '../../money.js';
 import type { Store } from '../../store/index.js';
 import type { Job } from '../../store/jobs.js';
 import type { Connection } from '../../store/connections.js';
+import { Round, type Candidate, type PushDeps, type PushPayload, type Written } from './round.js';
+import * as record from './record.js';
 import type { PortalClient, PortalClients } from '../../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../../bitrix/documents.js';
 import { ListLabels } from '../../bitrix/list-labels.js';
@@ -38,16 +40,6 @@ import type { OrgDataCache } from '../org-data.js';
 import { isKnownDocument } from '../intake.js';
 import { installedSince, madeBefore } from '../install-time.js';
 
-export interface PushPayload {
-  type: 'smart_invoice' | 'invoice' | 'quote';
-  id: string;
-  deleted?: boolean;
-  /** What queued it: an event's name, `reconcile`, `backfill` or `manual` ("Send to Xero"). */
-  event?: string;
-  /** An admin asked for it (backfill, "Send to Xero"): sent even when it was made before the install. */
-  adminAsked?: boolean;
-}
-
 /** Whether an admin asked for the push (jobs queued before `adminAsked` existed name it by their event). */
 function adminAsked(p: PushPayload | undefined): boolean {
   return Boolean(p && (p.adminAsked === true || p.event === 'backfill' || p.event === 'manual'));
@@ -58,67 +50,6 @@ const TOP_UPS = 12;
 
 /** How long the organisation's currency list is trusted. */
 const CURRENCY_TTL_MS = 60 * 60_000;
-
-/** A document read from Bitrix24 that needs work: new or changed content, or a stage a person chose. */
-interface Candidate {
-  doc: SalesDocument;
-  hash: string;
-  job: Job;
-  link: Link | undefined;
-  contentChanged: boolean;
-  stageMoved: boolean;
-  /** Unchanged, but Bitrix24 does not show its Xero id yet (an earlier write-back failed): written back again. */
-  unwritten?: boolean;
-}
-
-/** A document Xero now has as it should be: written back to Bitrix24. */
-interface Written {
-  doc: SalesDocument;
-  state: XeroDocumentState;
-}
-
-export interface PushDeps {
-  store: Store;
-  portals: PortalClients;
-  gateways: XeroGateways;
-  logger: Logger;
-  /** The organisation's lists, for the automatic tax and account matches (mapping.ts). */
-  orgData: OrgDataCache;
-}
-
-/** One group's run: the portal, its Xero connection and settings, and the outcome of each job. */
-class Round {
-  readonly outcomes = new Map<number, JobOutcome>();
-  readonly byKey: Map<string, Job>;
-  constructor(
-    readonly jobs: Job[],
-    readonly memberId: string,
-    readonly connection: Connection,
-    readonly gateway: XeroGateway,
-    readonly settings: PortalSettings,
-  ) {
-    this.byKey = new Map(jobs.map((j) => [keyOf(j.payload as PushPayload), j]));
-  }
-  get tenantId(): string {
-    return this.connection.tenantId;
-  }
-  /** Withdrawals of the customers this group announced (`announceCustomers`). */
-  readonly announced: (() => void)[] = [];
-  /** Jobs claimed later to top the group up (`ClaimMore`). */
-  add(jobs: Job[]): void {
-    for (const j of jobs) {
-      this.jobs.push(j);
-      this.byKey.set(keyOf(j.payload as PushPayload), j);
-    }
-  }
-  settle(key: string, o: JobOutcome): void {
-    const job = this.byKey.get(key);
-    if (job) this.outcomes.set(job.id, o);
-  }
-  attention(key: string, problem: { code: string; message: string }): void {
-    this.settle(key, { kind: 'attention', code: problem.code, message: problem.message });
-  }
-}
 
 export class PushDocuments<P> implements JobHandler {
   readonly batchSize = 50;
@@ -135,7 +66,7 @@ export class PushDocuments<P> implements JobHandler {
     const connection = this.activeConnection(memberId);
     // The settings with the automatic tax and account matches; documents waiting for a choice are held (mapping.ts).
     const mapping = await salesMapping(this.deps.store, this.deps.orgData, memberId);
-    const round = new Round(jobs, memberId, connection, this.deps.gateways.for(connection.id), mapping.settings);
+    const round = new Round(this.deps, this.kind, jobs, memberId, connection, mapping, this.listLabels);
     if (!this.kind.enabled(round.settings)) return round.outcomes; // the kind's sync is off: nothing to do
     try {
       return await this.runRound(round, mapping, more);
@@ -144,7 +75,7 @@ export class PushDocuments<P> implements JobHandler {
     }
   }
 
-  private async runRound(round: Round, mapping: SalesMapping, more?: ClaimMore): Promise<Map<number, JobOutcome>> {
+  private async runRound(round: Round<P>, mapping: SalesMapping, more?: ClaimMore): Promise<Map<number, JobOutcome>> {
     const { jobs, memberId, connection } = round;
     const payloads = jobs.map((j) => j.payload as PushPayload);
 
@@ -198,8 +129,9 @@ export class PushDocuments<P> implements JobHandler {
     // 11. What follows elsewhere in Xero (the quote an invoice was made from becomes INVOICED).
     if (written.length && this.kind.afterWrite) {
       await this.kind.afterWrite(written, this.kindContext(round)).catch((err: Error) => {
-        this.deps.logger.warn({ err, memberId }, `follow-up of pushed ${this.kind.noun}s failed`);
-        this.deps.store.activity.record({ memberId, level: 'warn', kind: `${this.kind.xeroType}.follow_up_failed`, message: `After sending ${this.kind.noun}s to Xero, a follow-up failed: ${err.message}` });
+        const said = round.say.followUpFailed(err);
+        this.deps.logger.warn({ err, memberId }, said.log);
+        record.say(round, said.line);
       });
     }
 
@@ -210,7 +142,7 @@ export class PushDocuments<P> implements JobHandler {
     return round.outcomes;
   }
 
-  private async removeAll(round: Round, deletions: PushPayload[]): Promise<void> {
+  private async removeAll(round: Round<P>, deletions: PushPayload[]): Promise<void> {
     if (deletions.length === 0) return;
     const states = await this.linkedStates(round, deletions);
     for (const ref of deletions) round.settle(keyOf(ref), await this.removeFromXero(round, ref, states));
@@ -222,7 +154,7 @@ export class PushDocuments<P> implements JobHandler {
    * after the install; otherwise (or when Bitrix24 has no such document) its job is dropped: the row deleted, the
    * reason counted (event-drops.ts).
    */
-  private async loadChanged(round: Round, client: PortalClient, refs: DocumentRef[]): Promise<Candidate[]> {
+  private async loadChanged(round: Round<P>, client: PortalClient, refs: DocumentRef[]): Promise<Candidate[]> {
     if (refs.length === 0) return [];
     const { memberId, connection, settings } = round;
     const portal = this.deps.store.portals.get(memberId);
@@ -254,13 +186,14 @@ export class PushDocuments<P> implements JobHandler {
         round.settle(key, { kind: 'dropped', reason: 'before_install' });
         continue;
       }
-      if ((round.byKey.get(key)?.payload as PushPayload | undefined)?.deleted) this.noteDeleteRefused(memberId, ref);
+      // A delete event for a document Bitrix24 still has: nothing is deleted or voided in Xero; the attempt is logged.
+      if (round.payloadOf(key)?.deleted) record.say(round, round.say.deleteRefused(ref.id), ref);
       const doc = this.kind.prepare ? this.kind.prepare(r.doc, this.kindContext(round)) : r.doc;
       const hash = contentHash(doc, settings, this.kind);
       const found = this.deps.store.links.find(memberId, ref.type, ref.id);
       const link = found && found.connectionId === connection.id ? found : undefined;
       const contentChanged = !link || link.contentHash !== hash;
-      const stageMoved = link ? this.stageMoved(memberId, link, doc) : false;
+      const stageMoved = link ? this.stageMoved(round, link, doc) : false;
       const unwritten = Boolean(link) && !contentChanged && !stageMoved && shownXeroId(doc) !== undefined && shownXeroId(doc) !== link!.xeroId;
       // Echo: nothing changed since the last push (e.g. our own write-back) → no Xero call.
       if (!contentChanged && !stageMoved && !unwritten) {
@@ -273,19 +206,8 @@ export class PushDocuments<P> implements JobHandler {
     return candidates;
   }
 
-  /** A delete event for a document Bitrix24 still has: nothing is deleted or voided in Xero; the attempt is logged. */
-  private noteDeleteRefused(memberId: string, ref: DocumentRef): void {
-    this.deps.store.activity.record({
-      memberId, level: 'warn', kind: 'event.delete_refused', subject: `${ref.type}:${ref.id}`,
-      message: `A delete event arrived for ${this.kind.noun} ${ref.id}, but it still exists in Bitrix24, so nothing was deleted or voided in Xero.`,
-    });
-  }
-
-  private passesPrecheck(round: Round, c: Candidate, mapping: SalesMapping): boolean {
-    const noun = this.kind.noun;
-    const held = c.doc.customer
-      ? mapping.holdOf(c.doc)
-      : { code: 'SYNC.NO_CUSTOMER', message: `${capital(noun)} ${c.doc.number} has no company or contact. Choose the customer on the ${noun}.` };
+  private passesPrecheck(round: Round<P>, c: Candidate, mapping: SalesMapping): boolean {
+    const held = c.doc.customer ? mapping.holdOf(c.doc) : round.say.noCustomer(c.doc);
     if (!held) return true;
     round.attention(keyOf(c.doc), held);
     return false;
@@ -293,18 +215,18 @@ export class PushDocuments<P> implements JobHandler {
 
   /** The Xero state of the linked candidates, keyed by lower-case Xero id. */
   /** The rounding account, when one of the documents needs a rounding line (rounding-account.ts). */
-  private async roundingAccount(round: Round, ready: Candidate[]): Promise<string | null> {
+  private async roundingAccount(round: Round<P>, ready: Candidate[]): Promise<string | null> {
     const needed = ready.some((c) => representationOf(c.doc, { roundingAccount: 'any' }, this.kind.xeroType).rounding);
     return needed ? roundingAccountOf(round.gateway, round.settings) : null;
   }
 
-  private async readLinked(round: Round, candidates: Candidate[]): Promise<Map<string, XeroDocumentState>> {
+  private async readLinked(round: Round<P>, candidates: Candidate[]): Promise<Map<string, XeroDocumentState>> {
     // A document that only misses its write-back needs no read when its link tells what to write (`stateOfLink`).
     const ids = candidates.flatMap((c) => (c.link && !(c.unwritten && this.kind.stateOfLink?.(c.link)) ? [c.link.xeroId] : []));
     return ids.length ? this.kind.read(round.gateway, round.tenantId, ids) : new Map();
   }
 
-  private async findLost(round: Round, ready: Candidate[]): Promise<Map<string, XeroDocumentState[]>> {
+  private async findLost(round: Round<P>, ready: Candidate[]): Promise<Map<string, XeroDocumentState[]>> {
     const lost = ready.flatMap((c) => {
       const sentAt = c.link ? undefined : this.deps.store.links.sentAt(round.memberId, c.doc.type, c.doc.id);
       return sentAt === undefined ? [] : [{ reference: this.kind.reference(c.doc, round.settings), sentAt }];
@@ -313,18 +235,18 @@ export class PushDocuments<P> implements JobHandler {
   }
 
   /** Announces the new customers of documents to send, for a resolution of another group to take along. */
-  private announce(round: Round, candidates: Candidate[]): void {
+  private announce(round: Round<P>, candidates: Candidate[]): void {
     const customers = uniqueBy(candidates.filter((c) => c.contentChanged).flatMap((c) => (c.doc.customer ? [c.doc.customer] : [])), customerKey);
     const known = knownContactIds(this.deps.store, round.memberId, customers);
     const fresh = customers.filter((c) => !known.has(customerKey(c)));
     if (fresh.length) round.announced.push(announceCustomers(round.gateway, fresh));
   }
 
-  private async resolveCustomers(round: Round, ready: Candidate[]): Promise<ResolvedContacts> {
+  private async resolveCustomers(round: Round<P>, ready: Candidate[]): Promise<ResolvedContacts> {
     const { store } = this.deps;
     const customers = uniqueBy(ready.flatMap((c) => (c.doc.customer ? [c.doc.customer] : [])), customerKey);
     const contacts = await resolveContacts(round.gateway, round.tenantId, customers, knownContactIds(store, round.memberId, customers));
-    saveContactLinks(store, round.memberId, round.connection.id, contacts.links);
+    record.contacts(round, contacts.links);
     return contacts;
   }
 
@@ -333,7 +255,7 @@ export class PushDocuments<P> implements JobHandler {
    * edits; a document Xero no longer lets us edit is recorded as seen, and the card says why.
    */
   private buildAll(
-    round: Round,
+    round: Round<P>,
     ready: Candidate[],
     known: { xeroState: Map<string, XeroDocumentState>; lost: Map<string, XeroDocumentState[]>; contacts: ResolvedContacts; currencies: string[]; roundingAccount: string | null },
   ): (PushItem<P> & { c: Candidate; creates: boolean; note: string | null })[] {
@@ -344,14 +266,14 @@ export class PushDocuments<P> implements JobHandler {
       const contactId = known.contacts.contactIds.get(cKey);
       if (!contactId) {
         const f = known.contacts.failures.get(cKey);
-        round.attention(key, { code: f?.code ?? 'XERO.CONTACT_FAILED', message: f?.message ?? `The customer "${c.doc.customer!.name}" could not be found or created in Xero.` });
+        round.attention(key, f ?? round.say.contactFailed(c.doc));
         continue;
       }
       let existing: { id: string; lineItemIds: string[] } | undefined;
       if (c.link) {
         const state = known.xeroState.get(c.link.xeroId.toLowerCase());
         if (state && !this.kind.editable.has(state.status)) {
-          this.noteNotEditable(round, c, state);
+          record.notEditable(round, c.doc, c.link, c.hash, state);
           round.settle(key, { kind: 'done' });
           continue;
         }
@@ -363,7 +285,7 @@ export class PushDocuments<P> implements JobHandler {
         const healed = (known.lost.get(this.kind.reference(c.doc, round.settings)) ?? []).find((found) => isTheDocumentSent(found, sent));
         if (healed) {
           if (!this.kind.editable.has(healed.status)) {
-            this.link(round, c.doc, c.hash, healed);
+            record.linked(round, c.doc, c.hash, healed);
             round.settle(key, { kind: 'done' });
             continue;
           }
@@ -386,10 +308,10 @@ export class PushDocuments<P> implements JobHandler {
     return items;
   }
 
-  private async send(round: Round, items: (PushItem<P> & { c: Candidate; creates: boolean; note: string | null })[], xeroState: Map<string, XeroDocumentState>): Promise<Written[]> {
+  private async send(round: Round<P>, items: (PushItem<P> & { c: Candidate; creates: boolean; note: string | null })[], xeroState: Map<string, XeroDocumentState>): Promise<Written[]> {
     const { store } = this.deps;
     if (items.length === 0) return [];
-    store.links.markSent(round.memberId, items.filter((i) => i.creates).map((i) => ({ b24Type: i.c.doc.type, b24Id: i.c.doc.id })));
+    record.sent(round, items.filter((i) => i.creates).map((i) => i.c.doc));
     const results: Map<string, PushResult> = await this.kind.push(round.gateway, round.tenantId, items);
     const written: Written[] = [];
     for (const item of items) {
@@ -398,12 +320,12 @@ export class PushDocuments<P> implements JobHandler {
       if (!r.ok) {
         // Refused by Xero: nothing was created, so no look-up is needed next time. A transient failure may have
         // reached Xero: the mark stays.
-        if (r.permanent && item.creates) store.links.clearSent(round.memberId, item.c.doc.type, item.c.doc.id);
+        if (r.permanent && item.creates) record.notSent(round, item.c.doc);
         round.settle(item.key, failureOutcome(r));
         continue;
       }
       const state: XeroDocumentState = { ...r, reference: this.kind.reference(item.c.doc, round.settings), currencyCode: item.c.doc.currency, contactId: null };
-      this.link(round, item.c.doc, item.c.hash, state, item.note);
+      record.linked(round, item.c.doc, item.c.hash, state, item.note);
       written.push({ doc: item.c.doc, state });
       xeroState.set(state.id.toLowerCase(), state);
       round.settle(item.key, { kind: 'done' });
@@ -412,11 +334,11 @@ export class PushDocuments<P> implements JobHandler {
   }
 
   /** Documents linked just now count as moved to the stage they were created at. */
-  private followFirstStages(round: Round, candidates: Candidate[], written: Written[]): void {
+  private followFirstStages(round: Round<P>, candidates: Candidate[], written: Written[]): void {
     const created = new Set(written.map((w) => keyOf(w.doc)));
     for (const c of candidates) {
       if (c.link || !created.has(keyOf(c.doc))) continue;
-      c.link = this.deps.store.links.find(round.memberId, c.doc.type, c.doc.id);
+      c.link = round.store.links.find(round.memberId, c.doc.type, c.doc.id);
       c.stageMoved = Boolean(c.link && c.doc.stageId);
     }
   }
@@ -425,11 +347,11 @@ export class PushDocuments<P> implements JobHandler {
    * True when a person moved the document to another stage since the push last saw it. Stages the connector
    * wrote itself (its expected echoes) are not moves; a link seen for the first time just records its stage.
    */
-  private stageMoved(memberId: string, link: Link, doc: SalesDocument): boolean {
+  private stageMoved(round: Round<P>, link: Link, doc: SalesDocument): boolean {
     const { store } = this.deps;
     if (!doc.stageId || doc.stageId === link.b24StageId) return false;
-    if (link.b24StageId === null || isExpectedEcho(store, memberId, doc.type, doc.id, doc.stageId)) {
-      store.links.setB24Stage(link.id, doc.stageId);
+    if (link.b24StageId === null || isExpectedEcho(store, round.memberId, doc.type, doc.id, doc.stageId)) {
+      record.stageSeen(round, link, doc.stageId);
       return false;
     }
     return true;
@@ -439,33 +361,24 @@ export class PushDocuments<P> implements JobHandler {
    * Stage moves ask the kind for the Xero change they mean. What Xero does not allow is refused in words on the card
    * and in the log, and not retried: the stage is recorded as seen either way.
    */
-  private async applyStageMoves(round: Round, candidates: Candidate[], xeroState: Map<string, XeroDocumentState>): Promise<Written[]> {
+  private async applyStageMoves(round: Round<P>, candidates: Candidate[], xeroState: Map<string, XeroDocumentState>): Promise<Written[]> {
     const { store } = this.deps;
     const moves = candidates.filter((c) => c.stageMoved && c.link && round.outcomes.get(c.job.id)?.kind !== 'attention');
     if (moves.length === 0) return [];
     const pipelines = await loadPipelines(this.deps.portals.for(round.memberId), moves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
     const changed: Written[] = [];
     for (const { doc, link } of moves) {
-      const subject = `${doc.type}:${doc.id}`;
       const pipeline = pipelines.get(pipelineEntityId(doc.type, doc.categoryId));
       const state = xeroState.get(link!.xeroId.toLowerCase());
       const status = state?.status ?? link!.xeroStatus ?? 'DRAFT';
       try {
         const action = await this.kind.stageAction(round.gateway, round.tenantId, { doc, link: link!, pipeline, stage: pipeline?.stages.find((x) => x.id === doc.stageId), status }, round.settings);
-        store.transaction(() => {
-          store.links.setB24Stage(link!.id, doc.stageId);
-          if (!action) return;
-          store.links.save({ ...link!, xeroStatus: action.status });
-          store.activity.record({ memberId: round.memberId, level: 'info', kind: `${this.kind.xeroType}.stage_action`, subject, message: action.message });
-        });
+        record.stageMove(round, doc, link!, { action });
         if (action && state) changed.push({ doc, state: { ...state, status: action.status } });
         if (action) round.settle(keyOf(doc), { kind: 'done' });
       } catch (err) {
         if (!(err instanceof AppError) || (err as { transient?: boolean }).transient) throw err;
-        store.transaction(() => {
-          store.links.setB24Stage(link!.id, doc.stageId);
-          store.activity.record({ memberId: round.memberId, level: 'error', kind: `${this.kind.xeroType}.stage_refused`, subject, message: err.message });
-        });
+        record.stageMove(round, doc, link!, { refused: err.message });
       }
       if (!round.outcomes.has(round.byKey.get(keyOf(doc))!.id)) round.settle(keyOf(doc), { kind: 'done' });
     }
@@ -473,7 +386,7 @@ export class PushDocuments<P> implements JobHandler {
   }
 
   /** Unchanged documents whose Xero id Bitrix24 does not show yet, with their Xero state, to write back again. */
-  private unwrittenBefore(round: Round, candidates: Candidate[], xeroState: Map<string, XeroDocumentState>): Written[] {
+  private unwrittenBefore(round: Round<P>, candidates: Candidate[], xeroState: Map<string, XeroDocumentState>): Written[] {
     return candidates.flatMap((c) => {
       if (!c.unwritten || !c.link) return [];
       if (!round.outcomes.has(c.job.id)) round.settle(keyOf(c.doc), { kind: 'done' });
@@ -482,22 +395,23 @@ export class PushDocuments<P> implements JobHandler {
     });
   }
 
-  private async writeBack(round: Round, client: PortalClient, written: Written[]): Promise<void> {
+  private async writeBack(round: Round<P>, client: PortalClient, written: Written[]): Promise<void> {
     if (written.length === 0) return;
     const { memberId } = round;
     try {
       await writeBackXeroState(client, written);
     } catch (err) {
-      this.deps.logger.warn({ err, memberId }, `write-back to Bitrix24 failed; Xero has the ${this.kind.noun}s`);
-      const message = `Xero numbers could not be written back to Bitrix24: ${(err as Error).message}`;
-      this.deps.store.activity.record({ memberId, level: 'warn', kind: 'b24.write_back_failed', message });
+      const said = round.say.writeBackFailed(err as Error);
+      this.deps.logger.warn({ err, memberId }, said.log);
+      record.say(round, said.line);
+      const { message } = said.line;
       // Xero has them: the next run finds them unchanged and only writes back what Bitrix24 does not show yet.
       for (const w of written) round.settle(keyOf(w.doc), { kind: 'retry', code: 'B24.WRITE_BACK_FAILED', message });
     }
   }
 
-  private kindContext(round: Round): KindContext {
-    return { store: this.deps.store, memberId: round.memberId, connectionId: round.connection.id, gateway: round.gateway, tenantId: round.tenantId };
+  private kindContext(round: Round<P>): KindContext {
+    return round.kindContext;
   }
 
   private activeConnection(memberId: string): Connection {
@@ -507,55 +421,8 @@ export class PushDocuments<P> implements JobHandler {
     return c;
   }
 
-  /** The link is written with Xero's answer, in one transaction, with the log line and the totals check. */
-  private link(round: Round, doc: SalesDocument, hash: string, state: XeroDocumentState, note: string | null = null): void {
-    const { store } = this.deps;
-    const { memberId, connection } = round;
-    const Noun = capital(this.kind.noun);
-    const kind = this.kind.xeroType;
-    store.transaction(() => {
-      const previous = store.links.find(memberId, doc.type, doc.id);
-      store.links.clearSent(memberId, doc.type, doc.id);
-      const saved = store.links.save({
-        memberId, connectionId: connection.id, b24Type: doc.type, b24Id: doc.id, xeroType: kind, xeroId: state.id,
-        xeroNumber: state.number, contentHash: hash, xeroStatus: state.status,
-        xeroUpdatedAt: state.updatedDateUTC ? state.updatedDateUTC.getTime() : null, b24StageId: doc.stageId,
-      });
-      store.links.setNote(saved.id, note);
-      store.links.setFigures(saved.id, figuresOf(state));
-      const subject = `${doc.type}:${doc.id}`;
-      store.activity.record({
-        memberId, level: 'info', kind: previous ? `${kind}.updated` : `${kind}.created`, subject,
-        message: previous
-          ? `${Noun} ${doc.number} updated in Xero as ${state.number} (${state.status}).`
-          : `${Noun} ${doc.number} sent to Xero as draft ${state.number}.`,
-        details: { xeroId: state.id, total: state.total },
-      });
-      const diff = Decimal.of(state.total).sub(doc.total).abs();
-      if (diff.cmp('0.01') > 0) {
-        store.activity.record({
-          memberId, level: 'warn', kind: `${kind}.total_mismatch`, subject,
-          message: `Totals differ for ${this.kind.noun} ${doc.number}: Bitrix24 ${doc.total.toFixed(2)} ${doc.currency}, Xero ${Decimal.of(state.total).toFixed(2)} ${doc.currency}. Check the rows' prices, discounts and VAT rates.`,
-          details: { bitrix24: doc.total.toFixed(2), xero: Decimal.of(state.total).toFixed(2) },
-        });
-      }
-    });
-  }
-
-  private noteNotEditable(round: Round, c: Candidate, state: XeroDocumentState): void {
-    const { store } = this.deps;
-    store.transaction(() => {
-      store.links.save({ ...c.link!, connectionId: round.connection.id, contentHash: c.hash, xeroStatus: state.status });
-      store.links.setFigures(c.link!.id, figuresOf(state));
-      store.activity.record({
-        memberId: round.memberId, level: 'warn', kind: `${this.kind.xeroType}.not_editable`, subject: `${c.doc.type}:${c.doc.id}`,
-        message: this.kind.notEditable(c.doc, state.status),
-      });
-    });
-  }
-
   /** The Xero state of the linked documents of `refs`. */
-  private async linkedStates(round: Round, refs: PushPayload[]): Promise<Map<string, XeroDocumentState>> {
+  private async linkedStates(round: Round<P>, refs: PushPayload[]): Promise<Map<string, XeroDocumentState>> {
     const ids = refs.flatMap((r) => {
       const link = this.deps.store.links.find(round.memberId, r.type, r.id);
       return link && link.connectionId === round.connection.id ? [link.xeroId] : [];
@@ -563,33 +430,28 @@ export class PushDocuments<P> implements JobHandler {
     return ids.length ? this.kind.read(round.gateway, round.tenantId, ids) : new Map();
   }
 
-  private async removeFromXero(round: Round, ref: PushPayload, states: Map<string, XeroDocumentState>): Promise<JobOutcome> {
+  private async removeFromXero(round: Round<P>, ref: PushPayload, states: Map<string, XeroDocumentState>): Promise<JobOutcome> {
     const { store } = this.deps;
     const { memberId } = round;
     const link = store.links.find(memberId, ref.type, ref.id);
     if (!link || link.connectionId !== round.connection.id) return { kind: 'done' };
     const state = states.get(link.xeroId.toLowerCase());
-    const subject = `${ref.type}:${ref.id}`;
-    const kind = this.kind.xeroType;
     if (!state || state.status === 'DELETED' || state.status === 'VOIDED') {
-      store.links.save({ ...link, xeroStatus: state?.status ?? 'DELETED' });
+      record.xeroStatus(round, ref, link, state?.status ?? 'DELETED');
       return { kind: 'done' };
     }
     try {
       const action = await this.kind.remove(round.gateway, round.tenantId, link, state, round.settings);
       if (!action) return { kind: 'done' };
       if ('kept' in action) {
-        store.activity.record({ memberId, level: 'warn', kind: `${kind}.kept`, subject, message: action.kept });
+        record.say(round, round.say.kept(action.kept), ref);
         return { kind: 'done' };
       }
-      store.transaction(() => {
-        store.links.save({ ...link, xeroStatus: action.status });
-        store.activity.record({ memberId, level: 'info', kind: `${kind}.removed`, subject, message: action.message });
-      });
+      record.xeroStatus(round, ref, link, action.status, round.say.removed(action.message));
       return { kind: 'done' };
     } catch (err) {
       if (err instanceof AppError && !(err as { transient?: boolean }).transient) {
-        store.activity.record({ memberId, level: 'error', kind: `${kind}.remove_refused`, subject, message: err.message });
+        record.say(round, round.say.removeRefused(err.message), ref);
         return { kind: 'attention', code: err.code, message: err.message };
       }
       throw err;
@@ -631,23 +493,8 @@ function failureOutcome(r: PushFailure): JobOutcome {
   return { kind: 'retry', code: r.code, message: r.message };
 }
 
-function capital(word: string): string {
-  return word.charAt(0).toUpperCase() + word.slice(1);
-}
-
 function uniqueBy<T>(xs: T[], key: (x: T) => string): T[] {
   const seen = new Map<string, T>();
   for (const x of xs) if (!seen.has(key(x))) seen.set(key(x), x);
   return [...seen.values()];
-}
-
-/** Xero's figures in an answer, as the link keeps them for the card. */
-function figuresOf(state: XeroDocumentState): Omit<LinkFigures, 'asOf' | 'onlineUrl' | 'status'> {
-  return {
-    total: Decimal.of(state.total).toFixed(2),
-    amountPaid: Decimal.of(state.amountPaid).toFixed(2),
-    amountDue: Decimal.of(state.amountDue).toFixed(2),
-    currency: state.currencyCode,
-    dueDate: state.dueDate ?? null,
-  };
 }
