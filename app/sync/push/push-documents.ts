@@ -20,6 +20,7 @@ import type { Job } from '../../store/jobs.js';
 import type { Connection } from '../../store/connections.js';
 import { Round, type Candidate, type PushDeps, type PushPayload, type Written } from './round.js';
 import * as record from './record.js';
+import { removeAll } from './remove.js';
 import type { PortalClient, PortalClients } from '../../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../../bitrix/documents.js';
 import { ListLabels } from '../../bitrix/list-labels.js';
@@ -142,12 +143,6 @@ export class PushDocuments<P> implements JobHandler {
     return round.outcomes;
   }
 
-  private async removeAll(round: Round<P>, deletions: PushPayload[]): Promise<void> {
-    if (deletions.length === 0) return;
-    const states = await this.linkedStates(round, deletions);
-    for (const ref of deletions) round.settle(keyOf(ref), await this.removeFromXero(round, ref, states));
-  }
-
   /**
    * Reads the documents; those gone from Bitrix24 are removed, echoes are done, the rest need work. A document the
    * connector has nothing of in Xero and no admin asked for is worked only when Bitrix24 says it was created or changed
@@ -202,7 +197,7 @@ export class PushDocuments<P> implements JobHandler {
       }
       candidates.push({ doc, hash, job: round.byKey.get(key)!, link, contentChanged, stageMoved, unwritten });
     }
-    await this.removeAll(round, gone);
+    await removeAll(round, gone);
     return candidates;
   }
 
@@ -419,43 +414,6 @@ export class PushDocuments<P> implements JobHandler {
     if (!c) throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected yet. A portal administrator can connect it in the Xero connector app.', 409);
     if (c.state === 'needs_reconnect') throw new AppError('XERO.NEEDS_RECONNECT', `${c.tenantName ?? 'Xero'} needs reconnecting by a portal admin.`, 409);
     return c;
-  }
-
-  /** The Xero state of the linked documents of `refs`. */
-  private async linkedStates(round: Round<P>, refs: PushPayload[]): Promise<Map<string, XeroDocumentState>> {
-    const ids = refs.flatMap((r) => {
-      const link = this.deps.store.links.find(round.memberId, r.type, r.id);
-      return link && link.connectionId === round.connection.id ? [link.xeroId] : [];
-    });
-    return ids.length ? this.kind.read(round.gateway, round.tenantId, ids) : new Map();
-  }
-
-  private async removeFromXero(round: Round<P>, ref: PushPayload, states: Map<string, XeroDocumentState>): Promise<JobOutcome> {
-    const { store } = this.deps;
-    const { memberId } = round;
-    const link = store.links.find(memberId, ref.type, ref.id);
-    if (!link || link.connectionId !== round.connection.id) return { kind: 'done' };
-    const state = states.get(link.xeroId.toLowerCase());
-    if (!state || state.status === 'DELETED' || state.status === 'VOIDED') {
-      record.xeroStatus(round, ref, link, state?.status ?? 'DELETED');
-      return { kind: 'done' };
-    }
-    try {
-      const action = await this.kind.remove(round.gateway, round.tenantId, link, state, round.settings);
-      if (!action) return { kind: 'done' };
-      if ('kept' in action) {
-        record.say(round, round.say.kept(action.kept), ref);
-        return { kind: 'done' };
-      }
-      record.xeroStatus(round, ref, link, action.status, round.say.removed(action.message));
-      return { kind: 'done' };
-    } catch (err) {
-      if (err instanceof AppError && !(err as { transient?: boolean }).transient) {
-        record.say(round, round.say.removeRefused(err.message), ref);
-        return { kind: 'attention', code: err.code, message: err.message };
-      }
-      throw err;
-    }
   }
 
   /** The organisation's currencies, read once an hour per connection (one read shared by parallel groups). */

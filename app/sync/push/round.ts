@@ -8,7 +8,8 @@ import type { Job } from '../../store/jobs.js';
 import type { Connection } from '../../store/connections.js';
 import type { Link } from '../../store/links.js';
 import type { PortalClient, PortalClients } from '../../bitrix/portal-client.js';
-import { keyOf } from '../../bitrix/documents.js';
+import { keyOf, type DocumentRef } from '../../bitrix/documents.js';
+import { AppError } from '../../errors.js';
 import type { ListLabels } from '../../bitrix/list-labels.js';
 import type { XeroGateway, XeroGateways } from '../../xero/gateway.js';
 import type { XeroDocumentState } from '../../xero/documents.js';
@@ -103,6 +104,11 @@ export class Round<P> {
     return { store: this.store, memberId: this.memberId, connectionId: this.connection.id, gateway: this.gateway, tenantId: this.tenantId };
   }
 
+  /** The document's link to a Xero document of this round's connection, if any. */
+  linkOf(ref: DocumentRef): Link | undefined {
+    const link = this.store.links.find(this.memberId, ref.type, ref.id);
+    return link && link.connectionId === this.connection.id ? link : undefined;
+  }
   /** The job's payload of the document with this key. */
   payloadOf(key: string): PushPayload | undefined {
     return this.byKey.get(key)?.payload as PushPayload | undefined;
@@ -126,4 +132,9 @@ export class Round<P> {
   attention(key: string, problem: { code: string; message: string }): void {
     this.settle(key, { kind: 'attention', code: problem.code, message: problem.message });
   }
+}
+
+/** Whether Xero refused what was asked for good (a permanent `AppError`): said in words, not retried. */
+export function isRefusal(err: unknown): err is AppError {
+  return err instanceof AppError && !(err as { transient?: boolean }).transient;
 }
