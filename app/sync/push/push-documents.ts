@@ -21,6 +21,7 @@ import type { Connection } from '../../store/connections.js';
 import { Round, type Candidate, type PushDeps, type PushPayload, type Written } from './round.js';
 import * as record from './record.js';
 import { removeAll } from './remove.js';
+import { announce, resolveCustomers } from './customers.js';
 import type { PortalClient, PortalClients } from '../../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../../bitrix/documents.js';
 import { ListLabels } from '../../bitrix/list-labels.js';
@@ -84,7 +85,7 @@ export class PushDocuments<P> implements JobHandler {
     // Xero the way the kind allows. A delete event is a hint: a document Bitrix24 still has stays. 3. Skip echoes.
     const client = this.deps.portals.for(memberId);
     const candidates = await this.loadChanged(round, client, payloads);
-    this.announce(round, candidates);
+    announce(round, candidates);
     // Echoes (our own write-backs coming back as events) need no Xero request: while fewer than a request's worth
     // need sending, the group claims further due jobs of its portal, so a burst goes out in full requests.
     // A group with nothing to send, or one that got less than it asked (nothing more was coming), stops topping up.
@@ -96,7 +97,7 @@ export class PushDocuments<P> implements JobHandler {
       const last = extra.length < this.batchSize - sending;
       round.add(extra);
       const added = await this.loadChanged(round, client, extra.map((j) => j.payload as PushPayload));
-      this.announce(round, added);
+      announce(round, added);
       candidates.push(...added);
       if (last) break;
     }
@@ -112,7 +113,7 @@ export class PushDocuments<P> implements JobHandler {
     const lost = await this.findLost(round, ready);
 
     // 7. Customers → Xero contacts (links, then look-ups, then one batch create).
-    const contacts = await this.resolveCustomers(round, ready);
+    const contacts = await resolveCustomers(round, ready);
     // The organisation's currencies from its cached lists (org-data.ts), read on their own only when none are cached.
     const currencies = this.deps.orgData.cached(memberId)?.currencies ?? (await this.currencies(connection.id, () => listCurrencies(round.gateway, round.tenantId)));
 
@@ -227,22 +228,6 @@ export class PushDocuments<P> implements JobHandler {
       return sentAt === undefined ? [] : [{ reference: this.kind.reference(c.doc, round.settings), sentAt }];
     });
     return lost.length ? this.kind.findLost(round.gateway, round.tenantId, lost) : new Map();
-  }
-
-  /** Announces the new customers of documents to send, for a resolution of another group to take along. */
-  private announce(round: Round<P>, candidates: Candidate[]): void {
-    const customers = uniqueBy(candidates.filter((c) => c.contentChanged).flatMap((c) => (c.doc.customer ? [c.doc.customer] : [])), customerKey);
-    const known = knownContactIds(this.deps.store, round.memberId, customers);
-    const fresh = customers.filter((c) => !known.has(customerKey(c)));
-    if (fresh.length) round.announced.push(announceCustomers(round.gateway, fresh));
-  }
-
-  private async resolveCustomers(round: Round<P>, ready: Candidate[]): Promise<ResolvedContacts> {
-    const { store } = this.deps;
-    const customers = uniqueBy(ready.flatMap((c) => (c.doc.customer ? [c.doc.customer] : [])), customerKey);
-    const contacts = await resolveContacts(round.gateway, round.tenantId, customers, knownContactIds(store, round.memberId, customers));
-    record.contacts(round, contacts.links);
-    return contacts;
   }
 
   /**
@@ -449,10 +434,4 @@ function failureOutcome(r: PushFailure): JobOutcome {
   if (r.retryAt) return { kind: 'wait', code: r.code, message: r.message, until: r.retryAt };
   if (r.code === 'XERO.NEEDS_RECONNECT') return { kind: 'paused', message: r.message };
   return { kind: 'retry', code: r.code, message: r.message };
-}
-
-function uniqueBy<T>(xs: T[], key: (x: T) => string): T[] {
-  const seen = new Map<string, T>();
-  for (const x of xs) if (!seen.has(key(x))) seen.set(key(x), x);
-  return [...seen.values()];
 }
