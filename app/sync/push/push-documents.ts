@@ -20,8 +20,8 @@ import type { Job } from '../../store/jobs.js';
 import type { Connection } from '../../store/connections.js';
 import { Round, type Candidate, type PushDeps, type PushPayload, type Written } from './round.js';
 import * as record from './record.js';
-import { removeAll } from './remove.js';
-import { announce, resolveCustomers } from './customers.js';
+import { resolveCustomers } from './customers.js';
+import { loadRound } from './load.js';
 import type { PortalClient, PortalClients } from '../../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../../bitrix/documents.js';
 import { ListLabels } from '../../bitrix/list-labels.js';
@@ -41,14 +41,6 @@ import { salesMapping, type SalesMapping } from '../mapping.js';
 import type { OrgDataCache } from '../org-data.js';
 import { isKnownDocument } from '../intake.js';
 import { installedSince, madeBefore } from '../install-time.js';
-
-/** Whether an admin asked for the push (jobs queued before `adminAsked` existed name it by their event). */
-function adminAsked(p: PushPayload | undefined): boolean {
-  return Boolean(p && (p.adminAsked === true || p.event === 'backfill' || p.event === 'manual'));
-}
-
-/** How many times a group tops itself up with further due jobs when echoes left its Xero request part-empty. */
-const TOP_UPS = 12;
 
 /** How long the organisation's currency list is trusted. */
 const CURRENCY_TTL_MS = 60 * 60_000;
@@ -79,28 +71,9 @@ export class PushDocuments<P> implements JobHandler {
 
   private async runRound(round: Round<P>, mapping: SalesMapping, more?: ClaimMore): Promise<Map<number, JobOutcome>> {
     const { jobs, memberId, connection } = round;
-    const payloads = jobs.map((j) => j.payload as PushPayload);
-
-    // 1-2. Load the documents (one Bitrix24 batch per 25) with the connector's own token; those gone are removed in
-    // Xero the way the kind allows. A delete event is a hint: a document Bitrix24 still has stays. 3. Skip echoes.
     const client = this.deps.portals.for(memberId);
-    const candidates = await this.loadChanged(round, client, payloads);
-    announce(round, candidates);
-    // Echoes (our own write-backs coming back as events) need no Xero request: while fewer than a request's worth
-    // need sending, the group claims further due jobs of its portal, so a burst goes out in full requests.
-    // A group with nothing to send, or one that got less than it asked (nothing more was coming), stops topping up.
-    for (let i = 0; more && i < TOP_UPS; i++) {
-      const sending = candidates.filter((c) => c.contentChanged).length;
-      if (sending === 0 || sending >= this.batchSize) break;
-      const extra = await more(this.batchSize - sending);
-      if (extra.length === 0) break;
-      const last = extra.length < this.batchSize - sending;
-      round.add(extra);
-      const added = await this.loadChanged(round, client, extra.map((j) => j.payload as PushPayload));
-      announce(round, added);
-      candidates.push(...added);
-      if (last) break;
-    }
+    // 1-3. Load the documents, remove those gone from Bitrix24, skip echoes (load.ts).
+    const candidates = await loadRound(round, this.batchSize, more);
     if (candidates.length === 0) return round.outcomes;
 
     // 4. Check every changed document before any write; a document that cannot be sent says why.
@@ -142,64 +115,6 @@ export class PushDocuments<P> implements JobHandler {
     written.push(...this.unwrittenBefore(round, candidates, xeroState));
     await this.writeBack(round, client, written);
     return round.outcomes;
-  }
-
-  /**
-   * Reads the documents; those gone from Bitrix24 are removed, echoes are done, the rest need work. A document the
-   * connector has nothing of in Xero and no admin asked for is worked only when Bitrix24 says it was created or changed
-   * after the install; otherwise (or when Bitrix24 has no such document) its job is dropped: the row deleted, the
-   * reason counted (event-drops.ts).
-   */
-  private async loadChanged(round: Round<P>, client: PortalClient, refs: DocumentRef[]): Promise<Candidate[]> {
-    if (refs.length === 0) return [];
-    const { memberId, connection, settings } = round;
-    const portal = this.deps.store.portals.get(memberId);
-    const since = portal ? installedSince(portal) : Number.NEGATIVE_INFINITY;
-    const known = (ref: DocumentRef) => adminAsked(round.byKey.get(keyOf(ref))?.payload as PushPayload | undefined) || isKnownDocument(this.deps.store, memberId, ref);
-    const read = await readDocuments(client, refs, {
-      accountCodePropertyId: this.deps.store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
-      // The tracking option is named by the field's label when the field is a Bitrix24 list.
-      labelled: settings.tracking ? { fields: [settings.tracking.field], labels: this.listLabels, memberId } : undefined,
-    });
-    const candidates: Candidate[] = [];
-    const gone: PushPayload[] = [];
-    for (const ref of refs) {
-      const key = keyOf(ref);
-      const r = read.get(key);
-      if (!r) continue;
-      if (!r.ok) {
-        // Gone from Bitrix24 (whether or not an event said so): removed in Xero, their Xero states read at once; an
-        // id the connector never had is a hint about nothing.
-        if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND' && !known(ref)) round.settle(key, { kind: 'dropped', reason: 'not_found' });
-        else if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') gone.push({ ...ref, deleted: true } as PushPayload);
-        else if (r.failure.retryAt) round.settle(key, { kind: 'wait', code: r.failure.code, message: r.failure.message, until: r.failure.retryAt });
-        else if (r.failure.transient) round.settle(key, { kind: 'retry', code: r.failure.code, message: r.failure.message });
-        else round.attention(key, r.failure);
-        continue;
-      }
-      // Pre-install history is the admin's to send (backfill, "Send to Xero"), never an event's.
-      if (r.doc.times && madeBefore(r.doc.times, since) && !known(ref)) {
-        round.settle(key, { kind: 'dropped', reason: 'before_install' });
-        continue;
-      }
-      // A delete event for a document Bitrix24 still has: nothing is deleted or voided in Xero; the attempt is logged.
-      if (round.payloadOf(key)?.deleted) record.say(round, round.say.deleteRefused(ref.id), ref);
-      const doc = this.kind.prepare ? this.kind.prepare(r.doc, this.kindContext(round)) : r.doc;
-      const hash = contentHash(doc, settings, this.kind);
-      const found = this.deps.store.links.find(memberId, ref.type, ref.id);
-      const link = found && found.connectionId === connection.id ? found : undefined;
-      const contentChanged = !link || link.contentHash !== hash;
-      const stageMoved = link ? this.stageMoved(round, link, doc) : false;
-      const unwritten = Boolean(link) && !contentChanged && !stageMoved && shownXeroId(doc) !== undefined && shownXeroId(doc) !== link!.xeroId;
-      // Echo: nothing changed since the last push (e.g. our own write-back) → no Xero call.
-      if (!contentChanged && !stageMoved && !unwritten) {
-        round.settle(key, { kind: 'done' });
-        continue;
-      }
-      candidates.push({ doc, hash, job: round.byKey.get(key)!, link, contentChanged, stageMoved, unwritten });
-    }
-    await removeAll(round, gone);
-    return candidates;
   }
 
   private passesPrecheck(round: Round<P>, c: Candidate, mapping: SalesMapping): boolean {
@@ -324,20 +239,6 @@ export class PushDocuments<P> implements JobHandler {
   }
 
   /**
-   * True when a person moved the document to another stage since the push last saw it. Stages the connector
-   * wrote itself (its expected echoes) are not moves; a link seen for the first time just records its stage.
-   */
-  private stageMoved(round: Round<P>, link: Link, doc: SalesDocument): boolean {
-    const { store } = this.deps;
-    if (!doc.stageId || doc.stageId === link.b24StageId) return false;
-    if (link.b24StageId === null || isExpectedEcho(store, round.memberId, doc.type, doc.id, doc.stageId)) {
-      record.stageSeen(round, link, doc.stageId);
-      return false;
-    }
-    return true;
-  }
-
-  /**
    * Stage moves ask the kind for the Xero change they mean. What Xero does not allow is refused in words on the card
    * and in the log, and not retried: the stage is recorded as seen either way.
    */
@@ -410,22 +311,6 @@ export class PushDocuments<P> implements JobHandler {
     codes.catch(() => this.#currencies.delete(connectionId));
     return codes;
   }
-}
-
-/**
- * What was pushed, as a hash: the document's content and the settings that shape its Xero document. Our own
- * write-back changes none of it, so its echo hashes the same.
- */
-export function contentHash(doc: SalesDocument, settings: PortalSettings, kind: Pick<DocumentKind, 'hashed'>): string {
-  const extra = kind.hashed(doc, settings);
-  const content = {
-    number: doc.number, currency: doc.currency, issueDate: doc.issueDate, dueDate: doc.dueDate,
-    customer: doc.customer ? [doc.customer.kind, doc.customer.id, doc.customer.name, doc.customer.email] : null,
-    lines: doc.lines.map((l) => [l.productId, l.name, l.quantity.toString(), l.unitPrice.toString(), l.discount ? [l.discount.kind, (l.discount.kind === 'percent' ? l.discount.rate : l.discount.perUnit).toString()] : null, l.taxRate?.toString() ?? null, l.taxIncluded, l.accountCode]),
-    settings: [settings.defaultSalesAccount, settings.taxRateMap],
-    ...(extra.length ? { extra } : {}),
-  };
-  return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 32);
 }
 
 /** What becomes of a document Xero did not take: it needs attention, waits for a limit or a reconnect, or is retried. */
