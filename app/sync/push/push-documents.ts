@@ -22,6 +22,8 @@ import { Round, type Candidate, type PushDeps, type PushPayload, type Written } 
 import * as record from './record.js';
 import { resolveCustomers } from './customers.js';
 import { loadRound } from './load.js';
+import { buildAll, checked, readLinked, type SendItem } from './build.js';
+import { findLost } from './heal-lost.js';
 import type { PortalClient, PortalClients } from '../../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../../bitrix/documents.js';
 import { ListLabels } from '../../bitrix/list-labels.js';
@@ -42,12 +44,8 @@ import type { OrgDataCache } from '../org-data.js';
 import { isKnownDocument } from '../intake.js';
 import { installedSince, madeBefore } from '../install-time.js';
 
-/** How long the organisation's currency list is trusted. */
-const CURRENCY_TTL_MS = 60 * 60_000;
-
 export class PushDocuments<P> implements JobHandler {
   readonly batchSize = 50;
-  readonly #currencies = new Map<number, { codes: Promise<string[]>; at: number }>();
   private readonly listLabels = new ListLabels();
 
   constructor(
@@ -77,22 +75,19 @@ export class PushDocuments<P> implements JobHandler {
     if (candidates.length === 0) return round.outcomes;
 
     // 4. Check every changed document before any write; a document that cannot be sent says why.
-    const ready = candidates.filter((c) => c.contentChanged && this.passesPrecheck(round, c, mapping));
+    const ready = checked(round, candidates);
 
     // 5. Documents already linked: their Xero state, to update them in place while Xero allows.
-    const xeroState = await this.readLinked(round, candidates);
+    const xeroState = await readLinked(round, candidates);
 
     // 6. Crash healing: a document sent before whose answer was never recorded is looked up by its reference.
-    const lost = await this.findLost(round, ready);
+    const lost = await findLost(round, ready);
 
     // 7. Customers → Xero contacts (links, then look-ups, then one batch create).
     const contacts = await resolveCustomers(round, ready);
-    // The organisation's currencies from its cached lists (org-data.ts), read on their own only when none are cached.
-    const currencies = this.deps.orgData.cached(memberId)?.currencies ?? (await this.currencies(connection.id, () => listCurrencies(round.gateway, round.tenantId)));
 
-    // 8. Build the Xero documents (the rounding account is read only when a document needs a rounding line).
-    const roundingAccount = await this.roundingAccount(round, ready);
-    const items = this.buildAll(round, ready, { xeroState, lost, contacts, currencies, roundingAccount });
+    // 8. Build the Xero documents.
+    const items = await buildAll(round, ready, { xeroState, lost, contacts });
 
     // 9. Send (≤ 50 per request) and link each answer in the same transaction that records it.
     const written = await this.send(round, items, xeroState);
@@ -117,93 +112,7 @@ export class PushDocuments<P> implements JobHandler {
     return round.outcomes;
   }
 
-  private passesPrecheck(round: Round<P>, c: Candidate, mapping: SalesMapping): boolean {
-    const held = c.doc.customer ? mapping.holdOf(c.doc) : round.say.noCustomer(c.doc);
-    if (!held) return true;
-    round.attention(keyOf(c.doc), held);
-    return false;
-  }
-
-  /** The Xero state of the linked candidates, keyed by lower-case Xero id. */
-  /** The rounding account, when one of the documents needs a rounding line (rounding-account.ts). */
-  private async roundingAccount(round: Round<P>, ready: Candidate[]): Promise<string | null> {
-    const needed = ready.some((c) => representationOf(c.doc, { roundingAccount: 'any' }, this.kind.xeroType).rounding);
-    return needed ? roundingAccountOf(round.gateway, round.settings) : null;
-  }
-
-  private async readLinked(round: Round<P>, candidates: Candidate[]): Promise<Map<string, XeroDocumentState>> {
-    // A document that only misses its write-back needs no read when its link tells what to write (`stateOfLink`).
-    const ids = candidates.flatMap((c) => (c.link && !(c.unwritten && this.kind.stateOfLink?.(c.link)) ? [c.link.xeroId] : []));
-    return ids.length ? this.kind.read(round.gateway, round.tenantId, ids) : new Map();
-  }
-
-  private async findLost(round: Round<P>, ready: Candidate[]): Promise<Map<string, XeroDocumentState[]>> {
-    const lost = ready.flatMap((c) => {
-      const sentAt = c.link ? undefined : this.deps.store.links.sentAt(round.memberId, c.doc.type, c.doc.id);
-      return sentAt === undefined ? [] : [{ reference: this.kind.reference(c.doc, round.settings), sentAt }];
-    });
-    return lost.length ? this.kind.findLost(round.gateway, round.tenantId, lost) : new Map();
-  }
-
-  /**
-   * The Xero payload of each ready document: a new one, or an update of the linked (or healed) one while Xero allows
-   * edits; a document Xero no longer lets us edit is recorded as seen, and the card says why.
-   */
-  private buildAll(
-    round: Round<P>,
-    ready: Candidate[],
-    known: { xeroState: Map<string, XeroDocumentState>; lost: Map<string, XeroDocumentState[]>; contacts: ResolvedContacts; currencies: string[]; roundingAccount: string | null },
-  ): (PushItem<P> & { c: Candidate; creates: boolean; note: string | null })[] {
-    const items: (PushItem<P> & { c: Candidate; creates: boolean; note: string | null })[] = [];
-    for (const c of ready) {
-      const key = keyOf(c.doc);
-      const cKey = customerKey(c.doc.customer!);
-      const contactId = known.contacts.contactIds.get(cKey);
-      if (!contactId) {
-        const f = known.contacts.failures.get(cKey);
-        round.attention(key, f ?? round.say.contactFailed(c.doc));
-        continue;
-      }
-      let existing: { id: string; lineItemIds: string[] } | undefined;
-      if (c.link) {
-        const state = known.xeroState.get(c.link.xeroId.toLowerCase());
-        if (state && !this.kind.editable.has(state.status)) {
-          record.notEditable(round, c.doc, c.link, c.hash, state);
-          round.settle(key, { kind: 'done' });
-          continue;
-        }
-        if (state) existing = { id: state.id, lineItemIds: state.lineItemIds };
-      } else {
-        // Only the document this connector sent before the crash is healed, never a stranger's with the same
-        // reference (app/sync/heal-lost.ts).
-        const sent = { contactId, currency: c.doc.currency, total: Number(c.doc.total), sentAt: this.deps.store.links.sentAt(round.memberId, c.doc.type, c.doc.id) };
-        const healed = (known.lost.get(this.kind.reference(c.doc, round.settings)) ?? []).find((found) => isTheDocumentSent(found, sent));
-        if (healed) {
-          if (!this.kind.editable.has(healed.status)) {
-            record.linked(round, c.doc, c.hash, healed);
-            round.settle(key, { kind: 'done' });
-            continue;
-          }
-          existing = { id: healed.id, lineItemIds: healed.lineItemIds };
-        }
-      }
-      try {
-        // Products imported from (or matched to) Xero items carry their item code on the line.
-        const itemCodes = this.deps.store.links.itemCodes(round.memberId, c.doc.lines.flatMap((l) => (l.productId ? [l.productId] : [])));
-        const payload = this.kind.build(c.doc, { contactId, settings: round.settings, currencies: known.currencies, existing, roundingAccount: known.roundingAccount, itemCodes, trackingCategories: this.deps.orgData.cached(round.memberId)?.trackingCategories });
-        // The key names the content and whether it updates an existing document, so a healed document is a new
-        // request for Xero rather than a replay of the lost one with another body.
-        const note = roundingNote(c.doc, representationOf(c.doc, known, this.kind.xeroType), known.roundingAccount);
-        items.push({ key, payload, idempotencyKey: `${key}:${c.hash}:${existing?.id ?? 'new'}`, c, creates: !existing, note });
-      } catch (err) {
-        if (err instanceof AppError) round.attention(key, err);
-        else throw err;
-      }
-    }
-    return items;
-  }
-
-  private async send(round: Round<P>, items: (PushItem<P> & { c: Candidate; creates: boolean; note: string | null })[], xeroState: Map<string, XeroDocumentState>): Promise<Written[]> {
+  private async send(round: Round<P>, items: SendItem<P>[], xeroState: Map<string, XeroDocumentState>): Promise<Written[]> {
     const { store } = this.deps;
     if (items.length === 0) return [];
     record.sent(round, items.filter((i) => i.creates).map((i) => i.c.doc));
@@ -302,15 +211,6 @@ export class PushDocuments<P> implements JobHandler {
     return c;
   }
 
-  /** The organisation's currencies, read once an hour per connection (one read shared by parallel groups). */
-  private currencies(connectionId: number, load: () => Promise<string[]>): Promise<string[]> {
-    const cached = this.#currencies.get(connectionId);
-    if (cached && Date.now() - cached.at < CURRENCY_TTL_MS) return cached.codes;
-    const codes = load();
-    this.#currencies.set(connectionId, { codes, at: Date.now() });
-    codes.catch(() => this.#currencies.delete(connectionId));
-    return codes;
-  }
 }
 
 /** What becomes of a document Xero did not take: it needs attention, waits for a limit or a reconnect, or is retried. */
