@@ -24,6 +24,7 @@ import { resolveCustomers } from './customers.js';
 import { loadRound } from './load.js';
 import { buildAll, checked, readLinked, type SendItem } from './build.js';
 import { findLost } from './heal-lost.js';
+import { followUp, send } from './send.js';
 import type { PortalClient, PortalClients } from '../../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../../bitrix/documents.js';
 import { ListLabels } from '../../bitrix/list-labels.js';
@@ -90,51 +91,20 @@ export class PushDocuments<P> implements JobHandler {
     const items = await buildAll(round, ready, { xeroState, lost, contacts });
 
     // 9. Send (≤ 50 per request) and link each answer in the same transaction that records it.
-    const written = await this.send(round, items, xeroState);
+    const written = await send(round, items, xeroState);
 
     // 10. Stage moves made by people in Bitrix24 (and, for kinds that follow it, the stage a new document starts at).
     if (this.kind.followsFirstStage) this.followFirstStages(round, candidates, written);
     written.push(...(await this.applyStageMoves(round, candidates, xeroState)));
 
     // 11. What follows elsewhere in Xero (the quote an invoice was made from becomes INVOICED).
-    if (written.length && this.kind.afterWrite) {
-      await this.kind.afterWrite(written, this.kindContext(round)).catch((err: Error) => {
-        const said = round.say.followUpFailed(err);
-        this.deps.logger.warn({ err, memberId }, said.log);
-        record.say(round, said.line);
-      });
-    }
+    await followUp(round, written);
 
     // 12. Write Xero's id, number and status back to Bitrix24 (batched; their echoes are skipped by hash), also for
     // documents an earlier write-back missed; a failed write-back is tried again.
     written.push(...this.unwrittenBefore(round, candidates, xeroState));
     await this.writeBack(round, client, written);
     return round.outcomes;
-  }
-
-  private async send(round: Round<P>, items: SendItem<P>[], xeroState: Map<string, XeroDocumentState>): Promise<Written[]> {
-    const { store } = this.deps;
-    if (items.length === 0) return [];
-    record.sent(round, items.filter((i) => i.creates).map((i) => i.c.doc));
-    const results: Map<string, PushResult> = await this.kind.push(round.gateway, round.tenantId, items);
-    const written: Written[] = [];
-    for (const item of items) {
-      const r = results.get(item.key);
-      if (!r) continue;
-      if (!r.ok) {
-        // Refused by Xero: nothing was created, so no look-up is needed next time. A transient failure may have
-        // reached Xero: the mark stays.
-        if (r.permanent && item.creates) record.notSent(round, item.c.doc);
-        round.settle(item.key, failureOutcome(r));
-        continue;
-      }
-      const state: XeroDocumentState = { ...r, reference: this.kind.reference(item.c.doc, round.settings), currencyCode: item.c.doc.currency, contactId: null };
-      record.linked(round, item.c.doc, item.c.hash, state, item.note);
-      written.push({ doc: item.c.doc, state });
-      xeroState.set(state.id.toLowerCase(), state);
-      round.settle(item.key, { kind: 'done' });
-    }
-    return written;
   }
 
   /** Documents linked just now count as moved to the stage they were created at. */
@@ -211,12 +181,4 @@ export class PushDocuments<P> implements JobHandler {
     return c;
   }
 
-}
-
-/** What becomes of a document Xero did not take: it needs attention, waits for a limit or a reconnect, or is retried. */
-function failureOutcome(r: PushFailure): JobOutcome {
-  if (r.permanent) return { kind: 'attention', code: r.code, message: r.message };
-  if (r.retryAt) return { kind: 'wait', code: r.code, message: r.message, until: r.retryAt };
-  if (r.code === 'XERO.NEEDS_RECONNECT') return { kind: 'paused', message: r.message };
-  return { kind: 'retry', code: r.code, message: r.message };
 }
