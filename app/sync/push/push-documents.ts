@@ -25,6 +25,8 @@ import { loadRound } from './load.js';
 import { buildAll, checked, readLinked, type SendItem } from './build.js';
 import { findLost } from './heal-lost.js';
 import { followUp, send } from './send.js';
+import { applyStageMoves } from './stage-moves.js';
+import { writeBack } from './write-back.js';
 import type { PortalClient, PortalClients } from '../../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../../bitrix/documents.js';
 import { ListLabels } from '../../bitrix/list-labels.js';
@@ -94,80 +96,15 @@ export class PushDocuments<P> implements JobHandler {
     const written = await send(round, items, xeroState);
 
     // 10. Stage moves made by people in Bitrix24 (and, for kinds that follow it, the stage a new document starts at).
-    if (this.kind.followsFirstStage) this.followFirstStages(round, candidates, written);
-    written.push(...(await this.applyStageMoves(round, candidates, xeroState)));
+    written.push(...(await applyStageMoves(round, candidates, written, xeroState)));
 
     // 11. What follows elsewhere in Xero (the quote an invoice was made from becomes INVOICED).
     await followUp(round, written);
 
     // 12. Write Xero's id, number and status back to Bitrix24 (batched; their echoes are skipped by hash), also for
     // documents an earlier write-back missed; a failed write-back is tried again.
-    written.push(...this.unwrittenBefore(round, candidates, xeroState));
-    await this.writeBack(round, client, written);
+    await writeBack(round, candidates, written, xeroState);
     return round.outcomes;
-  }
-
-  /** Documents linked just now count as moved to the stage they were created at. */
-  private followFirstStages(round: Round<P>, candidates: Candidate[], written: Written[]): void {
-    const created = new Set(written.map((w) => keyOf(w.doc)));
-    for (const c of candidates) {
-      if (c.link || !created.has(keyOf(c.doc))) continue;
-      c.link = round.store.links.find(round.memberId, c.doc.type, c.doc.id);
-      c.stageMoved = Boolean(c.link && c.doc.stageId);
-    }
-  }
-
-  /**
-   * Stage moves ask the kind for the Xero change they mean. What Xero does not allow is refused in words on the card
-   * and in the log, and not retried: the stage is recorded as seen either way.
-   */
-  private async applyStageMoves(round: Round<P>, candidates: Candidate[], xeroState: Map<string, XeroDocumentState>): Promise<Written[]> {
-    const { store } = this.deps;
-    const moves = candidates.filter((c) => c.stageMoved && c.link && round.outcomes.get(c.job.id)?.kind !== 'attention');
-    if (moves.length === 0) return [];
-    const pipelines = await loadPipelines(this.deps.portals.for(round.memberId), moves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
-    const changed: Written[] = [];
-    for (const { doc, link } of moves) {
-      const pipeline = pipelines.get(pipelineEntityId(doc.type, doc.categoryId));
-      const state = xeroState.get(link!.xeroId.toLowerCase());
-      const status = state?.status ?? link!.xeroStatus ?? 'DRAFT';
-      try {
-        const action = await this.kind.stageAction(round.gateway, round.tenantId, { doc, link: link!, pipeline, stage: pipeline?.stages.find((x) => x.id === doc.stageId), status }, round.settings);
-        record.stageMove(round, doc, link!, { action });
-        if (action && state) changed.push({ doc, state: { ...state, status: action.status } });
-        if (action) round.settle(keyOf(doc), { kind: 'done' });
-      } catch (err) {
-        if (!(err instanceof AppError) || (err as { transient?: boolean }).transient) throw err;
-        record.stageMove(round, doc, link!, { refused: err.message });
-      }
-      if (!round.outcomes.has(round.byKey.get(keyOf(doc))!.id)) round.settle(keyOf(doc), { kind: 'done' });
-    }
-    return changed;
-  }
-
-  /** Unchanged documents whose Xero id Bitrix24 does not show yet, with their Xero state, to write back again. */
-  private unwrittenBefore(round: Round<P>, candidates: Candidate[], xeroState: Map<string, XeroDocumentState>): Written[] {
-    return candidates.flatMap((c) => {
-      if (!c.unwritten || !c.link) return [];
-      if (!round.outcomes.has(c.job.id)) round.settle(keyOf(c.doc), { kind: 'done' });
-      const state = xeroState.get(c.link.xeroId.toLowerCase()) ?? this.kind.stateOfLink?.(c.link);
-      return state ? [{ doc: c.doc, state }] : [];
-    });
-  }
-
-  private async writeBack(round: Round<P>, client: PortalClient, written: Written[]): Promise<void> {
-    if (written.length === 0) return;
-    const { memberId } = round;
-    try {
-      await writeBackXeroState(client, written);
-    } catch (err) {
-      const said = round.say.writeBackFailed(err as Error);
-      this.deps.logger.warn({ err, memberId }, said.log);
-      record.say(round, said.line);
-      const { message } = said.line;
-      // Xero has them: the next run finds them unchanged and only writes back what Bitrix24 does not show yet.
-      for (const w of written) round.settle(keyOf(w.doc), { kind: 'retry', code: 'B24.WRITE_BACK_FAILED', message });
-    }
   }
 
   private kindContext(round: Round<P>): KindContext {
