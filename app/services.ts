@@ -12,7 +12,7 @@ import { XeroConnections } from './xero/connections.js';
 import { XeroIdentity } from './xero/identity.js';
 import { XeroGateways, DEFAULT_XERO_LIMITS, type XeroLimits } from './xero/gateway.js';
 import { Outbox, type JobHandler } from './sync/outbox.js';
-import { PushDocuments } from './sync/push-document.js';
+import { PushDocuments } from './sync/push/push-documents.js';
 import { invoiceKind } from './sync/invoice-kind.js';
 import { quoteKind } from './sync/quote-kind.js';
 import { drainOfflineEvents } from './sync/drain-offline.js';

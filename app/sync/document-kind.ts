@@ -2,7 +2,7 @@
  * What differs between the kinds of document the push sends to Xero: the Xero endpoint and payload, the statuses in
  * which Bitrix24 edits still reach Xero, what a Bitrix24 deletion or stage move does there, and the Reference a
  * document is found by. One small module per kind implements this (`invoice-kind.ts`, `quote-kind.ts`); the push
- * itself (`push-document.ts`) is the same story for both.
+ * itself (`push/push-documents.ts`) is the same story for both.
  */
 import type { Pipeline, Stage } from '../bitrix/stages.js';
 import type { Store } from '../store/index.js';

@@ -5,8 +5,10 @@
  * currency, and either the total with a last change after the connector's sent mark, or (the document was edited
  * since) a last change within minutes of that mark, when the lost request was made.
  * A document that differs is left alone (a new one is created and linked instead).
+ * The push's build step (build.ts) asks here which Xero document a lost send created.
  */
-import type { XeroDocumentState } from '../xero/documents.js';
+import type { XeroDocumentState } from '../../xero/documents.js';
+import type { Candidate, Round } from './round.js';
 
 /** Xero's clock and ours may differ a little. (Default: 5 minutes) */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -29,4 +31,25 @@ export function isTheDocumentSent(found: XeroDocumentState, sent: SentDocument):
   const changed = found.updatedDateUTC?.getTime();
   if (changed === undefined || changed < sent.sentAt - CLOCK_SKEW_MS) return false;
   return Math.abs(found.total - sent.total) <= 0.01 || changed <= sent.sentAt + SEND_WINDOW_MS;
+}
+
+/** Xero documents found by the Reference of a document sent before whose answer was lost. */
+export type LostDocuments = Map<string, XeroDocumentState[]>;
+
+/**
+ * The Xero documents carrying the Reference of each ready document that was marked sent but never linked: what a
+ * send whose answer was lost (a crash between send and save) may have created.
+ */
+export async function findLost<P>(round: Round<P>, ready: Candidate[]): Promise<LostDocuments> {
+  const lost = ready.flatMap((c) => {
+    const sentAt = c.link ? undefined : round.store.links.sentAt(round.memberId, c.doc.type, c.doc.id);
+    return sentAt === undefined ? [] : [{ reference: round.kind.reference(c.doc, round.settings), sentAt }];
+  });
+  return lost.length ? round.kind.findLost(round.gateway, round.tenantId, lost) : new Map();
+}
+
+/** The Xero document an unlinked document's lost send created, when one found by its Reference is provably it. */
+export function healedOf<P>(round: Round<P>, c: Candidate, contactId: string, lost: LostDocuments): XeroDocumentState | undefined {
+  const sent = { contactId, currency: c.doc.currency, total: Number(c.doc.total), sentAt: round.store.links.sentAt(round.memberId, c.doc.type, c.doc.id) };
+  return (lost.get(round.kind.reference(c.doc, round.settings)) ?? []).find((found) => isTheDocumentSent(found, sent));
 }

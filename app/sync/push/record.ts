@@ -1,0 +1,106 @@
+/**
+ * What the push keeps: every write of a round to the store — links with Xero's answer and figures, the stages seen,
+ * the sent marks of the exactly-once send, the contacts resolved — each with its log line (worded in messages.ts),
+ * in one transaction where they belong together.
+ */
+import { keyOf, type DocumentRef } from '../../bitrix/documents.js';
+import { Decimal } from '../../domain/money.js';
+import type { Link, LinkFigures } from '../../store/links.js';
+import type { ContactLink } from '../../xero/contacts.js';
+import { saveContactLinks } from '../customer-links.js';
+import type { XeroDocumentState } from '../../xero/documents.js';
+import type { SalesDocument } from '../../domain/document.js';
+import type { XeroAction } from '../document-kind.js';
+import type { Line } from './messages.js';
+import type { Round } from './round.js';
+
+type AnyRound = Round<unknown>;
+
+/** Writes a line of the round's portal to the activity log, about one document when `ref` names it. */
+export function say(round: AnyRound, line: Line, ref?: DocumentRef): void {
+  round.store.activity.record({ memberId: round.memberId, ...(ref ? { subject: keyOf(ref) } : {}), ...line });
+}
+
+/**
+ * The link is written with Xero's answer, in one transaction, with the log line and the totals check; the sent mark
+ * is cleared, Xero's figures kept for the card, the rounding note (if any) for the dashboard.
+ */
+export function linked(round: AnyRound, doc: SalesDocument, hash: string, state: XeroDocumentState, note: string | null = null): void {
+  const { store, memberId, connection } = round;
+  store.transaction(() => {
+    const previous = store.links.find(memberId, doc.type, doc.id);
+    store.links.clearSent(memberId, doc.type, doc.id);
+    const saved = store.links.save({
+      memberId, connectionId: connection.id, b24Type: doc.type, b24Id: doc.id, xeroType: round.kind.xeroType, xeroId: state.id,
+      xeroNumber: state.number, contentHash: hash, xeroStatus: state.status,
+      xeroUpdatedAt: state.updatedDateUTC ? state.updatedDateUTC.getTime() : null, b24StageId: doc.stageId,
+    });
+    store.links.setNote(saved.id, note);
+    store.links.setFigures(saved.id, figuresOf(state));
+    say(round, previous ? round.say.updated(doc, state) : round.say.created(doc, state), doc);
+    const xeroTotal = Decimal.of(state.total);
+    if (xeroTotal.sub(doc.total).abs().cmp('0.01') > 0) say(round, round.say.totalMismatch(doc, xeroTotal), doc);
+  });
+}
+
+/** A linked document Xero no longer lets us edit: its content and status recorded as seen, the card says why. */
+export function notEditable(round: AnyRound, doc: SalesDocument, link: Link, hash: string, state: XeroDocumentState): void {
+  const { store } = round;
+  store.transaction(() => {
+    store.links.save({ ...link, connectionId: round.connection.id, contentHash: hash, xeroStatus: state.status });
+    store.links.setFigures(link.id, figuresOf(state));
+    say(round, round.say.notEditable(doc, state.status), doc);
+  });
+}
+
+/** The Xero status a linked document has now, with the line that says why (none when Xero changed it itself). */
+export function xeroStatus(round: AnyRound, ref: DocumentRef, link: Link, status: string, line?: Line): void {
+  const { store } = round;
+  store.transaction(() => {
+    store.links.save({ ...link, xeroStatus: status });
+    if (line) say(round, line, ref);
+  });
+}
+
+/** The Bitrix24 stage of a linked document, as seen now. */
+export function stageSeen(round: AnyRound, link: Link, stageId: string | null): void {
+  round.store.links.setB24Stage(link.id, stageId);
+}
+
+/** A stage move seen, with what the kind did in Xero for it (`action`), or why Xero refused it (`refused`). */
+export function stageMove(round: AnyRound, doc: SalesDocument, link: Link, outcome: { action: XeroAction | null } | { refused: string }): void {
+  const { store } = round;
+  store.transaction(() => {
+    stageSeen(round, link, doc.stageId);
+    if ('refused' in outcome) return say(round, round.say.stageRefused(outcome.refused), doc);
+    if (!outcome.action) return;
+    store.links.save({ ...link, xeroStatus: outcome.action.status });
+    say(round, round.say.stageAction(outcome.action.message), doc);
+  });
+}
+
+/** Marks documents about to be created in Xero as sent, before the request: a lost answer is looked up (heal-lost.ts). */
+export function sent(round: AnyRound, docs: SalesDocument[]): void {
+  round.store.links.markSent(round.memberId, docs.map((d) => ({ b24Type: d.type, b24Id: d.id })));
+}
+
+/** Xero refused to create the document: nothing reached it, so the sent mark goes. */
+export function notSent(round: AnyRound, doc: SalesDocument): void {
+  round.store.links.clearSent(round.memberId, doc.type, doc.id);
+}
+
+/** The customers resolved to Xero contacts by look-up or creation, linked. */
+export function contacts(round: AnyRound, links: ContactLink[]): void {
+  saveContactLinks(round.store, round.memberId, round.connection.id, links);
+}
+
+/** Xero's figures in an answer, as the link keeps them for the card. */
+function figuresOf(state: XeroDocumentState): Omit<LinkFigures, 'asOf' | 'onlineUrl' | 'status'> {
+  return {
+    total: Decimal.of(state.total).toFixed(2),
+    amountPaid: Decimal.of(state.amountPaid).toFixed(2),
+    amountDue: Decimal.of(state.amountDue).toFixed(2),
+    currency: state.currencyCode,
+    dueDate: state.dueDate ?? null,
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Stage moves: a stage a person chose in Bitrix24 for a linked document asks the kind for the Xero change it means
+ * (an invoice approved or voided, a quote sent, accepted or declined); for kinds that follow it, a new document's first
+ * stage counts as such a move. What Xero does not allow is refused in words on the card and in the log, and not
+ * retried: the stage is recorded as seen either way.
+ */
+import { keyOf } from '../../bitrix/documents.js';
+import { loadPipelines, pipelineEntityId } from '../../bitrix/stages.js';
+import * as record from './record.js';
+import { isRefusal, type Candidate, type Round, type Written, type XeroStates } from './round.js';
+
+/** Acts on the stage moves of the candidates; the documents whose Xero status changed, to write back. */
+export async function applyStageMoves<P>(round: Round<P>, candidates: Candidate[], written: Written[], xeroState: XeroStates): Promise<Written[]> {
+  if (round.kind.followsFirstStage) followFirstStages(round, candidates, written);
+  const moves = candidates.filter((c) => c.stageMoved && c.link && round.outcomes.get(c.job.id)?.kind !== 'attention');
+  if (moves.length === 0) return [];
+  const pipelines = await loadPipelines(round.client, moves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
+  const changed: Written[] = [];
+  for (const { doc, link } of moves) {
+    const pipeline = pipelines.get(pipelineEntityId(doc.type, doc.categoryId));
+    const state = xeroState.get(link!.xeroId.toLowerCase());
+    const status = state?.status ?? link!.xeroStatus ?? 'DRAFT';
+    try {
+      const action = await round.kind.stageAction(round.gateway, round.tenantId, { doc, link: link!, pipeline, stage: pipeline?.stages.find((x) => x.id === doc.stageId), status }, round.settings);
+      record.stageMove(round, doc, link!, { action });
+      if (action && state) changed.push({ doc, state: { ...state, status: action.status } });
+      if (action) round.settle(keyOf(doc), { kind: 'done' });
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+      record.stageMove(round, doc, link!, { refused: err.message });
+    }
+    round.settleDone(keyOf(doc));
+  }
+  return changed;
+}
+
+/** Documents linked just now count as moved to the stage they were created at. */
+function followFirstStages<P>(round: Round<P>, candidates: Candidate[], written: Written[]): void {
+  const created = new Set(written.map((w) => keyOf(w.doc)));
+  for (const c of candidates) {
+    if (c.link || !created.has(keyOf(c.doc))) continue;
+    c.link = round.linkOf(c.doc);
+    c.stageMoved = Boolean(c.link && c.doc.stageId);
+  }
+}
