@@ -1,9 +1,11 @@
-// `npm test` and its lanes: `tsx scripts/test.ts [all|fast|process|browser] [--list] [-- FILE...]`.
-// The lanes and what goes in each are in test/lanes.ts (docs/development.md#test-lanes). `all` (npm test, what CI
-// runs) runs every lane and fails when any fails; each lane is `node --test` over its files, the fast lane several
-// files at once (TEST_CONCURRENCY, default 4: its files mostly wait on sockets, so 4 keep 2 cores busy), the process
-// and browser lanes one file at a time. At the end one line counts the tests of every lane run
-// ("tests: N passed, N failed, N skipped") and each lane's wall time.
+// `npm test` and its lanes: `tsx scripts/test.ts [all|fast|process|browser] [--list]`.
+// The lanes and what goes in each are in test/lanes.ts (docs/development.md#test-lanes). Each lane is `node --test`
+// over its files: the fast lane several files at once (TEST_CONCURRENCY, default 4: its files wait on sockets part of
+// the time, so 4 keep 2 cores busy), the process and browser lanes one file at a time. `all` (npm test, what CI
+// runs) runs every lane and fails when any fails: the process lane, which mostly waits for its processes, beside the
+// other two from the start (its output is printed when it ends), and the fast lane, then the browser lane, in front.
+// At the end one line per lane gives its wall time and counts, and one line counts every test run
+// ("tests: N passed, N failed, N skipped").
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -46,19 +48,27 @@ const concurrency: Record<Lane, number> = {
   browser: 1,
 };
 
-/** Runs one lane's files with `node --test`, its output passed through; the counts read from the spec summary. */
-function runLane(lane: Lane, files: string[]): Promise<LaneResult> {
+/**
+ * Runs one lane's files with `node --test`; the counts are read from the spec reporter's summary. Its output is
+ * passed through, or with `buffered` kept and printed whole when the lane ends (a lane running beside another).
+ */
+function runLane(lane: Lane, files: string[], buffered = false): Promise<LaneResult> {
   const started = Date.now();
   if (files.length === 0) return Promise.resolve({ lane, code: 0, pass: 0, fail: 0, skipped: 0, ms: 0 });
-  process.stdout.write(`\n=== ${lane} lane: ${files.length} files, ${concurrency[lane]} at a time\n`);
+  const head = `\n=== ${lane} lane: ${files.length} files, ${concurrency[lane]} at a time\n`;
+  const kept: Buffer[] = [];
+  const out = (chunk: Buffer | string) => (buffered ? kept.push(Buffer.from(chunk)) : process.stdout.write(chunk));
+  if (buffered) process.stdout.write(`\n=== ${lane} lane started beside the others; its output follows when it ends\n`);
+  out(head);
   const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency[lane]}`, '--test-reporter=spec', ...files], {
     cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  child.stderr.on('data', (chunk: Buffer) => (buffered ? kept.push(chunk) : process.stderr.write(chunk)));
   const counts = { pass: 0, fail: 0, skipped: 0 };
   let tail = '';
   child.stdout.on('data', (chunk: Buffer) => {
-    process.stdout.write(chunk);
+    out(chunk);
     const text = tail + chunk.toString('utf8');
     const lines = text.split('\n');
     tail = lines.pop() ?? '';
@@ -67,6 +77,7 @@ function runLane(lane: Lane, files: string[]): Promise<LaneResult> {
   return new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       count(tail, counts);
+      if (buffered) process.stdout.write(Buffer.concat(kept));
       resolve({ lane, code: code ?? (signal ? 1 : 0), ...counts, ms: Date.now() - started });
     });
   });
@@ -79,6 +90,7 @@ function count(line: string, counts: { pass: number; fail: number; skipped: numb
 }
 
 async function main(): Promise<void> {
+  const started = Date.now();
   const args = process.argv.slice(2);
   const which = (args.find((a) => !a.startsWith('-')) ?? 'all') as Lane | 'all';
   if (which !== 'all' && !LANE_NAMES.includes(which)) {
@@ -92,9 +104,18 @@ async function main(): Promise<void> {
     return;
   }
   const results: LaneResult[] = [];
-  for (const lane of chosen) results.push(await runLane(lane, lanes[lane]));
+  if (which === 'all') {
+    const beside = runLane('process', lanes.process, true);
+    results.push(await runLane('fast', lanes.fast));
+    results.push(await runLane('browser', lanes.browser));
+    results.push(await beside);
+  } else {
+    results.push(await runLane(which, lanes[which]));
+  }
+  const wall = Date.now() - started;
   const sum = (k: 'pass' | 'fail' | 'skipped') => results.reduce((n, r) => n + r[k], 0);
   process.stdout.write(`\n${results.map((r) => `${r.lane} lane: ${(r.ms / 1000).toFixed(1)} s, ${r.pass} passed, ${r.fail} failed${r.code ? ' (FAILED)' : ''}`).join('\n')}\n`);
+  process.stdout.write(`all lanes: ${(wall / 1000).toFixed(1)} s\n`);
   process.stdout.write(`tests: ${sum('pass')} passed, ${sum('fail')} failed, ${sum('skipped')} skipped\n`);
   process.exitCode = results.some((r) => r.code !== 0) ? 1 : 0;
 }
