@@ -5,6 +5,11 @@
  * `useClock` — e.g. an `offsetClock` set a month back and moved forward, so that a month of business is synced for
  * real at its own dates, the emulators reading the same clock.
  *
+ * Waits for a moment of that time go through `clock.sleep`: the Xero gateway's pauses (a 429's Retry-After, a spent
+ * minute, the transient back-off) and the daily budget's wait. On the system clock it is a timer; a test's clock may
+ * move itself ahead instead, so that waiting for Xero's minute to free costs no real time while every rule that
+ * reads the clock sees the minute pass (test/helpers/clock.ts).
+ *
  * Left on `Date.now()`: elapsed times and timeouts measured on this machine (and the age of in-memory caches); the
  * lifetime of Bitrix24 tokens and the pace of b24jssdk's own request limiter, which the SDK keeps on the system clock;
  * and leases, which other processes share through the database.
@@ -12,14 +17,22 @@
 export interface Clock {
   /** Epoch ms. */
   now(): number;
+  /** Resolves once `ms` have passed on this clock. (Default: a timer of the system clock) */
+  sleep?(ms: number): Promise<void>;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+/** A timer of the system clock. */
+export const timer = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+export const systemClock: Clock = { now: () => Date.now(), sleep: timer };
 
 let current: Clock = systemClock;
 
 /** The clock in use (process-wide). */
-export const clock: Clock = { now: () => current.now() };
+export const clock: Required<Clock> = {
+  now: () => current.now(),
+  sleep: (ms) => (current.sleep ? current.sleep(Math.max(0, ms)) : timer(ms)),
+};
 
 /** Sets the clock in use; returns the one it replaces. */
 export function useClock(next: Clock): Clock {

@@ -180,7 +180,7 @@ export class DailyBudget {
     for (;;) {
       if (this.allows(spend)) return this.record(spend);
       const wait = this.availableAt(spend) - this.now();
-      await new Promise((r) => setTimeout(r, Math.min(wait, 60_000)));
+      await clock.sleep(Math.min(wait, 60_000));
     }
   }
 

@@ -78,7 +78,8 @@ export interface GatewayStats {
 
 type ApiResult<T> = { response: { headers?: Record<string, unknown> }; body: T };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+/** Waits on the connector's clock (a timer in production; a test's clock may skip the wait: app/clock.ts). */
+const sleep = (ms: number) => clock.sleep(ms);
 
 export class XeroGateway {
   readonly #queue: PQueue;

@@ -5,6 +5,7 @@ import type { PortalSettings } from '../../app/domain/settings.js';
 import { startConnector, type TestConnector } from './connector.js';
 import { consentAndConfirm } from './xero-consent.js';
 import type { XeroLimits } from '../../app/xero/gateway.js';
+import { clock } from '../../app/clock.js';
 
 export interface Environment {
   b24: Bitrix24Emulator;
@@ -26,8 +27,9 @@ export const NZ_TAX_MAP = { '15': 'OUTPUT2', '0': 'ZERORATED', none: 'NONE' };
  * connected through the consent flow. The outbox is not started: tests work it with `settle()`.
  */
 export async function startEnvironment(opts: { settings?: Partial<PortalSettings>; /** No sync setting set at all, as after a fresh install. (Default: false) */ fresh?: boolean; env?: Record<string, string>; dataDir?: string; b24?: Bitrix24Emulator; xero?: XeroEmulator; xeroLimits?: Partial<XeroLimits> } = {}): Promise<Environment> {
-  const b24 = opts.b24 ?? (await startBitrix24Emulator({ seedDemo: false }));
-  const xero = opts.xero ?? (await startXeroEmulator());
+  // The emulators read this process's clock, as the connector does: a test's clock (test/helpers/clock.ts) moves both.
+  const b24 = opts.b24 ?? (await startBitrix24Emulator({ seedDemo: false, clock }));
+  const xero = opts.xero ?? (await startXeroEmulator({ clock }));
   const tenantId = xero.tenants()[0]?.tenantId ?? xero.addOrganisation({ name: 'Demo Company (NZ)' });
   const c = await startConnector({
     xero,

@@ -85,12 +85,16 @@ describe('Xero emulator: limits, idempotency and faults', () => {
     emu.setFaults({ dropRate: 1 });
     const token = xero.readTokenSet().access_token!;
     await assert.rejects(api(emu, '/Organisation', { token, tenantId }));
+    // An injected 429 asks for no pause unless the test names one (the limits' own 429s say when the window frees).
     emu.setFaults({ errorRate: 1, statuses: [429] });
     const throttled = await rejection(xero.accountingApi.getOrganisations(tenantId));
-    assert.equal(throttled.headers['retry-after'], '1');
+    assert.equal(throttled.headers['retry-after'], '0');
+    assert.equal(throttled.headers['x-rate-limit-problem'], 'minute');
+    emu.setFaults({ errorRate: 1, statuses: [429], retryAfterSeconds: 7 });
+    assert.equal((await rejection(xero.accountingApi.getOrganisations(tenantId))).headers['retry-after'], '7');
     emu.setFaults({});
     assert.equal((await xero.accountingApi.getOrganisations(tenantId)).response.status, 200);
-    assert.deepEqual([emu.counters.faultsInjected, emu.counters.dropped, emu.counters.served429], [2, 1, 1]);
+    assert.deepEqual([emu.counters.faultsInjected, emu.counters.dropped, emu.counters.served429], [3, 1, 2]);
     emu.resetCounters();
     assert.equal(emu.requestLog.length, 0);
   });

@@ -1,10 +1,12 @@
 // Contract check: every JSON request body is validated against Xero's official OpenAPI description.
 // Source: issue "Contract check"; test/fixtures/xero-openapi/README.md (load non-strict: openapi-backend quick mode,
 // ajv strict:false, ajv-formats for uuid/date-time). openapi-backend 5 works on Node 20 in quick mode (checked).
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OpenAPIBackend } from 'openapi-backend';
+import { OpenAPIBackend, type Document } from 'openapi-backend';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
 
@@ -35,7 +37,7 @@ export function loadSpec(specPath: string = SPEC_PATH): Promise<OpenAPIBackend |
       }
       return undefined;
     }
-    const definition = YAML.parse(readFileSync(specPath, 'utf8'));
+    const definition = parseOnce(readFileSync(specPath, 'utf8'));
     const api = new OpenAPIBackend({
       definition, quick: true, validate: true,
       ajvOpts: { strict: false, allErrors: true },
@@ -46,6 +48,28 @@ export function loadSpec(specPath: string = SPEC_PATH): Promise<OpenAPIBackend |
   })();
   loading.set(specPath, p);
   return p;
+}
+
+/**
+ * The spec parsed: YAML takes most of a second for its 900 KB, in every test process; the JSON of the same text is
+ * kept in the temp folder under the text's hash (written whole, then renamed, so processes beside it read all or
+ * nothing) and read back in a few milliseconds. A changed spec has another hash, so it is parsed again.
+ */
+function parseOnce(text: string): Document {
+  const cache = join(tmpdir(), `xero-openapi-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.json`);
+  try {
+    return JSON.parse(readFileSync(cache, 'utf8')) as Document;
+  } catch {
+    const definition = YAML.parse(text) as Document;
+    try {
+      const part = `${cache}.${process.pid}.tmp`;
+      writeFileSync(part, JSON.stringify(definition));
+      renameSync(part, cache);
+    } catch {
+      // A temp folder that cannot be written costs only the time.
+    }
+    return definition;
+  }
 }
 
 /** Validates one request body; returns the violations (body errors only: headers/params are the emulator's job). */

@@ -66,6 +66,11 @@ export interface Faults {
    * of `statuses` in turn, so a test's fault share is exact whatever the number of calls. (Default: off)
    */
   everyNth?: number;
+  /**
+   * Retry-After of an injected 429 (from `statuses`), seconds: 0, so a test of retries spends no time waiting,
+   * unless it asks for a pause. The limits' own 429s always say when the window frees. (Default: 0)
+   */
+  retryAfterSeconds?: number;
 }
 
 interface IdemEntry { fingerprint: string; reply: Reply; at: number }
@@ -365,7 +370,7 @@ export class XeroEmulator {
       const choices = f.statuses?.length ? f.statuses : [500, 503];
       const status = nth ? choices[(this.faultSeq / f.everyNth!) % choices.length] : choices[Math.floor(Math.random() * choices.length)];
       this.counters.faultsInjected += 1;
-      if (status === 429) { this.counters.served429 += 1; res.set({ 'Retry-After': '1', 'X-Rate-Limit-Problem': 'minute' }); }
+      if (status === 429) { this.counters.served429 += 1; res.set({ 'Retry-After': String(f.retryAfterSeconds ?? 0), 'X-Rate-Limit-Problem': 'minute' }); }
       res.status(status).json(status === 429 ? { Title: 'Too Many Requests', Status: 429 } : { Title: 'Internal Server Error', Status: status, Detail: 'Injected fault' });
       return;
     }

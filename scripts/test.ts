@@ -1,0 +1,123 @@
+// `npm test` and its lanes: `tsx scripts/test.ts [all|fast|process|browser] [--list]`.
+// The lanes and what goes in each are in test/lanes.ts (docs/development.md#test-lanes). Each lane is `node --test`
+// over its files: the fast lane several files at once (TEST_CONCURRENCY, default 4: its files wait on sockets part of
+// the time, so 4 keep 2 cores busy), the process and browser lanes one file at a time. `all` (npm test, what CI
+// runs) runs every lane and fails when any fails: the process lane, which mostly waits for its processes, beside the
+// other two from the start (its output is printed when it ends), and the fast lane, then the browser lane, in front.
+// At the end one line per lane gives its wall time and counts, and one line counts every test run
+// ("tests: N passed, N failed, N skipped").
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LANE_NAMES, laneOf, type Lane } from '../test/lanes.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Every test file of the repository (test/**\/*.test.ts), relative with '/', sorted. */
+export function testFiles(dir = 'test'): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(path.join(ROOT, dir))) {
+    const rel = `${dir}/${name}`;
+    if (name === 'node_modules' || name === 'fixtures') continue;
+    if (statSync(path.join(ROOT, rel)).isDirectory()) out.push(...testFiles(rel));
+    else if (name.endsWith('.test.ts')) out.push(rel);
+  }
+  return out.sort();
+}
+
+/** The files of each lane. */
+export function plan(files = testFiles()): Record<Lane, string[]> {
+  const lanes: Record<Lane, string[]> = { fast: [], process: [], browser: [] };
+  for (const f of files) lanes[laneOf(f)].push(f);
+  return lanes;
+}
+
+interface LaneResult {
+  lane: Lane;
+  code: number;
+  pass: number;
+  fail: number;
+  skipped: number;
+  ms: number;
+}
+
+const concurrency: Record<Lane, number> = {
+  fast: Math.max(1, Number(process.env.TEST_CONCURRENCY) || 4),
+  process: 1,
+  browser: 1,
+};
+
+/**
+ * Runs one lane's files with `node --test`; the counts are read from the spec reporter's summary. Its output is
+ * passed through, or with `buffered` kept and printed whole when the lane ends (a lane running beside another).
+ */
+function runLane(lane: Lane, files: string[], buffered = false): Promise<LaneResult> {
+  const started = Date.now();
+  if (files.length === 0) return Promise.resolve({ lane, code: 0, pass: 0, fail: 0, skipped: 0, ms: 0 });
+  const head = `\n=== ${lane} lane: ${files.length} files, ${concurrency[lane]} at a time\n`;
+  const kept: Buffer[] = [];
+  const out = (chunk: Buffer | string) => (buffered ? kept.push(Buffer.from(chunk)) : process.stdout.write(chunk));
+  if (buffered) process.stdout.write(`\n=== ${lane} lane started beside the others; its output follows when it ends\n`);
+  out(head);
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency[lane]}`, '--test-reporter=spec', ...files], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr.on('data', (chunk: Buffer) => (buffered ? kept.push(chunk) : process.stderr.write(chunk)));
+  const counts = { pass: 0, fail: 0, skipped: 0 };
+  let tail = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out(chunk);
+    const text = tail + chunk.toString('utf8');
+    const lines = text.split('\n');
+    tail = lines.pop() ?? '';
+    for (const line of lines) count(line, counts);
+  });
+  return new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      count(tail, counts);
+      if (buffered) process.stdout.write(Buffer.concat(kept));
+      resolve({ lane, code: code ?? (signal ? 1 : 0), ...counts, ms: Date.now() - started });
+    });
+  });
+}
+
+/** The spec reporter's closing lines: "ℹ pass 12", "ℹ fail 0", "ℹ skipped 1". */
+function count(line: string, counts: { pass: number; fail: number; skipped: number }): void {
+  const m = /^ℹ (pass|fail|skipped) (\d+)\s*$/.exec(line);
+  if (m) counts[m[1] as 'pass' | 'fail' | 'skipped'] += Number(m[2]);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const args = process.argv.slice(2);
+  const which = (args.find((a) => !a.startsWith('-')) ?? 'all') as Lane | 'all';
+  if (which !== 'all' && !LANE_NAMES.includes(which)) {
+    process.stderr.write(`Usage: tsx scripts/test.ts [all|${LANE_NAMES.join('|')}] [--list]\n`);
+    process.exit(2);
+  }
+  const lanes = plan();
+  const chosen = which === 'all' ? LANE_NAMES : [which];
+  if (args.includes('--list')) {
+    for (const lane of chosen) process.stdout.write(`${lane} (${lanes[lane].length}):\n${lanes[lane].map((f) => `  ${f}\n`).join('')}`);
+    return;
+  }
+  const results: LaneResult[] = [];
+  if (which === 'all') {
+    const beside = runLane('process', lanes.process, true);
+    results.push(await runLane('fast', lanes.fast));
+    results.push(await runLane('browser', lanes.browser));
+    results.push(await beside);
+  } else {
+    results.push(await runLane(which, lanes[which]));
+  }
+  const wall = Date.now() - started;
+  const sum = (k: 'pass' | 'fail' | 'skipped') => results.reduce((n, r) => n + r[k], 0);
+  process.stdout.write(`\n${results.map((r) => `${r.lane} lane: ${(r.ms / 1000).toFixed(1)} s, ${r.pass} passed, ${r.fail} failed${r.code ? ' (FAILED)' : ''}`).join('\n')}\n`);
+  process.stdout.write(`all lanes: ${(wall / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`tests: ${sum('pass')} passed, ${sum('fail')} failed, ${sum('skipped')} skipped\n`);
+  process.exitCode = results.some((r) => r.code !== 0) ? 1 : 0;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
