@@ -5,7 +5,7 @@
  */
 import type { B24Type } from '../store/links.js';
 import { AppError } from '../errors.js';
-import type { PortalClient } from './portal-client.js';
+import { limitOf, type PortalClient } from './portal-client.js';
 import { ownValue } from '../own-keys.js';
 
 export interface Stage {
@@ -50,10 +50,12 @@ export async function loadPipelines(client: PortalClient, entityIds: string[]): 
   const out = new Map<string, Pipeline>();
   for (let i = 0; i < unique.length; i += 50) {
     const chunk = unique.slice(i, i + 50);
-    const { results, errors } = await client.batch(
+    const answer = await client.batch(
       // https://apidocs.bitrix24.com/api-reference/crm/status/crm-status-list.html
       Object.fromEntries(chunk.map((entityId, n) => [`p${n}`, ['crm.status.list', { filter: { ENTITY_ID: entityId }, order: { SORT: 'ASC' } }]])),
     );
+    limitOf(answer);
+    const { results, errors } = answer;
     chunk.forEach((entityId, n) => {
       if (errors[`p${n}`] !== undefined) return;
       // No answer at all is a read that did not happen (batch.md), never a pipeline without stages.
