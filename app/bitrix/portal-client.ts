@@ -251,8 +251,13 @@ export class PortalClient {
  * Keeps one PortalClient per portal, built from the stored tokens. Every renewal goes through the portal's token pair
  * (bitrix/portal-tokens.ts: single-flight in this process and under the lease across processes).
  */
+/** How long after Bitrix24's last 503 QUERY_LIMIT_EXCEEDED a portal counts as throttling the connector, ms. */
+export const THROTTLED_FOR_MS = 30_000;
+
 export class PortalClients {
   readonly #clients = new Map<string, PortalClient>();
+  /** Per portal, when Bitrix24 last answered 503 QUERY_LIMIT_EXCEEDED (the SDK's own retries included). */
+  readonly #throttledAt = new Map<string, number>();
   readonly tokens: PortalTokenPairs;
 
   constructor(
@@ -280,6 +285,17 @@ export class PortalClients {
    */
   asStored(memberId: string): PortalClient {
     return new PortalClient(memberId, this.build(this.installed(memberId), 'as-stored'));
+  }
+
+  /**
+   * Whether Bitrix24 throttles the portal's requests now (a 503 within THROTTLED_FOR_MS); with no portal named,
+   * whether it throttles any. The outbox then lets batches fill longer (OutboxOptions.throttled).
+   */
+  throttled(memberId?: string | null): boolean {
+    const recent = (at: number | undefined) => at !== undefined && Date.now() - at < THROTTLED_FOR_MS;
+    if (memberId) return recent(this.#throttledAt.get(memberId));
+    for (const at of this.#throttledAt.values()) if (recent(at)) return true;
+    return false;
   }
 
   /** Drops the cached client (after re-install, update or uninstall) so the next use reads fresh tokens. */
@@ -333,6 +349,11 @@ export class PortalClients {
     // Every HTTP answer is counted (the SDK's own retries included): 503 QUERY_LIMIT_EXCEEDED and
     // 429 OPERATION_TIME_LIMIT are Bitrix24's limits (https://apidocs.bitrix24.com/limits.html).
     const metrics = this.metrics;
+    const throttledAt = this.#throttledAt;
+    http.interceptors.response.use(undefined, (err: { response?: { status?: number } }) => {
+      if (err?.response?.status === 503) throttledAt.set(portal.memberId, Date.now());
+      return Promise.reject(err);
+    });
     if (metrics) {
       http.interceptors.response.use(
         (r) => { metrics.bitrixCall('ok'); return r; },

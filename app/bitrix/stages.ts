@@ -66,6 +66,34 @@ export async function loadPipelines(client: PortalClient, entityIds: string[]): 
   return out;
 }
 
+/** How long a portal's stage lists are trusted, ms: stages change by hand, rarely; each read costs a request. */
+export const PIPELINES_TTL_MS = 5 * 60_000;
+
+/**
+ * The stage lists of a portal's pipelines, read with `loadPipelines` (one batch for those not cached) and kept for
+ * PIPELINES_TTL_MS: under Bitrix24's request limit a stage move or a status coming back costs no stage read.
+ */
+export class PipelineCache {
+  readonly #hits = new Map<string, { at: number; pipeline: Pipeline }>();
+
+  async of(client: PortalClient, memberId: string, entityIds: string[]): Promise<Map<string, Pipeline>> {
+    const out = new Map<string, Pipeline>();
+    const missing: string[] = [];
+    for (const entityId of new Set(entityIds)) {
+      const hit = this.#hits.get(`${memberId}|${entityId}`);
+      if (hit && Date.now() - hit.at < PIPELINES_TTL_MS) out.set(entityId, hit.pipeline);
+      else missing.push(entityId);
+    }
+    if (missing.length) {
+      for (const [entityId, pipeline] of await loadPipelines(client, missing)) {
+        this.#hits.set(`${memberId}|${entityId}`, { at: Date.now(), pipeline });
+        out.set(entityId, pipeline);
+      }
+    }
+    return out;
+  }
+}
+
 /** A pipeline from a `crm.status.list` answer (rows of any order). */
 export function pipelineOf(entityId: string, rows: unknown): Pipeline {
   const list = Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];

@@ -24,7 +24,7 @@ import { linkSpan, linksToXero, recordPulled, type PulledLink } from '../store/l
 import type { B24Type, XeroType } from '../store/links.js';
 import { limitOf, type BatchCalls, type PortalClient, type PortalClients } from '../bitrix/portal-client.js';
 import { AUTH_CONNECTOR, PAID_TRIGGER } from '../bitrix/portal-setup.js';
-import { loadPipelines, mappedStage, pipelineEntityId, pipelineKey, wouldMoveBack, type Pipeline } from '../bitrix/stages.js';
+import { PipelineCache, mappedStage, pipelineEntityId, pipelineKey, wouldMoveBack, type Pipeline } from '../bitrix/stages.js';
 import { invoicesByIds, invoicesModifiedSince, quotesModifiedSince, type ChangesRead, type XeroChange } from '../xero/changes.js';
 import type { XeroGateways } from '../xero/gateway.js';
 import { outcomeOf, type JobHandler, type JobOutcome } from './outbox.js';
@@ -84,7 +84,7 @@ export interface PullStatusesDeps {
 }
 
 export class PullStatuses {
-  readonly #pipelines = new Map<string, { at: number; pipeline: Pipeline }>();
+  readonly #pipelines = new PipelineCache();
   readonly #fieldKeys = new Map<string, { at: number; keys: Map<string, string> }>();
   /** One apply at a time per connection, so a poll and a webhook never write the same change twice. */
   readonly #locks = new Map<number, Promise<unknown>>();
@@ -226,21 +226,7 @@ export class PullStatuses {
 
   /** The pipelines of the documents, from the portal's stage lists (cached a few minutes). */
   private async pipelinesFor(client: PortalClient, memberId: string, pending: Pending[], stages: Map<string, { categoryId: number | null }>): Promise<Map<string, Pipeline>> {
-    const wanted = new Set(pending.map((p) => pipelineEntityId(p.link.b24Type, stages.get(docKey(p.link))?.categoryId ?? null)));
-    const out = new Map<string, Pipeline>();
-    const missing: string[] = [];
-    for (const entityId of wanted) {
-      const hit = this.#pipelines.get(`${memberId}|${entityId}`);
-      if (hit && Date.now() - hit.at < PORTAL_CACHE_MS) out.set(entityId, hit.pipeline);
-      else missing.push(entityId);
-    }
-    if (missing.length) {
-      for (const [entityId, pipeline] of await loadPipelines(client, missing)) {
-        this.#pipelines.set(`${memberId}|${entityId}`, { at: Date.now(), pipeline });
-        out.set(entityId, pipeline);
-      }
-    }
-    return out;
+    return this.#pipelines.of(client, memberId, pending.map((p) => pipelineEntityId(p.link.b24Type, stages.get(docKey(p.link))?.categoryId ?? null)));
   }
 
   /**

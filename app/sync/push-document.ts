@@ -22,7 +22,7 @@ import type { PortalClient, PortalClients } from '../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../bitrix/documents.js';
 import { ListLabels } from '../bitrix/list-labels.js';
 import { shownXeroId, writeBackXeroState } from '../bitrix/write-back.js';
-import { loadPipelines, pipelineEntityId } from '../bitrix/stages.js';
+import { PipelineCache, pipelineEntityId } from '../bitrix/stages.js';
 import type { XeroGateway, XeroGateways } from '../xero/gateway.js';
 import { announceCustomers, knownContactIds, resolveContacts, saveContactLinks, customerKey, type ResolvedContacts } from '../xero/contacts.js';
 import { listCurrencies } from '../xero/invoices.js';
@@ -124,6 +124,7 @@ export class PushDocuments<P> implements JobHandler {
   readonly batchSize = 50;
   readonly #currencies = new Map<number, { codes: Promise<string[]>; at: number }>();
   private readonly listLabels = new ListLabels();
+  private readonly pipelines = new PipelineCache();
 
   constructor(
     private readonly deps: PushDeps,
@@ -443,7 +444,7 @@ export class PushDocuments<P> implements JobHandler {
     const { store } = this.deps;
     const moves = candidates.filter((c) => c.stageMoved && c.link && round.outcomes.get(c.job.id)?.kind !== 'attention');
     if (moves.length === 0) return [];
-    const pipelines = await loadPipelines(this.deps.portals.for(round.memberId), moves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
+    const pipelines = await this.pipelines.of(this.deps.portals.for(round.memberId), round.memberId, moves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
     const changed: Written[] = [];
     for (const { doc, link } of moves) {
       const subject = `${doc.type}:${doc.id}`;

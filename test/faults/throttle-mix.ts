@@ -135,7 +135,15 @@ export function notLanded(side: MixSide, docs: ThrottleDoc[]): Record<MixKind, s
   const live = [...xero.invoices(tenantId), ...xero.quotes(tenantId)].filter((x) => x.Status !== 'DELETED' && x.Status !== 'VOIDED');
   const inXero = new Map<string, number>();
   for (const x of live) inXero.set(String(x.Reference ?? x.QuoteNumber ?? x.InvoiceNumber), (inXero.get(String(x.Reference ?? x.QuoteNumber ?? x.InvoiceNumber)) ?? 0) + 1);
-  const raw = (d: ThrottleDoc) => (d.b24Type === 'invoice' ? b24.classicInvoices().find((x) => String(x.ID) === d.b24Id) : b24.items(d.b24Type === 'quote' ? QUOTE : SMART_INVOICE).find((x) => String(x.id) === d.b24Id)) ?? {};
+  // Each list rendered once (the connector may share this process: the check must not starve it).
+  const byId = (rows: Record<string, unknown>[], key: string) => new Map(rows.map((x) => [String(x[key]), x]));
+  const classic = byId(b24.classicInvoices(), 'ID');
+  const smart = byId(b24.items(SMART_INVOICE), 'id');
+  const quotes = byId(b24.items(QUOTE), 'id');
+  const invoices = new Map(xero.invoices(tenantId).map((x) => [String(x.InvoiceID), x]));
+  const contacts = new Map(xero.contacts(tenantId).map((x) => [String(x.ContactID).toLowerCase(), x]));
+  const raw = (d: ThrottleDoc) => (d.b24Type === 'invoice' ? classic : d.b24Type === 'quote' ? quotes : smart).get(d.b24Id) ?? {};
+  const lastEdit = new Map(docs.filter((x) => x.kind === 'contact').map((x) => [x.b24Id, x]));
   side.withStore((s) => {
     const link = (d: ThrottleDoc) => s.links.find(memberId, d.b24Type as 'smart_invoice', d.b24Id);
     for (const d of docs) {
@@ -149,13 +157,13 @@ export function notLanded(side: MixSide, docs: ThrottleDoc[]): Record<MixKind, s
         const stage = String(raw(d).stageId ?? '');
         if (link(d)?.xeroStatus !== 'PAID' || !/:P$/.test(stage)) out.payment.push(`${d.number} (${link(d)?.xeroStatus}, ${stage})`);
       } else if (d.kind === 'stage') {
-        const inv = xero.invoices(tenantId).find((x) => x.InvoiceID === link(d)?.xeroId);
+        const inv = invoices.get(String(link(d)?.xeroId));
         if (inv?.Status !== 'AUTHORISED') out.stage.push(`${d.number} (${inv?.Status ?? 'not in Xero'})`);
       } else if (d.kind === 'contact') {
         const l = s.links.find(memberId, 'company', d.b24Id);
-        const contact = l && xero.contacts(tenantId).find((c) => String(c.ContactID).toLowerCase() === l.xeroId.toLowerCase());
+        const contact = l && contacts.get(l.xeroId.toLowerCase());
         // Only the latest edit of a company counts: a later one replaces it.
-        const latest = [...docs].reverse().find((x) => x.kind === 'contact' && x.b24Id === d.b24Id);
+        const latest = lastEdit.get(d.b24Id);
         if (latest === d && String(contact?.Name ?? '') !== d.number) out.contact.push(`${d.b24Id} (${String(contact?.Name ?? 'no contact')} ≠ ${d.number})`);
       }
     }
