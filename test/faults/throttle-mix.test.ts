@@ -88,7 +88,6 @@ describe('sustained throttling settles for every kind of work', () => {
         inner = [];
       }
       process.stdout.write(`# ${JSON.stringify([...shapes].sort((a, b) => b[1] - a[1]))}\n`);
-      (await import('node:fs')).writeFileSync('/tmp/throttle-mix-log.jsonl', env.c.logLines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n'));
       const t0 = Date.parse(env.b24.callLog[0]!.at);
       process.stdout.write(`# timeline ${connectorRequests(env.b24.callLog).map((c) => `${Math.round((Date.parse(c.at) - t0) / 1000)}:${c.status}`).join(' ')}\n`);
     }
