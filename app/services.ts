@@ -73,7 +73,9 @@ export function createServices(input: { config: Config; store: Store; logger: Lo
   });
   const gateways = new XeroGateways(xero, logger, { ...DEFAULT_XERO_LIMITS, perDay: config.xeroDailyLimit, ...input.xeroLimits }, store.xeroLimits);
   metrics.watchGateways(gateways);
-  const outbox = new Outbox(store, logger, {}, metrics);
+  // Requests are scarce when Bitrix24 throttles the portal or Xero's minute is half spent: batches then fill longer.
+  const xeroMinuteBusy = () => gateways.all().some((g) => g.windowUsed >= g.limitsKept.perMinute / 2);
+  const outbox = new Outbox(store, logger, { throttled: (memberId) => portals.throttled(memberId) || xeroMinuteBusy() }, metrics);
   outbox.register('portal-setup', installPortal.setupHandler);
   outbox.register('portal-uninstall', installPortal.uninstallHandler);
   const orgData = new OrgDataCache({ store, gateways, portals, logger });

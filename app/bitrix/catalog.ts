@@ -4,7 +4,7 @@
  * with its base price and "Xero sales account" property.
  * https://apidocs.bitrix24.com/api-reference/catalog/product/index.html
  */
-import type { BatchCalls, PortalClient } from './portal-client.js';
+import { limitOf, type BatchCalls, type PortalClient } from './portal-client.js';
 
 /** Price type of the base price (catalog.priceType.list: the base type has id 1). */
 export const BASE_PRICE_TYPE = 1;
@@ -26,7 +26,9 @@ export interface CatalogInfo {
 export async function catalogInfo(client: PortalClient): Promise<CatalogInfo | null> {
   // https://apidocs.bitrix24.com/api-reference/catalog/catalog/catalog-catalog-list.html
   // https://apidocs.bitrix24.com/api-reference/catalog/vat/catalog-vat-list.html
-  const { results } = await client.batch({ catalogs: ['catalog.catalog.list', {}], vats: ['catalog.vat.list', {}] });
+  const answer = await client.batch({ catalogs: ['catalog.catalog.list', {}], vats: ['catalog.vat.list', {}] });
+  limitOf(answer);
+  const { results } = answer;
   const catalogs = listOf<{ iblockId?: number | string; productIblockId?: number | string | null }>(results.catalogs, 'catalogs');
   const catalog = catalogs.find((c) => !c.productIblockId) ?? catalogs[0];
   if (!catalog?.iblockId) return null;

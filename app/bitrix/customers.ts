@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import type { BatchCalls, PortalClient } from './portal-client.js';
+import { limitOf, type BatchCalls, type PortalClient } from './portal-client.js';
 
 /** ORIGINATOR_ID of records the connector imported from Xero; ORIGIN_ID then holds the Xero key. */
 export const XERO_ORIGINATOR = 'xero';
@@ -184,7 +184,10 @@ export async function readDetails(client: PortalClient, refs: { kind: 'company' 
       // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-list.html
       calls[`a${n}`] = ['crm.address.list', { filter: { ENTITY_TYPE_ID: 8, ENTITY_ID: `$result[r${n}][0][ID]` } }];
     });
-    const { results, errors } = await client.batch(calls);
+    const answer = await client.batch(calls);
+    // A record not read for the operating time limit waits with its job (not a record deleted).
+    limitOf(answer);
+    const { results, errors } = answer;
     chunk.forEach((r, n) => {
       // No answer at all is a read that did not happen (docs/reference/bitrix24.md#batch), never a record deleted: the caller's job retries.
       if (!(`g${n}` in results) && errors[`g${n}`] === undefined) {

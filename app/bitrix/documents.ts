@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { Decimal } from '../domain/money.js';
 import type { DocumentCustomer, DocumentLine, DocumentType, SalesDocument } from '../domain/document.js';
 import type { ListLabels } from './list-labels.js';
-import { operatingLimitReached, type BatchCalls, type BatchOutcome, type PortalClient } from './portal-client.js';
+import { limitOf, type BatchCalls, type BatchOutcome, type PortalClient } from './portal-client.js';
 
 export const ENTITY_TYPE = { smart_invoice: 31, quote: 7, company: 4, contact: 3 } as const;
 /** Product-row owner types (docs/reference/bitrix24.md#crm-object-types). */
@@ -139,12 +139,13 @@ export async function readDocuments(
         calls[`r_${k}`] = ['crm.item.productrow.list', { filter: { '=ownerType': OWNER_TYPE[ref.type], '=ownerId': ref.id } }];
       }
     }
-    const { results, errors, codes, limited } = await client.batch(calls);
+    const answer = await client.batch(calls);
+    const { results, errors, codes, limited } = answer;
     for (const ref of chunk) {
       const k = keyOf(ref);
       const blocked = limited.find((key) => key === `d_${k}` || key === `r_${k}`);
       if (blocked) {
-        const limit = operatingLimitReached(calls[blocked]![0]);
+        const limit = answer.limit!;
         out.set(k, { ok: false, failure: { code: 'B24.OPERATION_TIME_LIMIT', message: limit.message, retryAt: limit.retryAt } });
         continue;
       }
@@ -184,7 +185,7 @@ export async function readDocuments(
   for (let i = 0; i < keys.length; i += 50) {
     const answer = await client.batch(Object.fromEntries(keys.slice(i, i + 50).map((k) => [k, lookups[k]])));
     // A customer not read is not a customer deleted: the documents wait for the method's operating time.
-    if (answer.limited.length) throw operatingLimitReached(lookups[answer.limited[0]!]![0]);
+    limitOf(answer);
     Object.assign(found, answer.results);
     // An answer left out is a failed read of that record, tried again later; so is a customer's refusal other than
     // "not found" (a product Bitrix24 refuses keeps its line on the default account, as a product without a code).

@@ -3,9 +3,12 @@
  * (`member_id`), tokens refreshed through B24_OAUTH_URL and the rotated pair persisted atomically.
  *
  * Retry policy: the SDK retries 503 QUERY_LIMIT_EXCEEDED with back-off and waits at least 10 s on 429
- * OPERATION_TIME_LIMIT (3 attempts in all); once it gives up — and for batch commands, which it does not retry — the
- * work waits in the queue a minute with the reason shown (`operatingLimitReached`), never failing for it;
- * network errors are NOT retried by the SDK (a lost `*.add` answer retried blindly makes duplicates). Reads
+ * OPERATION_TIME_LIMIT (3 attempts in all). Once it gives up — and for batch commands, which it does not retry — the
+ * limit becomes one `LimitReached` (`limitOf`, `operatingLimitReached`, `queryLimitReached`): the work waits in the
+ * queue with the reason shown, its attempt not counted, never failing for it. An operating-time block waits until the
+ * method's `operating_reset_at` — the blocked answer's own (`result_time` of the same method's commands that ran), else
+ * the last one a success of that method showed — and a minute (the next bucket leaving) only when no answer told.
+ * Network errors are NOT retried by the SDK (a lost `*.add` answer retried blindly makes duplicates). Reads
  * that are safe to repeat ask for `idempotent: true` and are retried here once on a network error.
  */
 import { clock } from '../clock.js';
@@ -34,22 +37,47 @@ export interface BatchOutcome {
   limited: string[];
   /**
    * When the limited commands may be sent again (epoch ms): the latest `operating_reset_at` the answer gives for their
-   * methods (in `result_time` of the commands of the same method that ran), else `operatingLimitReached`'s time.
+   * methods (in `result_time` of the commands of the same method that ran), else the last one a success of the method
+   * showed, else a minute from now (`operatingLimitReached`).
    */
   retryAt?: number;
+  /** The wait, when some commands were limited (`limitOf` throws it). */
+  limit?: LimitReached;
 }
 
 /**
  * Bitrix24 blocks a method whose operating time is spent until enough of it leaves the method's window of ten
- * one-minute buckets (docs/reference/bitrix24.md#limits; https://apidocs.bitrix24.com/limits.html): the work waits a minute, when
- * the oldest bucket has left, instead of the call sleeping.
+ * one-minute buckets (docs/reference/bitrix24.md#limits; https://apidocs.bitrix24.com/limits.html): "stop calling that
+ * method until operating_reset_at of the last success, then until the next bucket leaves". When no answer told
+ * when, the work waits for the next bucket: a minute.
  */
 export const OPERATING_RETRY_MS = 60_000;
 
-/** The work that met OPERATION_TIME_LIMIT on `method` waits in the queue (LimitReached), the reason shown. */
-export function operatingLimitReached(method: string, now = clock.now()): LimitReached {
-  const at = now + OPERATING_RETRY_MS;
-  return new LimitReached('B24.OPERATION_TIME_LIMIT', `Bitrix24 blocks ${method} for now (its operating time limit); retry at ${utcTime(at)}.`, at);
+/**
+ * After the SDK's own retries of 503 QUERY_LIMIT_EXCEEDED, the work waits this long (plus up to half again, jitter)
+ * in the queue: the standard bucket drains 2 requests a second, so a few seconds free room for a batch.
+ */
+export const QUERY_RETRY_MS = 4_000;
+
+/**
+ * The one way a Bitrix24 operating-time block becomes a wait (LimitReached `B24.OPERATION_TIME_LIMIT`), for the outbox's
+ * jobs and the import alike: until `at` (epoch ms; from `operating_reset_at`), else a minute from now.
+ */
+export function operatingLimitReached(method: string, at?: number, goesOn: 'retry' | 'import' = 'retry', now = clock.now()): LimitReached {
+  const until = at !== undefined && at > now ? at : now + OPERATING_RETRY_MS;
+  const then = goesOn === 'import' ? `the import goes on at ${utcTime(until)}` : `retry at ${utcTime(until)}`;
+  return new LimitReached('B24.OPERATION_TIME_LIMIT', `Bitrix24 blocks ${method} for now (its operating time limit); ${then}.`, until);
+}
+
+/** The portal's request rate is spent (503 QUERY_LIMIT_EXCEEDED after the SDK's retries): the work waits a few seconds. */
+export function queryLimitReached(method: string, now = clock.now()): LimitReached {
+  const until = now + QUERY_RETRY_MS + Math.round(Math.random() * QUERY_RETRY_MS * 0.5);
+  return new LimitReached('B24.QUERY_LIMIT_EXCEEDED', `Bitrix24 asks to slow down (its request limit, while ${method} was sent); retry at ${utcTime(until)}.`, until);
+}
+
+/** The limit a batch answer met, when some of its commands were blocked: thrown by readers, after recording by writers. */
+export function limitOf(answer: Pick<BatchOutcome, 'limit'>): void {
+  if (answer.limit) throw answer.limit;
 }
 
 export interface CallOptions {
@@ -59,6 +87,8 @@ export interface CallOptions {
 
 export class PortalClient {
   readonly #b24: B24OAuth;
+  /** Per method, the latest `operating_reset_at` (epoch ms) a success showed while the method had spent time. */
+  readonly #resets = new Map<string, number>();
 
   constructor(
     readonly memberId: string,
@@ -84,8 +114,9 @@ export class PortalClient {
       const r = await this.#b24.actions.v2.call.make({ method, params });
       if (!r.isSuccess) throw b24Error(method, r.getErrorMessages().join('; '));
       // The SDK's payload leaves out the list envelope's `total`; it is read with getTotal() (restApi v2).
-      const data = r.getData() as { result: unknown; next?: number };
-      return { ...data, total: r.getTotal() };
+      const data = r.getData() as { result: unknown; next?: number; time?: unknown };
+      if (method !== 'batch') this.noteTime(method, data.time);
+      return { result: data.result, next: data.next, total: r.getTotal() };
     };
     try {
       return await attempt();
@@ -94,11 +125,30 @@ export class PortalClient {
         try {
           return await attempt();
         } catch (second) {
-          throw toAppError(method, second);
+          throw this.toAppError(method, second);
         }
       }
-      throw toAppError(method, err);
+      throw this.toAppError(method, err);
     }
+  }
+
+  /** Keeps a success's `operating_reset_at` while the method has spent operating time (docs/reference/bitrix24.md#limits). */
+  private noteTime(method: string, time: unknown): void {
+    const t = (time ?? {}) as { operating?: unknown; operating_reset_at?: unknown };
+    const at = Number(t.operating_reset_at) * 1000;
+    if (Number(t.operating) > 0 && Number.isFinite(at) && at > 0) this.#resets.set(method, Math.max(at, this.#resets.get(method) ?? 0));
+  }
+
+  /** When Bitrix24 lets a blocked method run again, as far as its answers told (epoch ms), or undefined. */
+  operatingResetAt(method: string): number | undefined {
+    const at = this.#resets.get(method);
+    return at !== undefined && at > clock.now() ? at : undefined;
+  }
+
+  private toAppError(method: string, err: unknown): AppError {
+    if (isOperatingLimit(err)) return operatingLimitReached(method, this.operatingResetAt(method));
+    if (isQueryLimit(err)) return queryLimitReached(method);
+    return toAppError(method, err);
   }
 
   /**
@@ -126,12 +176,14 @@ export class PortalClient {
       codes[k] = code === undefined || code === null ? '' : String(code);
       if (isOperatingLimit({ code, message: errors[k] })) limited.push(k);
     }
-    if (!limited.length) return { results, errors, codes, limited };
     const times = mapOf(answer?.result_time);
+    for (const k of keys) if (times[k] !== undefined) this.noteTime(calls[k]![0], times[k]);
+    if (!limited.length) return { results, errors, codes, limited };
     const resetOf = (method: string) => Math.max(0, ...keys.filter((k) => calls[k]![0] === method)
-      .map((k) => Number((times[k] as { operating_reset_at?: unknown } | undefined)?.operating_reset_at) || 0)) * 1000;
-    const retryAt = Math.max(...limited.map((k) => resetOf(calls[k]![0]) || operatingLimitReached(calls[k]![0]).retryAt));
-    return { results, errors, codes, limited, retryAt };
+      .map((k) => Number((times[k] as { operating_reset_at?: unknown } | undefined)?.operating_reset_at) || 0)) * 1000 || this.operatingResetAt(method);
+    const limits = limited.map((k) => operatingLimitReached(calls[k]![0], resetOf(calls[k]![0])));
+    const limit = limits.reduce((a, b) => (b.retryAt > a.retryAt ? b : a));
+    return { results, errors, codes, limited, retryAt: limit.retryAt, limit };
   }
 
   /**
@@ -157,7 +209,9 @@ export class PortalClient {
         // https://apidocs.bitrix24.com/settings/performance/huge-data.html (keyset paging), .../batch.html ($result)
         calls[`p${i}`] = [method, { ...params, filter: { ...(params.filter ?? {}), [`>${idKey}`]: cursor }, order: { [idKey]: 'ASC' }, start: -1 }];
       }
-      const { results, errors } = await this.batch(calls);
+      const answer = await this.batch(calls);
+      limitOf(answer);
+      const { results, errors } = answer;
       for (let i = 0; i < size; i++) {
         const k = `p${i}`;
         if (errors[k] !== undefined) throw new AppError('B24.CALL_FAILED', `Bitrix24 ${method} failed: ${errors[k]}`, 502);
@@ -188,7 +242,7 @@ export class PortalClient {
       if (!r.isSuccess) throw b24Error(method, r.getErrorMessages().join('; '));
       return (r.getData() ?? []) as T[];
     } catch (err) {
-      throw toAppError(method, err);
+      throw this.toAppError(method, err);
     }
   }
 }
@@ -197,8 +251,13 @@ export class PortalClient {
  * Keeps one PortalClient per portal, built from the stored tokens. Every renewal goes through the portal's token pair
  * (bitrix/portal-tokens.ts: single-flight in this process and under the lease across processes).
  */
+/** How long after Bitrix24's last 503 QUERY_LIMIT_EXCEEDED a portal counts as throttling the connector, ms. */
+export const THROTTLED_FOR_MS = 30_000;
+
 export class PortalClients {
   readonly #clients = new Map<string, PortalClient>();
+  /** Per portal, when Bitrix24 last answered 503 QUERY_LIMIT_EXCEEDED (the SDK's own retries included). */
+  readonly #throttledAt = new Map<string, number>();
   readonly tokens: PortalTokenPairs;
 
   constructor(
@@ -226,6 +285,17 @@ export class PortalClients {
    */
   asStored(memberId: string): PortalClient {
     return new PortalClient(memberId, this.build(this.installed(memberId), 'as-stored'));
+  }
+
+  /**
+   * Whether Bitrix24 throttles the portal's requests now (a 503 within THROTTLED_FOR_MS); with no portal named,
+   * whether it throttles any. The outbox then lets batches fill longer (OutboxOptions.throttled).
+   */
+  throttled(memberId?: string | null): boolean {
+    const recent = (at: number | undefined) => at !== undefined && Date.now() - at < THROTTLED_FOR_MS;
+    if (memberId) return recent(this.#throttledAt.get(memberId));
+    for (const at of this.#throttledAt.values()) if (recent(at)) return true;
+    return false;
   }
 
   /** Drops the cached client (after re-install, update or uninstall) so the next use reads fresh tokens. */
@@ -279,6 +349,11 @@ export class PortalClients {
     // Every HTTP answer is counted (the SDK's own retries included): 503 QUERY_LIMIT_EXCEEDED and
     // 429 OPERATION_TIME_LIMIT are Bitrix24's limits (https://apidocs.bitrix24.com/limits.html).
     const metrics = this.metrics;
+    const throttledAt = this.#throttledAt;
+    http.interceptors.response.use(undefined, (err: { response?: { status?: number } }) => {
+      if (err?.response?.status === 503) throttledAt.set(portal.memberId, Date.now());
+      return Promise.reject(err);
+    });
     if (metrics) {
       http.interceptors.response.use(
         (r) => { metrics.bitrixCall('ok'); return r; },
@@ -352,10 +427,16 @@ function b24Error(method: string, message: string): AppError {
   return new AppError('B24.CALL_FAILED', `Bitrix24 ${method} failed: ${message}`, 502);
 }
 
-/** OPERATION_TIME_LIMIT (HTTP 429) on a call or a batch command. Source: docs/reference/bitrix24.md#limits. */
+/** OPERATION_TIME_LIMIT (HTTP 429) on a call or a batch command (docs/reference/bitrix24.md#limits). */
 function isOperatingLimit(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return e?.code === 'OPERATION_TIME_LIMIT' || /operation time limit/i.test(String(e?.message ?? ''));
+}
+
+/** 503 QUERY_LIMIT_EXCEEDED: the portal's request bucket is full (docs/reference/bitrix24.md#limits). */
+function isQueryLimit(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; status?: number };
+  return e?.code === 'QUERY_LIMIT_EXCEEDED' || /QUERY_LIMIT_EXCEEDED|too many requests/i.test(String(e?.message ?? ''));
 }
 
 function toAppError(method: string, err: unknown): AppError {
@@ -363,7 +444,6 @@ function toAppError(method: string, err: unknown): AppError {
   // A renewal refused in the custom refresh reaches here wrapped by the SDK (JSSDK_UNKNOWN_ERROR): its own error wins.
   const original = (err as { originalError?: unknown } | null)?.originalError;
   if (original instanceof AppError) return original;
-  if (isOperatingLimit(err)) return operatingLimitReached(method);
   const e = err as { code?: string; status?: number; message?: string; description?: string };
   const code = String(e?.code ?? 'UNKNOWN');
   const text = e?.description || e?.message || String(err);

@@ -5,7 +5,7 @@
  */
 import type { B24Type } from '../store/links.js';
 import { AppError } from '../errors.js';
-import type { PortalClient } from './portal-client.js';
+import { limitOf, type PortalClient } from './portal-client.js';
 import { ownValue } from '../own-keys.js';
 
 export interface Stage {
@@ -53,10 +53,12 @@ export async function loadPipelines(client: PortalClient, entityIds: string[]): 
   const out = new Map<string, Pipeline>();
   for (let i = 0; i < unique.length; i += 50) {
     const chunk = unique.slice(i, i + 50);
-    const { results, errors } = await client.batch(
+    const answer = await client.batch(
       // https://apidocs.bitrix24.com/api-reference/crm/status/crm-status-list.html
       Object.fromEntries(chunk.map((entityId, n) => [`p${n}`, ['crm.status.list', { filter: { ENTITY_ID: entityId }, order: { SORT: 'ASC' } }]])),
     );
+    limitOf(answer);
+    const { results, errors } = answer;
     chunk.forEach((entityId, n) => {
       if (errors[`p${n}`] !== undefined) return;
       // No answer at all is a read that did not happen (docs/reference/bitrix24.md#batch), never a pipeline without stages.
@@ -65,6 +67,34 @@ export async function loadPipelines(client: PortalClient, entityIds: string[]): 
     });
   }
   return out;
+}
+
+/** How long a portal's stage lists are trusted, ms: stages change by hand, rarely; each read costs a request. */
+export const PIPELINES_TTL_MS = 5 * 60_000;
+
+/**
+ * The stage lists of a portal's pipelines, read with `loadPipelines` (one batch for those not cached) and kept for
+ * PIPELINES_TTL_MS: under Bitrix24's request limit a stage move or a status coming back costs no stage read.
+ */
+export class PipelineCache {
+  readonly #hits = new Map<string, { at: number; pipeline: Pipeline }>();
+
+  async of(client: PortalClient, memberId: string, entityIds: string[]): Promise<Map<string, Pipeline>> {
+    const out = new Map<string, Pipeline>();
+    const missing: string[] = [];
+    for (const entityId of new Set(entityIds)) {
+      const hit = this.#hits.get(`${memberId}|${entityId}`);
+      if (hit && Date.now() - hit.at < PIPELINES_TTL_MS) out.set(entityId, hit.pipeline);
+      else missing.push(entityId);
+    }
+    if (missing.length) {
+      for (const [entityId, pipeline] of await loadPipelines(client, missing)) {
+        this.#hits.set(`${memberId}|${entityId}`, { at: Date.now(), pipeline });
+        out.set(entityId, pipeline);
+      }
+    }
+    return out;
+  }
 }
 
 /** A pipeline from a `crm.status.list` answer (rows of any order). */

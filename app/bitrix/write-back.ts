@@ -6,7 +6,7 @@ import type { SalesDocument } from '../domain/document.js';
 import type { XeroDocumentState } from '../xero/documents.js';
 import { ENTITY_TYPE } from './documents.js';
 import { AUTH_CONNECTOR } from './portal-setup.js';
-import type { BatchCalls, PortalClient } from './portal-client.js';
+import { limitOf, type BatchCalls, type PortalClient } from './portal-client.js';
 
 export interface XeroFieldValues {
   id: string;
@@ -55,7 +55,10 @@ export async function writeBackXeroState(client: PortalClient, written: { doc: S
     for (const { doc, state } of written.slice(i, i + 50)) {
       calls[`${doc.type}_${doc.id}`] = updateCall(doc, xeroFieldValues(doc.type, { id: state.id, number: state.number, status: state.status, amountDue: state.amountDue }));
     }
-    const { results, errors } = await client.batch(calls);
+    const answer = await client.batch(calls);
+    // A write blocked by the operating time limit waits with its job (the writes that went through stay written).
+    limitOf(answer);
+    const { results, errors } = answer;
     // A command with neither a result nor an error was not written (docs/reference/bitrix24.md#batch): it fails like a refusal, and is tried again.
     const failed = [...Object.entries(errors), ...Object.keys(calls).filter((k) => !(k in results) && errors[k] === undefined).map((k) => [k, 'Bitrix24 gave no answer'])];
     if (failed.length) throw new Error(failed.map(([k, m]) => `${k}: ${m}`).join('; '));

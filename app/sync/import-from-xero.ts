@@ -16,12 +16,11 @@
  * 4. cancel — stops between batches; summary and CSV list created, linked, updated, skipped and failed records.
  * Memory stays flat: one Xero page and one batch at a time; the plan lives in SQLite.
  */
-import { clock } from '../clock.js';
 import { spendingAs } from '../xero/budget.js';
 import { EventEmitter } from 'node:events';
 import { AppError, LimitReached, utcTime } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { BatchCalls, BatchOutcome, PortalClient, PortalClients } from '../bitrix/portal-client.js';
+import { operatingLimitReached, type BatchCalls, type BatchOutcome, type PortalClient, type PortalClients } from '../bitrix/portal-client.js';
 import { createCommands, customerPages, findAddresses, findByXeroKeys, findRequisites, updateCommand, type CustomerFields } from '../bitrix/customers.js';
 import { catalogInfo, findBasePrices, findByCodes, productCreateCommands, productPages, productUpdateCommand } from '../bitrix/catalog.js';
 import type { Store } from '../store/index.js';
@@ -243,9 +242,7 @@ export class ImportFromXero {
       if (blocked) {
         // The blocked commands were not run; their records are sent again once Bitrix24 frees the method, the run
         // going on then (the outbox and the command line wait for LimitReached).
-        const method = calls[answer.limited[0]!]![0];
-        const at = answer.retryAt ?? clock.now();
-        throw new LimitReached('B24.OPERATION_TIME_LIMIT', `Bitrix24 blocks ${method} for now (its operating time limit); the import goes on at ${utcTime(at)}.`, at);
+        throw operatingLimitReached(calls[answer.limited[0]!]![0], answer.retryAt, 'import');
       }
     }
     if (store.imports.setState(run.id, 'done')) {

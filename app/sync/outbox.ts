@@ -61,6 +61,14 @@ export interface OutboxOptions {
   fillMaxMs?: number;
   /** While the arrivals of the last second would fill the batch in time, it waits up to this long, ms. (Default: 10000) */
   fillBurstMaxMs?: number;
+  /**
+   * Whether the other side is throttling a portal's requests now (Bitrix24's 503 QUERY_LIMIT_EXCEEDED lately); with no
+   * portal named, whether it throttles any. While it does, a batch handler's partial batch — echoes included — waits
+   * up to `fillThrottledMs` to fill, so the scarce requests carry fuller batches. (Default: never)
+   */
+  throttled?: (memberId?: string | null) => boolean;
+  /** How long a partial batch waits to fill while its portal is throttled, ms. (Default: 8000) */
+  fillThrottledMs?: number;
 }
 
 /** What the filling rule looks at: a kind's due jobs, and when jobs arrived (wake-ups). */
@@ -142,7 +150,7 @@ export class Outbox {
     options: OutboxOptions = {},
     private readonly metrics?: Metrics,
   ) {
-    this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, wakeDelayMs: 250, fillQuietMs: 400, fillMaxMs: 1500, fillBurstMaxMs: 10_000, ...options };
+    this.#opts = { idleMs: 1000, parallelGroups: 4, maxAttempts: 12, backoffMs: 2000, wakeDelayMs: 250, fillQuietMs: 400, fillMaxMs: 1500, fillBurstMaxMs: 10_000, throttled: () => false, fillThrottledMs: 8000, ...options };
   }
 
   register(kind: string, handler: JobHandler): void {
@@ -290,11 +298,21 @@ export class Outbox {
     const now = clock.now();
     // Likely echoes of our own write-backs never hold a batch (they need no Xero request): only the others count.
     const { count, oldestRunAt } = this.store.jobs.dueSummary([kind], now, undefined, { freshOnly: true });
-    if (oldestRunAt === null) return false;
-    const until = this.fillUntil(count, batchSize, oldestRunAt, now);
+    let until = oldestRunAt === null ? 0 : this.fillUntil(count, batchSize, oldestRunAt, now);
+    // Throttled: the due jobs, echoes too, wait for a fuller batch (each group costs requests the portal rations).
+    if (this.#opts.throttled(undefined)) {
+      const all = this.store.jobs.dueSummary([kind], now);
+      if (all.oldestRunAt !== null) until = Math.max(until, this.throttledUntil(all.count, batchSize, all.oldestRunAt, now));
+    }
     if (!until) return false;
     this.#holdUntil = this.#holdUntil ? Math.min(this.#holdUntil, until) : until;
     return true;
+  }
+
+  /** While throttled: a partial batch waits until `fillThrottledMs` after its oldest job became due (0: it goes now). */
+  private throttledUntil(due: number, batchSize: number, oldestDueAt: number, now: number): number {
+    const until = oldestDueAt + this.#opts.fillThrottledMs;
+    return due < batchSize && until > now ? until : 0;
   }
 
   private fillUntil(due: number, batchSize: number, oldestDueAt: number, now: number): number {
@@ -317,6 +335,7 @@ export class Outbox {
         for (;;) {
           const now = clock.now();
           // Open while the group's own fill would still wait (a burst arriving); once closed, one top-up more at most.
+          // (Throttling does not stretch this wait: a group waiting here holds a slot; the wait before claiming does not.)
           const open = !this.#halting && this.fillUntil(batchSize - n, batchSize, oldest, now) > 0;
           if (!open && (toppedUp || this.#halting)) return [];
           // Only documents that will likely need a request count: echoes of our own write-backs do not fill a send.

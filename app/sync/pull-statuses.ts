@@ -21,9 +21,9 @@ import type { Store } from '../store/index.js';
 import type { Job } from '../store/jobs.js';
 import type { Connection } from '../store/connections.js';
 import type { B24Type, PulledLink, XeroType } from '../store/links.js';
-import type { BatchCalls, PortalClient, PortalClients } from '../bitrix/portal-client.js';
+import { limitOf, type BatchCalls, type PortalClient, type PortalClients } from '../bitrix/portal-client.js';
 import { AUTH_CONNECTOR, PAID_TRIGGER } from '../bitrix/portal-setup.js';
-import { loadPipelines, mappedStage, pipelineEntityId, pipelineKey, wouldMoveBack, type Pipeline } from '../bitrix/stages.js';
+import { PipelineCache, mappedStage, pipelineEntityId, pipelineKey, wouldMoveBack, type Pipeline } from '../bitrix/stages.js';
 import { invoicesByIds, invoicesModifiedSince, quotesModifiedSince, type ChangesRead, type XeroChange } from '../xero/changes.js';
 import type { XeroGateways } from '../xero/gateway.js';
 import { outcomeOf, type JobHandler, type JobOutcome } from './outbox.js';
@@ -81,7 +81,7 @@ export interface PullStatusesDeps {
 }
 
 export class PullStatuses {
-  readonly #pipelines = new Map<string, { at: number; pipeline: Pipeline }>();
+  readonly #pipelines = new PipelineCache();
   readonly #fieldKeys = new Map<string, { at: number; keys: Map<string, string> }>();
   /** One apply at a time per connection, so a poll and a webhook never write the same change twice. */
   readonly #locks = new Map<number, Promise<unknown>>();
@@ -160,8 +160,15 @@ export class PullStatuses {
       const calls: BatchCalls = Object.assign({}, ...batch.map((p) => p.calls));
       // https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html (crm.item.update, crm.invoice.update,
       // crm.timeline.comment.add, crm.automation.trigger.execute)
-      const { results, errors } = await client.batch(calls);
-      for (const plan of batch) this.record(connection, plan, results, errors, report);
+      const answer = await client.batch(calls);
+      const blocked = new Set(answer.limited);
+      for (const plan of batch) {
+        // A document whose write Bitrix24 blocked for its operating time is not failed: it waits (below).
+        if (Object.keys(plan.calls).some((k) => blocked.has(k))) report.failedIds.add(plan.change.id.toLowerCase());
+        else this.record(connection, plan, answer.results, answer.errors, report);
+      }
+      // What was written is recorded; the rest waits until Bitrix24 frees the method (the job is not failed).
+      limitOf(answer);
     }
     return report;
   }
@@ -199,7 +206,9 @@ export class PullStatuses {
     const out = new Map<string, { stage: string; categoryId: number | null }>();
     const keys = Object.keys(calls);
     for (let i = 0; i < keys.length; i += BATCH_LIMIT) {
-      const { results } = await client.batch(Object.fromEntries(keys.slice(i, i + BATCH_LIMIT).map((k) => [k, calls[k]!])));
+      const answer = await client.batch(Object.fromEntries(keys.slice(i, i + BATCH_LIMIT).map((k) => [k, calls[k]!])));
+      limitOf(answer);
+      const { results } = answer;
       for (const [key, value] of Object.entries(results)) {
         const type = key.split(':')[0] as B24Type;
         const rows = Array.isArray(value) ? value : ((value as { items?: unknown[] })?.items ?? []);
@@ -214,21 +223,7 @@ export class PullStatuses {
 
   /** The pipelines of the documents, from the portal's stage lists (cached a few minutes). */
   private async pipelinesFor(client: PortalClient, memberId: string, pending: Pending[], stages: Map<string, { categoryId: number | null }>): Promise<Map<string, Pipeline>> {
-    const wanted = new Set(pending.map((p) => pipelineEntityId(p.link.b24Type, stages.get(docKey(p.link))?.categoryId ?? null)));
-    const out = new Map<string, Pipeline>();
-    const missing: string[] = [];
-    for (const entityId of wanted) {
-      const hit = this.#pipelines.get(`${memberId}|${entityId}`);
-      if (hit && Date.now() - hit.at < PORTAL_CACHE_MS) out.set(entityId, hit.pipeline);
-      else missing.push(entityId);
-    }
-    if (missing.length) {
-      for (const [entityId, pipeline] of await loadPipelines(client, missing)) {
-        this.#pipelines.set(`${memberId}|${entityId}`, { at: Date.now(), pipeline });
-        out.set(entityId, pipeline);
-      }
-    }
-    return out;
+    return this.#pipelines.of(client, memberId, pending.map((p) => pipelineEntityId(p.link.b24Type, stages.get(docKey(p.link))?.categoryId ?? null)));
   }
 
   /**
@@ -246,8 +241,9 @@ export class PullStatuses {
       else calls[type] = ['crm.item.fields', { entityTypeId: type === 'quote' ? 7 : 31 }];
     }
     if (Object.keys(calls).length) {
-      const { results } = await client.batch(calls);
-      for (const [type, value] of Object.entries(results)) {
+      const answer = await client.batch(calls);
+      limitOf(answer);
+      for (const [type, value] of Object.entries(answer.results)) {
         const fields = ((value as { fields?: Record<string, { upperName?: string }> })?.fields ?? {}) as Record<string, { upperName?: string }>;
         const keys = new Map<string, string>();
         for (const [key, meta] of Object.entries(fields)) if (meta?.upperName?.startsWith('UF_')) keys.set(meta.upperName, key);

@@ -17,7 +17,7 @@ import { clock } from '../clock.js';
 import { createHash } from 'node:crypto';
 import type { Contact } from 'xero-node';
 import type { Logger } from '../log.js';
-import type { PortalClients } from '../bitrix/portal-client.js';
+import { limitOf, type PortalClients } from '../bitrix/portal-client.js';
 import { ADDRESS_TYPE, ORGANIZATION_PRESET_ID, readDetails, type B24Details, type Multi } from '../bitrix/customers.js';
 import type { Store } from '../store/index.js';
 import type { Job } from '../store/jobs.js';
@@ -158,10 +158,14 @@ export class SyncContacts {
         const differing = d ? c.changed.filter((f) => detailsOfB24(d)[f] !== c.xero[f]) : [];
         if (d && differing.length) Object.assign(calls, b24Commands(`c${n}`, c.link.b24Type as 'company' | 'contact', d, c.xero, differing));
       });
-      const { errors } = await client.batch(calls);
+      const answer = await client.batch(calls);
+      const { errors } = answer;
       store.transaction(() => {
         chunk.forEach((c, n) => {
-          const failed = Object.entries(errors).find(([k]) => k === `c${n}` || k.startsWith(`c${n}_`));
+          const mine = (k: string) => k === `c${n}` || k.startsWith(`c${n}_`);
+          // Blocked by the operating time limit: not refused, written once Bitrix24 frees the method (below).
+          if (answer.limited.some(mine)) return;
+          const failed = Object.entries(errors).find(([k]) => mine(k));
           if (failed || !current.has(`${c.link.b24Type}:${c.link.b24Id}`)) {
             if (failed) store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `${c.link.b24Type}:${c.link.b24Id}`, message: `Bitrix24 did not take Xero's change of "${c.xero.name}": ${failed[1]}` });
             return;
@@ -170,6 +174,7 @@ export class SyncContacts {
           updated += 1;
         });
       });
+      limitOf(answer);
     }
     return updated;
   }

@@ -13,6 +13,7 @@
  * Every store write, with its log line, is in record.ts; the words are in messages.ts. What differs per kind
  * (endpoint, payload, statuses, what a stage means) is the `DocumentKind` (invoice-kind.ts, quote-kind.ts).
  */
+import { PipelineCache } from '../../bitrix/stages.js';
 import { AppError } from '../../errors.js';
 import { ListLabels } from '../../bitrix/list-labels.js';
 import type { Connection } from '../../store/connections.js';
@@ -33,6 +34,7 @@ export class PushDocuments<P> implements JobHandler {
   /** Documents per Xero request. */
   readonly batchSize = 50;
   private readonly listLabels = new ListLabels();
+  private readonly pipelines = new PipelineCache();
 
   constructor(
     private readonly deps: PushDeps,
@@ -44,7 +46,7 @@ export class PushDocuments<P> implements JobHandler {
     const connection = this.connectionOf(memberId);
     // The settings with the automatic tax and account matches; documents waiting for a choice are held (mapping.ts).
     const mapping = await salesMapping(this.deps.store, this.deps.orgData, memberId);
-    const round = new Round(this.deps, this.kind, jobs, memberId, connection, mapping, this.listLabels);
+    const round = new Round(this.deps, this.kind, jobs, memberId, connection, mapping, this.listLabels, this.pipelines);
     if (!this.kind.enabled(round.settings)) return round.outcomes; // the kind's sync is off: nothing to do
     try {
       await this.push(round, more);

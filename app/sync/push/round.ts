@@ -2,6 +2,7 @@
  * A round of the push: the jobs of one portal and one kind taken together, with what every step needs — the portal,
  * its Xero connection and settings, the kind — and the outcome of each job as the steps settle it.
  */
+import type { PipelineCache } from '../../bitrix/stages.js';
 import type { Logger } from '../../log.js';
 import type { Store } from '../../store/index.js';
 import type { Job } from '../../store/jobs.js';
@@ -80,6 +81,8 @@ export class Round<P> {
     readonly mapping: SalesMapping,
     /** The labels of Bitrix24 list fields, kept across rounds. */
     readonly listLabels: ListLabels,
+    /** The portals' stage lists, kept a few minutes across rounds. */
+    readonly pipelines: PipelineCache,
   ) {
     this.byKey = new Map(jobs.map((j) => [keyOf(j.payload as PushPayload), j]));
     this.gateway = deps.gateways.for(connection.id);

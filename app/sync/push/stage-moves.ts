@@ -5,7 +5,7 @@
  * retried: the stage is recorded as seen either way.
  */
 import { keyOf } from '../../bitrix/documents.js';
-import { loadPipelines, pipelineEntityId } from '../../bitrix/stages.js';
+import { pipelineEntityId } from '../../bitrix/stages.js';
 import * as record from './record.js';
 import { isRefusal, type Candidate, type Round, type Written, type XeroStates } from './round.js';
 
@@ -14,7 +14,7 @@ export async function applyStageMoves<P>(round: Round<P>, candidates: Candidate[
   if (round.kind.followsFirstStage) followFirstStages(round, candidates, written);
   const moves = candidates.filter((c) => c.stageMoved && c.link && round.outcomes.get(c.job.id)?.kind !== 'attention');
   if (moves.length === 0) return [];
-  const pipelines = await loadPipelines(round.client, moves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
+  const pipelines = await round.pipelines.of(round.client, round.memberId, moves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
   const changed: Written[] = [];
   for (const { doc, link } of moves) {
     const pipeline = pipelines.get(pipelineEntityId(doc.type, doc.categoryId));

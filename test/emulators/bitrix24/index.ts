@@ -7,14 +7,15 @@ import type { AddressInfo } from 'node:net';
 import { encodeForm } from './form.js';
 import { isoDate, randomToken } from './core.js';
 import { Portal, type AppRegistration, type CrmItem, type WriteCtx, CATALOG_IBLOCK_ID } from './portal.js';
-import { RestService, buildRestApp, type CallLogEntry, type Faults, type OperatingLimit } from './server.js';
+import { RestService, buildRestApp, STANDARD_BUCKET, type BucketStats, type CallLogEntry, type Faults, type LeakyBucket, type OperatingLimit } from './server.js';
 import { mountShell, type FrameMessage } from './shell.js';
 import { seedDemo } from './seed.js';
 import { SMART_INVOICE, QUOTE, COMPANY, CONTACT } from './model.js';
 import type { Binding, Delivery, OfflineRecord } from './events.js';
 
 export { SMART_INVOICE, QUOTE, COMPANY, CONTACT };
-export type { Binding, Delivery, OfflineRecord, CallLogEntry, Faults, FrameMessage, OperatingLimit };
+export type { Binding, Delivery, OfflineRecord, CallLogEntry, Faults, FrameMessage, OperatingLimit, LeakyBucket, BucketStats };
+export { STANDARD_BUCKET };
 
 export interface StartOptions {
   /** TCP port on 127.0.0.1. (Default: 0 = any free port) */
@@ -25,8 +26,8 @@ export interface StartOptions {
   domain?: string;
   /** Lifetime of access tokens in seconds. (Default: 3600, docs/reference/bitrix24.md#oauth-tokens) */
   accessTokenTtlSeconds?: number;
-  /** Cloud-style leaky bucket; self-hosted portals have none by default (docs/reference/bitrix24.md#limits). (Default: false) */
-  leakyBucket?: { burst: number; drainPerSecond: number } | false;
+  /** Cloud-style leaky bucket (LeakyBucket, e.g. STANDARD_BUCKET); self-hosted portals have none by default (docs/reference/bitrix24.md#limits). (Default: false) */
+  leakyBucket?: LeakyBucket | false;
   /** Seed companies, contacts, products, invoices, quotes and classic invoices. (Default: false) */
   seedDemo?: boolean;
   /**
@@ -148,6 +149,10 @@ export interface Bitrix24Emulator {
   setClock(offsetMs: number): void;
   /** Turns on the per-method operating-time limit (429 OPERATION_TIME_LIMIT once spent), or off with `false`. */
   setOperatingLimit(limit: OperatingLimit | false): void;
+  /** Turns the portal's leaky bucket on (empty) or off. */
+  setLeakyBucket(bucket: LeakyBucket | false): void;
+  /** Requests the bucket took and refused since the last reset (the connector's and the other apps'). */
+  bucketStats(): BucketStats;
   readonly callLog: CallLogEntry[];
   readonly counters: Record<string, number>;
   /** Per REST method (`app.info`, `oauth/token`, …): the most requests in flight at once since the last reset. */
@@ -450,6 +455,8 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     },
     setClock(offsetMs) { portal.clockOffsetMs = offsetMs; },
     setOperatingLimit(limit) { svc.operatingLimit = limit ? { ...limit, costSeconds: { ...limit.costSeconds } } : false; },
+    setLeakyBucket: (bucket) => svc.setLeakyBucket(bucket),
+    bucketStats: () => ({ ...svc.bucketStats }),
     get callLog() { return svc.callLog; },
     get counters() { return svc.counters; },
     peakConcurrency: () => ({ ...svc.peak }),

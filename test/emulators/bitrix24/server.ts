@@ -59,12 +59,40 @@ export interface OperatingLimit {
   costSeconds: Record<string, number>;
 }
 
+/**
+ * The request-rate limit of a cloud portal: a leaky bucket per portal (not per app: "applications on one server
+ * calling the same portal share the bucket"). Each HTTP request adds one — a `batch` of 50 commands is one request,
+ * the bucket counts requests, not what they do — and it drains by `drainPerSecond`; a request that finds it full is
+ * answered 503 `QUERY_LIMIT_EXCEEDED` and adds nothing. Standard plans: 50 / 2 per second; Enterprise: 250 / 5.
+ * Source: https://apidocs.bitrix24.com/limits.html; docs/reference/bitrix24.md#limits.
+ */
+export interface LeakyBucket {
+  /** Requests the bucket holds before it refuses. (Standard plans: 50; Enterprise: 250) */
+  burst: number;
+  /** Requests it drains per second. (Standard plans: 2; Enterprise: 5) */
+  drainPerSecond: number;
+  /**
+   * Other applications of the same portal filling the same bucket: `requests` every `everyMs` (they get 503s too once
+   * it is full, and add nothing then). An emulator convenience standing for a portal's other integrations. (Default: none)
+   */
+  otherApps?: { requests: number; everyMs: number };
+}
+
+/** Bitrix24's standard (non-Enterprise) cloud bucket: 50 requests, 2 a second drained (limits.html). */
+export const STANDARD_BUCKET: LeakyBucket = { burst: 50, drainPerSecond: 2 };
+
+/** What the bucket saw since the last reset: requests taken and refused, the connector's and the other apps'. */
+export interface BucketStats { taken: number; refused: number; otherAppsTaken: number; otherAppsRefused: number }
+
 export class RestService {
   readonly registry = new Registry();
   callLog: CallLogEntry[] = [];
   counters: Record<string, number> = {};
   faults: Required<Faults> = { burst503: 0, burst429: 0, latencyMs: 0, dropRate: 0, dropNext: 0, failMethods: {}, omitAnswers: {}, batchCommandMs: 0 };
-  leakyBucket: { burst: number; drainPerSecond: number } | false;
+  leakyBucket: LeakyBucket | false;
+  bucketStats: BucketStats = { taken: 0, refused: 0, otherAppsTaken: 0, otherAppsRefused: 0 };
+  /** When the other apps of the portal last sent their requests (LeakyBucket.otherApps). */
+  private otherAppsAt = Date.now();
   /** Off by default, as on a self-hosted portal (docs/reference/bitrix24.md#limits: "the default restriction is disabled"). */
   operatingLimit: OperatingLimit | false = false;
   /** Per app and method: when each counted call ended and what it cost, s. */
@@ -72,7 +100,7 @@ export class RestService {
   private bucketLevel = 0;
   private bucketAt = Date.now();
 
-  constructor(readonly portal: Portal, leakyBucket: { burst: number; drainPerSecond: number } | false) {
+  constructor(readonly portal: Portal, leakyBucket: LeakyBucket | false) {
     this.leakyBucket = leakyBucket;
     registerSystem(this.registry);
     registerCrm(this.registry);
@@ -83,6 +111,15 @@ export class RestService {
     this.callLog = [];
     this.counters = {};
     this.peak = {};
+    this.bucketStats = { taken: 0, refused: 0, otherAppsTaken: 0, otherAppsRefused: 0 };
+  }
+
+  /** Turns the bucket on (empty, as a quiet portal's) or off. */
+  setLeakyBucket(bucket: LeakyBucket | false): void {
+    this.leakyBucket = bucket ? { ...bucket, ...(bucket.otherApps ? { otherApps: { ...bucket.otherApps } } : {}) } : false;
+    this.bucketLevel = 0;
+    this.bucketAt = Date.now();
+    this.otherAppsAt = Date.now();
   }
 
   /** Test control: per REST method, the most requests that were in flight at once (`peakConcurrency()`). */
@@ -99,14 +136,37 @@ export class RestService {
     res.on('close', end);
   }
 
-  /** Cloud-style leaky bucket, off by default on self-hosted (docs/reference/bitrix24.md#limits). */
+  /**
+   * The portal's leaky bucket (LeakyBucket above), off by default as on a self-hosted portal ("in the self-hosted
+   * version, the load is configured on the server side", limits.html). The other apps' requests since the last look
+   * are replayed in time order first: the bucket drains up to each of their moments, then takes what they send.
+   */
   private takeFromBucket(): boolean {
-    if (!this.leakyBucket) return true;
+    const b = this.leakyBucket;
+    if (!b) return true;
     const now = Date.now();
-    this.bucketLevel = Math.max(0, this.bucketLevel - ((now - this.bucketAt) / 1000) * this.leakyBucket.drainPerSecond);
-    this.bucketAt = now;
-    if (this.bucketLevel + 1 > this.leakyBucket.burst) return false;
+    const drainTo = (t: number) => {
+      this.bucketLevel = Math.max(0, this.bucketLevel - ((t - this.bucketAt) / 1000) * b.drainPerSecond);
+      this.bucketAt = t;
+    };
+    if (b.otherApps && b.otherApps.everyMs > 0) {
+      for (let t = this.otherAppsAt + b.otherApps.everyMs; t <= now; t += b.otherApps.everyMs) {
+        drainTo(t);
+        const room = Math.max(0, Math.floor(b.burst - this.bucketLevel));
+        const taken = Math.min(room, b.otherApps.requests);
+        this.bucketLevel += taken;
+        this.bucketStats.otherAppsTaken += taken;
+        this.bucketStats.otherAppsRefused += b.otherApps.requests - taken;
+        this.otherAppsAt = t;
+      }
+    }
+    drainTo(now);
+    if (this.bucketLevel + 1 > b.burst) {
+      this.bucketStats.refused += 1;
+      return false;
+    }
     this.bucketLevel += 1;
+    this.bucketStats.taken += 1;
     return true;
   }
 
