@@ -11,6 +11,8 @@
  * 4. Payment → Bitrix24 latency with Xero webhooks on (target < 5 s).
  * 5. Pages: render p95 with 10,000 links and 100,000 activity rows, the live endpoint, first-load size (bench/pages.ts).
  * Restart: a restart inside a busy Xero minute meets no 429 (bench/restart.ts).
+ * Throttle: Bitrix24 requests per document for each kind of work and the mix's sustained rate under the standard
+ *   leaky bucket with other apps (bench/throttle.ts).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +29,7 @@ import { TEST_SECRET } from '../test/helpers/store.js';
 import { pagesBench } from './pages.js';
 import { burst, day } from './day.js';
 import { restart } from './restart.js';
+import { throttle } from './throttle.js';
 import { IMPORT_NODE_FLAGS } from '../app/import-cli.js';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
@@ -384,7 +387,7 @@ async function main(): Promise<void> {
   say();
   say(`Node ${process.version}; emulated Bitrix24 and Xero on this machine.`);
   say();
-  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency], ['burst', () => burst(say)], ['day', () => day(say)], ['restart', () => restart(say)], ['pages', () => pagesBench(say)], ['import', importBench]];
+  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency], ['burst', () => burst(say)], ['day', () => day(say)], ['restart', () => restart(say)], ['pages', () => pagesBench(say)], ['import', importBench], ['throttle', () => throttle(say)]];
   const header = lines.splice(0);
   for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
   mkdirSync(OUT, { recursive: true });
