@@ -12,6 +12,8 @@
  * 5. Pages: render p95 with 10,000 links and 100,000 activity rows, the live endpoint, first-load size (bench/pages.ts).
  * Restart: a restart inside a busy Xero minute meets no 429 (bench/restart.ts).
  * Start-up: time to the first /health 200 and resident memory, TypeScript through tsx vs the build (bench/startup.ts).
+ * Throttle: Bitrix24 requests per document for each kind of work and the mix's sustained rate under the standard
+ *   leaky bucket with other apps (bench/throttle.ts).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +31,7 @@ import { pagesBench } from './pages.js';
 import { burst, day } from './day.js';
 import { restart } from './restart.js';
 import { startup } from './startup.js';
+import { throttle } from './throttle.js';
 import { IMPORT_NODE_FLAGS } from '../app/import-cli.js';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
@@ -386,7 +389,7 @@ async function main(): Promise<void> {
   say();
   say(`Node ${process.version}; emulated Bitrix24 and Xero on this machine.`);
   say();
-  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency], ['burst', () => burst(say)], ['day', () => day(say)], ['restart', () => restart(say)], ['pages', () => pagesBench(say)], ['import', importBench], ['startup', () => startup(say)]];
+  const parts: [string, () => Promise<void>][] = [['backlog', backlog], ['quotes', quoteBacklog], ['intake', intake], ['poll', pollCost], ['payment', paymentLatency], ['burst', () => burst(say)], ['day', () => day(say)], ['restart', () => restart(say)], ['pages', () => pagesBench(say)], ['import', importBench], ['startup', () => startup(say)], ['throttle', () => throttle(say)]];
   const header = lines.splice(0);
   for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
   mkdirSync(OUT, { recursive: true });

@@ -48,7 +48,7 @@ export class ThrottleMix {
   readonly #companies: { id: number; title: string }[] = [];
   readonly #free: ThrottleDoc[] = [];
 
-  constructor(private readonly side: MixSide, private readonly prefix: string, private readonly customers = 10) {
+  constructor(private readonly side: MixSide, private readonly prefix: string, private readonly customers = 10, private kinds: readonly MixKind[] = MIX_KINDS) {
     const user = side.b24.actAs(2);
     for (let i = 0; i < customers; i++) {
       const title = `${prefix} Customer ${i + 1} Ltd`;
@@ -59,7 +59,7 @@ export class ThrottleMix {
   /** Adds `n` documents of the next kinds in turn; returns them. */
   next(n: number): ThrottleDoc[] {
     const out: ThrottleDoc[] = [];
-    for (let i = 0; i < n; i++) out.push(this.one(MIX_KINDS[this.#turn++ % MIX_KINDS.length]!));
+    for (let i = 0; i < n; i++) out.push(this.one(this.kinds[this.#turn++ % this.kinds.length]!));
     return out;
   }
 
@@ -121,6 +121,11 @@ export class ThrottleMix {
   private takePushed(): ThrottleDoc | undefined {
     const i = this.side.withStore((s) => this.#free.findIndex((d) => s.links.find(this.side.memberId, 'smart_invoice', d.b24Id)?.xeroStatus === 'DRAFT'));
     return i < 0 ? undefined : this.#free.splice(i, 1)[0];
+  }
+
+  /** From now on, only these kinds take turns (e.g. payments on the invoices this mix pushed before). */
+  only(...kinds: MixKind[]): void {
+    this.kinds = kinds;
   }
 
   count(kind: MixKind): number {
