@@ -46,7 +46,7 @@ async function cardHeader(w: DemoWorld, type: DocType, id: string): Promise<Head
   };
 }
 
-/** The Xero numbers a log line names, by the connector's own wording (push-document.ts, pull-statuses.ts). */
+/** The Xero numbers a log line names, by the connector's own wording (push/messages.ts, pull-statuses.ts). */
 function xeroNumbersIn(a: Activity): string[] {
   const found = [
     /sent to Xero as draft (\S+)\.$/.exec(a.message)?.[1],

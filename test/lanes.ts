@@ -28,6 +28,9 @@ export const LANES = {
     'test/operate/backup-restore.test.ts',
     // npm start's build-then-run as processes: missing, stale and fresh builds, two starts at once, symlinked installs.
     'test/operate/build.test.ts',
+    // The throttle mix: every kind of work at 5 documents a second for half a minute against Bitrix24's bucket; its
+    // settling bound is about the connector's pace, so it runs beside no other in-process suite.
+    'test/faults/throttle-mix.test.ts',
   ],
   browser: ['test/browser/'],
 } as const;

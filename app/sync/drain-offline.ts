@@ -38,7 +38,7 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
         let needsSweep = false;
         for (const rec of events) {
           const event = asEvent(memberId, rec);
-          // The same rule as online events (intake.ts, push-document.ts), without the cap: Bitrix24 itself wrote these.
+          // The same rule as online events (intake.ts, push/load.ts), without the cap: Bitrix24 itself wrote these.
           if (event && documentOf(event)) intakeEvent(deps.store, memberId, event, { metrics: deps.metrics });
           else if (/^ONCRM(DYNAMICITEM|INVOICE)/.test(rec.EVENT_NAME)) needsSweep = true;
         }

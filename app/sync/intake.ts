@@ -93,7 +93,7 @@ export function isKnownDocument(store: Store, memberId: string, doc: Pick<EventD
 /**
  * Stores the job an event asks for; returns false when the event needs no work. An event is a hint: a linked document
  * (or company, contact) is looked at; an unlinked one only while the portal's new documents of this minute stay under
- * the cap, and its push drops it unless Bitrix24 says it was created or changed after the install (push-document.ts).
+ * the cap, and its push drops it unless Bitrix24 says it was created or changed after the install (push/load.ts).
  * Everything else is dropped here, counted (event-drops.ts), and leaves no job row.
  */
 export function intakeEvent(store: Store, memberId: string, event: B24Event, opts: IntakeOptions = {}): boolean {
