@@ -2,8 +2,8 @@
 // The lanes and what goes in each are in test/lanes.ts (docs/development.md#test-lanes). Each lane is `node --test`
 // over its files: the fast lane several files at once (TEST_CONCURRENCY, default 4: its files wait on sockets part of
 // the time, so 4 keep 2 cores busy), the process and browser lanes one file at a time. `all` (npm test, what CI
-// runs) runs every lane and fails when any fails: the process lane, which mostly waits for its processes, beside the
-// other two from the start (its output is printed when it ends), and the fast lane, then the browser lane, in front.
+// runs) runs every lane and fails when any fails: the fast lane first, alone, then the process lane (its output
+// printed when it ends) beside the browser lane.
 // At the end one line per lane gives its wall time and counts, and one line counts every test run
 // ("tests: N passed, N failed, N skipped").
 import { spawn } from 'node:child_process';
@@ -105,8 +105,10 @@ async function main(): Promise<void> {
   }
   const results: LaneResult[] = [];
   if (which === 'all') {
-    const beside = runLane('process', lanes.process, true);
+    // The fast lane keeps both cores busy on its own; the process lane's timing-bound campaigns (kills mid-batch, the
+    // throttle mix) run beside the lighter browser lane only.
     results.push(await runLane('fast', lanes.fast));
+    const beside = runLane('process', lanes.process, true);
     results.push(await runLane('browser', lanes.browser));
     results.push(await beside);
   } else {
