@@ -1,7 +1,7 @@
 // `npm test` and its lanes: `tsx scripts/test.ts [all|fast|process|browser] [--list]`.
 // The lanes and what goes in each are in test/lanes.ts (docs/development.md#test-lanes). Each lane is `node --test`
-// over its files: the fast lane several files at once (TEST_CONCURRENCY, default 4: its files wait on sockets part of
-// the time, so 4 keep 2 cores busy), the process and browser lanes one file at a time. `all` (npm test, what CI
+// over its files: the fast lane several files at once (TEST_CONCURRENCY, default 3: its files wait on sockets part of
+// the time, so 3 keep 2 cores busy without starving the timing-bound ones), the process and browser lanes one file at a time. `all` (npm test, what CI
 // runs) runs every lane and fails when any fails: the fast lane first, alone, then the process lane (its output
 // printed when it ends) beside the browser lane.
 // At the end one line per lane gives its wall time and counts, and one line counts every test run
@@ -43,7 +43,7 @@ interface LaneResult {
 }
 
 const concurrency: Record<Lane, number> = {
-  fast: Math.max(1, Number(process.env.TEST_CONCURRENCY) || 4),
+  fast: Math.max(1, Number(process.env.TEST_CONCURRENCY) || 3),
   process: 1,
   browser: 1,
 };

@@ -31,6 +31,9 @@ export const LANES = {
     // The throttle mix: every kind of work at 5 documents a second for half a minute against Bitrix24's bucket; its
     // settling bound is about the connector's pace, so it runs beside no other in-process suite.
     'test/faults/throttle-mix.test.ts',
+    // The fault campaigns on Bitrix24's operating limit and Xero's day: waits measured against real time.
+    'test/faults/bitrix-faults.test.ts',
+    'test/faults/xero-faults.test.ts',
   ],
   browser: ['test/browser/'],
 } as const;
