@@ -378,7 +378,9 @@ export class Outbox {
   }
 
   /** A document that stopped for a cause shows in the activity log (and the dashboard's error chart) once per stop. */
-  private noteAttention(job: Job, message: string): void {
+  /** Logs that a job needs attention, once per cause: a retry that meets the same cause again adds no line. */
+  private noteAttention(job: Job, code: string, message: string): void {
+    if (job.attentionSince !== null && job.lastErrorCode === code) return;
     const p = job.payload as { type?: unknown; id?: unknown } | null;
     const subject = p && typeof p.type === 'string' && typeof p.id === 'string' ? `${p.type}:${p.id}` : null;
     this.store.activity.record({ memberId: job.memberId, level: 'error', kind: 'job.attention', subject, message });
@@ -398,14 +400,14 @@ export class Outbox {
         // The database refusing writes is no fault of the job: it never gives up on that.
         if (job.attempts >= this.#opts.maxAttempts && !isStoreFaultCode(outcome.code)) {
           jobs.needsAttention(job.id, { code: outcome.code, message: `${outcome.message} (gave up after ${job.attempts} attempts; retry by hand once the cause is fixed)` });
-          this.noteAttention(job, outcome.message);
+          this.noteAttention(job, outcome.code, outcome.message);
         } else {
           jobs.retryLater(job.id, clock.now() + (outcome.delayMs ?? backoffDelay(job.attempts, this.#opts.backoffMs)), outcome);
         }
         break;
       case 'attention':
         jobs.needsAttention(job.id, outcome);
-        this.noteAttention(job, outcome.message);
+        this.noteAttention(job, outcome.code, outcome.message);
         break;
       case 'paused':
         jobs.pauseOne(job.id, outcome.message);
