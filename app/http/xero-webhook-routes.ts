@@ -7,6 +7,7 @@ import { clock } from '../clock.js';
 import express, { Router } from 'express';
 import type { Services } from '../services.js';
 import { BODY_LIMIT } from './limits.js';
+import { askStatusRead } from '../sync/status-reads.js';
 import { validXeroSignature, webhookPayloadSchema } from '../xero/webhooks.js';
 
 export function xeroWebhookRoutes(services: Services): Router {
@@ -47,12 +48,7 @@ export function xeroWebhookRoutes(services: Services): Router {
         }
         if (e.eventCategory !== 'INVOICE') continue;
         for (const c of active.filter((x) => x.tenantId === e.tenantId)) {
-          store.jobs.enqueue({
-            memberId: c.memberId,
-            kind: 'xero-webhook',
-            key: `xero-webhook:${c.id}:${e.resourceId}`,
-            payload: { connectionId: c.id, invoiceId: e.resourceId, eventType: e.eventType, at: e.eventDateUtc ?? null },
-          });
+          askStatusRead(store, { memberId: c.memberId, connectionId: c.id, invoiceId: e.resourceId, eventType: e.eventType, at: e.eventDateUtc ?? null });
           stored += 1;
         }
       }

@@ -91,7 +91,11 @@ describe('sustained throttling settles for every kind of work', () => {
       const t0 = Date.parse(env.b24.callLog[0]!.at);
       process.stdout.write(`# timeline ${connectorRequests(env.b24.callLog).map((c) => `${Math.round((Date.parse(c.at) - t0) / 1000)}:${c.status}`).join(' ')}\n`);
     }
-    assert.deepEqual(notLanded(side, mix.docs), Object.fromEntries(MIX_KINDS.map((k) => [k, []])));
+    const missing = notLanded(side, mix.docs);
+    // What the connector logged about each document that did not land, so that a failure says why.
+    const trail = mix.docs.filter((d) => MIX_KINDS.some((k) => missing[k].some((m) => m.startsWith(d.number) || m.startsWith(d.b24Id))))
+      .map((d) => `${d.kind} ${d.number}: ${env.c.store.activity.list({ memberId: env.memberId, subject: `${d.b24Type}:${d.b24Id}`, limit: 20 }).map((a) => `[${a.kind}] ${a.message}`).join(' | ')}`);
+    assert.deepEqual(missing, Object.fromEntries(MIX_KINDS.map((k) => [k, []])), trail.join('\n'));
     assert.ok(settledAt && settledAt - lastEvent <= SETTLE_BOUND_MS, `settled ${settledAt ? settledAt - lastEvent : 'never'} ms after the last event`);
     assert.ok(MIX_KINDS.every((k) => mix.count(k) > 0), 'every kind of work ran');
     assert.ok(stats.refused > 0 || stats.otherAppsTaken > 0, 'the bucket was in play');

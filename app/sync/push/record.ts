@@ -8,6 +8,7 @@ import { Decimal } from '../../domain/money.js';
 import type { Link, LinkFigures } from '../../store/links.js';
 import type { ContactLink } from '../../xero/contacts.js';
 import { saveContactLinks } from '../customer-links.js';
+import { askStatusRead } from '../status-reads.js';
 import type { XeroDocumentState } from '../../xero/documents.js';
 import type { SalesDocument } from '../../domain/document.js';
 import type { XeroAction } from '../document-kind.js';
@@ -30,27 +31,46 @@ export function linked(round: AnyRound, doc: SalesDocument, hash: string, state:
   store.transaction(() => {
     const previous = store.links.find(memberId, doc.type, doc.id);
     store.links.clearSent(memberId, doc.type, doc.id);
+    // A document healed after a lost answer may have moved on in Xero meanwhile (approved, paid): that change is the
+    // status pull's to carry into Bitrix24, so the link does not record it as applied (statusOwedByPull).
+    const owed = statusOwedByPull(round, state);
     const saved = store.links.save({
       memberId, connectionId: connection.id, b24Type: doc.type, b24Id: doc.id, xeroType: round.kind.xeroType, xeroId: state.id,
-      xeroNumber: state.number, contentHash: hash, xeroStatus: state.status,
+      xeroNumber: state.number, contentHash: hash, xeroStatus: owed ? (previous?.xeroStatus ?? null) : state.status,
       xeroUpdatedAt: state.updatedDateUTC ? state.updatedDateUTC.getTime() : null, b24StageId: doc.stageId,
     });
     store.links.setNote(saved.id, note);
-    store.links.setFigures(saved.id, figuresOf(state));
+    if (owed) askStatusRead(store, { memberId, connectionId: connection.id, invoiceId: state.id });
+    else store.links.setFigures(saved.id, figuresOf(state));
     say(round, previous ? round.say.updated(doc, state) : round.say.created(doc, state), doc);
     const xeroTotal = Decimal.of(state.total);
     if (xeroTotal.sub(doc.total).abs().cmp('0.01') > 0) say(round, round.say.totalMismatch(doc, xeroTotal), doc);
   });
 }
 
-/** A linked document Xero no longer lets us edit: its content and status recorded as seen, the card says why. */
+/**
+ * A linked document Xero no longer lets us edit: its content recorded as seen, the card says why. Its new Xero status
+ * is left to the status pull (asked for here), which moves the stage, comments the payment and fires the trigger: were
+ * the link to record the status, the pull would find nothing changed and owe them forever.
+ */
 export function notEditable(round: AnyRound, doc: SalesDocument, link: Link, hash: string, state: XeroDocumentState): void {
   const { store } = round;
   store.transaction(() => {
-    store.links.save({ ...link, connectionId: round.connection.id, contentHash: hash, xeroStatus: state.status });
-    store.links.setFigures(link.id, figuresOf(state));
+    const owed = statusOwedByPull(round, state);
+    store.links.save({ ...link, connectionId: round.connection.id, contentHash: hash, xeroStatus: owed ? link.xeroStatus : state.status });
+    if (owed) askStatusRead(store, { memberId: round.memberId, connectionId: round.connection.id, invoiceId: state.id });
+    else store.links.setFigures(link.id, figuresOf(state));
     say(round, round.say.notEditable(doc, state.status), doc);
   });
+}
+
+/**
+ * True when Xero's status in `state` is one the status pull still has to carry into Bitrix24: an invoice past the
+ * statuses the push may edit, whose stage, payment comment and trigger follow from it. (A quote's pull writes only its
+ * status field, which the push's write-back writes too.)
+ */
+function statusOwedByPull(round: AnyRound, state: XeroDocumentState): boolean {
+  return round.kind.xeroType === 'invoice' && !round.kind.editable.has(state.status);
 }
 
 /** The Xero status a linked document has now, with the line that says why (none when Xero changed it itself). */
