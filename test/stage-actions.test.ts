@@ -34,6 +34,26 @@ describe('Bitrix24 stage changes reach Xero', () => {
     assert.match(env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` })[0].message, /approved in Xero because it was moved to "Sent"/);
   });
 
+  it('when four drafts are moved to the approve stage at once and Xero refuses one, then one approval request carries them all, three are approved and the refused one says why on its own', async () => {
+    const ids = ['STG-B1', 'STG-B2', 'STG-B3'].map((n) => newInvoice(env, n));
+    // Without a due date Xero refuses to approve (docs/reference/xero.md#invoices).
+    const user = env.b24.actAs(2);
+    const companyId = Number(user.createCompany({ title: 'STG-B4 Customer Ltd' }).id);
+    const undated = Number(user.createSmartInvoice({ title: 'STG-B4', accountNumber: 'STG-B4', companyId, currencyId: 'NZD' }).id);
+    user.setProductRows(SMART_INVOICE, undated, [{ productName: 'Work', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
+    await env.settle();
+    assert.ok(!xeroOf(env, 'STG-B4').DueDate, 'the fourth has no due date in Xero');
+    const mark = env.xero.requestLog.length;
+    for (const id of [...ids, undated]) env.b24.actAs(2).moveStage(SMART_INVOICE, id, 'DT31_2:S');
+    await env.settle();
+    assert.deepEqual(['STG-B1', 'STG-B2', 'STG-B3', 'STG-B4'].map((n) => xeroOf(env, n).Status), ['AUTHORISED', 'AUTHORISED', 'AUTHORISED', 'DRAFT']);
+    const approvals = env.xero.requestLog.slice(mark).filter((r) => r.method === 'POST' && /^POST \/Invoices/.test(r.endpoint));
+    assert.equal(approvals.length, 1, `one request for the four approvals: ${approvals.map((r) => r.endpoint).join(', ')}`);
+    const lines = env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${undated}` });
+    assert.match(lines.find((a) => a.kind === 'invoice.stage_refused')?.message ?? '', /Due Date must be specified/);
+    for (const id of ids) assert.match(env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` })[0]!.message, /approved in Xero because it was moved to "Sent"/);
+  });
+
   it('when a draft is moved to a failure stage, then the Xero draft is deleted; an approved unpaid one is voided', async () => {
     const draft = newInvoice(env, 'STG-2');
     const approved = newInvoice(env, 'STG-3');

@@ -8,10 +8,10 @@
  */
 import { Invoice, type Currency } from 'xero-node';
 import { AppError } from '../errors.js';
-import { XeroApiError } from './errors.js';
+import { validationMessages, XeroApiError } from './errors.js';
 import type { XeroGateway } from './gateway.js';
 import {
-  chunked, elementResult, IDS_PER_LOOKUP, pushInBatches, refusal, REFERENCES_PER_LOOKUP, stateOf, whereLiteral,
+  batchIdempotencyKey, chunked, elementResult, IDS_PER_LOOKUP, pushInBatches, refusal, REFERENCES_PER_LOOKUP, stateOf, whereLiteral,
   type PushItem, type PushResult, type XeroDocumentState,
 } from './documents.js';
 
@@ -99,18 +99,66 @@ export async function deleteOrVoidInvoice(gateway: XeroGateway, tenantId: string
 }
 
 /**
- * Approves a draft or submitted invoice (AUTHORISED). Xero's refusal (e.g. no due date, an archived account) becomes a
- * permanent `SYNC.CANNOT_APPROVE_INVOICE` with Xero's own words.
+ * Approves a draft or submitted invoice (AUTHORISED). The approvals asked in one turn of the event loop on one
+ * organisation go out together, one `POST /Invoices` per ≤ 50 (a stage move of many invoices costs one call, not one
+ * each): each element names its invoice and the status only, and answers for itself. Xero's refusal of one (e.g. no due
+ * date, an archived account) becomes a permanent `SYNC.CANNOT_APPROVE_INVOICE` with Xero's own words for that invoice.
  */
-export async function approveInvoice(gateway: XeroGateway, tenantId: string, invoiceId: string): Promise<{ status: string }> {
-  try {
-    const answer = await gateway.call('approving an invoice', (s) =>
-      // https://developer.xero.com/documentation/api/accounting/invoices#post-invoices (update status)
-      s.xero.accountingApi.updateInvoice(s.tenantId, invoiceId, { invoices: [{ status: Invoice.StatusEnum.AUTHORISED }] }, 4, `status:${invoiceId}:AUTHORISED`),
-    );
-    return { status: String(answer.invoices?.[0]?.status ?? 'AUTHORISED') };
-  } catch (err) {
-    refusal(err, 'SYNC.CANNOT_APPROVE_INVOICE', 'approve the invoice');
+export function approveInvoice(gateway: XeroGateway, _tenantId: string, invoiceId: string): Promise<{ status: string }> {
+  let waiting = approvals.get(gateway);
+  if (!waiting) {
+    const batch = new Map<string, Waiter[]>();
+    waiting = batch;
+    approvals.set(gateway, batch);
+    setImmediate(() => {
+      approvals.delete(gateway);
+      void approveTogether(gateway, batch);
+    });
+  }
+  const batch = waiting;
+  return new Promise((resolve, reject) => batch.set(invoiceId, [...(batch.get(invoiceId) ?? []), { resolve, reject }]));
+}
+
+interface Waiter {
+  resolve: (v: { status: string }) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Approvals not sent yet, per organisation's gateway. */
+const approvals = new WeakMap<XeroGateway, Map<string, Waiter[]>>();
+
+async function approveTogether(gateway: XeroGateway, batch: Map<string, Waiter[]>): Promise<void> {
+  for (const ids of chunked([...batch.keys()], 50)) {
+    const settle = (id: string, outcome: { status: string } | Error) => {
+      for (const w of batch.get(id) ?? []) outcome instanceof Error ? w.reject(outcome) : w.resolve(outcome);
+    };
+    try {
+      const answer = await gateway.call(`approving ${ids.length} invoice(s)`, (s) =>
+        // https://developer.xero.com/documentation/api/accounting/invoices#post-invoices (update one or more; status
+        // only: docs/reference/xero.md#invoices)
+        s.xero.accountingApi.updateOrCreateInvoices(
+          s.tenantId, { invoices: ids.map((id) => ({ invoiceID: id, status: Invoice.StatusEnum.AUTHORISED })) }, false, 4,
+          batchIdempotencyKey('approve', [...ids].sort()),
+        ),
+      );
+      const els = answer.invoices ?? [];
+      ids.forEach((id, i) => {
+        const el = els.find((e) => e.invoiceID?.toLowerCase() === id.toLowerCase()) ?? els[i];
+        // No element for it: not a refusal, so the round fails and the move is tried again.
+        if (!el) return settle(id, new Error('Xero did not answer for this approval; it will be asked again.'));
+        const messages = validationMessages([el]);
+        if (el.hasErrors || messages.length) return settle(id, new AppError('SYNC.CANNOT_APPROVE_INVOICE', `Xero refused to approve the invoice: ${messages.join(' ') || 'no reason given'}`, 409));
+        settle(id, { status: String(el.status ?? 'AUTHORISED') });
+      });
+    } catch (err) {
+      let reason: unknown = err;
+      try {
+        refusal(err, 'SYNC.CANNOT_APPROVE_INVOICE', 'approve the invoice');
+      } catch (e) {
+        reason = e;
+      }
+      for (const id of ids) settle(id, reason as Error);
+    }
   }
 }
 

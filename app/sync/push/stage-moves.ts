@@ -16,21 +16,31 @@ export async function applyStageMoves<P>(round: Round<P>, candidates: Candidate[
   if (moves.length === 0) return [];
   const pipelines = await round.pipelines.of(round.client, round.memberId, moves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
   const changed: Written[] = [];
-  for (const { doc, link } of moves) {
+  // All asked at once: the kind's Xero calls of one round go out together (approvals share one request, xero/invoices.ts).
+  const asked = moves.map(({ doc, link }) => {
     const pipeline = pipelines.get(pipelineEntityId(doc.type, doc.categoryId));
     const state = xeroState.get(link!.xeroId.toLowerCase());
     const status = state?.status ?? link!.xeroStatus ?? 'DRAFT';
-    try {
-      const action = await round.kind.stageAction(round.gateway, round.tenantId, { doc, link: link!, pipeline, stage: pipeline?.stages.find((x) => x.id === doc.stageId), status }, round.settings);
+    return round.kind.stageAction(round.gateway, round.tenantId, { doc, link: link!, pipeline, stage: pipeline?.stages.find((x) => x.id === doc.stageId), status }, round.settings);
+  });
+  const answers = await Promise.allSettled(asked);
+  let failure: unknown;
+  moves.forEach(({ doc, link }, i) => {
+    const answer = answers[i]!;
+    if (answer.status === 'rejected') {
+      // What Xero refused is said and not retried; any other failure fails the round once the rest is recorded.
+      if (!isRefusal(answer.reason)) return void (failure ??= answer.reason);
+      record.stageMove(round, doc, link!, { refused: answer.reason.message });
+    } else {
+      const action = answer.value;
+      const state = xeroState.get(link!.xeroId.toLowerCase());
       record.stageMove(round, doc, link!, { action });
       if (action && state) changed.push({ doc, state: { ...state, status: action.status } });
       if (action) round.settle(keyOf(doc), { kind: 'done' });
-    } catch (err) {
-      if (!isRefusal(err)) throw err;
-      record.stageMove(round, doc, link!, { refused: err.message });
     }
     round.settleDone(keyOf(doc));
-  }
+  });
+  if (failure !== undefined) throw failure;
   return changed;
 }
 
