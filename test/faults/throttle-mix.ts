@@ -88,7 +88,7 @@ export class ThrottleMix {
     }
     if (kind === 'contact') {
       // Only customers already in Xero have their edits synced: the company of an invoice pushed earlier.
-      const linked = this.#companies.find((c) => this.side.withStore((s) => s.links.find(this.side.memberId, 'company', String(c.id))?.xeroType === 'contact'));
+      const linked = this.side.withStore((s) => this.#companies.find((c) => s.links.find(this.side.memberId, 'company', String(c.id))?.xeroType === 'contact'));
       if (!linked) return this.one('smart');
       const title = `${linked.title} (${number})`;
       user.updateItem(COMPANY, linked.id, { title });
