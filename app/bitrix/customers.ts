@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { limitOf, type BatchCalls, type PortalClient } from './portal-client.js';
+import { ENTITY_TYPE } from './entity-types.js';
 
 /** ORIGINATOR_ID of records the connector imported from Xero; ORIGIN_ID then holds the Xero key. */
 export const XERO_ORIGINATOR = 'xero';
@@ -101,7 +102,7 @@ export function createCommands(k: string, kind: 'company' | 'contact', fields: C
   if (!written.rq) {
     // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-add.html
     out[`${k}_rq`] = ['crm.requisite.add', { fields: {
-      ENTITY_TYPE_ID: ownerType(kind), ENTITY_ID: owner, PRESET_ID: ORGANIZATION_PRESET_ID, NAME: requisite.name,
+      ENTITY_TYPE_ID: ENTITY_TYPE[kind], ENTITY_ID: owner, PRESET_ID: ORGANIZATION_PRESET_ID, NAME: requisite.name,
       ...(kind === 'company' ? { RQ_COMPANY_NAME: requisite.name } : {}), ...(requisite.taxNumber ? { RQ_VAT_ID: requisite.taxNumber } : {}),
     } }];
   }
@@ -110,16 +111,13 @@ export function createCommands(k: string, kind: 'company' | 'contact', fields: C
     if (written[`a${a.typeId}`]) continue;
     // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-add.html
     out[`${k}_a${a.typeId}`] = ['crm.address.add', { fields: {
-      TYPE_ID: a.typeId, ENTITY_TYPE_ID: REQUISITE_TYPE, ENTITY_ID: rq, ADDRESS_1: a.line1, ADDRESS_2: a.line2, CITY: a.city,
+      TYPE_ID: a.typeId, ENTITY_TYPE_ID: ENTITY_TYPE.requisite, ENTITY_ID: rq, ADDRESS_1: a.line1, ADDRESS_2: a.line2, CITY: a.city,
       REGION: a.region, PROVINCE: a.region, POSTAL_CODE: a.postalCode, COUNTRY: a.country,
     } }];
   }
   return out;
 }
 
-/** CRM owner type ids (crm.enum.ownertype): 3 contact, 4 company, 8 requisite. */
-const ownerType = (kind: 'company' | 'contact') => (kind === 'company' ? 4 : 3);
-const REQUISITE_TYPE = 8;
 
 /** The requisite each of these companies or contacts holds (its first, by ID): owner id → requisite id. */
 export async function findRequisites(client: PortalClient, kind: 'company' | 'contact', ownerIds: string[]): Promise<Map<string, string>> {
@@ -127,7 +125,7 @@ export async function findRequisites(client: PortalClient, kind: 'company' | 'co
   for (let i = 0; i < ownerIds.length; i += 50) {
     // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-list.html ("@" = IN)
     const rows = await client.list<{ ID: string | number; ENTITY_ID: string | number }>(
-      'crm.requisite.list', { filter: { ENTITY_TYPE_ID: ownerType(kind), '@ENTITY_ID': ownerIds.slice(i, i + 50) }, select: ['ID', 'ENTITY_ID'] }, { idKey: 'ID' },
+      'crm.requisite.list', { filter: { ENTITY_TYPE_ID: ENTITY_TYPE[kind], '@ENTITY_ID': ownerIds.slice(i, i + 50) }, select: ['ID', 'ENTITY_ID'] }, { idKey: 'ID' },
     );
     for (const r of rows) if (!out.has(String(r.ENTITY_ID))) out.set(String(r.ENTITY_ID), String(r.ID));
   }
@@ -142,7 +140,7 @@ export async function findAddresses(client: PortalClient, requisiteIds: string[]
     // (their key is type, owner type, owner), so the list is paged by `start` (50 a page, `next`).
     for (let start: number | undefined = 0; start !== undefined;) {
       const page: { result: unknown; next?: number } = await client.callRaw('crm.address.list', {
-        filter: { ENTITY_TYPE_ID: REQUISITE_TYPE, '@ENTITY_ID': requisiteIds.slice(i, i + 50) }, select: ['TYPE_ID', 'ENTITY_ID'], start,
+        filter: { ENTITY_TYPE_ID: ENTITY_TYPE.requisite, '@ENTITY_ID': requisiteIds.slice(i, i + 50) }, select: ['TYPE_ID', 'ENTITY_ID'], start,
       }, { idempotent: true });
       for (const a of (page.result ?? []) as { TYPE_ID: string | number; ENTITY_ID: string | number }[]) {
         const types = out.get(String(a.ENTITY_ID)) ?? new Set<number>();
@@ -180,9 +178,9 @@ export async function readDetails(client: PortalClient, refs: { kind: 'company' 
       // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-get.html
       calls[`g${n}`] = [`crm.${r.kind}.get`, { id: r.id }];
       // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-list.html
-      calls[`r${n}`] = ['crm.requisite.list', { filter: { ENTITY_TYPE_ID: r.kind === 'company' ? 4 : 3, ENTITY_ID: r.id }, select: ['ID', 'RQ_VAT_ID'], order: { ID: 'ASC' } }];
+      calls[`r${n}`] = ['crm.requisite.list', { filter: { ENTITY_TYPE_ID: ENTITY_TYPE[r.kind], ENTITY_ID: r.id }, select: ['ID', 'RQ_VAT_ID'], order: { ID: 'ASC' } }];
       // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-list.html
-      calls[`a${n}`] = ['crm.address.list', { filter: { ENTITY_TYPE_ID: 8, ENTITY_ID: `$result[r${n}][0][ID]` } }];
+      calls[`a${n}`] = ['crm.address.list', { filter: { ENTITY_TYPE_ID: ENTITY_TYPE.requisite, ENTITY_ID: `$result[r${n}][0][ID]` } }];
     });
     const answer = await client.batch(calls);
     // A record not read for the operating time limit waits with its job (not a record deleted).

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { B24Type } from '../store/links.js';
 import { B24_TIMEOUT_MS } from './portal-client.js';
+import { ENTITY_TYPE } from './entity-types.js';
 
 export interface DocumentRef {
   type: B24Type;
@@ -22,12 +23,9 @@ export interface DocumentRef {
 // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-get.html
 function readCommand(doc: DocumentRef): string | null {
   if (!/^\d+$/.test(doc.id)) return null;
-  if (doc.type === 'smart_invoice') return `crm.item.get?entityTypeId=31&id=${doc.id}`;
-  if (doc.type === 'quote') return `crm.item.get?entityTypeId=7&id=${doc.id}`;
-  if (doc.type === 'company') return `crm.item.get?entityTypeId=4&id=${doc.id}`;
-  if (doc.type === 'contact') return `crm.item.get?entityTypeId=3&id=${doc.id}`;
   if (doc.type === 'invoice') return `crm.invoice.get?id=${doc.id}`;
-  return null;
+  if (doc.type === 'product') return null;
+  return `crm.item.get?entityTypeId=${ENTITY_TYPE[doc.type]}&id=${doc.id}`;
 }
 
 export const documentKey = (doc: DocumentRef) => `${doc.type}:${doc.id}`;

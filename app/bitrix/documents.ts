@@ -8,8 +8,8 @@ import { Decimal } from '../domain/money.js';
 import type { DocumentCustomer, DocumentLine, DocumentType, SalesDocument } from '../domain/document.js';
 import type { ListLabels } from './list-labels.js';
 import { limitOf, type BatchCalls, type BatchOutcome, type PortalClient } from './portal-client.js';
+import { ENTITY_TYPE } from './entity-types.js';
 
-export const ENTITY_TYPE = { smart_invoice: 31, quote: 7, company: 4, contact: 3 } as const;
 /** Product-row owner types (docs/reference/bitrix24.md#crm-object-types). */
 const OWNER_TYPE = { smart_invoice: 'SI', quote: 'Q' } as const;
 

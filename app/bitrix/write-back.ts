@@ -4,7 +4,7 @@
  */
 import type { SalesDocument } from '../domain/document.js';
 import type { XeroDocumentState } from '../xero/documents.js';
-import { ENTITY_TYPE } from './documents.js';
+import { ENTITY_TYPE } from './entity-types.js';
 import { AUTH_CONNECTOR } from './portal-setup.js';
 import { limitOf, type BatchCalls, type PortalClient } from './portal-client.js';
 

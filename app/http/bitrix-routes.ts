@@ -11,6 +11,7 @@ import { badRequest, forbidden } from '../errors.js';
 import type { Services } from '../services.js';
 import { parseEvent, verifyEvent } from '../bitrix/request-auth.js';
 import { ReplayGuard } from '../bitrix/replay-guard.js';
+import { uninstallCleansData } from '../bitrix/events.js';
 import { intakeEvent, isLikelyEcho } from '../sync/intake.js';
 import { portalNow } from '../sync/install-time.js';
 import type { InstallClaim } from '../sync/install-portal.js';
@@ -125,8 +126,7 @@ export function bitrixRoutes(services: Services): Router {
       if (verdict !== 'fresh') return ignore(verdict);
       if (event.event === 'ONAPPUNINSTALL') {
         replays.remember(event, at);
-        const clean = String((event.data as { CLEAN?: unknown }).CLEAN ?? '0') === '1';
-        if ((await installPortal.uninstallIfConfirmed(portal.memberId, clean)) === 'unconfirmed') services.outbox.wake();
+        if ((await installPortal.uninstallIfConfirmed(portal.memberId, uninstallCleansData(event))) === 'unconfirmed') services.outbox.wake();
       } else {
         // Stored before the answer: a refused write (locked, disk full) answers 503 and is not remembered as taken.
         const echo = isLikelyEcho(store, portal.memberId, event);

@@ -4,6 +4,7 @@
  */
 import { clock } from '../clock.js';
 import type { B24Event } from '../bitrix/request-auth.js';
+import { customerHintOf, documentHintOf, type DocumentHint } from '../bitrix/events.js';
 import type { Store } from '../store/index.js';
 import type { B24Type, Link } from '../store/links.js';
 import type { Metrics } from '../metrics.js';
@@ -11,41 +12,8 @@ import { noteDropped, type DropReason } from './event-drops.js';
 import { portalSettings } from './settings.js';
 import { PUSH_CONTACT_JOB, pushContactKey } from './sync-contacts.js';
 
-/** The documents the connector syncs; other dynamic types (smart processes) are ignored. */
-const SMART_INVOICE_ENTITY_TYPE_ID = '31';
-
-export interface EventDocument {
-  type: B24Type;
-  id: string;
-  deleted: boolean;
-}
-
-/** Which document an event is about, or undefined when it is not one the connector syncs. */
-export function documentOf(event: B24Event): EventDocument | undefined {
-  const fields = (event.data as { FIELDS?: Record<string, unknown> }).FIELDS ?? {};
-  const id = String(fields.ID ?? '');
-  if (!/^\d+$/.test(id)) return undefined;
-  const name = event.event;
-  if (name.startsWith('ONCRMDYNAMICITEM')) {
-    if (String(fields.ENTITY_TYPE_ID ?? '') !== SMART_INVOICE_ENTITY_TYPE_ID) return undefined;
-    return { type: 'smart_invoice', id, deleted: name === 'ONCRMDYNAMICITEMDELETE' };
-  }
-  if (name.startsWith('ONCRMINVOICE')) return { type: 'invoice', id, deleted: name === 'ONCRMINVOICEDELETE' };
-  if (name.startsWith('ONCRMQUOTE')) return { type: 'quote', id, deleted: name === 'ONCRMQUOTEDELETE' };
-  return undefined;
-}
-
-/** The company or contact a change event is about (kept in step with its Xero contact when linked). */
-export function customerOf(event: B24Event): { type: 'company' | 'contact'; id: string } | undefined {
-  const id = String(((event.data as { FIELDS?: Record<string, unknown> }).FIELDS ?? {}).ID ?? '');
-  if (!/^\d+$/.test(id)) return undefined;
-  if (event.event === 'ONCRMCOMPANYUPDATE') return { type: 'company', id };
-  if (event.event === 'ONCRMCONTACTUPDATE') return { type: 'contact', id };
-  return undefined;
-}
-
 /** The outbox key of a document's push job. */
-export function pushJobKey(memberId: string, doc: Pick<EventDocument, 'type' | 'id'>): string {
+export function pushJobKey(memberId: string, doc: Pick<DocumentHint, 'type' | 'id'>): string {
   return `push:${memberId}:${doc.type}:${doc.id}`;
 }
 
@@ -62,7 +30,7 @@ const ECHO_LIKELY_MS = 60_000;
  * last minute). It is still worked (events are hints), but it does not count as new work arriving for batch filling.
  */
 export function isLikelyEcho(store: Store, memberId: string, event: B24Event, now = clock.now()): boolean {
-  const doc = documentOf(event);
+  const doc = documentHintOf(event);
   if (!doc || doc.deleted || !/UPDATE$/.test(event.event)) return false;
   const link = store.links.find(memberId, doc.type, doc.id);
   return Boolean(link && now - link.lastSyncedAt < ECHO_LIKELY_MS);
@@ -86,7 +54,7 @@ export function isSyncedCustomer(link: Link | undefined): boolean {
 }
 
 /** A document the connector has in Xero, or sent there without a recorded answer (heal-lost.ts finds it). */
-export function isKnownDocument(store: Store, memberId: string, doc: Pick<EventDocument, 'type' | 'id'>): boolean {
+export function isKnownDocument(store: Store, memberId: string, doc: Pick<DocumentHint, 'type' | 'id'>): boolean {
   return Boolean(store.links.find(memberId, doc.type, doc.id)) || store.links.wasSent(memberId, doc.type, doc.id);
 }
 
@@ -105,13 +73,13 @@ export function intakeEvent(store: Store, memberId: string, event: B24Event, opt
     store.jobs.enqueue({ memberId, kind: 'drain-offline', key: `drain-offline:${memberId}`, payload: {} });
     return true;
   }
-  const customer = customerOf(event);
+  const customer = customerHintOf(event);
   if (customer) {
     if (!isSyncedCustomer(store.links.find(memberId, customer.type, customer.id))) return drop('not_linked');
     store.jobs.enqueue({ memberId, kind: PUSH_CONTACT_JOB, key: pushContactKey(memberId, customer.type, customer.id), payload: customer });
     return true;
   }
-  const doc = documentOf(event);
+  const doc = documentHintOf(event);
   if (!doc || (doc.type === 'quote' && !portalSettings(store, memberId).quoteSync)) return false;
   const key = pushJobKey(memberId, doc);
   // A job already waiting for the document takes the event in (no new key); otherwise an unknown document is new work.
