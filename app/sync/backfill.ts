@@ -12,6 +12,7 @@ import { AppError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
 import { keyOf, readDocuments, type DocumentRef } from '../bitrix/documents.js';
+import { allDocumentIds } from '../bitrix/document-ids.js';
 import { toXeroInvoice } from '../xero/invoice-mapper.js';
 import { pushJobKey } from './intake.js';
 import { salesMapping } from './mapping.js';
@@ -157,17 +158,15 @@ export function backfillProgress(store: Store, memberId: string): BackfillProgre
 /** Every smart invoice (all pipelines) and classic invoice of the portal, ids only (keyset paging). */
 async function listInvoices(deps: BackfillDeps, memberId: string): Promise<DocumentRef[]> {
   const client = deps.portals.for(memberId);
-  // https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-list.html
-  const smart = await client.list<{ id: number | string }>('crm.item.list', { entityTypeId: 31, select: ['id'], order: { id: 'ASC' } }, { idKey: 'id', resultKey: 'items' });
-  let classic: { ID: number | string }[] = [];
+  const smart = await allDocumentIds(client, 'smart_invoice');
+  let classic: string[] = [];
   try {
-    // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-list.html
-    classic = await client.list<{ ID: number | string }>('crm.invoice.list', { select: ['ID'], order: { ID: 'ASC' } }, { idKey: 'ID' });
+    classic = await allDocumentIds(client, 'invoice');
   } catch {
     // Classic invoices are switched off on newer portals.
   }
   return [
-    ...smart.map((i) => ({ type: 'smart_invoice' as const, id: String(i.id) })),
-    ...classic.map((i) => ({ type: 'invoice' as const, id: String(i.ID) })),
+    ...smart.map((id) => ({ type: 'smart_invoice' as const, id })),
+    ...classic.map((id) => ({ type: 'invoice' as const, id })),
   ];
 }

@@ -11,6 +11,7 @@
 import { clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { PortalClient } from '../bitrix/portal-client.js';
+import { readServerTime } from '../bitrix/server-time.js';
 import type { Store } from '../store/index.js';
 import type { Portal } from '../store/portals.js';
 
@@ -31,11 +32,7 @@ export async function readPortalClock(deps: { store: Store; logger: Logger }, cl
   if (!portal) return;
   try {
     const before = clock.now();
-    // https://apidocs.bitrix24.com/api-reference/common/system/server-time.html ("Use the method to calculate the
-    // clock offset between your server and Bitrix24"); a read, retried once on a network error (PortalClient).
-    const answer = await client.call<string>('server.time', {}, { idempotent: true });
-    const portalNow = Date.parse(String(answer));
-    if (!Number.isFinite(portalNow)) throw new Error(`server.time answered ${JSON.stringify(answer)}`);
+    const portalNow = await readServerTime(client);
     const offset = portalNow - Math.round((before + clock.now()) / 2);
     deps.store.portals.setB24ClockOffset(memberId, offset);
     if (portal.b24InstalledAt === null) deps.store.portals.keepB24InstalledAt(memberId, portal.installedAt + offset);

@@ -9,6 +9,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
+import { activeVatRates } from '../bitrix/vat-rates.js';
 import type { XeroGateways } from '../xero/gateway.js';
 import { readOrgData, type OrgData } from '../xero/organisation.js';
 import type { JobHandler } from './outbox.js';
@@ -121,10 +122,8 @@ export class OrgDataCache {
 
   /** The portal's VAT list (one call; a portal has a handful of rates). */
   private async portalVatKeys(memberId: string): Promise<VatKey[]> {
-    const client = this.deps.portals.for(memberId);
-    // https://apidocs.bitrix24.com/api-reference/catalog/vat/catalog-vat-list.html
-    const answer = await client.call<{ vats?: { rate: number | string | null; active?: string }[] }>('catalog.vat.list', { select: ['id', 'rate', 'active'] }, { idempotent: true });
-    return [...new Set((answer.vats ?? []).filter((v) => v.active !== 'N').map((v) => vatKeyOf(v.rate)))];
+    const rates = await activeVatRates(this.deps.portals.for(memberId));
+    return [...new Set(rates.map((r) => vatKeyOf(r)))];
   }
 }
 

@@ -8,6 +8,7 @@ import { clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { PortalClients } from '../bitrix/portal-client.js';
+import { customerIdsChangedSince, documentIdsChangedSince } from '../bitrix/document-ids.js';
 import { isSyncedCustomer, pushJobKey, pushJobKind, STICKY_PUSH_FIELDS } from './intake.js';
 import { portalSettings } from './settings.js';
 import { installedSince } from './install-time.js';
@@ -28,28 +29,11 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
   // The first sweep starts at the install (Bitrix24's clock, install-time.ts): older documents are the backfill's.
   const since = (name: string) => new Date(Number(store.watermarks.get(scope, name) ?? installedSince(portal)) - OVERLAP_MS).toISOString();
 
-  // https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-list.html
-  const smart = await client.list<{ id: number | string }>(
-    'crm.item.list',
-    { entityTypeId: 31, filter: { '>updatedTime': since('b24.smart_invoices') }, select: ['id', 'updatedTime'], order: { id: 'ASC' } },
-    { idKey: 'id', resultKey: 'items' },
-  );
-  // https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-list.html (quotes: entityTypeId 7)
-  const quotes = portalSettings(store, memberId).quoteSync
-    ? await client.list<{ id: number | string }>(
-      'crm.item.list',
-      { entityTypeId: 7, filter: { '>updatedTime': since('b24.quotes') }, select: ['id', 'updatedTime'], order: { id: 'ASC' } },
-      { idKey: 'id', resultKey: 'items' },
-    )
-    : [];
-  // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-list.html
-  let classic: { ID: number | string }[] = [];
+  const smart = await documentIdsChangedSince(client, 'smart_invoice', since('b24.smart_invoices'));
+  const quotes = portalSettings(store, memberId).quoteSync ? await documentIdsChangedSince(client, 'quote', since('b24.quotes')) : [];
+  let classic: string[] = [];
   try {
-    classic = await client.list<{ ID: number | string }>(
-      'crm.invoice.list',
-      { filter: { '>DATE_UPDATE': since('b24.invoices') }, select: ['ID', 'DATE_UPDATE'], order: { ID: 'ASC' } },
-      { idKey: 'ID' },
-    );
+    classic = await documentIdsChangedSince(client, 'invoice', since('b24.invoices'));
   } catch (err) {
     deps.logger.debug({ err, memberId }, 'classic invoices are not available on this portal');
   }
@@ -58,13 +42,8 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
   // skips the rest, and those whose details did not change).
   const customers: { type: 'company' | 'contact'; id: string }[] = [];
   for (const type of ['company', 'contact'] as const) {
-    // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-list.html
-    const rows = await client.list<{ ID: number | string }>(
-      `crm.${type}.list`,
-      { filter: { '>DATE_MODIFY': since(type === 'company' ? 'b24.companies' : 'b24.contacts') }, select: ['ID'], order: { ID: 'ASC' } },
-      { idKey: 'ID' },
-    );
-    customers.push(...rows.map((r) => ({ type, id: String(r.ID) })));
+    const ids = await customerIdsChangedSince(client, type, since(type === 'company' ? 'b24.companies' : 'b24.contacts'));
+    customers.push(...ids.map((id) => ({ type, id })));
   }
 
   store.transaction(() => {
@@ -74,7 +53,7 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
     }
     store.watermarks.set(scope, 'b24.companies', String(now));
     store.watermarks.set(scope, 'b24.contacts', String(now));
-    for (const [type, ids] of [['smart_invoice', smart.map((i) => String(i.id))], ['invoice', classic.map((i) => String(i.ID))], ['quote', quotes.map((i) => String(i.id))]] as const) {
+    for (const [type, ids] of [['smart_invoice', smart], ['invoice', classic], ['quote', quotes]] as const) {
       for (const id of ids) {
         store.jobs.enqueue({ memberId, kind: pushJobKind(type), key: pushJobKey(memberId, { type, id }), payload: { type, id, deleted: false, event: 'reconcile' }, sticky: STICKY_PUSH_FIELDS });
       }
