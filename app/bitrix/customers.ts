@@ -1,13 +1,14 @@
 /**
  * Bitrix24 companies and contacts as the import and the contact sync need them: a compact directory of what the
  * portal holds (for matching), the batch commands that write companies, contacts, requisites and addresses, and the
- * read of one record's contact details. Legacy `crm.company.*` / `crm.contact.*` methods are used because their
+ * read and the update of one record's contact details (the contact sync). Legacy `crm.company.*` / `crm.contact.*` methods are used because their
  * PHONE/EMAIL/WEB multifields and ORIGINATOR_ID/ORIGIN_ID keys are documented for add, update and list.
  * https://apidocs.bitrix24.com/api-reference/crm/companies/index.html
  * https://apidocs.bitrix24.com/api-reference/crm/contacts/index.html
  */
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { addressFromText, type ContactDetails, type DetailField } from '../domain/contact-details.js';
 import { limitOf, type BatchCalls, type PortalClient } from './portal-client.js';
 import { ENTITY_TYPE } from './entity-types.js';
 
@@ -205,6 +206,51 @@ export async function readDetails(client: PortalClient, refs: { kind: 'company' 
         address: a ? { typeId: Number(a.TYPE_ID), line1: s(a.ADDRESS_1), line2: s(a.ADDRESS_2), city: s(a.CITY), region: s(a.REGION ?? a.PROVINCE), postalCode: s(a.POSTAL_CODE), country: s(a.COUNTRY) } : null,
       });
     });
+  }
+  return out;
+}
+
+/**
+ * The batch commands that bring one record's changed fields to the given details (the contact sync's pull): the
+ * record (key `k`; multifields changed in place by their ID), its requisite's tax number (`${k}_rq`, the requisite
+ * added when it has none) and its address (`${k}_addr`).
+ */
+export function detailsUpdateCommands(k: string, kind: 'company' | 'contact', d: B24Details, x: ContactDetails, changed: DetailField[]): BatchCalls {
+  const fields: Record<string, unknown> = {};
+  const replace = (type: 'EMAIL' | 'PHONE' | 'WEB', value: string) => {
+    const first = (d.multi[type] as NonNullable<Multi> | undefined)?.[0];
+    fields[type] = first?.ID ? [{ ID: first.ID, VALUE: value }] : value ? [{ VALUE: value, VALUE_TYPE: 'WORK' }] : [];
+  };
+  if (changed.includes('name')) {
+    if (kind === 'company') fields.TITLE = x.name;
+    else {
+      const [first, ...rest] = x.name.split(' ');
+      Object.assign(fields, { NAME: first, LAST_NAME: rest.join(' ') });
+    }
+  }
+  if (changed.includes('email')) replace('EMAIL', x.email);
+  if (changed.includes('phone')) replace('PHONE', x.phone);
+  if (changed.includes('website')) replace('WEB', x.website);
+  const out: BatchCalls = {};
+  if (Object.keys(fields).length) out[k] = updateCommand(kind, d.customer.id, fields);
+  const wantsRq = changed.includes('taxNumber') || changed.includes('address');
+  if (wantsRq) {
+    const rqRef = d.requisiteId ?? `$result[${k}_rq]`;
+    if (d.requisiteId) {
+      // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-update.html
+      if (changed.includes('taxNumber')) out[`${k}_rq`] = ['crm.requisite.update', { id: d.requisiteId, fields: { RQ_VAT_ID: x.taxNumber } }];
+    } else {
+      // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-add.html
+      out[`${k}_rq`] = ['crm.requisite.add', { fields: { ENTITY_TYPE_ID: ENTITY_TYPE[kind], ENTITY_ID: d.customer.id, PRESET_ID: ORGANIZATION_PRESET_ID, NAME: x.name || d.customer.name, RQ_VAT_ID: x.taxNumber } }];
+    }
+    const a = addressFromText(x.address);
+    if (changed.includes('address') && a) {
+      const typeId = d.address?.typeId ?? ADDRESS_TYPE.STREET;
+      // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-update.html (…-add.html)
+      out[`${k}_addr`] = [d.address ? 'crm.address.update' : 'crm.address.add', { fields: {
+        TYPE_ID: typeId, ENTITY_TYPE_ID: ENTITY_TYPE.requisite, ENTITY_ID: rqRef, ADDRESS_1: a.line1, ADDRESS_2: a.line2, CITY: a.city, REGION: a.region, PROVINCE: a.region, POSTAL_CODE: a.postalCode, COUNTRY: a.country,
+      } }];
+    }
   }
   return out;
 }

@@ -17,8 +17,8 @@ import { clock } from '../clock.js';
 import { createHash } from 'node:crypto';
 import type { Contact } from 'xero-node';
 import type { Logger } from '../log.js';
-import { limitOf, type PortalClients } from '../bitrix/portal-client.js';
-import { ADDRESS_TYPE, ORGANIZATION_PRESET_ID, readDetails, type B24Details, type Multi } from '../bitrix/customers.js';
+import { limitOf, type BatchCalls, type PortalClients } from '../bitrix/portal-client.js';
+import { detailsUpdateCommands, readDetails, type B24Details } from '../bitrix/customers.js';
 import type { Store } from '../store/index.js';
 import type { Job } from '../store/jobs.js';
 import type { Link } from '../store/links.js';
@@ -151,12 +151,12 @@ export class SyncContacts {
     let updated = 0;
     for (let i = 0; i < changes.length; i += 12) {
       const chunk = changes.slice(i, i + 12);
-      const calls: Record<string, [string, Record<string, unknown>]> = {};
+      const calls: BatchCalls = {};
       chunk.forEach((c, n) => {
         const d = current.get(`${c.link.b24Type}:${c.link.b24Id}`);
         // Fields Bitrix24 already holds (the connector's own change, killed before it recorded the agreement) are not written again: no echo.
         const differing = d ? c.changed.filter((f) => detailsOfB24(d)[f] !== c.xero[f]) : [];
-        if (d && differing.length) Object.assign(calls, b24Commands(`c${n}`, c.link.b24Type as 'company' | 'contact', d, c.xero, differing));
+        if (d && differing.length) Object.assign(calls, detailsUpdateCommands(`c${n}`, c.link.b24Type as 'company' | 'contact', d, c.xero, differing));
       });
       const answer = await client.batch(calls);
       const { errors } = answer;
@@ -246,46 +246,4 @@ function xeroContactOf(contactId: string, d: ContactDetails, changed: DetailFiel
     }
   }
   return c as Contact;
-}
-
-/** The Bitrix24 commands that bring one record's changed fields to Xero's values. */
-function b24Commands(k: string, kind: 'company' | 'contact', d: B24Details, x: ContactDetails, changed: DetailField[]): Record<string, [string, Record<string, unknown>]> {
-  const fields: Record<string, unknown> = {};
-  const replace = (type: 'EMAIL' | 'PHONE' | 'WEB', value: string) => {
-    const first = (d.multi[type] as NonNullable<Multi> | undefined)?.[0];
-    fields[type] = first?.ID ? [{ ID: first.ID, VALUE: value }] : value ? [{ VALUE: value, VALUE_TYPE: 'WORK' }] : [];
-  };
-  if (changed.includes('name')) {
-    if (kind === 'company') fields.TITLE = x.name;
-    else {
-      const [first, ...rest] = x.name.split(' ');
-      Object.assign(fields, { NAME: first, LAST_NAME: rest.join(' ') });
-    }
-  }
-  if (changed.includes('email')) replace('EMAIL', x.email);
-  if (changed.includes('phone')) replace('PHONE', x.phone);
-  if (changed.includes('website')) replace('WEB', x.website);
-  const out: Record<string, [string, Record<string, unknown>]> = {};
-  // https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-update.html
-  if (Object.keys(fields).length) out[k] = [`crm.${kind}.update`, { id: d.customer.id, fields, params: { REGISTER_SONET_EVENT: 'N' } }];
-  const wantsRq = changed.includes('taxNumber') || changed.includes('address');
-  if (wantsRq) {
-    const rqRef = d.requisiteId ?? `$result[${k}_rq]`;
-    if (d.requisiteId) {
-      // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-update.html
-      if (changed.includes('taxNumber')) out[`${k}_rq`] = ['crm.requisite.update', { id: d.requisiteId, fields: { RQ_VAT_ID: x.taxNumber } }];
-    } else {
-      // https://apidocs.bitrix24.com/api-reference/crm/requisites/universal/crm-requisite-add.html
-      out[`${k}_rq`] = ['crm.requisite.add', { fields: { ENTITY_TYPE_ID: kind === 'company' ? 4 : 3, ENTITY_ID: d.customer.id, PRESET_ID: ORGANIZATION_PRESET_ID, NAME: x.name || d.customer.name, RQ_VAT_ID: x.taxNumber } }];
-    }
-    const a = addressFromText(x.address);
-    if (changed.includes('address') && a) {
-      const typeId = d.address?.typeId ?? ADDRESS_TYPE.STREET;
-      // https://apidocs.bitrix24.com/api-reference/crm/requisites/addresses/crm-address-update.html (…-add.html)
-      out[`${k}_addr`] = [d.address ? 'crm.address.update' : 'crm.address.add', { fields: {
-        TYPE_ID: typeId, ENTITY_TYPE_ID: 8, ENTITY_ID: rqRef, ADDRESS_1: a.line1, ADDRESS_2: a.line2, CITY: a.city, REGION: a.region, PROVINCE: a.region, POSTAL_CODE: a.postalCode, COUNTRY: a.country,
-      } }];
-    }
-  }
-  return out;
 }
