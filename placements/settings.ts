@@ -6,10 +6,8 @@
  */
 import type { Response } from 'express';
 import type { VerifiedPage } from '../app/bitrix/request-auth.js';
-import { pipelineOf, ROLE_OF_STATUS, semanticDefaults, type Pipeline } from '../app/bitrix/stages.js';
-import { userBatch } from '../app/bitrix/document-access.js';
-import { AppError } from '../app/errors.js';
-import { ownValue } from '../app/own-keys.js';
+import { pipelineKey, ROLE_OF_STATUS, semanticDefaults } from '../app/bitrix/stages.js';
+import { pipelinesSeenBy } from '../app/bitrix/user-pipelines.js';
 import { originOf, renderPage } from '../app/http/pages.js';
 import type { Services } from '../app/services.js';
 import { revenueAccounts } from '../app/sync/mapping.js';
@@ -63,31 +61,15 @@ export async function settingsSlider(services: Services, page: VerifiedPage, lan
   );
 }
 
-/**
- * Smart-invoice pipelines (one per category), classic invoices and quotes, with their stages, as Bitrix24 shows them
- * to the page's user: read with the user's own token, so a pipeline the user may not read is not listed
- * (docs/reference/bitrix24.md#stages: "filtered by access permissions"). Two batch calls: the pipelines, then their stages.
- */
+/** The pipelines the page's user sees (bitrix/user-pipelines.ts), with the defaults from their stage semantics. */
 async function pipelineViews(page: VerifiedPage): Promise<PipelineView[]> {
-  const endpoint = page.portal.clientEndpoint;
-  const answerOf = (body: unknown) => (body as { result?: { result?: Record<string, unknown> } }).result?.result ?? {};
-  // https://apidocs.bitrix24.com/api-reference/crm/universal/category/crm-category-list.html
-  const first = await userBatch(endpoint, page.authId, { c: 'crm.category.list?entityTypeId=31' });
-  if (!first.ok) throw new AppError('B24.CALL_FAILED', 'Bitrix24 did not list the pipelines.', 502);
-  const categories = (ownValue(answerOf(first.body), 'c') as { categories?: { id: number | string; name: string }[] } | undefined)?.categories ?? [];
-  const wanted = [
-    ...categories.map((c) => ({ key: `smart_invoice:${c.id}`, entityId: `SMART_INVOICE_STAGE_${c.id}`, name: c.name, kind: 'invoice' as const })),
-    { key: 'invoice', entityId: 'INVOICE_STATUS', name: 'Invoices (classic)', kind: 'invoice' as const },
-    { key: 'quote', entityId: 'QUOTE_STATUS', name: 'Quotes', kind: 'quote' as const },
-  ].slice(0, 50);
-  // https://apidocs.bitrix24.com/api-reference/crm/status/crm-status-list.html
-  const second = await userBatch(endpoint, page.authId, Object.fromEntries(wanted.map((w, n) => [`s${n}`, `crm.status.list?filter[ENTITY_ID]=${encodeURIComponent(w.entityId)}&order[SORT]=ASC`])));
-  const stages = answerOf(second.body);
-  return wanted.flatMap((w, n) => {
-    const p: Pipeline | undefined = Object.hasOwn(stages, `s${n}`) ? pipelineOf(w.entityId, stages[`s${n}`]) : undefined;
-    if (!p || p.stages.length === 0) return [];
-    const roles = semanticDefaults(p);
-    const defaults = Object.fromEntries(Object.entries(ROLE_OF_STATUS[w.kind]).map(([status, role]) => [status, roles[role] ?? null]));
-    return [{ key: w.key, name: w.name, kind: w.kind, stages: p.stages.map((s) => ({ id: s.id, name: s.name })), defaults }];
+  return (await pipelinesSeenBy(page.portal.clientEndpoint, page.authId)).map(({ type, categoryId, name, pipeline }) => {
+    const kind = type === 'quote' ? 'quote' : 'invoice';
+    const roles = semanticDefaults(pipeline);
+    const defaults = Object.fromEntries(Object.entries(ROLE_OF_STATUS[kind]).map(([status, role]) => [status, roles[role] ?? null]));
+    return {
+      key: pipelineKey(type, categoryId), name: name ?? (type === 'quote' ? 'Quotes' : 'Invoices (classic)'), kind,
+      stages: pipeline.stages.map((s) => ({ id: s.id, name: s.name })), defaults,
+    };
   });
 }
