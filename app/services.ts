@@ -18,7 +18,7 @@ import { quoteKind } from './sync/quote-kind.js';
 import { drainOfflineEvents } from './sync/drain-offline.js';
 import { reconcile } from './sync/reconcile.js';
 import { IntakeSchedule } from './sync/intake-schedule.js';
-import { PullStatuses } from './sync/pull-statuses.js';
+import { PullStatuses } from './sync/pull/pull-statuses.js';
 import { StatusPollSchedule } from './sync/schedules.js';
 import { OrgDataCache, ORG_DATA_JOB } from './sync/org-data.js';
 import { Metrics } from './metrics.js';

@@ -8,7 +8,7 @@ import { spendingAs, type DailyBudget } from '../xero/budget.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
-import type { PollReport, PullStatuses } from './pull-statuses.js';
+import type { PollReport, PullStatuses } from './pull/pull-statuses.js';
 import { portalSettings } from './settings.js';
 
 export interface StatusPollOptions {

@@ -1,5 +1,5 @@
 /**
- * A status read asked for one Xero invoice: a job of the status pull (pull-statuses.ts, kind `xero-webhook`) that reads
+ * A status read asked for one Xero invoice: a job of the status pull (pull/pull-statuses.ts, kind `xero-webhook`) that reads
  * the invoice by id and carries what changed into Bitrix24 — its stage, the payment comment, the "Paid in Xero"
  * trigger. Xero's webhooks ask for it (http/xero-webhook-routes.ts), and so does the push when it meets an invoice Xero
  * changed before its status came back. One job per invoice and connection: a second ask while one waits is the same job.

@@ -13,21 +13,21 @@
  *
  * The watermark only moves over what was read and written: a document whose write failed is read again next poll.
  */
-import { clock } from '../clock.js';
-import { AppError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { Decimal } from '../domain/money.js';
-import type { Store } from '../store/index.js';
-import type { Job } from '../store/jobs.js';
-import type { Connection } from '../store/connections.js';
-import type { B24Type, PulledLink, XeroType } from '../store/links.js';
-import { limitOf, type BatchCalls, type PortalClient, type PortalClients } from '../bitrix/portal-client.js';
-import { AUTH_CONNECTOR, PAID_TRIGGER } from '../bitrix/portal-setup.js';
-import { PipelineCache, mappedStage, pipelineEntityId, pipelineKey, wouldMoveBack, type Pipeline } from '../bitrix/stages.js';
-import { invoicesByIds, invoicesModifiedSince, quotesModifiedSince, type ChangesRead, type XeroChange } from '../xero/changes.js';
-import type { XeroGateways } from '../xero/gateway.js';
-import { outcomeOf, type JobHandler, type JobOutcome } from './outbox.js';
-import { portalSettings } from './settings.js';
+import { clock } from '../../clock.js';
+import { AppError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { Decimal } from '../../domain/money.js';
+import type { Store } from '../../store/index.js';
+import type { Job } from '../../store/jobs.js';
+import type { Connection } from '../../store/connections.js';
+import type { B24Type, PulledLink, XeroType } from '../../store/links.js';
+import { limitOf, type BatchCalls, type PortalClient, type PortalClients } from '../../bitrix/portal-client.js';
+import { AUTH_CONNECTOR, PAID_TRIGGER } from '../../bitrix/portal-setup.js';
+import { PipelineCache, mappedStage, pipelineEntityId, pipelineKey, wouldMoveBack, type Pipeline } from '../../bitrix/stages.js';
+import { invoicesByIds, invoicesModifiedSince, quotesModifiedSince, type ChangesRead, type XeroChange } from '../../xero/changes.js';
+import type { XeroGateways } from '../../xero/gateway.js';
+import { outcomeOf, type JobHandler, type JobOutcome } from '../outbox.js';
+import { portalSettings } from '../settings.js';
 
 /** Re-read this much before the watermark: Xero's clocks and its read replicas may lag a little. */
 export const WATERMARK_OVERLAP_MS = 2 * 60_000;
