@@ -5,6 +5,7 @@
  */
 import type { Manifest } from '../manifest.js';
 import type { BatchCalls, PortalClient } from './portal-client.js';
+import { FIELD_PREFIX, SYNC_FIELDS } from './sync-fields.js';
 
 /** Document events, bound online (fast path) and offline (nothing lost). Source: docs/reference/bitrix24.md#events. */
 export const DOCUMENT_EVENTS = [
@@ -33,20 +34,10 @@ const PLACEMENT_LABELS: Record<string, { title: string; description: string }> =
   ...Object.fromEntries(IMPORT_PLACEMENTS.map((c) => [c, { title: 'Import from Xero', description: 'Import companies, contacts and products from Xero' }])),
 };
 
-/** The sync-state fields written back to documents. Source: docs/reference/bitrix24.md#user-fields. */
-export const SYNC_FIELDS = [
-  { postfix: 'XERO_ID', type: 'string', label: 'Xero invoice ID' },
-  { postfix: 'XERO_NUMBER', type: 'string', label: 'Xero number' },
-  { postfix: 'XERO_STATUS', type: 'string', label: 'Xero status' },
-  { postfix: 'XERO_DUE', type: 'double', label: 'Amount due in Xero' },
-  { postfix: 'XERO_PAID', type: 'double', label: 'Amount paid in Xero' },
-  { postfix: 'XERO_URL', type: 'url', label: 'Xero online link' },
-] as const;
-
 /** Smart invoice and quote field owners for `userfieldconfig.add`. */
 export const FIELD_OWNERS = [
-  { entityId: 'CRM_SMART_INVOICE', prefix: 'UF_CRM_SMART_INVOICE_' },
-  { entityId: 'CRM_QUOTE', prefix: 'UF_CRM_QUOTE_' },
+  { entityId: 'CRM_SMART_INVOICE', prefix: FIELD_PREFIX.smart_invoice },
+  { entityId: 'CRM_QUOTE', prefix: FIELD_PREFIX.quote },
 ] as const;
 
 /**
@@ -143,11 +134,11 @@ export async function setUpPortal(client: PortalClient, manifest: Manifest, publ
     );
   }
 
-  // 4. Sync-state fields on smart invoices and quotes, and on classic invoices.
+  // 4. The sync fields (sync-fields.ts) on smart invoices and quotes, and on classic invoices.
   // https://apidocs.bitrix24.com/api-reference/crm/universal/userfieldconfig/userfieldconfig-add.html
   for (const owner of FIELD_OWNERS) {
     const existing = fieldNames(owner.entityId === 'CRM_QUOTE' ? have.quoteFields : have.invoiceFields);
-    for (const f of SYNC_FIELDS) {
+    for (const f of Object.values(SYNC_FIELDS)) {
       const fieldName = `${owner.prefix}${f.postfix}`;
       want(
         `field:${fieldName}`,
@@ -168,11 +159,11 @@ export async function setUpPortal(client: PortalClient, manifest: Manifest, publ
     report.problems.push(`Classic invoices are not available on this portal (${read.errors.classicFields}).`);
   } else {
     // Classic invoices take the same postfixes after UF_CRM_ (≤ 20 characters with the prefix).
-    for (const f of SYNC_FIELDS) {
+    for (const f of Object.values(SYNC_FIELDS)) {
       want(
-        `field:UF_CRM_${f.postfix}`,
+        `field:${FIELD_PREFIX.invoice}${f.postfix}`,
         ['crm.invoice.userfield.add', { fields: { FIELD_NAME: f.postfix, USER_TYPE_ID: f.type, EDIT_FORM_LABEL: f.label, LIST_COLUMN_LABEL: f.label } }],
-        classicExisting.has(`UF_CRM_${f.postfix}`),
+        classicExisting.has(`${FIELD_PREFIX.invoice}${f.postfix}`),
       );
     }
   }

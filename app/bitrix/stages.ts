@@ -5,7 +5,9 @@
  */
 import type { B24Type } from '../store/links.js';
 import { AppError } from '../errors.js';
-import { limitOf, type PortalClient } from './portal-client.js';
+import { keyOf, type DocumentRef } from './documents.js';
+import { ENTITY_TYPE } from './entity-types.js';
+import { limitOf, type BatchCalls, type PortalClient } from './portal-client.js';
 import { ownValue } from '../own-keys.js';
 
 export interface Stage {
@@ -47,10 +49,18 @@ export function pipelineKey(b24Type: B24Type, categoryId: number | null): string
   return b24Type === 'smart_invoice' ? `smart_invoice:${categoryId ?? 0}` : b24Type;
 }
 
+/**
+ * Pipelines by their directory (`entityId`). One whose read Bitrix24 refused is not among them but in `unread`, with
+ * Bitrix24's words: its documents' stages are unknown for now, not absent.
+ */
+export class Pipelines extends Map<string, Pipeline> {
+  readonly unread = new Map<string, string>();
+}
+
 /** Reads the stages of several pipelines in one batch. */
-export async function loadPipelines(client: PortalClient, entityIds: string[]): Promise<Map<string, Pipeline>> {
+export async function loadPipelines(client: PortalClient, entityIds: string[]): Promise<Pipelines> {
   const unique = [...new Set(entityIds)];
-  const out = new Map<string, Pipeline>();
+  const out = new Pipelines();
   for (let i = 0; i < unique.length; i += 50) {
     const chunk = unique.slice(i, i + 50);
     const answer = await client.batch(
@@ -60,7 +70,7 @@ export async function loadPipelines(client: PortalClient, entityIds: string[]): 
     limitOf(answer);
     const { results, errors } = answer;
     chunk.forEach((entityId, n) => {
-      if (errors[`p${n}`] !== undefined) return;
+      if (errors[`p${n}`] !== undefined) return void out.unread.set(entityId, errors[`p${n}`]!);
       // No answer at all is a read that did not happen (docs/reference/bitrix24.md#batch), never a pipeline without stages.
       if (!(`p${n}` in results)) throw new AppError('B24.NO_ANSWER', `Bitrix24 gave no answer for the stages of ${entityId}; they will be read again.`, 502);
       out.set(entityId, pipelineOf(entityId, results[`p${n}`]));
@@ -79,8 +89,8 @@ export const PIPELINES_TTL_MS = 5 * 60_000;
 export class PipelineCache {
   readonly #hits = new Map<string, { at: number; pipeline: Pipeline }>();
 
-  async of(client: PortalClient, memberId: string, entityIds: string[]): Promise<Map<string, Pipeline>> {
-    const out = new Map<string, Pipeline>();
+  async of(client: PortalClient, memberId: string, entityIds: string[]): Promise<Pipelines> {
+    const out = new Pipelines();
     const missing: string[] = [];
     for (const entityId of new Set(entityIds)) {
       const hit = this.#hits.get(`${memberId}|${entityId}`);
@@ -88,10 +98,12 @@ export class PipelineCache {
       else missing.push(entityId);
     }
     if (missing.length) {
-      for (const [entityId, pipeline] of await loadPipelines(client, missing)) {
+      const read = await loadPipelines(client, missing);
+      for (const [entityId, pipeline] of read) {
         this.#hits.set(`${memberId}|${entityId}`, { at: Date.now(), pipeline });
         out.set(entityId, pipeline);
       }
+      read.unread.forEach((why, entityId) => out.unread.set(entityId, why));
     }
     return out;
   }
@@ -154,4 +166,61 @@ export function wouldMoveBack(p: Pipeline, current: string, target: string): boo
   if (from.semantics !== null) return to.semantics === null || to.sort < from.sort;
   if (to.semantics !== null) return false;
   return to.sort < from.sort;
+}
+
+/** A document's stage as Bitrix24 has it now, with its pipeline (smart invoices' `categoryId`). */
+export interface CurrentStage {
+  stage: string;
+  categoryId: number | null;
+}
+
+/**
+ * The current stages of documents, by document key (`keyOf`). A document whose read got no answer, or an error, is in
+ * `unread` with the reason: its stage is unknown, not absent. One Bitrix24 did list in none of its answers is in
+ * neither (gone, or out of the connector's sight).
+ */
+export interface CurrentStages {
+  found: Map<string, CurrentStage>;
+  unread: Map<string, string>;
+}
+
+/** Reads the current stage (smart invoices and quotes `stageId`, classic invoices `STATUS_ID`) and pipeline of documents. */
+export async function readCurrentStages(client: PortalClient, refs: DocumentRef[]): Promise<CurrentStages> {
+  const calls: BatchCalls = {};
+  const asked = new Map<string, DocumentRef[]>();
+  for (const type of ['smart_invoice', 'quote', 'invoice'] as const) {
+    const ids = refs.filter((r) => r.type === type).map((r) => Number(r.id));
+    for (let i = 0; i < ids.length; i += 50) {
+      const key = `${type}:${i}`;
+      const chunk = ids.slice(i, i + 50);
+      asked.set(key, chunk.map((id) => ({ type, id: String(id) })));
+      calls[key] = type === 'invoice'
+        // https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-list.html
+        ? ['crm.invoice.list', { filter: { '@ID': chunk }, select: ['ID', 'STATUS_ID'] }]
+        // https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-list.html
+        : ['crm.item.list', { entityTypeId: ENTITY_TYPE[type], filter: { '@id': chunk }, select: ['id', 'categoryId', 'stageId'] }];
+    }
+  }
+  const out: CurrentStages = { found: new Map(), unread: new Map() };
+  const keys = Object.keys(calls);
+  for (let i = 0; i < keys.length; i += 50) {
+    const answer = await client.batch(Object.fromEntries(keys.slice(i, i + 50).map((k) => [k, calls[k]!])));
+    limitOf(answer);
+    for (const key of keys.slice(i, i + 50)) {
+      // No answer is a read that did not happen (docs/reference/bitrix24.md#batch), never a document without a stage.
+      const why = answer.errors[key] ?? (key in answer.results ? undefined : 'Bitrix24 gave no answer');
+      if (why !== undefined) {
+        for (const ref of asked.get(key)!) out.unread.set(keyOf(ref), why);
+        continue;
+      }
+      const type = asked.get(key)![0]!.type;
+      const value = answer.results[key];
+      const rows = (Array.isArray(value) ? value : ((value as { items?: unknown[] })?.items ?? [])) as Record<string, unknown>[];
+      for (const row of rows) {
+        if (type === 'invoice') out.found.set(keyOf({ type, id: String(row.ID) }), { stage: String(row.STATUS_ID ?? ''), categoryId: null });
+        else out.found.set(keyOf({ type, id: String(row.id) }), { stage: String(row.stageId ?? ''), categoryId: row.categoryId === undefined || row.categoryId === null ? null : Number(row.categoryId) });
+      }
+    }
+  }
+  return out;
 }
