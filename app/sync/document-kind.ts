@@ -1,10 +1,14 @@
 /**
- * What differs between the kinds of document the push sends to Xero: the Xero endpoint and payload, the statuses in
- * which Bitrix24 edits still reach Xero, what a Bitrix24 deletion or stage move does there, and the Reference a
- * document is found by. One small module per kind implements this (`invoice-kind.ts`, `quote-kind.ts`); the push
- * itself (`push/push-documents.ts`) is the same story for both.
+ * What differs between the kinds of document the connector syncs. On the push: the Xero endpoint and payload, the
+ * statuses in which Bitrix24 edits still reach Xero, what a Bitrix24 deletion or stage move does there, and the
+ * Reference a document is found by. On the pull (`pull`): how Xero's changes are read, the Bitrix24 stage a Xero
+ * status maps to, the sync fields written, whether payments are told, and the words of the log line. One small module
+ * per kind implements this (`invoice-kind.ts`, `quote-kind.ts`); the push (`push/push-documents.ts`) and the pull
+ * (`pull/pull-statuses.ts`) are each the same story for both.
  */
 import type { Pipeline, Stage } from '../bitrix/stages.js';
+import type { SyncFieldValues } from '../bitrix/sync-fields.js';
+import type { ChangesRead, XeroChange } from '../xero/changes.js';
 import type { Store } from '../store/index.js';
 import type { Link, XeroType } from '../store/links.js';
 import type { PushItem, PushResult, XeroDocumentState } from '../xero/documents.js';
@@ -36,6 +40,23 @@ export interface KindContext {
   connectionId: number;
   gateway: XeroGateway;
   tenantId: string;
+}
+
+/** The pull side of a kind: what Xero's statuses and payments do to the linked Bitrix24 documents. */
+export interface PullSide {
+  /** Xero's documents of this kind changed since a moment (the status poll). */
+  changedSince(gateway: XeroGateway, since: Date): Promise<ChangesRead>;
+  /**
+   * The stage a Xero status asks for in the document's pipeline (`override`: the admin's map for it, by Xero status),
+   * or null: leave the stage. Kinds without it never move a document (Bitrix24 is the master of quotes).
+   */
+  stageOf?(pipeline: Pipeline, status: string, override: Record<string, string> | undefined): string | null;
+  /** The sync fields written from what Xero says now (bitrix/sync-fields.ts). */
+  fields(change: XeroChange): SyncFieldValues;
+  /** Whether payments are told on the document: a timeline comment for each, the "Paid in Xero" trigger once. */
+  readonly tellsPayments: boolean;
+  /** What a Xero status says of the document, after its label in the log: "was approved in Xero". */
+  said(status: string): string;
 }
 
 export interface DocumentKind<P = unknown> {
@@ -76,4 +97,6 @@ export interface DocumentKind<P = unknown> {
   remove(gateway: XeroGateway, tenantId: string, link: Link, state: XeroDocumentState, settings: PortalSettings): Promise<XeroAction | { kept: string } | null>;
   /** A person moved the document to another stage: the Xero change it asks for, or null. Refusals throw `AppError`. */
   stageAction(gateway: XeroGateway, tenantId: string, move: StageMove, settings: PortalSettings): Promise<XeroAction | null>;
+  /** The pull: Xero's statuses and payments back onto the Bitrix24 documents. */
+  readonly pull: PullSide;
 }

@@ -5,7 +5,8 @@
  */
 import type { Invoice } from 'xero-node';
 import { AppError } from '../errors.js';
-import { pipelineKey, semanticDefaults } from '../bitrix/stages.js';
+import { mappedStage, pipelineKey, semanticDefaults } from '../bitrix/stages.js';
+import { invoicesModifiedSince } from '../xero/changes.js';
 import { approveInvoice, deleteOrVoidInvoice, findInvoicesByReference, getInvoices, pushInvoices } from '../xero/invoices.js';
 import { toXeroInvoice } from '../xero/invoice-mapper.js';
 import { getQuotes, moveQuote } from '../xero/quotes.js';
@@ -96,6 +97,12 @@ async function invoiceQuotes(written: { doc: SalesDocument }[], ctx: KindContext
   }
 }
 
+/** What a Xero invoice status says of the invoice in the pull's log (docs/reference/xero.md#invoices). */
+const SAID: Record<string, string> = {
+  AUTHORISED: 'was approved in Xero', SUBMITTED: 'was submitted for approval in Xero', DRAFT: 'is a draft in Xero',
+  VOIDED: 'was voided in Xero', DELETED: 'was deleted in Xero', PAID: 'was paid in Xero',
+};
+
 export const invoiceKind: DocumentKind<Invoice> = {
   xeroType: 'invoice',
   noun: 'invoice',
@@ -146,5 +153,13 @@ export const invoiceKind: DocumentKind<Invoice> = {
       return { status: next, message: `Invoice ${link.xeroNumber} was approved in Xero because it was moved to ${where} in Bitrix24.` };
     }
     return null;
+  },
+
+  pull: {
+    changedSince: invoicesModifiedSince,
+    stageOf: (pipeline, status, override) => mappedStage(pipeline, 'invoice', status, override),
+    fields: (change) => ({ status: change.status, amountDue: change.amountDue.toNumber(2), amountPaid: change.amountPaid.toNumber(2) }),
+    tellsPayments: true,
+    said: (status) => ownValue(SAID, status) ?? `is ${status} in Xero`,
   },
 };

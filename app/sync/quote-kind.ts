@@ -9,6 +9,7 @@ import type { Quote } from 'xero-node';
 import { semanticDefaults, type Pipeline, type Stage } from '../bitrix/stages.js';
 import { toXeroQuote } from '../xero/invoice-mapper.js';
 import { findQuotesByReference, getQuotes, moveQuote, pushQuotes } from '../xero/quotes.js';
+import { quotesModifiedSince } from '../xero/changes.js';
 import type { DocumentKind } from './document-kind.js';
 import type { PortalSettings } from '../domain/settings.js';
 import { ownValue } from '../own-keys.js';
@@ -27,6 +28,12 @@ export function quoteStatusOfStage(pipeline: Pipeline | undefined, stage: Stage 
   if (stage.semantics === 'F') return 'DECLINED';
   return pipeline && semanticDefaults(pipeline).sent === stage.id ? 'SENT' : null;
 }
+
+/** What a Xero quote status says of the quote in the pull's log (docs/reference/xero.md#quotes). */
+const SAID: Record<string, string> = {
+  DRAFT: 'is a draft in Xero', SENT: 'was sent to the customer from Xero', ACCEPTED: 'was accepted in Xero',
+  DECLINED: 'was declined in Xero', INVOICED: 'was invoiced in Xero', DELETED: 'was deleted in Xero',
+};
 
 export const quoteKind: DocumentKind<Quote> = {
   xeroType: 'quote',
@@ -65,5 +72,14 @@ export const quoteKind: DocumentKind<Quote> = {
     });
     const via = moved.steps.length > 1 ? ` (through ${moved.steps.slice(0, -1).join(', ')})` : '';
     return { status: moved.status, message: `Quote ${link.xeroNumber} was ${VERB[moved.status] ?? `set to ${moved.status}`} in Xero${via} because it was moved to "${stage?.name ?? doc.stageId}" in Bitrix24.` };
+  },
+
+  // Quotes are mastered in Bitrix24: Xero's quote statuses (e.g. INVOICED) are shown on the card and logged, and never
+  // move the Bitrix24 quote (no `stageOf`); quotes have no payments.
+  pull: {
+    changedSince: quotesModifiedSince,
+    fields: (change) => ({ status: change.status }),
+    tellsPayments: false,
+    said: (status) => ownValue(SAID, status) ?? `is ${status} in Xero`,
   },
 };

@@ -1,0 +1,45 @@
+/**
+ * Where the documents stand: their current stage and pipeline, read from Bitrix24 in one batch of list reads, and the
+ * pipelines' stage lists (cached a few minutes) for kinds whose statuses move documents. A document whose stage read,
+ * or whose pipeline's, got an error or no answer is not written nor recorded: it fails this round and is tried again,
+ * so a stage move is never lost behind a status recorded as pulled.
+ */
+import { keyOf } from '../../bitrix/documents.js';
+import { pipelineEntityId, Pipelines, readCurrentStages, type Pipeline } from '../../bitrix/stages.js';
+import * as record from './record.js';
+import type { Pending, PullRound } from './round.js';
+
+/** A document to write, where it stands now. */
+export interface Current extends Pending {
+  /** Its stage now; null when Bitrix24 listed it nowhere (gone, or out of sight): it is not moved. */
+  stage: string | null;
+  /** Its pipeline among the kind's (smart invoices' `categoryId`). */
+  categoryId: number | null;
+  /** Its pipeline's stages, for kinds whose statuses move documents. */
+  pipeline: Pipeline | undefined;
+}
+
+export async function readCurrent(round: PullRound, pending: Pending[]): Promise<Current[]> {
+  const stages = await readCurrentStages(round.client, pending.map((p) => p.ref));
+  const entityOf = (p: Pending) => {
+    const found = stages.found.get(keyOf(p.ref));
+    return found && round.kind.pull.stageOf ? pipelineEntityId(p.ref.type, found.categoryId) : undefined;
+  };
+  const entityIds = pending.flatMap((p) => entityOf(p) ?? []);
+  const pipelines = entityIds.length ? await round.pipelines.of(round.client, round.memberId, entityIds) : new Pipelines();
+  return pending.flatMap((p) => {
+    const unread = stages.unread.get(keyOf(p.ref));
+    if (unread !== undefined) {
+      record.notRead(round, p, { stage: unread });
+      return [];
+    }
+    const entityId = entityOf(p);
+    const pipelineUnread = entityId === undefined ? undefined : pipelines.unread.get(entityId);
+    if (pipelineUnread !== undefined) {
+      record.notRead(round, p, { pipeline: pipelineUnread });
+      return [];
+    }
+    const found = stages.found.get(keyOf(p.ref));
+    return [{ ...p, stage: found?.stage || null, categoryId: found?.categoryId ?? null, pipeline: entityId === undefined ? undefined : pipelines.get(entityId) }];
+  });
+}
