@@ -84,6 +84,26 @@ describe('a Bitrix24 batch answer that leaves a command out', () => {
     assert.equal(xeroInvoice('SEC-GAP-4')!.Status, 'AUTHORISED');
   });
 
+  it('when Bitrix24 refuses the stage list as a salesperson moves an invoice to the approve stage, then the move is not lost: the job retries and the invoice is approved', async () => {
+    const user = env.b24.actAs(2);
+    const companyId = Number(user.createCompany({ title: 'Customer SEC-GAP-6' }).id);
+    // Pipeline 5: its stage list is not cached yet by the earlier moves of pipeline 2.
+    const id = Number(user.createSmartInvoice({ title: 'SEC-GAP-6', accountNumber: 'SEC-GAP-6', companyId, categoryId: 5, currencyId: 'NZD', closedate: '2026-12-31T00:00:00+00:00' }).id);
+    user.setProductRows(SMART_INVOICE, id, [{ productName: 'Hour', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
+    await env.settle();
+    // The crm.status.list command fails inside the batch (result_error), where it used to leave the pipeline silently out.
+    env.b24.setFaults({ failMethods: { 'crm.status.list': 1 } });
+    user.moveStage(SMART_INVOICE, id, 'DT31_5:UC_7QK2JD');
+    await env.settle();
+    assert.ok(env.b24.callLog.some((c) => c.method === 'crm.status.list' && c.error === 'INTERNAL_SERVER_ERROR'), 'the stage list was refused');
+    assert.equal(xeroInvoice('SEC-GAP-6')!.Status, 'DRAFT');
+    const job = env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) }));
+    assert.equal(job?.lastErrorCode, 'B24.READ_FAILED');
+    dueNow(id);
+    await env.settle();
+    assert.equal(xeroInvoice('SEC-GAP-6')!.Status, 'AUTHORISED');
+  });
+
   it("when the answer to the write-back of Xero's number is missing, then it is written again", async () => {
     const user = env.b24.actAs(2);
     const companyId = Number(user.createCompany({ title: 'Customer SEC-GAP-5' }).id);

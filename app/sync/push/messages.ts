@@ -57,6 +57,8 @@ export function pushMessages(kind: Pick<DocumentKind, 'noun' | 'xeroType' | 'not
       log: `write-back to Bitrix24 failed; Xero has the ${noun}s`,
       line: { level: 'warn', kind: 'b24.write_back_failed', message: `Xero numbers could not be written back to Bitrix24: ${err.message}` } satisfies Line,
     }),
+    stagesUnread: (doc: SalesDocument, error: string): string =>
+      `The stage ${noun} ${doc.number} was moved to could not be acted on: Bitrix24 did not read the stages of its pipeline (${error}); it will be tried again.`,
     noCustomer: (doc: SalesDocument): Problem => ({
       code: 'SYNC.NO_CUSTOMER', message: `${Noun} ${doc.number} has no company or contact. Choose the customer on the ${noun}.`,
     }),

@@ -2,7 +2,8 @@
  * Stage moves: a stage a person chose in Bitrix24 for a linked document asks the kind for the Xero change it means
  * (an invoice approved or voided, a quote sent, accepted or declined); for kinds that follow it, a new document's first
  * stage counts as such a move. What Xero does not allow is refused in words on the card and in the log, and not
- * retried: the stage is recorded as seen either way.
+ * retried: the stage is recorded as seen either way. A move whose pipeline's stage list Bitrix24 refused to read is not
+ * recorded: its job is tried again.
  */
 import { keyOf } from '../../bitrix/documents.js';
 import { pipelineEntityId } from '../../bitrix/stages.js';
@@ -12,10 +13,17 @@ import { isRefusal, type Candidate, type Round, type Written, type XeroStates } 
 /** Acts on the stage moves of the candidates; the documents whose Xero status changed, to write back. */
 export async function applyStageMoves<P>(round: Round<P>, candidates: Candidate[], written: Written[], xeroState: XeroStates): Promise<Written[]> {
   if (round.kind.followsFirstStage) followFirstStages(round, candidates, written);
-  const moves = candidates.filter((c) => c.stageMoved && c.link && round.outcomes.get(c.job.id)?.kind !== 'attention');
-  if (moves.length === 0) return [];
-  const pipelines = await round.pipelines.of(round.client, round.memberId, moves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
+  const candidateMoves = candidates.filter((c) => c.stageMoved && c.link && round.outcomes.get(c.job.id)?.kind !== 'attention');
+  if (candidateMoves.length === 0) return [];
+  const pipelines = await round.pipelines.of(round.client, round.memberId, candidateMoves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
   const changed: Written[] = [];
+  // The stage's meaning is unknown while its pipeline's stage list is unread: such a move is not recorded as seen, so
+  // the retry acts on it.
+  const moves = candidateMoves.filter(({ doc }) => {
+    const unread = pipelines.unread.get(pipelineEntityId(doc.type, doc.categoryId));
+    if (unread !== undefined) round.settle(keyOf(doc), { kind: 'retry', code: 'B24.READ_FAILED', message: round.say.stagesUnread(doc, unread) });
+    return unread === undefined;
+  });
   // All asked at once: the kind's Xero calls of one round go out together (approvals share one request, xero/invoices.ts).
   const asked = moves.map(({ doc, link }) => {
     const pipeline = pipelines.get(pipelineEntityId(doc.type, doc.categoryId));
