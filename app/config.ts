@@ -141,7 +141,7 @@ export interface Config {
   b24RequestLimitSeconds: number;
   /** Xero calls per organisation in 24 hours, spent by priority (xero/budget.ts). (Default: 5000) */
   xeroDailyLimit: number;
-  /** New unlinked documents one portal's events may queue per minute (sync/intake.ts). (Default: 600) */
+  /** New unlinked documents one portal's events may queue per minute (sync/intake/intake.ts). (Default: 600) */
   eventNewDocumentsPerMinute: number;
   logLevel: LogLevel;
   /** Bearer token for GET /metrics; undefined: loopback only. */

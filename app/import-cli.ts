@@ -14,7 +14,7 @@ import { createLogger } from './log.js';
 import { createServices } from './services.js';
 import { openStore, StoreError, type Store } from './store/index.js';
 import type { ImportWhat } from './store/imports.js';
-import type { ImportFromXero, ImportSummary } from './sync/import-from-xero.js';
+import type { ImportFromXero, ImportSummary } from './sync/import/import-from-xero.js';
 
 const WHATS: readonly ImportWhat[] = ['companies', 'contacts', 'products'];
 

@@ -19,7 +19,7 @@ import type { Services } from '../app/services.js';
 import type { Activity } from '../app/store/activity.js';
 import type { Link, LinkFigures } from '../app/store/links.js';
 import { spendingAs } from '../app/xero/budget.js';
-import { pushJobKey, pushJobKind } from '../app/sync/intake.js';
+import { pushJobKey, pushJobKind } from '../app/sync/intake/intake.js';
 import { xeroDeepLink } from '../app/xero/deep-links.js';
 import { XeroApiError } from '../app/xero/errors.js';
 import type { XeroGateway } from '../app/xero/gateway.js';

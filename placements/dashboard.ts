@@ -25,7 +25,7 @@ import { documentLabel, documentLink, documentRef, DOCUMENT_TYPES, recordRef, su
 import { historySlider, todoFor } from './card-tab.js';
 import { importSlider } from './import-slider.js';
 import { settingsSlider } from './settings.js';
-import { setupOverview } from '../app/sync/setup-checklist.js';
+import { setupOverview } from '../app/sync/setup/setup-checklist.js';
 import { droppedSince } from '../app/sync/event-drops.js';
 import { ownValue } from '../app/own-keys.js';
 

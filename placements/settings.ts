@@ -10,10 +10,10 @@ import { pipelineKey, ROLE_OF_STATUS, semanticDefaults } from '../app/bitrix/sta
 import { pipelinesSeenBy } from '../app/bitrix/user-pipelines.js';
 import { originOf, renderPage } from '../app/http/pages.js';
 import type { Services } from '../app/services.js';
-import { revenueAccounts } from '../app/sync/mapping.js';
+import { revenueAccounts } from '../app/sync/setup/mapping.js';
 import { portalSettings } from '../app/sync/settings.js';
-import { setupOverview } from '../app/sync/setup-checklist.js';
-import { salesTaxRates } from '../app/sync/tax-matching.js';
+import { setupOverview } from '../app/sync/setup/setup-checklist.js';
+import { salesTaxRates } from '../app/sync/setup/tax-matching.js';
 
 export interface PipelineView {
   key: string;

@@ -1,10 +1,10 @@
 /**
  * `npm run portal -- list | restore <member_id> | relocate <member_id> | purge <member_id>`: the operator's portal
- * commands (app/sync/portal-admin.ts), against the store in DATA_DIR with the same environment as `npm start`.
+ * commands (app/sync/install/portal-admin.ts), against the store in DATA_DIR with the same environment as `npm start`.
  */
 import { ConfigError, parseConfig, prepareDataDir, resolveAppSecret } from '../app/config.js';
 import { openStore } from '../app/store/index.js';
-import { runPortalCommand } from '../app/sync/portal-admin.js';
+import { runPortalCommand } from '../app/sync/install/portal-admin.js';
 
 try {
   const config = parseConfig(process.env);

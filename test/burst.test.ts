@@ -6,7 +6,7 @@ import type { DocumentCustomer } from '../app/domain/document.js';
 import { Outbox, fillUntil, type ClaimMore, type FillState } from '../app/sync/outbox.js';
 import type { Job } from '../app/store/jobs.js';
 import type { B24Event } from '../app/bitrix/request-auth.js';
-import { isLikelyEcho } from '../app/sync/intake.js';
+import { isLikelyEcho } from '../app/sync/intake/intake.js';
 import { announceCustomers, resolveContacts } from '../app/xero/contacts.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { testStore } from './helpers/store.js';

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { startConnector, type TestConnector } from './helpers/connector.js';
 import { TEST_SECRET } from './helpers/store.js';
 import { openStore } from '../app/store/index.js';
-import { runPortalCommand } from '../app/sync/portal-admin.js';
+import { runPortalCommand } from '../app/sync/install/portal-admin.js';
 import { DOCUMENT_EVENTS, IMPORT_PLACEMENTS, LIFECYCLE_EVENTS } from '../app/bitrix/portal-setup.js';
 
 /** Starts a connector registered as a local application in the emulated portal. */

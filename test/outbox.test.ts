@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '../app/errors.js';
 import { Outbox, backoffDelay, type JobOutcome } from '../app/sync/outbox.js';
-import { IntakeSchedule } from '../app/sync/intake-schedule.js';
+import { IntakeSchedule } from '../app/sync/intake/intake-schedule.js';
 import type { Job } from '../app/store/jobs.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { testStore } from './helpers/store.js';

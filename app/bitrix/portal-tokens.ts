@@ -7,7 +7,7 @@
  * server is asked, and again after an `invalid_grant`, when a renewal elsewhere may have stored a rotated pair.
  *
  * A refused renewal says only that this refresh token is no good; it is never read as "the app was uninstalled"
- * (sync/install-portal.ts asks the portal itself).
+ * (sync/install/install-portal.ts asks the portal itself).
  */
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';

@@ -1,7 +1,7 @@
 /**
  * What Bitrix24 calls: the installer (UI POST or API-only ONAPPINSTALL) and the event handler.
  * Nothing a request names is trusted: installs and updates are proven through Bitrix24's OAuth server
- * (sync/install-portal.ts), events must carry the stored application token and are only hints (documents are
+ * (sync/install/install-portal.ts), events must carry the stored application token and are only hints (documents are
  * re-read, deletions and uninstalls confirmed with the portal), and replays are ignored (bitrix/replay-guard.ts).
  * No request makes the connector call a host it names.
  */
@@ -12,9 +12,9 @@ import type { Services } from '../services.js';
 import { parseEvent, verifyEvent } from '../bitrix/request-auth.js';
 import { ReplayGuard } from '../bitrix/replay-guard.js';
 import { uninstallCleansData } from '../bitrix/events.js';
-import { intakeEvent, isLikelyEcho } from '../sync/intake.js';
-import { portalNow } from '../sync/install-time.js';
-import type { InstallClaim } from '../sync/install-portal.js';
+import { intakeEvent, isLikelyEcho } from '../sync/intake/intake.js';
+import { portalNow } from '../sync/intake/install-time.js';
+import type { InstallClaim } from '../sync/install/install-portal.js';
 import { claimsOtherPortal } from '../bitrix/portal-identity.js';
 import { oauthThrottle } from './oauth-throttle.js';
 import { pickLanguage } from './i18n.js';
@@ -111,7 +111,7 @@ export function bitrixRoutes(services: Services): Router {
     };
     if (event.event === 'ONAPPUPDATE') {
       // Checked before the update is verified: verification renews the posted refresh token. `ts` is on the portal's
-      // clock, as last measured (sync/install-time.ts).
+      // clock, as last measured (sync/intake/install-time.ts).
       const at = portalNow(store.portals.get(event.auth.member_id));
       const verdict = replays.check(event, at);
       if (verdict !== 'fresh') return ignore(verdict);

@@ -5,8 +5,8 @@ import { AppError } from '../errors.js';
 import type { Services } from '../services.js';
 import { portalSettings, updatePortalSettings } from '../sync/settings.js';
 import { settingsSchema, type PortalSettings } from '../domain/settings.js';
-import { MAPPING_ERROR_CODES } from '../sync/org-data.js';
-import { orgProblems, stageProblems } from '../sync/settings-validation.js';
+import { MAPPING_ERROR_CODES } from '../sync/setup/org-data.js';
+import { orgProblems, stageProblems } from '../sync/setup/settings-validation.js';
 import { requireSession } from './session.js';
 
 /** Settings checked against the organisation's lists, which are read fresh for the check. */

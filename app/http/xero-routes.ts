@@ -1,7 +1,7 @@
 /**
  * Connecting Xero: the admin's "Connect Xero" call, the Xero window's start URL (sets the browser-binding
  * cookie), Xero's redirect back, the confirmation naming organisation and portal, and disconnecting. Plus the
- * dashboard's status call. The steps themselves are in app/sync/connect-xero.ts.
+ * dashboard's status call. The steps themselves are in app/sync/install/connect-xero.ts.
  *
  * The cookie is first-party (the Xero window is a top-level window on the connector's origin), HttpOnly,
  * SameSite=Lax (sent on Xero's top-level redirect back, not on cross-site POSTs). With an https PUBLIC_URL it is

@@ -12,7 +12,7 @@ import type { Browser } from 'playwright-core';
 import { browserSkip, launchBrowser } from '../helpers/browser.js';
 import { statusBed } from '../statuses/bed.js';
 import { seedXeroContacts, seedXeroItems } from '../import/bed.js';
-import { IMPORT_JOB } from '../../app/sync/import-from-xero.js';
+import { IMPORT_JOB } from '../../app/sync/import/import-from-xero.js';
 
 const RESULTS = fileURLToPath(new URL('../../test-results', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));

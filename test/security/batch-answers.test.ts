@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SMART_INVOICE } from '../emulators/bitrix24/index.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
-import { pushJobKey } from '../../app/sync/intake.js';
+import { pushJobKey } from '../../app/sync/intake/intake.js';
 
 describe('a Bitrix24 batch answer that leaves a command out', () => {
   let env: Environment;

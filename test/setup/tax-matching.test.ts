@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { SMART_INVOICE } from '../emulators/bitrix24/index.js';
 import { startXeroEmulator } from '../emulators/xero/index.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
-import { matchTaxRate, taxTable } from '../../app/sync/tax-matching.js';
+import { matchTaxRate, taxTable } from '../../app/sync/setup/tax-matching.js';
 import { nzTaxRates } from '../emulators/xero/state.js';
 import type { OrgTaxRate } from '../../app/xero/organisation.js';
 

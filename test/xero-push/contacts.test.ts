@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DocumentCustomer } from '../../app/domain/document.js';
 import { customerKey, resolveContacts } from '../../app/xero/contacts.js';
-import { knownContactIds, saveContactLinks } from '../../app/sync/customer-links.js';
+import { knownContactIds, saveContactLinks } from '../../app/sync/push/customer-links.js';
 import { xeroTestbed } from '../helpers/xero.js';
 
 const company = (id: string, name: string, email: string | null = null): DocumentCustomer => ({ kind: 'company', id, name, email });

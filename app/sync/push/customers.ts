@@ -4,7 +4,7 @@
  * batch create) and the new links recorded.
  */
 import { announceCustomers, customerKey, resolveContacts, type ResolvedContacts } from '../../xero/contacts.js';
-import { knownContactIds } from '../customer-links.js';
+import { knownContactIds } from './customer-links.js';
 import type { DocumentCustomer } from '../../domain/document.js';
 import * as record from './record.js';
 import type { Candidate, Round } from './round.js';

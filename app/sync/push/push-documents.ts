@@ -19,7 +19,7 @@ import { ListLabels } from '../../bitrix/list-labels.js';
 import type { Connection } from '../../store/connections.js';
 import type { Job } from '../../store/jobs.js';
 import type { DocumentKind } from '../document-kind.js';
-import { salesMapping } from '../mapping.js';
+import { salesMapping } from '../setup/mapping.js';
 import type { ClaimMore, JobHandler, JobOutcome } from '../outbox.js';
 import { buildAll, checked, readLinked } from './build.js';
 import { resolveCustomers } from './customers.js';

@@ -7,7 +7,7 @@ import { keyOf, type DocumentRef } from '../../bitrix/documents.js';
 import { Decimal } from '../../domain/money.js';
 import type { Link, LinkFigures } from '../../store/links.js';
 import type { ContactLink } from '../../xero/contacts.js';
-import { saveContactLinks } from '../customer-links.js';
+import { saveContactLinks } from './customer-links.js';
 import { askStatusRead } from '../status-reads.js';
 import type { XeroDocumentState } from '../../xero/documents.js';
 import type { SalesDocument } from '../../domain/document.js';

@@ -18,8 +18,8 @@ import type { SalesDocument } from '../../domain/document.js';
 import type { DocumentKind, KindContext } from '../document-kind.js';
 import type { JobOutcome } from '../outbox.js';
 import type { PortalSettings } from '../../domain/settings.js';
-import type { SalesMapping } from '../mapping.js';
-import type { OrgDataCache } from '../org-data.js';
+import type { SalesMapping } from '../setup/mapping.js';
+import type { OrgDataCache } from '../setup/org-data.js';
 import { pushMessages, type PushMessages } from './messages.js';
 
 export interface PushPayload {

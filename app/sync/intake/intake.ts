@@ -2,15 +2,15 @@
  * Intake: a verified Bitrix24 event becomes a job in the outbox before the answer goes back, keyed by the
  * document so repeated and out-of-order events coalesce (the latest state wins).
  */
-import { clock } from '../clock.js';
-import type { B24Event } from '../bitrix/request-auth.js';
-import { customerHintOf, documentHintOf, type DocumentHint } from '../bitrix/events.js';
-import type { Store } from '../store/index.js';
-import type { B24Type, Link } from '../store/links.js';
-import type { Metrics } from '../metrics.js';
-import { noteDropped, type DropReason } from './event-drops.js';
-import { portalSettings } from './settings.js';
-import { PUSH_CONTACT_JOB, pushContactKey } from './sync-contacts.js';
+import { clock } from '../../clock.js';
+import type { B24Event } from '../../bitrix/request-auth.js';
+import { customerHintOf, documentHintOf, type DocumentHint } from '../../bitrix/events.js';
+import type { Store } from '../../store/index.js';
+import type { B24Type, Link } from '../../store/links.js';
+import type { Metrics } from '../../metrics.js';
+import { noteDropped, type DropReason } from '../event-drops.js';
+import { portalSettings } from '../settings.js';
+import { PUSH_CONTACT_JOB, pushContactKey } from '../contacts/sync-contacts.js';
 
 /** The outbox key of a document's push job. */
 export function pushJobKey(memberId: string, doc: Pick<DocumentHint, 'type' | 'id'>): string {

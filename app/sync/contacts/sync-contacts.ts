@@ -13,22 +13,22 @@
  * the connector's own writes make both sides equal to the agreement, so the events and webhooks they cause find
  * nothing to do.
  */
-import { clock } from '../clock.js';
+import { clock } from '../../clock.js';
 import { createHash } from 'node:crypto';
 import type { Contact } from 'xero-node';
-import type { Logger } from '../log.js';
-import { limitOf, type BatchCalls, type PortalClients } from '../bitrix/portal-client.js';
-import { detailsUpdateCommands, readDetails, type B24Details } from '../bitrix/customers.js';
-import type { Store } from '../store/index.js';
-import type { Job } from '../store/jobs.js';
-import type { Link } from '../store/links.js';
-import type { XeroGateways } from '../xero/gateway.js';
-import { contactPages, contactsById, updateContacts, type XeroParty } from '../xero/contact-reader.js';
-import type { JobHandler, JobOutcome } from './outbox.js';
-import { portalSettings } from './settings.js';
-import { outcomeOf } from './outbox.js';
+import type { Logger } from '../../log.js';
+import { limitOf, type BatchCalls, type PortalClients } from '../../bitrix/portal-client.js';
+import { detailsUpdateCommands, readDetails, type B24Details } from '../../bitrix/customers.js';
+import type { Store } from '../../store/index.js';
+import type { Job } from '../../store/jobs.js';
+import type { Link } from '../../store/links.js';
+import type { XeroGateways } from '../../xero/gateway.js';
+import { contactPages, contactsById, updateContacts, type XeroParty } from '../../xero/contact-reader.js';
+import type { JobHandler, JobOutcome } from '../outbox.js';
+import { portalSettings } from '../settings.js';
+import { outcomeOf } from '../outbox.js';
 import { detailsOfB24, detailsOfParty } from './contact-details.js';
-import { addressFromText, changedFields, type ContactDetails, type DetailField } from '../domain/contact-details.js';
+import { addressFromText, changedFields, type ContactDetails, type DetailField } from '../../domain/contact-details.js';
 
 export const PUSH_CONTACT_JOB = 'push-contact';
 export const PULL_CONTACT_JOB = 'pull-contact';

@@ -11,7 +11,7 @@
  * Source for the fields: https://developer.xero.com/documentation/api/accounting/taxrates (Status, EffectiveRate,
  * CanApplyToRevenue, ReportTaxType).
  */
-import type { OrgTaxRate } from '../xero/organisation.js';
+import type { OrgTaxRate } from '../../xero/organisation.js';
 
 /** A Bitrix24 VAT rate as a key: "15", "7.5", "0", or "none" for rows without VAT. */
 export type VatKey = string;

@@ -13,14 +13,14 @@
  * A portal has at most one active connection; reconnecting resumes the jobs a lost authorisation paused.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { AppError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { sameSecret } from '../bitrix/request-auth.js';
-import type { Connection } from '../store/connections.js';
-import type { Store } from '../store/index.js';
-import type { XeroConnections } from '../xero/connections.js';
-import { newCodeVerifier, type XeroIdentity, type XeroTenant, type XeroTokens } from '../xero/identity.js';
-import { ORG_DATA_JOB } from './org-data.js';
+import { AppError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { sameSecret } from '../../bitrix/request-auth.js';
+import type { Connection } from '../../store/connections.js';
+import type { Store } from '../../store/index.js';
+import type { XeroConnections } from '../../xero/connections.js';
+import { newCodeVerifier, type XeroIdentity, type XeroTenant, type XeroTokens } from '../../xero/identity.js';
+import { ORG_DATA_JOB } from '../setup/org-data.js';
 
 /** How long a "Connect Xero" click may wait for its window to open. */
 const TICKET_TTL_MS = 5 * 60_000;

@@ -5,12 +5,12 @@
  * the document id (the docs' samples show `EVENT_DATA: false`) start a reconciliation sweep instead.
  * Source: docs/reference/bitrix24.md#offline-events; the queue's calls are in bitrix/offline-events.ts.
  */
-import { clock } from '../clock.js';
-import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
-import type { PortalClients } from '../bitrix/portal-client.js';
-import { clearOfflineEvents, flagOfflineEvents, reserveOfflineEvents } from '../bitrix/offline-events.js';
-import type { Metrics } from '../metrics.js';
+import { clock } from '../../clock.js';
+import type { Logger } from '../../log.js';
+import type { Store } from '../../store/index.js';
+import type { PortalClients } from '../../bitrix/portal-client.js';
+import { clearOfflineEvents, flagOfflineEvents, reserveOfflineEvents } from '../../bitrix/offline-events.js';
+import type { Metrics } from '../../metrics.js';
 import { intakeEvent } from './intake.js';
 
 /** Records reserved per read (Bitrix24's maximum is 1000; 50 is its default). */

@@ -4,15 +4,15 @@
  * directory and the links. Matching order: the link, then the Xero ContactNumber (`b24:company:12`) or item code, then
  * a record imported from Xero before (ORIGIN_ID), then the exact name or e-mail.
  */
-import type { B24Customer, CustomerFields, RequisiteInput } from '../bitrix/customers.js';
-import { ADDRESS_TYPE, XERO_ORIGINATOR } from '../bitrix/customers.js';
-import type { B24Product } from '../bitrix/catalog.js';
-import type { Link } from '../store/links.js';
-import type { ImportDirectoryRepository } from '../store/import-directory.js';
-import type { ImportWhat, NewImportRecord } from '../store/imports.js';
-import type { XeroItem, XeroParty, XeroPerson } from '../xero/contact-reader.js';
-import { detailsOfParty, isPerson } from './contact-details.js';
-import { norm, sameDetails, type ContactDetails } from '../domain/contact-details.js';
+import type { B24Customer, CustomerFields, RequisiteInput } from '../../bitrix/customers.js';
+import { ADDRESS_TYPE, XERO_ORIGINATOR } from '../../bitrix/customers.js';
+import type { B24Product } from '../../bitrix/catalog.js';
+import type { Link } from '../../store/links.js';
+import type { ImportDirectoryRepository } from '../../store/import-directory.js';
+import type { ImportWhat, NewImportRecord } from '../../store/imports.js';
+import type { XeroItem, XeroParty, XeroPerson } from '../../xero/contact-reader.js';
+import { detailsOfParty, isPerson } from '../contacts/contact-details.js';
+import { norm, sameDetails, type ContactDetails } from '../../domain/contact-details.js';
 
 /** What a customer record carries to the writer. */
 export interface CustomerPayload {

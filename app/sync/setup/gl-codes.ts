@@ -6,15 +6,15 @@
  * account, which Xero applies when the item code is sent. The products are read and written by
  * bitrix/product-accounts.ts.
  */
-import { AppError } from '../errors.js';
-import type { PortalClient } from '../bitrix/portal-client.js';
+import { AppError } from '../../errors.js';
+import type { PortalClient } from '../../bitrix/portal-client.js';
 import {
   catalogOfProperty, everyProductAccount, PRODUCT_PAGE_SIZE, productAccountPage, writeProductAccounts, type AccountProperty, type ProductSearch,
-} from '../bitrix/product-accounts.js';
-import type { Store } from '../store/index.js';
+} from '../../bitrix/product-accounts.js';
+import type { Store } from '../../store/index.js';
 import type { CachedOrgData } from './org-data.js';
 import { accountProblem } from './mapping.js';
-import { noCatalogAccess, readsCatalog } from '../bitrix/document-access.js';
+import { noCatalogAccess, readsCatalog } from '../../bitrix/document-access.js';
 
 /** Products one bulk change may touch. */
 export const BULK_LIMIT = 20_000;

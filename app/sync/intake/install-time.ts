@@ -8,12 +8,12 @@
  * keeps it, so documents made while the app was away are not taken for history. An admin who reinstalls expects what
  * happened since the first install to sync, and the reconciliation sweep finds it by the same rule.
  */
-import { clock } from '../clock.js';
-import type { Logger } from '../log.js';
-import type { PortalClient } from '../bitrix/portal-client.js';
-import { readServerTime } from '../bitrix/server-time.js';
-import type { Store } from '../store/index.js';
-import type { Portal } from '../store/portals.js';
+import { clock } from '../../clock.js';
+import type { Logger } from '../../log.js';
+import type { PortalClient } from '../../bitrix/portal-client.js';
+import { readServerTime } from '../../bitrix/server-time.js';
+import type { Store } from '../../store/index.js';
+import type { Portal } from '../../store/portals.js';
 
 /**
  * Documents created or changed this shortly before the install count as after it: server.time has whole seconds,

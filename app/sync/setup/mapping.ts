@@ -5,12 +5,12 @@
  * standard charts). Documents whose VAT rate needs a choice are held with the candidates named; VAT rates first seen
  * on a document are matched the same way and listed in the tax table.
  */
-import type { Store } from '../store/index.js';
-import type { SalesDocument } from '../domain/document.js';
-import { REVENUE_ACCOUNT_TYPES, type OrgAccount } from '../xero/organisation.js';
-import { amountTypesOf } from '../xero/invoice-mapper.js';
-import { portalSettings } from './settings.js';
-import { taxRateKey, type PortalSettings } from '../domain/settings.js';
+import type { Store } from '../../store/index.js';
+import type { SalesDocument } from '../../domain/document.js';
+import { REVENUE_ACCOUNT_TYPES, type OrgAccount } from '../../xero/organisation.js';
+import { amountTypesOf } from '../../xero/invoice-mapper.js';
+import { portalSettings } from '../settings.js';
+import { taxRateKey, type PortalSettings } from '../../domain/settings.js';
 import { matchTaxRate, salesTaxRates, taxTable, vatKeyOf, vatLabel, type TaxMatch, type VatKey } from './tax-matching.js';
 import type { CachedOrgData, OrgDataCache } from './org-data.js';
 

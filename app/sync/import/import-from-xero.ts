@@ -16,23 +16,23 @@
  * 4. cancel — stops between batches; summary and CSV list created, linked, updated, skipped and failed records.
  * Memory stays flat: one Xero page and one batch at a time; the plan lives in SQLite.
  */
-import { spendingAs } from '../xero/budget.js';
+import { spendingAs } from '../../xero/budget.js';
 import { EventEmitter } from 'node:events';
-import { AppError, LimitReached, utcTime } from '../errors.js';
-import type { Logger } from '../log.js';
-import { operatingLimitReached, type BatchCalls, type BatchOutcome, type PortalClient, type PortalClients } from '../bitrix/portal-client.js';
-import { createCommands, customerPages, findAddresses, findByXeroKeys, findRequisites, updateCommand, type CustomerFields } from '../bitrix/customers.js';
-import { catalogInfo, findBasePrices, findByCodes, productCreateCommands, productPages, productUpdateCommand } from '../bitrix/catalog.js';
-import type { Store } from '../store/index.js';
-import { holdLease, LeaseBusy, type HeldLease } from '../store/leases.js';
-import type { ImportRecord, ImportRun, ImportWhat, NewImportRecord, Written } from '../store/imports.js';
-import type { Connection } from '../store/connections.js';
-import type { XeroGateways } from '../xero/gateway.js';
-import { contactPages, readItems, taxRatesByType } from '../xero/contact-reader.js';
-import { baseCurrency } from '../xero/organisation.js';
-import type { JobHandler, JobOutcome } from './outbox.js';
-import { outcomeOf } from './outbox.js';
-import type { ContactDetails } from '../domain/contact-details.js';
+import { AppError, LimitReached, utcTime } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { operatingLimitReached, type BatchCalls, type BatchOutcome, type PortalClient, type PortalClients } from '../../bitrix/portal-client.js';
+import { createCommands, customerPages, findAddresses, findByXeroKeys, findRequisites, updateCommand, type CustomerFields } from '../../bitrix/customers.js';
+import { catalogInfo, findBasePrices, findByCodes, productCreateCommands, productPages, productUpdateCommand } from '../../bitrix/catalog.js';
+import type { Store } from '../../store/index.js';
+import { holdLease, LeaseBusy, type HeldLease } from '../../store/leases.js';
+import type { ImportRecord, ImportRun, ImportWhat, NewImportRecord, Written } from '../../store/imports.js';
+import type { Connection } from '../../store/connections.js';
+import type { XeroGateways } from '../../xero/gateway.js';
+import { contactPages, readItems, taxRatesByType } from '../../xero/contact-reader.js';
+import { baseCurrency } from '../../xero/organisation.js';
+import type { JobHandler, JobOutcome } from '../outbox.js';
+import { outcomeOf } from '../outbox.js';
+import type { ContactDetails } from '../../domain/contact-details.js';
 import { Directory, planItem, planParty, type CustomerPayload, type PlanContext, type ProductPayload } from './import-plan.js';
 
 export const IMPORT_JOB = 'import-from-xero';

@@ -2,9 +2,9 @@
  * Each side's record read as the domain's contact details (domain/contact-details.ts): a Xero contact's first phone
  * and street address, a Bitrix24 record's first e-mail, phone, website and its requisite's tax number and address.
  */
-import type { B24Details } from '../bitrix/customers.js';
-import type { XeroAddress, XeroParty } from '../xero/contact-reader.js';
-import { addressText, norm, type ContactDetails } from '../domain/contact-details.js';
+import type { B24Details } from '../../bitrix/customers.js';
+import type { XeroAddress, XeroParty } from '../../xero/contact-reader.js';
+import { addressText, norm, type ContactDetails } from '../../domain/contact-details.js';
 
 /** The phone Xero shows first: default, then mobile, then any other. */
 export function primaryPhone(p: XeroParty): string {

@@ -8,7 +8,7 @@
  *   purge <member_id>        delete an uninstalled portal's data now
  * Each answers one line per portal or a sentence saying what was done, or why not.
  */
-import type { Store } from '../store/index.js';
+import type { Store } from '../../store/index.js';
 
 export const PORTAL_COMMANDS = ['list', 'restore', 'relocate', 'purge'] as const;
 

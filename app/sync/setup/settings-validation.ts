@@ -3,13 +3,13 @@
  * revenue account, each chosen tax rate an active rate that applies to revenue, the branding theme and tracking
  * category ones the organisation has, and every stage a stage of its pipeline. Each refusal names the value and why.
  */
-import type { PortalClient } from '../bitrix/portal-client.js';
-import { loadPipelines, ROLE_OF_STATUS, type Pipeline } from '../bitrix/stages.js';
+import type { PortalClient } from '../../bitrix/portal-client.js';
+import { loadPipelines, ROLE_OF_STATUS, type Pipeline } from '../../bitrix/stages.js';
 import type { CachedOrgData } from './org-data.js';
 import { accountProblem } from './mapping.js';
-import type { PortalSettings } from '../domain/settings.js';
+import type { PortalSettings } from '../../domain/settings.js';
 import { taxTypeProblem, vatLabel } from './tax-matching.js';
-import { hasOwnKey } from '../own-keys.js';
+import { hasOwnKey } from '../../own-keys.js';
 
 /** `smart_invoice:2` → `SMART_INVOICE_STAGE_2`, `invoice` → `INVOICE_STATUS`, `quote` → `QUOTE_STATUS`. */
 export function entityIdOfPipelineKey(key: string): string | null {

@@ -6,15 +6,15 @@
  * previewed documents as push jobs; the outbox sends them 50 per Xero request, and the progress is read from their
  * jobs and links as they go.
  */
-import { clock } from '../clock.js';
+import { clock } from '../../clock.js';
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../errors.js';
-import type { Store } from '../store/index.js';
-import type { PortalClients } from '../bitrix/portal-client.js';
-import { keyOf, readDocuments, type DocumentRef } from '../bitrix/documents.js';
-import { allDocumentIds } from '../bitrix/document-ids.js';
-import { toXeroInvoice } from '../xero/invoice-mapper.js';
-import { pushJobKey } from './intake.js';
+import { AppError } from '../../errors.js';
+import type { Store } from '../../store/index.js';
+import type { PortalClients } from '../../bitrix/portal-client.js';
+import { keyOf, readDocuments, type DocumentRef } from '../../bitrix/documents.js';
+import { allDocumentIds } from '../../bitrix/document-ids.js';
+import { toXeroInvoice } from '../../xero/invoice-mapper.js';
+import { pushJobKey } from '../intake/intake.js';
 import { salesMapping } from './mapping.js';
 import type { OrgDataCache } from './org-data.js';
 

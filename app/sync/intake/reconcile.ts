@@ -4,15 +4,15 @@
  * documents whose content is unchanged, so the sweep costs Bitrix24 reads, not Xero calls.
  * The first sweep of a portal starts at its install: older documents are not pushed by themselves.
  */
-import { clock } from '../clock.js';
-import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
-import type { PortalClients } from '../bitrix/portal-client.js';
-import { customerIdsChangedSince, documentIdsChangedSince } from '../bitrix/document-ids.js';
+import { clock } from '../../clock.js';
+import type { Logger } from '../../log.js';
+import type { Store } from '../../store/index.js';
+import type { PortalClients } from '../../bitrix/portal-client.js';
+import { customerIdsChangedSince, documentIdsChangedSince } from '../../bitrix/document-ids.js';
 import { isSyncedCustomer, pushJobKey, pushJobKind, STICKY_PUSH_FIELDS } from './intake.js';
-import { portalSettings } from './settings.js';
+import { portalSettings } from '../settings.js';
 import { installedSince } from './install-time.js';
-import { PUSH_CONTACT_JOB, pushContactKey } from './sync-contacts.js';
+import { PUSH_CONTACT_JOB, pushContactKey } from '../contacts/sync-contacts.js';
 
 /** Needs-attention causes that can be fixed away from the document itself, re-checked at every sweep. */
 const RECHECKED_CAUSES = ['SYNC.MISSING_ACCOUNT_CODE', 'SYNC.CUSTOMER_NOT_FOUND', 'XERO.CONTACT_NAME_TAKEN'];

@@ -4,11 +4,11 @@
  * Xero webhooks verified (a signed delivery, such as Xero's intent-to-receive check, was seen); offline events
  * working (the Bitrix24 offline queue was read). Built from what is stored: no call to Bitrix24 or Xero.
  */
-import { clock } from '../clock.js';
-import type { Store } from '../store/index.js';
+import { clock } from '../../clock.js';
+import type { Store } from '../../store/index.js';
 import { matchSalesAccount, type AccountMatch } from './mapping.js';
 import type { OrgDataCache } from './org-data.js';
-import { portalSettings } from './settings.js';
+import { portalSettings } from '../settings.js';
 import { taxTable, type TaxMatch } from './tax-matching.js';
 
 export interface ChecklistItem {

@@ -4,15 +4,15 @@
  * cached per portal with the time they were read. The sync trusts the cache for an hour and reads again after
  * that; a refresh releases the documents that waited for a tax rate or an account that now matches.
  */
-import { clock } from '../clock.js';
-import { AppError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
-import type { PortalClients } from '../bitrix/portal-client.js';
-import { activeVatRates } from '../bitrix/vat-rates.js';
-import type { XeroGateways } from '../xero/gateway.js';
-import { readOrgData, type OrgData } from '../xero/organisation.js';
-import type { JobHandler } from './outbox.js';
+import { clock } from '../../clock.js';
+import { AppError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Store } from '../../store/index.js';
+import type { PortalClients } from '../../bitrix/portal-client.js';
+import { activeVatRates } from '../../bitrix/vat-rates.js';
+import type { XeroGateways } from '../../xero/gateway.js';
+import { readOrgData, type OrgData } from '../../xero/organisation.js';
+import type { JobHandler } from '../outbox.js';
 import { vatKeyOf, type VatKey } from './tax-matching.js';
 
 export interface CachedOrgData extends OrgData {

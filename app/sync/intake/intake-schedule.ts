@@ -4,11 +4,11 @@
  * Once a day, retention: finished jobs and old activity are deleted, expired Xero consent steps too, and portals
  * uninstalled with CLEAN whose grace period ended are purged.
  */
-import { clock } from '../clock.js';
+import { clock } from '../../clock.js';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
-import type { Outbox } from './outbox.js';
+import type { Logger } from '../../log.js';
+import type { Store } from '../../store/index.js';
+import type { Outbox } from '../outbox.js';
 
 /** Days records are kept: finished jobs (dashboard, support) and activity (the card's history). */
 export interface Retention { jobDays: number; activityDays: number }

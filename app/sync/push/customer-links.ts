@@ -2,10 +2,10 @@
  * The push's customer links: which customers are linked to a Xero contact already, and the links that the Xero
  * contact resolution (xero/contacts.ts) found or created, saved by the use case that asked for them.
  */
-import type { Link } from '../store/links.js';
-import type { Store } from '../store/index.js';
-import type { DocumentCustomer } from '../domain/document.js';
-import { customerKey, type ContactLink } from '../xero/contacts.js';
+import type { Link } from '../../store/links.js';
+import type { Store } from '../../store/index.js';
+import type { DocumentCustomer } from '../../domain/document.js';
+import { customerKey, type ContactLink } from '../../xero/contacts.js';
 
 /** customerKey → ContactID of the customers already linked for this portal. */
 export function knownContactIds(store: Store, memberId: string, customers: DocumentCustomer[]): Map<string, string> {

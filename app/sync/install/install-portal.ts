@@ -7,21 +7,21 @@
  * Nothing a request claims about the portal is believed: its identity comes from Bitrix24's OAuth server (see
  * bitrix/portal-identity.ts), the user behind the tokens must be an admin, and nothing is stored before both hold.
  */
-import { clock } from '../clock.js';
-import type { Config } from '../config.js';
-import { AppError, forbidden, unauthorized } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Manifest } from '../manifest.js';
-import type { Store } from '../store/index.js';
-import type { Portal } from '../store/portals.js';
-import { confirmUser, sameSecret, type B24Event, type PageUser } from '../bitrix/request-auth.js';
-import { isPinnedPortal, verifyPortalTokens, type VerifiedPortal } from '../bitrix/portal-identity.js';
-import { isNotInstalledRefusal, readAppStatus } from '../bitrix/app-status.js';
-import type { PortalClients } from '../bitrix/portal-client.js';
-import { setUpPortal, type SetupReport } from '../bitrix/portal-setup.js';
+import { clock } from '../../clock.js';
+import type { Config } from '../../config.js';
+import { AppError, forbidden, unauthorized } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Manifest } from '../../manifest.js';
+import type { Store } from '../../store/index.js';
+import type { Portal } from '../../store/portals.js';
+import { confirmUser, sameSecret, type B24Event, type PageUser } from '../../bitrix/request-auth.js';
+import { isPinnedPortal, verifyPortalTokens, type VerifiedPortal } from '../../bitrix/portal-identity.js';
+import { isNotInstalledRefusal, readAppStatus } from '../../bitrix/app-status.js';
+import type { PortalClients } from '../../bitrix/portal-client.js';
+import { setUpPortal, type SetupReport } from '../../bitrix/portal-setup.js';
 import type { ConnectXero } from './connect-xero.js';
-import type { JobHandler } from './outbox.js';
-import { readPortalClock } from './install-time.js';
+import type { JobHandler } from '../outbox.js';
+import { readPortalClock } from '../intake/install-time.js';
 
 /** What an installer POST or ONAPPINSTALL claims; only the refresh token is used to learn the truth. */
 export interface InstallClaim {
