@@ -4,6 +4,7 @@
  * project's own plain types, so the cache can be stored as JSON and the core never sees xero-node models.
  */
 import type { Account, BrandingTheme, Currency, Item, TaxRate, TrackingCategory, TrackingOption } from 'xero-node';
+import type { XeroSession } from './connections.js';
 import type { XeroGateway } from './gateway.js';
 
 export interface OrgAccount {
@@ -62,37 +63,28 @@ export interface OrgData {
 /** Account types that hold sales (Xero's REVENUE class). */
 export const REVENUE_ACCOUNT_TYPES = new Set(['REVENUE', 'SALES', 'OTHERINCOME']);
 
+/** A read of the tenant's accounting API, as the gateway calls it with the connection's session. */
+function inTenant<R>(read: (api: XeroSession['xero']['accountingApi'], tenantId: string) => R): (s: XeroSession) => R {
+  return (s) => read(s.xero.accountingApi, s.tenantId);
+}
+
 /** Reads the six lists and the organisation (seven calls through the gateway, inside the tenant's limits). */
 export async function readOrgData(gateway: XeroGateway, tenantId: string): Promise<OrgData> {
   const [accounts, taxRates, currencies, themes, tracking, items, organisations] = await Promise.all([
-    gateway.call('reading the chart of accounts', (s) =>
-      // https://developer.xero.com/documentation/api/accounting/accounts
-      s.xero.accountingApi.getAccounts(s.tenantId),
-    ),
-    gateway.call('reading tax rates', (s) =>
-      // https://developer.xero.com/documentation/api/accounting/taxrates
-      s.xero.accountingApi.getTaxRates(s.tenantId),
-    ),
-    gateway.call('reading currencies', (s) =>
-      // https://developer.xero.com/documentation/api/accounting/currencies
-      s.xero.accountingApi.getCurrencies(s.tenantId),
-    ),
-    gateway.call('reading branding themes', (s) =>
-      // https://developer.xero.com/documentation/api/accounting/brandingthemes
-      s.xero.accountingApi.getBrandingThemes(s.tenantId),
-    ),
-    gateway.call('reading tracking categories', (s) =>
-      // https://developer.xero.com/documentation/api/accounting/trackingcategories
-      s.xero.accountingApi.getTrackingCategories(s.tenantId),
-    ),
-    gateway.call('reading items', (s) =>
-      // https://developer.xero.com/documentation/api/accounting/items
-      s.xero.accountingApi.getItems(s.tenantId),
-    ),
-    gateway.call('reading the organisation', (s) =>
-      // https://developer.xero.com/documentation/api/accounting/organisation (ShortCode)
-      s.xero.accountingApi.getOrganisations(s.tenantId),
-    ),
+    // https://developer.xero.com/documentation/api/accounting/accounts
+    gateway.call('reading the chart of accounts', inTenant((api, tenantId) => api.getAccounts(tenantId))),
+    // https://developer.xero.com/documentation/api/accounting/taxrates
+    gateway.call('reading tax rates', inTenant((api, tenantId) => api.getTaxRates(tenantId))),
+    // https://developer.xero.com/documentation/api/accounting/currencies
+    gateway.call('reading currencies', inTenant((api, tenantId) => api.getCurrencies(tenantId))),
+    // https://developer.xero.com/documentation/api/accounting/brandingthemes
+    gateway.call('reading branding themes', inTenant((api, tenantId) => api.getBrandingThemes(tenantId))),
+    // https://developer.xero.com/documentation/api/accounting/trackingcategories
+    gateway.call('reading tracking categories', inTenant((api, tenantId) => api.getTrackingCategories(tenantId))),
+    // https://developer.xero.com/documentation/api/accounting/items
+    gateway.call('reading items', inTenant((api, tenantId) => api.getItems(tenantId))),
+    // https://developer.xero.com/documentation/api/accounting/organisation (ShortCode)
+    gateway.call('reading the organisation', inTenant((api, tenantId) => api.getOrganisations(tenantId))),
   ]);
   return {
     accounts: (accounts.accounts ?? []).map(toAccount).filter((a) => a.code !== ''),
@@ -107,10 +99,8 @@ export async function readOrgData(gateway: XeroGateway, tenantId: string): Promi
 
 /** The organisation's base currency (e.g. "NZD"); USD when Xero names none. */
 export async function baseCurrency(gateway: XeroGateway): Promise<string> {
-  const answer = await gateway.call('reading the organisation', (s) =>
-    // https://developer.xero.com/documentation/api/accounting/organisation
-    s.xero.accountingApi.getOrganisations(s.tenantId),
-  );
+  // https://developer.xero.com/documentation/api/accounting/organisation
+  const answer = await gateway.call('reading the organisation', inTenant((api, tenantId) => api.getOrganisations(tenantId)));
   return String(answer.organisations?.[0]?.baseCurrency ?? 'USD');
 }
 
