@@ -6,13 +6,11 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
-import { browserSkip, launchBrowser } from '../helpers/browser.js';
+import { browserSkip, launchBrowser, SHOTS } from '../helpers/browser.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
 
-const SHOTS = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
 /** Generous upper bound for a page to reach a state; a wait, not an assertion about speed. */
 const WAIT = { timeout: 20_000 };
 

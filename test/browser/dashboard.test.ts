@@ -7,12 +7,11 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
 import { QUOTE, SMART_INVOICE, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
 import type { XeroEmulator } from '../emulators/xero/index.js';
-import { browserSkip, launchBrowser } from '../helpers/browser.js';
+import { browserSkip, launchBrowser, SHOTS } from '../helpers/browser.js';
 import { tempDir } from '../helpers/tmp.js';
 import { updatePortalSettings } from '../../app/sync/settings.js';
 import type { Services } from '../../app/services.js';
@@ -20,7 +19,6 @@ import type { Store } from '../../app/store/index.js';
 import { startDemoWorld, stopAll, type DemoWorld, type Running } from '../../scripts/demo.js';
 import { settle } from '../../scripts/demo-month.js';
 
-const SHOTS = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
 /** Generous upper bound for a page to reach a state; a wait, not an assertion about speed. */
 const WAIT = { timeout: 20_000 };
 const XSS = '<img src=x onerror=alert(1)>';

@@ -9,13 +9,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { browserSkip, launchBrowser } from '../helpers/browser.js';
+import { browserSkip, launchBrowser, SHOTS } from '../helpers/browser.js';
 import { statusBed } from '../statuses/bed.js';
 import { seedXeroContacts, seedXeroItems } from '../import/bed.js';
 import { IMPORT_JOB } from '../../app/sync/import/import-from-xero.js';
 
 const RESULTS = fileURLToPath(new URL('../../test-results', import.meta.url));
-const SHOTS = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
 const WAIT = { timeout: 20_000 };
 
 describe('the Import from Xero slider', { skip: browserSkip }, () => {

@@ -5,17 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { SMART_INVOICE } from '../emulators/bitrix24/index.js';
 import { startXeroEmulator } from '../emulators/xero/index.js';
-import { browserSkip, launchBrowser } from '../helpers/browser.js';
+import { browserSkip, launchBrowser, SHOTS } from '../helpers/browser.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
 import { portalSettings, updatePortalSettings } from '../../app/sync/settings.js';
 
-const SHOTS = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
 const WAIT = { timeout: 20_000 };
 
 describe('setup pages in a headless browser inside the portal', { skip: browserSkip }, () => {

@@ -4,6 +4,9 @@
  * machine (CI unset) they are skipped with the same notice.
  */
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -20,3 +23,12 @@ export async function launchBrowser(): Promise<Browser> {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }
+
+/**
+ * Where the browser tests write their screenshots: docs/screenshots/ (the README's and docs' pictures) when run by
+ * `npm run screenshots` (SCREENSHOTS=docs), else a folder of the system's temp directory, so that `npm test` leaves the
+ * working tree as it found it.
+ */
+export const SHOTS = process.env.SCREENSHOTS === 'docs'
+  ? fileURLToPath(new URL('../../docs/screenshots', import.meta.url))
+  : path.join(tmpdir(), 'connector-screenshots');

@@ -88,7 +88,7 @@ async function loadChanged<P>(round: Round<P>, jobs: Job[]): Promise<Candidate[]
     const doc = round.kind.prepare ? round.kind.prepare(r.doc, round.kindContext) : r.doc;
     const hash = contentHash(doc, settings, round.kind);
     const link = round.linkOf(ref);
-    const contentChanged = !link || link.contentHash !== hash;
+    const contentChanged = !link || !contentUnchanged(link.contentHash, doc, settings, round.kind);
     const stageMoved = link ? movedByPerson(round, link, doc) : false;
     const unwritten = Boolean(link) && !contentChanged && !stageMoved && shownXeroId(doc) !== undefined && shownXeroId(doc) !== link!.xeroId;
     // Echo: nothing changed since the last push (e.g. our own write-back) → no Xero call.
@@ -123,13 +123,25 @@ function adminAsked(p: PushPayload | undefined): boolean {
 
 /**
  * What was pushed, as a hash: the document's content and the settings that shape its Xero document. Our own
- * write-back changes none of it, so its echo hashes the same.
+ * write-back changes none of it, so its echo hashes the same. The customer counts by who it is (kind and id), not by
+ * its name or e-mail: the Xero document names its contact by id, and a renamed customer reaches Xero through contact
+ * sync, so a rename is no change to its documents (it would have the push try to edit every approved invoice of that
+ * customer, and tell each card that changes were not sent).
+ *
+ * `withCustomerDetails` computes the hash as links stored before that rule (name and e-mail included): a document that
+ * matches it is unchanged too, so an upgrade pushes nothing again.
  */
-export function contentHash(doc: SalesDocument, settings: PortalSettings, kind: Pick<DocumentKind, 'hashed'>): string {
+/** True when `stored` (a link's hash) is the hash of `doc` now, in the current form or in the one links kept before. */
+export function contentUnchanged(stored: string | null, doc: SalesDocument, settings: PortalSettings, kind: Pick<DocumentKind, 'hashed'>): boolean {
+  return stored === contentHash(doc, settings, kind) || stored === contentHash(doc, settings, kind, { withCustomerDetails: true });
+}
+
+export function contentHash(doc: SalesDocument, settings: PortalSettings, kind: Pick<DocumentKind, 'hashed'>, opts: { withCustomerDetails?: boolean } = {}): string {
   const extra = kind.hashed(doc, settings);
+  const c = doc.customer;
   const content = {
     number: doc.number, currency: doc.currency, issueDate: doc.issueDate, dueDate: doc.dueDate,
-    customer: doc.customer ? [doc.customer.kind, doc.customer.id, doc.customer.name, doc.customer.email] : null,
+    customer: c ? (opts.withCustomerDetails ? [c.kind, c.id, c.name, c.email] : [c.kind, c.id]) : null,
     lines: doc.lines.map((l) => [l.productId, l.name, l.quantity.toString(), l.unitPrice.toString(), l.discount ? [l.discount.kind, (l.discount.kind === 'percent' ? l.discount.rate : l.discount.perUnit).toString()] : null, l.taxRate?.toString() ?? null, l.taxIncluded, l.accountCode]),
     settings: [settings.defaultSalesAccount, settings.taxRateMap],
     ...(extra.length ? { extra } : {}),
