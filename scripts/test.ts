@@ -1,9 +1,9 @@
-// `npm test` and its lanes: `tsx scripts/test.ts [all|fast|process|browser] [--list]`.
+// `npm test` and its lanes: `tsx scripts/test.ts [all|fast|process|timed|browser] [--list]`.
 // The lanes and what goes in each are in test/lanes.ts (docs/development.md#test-lanes). Each lane is `node --test`
 // over its files: the fast lane several files at once (TEST_CONCURRENCY, default 3: its files wait on sockets part of
-// the time, so 3 keep 2 cores busy without starving the timing-bound ones), the process and browser lanes one file at a time. `all` (npm test, what CI
-// runs) runs every lane and fails when any fails: the fast lane first, alone, then the process lane (its output
-// printed when it ends) beside the browser lane.
+// the time, so 3 keep 2 cores busy), the process, timed and browser lanes one file at a time. `all` (npm test, what CI
+// runs) runs every lane and fails when any fails: the fast lane with the process lane beside it (its output printed
+// when it ends), then the browser lane with the timed lane beside it.
 // At the end one line per lane gives its wall time and counts, and one line counts every test run
 // ("tests: N passed, N failed, N skipped").
 import { spawn } from 'node:child_process';
@@ -28,7 +28,7 @@ export function testFiles(dir = 'test'): string[] {
 
 /** The files of each lane. */
 export function plan(files = testFiles()): Record<Lane, string[]> {
-  const lanes: Record<Lane, string[]> = { fast: [], process: [], browser: [] };
+  const lanes: Record<Lane, string[]> = { fast: [], process: [], timed: [], browser: [] };
   for (const f of files) lanes[laneOf(f)].push(f);
   return lanes;
 }
@@ -45,6 +45,7 @@ interface LaneResult {
 const concurrency: Record<Lane, number> = {
   fast: Math.max(1, Number(process.env.TEST_CONCURRENCY) || 3),
   process: 1,
+  timed: 1,
   browser: 1,
 };
 
@@ -105,12 +106,14 @@ async function main(): Promise<void> {
   }
   const results: LaneResult[] = [];
   if (which === 'all') {
-    // The fast lane keeps both cores busy on its own; the process lane's timing-bound campaigns (kills mid-batch, the
-    // throttle mix) run beside the lighter browser lane only.
+    // The fast lane keeps both cores busy; the process lane mostly waits on its processes, so it runs beside it. The
+    // timed lane's assertions bound real time: it starts when the fast lane is done, beside the lighter browser lane.
+    const processLane = runLane('process', lanes.process, true);
     results.push(await runLane('fast', lanes.fast));
-    const beside = runLane('process', lanes.process, true);
+    const timed = runLane('timed', lanes.timed, true);
     results.push(await runLane('browser', lanes.browser));
-    results.push(await beside);
+    results.push(await timed);
+    results.push(await processLane);
   } else {
     results.push(await runLane(which, lanes[which]));
   }

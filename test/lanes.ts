@@ -5,7 +5,9 @@
  *   several files at once, so a file must be safe beside others: free ports (listen on 0), its own temp folders
  *   (test/helpers/tmp.ts), nothing shared but its process (app/clock.ts is per process, and each file is one).
  * - process: files whose point is real processes (SIGKILL campaigns, spawned connectors or CLIs, restarts of a
- *   process mid-work, soak-like runs): run one at a time, so their timings do not fight each other.
+ *   process mid-work): one at a time, beside the fast lane (they mostly wait on their processes and sockets).
+ * - timed: files whose assertions bound real time (the throttle mix's settling, waits measured against the clock):
+ *   one at a time, after the fast lane, beside the browser lane only.
  * - browser: headless Chromium driving the pages (test/browser/).
  *
  * An entry is a file or a folder (ending in '/'), relative to the repository. A new test file lands in fast by
@@ -15,6 +17,7 @@ export const LANES = {
   process: [
     // SIGKILL of the connector at each step of its work, then a restart that must finish exactly once.
     'test/faults/crash.test.ts',
+    'test/faults/crash-import.test.ts',
     // Pushes through a connector process SIGKILLed under a backlog and restarted.
     'test/push-resilience.test.ts',
     // app/main.ts as a process: start-up refusals, signals, graceful shutdown.
@@ -28,8 +31,10 @@ export const LANES = {
     'test/operate/backup-restore.test.ts',
     // npm start's build-then-run as processes: missing, stale and fresh builds, two starts at once, symlinked installs.
     'test/operate/build.test.ts',
+  ],
+  timed: [
     // The throttle mix: every kind of work at 5 documents a second for half a minute against Bitrix24's bucket; its
-    // settling bound is about the connector's pace, so it runs beside no other in-process suite.
+    // settling bound is about the connector's pace, so it runs beside no in-process suite.
     'test/faults/throttle-mix.test.ts',
     // The fault campaigns on Bitrix24's operating limit and Xero's day: waits measured against real time.
     'test/faults/bitrix-faults.test.ts',
@@ -39,11 +44,11 @@ export const LANES = {
 } as const;
 
 export type Lane = 'fast' | keyof typeof LANES;
-export const LANE_NAMES: readonly Lane[] = ['fast', 'process', 'browser'];
+export const LANE_NAMES: readonly Lane[] = ['fast', 'process', 'timed', 'browser'];
 
 /** The lane of `file` (a path relative to the repository, with '/'): the first entry that names it, else fast. */
 export function laneOf(file: string): Lane {
-  for (const lane of ['process', 'browser'] as const) if (LANES[lane].some((entry) => names(entry, file))) return lane;
+  for (const lane of ['process', 'timed', 'browser'] as const) if (LANES[lane].some((entry) => names(entry, file))) return lane;
   return 'fast';
 }
 
