@@ -5,19 +5,9 @@
  * so a stage move is never lost behind a status recorded as pulled.
  */
 import { keyOf } from '../../bitrix/documents.js';
-import { pipelineEntityId, Pipelines, readCurrentStages, type Pipeline } from '../../bitrix/stages.js';
+import { pipelineEntityId, Pipelines, readCurrentStages } from '../../bitrix/stages.js';
 import * as record from './record.js';
-import type { Pending, PullRound } from './round.js';
-
-/** A document to write, where it stands now. */
-export interface Current extends Pending {
-  /** Its stage now; null when Bitrix24 listed it nowhere (gone, or out of sight): it is not moved. */
-  stage: string | null;
-  /** Its pipeline among the kind's (smart invoices' `categoryId`). */
-  categoryId: number | null;
-  /** Its pipeline's stages, for kinds whose statuses move documents. */
-  pipeline: Pipeline | undefined;
-}
+import type { Current, Pending, PullRound } from './round.js';
 
 export async function readCurrent(round: PullRound, pending: Pending[]): Promise<Current[]> {
   const stages = await readCurrentStages(round.client, pending.map((p) => p.ref));

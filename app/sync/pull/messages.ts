@@ -8,8 +8,7 @@ import type { Decimal } from '../../domain/money.js';
 import type { ActivityInput } from '../../store/activity.js';
 import type { XeroChange } from '../../xero/changes.js';
 import type { DocumentKind } from '../document-kind.js';
-import type { Plan } from './plan.js';
-import type { Pending } from './round.js';
+import type { Pending, Plan } from './round.js';
 
 /** An activity log line without its portal and subject. */
 export type Line = Omit<ActivityInput, 'memberId' | 'subject'>;

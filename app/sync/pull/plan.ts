@@ -3,23 +3,11 @@
  * the pipeline, else its stage semantics), unless a person chose a stage further on; the kind's sync fields; for kinds
  * that tell payments, a timeline comment for a payment received and, once, the "Paid in Xero" trigger.
  */
-import type { DocumentWrite } from '../../bitrix/write-back.js';
 import { pipelineKey, wouldMoveBack } from '../../bitrix/stages.js';
 import { Decimal } from '../../domain/money.js';
-import type { Current } from './current.js';
 import { paymentComment } from './messages.js';
-import type { PullRound } from './round.js';
-
-/** One document's write, with what the log says of it. */
-export interface Plan extends Current {
-  write: DocumentWrite;
-  /** The stage the write moves the document to. */
-  movedTo: string | null;
-  /** The stage a person chose, kept rather than moved back from. */
-  keptByHand: string | null;
-  /** The amount paid since the link last saw it. */
-  received: Decimal;
-}
+import type { DocumentWrite } from '../../bitrix/write-back.js';
+import type { Current, Plan, PullRound } from './round.js';
 
 export function planWrite(round: PullRound, c: Current): Plan {
   const { link, change, pipeline, stage } = c;

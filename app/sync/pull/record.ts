@@ -7,8 +7,7 @@ import { clock } from '../../clock.js';
 import { keyOf } from '../../bitrix/documents.js';
 import type { Line } from './messages.js';
 import * as say from './messages.js';
-import type { Plan } from './plan.js';
-import type { Pending, PullRound } from './round.js';
+import type { Pending, Plan, PullRound } from './round.js';
 
 function log(round: PullRound, p: Pending, line: Line): void {
   round.store.activity.record({ memberId: round.memberId, subject: keyOf(p.ref), ...line });

@@ -5,7 +5,9 @@
  */
 import type { DocumentRef } from '../../bitrix/documents.js';
 import type { PortalClient, PortalClients } from '../../bitrix/portal-client.js';
-import type { PipelineCache } from '../../bitrix/stages.js';
+import type { Pipeline, PipelineCache } from '../../bitrix/stages.js';
+import type { DocumentWrite } from '../../bitrix/write-back.js';
+import type { Decimal } from '../../domain/money.js';
 import type { DocumentType } from '../../domain/document.js';
 import type { Logger } from '../../log.js';
 import type { Connection } from '../../store/connections.js';
@@ -29,6 +31,27 @@ export interface Pending {
   change: XeroChange;
   /** The Bitrix24 document. */
   ref: DocumentRef;
+}
+
+/** A document to write, where it stands now. */
+export interface Current extends Pending {
+  /** Its stage now; null when Bitrix24 listed it nowhere (gone, or out of sight): it is not moved. */
+  stage: string | null;
+  /** Its pipeline among the kind's (smart invoices' `categoryId`). */
+  categoryId: number | null;
+  /** Its pipeline's stages, for kinds whose statuses move documents. */
+  pipeline: Pipeline | undefined;
+}
+
+/** One document's write, with what the log says of it. */
+export interface Plan extends Current {
+  write: DocumentWrite;
+  /** The stage the write moves the document to. */
+  movedTo: string | null;
+  /** The stage a person chose, kept rather than moved back from. */
+  keptByHand: string | null;
+  /** The amount paid since the link last saw it. */
+  received: Decimal;
 }
 
 export interface RoundReport {

@@ -7,9 +7,8 @@
 import { keyOf } from '../../bitrix/documents.js';
 import { limitOf } from '../../bitrix/portal-client.js';
 import { writeDocuments } from '../../bitrix/write-back.js';
-import type { Plan } from './plan.js';
 import * as record from './record.js';
-import type { PullRound } from './round.js';
+import type { Plan, PullRound } from './round.js';
 
 export async function writeAll(round: PullRound, plans: Plan[]): Promise<void> {
   if (plans.length === 0) return;
