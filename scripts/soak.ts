@@ -67,7 +67,7 @@ interface SoakMix {
   calm(): void;
   documents(): number;
   inXero(): number;
-  /** True when everything the mix did has landed (checked each second while settling). */
+  /** One second of settling: passes on what is still owed (Xero's webhooks) and says whether everything landed. */
   landed(): boolean;
   /** Throws when the end state is wrong; the line that says it is right. */
   check(): string;

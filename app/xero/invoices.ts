@@ -8,7 +8,7 @@
  */
 import { Invoice, type Currency } from 'xero-node';
 import { AppError } from '../errors.js';
-import { validationMessages, XeroApiError } from './errors.js';
+import { XeroApiError } from './errors.js';
 import type { XeroGateway } from './gateway.js';
 import {
   batchIdempotencyKey, chunked, elementResult, IDS_PER_LOOKUP, pushInBatches, refusal, REFERENCES_PER_LOOKUP, stateOf, whereLiteral,
@@ -143,12 +143,11 @@ async function approveTogether(gateway: XeroGateway, batch: Map<string, Waiter[]
       );
       const els = answer.invoices ?? [];
       ids.forEach((id, i) => {
-        const el = els.find((e) => e.invoiceID?.toLowerCase() === id.toLowerCase()) ?? els[i];
-        // No element for it: not a refusal, so the round fails and the move is tried again.
-        if (!el) return settle(id, new Error('Xero did not answer for this approval; it will be asked again.'));
-        const messages = validationMessages([el]);
-        if (el.hasErrors || messages.length) return settle(id, new AppError('SYNC.CANNOT_APPROVE_INVOICE', `Xero refused to approve the invoice: ${messages.join(' ') || 'no reason given'}`, 409));
-        settle(id, { status: String(el.status ?? 'AUTHORISED') });
+        // Each element answers for itself, read as a push's element is (no element: not a refusal, so the move is
+        // tried again; a refused one says Xero's words).
+        const r = elementResult('invoice', els.find((e) => e.invoiceID?.toLowerCase() === id.toLowerCase()) ?? els[i], toState);
+        if (r.ok) settle(id, { status: r.status });
+        else settle(id, r.permanent ? new AppError('SYNC.CANNOT_APPROVE_INVOICE', r.message, 409) : new Error(r.message));
       });
     } catch (err) {
       let reason: unknown = err;

@@ -65,12 +65,13 @@ export function notEditable(round: AnyRound, doc: SalesDocument, link: Link, has
 }
 
 /**
- * True when Xero's status in `state` is one the status pull still has to carry into Bitrix24: an invoice past the
- * statuses the push may edit, whose stage, payment comment and trigger follow from it. (A quote's pull writes only its
- * status field, which the push's write-back writes too.)
+ * True when Xero's status in `state` is one the status pull still has to carry into Bitrix24: past the statuses the
+ * push may edit, for a kind whose pull moves stages or tells payments. (A quote's pull writes only its status field,
+ * which the push's write-back writes too.)
  */
 function statusOwedByPull(round: AnyRound, state: XeroDocumentState): boolean {
-  return round.kind.xeroType === 'invoice' && !round.kind.editable.has(state.status);
+  const { pull, editable } = round.kind;
+  return Boolean(pull.stageOf || pull.tellsPayments) && !editable.has(state.status);
 }
 
 /** The Xero status a linked document has now, with the line that says why (none when Xero changed it itself). */
