@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import { startXeroEmulator, type XeroEmulator } from './emulators/xero/index.js';
 import { startConnector, type TestConnector } from './helpers/connector.js';
-import { startInstalledConnector } from './helpers/portal.js';
-import { startBitrix24Emulator, type Bitrix24Emulator } from './emulators/bitrix24/index.js';
+import { installedPortalPerTest } from './helpers/portal.js';
+import type { Bitrix24Emulator } from './emulators/bitrix24/index.js';
 import { confirmConsent, confirmationForm, followConsent, type ConsentLanding } from './helpers/xero-consent.js';
 
 let b24: Bitrix24Emulator;
@@ -37,22 +37,11 @@ describe('connecting Xero (authorization code)', () => {
   let c: TestConnector;
   let demoTenant: string;
 
-  before(async () => {
-    xero = await startXeroEmulator();
-    b24 = await startBitrix24Emulator();
+  const bed = installedPortalPerTest('Demo Company (NZ)');
+  beforeEach(() => {
+    ({ xero, b24, c, session, tenantId: demoTenant } = bed);
+    MEMBER = bed.memberId;
   });
-  after(async () => {
-    await xero.close();
-    await b24.close();
-  });
-  beforeEach(async () => {
-    xero.reset();
-    b24.reset();
-    demoTenant = xero.addOrganisation({ name: 'Demo Company (NZ)' });
-    ({ c, session } = await startInstalledConnector(b24, xero));
-    MEMBER = b24.memberId;
-  });
-  afterEach(async () => c.close());
 
   it('when the admin consents to one organisation, then the portal is connected to it with the granular scopes', async () => {
     const { status, html } = await connectViaBrowserFlow(c);

@@ -1,5 +1,6 @@
-import type { Bitrix24Emulator } from '../emulators/bitrix24/index.js';
-import type { XeroEmulator } from '../emulators/xero/index.js';
+import { after, afterEach, before, beforeEach } from 'node:test';
+import { startBitrix24Emulator, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
+import { startXeroEmulator, type XeroEmulator } from '../emulators/xero/index.js';
 import { startConnector, type TestConnector } from './connector.js';
 
 /**
@@ -24,4 +25,40 @@ export async function startInstalledConnector(b24: Bitrix24Emulator, xero?: Xero
       return c.services.sessions.issue({ memberId: b24.memberId, userId, isAdmin: user.admin, userName: user.name, authId: b24.frameAuth(userId).AUTH_ID });
     },
   };
+}
+
+/** What installedPortalPerTest gives each test. */
+export interface InstalledPortalBed {
+  xero: XeroEmulator;
+  b24: Bitrix24Emulator;
+  c: TestConnector;
+  session(userId: number): string;
+  /** The Xero organisation the test may connect (not connected yet). */
+  tenantId: string;
+  memberId: string;
+}
+
+/**
+ * Registers, in the calling describe(), the hooks that give every test both emulators reset, one Xero organisation
+ * named `organisation` and a freshly installed connector (closed after the test). Read the bed's fields in tests.
+ */
+export function installedPortalPerTest(organisation: string): InstalledPortalBed {
+  const bed = {} as InstalledPortalBed;
+  before(async () => {
+    bed.xero = await startXeroEmulator();
+    bed.b24 = await startBitrix24Emulator();
+  });
+  after(async () => {
+    await bed.xero.close();
+    await bed.b24.close();
+  });
+  beforeEach(async () => {
+    bed.xero.reset();
+    bed.b24.reset();
+    bed.tenantId = bed.xero.addOrganisation({ name: organisation });
+    Object.assign(bed, await startInstalledConnector(bed.b24, bed.xero));
+    bed.memberId = bed.b24.memberId;
+  });
+  afterEach(async () => bed.c.close());
+  return bed;
 }

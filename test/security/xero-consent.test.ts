@@ -3,11 +3,11 @@
  * verifier, and forged confirmations. The connection is saved only after the browser that started confirms.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { startXeroEmulator, type XeroEmulator } from '../emulators/xero/index.js';
+import { beforeEach, describe, it } from 'node:test';
+import type { XeroEmulator } from '../emulators/xero/index.js';
 import type { TestConnector } from '../helpers/connector.js';
-import { startInstalledConnector } from '../helpers/portal.js';
-import { startBitrix24Emulator, type Bitrix24Emulator } from '../emulators/bitrix24/index.js';
+import { installedPortalPerTest } from '../helpers/portal.js';
+import type { Bitrix24Emulator } from '../emulators/bitrix24/index.js';
 import { confirmConsent, confirmationForm, followConsent } from '../helpers/xero-consent.js';
 
 let MEMBER = '';
@@ -18,22 +18,11 @@ describe('Xero consent bound to its browser', () => {
   let c: TestConnector;
   let session: (userId: number) => string;
 
-  before(async () => {
-    xero = await startXeroEmulator();
-    b24 = await startBitrix24Emulator();
+  const bed = installedPortalPerTest('Victim Accounting Ltd');
+  beforeEach(() => {
+    ({ xero, b24, c, session } = bed);
+    MEMBER = bed.memberId;
   });
-  after(async () => {
-    await xero.close();
-    await b24.close();
-  });
-  beforeEach(async () => {
-    xero.reset();
-    b24.reset();
-    xero.addOrganisation({ name: 'Victim Accounting Ltd' });
-    ({ c, session } = await startInstalledConnector(b24, xero));
-    MEMBER = b24.memberId;
-  });
-  afterEach(async () => c.close());
 
   const startUrl = async (): Promise<string> => {
     const res = await fetch(`${c.url}/api/xero/connect`, { method: 'POST', headers: { 'X-Connector-Session': session(1) } });
