@@ -141,7 +141,7 @@ export class PgBossJobQueue implements JobQueue {
     });
     this.#boss.on('error', (err) => this.#onError(err));
     const beat = options.heartbeatMs ?? Math.floor((this.#leaseSeconds * 1000) / 3);
-    if (beat > 0) this.#heartbeat = setInterval(() => void this.renewLeases().catch((err) => this.#onError(err)), beat).unref();
+    if (beat > 0) this.#heartbeat = setInterval(() => void this.beat().catch((err) => this.#onError(err)), beat).unref();
   }
 
   /** Opens the queue: pg-boss installs or migrates its schema, and our table is made if missing. */
@@ -155,6 +155,7 @@ export class PgBossJobQueue implements JobQueue {
         await c.query('SELECT pg_advisory_xact_lock($1, 0)', [KEY_LOCK_CLASS]);
         await c.query(OUTBOX_SCHEMA);
       });
+      await q.repairTickets(true);
       return q;
     } catch (err) {
       await q.close();
@@ -327,6 +328,24 @@ export class PgBossJobQueue implements JobQueue {
     );
     const sorted = rows.sort((a, b) => (opts.freshFirst ? a.echo - b.echo : 0) || Number(a.run_at) - Number(b.run_at) || Number(a.id) - Number(b.id));
     return sorted.map(fromRow);
+  }
+
+  private async beat(): Promise<void> {
+    await this.renewLeases();
+    await this.repairTickets(false);
+  }
+
+  /**
+   * Queues again, with a new ticket, the running (and with `pendingToo`, pending) jobs whose ticket is no longer in
+   * pg-boss's job table: pg-boss's maintenance archives a lease-expired ticket after a day, and a claim joins the
+   * ticket, so such a job would otherwise never be claimed. Runs at open (both) and on every heartbeat (running only:
+   * few rows). Returns how many.
+   */
+  async repairTickets(pendingToo: boolean, now = clock.now()): Promise<number> {
+    if (this.#closed) return 0;
+    const states = pendingToo ? `('running', 'pending')` : `('running')`;
+    const missing = `o.state IN ${states} AND NOT EXISTS (SELECT 1 FROM ${this.#schema}.job b WHERE b.name = o.kind AND b.id = o.ticket)`;
+    return this.requeueWhere(missing, [], '', now);
   }
 
   /** Moves `started_on` of this instance's active tickets: its runs keep their leases while it lives. */

@@ -346,6 +346,14 @@ for (const backend of [sqliteBackend(), postgresBackend(pgUrl)]) {
       assert.equal((await q.get(live.id))?.state, 'pending');
     });
 
+    it('when two instances enqueue the same keys at once, then each key has one live job that counts every enqueue', async () => {
+      const other = await backend.another();
+      await Promise.all([q, other].flatMap((queue, n) => Array.from({ length: 20 }, (_, i) => queue.enqueue({ memberId: 'a', kind: 'x', key: `x:${i % 4}`, payload: { n, i } }, T0))));
+      const live = await q.list({ states: ['pending'] });
+      assert.deepEqual(live.map((j) => j.key).sort(), ['x:0', 'x:1', 'x:2', 'x:3']);
+      assert.deepEqual(live.map((j) => j.revision), [10, 10, 10, 10]);
+    });
+
     it('when two claimers work 200 jobs at once, then each job is claimed exactly once', async () => {
       for (let i = 0; i < 200; i++) await q.enqueue({ memberId: i % 2 ? 'a' : 'b', kind: 'x', key: `x:${i}`, payload: {} }, T0);
       const other = await backend.another();
@@ -434,6 +442,22 @@ describe('job queue on PostgreSQL: leases across instances', { skip: pgUrl ? fal
     assert.equal(await one.releaseRunning(T0 + 1), 1);
     assert.equal((await one.get(mine!.id))?.state, 'pending');
     assert.equal((await one.get(theirs!.id))?.state, 'running');
+  });
+
+  it('when a job\'s ticket is gone from pg-boss\'s table (archived after its lease ran out), then the job is queued again with a new one', async () => {
+    const q = await open({ heartbeatMs: 0 });
+    const job = await q.enqueue({ memberId: 'a', kind: 'x', key: 'x:orphan', payload: {} }, T0);
+    await q.claimDue(5, ['x'], T0);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(`DELETE FROM pgboss.job WHERE singleton_key = 'x:orphan'`);
+    } finally {
+      await c.end();
+    }
+    assert.equal(await q.repairTickets(false, T0 + 1), 1);
+    const [again] = await q.claimDue(5, ['x'], T0 + 1);
+    assert.equal(again?.id, job.id);
   });
 
   it('when a document is queued, then pg-boss holds one run ticket for it, due at its run-at, with the reason of a failed run as its output', async () => {
