@@ -421,6 +421,25 @@ describe('job queue on PostgreSQL: leases across instances', { skip: pgUrl ? fal
     assert.equal((await other.get(job.id))?.state, 'done');
   });
 
+  it('when pg-boss\'s maintenance has failed a run\'s expired ticket, then another instance still takes the run over', async () => {
+    const hung = await open({ heartbeatMs: 0 });
+    const other = await open();
+    const job = await hung.enqueue({ memberId: 'a', kind: 'x', key: 'x:expired', payload: {} }, T0);
+    await hung.claimDue(5, ['x'], T0);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      // What pg-boss's failJobsByTimeout leaves (retryLimit 0: failed, with its timeout message as output).
+      await c.query(`UPDATE pgboss.job SET state = 'failed', completed_on = now(), output = '{"value":{"message":"job failed by timeout in active state"}}' WHERE singleton_key = 'x:expired'`);
+    } finally {
+      await c.end();
+    }
+    const [taken] = await other.claimDue(5, ['x'], T0);
+    assert.equal(taken?.id, job.id);
+    await other.complete(taken!, T0 + 1);
+    assert.equal((await other.get(job.id))?.state, 'done');
+  });
+
   it('when an instance lives past its lease, then its heartbeat keeps the run its own', async () => {
     const alive = await open({ heartbeatMs: 200 });
     const other = await open();
