@@ -8,14 +8,32 @@ import { currentRequestId } from './request-context.js';
 
 export type { Logger };
 
-/** Keys whose values never reach a log line, at any depth pino can address. */
-const SECRET_KEYS = [
+/** Keys whose values never reach a log line, at any depth. */
+const SECRET_KEYS = new Set([
   'access_token', 'refresh_token', 'id_token', 'accessToken', 'refreshToken', 'idToken', 'AUTH_ID', 'REFRESH_ID',
   'APPLICATION_TOKEN', 'application_token', 'applicationToken', 'client_secret', 'clientSecret', 'authorization',
   'Authorization', 'password', 'secret', 'appSecret', 'token', 'auth', 'cookie', 'x-xero-signature',
-];
+]);
+const CENSOR = '[Redacted]';
+/** Deeper than this a logged value is cut (a log line is not a dump). */
+const MAX_DEPTH = 10;
 
-const redactPaths = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+/**
+ * A copy of a logged object with the value of every secret key censored, at any depth, in objects and arrays alike.
+ * One walk over the object whatever the number of keys (pino's path redaction costs a pass per path and reaches only
+ * the depths it lists). Values other than plain objects and arrays (errors, dates, buffers) are left to pino's
+ * serializers.
+ */
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_DEPTH) return '[Too deep]';
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEYS.has(k) ? CENSOR : redactSecrets(v, depth + 1);
+  return out;
+}
 
 const TOKEN_PATTERNS: RegExp[] = [
   /(bearer\s+)[A-Za-z0-9._~+/=-]+/gi,
@@ -24,7 +42,7 @@ const TOKEN_PATTERNS: RegExp[] = [
 
 /** Removes bearer tokens and token query parameters from free text (error messages, URLs). */
 export function scrubText(text: string): string {
-  return TOKEN_PATTERNS.reduce((t, re) => t.replace(re, '$1[Redacted]'), text);
+  return TOKEN_PATTERNS.reduce((t, re) => t.replace(re, `$1${CENSOR}`), text);
 }
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
@@ -32,8 +50,13 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     {
       level,
       base: undefined,
-      redact: { paths: redactPaths, censor: '[Redacted]' },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (object) => redactSecrets(object) as Record<string, unknown>,
+      },
+      // A child logger's bindings skip the log formatter: pino's own redaction covers their top-level keys (plain
+      // paths cost little; its wildcard paths were the cost redactSecrets removes).
+      redact: { paths: [...SECRET_KEYS], censor: CENSOR },
       // Every line written while a request (or a job it caused) is worked carries its id.
       mixin: () => {
         const reqId = currentRequestId();
