@@ -41,7 +41,7 @@ export function postgresDdl(sql: string): string {
       return out;
     });
     return ignore ? `${text.trimEnd()}\nON CONFLICT DO NOTHING` : text;
-  }).map((st) => `${st.trimEnd()};`).join('\n');
+  }).map((st) => `${st.trimEnd()};`).join('');
 }
 
 /** The DDL a migration runs on `db`'s dialect. */
