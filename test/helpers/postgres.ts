@@ -1,7 +1,8 @@
 /**
  * A real PostgreSQL for a test file: withPostgres() creates a fresh database (t_<random>) on the server at
  * 127.0.0.1:5432 (user postgres, trust authentication; PG_TEST_ADMIN_URL names another) and drops it WITH (FORCE)
- * when the file ends, so files run side by side never share tables.
+ * when the file ends, so files run side by side never share tables. The databases sort text in English order (ICU 'en'),
+ * not by code point as SQLite does, so a statement that needs the latter shows it.
  *
  * When the server does not answer, the PostgreSQL tests are skipped with a notice that names
  * scripts/start-postgres.sh; under CI=true a missing server fails the file instead (CI must run the PostgreSQL lane).
@@ -48,7 +49,10 @@ export async function withPostgres(): Promise<TestPostgres> {
   const made: string[] = [];
   const another = async () => {
     const name = `t_${randomBytes(6).toString('hex')}`;
-    await admin((c) => c.query(`CREATE DATABASE ${name}`));
+    // A natural-language collation (ICU's 'en', as production databases usually have), so that a statement relying
+    // on SQLite's code-point order fails here too; a server without ICU gets its default.
+    await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en'`)
+      .catch(() => c.query(`CREATE DATABASE ${name}`)));
     made.push(name);
     return urlOf(name);
   };

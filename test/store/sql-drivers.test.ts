@@ -106,6 +106,18 @@ for (const subject of subjects) {
       assert.deepEqual(await db.get('SELECT n, r, b, t FROM items WHERE k = ?', ['rt-null']), { n: null, r: null, b: null, t: null });
     });
 
+    it('when text is sorted or compared, then it goes by code point on both (upper case first, case matters)', async () => {
+      for (const k of ['sort-b', 'sort-B', 'sort-a', 'sort-_', 'sort-A', 'sort-é']) await db.run('INSERT INTO items (k) VALUES (?)', [k]);
+      const sorted = await db.all<{ k: string }>("SELECT k FROM items WHERE substr(k, 1, 5) = 'sort-' ORDER BY k");
+      assert.deepEqual(sorted.map((r) => r.k), ['sort-A', 'sort-B', 'sort-_', 'sort-a', 'sort-b', 'sort-é']);
+      assert.deepEqual(await db.all('SELECT k FROM items WHERE k = ?', ['SORT-A']), []);
+      assert.deepEqual(await db.all('SELECT k FROM items WHERE lower(k) = lower(?) ORDER BY k', ['SORT-a']), [{ k: 'sort-A' }, { k: 'sort-a' }]);
+    });
+
+    it('when a parameter stands alone in a select list, then a CAST gives it one type on both', async () => {
+      assert.deepEqual(await db.get('SELECT CAST(? AS BIGINT) AS n, CAST(? AS TEXT) AS t', [12, 'x']), { n: 12, t: 'x' });
+    });
+
     it('when an integer is beyond 2^31, then it reads back exactly as a number; beyond 2^53 reading it is refused', async () => {
       const big = 2 ** 40 + 3;
       await db.run('INSERT INTO items (k, n) VALUES (?, ?)', ['big', big]);
