@@ -24,8 +24,9 @@ export class StoreError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'StoreError';
   }
 }
@@ -58,7 +59,7 @@ export function openDatabase(dataDir: string, options: OpenStoreOptions = {}): D
   }
 }
 
-function describeOpenFailure(file: string, err: unknown): StoreError {
+export function describeOpenFailure(file: string, err: unknown): StoreError {
   const code = (err as { code?: string }).code ?? '';
   if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
     return new StoreError(

@@ -8,7 +8,10 @@
 export interface Migration {
   version: number;
   name: string;
+  /** SQLite's DDL; PostgreSQL runs its mechanical translation (migrate-sql.ts postgresDdl) unless `postgres` is given. */
   sql: string;
+  /** PostgreSQL's DDL, where the translation of `sql` would not do. */
+  postgres?: string;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
