@@ -22,7 +22,7 @@ describe('contact resolution', () => {
       { kind: 'contact', id: '8', name: 'Jane Doe', email: null, firstName: 'Jane', lastName: 'Doe' },
     ];
     bed.emu.resetCounters();
-    const known = knownContactIds(bed.store, bed.memberId, customers);
+    const known = await knownContactIds(bed.store, bed.memberId, customers);
     const r = await resolveContacts(bed.gateway, bed.tenantId, customers, known);
     assert.equal(r.contactIds.get('b24:company:1'), linkedId);
     assert.equal(r.contactIds.get('b24:company:5'), numbered.ContactID);
@@ -40,7 +40,7 @@ describe('contact resolution', () => {
 
     saveContactLinks(bed.store, bed.memberId, bed.connectionId, r.links);
     bed.emu.resetCounters();
-    const again = await resolveContacts(bed.gateway, bed.tenantId, customers, knownContactIds(bed.store, bed.memberId, customers));
+    const again = await resolveContacts(bed.gateway, bed.tenantId, customers, await knownContactIds(bed.store, bed.memberId, customers));
     assert.equal(bed.emu.counters.total, 0);
     assert.deepEqual(again.contactIds, r.contactIds);
     bed.emu.assertNoSpecViolations();

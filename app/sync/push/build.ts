@@ -74,7 +74,7 @@ export async function buildAll<P>(
     } else {
       // Only the document this connector sent before the crash is healed, never a stranger's with the same
       // reference (heal-lost.ts).
-      const healed = healedOf(round, c, contactId, known.lost);
+      const healed = await healedOf(round, c, contactId, known.lost);
       if (healed) {
         if (!round.kind.editable.has(healed.status)) {
           record.linked(round, c.doc, c.hash, healed);
@@ -86,7 +86,7 @@ export async function buildAll<P>(
     }
     try {
       // Products imported from (or matched to) Xero items carry their item code on the line.
-      const itemCodes = round.store.links.itemCodes(round.memberId, c.doc.lines.flatMap((l) => (l.productId ? [l.productId] : [])));
+      const itemCodes = await round.store.links.itemCodes(round.memberId, c.doc.lines.flatMap((l) => (l.productId ? [l.productId] : [])));
       const payload = round.kind.build(c.doc, { contactId, settings: round.settings, currencies, existing, roundingAccount, itemCodes, trackingCategories });
       const note = roundingNote(c.doc, representationOf(c.doc, { roundingAccount }, round.kind.xeroType), roundingAccount);
       // The key names the content and whether it updates an existing document, so a healed document is a new

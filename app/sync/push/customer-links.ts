@@ -8,10 +8,10 @@ import type { DocumentCustomer } from '../../domain/document.js';
 import { customerKey, type ContactLink } from '../../xero/contacts.js';
 
 /** customerKey → ContactID of the customers already linked for this portal. */
-export function knownContactIds(store: Store, memberId: string, customers: DocumentCustomer[]): Map<string, string> {
+export async function knownContactIds(store: Store, memberId: string, customers: DocumentCustomer[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const c of customers) {
-    const l = store.links.find(memberId, c.kind, c.id);
+    const l = await store.links.find(memberId, c.kind, c.id);
     if (l && l.xeroType === 'contact') out.set(customerKey(c), l.xeroId);
   }
   return out;
@@ -19,6 +19,7 @@ export function knownContactIds(store: Store, memberId: string, customers: Docum
 
 /** Saves the links `resolveContacts` found or created. */
 export function saveContactLinks(store: Store, memberId: string, connectionId: number, links: ContactLink[]): Link[] {
+  // step B: async transaction
   return store.transaction(() =>
     links.map((l) =>
       store.links.save({

@@ -10,9 +10,9 @@ import * as record from './record.js';
 import type { Candidate, Round } from './round.js';
 
 /** Announces the new customers of documents to send, for a resolution of another round to take along. */
-export function announce<P>(round: Round<P>, candidates: Candidate[]): void {
+export async function announce<P>(round: Round<P>, candidates: Candidate[]): Promise<void> {
   const customers = customersOf(candidates.filter((c) => c.contentChanged));
-  const known = knownContactIds(round.store, round.memberId, customers);
+  const known = await knownContactIds(round.store, round.memberId, customers);
   const fresh = customers.filter((c) => !known.has(customerKey(c)));
   if (fresh.length) round.announced.push(announceCustomers(round.gateway, fresh));
 }
@@ -20,7 +20,7 @@ export function announce<P>(round: Round<P>, candidates: Candidate[]): void {
 /** The Xero contact of each customer of the documents about to be built, or why it has none. */
 export async function resolveCustomers<P>(round: Round<P>, ready: Candidate[]): Promise<ResolvedContacts> {
   const customers = customersOf(ready);
-  const contacts = await resolveContacts(round.gateway, round.tenantId, customers, knownContactIds(round.store, round.memberId, customers));
+  const contacts = await resolveContacts(round.gateway, round.tenantId, customers, await knownContactIds(round.store, round.memberId, customers));
   record.contacts(round, contacts.links);
   return contacts;
 }

@@ -41,15 +41,16 @@ export type LostDocuments = Map<string, XeroDocumentState[]>;
  * send whose answer was lost (a crash between send and save) may have created.
  */
 export async function findLost<P>(round: Round<P>, ready: Candidate[]): Promise<LostDocuments> {
-  const lost = ready.flatMap((c) => {
-    const sentAt = c.link ? undefined : round.store.links.sentAt(round.memberId, c.doc.type, c.doc.id);
-    return sentAt === undefined ? [] : [{ reference: round.kind.reference(c.doc, round.settings), sentAt }];
-  });
+  const lost: Array<{ reference: string; sentAt: number }> = [];
+  for (const c of ready) {
+    const sentAt = c.link ? undefined : await round.store.links.sentAt(round.memberId, c.doc.type, c.doc.id);
+    if (sentAt !== undefined) lost.push({ reference: round.kind.reference(c.doc, round.settings), sentAt });
+  }
   return lost.length ? round.kind.findLost(round.gateway, round.tenantId, lost) : new Map();
 }
 
 /** The Xero document an unlinked document's lost send created, when one found by its Reference is provably it. */
-export function healedOf<P>(round: Round<P>, c: Candidate, contactId: string, lost: LostDocuments): XeroDocumentState | undefined {
-  const sent = { contactId, currency: c.doc.currency, total: Number(c.doc.total), sentAt: round.store.links.sentAt(round.memberId, c.doc.type, c.doc.id) };
+export async function healedOf<P>(round: Round<P>, c: Candidate, contactId: string, lost: LostDocuments): Promise<XeroDocumentState | undefined> {
+  const sent = { contactId, currency: c.doc.currency, total: Number(c.doc.total), sentAt: await round.store.links.sentAt(round.memberId, c.doc.type, c.doc.id) };
   return (lost.get(round.kind.reference(c.doc, round.settings)) ?? []).find((found) => isTheDocumentSent(found, sent));
 }

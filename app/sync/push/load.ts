@@ -54,11 +54,11 @@ async function loadChanged<P>(round: Round<P>, jobs: Job[]): Promise<Candidate[]
   const refs = jobs.map((j) => j.payload as PushPayload);
   if (refs.length === 0) return [];
   const { store, memberId, settings } = round;
-  const portal = store.portals.get(memberId);
+  const portal = await store.portals.get(memberId);
   const since = portal ? installedSince(portal) : Number.NEGATIVE_INFINITY;
   const known = (ref: DocumentRef) => adminAsked(round.payloadOf(keyOf(ref))) || isKnownDocument(store, memberId, ref);
   const read = await readDocuments(round.client, refs, {
-    accountCodePropertyId: store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
+    accountCodePropertyId: await store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
     // The tracking option is named by the field's label when the field is a Bitrix24 list.
     labelled: settings.tracking ? { fields: [settings.tracking.field], labels: round.listLabels, memberId } : undefined,
   });
@@ -87,9 +87,9 @@ async function loadChanged<P>(round: Round<P>, jobs: Job[]): Promise<Candidate[]
     if (round.payloadOf(key)?.deleted) record.say(round, round.say.deleteRefused(ref.id), ref);
     const doc = round.kind.prepare ? round.kind.prepare(r.doc, round.kindContext) : r.doc;
     const hash = contentHash(doc, settings, round.kind);
-    const link = round.linkOf(ref);
+    const link = await round.linkOf(ref);
     const contentChanged = !link || !contentUnchanged(link.contentHash, doc, settings, round.kind);
-    const stageMoved = link ? movedByPerson(round, link, doc) : false;
+    const stageMoved = link ? await movedByPerson(round, link, doc) : false;
     const unwritten = Boolean(link) && !contentChanged && !stageMoved && shownXeroId(doc) !== undefined && shownXeroId(doc) !== link!.xeroId;
     // Echo: nothing changed since the last push (e.g. our own write-back) → no Xero call.
     if (!contentChanged && !stageMoved && !unwritten) {
@@ -99,7 +99,7 @@ async function loadChanged<P>(round: Round<P>, jobs: Job[]): Promise<Candidate[]
     candidates.push({ doc, hash, job: round.byKey.get(key)!, link, contentChanged, stageMoved, unwritten });
   }
   await removeAll(round, gone);
-  announce(round, candidates);
+  await announce(round, candidates);
   return candidates;
 }
 
@@ -107,9 +107,9 @@ async function loadChanged<P>(round: Round<P>, jobs: Job[]): Promise<Candidate[]
  * True when a person moved the document to another stage since the push last saw it. Stages the connector
  * wrote itself (its expected echoes) are not moves; a link seen for the first time just records its stage.
  */
-function movedByPerson<P>(round: Round<P>, link: Link, doc: SalesDocument): boolean {
+async function movedByPerson<P>(round: Round<P>, link: Link, doc: SalesDocument): Promise<boolean> {
   if (!doc.stageId || doc.stageId === link.b24StageId) return false;
-  if (link.b24StageId === null || round.store.links.isExpectedEcho(round.memberId, doc.type, doc.id, doc.stageId)) {
+  if (link.b24StageId === null || await round.store.links.isExpectedEcho(round.memberId, doc.type, doc.id, doc.stageId)) {
     record.stageSeen(round, link, doc.stageId);
     return false;
   }

@@ -43,7 +43,7 @@ export class PushDocuments<P> implements JobHandler {
 
   async run(jobs: Job[], more?: ClaimMore): Promise<Map<number, JobOutcome>> {
     const memberId = jobs[0].memberId!;
-    const connection = this.connectionOf(memberId);
+    const connection = await this.connectionOf(memberId);
     // The settings with the automatic tax and account matches; documents waiting for a choice are held (mapping.ts).
     const mapping = await salesMapping(this.deps.store, this.deps.orgData, memberId);
     const round = new Round(this.deps, this.kind, jobs, memberId, connection, mapping, this.listLabels, this.pipelines);
@@ -71,8 +71,8 @@ export class PushDocuments<P> implements JobHandler {
   }
 
   /** The portal's Xero connection: the first not disconnected, which must not need reconnecting. */
-  private connectionOf(memberId: string): Connection {
-    const c = this.deps.store.connections.current(memberId);
+  private async connectionOf(memberId: string): Promise<Connection> {
+    const c = await this.deps.store.connections.current(memberId);
     if (!c) throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected yet. A portal administrator can connect it in the Xero connector app.', 409);
     if (c.state === 'needs_reconnect') throw new AppError('XERO.NEEDS_RECONNECT', `${c.tenantName ?? 'Xero'} needs reconnecting by a portal admin.`, 409);
     return c;

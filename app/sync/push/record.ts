@@ -18,7 +18,7 @@ import type { Round } from './round.js';
 type AnyRound = Round<unknown>;
 
 /** Writes a line of the round's portal to the activity log, about one document when `ref` names it. */
-export function say(round: AnyRound, line: Line, ref?: DocumentRef): void {
+export function say(round: AnyRound, line: Line, ref?: DocumentRef): void { // step B: async transaction (runs inside store.transaction)
   round.store.activity.record({ memberId: round.memberId, ...(ref ? { subject: keyOf(ref) } : {}), ...line });
 }
 
@@ -28,6 +28,7 @@ export function say(round: AnyRound, line: Line, ref?: DocumentRef): void {
  */
 export function linked(round: AnyRound, doc: SalesDocument, hash: string, state: XeroDocumentState, note: string | null = null): void {
   const { store, memberId, connection } = round;
+  // step B: async transaction
   store.transaction(() => {
     const previous = store.links.find(memberId, doc.type, doc.id);
     store.links.clearSent(memberId, doc.type, doc.id);
@@ -55,6 +56,7 @@ export function linked(round: AnyRound, doc: SalesDocument, hash: string, state:
  */
 export function notEditable(round: AnyRound, doc: SalesDocument, link: Link, hash: string, state: XeroDocumentState): void {
   const { store } = round;
+  // step B: async transaction
   store.transaction(() => {
     const owed = statusOwedByPull(round, state);
     store.links.save({ ...link, connectionId: round.connection.id, contentHash: hash, xeroStatus: owed ? link.xeroStatus : state.status });
@@ -77,6 +79,7 @@ function statusOwedByPull(round: AnyRound, state: XeroDocumentState): boolean {
 /** The Xero status a linked document has now, with the line that says why (none when Xero changed it itself). */
 export function xeroStatus(round: AnyRound, ref: DocumentRef, link: Link, status: string, line?: Line): void {
   const { store } = round;
+  // step B: async transaction
   store.transaction(() => {
     store.links.save({ ...link, xeroStatus: status });
     if (line) say(round, line, ref);
@@ -84,13 +87,14 @@ export function xeroStatus(round: AnyRound, ref: DocumentRef, link: Link, status
 }
 
 /** The Bitrix24 stage of a linked document, as seen now. */
-export function stageSeen(round: AnyRound, link: Link, stageId: string | null): void {
+export function stageSeen(round: AnyRound, link: Link, stageId: string | null): void { // step B: async transaction (runs inside store.transaction)
   round.store.links.setB24Stage(link.id, stageId);
 }
 
 /** A stage move seen, with what the kind did in Xero for it (`action`), or why Xero refused it (`refused`). */
 export function stageMove(round: AnyRound, doc: SalesDocument, link: Link, outcome: { action: XeroAction | null } | { refused: string }): void {
   const { store } = round;
+  // step B: async transaction
   store.transaction(() => {
     stageSeen(round, link, doc.stageId);
     if ('refused' in outcome) return say(round, round.say.stageRefused(outcome.refused), doc);
@@ -101,13 +105,13 @@ export function stageMove(round: AnyRound, doc: SalesDocument, link: Link, outco
 }
 
 /** Marks documents about to be created in Xero as sent, before the request: a lost answer is looked up (heal-lost.ts). */
-export function sent(round: AnyRound, docs: SalesDocument[]): void {
-  round.store.links.markSent(round.memberId, docs.map((d) => ({ b24Type: d.type, b24Id: d.id })));
+export async function sent(round: AnyRound, docs: SalesDocument[]): Promise<void> {
+  await round.store.links.markSent(round.memberId, docs.map((d) => ({ b24Type: d.type, b24Id: d.id })));
 }
 
 /** Xero refused to create the document: nothing reached it, so the sent mark goes. */
-export function notSent(round: AnyRound, doc: SalesDocument): void {
-  round.store.links.clearSent(round.memberId, doc.type, doc.id);
+export async function notSent(round: AnyRound, doc: SalesDocument): Promise<void> {
+  await round.store.links.clearSent(round.memberId, doc.type, doc.id);
 }
 
 /** The customers resolved to Xero contacts by look-up or creation, linked. */

@@ -11,14 +11,18 @@ import { isRefusal, type Round, type XeroStates } from './round.js';
 /** Removes each document from Xero (their Xero states read at once) and settles its job. */
 export async function removeAll<P>(round: Round<P>, gone: DocumentRef[]): Promise<void> {
   if (gone.length === 0) return;
-  const ids = gone.flatMap((ref) => round.linkOf(ref)?.xeroId ?? []);
+  const ids: string[] = [];
+  for (const ref of gone) {
+    const xeroId = (await round.linkOf(ref))?.xeroId;
+    if (xeroId !== undefined) ids.push(xeroId);
+  }
   const states: XeroStates = ids.length ? await round.kind.read(round.gateway, round.tenantId, ids) : new Map();
   for (const ref of gone) round.settle(keyOf(ref), await removeOne(round, ref, states));
 }
 
 /** What Xero allows for one document gone from Bitrix24; a refusal needs attention, in the kind's words. */
 async function removeOne<P>(round: Round<P>, ref: DocumentRef, states: XeroStates): Promise<JobOutcome> {
-  const link = round.linkOf(ref);
+  const link = await round.linkOf(ref);
   if (!link) return { kind: 'done' };
   const state = states.get(link.xeroId.toLowerCase());
   if (!state || state.status === 'DELETED' || state.status === 'VOIDED') {

@@ -108,8 +108,8 @@ export class Round<P> {
   }
 
   /** The document's link to a Xero document of this round's connection, if any. */
-  linkOf(ref: DocumentRef): Link | undefined {
-    const link = this.store.links.find(this.memberId, ref.type, ref.id);
+  async linkOf(ref: DocumentRef): Promise<Link | undefined> {
+    const link = await this.store.links.find(this.memberId, ref.type, ref.id);
     return link && link.connectionId === this.connection.id ? link : undefined;
   }
   /** The job's payload of the document with this key. */

@@ -14,7 +14,7 @@ import type { Round, Written, XeroStates } from './round.js';
 /** Sends the payloads and links Xero's answers; the documents Xero now has, also added to `xeroState`. */
 export async function send<P>(round: Round<P>, items: SendItem<P>[], xeroState: XeroStates): Promise<Written[]> {
   if (items.length === 0) return [];
-  record.sent(round, items.filter((i) => i.creates).map((i) => i.c.doc));
+  await record.sent(round, items.filter((i) => i.creates).map((i) => i.c.doc));
   const results = await round.kind.push(round.gateway, round.tenantId, items);
   const written: Written[] = [];
   for (const item of items) {
@@ -23,7 +23,7 @@ export async function send<P>(round: Round<P>, items: SendItem<P>[], xeroState: 
     if (!r.ok) {
       // Refused by Xero: nothing was created, so no look-up is needed next time. A transient failure may have
       // reached Xero: the mark stays.
-      if (r.permanent && item.creates) record.notSent(round, item.c.doc);
+      if (r.permanent && item.creates) await record.notSent(round, item.c.doc);
       round.settle(item.key, failureOutcome(r));
       continue;
     }

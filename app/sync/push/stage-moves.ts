@@ -12,7 +12,7 @@ import { isRefusal, type Candidate, type Round, type Written, type XeroStates } 
 
 /** Acts on the stage moves of the candidates; the documents whose Xero status changed, to write back. */
 export async function applyStageMoves<P>(round: Round<P>, candidates: Candidate[], written: Written[], xeroState: XeroStates): Promise<Written[]> {
-  if (round.kind.followsFirstStage) followFirstStages(round, candidates, written);
+  if (round.kind.followsFirstStage) await followFirstStages(round, candidates, written);
   const candidateMoves = candidates.filter((c) => c.stageMoved && c.link && round.outcomes.get(c.job.id)?.kind !== 'attention');
   if (candidateMoves.length === 0) return [];
   const pipelines = await round.pipelines.of(round.client, round.memberId, candidateMoves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
@@ -53,11 +53,11 @@ export async function applyStageMoves<P>(round: Round<P>, candidates: Candidate[
 }
 
 /** Documents linked just now count as moved to the stage they were created at. */
-function followFirstStages<P>(round: Round<P>, candidates: Candidate[], written: Written[]): void {
+async function followFirstStages<P>(round: Round<P>, candidates: Candidate[], written: Written[]): Promise<void> {
   const created = new Set(written.map((w) => keyOf(w.doc)));
   for (const c of candidates) {
     if (c.link || !created.has(keyOf(c.doc))) continue;
-    c.link = round.linkOf(c.doc);
+    c.link = await round.linkOf(c.doc);
     c.stageMoved = Boolean(c.link && c.doc.stageId);
   }
 }
