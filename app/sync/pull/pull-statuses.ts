@@ -65,19 +65,19 @@ export class PullStatuses {
   async pollConnection(connectionId: number): Promise<PollReport> {
     const report: PollReport = { connectionId, xeroCalls: 0, read: 0, updated: 0, failed: 0 };
     const { store } = this.deps;
-    const connection = store.connections.get(connectionId);
+    const connection = await store.connections.get(connectionId);
     if (!connection || connection.state !== 'active') return report;
     for (const kind of KINDS) {
-      const links = store.links.span(connectionId, kind.xeroType);
+      const links = await store.links.span(connectionId, kind.xeroType);
       if (links.count === 0) continue; // nothing linked: nothing to ask Xero
-      const base = watermarkOf(store, connectionId, kind.xeroType) ?? links.oldestSyncedAt ?? clock.now();
+      const base = await watermarkOf(store, connectionId, kind.xeroType) ?? links.oldestSyncedAt ?? clock.now();
       const read = await kind.pull.changedSince(this.deps.gateways.for(connectionId), new Date(base - WATERMARK_OVERLAP_MS));
       report.xeroCalls += read.calls;
       report.read += read.changes.length;
       const applied = await this.exclusive(connectionId, () => this.apply(connection, kind, read.changes));
       report.updated += applied.updated;
       report.failed += applied.failedIds.size;
-      saveWatermark(store, connectionId, kind.xeroType, nextWatermark(base, read, applied.failedIds));
+      await saveWatermark(store, connectionId, kind.xeroType, nextWatermark(base, read, applied.failedIds));
     }
     return report;
   }
@@ -91,7 +91,7 @@ export class PullStatuses {
       byConnection.set(id, [...(byConnection.get(id) ?? []), job]);
     }
     for (const [connectionId, group] of byConnection) {
-      const connection = this.deps.store.connections.get(connectionId);
+      const connection = await this.deps.store.connections.get(connectionId);
       if (!connection || connection.state === 'disconnected') continue; // nothing to read any more: done
       try {
         if (connection.state !== 'active') throw new AppError('XERO.NEEDS_RECONNECT', 'Xero needs reconnecting before statuses can be read.', 409);
@@ -114,7 +114,7 @@ export class PullStatuses {
   /** The story: brings the linked documents of `changes` up to date in Bitrix24. */
   private async apply(connection: Connection, kind: DocumentKind, changes: XeroChange[]): Promise<RoundReport> {
     const round = new PullRound(this.deps, connection, kind, this.#pipelines);
-    const pending = changedLinks(round, changes);
+    const pending = await changedLinks(round, changes);
     if (pending.length === 0) return round.report;
     const current = await readCurrent(round, pending);
     await writeAll(round, current.map((c) => planWrite(round, c)));

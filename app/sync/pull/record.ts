@@ -9,7 +9,7 @@ import type { Line } from './messages.js';
 import * as say from './messages.js';
 import type { Pending, Plan, PullRound } from './round.js';
 
-function log(round: PullRound, p: Pending, line: Line): void {
+function log(round: PullRound, p: Pending, line: Line): void { // step B: async transaction (runs inside store.transaction)
   round.store.activity.record({ memberId: round.memberId, subject: keyOf(p.ref), ...line });
 }
 
@@ -29,6 +29,7 @@ export function notWritten(round: PullRound, p: Pending, error: string): void {
 export function pulled(round: PullRound, plan: Plan, triggerFailed: string | undefined): void {
   const { link, change } = plan;
   const triggerFired = plan.write.paidTrigger === true && triggerFailed === undefined;
+  // step B: async transaction
   round.store.transaction(() => {
     round.store.links.recordPulled(link.id, {
       xeroStatus: change.status,

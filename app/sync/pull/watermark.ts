@@ -9,14 +9,14 @@ import type { ChangesRead, XeroChange } from '../../xero/changes.js';
 /** Re-read this much before the watermark: Xero's clocks and its read replicas may lag a little. */
 export const WATERMARK_OVERLAP_MS = 2 * 60_000;
 
-export function watermarkOf(store: Store, connectionId: number, kind: XeroType): number | undefined {
-  const v = store.watermarks.get(`connection:${connectionId}`, `xero.${kind}s`);
+export async function watermarkOf(store: Store, connectionId: number, kind: XeroType): Promise<number | undefined> {
+  const v = await store.watermarks.get(`connection:${connectionId}`, `xero.${kind}s`);
   const t = v === undefined ? NaN : Date.parse(v);
   return Number.isNaN(t) ? undefined : t;
 }
 
-export function saveWatermark(store: Store, connectionId: number, kind: XeroType, at: number): void {
-  store.watermarks.set(`connection:${connectionId}`, `xero.${kind}s`, new Date(at).toISOString());
+export async function saveWatermark(store: Store, connectionId: number, kind: XeroType, at: number): Promise<void> {
+  await store.watermarks.set(`connection:${connectionId}`, `xero.${kind}s`, new Date(at).toISOString());
 }
 
 /**
