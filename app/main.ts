@@ -44,7 +44,7 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
   const http = createHttpServer({ requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, server.app);
   await listen(http, config.port);
   server.services.outbox.start();
-  server.services.intakeSchedule.start();
+  await server.services.intakeSchedule.start();
   server.services.statusPoll.start();
   if (config.xero.grantType === 'client_credentials') void server.services.installPortal.connectCustomWhereMissing();
   const port = (http.address() as AddressInfo).port;

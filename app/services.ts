@@ -134,6 +134,6 @@ function watchStoreFaults(store: Store, logger: Logger, intake: IntakeSchedule):
       return;
     }
     logger.warn({ code: fault.code, seconds: Math.round((Date.now() - fault.since) / 1000), refusedWrites: fault.failures }, 'store writes again; draining the offline queues');
-    intake.queue('drain-offline');
+    void intake.queue('drain-offline'); // queue() notes and logs its own failures
   });
 }

@@ -87,7 +87,7 @@ async function documentBacklog(kind: 'invoice' | 'quote', count: number, custome
   env.b24.portal.offlineQueue = [];
   xero.resetCounters();
   const started = Date.now();
-  env.c.services.intakeSchedule.queue('reconcile');
+  await env.c.services.intakeSchedule.queue('reconcile');
   await env.settle();
   const wall = (Date.now() - started) / 1000;
   const inXero = kind === 'quote' ? xero.quotes(env.tenantId) : xero.invoices(env.tenantId);

@@ -322,8 +322,8 @@ function regular(random: () => number): number {
 export async function settle(w: Business, opts: { sweep?: boolean } = {}): Promise<void> {
   const { store, outbox, statusPoll, intakeSchedule } = w.services;
   if (opts.sweep) {
-    intakeSchedule.queue('drain-offline');
-    intakeSchedule.queue('reconcile');
+    await intakeSchedule.queue('drain-offline');
+    await intakeSchedule.queue('reconcile');
   }
   for (let round = 0; round < 20; round++) {
     const before = w.b24.deliveryLog.length + w.xero.webhookDeliveries.length;

@@ -227,7 +227,7 @@ describe('invoices that cannot be sent', () => {
     assert.equal(waiting.lastErrorCode, 'SYNC.MISSING_ACCOUNT_CODE');
     const propertyId = env.c.store.settings.get<number>(env.memberId, 'b24.accountCodePropertyId')!;
     user.updateProduct(Number(product.id), { [`property${propertyId}`]: { value: '200' } });
-    env.c.services.intakeSchedule.queue('reconcile');
+    await env.c.services.intakeSchedule.queue('reconcile');
     await env.settle();
     const [x] = xeroInvoiceFor(env, 'INV-3006');
     assert.ok(x, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));

@@ -96,7 +96,7 @@ describe('push survives failures', () => {
       const numbers = createInvoices(env.b24, 'OFF', 50, 5);
       await env.b24.flushEvents();
       assert.equal(env.c.store.jobs.list({ memberId: env.memberId, states: ['pending'] }).length, 0, 'nothing arrived online');
-      env.c.services.intakeSchedule.queue('drain-offline');
+      await env.c.services.intakeSchedule.queue('drain-offline');
       await env.settle();
       assertExactlyOnce(env.xero, env.tenantId, numbers);
       assert.equal(env.b24.offlineQueue().filter((r) => r.EVENT_NAME.startsWith('ONCRMDYNAMICITEM')).length, 0, 'the queue was cleared after storing');
@@ -112,7 +112,7 @@ describe('push survives failures', () => {
       const numbers = createInvoices(env.b24, 'SWP', 20, 4);
       // Lose the offline records too (e.g. a queue cleared by another tool).
       env.b24.portal.offlineQueue = [];
-      env.c.services.intakeSchedule.queue('reconcile');
+      await env.c.services.intakeSchedule.queue('reconcile');
       await env.settle();
       assertExactlyOnce(env.xero, env.tenantId, numbers);
     } finally {

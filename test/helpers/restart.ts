@@ -60,7 +60,7 @@ export function restartOn(env: Environment, xero: XeroEmulator, xeroLimits: Part
  * pushes, until `linked` links exist (every invoice and customer).
  */
 export async function startsWork(c: TestConnector, env: Environment, linked: number): Promise<void> {
-  c.services.intakeSchedule.queue('reconcile');
+  await c.services.intakeSchedule.queue('reconcile');
   const poll = c.services.statusPoll.tick();
   for (let i = 0; i < 20 && c.store.links.count(env.memberId) < linked; i++) await c.services.outbox.drain();
   await poll;

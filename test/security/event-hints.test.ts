@@ -109,7 +109,7 @@ describe('events about documents the connector has no business with', () => {
   });
 
   it('when the reconciliation sweep runs, then it does not send documents from before the install either', async () => {
-    env.c.services.intakeSchedule.queue('reconcile');
+    await env.c.services.intakeSchedule.queue('reconcile');
     await env.settle();
     assert.deepEqual(inXero(env, 'OLD-'), []);
   });
@@ -166,7 +166,7 @@ describe('a flood of events about new documents', () => {
     await env.settle();
     assert.ok(env.xero.invoices(env.tenantId).filter((i) => String(i.Reference).startsWith('BULK-')).length < ids.length, 'the events alone did not bring them all');
     // The sweep lists what changed since its watermark (the install, for the first one): the real documents.
-    env.c.services.intakeSchedule.queue('reconcile');
+    await env.c.services.intakeSchedule.queue('reconcile');
     await env.settle();
     assert.equal(env.xero.invoices(env.tenantId).filter((i) => String(i.Reference).startsWith('BULK-')).length, ids.length);
     assert.deepEqual(pushRows(env).filter((k) => /:1\d{4}$/.test(k)), [], 'the forged ids left nothing behind');

@@ -23,6 +23,7 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
     const { processId, records: events } = await reserveOfflineEvents(client, memberId, PAGE);
     if (events.length === 0 || !processId) break;
     try {
+      // step B: async transaction
       deps.store.transaction(() => {
         let needsSweep = false;
         for (const rec of events) {
@@ -42,7 +43,7 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
   }
   if (total) deps.logger.info({ memberId, records: total }, 'offline events drained');
   // The setup checklist's "offline events working": the queue was read (and cleared) successfully.
-  deps.store.watermarks.set(`portal:${memberId}`, 'offline.drainedAt', String(clock.now()));
-  if (total) deps.store.watermarks.set(`portal:${memberId}`, 'offline.receivedAt', String(clock.now()));
+  await deps.store.watermarks.set(`portal:${memberId}`, 'offline.drainedAt', String(clock.now()));
+  if (total) await deps.store.watermarks.set(`portal:${memberId}`, 'offline.receivedAt', String(clock.now()));
   return total;
 }

@@ -28,14 +28,14 @@ export const INSTALL_GRACE_MS = 2 * 60_000;
  * cannot be asked keeps what was known (no offset, `installedAt` as its install time) until it is asked again.
  */
 export async function readPortalClock(deps: { store: Store; logger: Logger }, client: PortalClient, memberId: string): Promise<void> {
-  const portal = deps.store.portals.get(memberId);
+  const portal = await deps.store.portals.get(memberId);
   if (!portal) return;
   try {
     const before = clock.now();
     const portalNow = await readServerTime(client);
     const offset = portalNow - Math.round((before + clock.now()) / 2);
-    deps.store.portals.setB24ClockOffset(memberId, offset);
-    if (portal.b24InstalledAt === null) deps.store.portals.keepB24InstalledAt(memberId, portal.installedAt + offset);
+    await deps.store.portals.setB24ClockOffset(memberId, offset);
+    if (portal.b24InstalledAt === null) await deps.store.portals.keepB24InstalledAt(memberId, portal.installedAt + offset);
   } catch (err) {
     deps.logger.warn({ err, memberId }, "the portal's clock could not be read; its install time is the connector's");
   }

@@ -24,10 +24,10 @@ export class IntakeSchedule {
     private readonly retention: Retention = DEFAULT_RETENTION,
   ) {}
 
-  start(): void {
-    this.queue('reconcile');
-    this.#tasks.push(cron.schedule('* * * * *', () => this.queue('drain-offline'), { name: 'drain-offline' }));
-    this.#tasks.push(cron.schedule('*/10 * * * *', () => this.queue('reconcile'), { name: 'reconcile' }));
+  async start(): Promise<void> {
+    await this.queue('reconcile');
+    this.#tasks.push(cron.schedule('* * * * *', () => void this.queue('drain-offline'), { name: 'drain-offline' }));
+    this.#tasks.push(cron.schedule('*/10 * * * *', () => void this.queue('reconcile'), { name: 'reconcile' }));
     this.#tasks.push(cron.schedule('17 3 * * *', () => this.housekeeping(), { name: 'retention' }));
   }
 
@@ -37,6 +37,7 @@ export class IntakeSchedule {
    */
   housekeeping(now = clock.now()): { jobs: number; activity: number; consents: number; eventTallies: number; portals: number } {
     const day = 24 * 60 * 60_000;
+    // step B: async transaction
     const removed = this.store.transaction(() => ({
       jobs: this.store.jobs.purgeFinished(now - this.retention.jobDays * day),
       activity: this.store.activity.purgeOlderThan(now - this.retention.activityDays * day),
@@ -53,9 +54,10 @@ export class IntakeSchedule {
   }
 
   /** Queues one job of `kind` per installed portal (coalesced with any already waiting). */
-  queue(kind: 'drain-offline' | 'reconcile'): void {
+  async queue(kind: 'drain-offline' | 'reconcile'): Promise<void> {
     try {
-      const portals = this.store.portals.list().filter((p) => p.state === 'installed');
+      const portals = (await this.store.portals.list()).filter((p) => p.state === 'installed');
+      // step B: async transaction
       this.store.transaction(() => {
         for (const p of portals) this.store.jobs.enqueue({ memberId: p.memberId, kind, key: `${kind}:${p.memberId}`, payload: { reason: 'schedule' } });
       });

@@ -29,7 +29,7 @@ const ECHO_LIKELY_MS = 60_000;
  * True when an update event is likely the echo of the connector's own write-back (the document was pushed within the
  * last minute). It is still worked (events are hints), but it does not count as new work arriving for batch filling.
  */
-export function isLikelyEcho(store: Store, memberId: string, event: B24Event, now = clock.now()): boolean {
+export function isLikelyEcho(store: Store, memberId: string, event: B24Event, now = clock.now()): boolean { // step B: async transaction (runs inside store.transaction)
   const doc = documentHintOf(event);
   if (!doc || doc.deleted || !/UPDATE$/.test(event.event)) return false;
   const link = store.links.find(memberId, doc.type, doc.id);
@@ -54,7 +54,7 @@ export function isSyncedCustomer(link: Link | undefined): boolean {
 }
 
 /** A document the connector has in Xero, or sent there without a recorded answer (heal-lost.ts finds it). */
-export function isKnownDocument(store: Store, memberId: string, doc: Pick<DocumentHint, 'type' | 'id'>): boolean {
+export function isKnownDocument(store: Store, memberId: string, doc: Pick<DocumentHint, 'type' | 'id'>): boolean { // step B: async transaction (runs inside store.transaction)
   return Boolean(store.links.find(memberId, doc.type, doc.id)) || store.links.wasSent(memberId, doc.type, doc.id);
 }
 
@@ -65,6 +65,13 @@ export function isKnownDocument(store: Store, memberId: string, doc: Pick<Docume
  * Everything else is dropped here, counted (event-drops.ts), and leaves no job row.
  */
 export function intakeEvent(store: Store, memberId: string, event: B24Event, opts: IntakeOptions = {}): boolean {
+  // The link check, the check for a waiting job, the per-minute cap and the enqueue are one unit: two events about
+  // one new document must not both pass the checks before either is stored.
+  // step B: async transaction
+  return store.transaction(() => intakeInTransaction(store, memberId, event, opts));
+}
+
+function intakeInTransaction(store: Store, memberId: string, event: B24Event, opts: IntakeOptions): boolean { // step B: async transaction (runs inside store.transaction)
   const drop = (reason: DropReason) => {
     noteDropped(store, opts.metrics, memberId, reason);
     return false;

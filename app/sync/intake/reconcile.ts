@@ -22,18 +22,18 @@ const OVERLAP_MS = 2 * 60_000;
 
 export async function reconcile(deps: { store: Store; portals: PortalClients; logger: Logger }, memberId: string, now = clock.now()): Promise<number> {
   const { store } = deps;
-  const portal = store.portals.get(memberId);
+  const portal = await store.portals.get(memberId);
   if (!portal || portal.state !== 'installed') return 0;
   const client = deps.portals.for(memberId);
   const scope = `portal:${memberId}`;
   // The first sweep starts at the install (Bitrix24's clock, install-time.ts): older documents are the backfill's.
-  const since = (name: string) => new Date(Number(store.watermarks.get(scope, name) ?? installedSince(portal)) - OVERLAP_MS).toISOString();
+  const since = async (name: string) => new Date(Number(await store.watermarks.get(scope, name) ?? installedSince(portal)) - OVERLAP_MS).toISOString();
 
-  const smart = await documentIdsChangedSince(client, 'smart_invoice', since('b24.smart_invoices'));
-  const quotes = portalSettings(store, memberId).quoteSync ? await documentIdsChangedSince(client, 'quote', since('b24.quotes')) : [];
+  const smart = await documentIdsChangedSince(client, 'smart_invoice', await since('b24.smart_invoices'));
+  const quotes = portalSettings(store, memberId).quoteSync ? await documentIdsChangedSince(client, 'quote', await since('b24.quotes')) : [];
   let classic: string[] = [];
   try {
-    classic = await documentIdsChangedSince(client, 'invoice', since('b24.invoices'));
+    classic = await documentIdsChangedSince(client, 'invoice', await since('b24.invoices'));
   } catch (err) {
     deps.logger.debug({ err, memberId }, 'classic invoices are not available on this portal');
   }
@@ -42,10 +42,11 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
   // skips the rest, and those whose details did not change).
   const customers: { type: 'company' | 'contact'; id: string }[] = [];
   for (const type of ['company', 'contact'] as const) {
-    const ids = await customerIdsChangedSince(client, type, since(type === 'company' ? 'b24.companies' : 'b24.contacts'));
+    const ids = await customerIdsChangedSince(client, type, await since(type === 'company' ? 'b24.companies' : 'b24.contacts'));
     customers.push(...ids.map((id) => ({ type, id })));
   }
 
+  // step B: async transaction
   store.transaction(() => {
     for (const c of customers) {
       if (!isSyncedCustomer(store.links.find(memberId, c.type, c.id))) continue;
