@@ -45,8 +45,8 @@ export function parseCliArgs(argv: string[]): CliOptions {
 export class CliError extends Error {}
 
 /** The portal to import into: the one named, else the only installed one. */
-export function choosePortal(store: Store, named: string | undefined): string {
-  const installed = store.portals.list().filter((p) => p.state === 'installed');
+export async function choosePortal(store: Store, named: string | undefined): Promise<string> {
+  const installed = (await store.portals.list()).filter((p) => p.state === 'installed');
   if (named) {
     if (!installed.some((p) => p.memberId === named)) throw new CliError(`No installed portal has the member id ${named}. Installed: ${installed.map((p) => p.memberId).join(', ') || 'none'}.`);
     return named;
@@ -58,37 +58,40 @@ export function choosePortal(store: Store, named: string | undefined): string {
 
 /** Runs (or resumes) one import; `print` gets each line. Returns the process exit code. */
 export async function runImport(svc: ImportFromXero, store: Store, memberId: string, opts: CliOptions, print: (line: string) => void): Promise<number> {
-  const live = store.imports.liveRun(memberId);
+  const live = await store.imports.liveRun(memberId);
   let runId: number;
   if (live?.state === 'running') {
     print(`Resuming import ${live.id} (${live.what.join(', ')}), left unfinished by an earlier stop.`);
     runId = live.id;
   } else {
-    runId = svc.requestPreview({ memberId, what: opts.what, includeArchived: opts.includeArchived, startedBy: 'cli' }, { enqueue: false }).id;
-    const onProgress = (id: number) => {
+    runId = (await svc.requestPreview({ memberId, what: opts.what, includeArchived: opts.includeArchived, startedBy: 'cli' }, { enqueue: false })).id;
+    const showProgress = async (id: number) => {
       if (id !== runId) return;
-      const p = store.imports.run(id)?.progress;
+      const p = (await store.imports.run(id))?.progress;
       if (p?.phase) print(`${p.phase}: ${p.pagesRead ?? 0} Xero page(s) read, ${p.planned ?? 0} record(s) planned`);
     };
+    // A progress line whose read failed is only left out (the run itself meets the same fault and says so).
+    const onProgress = (id: number) => void showProgress(id).catch(() => undefined);
     svc.events.on('progress', onProgress);
     try {
       await svc.work(runId, 'preview');
     } finally {
       svc.events.off('progress', onProgress);
     }
-    const preview = svc.summary(memberId, runId);
+    const preview = await svc.summary(memberId, runId);
     print(`Preview: ${counts(preview.planned)}`);
     for (const f of preview.failures) print(`  will fail: ${f.kind} "${f.name}": ${f.reason}`);
     if (opts.dryRun) return preview.run.state === 'previewed' ? 0 : 1;
-    svc.requestRun(memberId, runId, { enqueue: false });
+    await svc.requestRun(memberId, runId, { enqueue: false });
   }
   let last = 0;
-  const onBatch = (id: number) => {
+  const showBatch = async (id: number) => {
     if (id !== runId || Date.now() - last < 1000) return;
     last = Date.now();
-    const o = store.imports.outcomeCounts(id);
+    const o = await store.imports.outcomeCounts(id);
     print(`Writing: ${counts(o)}, ${o.remaining} to go`);
   };
+  const onBatch = (id: number) => void showBatch(id).catch(() => undefined);
   svc.events.on('progress', onBatch);
   try {
     for (;;) {
@@ -105,7 +108,7 @@ export async function runImport(svc: ImportFromXero, store: Store, memberId: str
   } finally {
     svc.events.off('progress', onBatch);
   }
-  const summary = svc.summary(memberId, runId);
+  const summary = await svc.summary(memberId, runId);
   printSummary(summary, print);
   return summary.run.state === 'done' ? 0 : 1;
 }
@@ -135,7 +138,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     try {
       const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
       const services = createServices({ config, store, logger, appSecret });
-      code = await runImport(services.importFromXero, store, choosePortal(store, opts.portal), opts, print);
+      code = await runImport(services.importFromXero, store, await choosePortal(store, opts.portal), opts, print);
     } finally {
       store.close();
     }

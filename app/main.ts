@@ -37,7 +37,7 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
   prepareDataDir(config.dataDir);
   const appSecret = resolveAppSecret(config);
   const store = openStore(config.dataDir, appSecret);
-  const released = releaseInterrupted(store);
+  const released = await releaseInterrupted(store);
   if (released) logger.warn({ released }, 'jobs interrupted by an earlier stop were returned to the queue');
 
   const server = createServer({ config, store, logger, appSecret });
@@ -62,7 +62,7 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
         server.services.outbox.stop(SHUTDOWN_DEADLINE_MS - 3_000),
         server.services.statusPoll.stop(),
       ]);
-      const returned = store.jobs.releaseRunning();
+      const returned = await store.jobs.releaseRunning();
       if (returned) logger.info({ returned }, 'unfinished jobs returned to the queue');
       store.close();
       logger.info('shutdown complete');
@@ -71,9 +71,9 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
 }
 
 /** Returns jobs a crash left running to the queue: the first write of a start, so a locked or full store stops it here, saying why. */
-function releaseInterrupted(store: Store): number {
+async function releaseInterrupted(store: Store): Promise<number> {
   try {
-    return store.jobs.releaseRunning();
+    return await store.jobs.releaseRunning();
   } catch (err) {
     store.close();
     const fault = storeFaultCode(err);

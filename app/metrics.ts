@@ -56,17 +56,17 @@ export class Metrics {
     const { store: s } = this;
     new Gauge({
       name: 'connector_jobs', help: 'Jobs in the outbox by kind and state.', labelNames: ['kind', 'state'], registers,
-      collect() {
+      async collect() {
         this.reset();
-        for (const r of s.jobs.countByKindAndState()) this.set({ kind: r.kind, state: r.state }, r.count);
+        for (const r of await s.jobs.countByKindAndState()) this.set({ kind: r.kind, state: r.state }, r.count);
       },
     });
     new Gauge({
       name: 'connector_poll_lag_seconds', help: 'Seconds since the Xero status poll last moved its watermark, by connection and kind.',
       labelNames: ['connection', 'kind'], registers,
-      collect() {
+      async collect() {
         this.reset();
-        for (const r of s.watermarks.listByPrefix('connection:', 'xero.')) {
+        for (const r of await s.watermarks.listByPrefix('connection:', 'xero.')) {
           this.set({ connection: r.scope.slice('connection:'.length), kind: r.name.slice('xero.'.length) }, Math.max(0, (clock.now() - r.updatedAt) / 1000));
         }
       },

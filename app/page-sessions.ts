@@ -72,7 +72,7 @@ export class SessionTokens {
   /** A valid session whose portal is still installed; for `admin`, one whose user the portal still confirms as admin. */
   async authorize(token: string | undefined, options: { admin?: boolean } = {}): Promise<{ session: PageSession; portal: Portal }> {
     const session = this.verify(token);
-    const portal = this.deps.store.portals.get(session.memberId);
+    const portal = await this.deps.store.portals.get(session.memberId);
     if (!portal || portal.state === 'uninstalled') {
       throw unauthorized('The connector is no longer installed on this Bitrix24 portal.');
     }

@@ -107,7 +107,7 @@ export function createServer(deps: ServerDeps): ConnectorServer {
   }
 
   // Error pages may be framed by the installed portals, so a refused card tab says why inside Bitrix24.
-  const framers = () => [...new Set(deps.store.portals.list().filter((p) => p.state === 'installed').map((p) => originOf(p.clientEndpoint)))];
+  const framers = async () => [...new Set((await deps.store.portals.list()).filter((p) => p.state === 'installed').map((p) => originOf(p.clientEndpoint)))];
   app.use(notFoundHandler(framers));
   app.use(errorHandler(deps.logger, framers, deps.store.faults));
   return {

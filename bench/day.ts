@@ -63,13 +63,13 @@ export async function burst(say: Say): Promise<void> {
     const calls = xero.counters.total;
     const callsBy = Object.entries(xero.counters.calls).map(([k, v]) => `${k}: ${v}`).join(', ');
     const bound = Math.ceil(INVOICES / 50) + Math.ceil(CUSTOMERS / 50);
-    const mismatches = env.c.store.activity.list({ memberId: env.memberId, limit: 1000 }).filter((a) => a.kind.endsWith('total_mismatch')).length;
+    const mismatches = (await env.c.store.activity.list({ memberId: env.memberId, limit: 1000 })).filter((a) => a.kind.endsWith('total_mismatch')).length;
     // A lone invoice afterwards, nothing else arriving.
     const lone = performance.now();
     createInvoice(env, 'LONE-1', fresh[0], 1);
     let loneNote = '';
-    await until('the lone invoice', () => inXero('LONE-') === 1, 30_000).catch((err: Error) => {
-      const waiting = env.c.store.jobs.list({ memberId: env.memberId, states: ['pending'], limit: 5 }).map((j) => `${j.key.split(':').slice(-2).join(':')} (attempts ${j.attempts}, due ${j.runAt - Date.now()} ms)`);
+    await until('the lone invoice', () => inXero('LONE-') === 1, 30_000).catch(async (err: Error) => {
+      const waiting = (await env.c.store.jobs.list({ memberId: env.memberId, states: ['pending'], limit: 5 })).map((j) => `${j.key.split(':').slice(-2).join(':')} (attempts ${j.attempts}, due ${j.runAt - Date.now()} ms)`);
       loneNote = ` — ${err.message}; still pending: ${waiting.join(', ')}`;
     });
     const loneS = (performance.now() - lone) / 1000;

@@ -131,7 +131,7 @@ async function intake(): Promise<void> {
   const secret = 'bench-intake-secret-0123456789-abcdefghij';
   const applicationToken = b24.applicationToken;
   const seed = openStore(dataDir, secret);
-  seed.portals.upsert({
+  await seed.portals.upsert({
     memberId: b24.memberId, domain: new URL(b24.baseUrl).host, clientEndpoint: b24.clientEndpoint, serverEndpoint: `${b24.baseUrl}/rest/`,
     accessToken: b24.accessToken, refreshToken: b24.refreshToken, expiresAt: Math.floor(Date.now() / 1000) + 3600, applicationToken,
     scope: 'crm', installedBy: 1, state: 'installed',
@@ -215,6 +215,7 @@ async function pollCost(): Promise<void> {
       }),
     );
     Date.now = realNow;
+    // step B: async transaction
     env.c.store.transaction(() => {
       seeded.forEach((x, n) =>
         env.c.store.links.save({
@@ -263,7 +264,7 @@ async function paymentLatency(): Promise<void> {
   env.c.services.outbox.start();
   const samples: number[] = [];
   for (const id of ids) {
-    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!;
+    const link = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))!;
     xero.approveInvoice(env.tenantId, link.xeroId);
     await xero.flushWebhooks();
     await new Promise((r) => setTimeout(r, 300));

@@ -32,7 +32,7 @@ async function run(env: Environment, side: MixSide, mix: ThrottleMix, docs: numb
   for (;;) {
     await env.xero.flushWebhooks().catch(() => undefined);
     const missing = notLanded(side, mine);
-    const live = env.c.store.jobs.countByState(env.memberId);
+    const live = await env.c.store.jobs.countByState(env.memberId);
     if (MIX_KINDS.every((k) => missing[k].length === 0) && live.pending + live.running === 0) break;
     if (Date.now() - lastEvent > 300_000) throw new Error(`the mix did not settle: ${JSON.stringify(missing)}`);
     await sleep(500);

@@ -292,7 +292,7 @@ async function cardState(services: Services, session: PageSession, ref: Document
     totals: totalsCheck(history),
     lastOutcome: history.find((a) => a.kind !== 'invoice.send_requested' && a.kind !== 'invoice.sync_requested') ?? null,
     history,
-    xeroUrl: link ? xeroDeepLink(link.xeroType, link.xeroId, services.orgData.cached(memberId)?.shortCode) : null,
+    xeroUrl: link ? xeroDeepLink(link.xeroType, link.xeroId, (await services.orgData.cached(memberId))?.shortCode) : null,
     canPush: PUSHABLE.includes(ref.type),
     connected,
   };

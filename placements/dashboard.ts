@@ -79,7 +79,7 @@ export function dashboardRoutes(services: Services): Router {
         isAdmin: page.user.isAdmin,
         userName: page.user.name,
         customConnection: config.xero.grantType === 'client_credentials',
-        overview: setupOverview(store, services.orgData, memberId),
+        overview: await setupOverview(store, services.orgData, memberId),
         logKinds: Object.keys(LOG_KINDS),
         regions: await dashboardRegions(services, params, ctx),
       },
@@ -149,7 +149,7 @@ async function dashboardRegions(services: Services, q: LogQuery, ctx: LiveContex
   const connection = store.connections.current(memberId) ?? null;
   const common = { lang: ctx.lang, isAdmin: ctx.session.isAdmin };
 
-  const health = connectionHealth(services, memberId, connection);
+  const health = await connectionHealth(services, memberId, connection);
   const sync = syncState(services, memberId, connection);
   // Problems and history of documents, companies and contacts are shown only for the records this user may read in
   // Bitrix24 (asked with the user's own token, one batch for the page, answers kept a minute).
@@ -187,7 +187,7 @@ async function dashboardRegions(services: Services, q: LogQuery, ctx: LiveContex
   };
 }
 
-function connectionHealth(services: Services, memberId: string, connection: Connection | null) {
+async function connectionHealth(services: Services, memberId: string, connection: Connection | null) {
   const { jobs } = services.store;
   return {
     // Xero token expiry is kept in Unix seconds.
@@ -197,7 +197,7 @@ function connectionHealth(services: Services, memberId: string, connection: Conn
     offlineDrainedAt: jobs.lastFinishedAt(memberId, 'drain-offline'),
     reconciledAt: jobs.lastFinishedAt(memberId, 'reconcile'),
     // Events answered and dropped (pre-install or unknown documents, a flood over the cap): counted, never stored.
-    dropped: droppedSince(services.store, memberId, clock.now() - HOUR),
+    dropped: await droppedSince(services.store, memberId, clock.now() - HOUR),
   };
 }
 

@@ -49,25 +49,26 @@ export function importRoutes(services: Services, manifestPath: string | undefine
     });
   }
 
-  router.post('/api/import/preview', admin, (req, res) => {
+  router.post('/api/import/preview', admin, async (req, res) => {
     const body = startSchema.safeParse(req.body ?? {});
     if (!body.success) throw new AppError('HTTP.BAD_REQUEST', 'Choose what to import: "what" lists companies, contacts and/or products.', 400);
-    const run = svc.requestPreview({ memberId: req.session!.memberId, what: body.data.what, includeArchived: body.data.includeArchived, startedBy: String(req.session!.userId) });
+    const run = await svc.requestPreview({ memberId: req.session!.memberId, what: body.data.what, includeArchived: body.data.includeArchived, startedBy: String(req.session!.userId) });
     services.outbox.wake();
     res.json({ runId: run.id });
   });
-  router.post('/api/import/:id/start', admin, (req, res) => {
-    const run = svc.requestRun(req.session!.memberId, runIdOf(req.params.id));
+  router.post('/api/import/:id/start', admin, async (req, res) => {
+    const run = await svc.requestRun(req.session!.memberId, runIdOf(req.params.id));
     services.outbox.wake();
     res.json({ runId: run.id, state: run.state });
   });
-  router.post('/api/import/:id/cancel', admin, (req, res) => {
-    const run = svc.cancel(req.session!.memberId, runIdOf(req.params.id));
+  router.post('/api/import/:id/cancel', admin, async (req, res) => {
+    const run = await svc.cancel(req.session!.memberId, runIdOf(req.params.id));
     res.json({ runId: run.id, state: run.state });
   });
-  router.get('/api/import/:id/failures.csv', admin, (req, res) => {
+  router.get('/api/import/:id/failures.csv', admin, async (req, res) => {
     const runId = runIdOf(req.params.id);
-    const lines = [...svc.csv(req.session!.memberId, runId)];
+    const lines: string[] = [];
+    for await (const line of svc.csv(req.session!.memberId, runId)) lines.push(line);
     res.set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="import-${runId}-failures.csv"`, 'Cache-Control': 'no-store' });
     res.send(`\uFEFF${lines.join('')}`);
   });
@@ -99,7 +100,7 @@ async function runRegion(services: Services, memberId: string, runId: number | n
     const found = services.store.imports.run(runId);
     if (found && found.memberId === memberId) run = found;
   }
-  const summary = run ? services.importFromXero.summary(memberId, run.id, 50) : null;
+  const summary = run ? await services.importFromXero.summary(memberId, run.id, 50) : null;
   const html = await renderView('import/run', { lang, run, summary });
   return { html, data: run ? { runId: run.id, state: run.state } : null };
 }

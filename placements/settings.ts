@@ -28,7 +28,7 @@ export async function settingsSlider(services: Services, page: VerifiedPage, lan
   const { store, sessions, orgData, logger } = services;
   const memberId = page.portal.memberId;
   const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name, authId: page.authId });
-  let org = orgData.cached(memberId);
+  let org = await orgData.cached(memberId);
   if (!org) {
     try {
       org = await orgData.refresh(memberId);
@@ -46,7 +46,7 @@ export async function settingsSlider(services: Services, page: VerifiedPage, lan
     {
       lang, session, isAdmin: page.user.isAdmin,
       settings: portalSettings(store, memberId),
-      overview: setupOverview(store, orgData, memberId),
+      overview: await setupOverview(store, orgData, memberId),
       lists: {
         readAt: org?.readAt ?? null,
         accounts: org ? revenueAccounts(org.accounts) : [],

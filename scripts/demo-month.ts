@@ -165,32 +165,33 @@ export async function runMonth(w: Business, opts: { end?: number; seed?: number 
     }
     if (plan.approveAfterDays !== undefined) {
       const approved = workday(t, plan.approveAfterDays, 9);
-      xeroAt(approved, () => w.xero.approveInvoice(w.tenantId, xeroIdOf(type, id)));
+      xeroAt(approved, async () => { w.xero.approveInvoice(w.tenantId, await xeroIdOf(type, id)); });
       if (plan.payAfterDays !== undefined) {
         const paid = workday(approved, plan.payAfterDays, 14);
-        xeroAt(paid, () => {
-          const invoice = w.xero.invoices(w.tenantId).find((i) => i.InvoiceID === xeroIdOf(type, id));
+        xeroAt(paid, async () => {
+          const xeroId = await xeroIdOf(type, id);
+          const invoice = w.xero.invoices(w.tenantId).find((i) => i.InvoiceID === xeroId);
           const due = Number(invoice?.AmountDue ?? 0);
           if (invoice?.Status !== 'AUTHORISED' || due <= 0) return;
           const amount = plan.payShare === undefined ? due : Math.round(due * plan.payShare * 100) / 100;
           w.xero.addPayment(w.tenantId, String(invoice.InvoiceID), amount, day(paid));
         });
       }
-      if (plan.voidAfterDays !== undefined) xeroAt(workday(approved, plan.voidAfterDays, 11), () => w.xero.voidInvoice(w.tenantId, xeroIdOf(type, id)));
+      if (plan.voidAfterDays !== undefined) xeroAt(workday(approved, plan.voidAfterDays, 11), async () => { w.xero.voidInvoice(w.tenantId, await xeroIdOf(type, id)); });
     }
   };
 
   /** A Xero user's action on a document the connector sent (skipped when it never reached Xero). */
-  const xeroAt = (t: number, act: () => void) =>
-    at(t, () => {
+  const xeroAt = (t: number, act: () => Promise<void>) =>
+    at(t, async () => {
       try {
-        act();
+        await act();
       } catch (err) {
         if (!(err instanceof NotInXero)) throw err;
       }
     });
-  const xeroIdOf = (type: B24Type, id: number): string => {
-    const link = w.services.store.links.find(w.memberId, type, String(id));
+  const xeroIdOf = async (type: B24Type, id: number): Promise<string> => {
+    const link = await w.services.store.links.find(w.memberId, type, String(id));
     if (!link) throw new NotInXero();
     return link.xeroId;
   };
@@ -332,7 +333,7 @@ export async function settle(w: Business, opts: { sweep?: boolean } = {}): Promi
     await outbox.drain();
     await statusPoll.tick();
     await w.b24.flushEvents();
-    const due = (store.jobs.nextRunAt() ?? Number.POSITIVE_INFINITY) <= w.clock.now();
+    const due = (await store.jobs.nextRunAt() ?? Number.POSITIVE_INFINITY) <= w.clock.now();
     if (!due && w.xero.pendingWebhookEvents().length === 0 && w.b24.deliveryLog.length + w.xero.webhookDeliveries.length === before) return;
   }
 }

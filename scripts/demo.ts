@@ -199,7 +199,7 @@ async function startDemo(r: Running): Promise<void> {
   say('Bitrix24 ⇄ Xero demo');
   say(`  Company: a Bitrix24 portal with customers, products and invoices; Xero organisation "${w.tenantName}", connected.`);
   say('  Sync settings: none set by hand; the tax rates and the sales account were matched from the organisation (see the settings).');
-  for (const line of monthSummary(w.month, w.runtime.store, w.memberId, w.xero, w.tenantId)) say(`  ${line}`);
+  for (const line of await monthSummary(w.month, w.runtime.store, w.memberId, w.xero, w.tenantId)) say(`  ${line}`);
   say(`  Ready in ${(w.startMs / 1000).toFixed(1)} s.`);
   say('');
   say(`Portal: ${w.b24.baseUrl}/portal?user=1`);
@@ -213,14 +213,14 @@ async function startDemo(r: Running): Promise<void> {
 }
 
 /** What the month left, in words: what was written in Bitrix24, where it stands in Xero, what waits. */
-function monthSummary(month: MonthReport, store: Runtime['store'], memberId: string, xero: XeroEmulator, tenantId: string): string[] {
+async function monthSummary(month: MonthReport, store: Runtime['store'], memberId: string, xero: XeroEmulator, tenantId: string): Promise<string[]> {
   const count = (type: string) => month.documents.filter((d) => d.type === type).length;
   const byStatus = new Map<string, number>();
   for (const inv of xero.invoices(tenantId)) {
     const status = inv.Status === 'AUTHORISED' && Number(inv.AmountPaid) > 0 ? 'part paid' : String(inv.Status).toLowerCase().replace('authorised', 'approved');
     byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
   }
-  const queue = store.jobs.countByState(memberId);
+  const queue = await store.jobs.countByState(memberId);
   const days = (ms: number) => new Date(ms).toISOString().slice(0, 10);
   return [
     `The month ${days(month.from)} to ${days(month.to)}: ${count('smart_invoice')} invoices, ${count('quote')} estimates and ${count('invoice')} classic invoice(s) written in Bitrix24,`,

@@ -11,7 +11,7 @@ try {
   prepareDataDir(config.dataDir);
   const store = openStore(config.dataDir, resolveAppSecret(config));
   try {
-    const { ok, lines } = runPortalCommand(store, process.argv.slice(2));
+    const { ok, lines } = await runPortalCommand(store, process.argv.slice(2));
     for (const line of lines) (ok ? console.log : console.error)(line);
     process.exitCode = ok ? 0 : 1;
   } finally {

@@ -102,7 +102,7 @@ describe('installing the app into Bitrix24', () => {
   it('when the connector asks to bind a placement code the portal does not offer, then the portal refuses it and the set-up reports it', async () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();
-    const client = c.services.portals.for(b24.memberId);
+    const client = await c.services.portals.for(b24.memberId);
     await assert.rejects(client.call('placement.bind', { PLACEMENT: 'CRM_COMPANIES_LIST_TOOLBAR', HANDLER: `${c.url}/placements/import`, TITLE: 'Import from Xero' }), /Placement not found|ERROR_PLACEMENT_NOT_FOUND/);
     const offered = await client.call<string[]>('placement.list', {}, { idempotent: true });
     for (const code of IMPORT_PLACEMENTS) assert.ok(offered.includes(code), `${code} is offered`);
@@ -145,7 +145,7 @@ describe('installing the app into Bitrix24', () => {
     // The pair kept is the one the verifying refresh returned (it consumed the posted one), and it works.
     assert.notEqual(c.store.portals.get(b24.memberId)!.refreshToken, tokensBefore.refreshToken);
     c.services.portals.forget(b24.memberId);
-    assert.equal(String((await c.services.portals.for(b24.memberId).call<{ ID: string }>('profile')).ID), '1');
+    assert.equal(String((await (await c.services.portals.for(b24.memberId)).call<{ ID: string }>('profile')).ID), '1');
     // The connector binds again shortly after the update; wait for its job.
     c.services.outbox.start();
     for (let i = 0; i < 100 && summary(b24).online.length < before.online.length; i++) await new Promise((r) => setTimeout(r, 100));
@@ -204,7 +204,7 @@ describe('installing the app into Bitrix24', () => {
     c.store.activity.record({ memberId: b24.memberId, level: 'info', kind: 'test.marker', message: 'history to keep' });
     await b24.uninstall({ clean: true });
     await b24.flushEvents();
-    const out = runPortalCommand(c.store, ['restore', b24.memberId]);
+    const out = await runPortalCommand(c.store, ['restore', b24.memberId]);
     assert.equal(out.ok, true);
     assert.match(out.lines[0], /is kept/);
     assert.equal(c.store.portals.get(b24.memberId)!.purgeAt, null);
@@ -298,7 +298,7 @@ describe('installing the app into Bitrix24', () => {
     const before = c.store.portals.get(b24.memberId)!;
     b24.expireAccessTokens();
     c.services.portals.forget(b24.memberId);
-    const profile = await c.services.portals.for(b24.memberId).call<{ ID: string | number }>('profile');
+    const profile = await (await c.services.portals.for(b24.memberId)).call<{ ID: string | number }>('profile');
     assert.equal(String(profile.ID), '1');
     const after = c.store.portals.get(b24.memberId)!;
     assert.notEqual(after.refreshToken, before.refreshToken);

@@ -218,7 +218,7 @@ describe('invoices that cannot be sent', () => {
   });
 
   it('when the GL code is then set on the product card, then the next sweep lets the invoice through', async () => {
-    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: null });
+    await updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: null });
     const user = env.b24.actAs(1);
     const product = user.createProduct({ iblockId: env.b24.productProperties()[0]?.iblockId ?? 23, name: 'Widget' });
     const { id } = createInvoice(env, { number: 'INV-3006', rows: [{ productId: product.id, productName: 'Widget', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }] });
@@ -232,7 +232,7 @@ describe('invoices that cannot be sent', () => {
     const [x] = xeroInvoiceFor(env, 'INV-3006');
     assert.ok(x, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
     assert.equal((x.LineItems as Row[])[0].AccountCode, '200');
-    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
+    await updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
   });
 
   it('when a VAT rate is not mapped, then the message names the rate and the settings to change', async () => {
@@ -269,13 +269,13 @@ describe('invoices that cannot be sent', () => {
 
   it('when the Xero total differs from the Bitrix24 total by more than a cent, then both figures are flagged', async () => {
     // 20 % VAT in Bitrix24 mapped (wrongly) to NZ GST 15 %: Xero computes another total.
-    updatePortalSettings(env.c.store, env.memberId, { taxRateMap: { ...NZ_TAX_MAP, '20': 'OUTPUT2' } });
+    await updatePortalSettings(env.c.store, env.memberId, { taxRateMap: { ...NZ_TAX_MAP, '20': 'OUTPUT2' } });
     const { id } = createInvoice(env, { number: 'INV-3008', rows: [{ productName: 'Item', price: 120, quantity: 1, taxRate: 20, taxIncluded: 'N' }] });
     await env.settle();
     const flagged = env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` }).find((a) => a.kind === 'invoice.total_mismatch');
     assert.ok(flagged, 'the difference is flagged');
     assert.match(flagged.message, /Bitrix24 120\.00 NZD, Xero 115\.00 NZD/);
-    updatePortalSettings(env.c.store, env.memberId, { taxRateMap: NZ_TAX_MAP });
+    await updatePortalSettings(env.c.store, env.memberId, { taxRateMap: NZ_TAX_MAP });
   });
 
   it('when the invoice has no customer, then it is held asking for one', async () => {

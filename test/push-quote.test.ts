@@ -182,7 +182,7 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
   });
 
   it('when the admin maps a stage in the quote stage map, then that stage asks for the mapped status', async () => {
-    const settings = updatePortalSettings(env.c.store, env.memberId, { quoteStageMap: { SENT: 'ACCEPTED' } });
+    const settings = await updatePortalSettings(env.c.store, env.memberId, { quoteStageMap: { SENT: 'ACCEPTED' } });
     try {
       const { id } = createQuote(env, { number: 'EST-2MAP' });
       await env.settle();
@@ -190,7 +190,7 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
       await env.settle();
       assert.equal(xeroQuotesFor(env, 'EST-2MAP')[0].Status, 'ACCEPTED');
     } finally {
-      updatePortalSettings(env.c.store, env.memberId, { ...settings, quoteStageMap: {} });
+      await updatePortalSettings(env.c.store, env.memberId, { ...settings, quoteStageMap: {} });
     }
   });
 
@@ -211,13 +211,13 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
   });
 
   it('when the numbering setting says Bitrix24, then the Xero quote takes the Bitrix24 number', async () => {
-    const settings = updatePortalSettings(env.c.store, env.memberId, { documentNumbering: 'bitrix24' });
+    const settings = await updatePortalSettings(env.c.store, env.memberId, { documentNumbering: 'bitrix24' });
     try {
       createQuote(env, { number: 'EST-4001' });
       await env.settle();
       assert.equal(xeroQuotesFor(env, 'EST-4001')[0].QuoteNumber, 'EST-4001');
     } finally {
-      updatePortalSettings(env.c.store, env.memberId, { ...settings, documentNumbering: 'xero' });
+      await updatePortalSettings(env.c.store, env.memberId, { ...settings, documentNumbering: 'xero' });
     }
   });
 
@@ -258,13 +258,13 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
 
   it('when a branding theme is chosen, then the Xero quote carries it; a theme Xero no longer has holds the estimate with Xero\'s reason', async () => {
     const theme = String(env.xero.brandingThemes(env.tenantId)[1].BrandingThemeID);
-    const settings = updatePortalSettings(env.c.store, env.memberId, { brandingThemeId: theme });
+    const settings = await updatePortalSettings(env.c.store, env.memberId, { brandingThemeId: theme });
     try {
       createQuote(env, { number: 'EST-7201' });
       await env.settle();
       assert.equal(xeroQuotesFor(env, 'EST-7201')[0]?.BrandingThemeID, theme);
       // Chosen while it existed, deleted in Xero since.
-      updatePortalSettings(env.c.store, env.memberId, { brandingThemeId: '0f0f0f0f-0000-4000-8000-000000000000' });
+      await updatePortalSettings(env.c.store, env.memberId, { brandingThemeId: '0f0f0f0f-0000-4000-8000-000000000000' });
       const { id } = createQuote(env, { number: 'EST-7202' });
       await env.settle();
       assert.equal(xeroQuotesFor(env, 'EST-7202').length, 0);
@@ -272,18 +272,18 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
       assert.equal(job.state, 'needs_attention');
       assert.match(job.lastError!, /BrandingThemeID '0f0f0f0f-0000-4000-8000-000000000000' is not a valid branding theme/);
     } finally {
-      updatePortalSettings(env.c.store, env.memberId, { ...settings, brandingThemeId: null });
+      await updatePortalSettings(env.c.store, env.memberId, { ...settings, brandingThemeId: null });
     }
   });
 
   it('when quote sync is off, then estimates stay in Bitrix24', async () => {
-    const settings = updatePortalSettings(env.c.store, env.memberId, { quoteSync: false });
+    const settings = await updatePortalSettings(env.c.store, env.memberId, { quoteSync: false });
     try {
       createQuote(env, { number: 'EST-7001' });
       await env.settle();
       assert.equal(xeroQuotesFor(env, 'EST-7001').length, 0);
     } finally {
-      updatePortalSettings(env.c.store, env.memberId, { ...settings, quoteSync: true });
+      await updatePortalSettings(env.c.store, env.memberId, { ...settings, quoteSync: true });
     }
   });
 });

@@ -133,7 +133,7 @@ describe('classic invoice status changes reach Xero', () => {
       }) as Row;
       await env.settle();
       assert.equal(xeroOf(env, 'CLS-1').Status, 'DRAFT');
-      const failure = (await env.c.services.portals.for(env.memberId).call<Row[]>('crm.status.list', { filter: { ENTITY_ID: 'INVOICE_STATUS' } })).find((s) => s.SEMANTICS === 'F')!;
+      const failure = (await (await env.c.services.portals.for(env.memberId)).call<Row[]>('crm.status.list', { filter: { ENTITY_ID: 'INVOICE_STATUS' } })).find((s) => s.SEMANTICS === 'F')!;
       user.setClassicInvoiceStatus(Number(inv.ID ?? inv.id), String(failure.STATUS_ID));
       await env.settle();
       assert.equal(xeroOf(env, 'CLS-1').Status, 'DELETED');

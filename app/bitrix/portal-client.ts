@@ -269,10 +269,10 @@ export class PortalClients {
     this.tokens = new PortalTokenPairs(store, config.bitrix, logger);
   }
 
-  for(memberId: string): PortalClient {
+  async for(memberId: string): Promise<PortalClient> {
     const cached = this.#clients.get(memberId);
     if (cached) return cached;
-    const portal = this.installed(memberId);
+    const portal = await this.installed(memberId);
     const client = new PortalClient(memberId, this.build(portal, 'renew'));
     this.#clients.set(memberId, client);
     return client;
@@ -283,8 +283,8 @@ export class PortalClients {
    * to the connector's own token when renewing it was refused. The SDK is told the access token is good, so it sends
    * it as it is; a 401 `expired_token`/`invalid_token` ends the call as `B24.TOKEN_NOT_RENEWED`.
    */
-  asStored(memberId: string): PortalClient {
-    return new PortalClient(memberId, this.build(this.installed(memberId), 'as-stored'));
+  async asStored(memberId: string): Promise<PortalClient> {
+    return new PortalClient(memberId, this.build(await this.installed(memberId), 'as-stored'));
   }
 
   /**
@@ -303,8 +303,8 @@ export class PortalClients {
     this.#clients.delete(memberId);
   }
 
-  private installed(memberId: string): Portal {
-    const portal = this.store.portals.get(memberId);
+  private async installed(memberId: string): Promise<Portal> {
+    const portal = await this.store.portals.get(memberId);
     if (!portal || portal.state === 'uninstalled' || !portal.accessToken || !portal.refreshToken) {
       throw new AppError('B24.PORTAL_NOT_INSTALLED', 'The app is not installed on this Bitrix24 portal.', 409);
     }

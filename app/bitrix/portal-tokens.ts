@@ -30,8 +30,8 @@ export class PortalTokenPairs {
   ) {}
 
   /** The pair as stored now; 409 once the app is uninstalled (the tokens are forgotten then). */
-  stored(memberId: string): PortalTokens {
-    const p = this.store.portals.get(memberId);
+  async stored(memberId: string): Promise<PortalTokens> {
+    const p = await this.store.portals.get(memberId);
     if (!p || p.state === 'uninstalled' || !p.accessToken || !p.refreshToken) {
       throw new AppError('B24.PORTAL_NOT_INSTALLED', 'The app is not installed on this Bitrix24 portal.', 409);
     }
@@ -55,7 +55,7 @@ export class PortalTokenPairs {
   }
 
   private async renewHoldingLease(memberId: string, seen: string): Promise<PortalTokens> {
-    let current = this.stored(memberId);
+    let current = await this.stored(memberId);
     if (current.refreshToken !== seen && fresh(current)) return current;
     for (let attempt = 1; ; attempt++) {
       let answer: OAuthTokenAnswer;
@@ -65,7 +65,7 @@ export class PortalTokenPairs {
         const e = err as AppError;
         // A renewal outside this lease (an older process, an answer lost after Bitrix24 rotated) may have spent the
         // token and stored the rotated pair: that pair is used, or renewed once itself.
-        const now = this.store.portals.get(memberId);
+        const now = await this.store.portals.get(memberId);
         if (e.details?.reason === 'invalid_grant' && now?.refreshToken && now.accessToken && now.refreshToken !== current.refreshToken) {
           const renewed = pairOf(now);
           if (fresh(renewed)) return renewed;
@@ -84,7 +84,7 @@ export class PortalTokenPairs {
         expiresAt: Number(answer.expires ?? 0) || Math.floor(Date.now() / 1000) + Number(answer.expires_in ?? 3600),
       };
       // Saved before the lease ends, so the next holder reads the rotated pair.
-      this.store.portals.saveTokens(memberId, renewed);
+      await this.store.portals.saveTokens(memberId, renewed);
       this.logger.info({ memberId }, 'Bitrix24 tokens renewed');
       return renewed;
     }

@@ -57,8 +57,8 @@ export function parseEvent(body: unknown): B24Event {
 }
 
 /** The portal an event belongs to, or 401 (unknown portal or wrong application token). */
-export function verifyEvent(store: Store, event: B24Event): Portal {
-  const portal = store.portals.get(event.auth.member_id);
+export async function verifyEvent(store: Store, event: B24Event): Promise<Portal> {
+  const portal = await store.portals.get(event.auth.member_id);
   if (!portal || portal.state === 'uninstalled' || !sameSecret(portal.applicationToken, event.auth.application_token)) {
     throw unauthorized('The event is not signed with this portal\'s application token.');
   }
@@ -100,7 +100,7 @@ export async function verifyPage(store: Store, body: unknown, appClientId: strin
     throw unauthorized('Open this page from Bitrix24: the request lacks the portal\'s AUTH_ID and member_id.');
   }
   const p = parsed.data;
-  const portal = store.portals.get(p.member_id);
+  const portal = await store.portals.get(p.member_id);
   if (!portal || portal.state === 'uninstalled') {
     throw unauthorized('This Bitrix24 portal has not installed the connector.');
   }

@@ -112,7 +112,7 @@ export function bitrixRoutes(services: Services): Router {
     if (event.event === 'ONAPPUPDATE') {
       // Checked before the update is verified: verification renews the posted refresh token. `ts` is on the portal's
       // clock, as last measured (sync/intake/install-time.ts).
-      const at = portalNow(store.portals.get(event.auth.member_id));
+      const at = portalNow(await store.portals.get(event.auth.member_id));
       const verdict = replays.check(event, at);
       if (verdict !== 'fresh') return ignore(verdict);
       await installPortal.update(event, () => beforeOAuth(req, res, { memberId: event.auth.member_id }));
@@ -120,7 +120,7 @@ export function bitrixRoutes(services: Services): Router {
       services.outbox.wake();
     } else {
       // No access token comes with ONAPPUNINSTALL: the application token is its only signature (docs/reference/bitrix24.md#events).
-      const portal = verifyEvent(store, event);
+      const portal = await verifyEvent(store, event);
       const at = portalNow(portal);
       const verdict = replays.check(event, at);
       if (verdict !== 'fresh') return ignore(verdict);

@@ -14,9 +14,10 @@ import { pageCsp, renderView } from './pages.js';
 
 /**
  * The portals that may frame an error page: a refused card tab or slider shows its message inside Bitrix24 instead of
- * the browser's "refused to connect". Error pages hold no action, so any installed portal may show them.
+ * the browser's "refused to connect". Error pages hold no action, so any installed portal may show them. Read from the
+ * store (asynchronous): when the read fails, the page is framed by none.
  */
-export type ErrorFramers = () => string[];
+export type ErrorFramers = () => Promise<string[]> | string[];
 
 interface Answer {
   status: number;
@@ -83,14 +84,19 @@ export function notFoundHandler(framers: ErrorFramers = () => []): RequestHandle
 function sendError(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], a: Answer, framers: ErrorFramers): void {
   res.status(a.status);
   if (req.accepts(['json', 'html']) === 'html') {
-    const origins = framers();
-    if (origins.length) res.set('Content-Security-Policy', pageCsp({ portalOrigins: origins }));
     // In the portal user's language when Bitrix24 framed the page (LANG), else the browser's (views/error.ejs).
     const lang = windowLanguage(req.query.LANG, req.get('accept-language'));
-    renderView('error', { lang, message: errorText(lang, a), code: a.code }).then(
-      (html) => res.type('html').send(html),
-      () => res.type('text').send(`${a.message} (${a.code})`),
-    );
+    Promise.resolve()
+      .then(framers)
+      .catch((): string[] => [])
+      .then((origins) => {
+        if (origins.length) res.set('Content-Security-Policy', pageCsp({ portalOrigins: origins }));
+        return renderView('error', { lang, message: errorText(lang, a), code: a.code });
+      })
+      .then(
+        (html) => res.type('html').send(html),
+        () => res.type('text').send(`${a.message} (${a.code})`),
+      );
   } else {
     res.json({ error: { code: a.code, message: a.message } });
   }

@@ -5,7 +5,7 @@ import type { Store } from '../store/index.js';
 
 export function healthRoutes(store: Store, startedAt: number): Router {
   const router = Router();
-  router.get('/health', (_req, res) => {
+  router.get('/health', async (_req, res) => {
     if (!store.isHealthy()) {
       res.status(503).json({ status: 'unavailable', store: { ok: false } });
       return;
@@ -16,14 +16,14 @@ export function healthRoutes(store: Store, startedAt: number): Router {
       res.status(503).json({ status: 'unavailable', store: { ok: false, fault: { code: fault.code, message: fault.message, since: new Date(fault.since).toISOString(), refusedWrites: fault.failures } } });
       return;
     }
-    const connections = store.connections.countByState();
-    const jobs = store.jobs.countByState();
+    const connections = await store.connections.countByState();
+    const jobs = await store.jobs.countByState();
     const degraded = connections.needs_reconnect > 0 || jobs.needs_attention > 0;
     res.json({
       status: degraded ? 'degraded' : 'ok',
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       store: { ok: true, schemaVersion: store.schemaVersion(), latestSchemaVersion: latestVersion() },
-      portals: store.portals.countByState(),
+      portals: await store.portals.countByState(),
       connections,
       queue: {
         pending: jobs.pending,

@@ -5,7 +5,7 @@ import { AppError } from '../errors.js';
 import type { Services } from '../services.js';
 import { portalSettings, updatePortalSettings } from '../sync/settings.js';
 import { settingsSchema, type PortalSettings } from '../domain/settings.js';
-import { MAPPING_ERROR_CODES } from '../sync/setup/org-data.js';
+import { retryWaitingOnMapping } from '../sync/setup/org-data.js';
 import { orgProblems, stageProblems } from '../sync/setup/settings-validation.js';
 import { requireSession } from './session.js';
 
@@ -29,21 +29,21 @@ export function settingsRoutes(services: Services): Router {
     // Every value Xero or Bitrix24 must know is checked against their live lists.
     const problems = [
       ...(XERO_CHECKED.some((k) => Object.hasOwn(sent, k)) ? orgProblems(sent, await services.orgData.refresh(memberId, { release: false })) : []),
-      ...(await stageProblems(sent, services.portals.for(memberId))),
+      ...(await stageProblems(sent, await services.portals.for(memberId))),
     ];
     if (problems.length) throw new AppError('SETTINGS.INVALID', `The settings were not saved. ${problems.join(' ')}`, 400, { problems });
-    const saved = updatePortalSettings(store, memberId, sent);
-    store.activity.record({ memberId, level: 'info', kind: 'settings.changed', message: `Settings changed by ${req.session!.userName}: ${Object.keys(sent).join(', ')}.` });
+    const saved = await updatePortalSettings(store, memberId, sent);
+    await store.activity.record({ memberId, level: 'info', kind: 'settings.changed', message: `Settings changed by ${req.session!.userName}: ${Object.keys(sent).join(', ')}.` });
     // A fixed cause (e.g. a default sales account added) lets the documents waiting on it through.
-    const retried = MAPPING_ERROR_CODES.reduce((n, errorCode) => n + store.jobs.retryNow({ memberId, errorCode }), 0);
+    const retried = retryWaitingOnMapping(store, memberId);
     if (retried) services.outbox.wake();
     res.json({ settings: saved, retried });
   });
 
-  router.post('/api/jobs/retry', requireSession(sessions, { admin: true }), (req, res) => {
+  router.post('/api/jobs/retry', requireSession(sessions, { admin: true }), async (req, res) => {
     const body = z.object({ ids: z.array(z.number().int().positive()).min(1).max(500) }).safeParse(req.body ?? {});
     if (!body.success) throw new AppError('HTTP.BAD_REQUEST', 'Name the jobs to retry as {"ids": [..]}.', 400);
-    const retried = store.jobs.retryNow({ ids: body.data.ids, memberId: req.session!.memberId });
+    const retried = await store.jobs.retryNow({ ids: body.data.ids, memberId: req.session!.memberId });
     if (retried) services.outbox.wake();
     res.json({ retried });
   });

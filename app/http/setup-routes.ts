@@ -11,7 +11,7 @@ import type { Services } from '../services.js';
 import { backfillProgress, previewBackfill, startBackfill } from '../sync/setup/backfill.js';
 import { accountCoverage, assignAccount, productPage } from '../sync/setup/gl-codes.js';
 import { revenueAccounts } from '../sync/setup/mapping.js';
-import { MAPPING_ERROR_CODES } from '../sync/setup/org-data.js';
+import { retryWaitingOnMapping } from '../sync/setup/org-data.js';
 import { setupOverview } from '../sync/setup/setup-checklist.js';
 import { salesTaxRates } from '../sync/setup/tax-matching.js';
 import { pickLanguage } from './i18n.js';
@@ -36,10 +36,10 @@ export function setupRoutes(services: Services): Router {
   const anyone = requireSession(sessions);
   /** The checklist; without a default account, the products are counted to see whether every one has an account. */
   const overviewWithCoverage = async (memberId: string) => {
-    const first = setupOverview(store, orgData, memberId);
+    const first = await setupOverview(store, orgData, memberId);
     if (!first.account || first.account.code) return first;
-    const coverage = await accountCoverage(portals.for(memberId), store, memberId, orgData.cached(memberId)).catch(() => null);
-    return setupOverview(store, orgData, memberId, clock.now(), coverage);
+    const coverage = await accountCoverage(await portals.for(memberId), store, memberId, await orgData.cached(memberId)).catch(() => null);
+    return await setupOverview(store, orgData, memberId, clock.now(), coverage);
   };
 
   router.get('/api/setup', anyone, async (req, res) => {
@@ -47,8 +47,8 @@ export function setupRoutes(services: Services): Router {
   });
 
   /** The lists the settings choose from: revenue accounts, sales tax rates, branding themes, tracking categories. */
-  router.get('/api/org-data', anyone, (req, res) => {
-    const org = orgData.cached(req.session!.memberId);
+  router.get('/api/org-data', anyone, async (req, res) => {
+    const org = await orgData.cached(req.session!.memberId);
     if (!org) {
       res.json({ readAt: null, accounts: [], taxRates: [], brandingThemes: [], trackingCategories: [], currencies: [] });
       return;
@@ -71,12 +71,12 @@ export function setupRoutes(services: Services): Router {
   });
 
   /** One page of products, only for a user whom Bitrix24 lets view the catalog (asked with the user's own token). */
-  const productsOf = (req: Request) => {
+  const productsOf = async (req: Request) => {
     const q = pageQuery.safeParse(req.query);
     if (!q.success) throw new AppError('HTTP.BAD_REQUEST', 'Use ?search=<part of a name>&page=<0, 1, …>.', 400);
     const memberId = req.session!.memberId;
     const viewer = { clientEndpoint: req.sessionPortal!.clientEndpoint, authId: req.session!.authId };
-    return productPage(portals.for(memberId), store, memberId, orgData.cached(memberId), { search: q.data.search }, q.data.page, viewer);
+    return productPage(await portals.for(memberId), store, memberId, await orgData.cached(memberId), { search: q.data.search }, q.data.page, viewer);
   };
 
   router.get('/api/products', anyone, async (req, res) => {
@@ -97,13 +97,13 @@ export function setupRoutes(services: Services): Router {
     // The account is checked against the organisation's accounts as they are now.
     const org = await orgData.refresh(memberId);
     const target = body.data.ids ? { ids: body.data.ids } : { filter: body.data.filter ?? {} };
-    const outcome = await assignAccount(portals.for(memberId), store, memberId, org, target, body.data.accountCode);
-    store.activity.record({
+    const outcome = await assignAccount(await portals.for(memberId), store, memberId, org, target, body.data.accountCode);
+    await store.activity.record({
       memberId, level: outcome.failed.length ? 'warn' : 'info', kind: 'products.account_assigned',
       message: `${req.session!.userName} set the Xero sales account ${body.data.accountCode ?? '(none)'} on ${outcome.updated} product(s)${outcome.failed.length ? `; ${outcome.failed.length} could not be changed` : ''}.`,
     });
     // Documents that waited for an account go again (their products now have one).
-    const retried = MAPPING_ERROR_CODES.reduce((n, errorCode) => n + store.jobs.retryNow({ memberId, errorCode }), 0);
+    const retried = retryWaitingOnMapping(store, memberId);
     if (retried) services.outbox.wake();
     res.json({ ...outcome, retried });
   });
@@ -112,16 +112,16 @@ export function setupRoutes(services: Services): Router {
     res.json(await previewBackfill(services, req.session!.memberId));
   });
 
-  router.post('/api/backfill', admin, (req, res) => {
+  router.post('/api/backfill', admin, async (req, res) => {
     const body = z.object({ previewId: z.string().uuid() }).safeParse(req.body ?? {});
     if (!body.success) throw new AppError('HTTP.BAD_REQUEST', 'Send the preview to start as {"previewId": "…"}.', 400);
-    const progress = startBackfill(services, req.session!.memberId, body.data.previewId);
+    const progress = await startBackfill(services, req.session!.memberId, body.data.previewId);
     services.outbox.wake();
     res.json(progress);
   });
 
-  router.get('/api/backfill', anyone, (req, res) => {
-    res.json(backfillProgress(store, req.session!.memberId));
+  router.get('/api/backfill', anyone, async (req, res) => {
+    res.json(await backfillProgress(store, req.session!.memberId));
   });
 
   return router;

@@ -48,23 +48,23 @@ export function xeroRoutes(services: Services): Router {
   const admin = requireSession(sessions, { admin: true });
   const member = requireSession(sessions);
 
-  router.post('/api/xero/connect', admin, (req, res) => {
+  router.post('/api/xero/connect', admin, async (req, res) => {
     if (config.xero.grantType === 'client_credentials') {
       throw new AppError('XERO.CUSTOM_CONNECTION', 'This server uses a Xero custom connection, which connects by itself.', 409);
     }
     // The page's language (the portal user's) goes along the consent, so the Xero window speaks it.
     const lang = z.object({ lang: z.string().max(16).optional() }).safeParse(req.body ?? {});
-    const ticket = connectXero.begin(req.session!.memberId, req.session!.userId, lang.success ? windowLanguage(lang.data.lang, undefined) : undefined);
+    const ticket = await connectXero.begin(req.session!.memberId, req.session!.userId, lang.success ? windowLanguage(lang.data.lang, undefined) : undefined);
     res.json({ startUrl: `${config.publicUrl}/xero/start?ticket=${encodeURIComponent(ticket)}` });
   });
 
   // The Xero window opens here first: the cookie binds the consent to this browser, then on to Xero.
   router.get('/xero/start', async (req, res) => {
-    const lang = windowLanguage(connectXero.languageOf(typeof req.query.ticket === 'string' ? req.query.ticket : undefined, 'state'), req.get('accept-language'));
+    const lang = windowLanguage(await connectXero.languageOf(typeof req.query.ticket === 'string' ? req.query.ticket : undefined, 'state'), req.get('accept-language'));
     try {
       const ticket = z.object({ ticket: z.string().min(1).max(200) }).safeParse(req.query);
       if (!ticket.success) throw badRequest('This link lacks its ticket. Start again with "Connect Xero" in the app.', { key: 'xero.noTicket' });
-      const { browserSecret, authorizeUrl } = connectXero.start(ticket.data.ticket);
+      const { browserSecret, authorizeUrl } = await connectXero.start(ticket.data.ticket);
       res
         .cookie(cookieName, browserSecret, { httpOnly: true, secure, sameSite: 'lax', path: '/', maxAge: CONSENT_COOKIE_TTL_MS })
         .set('Cache-Control', 'no-store')
@@ -79,19 +79,19 @@ export function xeroRoutes(services: Services): Router {
     res.json({ disconnected: true });
   });
 
-  router.get('/api/status', member, (req, res) => {
+  router.get('/api/status', member, async (req, res) => {
     const memberId = req.session!.memberId;
-    const c = store.connections.current(memberId);
+    const c = await store.connections.current(memberId);
     res.json({
       connection: c ? { state: c.state, tenantName: c.tenantName, reason: c.stateReason, grantType: c.grantType } : null,
-      queue: store.jobs.countByState(memberId),
-      links: store.links.count(memberId),
+      queue: await store.jobs.countByState(memberId),
+      links: await store.links.count(memberId),
     });
   });
 
   router.get(manifest.xeroRedirect, async (req, res) => {
     const q = callbackQuery.parse(req.query);
-    let lang = windowLanguage(connectXero.languageOf(q.state, 'state'), req.get('accept-language'));
+    let lang = windowLanguage(await connectXero.languageOf(q.state, 'state'), req.get('accept-language'));
     try {
       if (q.error) throw consentRefused(q.error);
       if (!q.state || !q.code) throw badRequest('Xero\'s answer lacks the code or state. Start again with "Connect Xero".', { key: 'xero.noCode' });
@@ -111,15 +111,15 @@ export function xeroRoutes(services: Services): Router {
     const body = z.object({ choice: z.string().min(1), tenantId: z.string().min(1), csrf: z.string().min(1) }).safeParse(req.body);
     // The language the choice carries; once it is taken, the one the form carries (its words only).
     const fields = (req.body ?? {}) as { choice?: unknown; lang?: unknown };
-    const lang = windowLanguage(connectXero.languageOf(typeof fields.choice === 'string' ? fields.choice : undefined, 'tenant_choice') ?? fields.lang, req.get('accept-language'));
+    const lang = windowLanguage(await connectXero.languageOf(typeof fields.choice === 'string' ? fields.choice : undefined, 'tenant_choice') ?? fields.lang, req.get('accept-language'));
     try {
       const origin = req.get('origin');
       if (origin && origin !== publicOrigin) {
         throw new AppError('XERO.CSRF', 'This confirmation did not come from the connector\'s own page. Start again with "Connect Xero" in the app.', 403);
       }
       if (!body.success) throw badRequest('Choose one organisation and confirm.', { key: 'xero.chooseOne' });
-      const connection = connectXero.confirm({ choiceId: body.data.choice, tenantId: body.data.tenantId, csrf: body.data.csrf, browserSecret: readCookie(req, cookieName) });
-      const portal = store.portals.get(connection.memberId);
+      const connection = await connectXero.confirm({ choiceId: body.data.choice, tenantId: body.data.tenantId, csrf: body.data.csrf, browserSecret: readCookie(req, cookieName) });
+      const portal = await store.portals.get(connection.memberId);
       res.clearCookie(cookieName, { httpOnly: true, secure, sameSite: 'lax', path: '/' });
       await renderPage(res, 'xero-result', { kind: 'connected', lang, tenantName: connection.tenantName, portalDomain: portal?.domain ?? connection.memberId }, 'none');
     } catch (err) {

@@ -14,14 +14,14 @@ export function xeroWebhookRoutes(services: Services): Router {
   const router = Router();
   const { store, config, manifest, logger } = services;
 
-  router.post(manifest.xeroWebhook, express.raw({ type: () => true, limit: BODY_LIMIT }), (req, res) => {
+  router.post(manifest.xeroWebhook, express.raw({ type: () => true, limit: BODY_LIMIT }), async (req, res) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (!validXeroSignature(raw, req.get('x-xero-signature'), config.xero.webhookKey)) {
       res.status(401).end();
       return;
     }
     // The setup checklist's "Xero webhooks verified": a correctly signed delivery (intent to receive, or events).
-    store.watermarks.set('xero', 'webhook.verifiedAt', String(clock.now()));
+    await store.watermarks.set('xero', 'webhook.verifiedAt', String(clock.now()));
     const parsed = webhookPayloadSchema.safeParse(safeJson(raw));
     if (!parsed.success) {
       // Signed by Xero but unreadable: acknowledge so Xero does not disable the hook; polling covers it.
@@ -34,8 +34,9 @@ export function xeroWebhookRoutes(services: Services): Router {
     for (const e of parsed.data.events) {
       if (e.eventDateUtc) services.metrics.webhookDelay('xero', (received - Date.parse(/(Z|[+-]\d\d:?\d\d)$/i.test(e.eventDateUtc) ? e.eventDateUtc : `${e.eventDateUtc}Z`)) / 1000);
     }
-    const active = store.connections.list().filter((c) => c.state === 'active');
+    const active = (await store.connections.list()).filter((c) => c.state === 'active');
     let stored = 0;
+    // step B: async transaction
     store.transaction(() => {
       for (const e of parsed.data.events) {
         if (e.eventCategory === 'CONTACT') {

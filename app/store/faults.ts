@@ -47,6 +47,12 @@ export function storeFaultError(code: StoreFaultCode): AppError {
   return Object.assign(new AppError(code, MESSAGES[code], 503), { transient: true });
 }
 
+/**
+ * In-process state, not a repository: its methods stay synchronous when the repositories become asynchronous (issue
+ * 23), so callers never await them — `on` is registered while the server is built (createServer stays synchronous),
+ * `current`/`note`/`ok` are read and set in request handlers and error handlers without a round trip. Only `probe`
+ * writes to the database; it stays synchronous on SQLite (a PostgreSQL store would give it a driver of its own).
+ */
 export class StoreFaults {
   #current: StoreFault | undefined;
   #busyTimeoutMs: number | undefined;

@@ -70,7 +70,7 @@ export interface DocumentKind<P = unknown> {
   /** Whether documents of this kind are synced with these settings. */
   enabled(settings: PortalSettings): boolean;
   /** Completes a document read from Bitrix24 with what the connector knows (an invoice made from a quote names it). */
-  prepare?(doc: SalesDocument, ctx: KindContext): SalesDocument;
+  prepare?(doc: SalesDocument, ctx: KindContext): Promise<SalesDocument>;
   /** After documents reached Xero: what follows from them elsewhere (the quote an invoice was made from is invoiced). */
   afterWrite?(written: { doc: SalesDocument; state: XeroDocumentState }[], ctx: KindContext): Promise<void>;
   /** The Reference the Xero document carries, by which a lost one is found again. */

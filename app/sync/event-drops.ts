@@ -18,14 +18,14 @@ export type DropReason = (typeof DROP_REASONS)[number];
 const TALLY = 'dropped:';
 
 /** Counts a dropped event of a portal, in the store and in the process's metrics. */
-export function noteDropped(store: Store, metrics: Pick<Metrics, 'eventDropped'> | undefined, memberId: string, reason: DropReason, n = 1): void {
+export function noteDropped(store: Store, metrics: Pick<Metrics, 'eventDropped'> | undefined, memberId: string, reason: DropReason, n = 1): void { // step B: async transaction (runs inside store.transaction)
   store.eventTallies.add(memberId, `${TALLY}${reason}`, n);
   metrics?.eventDropped(reason, n);
 }
 
 /** The events of a portal dropped since `since` (ms), by reason (most first). */
-export function droppedSince(store: Store, memberId: string, since: number): { total: number; reasons: { reason: DropReason; count: number }[] } {
-  const counts = store.eventTallies.since(memberId, TALLY, since);
+export async function droppedSince(store: Store, memberId: string, since: number): Promise<{ total: number; reasons: { reason: DropReason; count: number }[] }> {
+  const counts = await store.eventTallies.since(memberId, TALLY, since);
   const reasons = DROP_REASONS.flatMap((reason) => (counts.get(reason) ? [{ reason, count: counts.get(reason)! }] : [])).sort((a, b) => b.count - a.count);
   return { total: reasons.reduce((n, r) => n + r.count, 0), reasons };
 }

@@ -12,6 +12,7 @@ import { toXeroInvoice } from '../xero/invoice-mapper.js';
 import { getQuotes, moveQuote } from '../xero/quotes.js';
 import type { OrgTrackingCategory } from '../xero/organisation.js';
 import type { SalesDocument } from '../domain/document.js';
+import type { Link } from '../store/links.js';
 import type { PortalSettings } from '../domain/settings.js';
 import type { DocumentKind, KindContext } from './document-kind.js';
 import { ownValue } from '../own-keys.js';
@@ -70,10 +71,11 @@ export function applyInvoiceSettings(invoice: Invoice, doc: SalesDocument, setti
  */
 async function invoiceQuotes(written: { doc: SalesDocument }[], ctx: KindContext): Promise<void> {
   const { store, memberId } = ctx;
-  const pairs = written.flatMap(({ doc }) => {
-    const quote = doc.parentQuoteId ? store.links.find(memberId, 'quote', doc.parentQuoteId) : undefined;
-    return quote && quote.connectionId === ctx.connectionId && quote.xeroStatus !== 'INVOICED' ? [{ doc, quote }] : [];
-  });
+  const pairs: { doc: SalesDocument; quote: Link }[] = [];
+  for (const { doc } of written) {
+    const quote = doc.parentQuoteId ? await store.links.find(memberId, 'quote', doc.parentQuoteId) : undefined;
+    if (quote && quote.connectionId === ctx.connectionId && quote.xeroStatus !== 'INVOICED') pairs.push({ doc, quote });
+  }
   if (pairs.length === 0) return;
   const states = await getQuotes(ctx.gateway, ctx.tenantId, pairs.map((p) => p.quote.xeroId));
   for (const { doc, quote } of pairs) {
@@ -81,18 +83,19 @@ async function invoiceQuotes(written: { doc: SalesDocument }[], ctx: KindContext
     const status = states.get(quote.xeroId.toLowerCase())?.status ?? quote.xeroStatus ?? 'DRAFT';
     if (status === 'INVOICED') continue;
     if (status !== 'ACCEPTED') {
-      store.activity.record({ memberId, level: 'warn', kind: 'quote.not_invoiced', subject, message: `Quote ${quote.xeroNumber} stays ${status} in Xero although invoice ${doc.number} was made from it: Xero marks only accepted quotes as invoiced.` });
+      await store.activity.record({ memberId, level: 'warn', kind: 'quote.not_invoiced', subject, message: `Quote ${quote.xeroNumber} stays ${status} in Xero although invoice ${doc.number} was made from it: Xero marks only accepted quotes as invoiced.` });
       continue;
     }
     try {
       const moved = await moveQuote(ctx.gateway, ctx.tenantId, quote.xeroId, status, 'INVOICED');
+      // step B: async transaction
       store.transaction(() => {
         store.links.save({ ...quote, xeroStatus: moved.status });
         store.activity.record({ memberId, level: 'info', kind: 'quote.invoiced', subject, message: `Quote ${quote.xeroNumber} was marked invoiced in Xero: invoice ${doc.number} was made from it.` });
       });
     } catch (err) {
       if (!(err instanceof AppError) || (err as { transient?: boolean }).transient) throw err;
-      store.activity.record({ memberId, level: 'error', kind: 'quote.stage_refused', subject, message: err.message });
+      await store.activity.record({ memberId, level: 'error', kind: 'quote.stage_refused', subject, message: err.message });
     }
   }
 }
@@ -109,8 +112,8 @@ export const invoiceKind: DocumentKind<Invoice> = {
   // Xero statuses in which Bitrix24 edits still reach the Xero invoice (docs/reference/xero.md#invoices).
   editable: new Set(['DRAFT', 'SUBMITTED']),
   enabled: () => true,
-  prepare(doc, { store, memberId, connectionId }) {
-    const quote = doc.parentQuoteId ? store.links.find(memberId, 'quote', doc.parentQuoteId) : undefined;
+  async prepare(doc, { store, memberId, connectionId }) {
+    const quote = doc.parentQuoteId ? await store.links.find(memberId, 'quote', doc.parentQuoteId) : undefined;
     return quote && quote.connectionId === connectionId && quote.xeroNumber ? { ...doc, quoteNumber: quote.xeroNumber } : doc;
   },
   afterWrite: invoiceQuotes,

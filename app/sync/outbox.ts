@@ -218,7 +218,7 @@ export class Outbox {
     } finally {
       this.#ticking = false;
       if (!this.#stopped) {
-        const next = this.store.jobs.nextRunAt();
+        const next = await this.store.jobs.nextRunAt();
         let wait = this.#running.size > 0 ? 50 : next === undefined ? this.#opts.idleMs : Math.min(this.#opts.idleMs, Math.max(0, next - clock.now()));
         // While the database refuses writes, probe it once per idle wait rather than spinning on the due jobs.
         if (this.store.faults.current()) wait = Math.max(wait, this.#opts.idleMs);
@@ -244,9 +244,9 @@ export class Outbox {
     if (!this.writable()) return false;
     for (const [kind, handler] of this.#handlers) {
       while (this.#running.size < this.#opts.parallelGroups) {
-        if (fill && this.waitsToFill(kind, handler.batchSize ?? 1)) break;
+        if (fill && await this.waitsToFill(kind, handler.batchSize ?? 1)) break;
         // Likely echoes last: while a burst arrives, batches fill with documents that need a Xero request.
-        const jobs = this.store.jobs.claimDue(handler.batchSize ?? 1, [kind], clock.now(), undefined, { freshFirst: true });
+        const jobs = await this.store.jobs.claimDue(handler.batchSize ?? 1, [kind], clock.now(), undefined, { freshFirst: true });
         if (jobs.length === 0) break;
         started = true;
         // One portal per group: a batch never mixes organisations.
@@ -281,6 +281,7 @@ export class Outbox {
   private recordGroup(jobs: Job[], outcomes: Map<number, JobOutcome>): boolean {
     try {
       // One transaction for the group's outcomes: one commit instead of one per job.
+      // step B: async transaction
       this.store.transaction(() => {
         for (const job of jobs) this.record(job, outcomes.get(job.id) ?? { kind: 'done' });
       });
@@ -293,15 +294,15 @@ export class Outbox {
   }
 
   /** True when `kind`'s due jobs are fewer than a batch and the filling rule lets them wait (`fillUntil`). */
-  private waitsToFill(kind: string, batchSize: number): boolean {
+  private async waitsToFill(kind: string, batchSize: number): Promise<boolean> {
     if (batchSize <= 1) return false;
     const now = clock.now();
     // Likely echoes of our own write-backs never hold a batch (they need no Xero request): only the others count.
-    const { count, oldestRunAt } = this.store.jobs.dueSummary([kind], now, undefined, { freshOnly: true });
+    const { count, oldestRunAt } = await this.store.jobs.dueSummary([kind], now, undefined, { freshOnly: true });
     let until = oldestRunAt === null ? 0 : this.fillUntil(count, batchSize, oldestRunAt, now);
     // Throttled: the due jobs, echoes too, wait for a fuller batch (each group costs requests the portal rations).
     if (this.#opts.throttled(undefined)) {
-      const all = this.store.jobs.dueSummary([kind], now);
+      const all = await this.store.jobs.dueSummary([kind], now);
       if (all.oldestRunAt !== null) until = Math.max(until, this.throttledUntil(all.count, batchSize, all.oldestRunAt, now));
     }
     if (!until) return false;
@@ -339,12 +340,12 @@ export class Outbox {
           const open = !this.#halting && this.fillUntil(batchSize - n, batchSize, oldest, now) > 0;
           if (!open && (toppedUp || this.#halting)) return [];
           // Only documents that will likely need a request count: echoes of our own write-backs do not fill a send.
-          const { count } = this.store.jobs.dueSummary([kind], now, memberId, { freshOnly: true });
+          const { count } = await this.store.jobs.dueSummary([kind], now, memberId, { freshOnly: true });
           const until = count >= n || !open ? 0 : this.fillUntil(batchSize - n + count, batchSize, oldest, now);
           if (!until) {
             toppedUp = true;
             // Likely echoes are left to groups of their own: they would only delay this group's request.
-            const more = this.store.jobs.claimDue(n, [kind], now, memberId, { freshOnly: true });
+            const more = await this.store.jobs.claimDue(n, [kind], now, memberId, { freshOnly: true });
             jobs.push(...more);
             return more;
           }
@@ -379,14 +380,14 @@ export class Outbox {
 
   /** A document that stopped for a cause shows in the activity log (and the dashboard's error chart) once per stop. */
   /** Logs that a job needs attention, once per cause: a retry that meets the same cause again adds no line. */
-  private noteAttention(job: Job, code: string, message: string): void {
+  private noteAttention(job: Job, code: string, message: string): void { // step B: async transaction (runs inside store.transaction)
     if (job.attentionSince !== null && job.lastErrorCode === code) return;
     const p = job.payload as { type?: unknown; id?: unknown } | null;
     const subject = p && typeof p.type === 'string' && typeof p.id === 'string' ? `${p.type}:${p.id}` : null;
     this.store.activity.record({ memberId: job.memberId, level: 'error', kind: 'job.attention', subject, message });
   }
 
-  private record(job: Job, outcome: JobOutcome): void {
+  private record(job: Job, outcome: JobOutcome): void { // step B: async transaction (runs inside store.transaction)
     const { jobs } = this.store;
     this.metrics?.jobOutcome(job.kind, outcome.kind);
     withRequestId(job.requestId ?? undefined, () =>

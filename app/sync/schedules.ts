@@ -61,7 +61,7 @@ export class StatusPollSchedule {
     const started: Promise<void>[] = [];
     // No new work while the database refuses writes (locked, disk full): what a poll reads could not be kept.
     if (this.store.faults.current()) return;
-    for (const c of this.store.connections.list()) {
+    for (const c of await this.store.connections.list()) {
       if (c.state !== 'active' || this.#inFlight.has(c.id)) continue;
       const last = this.#lastPollAt.get(c.id);
       const budget = this.options.budgetOf?.(c.id);

@@ -15,7 +15,7 @@ export interface StatusReadAsk {
   at?: string | null;
 }
 
-export function askStatusRead(store: Store, ask: StatusReadAsk): void {
+export function askStatusRead(store: Store, ask: StatusReadAsk): void { // step B: async transaction (runs inside store.transaction)
   store.jobs.enqueue({
     memberId: ask.memberId,
     kind: 'xero-webhook',

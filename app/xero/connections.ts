@@ -52,7 +52,7 @@ export class XeroConnections {
 
   /** A client with a fresh token for the connection; renews first when the token is (nearly) expired. */
   async session(connectionId: number): Promise<XeroSession> {
-    let connection = this.active(connectionId);
+    let connection = await this.active(connectionId);
     if (!fresh(connection)) {
       connection = await this.renew(connectionId, connection.accessToken ?? '');
     }
@@ -63,7 +63,7 @@ export class XeroConnections {
    * After a 401 from the API with `staleAccessToken`: renews unless another caller already did.
    */
   async sessionAfterUnauthorized(connectionId: number, staleAccessToken: string): Promise<XeroSession> {
-    const connection = this.active(connectionId);
+    const connection = await this.active(connectionId);
     if (connection.accessToken && connection.accessToken !== staleAccessToken) return this.sessionFor(connection);
     return this.sessionFor(await this.renew(connectionId, staleAccessToken));
   }
@@ -78,7 +78,7 @@ export class XeroConnections {
     if (inFlight) return inFlight;
     const p = this.store.leases
       .withLease(`xero-token:${connectionId}`, async () => {
-        const now = this.active(connectionId);
+        const now = await this.active(connectionId);
         if (staleAccessToken !== undefined && now.accessToken && now.accessToken !== staleAccessToken && fresh(now)) return now;
         return this.doRenew(connectionId);
       })
@@ -104,13 +104,15 @@ export class XeroConnections {
       reached = false;
     }
     if (reached) return false;
-    const current = this.store.connections.get(connection.id);
+    // step B: race — read then marked: a reconnect finished meanwhile would be marked as needing one again.
+    const current = await this.store.connections.get(connection.id);
     if (current?.state === 'active') this.markNeedsReconnect(current, `Xero no longer lets the connector reach ${connection.tenantName ?? 'the organisation'} (the app was disconnected in Xero or its access revoked).`);
     return true;
   }
 
   /** Marks the connection as needing a reconnect and pauses its Xero jobs. */
   markNeedsReconnect(connection: Connection, reason: string): void {
+    // step B: async transaction
     this.store.transaction(() => {
       this.store.connections.setState(connection.id, 'needs_reconnect', reason);
       this.store.jobs.pause(connection.memberId, XERO_JOB_KINDS, reason);
@@ -130,8 +132,8 @@ export class XeroConnections {
     this.#clients.delete(connectionId);
   }
 
-  private active(connectionId: number): Connection {
-    const connection = this.store.connections.get(connectionId);
+  private async active(connectionId: number): Promise<Connection> {
+    const connection = await this.store.connections.get(connectionId);
     if (!connection) throw new AppError('XERO.NO_CONNECTION', 'This Xero connection no longer exists.', 404);
     if (connection.state === 'needs_reconnect') {
       throw new AppError('XERO.NEEDS_RECONNECT', `${connection.tenantName ?? 'Xero'} needs reconnecting by a portal admin.`, 409);
@@ -143,7 +145,7 @@ export class XeroConnections {
   }
 
   private async doRenew(connectionId: number, again = false): Promise<Connection> {
-    const connection = this.active(connectionId);
+    const connection = await this.active(connectionId);
     let tokens: XeroTokens;
     try {
       if (connection.grantType === 'client_credentials') tokens = await this.identity.clientCredentials();
@@ -153,7 +155,7 @@ export class XeroConnections {
       // A racing renewal (a process outside the lease, or an answer seen elsewhere) spent the refresh token and stored
       // the rotated pair meanwhile: the session goes on with those — or one more refresh with them — instead of
       // asking for a reconnect (docs/reference/xero.md#oauth: a used refresh token is refused once its grace period is over).
-      const rotated = isInvalidGrant(err) ? this.store.connections.get(connectionId) : undefined;
+      const rotated = isInvalidGrant(err) ? await this.store.connections.get(connectionId) : undefined;
       if (rotated?.state === 'active' && rotated.refreshToken && rotated.refreshToken !== connection.refreshToken) {
         if (fresh(rotated) && rotated.accessToken !== connection.accessToken) return rotated;
         if (!again) return this.doRenew(connectionId, true);
@@ -165,13 +167,13 @@ export class XeroConnections {
       throw err;
     }
     this.renewals += 1;
-    this.store.connections.saveTokens(connection.id, {
+    await this.store.connections.saveTokens(connection.id, {
       accessToken: tokens.accessToken,
       refreshToken: tokens.refreshToken ?? connection.refreshToken,
       expiresAt: tokens.expiresAt,
     });
     this.logger.info({ connectionId: connection.id }, 'Xero tokens renewed');
-    return this.store.connections.get(connection.id)!;
+    return (await this.store.connections.get(connection.id))!;
   }
 
   private sessionFor(connection: Connection): XeroSession {

@@ -304,7 +304,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
   });
 
   it('when a document waits for a missing account and the admin fixes the cause and clicks Retry, then it goes to Xero and leaves the attention list', async () => {
-    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '999' }); // an account the organisation does not have
+    await updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '999' }); // an account the organisation does not have
     const id = createInvoice('INV-7002');
     await env.settle();
     const frame = await dashboard();
@@ -313,7 +313,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     assert.match(await row.innerText(), /sales account/i);
     assert.match(await row.innerText(), /Set a default Xero sales account in the settings/);
 
-    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
+    await updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
     await row.locator('button.retry').click();
     await row.locator('.reason', { hasText: 'Queued again' }).waitFor(WAIT);
     await env.settle();
@@ -325,7 +325,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
   it('when a non-admin opens the pages, then everything shows read-only, the server refuses their changes, and an organisation named like markup shows as text', async () => {
     const connection = env.c.store.connections.get(env.connectionId)!;
     env.c.store.connections.upsert({ ...connection, tenantName: XSS });
-    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '999' }); // an account the organisation does not have
+    await updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '999' }); // an account the organisation does not have
     const id = createInvoice('INV-7003', XSS);
     await env.settle();
 
@@ -349,6 +349,6 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     assert.match(await tab.locator('#read-only').innerText(), /Only a Bitrix24 administrator/);
     assert.deepEqual(problems, []);
     env.c.store.connections.upsert({ ...connection });
-    updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
+    await updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
   });
 });

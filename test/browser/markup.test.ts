@@ -44,10 +44,10 @@ describe('every value shown is text, never markup', { skip: browserSkip }, () =>
     await env.settle();
 
     // A refusal that quotes a Bitrix24 value: a tracking option Xero does not have.
-    await env.c.services.portals.for(env.memberId).call('userfieldconfig.add', { moduleId: 'crm', field: { entityId: 'CRM_SMART_INVOICE', fieldName: 'UF_CRM_SMART_INVOICE_AREA', userTypeId: 'string' } });
-    const region = env.c.services.orgData.cached(env.memberId)!.trackingCategories.find((c) => c.name === 'Region')!;
+    await (await env.c.services.portals.for(env.memberId)).call('userfieldconfig.add', { moduleId: 'crm', field: { entityId: 'CRM_SMART_INVOICE', fieldName: 'UF_CRM_SMART_INVOICE_AREA', userTypeId: 'string' } });
+    const region = (await env.c.services.orgData.cached(env.memberId))!.trackingCategories.find((c) => c.name === 'Region')!;
     const field = ufCamelName('UF_CRM_SMART_INVOICE_AREA');
-    updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field } });
+    await updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field } });
     heldId = Number(user.createSmartInvoice({ title: 'Held', accountNumber: 'MK-2', companyId, currencyId: 'NZD', [field]: markup('b24-tracking-value') }).id);
     user.setProductRows(SMART_INVOICE, heldId, [{ productName: 'Plain row', price: 10, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
     await env.settle();

@@ -144,7 +144,7 @@ describe('setup pages in a headless browser inside the portal', { skip: browserS
     await slider.locator('#notice.ok').waitFor(WAIT);
     assert.equal(portalSettings(env.c.store, env.memberId).bitrixMasterForContacts, true);
     await slider.locator('#contacts').screenshot({ path: path.join(SHOTS, 'settings-contacts-master.png') });
-    updatePortalSettings(env.c.store, env.memberId, { bitrixMasterForContacts: false });
+    await updatePortalSettings(env.c.store, env.memberId, { bitrixMasterForContacts: false });
     assert.deepEqual(errors, []);
   });
 

@@ -80,7 +80,7 @@ describe('fault campaign: Xero daily limit reached', () => {
 
 /** The admin presses "Reconnect Xero" and consents in Xero, as in the browser. */
 async function reconnect(env: Environment): Promise<void> {
-  const ticket = env.c.services.connectXero.begin(env.memberId, 1);
+  const ticket = await env.c.services.connectXero.begin(env.memberId, 1);
   await consentAndConfirm(env.c.url, `${env.c.url}/xero/start?ticket=${encodeURIComponent(ticket)}`);
 }
 

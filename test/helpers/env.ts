@@ -45,12 +45,12 @@ export async function startEnvironment(opts: { settings?: Partial<PortalSettings
   if (installed.status !== 200) throw new Error(`install failed: ${installed.body}`);
   b24.finishInstall();
   const memberId = b24.memberId;
-  const ticket = c.services.connectXero.begin(memberId, 1);
+  const ticket = await c.services.connectXero.begin(memberId, 1);
   await consentAndConfirm(c.url, `${c.url}/xero/start?ticket=${encodeURIComponent(ticket)}`);
   const connectionId = c.store.connections.listForPortal(memberId)[0].id;
   // The organisation's lists are read on connect (the org-data job), as the running outbox would.
   await c.services.outbox.drain();
-  if (!opts.fresh) updatePortalSettings(c.store, memberId, { defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP, ...opts.settings });
+  if (!opts.fresh) await updatePortalSettings(c.store, memberId, { defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP, ...opts.settings });
   const settle = async () => {
     for (let i = 0; i < 20; i++) {
       await b24.flushEvents();

@@ -31,12 +31,12 @@ export function seedXeroItems(bed: StatusBed, count: number): void {
 /** Previews and runs an import through the outbox, as the slider does. */
 export async function importAll(bed: StatusBed, opts: { what?: ('companies' | 'contacts' | 'products')[]; includeArchived?: boolean } = {}) {
   const svc = bed.c.services.importFromXero;
-  const run = svc.requestPreview({ memberId: bed.memberId, what: opts.what ?? ['companies', 'contacts', 'products'], includeArchived: opts.includeArchived ?? false, startedBy: '1' });
+  const run = await svc.requestPreview({ memberId: bed.memberId, what: opts.what ?? ['companies', 'contacts', 'products'], includeArchived: opts.includeArchived ?? false, startedBy: '1' });
   await bed.c.services.outbox.drain();
-  const preview = svc.summary(bed.memberId, run.id);
-  svc.requestRun(bed.memberId, run.id);
+  const preview = await svc.summary(bed.memberId, run.id);
+  await svc.requestRun(bed.memberId, run.id);
   await bed.c.services.outbox.drain();
-  return { runId: run.id, preview, summary: svc.summary(bed.memberId, run.id) };
+  return { runId: run.id, preview, summary: await svc.summary(bed.memberId, run.id) };
 }
 
 /**

@@ -69,7 +69,8 @@ describe('import from Xero: bad input', () => {
     assert.equal(summary.outcome.fail, 3, 'plus the write Bitrix24 refused');
     const titles = bed.b24.items(4).map((c) => c.title);
     assert.ok(titles.includes('Good Co') && titles.includes('Old Mill Ltd') && titles.filter((t) => t === 'Twin Traders').length === 1);
-    const csv = [...bed.c.services.importFromXero.csv(bed.memberId, runId)].join('');
+    let csv = '';
+    for await (const line of bed.c.services.importFromXero.csv(bed.memberId, runId)) csv += line;
     assert.match(csv, /^Bitrix24 type,Xero id,Name,Reason\r\n/);
     assert.match(csv, /contact,[0-9a-f-]+\/ann@good\.example,Ann Good,"?Bitrix24 refused it/);
 
@@ -95,7 +96,8 @@ describe('import from Xero: bad input', () => {
     assert.deepEqual(bed.b24.items(4), []);
     assert.ok(bed.b24.items(3).some((c) => `${c.name} ${c.lastName}` === 'Lone Person'), 'the person is imported');
     assert.equal(summary.outcome.remaining, 0);
-    const csv = [...bed.c.services.importFromXero.csv(bed.memberId, runId)].join('');
+    let csv = '';
+    for await (const line of bed.c.services.importFromXero.csv(bed.memberId, runId)) csv += line;
     assert.match(csv, /\r\ncompany,[0-9a-f-]+,Refused Ltd,"Bitrix24 refused it: The ""Industry code"" field is required\."\r\n/);
   });
 

@@ -56,9 +56,9 @@ describe('import from Xero: Bitrix24 operating-time limit', () => {
     limitOperatingTime(bed);
     const svc = bed.c.services.importFromXero;
     const { outbox } = bed.c.services;
-    const preview = svc.requestPreview({ memberId: bed.memberId, what: ['companies', 'contacts', 'products'], includeArchived: false, startedBy: '1' });
+    const preview = await svc.requestPreview({ memberId: bed.memberId, what: ['companies', 'contacts', 'products'], includeArchived: false, startedBy: '1' });
     await outbox.drain();
-    svc.requestRun(bed.memberId, preview.id);
+    await svc.requestRun(bed.memberId, preview.id);
     let waits = 0;
     for (await outbox.drain(); bed.c.store.imports.run(preview.id)!.state === 'running'; await outbox.drain()) {
       const job = bed.c.store.jobs.list({ memberId: bed.memberId, states: ['pending'], limit: 10 }).find((j) => j.kind === 'import-from-xero')!;

@@ -44,7 +44,7 @@ describe('token renewal shared by two processes', () => {
 
     const importer = cli(bed, ['--what', 'companies', '--dry-run']);
     const [companies, organisations] = await Promise.all([
-      bed.c.services.portals.for(bed.memberId).call<unknown[]>('crm.company.list', { select: ['ID'] }, { idempotent: true }),
+      (await bed.c.services.portals.for(bed.memberId)).call<unknown[]>('crm.company.list', { select: ['ID'] }, { idempotent: true }),
       // https://developer.xero.com/documentation/api/accounting/organisation
       bed.c.services.gateways.for(bed.connectionId).call('reading the organisation', (s) => s.xero.accountingApi.getOrganisations(s.tenantId)),
     ]);
@@ -67,6 +67,6 @@ describe('token renewal shared by two processes', () => {
     assert.notEqual(after.xero, before.xero);
     assert.equal(bed.c.store.connections.get(bed.connectionId)!.state, 'active');
     bed.c.services.portals.forget(bed.memberId);
-    assert.equal(String((await bed.c.services.portals.for(bed.memberId).call<{ ID: string }>('profile')).ID), '1');
+    assert.equal(String((await (await bed.c.services.portals.for(bed.memberId)).call<{ ID: string }>('profile')).ID), '1');
   });
 });

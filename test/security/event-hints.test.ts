@@ -18,7 +18,7 @@ const DAY = 86_400_000;
 /** Push and contact jobs of the portal (rows in any state). */
 const pushRows = (env: Environment) =>
   (env.c.store.db.prepare(`SELECT job_key AS key FROM jobs WHERE member_id = ? AND kind IN ('push-invoice', 'push-quote', 'push-contact')`).all(env.memberId) as { key: string }[]).map((r) => r.key);
-const dropped = (env: Environment) => Object.fromEntries(droppedSince(env.c.store, env.memberId, Date.now() - 3_600_000).reasons.map((r) => [r.reason, r.count]));
+const dropped = async (env: Environment) => Object.fromEntries((await droppedSince(env.c.store, env.memberId, Date.now() - 3_600_000)).reasons.map((r) => [r.reason, r.count]));
 /** A forged event, signed with the application token every user's app page carries. */
 const forge = (env: Environment, event: string, fields: Record<string, string>) =>
   postForm(`${env.c.url}/events`, {
@@ -77,7 +77,7 @@ describe('events about documents the connector has no business with', () => {
     await env.settle();
     assert.deepEqual(inXero(env, 'OLD-'), [], 'nothing from before the install is in Xero (nor approved or accepted)');
     assert.deepEqual(pushRows(env), [], 'no job row is left, done or otherwise');
-    const counts = dropped(env);
+    const counts = await dropped(env);
     assert.equal(counts.before_install, old.invoices.length + 2, `the old invoices, quote and classic invoice: ${JSON.stringify(counts)}`);
     assert.ok((counts.not_found ?? 0) >= 3 * 40 - (old.invoices.length + 2) - 10, `ids Bitrix24 does not have: ${JSON.stringify(counts)}`);
 
@@ -95,7 +95,7 @@ describe('events about documents the connector has no business with', () => {
       await forge(env, 'ONCRMDYNAMICITEMDELETE', { ID: String(id), ENTITY_TYPE_ID: '31' });
     }
     assert.deepEqual(pushRows(env), []);
-    assert.equal(dropped(env).not_linked, 30, 'each counted (the forged updates before were about documents, not these)');
+    assert.equal((await dropped(env)).not_linked, 30, 'each counted (the forged updates before were about documents, not these)');
   });
 
   it("when the offline queue holds records about documents from before the install, then draining it sends none of them", async () => {
@@ -105,7 +105,7 @@ describe('events about documents the connector has no business with', () => {
     assert.deepEqual(inXero(env, 'OLD-'), []);
     assert.deepEqual(pushRows(env), []);
     // The forged events of the first test dropped each old document once; the drained records did again.
-    assert.ok((dropped(env).before_install ?? 0) > old.invoices.length + 2, 'the drained records were dropped for the same reason');
+    assert.ok(((await dropped(env)).before_install ?? 0) > old.invoices.length + 2, 'the drained records were dropped for the same reason');
   });
 
   it('when the reconciliation sweep runs, then it does not send documents from before the install either', async () => {
@@ -155,7 +155,7 @@ describe('a flood of events about new documents', () => {
     // At most one cap per minute (the run may straddle two minutes).
     const queued = pushRows(env).length;
     assert.ok(queued <= 20, `${queued} job rows for 325 new documents`);
-    assert.ok((dropped(env).over_limit ?? 0) >= 300, JSON.stringify(dropped(env)));
+    assert.ok(((await dropped(env)).over_limit ?? 0) >= 300, JSON.stringify(await dropped(env)));
     const tallyRows = (env.c.store.db.prepare('SELECT count(*) AS n FROM event_tallies').get() as { n: number }).n;
     assert.ok(tallyRows <= 6, `the flood is a few counters, not rows per event (${tallyRows})`);
     const dashboard = await (await postForm(`${env.c.url}/app`, env.b24.frameAuth(1))).text();

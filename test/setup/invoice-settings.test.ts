@@ -31,38 +31,38 @@ describe('invoice settings applied when invoices are sent', () => {
     const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(id));
     return env.xero.invoices(env.tenantId).find((i) => i.InvoiceID === link?.xeroId);
   };
-  const reset = () => updatePortalSettings(env.c.store, env.memberId, { reference: 'number', brandingThemeId: null, tracking: null });
+  const reset = async () => await updatePortalSettings(env.c.store, env.memberId, { reference: 'number', brandingThemeId: null, tracking: null });
 
   before(async () => {
     env = await startEnvironment();
     // The admin added a "Region" list field to smart invoices in Bitrix24.
-    await env.c.services.portals.for(env.memberId).call('userfieldconfig.add', { moduleId: 'crm', field: { entityId: 'CRM_SMART_INVOICE', fieldName: 'UF_CRM_SMART_INVOICE_REGION', userTypeId: 'string', editFormLabel: { en: 'Region' } } });
+    await (await env.c.services.portals.for(env.memberId)).call('userfieldconfig.add', { moduleId: 'crm', field: { entityId: 'CRM_SMART_INVOICE', fieldName: 'UF_CRM_SMART_INVOICE_REGION', userTypeId: 'string', editFormLabel: { en: 'Region' } } });
     await env.c.services.orgData.refresh(env.memberId);
-    region = env.c.services.orgData.cached(env.memberId)!.trackingCategories.find((c) => c.name === 'Region')!;
+    region = (await env.c.services.orgData.cached(env.memberId))!.trackingCategories.find((c) => c.name === 'Region')!;
   });
   after(async () => env.close());
 
   it('when the reference setting is "title", then the Xero invoice\'s Reference is the Bitrix24 title', async () => {
-    updatePortalSettings(env.c.store, env.memberId, { reference: 'title' });
+    await updatePortalSettings(env.c.store, env.memberId, { reference: 'title' });
     const { id, number } = createInvoice();
     await env.settle();
     const x = xeroInvoiceOf(id);
     assert.ok(x, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
     assert.equal(x.Reference, `Fit-out ${number}`);
-    reset();
+    await reset();
   });
 
   it('when a branding theme is chosen, then the Xero invoice carries its BrandingThemeID', async () => {
-    const theme = env.c.services.orgData.cached(env.memberId)!.brandingThemes[0];
-    updatePortalSettings(env.c.store, env.memberId, { brandingThemeId: theme.id });
+    const theme = (await env.c.services.orgData.cached(env.memberId))!.brandingThemes[0];
+    await updatePortalSettings(env.c.store, env.memberId, { brandingThemeId: theme.id });
     const { id } = createInvoice();
     await env.settle();
     assert.equal(xeroInvoiceOf(id)?.BrandingThemeID, theme.id);
-    reset();
+    await reset();
   });
 
   it('when a tracking category is filled from a Bitrix24 field, then every line carries the category and the field\'s value as its option', async () => {
-    updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field } });
+    await updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field } });
     const { id } = createInvoice({ [field]: 'North' });
     await env.settle();
     const x = xeroInvoiceOf(id);
@@ -75,27 +75,27 @@ describe('invoice settings applied when invoices are sent', () => {
       assert.equal(t.Name, 'Region');
       assert.equal(t.Option, 'North');
     }
-    reset();
+    await reset();
   });
 
   it('when the tracking field is a Bitrix24 list, then the option is named by the chosen item\'s label, not its id', async () => {
-    const added = await env.c.services.portals.for(env.memberId).call<{ field: { enum: { id: string; value: string }[] } }>('userfieldconfig.add', {
+    const added = await (await env.c.services.portals.for(env.memberId)).call<{ field: { enum: { id: string; value: string }[] } }>('userfieldconfig.add', {
       moduleId: 'crm',
       field: { entityId: 'CRM_SMART_INVOICE', fieldName: 'UF_CRM_SMART_INVOICE_ZONE', userTypeId: 'enumeration', editFormLabel: { en: 'Zone' }, enum: [{ value: 'North' }, { value: 'South' }] },
     });
     const south = added.field.enum.find((o) => o.value === 'South')!;
     const zone = ufCamelName('UF_CRM_SMART_INVOICE_ZONE');
-    updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field: zone } });
+    await updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field: zone } });
     const { id } = createInvoice({ [zone]: Number(south.id) });
     await env.settle();
     const x = xeroInvoiceOf(id);
     assert.ok(x, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
     for (const l of x.LineItems as Row[]) assert.equal((l.Tracking as Row[])[0].Option, 'South');
-    reset();
+    await reset();
   });
 
   it('when the field\'s value is no option of the tracking category, then the invoice waits with a message naming the value and the category', async () => {
-    updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field } });
+    await updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field } });
     const { id } = createInvoice({ [field]: 'Atlantis' });
     await env.settle();
     const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
@@ -104,6 +104,6 @@ describe('invoice settings applied when invoices are sent', () => {
     assert.match(job.lastError!, /"Atlantis"/);
     assert.match(job.lastError!, /"Region"/);
     assert.equal(xeroInvoiceOf(id), undefined);
-    reset();
+    await reset();
   });
 });

@@ -96,12 +96,12 @@ describe('Xero statuses on smart invoices', () => {
   });
 
   it('when the admin maps a Xero status to a stage in settings, then that stage is used instead of the semantic default', async () => {
-    updatePortalSettings(c.store, bed.memberId, { stageMap: { 'smart_invoice:5': { VOIDED: 'DT31_5:D' } } });
+    await updatePortalSettings(c.store, bed.memberId, { stageMap: { 'smart_invoice:5': { VOIDED: 'DT31_5:D' } } });
     const inv = linkedSmartInvoice(bed, { categoryId: 5 });
     xero.voidInvoice(bed.tenantId, inv.xeroId);
 
     await poll(bed);
-    updatePortalSettings(c.store, bed.memberId, { stageMap: {} });
+    await updatePortalSettings(c.store, bed.memberId, { stageMap: {} });
 
     assert.equal(smartInvoice(bed, inv.b24Id).stageId, 'DT31_5:D');
   });

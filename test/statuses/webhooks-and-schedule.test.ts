@@ -41,7 +41,7 @@ describe('the status poll schedule', () => {
     await schedule.tick(t0 + 40_000);
     assert.deepEqual(polled, [bed.connectionId], 'the default 60 s has not passed');
 
-    updatePortalSettings(c.store, bed.memberId, { pollIntervalSeconds: 30 });
+    await updatePortalSettings(c.store, bed.memberId, { pollIntervalSeconds: 30 });
     await schedule.tick(t0 + 40_000);
     assert.deepEqual(polled, [bed.connectionId, bed.connectionId]);
     await schedule.stop();

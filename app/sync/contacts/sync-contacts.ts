@@ -52,18 +52,19 @@ export class SyncContacts {
   private async push(jobs: Job[]): Promise<void> {
     const { store } = this.deps;
     const memberId = jobs[0]!.memberId!;
-    const linked = jobs
-      .map((j) => j.payload as { type: 'company' | 'contact'; id: string })
-      .map((p) => ({ ...p, link: store.links.find(memberId, p.type, String(p.id)) }))
-      .filter((x): x is { type: 'company' | 'contact'; id: string; link: Link } => x.link?.xeroType === 'contact' && x.link.connectionId !== null);
+    const linked: { type: 'company' | 'contact'; id: string; link: Link }[] = [];
+    for (const p of jobs.map((j) => j.payload as { type: 'company' | 'contact'; id: string })) {
+      const link = await store.links.find(memberId, p.type, String(p.id));
+      if (link?.xeroType === 'contact' && link.connectionId !== null) linked.push({ ...p, link });
+    }
     if (!linked.length) return;
-    const details = await readDetails(this.deps.portals.for(memberId), linked.map((x) => ({ kind: x.type, id: String(x.id) })));
+    const details = await readDetails(await this.deps.portals.for(memberId), linked.map((x) => ({ kind: x.type, id: String(x.id) })));
     const byConnection = new Map<number, { link: Link; now: ContactDetails; changed: DetailField[] }[]>();
     for (const x of linked) {
       const d = details.get(`${x.type}:${x.id}`);
       if (!d) continue; // deleted meanwhile
       const now = detailsOfB24(d);
-      const agreed = store.links.contactFields<ContactDetails>(x.link.id);
+      const agreed = await store.links.contactFields<ContactDetails>(x.link.id);
       const changed = changedFields(now, agreed).filter((f) => !(f === 'name' && !now.name));
       if (!changed.length) continue; // nothing new: the connector's own write coming back, or an unrelated field
       const list = byConnection.get(x.link.connectionId!) ?? [];
@@ -81,6 +82,7 @@ export class SyncContacts {
       });
       const bodies = changes.filter((c) => c.sending.length).map((c) => xeroContactOf(c.link.xeroId, c.now, c.sending));
       const refused = bodies.length ? await updateContacts(gateway, bodies, (chunk) => `contacts-sync:${hash(chunk)}`) : new Map<string, string>();
+      // step B: async transaction
       store.transaction(() => {
         for (const c of changes) {
           if (refused.has(c.link.xeroId)) {
@@ -113,36 +115,36 @@ export class SyncContacts {
   async pollConnection(connectionId: number): Promise<ContactSyncReport> {
     const { store } = this.deps;
     const report: ContactSyncReport = { xeroCalls: 0, read: 0, updated: 0 };
-    const connection = store.connections.get(connectionId);
-    if (!connection || connection.state !== 'active' || !store.links.hasXeroType(connectionId, 'contact')) return report;
+    const connection = await store.connections.get(connectionId);
+    if (!connection || connection.state !== 'active' || !await store.links.hasXeroType(connectionId, 'contact')) return report;
     const scope = `connection:${connectionId}`;
     const started = clock.now();
-    const since = new Date(Number(store.watermarks.get(scope, 'xero.contacts') ?? started) - 60_000);
+    const since = new Date(Number(await store.watermarks.get(scope, 'xero.contacts') ?? started) - 60_000);
     for await (const page of contactPages(this.deps.gateways.for(connectionId), { includeArchived: true, since })) {
       report.xeroCalls += 1;
       report.read += page.parties.length;
       report.updated += await this.apply(connectionId, page.parties);
     }
-    store.watermarks.set(scope, 'xero.contacts', String(started));
+    await store.watermarks.set(scope, 'xero.contacts', String(started));
     return report;
   }
 
   /** Writes Xero's changed fields to the linked Bitrix24 records; returns how many were updated. */
   private async apply(connectionId: number, parties: XeroParty[]): Promise<number> {
     const { store } = this.deps;
-    const connection = store.connections.get(connectionId);
+    const connection = await store.connections.get(connectionId);
     if (!connection) return 0;
     const memberId = connection.memberId;
     const changes: { link: Link; xero: ContactDetails; changed: DetailField[] }[] = [];
     for (const p of parties) {
-      for (const link of store.links.findByXero(connectionId, 'contact', p.contactId).filter((l) => l.b24Type === 'company' || l.b24Type === 'contact')) {
+      for (const link of (await store.links.findByXero(connectionId, 'contact', p.contactId)).filter((l) => l.b24Type === 'company' || l.b24Type === 'contact')) {
         const xero = detailsOfParty(p);
-        const changed = changedFields(xero, store.links.contactFields<ContactDetails>(link.id)).filter((f) => !(f === 'name' && !xero.name));
+        const changed = changedFields(xero, await store.links.contactFields<ContactDetails>(link.id)).filter((f) => !(f === 'name' && !xero.name));
         if (changed.length) changes.push({ link, xero, changed });
       }
     }
     if (!changes.length) return 0;
-    const client = this.deps.portals.for(memberId);
+    const client = await this.deps.portals.for(memberId);
     const current = await readDetails(client, changes.map((c) => ({ kind: c.link.b24Type as 'company' | 'contact', id: c.link.b24Id })));
     if (portalSettings(store, memberId).bitrixMasterForContacts) {
       await this.restoreInXero(connectionId, memberId, changes, current);
@@ -160,6 +162,7 @@ export class SyncContacts {
       });
       const answer = await client.batch(calls);
       const { errors } = answer;
+      // step B: async transaction
       store.transaction(() => {
         chunk.forEach((c, n) => {
           const mine = (k: string) => k === `c${n}` || k.startsWith(`c${n}_`);
@@ -196,6 +199,7 @@ export class SyncContacts {
     }
     const bodies = restores.filter((r) => r.differing.length).map((r) => xeroContactOf(r.link.xeroId, r.b24, r.differing));
     const refused = bodies.length ? await updateContacts(this.deps.gateways.for(connectionId), bodies, (chunk) => `contacts-restore:${hash(chunk)}`) : new Map<string, string>();
+    // step B: async transaction
     store.transaction(() => {
       for (const r of restores) {
         if (refused.has(r.link.xeroId)) {

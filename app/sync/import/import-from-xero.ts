@@ -27,13 +27,14 @@ import type { Store } from '../../store/index.js';
 import { holdLease, LeaseBusy, type HeldLease } from '../../store/leases.js';
 import type { ImportRecord, ImportRun, ImportWhat, NewImportRecord, Written } from '../../store/imports.js';
 import type { Connection } from '../../store/connections.js';
+import type { Link } from '../../store/links.js';
 import type { XeroGateways } from '../../xero/gateway.js';
 import { contactPages, readItems, taxRatesByType } from '../../xero/contact-reader.js';
 import { baseCurrency } from '../../xero/organisation.js';
 import type { JobHandler, JobOutcome } from '../outbox.js';
 import { outcomeOf } from '../outbox.js';
 import type { ContactDetails } from '../../domain/contact-details.js';
-import { Directory, planItem, planParty, type CustomerPayload, type PlanContext, type ProductPayload } from './import-plan.js';
+import { Directory, linksOfItem, linksOfParty, planItem, planParty, type CustomerPayload, type PlanContext, type PlanLinkType, type ProductPayload } from './import-plan.js';
 
 export const IMPORT_JOB = 'import-from-xero';
 /** Bitrix24 commands per batch call (the batch method's limit). */
@@ -82,33 +83,35 @@ export class ImportFromXero {
   }
 
   /** Starts a preview: a new run, planned by the outbox. Refused while another run of the portal is live. */
-  requestPreview(req: ImportRequest, opts: { enqueue?: boolean } = {}): ImportRun {
+  async requestPreview(req: ImportRequest, opts: { enqueue?: boolean } = {}): Promise<ImportRun> {
     const { store } = this.deps;
-    const live = store.imports.liveRun(req.memberId);
+    // step B: race — the live run read, its cancel and the new run span awaits: two previews at once may both start.
+    const live = await store.imports.liveRun(req.memberId);
     if (live?.state === 'running') throw new AppError('SYNC.IMPORT_RUNNING', 'An import from Xero is already running for this portal; wait for it or cancel it.', 409);
-    if (live) store.imports.setState(live.id, 'cancelled', 'Replaced by a new preview.');
-    const connection = activeConnection(store, req.memberId);
-    const run = store.imports.createRun({ ...req, connectionId: connection.id });
-    if (opts.enqueue !== false) this.enqueue(run, 'preview');
+    if (live) await store.imports.setState(live.id, 'cancelled', 'Replaced by a new preview.');
+    const connection = await activeConnection(store, req.memberId);
+    const run = await store.imports.createRun({ ...req, connectionId: connection.id });
+    if (opts.enqueue !== false) await this.enqueue(run, 'preview');
     return run;
   }
 
   /** Starts a previewed run. */
-  requestRun(memberId: string, runId: number, opts: { enqueue?: boolean } = {}): ImportRun {
-    const run = this.runOf(memberId, runId);
+  async requestRun(memberId: string, runId: number, opts: { enqueue?: boolean } = {}): Promise<ImportRun> {
+    // step B: race — the state checked and the state set span awaits: two starts at once may both enqueue the run.
+    const run = await this.runOf(memberId, runId);
     if (run.state !== 'previewed') throw new AppError('SYNC.IMPORT_NOT_PREVIEWED', 'Only a previewed import can be started; preview it first.', 409);
-    this.deps.store.imports.setState(run.id, 'running');
-    if (opts.enqueue !== false) this.enqueue(run, 'run');
-    return this.deps.store.imports.run(run.id)!;
+    await this.deps.store.imports.setState(run.id, 'running');
+    if (opts.enqueue !== false) await this.enqueue(run, 'run');
+    return (await this.deps.store.imports.run(run.id))!;
   }
 
-  cancel(memberId: string, runId: number): ImportRun {
-    const run = this.runOf(memberId, runId);
+  async cancel(memberId: string, runId: number): Promise<ImportRun> {
+    const run = await this.runOf(memberId, runId);
     if (run.state === 'planning' || run.state === 'previewed' || run.state === 'running') {
-      this.deps.store.imports.setState(run.id, 'cancelled', 'Cancelled.');
+      await this.deps.store.imports.setState(run.id, 'cancelled', 'Cancelled.');
       this.emit('progress', run.id);
     }
-    return this.deps.store.imports.run(run.id)!;
+    return (await this.deps.store.imports.run(run.id))!;
   }
 
   /** The outbox handler of `import-from-xero` jobs: one run step per job. */
@@ -130,7 +133,7 @@ export class ImportFromXero {
 
   /** Works one step of a run to its end (also what the command line calls in its own process). */
   async work(runId: number, step: Step): Promise<void> {
-    const run = this.deps.store.imports.run(runId);
+    const run = await this.deps.store.imports.run(runId);
     if (!run || run.state === 'cancelled' || run.state === 'done' || run.state === 'failed') return;
     // One process at a time works a run (the connector's outbox or the command line); a dead holder's lease expires.
     let lease: HeldLease;
@@ -147,7 +150,7 @@ export class ImportFromXero {
     } catch (err) {
       const transient = !(err instanceof AppError) || err.status >= 500;
       if (!transient) {
-        this.deps.store.imports.setState(run.id, 'failed', (err as AppError).message);
+        await this.deps.store.imports.setState(run.id, 'failed', (err as AppError).message);
         this.emit('finished', run.id);
       }
       throw err;
@@ -160,12 +163,12 @@ export class ImportFromXero {
 
   private async preview(run: ImportRun): Promise<void> {
     const { store } = this.deps;
-    store.imports.clearRecords(run.id); // a preview interrupted by a crash starts over: nothing was written yet
-    const client = this.deps.portals.for(run.memberId);
-    const connectionId = run.connectionId ?? activeConnection(store, run.memberId).id;
+    await store.imports.clearRecords(run.id); // a preview interrupted by a crash starts over: nothing was written yet
+    const client = await this.deps.portals.for(run.memberId);
+    const connectionId = run.connectionId ?? (await activeConnection(store, run.memberId)).id;
     const gateway = this.deps.gateways.for(connectionId);
     const progress = { phase: 'Reading Bitrix24', pagesRead: 0, planned: 0 };
-    this.progress(run.id, progress);
+    await this.progress(run.id, progress);
 
     // The Bitrix24 side, page by page into the store (not memory); a preview started again fills it again.
     const directory = new Directory(store.imports.directory, run.id);
@@ -175,21 +178,40 @@ export class ImportFromXero {
       if (wantsCustomers) {
         for (const kind of ['company', 'contact'] as const) {
           for await (const page of customerPages(client, kind)) {
-            if (this.cancelled(run.id)) return;
+            if (await this.cancelled(run.id)) return;
             directory.addCustomers(page);
           }
         }
       }
       let seq = 0;
+      // The planners are synchronous: the links (and contact fields) a slice or page asks for are read first.
+      const links = new Map<string, Link | undefined>();
+      const fields = new Map<number, ContactDetails | null>();
+      const readLinks = async (wanted: [PlanLinkType, string][]) => {
+        links.clear();
+        fields.clear();
+        for (const [xeroType, xeroId] of wanted) {
+          const link = (await store.links.findByXero(connectionId, xeroType, xeroId))[0];
+          links.set(`${xeroType}:${xeroId}`, link);
+          if (link && xeroType === 'contact') fields.set(link.id, await store.links.contactFields<ContactDetails>(link.id));
+        }
+      };
       const ctx: PlanContext = {
         what: run.what, includeArchived: run.includeArchived, directory, nextSeq: () => seq++, catalog: null,
-        linkOf: (xeroType, xeroId) => store.links.findByXero(connectionId, xeroType, xeroId)[0],
-        contactFieldsOf: (link) => store.links.contactFields<ContactDetails>(link.id),
+        linkOf: (xeroType, xeroId) => {
+          const key = `${xeroType}:${xeroId}`;
+          if (!links.has(key)) throw new Error(`The import planned ${key} without reading its link first.`);
+          return links.get(key);
+        },
+        contactFieldsOf: (link) => {
+          if (!fields.has(link.id)) throw new Error(`The import planned link ${link.id} without reading its contact fields first.`);
+          return fields.get(link.id)!;
+        },
       };
-      const save = (records: NewImportRecord[]) => {
-        store.imports.addRecords(run.id, records);
+      const save = async (records: NewImportRecord[]) => {
+        await store.imports.addRecords(run.id, records);
         progress.planned += records.length;
-        this.progress(run.id, progress);
+        await this.progress(run.id, progress);
       };
 
       if (run.what.includes('products')) {
@@ -197,24 +219,29 @@ export class ImportFromXero {
         if (catalog) {
           for await (const page of productPages(client, catalog.iblockId)) directory.addProducts(page);
           const [taxRates, currency] = await Promise.all([taxRatesByType(gateway), baseCurrency(gateway)]);
-          ctx.catalog = { ...catalog, taxRates, currency, accountPropertyId: store.settings.get<number>(run.memberId, 'b24.accountCodePropertyId') ?? null };
+          ctx.catalog = { ...catalog, taxRates, currency, accountPropertyId: await store.settings.get<number>(run.memberId, 'b24.accountCodePropertyId') ?? null };
         }
         progress.phase = 'Reading Xero items';
-        this.progress(run.id, progress);
+        await this.progress(run.id, progress);
         // Xero's Items endpoint is not paged: its one answer is planned and written in slices.
         const items = await readItems(gateway);
-        for (let i = 0; i < items.length; i += ITEMS_PER_SLICE) save(items.slice(i, i + ITEMS_PER_SLICE).map((item) => planItem(item, ctx)));
+        for (let i = 0; i < items.length; i += ITEMS_PER_SLICE) {
+          const slice = items.slice(i, i + ITEMS_PER_SLICE);
+          await readLinks(slice.flatMap(linksOfItem));
+          await save(slice.map((item) => planItem(item, ctx)));
+        }
       }
       if (wantsCustomers) {
         progress.phase = 'Reading Xero contacts';
         for await (const page of contactPages(gateway, { includeArchived: run.includeArchived })) {
-          if (this.cancelled(run.id)) return;
+          if (await this.cancelled(run.id)) return;
           progress.pagesRead = page.page;
-          save(page.parties.flatMap((p) => planParty(p, ctx)));
+          await readLinks(page.parties.flatMap(linksOfParty));
+          await save(page.parties.flatMap((p) => planParty(p, ctx)));
         }
       }
-      store.imports.setProgress(run.id, { ...progress, phase: 'Previewed' });
-      store.imports.setState(run.id, 'previewed');
+      await store.imports.setProgress(run.id, { ...progress, phase: 'Previewed' });
+      await store.imports.setState(run.id, 'previewed');
       this.emit('progress', run.id);
     } finally {
       directory.clear(); // the directory lives as long as the preview
@@ -225,16 +252,17 @@ export class ImportFromXero {
 
   private async execute(run: ImportRun): Promise<void> {
     const { store } = this.deps;
-    const client = this.deps.portals.for(run.memberId);
-    const connectionId = run.connectionId ?? activeConnection(store, run.memberId).id;
+    const client = await this.deps.portals.for(run.memberId);
+    const connectionId = run.connectionId ?? (await activeConnection(store, run.memberId)).id;
     await this.heal(run, client, connectionId);
     for (;;) {
-      if (this.cancelled(run.id)) return;
-      const { batch, calls } = this.nextBatch(run.id);
+      if (await this.cancelled(run.id)) return;
+      const { batch, calls } = await this.nextBatch(run.id);
       if (batch.length === 0) break;
-      store.imports.markSending(run.id, batch.filter((b) => b.keys.length).map((b) => b.record.seq));
+      await store.imports.markSending(run.id, batch.filter((b) => b.keys.length).map((b) => b.record.seq));
       const answer = Object.keys(calls).length ? await client.batch(calls) : { results: {}, errors: {}, codes: {}, limited: [] };
       let blocked = false;
+      // step B: async transaction
       store.transaction(() => {
         for (const { record, keys } of batch) if (this.record(run, record, keys, answer, connectionId) === 'blocked') blocked = true;
       });
@@ -245,9 +273,9 @@ export class ImportFromXero {
         throw operatingLimitReached(calls[answer.limited[0]!]![0], answer.retryAt, 'import');
       }
     }
-    if (store.imports.setState(run.id, 'done')) {
-      const o = store.imports.outcomeCounts(run.id);
-      store.activity.record({
+    if (await store.imports.setState(run.id, 'done')) {
+      const o = await store.imports.outcomeCounts(run.id);
+      await store.activity.record({
         memberId: run.memberId, level: o.fail ? 'warn' : 'info', kind: 'import.finished', subject: `import:${run.id}`,
         message: `Import from Xero finished: ${o.create} created, ${o.link} linked, ${o.update} updated, ${o.skip} skipped, ${o.fail} failed.`,
       });
@@ -256,11 +284,11 @@ export class ImportFromXero {
   }
 
   /** The next records to write and their commands, at most 50 commands (a record's commands never split). */
-  private nextBatch(runId: number): { batch: { record: ImportRecord; keys: string[] }[]; calls: BatchCalls } {
+  private async nextBatch(runId: number): Promise<{ batch: { record: ImportRecord; keys: string[] }[]; calls: BatchCalls }> {
     const batch: { record: ImportRecord; keys: string[] }[] = [];
     const calls: BatchCalls = {};
-    for (const r of this.deps.store.imports.pending(runId, COMMANDS_PER_BATCH)) {
-      const cmds = this.commandsOf(runId, r);
+    for (const r of await this.deps.store.imports.pending(runId, COMMANDS_PER_BATCH)) {
+      const cmds = await this.commandsOf(runId, r);
       const keys = Object.keys(cmds);
       if (batch.length && Object.keys(calls).length + keys.length > COMMANDS_PER_BATCH) break;
       Object.assign(calls, cmds);
@@ -274,7 +302,7 @@ export class ImportFromXero {
    * created with its company's id (a batch that referred to a company command blocked or refused in the same batch
    * would leave the person without its company); a person whose company failed is not sent.
    */
-  private commandsOf(runId: number, r: ImportRecord): BatchCalls {
+  private async commandsOf(runId: number, r: ImportRecord): Promise<BatchCalls> {
     const k = `k${r.seq}`;
     if (r.b24Type === 'product') {
       const p = r.payload as ProductPayload;
@@ -285,7 +313,7 @@ export class ImportFromXero {
     const kind = r.b24Type as 'company' | 'contact';
     let fields: CustomerFields = p.fields;
     if (r.parentSeq !== null) {
-      const parent = this.deps.store.imports.record(runId, r.parentSeq);
+      const parent = await this.deps.store.imports.record(runId, r.parentSeq);
       if (!parent || parent.state === 'failed') return {};
       if (r.action === 'create' && parent.b24Id) fields = { ...fields, COMPANY_ID: parent.b24Id };
     }
@@ -297,7 +325,7 @@ export class ImportFromXero {
    * Records one record's answer, in the caller's transaction: done (with its link), failed with Bitrix24's reason, or —
    * when Bitrix24 blocked some of its commands (OPERATION_TIME_LIMIT) — planned again with the parts it did write.
    */
-  private record(run: ImportRun, r: ImportRecord, keys: string[], answer: BatchOutcome, connectionId: number): 'blocked' | void {
+  private record(run: ImportRun, r: ImportRecord, keys: string[], answer: BatchOutcome, connectionId: number): 'blocked' | void { // step B: async transaction (runs inside store.transaction)
     const { store } = this.deps;
     const k = `k${r.seq}`;
     const parent = r.parentSeq === null ? undefined : store.imports.record(run.id, r.parentSeq);
@@ -322,7 +350,7 @@ export class ImportFromXero {
   }
 
   /** Records the written record and its link, in the caller's transaction. */
-  private finish(run: ImportRun, r: ImportRecord, b24Id: string | null, connectionId: number): void {
+  private finish(run: ImportRun, r: ImportRecord, b24Id: string | null, connectionId: number): void { // step B: async transaction (runs inside store.transaction)
     const { store } = this.deps;
     // A refusal comes with Bitrix24's words (PortalClient.batch reads result_error); an answer without an id and
     // without an error is all that is left here.
@@ -354,7 +382,7 @@ export class ImportFromXero {
    */
   private async heal(run: ImportRun, client: PortalClient, connectionId: number): Promise<void> {
     const { store, logger } = this.deps;
-    const sending = store.imports.sending(run.id);
+    const sending = await store.imports.sending(run.id);
     if (!sending.length) return;
     const creates = sending.filter((r) => r.action === 'create');
     const last = creates.at(-1);
@@ -364,6 +392,7 @@ export class ImportFromXero {
       while (Date.now() < until && !this.complete(last, (await this.readBack(client, [last])).get(last.seq)!)) await sleep(Math.min(1000, until - Date.now()));
     }
     const found = await this.readBack(client, creates);
+    // step B: async transaction
     store.transaction(() => {
       for (const r of sending) {
         const written = found.get(r.seq);
@@ -420,40 +449,40 @@ export class ImportFromXero {
 
   // ---- 4. summary, CSV ----------------------------------------------------------------------------------------
 
-  summary(memberId: string, runId: number, maxFailures = 100): ImportSummary {
-    const run = this.runOf(memberId, runId);
+  async summary(memberId: string, runId: number, maxFailures = 100): Promise<ImportSummary> {
+    const run = await this.runOf(memberId, runId);
     const { store } = this.deps;
     return {
       run,
-      planned: store.imports.plannedCounts(run.id),
-      outcome: store.imports.outcomeCounts(run.id),
-      failures: [...store.imports.failures(run.id, maxFailures)].map((r) => ({ name: r.name, kind: r.b24Type, xeroId: r.xeroId, reason: r.reason ?? '' })),
+      planned: await store.imports.plannedCounts(run.id),
+      outcome: await store.imports.outcomeCounts(run.id),
+      failures: [...await store.imports.failures(run.id, maxFailures)].map((r) => ({ name: r.name, kind: r.b24Type, xeroId: r.xeroId, reason: r.reason ?? '' })),
     };
   }
 
   /** The failed records as CSV lines (header first), streamed. */
-  *csv(memberId: string, runId: number): Generator<string> {
-    const run = this.runOf(memberId, runId);
+  async *csv(memberId: string, runId: number): AsyncGenerator<string> {
+    const run = await this.runOf(memberId, runId);
     yield 'Bitrix24 type,Xero id,Name,Reason\r\n';
-    for (const r of this.deps.store.imports.failures(run.id)) yield `${[r.b24Type, r.xeroId, r.name, r.reason ?? ''].map(csvCell).join(',')}\r\n`;
+    for (const r of await this.deps.store.imports.failures(run.id)) yield `${[r.b24Type, r.xeroId, r.name, r.reason ?? ''].map(csvCell).join(',')}\r\n`;
   }
 
-  runOf(memberId: string, runId: number): ImportRun {
-    const run = this.deps.store.imports.run(runId);
+  async runOf(memberId: string, runId: number): Promise<ImportRun> {
+    const run = await this.deps.store.imports.run(runId);
     if (!run || run.memberId !== memberId) throw new AppError('SYNC.IMPORT_NOT_FOUND', 'This import does not exist.', 404);
     return run;
   }
 
-  private enqueue(run: ImportRun, step: Step): void {
-    this.deps.store.jobs.enqueue({ memberId: run.memberId, kind: IMPORT_JOB, key: `${IMPORT_JOB}:${run.id}`, payload: { runId: run.id, step } satisfies ImportJobPayload });
+  private async enqueue(run: ImportRun, step: Step): Promise<void> {
+    await this.deps.store.jobs.enqueue({ memberId: run.memberId, kind: IMPORT_JOB, key: `${IMPORT_JOB}:${run.id}`, payload: { runId: run.id, step } satisfies ImportJobPayload });
   }
 
-  private cancelled(runId: number): boolean {
-    return this.deps.store.imports.run(runId)?.state === 'cancelled';
+  private async cancelled(runId: number): Promise<boolean> {
+    return (await this.deps.store.imports.run(runId))?.state === 'cancelled';
   }
 
-  private progress(runId: number, p: { phase: string; pagesRead: number; planned: number }): void {
-    this.deps.store.imports.setProgress(runId, p);
+  private async progress(runId: number, p: { phase: string; pagesRead: number; planned: number }): Promise<void> {
+    await this.deps.store.imports.setProgress(runId, p);
     this.emit('progress', runId);
   }
 
@@ -462,8 +491,8 @@ export class ImportFromXero {
   }
 }
 
-function activeConnection(store: Store, memberId: string): Connection {
-  const c = store.connections.current(memberId);
+async function activeConnection(store: Store, memberId: string): Promise<Connection> {
+  const c = await store.connections.current(memberId);
   if (c?.state !== 'active') throw new AppError('XERO.NO_CONNECTION', 'Connect Xero first: the import reads from the connected organisation.', 409);
   return c;
 }

@@ -68,11 +68,26 @@ export interface PlanContext {
   what: ImportWhat[];
   includeArchived: boolean;
   directory: Directory;
-  /** The link of a Xero object, if any (xero type, id). */
-  linkOf(xeroType: 'contact' | 'contact_person' | 'item', xeroId: string): Link | undefined;
+  /** The link of a Xero object, if any (xero type, id); read before planning (linksOfParty, linksOfItem). */
+  linkOf(xeroType: PlanLinkType, xeroId: string): Link | undefined;
   contactFieldsOf(link: Link): ContactDetails | null;
   nextSeq(): number;
   catalog: { iblockId: number; vatByRate: Map<number, number>; accountPropertyId: number | null; taxRates: Map<string, number>; currency: string } | null;
+}
+
+export type PlanLinkType = 'contact' | 'contact_person' | 'item';
+
+/**
+ * The Xero objects whose links planParty asks for. The planners are synchronous: the caller reads these links from
+ * the (asynchronous) store before planning a page.
+ */
+export function linksOfParty(p: XeroParty): [PlanLinkType, string][] {
+  return [['contact', p.contactId], ...peopleOf(p).map((x): [PlanLinkType, string] => ['contact_person', personKey(p.contactId, x)])];
+}
+
+/** The Xero object whose link planItem asks for. */
+export function linksOfItem(item: XeroItem): [PlanLinkType, string][] {
+  return [['item', item.itemId]];
 }
 
 /** The person key of a company's person: its e-mail, else its name (lower case). */
@@ -160,10 +175,7 @@ export function planParty(p: XeroParty, ctx: PlanContext): NewImportRecord[] {
 
 /** A company's people (its primary person and contact persons) as Bitrix24 contacts tied to it. */
 function planPeople(p: XeroParty, company: NewImportRecord, ctx: PlanContext): NewImportRecord[] {
-  const people: XeroPerson[] = [];
-  if (p.firstName || p.lastName) people.push({ firstName: p.firstName, lastName: p.lastName, email: p.email });
-  for (const x of p.persons) if (!people.some((y) => personKey('', y) === personKey('', x))) people.push(x);
-  return people.map((x) => {
+  return peopleOf(p).map((x) => {
     const key = personKey(p.contactId, x);
     const name = `${x.firstName} ${x.lastName}`.trim() || x.email;
     const base = { b24Type: 'contact' as const, xeroType: 'contact_person' as const, xeroId: key, name, parentSeq: company.seq };
@@ -184,6 +196,14 @@ function planPeople(p: XeroParty, company: NewImportRecord, ctx: PlanContext): N
     }
     return { ...base, seq, action: 'create' as const, b24Id: null, payload: personPayload(fields), reason: null };
   });
+}
+
+/** A company's primary person and its contact persons, each once. */
+function peopleOf(p: XeroParty): XeroPerson[] {
+  const people: XeroPerson[] = [];
+  if (p.firstName || p.lastName) people.push({ firstName: p.firstName, lastName: p.lastName, email: p.email });
+  for (const x of p.persons) if (!people.some((y) => personKey('', y) === personKey('', x))) people.push(x);
+  return people;
 }
 
 function uniqueTypes<T extends { typeId: number }>(list: T[]): T[] {

@@ -65,15 +65,15 @@ export class ConnectXero {
   ) {}
 
   /** Step 1: a single-use ticket for the Xero window of an admin of `memberId`. */
-  begin(memberId: string, userId: number, lang?: string): string {
+  async begin(memberId: string, userId: number, lang?: string): Promise<string> {
     this.identity.assertConfigured();
-    return this.store.consents.create({ memberId, purpose: 'state', userId, payload: { stage: 'ticket', lang } satisfies Ticket, ttlMs: TICKET_TTL_MS });
+    return await this.store.consents.create({ memberId, purpose: 'state', userId, payload: { stage: 'ticket', lang } satisfies Ticket, ttlMs: TICKET_TTL_MS });
   }
 
   /** The language a consent step (ticket, state or choice) carries, without taking it; undefined once it is gone. */
-  languageOf(id: string | undefined, purpose: 'state' | 'tenant_choice'): string | undefined {
+  async languageOf(id: string | undefined, purpose: 'state' | 'tenant_choice'): Promise<string | undefined> {
     if (!id) return undefined;
-    const lang = this.store.consents.peek<{ lang?: unknown }>(id, purpose)?.payload?.lang;
+    const lang = (await this.store.consents.peek<{ lang?: unknown }>(id, purpose))?.payload?.lang;
     return typeof lang === 'string' ? lang : undefined;
   }
 
@@ -81,12 +81,12 @@ export class ConnectXero {
    * Step 2: the Xero window opened the start URL. The ticket is taken once; the answer is the secret for the
    * browser's cookie and Xero's consent URL (state and PKCE challenge bound to that secret).
    */
-  start(ticket: string): { browserSecret: string; authorizeUrl: string } {
-    const taken = this.store.consents.consume<Ticket | AuthorizeStep>(ticket, 'state');
+  async start(ticket: string): Promise<{ browserSecret: string; authorizeUrl: string }> {
+    const taken = await this.store.consents.consume<Ticket | AuthorizeStep>(ticket, 'state');
     if (!taken || taken.payload?.stage !== 'ticket') throw linkUsed();
     const browserSecret = randomSecret();
     const codeVerifier = newCodeVerifier();
-    const state = this.store.consents.create({
+    const state = await this.store.consents.create({
       memberId: taken.memberId,
       purpose: 'state',
       userId: taken.userId,
@@ -101,10 +101,11 @@ export class ConnectXero {
    * organisations are offered for confirmation, nothing is connected yet.
    */
   async complete(state: string, code: string, browserSecret: string | undefined): Promise<ConsentConfirmation> {
-    const step = this.store.consents.peek<Ticket | AuthorizeStep>(state, 'state');
+    // step B: race — as in confirm(): peek and consume span awaits; consume still takes the state once.
+    const step = await this.store.consents.peek<Ticket | AuthorizeStep>(state, 'state');
     if (!step || step.payload?.stage !== 'authorize') throw linkUsed();
     if (!browserSecret || !sameSecret(hashOf(browserSecret), step.payload.browserHash)) throw otherBrowser();
-    const consent = this.store.consents.consume<AuthorizeStep>(state, 'state');
+    const consent = await this.store.consents.consume<AuthorizeStep>(state, 'state');
     if (!consent?.payload) throw linkUsed();
     const tokens = await this.identity.exchangeCode(code, consent.payload.codeVerifier);
     const tenants = (await this.identity.tenants(tokens.accessToken)).filter((t) => t.tenantType === 'ORGANISATION');
@@ -112,20 +113,22 @@ export class ConnectXero {
       throw new AppError('XERO.NO_ORGANISATION', 'No Xero organisation was authorised. Start again and tick an organisation.', 400);
     }
     const csrf = randomSecret();
-    const choiceId = this.store.consents.create({
+    const choiceId = await this.store.consents.create({
       memberId: consent.memberId,
       purpose: 'tenant_choice',
       userId: consent.userId,
       payload: { tokens, tenants, browserHash: consent.payload.browserHash, csrfHash: hashOf(csrf), lang: consent.payload.lang } satisfies PendingConfirmation,
       ttlMs: CHOICE_TTL_MS,
     });
-    const portal = this.store.portals.get(consent.memberId);
+    const portal = await this.store.portals.get(consent.memberId);
     return { choiceId, csrf, memberId: consent.memberId, portalDomain: portal?.domain ?? consent.memberId, tenants, lang: consent.payload.lang };
   }
 
   /** Step 4: the same browser confirmed the organisation (one of those offered) for the named portal. */
-  confirm(input: { choiceId: string; tenantId: string; csrf: string; browserSecret: string | undefined }): Connection {
-    const pending = this.store.consents.peek<PendingConfirmation>(input.choiceId, 'tenant_choice');
+  async confirm(input: { choiceId: string; tenantId: string; csrf: string; browserSecret: string | undefined }): Promise<Connection> {
+    // step B: race — peek and consume span awaits: two confirmations at once both pass the checks on the peeked
+    // choice; consume takes it once, so the second still fails (choiceExpired), but only after its checks.
+    const pending = await this.store.consents.peek<PendingConfirmation>(input.choiceId, 'tenant_choice');
     if (!pending?.payload) throw choiceExpired();
     if (!input.browserSecret || !sameSecret(hashOf(input.browserSecret), pending.payload.browserHash)) throw otherBrowser();
     if (!sameSecret(hashOf(input.csrf), pending.payload.csrfHash)) {
@@ -133,7 +136,7 @@ export class ConnectXero {
     }
     const tenant = pending.payload.tenants.find((t) => t.tenantId === input.tenantId);
     if (!tenant) throw new AppError('XERO.UNKNOWN_TENANT', 'That organisation was not among the ones authorised.', 400);
-    const taken = this.store.consents.consume<PendingConfirmation>(input.choiceId, 'tenant_choice');
+    const taken = await this.store.consents.consume<PendingConfirmation>(input.choiceId, 'tenant_choice');
     if (!taken?.payload) throw choiceExpired();
     return this.connect(taken.memberId, taken.payload.tokens, tenant, 'authorization_code');
   }
@@ -154,7 +157,7 @@ export class ConnectXero {
 
   /** Disconnect: revoke at Xero (best effort), forget the tokens, keep links and history. */
   async disconnect(memberId: string): Promise<void> {
-    for (const c of this.store.connections.listForPortal(memberId).filter((c) => c.state !== 'disconnected')) {
+    for (const c of (await this.store.connections.listForPortal(memberId)).filter((c) => c.state !== 'disconnected')) {
       try {
         if (c.grantType === 'authorization_code') {
           if (c.accessToken && c.xeroConnectionId) await this.identity.deleteConnection(c.accessToken, c.xeroConnectionId);
@@ -163,6 +166,7 @@ export class ConnectXero {
       } catch (err) {
         this.logger.warn({ err, connectionId: c.id }, 'Xero revocation failed; forgetting the tokens anyway');
       }
+      // step B: async transaction
       this.store.transaction(() => {
         this.store.connections.forget(c.id);
         this.store.activity.record({
@@ -178,6 +182,7 @@ export class ConnectXero {
   }
 
   private connect(memberId: string, tokens: XeroTokens, tenant: XeroTenant, grantType: Connection['grantType']): Connection {
+    // step B: async transaction
     const connection = this.store.transaction(() => {
       for (const other of this.store.connections.listForPortal(memberId)) {
         if (other.tenantId !== tenant.tenantId && other.state !== 'disconnected') this.store.connections.forget(other.id);

@@ -67,7 +67,9 @@ export class InstallPortal {
   async install(claim: InstallClaim): Promise<InstallOutcome> {
     const { store, clients, logger } = this.deps;
     const verified = await this.verify(claim.refreshToken, claim.memberId);
-    const known = store.portals.get(verified.memberId);
+    // step B: race — the portal read here and the upsert below span awaits: two installs of one portal at once may
+    // both find it unknown (both set up as 'installed'), or one may pass the endpoint check the other's upsert fails.
+    const known = await store.portals.get(verified.memberId);
     if (known && known.clientEndpoint !== verified.clientEndpoint && !(known.state === 'uninstalled' && known.relocationAllowed)) {
       throw new AppError(
         'B24.PORTAL_MISMATCH',
@@ -78,7 +80,7 @@ export class InstallPortal {
       );
     }
     const user = await this.requireAdmin(verified, 'install the connector');
-    const portal = store.portals.upsert({
+    const portal = await store.portals.upsert({
       memberId: verified.memberId,
       domain: verified.domain,
       clientEndpoint: verified.clientEndpoint,
@@ -92,11 +94,11 @@ export class InstallPortal {
       state: 'installed',
     });
     clients.forget(portal.memberId);
-    await readPortalClock({ store, logger }, clients.for(portal.memberId), portal.memberId);
+    await readPortalClock({ store, logger }, await clients.for(portal.memberId), portal.memberId);
     const setup = await this.setUp(portal.memberId, known ? 'reinstalled' : 'installed');
     await this.autoConnectCustom(portal.memberId);
     logger.info({ memberId: portal.memberId, added: setup.added.length, existing: setup.alreadyThere.length }, 'portal installed');
-    return { portal: store.portals.get(portal.memberId)!, setup, installedBy: user };
+    return { portal: (await store.portals.get(portal.memberId))!, setup, installedBy: user };
   }
 
   /**
@@ -109,11 +111,11 @@ export class InstallPortal {
    */
   async update(event: B24Event, beforeOAuth: () => Promise<void> = async () => {}): Promise<void> {
     const { store, clients } = this.deps;
-    const portal = store.portals.get(event.auth.member_id);
+    const portal = await store.portals.get(event.auth.member_id);
     if (!portal || portal.state !== 'installed') throw unauthorized('Unknown portal.');
     if (event.auth.client_endpoint && !sameOrigin(event.auth.client_endpoint, portal.clientEndpoint)) throw unauthorized('The update is not signed by this portal.');
     if (sameSecret(portal.applicationToken, event.auth.application_token)) {
-      this.queueRebind(portal.memberId);
+      await this.queueRebind(portal.memberId);
       return;
     }
     if (!event.auth.refresh_token) throw unauthorized('The update is not signed by this portal.');
@@ -123,19 +125,20 @@ export class InstallPortal {
     });
     if (verified.clientEndpoint !== portal.clientEndpoint) throw unauthorized('The update is not signed by this portal.');
     const user = await this.requireAdmin(verified, 'update the connector');
+    // step B: async transaction
     store.transaction(() => {
       store.portals.saveTokens(portal.memberId, verified.tokens);
       store.portals.setApplicationToken(portal.memberId, event.auth.application_token);
       store.activity.record({ memberId: portal.memberId, level: 'info', kind: 'portal.update_accepted', message: `App update confirmed by ${user.name} (portal administrator); the new application token is in use.` });
     });
     clients.forget(portal.memberId);
-    this.queueRebind(portal.memberId);
+    await this.queueRebind(portal.memberId);
   }
 
   /** After ONAPPUPDATE (a `portal-setup` job): bind everything again. */
   async rebind(memberId: string): Promise<SetupReport> {
     this.deps.clients.forget(memberId);
-    await readPortalClock(this.deps, this.deps.clients.for(memberId), memberId);
+    await readPortalClock(this.deps, await this.deps.clients.for(memberId), memberId);
     return this.setUp(memberId, 'updated');
   }
 
@@ -159,12 +162,12 @@ export class InstallPortal {
       const { store, logger } = this.deps;
       const answer = await this.askPortalIfInstalled(memberId);
       if (answer === 'installed') {
-        store.activity.record({ memberId, level: 'warn', kind: 'portal.uninstall_ignored', message: 'An uninstall event arrived, but the portal says the app is still installed; nothing was changed.' });
+        await store.activity.record({ memberId, level: 'warn', kind: 'portal.uninstall_ignored', message: 'An uninstall event arrived, but the portal says the app is still installed; nothing was changed.' });
         logger.warn({ memberId }, 'uninstall event not confirmed by the portal; ignored');
         return 'still-installed';
       }
       if (answer === 'unknown') {
-        store.jobs.enqueue({ memberId, kind: 'portal-uninstall', key: `portal-uninstall:${memberId}`, payload: { clean } });
+        await store.jobs.enqueue({ memberId, kind: 'portal-uninstall', key: `portal-uninstall:${memberId}`, payload: { clean } });
         return 'unconfirmed';
       }
       this.uninstall(memberId, clean);
@@ -178,7 +181,7 @@ export class InstallPortal {
       run: async (jobs) => {
         for (const job of jobs) {
           const memberId = job.memberId;
-          if (!memberId || this.deps.store.portals.get(memberId)?.state !== 'installed') continue;
+          if (!memberId || (await this.deps.store.portals.get(memberId))?.state !== 'installed') continue;
           const outcome = await this.checkOnce(memberId, async () => {
             const answer = await this.askPortalIfInstalled(memberId);
             if (answer === 'gone') this.uninstall(memberId, Boolean((job.payload as { clean?: boolean }).clean));
@@ -204,6 +207,7 @@ export class InstallPortal {
   private uninstall(memberId: string, clean: boolean): void {
     const { store, clients, logger, bitrix } = this.deps;
     const purgeAt = clean ? clock.now() + bitrix.uninstallGraceDays * 86_400_000 : null;
+    // step B: async transaction
     store.transaction(() => {
       store.portals.forgetTokens(memberId);
       if (purgeAt !== null) store.portals.schedulePurge(memberId, purgeAt);
@@ -229,13 +233,13 @@ export class InstallPortal {
    */
   private async askPortalIfInstalled(memberId: string): Promise<'installed' | 'gone' | 'unknown'> {
     const { store, clients, logger } = this.deps;
-    if (store.portals.get(memberId)?.state !== 'installed') return 'gone';
+    if ((await store.portals.get(memberId))?.state !== 'installed') return 'gone';
     const unknown = (err: unknown) => {
       logger.warn({ memberId, code: (err as AppError).code }, 'could not learn from the portal whether the app is installed');
       return 'unknown' as const;
     };
     try {
-      return (await readAppStatus(clients.for(memberId))) === 'installed' ? 'installed' : 'gone';
+      return (await readAppStatus(await clients.for(memberId))) === 'installed' ? 'installed' : 'gone';
     } catch (err) {
       const refused = isNotInstalledRefusal(err) || (err as AppError).code === 'B24.REFRESH_FAILED';
       if (!refused) return unknown(err);
@@ -243,15 +247,15 @@ export class InstallPortal {
     // The cached client may hold an older pair than the store; ask once more with the pair as stored now.
     clients.forget(memberId);
     try {
-      return (await readAppStatus(clients.asStored(memberId))) === 'installed' ? 'installed' : 'gone';
+      return (await readAppStatus(await clients.asStored(memberId))) === 'installed' ? 'installed' : 'gone';
     } catch (err) {
       return isNotInstalledRefusal(err) ? 'gone' : unknown(err);
     }
   }
 
-  private queueRebind(memberId: string): void {
+  private async queueRebind(memberId: string): Promise<void> {
     // Bitrix24 drops the app's bindings around an update (docs/reference/bitrix24.md#events): bind again once it settled.
-    this.deps.store.jobs.enqueue({ memberId, kind: 'portal-setup', key: `portal-setup:${memberId}`, payload: { reason: 'updated' }, runAt: clock.now() + REBIND_DELAY_MS });
+    await this.deps.store.jobs.enqueue({ memberId, kind: 'portal-setup', key: `portal-setup:${memberId}`, payload: { reason: 'updated' }, runAt: clock.now() + REBIND_DELAY_MS });
   }
 
   /** The OAuth server's word on `refreshToken`: its portal must be the claimed one and, if pinned, B24_PORTAL_URL. */
@@ -275,14 +279,15 @@ export class InstallPortal {
 
   /** At start in custom-connection mode: connect every installed portal that has no active connection. */
   async connectCustomWhereMissing(): Promise<void> {
-    for (const p of this.deps.store.portals.list().filter((p) => p.state === 'installed')) {
+    for (const p of (await this.deps.store.portals.list()).filter((p) => p.state === 'installed')) {
       await this.autoConnectCustom(p.memberId);
     }
   }
 
   private async setUp(memberId: string, verb: string): Promise<SetupReport> {
     const { store, clients, manifest, publicUrl } = this.deps;
-    const setup = await setUpPortal(clients.for(memberId), manifest, publicUrl);
+    const setup = await setUpPortal(await clients.for(memberId), manifest, publicUrl);
+    // step B: async transaction
     store.transaction(() => {
       if (setup.productPropertyId) store.settings.set(memberId, 'b24.accountCodePropertyId', setup.productPropertyId);
       store.activity.record({
@@ -300,11 +305,11 @@ export class InstallPortal {
 
   private async autoConnectCustom(memberId: string): Promise<void> {
     if (this.deps.xeroGrantType !== 'client_credentials') return;
-    if (this.deps.store.connections.current(memberId)?.state === 'active') return;
+    if ((await this.deps.store.connections.current(memberId))?.state === 'active') return;
     // The operator's one organisation belongs to the first verified portal (or the pinned one, the only one allowed).
-    const owner = this.deps.store.connections.list().find((c) => c.grantType === 'client_credentials' && c.memberId !== memberId);
+    const owner = (await this.deps.store.connections.list()).find((c) => c.grantType === 'client_credentials' && c.memberId !== memberId);
     if (owner) {
-      this.deps.store.activity.record({
+      await this.deps.store.activity.record({
         memberId,
         level: 'warn',
         kind: 'xero.custom_connection_taken',
@@ -316,7 +321,7 @@ export class InstallPortal {
       await this.deps.connectXero.connectCustom(memberId);
     } catch (err) {
       this.deps.logger.error({ err, memberId }, 'custom connection to Xero failed');
-      this.deps.store.activity.record({
+      await this.deps.store.activity.record({
         memberId,
         level: 'error',
         kind: 'xero.connect_failed',

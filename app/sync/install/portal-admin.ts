@@ -12,10 +12,10 @@ import type { Store } from '../../store/index.js';
 
 export const PORTAL_COMMANDS = ['list', 'restore', 'relocate', 'purge'] as const;
 
-export function runPortalCommand(store: Store, args: string[]): { ok: boolean; lines: string[] } {
+export async function runPortalCommand(store: Store, args: string[]): Promise<{ ok: boolean; lines: string[] }> {
   const [command, memberId] = args;
   if (command === 'list') {
-    const portals = store.portals.list();
+    const portals = await store.portals.list();
     if (portals.length === 0) return { ok: true, lines: ['No portals.'] };
     return {
       ok: true,
@@ -29,24 +29,26 @@ export function runPortalCommand(store: Store, args: string[]): { ok: boolean; l
   if (!PORTAL_COMMANDS.includes(command as (typeof PORTAL_COMMANDS)[number]) || !memberId) {
     return { ok: false, lines: [`Usage: npm run portal -- ${PORTAL_COMMANDS.join('|')} [member_id]`] };
   }
-  const portal = store.portals.get(memberId);
+  const portal = await store.portals.get(memberId);
   if (!portal) return { ok: false, lines: [`No portal ${memberId} is stored here (already purged?).`] };
   if (portal.state !== 'uninstalled') return { ok: false, lines: [`Portal ${memberId} is ${portal.state}; ${command} applies to uninstalled portals only.`] };
   switch (command) {
     case 'restore':
+      // step B: async transaction
       store.transaction(() => {
         store.portals.cancelPurge(memberId);
         store.activity.record({ memberId, level: 'info', kind: 'portal.restored', message: 'An operator kept this portal\'s data; it is not purged. Reinstall the app to sync again.' });
       });
       return { ok: true, lines: [`Portal ${memberId} (${portal.domain}) is kept; reinstall the app in Bitrix24 to sync again.`] };
     case 'relocate':
+      // step B: async transaction
       store.transaction(() => {
         store.portals.allowRelocation(memberId);
         store.activity.record({ memberId, level: 'warn', kind: 'portal.relocation_allowed', message: `An operator allowed this portal to be installed again at another address than ${portal.domain}.` });
       });
       return { ok: true, lines: [`Portal ${memberId} may now be installed at another address (it was ${portal.domain}).`] };
     default:
-      store.portals.purge(memberId);
+      await store.portals.purge(memberId);
       return { ok: true, lines: [`Portal ${memberId} (${portal.domain}) and all its data were deleted.`] };
   }
 }

@@ -17,7 +17,7 @@ import { intakeEvent } from './intake.js';
 const PAGE = 200;
 
 export async function drainOfflineEvents(deps: { store: Store; portals: PortalClients; logger: Logger; metrics?: Metrics }, memberId: string): Promise<number> {
-  const client = deps.portals.for(memberId);
+  const client = await deps.portals.for(memberId);
   let total = 0;
   for (let round = 0; round < 100; round++) {
     const { processId, records: events } = await reserveOfflineEvents(client, memberId, PAGE);

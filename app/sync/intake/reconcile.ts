@@ -24,7 +24,7 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
   const { store } = deps;
   const portal = await store.portals.get(memberId);
   if (!portal || portal.state !== 'installed') return 0;
-  const client = deps.portals.for(memberId);
+  const client = await deps.portals.for(memberId);
   const scope = `portal:${memberId}`;
   // The first sweep starts at the install (Bitrix24's clock, install-time.ts): older documents are the backfill's.
   const since = async (name: string) => new Date(Number(await store.watermarks.get(scope, name) ?? installedSince(portal)) - OVERLAP_MS).toISOString();

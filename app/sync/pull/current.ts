@@ -10,13 +10,13 @@ import * as record from './record.js';
 import type { Current, Pending, PullRound } from './round.js';
 
 export async function readCurrent(round: PullRound, pending: Pending[]): Promise<Current[]> {
-  const stages = await readCurrentStages(round.client, pending.map((p) => p.ref));
+  const stages = await readCurrentStages(await round.client(), pending.map((p) => p.ref));
   const entityOf = (p: Pending) => {
     const found = stages.found.get(keyOf(p.ref));
     return found && round.kind.pull.stageOf ? pipelineEntityId(p.ref.type, found.categoryId) : undefined;
   };
   const entityIds = pending.flatMap((p) => entityOf(p) ?? []);
-  const pipelines = entityIds.length ? await round.pipelines.of(round.client, round.memberId, entityIds) : new Pipelines();
+  const pipelines = entityIds.length ? await round.pipelines.of(await round.client(), round.memberId, entityIds) : new Pipelines();
   return pending.flatMap((p) => {
     const unread = stages.unread.get(keyOf(p.ref));
     if (unread !== undefined) {

@@ -78,7 +78,7 @@ export class PullRound {
     return this.connection.memberId;
   }
   /** The portal's Bitrix24 client, with the connector's own token. */
-  get client(): PortalClient {
+  client(): Promise<PortalClient> {
     return this.deps.portals.for(this.memberId);
   }
   /** The admin's stage map: pipeline key → Xero status → stage id. */

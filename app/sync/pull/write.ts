@@ -12,7 +12,7 @@ import type { Plan, PullRound } from './round.js';
 
 export async function writeAll(round: PullRound, plans: Plan[]): Promise<void> {
   if (plans.length === 0) return;
-  const { outcomes, limit } = await writeDocuments(round.client, plans.map((p) => p.write));
+  const { outcomes, limit } = await writeDocuments(await round.client(), plans.map((p) => p.write));
   for (const plan of plans) {
     const outcome = outcomes.get(keyOf(plan.ref));
     if (!outcome) continue; // not sent: after a limited batch, the round waits (below)

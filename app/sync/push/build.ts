@@ -24,13 +24,15 @@ export interface SendItem<P> extends PushItem<P> {
 }
 
 /** The changed documents that can be sent; each other one needs attention, and says why. */
-export function checked<P>(round: Round<P>, candidates: Candidate[]): Candidate[] {
-  return candidates.filter((c) => {
-    if (!c.contentChanged) return false;
-    const held = c.doc.customer ? round.mapping.holdOf(c.doc) : round.say.noCustomer(c.doc);
+export async function checked<P>(round: Round<P>, candidates: Candidate[]): Promise<Candidate[]> {
+  const ready: Candidate[] = [];
+  for (const c of candidates) {
+    if (!c.contentChanged) continue;
+    const held = c.doc.customer ? await round.mapping.holdOf(c.doc) : round.say.noCustomer(c.doc);
     if (held) round.attention(keyOf(c.doc), held);
-    return !held;
-  });
+    else ready.push(c);
+  }
+  return ready;
 }
 
 /** The Xero state of the linked candidates, keyed by lower-case Xero id. */

@@ -57,7 +57,7 @@ async function loadChanged<P>(round: Round<P>, jobs: Job[]): Promise<Candidate[]
   const portal = await store.portals.get(memberId);
   const since = portal ? installedSince(portal) : Number.NEGATIVE_INFINITY;
   const known = (ref: DocumentRef) => adminAsked(round.payloadOf(keyOf(ref))) || isKnownDocument(store, memberId, ref);
-  const read = await readDocuments(round.client, refs, {
+  const read = await readDocuments(await round.client(), refs, {
     accountCodePropertyId: await store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
     // The tracking option is named by the field's label when the field is a Bitrix24 list.
     labelled: settings.tracking ? { fields: [settings.tracking.field], labels: round.listLabels, memberId } : undefined,
@@ -85,7 +85,7 @@ async function loadChanged<P>(round: Round<P>, jobs: Job[]): Promise<Candidate[]
     }
     // A delete event for a document Bitrix24 still has: nothing is deleted or voided in Xero; the attempt is logged.
     if (round.payloadOf(key)?.deleted) record.say(round, round.say.deleteRefused(ref.id), ref);
-    const doc = round.kind.prepare ? round.kind.prepare(r.doc, round.kindContext) : r.doc;
+    const doc = round.kind.prepare ? await round.kind.prepare(r.doc, round.kindContext) : r.doc;
     const hash = contentHash(doc, settings, round.kind);
     const link = await round.linkOf(ref);
     const contentChanged = !link || !contentUnchanged(link.contentHash, doc, settings, round.kind);
@@ -109,6 +109,8 @@ async function loadChanged<P>(round: Round<P>, jobs: Job[]): Promise<Candidate[]
  */
 async function movedByPerson<P>(round: Round<P>, link: Link, doc: SalesDocument): Promise<boolean> {
   if (!doc.stageId || doc.stageId === link.b24StageId) return false;
+  // step B: race — the echo check and the stage recorded span awaits: a stage written back meanwhile (another
+  // round of the portal) is judged on the link as read here.
   if (link.b24StageId === null || await round.store.links.isExpectedEcho(round.memberId, doc.type, doc.id, doc.stageId)) {
     record.stageSeen(round, link, doc.stageId);
     return false;

@@ -59,7 +59,7 @@ export class PushDocuments<P> implements JobHandler {
   private async push(round: Round<P>, more?: ClaimMore): Promise<void> {
     const candidates = await loadRound(round, this.batchSize, more);
     if (candidates.length === 0) return;
-    const ready = checked(round, candidates);
+    const ready = await checked(round, candidates);
     const xeroState = await readLinked(round, candidates);
     const lost = await findLost(round, ready);
     const contacts = await resolveCustomers(round, ready);

@@ -99,7 +99,7 @@ export class Round<P> {
     return this.connection.tenantId;
   }
   /** The portal's Bitrix24 client, with the connector's own token. */
-  get client(): PortalClient {
+  client(): Promise<PortalClient> {
     return this.deps.portals.for(this.memberId);
   }
   /** What the kind may consult or record (document-kind.ts). */

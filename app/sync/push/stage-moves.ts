@@ -15,7 +15,7 @@ export async function applyStageMoves<P>(round: Round<P>, candidates: Candidate[
   if (round.kind.followsFirstStage) await followFirstStages(round, candidates, written);
   const candidateMoves = candidates.filter((c) => c.stageMoved && c.link && round.outcomes.get(c.job.id)?.kind !== 'attention');
   if (candidateMoves.length === 0) return [];
-  const pipelines = await round.pipelines.of(round.client, round.memberId, candidateMoves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
+  const pipelines = await round.pipelines.of(await round.client(), round.memberId, candidateMoves.map((m) => pipelineEntityId(m.doc.type, m.doc.categoryId)));
   const changed: Written[] = [];
   // The stage's meaning is unknown while its pipeline's stage list is unread: such a move is not recorded as seen, so
   // the retry acts on it.

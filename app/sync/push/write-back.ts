@@ -13,7 +13,7 @@ export async function writeBack<P>(round: Round<P>, candidates: Candidate[], wri
   const all = [...written, ...unwrittenBefore(round, candidates, xeroState)];
   if (all.length === 0) return;
   try {
-    await writeBackXeroState(round.client, all);
+    await writeBackXeroState(await round.client(), all);
   } catch (err) {
     const said = round.say.writeBackFailed(err as Error);
     round.deps.logger.warn({ err, memberId: round.memberId }, said.log);

@@ -68,9 +68,10 @@ const PREVIEW_TTL_MS = 30 * 60_000;
 
 export async function previewBackfill(deps: BackfillDeps, memberId: string): Promise<BackfillPreview> {
   const { store } = deps;
-  const client = deps.portals.for(memberId);
-  const refs = (await listInvoices(deps, memberId)).filter((r) => !store.links.find(memberId, r.type, r.id));
-  const read = await readDocuments(client, refs, { accountCodePropertyId: store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null });
+  const client = await deps.portals.for(memberId);
+  const refs: DocumentRef[] = [];
+  for (const r of await listInvoices(deps, memberId)) if (!(await store.links.find(memberId, r.type, r.id))) refs.push(r);
+  const read = await readDocuments(client, refs, { accountCodePropertyId: await store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null });
   const docs = [...read.values()].flatMap((r) => (r.ok ? [r.doc] : []));
   const mapping = await salesMapping(store, deps.orgData, memberId, docs);
   const causes: Record<string, string> = {};
@@ -87,7 +88,7 @@ export async function previewBackfill(deps: BackfillDeps, memberId: string): Pro
       pipelines.set(doc.type === 'smart_invoice' ? `smart_invoice:${doc.categoryId ?? 0}` : doc.type, (pipelines.get(doc.type === 'smart_invoice' ? `smart_invoice:${doc.categoryId ?? 0}` : doc.type) ?? 0) + 1);
       if (doc.issueDate) dates.push(doc.issueDate);
       // The push's checks, in its order: customer, mapping, then the mapper's own (rows, total, currency, account).
-      problem = (doc.customer ? null : { code: 'SYNC.NO_CUSTOMER', message: `Invoice ${doc.number} has no company or contact. Choose the customer on the invoice.` }) ?? mapping.holdOf(doc);
+      problem = (doc.customer ? null : { code: 'SYNC.NO_CUSTOMER', message: `Invoice ${doc.number} has no company or contact. Choose the customer on the invoice.` }) ?? await mapping.holdOf(doc);
       if (!problem) {
         try {
           toXeroInvoice(doc, { contactId: 'preview', settings: mapping.settings, currencies: mapping.org.currencies });
@@ -112,19 +113,21 @@ export async function previewBackfill(deps: BackfillDeps, memberId: string): Pro
     blocked: [...counts].map(([code, count]) => ({ code, count, example: examples.get(code)! })).sort((a, b) => b.count - a.count),
     at: clock.now(), refs, causes,
   };
-  store.settings.set(memberId, PREVIEW_KEY, preview);
+  await store.settings.set(memberId, PREVIEW_KEY, preview);
   const { refs: _refs, causes: _causes, ...shown } = preview;
   return shown;
 }
 
 /** Queues the previewed invoices (the preview must be recent); returns the run's first progress. */
-export function startBackfill(deps: BackfillDeps, memberId: string, previewId: string, now = clock.now()): BackfillProgress {
+export async function startBackfill(deps: BackfillDeps, memberId: string, previewId: string, now = clock.now()): Promise<BackfillProgress> {
   const { store } = deps;
-  const preview = store.settings.get<StoredPreview>(memberId, PREVIEW_KEY);
-  if (!preview || preview.id !== previewId || now - preview.at > PREVIEW_TTL_MS) {
-    throw new AppError('BACKFILL.PREVIEW_EXPIRED', 'This preview is out of date. Look at the preview again, then send.', 409);
-  }
+  // The preview is read and spent in one transaction: one preview sent twice at once starts one run.
+  // step B: async transaction
   store.transaction(() => {
+    const preview = store.settings.get<StoredPreview>(memberId, PREVIEW_KEY);
+    if (!preview || preview.id !== previewId || now - preview.at > PREVIEW_TTL_MS) {
+      throw new AppError('BACKFILL.PREVIEW_EXPIRED', 'This preview is out of date. Look at the preview again, then send.', 409);
+    }
     for (const ref of preview.refs) {
       store.jobs.enqueue({ memberId, kind: 'push-invoice', key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'backfill', adminAsked: true } });
     }
@@ -132,19 +135,19 @@ export function startBackfill(deps: BackfillDeps, memberId: string, previewId: s
     store.settings.set(memberId, PREVIEW_KEY, null);
     store.activity.record({ memberId, level: 'info', kind: 'backfill.started', message: `Sending ${preview.refs.length} existing invoice(s) to Xero.` });
   });
-  return backfillProgress(store, memberId)!;
+  return (await backfillProgress(store, memberId))!;
 }
 
 /** How the last run stands: sent (linked), waiting (queued), blocked (needs attention, by cause). */
-export function backfillProgress(store: Store, memberId: string): BackfillProgress | null {
-  const run = store.settings.get<StoredRun>(memberId, RUN_KEY);
+export async function backfillProgress(store: Store, memberId: string): Promise<BackfillProgress | null> {
+  const run = await store.settings.get<StoredRun>(memberId, RUN_KEY);
   if (!run) return null;
   let sent = 0;
   let waiting = 0;
   const blocked = new Map<string, number>();
   for (const ref of run.refs) {
-    if (store.links.find(memberId, ref.type, ref.id)) { sent++; continue; }
-    const job = store.jobs.findLive(pushJobKey(memberId, ref));
+    if (await store.links.find(memberId, ref.type, ref.id)) { sent++; continue; }
+    const job = await store.jobs.findLive(pushJobKey(memberId, ref));
     if (job?.state === 'needs_attention') blocked.set(job.lastErrorCode ?? 'UNKNOWN', (blocked.get(job.lastErrorCode ?? 'UNKNOWN') ?? 0) + 1);
     else if (job) waiting++;
     else blocked.set('UNKNOWN', (blocked.get('UNKNOWN') ?? 0) + 1);
@@ -157,7 +160,7 @@ export function backfillProgress(store: Store, memberId: string): BackfillProgre
 
 /** Every smart invoice (all pipelines) and classic invoice of the portal, ids only (keyset paging). */
 async function listInvoices(deps: BackfillDeps, memberId: string): Promise<DocumentRef[]> {
-  const client = deps.portals.for(memberId);
+  const client = await deps.portals.for(memberId);
   const smart = await allDocumentIds(client, 'smart_invoice');
   let classic: string[] = [];
   try {

@@ -36,8 +36,8 @@ export interface ProductPage {
   products: ProductRow[];
 }
 
-export function propertyIdOf(store: Store, memberId: string): number {
-  const id = store.settings.get<number>(memberId, 'b24.accountCodePropertyId');
+export async function propertyIdOf(store: Store, memberId: string): Promise<number> {
+  const id = await store.settings.get<number>(memberId, 'b24.accountCodePropertyId');
   if (!id) throw new AppError('SETUP.NO_ACCOUNT_PROPERTY', 'The product property "Xero sales account" is missing. Open the app once as a portal administrator to finish the installation.', 409);
   return id;
 }
@@ -55,19 +55,16 @@ export async function productPage(
   const { total, products } = await productAccountPage(client, where, filter, page);
   const items = new Map((org?.items ?? []).map((i) => [i.id, i]));
   const accounts = new Map((org?.accounts ?? []).map((a) => [a.code, a.name]));
-  return {
-    total,
-    page,
-    pageSize: PRODUCT_PAGE_SIZE,
-    products: products.map((p) => {
-      const link = store.links.find(memberId, 'product', String(p.id));
-      const item = link ? items.get(link.xeroId.toLowerCase()) : undefined;
-      return {
-        ...p, accountName: p.accountCode ? accounts.get(p.accountCode) ?? null : null,
-        xeroItem: item ? { code: item.code, salesAccountCode: item.salesAccountCode } : null,
-      };
-    }),
-  };
+  const withItems: ProductPage['products'] = [];
+  for (const p of products) {
+    const link = await store.links.find(memberId, 'product', String(p.id));
+    const item = link ? items.get(link.xeroId.toLowerCase()) : undefined;
+    withItems.push({
+      ...p, accountName: p.accountCode ? accounts.get(p.accountCode) ?? null : null,
+      xeroItem: item ? { code: item.code, salesAccountCode: item.salesAccountCode } : null,
+    });
+  }
+  return { total, page, pageSize: PRODUCT_PAGE_SIZE, products: withItems };
 }
 
 export interface BulkOutcome {
@@ -87,7 +84,7 @@ export async function assignAccount(
     const problem = accountProblem(org.accounts, accountCode);
     if (problem) throw new AppError('SETTINGS.INVALID', `The account was not assigned. ${problem}`, 400);
   }
-  const propertyId = propertyIdOf(store, memberId);
+  const propertyId = await propertyIdOf(store, memberId);
   const ids = 'ids' in target ? [...new Set(target.ids)] : await matchingIds(client, await accountProperty(client, store, memberId), target.filter);
   if (ids.length > BULK_LIMIT) throw new AppError('HTTP.BAD_REQUEST', `That is ${ids.length} products; assign at most ${BULK_LIMIT} at once (narrow the filter).`, 400);
   const refused = await writeProductAccounts(client, propertyId, ids, accountCode);
@@ -107,21 +104,22 @@ async function matchingIds(client: PortalClient, where: AccountProperty, filter:
 export async function accountCoverage(client: PortalClient, store: Store, memberId: string, org: CachedOrgData | undefined): Promise<{ products: number; withoutAccount: number }> {
   const rows = await everyProductAccount(client, await accountProperty(client, store, memberId), {}, BULK_LIMIT, 'accounts');
   const items = new Map((org?.items ?? []).map((i) => [i.id, i]));
-  const without = rows.filter((r) => {
-    if (r.accountCode) return false;
-    const link = store.links.find(memberId, 'product', String(r.id));
-    return !(link && items.get(link.xeroId.toLowerCase())?.salesAccountCode);
-  });
-  return { products: rows.length, withoutAccount: without.length };
+  let withoutAccount = 0;
+  for (const r of rows) {
+    if (r.accountCode) continue;
+    const link = await store.links.find(memberId, 'product', String(r.id));
+    if (!(link && items.get(link.xeroId.toLowerCase())?.salesAccountCode)) withoutAccount += 1;
+  }
+  return { products: rows.length, withoutAccount };
 }
 
 /** The property and the product catalog (iblock) holding it: the catalog read once from the property, then remembered. */
 async function accountProperty(client: PortalClient, store: Store, memberId: string): Promise<AccountProperty> {
-  const propertyId = propertyIdOf(store, memberId);
-  const known = store.settings.get<number>(memberId, 'b24.catalogId');
+  const propertyId = await propertyIdOf(store, memberId);
+  const known = await store.settings.get<number>(memberId, 'b24.catalogId');
   if (known) return { catalogId: known, propertyId };
   const id = await catalogOfProperty(client, propertyId);
   if (id === null) throw new AppError('SETUP.NO_CATALOG', 'The product catalog of the "Xero sales account" property could not be found in Bitrix24.', 409);
-  store.settings.set(memberId, 'b24.catalogId', id);
+  await store.settings.set(memberId, 'b24.catalogId', id);
   return { catalogId: id, propertyId };
 }

@@ -29,7 +29,7 @@ export interface SalesMapping {
   account: AccountMatch;
   org: CachedOrgData;
   /** Why the document waits for a mapping (code and words), or null when it can go; notes its VAT rates as in use. */
-  holdOf(doc: SalesDocument): { code: string; message: string } | null;
+  holdOf(doc: SalesDocument): Promise<{ code: string; message: string } | null>;
 }
 
 /** Active accounts a sale may be booked to. */
@@ -75,13 +75,13 @@ export async function salesMapping(store: Store, orgData: OrgDataCache, memberId
     org = await orgData.current(memberId);
   } catch (err) {
     // Xero unreachable for the lists: an older copy still maps; without any, the push retries later.
-    const stale = orgData.cached(memberId);
+    const stale = await orgData.cached(memberId);
     if (!stale) throw err;
     org = stale;
   }
   const settings = portalSettings(store, memberId);
-  orgData.noteVatKeys(memberId, docs.flatMap(vatKeysOf));
-  const taxes = taxTable(orgData.vatKeysInUse(memberId), org.taxRates, settings.taxRateMap);
+  await orgData.noteVatKeys(memberId, docs.flatMap(vatKeysOf));
+  const taxes = taxTable(await orgData.vatKeysInUse(memberId), org.taxRates, settings.taxRateMap);
   const byKey = new Map(taxes.map((t) => [t.key, t]));
   const matchOf = (k: VatKey) => byKey.get(k) ?? matchTaxRate(k, org.taxRates, settings.taxRateMap[k]);
   const account = matchSalesAccount(org.accounts, settings.defaultSalesAccount);
@@ -94,9 +94,9 @@ export async function salesMapping(store: Store, orgData: OrgDataCache, memberId
   return {
     settings: { ...settings, taxRateMap, defaultSalesAccount: account.code },
     taxes, account, org,
-    holdOf(doc) {
+    async holdOf(doc) {
       // A VAT rate first met on this document joins the tax table (and is matched like the others, below).
-      orgData.noteVatKeys(memberId, vatKeysOf(doc));
+      await orgData.noteVatKeys(memberId, vatKeysOf(doc));
       if (doc.lines.length === 0 || amountTypesOf(doc.lines) === 'NoTax') return null;
       const waiting = vatKeysOf(doc).map(matchOf).filter((m) => !m.taxType);
       if (!waiting.length) return null;

@@ -42,6 +42,12 @@ export interface OrgDataDeps {
 /** Codes of jobs that wait for a mapping and go again when it changes. */
 export const MAPPING_ERROR_CODES = ['SYNC.MISSING_ACCOUNT_CODE', 'SYNC.UNKNOWN_TAX_RATE'] as const;
 
+/** Lets the portal's documents waiting on a mapping cause go again; returns how many. */
+export function retryWaitingOnMapping(store: Store, memberId: string): number {
+  // step B: async transaction
+  return store.transaction(() => MAPPING_ERROR_CODES.reduce((n, errorCode) => n + store.jobs.retryNow({ memberId, errorCode }), 0));
+}
+
 export class OrgDataCache {
   readonly #inFlight = new Map<string, Promise<CachedOrgData>>();
 
@@ -56,15 +62,15 @@ export class OrgDataCache {
   };
 
   /** What is cached for the portal's active connection, however old. */
-  cached(memberId: string): CachedOrgData | undefined {
-    const data = this.deps.store.settings.get<CachedOrgData>(memberId, ORG_KEY);
-    const connection = this.deps.store.connections.current(memberId);
+  async cached(memberId: string): Promise<CachedOrgData | undefined> {
+    const data = await this.deps.store.settings.get<CachedOrgData>(memberId, ORG_KEY);
+    const connection = await this.deps.store.connections.current(memberId);
     return data && connection && data.connectionId === connection.id ? data : undefined;
   }
 
   /** The cached lists when younger than `maxAgeMs`, else read again. */
   async current(memberId: string, maxAgeMs = ORG_DATA_TTL_MS): Promise<CachedOrgData> {
-    const data = this.cached(memberId);
+    const data = await this.cached(memberId);
     if (data && clock.now() - data.readAt < maxAgeMs) return data;
     return this.refresh(memberId);
   }
@@ -82,38 +88,43 @@ export class OrgDataCache {
   }
 
   /** The Bitrix24 VAT rates in use: the portal's VAT list and the rates seen on documents. */
-  vatKeysInUse(memberId: string): VatKey[] {
-    const portal = this.deps.store.settings.get<VatKey[]>(memberId, PORTAL_VAT_KEY) ?? [];
-    const seen = this.deps.store.settings.get<VatKey[]>(memberId, SEEN_VAT_KEY) ?? [];
+  async vatKeysInUse(memberId: string): Promise<VatKey[]> {
+    const portal = await this.deps.store.settings.get<VatKey[]>(memberId, PORTAL_VAT_KEY) ?? [];
+    const seen = await this.deps.store.settings.get<VatKey[]>(memberId, SEEN_VAT_KEY) ?? [];
     return [...new Set([...portal, ...seen])];
   }
 
   /** Remembers VAT rates met on documents, so the tax table lists them. Returns the ones not seen before. */
   noteVatKeys(memberId: string, keys: Iterable<VatKey>): VatKey[] {
-    const seen = new Set(this.deps.store.settings.get<VatKey[]>(memberId, SEEN_VAT_KEY) ?? []);
-    const fresh = [...new Set(keys)].filter((k) => !seen.has(k));
-    if (fresh.length) this.deps.store.settings.set(memberId, SEEN_VAT_KEY, [...seen, ...fresh]);
-    return fresh;
+    const { store } = this.deps;
+    // The read and the write are one unit: two pushes noting keys at once must not drop each other's.
+    // step B: async transaction
+    return store.transaction(() => {
+      const seen = new Set(store.settings.get<VatKey[]>(memberId, SEEN_VAT_KEY) ?? []);
+      const fresh = [...new Set(keys)].filter((k) => !seen.has(k));
+      if (fresh.length) store.settings.set(memberId, SEEN_VAT_KEY, [...seen, ...fresh]);
+      return fresh;
+    });
   }
 
   private async read(memberId: string, release: boolean): Promise<CachedOrgData> {
     const { store, gateways, logger } = this.deps;
-    const connection = store.connections.current(memberId);
+    const connection = await store.connections.current(memberId);
     if (!connection) throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected yet. A portal administrator can connect it in the Xero connector app.', 409);
     const lists = await readOrgData(gateways.for(connection.id), connection.tenantId);
-    const before = store.settings.get<CachedOrgData>(memberId, ORG_KEY);
+    const before = await store.settings.get<CachedOrgData>(memberId, ORG_KEY);
     const changed = !before || before.connectionId !== connection.id || listsOf(before) !== listsOf(lists);
     const data: CachedOrgData = { ...lists, connectionId: connection.id, tenantName: connection.tenantName, readAt: clock.now() };
-    store.settings.set(memberId, ORG_KEY, data);
+    await store.settings.set(memberId, ORG_KEY, data);
     try {
-      store.settings.set(memberId, PORTAL_VAT_KEY, await this.portalVatKeys(memberId));
+      await store.settings.set(memberId, PORTAL_VAT_KEY, await this.portalVatKeys(memberId));
     } catch (err) {
       // The VAT list only adds rows to the tax table; the rates on documents are matched anyway.
       logger.warn({ err, memberId }, 'the portal VAT list could not be read');
     }
-    const retried = release ? store.transaction(() => MAPPING_ERROR_CODES.reduce((n, errorCode) => n + store.jobs.retryNow({ memberId, errorCode }), 0)) : 0;
+    const retried = release ? retryWaitingOnMapping(store, memberId) : 0;
     // The log tells what changed: a read that found the same lists and released nothing leaves no line.
-    if (changed || retried) store.activity.record({
+    if (changed || retried) await store.activity.record({
       memberId, level: 'info', kind: 'xero.org_data',
       message: `Read ${connection.tenantName ?? 'the organisation'}'s settings from Xero: ${data.accounts.length} accounts, ${data.taxRates.length} tax rates, ${data.currencies.length} currencies, ${data.brandingThemes.length} branding themes, ${data.trackingCategories.length} tracking categories.${retried ? ` ${retried} waiting document(s) tried again.` : ''}`,
     });
@@ -122,7 +133,7 @@ export class OrgDataCache {
 
   /** The portal's VAT list (one call; a portal has a handful of rates). */
   private async portalVatKeys(memberId: string): Promise<VatKey[]> {
-    const rates = await activeVatRates(this.deps.portals.for(memberId));
+    const rates = await activeVatRates(await this.deps.portals.for(memberId));
     return [...new Set(rates.map((r) => vatKeyOf(r)))];
   }
 }

@@ -34,17 +34,17 @@ const OFFLINE_FRESH_MS = 24 * 60 * 60_000;
  * `coverage`: how many catalog products lack a sales account (gl-codes.ts `accountCoverage`), when it was counted;
  * the account step is also done when there are products and every one has an account.
  */
-export function setupOverview(store: Store, orgData: OrgDataCache, memberId: string, now = clock.now(), coverage?: { products: number; withoutAccount: number } | null): SetupOverview {
-  const connection = store.connections.current(memberId);
-  const org = orgData.cached(memberId);
+export async function setupOverview(store: Store, orgData: OrgDataCache, memberId: string, now = clock.now(), coverage?: { products: number; withoutAccount: number } | null): Promise<SetupOverview> {
+  const connection = await store.connections.current(memberId);
+  const org = await orgData.cached(memberId);
   const settings = portalSettings(store, memberId);
-  const seen = new Set(store.settings.get<string[]>(memberId, 'b24.vatRatesSeen') ?? []);
-  const taxes = org ? taxTable(orgData.vatKeysInUse(memberId), org.taxRates, settings.taxRateMap) : [];
+  const seen = new Set(await store.settings.get<string[]>(memberId, 'b24.vatRatesSeen') ?? []);
+  const taxes = org ? taxTable(await orgData.vatKeysInUse(memberId), org.taxRates, settings.taxRateMap) : [];
   const account = org ? matchSalesAccount(org.accounts, settings.defaultSalesAccount) : null;
   const everyProduct = Boolean(coverage && coverage.products > 0 && coverage.withoutAccount === 0);
   const blocking = taxes.filter((t) => !t.taxType && seen.has(t.key));
-  const webhookAt = Number(store.watermarks.get('xero', 'webhook.verifiedAt') ?? 0);
-  const drainedAt = Number(store.watermarks.get(`portal:${memberId}`, 'offline.drainedAt') ?? 0);
+  const webhookAt = Number(await store.watermarks.get('xero', 'webhook.verifiedAt') ?? 0);
+  const drainedAt = Number(await store.watermarks.get(`portal:${memberId}`, 'offline.drainedAt') ?? 0);
 
   const checklist: ChecklistItem[] = [
     {
