@@ -76,8 +76,8 @@ export function cardTabRoutes(services: Services): Router {
   router.get('/api/documents/:type/:id/pdf', requireSession(sessions), async (req, res) => {
     const ref = refOf(req.params);
     await requireReadable(req.sessionPortal!.clientEndpoint, req.session!.authId, ref);
-    const link = linkedOrThrow(services, req.session!, ref);
-    const connection = store.connections.get(link.connectionId ?? -1);
+    const link = await linkedOrThrow(services, req.session!, ref);
+    const connection = await store.connections.get(link.connectionId ?? -1);
     if (!connection || connection.state !== 'active') throw new AppError('XERO.NOT_CONNECTED', 'Xero is not connected, so the PDF cannot be read.', 409);
     const pdf = await pdfs.get(pdfKey(link), () => spendingAs('page', () => invoicePdf(services.gateways.for(connection.id), connection.tenantId, link.xeroId)));
     const name = `${(link.xeroNumber ?? 'invoice').replace(/[^A-Za-z0-9._-]/g, '_')}.pdf`;
@@ -85,15 +85,15 @@ export function cardTabRoutes(services: Services): Router {
   });
 
   /** "Send to Xero" (not linked yet, e.g. created before the install) and "Sync now": a push through the outbox. */
-  router.post('/api/documents/push', requireSession(sessions, { admin: true }), (req, res) => {
+  router.post('/api/documents/push', requireSession(sessions, { admin: true }), async (req, res) => {
     const body = z.object({ type: z.string(), id: z.string().regex(/^\d+$/) }).safeParse(req.body ?? {});
     if (!body.success || !isDocumentType(body.data.type)) throw badRequest('Name the document as {"type": "smart_invoice" | "invoice" | "quote", "id": "42"}.');
     const ref: DocumentRef = { type: body.data.type, id: body.data.id };
     if (!PUSHABLE.includes(ref.type)) throw new AppError('SYNC.NOT_SUPPORTED', 'Estimates are not sent to Xero by this version of the connector yet.', 409);
     const memberId = req.session!.memberId;
-    const linked = store.links.find(memberId, ref.type, ref.id);
-    store.jobs.enqueue({ memberId, kind: pushJobKind(ref.type), key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'manual', ts: null, adminAsked: true } });
-    store.activity.record({
+    const linked = await store.links.find(memberId, ref.type, ref.id);
+    await store.jobs.enqueue({ memberId, kind: pushJobKind(ref.type), key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'manual', ts: null, adminAsked: true } });
+    await store.activity.record({
       memberId, level: 'info', kind: linked ? 'invoice.sync_requested' : 'invoice.send_requested', subject: subjectOf(ref),
       message: `${req.session!.userName} asked to ${linked ? 'sync' : 'send'} this document ${linked ? 'with' : 'to'} Xero now.`,
     });
@@ -109,7 +109,7 @@ export function cardLive(services: Services): LiveView<DocumentRef> {
   return {
     prepare: async (ctx) => {
       const ref = refOf(ctx.query);
-      await requireReadable(services.store.portals.get(ctx.session.memberId)?.clientEndpoint ?? '', ctx.session.authId, ref);
+      await requireReadable((await services.store.portals.get(ctx.session.memberId))?.clientEndpoint ?? '', ctx.session.authId, ref);
       return ref;
     },
     regions: async (ref, ctx) => cardRegions(await cardState(services, ctx.session, ref, ctx.lang, 0), ctx.lang, ctx.session.isAdmin),
@@ -126,7 +126,7 @@ export async function historySlider(services: Services, page: VerifiedPage, lang
   const memberId = page.portal.memberId;
   const session = sessions.issue({ memberId, userId: page.user.id, isAdmin: page.user.isAdmin, userName: page.user.name, authId: page.authId });
   const t = translator(lang);
-  const history = store.activity.list({ memberId, subject: subjectOf(ref), limit: 500 });
+  const history = await store.activity.list({ memberId, subject: subjectOf(ref), limit: 500 });
   await renderPage(
     res,
     'history',
@@ -141,8 +141,8 @@ function refOf(q: Record<string, unknown>): DocumentRef {
   return ref;
 }
 
-function linkedOrThrow(services: Services, session: PageSession, ref: DocumentRef): Link {
-  const link = services.store.links.find(session.memberId, ref.type, ref.id);
+async function linkedOrThrow(services: Services, session: PageSession, ref: DocumentRef): Promise<Link> {
+  const link = await services.store.links.find(session.memberId, ref.type, ref.id);
   if (!link) throw notFound('The Xero copy of this document');
   return link;
 }
@@ -170,8 +170,8 @@ const readsInFlight = new Map<number, FiguresEntry>();
  * once an invoice is approved (kept on the link after), and the figures of a link made before they were kept. When
  * Xero's calls are kept for the pushes, the card says so and reads again once the page's share allows.
  */
-function xeroFigures(services: Services, link: Link): FiguresEntry {
-  const kept = services.store.links.figures(link.id);
+async function xeroFigures(services: Services, link: Link): Promise<FiguresEntry> {
+  const kept = await services.store.links.figures(link.id);
   const wantsOnline = (status: string) => link.xeroType === 'invoice' && (status === 'AUTHORISED' || status === 'PAID');
   if (kept && !(wantsOnline(kept.status) && !kept.onlineUrl)) {
     const value: XeroFigures = { ...kept };
@@ -185,11 +185,11 @@ function xeroFigures(services: Services, link: Link): FiguresEntry {
     return kept && (!inFlight.value || 'problem' in inFlight.value) ? { key, promise: inFlight.promise, value: { ...kept } } : inFlight;
   }
   const entry: FiguresEntry = { key, promise: spendingAs('page', () => readFigures(services, link, kept)) };
-  entry.promise.then((v) => {
+  entry.promise.then(async (v) => {
     entry.value = v;
     if ('problem' in v) return;
-    if (!kept) services.store.links.setFigures(link.id, v, v.asOf);
-    if (v.onlineUrl) services.store.links.setOnlineUrl(link.id, v.onlineUrl);
+    if (!kept) await services.store.links.setFigures(link.id, v, v.asOf);
+    if (v.onlineUrl) await services.store.links.setOnlineUrl(link.id, v.onlineUrl);
     readsInFlight.delete(link.id);
   }).catch(() => undefined);
   readsInFlight.set(link.id, entry);
@@ -199,7 +199,7 @@ function xeroFigures(services: Services, link: Link): FiguresEntry {
 
 /** What the link does not hold yet, from Xero: the online address (with `kept`), or all of the figures. */
 async function readFigures(services: Services, link: Link, kept: LinkFigures | null): Promise<XeroFigures | FiguresProblem> {
-  const connection = services.store.connections.get(link.connectionId ?? -1);
+  const connection = await services.store.connections.get(link.connectionId ?? -1);
   if (!connection || connection.state !== 'active') return { problem: 'Xero is not connected.' };
   const gateway = services.gateways.for(connection.id);
   try {
@@ -254,16 +254,16 @@ async function cardState(services: Services, session: PageSession, ref: Document
   const { store } = services;
   const memberId = session.memberId;
   const t = translator(lang);
-  const link = store.links.find(memberId, ref.type, ref.id) ?? null;
-  const job = store.jobs.findLive(pushJobKey(memberId, ref)) ?? null;
-  const connected = store.connections.current(memberId)?.state === 'active';
-  const history = store.activity.list({ memberId, subject: subjectOf(ref), limit: 30 });
+  const link = await store.links.find(memberId, ref.type, ref.id) ?? null;
+  const job = await store.jobs.findLive(pushJobKey(memberId, ref)) ?? null;
+  const connected = (await store.connections.current(memberId))?.state === 'active';
+  const history = await store.activity.list({ memberId, subject: subjectOf(ref), limit: 30 });
 
   let figures: XeroFigures | null = null;
   let figuresProblem: string | null = null;
   let figuresPending = false;
   if (link && (link.xeroType === 'invoice' || link.xeroType === 'quote')) {
-    const entry = xeroFigures(services, link);
+    const entry = await xeroFigures(services, link);
     const value = entry.value ?? (waitMs > 0 ? await Promise.race([entry.promise, sleep(waitMs).then(() => undefined)]) : undefined);
     if (!value) figuresPending = true;
     else if ('problem' in value) figuresProblem = value.problem;
@@ -281,7 +281,7 @@ async function cardState(services: Services, session: PageSession, ref: Document
   return {
     ref,
     link,
-    linkNote: link ? store.links.note(link.id) : null,
+    linkNote: link ? await store.links.note(link.id) : null,
     status,
     figures,
     figuresProblem,

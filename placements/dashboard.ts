@@ -88,13 +88,13 @@ export function dashboardRoutes(services: Services): Router {
   });
 
   /** "Dismiss": an admin sets documents that need attention aside (they stay in the log). */
-  router.post('/api/jobs/dismiss', requireSession(sessions, { admin: true }), (req, res) => {
+  router.post('/api/jobs/dismiss', requireSession(sessions, { admin: true }), async (req, res) => {
     const body = z.object({ ids: z.array(z.number().int().positive()).min(1).max(500) }).safeParse(req.body ?? {});
     if (!body.success) throw new AppError('HTTP.BAD_REQUEST', 'Name the jobs to dismiss as {"ids": [..]}.', 400);
     const memberId = req.session!.memberId;
-    const dismissed = store.jobs.dismiss(body.data.ids, memberId);
+    const dismissed = await store.jobs.dismiss(body.data.ids, memberId);
     if (dismissed) {
-      store.activity.record({ memberId, level: 'info', kind: 'settings.dismissed', message: `${req.session!.userName} dismissed ${dismissed} document(s) that needed attention.` });
+      await store.activity.record({ memberId, level: 'info', kind: 'settings.dismissed', message: `${req.session!.userName} dismissed ${dismissed} document(s) that needed attention.` });
     }
     res.json({ dismissed });
   });
@@ -144,23 +144,24 @@ async function dashboardRegions(services: Services, q: LogQuery, ctx: LiveContex
   const { store } = services;
   const memberId = ctx.session.memberId;
   const t = translator(ctx.lang);
-  const portal = store.portals.get(memberId);
+  const portal = await store.portals.get(memberId);
   const portalOrigin = portal ? originOf(portal.clientEndpoint) : '';
-  const connection = store.connections.current(memberId) ?? null;
+  const connection = await store.connections.current(memberId) ?? null;
   const common = { lang: ctx.lang, isAdmin: ctx.session.isAdmin };
 
   const health = await connectionHealth(services, memberId, connection);
-  const sync = syncState(services, memberId, connection);
+  const sync = await syncState(services, memberId, connection);
   // Problems and history of documents, companies and contacts are shown only for the records this user may read in
   // Bitrix24 (asked with the user's own token, one batch for the page, answers kept a minute).
-  const jobs = store.jobs.list({ memberId, states: ['needs_attention'], limit: 50 });
-  const log = activityPage(services, memberId, q, t, portalOrigin, ctx.session.isAdmin);
-  const jobRecord = (j: (typeof jobs)[number]) => recordOfJob(services, j);
-  const refs = [...jobs.map(jobRecord), ...log.rows.map((r) => r.record)].filter((r): r is RecordRef => !!r);
+  const jobs = await store.jobs.list({ memberId, states: ['needs_attention'], limit: 50 });
+  const log = await activityPage(services, memberId, q, t, portalOrigin, ctx.session.isAdmin);
+  const jobRecords = new Map<number, RecordRef | null>();
+  for (const j of jobs) jobRecords.set(j.id, await recordOfJob(services, j));
+  const refs = [...jobRecords.values(), ...log.rows.map((r) => r.record)].filter((r): r is RecordRef => !!r);
   const readable = portal && refs.length ? await readableDocuments(portal.clientEndpoint, ctx.session.authId, refs) : new Set<string>();
   const visible = (ref: RecordRef | null) => !ref || readable.has(documentKey(ref));
   log.rows = log.rows.filter((r) => visible(r.record));
-  const attention = jobs.filter((j) => visible(jobRecord(j))).map((j) => {
+  const attention = jobs.filter((j) => visible(jobRecords.get(j.id) ?? null)).map((j) => {
     const ref = documentRef(j.payload);
     return {
       id: j.id,
@@ -183,7 +184,7 @@ async function dashboardRegions(services: Services, q: LogQuery, ctx: LiveContex
     sync: { html: syncHtml },
     attention: { html: attentionHtml, data: { count: attention.length } },
     log: { html: logHtml, data: log.total === null ? { page: log.page } : { total: log.total, page: log.page, pages: log.pages } },
-    charts: { data: charts(services, memberId, connection, q.range) },
+    charts: { data: await charts(services, memberId, connection, q.range) },
   };
 }
 
@@ -193,17 +194,17 @@ async function connectionHealth(services: Services, memberId: string, connection
     // Xero token expiry is kept in Unix seconds.
     tokenExpiresAt: connection?.expiresAt ? connection.expiresAt * 1000 : null,
     renewedAt: connection?.updatedAt ?? null,
-    changes24h: jobs.countCreatedSince(memberId, 'push-invoice', clock.now() - DAY),
-    offlineDrainedAt: jobs.lastFinishedAt(memberId, 'drain-offline'),
-    reconciledAt: jobs.lastFinishedAt(memberId, 'reconcile'),
+    changes24h: await jobs.countCreatedSince(memberId, 'push-invoice', clock.now() - DAY),
+    offlineDrainedAt: await jobs.lastFinishedAt(memberId, 'drain-offline'),
+    reconciledAt: await jobs.lastFinishedAt(memberId, 'reconcile'),
     // Events answered and dropped (pre-install or unknown documents, a flood over the cap): counted, never stored.
     dropped: await droppedSince(services.store, memberId, clock.now() - HOUR),
   };
 }
 
-function syncState(services: Services, memberId: string, connection: Connection | null) {
+async function syncState(services: Services, memberId: string, connection: Connection | null) {
   const { store, statusPoll, gateways } = services;
-  const counts = store.jobs.countByState(memberId);
+  const counts = await store.jobs.countByState(memberId);
   const lastPoll = connection ? statusPoll.lastPollAt(connection.id) ?? null : null;
   const interval = statusPoll.intervalSeconds(memberId);
   const gateway = connection && connection.state === 'active' ? gateways.all().find((g) => g.connectionId === connection.id) ?? null : null;
@@ -212,7 +213,7 @@ function syncState(services: Services, memberId: string, connection: Connection 
   const calls24h = gateway ? [...gateway.hourlyCalls].filter(([h]) => h >= since - HOUR).reduce((n, [, c]) => n + c, 0) : 0;
   return {
     counts: { waiting: counts.pending, inFlight: counts.running, attention: counts.needs_attention, paused: counts.paused },
-    links: store.links.count(memberId),
+    links: await store.links.count(memberId),
     // The database refusing writes (locked, disk full) stops all sync: shown first-hand, not only in /health.
     storeFault: store.faults.current() ?? null,
     lastPoll,
@@ -240,12 +241,12 @@ function syncState(services: Services, memberId: string, connection: Connection 
  * The record a job needing attention is about: its document, company or contact; for a Xero contact change, the
  * Bitrix24 record linked to it. Null for portal-wide jobs.
  */
-function recordOfJob(services: Services, job: { payload: unknown }): RecordRef | null {
+async function recordOfJob(services: Services, job: { payload: unknown }): Promise<RecordRef | null> {
   const own = recordRef(job.payload);
   if (own) return own;
   const p = job.payload as { connectionId?: unknown; contactId?: unknown } | null;
   if (typeof p?.connectionId !== 'number' || typeof p.contactId !== 'string') return null;
-  const link = services.store.links.findByXero(p.connectionId, 'contact', p.contactId)[0];
+  const link = (await services.store.links.findByXero(p.connectionId, 'contact', p.contactId))[0];
   return link ? recordRef(`${link.b24Type}:${link.b24Id}`) : null;
 }
 
@@ -254,12 +255,12 @@ function recordOfJob(services: Services, job: { payload: unknown }): RecordRef |
  * The totals (entries, pages) are counted over every row, so only admins, whom Bitrix24 lets read every record, get
  * them; others get the page's rows they may read and "older" while the log goes on.
  */
-function activityPage(services: Services, memberId: string, q: LogQuery, t: Translate, portalOrigin: string, counted: boolean) {
+async function activityPage(services: Services, memberId: string, q: LogQuery, t: Translate, portalOrigin: string, counted: boolean) {
   const { store } = services;
   const filter: ActivityFilter = { memberId };
   if (q.doc) {
     const id = /^#?(\d+)$/.exec(q.doc)?.[1];
-    const linked = id ? [] : store.links.findByXeroNumber(memberId, q.doc);
+    const linked = id ? [] : await store.links.findByXeroNumber(memberId, q.doc);
     filter.subjects = id ? DOCUMENT_TYPES.map((type) => subjectOf({ type, id })) : linked.map((l) => `${l.b24Type}:${l.b24Id}`);
     if (!filter.subjects.length) filter.subjects = ['none:none'];
   }
@@ -267,7 +268,7 @@ function activityPage(services: Services, memberId: string, q: LogQuery, t: Tran
   if (q.level) filter.levels = [q.level];
   if (q.from) filter.from = Date.parse(`${q.from}T00:00:00Z`);
   if (q.to) filter.to = Date.parse(`${q.to}T00:00:00Z`) + DAY;
-  const { rows, total } = store.activity.page({ ...filter, offset: (q.page - 1) * LOG_PAGE_SIZE, limit: LOG_PAGE_SIZE });
+  const { rows, total } = await store.activity.page({ ...filter, offset: (q.page - 1) * LOG_PAGE_SIZE, limit: LOG_PAGE_SIZE });
   const pages = Math.max(1, Math.ceil(total / LOG_PAGE_SIZE));
   return {
     filtered: Boolean(q.doc || q.kind || q.level || q.from || q.to),
@@ -282,12 +283,12 @@ function activityPage(services: Services, memberId: string, q: LogQuery, t: Tran
 }
 
 /** Series for the charts: documents synced and errors per hour (24 h) or per day (30 d); Xero calls per hour. */
-function charts(services: Services, memberId: string, connection: Connection | null, range: LogQuery['range']) {
+async function charts(services: Services, memberId: string, connection: Connection | null, range: LogQuery['range']) {
   const bucket = range === '24h' ? HOUR : DAY;
   const count = range === '24h' ? 24 : 30;
   const end = Math.floor(clock.now() / bucket) * bucket;
   const start = end - (count - 1) * bucket;
-  const byBucket = new Map(services.store.activity.histogram(memberId, start, bucket).map((b) => [b.bucket, b]));
+  const byBucket = new Map((await services.store.activity.histogram(memberId, start, bucket)).map((b) => [b.bucket, b]));
   const buckets = Array.from({ length: count }, (_, i) => start + i * bucket);
   const gateway = connection ? services.gateways.all().find((g) => g.connectionId === connection.id) : undefined;
   const hourStart = Math.floor(clock.now() / HOUR) * HOUR - 23 * HOUR;

@@ -26,8 +26,8 @@ export async function importSlider(services: Services, page: VerifiedPage, lang:
     return;
   }
   const session = services.sessions.issue({ memberId, userId: page.user.id, isAdmin: true, userName: page.user.name, authId: page.authId });
-  const run = services.store.imports.latestRun(memberId) ?? null;
-  const connected = services.store.connections.current(memberId)?.state === 'active';
+  const run = await services.store.imports.latestRun(memberId) ?? null;
+  const connected = (await services.store.connections.current(memberId))?.state === 'active';
   await renderPage(res, 'import', { lang, session, connected, run: await runRegion(services, memberId, run?.id ?? null, lang) }, framing);
 }
 
@@ -84,10 +84,10 @@ function runIdOf(raw: unknown): number {
 /** The slider's live stream: the run region of the run named by `run` (else the latest). Admins only. */
 export function importLive(services: Services): LiveView<{ runId: number | null }> {
   return {
-    prepare: (ctx: LiveContext) => {
+    prepare: async (ctx: LiveContext) => {
       if (!ctx.session.isAdmin) throw new AppError('HTTP.FORBIDDEN', 'Only portal administrators can import from Xero.', 403);
       const raw = ctx.query.run;
-      const runId = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : services.store.imports.latestRun(ctx.session.memberId)?.id ?? null;
+      const runId = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : (await services.store.imports.latestRun(ctx.session.memberId))?.id ?? null;
       return { runId };
     },
     regions: async (p, ctx) => ({ run: await runRegion(services, ctx.session.memberId, p.runId, ctx.lang) }),
@@ -97,7 +97,7 @@ export function importLive(services: Services): LiveView<{ runId: number | null 
 async function runRegion(services: Services, memberId: string, runId: number | null, lang: string): Promise<{ html: string; data: unknown }> {
   let run: ImportRun | null = null;
   if (runId) {
-    const found = services.store.imports.run(runId);
+    const found = await services.store.imports.run(runId);
     if (found && found.memberId === memberId) run = found;
   }
   const summary = run ? await services.importFromXero.summary(memberId, run.id, 50) : null;
