@@ -112,10 +112,10 @@ describe('import from Xero: bad input', () => {
       catalog: { iblockId: 23, vatByRate: new Map([[15, 5]]), accountPropertyId: 258, taxRates: new Map([['OUTPUT2', 15]]), currency: 'NZD' },
     };
     const item = { itemId: 'i1', code: '', name: 'Loose item', description: '', salePrice: 5, salesAccount: '200', taxType: 'OUTPUT2', isSold: true };
-    const bad = planItem(item, ctx);
+    const bad = await planItem(item, ctx);
     assert.equal(bad.action, 'fail');
     assert.match(bad.reason!, /no code/);
-    const good = planItem({ ...item, itemId: 'i2', code: 'LOOSE' }, ctx);
+    const good = await planItem({ ...item, itemId: 'i2', code: 'LOOSE' }, ctx);
     assert.equal(good.action, 'create');
     assert.deepEqual((good.payload as { fields: Record<string, unknown> }).fields, { iblockId: 23, name: 'Loose item', xmlId: 'LOOSE', previewText: null, vatId: 5, vatIncluded: 'N', property258: { value: '200' } });
   });

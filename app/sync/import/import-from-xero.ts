@@ -172,14 +172,14 @@ export class ImportFromXero {
 
     // The Bitrix24 side, page by page into the store (not memory); a preview started again fills it again.
     const directory = new Directory(store.imports.directory, run.id);
-    directory.clear();
+    await directory.clear();
     try {
       const wantsCustomers = run.what.includes('companies') || run.what.includes('contacts');
       if (wantsCustomers) {
         for (const kind of ['company', 'contact'] as const) {
           for await (const page of customerPages(client, kind)) {
             if (await this.cancelled(run.id)) return;
-            directory.addCustomers(page);
+            await directory.addCustomers(page);
           }
         }
       }
@@ -217,7 +217,7 @@ export class ImportFromXero {
       if (run.what.includes('products')) {
         const catalog = await catalogInfo(client);
         if (catalog) {
-          for await (const page of productPages(client, catalog.iblockId)) directory.addProducts(page);
+          for await (const page of productPages(client, catalog.iblockId)) await directory.addProducts(page);
           const [taxRates, currency] = await Promise.all([taxRatesByType(gateway), baseCurrency(gateway)]);
           ctx.catalog = { ...catalog, taxRates, currency, accountPropertyId: await store.settings.get<number>(run.memberId, 'b24.accountCodePropertyId') ?? null };
         }
@@ -228,7 +228,9 @@ export class ImportFromXero {
         for (let i = 0; i < items.length; i += ITEMS_PER_SLICE) {
           const slice = items.slice(i, i + ITEMS_PER_SLICE);
           await readLinks(slice.flatMap(linksOfItem));
-          await save(slice.map((item) => planItem(item, ctx)));
+          const planned: NewImportRecord[] = [];
+          for (const item of slice) planned.push(await planItem(item, ctx));
+          await save(planned);
         }
       }
       if (wantsCustomers) {
@@ -237,14 +239,16 @@ export class ImportFromXero {
           if (await this.cancelled(run.id)) return;
           progress.pagesRead = page.page;
           await readLinks(page.parties.flatMap(linksOfParty));
-          await save(page.parties.flatMap((p) => planParty(p, ctx)));
+          const planned: NewImportRecord[] = [];
+          for (const party of page.parties) planned.push(...(await planParty(party, ctx)));
+          await save(planned);
         }
       }
       await store.imports.setProgress(run.id, { ...progress, phase: 'Previewed' });
       await store.imports.setState(run.id, 'previewed');
       this.emit('progress', run.id);
     } finally {
-      directory.clear(); // the directory lives as long as the preview
+      await directory.clear(); // the directory lives as long as the preview
     }
   }
 

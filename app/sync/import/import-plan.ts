@@ -41,27 +41,30 @@ export class Directory {
     private readonly runId: number,
   ) {}
 
-  addCustomers(list: B24Customer[]): void {
-    this.repo.add(this.runId, list.map((c) => ({
+  async addCustomers(list: B24Customer[]): Promise<void> {
+    await this.repo.add(this.runId, list.map((c) => ({
       kind: c.kind, b24Id: c.id, data: c,
       keys: [['xero', c.xeroKey ?? ''], ['name', norm(c.name)], ...c.emails.map((e): [string, string] => ['email', norm(e)])],
     })));
   }
 
-  addProducts(list: B24Product[]): void {
-    this.repo.add(this.runId, list.map((p) => ({ kind: 'product', b24Id: p.id, data: p, keys: [['code', p.xmlId], ['name', norm(p.name)]] })));
+  async addProducts(list: B24Product[]): Promise<void> {
+    await this.repo.add(this.runId, list.map((p) => ({ kind: 'product', b24Id: p.id, data: p, keys: [['code', p.xmlId], ['name', norm(p.name)]] })));
   }
 
-  customer(kind: 'company' | 'contact', id: string): B24Customer | undefined { return this.repo.get<B24Customer>(this.runId, kind, id); }
-  byXeroKey(kind: 'company' | 'contact', key: string): string | undefined { return this.repo.find(this.runId, kind, 'xero', key, 1)[0]; }
-  byName(kind: 'company' | 'contact', name: string): string[] { return this.repo.find(this.runId, kind, 'name', norm(name)); }
-  byEmail(kind: 'company' | 'contact', email: string): string[] { return this.repo.find(this.runId, kind, 'email', norm(email)); }
-  product(id: string): B24Product | undefined { return this.repo.get<B24Product>(this.runId, 'product', id); }
-  productByCode(code: string): string | undefined { return this.repo.find(this.runId, 'product', 'code', code, 1)[0]; }
-  productsByName(name: string): string[] { return this.repo.find(this.runId, 'product', 'name', norm(name)); }
-  /** True the first time this run plans a record of this kind with this name (duplicate names are told apart). */
-  firstNamed(kind: 'company' | 'contact', name: string): boolean { return this.repo.claim(this.runId, `planned:${kind}`, 'name', norm(name)); }
-  clear(): void { this.repo.clear(this.runId); }
+  async customer(kind: 'company' | 'contact', id: string): Promise<B24Customer | undefined> { return await this.repo.get<B24Customer>(this.runId, kind, id); }
+  async byXeroKey(kind: 'company' | 'contact', key: string): Promise<string | undefined> { return (await this.repo.find(this.runId, kind, 'xero', key, 1))[0]; }
+  async byName(kind: 'company' | 'contact', name: string): Promise<string[]> { return await this.repo.find(this.runId, kind, 'name', norm(name)); }
+  async byEmail(kind: 'company' | 'contact', email: string): Promise<string[]> { return await this.repo.find(this.runId, kind, 'email', norm(email)); }
+  async product(id: string): Promise<B24Product | undefined> { return await this.repo.get<B24Product>(this.runId, 'product', id); }
+  async productByCode(code: string): Promise<string | undefined> { return (await this.repo.find(this.runId, 'product', 'code', code, 1))[0]; }
+  async productsByName(name: string): Promise<string[]> { return await this.repo.find(this.runId, 'product', 'name', norm(name)); }
+  /**
+   * True the first time this run plans a record of this kind with this name (duplicate names are told apart). The
+   * claim is one statement (atomic in the store), so it spans no await.
+   */
+  async firstNamed(kind: 'company' | 'contact', name: string): Promise<boolean> { return await this.repo.claim(this.runId, `planned:${kind}`, 'name', norm(name)); }
+  async clear(): Promise<void> { await this.repo.clear(this.runId); }
 }
 
 export interface PlanContext {
@@ -111,7 +114,7 @@ function missingMulti(fields: CustomerFields, have: B24Customer | undefined): Cu
 }
 
 /** Plans one Xero contact: a company (with its people) or a person. Returns the records in plan order. */
-export function planParty(p: XeroParty, ctx: PlanContext): NewImportRecord[] {
+export async function planParty(p: XeroParty, ctx: PlanContext): Promise<NewImportRecord[]> {
   const wantsCompanies = ctx.what.includes('companies');
   const wantsContacts = ctx.what.includes('contacts');
   const person = isPerson(p) || (!p.name && Boolean(p.firstName || p.lastName));
@@ -138,11 +141,11 @@ export function planParty(p: XeroParty, ctx: PlanContext): NewImportRecord[] {
     : null;
   const payload = (f: CustomerFields, rq: RequisiteInput | null): CustomerPayload => ({ fields: f, requisite: rq, details, contactNumber: p.contactNumber || null });
 
-  const head = ((): NewImportRecord => {
+  const head = await (async (): Promise<NewImportRecord> => {
     // 1. the link
     const link = ctx.linkOf('contact', p.contactId);
     if (link && link.b24Type === kind) {
-      const have = ctx.directory.customer(kind, link.b24Id);
+      const have = await ctx.directory.customer(kind, link.b24Id);
       if (have) {
         if (sameDetails(ctx.contactFieldsOf(link), details)) return { ...base, seq, action: 'skip', b24Id: link.b24Id, payload: null, reason: 'Already imported and unchanged.' };
         const { ORIGINATOR_ID: _o, ORIGIN_ID: _i, ...rest } = fields;
@@ -150,17 +153,17 @@ export function planParty(p: XeroParty, ctx: PlanContext): NewImportRecord[] {
       }
     }
     // duplicate names among the contacts of this import
-    if (!ctx.directory.firstNamed(kind, name)) {
+    if (!(await ctx.directory.firstNamed(kind, name))) {
       return { ...base, seq, action: 'fail', b24Id: null, payload: null, reason: `Another Xero contact in this import is also named "${name}"; rename one of them in Xero so each Bitrix24 ${kind} can be told apart.` };
     }
     // 2. ContactNumber naming a Bitrix24 record (contacts the invoice push created), 3. ORIGIN_ID
     const numbered = /^b24:(company|contact):(\d+)$/.exec(p.contactNumber);
-    const byNumber = numbered && numbered[1] === kind && ctx.directory.customer(kind, numbered[2]!) ? numbered[2]! : undefined;
-    const matched = byNumber ?? ctx.directory.byXeroKey(kind, p.contactId);
-    if (matched) return { ...base, seq, action: 'link', b24Id: matched, payload: payload(missingMulti(fields, ctx.directory.customer(kind, matched)), null), reason: null };
+    const byNumber = numbered && numbered[1] === kind && (await ctx.directory.customer(kind, numbered[2]!)) ? numbered[2]! : undefined;
+    const matched = byNumber ?? (await ctx.directory.byXeroKey(kind, p.contactId));
+    if (matched) return { ...base, seq, action: 'link', b24Id: matched, payload: payload(missingMulti(fields, await ctx.directory.customer(kind, matched)), null), reason: null };
     // 4. exact name, then e-mail
-    for (const [how, ids] of [['named', ctx.directory.byName(kind, name)], ['with the e-mail address', ctx.directory.byEmail(kind, p.email)]] as const) {
-      if (ids.length === 1) return { ...base, seq, action: 'link', b24Id: ids[0]!, payload: payload(missingMulti(fields, ctx.directory.customer(kind, ids[0]!)), null), reason: null };
+    for (const [how, ids] of [['named', await ctx.directory.byName(kind, name)], ['with the e-mail address', await ctx.directory.byEmail(kind, p.email)]] as const) {
+      if (ids.length === 1) return { ...base, seq, action: 'link', b24Id: ids[0]!, payload: payload(missingMulti(fields, await ctx.directory.customer(kind, ids[0]!)), null), reason: null };
       if (ids.length > 1) {
         return { ...base, seq, action: 'fail', b24Id: null, payload: null, reason: `${ids.length} Bitrix24 ${kind === 'company' ? 'companies' : 'contacts'} are ${how} "${how === 'named' ? name : p.email}" (ids ${ids.slice(0, 5).join(', ')}); merge them in Bitrix24, then import again.` };
       }
@@ -169,33 +172,38 @@ export function planParty(p: XeroParty, ctx: PlanContext): NewImportRecord[] {
   })();
 
   const out = [head];
-  if (kind === 'company' && wantsContacts) out.push(...planPeople(p, head, ctx));
+  if (kind === 'company' && wantsContacts) out.push(...(await planPeople(p, head, ctx)));
   return out;
 }
 
 /** A company's people (its primary person and contact persons) as Bitrix24 contacts tied to it. */
-function planPeople(p: XeroParty, company: NewImportRecord, ctx: PlanContext): NewImportRecord[] {
-  return peopleOf(p).map((x) => {
-    const key = personKey(p.contactId, x);
-    const name = `${x.firstName} ${x.lastName}`.trim() || x.email;
-    const base = { b24Type: 'contact' as const, xeroType: 'contact_person' as const, xeroId: key, name, parentSeq: company.seq };
-    const seq = ctx.nextSeq();
-    if (company.action === 'fail' || company.action === 'skip' && !company.b24Id) {
-      return { ...base, seq, action: 'fail' as const, b24Id: null, payload: null, reason: `Its company "${company.name}" is not imported: ${company.reason}` };
-    }
-    const fields: CustomerFields = { NAME: x.firstName || name, LAST_NAME: x.firstName ? x.lastName : '', EMAIL: multi([x.email]), ORIGINATOR_ID: XERO_ORIGINATOR, ORIGIN_ID: key };
-    const personPayload = (f: CustomerFields): CustomerPayload => ({ fields: f, requisite: null, details: null, contactNumber: null });
-    const link = ctx.linkOf('contact_person', key);
-    if (link && ctx.directory.customer('contact', link.b24Id)) return { ...base, seq, action: 'skip' as const, b24Id: link.b24Id, payload: null, reason: 'Already imported.' };
-    const byKey = ctx.directory.byXeroKey('contact', key);
-    const byEmail = ctx.directory.byEmail('contact', x.email);
-    const matched = byKey ?? (byEmail.length === 1 ? byEmail[0] : undefined);
-    if (matched) {
-      const { ORIGINATOR_ID: _o, ORIGIN_ID: _i, NAME: _n, LAST_NAME: _l, ...rest } = fields;
-      return { ...base, seq, action: 'link' as const, b24Id: matched, payload: personPayload(missingMulti(rest, ctx.directory.customer('contact', matched))), reason: null };
-    }
-    return { ...base, seq, action: 'create' as const, b24Id: null, payload: personPayload(fields), reason: null };
-  });
+async function planPeople(p: XeroParty, company: NewImportRecord, ctx: PlanContext): Promise<NewImportRecord[]> {
+  const out: NewImportRecord[] = [];
+  for (const x of peopleOf(p)) out.push(await planPerson(p, x, company, ctx));
+  return out;
+}
+
+/** One of a company's people as a Bitrix24 contact tied to it. */
+async function planPerson(p: XeroParty, x: XeroPerson, company: NewImportRecord, ctx: PlanContext): Promise<NewImportRecord> {
+  const key = personKey(p.contactId, x);
+  const name = `${x.firstName} ${x.lastName}`.trim() || x.email;
+  const base = { b24Type: 'contact' as const, xeroType: 'contact_person' as const, xeroId: key, name, parentSeq: company.seq };
+  const seq = ctx.nextSeq();
+  if (company.action === 'fail' || company.action === 'skip' && !company.b24Id) {
+    return { ...base, seq, action: 'fail' as const, b24Id: null, payload: null, reason: `Its company "${company.name}" is not imported: ${company.reason}` };
+  }
+  const fields: CustomerFields = { NAME: x.firstName || name, LAST_NAME: x.firstName ? x.lastName : '', EMAIL: multi([x.email]), ORIGINATOR_ID: XERO_ORIGINATOR, ORIGIN_ID: key };
+  const personPayload = (f: CustomerFields): CustomerPayload => ({ fields: f, requisite: null, details: null, contactNumber: null });
+  const link = ctx.linkOf('contact_person', key);
+  if (link && (await ctx.directory.customer('contact', link.b24Id))) return { ...base, seq, action: 'skip' as const, b24Id: link.b24Id, payload: null, reason: 'Already imported.' };
+  const byKey = await ctx.directory.byXeroKey('contact', key);
+  const byEmail = await ctx.directory.byEmail('contact', x.email);
+  const matched = byKey ?? (byEmail.length === 1 ? byEmail[0] : undefined);
+  if (matched) {
+    const { ORIGINATOR_ID: _o, ORIGIN_ID: _i, NAME: _n, LAST_NAME: _l, ...rest } = fields;
+    return { ...base, seq, action: 'link' as const, b24Id: matched, payload: personPayload(missingMulti(rest, await ctx.directory.customer('contact', matched))), reason: null };
+  }
+  return { ...base, seq, action: 'create' as const, b24Id: null, payload: personPayload(fields), reason: null };
 }
 
 /** A company's primary person and its contact persons, each once. */
@@ -211,7 +219,7 @@ function uniqueTypes<T extends { typeId: number }>(list: T[]): T[] {
 }
 
 /** Plans one Xero item as a catalog product. */
-export function planItem(item: XeroItem, ctx: PlanContext): NewImportRecord {
+export async function planItem(item: XeroItem, ctx: PlanContext): Promise<NewImportRecord> {
   const base = { b24Type: 'product' as const, xeroType: 'item' as const, xeroId: item.itemId, name: item.name || item.code || '(no name)', parentSeq: null };
   const seq = ctx.nextSeq();
   if (!item.code) return { ...base, seq, action: 'fail', b24Id: null, payload: null, reason: 'The Xero item has no code, so invoice lines could not name it.' };
@@ -226,13 +234,13 @@ export function planItem(item: XeroItem, ctx: PlanContext): NewImportRecord {
   };
   const payload: ProductPayload = { fields, price: item.salePrice === null ? null : { amount: item.salePrice, currency: c.currency }, code: item.code, hash: itemHash(item) };
   const link = ctx.linkOf('item', item.itemId);
-  if (link && ctx.directory.product(link.b24Id)) {
+  if (link && (await ctx.directory.product(link.b24Id))) {
     if (link.contentHash === itemHash(item)) return { ...base, seq, action: 'skip', b24Id: link.b24Id, payload: null, reason: 'Already imported and unchanged.' };
     const { iblockId: _i, ...rest } = fields;
     return { ...base, seq, action: 'update', b24Id: link.b24Id, payload: { ...payload, fields: rest, price: null }, reason: null };
   }
-  const byCode = ctx.directory.productByCode(item.code);
-  const byName = ctx.directory.productsByName(item.name);
+  const byCode = await ctx.directory.productByCode(item.code);
+  const byName = await ctx.directory.productsByName(item.name);
   const matched = byCode ?? (byName.length === 1 ? byName[0] : undefined);
   if (!byCode && byName.length > 1) {
     return { ...base, seq, action: 'fail', b24Id: null, payload: null, reason: `${byName.length} Bitrix24 products are named "${item.name}"; give the right one the external code ${item.code}, then import again.` };
