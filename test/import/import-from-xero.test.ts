@@ -108,7 +108,7 @@ describe('import from Xero: bad input', () => {
     let seq = 0;
     const ctx = {
       what: ['products' as const], includeArchived: false, directory: new Directory(store.imports.directory, run.id), nextSeq: () => seq++,
-      linkOf: () => undefined, contactFieldsOf: () => null,
+      linkOf: async () => undefined, contactFieldsOf: async () => null,
       catalog: { iblockId: 23, vatByRate: new Map([[15, 5]]), accountPropertyId: 258, taxRates: new Map([['OUTPUT2', 15]]), currency: 'NZD' },
     };
     const item = { itemId: 'i1', code: '', name: 'Loose item', description: '', salePrice: 5, salesAccount: '200', taxType: 'OUTPUT2', isSold: true };

@@ -27,14 +27,13 @@ import type { Store } from '../../store/index.js';
 import { holdLease, LeaseBusy, type HeldLease } from '../../store/leases.js';
 import type { ImportRecord, ImportRun, ImportWhat, NewImportRecord, Written } from '../../store/imports.js';
 import type { Connection } from '../../store/connections.js';
-import type { Link } from '../../store/links.js';
 import type { XeroGateways } from '../../xero/gateway.js';
 import { contactPages, readItems, taxRatesByType } from '../../xero/contact-reader.js';
 import { baseCurrency } from '../../xero/organisation.js';
 import type { JobHandler, JobOutcome } from '../outbox.js';
 import { outcomeOf } from '../outbox.js';
 import type { ContactDetails } from '../../domain/contact-details.js';
-import { Directory, linksOfItem, linksOfParty, planItem, planParty, type CustomerPayload, type PlanContext, type PlanLinkType, type ProductPayload } from './import-plan.js';
+import { Directory, planItem, planParty, type CustomerPayload, type PlanContext, type ProductPayload } from './import-plan.js';
 
 export const IMPORT_JOB = 'import-from-xero';
 /** Bitrix24 commands per batch call (the batch method's limit). */
@@ -184,29 +183,10 @@ export class ImportFromXero {
         }
       }
       let seq = 0;
-      // The planners are synchronous: the links (and contact fields) a slice or page asks for are read first.
-      const links = new Map<string, Link | undefined>();
-      const fields = new Map<number, ContactDetails | null>();
-      const readLinks = async (wanted: [PlanLinkType, string][]) => {
-        links.clear();
-        fields.clear();
-        for (const [xeroType, xeroId] of wanted) {
-          const link = (await store.links.findByXero(connectionId, xeroType, xeroId))[0];
-          links.set(`${xeroType}:${xeroId}`, link);
-          if (link && xeroType === 'contact') fields.set(link.id, await store.links.contactFields<ContactDetails>(link.id));
-        }
-      };
       const ctx: PlanContext = {
         what: run.what, includeArchived: run.includeArchived, directory, nextSeq: () => seq++, catalog: null,
-        linkOf: (xeroType, xeroId) => {
-          const key = `${xeroType}:${xeroId}`;
-          if (!links.has(key)) throw new Error(`The import planned ${key} without reading its link first.`);
-          return links.get(key);
-        },
-        contactFieldsOf: (link) => {
-          if (!fields.has(link.id)) throw new Error(`The import planned link ${link.id} without reading its contact fields first.`);
-          return fields.get(link.id)!;
-        },
+        linkOf: async (xeroType, xeroId) => (await store.links.findByXero(connectionId, xeroType, xeroId))[0],
+        contactFieldsOf: async (link) => await store.links.contactFields<ContactDetails>(link.id),
       };
       const save = async (records: NewImportRecord[]) => {
         await store.imports.addRecords(run.id, records);
@@ -227,7 +207,6 @@ export class ImportFromXero {
         const items = await readItems(gateway);
         for (let i = 0; i < items.length; i += ITEMS_PER_SLICE) {
           const slice = items.slice(i, i + ITEMS_PER_SLICE);
-          await readLinks(slice.flatMap(linksOfItem));
           const planned: NewImportRecord[] = [];
           for (const item of slice) planned.push(await planItem(item, ctx));
           await save(planned);
@@ -238,7 +217,6 @@ export class ImportFromXero {
         for await (const page of contactPages(gateway, { includeArchived: run.includeArchived })) {
           if (await this.cancelled(run.id)) return;
           progress.pagesRead = page.page;
-          await readLinks(page.parties.flatMap(linksOfParty));
           const planned: NewImportRecord[] = [];
           for (const party of page.parties) planned.push(...(await planParty(party, ctx)));
           await save(planned);

@@ -71,26 +71,11 @@ export interface PlanContext {
   what: ImportWhat[];
   includeArchived: boolean;
   directory: Directory;
-  /** The link of a Xero object, if any (xero type, id); read before planning (linksOfParty, linksOfItem). */
-  linkOf(xeroType: PlanLinkType, xeroId: string): Link | undefined;
-  contactFieldsOf(link: Link): ContactDetails | null;
+  /** The link of a Xero object, if any (xero type, id). */
+  linkOf(xeroType: 'contact' | 'contact_person' | 'item', xeroId: string): Promise<Link | undefined>;
+  contactFieldsOf(link: Link): Promise<ContactDetails | null>;
   nextSeq(): number;
   catalog: { iblockId: number; vatByRate: Map<number, number>; accountPropertyId: number | null; taxRates: Map<string, number>; currency: string } | null;
-}
-
-export type PlanLinkType = 'contact' | 'contact_person' | 'item';
-
-/**
- * The Xero objects whose links planParty asks for. The planners are synchronous: the caller reads these links from
- * the (asynchronous) store before planning a page.
- */
-export function linksOfParty(p: XeroParty): [PlanLinkType, string][] {
-  return [['contact', p.contactId], ...peopleOf(p).map((x): [PlanLinkType, string] => ['contact_person', personKey(p.contactId, x)])];
-}
-
-/** The Xero object whose link planItem asks for. */
-export function linksOfItem(item: XeroItem): [PlanLinkType, string][] {
-  return [['item', item.itemId]];
 }
 
 /** The person key of a company's person: its e-mail, else its name (lower case). */
@@ -143,11 +128,11 @@ export async function planParty(p: XeroParty, ctx: PlanContext): Promise<NewImpo
 
   const head = await (async (): Promise<NewImportRecord> => {
     // 1. the link
-    const link = ctx.linkOf('contact', p.contactId);
+    const link = await ctx.linkOf('contact', p.contactId);
     if (link && link.b24Type === kind) {
       const have = await ctx.directory.customer(kind, link.b24Id);
       if (have) {
-        if (sameDetails(ctx.contactFieldsOf(link), details)) return { ...base, seq, action: 'skip', b24Id: link.b24Id, payload: null, reason: 'Already imported and unchanged.' };
+        if (sameDetails(await ctx.contactFieldsOf(link), details)) return { ...base, seq, action: 'skip', b24Id: link.b24Id, payload: null, reason: 'Already imported and unchanged.' };
         const { ORIGINATOR_ID: _o, ORIGIN_ID: _i, ...rest } = fields;
         return { ...base, seq, action: 'update', b24Id: link.b24Id, payload: payload(missingMulti(rest, have), null), reason: null };
       }
@@ -194,7 +179,7 @@ async function planPerson(p: XeroParty, x: XeroPerson, company: NewImportRecord,
   }
   const fields: CustomerFields = { NAME: x.firstName || name, LAST_NAME: x.firstName ? x.lastName : '', EMAIL: multi([x.email]), ORIGINATOR_ID: XERO_ORIGINATOR, ORIGIN_ID: key };
   const personPayload = (f: CustomerFields): CustomerPayload => ({ fields: f, requisite: null, details: null, contactNumber: null });
-  const link = ctx.linkOf('contact_person', key);
+  const link = await ctx.linkOf('contact_person', key);
   if (link && (await ctx.directory.customer('contact', link.b24Id))) return { ...base, seq, action: 'skip' as const, b24Id: link.b24Id, payload: null, reason: 'Already imported.' };
   const byKey = await ctx.directory.byXeroKey('contact', key);
   const byEmail = await ctx.directory.byEmail('contact', x.email);
@@ -233,7 +218,7 @@ export async function planItem(item: XeroItem, ctx: PlanContext): Promise<NewImp
     ...(c.accountPropertyId && item.salesAccount ? { [`property${c.accountPropertyId}`]: { value: item.salesAccount } } : {}),
   };
   const payload: ProductPayload = { fields, price: item.salePrice === null ? null : { amount: item.salePrice, currency: c.currency }, code: item.code, hash: itemHash(item) };
-  const link = ctx.linkOf('item', item.itemId);
+  const link = await ctx.linkOf('item', item.itemId);
   if (link && (await ctx.directory.product(link.b24Id))) {
     if (link.contentHash === itemHash(item)) return { ...base, seq, action: 'skip', b24Id: link.b24Id, payload: null, reason: 'Already imported and unchanged.' };
     const { iblockId: _i, ...rest } = fields;
