@@ -21,7 +21,7 @@ describe('GL codes chosen from lists, in bulk', () => {
   before(async () => {
     env = await startEnvironment({ fresh: true });
     session = env.c.services.sessions.issue({ memberId: env.memberId, userId: 1, isAdmin: true, userName: 'Admin', authId: env.b24.frameAuth(1).AUTH_ID });
-    propertyId = env.c.store.settings.get<number>(env.memberId, 'b24.accountCodePropertyId')!;
+    propertyId = (await env.c.store.settings.get<number>(env.memberId, 'b24.accountCodePropertyId'))!;
     iblockId = env.b24.productProperties().find((p) => p.id === propertyId)!.iblockId;
     const admin = env.b24.actAs(1);
     for (let i = 1; i <= 2000; i++) admin.createProduct({ iblockId, name: `Widget ${String(i).padStart(4, '0')}` });

@@ -27,8 +27,8 @@ describe('invoice settings applied when invoices are sent', () => {
     ]);
     return { id, number };
   }
-  const xeroInvoiceOf = (id: number) => {
-    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(id));
+  const xeroInvoiceOf = async (id: number) => {
+    const link = await env.c.store.links.find(env.memberId, 'smart_invoice', String(id));
     return env.xero.invoices(env.tenantId).find((i) => i.InvoiceID === link?.xeroId);
   };
   const reset = async () => await updatePortalSettings(env.c.store, env.memberId, { reference: 'number', brandingThemeId: null, tracking: null });
@@ -46,8 +46,8 @@ describe('invoice settings applied when invoices are sent', () => {
     await updatePortalSettings(env.c.store, env.memberId, { reference: 'title' });
     const { id, number } = createInvoice();
     await env.settle();
-    const x = xeroInvoiceOf(id);
-    assert.ok(x, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
+    const x = await xeroInvoiceOf(id);
+    assert.ok(x, JSON.stringify(await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
     assert.equal(x.Reference, `Fit-out ${number}`);
     await reset();
   });
@@ -57,7 +57,7 @@ describe('invoice settings applied when invoices are sent', () => {
     await updatePortalSettings(env.c.store, env.memberId, { brandingThemeId: theme.id });
     const { id } = createInvoice();
     await env.settle();
-    assert.equal(xeroInvoiceOf(id)?.BrandingThemeID, theme.id);
+    assert.equal((await xeroInvoiceOf(id))?.BrandingThemeID, theme.id);
     await reset();
   });
 
@@ -65,8 +65,8 @@ describe('invoice settings applied when invoices are sent', () => {
     await updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field } });
     const { id } = createInvoice({ [field]: 'North' });
     await env.settle();
-    const x = xeroInvoiceOf(id);
-    assert.ok(x, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
+    const x = await xeroInvoiceOf(id);
+    assert.ok(x, JSON.stringify(await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
     const lines = x.LineItems as Row[];
     assert.equal(lines.length, 2);
     for (const l of lines) {
@@ -88,8 +88,8 @@ describe('invoice settings applied when invoices are sent', () => {
     await updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field: zone } });
     const { id } = createInvoice({ [zone]: Number(south.id) });
     await env.settle();
-    const x = xeroInvoiceOf(id);
-    assert.ok(x, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
+    const x = await xeroInvoiceOf(id);
+    assert.ok(x, JSON.stringify(await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
     for (const l of x.LineItems as Row[]) assert.equal((l.Tracking as Row[])[0].Option, 'South');
     await reset();
   });
@@ -98,12 +98,12 @@ describe('invoice settings applied when invoices are sent', () => {
     await updatePortalSettings(env.c.store, env.memberId, { tracking: { categoryId: region.id, field } });
     const { id } = createInvoice({ [field]: 'Atlantis' });
     await env.settle();
-    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    const job = (await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`))!;
     assert.equal(job.state, 'needs_attention');
     assert.equal(job.lastErrorCode, 'SYNC.UNKNOWN_TRACKING_OPTION');
     assert.match(job.lastError!, /"Atlantis"/);
     assert.match(job.lastError!, /"Region"/);
-    assert.equal(xeroInvoiceOf(id), undefined);
+    assert.equal(await xeroInvoiceOf(id), undefined);
     await reset();
   });
 });

@@ -13,7 +13,7 @@ describe('settings checked on the server against the live lists', () => {
   const put = (body: unknown, session = adminSession) =>
     fetch(`${env.c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify(body) });
   const messageOf = async (res: Response) => ((await res.json()) as { error: { message: string } }).error.message;
-  const saved = () => env.c.store.settings.get<Record<string, unknown>>(env.memberId, 'sync') ?? {};
+  const saved = async () => await env.c.store.settings.get<Record<string, unknown>>(env.memberId, 'sync') ?? {};
 
   before(async () => {
     env = await startEnvironment({ fresh: true });
@@ -25,7 +25,7 @@ describe('settings checked on the server against the live lists', () => {
   it('when a non-admin changes a setting, then it is refused and nothing is saved', async () => {
     const res = await put({ defaultSalesAccount: '260' }, userSession);
     assert.equal(res.status, 403);
-    assert.equal(saved().defaultSalesAccount, undefined);
+    assert.equal((await saved()).defaultSalesAccount, undefined);
     const refresh = await fetch(`${env.c.url}/api/org-data/refresh`, { method: 'POST', headers: { 'X-Connector-Session': userSession } });
     assert.equal(refresh.status, 403);
   });
@@ -35,7 +35,7 @@ describe('settings checked on the server against the live lists', () => {
     const res = await put({ defaultSalesAccount: '260' });
     assert.equal(res.status, 400);
     assert.match(await messageOf(res), /defaultSalesAccount: The Xero account 260 "Other Revenue" is archived in Xero/);
-    assert.equal(saved().defaultSalesAccount, undefined);
+    assert.equal((await saved()).defaultSalesAccount, undefined);
     env.xero.setAccountStatus(env.tenantId, '260', 'ACTIVE');
   });
 
@@ -49,7 +49,7 @@ describe('settings checked on the server against the live lists', () => {
     env.xero.setTaxRateStatus(env.tenantId, 'OUTPUT', 'DELETED');
     assert.match(await messageOf(await put({ taxRateMap: { '12.5': 'OUTPUT' } })), /"Old 12.5% GST" \(OUTPUT\) is deleted in Xero/);
     assert.match(await messageOf(await put({ taxRateMap: { '15': 'INPUT2' } })), /"15% GST on Expenses" \(INPUT2\) cannot be used on sales/);
-    assert.equal(saved().taxRateMap, undefined);
+    assert.equal((await saved()).taxRateMap, undefined);
   });
 
   it('when a branding theme, tracking category or stage is unknown, then each is named', async () => {
@@ -63,7 +63,7 @@ describe('settings checked on the server against the live lists', () => {
     const theme = env.xero.brandingThemes(env.tenantId)[1];
     const res = await put({ defaultSalesAccount: '260', taxRateMap: { '15': 'OUTPUT2' }, brandingThemeId: theme.BrandingThemeID, documentNumbering: 'bitrix24' });
     assert.equal(res.status, 200, await res.clone().text());
-    assert.equal(saved().brandingThemeId, theme.BrandingThemeID);
+    assert.equal((await saved()).brandingThemeId, theme.BrandingThemeID);
     const overview = (await (await fetch(`${env.c.url}/api/setup`, { headers: { 'X-Connector-Session': userSession } })).json()) as { taxes: { key: string; state: string }[]; account: { state: string; code: string } };
     assert.deepEqual(overview.account && [overview.account.state, overview.account.code], ['chosen', '260']);
     assert.equal(overview.taxes.find((t) => t.key === '15')?.state, 'chosen');

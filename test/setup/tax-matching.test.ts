@@ -18,7 +18,7 @@ function invoice(env: Environment, number: string, rows: Row[]): number {
 }
 
 const inXero = (env: Environment, number: string) => env.xero.invoices(env.tenantId).filter((i) => i.Reference === number);
-const jobOf = (env: Environment, id: number) => env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`);
+const jobOf = async (env: Environment, id: number) => await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`);
 
 /** The NZ demo rates as the connector reads them (emulator seed, from the spec's example). */
 const NZ: OrgTaxRate[] = nzTaxRates().map((r) => ({
@@ -49,8 +49,8 @@ describe('a fresh install connected to the demo organisation', () => {
     const vat = invoice(env, 'FR-1', [{ productName: 'Consulting hour', price: 115, quantity: 2, taxRate: 15, taxIncluded: 'Y' }]);
     const noVat = invoice(env, 'FR-2', [{ productName: 'Training day', price: 800, quantity: 1 }]);
     await env.settle();
-    assert.equal(jobOf(env, vat), undefined, JSON.stringify(jobOf(env, vat)));
-    assert.equal(jobOf(env, noVat), undefined, JSON.stringify(jobOf(env, noVat)));
+    assert.equal(await jobOf(env, vat), undefined, JSON.stringify(await jobOf(env, vat)));
+    assert.equal(await jobOf(env, noVat), undefined, JSON.stringify(await jobOf(env, noVat)));
     const [a] = inXero(env, 'FR-1');
     const [b] = inXero(env, 'FR-2');
     assert.deepEqual((a.LineItems as Row[]).map((l) => [l.AccountCode, l.TaxType]), [['200', 'OUTPUT2']]);
@@ -73,7 +73,7 @@ describe('an organisation with two 15 % revenue rates', () => {
   it('when a 15 % invoice is created, then it waits naming both candidates, and choosing one releases it', async () => {
     const id = invoice(env, 'TR-1', [{ productName: 'Consulting hour', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
     await env.settle();
-    const job = jobOf(env, id)!;
+    const job = (await jobOf(env, id))!;
     assert.equal(job.state, 'needs_attention');
     assert.equal(job.lastErrorCode, 'SYNC.UNKNOWN_TAX_RATE');
     assert.match(job.lastError!, /"15% GST on Income" \(OUTPUT2\)/);
@@ -85,7 +85,7 @@ describe('an organisation with two 15 % revenue rates', () => {
     assert.equal(res.status, 200, await res.clone().text());
     await env.settle();
     const [x] = inXero(env, 'TR-1');
-    assert.ok(x, JSON.stringify(jobOf(env, id)));
+    assert.ok(x, JSON.stringify(await jobOf(env, id)));
     assert.equal((x.LineItems as Row[])[0].TaxType, 'OUTPUT3');
   });
 });

@@ -38,7 +38,7 @@ export async function statusBed(): Promise<StatusBed> {
   await c.services.outbox.drain();
   const tenantId = xero.tenants()[0]!.tenantId;
   const tokens = xero.issueTokens([tenantId]);
-  const connection = c.store.connections.upsert({
+  const connection = await c.store.connections.upsert({
     memberId: b24.memberId, tenantId, tenantName: 'Demo Company (NZ)', tenantType: 'ORGANISATION', xeroConnectionId: null,
     grantType: 'authorization_code', accessToken: tokens.access_token, refreshToken: tokens.refresh_token,
     expiresAt: Math.floor(Date.now() / 1000) + tokens.expires_in, scope: null,
@@ -57,7 +57,7 @@ export function seedXeroInvoice(bed: StatusBed, status: 'DRAFT' | 'AUTHORISED' =
 }
 
 /** Links a Bitrix24 document to a Xero invoice or quote directly in the store, as the push would have. */
-export function link(bed: StatusBed, b24Type: B24Type, b24Id: number | string, xeroId: string, xeroNumber: string, xeroStatus: string): void {
+export function link(bed: StatusBed, b24Type: B24Type, b24Id: number | string, xeroId: string, xeroNumber: string, xeroStatus: string): void { // step B: async transaction (runs inside store.transaction)
   bed.c.store.links.save({
     memberId: bed.memberId, connectionId: bed.connectionId, b24Type, b24Id: String(b24Id), xeroType: b24Type === 'quote' ? 'quote' : 'invoice',
     xeroId, xeroNumber, contentHash: null, xeroStatus, xeroUpdatedAt: null,

@@ -30,7 +30,7 @@ describe('the card shows the figures kept from Xero', () => {
     invoiceId = Number(admin.createSmartInvoice({ title: 'Invoice FIG-1', accountNumber: 'FIG-1', companyId, currencyId: 'NZD', closedate: '2026-12-31T00:00:00+00:00' }).id);
     admin.setProductRows(SMART_INVOICE, invoiceId, [{ productName: 'Consulting', price: 230, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
     await env.settle();
-    xeroId = env.c.store.links.find(env.memberId, 'smart_invoice', String(invoiceId))!.xeroId;
+    xeroId = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(invoiceId)))!.xeroId;
   });
   after(async () => env.close());
 
@@ -42,8 +42,8 @@ describe('the card shows the figures kept from Xero', () => {
   const xeroCalls = () => env.xero.usage(env.tenantId).day;
 
   it('when a draft is opened twenty times, then its figures are the pushed answer\'s and Xero is not called', async () => {
-    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(invoiceId))!;
-    const kept = env.c.store.links.figures(link.id);
+    const link = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(invoiceId)))!;
+    const kept = await env.c.store.links.figures(link.id);
     assert.ok(kept, 'the push kept Xero\'s figures on the link');
     assert.deepEqual({ total: kept.total, paid: kept.amountPaid, due: kept.amountDue, currency: kept.currency, dueDate: kept.dueDate }, { total: '230.00', paid: '0.00', due: '230.00', currency: 'NZD', dueDate: '2026-12-31' });
     const before = xeroCalls();
@@ -59,9 +59,9 @@ describe('the card shows the figures kept from Xero', () => {
     env.xero.approveInvoice(env.tenantId, xeroId);
     env.xero.addPayment(env.tenantId, xeroId, 80);
     await env.c.services.pullStatuses.pollConnection(env.connectionId);
-    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(invoiceId))!;
+    const link = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(invoiceId)))!;
     assert.deepEqual(
-      (({ status, amountPaid, amountDue }) => ({ status, amountPaid, amountDue }))(env.c.store.links.figures(link.id)!),
+      (({ status, amountPaid, amountDue }) => ({ status, amountPaid, amountDue }))((await env.c.store.links.figures(link.id))!),
       { status: 'AUTHORISED', amountPaid: '80.00', amountDue: '150.00' },
     );
     const before = xeroCalls();
@@ -71,7 +71,7 @@ describe('the card shows the figures kept from Xero', () => {
     for (let i = 0; i < 10; i++) await openTab();
     const spent = xeroCalls() - before;
     assert.ok(spent <= 1, `the online invoice's address is read once, then kept (${spent} calls)`);
-    assert.ok(env.c.store.links.figures(link.id)!.onlineUrl, 'the address is kept on the link');
+    assert.ok((await env.c.store.links.figures(link.id))!.onlineUrl, 'the address is kept on the link');
     assert.match(await openTab(), /id="online-link"/);
   });
 });

@@ -8,7 +8,7 @@ const { b24, xero, c } = bed;
 it('when a quote read on the first page changes before the next page is read, then the quote that slid into the read page is not skipped', async () => {
   // 150 linked estimates whose Xero quotes were sent one second apart, an hour ago, after the last poll.
   const hourAgo = Date.now() - 60 * 60_000;
-  c.store.watermarks.set(`connection:${bed.connectionId}`, 'xero.quotes', new Date(hourAgo).toISOString());
+  await c.store.watermarks.set(`connection:${bed.connectionId}`, 'xero.quotes', new Date(hourAgo).toISOString());
   const pairs = Array.from({ length: 150 }, () => {
     const estimate = Number(b24.actAs(1).createQuote({ title: 'Training' }).id);
     const q = xero.seedQuote(bed.tenantId, {

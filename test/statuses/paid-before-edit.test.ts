@@ -22,13 +22,13 @@ describe('a payment that reaches Xero before an edit reaches the connector', () 
     const id = Number(admin.createSmartInvoice({ title: 'Invoice PBE-1', accountNumber: 'PBE-1', companyId, currencyId: 'NZD', closedate: '2026-12-31T00:00:00+00:00' }).id);
     admin.setProductRows(SMART_INVOICE, id, [{ productName: 'Consulting', price: 230, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
     await env.settle();
-    const { xeroId } = env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!;
+    const { xeroId } = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))!;
 
     env.xero.approveInvoice(env.tenantId, xeroId);
     env.xero.addPayment(env.tenantId, xeroId, 230);
     admin.setProductRows(SMART_INVOICE, id, [{ productName: 'Consulting', price: 345, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
     await env.settle();
-    const refused = env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}`, limit: 5 });
+    const refused = await env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}`, limit: 5 });
     assert.ok(refused.some((a) => /not_editable/.test(a.kind)), `the push met the paid invoice: ${refused.map((a) => a.kind).join(', ')}`);
 
     await env.c.services.pullStatuses.pollConnection(env.connectionId);
@@ -37,7 +37,7 @@ describe('a payment that reaches Xero before an edit reaches the connector', () 
     const item = env.b24.items(SMART_INVOICE).find((x) => Number(x.id) === id)!;
     assert.equal(item.stageId, 'DT31_2:P', 'the paid stage');
     assert.equal(item.ufCrmSmartInvoiceXeroStatus, 'PAID');
-    assert.equal(env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!.xeroStatus, 'PAID');
+    assert.equal((await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))!.xeroStatus, 'PAID');
     assert.equal(env.b24.timelineComments().filter((x) => x.ENTITY_TYPE === 'dynamic_31' && x.ENTITY_ID === id).length, 1, 'one payment comment');
     assert.equal(env.b24.triggerExecutions().filter((t) => t.OWNER_TYPE_ID === 31 && t.OWNER_ID === id).length, 1, '"Paid in Xero" once');
   });
@@ -56,7 +56,7 @@ describe('a payment that reaches Xero before an edit reaches the connector', () 
     env.xero.setFaults({});
     const inXero = env.xero.invoices(env.tenantId).find((x) => x.Reference === 'PBE-2')!;
     assert.ok(inXero, 'Xero has it although the connector never heard back');
-    assert.equal(env.c.store.links.find(env.memberId, 'smart_invoice', String(id)), undefined);
+    assert.equal(await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)), undefined);
     // An accountant approves and pays it; the status poll reads the change while nothing links it, and passes it by.
     env.xero.approveInvoice(env.tenantId, String(inXero.InvoiceID));
     env.xero.addPayment(env.tenantId, String(inXero.InvoiceID), 230);
@@ -65,7 +65,7 @@ describe('a payment that reaches Xero before an edit reaches the connector', () 
     env.c.store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
     await env.settle();
 
-    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!;
+    const link = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))!;
     assert.equal(link.xeroId, inXero.InvoiceID, 'found, not created twice');
     assert.equal(env.xero.invoices(env.tenantId).filter((x) => x.Reference === 'PBE-2').length, 1);
     const item = env.b24.items(SMART_INVOICE).find((x) => Number(x.id) === id)!;

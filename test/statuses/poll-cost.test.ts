@@ -14,7 +14,7 @@ it('when 20 of 10,000 linked invoices changed in Xero, then one poll costs one X
   c.store.transaction(() => {
     seeded.forEach((x, n) => link(bed, 'smart_invoice', n < 20 ? documents[n]! : 100_000 + n, x.id, x.number, 'AUTHORISED'));
   });
-  assert.equal(c.store.links.count(bed.memberId), 10_000);
+  assert.equal(await c.store.links.count(bed.memberId), 10_000);
   for (const x of seeded.slice(0, 20)) xero.addPayment(bed.tenantId, x.id, 1150);
   xero.resetCounters();
 

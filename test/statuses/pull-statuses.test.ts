@@ -23,8 +23,8 @@ describe('Xero statuses on smart invoices', () => {
     assert.equal(smartInvoice(bed, exportInv.b24Id).stageId, 'DT31_5:UC_7QK2JD', 'the custom pipeline is read, not guessed');
     assert.equal(smartInvoice(bed, general.b24Id).ufCrmSmartInvoiceXeroStatus, 'AUTHORISED');
     assert.equal(Number(smartInvoice(bed, general.b24Id).ufCrmSmartInvoiceXeroDue), 1150);
-    assert.equal(c.store.links.find(bed.memberId, 'smart_invoice', String(general.b24Id))!.xeroStatus, 'AUTHORISED');
-    assert.match(c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${general.b24Id}` })[0]!.message, new RegExp(`Invoice ${general.number} was approved in Xero\\. Moved to the stage "Sent"\\.`));
+    assert.equal((await c.store.links.find(bed.memberId, 'smart_invoice', String(general.b24Id)))!.xeroStatus, 'AUTHORISED');
+    assert.match((await c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${general.b24Id}` }))[0]!.message, new RegExp(`Invoice ${general.number} was approved in Xero\\. Moved to the stage "Sent"\\.`));
   });
 
   it('when a smart invoice is part-paid in Xero, then amounts paid and due are written, a timeline comment tells the payment, and the stage stays', async () => {
@@ -43,7 +43,7 @@ describe('Xero statuses on smart invoices', () => {
     assert.equal(comments.length, 1);
     assert.match(comments[0]!.COMMENT, /Payment of NZD 500\.00 received in Xero .*Paid so far: NZD 500\.00 of NZD 1,150\.00; NZD 650\.00 is still due\./);
     assert.equal(triggersFor(31, inv.b24Id).length, 0, 'not paid yet');
-    assert.match(c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` })[0]!.message, /received a payment of NZD 500\.00 in Xero; NZD 650\.00 is still due\./);
+    assert.match((await c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` }))[0]!.message, /received a payment of NZD 500\.00 in Xero; NZD 650\.00 is still due\./);
   });
 
   it('when a smart invoice is paid in Xero, then it reaches the success stage and "Paid in Xero" fires exactly once, however often it is read again', async () => {
@@ -52,10 +52,10 @@ describe('Xero statuses on smart invoices', () => {
 
     await poll(bed);
     await poll(bed);
-    const job = c.store.jobs.enqueue({ memberId: bed.memberId, kind: 'xero-webhook', key: `xero-webhook:${bed.connectionId}:${inv.xeroId}`, payload: { connectionId: bed.connectionId, invoiceId: inv.xeroId } });
+    const job = await c.store.jobs.enqueue({ memberId: bed.memberId, kind: 'xero-webhook', key: `xero-webhook:${bed.connectionId}:${inv.xeroId}`, payload: { connectionId: bed.connectionId, invoiceId: inv.xeroId } });
     await c.services.outbox.drain();
 
-    assert.equal(c.store.jobs.get(job.id)!.state, 'done');
+    assert.equal((await c.store.jobs.get(job.id))!.state, 'done');
     const item = smartInvoice(bed, inv.b24Id);
     assert.equal(item.stageId, 'DT31_5:UC_PAID01');
     assert.equal(item.ufCrmSmartInvoiceXeroStatus, 'PAID');
@@ -64,7 +64,7 @@ describe('Xero statuses on smart invoices', () => {
     assert.equal(commentsOn('dynamic_31', inv.b24Id).length, 1);
     // The bed links invoices without their pushed content, so the invoice's own events make the push hold the
     // customer-less invoice (a job.attention entry); only the status pull's own entries are counted here.
-    const messages = c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` }).filter((a) => a.kind !== 'job.attention').map((a) => a.message);
+    const messages = (await c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` })).filter((a) => a.kind !== 'job.attention').map((a) => a.message);
     assert.deepEqual(messages, [`Invoice ${inv.number} was paid in Xero (NZD 1,150.00). Moved to the stage "Settled".`]);
   });
 
@@ -92,7 +92,7 @@ describe('Xero statuses on smart invoices', () => {
     const item = smartInvoice(bed, inv.b24Id);
     assert.equal(item.stageId, 'DT31_2:P');
     assert.equal(item.ufCrmSmartInvoiceXeroStatus, 'AUTHORISED');
-    assert.match(c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` })[0]!.message, /The stage "Paid", chosen by hand, was kept\./);
+    assert.match((await c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` }))[0]!.message, /The stage "Paid", chosen by hand, was kept\./);
   });
 
   it('when the admin maps a Xero status to a stage in settings, then that stage is used instead of the semantic default', async () => {
@@ -111,12 +111,12 @@ describe('Xero statuses on smart invoices', () => {
     xero.approveInvoice(bed.tenantId, inv.xeroId);
     await poll(bed);
 
-    assert.equal(c.store.links.isExpectedEcho(bed.memberId, 'smart_invoice', inv.b24Id, 'DT31_2:N'), false, 'another stage is no echo');
+    assert.equal(await c.store.links.isExpectedEcho(bed.memberId, 'smart_invoice', inv.b24Id, 'DT31_2:N'), false, 'another stage is no echo');
     const again = linkedSmartInvoice(bed, { xeroStatus: 'DRAFT' });
     xero.approveInvoice(bed.tenantId, again.xeroId);
     await poll(bed);
-    assert.equal(c.store.links.isExpectedEcho(bed.memberId, 'smart_invoice', again.b24Id, 'DT31_2:S'), true);
-    assert.equal(c.store.links.isExpectedEcho(bed.memberId, 'smart_invoice', again.b24Id, 'DT31_2:S'), false, 'an echo is seen once');
+    assert.equal(await c.store.links.isExpectedEcho(bed.memberId, 'smart_invoice', again.b24Id, 'DT31_2:S'), true);
+    assert.equal(await c.store.links.isExpectedEcho(bed.memberId, 'smart_invoice', again.b24Id, 'DT31_2:S'), false, 'an echo is seen once');
   });
 });
 
@@ -183,7 +183,7 @@ describe('Xero statuses on quotes', () => {
     const item = b24.items(7).find((i) => Number(i.id) === Number(estimate.id))!;
     assert.equal(item.stageId, 'DRAFT');
     assert.equal(item.ufCrmQuoteXeroStatus, 'ACCEPTED');
-    const logged = c.store.activity.list({ memberId: bed.memberId, subject: `quote:${estimate.id}`, limit: 5 });
+    const logged = await c.store.activity.list({ memberId: bed.memberId, subject: `quote:${estimate.id}`, limit: 5 });
     assert.ok(logged.some((a) => /was accepted in Xero/.test(a.message)), JSON.stringify(logged));
   });
 });

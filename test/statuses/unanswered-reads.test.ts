@@ -7,7 +7,7 @@ import { linkedSmartInvoice, poll, smartInvoice, statusBed } from './bed.js';
 const bed = await statusBed();
 const { b24, xero, c } = bed;
 
-const linkOf = (b24Id: number) => c.store.links.find(bed.memberId, 'smart_invoice', String(b24Id))!;
+const linkOf = async (b24Id: number) => (await c.store.links.find(bed.memberId, 'smart_invoice', String(b24Id)))!;
 const triggersFor = (id: number) => b24.triggerExecutions().filter((t) => t.OWNER_TYPE_ID === 31 && t.OWNER_ID === id);
 
 describe('Bitrix24 reads the pull gets no answer to', () => {
@@ -27,9 +27,9 @@ describe('Bitrix24 reads the pull gets no answer to', () => {
     assert.equal(first.updated, 0);
     assert.equal(first.failed, 1);
     assert.equal(smartInvoice(bed, inv.b24Id).stageId, 'DT31_2:N');
-    assert.equal(linkOf(inv.b24Id).xeroStatus, 'AUTHORISED', 'PAID is not recorded without its stage move');
+    assert.equal((await linkOf(inv.b24Id)).xeroStatus, 'AUTHORISED', 'PAID is not recorded without its stage move');
     assert.equal(triggersFor(inv.b24Id).length, 0);
-    const said = c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` })[0]!;
+    const said = (await c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` }))[0]!;
     assert.equal(said.level, 'warn');
     assert.match(said.message, new RegExp(`^Invoice ${inv.number}: the Xero status PAID was not written to Bitrix24, as its current stage could not be read from Bitrix24 \\(Bitrix24 gave no answer\\); it will be tried again\\.$`));
 
@@ -38,7 +38,7 @@ describe('Bitrix24 reads the pull gets no answer to', () => {
     assert.equal(second.updated, 1, 'the watermark did not pass the invoice: it is read again');
     assert.equal(smartInvoice(bed, inv.b24Id).stageId, 'DT31_2:P');
     assert.equal(smartInvoice(bed, inv.b24Id).ufCrmSmartInvoiceXeroStatus, 'PAID');
-    assert.equal(linkOf(inv.b24Id).xeroStatus, 'PAID');
+    assert.equal((await linkOf(inv.b24Id)).xeroStatus, 'PAID');
     assert.equal(triggersFor(inv.b24Id).length, 1);
   });
 
@@ -53,13 +53,13 @@ describe('Bitrix24 reads the pull gets no answer to', () => {
     assert.ok(b24.callLog.some((e) => e.method === 'crm.status.list' && e.error === 'INTERNAL_SERVER_ERROR'), 'the stage list was refused');
     assert.equal(first.failed, 1);
     assert.equal(smartInvoice(bed, inv.b24Id).stageId, 'DT31_5:N');
-    assert.equal(linkOf(inv.b24Id).xeroStatus, 'AUTHORISED');
-    assert.match(c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` })[0]!.message, /as the stages of its pipeline could not be read from Bitrix24 \(Internal server error \(INTERNAL_SERVER_ERROR\)\); it will be tried again\.$/);
+    assert.equal((await linkOf(inv.b24Id)).xeroStatus, 'AUTHORISED');
+    assert.match((await c.store.activity.list({ memberId: bed.memberId, subject: `smart_invoice:${inv.b24Id}` }))[0]!.message, /as the stages of its pipeline could not be read from Bitrix24 \(Internal server error \(INTERNAL_SERVER_ERROR\)\); it will be tried again\.$/);
 
     await poll(bed);
 
     assert.equal(smartInvoice(bed, inv.b24Id).stageId, 'DT31_5:UC_PAID01');
-    assert.equal(linkOf(inv.b24Id).xeroStatus, 'PAID');
+    assert.equal((await linkOf(inv.b24Id)).xeroStatus, 'PAID');
     assert.equal(triggersFor(inv.b24Id).length, 1);
   });
 });

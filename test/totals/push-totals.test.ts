@@ -33,7 +33,7 @@ describe('totals through the push', () => {
     await env.settle();
     const [x] = env.xero.invoices(env.tenantId).filter((i) => i.Reference === 'TOT-1');
     assert.equal(x.Total, amountOf(env, id));
-    assert.equal(env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}`, limit: 20 }).filter((a) => a.kind === 'invoice.total_mismatch').length, 0);
+    assert.equal((await env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}`, limit: 20 })).filter((a) => a.kind === 'invoice.total_mismatch').length, 0);
   });
 
   it('when no line can carry the document rounding, then Xero gets a rounding line to the chart\'s rounding account and the card note says so', async () => {
@@ -46,7 +46,7 @@ describe('totals through the push', () => {
     assert.equal(x.Total, 30.02);
     const rounding = (x.LineItems as Row[]).find((l) => l.Description === 'Rounding')!;
     assert.deepEqual([rounding.AccountCode, rounding.LineAmount], ['860', -0.01]);
-    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!;
-    assert.match(env.c.store.links.note(link.id) ?? '', /rounding line of -0\.01 NZD \(account 860\)/);
+    const link = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))!;
+    assert.match(await env.c.store.links.note(link.id) ?? '', /rounding line of -0\.01 NZD \(account 860\)/);
   });
 });

@@ -13,7 +13,7 @@ describe('contact resolution', () => {
     const numbered = bed.emu.seedContact(bed.tenantId, { Name: 'Harbour Foods', ContactNumber: 'b24:company:5' });
     const city = bed.emu.contacts(bed.tenantId).find((c) => c.Name === 'City Limousines')!;
     const linkedId = bed.emu.contacts(bed.tenantId).find((c) => c.Name === 'Ridgeway University')!.ContactID as string;
-    bed.store.links.save({ memberId: bed.memberId, connectionId: bed.connectionId, b24Type: 'company', b24Id: '1', xeroType: 'contact', xeroId: linkedId, xeroNumber: null, contentHash: null, xeroStatus: null, xeroUpdatedAt: null });
+    await bed.store.links.save({ memberId: bed.memberId, connectionId: bed.connectionId, b24Type: 'company', b24Id: '1', xeroType: 'contact', xeroId: linkedId, xeroNumber: null, contentHash: null, xeroStatus: null, xeroUpdatedAt: null });
     const customers: DocumentCustomer[] = [
       company('1', 'Ridgeway University'),
       company('5', 'Harbour Foods Ltd (renamed in Bitrix24)'),

@@ -32,7 +32,7 @@ describe('a customer renamed in Bitrix24', () => {
     const approved = make('REN-1');
     const draft = make('REN-2');
     await env.settle();
-    env.xero.approveInvoice(env.tenantId, env.c.store.links.find(env.memberId, 'smart_invoice', String(approved))!.xeroId);
+    env.xero.approveInvoice(env.tenantId, (await env.c.store.links.find(env.memberId, 'smart_invoice', String(approved)))!.xeroId);
     admin.updateItem(COMPANY, companyId, { title: 'New Name Ltd' });
     await env.settle();
     const mark = env.xero.requestLog.length;
@@ -44,7 +44,7 @@ describe('a customer renamed in Bitrix24', () => {
     const invoiceWrites = env.xero.requestLog.slice(mark).filter((r) => (r.method === 'POST' || r.method === 'PUT') && /Invoices/.test(r.endpoint));
     assert.deepEqual(invoiceWrites.map((r) => r.endpoint), [], 'no invoice written to Xero');
     for (const id of [approved, draft]) {
-      const kinds = env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` }).map((a) => a.kind);
+      const kinds = (await env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` })).map((a) => a.kind);
       assert.ok(!kinds.includes('invoice.not_editable') && !kinds.includes('invoice.updated'), `${id}: ${kinds.join(', ')}`);
     }
     assert.equal(env.b24.items(SMART_INVOICE).find((i) => Number(i.id) === approved)!.stageId, 'DT31_2:S', 'the approval came back');
