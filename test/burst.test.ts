@@ -65,7 +65,7 @@ describe('the filling rule (on a controlled clock)', () => {
 describe('bursts', () => {
   it('when a group tops itself up while nothing is arriving, then it gets the due jobs of its own portal once, and all their outcomes are recorded', async () => {
     const store = testStore('a', 'b');
-    for (let k = 0; k < 10; k++) store.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:a:${k}`, payload: { k } });
+    for (let k = 0; k < 10; k++) await store.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:a:${k}`, payload: { k } });
     let worked!: (ids: number[]) => void;
     const got = new Promise<number[]>((r) => (worked = r));
     const outbox = new Outbox(store, logger, { fillQuietMs: 0, parallelGroups: 1 });
@@ -76,7 +76,7 @@ describe('bursts', () => {
         if (!first) return new Map();
         first = false;
         // Jobs of another portal arrive meanwhile: a top-up never mixes organisations.
-        for (let k = 0; k < 3; k++) store.jobs.enqueue({ memberId: 'b', kind: 'push', key: `push:b:${k}`, payload: { k } });
+        for (let k = 0; k < 3; k++) await store.jobs.enqueue({ memberId: 'b', kind: 'push', key: `push:b:${k}`, payload: { k } });
         const extra = await more!(10);
         // Nothing is arriving: after one top-up the group goes with what it has.
         assert.deepEqual(await more!(10), []);
@@ -87,19 +87,21 @@ describe('bursts', () => {
     await outbox.drain();
     const ids = await got;
     assert.equal(ids.length, 10);
-    assert.deepEqual(new Set(ids.map((id) => store.jobs.get(id)!.memberId)), new Set(['a']));
-    assert.deepEqual(ids.map((id) => store.jobs.get(id)!.state), ids.map(() => 'done'));
+    const jobs = [];
+    for (const id of ids) jobs.push((await store.jobs.get(id))!);
+    assert.deepEqual(new Set(jobs.map((j) => j.memberId)), new Set(['a']));
+    assert.deepEqual(jobs.map((j) => j.state), ids.map(() => 'done'));
   });
 
   it('when likely echoes and new documents are due, then a claim takes the new documents first, and a batch filling waits for new documents only', { timeout: 20_000 }, async () => {
     const store = testStore('a');
-    for (let k = 0; k < 6; k++) store.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:${k}`, payload: { k, ...(k < 4 ? { likelyEcho: true } : {}) } });
-    assert.deepEqual(store.jobs.dueSummary(['push'], Date.now(), 'a', { freshOnly: true }).count, 2);
-    const claimed = store.jobs.claimDue(3, ['push'], Date.now(), 'a', { freshFirst: true });
+    for (let k = 0; k < 6; k++) await store.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:${k}`, payload: { k, ...(k < 4 ? { likelyEcho: true } : {}) } });
+    assert.deepEqual((await store.jobs.dueSummary(['push'], Date.now(), 'a', { freshOnly: true })).count, 2);
+    const claimed = await store.jobs.claimDue(3, ['push'], Date.now(), 'a', { freshFirst: true });
     assert.deepEqual(claimed.map((j) => (j.payload as { k: number }).k), [4, 5, 0]);
     // Only echoes due: they go at once (they need no Xero request), whatever is still arriving.
     const echoesOnly = testStore('a');
-    for (let k = 0; k < 3; k++) echoesOnly.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:${k}`, payload: { likelyEcho: true } });
+    for (let k = 0; k < 3; k++) await echoesOnly.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:${k}`, payload: { likelyEcho: true } });
     let sizes!: (n: number) => void;
     const got = new Promise<number>((r) => (sizes = r));
     const outbox = new Outbox(echoesOnly, logger, { wakeDelayMs: 0, fillQuietMs: 60_000, fillMaxMs: 60_000 });
@@ -116,7 +118,7 @@ describe('bursts', () => {
   it('when an update event comes for a document pushed a moment ago, then it is taken as a likely echo; a new document or an old push is not', async () => {
     const bed = await xeroTestbed();
     const event = (name: string, id: string) => ({ event: name, data: { FIELDS: { ID: id, ENTITY_TYPE_ID: '31' } }, auth: {} }) as unknown as B24Event;
-    bed.store.links.save({ memberId: bed.memberId, connectionId: bed.connectionId, b24Type: 'smart_invoice', b24Id: '7', xeroType: 'invoice', xeroId: 'x-7', xeroNumber: 'INV-7', contentHash: 'h', xeroStatus: 'DRAFT', xeroUpdatedAt: null });
+    await bed.store.links.save({ memberId: bed.memberId, connectionId: bed.connectionId, b24Type: 'smart_invoice', b24Id: '7', xeroType: 'invoice', xeroId: 'x-7', xeroNumber: 'INV-7', contentHash: 'h', xeroStatus: 'DRAFT', xeroUpdatedAt: null });
     assert.equal(isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '7')), true);
     assert.equal(isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '7'), Date.now() + 5 * 60_000), false, 'an edit minutes after the push is new work');
     assert.equal(isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '8')), false, 'a document never pushed');
@@ -168,7 +170,7 @@ describe('bursts', () => {
     try {
       // Two jobs every 20 ms: about 1.2 s of arrivals, far longer than one wake-up delay.
       for (let i = 0; i < 120; i += 2) {
-        for (let k = i; k < i + 2; k++) store.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:${k}`, payload: { k } });
+        for (let k = i; k < i + 2; k++) await store.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:${k}`, payload: { k } });
         outbox.wake();
         await sleep(20);
       }
@@ -187,7 +189,7 @@ describe('bursts', () => {
     outbox.register('push', { batchSize: 50, async run(jobs: Job[]) { worked(jobs.length); return new Map(); } });
     outbox.start();
     try {
-      store.jobs.enqueue({ memberId: 'a', kind: 'push', key: 'push:1', payload: {} });
+      await store.jobs.enqueue({ memberId: 'a', kind: 'push', key: 'push:1', payload: {} });
       outbox.wake();
       assert.equal(await got, 1);
     } finally {
@@ -209,7 +211,7 @@ describe('bursts', () => {
     outbox.register('push', { batchSize: 50, async run() { worked(); return new Map(); } });
     outbox.start();
     try {
-      store.jobs.enqueue({ memberId: 'a', kind: 'push', key: 'push:1', payload: {} });
+      await store.jobs.enqueue({ memberId: 'a', kind: 'push', key: 'push:1', payload: {} });
       outbox.wake();
       await got;
     } finally {
@@ -234,10 +236,10 @@ describe('bursts', () => {
     outbox.register('push', { batchSize: 50, async run() { loneClaimed(!slowDone); return new Map(); } });
     outbox.start();
     try {
-      store.jobs.enqueue({ memberId: 'a', kind: 'slow', key: 'slow:1', payload: {} });
+      await store.jobs.enqueue({ memberId: 'a', kind: 'slow', key: 'slow:1', payload: {} });
       outbox.wake();
       await slowRunning;
-      store.jobs.enqueue({ memberId: 'a', kind: 'push', key: 'push:lone', payload: {} });
+      await store.jobs.enqueue({ memberId: 'a', kind: 'push', key: 'push:lone', payload: {} });
       outbox.wake();
       // Not a speed check: the slow group is let go only if the lone job was not claimed meanwhile (then it is late).
       const watchdog = setTimeout(releaseSlow, 5000);

@@ -74,7 +74,7 @@ describe('installing the app into Bitrix24', () => {
     }
     assert.deepEqual(after1.properties.filter((p) => p === 'XERO_ACCOUNT_CODE'), ['XERO_ACCOUNT_CODE']);
     assert.deepEqual(after1.triggers, ['xero_paid']);
-    const portal = c.store.portals.get(b24.memberId)!;
+    const portal = (await c.store.portals.get(b24.memberId))!;
     assert.equal(portal.state, 'installed');
     assert.equal(portal.clientEndpoint, b24.clientEndpoint);
     assert.ok(portal.expiresAt! > Date.now() / 1000, 'the expiry is absolute');
@@ -82,7 +82,7 @@ describe('installing the app into Bitrix24', () => {
     const second = await b24.install({ userId: 1 });
     assert.equal(second.status, 200);
     assert.deepEqual(summary(b24), after1);
-    assert.match(c.store.activity.list({ memberId: b24.memberId })[0].message, /0 item\(s\) set up/);
+    assert.match((await c.store.activity.list({ memberId: b24.memberId }))[0].message, /0 item\(s\) set up/);
   });
 
   it('when the admin installs the app, then "Import from Xero" is bound to the company and contact list toolbars, and an update binds it again when the portal lost it', async () => {
@@ -118,11 +118,11 @@ describe('installing the app into Bitrix24', () => {
   it('when a non-admin posts an installer request, then it is refused and the stored tokens stay', async () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();
-    const before = c.store.portals.get(b24.memberId)!;
+    const before = (await c.store.portals.get(b24.memberId))!;
     const auth = b24.frameAuth(2);
     const res = await postForm(`${c.url}/install?DOMAIN=${auth.DOMAIN}&PROTOCOL=0`, { ...auth, APPLICATION_TOKEN: 'attacker-token' });
     assert.equal(res.status, 403);
-    const after = c.store.portals.get(b24.memberId)!;
+    const after = (await c.store.portals.get(b24.memberId))!;
     assert.equal(after.applicationToken, before.applicationToken);
     assert.equal(after.refreshToken, before.refreshToken);
   });
@@ -130,7 +130,7 @@ describe('installing the app into Bitrix24', () => {
   it('when the app is installed API-only (ONAPPINSTALL), then the portal is stored and set up the same way', async () => {
     const res = await b24.installApiOnly({ userId: 1 });
     assert.equal(res.status, 200, res.body);
-    assert.equal(c.store.portals.get(b24.memberId)?.state, 'installed');
+    assert.equal((await c.store.portals.get(b24.memberId))?.state, 'installed');
     assert.deepEqual(summary(b24).triggers, ['xero_paid']);
   });
 
@@ -138,12 +138,12 @@ describe('installing the app into Bitrix24', () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();
     const before = summary(b24);
-    const tokensBefore = c.store.portals.get(b24.memberId)!;
+    const tokensBefore = (await c.store.portals.get(b24.memberId))!;
     await b24.update();
     await b24.flushEvents();
-    assert.equal(c.store.portals.get(b24.memberId)!.applicationToken, b24.app()!.applicationToken);
+    assert.equal((await c.store.portals.get(b24.memberId))!.applicationToken, b24.app()!.applicationToken);
     // The pair kept is the one the verifying refresh returned (it consumed the posted one), and it works.
-    assert.notEqual(c.store.portals.get(b24.memberId)!.refreshToken, tokensBefore.refreshToken);
+    assert.notEqual((await c.store.portals.get(b24.memberId))!.refreshToken, tokensBefore.refreshToken);
     c.services.portals.forget(b24.memberId);
     assert.equal(String((await (await c.services.portals.for(b24.memberId)).call<{ ID: string }>('profile')).ID), '1');
     // The connector binds again shortly after the update; wait for its job.
@@ -156,10 +156,10 @@ describe('installing the app into Bitrix24', () => {
   it('when the app is uninstalled, then its tokens are forgotten and later events are refused', async () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();
-    const token = c.store.portals.get(b24.memberId)!.applicationToken!;
+    const token = (await c.store.portals.get(b24.memberId))!.applicationToken!;
     await b24.uninstall({ clean: false });
     await b24.flushEvents();
-    const portal = c.store.portals.get(b24.memberId)!;
+    const portal = (await c.store.portals.get(b24.memberId))!;
     assert.equal(portal.state, 'uninstalled');
     assert.equal(portal.accessToken, null);
     assert.equal(portal.refreshToken, null);
@@ -174,10 +174,10 @@ describe('installing the app into Bitrix24', () => {
     await b24.uninstall({ clean: false });
     await b24.flushEvents();
     b24.setFaults({});
-    assert.equal(c.store.portals.get(b24.memberId)!.state, 'installed');
-    assert.ok(c.store.jobs.findLive(`portal-uninstall:${b24.memberId}`));
+    assert.equal((await c.store.portals.get(b24.memberId))!.state, 'installed');
+    assert.ok(await c.store.jobs.findLive(`portal-uninstall:${b24.memberId}`));
     await c.services.outbox.drain();
-    const portal = c.store.portals.get(b24.memberId)!;
+    const portal = (await c.store.portals.get(b24.memberId))!;
     assert.equal(portal.state, 'uninstalled');
     assert.equal(portal.refreshToken, null);
   });
@@ -187,31 +187,31 @@ describe('installing the app into Bitrix24', () => {
     b24.finishInstall();
     await b24.uninstall({ clean: true });
     await b24.flushEvents();
-    const kept = c.store.portals.get(b24.memberId)!;
+    const kept = (await c.store.portals.get(b24.memberId))!;
     assert.equal(kept.state, 'uninstalled');
     assert.equal(kept.accessToken, null);
     const day = 86_400_000;
     assert.ok(Math.abs(kept.purgeAt! - (Date.now() + 7 * day)) < 60_000, String(kept.purgeAt));
     assert.equal(c.services.intakeSchedule.housekeeping(Date.now() + 6 * day).portals, 0);
-    assert.ok(c.store.portals.get(b24.memberId));
+    assert.ok(await c.store.portals.get(b24.memberId));
     assert.equal(c.services.intakeSchedule.housekeeping(Date.now() + 8 * day).portals, 1);
-    assert.equal(c.store.portals.get(b24.memberId), undefined);
+    assert.equal(await c.store.portals.get(b24.memberId), undefined);
   });
 
   it('when an operator restores a portal uninstalled with CLEAN, then its data is not purged and a reinstall finds it again', async () => {
     await b24.install({ userId: 1 });
     b24.finishInstall();
-    c.store.activity.record({ memberId: b24.memberId, level: 'info', kind: 'test.marker', message: 'history to keep' });
+    await c.store.activity.record({ memberId: b24.memberId, level: 'info', kind: 'test.marker', message: 'history to keep' });
     await b24.uninstall({ clean: true });
     await b24.flushEvents();
     const out = await runPortalCommand(c.store, ['restore', b24.memberId]);
     assert.equal(out.ok, true);
     assert.match(out.lines[0], /is kept/);
-    assert.equal(c.store.portals.get(b24.memberId)!.purgeAt, null);
+    assert.equal((await c.store.portals.get(b24.memberId))!.purgeAt, null);
     assert.equal(c.services.intakeSchedule.housekeeping(Date.now() + 30 * 86_400_000).portals, 0);
     assert.equal((await b24.install({ userId: 1 })).status, 200);
-    assert.equal(c.store.portals.get(b24.memberId)!.state, 'installed');
-    assert.ok(c.store.activity.list({ memberId: b24.memberId }).some((a) => a.kind === 'test.marker'));
+    assert.equal((await c.store.portals.get(b24.memberId))!.state, 'installed');
+    assert.ok((await c.store.activity.list({ memberId: b24.memberId })).some((a) => a.kind === 'test.marker'));
   });
 
   it('when a user creates a smart invoice, then the event is verified and a push job is stored', async () => {
@@ -219,7 +219,7 @@ describe('installing the app into Bitrix24', () => {
     b24.finishInstall();
     const inv = b24.actAs(2).createSmartInvoice({ title: 'Event test' });
     await b24.flushEvents();
-    const job = c.store.jobs.findLive(`push:${b24.memberId}:smart_invoice:${inv.id}`);
+    const job = await c.store.jobs.findLive(`push:${b24.memberId}:smart_invoice:${inv.id}`);
     assert.ok(job, JSON.stringify(b24.deliveryLog.slice(-3)));
     assert.equal(job.kind, 'push-invoice');
   });
@@ -230,14 +230,14 @@ describe('installing the app into Bitrix24', () => {
     const forged = [
       { ...base, 'auth[member_id]': b24.memberId, 'auth[application_token]': 'not-the-token' },
       { ...base, 'auth[member_id]': b24.memberId },
-      { ...base, 'auth[member_id]': 'unknown-portal', 'auth[application_token]': c.store.portals.get(b24.memberId)!.applicationToken! },
+      { ...base, 'auth[member_id]': 'unknown-portal', 'auth[application_token]': (await c.store.portals.get(b24.memberId))!.applicationToken! },
     ];
-    const jobsBefore = c.store.jobs.list().length;
+    const jobsBefore = (await c.store.jobs.list()).length;
     for (const form of forged) {
       const res = await postForm(`${c.url}/events`, form);
       assert.equal(res.status, 401, JSON.stringify(form));
     }
-    assert.equal(c.store.jobs.list().length, jobsBefore);
+    assert.equal((await c.store.jobs.list()).length, jobsBefore);
   });
 
   it('when a placement is opened with a bad AUTH_ID, then 401 is answered', async () => {
@@ -295,12 +295,12 @@ describe('installing the app into Bitrix24', () => {
 
   it('when the portal token expires, then the connector refreshes it through B24_OAUTH_URL and saves the rotation', async () => {
     await b24.install({ userId: 1 });
-    const before = c.store.portals.get(b24.memberId)!;
+    const before = (await c.store.portals.get(b24.memberId))!;
     b24.expireAccessTokens();
     c.services.portals.forget(b24.memberId);
     const profile = await (await c.services.portals.for(b24.memberId)).call<{ ID: string | number }>('profile');
     assert.equal(String(profile.ID), '1');
-    const after = c.store.portals.get(b24.memberId)!;
+    const after = (await c.store.portals.get(b24.memberId))!;
     assert.notEqual(after.refreshToken, before.refreshToken);
     assert.notEqual(after.accessToken, before.accessToken);
   });
@@ -310,7 +310,7 @@ describe('installing the app into Bitrix24', () => {
     b24.finishInstall();
     b24.actAs(1).createSmartInvoice({ title: 'Log check' });
     await b24.flushEvents();
-    const p = c.store.portals.get(b24.memberId)!;
+    const p = (await c.store.portals.get(b24.memberId))!;
     const all = c.logLines.join('\n');
     for (const secret of [p.accessToken!, p.refreshToken!, p.applicationToken!]) assert.equal(all.includes(secret), false);
   });
@@ -322,15 +322,15 @@ describe('the operator\'s portal command', () => {
     try {
       const store = openStore(dir, TEST_SECRET);
       const row = { domain: 'crm.example.com', clientEndpoint: 'https://crm.example.com/rest/', serverEndpoint: 'https://oauth.bitrix.info/rest/', accessToken: null, refreshToken: null, expiresAt: null, applicationToken: null, scope: null, installedBy: 1 };
-      store.portals.upsert({ ...row, memberId: 'gone', state: 'uninstalled' });
-      store.portals.upsert({ ...row, memberId: 'live', state: 'installed' });
-      store.portals.schedulePurge('gone', Date.now() + 1000);
+      await store.portals.upsert({ ...row, memberId: 'gone', state: 'uninstalled' });
+      await store.portals.upsert({ ...row, memberId: 'live', state: 'installed' });
+      await store.portals.schedulePurge('gone', Date.now() + 1000);
       const run = (...args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/portal.ts', ...args], {
         env: { PATH: process.env.PATH, DATA_DIR: dir, APP_SECRET: TEST_SECRET },
       }).then((r) => ({ code: 0, out: r.stdout }), (e: { code: number; stderr: string }) => ({ code: e.code, out: e.stderr }));
       const restored = await run('restore', 'gone');
       assert.equal(restored.code, 0, restored.out);
-      assert.equal(store.portals.get('gone')!.purgeAt, null);
+      assert.equal((await store.portals.get('gone'))!.purgeAt, null);
       const refused = await run('restore', 'live');
       assert.equal(refused.code, 1);
       assert.match(refused.out, /installed; restore applies to uninstalled portals only/);

@@ -12,7 +12,7 @@ const { logger } = captureLogger();
 describe('outbox worker', () => {
   it('when jobs of two portals are due, then each group handed to the handler holds one portal, up to its batch size', async () => {
     const store = testStore('a', 'b');
-    for (let i = 0; i < 7; i++) store.jobs.enqueue({ memberId: i % 2 ? 'a' : 'b', kind: 'k', key: `k:${i}`, payload: { i } });
+    for (let i = 0; i < 7; i++) await store.jobs.enqueue({ memberId: i % 2 ? 'a' : 'b', kind: 'k', key: `k:${i}`, payload: { i } });
     const groups: string[][] = [];
     const outbox = new Outbox(store, logger);
     outbox.register('k', {
@@ -28,17 +28,17 @@ describe('outbox worker', () => {
       assert.ok(g.length <= 3);
       assert.equal(new Set(g).size, 1, `a group mixed portals: ${g.join(',')}`);
     }
-    assert.equal(store.jobs.countByState().done, 7);
+    assert.equal((await store.jobs.countByState()).done, 7);
   });
 
   it('when a handler reports a transient failure, then the job waits with back-off and keeps its reason', async () => {
     const store = testStore('a');
-    const job = store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
+    const job = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
     const outbox = new Outbox(store, logger, { backoffMs: 60_000 });
     outbox.register('k', { async run(jobs) { return new Map(jobs.map((j) => [j.id, { kind: 'retry', code: 'XERO.SERVER', message: 'Xero had a problem' } as JobOutcome])); } });
     const before = Date.now();
     await outbox.drain();
-    const after = store.jobs.get(job.id)!;
+    const after = (await store.jobs.get(job.id))!;
     assert.equal(after.state, 'pending');
     assert.equal(after.attempts, 1);
     assert.equal(after.lastErrorCode, 'XERO.SERVER');
@@ -47,35 +47,35 @@ describe('outbox worker', () => {
 
   it('when a handler throws a permanent AppError, then the job needs attention with the message in words', async () => {
     const store = testStore('a');
-    const job = store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
+    const job = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
     const outbox = new Outbox(store, logger);
     outbox.register('k', { async run() { throw new AppError('SYNC.MISSING_ACCOUNT_CODE', 'Product "Widget" has no Xero sales account.', 422); } });
     await outbox.drain();
-    const after = store.jobs.get(job.id)!;
+    const after = (await store.jobs.get(job.id))!;
     assert.equal(after.state, 'needs_attention');
     assert.equal(after.lastError, 'Product "Widget" has no Xero sales account.');
   });
 
   it('when transient failures go on past the attempt limit, then the job needs attention instead of looping', async () => {
     const store = testStore('a');
-    const job = store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
+    const job = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
     const outbox = new Outbox(store, logger, { maxAttempts: 3, backoffMs: 0 });
     let runs = 0;
     outbox.register('k', { async run(jobs) { runs++; return new Map(jobs.map((j) => [j.id, { kind: 'retry', code: 'XERO.NETWORK', message: 'unreachable', delayMs: 0 } as JobOutcome])); } });
     await outbox.drain();
     assert.equal(runs, 3);
-    assert.equal(store.jobs.get(job.id)!.state, 'needs_attention');
-    assert.match(store.jobs.get(job.id)!.lastError!, /gave up after 3 attempts/);
+    assert.equal((await store.jobs.get(job.id))!.state, 'needs_attention');
+    assert.match((await store.jobs.get(job.id))!.lastError!, /gave up after 3 attempts/);
   });
 
   it('when the Xero connection needs reconnecting, then the job is paused, not failed', async () => {
     const store = testStore('a');
-    const job = store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
+    const job = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
     const outbox = new Outbox(store, logger);
     outbox.register('k', { async run() { throw new AppError('XERO.NEEDS_RECONNECT', 'Demo Ltd needs reconnecting.', 409); } });
     await outbox.drain();
-    assert.equal(store.jobs.get(job.id)!.state, 'paused');
-    assert.equal(store.jobs.resume('a'), 1);
+    assert.equal((await store.jobs.get(job.id))!.state, 'paused');
+    assert.equal(await store.jobs.resume('a'), 1);
   });
 
   it('when back-off grows, then it doubles per attempt within ±25 % and stops at an hour', () => {
@@ -88,29 +88,29 @@ describe('outbox worker', () => {
 });
 
 describe('retention', () => {
-  it('when housekeeping runs, then finished jobs past 30 days, activity past 180 days and event tallies past two days go, and recent or live ones stay', () => {
+  it('when housekeeping runs, then finished jobs past 30 days, activity past 180 days and event tallies past two days go, and recent or live ones stay', async () => {
     const store = testStore('a');
     const day = 24 * 60 * 60_000;
     const now = Date.now();
-    const old = store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'old', payload: {} }, now - 40 * day);
-    store.jobs.claimDue(1, undefined, now - 40 * day);
-    store.jobs.complete(old, now - 40 * day);
-    const recent = store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'recent', payload: {} }, now - 40 * day);
-    store.jobs.claimDue(1, undefined, now - 2 * day);
-    store.jobs.complete(recent, now - 2 * day);
-    const waiting = store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'waiting', payload: {} }, now - 90 * day);
-    store.activity.record({ memberId: 'a', level: 'info', kind: 'x', message: 'ancient' }, now - 200 * day);
-    store.activity.record({ memberId: 'a', level: 'info', kind: 'x', message: 'fresh' }, now - day);
-    store.eventTallies.add('a', 'dropped:over_limit', 5, now - 3 * day);
-    store.eventTallies.add('a', 'dropped:over_limit', 2, now - day);
+    const old = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'old', payload: {} }, now - 40 * day);
+    await store.jobs.claimDue(1, undefined, now - 40 * day);
+    await store.jobs.complete(old, now - 40 * day);
+    const recent = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'recent', payload: {} }, now - 40 * day);
+    await store.jobs.claimDue(1, undefined, now - 2 * day);
+    await store.jobs.complete(recent, now - 2 * day);
+    const waiting = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'waiting', payload: {} }, now - 90 * day);
+    await store.activity.record({ memberId: 'a', level: 'info', kind: 'x', message: 'ancient' }, now - 200 * day);
+    await store.activity.record({ memberId: 'a', level: 'info', kind: 'x', message: 'fresh' }, now - day);
+    await store.eventTallies.add('a', 'dropped:over_limit', 5, now - 3 * day);
+    await store.eventTallies.add('a', 'dropped:over_limit', 2, now - day);
 
     const removed = new IntakeSchedule(store, new Outbox(store, logger), logger).housekeeping(now);
 
     assert.deepEqual(removed, { jobs: 1, activity: 1, consents: 0, eventTallies: 1, portals: 0 });
-    assert.deepEqual([...store.eventTallies.since('a', 'dropped:', now - 10 * day)], [['over_limit', 2]]);
-    assert.equal(store.jobs.get(old.id), undefined);
-    assert.equal(store.jobs.get(recent.id)!.state, 'done');
-    assert.equal(store.jobs.get(waiting.id)!.state, 'pending');
-    assert.deepEqual(store.activity.list({ memberId: 'a' }).map((a) => a.message), ['fresh']);
+    assert.deepEqual([...await store.eventTallies.since('a', 'dropped:', now - 10 * day)], [['over_limit', 2]]);
+    assert.equal(await store.jobs.get(old.id), undefined);
+    assert.equal((await store.jobs.get(recent.id))!.state, 'done');
+    assert.equal((await store.jobs.get(waiting.id))!.state, 'pending');
+    assert.deepEqual((await store.activity.list({ memberId: 'a' })).map((a) => a.message), ['fresh']);
   });
 });

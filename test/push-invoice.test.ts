@@ -51,14 +51,14 @@ describe('pushing invoices from Bitrix24 to Xero', () => {
       ['Travel', 1, 57.5, '200', 'OUTPUT2'],
     ]);
     assert.equal(x.Total, 1207.5);
-    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!;
+    const link = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))!;
     assert.equal(link.xeroId, x.InvoiceID);
     assert.equal(link.xeroStatus, 'DRAFT');
     const item = env.b24.items(SMART_INVOICE).find((i) => Number(i.id) === id)!;
     const fields = JSON.stringify(item);
     assert.ok(fields.includes(String(x.InvoiceID)), `the Xero id is written back: ${fields}`);
     assert.ok(fields.includes(String(x.InvoiceNumber)));
-    assert.equal(env.c.store.jobs.countByState(env.memberId).needs_attention, 0);
+    assert.equal((await env.c.store.jobs.countByState(env.memberId)).needs_attention, 0);
   });
 
   it('when the connector writes Xero numbers back, then the echo events cause no Xero call', async () => {
@@ -66,7 +66,7 @@ describe('pushing invoices from Bitrix24 to Xero', () => {
     await env.settle();
     env.xero.resetCounters();
     // Our write-back raised an update event; a no-op save by a user raises another.
-    const link = [...env.c.store.links.find(env.memberId, 'smart_invoice', String(env.b24.items(SMART_INVOICE).at(-1)!.id))!.xeroId];
+    const link = [...(await env.c.store.links.find(env.memberId, 'smart_invoice', String(env.b24.items(SMART_INVOICE).at(-1)!.id)))!.xeroId];
     assert.ok(link.length > 0);
     env.b24.actAs(2).updateItem(SMART_INVOICE, Number(env.b24.items(SMART_INVOICE).at(-1)!.id), { title: 'Invoice INV-1002' });
     await env.settle();
@@ -104,7 +104,7 @@ describe('pushing invoices from Bitrix24 to Xero', () => {
     const [after] = xeroInvoiceFor(env, 'INV-1004');
     assert.equal(after.Status, 'AUTHORISED');
     assert.equal((after.LineItems as Row[])[0].Description, 'Consulting hour');
-    const notes = env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` }).map((a) => a.message);
+    const notes = (await env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` })).map((a) => a.message);
     assert.ok(notes.some((m) => /were not sent: it is AUTHORISED in Xero/.test(m)), notes.join(' | '));
     // The push asked for the invoice's status, which the pull carried into Bitrix24 (no webhook needed).
     assert.equal(env.b24.items(SMART_INVOICE).find((i) => Number(i.id) === id)!.stageId, 'DT31_2:S');
@@ -147,7 +147,7 @@ describe('pushing invoices from Bitrix24 to Xero', () => {
     await env.c.services.outbox.drain();
     env.xero.setFaults({});
     assert.equal(xeroInvoiceFor(env, 'INV-1010').length, 1, 'Xero has it although the connector never heard back');
-    assert.equal(env.c.store.links.find(env.memberId, 'smart_invoice', String(id)), undefined);
+    assert.equal(await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)), undefined);
     // A salesperson edits it before the retry: another body, so Xero's idempotency replay cannot help.
     env.b24.actAs(2).setProductRows(SMART_INVOICE, id, [{ productName: 'Consulting hour', price: 115, quantity: 3, taxRate: 15, taxIncluded: 'Y' }]);
     env.c.store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
@@ -155,7 +155,7 @@ describe('pushing invoices from Bitrix24 to Xero', () => {
     const all = xeroInvoiceFor(env, 'INV-1010');
     assert.equal(all.length, 1);
     assert.equal(all[0].Total, 345);
-    assert.equal(env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!.xeroId, all[0].InvoiceID);
+    assert.equal((await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))!.xeroId, all[0].InvoiceID);
   });
 
   it('when two invoices share a new customer, then one Xero contact is created and linked', async () => {
@@ -178,10 +178,10 @@ describe('pushing invoices from Bitrix24 to Xero', () => {
     });
     await env.settle();
     const [x] = xeroInvoiceFor(env, 'CL-2001');
-    assert.ok(x, JSON.stringify(env.c.store.jobs.list({ memberId: env.memberId }).slice(0, 3)));
+    assert.ok(x, JSON.stringify((await env.c.store.jobs.list({ memberId: env.memberId })).slice(0, 3)));
     assert.equal(x.Total, 460);
     assert.equal((x.Contact as Row).Name, 'Classic Customer Ltd');
-    const link = env.c.store.links.find(env.memberId, 'invoice', String(inv.ID ?? inv.id))!;
+    const link = (await env.c.store.links.find(env.memberId, 'invoice', String(inv.ID ?? inv.id)))!;
     assert.equal(link.xeroId, x.InvoiceID);
   });
 });
@@ -199,7 +199,7 @@ describe('invoices that cannot be sent', () => {
   it('when a product has no GL code and there is no default, then the job needs attention naming it, and adding a default lets it through', async () => {
     const { id } = createInvoice(env, { number: 'INV-3001', rows: [{ productName: 'Mystery box', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }] });
     await env.settle();
-    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    const job = (await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`))!;
     assert.equal(job.state, 'needs_attention');
     assert.equal(job.lastErrorCode, 'SYNC.MISSING_ACCOUNT_CODE');
     assert.match(job.lastError!, /Mystery box/);
@@ -214,7 +214,7 @@ describe('invoices that cannot be sent', () => {
     const res = await fetch(`${env.c.url}/api/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', 'X-Connector-Session': session }, body: JSON.stringify({ defaultSalesAccount: '200' }) });
     assert.equal(res.status, 200);
     await env.settle();
-    assert.equal(xeroInvoiceFor(env, 'INV-3001').length, 1, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`) ?? env.c.store.activity.list({ memberId: env.memberId }).slice(0, 3)));
+    assert.equal(xeroInvoiceFor(env, 'INV-3001').length, 1, JSON.stringify(await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`) ?? (await env.c.store.activity.list({ memberId: env.memberId })).slice(0, 3)));
   });
 
   it('when the GL code is then set on the product card, then the next sweep lets the invoice through', async () => {
@@ -223,14 +223,14 @@ describe('invoices that cannot be sent', () => {
     const product = user.createProduct({ iblockId: env.b24.productProperties()[0]?.iblockId ?? 23, name: 'Widget' });
     const { id } = createInvoice(env, { number: 'INV-3006', rows: [{ productId: product.id, productName: 'Widget', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }] });
     await env.settle();
-    const waiting = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    const waiting = (await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`))!;
     assert.equal(waiting.lastErrorCode, 'SYNC.MISSING_ACCOUNT_CODE');
-    const propertyId = env.c.store.settings.get<number>(env.memberId, 'b24.accountCodePropertyId')!;
+    const propertyId = (await env.c.store.settings.get<number>(env.memberId, 'b24.accountCodePropertyId'))!;
     user.updateProduct(Number(product.id), { [`property${propertyId}`]: { value: '200' } });
     await env.c.services.intakeSchedule.queue('reconcile');
     await env.settle();
     const [x] = xeroInvoiceFor(env, 'INV-3006');
-    assert.ok(x, JSON.stringify(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
+    assert.ok(x, JSON.stringify(await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)));
     assert.equal((x.LineItems as Row[])[0].AccountCode, '200');
     await updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
   });
@@ -238,7 +238,7 @@ describe('invoices that cannot be sent', () => {
   it('when a VAT rate is not mapped, then the message names the rate and the settings to change', async () => {
     const { id } = createInvoice(env, { number: 'INV-3002', rows: [{ productName: 'Item', price: 120, quantity: 1, taxRate: 20, taxIncluded: 'Y' }] });
     await env.settle();
-    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    const job = (await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`))!;
     assert.equal(job.lastErrorCode, 'SYNC.UNKNOWN_TAX_RATE');
     assert.match(job.lastError!, /20/);
   });
@@ -246,14 +246,14 @@ describe('invoices that cannot be sent', () => {
   it('when an invoice has no rows, then it is held with a clear message', async () => {
     const { id } = createInvoice(env, { number: 'INV-3003', rows: [] });
     await env.settle();
-    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    const job = (await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`))!;
     assert.equal(job.lastErrorCode, 'SYNC.EMPTY_DOCUMENT');
   });
 
   it('when the currency is not enabled in Xero, then the message names it', async () => {
     const { id } = createInvoice(env, { number: 'INV-3004', currency: 'JPY' });
     await env.settle();
-    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    const job = (await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`))!;
     assert.equal(job.lastErrorCode, 'SYNC.UNKNOWN_CURRENCY');
     assert.match(job.lastError!, /JPY/);
   });
@@ -262,7 +262,7 @@ describe('invoices that cannot be sent', () => {
     const { id, companyId } = createInvoice(env, { number: 'INV-3007' });
     env.b24.actAs(1).deleteItem(4, companyId);
     await env.settle();
-    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!;
+    const job = (await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`))!;
     assert.equal(job.lastErrorCode, 'SYNC.CUSTOMER_NOT_FOUND');
     assert.match(job.lastError!, new RegExp(`company ${companyId} .* was deleted in Bitrix24`));
   });
@@ -272,7 +272,7 @@ describe('invoices that cannot be sent', () => {
     await updatePortalSettings(env.c.store, env.memberId, { taxRateMap: { ...NZ_TAX_MAP, '20': 'OUTPUT2' } });
     const { id } = createInvoice(env, { number: 'INV-3008', rows: [{ productName: 'Item', price: 120, quantity: 1, taxRate: 20, taxIncluded: 'N' }] });
     await env.settle();
-    const flagged = env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` }).find((a) => a.kind === 'invoice.total_mismatch');
+    const flagged = (await env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` })).find((a) => a.kind === 'invoice.total_mismatch');
     assert.ok(flagged, 'the difference is flagged');
     assert.match(flagged.message, /Bitrix24 120\.00 NZD, Xero 115\.00 NZD/);
     await updatePortalSettings(env.c.store, env.memberId, { taxRateMap: NZ_TAX_MAP });
@@ -282,7 +282,7 @@ describe('invoices that cannot be sent', () => {
     const inv = env.b24.actAs(2).createSmartInvoice({ title: 'No customer', accountNumber: 'INV-3005', currencyId: 'NZD' });
     env.b24.actAs(2).setProductRows(SMART_INVOICE, Number(inv.id), [{ productName: 'Thing', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
     await env.settle();
-    const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${inv.id}`)!;
+    const job = (await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${inv.id}`))!;
     assert.equal(job.lastErrorCode, 'SYNC.NO_CUSTOMER');
     assert.match(job.lastError!, /Choose the customer/);
   });

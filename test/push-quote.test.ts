@@ -36,8 +36,8 @@ function quoteItem(env: Environment, id: number): Row {
   return env.b24.items(QUOTE).find((i) => Number(i.id) === id)! as Row;
 }
 
-function activity(env: Environment, id: number): string[] {
-  return env.c.store.activity.list({ memberId: env.memberId, subject: `quote:${id}`, limit: 20 }).map((a) => a.message);
+async function activity(env: Environment, id: number): Promise<string[]> {
+  return (await env.c.store.activity.list({ memberId: env.memberId, subject: `quote:${id}`, limit: 20 })).map((a) => a.message);
 }
 
 /** A fresh environment for the enclosing suite, handed to `use`; at the end no request broke Xero's spec. */
@@ -88,15 +88,15 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
       ['Site visit', 1, 57.5, null, '200', 'OUTPUT2'],
     ]);
     assert.equal(x.Total, 1092.5);
-    const link = env.c.store.links.find(env.memberId, 'quote', String(id))!;
+    const link = (await env.c.store.links.find(env.memberId, 'quote', String(id)))!;
     assert.equal(link.xeroType, 'quote');
     assert.equal(link.xeroId, x.QuoteID);
     const item = quoteItem(env, id);
     assert.equal(item.ufCrmQuoteXeroId, x.QuoteID);
     assert.equal(item.ufCrmQuoteXeroNumber, x.QuoteNumber);
     assert.equal(item.ufCrmQuoteXeroStatus, 'DRAFT');
-    assert.equal(env.c.store.jobs.countByState(env.memberId).needs_attention, 0);
-    assert.ok(activity(env, id).some((m) => m === `Quote EST-1001 sent to Xero as draft ${x.QuoteNumber}.`));
+    assert.equal((await env.c.store.jobs.countByState(env.memberId)).needs_attention, 0);
+    assert.ok((await activity(env, id)).some((m) => m === `Quote EST-1001 sent to Xero as draft ${x.QuoteNumber}.`));
   });
 
   it('when an estimate row names a product linked to a Xero item, then the Xero quote line carries the item code, as an invoice line does', async () => {
@@ -105,14 +105,14 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
     const product = user.createProduct({ iblockId: env.b24.productProperties()[0]?.iblockId ?? 23, name: 'Kitchen design' });
     const item = env.xero.items(env.tenantId).find((i) => i.Code === 'KIT-DESIGN')!;
     // The link the import (or a match by code) leaves between the product and the Xero item.
-    env.c.store.links.save({ memberId: env.memberId, connectionId: env.connectionId, b24Type: 'product', b24Id: String(product.id), xeroType: 'item', xeroId: String(item.ItemID), xeroNumber: 'KIT-DESIGN', contentHash: null, xeroStatus: 'ACTIVE', xeroUpdatedAt: null });
+    await env.c.store.links.save({ memberId: env.memberId, connectionId: env.connectionId, b24Type: 'product', b24Id: String(product.id), xeroType: 'item', xeroId: String(item.ItemID), xeroNumber: 'KIT-DESIGN', contentHash: null, xeroStatus: 'ACTIVE', xeroUpdatedAt: null });
     createQuote(env, { number: 'EST-1501', rows: [
       { productId: Number(product.id), productName: 'Kitchen design', price: 115, quantity: 3, taxRate: 15, taxIncluded: 'Y' },
       { productName: 'Site visit', price: 57.5, quantity: 1, taxRate: 15, taxIncluded: 'Y' },
     ] });
     await env.settle();
     const [x] = xeroQuotesFor(env, 'EST-1501');
-    assert.ok(x, JSON.stringify(env.c.store.jobs.list({ states: ['needs_attention'] }).map((j) => j.lastError)));
+    assert.ok(x, JSON.stringify((await env.c.store.jobs.list({ states: ['needs_attention'] })).map((j) => j.lastError)));
     assert.deepEqual((x.LineItems as Row[]).map((l) => [l.Description, l.ItemCode ?? null]), [['Kitchen design', 'KIT-DESIGN'], ['Site visit', null]]);
   });
 
@@ -148,7 +148,7 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
     await env.settle();
     [now] = xeroQuotesFor(env, 'EST-1003');
     assert.equal(now.Title, 'Fit-out EST-1003, revised');
-    assert.match(activity(env, id)[0]!, /Changes to quote EST-1003 were not sent: it is ACCEPTED in Xero/);
+    assert.match((await activity(env, id))[0]!, /Changes to quote EST-1003 were not sent: it is ACCEPTED in Xero/);
     assert.equal(xeroQuotesFor(env, 'EST-1003').length, 1);
   });
 
@@ -169,8 +169,8 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
       assert.equal(xeroQuotesFor(env, `EST-2${label}`)[0].Status, status, `${label} → ${status}`);
       const changes = env.xero.requestLog.filter((r) => r.method === 'POST' && /\/Quotes\//.test(r.endpoint)).length;
       assert.equal(changes, steps, 'one status change per allowed transition');
-      assert.ok(activity(env, id).some((m) => m.includes(words)), activity(env, id).join(' | '));
-      assert.equal(env.c.store.links.find(env.memberId, 'quote', String(id))!.xeroStatus, status);
+      assert.ok((await activity(env, id)).some((m) => m.includes(words)), (await activity(env, id)).join(' | '));
+      assert.equal((await env.c.store.links.find(env.memberId, 'quote', String(id)))!.xeroStatus, status);
       if (label !== 'DELETE') assert.equal(quoteItem(env, id).ufCrmQuoteXeroStatus, status);
     }
   });
@@ -202,8 +202,8 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
     env.b24.actAs(2).moveStage(QUOTE, id, 'DECLAINED');
     await env.settle();
     assert.equal(xeroQuotesFor(env, 'EST-3001')[0].Status, 'INVOICED');
-    assert.match(activity(env, id)[0]!, /Quote QU-\d+ stays INVOICED in Xero although it was moved to "Declined" in Bitrix24: Xero does not allow a quote that is INVOICED to become DECLINED\./);
-    assert.equal(env.c.store.jobs.countByState(env.memberId).pending ?? 0, 0);
+    assert.match((await activity(env, id))[0]!, /Quote QU-\d+ stays INVOICED in Xero although it was moved to "Declined" in Bitrix24: Xero does not allow a quote that is INVOICED to become DECLINED\./);
+    assert.equal((await env.c.store.jobs.countByState(env.memberId)).pending ?? 0, 0);
     env.xero.resetCounters();
     await env.b24.flushEvents();
     await env.settle();
@@ -227,15 +227,15 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
     let id = 0;
     await pushWithLostAnswer(env, {
       create: () => ({ id } = createQuote(env, { number: 'EST-5001', companyId })),
-      between: () => {
+      between: async () => {
         assert.equal(xeroQuotesFor(env, 'EST-5001').length, 1, 'Xero has it although the connector never heard back');
-        assert.equal(env.c.store.links.find(env.memberId, 'quote', String(id)), undefined);
+        assert.equal(await env.c.store.links.find(env.memberId, 'quote', String(id)), undefined);
       },
       edit: () => env.b24.actAs(2).setProductRows(QUOTE, id, [{ productName: 'Design hour', price: 115, quantity: 3, taxRate: 15, taxIncluded: 'Y' }]),
     });
     const all = xeroQuotesFor(env, 'EST-5001');
     assert.deepEqual([all.length, all[0].Total], [1, 345]);
-    assert.equal(env.c.store.links.find(env.memberId, 'quote', String(id))!.xeroId, all[0].QuoteID);
+    assert.equal((await env.c.store.links.find(env.memberId, 'quote', String(id)))!.xeroId, all[0].QuoteID);
   });
 
   it('when an invoice is made from an accepted estimate, then its Xero reference names the quote and the Xero quote becomes INVOICED', async () => {
@@ -253,7 +253,7 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
     assert.equal(invoices.length, 1);
     assert.equal(invoices[0].Reference, `INV-6001 (quote ${q.QuoteNumber})`);
     assert.equal(xeroQuotesFor(env, 'EST-6001')[0].Status, 'INVOICED');
-    assert.ok(activity(env, id).some((m) => m === `Quote ${q.QuoteNumber} was marked invoiced in Xero: invoice INV-6001 was made from it.`));
+    assert.ok((await activity(env, id)).some((m) => m === `Quote ${q.QuoteNumber} was marked invoiced in Xero: invoice INV-6001 was made from it.`));
   });
 
   it('when a branding theme is chosen, then the Xero quote carries it; a theme Xero no longer has holds the estimate with Xero\'s reason', async () => {
@@ -268,7 +268,7 @@ describe('pushing quotes from Bitrix24 to Xero', () => {
       const { id } = createQuote(env, { number: 'EST-7202' });
       await env.settle();
       assert.equal(xeroQuotesFor(env, 'EST-7202').length, 0);
-      const job = env.c.store.jobs.findLive(`push:${env.memberId}:quote:${id}`)!;
+      const job = (await env.c.store.jobs.findLive(`push:${env.memberId}:quote:${id}`))!;
       assert.equal(job.state, 'needs_attention');
       assert.match(job.lastError!, /BrandingThemeID '0f0f0f0f-0000-4000-8000-000000000000' is not a valid branding theme/);
     } finally {
@@ -320,6 +320,6 @@ describe('healing a lost quote while Xero changes', () => {
     assert.ok(touched, 'a quote changed between the pages of the look-up');
     const all = xeroQuotesFor(env, 'EST-8001');
     assert.deepEqual([all.length, all[0].Total], [1, 345]);
-    assert.equal(env.c.store.links.find(env.memberId, 'quote', String(id))!.xeroId, all[0].QuoteID);
+    assert.equal((await env.c.store.links.find(env.memberId, 'quote', String(id)))!.xeroId, all[0].QuoteID);
   });
 });

@@ -36,7 +36,7 @@ describe('HTTP server', () => {
   });
 
   it('when /health is asked, then it answers 200 with the state of store, portals, connections and queue', async () => {
-    store.jobs.enqueue({ memberId: null, kind: 'demo', key: 'demo:1', payload: {} });
+    await store.jobs.enqueue({ memberId: null, kind: 'demo', key: 'demo:1', payload: {} });
     const res = await fetch(`${url}/health`);
     assert.equal(res.status, 200);
     const body = (await res.json()) as Record<string, any>;

@@ -31,7 +31,7 @@ describe('Bitrix24 stage changes reach Xero', () => {
     env.b24.actAs(2).moveStage(SMART_INVOICE, id, 'DT31_2:S');
     await env.settle();
     assert.equal(xeroOf(env, 'STG-1').Status, 'AUTHORISED');
-    assert.match(env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` })[0].message, /approved in Xero because it was moved to "Sent"/);
+    assert.match((await env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` }))[0].message, /approved in Xero because it was moved to "Sent"/);
   });
 
   it('when four drafts are moved to the approve stage at once and Xero refuses one, then one approval request carries them all, three are approved and the refused one says why on its own', async () => {
@@ -49,9 +49,9 @@ describe('Bitrix24 stage changes reach Xero', () => {
     assert.deepEqual(['STG-B1', 'STG-B2', 'STG-B3', 'STG-B4'].map((n) => xeroOf(env, n).Status), ['AUTHORISED', 'AUTHORISED', 'AUTHORISED', 'DRAFT']);
     const approvals = env.xero.requestLog.slice(mark).filter((r) => r.method === 'POST' && /^POST \/Invoices/.test(r.endpoint));
     assert.equal(approvals.length, 1, `one request for the four approvals: ${approvals.map((r) => r.endpoint).join(', ')}`);
-    const lines = env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${undated}` });
+    const lines = await env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${undated}` });
     assert.match(lines.find((a) => a.kind === 'invoice.stage_refused')?.message ?? '', /Due Date must be specified/);
-    for (const id of ids) assert.match(env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` })[0]!.message, /approved in Xero because it was moved to "Sent"/);
+    for (const id of ids) assert.match((await env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` }))[0]!.message, /approved in Xero because it was moved to "Sent"/);
   });
 
   it('when a draft is moved to a failure stage, then the Xero draft is deleted; an approved unpaid one is voided', async () => {
@@ -77,10 +77,10 @@ describe('Bitrix24 stage changes reach Xero', () => {
     env.b24.actAs(2).moveStage(SMART_INVOICE, id, 'DT31_2:D');
     await env.settle();
     assert.equal(xeroOf(env, 'STG-4').Status, 'PAID');
-    const refusal = env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` }).find((a) => a.kind === 'invoice.stage_refused');
+    const refusal = (await env.c.store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}` })).find((a) => a.kind === 'invoice.stage_refused');
     assert.ok(refusal);
     assert.match(refusal.message, /paid in Xero, so moving it to "Declined" cannot void it/);
-    assert.equal(env.c.store.jobs.countByState(env.memberId).needs_attention, 0);
+    assert.equal((await env.c.store.jobs.countByState(env.memberId)).needs_attention, 0);
     // The same event again (another save) makes no further Xero write.
     env.xero.resetCounters();
     env.b24.actAs(2).updateItem(SMART_INVOICE, id, { title: 'STG-4 again' });

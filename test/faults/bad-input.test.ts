@@ -54,7 +54,7 @@ describe('absurd documents from Bitrix24', () => {
     for (let i = 0; i < 10; i++) {
       await env.settle();
       fastForward(env.c.store);
-      if (env.c.store.jobs.countByState().pending === 0) return;
+      if ((await env.c.store.jobs.countByState()).pending === 0) return;
     }
   }
 
@@ -77,8 +77,8 @@ describe('absurd documents from Bitrix24', () => {
     await settle();
     const outcomes: Record<string, string> = {};
     for (const [what, id] of Object.entries(ids)) {
-      const link = env.c.store.links.find(env.memberId, 'smart_invoice', id);
-      const job = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`);
+      const link = await env.c.store.links.find(env.memberId, 'smart_invoice', id);
+      const job = await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`);
       if (link) outcomes[what] = 'sent';
       else {
         assert.ok(job, `${what}: neither sent nor waiting — lost`);

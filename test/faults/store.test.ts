@@ -36,8 +36,9 @@ function answers(env: Environment, docs: MixDoc[], since: number): number[] {
     .map((d) => d.status);
 }
 
-function linked(env: Environment, docs: MixDoc[]): boolean {
-  return docs.every((d) => env.c.store.links.find(env.memberId, d.b24Type, d.b24Id));
+async function linked(env: Environment, docs: MixDoc[]): Promise<boolean> {
+  for (const d of docs) if (!(await env.c.store.links.find(env.memberId, d.b24Type, d.b24Id))) return false;
+  return true;
 }
 
 describe('fault campaign: the database is locked by another process', () => {
@@ -88,7 +89,7 @@ describe('fault campaign: the database is locked by another process', () => {
       env.xero.setFaults({});
       // By itself: the worker's next look finds the store writable, writes what it kept, drains the offline queue.
       await waitFor('every document in Xero', () => linked(env, [...first, ...second]), 60_000, 50);
-      await waitFor('an idle queue', () => env.c.store.jobs.countByState().pending + env.c.store.jobs.countByState().running === 0, 30_000, 50);
+      await waitFor('an idle queue', async () => (await env.c.store.jobs.countByState()).pending + (await env.c.store.jobs.countByState()).running === 0, 30_000, 50);
       assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, [...first, ...second]);
       assertNothingStuck(env.c.store);
       assert.equal((await health(env)).status, 200, '/health is fine again');
@@ -135,7 +136,7 @@ describe('fault campaign: the disk is full', () => {
     // Whatever was answered 200 is in the outbox (or already in Xero): nothing acknowledged was dropped.
     for (const d of docs) {
       const ok = answers(env, [d], since).includes(200);
-      if (ok) assert.ok(env.c.store.jobs.findLive(`push:${env.memberId}:${d.b24Type}:${d.b24Id}`) || env.c.store.links.find(env.memberId, d.b24Type, d.b24Id), `${d.number} was acknowledged but not kept`);
+      if (ok) assert.ok(await env.c.store.jobs.findLive(`push:${env.memberId}:${d.b24Type}:${d.b24Id}`) || await env.c.store.links.find(env.memberId, d.b24Type, d.b24Id), `${d.number} was acknowledged but not kept`);
     }
     const h = await health(env);
     assert.equal(h.status, 503);
@@ -146,15 +147,15 @@ describe('fault campaign: the disk is full', () => {
     // No new work: a look at the queue (after the groups in flight end) claims nothing while the disk is full.
     await env.c.services.outbox.drain();
     const xeroCalls = env.xero.requestLog.length;
-    const claimed = env.c.store.jobs.countByState().running;
+    const claimed = (await env.c.store.jobs.countByState()).running;
     await env.c.services.outbox.drain();
     assert.equal(env.xero.requestLog.length, xeroCalls, 'no Xero call while the disk is full');
-    assert.equal(env.c.store.jobs.countByState().running, claimed, 'no job claimed while the disk is full');
+    assert.equal((await env.c.store.jobs.countByState()).running, claimed, 'no job claimed while the disk is full');
     // Space returns.
     db.pragma('max_page_count = 1073741823');
     db.prepare(`DELETE FROM meta WHERE key LIKE 'filler-%'`).run();
     await waitFor('every document in Xero', () => linked(env, [...base, ...docs]), 60_000, 50);
-    await waitFor('an idle queue', () => env.c.store.jobs.countByState().pending + env.c.store.jobs.countByState().running === 0, 30_000, 50);
+    await waitFor('an idle queue', async () => (await env.c.store.jobs.countByState()).pending + (await env.c.store.jobs.countByState()).running === 0, 30_000, 50);
     assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, [...base, ...docs]);
     assertNothingStuck(env.c.store);
     assert.equal((await health(env)).status, 200);

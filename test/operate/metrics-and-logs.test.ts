@@ -54,11 +54,11 @@ describe('GET /metrics and request logs', () => {
     assert.equal(res.status, 404);
   });
 
-  it('when Bitrix24 posts an event, then one JSON request line carries a request id that the job and the worker\'s lines carry too', () => {
+  it('when Bitrix24 posts an event, then one JSON request line carries a request id that the job and the worker\'s lines carry too', async () => {
     const lines = parse(env.c.logLines);
     const intake = lines.filter((l) => l.msg === 'request' && l.method === 'POST' && l.path === '/events' && l.status === 200);
     assert.ok(intake.length >= 3, 'one line per event request');
-    const jobs = env.c.store.jobs.list({ memberId: env.memberId, states: ['done'] }).filter((j) => j.kind === 'push-invoice');
+    const jobs = (await env.c.store.jobs.list({ memberId: env.memberId, states: ['done'] })).filter((j) => j.kind === 'push-invoice');
     assert.equal(jobs.length, 3);
     for (const job of jobs) {
       assert.ok(job.requestId, `job ${job.id} keeps its request id`);

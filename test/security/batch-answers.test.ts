@@ -36,16 +36,16 @@ describe('a Bitrix24 batch answer that leaves a command out', () => {
     await env.settle();
     assert.ok(env.b24.callLog.some((c) => c.method === 'crm.item.get' && c.error === 'omitted'), 'the read was answered with nothing');
     assert.equal(xeroInvoice('SEC-GAP-1')!.Status, 'AUTHORISED');
-    const job = env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) }));
+    const job = await env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) }));
     assert.equal(job?.state, 'pending', 'the job waits for another read');
     assert.equal(job?.lastErrorCode, 'SYNC.READ_FAILED');
     assert.match(job?.lastError ?? '', /no answer/);
-    assert.equal(env.c.store.links.find(env.memberId, 'smart_invoice', String(id))?.xeroStatus === 'VOIDED', false);
+    assert.equal((await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))?.xeroStatus === 'VOIDED', false);
 
     dueNow(id);
     await env.settle();
     assert.equal(xeroInvoice('SEC-GAP-1')!.Status, 'AUTHORISED');
-    assert.equal(env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) })), undefined, 'the retry read the invoice and finished');
+    assert.equal(await env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) })), undefined, 'the retry read the invoice and finished');
   });
 
   it("when Bitrix24 itself answers that the linked approved invoice is not found, then it is voided in Xero as before", async () => {
@@ -63,7 +63,7 @@ describe('a Bitrix24 batch answer that leaves a command out', () => {
     env.b24.actAs(2).updateItem(SMART_INVOICE, id, { title: 'SEC-GAP-3 (edited)' });
     await env.settle();
     assert.ok(env.b24.callLog.some((c) => c.method === 'crm.item.get' && c.error === 'omitted'), 'the read was answered with nothing');
-    const job = env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) }));
+    const job = await env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) }));
     assert.equal(job?.state, 'pending', 'the job waits for another read');
     assert.equal(job?.lastErrorCode, 'SYNC.READ_FAILED');
   });
@@ -78,7 +78,7 @@ describe('a Bitrix24 batch answer that leaves a command out', () => {
     user.moveStage(SMART_INVOICE, id, 'DT31_2:S');
     await env.settle();
     assert.equal(xeroInvoice('SEC-GAP-4')!.Status, 'DRAFT');
-    assert.equal(env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) }))?.lastErrorCode, 'B24.NO_ANSWER');
+    assert.equal((await env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) })))?.lastErrorCode, 'B24.NO_ANSWER');
     dueNow(id);
     await env.settle();
     assert.equal(xeroInvoice('SEC-GAP-4')!.Status, 'AUTHORISED');
@@ -97,7 +97,7 @@ describe('a Bitrix24 batch answer that leaves a command out', () => {
     await env.settle();
     assert.ok(env.b24.callLog.some((c) => c.method === 'crm.status.list' && c.error === 'INTERNAL_SERVER_ERROR'), 'the stage list was refused');
     assert.equal(xeroInvoice('SEC-GAP-6')!.Status, 'DRAFT');
-    const job = env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) }));
+    const job = await env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) }));
     assert.equal(job?.lastErrorCode, 'B24.READ_FAILED');
     dueNow(id);
     await env.settle();
@@ -113,7 +113,7 @@ describe('a Bitrix24 batch answer that leaves a command out', () => {
     await env.settle();
     const shown = () => JSON.stringify(env.b24.items(SMART_INVOICE).find((i) => Number(i.id) === id)).includes(String(xeroInvoice('SEC-GAP-5')!.InvoiceID));
     assert.equal(shown(), false, 'the first write-back was answered with nothing');
-    assert.equal(env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) }))?.lastErrorCode, 'B24.WRITE_BACK_FAILED');
+    assert.equal((await env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) })))?.lastErrorCode, 'B24.WRITE_BACK_FAILED');
     dueNow(id);
     await env.settle();
     assert.equal(shown(), true);

@@ -35,7 +35,7 @@ describe('attacks through Bitrix24 events', () => {
     assert.equal(res.status, 200);
     await env.settle();
     assert.equal(xeroStatus('SEC-DEL-1'), 'DRAFT');
-    const logged = env.c.store.activity.list({ memberId: env.memberId }).find((a) => a.kind === 'event.delete_refused' && a.subject === `smart_invoice:${id}`);
+    const logged = (await env.c.store.activity.list({ memberId: env.memberId })).find((a) => a.kind === 'event.delete_refused' && a.subject === `smart_invoice:${id}`);
     assert.ok(logged, 'the refused delete is in the activity log');
     // A real deletion still goes through.
     env.b24.actAs(2).deleteItem(SMART_INVOICE, id);
@@ -49,27 +49,27 @@ describe('attacks through Bitrix24 events', () => {
       'auth[member_id]': env.memberId, 'auth[application_token]': applicationToken(),
     });
     assert.equal(res.status, 200);
-    const portal = env.c.store.portals.get(env.memberId)!;
+    const portal = (await env.c.store.portals.get(env.memberId))!;
     assert.equal(portal.state, 'installed');
     assert.ok(portal.accessToken);
     assert.equal(portal.purgeAt, null);
-    assert.equal(env.c.store.connections.listForPortal(env.memberId)[0]?.state, 'active');
-    assert.ok(env.c.store.activity.list({ memberId: env.memberId }).some((a) => a.kind === 'portal.uninstall_ignored'));
+    assert.equal((await env.c.store.connections.listForPortal(env.memberId))[0]?.state, 'active');
+    assert.ok((await env.c.store.activity.list({ memberId: env.memberId })).some((a) => a.kind === 'portal.uninstall_ignored'));
   });
 
   it('when a captured event is posted again, then the copy is ignored', async () => {
     await pushedInvoice('SEC-REPLAY-1');
     const delivered = env.b24.deliveryLog.filter((d) => d.event === 'ONCRMDYNAMICITEMUPDATE' && d.ok).at(-1)!;
-    const jobsBefore = env.c.store.jobs.list().length;
+    const jobsBefore = (await env.c.store.jobs.list()).length;
     const res = await fetch(`${env.c.url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: delivered.raw });
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { ignored?: string }).ignored, 'repeat');
-    assert.equal(env.c.store.jobs.list().length, jobsBefore);
+    assert.equal((await env.c.store.jobs.list()).length, jobsBefore);
   });
 
   it("when an event's ts lies hours away from now, then it is ignored", async () => {
     const id = await pushedInvoice('SEC-STALE-1');
-    const jobsBefore = env.c.store.jobs.list().length;
+    const jobsBefore = (await env.c.store.jobs.list()).length;
     for (const ts of [nowTs(-3 * 3600), nowTs(3 * 3600)]) {
       const res = await postForm(`${env.c.url}/events`, {
         event: 'ONCRMDYNAMICITEMUPDATE', ts, 'data[FIELDS][ID]': String(id), 'data[FIELDS][ENTITY_TYPE_ID]': '31',
@@ -77,6 +77,6 @@ describe('attacks through Bitrix24 events', () => {
       });
       assert.equal(((await res.json()) as { ignored?: string }).ignored, 'stale');
     }
-    assert.equal(env.c.store.jobs.list().length, jobsBefore);
+    assert.equal((await env.c.store.jobs.list()).length, jobsBefore);
   });
 });

@@ -35,7 +35,7 @@ describe('attacks on installing and updating the app', () => {
     c = await connectorFor(a, xero);
     await a.install({ userId: 1 });
     a.finishInstall();
-    const before = c.store.portals.get(a.memberId)!;
+    const before = (await c.store.portals.get(a.memberId))!;
     const mary = a.frameAuth(2); // what every user's browser holds: her tokens and the application token
     const res = await postForm(`${c.url}/events`, {
       event: 'ONAPPUPDATE', ts: nowTs(), 'data[VERSION]': '2', 'data[PREVIOUS_VERSION]': '1',
@@ -43,7 +43,7 @@ describe('attacks on installing and updating the app', () => {
       'auth[access_token]': mary.AUTH_ID!, 'auth[refresh_token]': mary.REFRESH_ID!, 'auth[expires_in]': '3600',
     });
     assert.equal(res.status, 403, await res.text());
-    const after = c.store.portals.get(a.memberId)!;
+    const after = (await c.store.portals.get(a.memberId))!;
     assert.equal(after.applicationToken, before.applicationToken);
     assert.equal(after.accessToken, before.accessToken);
     assert.equal(after.refreshToken, before.refreshToken);
@@ -59,7 +59,7 @@ describe('attacks on installing and updating the app', () => {
       'auth[application_token]': 'attacker-app-token',
     });
     assert.equal(res.status, 401, await res.text());
-    assert.deepEqual(c.store.portals.list(), []);
+    assert.deepEqual(await c.store.portals.list(), []);
   });
 
   it('when an installer POST names another host in DOMAIN, then the connector never calls that host and installs the real portal', async () => {
@@ -71,7 +71,7 @@ describe('attacks on installing and updating the app', () => {
       const res = await postForm(`${c.url}/install?DOMAIN=${trap.host}&PROTOCOL=0`, { ...auth, DOMAIN: trap.host, SERVER_ENDPOINT: `http://${trap.host}/rest/` });
       assert.equal(res.status, 200, await res.text());
       assert.deepEqual(trap.hits, []);
-      assert.equal(c.store.portals.get(a.memberId)!.clientEndpoint, a.clientEndpoint);
+      assert.equal((await c.store.portals.get(a.memberId))!.clientEndpoint, a.clientEndpoint);
     } finally {
       await trap.close();
     }
@@ -84,7 +84,7 @@ describe('attacks on installing and updating the app', () => {
     const fromB = b.frameAuth(1);
     const res = await postForm(`${c.url}/install?DOMAIN=${b.domain}&PROTOCOL=0`, { ...fromB, member_id: a.memberId });
     assert.equal(res.status, 401, await res.text());
-    assert.deepEqual(c.store.portals.list(), []);
+    assert.deepEqual(await c.store.portals.list(), []);
   });
 
   it('when B24_PORTAL_URL pins the portal, then an admin of a second portal cannot install it and nothing is stored', async () => {
@@ -92,9 +92,9 @@ describe('attacks on installing and updating the app', () => {
     registerOn(b, c);
     const res = await b.install({ userId: 1 });
     assert.equal(res.status, 403, res.body);
-    assert.deepEqual(c.store.portals.list(), []);
+    assert.deepEqual(await c.store.portals.list(), []);
     assert.equal((await a.install({ userId: 1 })).status, 200);
-    assert.equal(c.store.portals.get(a.memberId)!.state, 'installed');
+    assert.equal((await c.store.portals.get(a.memberId))!.state, 'installed');
   });
 
   it('when an uninstalled member_id is installed again at another endpoint, then it is refused until an operator allows it', async () => {
@@ -102,18 +102,18 @@ describe('attacks on installing and updating the app', () => {
     await a.install({ userId: 1 });
     a.finishInstall();
     await a.uninstall();
-    assert.equal(c.store.portals.get(a.memberId)!.state, 'uninstalled');
+    assert.equal((await c.store.portals.get(a.memberId))!.state, 'uninstalled');
     // The same member_id, answered by the OAuth server with another endpoint.
     const moved = await startBitrix24Emulator({ oauthServer: a, memberId: a.memberId });
     try {
       registerOn(moved, c);
       const refused = await moved.install({ userId: 1 });
       assert.equal(refused.status, 409, refused.body);
-      assert.equal(c.store.portals.get(a.memberId)!.clientEndpoint, a.clientEndpoint);
-      assert.equal(c.store.portals.allowRelocation(a.memberId), true);
+      assert.equal((await c.store.portals.get(a.memberId))!.clientEndpoint, a.clientEndpoint);
+      assert.equal(await c.store.portals.allowRelocation(a.memberId), true);
       const allowed = await moved.install({ userId: 1 });
       assert.equal(allowed.status, 200, allowed.body);
-      assert.equal(c.store.portals.get(a.memberId)!.clientEndpoint, moved.clientEndpoint);
+      assert.equal((await c.store.portals.get(a.memberId))!.clientEndpoint, moved.clientEndpoint);
     } finally {
       await moved.close();
     }
@@ -125,11 +125,11 @@ describe('attacks on installing and updating the app', () => {
     c = await connectorFor(a, xero, { XERO_GRANT_TYPE: 'client_credentials' });
     registerOn(b, c);
     assert.equal((await a.install({ userId: 1 })).status, 200);
-    assert.equal(c.store.connections.listForPortal(a.memberId)[0]?.state, 'active');
+    assert.equal((await c.store.connections.listForPortal(a.memberId))[0]?.state, 'active');
     assert.equal((await b.install({ userId: 1 })).status, 200);
-    assert.deepEqual(c.store.connections.listForPortal(b.memberId), []);
-    assert.ok(c.store.activity.list({ memberId: b.memberId }).some((x) => x.kind === 'xero.custom_connection_taken'));
+    assert.deepEqual(await c.store.connections.listForPortal(b.memberId), []);
+    assert.ok((await c.store.activity.list({ memberId: b.memberId })).some((x) => x.kind === 'xero.custom_connection_taken'));
     await c.services.installPortal.connectCustomWhereMissing();
-    assert.deepEqual(c.store.connections.listForPortal(b.memberId), []);
+    assert.deepEqual(await c.store.connections.listForPortal(b.memberId), []);
   });
 });

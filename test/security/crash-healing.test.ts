@@ -26,12 +26,12 @@ describe('crash healing', () => {
     const id = Number(admin.createSmartInvoice({ title: 'Invoice CRH-1', accountNumber: 'CRH-1', companyId, currencyId: 'NZD' }).id);
     admin.setProductRows(SMART_INVOICE, id, [{ productName: 'Consulting', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
     // As if a push had sent this document and crashed before saving the link: the sent mark is there.
-    env.c.store.links.markSent(env.memberId, [{ b24Type: 'smart_invoice', b24Id: String(id) }], Date.now() - 1000);
+    await env.c.store.links.markSent(env.memberId, [{ b24Type: 'smart_invoice', b24Id: String(id) }], Date.now() - 1000);
     env.b24.setEventDelivery(true);
     admin.updateItem(SMART_INVOICE, id, { title: 'Invoice CRH-1 ' });
     await env.settle();
 
-    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(id));
+    const link = await env.c.store.links.find(env.memberId, 'smart_invoice', String(id));
     assert.ok(link, 'the document is linked');
     assert.notEqual(link.xeroId.toLowerCase(), String(stranger.InvoiceID).toLowerCase(), 'the stranger\'s invoice was not adopted');
     const theirs = env.xero.invoices(env.tenantId).find((i) => i.InvoiceID === stranger.InvoiceID)!;

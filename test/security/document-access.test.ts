@@ -24,7 +24,7 @@ describe('CRM read permissions and page sessions', () => {
     invoiceId = Number(admin.createSmartInvoice({ title: 'Invoice SEC-1', accountNumber: 'SEC-1', companyId, currencyId: 'NZD' }).id);
     admin.setProductRows(SMART_INVOICE, invoiceId, [{ productName: 'Consulting', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
     await env.settle();
-    assert.ok(env.c.store.links.find(env.memberId, 'smart_invoice', String(invoiceId))?.xeroNumber, 'the invoice reached Xero');
+    assert.ok((await env.c.store.links.find(env.memberId, 'smart_invoice', String(invoiceId)))?.xeroNumber, 'the invoice reached Xero');
     outsider = env.b24.addUser({ name: 'Olga', lastName: 'Outsider' });
     colleague = env.b24.addUser({ name: 'Carl', lastName: 'Colleague' });
     env.b24.denyRead(outsider, SMART_INVOICE, [invoiceId]);
@@ -39,7 +39,7 @@ describe('CRM read permissions and page sessions', () => {
   };
 
   it('when a user whom Bitrix24 does not let read an invoice opens its Xero tab, then the tab is refused with 403 and shows neither its Xero number nor its history', async () => {
-    const xeroNumber = env.c.store.links.find(env.memberId, 'smart_invoice', String(invoiceId))!.xeroNumber!;
+    const xeroNumber = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(invoiceId)))!.xeroNumber!;
     const denied = await openTab(outsider);
     const html = await denied.text();
     assert.equal(denied.status, 403, html);
@@ -68,7 +68,7 @@ describe('CRM read permissions and page sessions', () => {
 
   it('when that user opens the dashboard, then the invoice\'s activity is not listed, while a user who may read it sees it', async () => {
     const subject = `smart_invoice:${invoiceId}`;
-    const message = env.c.store.activity.list({ memberId: env.memberId, subject, limit: 1 })[0]!.message;
+    const message = (await env.c.store.activity.list({ memberId: env.memberId, subject, limit: 1 }))[0]!.message;
     const dashboard = async (userId: number) => (await postForm(`${env.c.url}/app`, env.b24.frameAuth(userId))).text();
     const escaped = message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/'/g, '&#39;').replace(/"/g, '&#34;');
     assert.doesNotMatch(await dashboard(outsider), new RegExp(escaped));
@@ -94,7 +94,7 @@ describe('CRM read permissions and page sessions', () => {
   it('when the portal is uninstalled, then a page session issued before is refused with 401', async () => {
     const session = await sessionOf(colleague);
     assert.equal((await fetch(`${env.c.url}/api/status`, { headers: { 'X-Connector-Session': session } })).status, 200);
-    env.c.store.portals.setState(env.memberId, 'uninstalled'); // what a confirmed ONAPPUNINSTALL leaves behind
+    await env.c.store.portals.setState(env.memberId, 'uninstalled'); // what a confirmed ONAPPUNINSTALL leaves behind
     assert.equal((await fetch(`${env.c.url}/api/status`, { headers: { 'X-Connector-Session': session } })).status, 401);
   });
 });

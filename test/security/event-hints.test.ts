@@ -100,7 +100,7 @@ describe('events about documents the connector has no business with', () => {
 
   it("when the offline queue holds records about documents from before the install, then draining it sends none of them", async () => {
     assert.ok(env.b24.offlineQueue().length > 0, 'the old documents left offline records');
-    env.c.store.jobs.enqueue({ memberId: env.memberId, kind: 'drain-offline', key: `drain-offline:${env.memberId}`, payload: {} });
+    await env.c.store.jobs.enqueue({ memberId: env.memberId, kind: 'drain-offline', key: `drain-offline:${env.memberId}`, payload: {} });
     await env.settle();
     assert.deepEqual(inXero(env, 'OLD-'), []);
     assert.deepEqual(pushRows(env), []);
@@ -179,7 +179,7 @@ describe("the install time is the portal's", () => {
     b24.setClock(-3 * 3_600_000);
     const env = await startEnvironment({ b24 });
     try {
-      const first = env.c.store.portals.get(env.memberId)!.b24InstalledAt;
+      const first = (await env.c.store.portals.get(env.memberId))!.b24InstalledAt;
       assert.ok(first !== null && Math.abs(first - (Date.now() - 3 * 3_600_000)) < 60_000, `install time on the portal's clock: ${first}`);
       const user = b24.actAs(2);
       const companyId = Number(user.createCompany({ title: 'Clock Customer Ltd' }).id);
@@ -191,7 +191,7 @@ describe("the install time is the portal's", () => {
       b24.setClock(0);
       const again = await b24.install({ userId: 1 });
       assert.equal(again.status, 200);
-      assert.equal(env.c.store.portals.get(env.memberId)!.b24InstalledAt, first, 'a reinstall does not move it');
+      assert.equal((await env.c.store.portals.get(env.memberId))!.b24InstalledAt, first, 'a reinstall does not move it');
     } finally {
       await env.close();
       await b24.close();

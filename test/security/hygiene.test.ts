@@ -30,12 +30,12 @@ describe('secrets at rest: the old format', () => {
     accessToken: 'access-new', refreshToken: 'refresh-new', expiresAt: 1, applicationToken: 'app-new', scope: null, installedBy: 1, state: 'installed' as const,
   });
 
-  it('when the store holds values sealed in the old v1 format, then the start re-seals every one of them bound to its place and they read the same', () => {
+  it('when the store holds values sealed in the old v1 format, then the start re-seals every one of them bound to its place and they read the same', async () => {
     const dir = tempDir();
     const first = openStore(dir, TEST_SECRET);
-    first.portals.upsert(portalRow('m1'));
-    first.connections.upsert({ memberId: 'm1', tenantId: 't1', tenantName: 'Org', tenantType: 'ORGANISATION', xeroConnectionId: null, grantType: 'authorization_code', accessToken: 'x', refreshToken: 'y', expiresAt: 1, scope: null });
-    const consentId = first.consents.create({ memberId: 'm1', purpose: 'state', userId: 1, payload: { secret: 'z' }, ttlMs: 60_000 });
+    await first.portals.upsert(portalRow('m1'));
+    await first.connections.upsert({ memberId: 'm1', tenantId: 't1', tenantName: 'Org', tenantType: 'ORGANISATION', xeroConnectionId: null, grantType: 'authorization_code', accessToken: 'x', refreshToken: 'y', expiresAt: 1, scope: null });
+    const consentId = await first.consents.create({ memberId: 'm1', purpose: 'state', userId: 1, payload: { secret: 'z' }, ttlMs: 60_000 });
     // As an older release left them.
     const db = first.db;
     db.prepare('UPDATE portals SET access_token = ?, refresh_token = ?, application_token = ? WHERE member_id = ?').run(sealV1(TEST_SECRET, 'access-old'), sealV1(TEST_SECRET, 'refresh-old'), sealV1(TEST_SECRET, 'app-old'), 'm1');
@@ -54,20 +54,20 @@ describe('secrets at rest: the old format', () => {
       ];
       assert.equal(sealed.length, 7);
       for (const v of sealed) assert.match(v, /^v2:/);
-      const p = store.portals.get('m1')!;
+      const p = (await store.portals.get('m1'))!;
       assert.deepEqual([p.accessToken, p.refreshToken, p.applicationToken], ['access-old', 'refresh-old', 'app-old']);
-      const conn = store.connections.listForPortal('m1')[0]!;
+      const conn = (await store.connections.listForPortal('m1'))[0]!;
       assert.deepEqual([conn.accessToken, conn.refreshToken], ['xa-old', 'xr-old']);
-      assert.deepEqual(store.consents.peek(consentId, 'state')?.payload, { secret: 'z-old' });
+      assert.deepEqual((await store.consents.peek(consentId, 'state'))?.payload, { secret: 'z-old' });
     } finally {
       store.close();
     }
   });
 
-  it('when a v1 value turns up after the start (copied in from elsewhere), then it is refused rather than read', () => {
+  it('when a v1 value turns up after the start (copied in from elsewhere), then it is refused rather than read', async () => {
     const store = openStore(tempDir(), TEST_SECRET);
     try {
-      store.portals.upsert(portalRow('m2'));
+      await store.portals.upsert(portalRow('m2'));
       // A v1 value opens in any row: copied into this one, it would be read as this portal's token.
       store.db.prepare('UPDATE portals SET refresh_token = ? WHERE member_id = ?').run(sealV1(TEST_SECRET, 'copied-from-another-portal'), 'm2');
       assert.throws(() => store.portals.get('m2'), (err: Error & { code?: string }) => err.code === 'STORE.SECRET_FORMAT' && /old/.test(err.message));
@@ -90,13 +90,13 @@ describe('plain-http portal endpoints', () => {
     const res = await bed.b24.install({ userId: 1 });
     assert.equal(res.status, 400, res.body);
     assert.match(res.body, /https:\/\//);
-    assert.deepEqual(bed.c.store.portals.list(), []);
+    assert.deepEqual(await bed.c.store.portals.list(), []);
   });
 
   it('when ALLOW_INSECURE_LOOPBACK=1 (the emulators, the demo, the tests), then the same install is accepted', async () => {
     bed.c = await connectorFor(bed.b24, bed.xero, { ALLOW_INSECURE_LOOPBACK: '1' });
     assert.equal((await bed.b24.install({ userId: 1 })).status, 200);
-    assert.equal(bed.c.store.portals.get(bed.b24.memberId)?.state, 'installed');
+    assert.equal((await bed.c.store.portals.get(bed.b24.memberId))?.state, 'installed');
   });
 });
 

@@ -28,14 +28,14 @@ describe("requests that spend the connector's client secret", () => {
 
   it('when ONAPPUPDATE is signed with the stored application token and carries made-up tokens, then it only rebinds: no OAuth call and the stored tokens stay', async () => {
     await installed();
-    const before = bed.c.store.portals.get(bed.b24.memberId)!;
+    const before = (await bed.c.store.portals.get(bed.b24.memberId))!;
     const res = await update({ 'auth[application_token]': before.applicationToken!, 'auth[refresh_token]': 'made-up-refresh' });
     assert.equal(res.status, 200, await res.text());
     assert.equal(oauthCalls(), 0);
-    const after = bed.c.store.portals.get(bed.b24.memberId)!;
+    const after = (await bed.c.store.portals.get(bed.b24.memberId))!;
     assert.equal(after.refreshToken, before.refreshToken);
     assert.equal(after.applicationToken, before.applicationToken);
-    assert.ok(bed.c.store.jobs.findLive(`portal-setup:${bed.b24.memberId}`), 'the rebind is queued');
+    assert.ok(await bed.c.store.jobs.findLive(`portal-setup:${bed.b24.memberId}`), 'the rebind is queued');
   });
 
   it('when ONAPPUPDATE names another client endpoint than the portal on record, then it is refused without an OAuth call', async () => {
@@ -54,7 +54,7 @@ describe("requests that spend the connector's client secret", () => {
     // The install itself was one OAuth-spending request of this member_id.
     assert.equal(oauthCalls(), OAUTH_PER_MEMBER - 1);
     assert.deepEqual(statuses.slice(OAUTH_PER_MEMBER - 1), Array(6).fill(429));
-    assert.equal(bed.c.store.portals.get(bed.b24.memberId)!.state, 'installed');
+    assert.equal((await bed.c.store.portals.get(bed.b24.memberId))!.state, 'installed');
   });
 
   it('when B24_PORTAL_URL is set and an installer POST names another DOMAIN, then it is refused before any OAuth call', async () => {
@@ -93,7 +93,7 @@ describe("requests that spend the connector's client secret", () => {
     for (let i = 0; i < OAUTH_PER_MEMBER + 3; i++) statuses.push((await madeUpInstall('c'.repeat(32))).status);
     assert.equal(oauthCalls(), OAUTH_PER_MEMBER);
     assert.deepEqual(statuses.slice(OAUTH_PER_MEMBER), [429, 429, 429]);
-    assert.deepEqual(bed.c.store.portals.list(), []);
+    assert.deepEqual(await bed.c.store.portals.list(), []);
   });
 
   it('when installer POSTs with made-up tokens come from one address, each naming another member_id, then the OAuth server is asked at most the per-address bound', async () => {
@@ -103,6 +103,6 @@ describe("requests that spend the connector's client secret", () => {
     for (let i = 0; i < OAUTH_PER_ADDRESS + 3; i++) statuses.push((await madeUpInstall(`member${i}`)).status);
     assert.equal(oauthCalls(), OAUTH_PER_ADDRESS);
     assert.deepEqual(statuses.slice(OAUTH_PER_ADDRESS), [429, 429, 429]);
-    assert.deepEqual(bed.c.store.portals.list(), []);
+    assert.deepEqual(await bed.c.store.portals.list(), []);
   });
 });

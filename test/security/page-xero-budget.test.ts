@@ -100,7 +100,7 @@ describe('pages cannot spend what the pushes need', () => {
     xero.resetCounters();
     for (let i = 0; i < 4; i++) assert.equal((await pdf()).status, 200);
     assert.ok(xero.counters.total <= 1, `Xero calls for four asks of one PDF: ${xero.counters.total}`);
-    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(ids[0]))!;
+    const link = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(ids[0])))!;
     xero.approveInvoice(env.tenantId, link.xeroId);
     await env.c.services.pullStatuses.pollConnection(env.connectionId);
     xero.resetCounters();

@@ -24,9 +24,9 @@ describe('read rights on companies, contacts, products and pipelines', () => {
     env.b24.actAs(1).createProduct({ name: 'Consulting hour', purchasingPrice: '120.00' });
     // What contact sync leaves about a company: a line in the log and a job that needs attention.
     const { store, memberId } = { store: env.c.store, memberId: env.memberId };
-    store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `company:${companyId}`, message: `${SECRET} (the log).` });
-    const job = store.jobs.enqueue({ memberId, kind: 'push-contact', key: `push-contact:${memberId}:company:${companyId}`, payload: { type: 'company', id: String(companyId) } });
-    store.jobs.needsAttention(job.id, { code: 'XERO.VALIDATION', message: `${SECRET} (needs attention).` });
+    await store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `company:${companyId}`, message: `${SECRET} (the log).` });
+    const job = await store.jobs.enqueue({ memberId, kind: 'push-contact', key: `push-contact:${memberId}:company:${companyId}`, payload: { type: 'company', id: String(companyId) } });
+    await store.jobs.needsAttention(job.id, { code: 'XERO.VALIDATION', message: `${SECRET} (needs attention).` });
     env.b24.denyRead(outsider, COMPANY);
     env.b24.denyCatalog(outsider);
     env.b24.denyCategory(outsider, SMART_INVOICE, 5);

@@ -33,10 +33,10 @@ describe('forged uninstalls racing a token renewal', () => {
     });
 
   /** The stored access token has expired, at the portal and in the store (as after an idle hour). */
-  function expireStoredAccessToken(): void {
+  async function expireStoredAccessToken(): Promise<void> {
     env.b24.expireAccessTokens();
-    const p = env.c.store.portals.get(env.memberId)!;
-    env.c.store.portals.saveTokens(env.memberId, { accessToken: p.accessToken!, refreshToken: p.refreshToken!, expiresAt: Math.floor(Date.now() / 1000) - 60 });
+    const p = (await env.c.store.portals.get(env.memberId))!;
+    await env.c.store.portals.saveTokens(env.memberId, { accessToken: p.accessToken!, refreshToken: p.refreshToken!, expiresAt: Math.floor(Date.now() / 1000) - 60 });
     env.c.services.portals.forget(env.memberId);
     env.b24.resetCounters();
   }
@@ -45,13 +45,13 @@ describe('forged uninstalls racing a token renewal', () => {
   const renewals = () => env.b24.callLog.filter((c) => c.method === 'oauth/token').map((c) => c.status);
 
   /** The portal is installed as before, with its tokens, no purge, Xero still connected, and nothing uninstalled. */
-  function assertStillInstalled(): void {
-    const portal = env.c.store.portals.get(env.memberId)!;
+  async function assertStillInstalled(): Promise<void> {
+    const portal = (await env.c.store.portals.get(env.memberId))!;
     assert.equal(portal.state, 'installed');
     assert.ok(portal.accessToken && portal.refreshToken, 'the tokens are kept');
     assert.equal(portal.purgeAt, null, 'no purge is scheduled');
-    assert.equal(env.c.store.connections.listForPortal(env.memberId)[0]?.state, 'active', 'Xero stays connected');
-    assert.ok(!env.c.store.activity.list({ memberId: env.memberId }).some((a) => a.kind === 'portal.uninstalled'), 'nothing says uninstalled');
+    assert.equal((await env.c.store.connections.listForPortal(env.memberId))[0]?.state, 'active', 'Xero stays connected');
+    assert.ok(!(await env.c.store.activity.list({ memberId: env.memberId })).some((a) => a.kind === 'portal.uninstalled'), 'nothing says uninstalled');
   }
 
   /** Syncing goes on: an invoice a salesperson makes now reaches Xero as a draft. */
@@ -64,7 +64,7 @@ describe('forged uninstalls racing a token renewal', () => {
   it('when two forged uninstalls with CLEAN arrive at once after the stored access token expired, then the token is renewed once and the portal stays installed and syncing', async () => {
     env = await startEnvironment();
     const token = applicationToken();
-    expireStoredAccessToken();
+    await expireStoredAccessToken();
     // Renewal requests are held until a second one arrives (bounded), so two renewals would meet at the OAuth server.
     let arrived = 0;
     env.b24.holdRefreshes(async () => {
@@ -75,7 +75,7 @@ describe('forged uninstalls racing a token renewal', () => {
     env.b24.holdRefreshes(null);
     assert.deepEqual(answers.map((r) => r.status), [200, 200]);
     assert.deepEqual(renewals(), [200], 'one renewal, and the renewed refresh token was not presented again');
-    assertStillInstalled();
+    await assertStillInstalled();
     await assertStillSyncing('SEC-RACE-2');
   });
 
@@ -84,7 +84,7 @@ describe('forged uninstalls racing a token renewal', () => {
     const token = applicationToken();
     salespersonInvoice(env.b24, 'SEC-RACE-Q');
     await env.b24.flushEvents();
-    expireStoredAccessToken();
+    await expireStoredAccessToken();
     // The outbox's renewal arrives first and is held until the uninstall check's would arrive (bounded); a second
     // renewal is let through only after the first was answered, so the outbox's renewal is always the one that wins.
     let arrived = 0;
@@ -101,7 +101,7 @@ describe('forged uninstalls racing a token renewal', () => {
     env.b24.holdRefreshes(null);
     assert.equal(answer.status, 200);
     assert.deepEqual(renewals(), [200], 'the check took the outbox renewal instead of renewing the same token again');
-    assertStillInstalled();
+    await assertStillInstalled();
     await env.settle();
     assert.equal(env.xero.invoices(env.tenantId).find((i) => i.Reference === 'SEC-RACE-Q')?.Status, 'DRAFT', 'the invoice the outbox was pushing reached Xero');
     await assertStillSyncing('SEC-RACE-Q2');
@@ -110,7 +110,7 @@ describe('forged uninstalls racing a token renewal', () => {
   it('when a hundred forged uninstalls with CLEAN arrive at once against an expired token, then one check runs at a time, the token is renewed once and the portal stays installed and syncing', async () => {
     env = await startEnvironment();
     const token = applicationToken();
-    expireStoredAccessToken();
+    await expireStoredAccessToken();
     // Every portal answer takes a moment, so checks that do not wait for one another would overlap at the portal.
     env.b24.setFaults({ latencyMs: 150 });
     const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => forgedUninstall(token, nowTs(-i))));
@@ -118,33 +118,33 @@ describe('forged uninstalls racing a token renewal', () => {
     assert.deepEqual([...new Set(answers.map((r) => r.status))], [200]);
     assert.deepEqual(renewals(), [200], 'one renewal for a hundred checks');
     assert.equal(env.b24.peakConcurrency()['app.info'], 1, 'at most one check asked the portal at a time');
-    assertStillInstalled();
+    await assertStillInstalled();
     await assertStillSyncing('SEC-RACE-100');
   });
 
   it("when the connector's renewal reached Bitrix24 but its answer was lost, then a forged uninstall is not confirmed by the refused renewal and nothing is uninstalled", async () => {
     env = await startEnvironment();
     const token = applicationToken();
-    expireStoredAccessToken();
+    await expireStoredAccessToken();
     // The stored refresh token was spent at the OAuth server; the rotated pair never reached the store.
-    await refreshAtOAuthServer(env.c.config.bitrix, env.c.store.portals.get(env.memberId)!.refreshToken!);
+    await refreshAtOAuthServer(env.c.config.bitrix, (await env.c.store.portals.get(env.memberId))!.refreshToken!);
     env.b24.resetCounters();
     const answer = await forgedUninstall(token);
     assert.equal(answer.status, 200);
     assert.deepEqual(renewals(), [400], 'the renewal was refused (the token was spent)');
-    assertStillInstalled();
-    assert.ok(env.c.store.jobs.findLive(`portal-uninstall:${env.memberId}`), 'the portal is asked again later');
+    await assertStillInstalled();
+    assert.ok(await env.c.store.jobs.findLive(`portal-uninstall:${env.memberId}`), 'the portal is asked again later');
   });
 
   it('when the app really is uninstalled after the stored access token expired, then the portal says so and the connector forgets the portal', async () => {
     env = await startEnvironment();
-    expireStoredAccessToken();
+    await expireStoredAccessToken();
     await env.b24.uninstall({ clean: true });
     await env.b24.flushEvents();
-    const portal = env.c.store.portals.get(env.memberId)!;
+    const portal = (await env.c.store.portals.get(env.memberId))!;
     assert.equal(portal.state, 'uninstalled');
     assert.equal(portal.refreshToken, null);
     assert.ok(portal.purgeAt, 'the purge is scheduled after the grace period');
-    assert.equal(env.c.store.connections.listForPortal(env.memberId)[0]?.state, 'disconnected');
+    assert.equal((await env.c.store.connections.listForPortal(env.memberId))[0]?.state, 'disconnected');
   });
 });

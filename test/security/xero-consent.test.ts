@@ -38,7 +38,7 @@ describe('Xero consent bound to its browser', () => {
     const callback = await fetch(consent.headers.get('location')!); // no cookie: another browser
     assert.equal(callback.status, 403);
     assert.match(await callback.text(), /started in another browser/);
-    assert.equal(c.store.connections.listForPortal(MEMBER).length, 0);
+    assert.equal((await c.store.connections.listForPortal(MEMBER)).length, 0);
   });
 
   it('when the start link is opened a second time, then it is refused (it is single-use) and sets no cookie', async () => {
@@ -70,10 +70,10 @@ describe('Xero consent bound to its browser', () => {
     const landing = await followConsent(await startUrl());
     assert.equal(landing.status, 200, landing.html);
     assert.match(landing.html, /Connect the Xero organisation <strong id="tenant-name">Victim Accounting Ltd<\/strong> to the Bitrix24 portal <strong id="portal-domain">127\.0\.0\.1:\d+<\/strong>\?/);
-    assert.equal(c.store.connections.listForPortal(MEMBER).length, 0, 'nothing is connected before the confirmation');
+    assert.equal((await c.store.connections.listForPortal(MEMBER)).length, 0, 'nothing is connected before the confirmation');
     const done = await confirmConsent(c.url, landing);
     assert.equal(done.status, 200);
-    assert.equal(c.store.connections.listForPortal(MEMBER).length, 1);
+    assert.equal((await c.store.connections.listForPortal(MEMBER)).length, 1);
   });
 
   it('when a confirmation is forged (no cookie, a wrong CSRF token, or posted from another site), then it is refused with 403 and nothing is saved', async () => {
@@ -85,7 +85,7 @@ describe('Xero consent bound to its browser', () => {
     assert.equal((await post({}, fields)).status, 403, 'without the cookie');
     assert.equal((await post({ cookie: landing.cookie }, { ...fields, csrf: 'guessed' })).status, 403, 'with a wrong CSRF token');
     assert.equal((await post({ cookie: landing.cookie, origin: 'https://evil.example' }, fields)).status, 403, 'from another origin');
-    assert.equal(c.store.connections.listForPortal(MEMBER).length, 0);
+    assert.equal((await c.store.connections.listForPortal(MEMBER)).length, 0);
     assert.equal((await confirmConsent(c.url, landing)).status, 200, 'the real confirmation still works');
   });
 
