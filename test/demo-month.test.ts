@@ -95,8 +95,8 @@ describe('the demo\'s month', () => {
       // per-minute limit the connector keeps.
       if (n % 12 === 11) w.clock.set(w.clock.now() + 61_000);
       const header = await cardHeader(w, doc.type, doc.id);
-      const history = store.activity.list({ memberId: w.memberId, subject: `${doc.type}:${doc.id}`, limit: 500 }).reverse(); // oldest first
-      const link = store.links.find(w.memberId, doc.type, doc.id);
+      const history = (await store.activity.list({ memberId: w.memberId, subject: `${doc.type}:${doc.id}`, limit: 500 })).reverse(); // oldest first
+      const link = await store.links.find(w.memberId, doc.type, doc.id);
       const numbers = [...new Set(history.flatMap(xeroNumbersIn))];
       const sent = history.filter((a) => /^(invoice|quote)\.created$/.test(a.kind));
       const fromMonth = w.month.documents.some((d) => d.type === doc.type && d.id === doc.id);
@@ -171,9 +171,9 @@ describe('the demo\'s month', () => {
     assert.ok(seen.quotes >= 2, JSON.stringify(seen));
   });
 
-  it('when the log is read, then every Xero number in it is a document of the emulated organisation, the one its line is about, and the log spans the month', () => {
+  it('when the log is read, then every Xero number in it is a document of the emulated organisation, the one its line is about, and the log spans the month', async () => {
     const { store } = w.runtime;
-    const log = store.activity.page({ memberId: w.memberId, offset: 0, limit: 100_000 }).rows;
+    const log = (await store.activity.page({ memberId: w.memberId, offset: 0, limit: 100_000 })).rows;
     const numbers = new Set([...w.xero.invoices(w.tenantId).map((i) => i.InvoiceNumber), ...w.xero.quotes(w.tenantId).map((q) => q.QuoteNumber)]);
     let named = 0;
     for (const a of log) {
@@ -181,7 +181,7 @@ describe('the demo\'s month', () => {
         named += 1;
         assert.ok(numbers.has(n), `"${a.message}": ${n} exists in the emulated Xero`);
         const [type, id] = (a.subject ?? '').split(':') as [B24Type, string];
-        assert.equal(store.links.find(w.memberId, type, id)?.xeroNumber, n, `"${a.message}" is about the document ${n} belongs to`);
+        assert.equal((await store.links.find(w.memberId, type, id))?.xeroNumber, n, `"${a.message}" is about the document ${n} belongs to`);
       }
       assert.ok(!a.details || !('demo' in a.details), 'no line was written by anything but the connector');
     }
@@ -192,7 +192,7 @@ describe('the demo\'s month', () => {
     assert.ok(Math.max(...times) <= w.clock.now(), 'nothing in the future');
     const days = new Set(log.filter((a) => /^(invoice|quote)\.(created|updated)$/.test(a.kind)).map((a) => Math.floor(a.createdAt / DAY)));
     assert.ok(days.size >= 18, `documents were synced on ${days.size} different days of the month`);
-    const synced = store.activity.histogram(w.memberId, w.month.from, DAY).reduce((n, b) => n + b.synced, 0);
+    const synced = (await store.activity.histogram(w.memberId, w.month.from, DAY)).reduce((n, b) => n + b.synced, 0);
     assert.ok(synced >= w.month.documents.length, 'the 30-day chart counts the month\'s syncs');
   });
 });

@@ -27,7 +27,7 @@ async function importedCompany(bed: StatusBed) {
   await bed.xero.flushWebhooks();
   await bed.c.services.outbox.drain();
   const company = bed.b24.items(4).find((c) => c.title === 'Org 00000 Ltd')!;
-  return { company, link: bed.c.store.links.find(bed.memberId, 'company', String(company.id))! };
+  return { company, link: (await bed.c.store.links.find(bed.memberId, 'company', String(company.id)))! };
 }
 
 describe('Bitrix24 as the master for contact details', () => {
@@ -48,7 +48,7 @@ describe('Bitrix24 as the master for contact details', () => {
     assert.equal(bed.xero.callCount('POST /Contacts'), 1, 'Xero set back once');
     const xeroPhone = () => (bed.xero.contacts(bed.tenantId).find((c) => String(c.ContactID).toLowerCase() === link.xeroId)!.Phones as { PhoneType: string; PhoneNumber: string }[]).find((p) => p.PhoneType === 'DEFAULT')!.PhoneNumber;
     assert.equal(xeroPhone(), before[0]);
-    assert.match(bed.c.store.activity.list({ memberId: bed.memberId, limit: 5 }).map((a) => a.message).join(' '), /set back to the Bitrix24 values/);
+    assert.match((await bed.c.store.activity.list({ memberId: bed.memberId, limit: 5 })).map((a) => a.message).join(' '), /set back to the Bitrix24 values/);
     // The webhook of that write and the poll find nothing more to do: no echo either way.
     await bed.xero.flushWebhooks();
     await bed.c.services.outbox.drain();

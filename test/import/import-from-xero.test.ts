@@ -30,7 +30,7 @@ describe('import from Xero', () => {
     assert.equal(rq.RQ_VAT_ID, 'TX-00007');
     assert.equal((rq.ADDRESSES as Record<string, unknown>[])[0]!.CITY, 'Auckland');
     const xeroOrg = xeroContacts.find((c) => c.Name === 'Org 00007 Ltd')!;
-    assert.equal(bed.c.store.links.find(bed.memberId, 'company', String(org.id))!.xeroId, String(xeroOrg.ContactID).toLowerCase());
+    assert.equal((await bed.c.store.links.find(bed.memberId, 'company', String(org.id)))!.xeroId, String(xeroOrg.ContactID).toLowerCase());
     const writes = bed.b24.callLog.filter((c) => c.method === 'batch').length;
     const commands = bed.b24.callLog.filter((c) => c.viaBatch && /\.add$|\.update$/.test(c.method)).length;
     // + the directory reads of the empty portal (companies, contacts, products: one batch each) and the catalog's
@@ -104,7 +104,7 @@ describe('import from Xero: bad input', () => {
   it('when a Xero item has no code, then the plan fails it with the reason and plans the others', async () => {
     const { planItem, Directory } = await import('../../app/sync/import/import-plan.js');
     const store = testStore('m1');
-    const run = store.imports.createRun({ memberId: 'm1', connectionId: null, what: ['products'], includeArchived: false, startedBy: null });
+    const run = await store.imports.createRun({ memberId: 'm1', connectionId: null, what: ['products'], includeArchived: false, startedBy: null });
     let seq = 0;
     const ctx = {
       what: ['products' as const], includeArchived: false, directory: new Directory(store.imports.directory, run.id), nextSeq: () => seq++,

@@ -44,7 +44,7 @@ describe('import from Xero: Bitrix24 operating-time limit', () => {
     assert.match(run.output(), /Waiting: Bitrix24 blocks (crm\.company\.add|crm\.requisite\.add|catalog\.price\.add) for now \(its operating time limit\); the import goes on at .+ UTC\./);
     assert.ok(assertWaitedForTheReset(bed) >= 3, 'companies, requisites and prices were blocked');
     assertImportedOnce(bed, { people: 5 });
-    const runId = bed.c.store.imports.latestRun(bed.memberId)!.id;
+    const runId = (await bed.c.store.imports.latestRun(bed.memberId))!.id;
     const outcome = assertSummaryRight(bed, runId);
     assert.match(run.output(), new RegExp(`Import ${runId} done: ${outcome.create} created, 0 linked, 0 updated, 0 skipped, 0 failed\\.`));
   });
@@ -60,8 +60,8 @@ describe('import from Xero: Bitrix24 operating-time limit', () => {
     await outbox.drain();
     await svc.requestRun(bed.memberId, preview.id);
     let waits = 0;
-    for (await outbox.drain(); bed.c.store.imports.run(preview.id)!.state === 'running'; await outbox.drain()) {
-      const job = bed.c.store.jobs.list({ memberId: bed.memberId, states: ['pending'], limit: 10 }).find((j) => j.kind === 'import-from-xero')!;
+    for (await outbox.drain(); (await bed.c.store.imports.run(preview.id))!.state === 'running'; await outbox.drain()) {
+      const job = (await bed.c.store.jobs.list({ memberId: bed.memberId, states: ['pending'], limit: 10 })).find((j) => j.kind === 'import-from-xero')!;
       assert.equal(job.lastErrorCode, 'B24.OPERATION_TIME_LIMIT');
       assert.match(job.lastError ?? '', /^Bitrix24 blocks [\w.]+ for now \(its operating time limit\); the import goes on at .+ UTC\.$/);
       assert.equal(job.attempts, 0, 'waiting for Bitrix24 uses up no attempt');

@@ -10,7 +10,7 @@ describe('contacts kept in step', () => {
     seedXeroContacts(bed, 3, 0);
     await importAll(bed, { what: ['companies', 'contacts'] });
     const company = bed.b24.items(4).find((c) => c.title === 'Org 00001 Ltd')!;
-    const link = bed.c.store.links.find(bed.memberId, 'company', String(company.id))!;
+    const link = (await bed.c.store.links.find(bed.memberId, 'company', String(company.id)))!;
     await bed.xero.flushWebhooks();
     await bed.c.services.outbox.drain();
     bed.xero.resetCounters();
@@ -34,10 +34,10 @@ describe('contacts kept in step', () => {
     seedXeroContacts(bed, 2, 0);
     await importAll(bed, { what: ['companies'] });
     const company = bed.b24.items(4).find((c) => c.title === 'Org 00000 Ltd')!;
-    const link = bed.c.store.links.find(bed.memberId, 'company', String(company.id))!;
+    const link = (await bed.c.store.links.find(bed.memberId, 'company', String(company.id)))!;
     bed.b24.setEventDelivery(false);
     bed.b24.actAs(1).updateItem(4, Number(company.id), { title: 'Org Zero Ltd' });
-    bed.c.store.jobs.enqueue({ memberId: bed.memberId, kind: 'reconcile', key: `reconcile:${bed.memberId}`, payload: {} });
+    await bed.c.store.jobs.enqueue({ memberId: bed.memberId, kind: 'reconcile', key: `reconcile:${bed.memberId}`, payload: {} });
     await bed.c.services.outbox.drain();
     assert.equal(bed.xero.contacts(bed.tenantId).find((c) => String(c.ContactID).toLowerCase() === link.xeroId)!.Name, 'Org Zero Ltd');
   });
@@ -50,7 +50,7 @@ describe('contacts kept in step', () => {
     await bed.xero.flushWebhooks();
     await bed.c.services.outbox.drain();
     const company = bed.b24.items(4).find((c) => c.title === 'Org 00000 Ltd')!;
-    const link = bed.c.store.links.find(bed.memberId, 'company', String(company.id))!;
+    const link = (await bed.c.store.links.find(bed.memberId, 'company', String(company.id)))!;
     bed.xero.resetCounters();
 
     bed.xero.updateContact(bed.tenantId, link.xeroId, { Phones: [{ PhoneType: 'DEFAULT', PhoneNumber: '777 0000', PhoneAreaCode: '4', PhoneCountryCode: '64' }] });
@@ -78,20 +78,20 @@ describe('contacts kept in step', () => {
     await bed.xero.flushWebhooks();
     await bed.c.services.outbox.drain();
     const company = bed.b24.items(4).find((c) => c.title === 'Org 00000 Ltd')!;
-    const link = bed.c.store.links.find(bed.memberId, 'company', String(company.id))!;
-    const agreedBefore = bed.c.store.links.contactFields(link.id);
+    const link = (await bed.c.store.links.find(bed.memberId, 'company', String(company.id)))!;
+    const agreedBefore = await bed.c.store.links.contactFields(link.id);
 
     bed.xero.updateContact(bed.tenantId, link.xeroId, { Phones: [{ PhoneType: 'DEFAULT', PhoneNumber: '777 0000', PhoneAreaCode: '4', PhoneCountryCode: '64' }] });
     await bed.xero.flushWebhooks();
     await bed.c.services.outbox.drain();
     // The connector was killed after writing Bitrix24, before it recorded the new agreement.
-    bed.c.store.links.setContactFields(link.id, agreedBefore!);
+    await bed.c.store.links.setContactFields(link.id, agreedBefore!);
     bed.xero.resetCounters();
 
     await bed.b24.flushEvents(); // the company update event of that write
     await bed.c.services.outbox.drain();
     assert.equal(bed.xero.callCount('POST /Contacts'), 0, 'no echo into Xero');
-    assert.equal((bed.c.store.links.contactFields(link.id) as { phone?: string }).phone, '+64 4 777 0000', 'the agreement is Xero\'s phone again');
+    assert.equal((await bed.c.store.links.contactFields(link.id) as { phone?: string }).phone, '+64 4 777 0000', 'the agreement is Xero\'s phone again');
   });
 
   it('when an invoice names an imported company and products, then it is pushed to the same Xero contact with the items\' codes', async () => {
@@ -102,13 +102,13 @@ describe('contacts kept in step', () => {
     const company = bed.b24.items(4).find((c) => c.title === 'Org 00001 Ltd')!;
     const product = bed.b24.products().find((p) => p.xmlId === 'ITEM-00002')!;
     const contactsBefore = bed.xero.contacts(bed.tenantId).length;
-    bed.c.store.settings.set(bed.memberId, 'defaultSalesAccount', '200');
+    await bed.c.store.settings.set(bed.memberId, 'defaultSalesAccount', '200');
     const inv = bed.b24.actAs(1).createSmartInvoice({ title: 'Order', companyId: Number(company.id), currencyId: 'NZD' });
     bed.b24.actAs(1).setProductRows(31, Number(inv.id), [{ productId: Number(product.id), productName: 'Item 00002', price: 12, quantity: 2, taxRate: null, taxIncluded: 'N' }]);
     await bed.b24.flushEvents();
     await bed.c.services.outbox.drain();
     const pushed = bed.xero.invoices(bed.tenantId).find((i) => i.Reference === inv.accountNumber || String(i.InvoiceNumber) === String(inv.accountNumber));
-    assert.ok(pushed, `invoice in Xero; jobs: ${JSON.stringify(bed.c.store.jobs.list({ states: ['needs_attention'] }).map((j) => j.lastError))}`);
+    assert.ok(pushed, `invoice in Xero; jobs: ${JSON.stringify((await bed.c.store.jobs.list({ states: ['needs_attention'] })).map((j) => j.lastError))}`);
     const xeroOrg = bed.xero.contacts(bed.tenantId).find((c) => c.Name === 'Org 00001 Ltd')!;
     assert.equal(pushed.Contact.ContactID, xeroOrg.ContactID);
     assert.equal(bed.xero.contacts(bed.tenantId).length, contactsBefore, 'no second contact');
