@@ -52,8 +52,27 @@ export function advisoryKey(lockClass: number, text: string): [number, number] {
   return [lockClass, createHash('sha1').update(text).digest().readInt32BE(0)];
 }
 
+/**
+ * Runs `ddl` (CREATE … IF NOT EXISTS) once at a time across instances: PostgreSQL does not serialise concurrent
+ * creations of one table, and the loser would fail on a duplicate type name.
+ */
+export async function ensureTables(pool: pg.Pool, ddl: string): Promise<void> {
+  await inTransaction(pool, async (c) => {
+    await c.query('SELECT pg_advisory_xact_lock($1, $2)', advisoryKey(LOCK_CLASS.schema, 'tables'));
+    await c.query(ddl);
+  });
+}
+
 /** Advisory-lock classes of app/cluster/ (pgboss-job-queue.ts uses 0x0b0c; pg-boss the one-argument form). */
-export const LOCK_CLASS = { singleFlight: 0x0c01, xeroLimits: 0x0c02 } as const;
+export const LOCK_CLASS = { singleFlight: 0x0c01, xeroLimits: 0x0c02, schema: 0x0c03 } as const;
+
+/** What every holder of leases in app/cluster/ is told: its name on them, and where its background errors go. */
+export interface HolderOptions {
+  /** This instance's name in the `holder` columns. (Default: a unique name per start) */
+  holder?: string;
+  /** Errors of the background renewal (the database away): the leases then run out and other instances take over. */
+  onError?: (err: unknown) => void;
+}
 
 /** A name for this instance in the `holder` columns: unique per start. */
 export function instanceName(prefix = 'instance'): string {

@@ -13,7 +13,7 @@
  * PostgreSQL: `PgScheduleLeases`, lease rows timed by the database's clock (docs/reference/postgresql-coordination.md#leases).
  */
 import type pg from 'pg';
-import { instanceName } from './pg-pool.js';
+import { ensureTables, instanceName, type HolderOptions } from './pg-pool.js';
 
 export interface ScheduleLeases {
   /** This instance's name on the leases it holds. */
@@ -75,13 +75,9 @@ export class InProcessScheduleLeases implements ScheduleLeases {
   }
 }
 
-export interface PgScheduleLeasesOptions {
+export interface PgScheduleLeasesOptions extends HolderOptions {
   /** How long a lease lasts without renewal, ms: how long a dead holder keeps its schedules. (Default: 15000) */
   ttlMs?: number;
-  /** (Default: a unique name per start) */
-  holder?: string;
-  /** Errors of the renewal loop (the database away); the lease then runs out and another instance takes it. */
-  onError?: (err: unknown) => void;
 }
 
 /** Tables of the leases and of the intervals run; made by `ensureScheduleTables`. */
@@ -100,7 +96,7 @@ const TABLES = `
   );`;
 
 export async function ensureScheduleTables(pool: pg.Pool): Promise<void> {
-  await pool.query(TABLES);
+  await ensureTables(pool, TABLES);
 }
 
 export class PgScheduleLeases implements ScheduleLeases {
