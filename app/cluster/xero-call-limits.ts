@@ -87,20 +87,32 @@ function missing(xeroLimit: number, remaining: number | null | undefined, counte
   return Math.max(0, xeroLimit - Math.max(0, remaining) - counted);
 }
 
+/** A call counted in a window: in flight (t = Infinity) or answered at t, or one Xero counted, as of its answer. */
+interface Counted { t: number }
+
 interface OrgState {
   inFlight: number;
   waiters: (() => void)[];
-  /** Epoch ms each call of the window was counted at (its start, or as of Xero's correction). */
-  minute: number[];
+  minute: Counted[];
   pausedUntil: number;
   day: { remaining: number; at: number } | null;
 }
 
-/** One process: the counts of app/xero/gateway.ts, on the connector's clock. */
+/** When the window has room for one more call: now, later (the n-th newest leaves), or Infinity (a call still in flight). */
+function roomAt(window: Counted[], limit: number, windowMs: number, now: number): number {
+  if (window.length < limit) return now;
+  const times = window.map((w) => w.t).sort((x, y) => x - y);
+  return times[times.length - limit]! + windowMs;
+}
+
+/**
+ * One process: the counts of app/xero/gateway.ts, on the connector's clock. A call is timed by its answer, not its
+ * start (Xero counted it on arrival, between the two), so the window never frees a call before Xero does.
+ */
 export class InProcessXeroCallLimits implements XeroCallLimits {
   readonly #c: XeroCallLimitsConfig;
   readonly #orgs = new Map<string, OrgState>();
-  #app: number[] = [];
+  #app: Counted[] = [];
 
   constructor(config: Partial<XeroCallLimitsConfig> = {}) {
     this.#c = { ...DEFAULT_CALL_LIMITS, ...config };
@@ -114,8 +126,8 @@ export class InProcessXeroCallLimits implements XeroCallLimits {
 
   #prune(s: OrgState, now: number): void {
     const edge = now - this.#c.windowMs;
-    s.minute = s.minute.filter((t) => t > edge);
-    this.#app = this.#app.filter((t) => t > edge);
+    s.minute = s.minute.filter((w) => w.t > edge);
+    this.#app = this.#app.filter((w) => w.t > edge);
   }
 
   async acquire(org: string, opts: { waitMs?: number } = {}): Promise<XeroPermit> {
@@ -133,8 +145,7 @@ export class InProcessXeroCallLimits implements XeroCallLimits {
     }
     s.inFlight += 1;
     let released = false;
-    const release = async () => {
-      if (released) return;
+    const freeSlot = () => {
       released = true;
       s.inFlight -= 1;
       s.waiters.shift()?.();
@@ -144,32 +155,38 @@ export class InProcessXeroCallLimits implements XeroCallLimits {
         const now = clock.now();
         this.#prune(s, now);
         if (s.day && s.day.remaining <= 0 && now - s.day.at < this.#c.dayMs) throw daySpent(s.day.at + this.#c.dayMs);
-        let freeAt = Math.max(s.pausedUntil, now);
-        if (s.minute.length >= this.#c.perMinute) freeAt = Math.max(freeAt, s.minute[s.minute.length - this.#c.perMinute]! + this.#c.windowMs);
-        if (this.#app.length >= this.#c.appPerMinute) freeAt = Math.max(freeAt, this.#app[this.#app.length - this.#c.appPerMinute]! + this.#c.windowMs);
+        const freeAt = Math.max(s.pausedUntil, roomAt(s.minute, this.#c.perMinute, this.#c.windowMs, now), roomAt(this.#app, this.#c.appPerMinute, this.#c.windowMs, now));
         if (freeAt <= now) break;
-        if (freeAt > deadline) throw waited(org, waitMs);
-        await clock.sleep(freeAt - now + 1);
+        if (now >= deadline || (Number.isFinite(freeAt) && freeAt > deadline)) throw waited(org, waitMs);
+        // A window full of calls in flight frees when one is answered: looked at again shortly.
+        await clock.sleep(Math.min(Number.isFinite(freeAt) ? freeAt - now + 1 : 50, deadline - now));
       }
-      const now = clock.now();
-      s.minute.push(now);
-      this.#app.push(now);
-      if (s.day) s.day.remaining -= 1;
-      return { release };
     } catch (err) {
-      await release();
+      freeSlot();
       throw err;
     }
+    const mine: Counted = { t: Number.POSITIVE_INFINITY };
+    const app: Counted = { t: Number.POSITIVE_INFINITY };
+    s.minute.push(mine);
+    this.#app.push(app);
+    if (s.day) s.day.remaining -= 1;
+    return {
+      release: async () => {
+        if (released) return;
+        mine.t = app.t = clock.now();
+        freeSlot();
+      },
+    };
   }
 
   async observe(org: string, counts: XeroCounts): Promise<void> {
     const s = this.#org(org);
     const now = clock.now();
     this.#prune(s, now);
-    for (let n = missing(this.#c.xeroPerMinute, counts.minuteRemaining, s.minute.length); n > 0; n--) s.minute.push(now);
-    for (let n = missing(this.#c.xeroAppPerMinute, counts.appMinuteRemaining, this.#app.length); n > 0; n--) this.#app.push(now);
-    s.minute.sort((a, b) => a - b);
-    this.#app.sort((a, b) => a - b);
+    // Calls Xero counts and this window does not (an earlier process, the import): counted as of now, the latest
+    // they can have been made. Calls in flight count as Xero's already, as the gateway counts them.
+    for (let n = missing(this.#c.xeroPerMinute, counts.minuteRemaining, s.minute.length); n > 0; n--) s.minute.push({ t: now });
+    for (let n = missing(this.#c.xeroAppPerMinute, counts.appMinuteRemaining, this.#app.length); n > 0; n--) this.#app.push({ t: now });
     const day = counts.dayRemaining;
     if (day !== null && day !== undefined && Number.isFinite(day)) {
       // A lower count wins; a higher one only once the last reading is a window old (Xero's rolling day moved on).
@@ -208,7 +225,8 @@ const TABLES = `
     id         bigserial PRIMARY KEY,
     org        text NOT NULL,
     holder     text NOT NULL,
-    expires_at timestamptz NOT NULL
+    expires_at timestamptz NOT NULL,
+    counted_in bigint          -- the minute bucket the call was counted in when it started
   );
   CREATE INDEX IF NOT EXISTS cluster_xero_in_flight_org ON cluster_xero_in_flight (org);
   CREATE INDEX IF NOT EXISTS cluster_xero_in_flight_holder ON cluster_xero_in_flight (holder);
@@ -217,8 +235,14 @@ const TABLES = `
     paused_until  timestamptz,
     day_remaining integer,
     day_read_at   timestamptz
+  );
+  -- rate-limiter-flexible's table, as it would make it (lib/RateLimiterPostgres.js), made here under our lock: its
+  -- own creation is not safe when several instances start at once.
+  CREATE TABLE IF NOT EXISTS cluster_xero_minute (
+    key    varchar(255) PRIMARY KEY,
+    points integer NOT NULL DEFAULT 0,
+    expire bigint
   );`;
-/** rate-limiter-flexible's table (it makes it itself: key, points, expire). */
 const MINUTE_TABLE = 'cluster_xero_minute';
 const KEY_PREFIX = 'xm';
 const APP = '*app*';
@@ -255,12 +279,9 @@ export class PgXeroCallLimits implements XeroCallLimits {
   /** Opens the limits on `pool` (the instance's own), making the tables when missing. */
   static async open(pool: pg.Pool, o: PgXeroCallLimitsOptions = {}): Promise<PgXeroCallLimits> {
     await ensureTables(pool, TABLES);
-    // https://github.com/animir/node-rate-limiter-flexible/wiki/PostgreSQL (storeClient: a pg Pool; the callback
-    // says when its table is made)
-    const limiter = await new Promise<RateLimiterPostgres>((resolve, reject) => {
-      const l: RateLimiterPostgres = new RateLimiterPostgres(limiterOptions(pool, MINUTE_TABLE, false, 1), (err?: unknown) => (err ? reject(err) : resolve(l)));
-    });
-    return new PgXeroCallLimits(pool, o, limiter);
+    // https://github.com/animir/node-rate-limiter-flexible/wiki/PostgreSQL (storeClient: a pg Pool; tableCreated:
+    // the table is there; clearExpiredByTimeout: it deletes the rows expired an hour ago every 5 minutes)
+    return new PgXeroCallLimits(pool, o, new RateLimiterPostgres(limiterOptions(pool, MINUTE_TABLE, true, 1, true)));
   }
 
   /** The counter of `key` in bucket `b`, as rate-limiter-flexible names it (`<prefix>:<key>`). */
@@ -270,7 +291,7 @@ export class PgXeroCallLimits implements XeroCallLimits {
 
   /** A limiter on the transaction's connection, so its count is inside the lock (no queries of its own on creation). */
   #counter(c: pg.PoolClient): RateLimiterPostgres {
-    return new RateLimiterPostgres(limiterOptions(c, MINUTE_TABLE, true, Math.ceil((this.#c.windowMs + 3 * this.#bucketMs) / 1000) + 60));
+    return new RateLimiterPostgres(limiterOptions(c, MINUTE_TABLE, true, Math.ceil((this.#c.windowMs + 3 * this.#bucketMs) / 1000) + 60, false));
   }
 
   async #lock(c: pg.PoolClient, name: string): Promise<void> {
@@ -279,17 +300,24 @@ export class PgXeroCallLimits implements XeroCallLimits {
     await c.query('SELECT pg_advisory_xact_lock($1, $2)', [cls, k]);
   }
 
-  /** The calls counted in the buckets a window back from `b`, per key. */
+  /**
+   * The calls counted a window back from bucket `b`, per key (an organisation, or APP for all): its buckets, and the
+   * calls still in flight that were counted in a bucket older than that — a call counts until it is answered.
+   */
   async #counted(c: pg.PoolClient, keys: string[], b: number): Promise<number[]> {
     const all = keys.flatMap((k) => this.#keys(k, b));
     const r = await c.query<{ key: string; points: number }>(`SELECT key, points FROM ${MINUTE_TABLE} WHERE key = ANY($1)`, [all]);
-    return keys.map((k) => r.rows.filter((row) => row.key.startsWith(`${KEY_PREFIX}:${k}:`)).reduce((sum, row) => sum + row.points, 0));
+    const long = await c.query<{ org: string; n: string }>(
+      'SELECT org, count(*) AS n FROM cluster_xero_in_flight WHERE counted_in < $1 AND expires_at >= now() GROUP BY org', [b - this.#buckets + 1]);
+    return keys.map((k) => r.rows.filter((row) => row.key.startsWith(`${KEY_PREFIX}:${k}:`)).reduce((sum, row) => sum + row.points, 0)
+      + long.rows.filter((row) => k === APP || row.org === k).reduce((sum, row) => sum + Number(row.n), 0));
   }
 
   async acquire(org: string, opts: { waitMs?: number } = {}): Promise<XeroPermit> {
     const waitMs = opts.waitMs ?? DEFAULT_WAIT_MS;
     const deadline = Date.now() + waitMs;
     const slot = await this.#takeSlot(org, deadline, waitMs);
+    let started = 0;
     try {
       for (;;) {
         const wait = await inTransaction(this.pool, async (c) => {
@@ -309,13 +337,20 @@ export class PgXeroCallLimits implements XeroCallLimits {
           const [mine, app] = await this.#counted(c, [org, APP], b);
           // Room when the buckets back to a window before this one hold fewer than the limit: the oldest leaves at the next edge.
           if (mine! >= this.#c.perMinute || app! >= this.#c.appPerMinute) return (b + 1) * this.#bucketMs - now + 1;
+          // rate-limiter-flexible's consume: one point on the bucket's counter (its upsert; it never refuses here).
+          // https://github.com/animir/node-rate-limiter-flexible/wiki/API-methods#ratelimiterconsumekey-points--1-options--
           const counter = this.#counter(c);
           await counter.consume(`${org}:${b}`, 1);
           await counter.consume(`${APP}:${b}`, 1);
           if (row.day_remaining !== null) await c.query('UPDATE cluster_xero_orgs SET day_remaining = day_remaining - 1 WHERE org = $1', [org]);
+          await c.query('UPDATE cluster_xero_in_flight SET counted_in = $2 WHERE id = $1', [slot.id, b]);
+          started = b;
           return 0;
         });
-        if (wait === 0) return slot;
+        if (wait === 0) {
+          let answered: Promise<void> | undefined;
+          return { release: () => (answered ??= this.#answered(org, started, slot)) };
+        }
         if (Date.now() + Math.min(wait, 1) > deadline) throw waited(org, waitMs);
         await sleep(Math.min(wait, this.#pollMs * 5, Math.max(1, deadline - Date.now())));
       }
@@ -325,8 +360,32 @@ export class PgXeroCallLimits implements XeroCallLimits {
     }
   }
 
+  /**
+   * The call was answered: it moves from the bucket it started in to the one it ended in (a call is timed by its
+   * answer, not its start: Xero counted it on arrival, between the two, so no bucket frees it before Xero does), and
+   * its slot is freed.
+   */
+  async #answered(org: string, started: number, slot: XeroPermit): Promise<void> {
+    try {
+      await inTransaction(this.pool, async (c) => {
+        await this.#lock(c, `minute:${org}`);
+        await this.#lock(c, `minute:${APP}`);
+        const b = Math.floor(Number((await c.query<{ now: string }>(`SELECT ${DB_NOW} AS now`)).rows[0]!.now) / this.#bucketMs);
+        if (b === started) return;
+        // reward gives points back, consume takes them: https://github.com/animir/node-rate-limiter-flexible/wiki/API-methods
+        const counter = this.#counter(c);
+        for (const key of [org, APP]) {
+          await counter.reward(`${key}:${started}`, 1);
+          await counter.consume(`${key}:${b}`, 1);
+        }
+      });
+    } finally {
+      await slot.release();
+    }
+  }
+
   /** An in-flight slot of the organisation, leased to this instance; expired ones (a dead instance's) are taken back. */
-  async #takeSlot(org: string, deadline: number, waitMs: number): Promise<XeroPermit> {
+  async #takeSlot(org: string, deadline: number, waitMs: number): Promise<XeroPermit & { id: string }> {
     for (;;) {
       const id = await inTransaction(this.pool, async (c) => {
         await this.#lock(c, `slots:${org}`);
@@ -343,6 +402,7 @@ export class PgXeroCallLimits implements XeroCallLimits {
         this.#slots.add(id);
         let released = false;
         return {
+          id,
           release: async () => {
             if (released) return;
             released = true;
@@ -373,6 +433,7 @@ export class PgXeroCallLimits implements XeroCallLimits {
         const [mine, app] = await this.#counted(c, [org, APP], b);
         // Calls Xero counts and no instance did (before a start, another process): counted as of now, so they leave
         // the window no sooner than Xero's.
+        // penalty adds points to a key's counter: https://github.com/animir/node-rate-limiter-flexible/wiki/API-methods
         const counter = this.#counter(c);
         const more = missing(this.#c.xeroPerMinute, minuteRemaining, mine!);
         if (more > 0) await counter.penalty(`${org}:${b}`, more);
@@ -425,10 +486,10 @@ export class PgXeroCallLimits implements XeroCallLimits {
 }
 
 /** rate-limiter-flexible's PostgreSQL options: counters that never refuse (the limit is checked above), by key. */
-function limiterOptions(client: pg.Pool | pg.PoolClient, tableName: string, tableCreated: boolean, durationSeconds: number) {
+function limiterOptions(client: pg.Pool | pg.PoolClient, tableName: string, tableCreated: boolean, durationSeconds: number, clearExpired: boolean) {
   return {
     // storeType is told by the client's class: a Pool, or one connection of it.
     storeClient: client, tableName, tableCreated, keyPrefix: KEY_PREFIX,
-    points: 2 ** 30, duration: durationSeconds, clearExpiredByTimeout: !tableCreated,
+    points: 2 ** 30, duration: durationSeconds, clearExpiredByTimeout: clearExpired,
   };
 }
