@@ -92,6 +92,38 @@ for (const b of backends) {
   });
 }
 
+describe('single-flight on PostgreSQL: a token pair stored in the database', { skip: url ? false : 'PostgreSQL is not reachable' }, () => {
+  it('when three instances refresh one portal\'s pair at once, each reading the stored pair under the lock, then the OAuth server is asked once and all three end with the rotated pair', async () => {
+    const three = [0, 1, 2].map((i) => {
+      const pool = openClusterPool({ connectionString: url!, max: 2, name: `tokens-${i}` });
+      pools.push(pool);
+      return { pool, flight: new PgSingleFlight(pool) };
+    });
+    await three[0]!.pool.query('CREATE TABLE portal_tokens (member_id text PRIMARY KEY, refresh_token text NOT NULL, access_token text NOT NULL)');
+    await three[0]!.pool.query(`INSERT INTO portal_tokens VALUES ('portal-1', 'r0', 'a0')`);
+    // The OAuth server: a refresh token is single-use (docs/reference/bitrix24.md#oauth-tokens).
+    const spent = new Set<string>();
+    let asked = 0;
+    const oauth = async (refresh: string) => {
+      asked += 1;
+      await sleep(50);
+      if (spent.has(refresh)) throw new Error('invalid_grant');
+      spent.add(refresh);
+      return { refresh: `r${asked}`, access: `a${asked}` };
+    };
+    const refresh = ({ pool, flight }: (typeof three)[number], seen: string) => flight.run('b24-token:portal-1', async () => {
+      const stored = (await pool.query(`SELECT refresh_token, access_token FROM portal_tokens WHERE member_id = 'portal-1'`)).rows[0];
+      if (stored.refresh_token !== seen) return stored.access_token as string;
+      const next = await oauth(stored.refresh_token);
+      await pool.query(`UPDATE portal_tokens SET refresh_token = $1, access_token = $2 WHERE member_id = 'portal-1'`, [next.refresh, next.access]);
+      return next.access;
+    });
+    const got = await Promise.all(three.map((i) => refresh(i, 'r0')));
+    assert.equal(asked, 1);
+    assert.deepEqual(got, ['a1', 'a1', 'a1']);
+  });
+});
+
 describe('single-flight on PostgreSQL: a dead holder', { skip: url ? false : 'PostgreSQL is not reachable' }, () => {
   it('when the instance holding a key dies (its connection ends), then a waiter on another instance runs', async () => {
     const dying = new pg.Pool({ connectionString: url!, max: 1, application_name: 'flight-dying' });
