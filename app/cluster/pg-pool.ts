@@ -1,7 +1,8 @@
 /**
  * PostgreSQL plumbing shared by the coordination modules of app/cluster/: a pool opened with timeouts (as
- * app/store/pgboss-job-queue.ts opens its own), a transaction helper, and advisory-lock keys from text. Small on
- * purpose: once the store's PostgreSQL driver lands, these three swap for it.
+ * app/store/pgboss-job-queue.ts opens its own), a transaction helper, and advisory-lock keys from text. The modules
+ * take any `pg.Pool`: this one, or the store's (`PostgresDb.pool` of app/store/postgres-driver.ts, whose BIGINTs come
+ * back as numbers — the modules read both).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';

@@ -5,9 +5,9 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { InProcessChangeBus, PgChangeBus, RESYNC, type ChangeBus } from '../../app/cluster/change-bus.js';
 import { openClusterPool, sleep } from '../../app/cluster/pg-pool.js';
-import { clusterTestDatabase } from './postgres-database.js';
+import { withPostgres } from '../helpers/postgres.js';
 
-const url = await clusterTestDatabase('change bus');
+const { url } = await withPostgres();
 const closers: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);

@@ -5,9 +5,9 @@ import { after, describe, it } from 'node:test';
 import type pg from 'pg';
 import { openClusterPool, sleep } from '../../app/cluster/pg-pool.js';
 import { ensureScheduleTables, InProcessScheduleLeases, PgScheduleLeases, type ScheduleLeases } from '../../app/cluster/schedule-leases.js';
-import { clusterTestDatabase } from './postgres-database.js';
+import { withPostgres } from '../helpers/postgres.js';
 
-const url = await clusterTestDatabase('schedule lease');
+const { url } = await withPostgres();
 const pools: pg.Pool[] = [];
 after(async () => {
   await Promise.all(pools.splice(0).map((p) => p.end().catch(() => undefined)));

@@ -7,9 +7,9 @@ import type pg from 'pg';
 import { openClusterPool, sleep } from '../../app/cluster/pg-pool.js';
 import { InProcessXeroCallLimits, PgXeroCallLimits, type XeroCallLimits, type XeroCallLimitsConfig } from '../../app/cluster/xero-call-limits.js';
 import { LimitReached } from '../../app/errors.js';
-import { clusterTestDatabase } from './postgres-database.js';
+import { withPostgres } from '../helpers/postgres.js';
 
-const url = await clusterTestDatabase('Xero limits');
+const { url } = await withPostgres();
 const WINDOW_MS = 1200;
 const LIMITS: Partial<XeroCallLimitsConfig> = { concurrent: 5, perMinute: 60, xeroPerMinute: 60, windowMs: WINDOW_MS };
 const pools: pg.Pool[] = [];

@@ -6,9 +6,10 @@ import type pg from 'pg';
 import { openClusterPool, sleep } from '../../app/cluster/pg-pool.js';
 import { PgXeroCallLimits } from '../../app/cluster/xero-call-limits.js';
 import { LimitReached } from '../../app/errors.js';
-import { clusterTestDatabase } from './postgres-database.js';
+import { openPostgresDb } from '../../app/store/postgres-driver.js';
+import { withPostgres } from '../helpers/postgres.js';
 
-const url = await clusterTestDatabase('Xero in-flight slot');
+const { url } = await withPostgres();
 const pools: pg.Pool[] = [];
 const opened: PgXeroCallLimits[] = [];
 after(async () => {
@@ -50,5 +51,22 @@ describe('Xero call limits on PostgreSQL: a dead instance', { skip: url ? false 
     await assert.rejects(bb.acquire(org, { waitMs: 200 }), LimitReached);
     await Promise.all(held.map((p) => p.release()));
     await (await bb.acquire(org, { waitMs: 500 })).release();
+  });
+
+  it('when an instance runs on the store\'s own pool (BIGINTs as numbers), then its slots count with the others\'', async () => {
+    const org = `org-${Math.random()}`;
+    const db = await openPostgresDb(url!, { max: 3 });
+    const onStore = await PgXeroCallLimits.open(db.pool, { slotTtlMs: 900, pollMs: 20 });
+    const { limits: other } = await pgInstance(24, 900);
+    try {
+      const held = await Promise.all(Array.from({ length: 5 }, () => onStore.acquire(org)));
+      assert.equal((await other.usage(org)).inFlight, 5);
+      await assert.rejects(other.acquire(org, { waitMs: 150 }), LimitReached);
+      await Promise.all(held.map((p) => p.release()));
+      assert.equal((await other.usage(org)).inFlight, 0);
+    } finally {
+      await onStore.close();
+      await db.close();
+    }
   });
 });
