@@ -366,12 +366,14 @@ export class PgXeroCallLimits implements XeroCallLimits {
    * its slot is freed.
    */
   async #answered(org: string, started: number, slot: XeroPermit): Promise<void> {
+    const bucketNow = async (q: pg.Pool | pg.PoolClient) => Math.floor(Number((await q.query<{ now: string }>(`SELECT ${DB_NOW} AS now`)).rows[0]!.now) / this.#bucketMs);
     try {
+      // Answered within the bucket it started in (most calls): nothing moves, and no lock is taken.
+      if ((await bucketNow(this.pool)) === started) return;
       await inTransaction(this.pool, async (c) => {
         await this.#lock(c, `minute:${org}`);
         await this.#lock(c, `minute:${APP}`);
-        const b = Math.floor(Number((await c.query<{ now: string }>(`SELECT ${DB_NOW} AS now`)).rows[0]!.now) / this.#bucketMs);
-        if (b === started) return;
+        const b = await bucketNow(c);
         // reward gives points back, consume takes them: https://github.com/animir/node-rate-limiter-flexible/wiki/API-methods
         const counter = this.#counter(c);
         for (const key of [org, APP]) {
