@@ -28,9 +28,9 @@ export const systemClock: Clock = { now: () => Date.now(), sleep: timer };
 
 let current: Clock = systemClock;
 
-/** The clock in use (process-wide). */
+/** The clock in use (process-wide). Whole milliseconds: the store keeps times as integers (BIGINT on PostgreSQL). */
 export const clock: Required<Clock> = {
-  now: () => current.now(),
+  now: () => Math.floor(current.now()),
   sleep: (ms) => (current.sleep ? current.sleep(Math.max(0, ms)) : timer(ms)),
 };
 

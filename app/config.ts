@@ -45,6 +45,8 @@ const envSchema = z.object({
   PUBLIC_URL: baseUrl.optional(),
   /** Folder of the SQLite store and the generated secret. (Default: ./data) */
   DATA_DIR: z.string().trim().min(1, 'must not be empty').default('./data'),
+  /** PostgreSQL store shared by several instances, `postgres://user@host:port/database`. (Default: none, SQLite in DATA_DIR) */
+  DATABASE_URL: optionalText.pipe(z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, 'must be a postgres:// URL (postgres://user:password@host:5432/database)').optional()),
   /** Key for encrypting secrets at rest, at least 32 characters. (Default: generated once into DATA_DIR/app-secret) */
   APP_SECRET: optionalText.pipe(z.string().min(32, 'must be at least 32 characters long').optional()),
   /** Bitrix24 local application client id (`local.…`). (Default: none) */
@@ -114,6 +116,8 @@ export interface Config {
   port: number;
   publicUrl: string;
   dataDir: string;
+  /** The PostgreSQL store's URL; undefined for the embedded SQLite store in dataDir. */
+  databaseUrl: string | undefined;
   /** Absent until `resolveAppSecret` has run. */
   appSecret: string | undefined;
   bitrix: {
@@ -187,6 +191,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     publicUrl: e.PUBLIC_URL ?? `http://localhost:${e.PORT}`,
     dataDir: path.resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
     appSecret: e.APP_SECRET,
     bitrix: {
       clientId: e.B24_CLIENT_ID,

@@ -12,7 +12,7 @@ import { AppError, LimitReached } from './errors.js';
 import { isEntryPoint } from './entry-point.js';
 import { createLogger } from './log.js';
 import { createServices } from './services.js';
-import { openStore, StoreError, type Store } from './store/index.js';
+import { openConfiguredStore, StoreError, type Store } from './store/index.js';
 import type { ImportWhat } from './store/imports.js';
 import type { ImportFromXero, ImportSummary } from './sync/import/import-from-xero.js';
 
@@ -134,13 +134,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     const config = parseConfig(process.env);
     prepareDataDir(config.dataDir);
     const appSecret = resolveAppSecret(config);
-    const store = openStore(config.dataDir, appSecret);
+    const store = await openConfiguredStore(config, appSecret);
     try {
       const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
       const services = createServices({ config, store, logger, appSecret });
       code = await runImport(services.importFromXero, store, await choosePortal(store, opts.portal), opts, print);
     } finally {
-      store.close();
+      await store.close();
     }
   } catch (err) {
     if (err instanceof CliError || err instanceof ConfigError || err instanceof StoreError || err instanceof AppError) process.stderr.write(`The import cannot run.\n${err.message}\n`);

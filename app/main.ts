@@ -9,7 +9,7 @@ import { isEntryPoint } from './entry-point.js';
 import { createLogger, type Logger } from './log.js';
 import { createServer } from './server.js';
 import type { Services } from './services.js';
-import { openStore, Store, StoreError } from './store/index.js';
+import { openConfiguredStore, Store, StoreError } from './store/index.js';
 import { storeFaultCode } from './store/faults.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
@@ -36,7 +36,9 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(config.logLevel);
   prepareDataDir(config.dataDir);
   const appSecret = resolveAppSecret(config);
-  const store = openStore(config.dataDir, appSecret);
+  const store = await openConfiguredStore(config, appSecret).catch((err: unknown) => {
+    throw explainedStoreFault(err);
+  });
   const released = await releaseInterrupted(store);
   if (released) logger.warn({ released }, 'jobs interrupted by an earlier stop were returned to the queue');
 
@@ -64,7 +66,7 @@ export async function start(options: StartOptions = {}): Promise<Runtime> {
       ]);
       const returned = await store.jobs.releaseRunning();
       if (returned) logger.info({ returned }, 'unfinished jobs returned to the queue');
-      store.close();
+      await store.close();
       logger.info('shutdown complete');
     })());
   return { config, store, logger, url, services: server.services, stop };
@@ -75,13 +77,18 @@ async function releaseInterrupted(store: Store): Promise<number> {
   try {
     return await store.jobs.releaseRunning();
   } catch (err) {
-    store.close();
-    const fault = storeFaultCode(err);
-    if (!fault) throw err;
-    throw new StoreError(fault, fault === 'STORE.LOCKED'
-      ? 'The database is locked by another process (an open sqlite3 shell, a second connector on the same DATA_DIR?). Stop it and start the connector again.'
-      : 'The disk holding DATA_DIR is full. Free space and start the connector again.');
+    await store.close();
+    throw explainedStoreFault(err);
   }
+}
+
+/** A start refused by a locked database or a full disk, in words that say what to do; other errors as they are. */
+function explainedStoreFault(err: unknown): unknown {
+  const fault = storeFaultCode(err);
+  if (!fault) return err;
+  return new StoreError(fault, fault === 'STORE.LOCKED'
+    ? 'The database is locked by another process (an open sqlite3 shell, a second connector on the same DATA_DIR?). Stop it and start the connector again.'
+    : 'The disk holding DATA_DIR is full. Free space and start the connector again.');
 }
 
 function listen(http: Server, port: number): Promise<void> {

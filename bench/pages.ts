@@ -36,15 +36,13 @@ export async function pagesBench(say: (s?: string) => void): Promise<void> {
     user.setProductRows(SMART_INVOICE, docId, [{ productName: 'Consulting hour', price: 115, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
     await env.settle();
     const now = Date.now();
-    const insertLink = store.db.prepare(
-      `INSERT INTO links (member_id, connection_id, b24_type, b24_id, xero_type, xero_id, xero_number, xero_status, last_synced_at)
-       VALUES (?, ?, 'smart_invoice', ?, 'invoice', ?, ?, 'AUTHORISED', ?)`,
-    );
-    const insertActivity = store.db.prepare('INSERT INTO activity_log (member_id, level, kind, subject, message, created_at) VALUES (?, ?, ?, ?, ?, ?)');
-    store.transaction(() => {
-      for (let i = 0; i < LINKS; i++) insertLink.run(env.memberId, env.connectionId, String(100_000 + i), `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, `INV-B${i}`, now);
+    const insertLink = `INSERT INTO links (member_id, connection_id, b24_type, b24_id, xero_type, xero_id, xero_number, xero_status, last_synced_at)
+       VALUES (?, ?, 'smart_invoice', ?, 'invoice', ?, ?, 'AUTHORISED', ?)`;
+    const insertActivity = 'INSERT INTO activity_log (member_id, level, kind, subject, message, created_at) VALUES (?, ?, ?, ?, ?, ?)';
+    await store.transaction(async () => {
+      for (let i = 0; i < LINKS; i++) await store.db.run(insertLink, [env.memberId, env.connectionId, String(100_000 + i), `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, `INV-B${i}`, now]);
       for (let i = 0; i < ACTIVITY; i++) {
-        insertActivity.run(env.memberId, i % 50 === 0 ? 'error' : 'info', i % 50 === 0 ? 'job.attention' : 'invoice.created', `smart_invoice:${100_000 + (i % LINKS)}`, `Invoice ${i} sent to Xero as draft INV-B${i}.`, now - Math.floor((i / ACTIVITY) * 180 * 86_400_000));
+        await store.db.run(insertActivity, [env.memberId, i % 50 === 0 ? 'error' : 'info', i % 50 === 0 ? 'job.attention' : 'invoice.created', `smart_invoice:${100_000 + (i % LINKS)}`, `Invoice ${i} sent to Xero as draft INV-B${i}.`, now - Math.floor((i / ACTIVITY) * 180 * 86_400_000)]);
       }
     });
 

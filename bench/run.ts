@@ -130,13 +130,13 @@ async function intake(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-intake-'));
   const secret = 'bench-intake-secret-0123456789-abcdefghij';
   const applicationToken = b24.applicationToken;
-  const seed = openStore(dataDir, secret);
+  const seed = await openStore(dataDir, secret);
   await seed.portals.upsert({
     memberId: b24.memberId, domain: new URL(b24.baseUrl).host, clientEndpoint: b24.clientEndpoint, serverEndpoint: `${b24.baseUrl}/rest/`,
     accessToken: b24.accessToken, refreshToken: b24.refreshToken, expiresAt: Math.floor(Date.now() / 1000) + 3600, applicationToken,
     scope: 'crm', installedBy: 1, state: 'installed',
   });
-  seed.close();
+  await seed.close();
   const connector = await spawnConnector({
     DATA_DIR: dataDir, APP_SECRET: secret, LOG_LEVEL: 'info', B24_OAUTH_URL: b24.baseUrl, B24_CLIENT_ID: b24.clientId, B24_CLIENT_SECRET: b24.clientSecret,
   });
@@ -215,14 +215,13 @@ async function pollCost(): Promise<void> {
       }),
     );
     Date.now = realNow;
-    // step B: async transaction
-    env.c.store.transaction(() => {
-      seeded.forEach((x, n) =>
-        env.c.store.links.save({
+    await env.c.store.transaction(async () => {
+      for (const [n, x] of seeded.entries()) {
+        await env.c.store.links.save({
           memberId: env.memberId, connectionId: env.connectionId, b24Type: 'smart_invoice', b24Id: String(200_000 + n), xeroType: 'invoice',
           xeroId: String(x.InvoiceID), xeroNumber: String(x.InvoiceNumber), contentHash: null, xeroStatus: 'AUTHORISED', xeroUpdatedAt: null,
-        }),
-      );
+        });
+      }
     });
     await env.c.services.pullStatuses.pollConnection(env.connectionId);
     say(`## 3. Status poll: Xero calls per poll with ${LINKED.toLocaleString('en')} linked invoices`);

@@ -23,7 +23,7 @@ async function run(env: Environment, side: MixSide, mix: ThrottleMix, docs: numb
   const from = mix.docs.length;
   const started = Date.now();
   for (let s = 0; s * RATE < docs; s++) {
-    mix.next(Math.min(RATE, docs - s * RATE));
+    await mix.next(Math.min(RATE, docs - s * RATE));
     await env.xero.flushWebhooks().catch(() => undefined);
     await sleep(Math.max(0, started + (s + 1) * 1000 - Date.now()));
   }
@@ -31,7 +31,7 @@ async function run(env: Environment, side: MixSide, mix: ThrottleMix, docs: numb
   const mine = mix.docs.slice(from);
   for (;;) {
     await env.xero.flushWebhooks().catch(() => undefined);
-    const missing = notLanded(side, mine);
+    const missing = await notLanded(side, mine);
     const live = await env.c.store.jobs.countByState(env.memberId);
     if (MIX_KINDS.every((k) => missing[k].length === 0) && live.pending + live.running === 0) break;
     if (Date.now() - lastEvent > 300_000) throw new Error(`the mix did not settle: ${JSON.stringify(missing)}`);
@@ -46,7 +46,7 @@ export async function throttle(say: Say): Promise<void> {
   const xero = await startXeroEmulator({ webhookKey: 'bench-throttle-webhook-key-0123456789-abcdef', specCheck: false, limits: { perMinute: 600 } });
   const env = await startEnvironment({ b24, xero, settings: { approveInXero: true, quoteSync: true }, xeroLimits: { perMinute: 550, xeroPerMinute: 600 } });
   xero.configureWebhook({ url: `${env.c.url}/xero/webhooks` });
-  const side: MixSide = { b24, xero, tenantId: env.tenantId, memberId: env.memberId, withStore: (fn) => fn(env.c.store) };
+  const side: MixSide = { b24, xero, tenantId: env.tenantId, memberId: env.memberId, withStore: async (fn) => fn(env.c.store) };
   env.c.services.outbox.start();
   try {
     // Invoices in Xero to pay and to move, and customers in Xero to edit (not counted).

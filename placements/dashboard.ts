@@ -206,7 +206,7 @@ async function syncState(services: Services, memberId: string, connection: Conne
   const { store, statusPoll, gateways } = services;
   const counts = await store.jobs.countByState(memberId);
   const lastPoll = connection ? statusPoll.lastPollAt(connection.id) ?? null : null;
-  const interval = statusPoll.intervalSeconds(memberId);
+  const interval = await statusPoll.intervalSeconds(memberId);
   const gateway = connection && connection.state === 'active' ? gateways.all().find((g) => g.connectionId === connection.id) ?? null : null;
   const since = clock.now() - DAY;
   const plan = gateway ? budgetStatus(gateways, gateway.connectionId) : null;

@@ -45,7 +45,7 @@ export async function settingsSlider(services: Services, page: VerifiedPage, lan
     'settings',
     {
       lang, session, isAdmin: page.user.isAdmin,
-      settings: portalSettings(store, memberId),
+      settings: (await portalSettings(store, memberId)),
       overview: await setupOverview(store, orgData, memberId),
       lists: {
         readAt: org?.readAt ?? null,

@@ -74,6 +74,8 @@ export async function compileTests(root = ROOT): Promise<number> {
       const { code } = await transform(readFileSync(file, 'utf8'), options(file));
       const out = compiledPath(rel, root);
       mkdirSync(path.dirname(out), { recursive: true });
+      // A new file, never the old one written over: a worktree's node_modules may be hard links to another's.
+      rmSync(out, { force: true });
       writeFileSync(out, code);
       // The output carries its source's mtime: any other mtime of the source (an edit, a checkout) means stale.
       utimesSync(out, mtimeMs / 1000, mtimeMs / 1000);
@@ -81,6 +83,7 @@ export async function compileTests(root = ROOT): Promise<number> {
   );
   removeOrphans(new Set([...all.map((rel) => compiledPath(rel, root)), stamp]), mirror);
   mkdirSync(mirror, { recursive: true });
+  rmSync(stamp, { force: true });
   writeFileSync(stamp, VERSION);
   return stale.length;
 }

@@ -12,7 +12,7 @@ if (!file) {
 try {
   const config = parseConfig(process.env);
   prepareDataDir(config.dataDir);
-  const report = restoreStore(config.dataDir, file, resolveAppSecret(config));
+  const report = await restoreStore(config.dataDir, file, resolveAppSecret(config));
   process.stdout.write(`${JSON.stringify(report)}\n`);
 } catch (err) {
   process.stderr.write(`Restore failed: ${(err as Error).message}\n`);

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, type MixDoc } from '../test/faults/mix.js';
 import { startProcessBed, type ProcessBed } from '../test/faults/process-bed.js';
 import { assertLanded, MIX_KINDS, notLanded, standardBucketWithOthers, ThrottleMix, type MixSide } from '../test/faults/throttle-mix.js';
+import { everyEach } from '../app/async-lists.js';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -68,9 +69,9 @@ interface SoakMix {
   documents(): number;
   inXero(): number;
   /** One second of settling: passes on what is still owed (Xero's webhooks) and says whether everything landed. */
-  landed(): boolean;
+  landed(): Promise<boolean>;
   /** Throws when the end state is wrong; the line that says it is right. */
-  check(): string;
+  check(): Promise<string>;
 }
 
 /** The fault campaign's mix (test/faults/mix.ts) with Xero's and Bitrix24's faults changing as it goes. */
@@ -90,8 +91,8 @@ function faultsMix(bed: ProcessBed): SoakMix {
       await b24.flushEvents().catch(() => undefined);
       // Payments for documents pushed a while ago.
       if (round % 10 === 0) {
-        const ready = bed.withStore((s) => docs.slice(paidUpTo).filter((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id)));
-        paid.push(...bed.withStore((s) => approveAndPay(xero, tenantId, s, b24.memberId, ready)));
+        const ready = await bed.withStore((s) => docs.slice(paidUpTo).filter((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id)));
+        paid.push(...(await bed.withStore((s) => approveAndPay(xero, tenantId, s, b24.memberId, ready))));
         paidUpTo = docs.indexOf(ready.at(-1) ?? docs[paidUpTo]!) + 1;
       }
     },
@@ -101,12 +102,12 @@ function faultsMix(bed: ProcessBed): SoakMix {
     },
     documents: () => docs.length,
     inXero: () => xero.invoices(tenantId).length,
-    landed: () => bed.withStore((s) => docs.every((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id)) && paid.every((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id)?.xeroStatus === 'PAID')),
-    check() {
-      bed.withStore((s) => {
-        assertExactlyOnce(xero, tenantId, s, b24.memberId, docs);
-        assertPaidBack(b24, s, b24.memberId, paid);
-        assertNothingStuck(s);
+    landed: () => bed.withStore(async (s) => (await everyEach(docs, async (d) => Boolean(await s.links.find(b24.memberId, d.b24Type, d.b24Id)))) && everyEach(paid, async (d) => (await s.links.find(b24.memberId, d.b24Type, d.b24Id))?.xeroStatus === 'PAID')),
+    async check() {
+      await bed.withStore(async (s) => {
+        await assertExactlyOnce(xero, tenantId, s, b24.memberId, docs);
+        await assertPaidBack(b24, s, b24.memberId, paid);
+        await assertNothingStuck(s);
       });
       return `end state right: ${docs.length} documents exactly once in Xero, ${paid.length} paid statuses back in Bitrix24, nothing stuck`;
     },
@@ -127,21 +128,21 @@ async function throttleMix(bed: ProcessBed): Promise<SoakMix> {
   b24.setLeakyBucket(standardBucketWithOthers());
   return {
     async tick() {
-      mix.next(5);
+      await mix.next(5);
       await b24.flushEvents().catch(() => undefined);
       await xero.flushWebhooks().catch(() => undefined);
     },
     calm() {},
     documents: () => mix.docs.length,
     inXero: () => xero.invoices(tenantId).length + xero.quotes(tenantId).length,
-    landed() {
+    async landed() {
       void xero.flushWebhooks().catch(() => undefined);
-      const missing = notLanded(side, mix.docs);
+      const missing = await notLanded(side, mix.docs);
       return MIX_KINDS.every((k) => missing[k].length === 0);
     },
-    check() {
-      assertLanded(side, mix.docs);
-      bed.withStore((s) => assertNothingStuck(s));
+    async check() {
+      await assertLanded(side, mix.docs);
+      await bed.withStore((s) => assertNothingStuck(s));
       const counts = MIX_KINDS.map((k) => `${mix.count(k)} ${k}`).join(', ');
       return `end state right: ${mix.docs.length} documents (${counts}) each landed once, nothing stuck`;
     },
@@ -199,12 +200,12 @@ try {
   say(`settling (kills: ${kills})…`);
   const until = Date.now() + 5 * 60_000;
   while (Date.now() < until) {
-    if (mix.landed() && (await bed.idle())) break;
+    if ((await mix.landed()) && (await bed.idle())) break;
     await sleep(1000);
   }
   const settleS = ((Date.now() - lastEvent) / 1000).toFixed(1);
   await sample();
-  say(mix.check());
+  say(await mix.check());
   say(`settled ${settleS} s after the last event`);
   // Flat memory: over the last process's life after warm-up, the last half's mean against the first half's.
   const judged = samples.filter((x) => x.at >= judgeFrom && x.at <= lastEvent);

@@ -64,7 +64,7 @@ describe('the filling rule (on a controlled clock)', () => {
 
 describe('bursts', () => {
   it('when a group tops itself up while nothing is arriving, then it gets the due jobs of its own portal once, and all their outcomes are recorded', async () => {
-    const store = testStore('a', 'b');
+    const store = await testStore('a', 'b');
     for (let k = 0; k < 10; k++) await store.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:a:${k}`, payload: { k } });
     let worked!: (ids: number[]) => void;
     const got = new Promise<number[]>((r) => (worked = r));
@@ -94,13 +94,13 @@ describe('bursts', () => {
   });
 
   it('when likely echoes and new documents are due, then a claim takes the new documents first, and a batch filling waits for new documents only', { timeout: 20_000 }, async () => {
-    const store = testStore('a');
+    const store = await testStore('a');
     for (let k = 0; k < 6; k++) await store.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:${k}`, payload: { k, ...(k < 4 ? { likelyEcho: true } : {}) } });
     assert.deepEqual((await store.jobs.dueSummary(['push'], Date.now(), 'a', { freshOnly: true })).count, 2);
     const claimed = await store.jobs.claimDue(3, ['push'], Date.now(), 'a', { freshFirst: true });
     assert.deepEqual(claimed.map((j) => (j.payload as { k: number }).k), [4, 5, 0]);
     // Only echoes due: they go at once (they need no Xero request), whatever is still arriving.
-    const echoesOnly = testStore('a');
+    const echoesOnly = await testStore('a');
     for (let k = 0; k < 3; k++) await echoesOnly.jobs.enqueue({ memberId: 'a', kind: 'push', key: `push:${k}`, payload: { likelyEcho: true } });
     let sizes!: (n: number) => void;
     const got = new Promise<number>((r) => (sizes = r));
@@ -119,10 +119,10 @@ describe('bursts', () => {
     const bed = await xeroTestbed();
     const event = (name: string, id: string) => ({ event: name, data: { FIELDS: { ID: id, ENTITY_TYPE_ID: '31' } }, auth: {} }) as unknown as B24Event;
     await bed.store.links.save({ memberId: bed.memberId, connectionId: bed.connectionId, b24Type: 'smart_invoice', b24Id: '7', xeroType: 'invoice', xeroId: 'x-7', xeroNumber: 'INV-7', contentHash: 'h', xeroStatus: 'DRAFT', xeroUpdatedAt: null });
-    assert.equal(isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '7')), true);
-    assert.equal(isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '7'), Date.now() + 5 * 60_000), false, 'an edit minutes after the push is new work');
-    assert.equal(isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '8')), false, 'a document never pushed');
-    assert.equal(isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMDELETE', '7')), false, 'a deletion');
+    assert.equal((await isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '7'))), true);
+    assert.equal((await isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '7'), Date.now() + 5 * 60_000)), false, 'an edit minutes after the push is new work');
+    assert.equal((await isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMUPDATE', '8'))), false, 'a document never pushed');
+    assert.equal((await isLikelyEcho(bed.store, bed.memberId, event('ONCRMDYNAMICITEMDELETE', '7'))), false, 'a deletion');
   });
 
   it('when one group announces its new customers and another resolves first, then one create serves both and the first group makes no call', async () => {
@@ -151,7 +151,7 @@ describe('bursts', () => {
   });
 
   it('when 120 jobs arrive a few at a time while the worker runs, then they are claimed as full batches of 50 and the rest', async () => {
-    const store = testStore('a');
+    const store = await testStore('a');
     const sizes: number[] = [];
     let seen = 0;
     let allDone!: () => void;
@@ -182,7 +182,7 @@ describe('bursts', () => {
   });
 
   it('when a single job arrives and nothing else comes, then it is worked without a full batch', async () => {
-    const store = testStore('a');
+    const store = await testStore('a');
     let worked!: (n: number) => void;
     const got = new Promise<number>((r) => (worked = r));
     const outbox = new Outbox(store, logger);
@@ -198,7 +198,7 @@ describe('bursts', () => {
   });
 
   it('when a partial batch waits to fill and nothing runs, then the worker sleeps until the wait ends instead of looking again and again', async () => {
-    const store = testStore('a');
+    const store = await testStore('a');
     let looks = 0;
     const summary = store.jobs.dueSummary.bind(store.jobs);
     store.jobs.dueSummary = (kinds, now) => {
@@ -222,7 +222,7 @@ describe('bursts', () => {
   });
 
   it('when a lone job arrives while an earlier group is still at work, then it is claimed in a free slot without waiting for that group', async () => {
-    const store = testStore('a');
+    const store = await testStore('a');
     let releaseSlow!: () => void;
     const slowHeld = new Promise<void>((r) => (releaseSlow = r));
     let slowStarted!: () => void;

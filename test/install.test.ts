@@ -192,9 +192,9 @@ describe('installing the app into Bitrix24', () => {
     assert.equal(kept.accessToken, null);
     const day = 86_400_000;
     assert.ok(Math.abs(kept.purgeAt! - (Date.now() + 7 * day)) < 60_000, String(kept.purgeAt));
-    assert.equal(c.services.intakeSchedule.housekeeping(Date.now() + 6 * day).portals, 0);
+    assert.equal((await c.services.intakeSchedule.housekeeping(Date.now() + 6 * day)).portals, 0);
     assert.ok(await c.store.portals.get(b24.memberId));
-    assert.equal(c.services.intakeSchedule.housekeeping(Date.now() + 8 * day).portals, 1);
+    assert.equal((await c.services.intakeSchedule.housekeeping(Date.now() + 8 * day)).portals, 1);
     assert.equal(await c.store.portals.get(b24.memberId), undefined);
   });
 
@@ -208,7 +208,7 @@ describe('installing the app into Bitrix24', () => {
     assert.equal(out.ok, true);
     assert.match(out.lines[0], /is kept/);
     assert.equal((await c.store.portals.get(b24.memberId))!.purgeAt, null);
-    assert.equal(c.services.intakeSchedule.housekeeping(Date.now() + 30 * 86_400_000).portals, 0);
+    assert.equal((await c.services.intakeSchedule.housekeeping(Date.now() + 30 * 86_400_000)).portals, 0);
     assert.equal((await b24.install({ userId: 1 })).status, 200);
     assert.equal((await c.store.portals.get(b24.memberId))!.state, 'installed');
     assert.ok((await c.store.activity.list({ memberId: b24.memberId })).some((a) => a.kind === 'test.marker'));
@@ -320,7 +320,7 @@ describe('the operator\'s portal command', () => {
   it('when an operator runs npm run portal -- restore on an uninstalled portal, then its purge is cancelled; on an installed one, it is refused', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'connector-cli-'));
     try {
-      const store = openStore(dir, TEST_SECRET);
+      const store = await openStore(dir, TEST_SECRET);
       const row = { domain: 'crm.example.com', clientEndpoint: 'https://crm.example.com/rest/', serverEndpoint: 'https://oauth.bitrix.info/rest/', accessToken: null, refreshToken: null, expiresAt: null, applicationToken: null, scope: null, installedBy: 1 };
       await store.portals.upsert({ ...row, memberId: 'gone', state: 'uninstalled' });
       await store.portals.upsert({ ...row, memberId: 'live', state: 'installed' });
@@ -334,7 +334,7 @@ describe('the operator\'s portal command', () => {
       const refused = await run('restore', 'live');
       assert.equal(refused.code, 1);
       assert.match(refused.out, /installed; restore applies to uninstalled portals only/);
-      store.close();
+      await store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -11,7 +11,7 @@ const { logger } = captureLogger();
 
 describe('outbox worker', () => {
   it('when jobs of two portals are due, then each group handed to the handler holds one portal, up to its batch size', async () => {
-    const store = testStore('a', 'b');
+    const store = await testStore('a', 'b');
     for (let i = 0; i < 7; i++) await store.jobs.enqueue({ memberId: i % 2 ? 'a' : 'b', kind: 'k', key: `k:${i}`, payload: { i } });
     const groups: string[][] = [];
     const outbox = new Outbox(store, logger);
@@ -32,7 +32,7 @@ describe('outbox worker', () => {
   });
 
   it('when a handler reports a transient failure, then the job waits with back-off and keeps its reason', async () => {
-    const store = testStore('a');
+    const store = await testStore('a');
     const job = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
     const outbox = new Outbox(store, logger, { backoffMs: 60_000 });
     outbox.register('k', { async run(jobs) { return new Map(jobs.map((j) => [j.id, { kind: 'retry', code: 'XERO.SERVER', message: 'Xero had a problem' } as JobOutcome])); } });
@@ -46,7 +46,7 @@ describe('outbox worker', () => {
   });
 
   it('when a handler throws a permanent AppError, then the job needs attention with the message in words', async () => {
-    const store = testStore('a');
+    const store = await testStore('a');
     const job = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
     const outbox = new Outbox(store, logger);
     outbox.register('k', { async run() { throw new AppError('SYNC.MISSING_ACCOUNT_CODE', 'Product "Widget" has no Xero sales account.', 422); } });
@@ -57,7 +57,7 @@ describe('outbox worker', () => {
   });
 
   it('when transient failures go on past the attempt limit, then the job needs attention instead of looping', async () => {
-    const store = testStore('a');
+    const store = await testStore('a');
     const job = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
     const outbox = new Outbox(store, logger, { maxAttempts: 3, backoffMs: 0 });
     let runs = 0;
@@ -69,7 +69,7 @@ describe('outbox worker', () => {
   });
 
   it('when the Xero connection needs reconnecting, then the job is paused, not failed', async () => {
-    const store = testStore('a');
+    const store = await testStore('a');
     const job = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'k:1', payload: {} });
     const outbox = new Outbox(store, logger);
     outbox.register('k', { async run() { throw new AppError('XERO.NEEDS_RECONNECT', 'Demo Ltd needs reconnecting.', 409); } });
@@ -89,7 +89,7 @@ describe('outbox worker', () => {
 
 describe('retention', () => {
   it('when housekeeping runs, then finished jobs past 30 days, activity past 180 days and event tallies past two days go, and recent or live ones stay', async () => {
-    const store = testStore('a');
+    const store = await testStore('a');
     const day = 24 * 60 * 60_000;
     const now = Date.now();
     const old = await store.jobs.enqueue({ memberId: 'a', kind: 'k', key: 'old', payload: {} }, now - 40 * day);
@@ -104,7 +104,7 @@ describe('retention', () => {
     await store.eventTallies.add('a', 'dropped:over_limit', 5, now - 3 * day);
     await store.eventTallies.add('a', 'dropped:over_limit', 2, now - day);
 
-    const removed = new IntakeSchedule(store, new Outbox(store, logger), logger).housekeeping(now);
+    const removed = await new IntakeSchedule(store, new Outbox(store, logger), logger).housekeeping(now);
 
     assert.deepEqual(removed, { jobs: 1, activity: 1, consents: 0, eventTallies: 1, portals: 0 });
     assert.deepEqual([...await store.eventTallies.since('a', 'dropped:', now - 10 * day)], [['over_limit', 2]]);

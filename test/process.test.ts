@@ -26,18 +26,18 @@ describe('connector process', () => {
     const dir = tempDir();
     const running = await spawnConnector({ DATA_DIR: dir, APP_SECRET: 's'.repeat(40) });
     // Another connection marks a job as running, as a worker in the process would.
-    const side = openStore(dir, 's'.repeat(40));
-    side.jobs.enqueue({ memberId: null, kind: 'demo', key: 'demo:1', payload: {} });
-    side.jobs.claimDue(1);
-    side.close();
+    const side = await openStore(dir, 's'.repeat(40));
+    await side.jobs.enqueue({ memberId: null, kind: 'demo', key: 'demo:1', payload: {} });
+    await side.jobs.claimDue(1);
+    await side.close();
     running.child.kill('SIGINT');
     assert.equal(await running.exited, 0);
-    const after = openStore(dir, 's'.repeat(40));
+    const after = await openStore(dir, 's'.repeat(40));
     assert.deepEqual(
-      after.jobs.list().map((j) => j.state),
+      (await after.jobs.list()).map((j) => j.state),
       ['pending'],
     );
-    after.close();
+    await after.close();
   });
 
   it('when a variable is invalid, then the process exits 1 naming it', async () => {
@@ -66,7 +66,7 @@ describe('connector process', () => {
 
   it('when another process holds the database\'s write lock at start, then the process exits 1 saying the database is locked and what to do', async () => {
     const dir = tempDir();
-    openStore(dir, 's'.repeat(40)).close();
+    await (await openStore(dir, 's'.repeat(40))).close();
     const holder = new Database(path.join(dir, DB_FILE));
     holder.exec('BEGIN IMMEDIATE');
     try {

@@ -150,7 +150,7 @@ describe('pushing invoices from Bitrix24 to Xero', () => {
     assert.equal(await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)), undefined);
     // A salesperson edits it before the retry: another body, so Xero's idempotency replay cannot help.
     env.b24.actAs(2).setProductRows(SMART_INVOICE, id, [{ productName: 'Consulting hour', price: 115, quantity: 3, taxRate: 15, taxIncluded: 'Y' }]);
-    env.c.store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
+    await env.c.store.db.run(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`);
     await env.settle();
     const all = xeroInvoiceFor(env, 'INV-1010');
     assert.equal(all.length, 1);

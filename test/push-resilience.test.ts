@@ -54,10 +54,10 @@ describe('push survives failures', () => {
     try {
       env.xero.setFaults({ everyNth: 5, statuses: [500, 429, 503] }); // one call in five fails
       const numbers = createInvoices(env.b24, 'FLT', 120, 12);
-      for (let i = 0; i < 40 && env.c.store.links.count(env.memberId) < 120 + 12; i++) {
+      for (let i = 0; i < 40 && (await env.c.store.links.count(env.memberId)) < 120 + 12; i++) {
         await env.settle();
         // Jobs whose retry waits for back-off are made due again, as time would.
-        env.c.store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
+        await env.c.store.db.run(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`);
       }
       env.xero.setFaults({});
       assertExactlyOnce(env.xero, env.tenantId, numbers);
@@ -95,7 +95,7 @@ describe('push survives failures', () => {
       env.b24.setEventDelivery(false);
       const numbers = createInvoices(env.b24, 'OFF', 50, 5);
       await env.b24.flushEvents();
-      assert.equal(env.c.store.jobs.list({ memberId: env.memberId, states: ['pending'] }).length, 0, 'nothing arrived online');
+      assert.equal((await env.c.store.jobs.list({ memberId: env.memberId, states: ['pending'] })).length, 0, 'nothing arrived online');
       await env.c.services.intakeSchedule.queue('drain-offline');
       await env.settle();
       assertExactlyOnce(env.xero, env.tenantId, numbers);

@@ -27,12 +27,12 @@ describe('HTTP server', () => {
   before(async () => {
     const dir = tempDir();
     const config = parseConfig({ DATA_DIR: dir });
-    store = openStore(dir, 'a-test-secret-of-sufficient-length-42');
+    store = await openStore(dir, 'a-test-secret-of-sufficient-length-42');
     ({ url, server } = await serve(createServer({ config, store, logger, appSecret: 'a-test-secret-of-sufficient-length-42' }).app));
   });
-  after(() => {
+  after(async () => {
     server.close();
-    store.close();
+    await store.close();
   });
 
   it('when /health is asked, then it answers 200 with the state of store, portals, connections and queue', async () => {

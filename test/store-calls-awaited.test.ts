@@ -1,8 +1,8 @@
-// The store is becoming asynchronous (issue 23): every repository call in app/ and placements/ is awaited, so that the repositories can
-// return promises without a caller reading a promise as its answer. Calls inside a synchronous transaction callback
-// cannot be awaited yet: those callbacks (and the functions they call) carry `// step B: async transaction` until
-// the transactions become asynchronous too. store.faults is in-process state and is never awaited
-// (app/store/faults.ts). NOT_YET names the files still calling the store without awaiting it; it only shrinks.
+// The store answers asynchronously (app/store/sql.ts): a store call whose promise nobody awaits runs out of order with
+// what follows it, and its failure is lost. The type checker finds a promise used as a value; this test finds the
+// places where it cannot: a statement whose promise is dropped, a promise taken as a condition, and an async callback
+// given to an array step that reads its answer at once (filter, find, some, every, sort, forEach, reduce: a promise
+// is always truthy, and forEach waits for nothing). It reads app/ and placements/ with the type checker.
 import assert from 'node:assert/strict';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,159 +13,94 @@ import { tempDir } from './helpers/tmp.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Files of app/ and placements/ that still call a repository without awaiting it, outside a marked transaction. */
-const NOT_YET: string[] = [];
+/** Array steps that take their callback's answer as it comes back (a promise is not an answer for them). */
+const SYNC_STEPS = new Set(['filter', 'find', 'findIndex', 'findLast', 'some', 'every', 'sort', 'forEach', 'reduce']);
 
-const MARK = 'step B: async transaction';
-const REPOSITORIES = new Set([
-  'PortalRepository', 'ConnectionRepository', 'LinkRepository', 'JobRepository', 'ActivityRepository',
-  'SettingsRepository', 'WatermarkRepository', 'ConsentRepository', 'ImportRepository', 'ImportDirectoryRepository',
-  'LeaseRepository', 'EventTallyRepository', 'XeroLimitRepository',
-]);
-
-function appFiles(dir: string): string[] {
+function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) return full === path.join(root, 'app', 'store') ? [] : appFiles(full);
+    if (statSync(full).isDirectory()) return sourceFiles(full);
     return name.endsWith('.ts') ? [full] : [];
   });
 }
 
-function isRepositoryCall(checker: ts.TypeChecker, call: ts.CallExpression): boolean {
-  if (!ts.isPropertyAccessExpression(call.expression)) return false;
-  const t = checker.getNonNullableType(checker.getTypeAtLocation(call.expression.expression));
-  return REPOSITORIES.has(t.getSymbol()?.getName() ?? '');
-}
-
-function leadingMark(n: ts.Node): boolean {
-  const text = n.getSourceFile().text;
-  return (ts.getLeadingCommentRanges(text, n.getFullStart()) ?? []).some((r) => text.slice(r.pos, r.end).includes(MARK));
-}
-
-function isFunction(n: ts.Node): n is ts.FunctionLikeDeclaration {
-  return ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n) || ts.isArrowFunction(n) || ts.isFunctionExpression(n);
-}
-
-/** A function whose body's first line carries the mark: it runs inside a transaction callback. */
-function markedFunction(n: ts.Node): boolean {
-  if (!isFunction(n) || !n.body || !ts.isBlock(n.body)) return false;
-  const text = n.getSourceFile().text;
-  const start = n.body.getStart();
-  return text.slice(start, text.indexOf('\n', start)).includes(MARK);
-}
-
-/** The `.transaction(fn)` call whose callback holds `n`, if any. */
-function transactionOf(n: ts.Node): ts.CallExpression | undefined {
-  for (let p: ts.Node | undefined = n; p; p = p.parent) {
-    if (isFunction(p) && ts.isCallExpression(p.parent) && ts.isPropertyAccessExpression(p.parent.expression) && p.parent.expression.name.text === 'transaction') return p.parent;
-  }
-  return undefined;
-}
-
-/** The statement a transaction call stands in (where its mark goes). */
-function statementOf(n: ts.Node): ts.Node {
-  let st = n;
-  while (st.parent && !ts.isBlock(st.parent) && !ts.isSourceFile(st.parent) && !ts.isClassLike(st.parent) && !ts.isCaseClause(st.parent)) st = st.parent;
-  return st;
-}
-
-function exempt(call: ts.CallExpression): boolean {
-  let p = call.parent;
-  while (ts.isParenthesizedExpression(p)) p = p.parent;
-  if (ts.isAwaitExpression(p)) return true;
-  // A promise handled where it is made (a lease's `.finally`).
-  if (ts.isPropertyAccessExpression(p) && ['then', 'catch', 'finally'].includes(p.name.text)) return true;
-  const tx = transactionOf(call);
-  if (tx && leadingMark(statementOf(tx))) return true;
-  for (let q: ts.Node | undefined = call.parent; q; q = q.parent) if (markedFunction(q)) return true;
-  return false;
-}
-
-interface Scan {
-  /** file (relative, '/') → `line: call` of each un-awaited repository call */
-  unawaited: Map<string, string[]>;
-  /** transaction calls whose statement lacks the mark */
-  unmarked: string[];
-}
-
-function scan(program: ts.Program, files: string[]): Scan {
+function scan(program: ts.Program, files: string[]): string[] {
   const checker = program.getTypeChecker();
-  const out: Scan = { unawaited: new Map(), unmarked: [] };
+  const isPromise = (n: ts.Node) => {
+    const t = checker.getTypeAtLocation(n);
+    return t.getSymbol()?.getName() === 'Promise' || /^Promise</.test(checker.typeToString(t));
+  };
+  // A promise handled where it is made (.then/.catch/.finally), or kept in a variable or field for later.
+  const handled = (e: ts.Expression): boolean =>
+    ts.isAwaitExpression(e) || ts.isVoidExpression(e)
+    || (ts.isCallExpression(e) && ts.isPropertyAccessExpression(e.expression) && ['then', 'catch', 'finally'].includes(e.expression.name.text))
+    || (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.EqualsToken);
+  // A condition on a kept promise asks whether one is kept (a cache of promises, a Map's get), not what it answers.
+  const keptPromise = (e: ts.Expression) => ts.isIdentifier(e) || ts.isPropertyAccessExpression(e) || ts.isElementAccessExpression(e)
+    || (ts.isCallExpression(e) && ts.isPropertyAccessExpression(e.expression) && e.expression.name.text === 'get' && e.arguments.length === 1
+      && checker.getTypeAtLocation(e.expression.expression).getSymbol()?.getName() === 'Map');
+  const found: string[] = [];
   for (const file of files) {
     const sf = program.getSourceFile(file);
     assert.ok(sf, `${file} is in the program`);
     const rel = path.relative(root, file).split(path.sep).join('/');
-    const where = (n: ts.Node) => `${rel}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1}`;
+    const say = (n: ts.Node, what: string) => found.push(`${rel}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1} ${what}: ${n.getText().slice(0, 80)}`);
     const visit = (n: ts.Node) => {
-      if (ts.isCallExpression(n)) {
-        if (isRepositoryCall(checker, n) && !exempt(n)) {
-          if (!out.unawaited.has(rel)) out.unawaited.set(rel, []);
-          out.unawaited.get(rel)!.push(`${where(n)} ${n.expression.getText()}`);
-        }
-        const callee = n.expression;
-        const callback = n.arguments[0];
-        if (ts.isPropertyAccessExpression(callee) && callee.name.text === 'transaction' && callback && isFunction(callback) && !leadingMark(statementOf(n))) {
-          const t = checker.getTypeAtLocation(callee.expression);
-          if (t.getSymbol()?.getName() === 'Store') out.unmarked.push(where(n));
-        }
+      if (ts.isExpressionStatement(n) && isPromise(n.expression) && !handled(n.expression)) say(n, 'dropped promise');
+      const condition = ts.isIfStatement(n) || ts.isWhileStatement(n) ? n.expression
+        : ts.isConditionalExpression(n) ? n.condition
+        : ts.isPrefixUnaryExpression(n) && n.operator === ts.SyntaxKind.ExclamationToken ? n.operand
+        : ts.isBinaryExpression(n) && [ts.SyntaxKind.AmpersandAmpersandToken, ts.SyntaxKind.BarBarToken].includes(n.operatorToken.kind) ? n.left
+        : undefined;
+      if (condition && isPromise(condition) && !keptPromise(condition)) say(condition, 'promise as a condition');
+      if ((ts.isArrowFunction(n) || ts.isFunctionExpression(n)) && ts.isCallExpression(n.parent) && ts.isPropertyAccessExpression(n.parent.expression)
+        && SYNC_STEPS.has(n.parent.expression.name.text)) {
+        const sig = checker.getSignatureFromDeclaration(n);
+        if (sig && /^Promise</.test(checker.typeToString(checker.getReturnTypeOfSignature(sig)))) say(n, `async callback of .${n.parent.expression.name.text}`);
       }
       ts.forEachChild(n, visit);
     };
     visit(sf);
   }
-  return out;
+  return found;
 }
 
 describe('store calls in app/ are awaited', () => {
-  let appScan: Scan;
-  let fixtureScan: Scan;
+  let appFound: string[];
+  let fixtureFound: string[];
 
   before(() => {
-    // A fixture beside app/: one call of each kind the scan must tell apart.
+    // A fixture beside app/: one of each mistake the scan must find, and the forms it must let through.
     const dir = tempDir('store-calls-');
     const fixture = path.join(dir, 'fixture.ts');
     const store = path.join(root, 'app', 'store', 'index.js');
     writeFileSync(fixture, [
       `import type { Store } from ${JSON.stringify(store)};`,
-      `export async function awaited(store: Store) { return (await store.links.find('m', 'smart_invoice', '1'))?.id; }`,
-      `export function unawaited(store: Store) { return store.links.find('m', 'smart_invoice', '1'); }`,
-      `export function marked(store: Store) {`,
-      `  // ${MARK}`,
-      `  store.transaction(() => store.jobs.purgeFinished(0));`,
+      `export async function fine(store: Store, cache: Map<string, Promise<unknown>>) {`,
+      `  await store.links.find('m', 'smart_invoice', '1');`,
+      `  void store.jobs.purgeFinished(0);`,
+      `  store.jobs.purgeFinished(0).catch(() => undefined);`,
+      `  const kept = store.jobs.nextRunAt(); if (cache.get('k')) await kept;`,
       `}`,
-      `export function unmarked(store: Store) {`,
-      `  store.transaction(() => store.jobs.purgeFinished(0));`,
+      `export async function wrong(store: Store, ids: string[]) {`,
+      `  store.jobs.purgeFinished(0);`,
+      `  if (store.links.find('m', 'smart_invoice', '1')) return;`,
+      `  return ids.filter(async (id) => Boolean(await store.links.find('m', 'smart_invoice', id)));`,
       `}`,
-      `export function faults(store: Store) { return store.faults.current(); }`,
       '',
     ].join('\n'));
     const cfg = ts.getParsedCommandLineOfConfigFile(path.join(root, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} })!;
-    const files = [...appFiles(path.join(root, 'app')), ...appFiles(path.join(root, 'placements'))];
+    const files = [...sourceFiles(path.join(root, 'app')), ...sourceFiles(path.join(root, 'placements'))];
     const program = ts.createProgram([...files, fixture], cfg.options);
-    appScan = scan(program, files);
-    const fixtureResult = scan(program, [fixture]);
-    const rel = path.relative(root, fixture).split(path.sep).join('/');
-    fixtureScan = { unawaited: new Map([[rel, fixtureResult.unawaited.get(rel) ?? []]]), unmarked: fixtureResult.unmarked };
+    appFound = scan(program, files);
+    fixtureFound = scan(program, [fixture]).map((f) => f.replace(/^.*?:(\d+) /, '$1 ').replace(/:.*$/, ''));
   });
 
-  it('when the scan reads a fixture, then it finds exactly the un-awaited call and the unmarked transaction', () => {
-    const [calls] = [...fixtureScan.unawaited.values()];
-    // line 3: the un-awaited find; line 9: the call inside the unmarked transaction.
-    assert.deepEqual(calls!.map((c) => c.replace(/^.*:(\d+) /, '$1 ')), ['3 store.links.find', '9 store.jobs.purgeFinished']);
-    assert.equal(fixtureScan.unmarked.length, 1);
-    assert.match(fixtureScan.unmarked[0]!, /:9$/);
+  it('when the scan reads a fixture, then it finds the dropped promise, the promise taken as a condition and the async filter, and nothing else', () => {
+    assert.deepEqual(fixtureFound, ['9 dropped promise', '10 promise as a condition', '11 async callback of .filter']);
   });
 
-  it('when a file of app/ or placements/ calls a repository without awaiting it, then the file is on NOT_YET', () => {
-    const offenders = [...appScan.unawaited].filter(([file]) => !NOT_YET.includes(file)).flatMap(([, calls]) => calls);
-    assert.deepEqual(offenders, [], 'await these calls, or mark the synchronous transaction callback they run in');
-  });
-
-  it('when a file on NOT_YET awaits all its store calls, then it leaves the list', () => {
-    assert.deepEqual(NOT_YET.filter((file) => !appScan.unawaited.has(file)), [], 'remove these from NOT_YET');
-  });
-
-  it('when app/ runs a store transaction, then its statement is marked for the asynchronous transactions of step B', () => {
-    assert.deepEqual(appScan.unmarked, []);
+  it('when app/ and placements/ are read, then no store promise is dropped, taken as a condition or given to a synchronous array step', () => {
+    assert.deepEqual(appFound, [], 'await these (or keep the promise, or handle it with .catch)');
   });
 });

@@ -57,9 +57,10 @@ describe("Xero's minute across a restart", () => {
         dayLeft = 5000 - xero.usage(env.tenantId).day;
         await env.c.close();
       },
-      (next, env) => {
+      async (next, env) => {
         // The new gateway starts from the minute and the day the old process saw, before it makes a call.
         const fresh = next.services.gateways.for(env.connectionId);
+        await fresh.ready();
         assert.ok(fresh.windowUsed >= 55, `the new gateway starts with ${fresh.windowUsed} calls in its minute`);
         assert.equal(fresh.budget.remaining(), dayLeft, "the day's calls left, as Xero last said");
       },

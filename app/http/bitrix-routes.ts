@@ -129,9 +129,9 @@ export function bitrixRoutes(services: Services): Router {
         if ((await installPortal.uninstallIfConfirmed(portal.memberId, uninstallCleansData(event))) === 'unconfirmed') services.outbox.wake();
       } else {
         // Stored before the answer: a refused write (locked, disk full) answers 503 and is not remembered as taken.
-        const echo = isLikelyEcho(store, portal.memberId, event);
+        const echo = await isLikelyEcho(store, portal.memberId, event);
         // Unlinked documents are capped per portal and minute; what is dropped is counted, never stored.
-        if (intakeEvent(store, portal.memberId, event, { newDocumentsPerMinute: config.eventNewDocumentsPerMinute, metrics: services.metrics })) {
+        if ((await intakeEvent(store, portal.memberId, event, { newDocumentsPerMinute: config.eventNewDocumentsPerMinute, metrics: services.metrics }))) {
           store.faults.ok();
           services.outbox.wake(echo ? 'echo' : 'arrival');
         }

@@ -6,7 +6,7 @@ import type { Store } from '../store/index.js';
 export function healthRoutes(store: Store, startedAt: number): Router {
   const router = Router();
   router.get('/health', async (_req, res) => {
-    if (!store.isHealthy()) {
+    if (!(await store.isHealthy())) {
       res.status(503).json({ status: 'unavailable', store: { ok: false } });
       return;
     }
@@ -22,7 +22,7 @@ export function healthRoutes(store: Store, startedAt: number): Router {
     res.json({
       status: degraded ? 'degraded' : 'ok',
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-      store: { ok: true, schemaVersion: store.schemaVersion(), latestSchemaVersion: latestVersion() },
+      store: { ok: true, schemaVersion: (await store.schemaVersion()), latestSchemaVersion: latestVersion() },
       portals: await store.portals.countByState(),
       connections,
       queue: {

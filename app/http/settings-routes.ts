@@ -16,8 +16,8 @@ export function settingsRoutes(services: Services): Router {
   const router = Router();
   const { store, sessions } = services;
 
-  router.get('/api/settings', requireSession(sessions), (req, res) => {
-    res.json(portalSettings(store, req.session!.memberId));
+  router.get('/api/settings', requireSession(sessions), async (req, res) => {
+    res.json((await portalSettings(store, req.session!.memberId)));
   });
 
   router.put('/api/settings', requireSession(sessions, { admin: true }), async (req, res) => {
@@ -35,7 +35,7 @@ export function settingsRoutes(services: Services): Router {
     const saved = await updatePortalSettings(store, memberId, sent);
     await store.activity.record({ memberId, level: 'info', kind: 'settings.changed', message: `Settings changed by ${req.session!.userName}: ${Object.keys(sent).join(', ')}.` });
     // A fixed cause (e.g. a default sales account added) lets the documents waiting on it through.
-    const retried = retryWaitingOnMapping(store, memberId);
+    const retried = await retryWaitingOnMapping(store, memberId);
     if (retried) services.outbox.wake();
     res.json({ settings: saved, retried });
   });

@@ -103,7 +103,7 @@ export function setupRoutes(services: Services): Router {
       message: `${req.session!.userName} set the Xero sales account ${body.data.accountCode ?? '(none)'} on ${outcome.updated} product(s)${outcome.failed.length ? `; ${outcome.failed.length} could not be changed` : ''}.`,
     });
     // Documents that waited for an account go again (their products now have one).
-    const retried = retryWaitingOnMapping(store, memberId);
+    const retried = await retryWaitingOnMapping(store, memberId);
     if (retried) services.outbox.wake();
     res.json({ ...outcome, retried });
   });

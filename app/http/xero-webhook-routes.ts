@@ -36,20 +36,19 @@ export function xeroWebhookRoutes(services: Services): Router {
     }
     const active = (await store.connections.list()).filter((c) => c.state === 'active');
     let stored = 0;
-    // step B: async transaction
-    store.transaction(() => {
+    await store.transaction(async () => {
       for (const e of parsed.data.events) {
         if (e.eventCategory === 'CONTACT') {
           // A changed Xero contact: its linked Bitrix24 record is brought in step (sync-contacts.ts).
           for (const c of active.filter((x) => x.tenantId === e.tenantId)) {
-            store.jobs.enqueue({ memberId: c.memberId, kind: 'pull-contact', key: `pull-contact:${c.id}:${e.resourceId}`, payload: { connectionId: c.id, contactId: e.resourceId } });
+            await store.jobs.enqueue({ memberId: c.memberId, kind: 'pull-contact', key: `pull-contact:${c.id}:${e.resourceId}`, payload: { connectionId: c.id, contactId: e.resourceId } });
             stored += 1;
           }
           continue;
         }
         if (e.eventCategory !== 'INVOICE') continue;
         for (const c of active.filter((x) => x.tenantId === e.tenantId)) {
-          askStatusRead(store, { memberId: c.memberId, connectionId: c.id, invoiceId: e.resourceId, eventType: e.eventType, at: e.eventDateUtc ?? null });
+          await askStatusRead(store, { memberId: c.memberId, connectionId: c.id, invoiceId: e.resourceId, eventType: e.eventType, at: e.eventDateUtc ?? null });
           stored += 1;
         }
       }

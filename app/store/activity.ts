@@ -1,6 +1,6 @@
 /** Repository of the activity log: what the connector did, in words for people. Never holds secrets. */
 import { clock } from '../clock.js';
-import type { Db } from './db.js';
+import type { SqlDb } from './sql.js';
 import { rowMapper } from './rows.js';
 
 export type ActivityLevel = 'info' | 'warn' | 'error';
@@ -33,18 +33,16 @@ export type ActivityInput = Omit<Activity, 'id' | 'createdAt' | 'details' | 'sub
 };
 
 export class ActivityRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: SqlDb) {}
 
-  record(a: ActivityInput, now = clock.now()): void {
-    this.db
-      .prepare(
-        'INSERT INTO activity_log (member_id, level, kind, subject, message, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(a.memberId, a.level, a.kind, a.subject ?? null, a.message, a.details ? JSON.stringify(a.details) : null, now);
+  async record(a: ActivityInput, now = clock.now()): Promise<void> {
+    await this.db.run('INSERT INTO activity_log (member_id, level, kind, subject, message, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+      a.memberId, a.level, a.kind, a.subject ?? null, a.message, a.details ? JSON.stringify(a.details) : null, now,
+    ]);
   }
 
   /** Newest first. */
-  list(filter: { memberId?: string; subject?: string; limit?: number } = {}): Activity[] {
+  async list(filter: { memberId?: string; subject?: string; limit?: number } = {}): Promise<Activity[]> {
     const where: string[] = ['1 = 1'];
     const args: unknown[] = [];
     if (filter.memberId) {
@@ -55,23 +53,18 @@ export class ActivityRepository {
       where.push('subject = ?');
       args.push(filter.subject);
     }
-    return (
-      this.db
-        .prepare(`SELECT * FROM activity_log WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`)
-        .all(...args, filter.limit ?? 50) as ActivityRow[]
-    ).map(fromActivityRow);
+    const rows = await this.db.all<ActivityRow>(`SELECT * FROM activity_log WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`, [...args, filter.limit ?? 50]);
+    return rows.map(fromActivityRow);
   }
 
   /**
    * One page of the log, newest first, with the number of matching entries. `kinds` are prefixes (`invoice.`
    * matches `invoice.created`); `subjects` any of the documents; `from`/`to` epoch ms, `to` exclusive.
    */
-  page(filter: ActivityFilter & { offset: number; limit: number }): { rows: Activity[]; total: number } {
+  async page(filter: ActivityFilter & { offset: number; limit: number }): Promise<{ rows: Activity[]; total: number }> {
     const { where, args } = activityWhere(filter);
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM activity_log WHERE ${where}`).get(...args) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT * FROM activity_log WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
-      .all(...args, filter.limit, filter.offset) as ActivityRow[];
+    const total = (await this.db.get<{ n: number }>(`SELECT count(*) AS n FROM activity_log WHERE ${where}`, args))!.n;
+    const rows = await this.db.all<ActivityRow>(`SELECT * FROM activity_log WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, [...args, filter.limit, filter.offset]);
     return { rows: rows.map(fromActivityRow), total };
   }
 
@@ -79,20 +72,19 @@ export class ActivityRepository {
    * Entries per time bucket (`bucketMs` wide, aligned to the epoch) from `from` on, split by what they say:
    * `synced` (a document created or updated in Xero), `errors` (level error). Buckets without entries are absent.
    */
-  histogram(memberId: string, from: number, bucketMs: number): { bucket: number; synced: number; errors: number }[] {
-    return this.db
-      .prepare(
-        `SELECT (created_at / CAST(@b AS INTEGER)) * CAST(@b AS INTEGER) AS bucket,
+  histogram(memberId: string, from: number, bucketMs: number): Promise<{ bucket: number; synced: number; errors: number }[]> {
+    return this.db.all(
+        `SELECT (created_at / CAST(@b AS BIGINT)) * CAST(@b AS BIGINT) AS bucket,
            sum(CASE WHEN kind IN ('invoice.created', 'invoice.updated', 'quote.created', 'quote.updated') THEN 1 ELSE 0 END) AS synced,
            sum(CASE WHEN level = 'error' THEN 1 ELSE 0 END) AS errors
          FROM activity_log WHERE member_id = @m AND created_at >= @from GROUP BY bucket ORDER BY bucket`,
-      )
-      .all({ b: bucketMs, m: memberId, from }) as { bucket: number; synced: number; errors: number }[];
+        { b: bucketMs, m: memberId, from },
+      );
   }
 
   /** Deletes entries older than `before` (retention). */
-  purgeOlderThan(before: number): number {
-    return this.db.prepare('DELETE FROM activity_log WHERE created_at < ?').run(before).changes;
+  async purgeOlderThan(before: number): Promise<number> {
+    return (await this.db.run('DELETE FROM activity_log WHERE created_at < ?', [before])).changes;
   }
 }
 

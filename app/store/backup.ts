@@ -53,7 +53,7 @@ export interface RestoreReport {
 }
 
 /** Replaces the store of `dataDir` with `backup`. The connector must be stopped. */
-export function restoreStore(dataDir: string, backup: string, appSecret: string, now = new Date()): RestoreReport {
+export async function restoreStore(dataDir: string, backup: string, appSecret: string, now = new Date()): Promise<RestoreReport> {
   const file = path.resolve(backup);
   if (!existsSync(file)) throw new StoreError('STORE.NOT_FOUND', `${file} does not exist.`);
   const version = checkFile(file);
@@ -65,7 +65,7 @@ export function restoreStore(dataDir: string, backup: string, appSecret: string,
   try {
     copyFileSync(file, path.join(scratch, DB_FILE));
     try {
-      openStore(scratch, appSecret).close();
+      await (await openStore(scratch, appSecret)).close();
     } catch (err) {
       if (err instanceof StoreError && err.code === 'STORE.SECRET_KEY_MISMATCH') {
         throw new StoreError(err.code, `${file} was sealed with another APP_SECRET; restore it with the app-secret file (or APP_SECRET) kept with the backup. Nothing was changed.`);

@@ -1,6 +1,6 @@
 /** Repository of connections: authorised Xero organisations, with their sealed tokens. */
 import { clock } from '../clock.js';
-import type { Db } from './db.js';
+import type { SqlDb } from './sql.js';
 import type { SecretBox } from './secret-box.js';
 import { countsOf, rowMapper } from './rows.js';
 
@@ -59,7 +59,7 @@ export class ConnectionRepository {
   private readonly fromRow: (row: ConnectionRow) => Connection;
 
   constructor(
-    private readonly db: Db,
+    private readonly db: SqlDb,
     private readonly box: SecretBox,
   ) {
     this.fromRow = rowMapper<ConnectionRow, Connection>()(
@@ -71,8 +71,8 @@ export class ConnectionRepository {
     );
   }
 
-  get(id: number): Connection | undefined {
-    const row = this.db.prepare('SELECT * FROM connections WHERE id = ?').get(id) as ConnectionRow | undefined;
+  async get(id: number): Promise<Connection | undefined> {
+    const row = (await this.db.get('SELECT * FROM connections WHERE id = ?', [id])) as ConnectionRow | undefined;
     return row && this.fromRow(row);
   }
 
@@ -80,25 +80,23 @@ export class ConnectionRepository {
    * The portal's connection: its newest one that is not disconnected (active, or waiting for a reconnect); undefined
    * when there is none. Whoever needs it to work checks that its state is `active`.
    */
-  current(memberId: string): Connection | undefined {
-    const row = this.db.prepare(`SELECT * FROM connections WHERE member_id = ? AND state != 'disconnected' ORDER BY id DESC LIMIT 1`).get(memberId) as ConnectionRow | undefined;
+  async current(memberId: string): Promise<Connection | undefined> {
+    const row = (await this.db.get(`SELECT * FROM connections WHERE member_id = ? AND state != 'disconnected' ORDER BY id DESC LIMIT 1`, [memberId])) as ConnectionRow | undefined;
     return row && this.fromRow(row);
   }
 
   /** Connections of a portal, oldest first. */
-  listForPortal(memberId: string): Connection[] {
-    return (this.db.prepare('SELECT * FROM connections WHERE member_id = ? ORDER BY id').all(memberId) as ConnectionRow[]).map(this.fromRow);
+  async listForPortal(memberId: string): Promise<Connection[]> {
+    return ((await this.db.all('SELECT * FROM connections WHERE member_id = ? ORDER BY id', [memberId])) as ConnectionRow[]).map(this.fromRow);
   }
 
-  list(): Connection[] {
-    return (this.db.prepare('SELECT * FROM connections ORDER BY id').all() as ConnectionRow[]).map(this.fromRow);
+  async list(): Promise<Connection[]> {
+    return ((await this.db.all('SELECT * FROM connections ORDER BY id')) as ConnectionRow[]).map(this.fromRow);
   }
 
   /** Creates or re-authorises the connection of a portal to a tenant; it becomes active. */
-  upsert(c: ConnectionInput, now = clock.now()): Connection {
-    this.db
-      .prepare(
-        `INSERT INTO connections (member_id, tenant_id, tenant_name, tenant_type, xero_connection_id, grant_type,
+  async upsert(c: ConnectionInput, now = clock.now()): Promise<Connection> {
+    await this.db.run(`INSERT INTO connections (member_id, tenant_id, tenant_name, tenant_type, xero_connection_id, grant_type,
            access_token, refresh_token, expires_at, scope, state, state_reason, created_at, updated_at)
          VALUES (@memberId, @tenantId, @tenantName, @tenantType, @xeroConnectionId, @grantType,
            @accessToken, @refreshToken, @expiresAt, @scope, 'active', NULL, @now, @now)
@@ -106,51 +104,37 @@ export class ConnectionRepository {
            tenant_type = excluded.tenant_type, xero_connection_id = excluded.xero_connection_id,
            grant_type = excluded.grant_type, access_token = excluded.access_token,
            refresh_token = excluded.refresh_token, expires_at = excluded.expires_at, scope = excluded.scope,
-           state = 'active', state_reason = NULL, updated_at = excluded.updated_at`,
-      )
-      .run({
+           state = 'active', state_reason = NULL, updated_at = excluded.updated_at`, {
         ...c,
         now,
         accessToken: this.box.sealOptional(c.accessToken, secretContext('access_token', c.memberId, c.tenantId)),
         refreshToken: this.box.sealOptional(c.refreshToken, secretContext('refresh_token', c.memberId, c.tenantId)),
       });
-    const row = this.db
-      .prepare('SELECT * FROM connections WHERE member_id = ? AND tenant_id = ?')
-      .get(c.memberId, c.tenantId) as ConnectionRow;
+    const row = (await this.db.get('SELECT * FROM connections WHERE member_id = ? AND tenant_id = ?', [c.memberId, c.tenantId])) as ConnectionRow;
     return this.fromRow(row);
   }
 
   /** Saves a rotated token set in one statement (access and refresh token never disagree). */
-  saveTokens(id: number, t: ConnectionTokens, now = clock.now()): void {
-    const key = this.db.prepare('SELECT member_id, tenant_id FROM connections WHERE id = ?').get(id) as { member_id: string; tenant_id: string } | undefined;
+  async saveTokens(id: number, t: ConnectionTokens, now = clock.now()): Promise<void> {
+    const key = (await this.db.get('SELECT member_id, tenant_id FROM connections WHERE id = ?', [id])) as { member_id: string; tenant_id: string } | undefined;
     if (!key) return;
-    this.db
-      .prepare('UPDATE connections SET access_token = ?, refresh_token = ?, expires_at = ?, updated_at = ? WHERE id = ?')
-      .run(
-        this.box.seal(t.accessToken, secretContext('access_token', key.member_id, key.tenant_id)),
+    await this.db.run('UPDATE connections SET access_token = ?, refresh_token = ?, expires_at = ?, updated_at = ? WHERE id = ?', [this.box.seal(t.accessToken, secretContext('access_token', key.member_id, key.tenant_id)),
         this.box.sealOptional(t.refreshToken, secretContext('refresh_token', key.member_id, key.tenant_id)),
-        t.expiresAt, now, id,
-      );
+        t.expiresAt, now, id]);
   }
 
-  setState(id: number, state: ConnectionState, reason: string | null, now = clock.now()): void {
-    this.db
-      .prepare('UPDATE connections SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?')
-      .run(state, reason, now, id);
+  async setState(id: number, state: ConnectionState, reason: string | null, now = clock.now()): Promise<void> {
+    await this.db.run('UPDATE connections SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?', [state, reason, now, id]);
   }
 
   /** Disconnect: forget the tokens, keep the links. */
-  forget(id: number, now = clock.now()): void {
-    this.db
-      .prepare(
-        `UPDATE connections SET access_token = NULL, refresh_token = NULL, expires_at = NULL,
-           state = 'disconnected', state_reason = NULL, updated_at = ? WHERE id = ?`,
-      )
-      .run(now, id);
+  async forget(id: number, now = clock.now()): Promise<void> {
+    await this.db.run(`UPDATE connections SET access_token = NULL, refresh_token = NULL, expires_at = NULL,
+           state = 'disconnected', state_reason = NULL, updated_at = ? WHERE id = ?`, [now, id]);
   }
 
-  countByState(): Record<ConnectionState, number> {
-    const rows = this.db.prepare('SELECT state AS key, count(*) AS n FROM connections GROUP BY state').all() as { key: ConnectionState; n: number }[];
+  async countByState(): Promise<Record<ConnectionState, number>> {
+    const rows = (await this.db.all('SELECT state AS key, count(*) AS n FROM connections GROUP BY state')) as { key: ConnectionState; n: number }[];
     return countsOf({ active: 0, needs_reconnect: 0, disconnected: 0 }, rows);
   }
 }

@@ -1,7 +1,7 @@
 /** Repository of Xero consent steps: single-use OAuth states and pending tenant choices. */
 import { clock } from '../clock.js';
 import { randomBytes } from 'node:crypto';
-import type { Db } from './db.js';
+import type { SqlDb } from './sql.js';
 import type { SecretBox } from './secret-box.js';
 
 export type ConsentPurpose = 'state' | 'tenant_choice';
@@ -23,15 +23,13 @@ interface ConsentRow {
 
 export class ConsentRepository {
   constructor(
-    private readonly db: Db,
+    private readonly db: SqlDb,
     private readonly box: SecretBox,
   ) {}
 
-  create(input: { memberId: string; purpose: ConsentPurpose; userId: number | null; payload?: unknown; ttlMs: number }, now = clock.now()): string {
+  async create(input: { memberId: string; purpose: ConsentPurpose; userId: number | null; payload?: unknown; ttlMs: number }, now = clock.now()): Promise<string> {
     const id = randomBytes(24).toString('base64url');
-    this.db
-      .prepare('INSERT INTO xero_consents (id, member_id, purpose, user_id, payload, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(
+    await this.db.run('INSERT INTO xero_consents (id, member_id, purpose, user_id, payload, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
         id,
         input.memberId,
         input.purpose,
@@ -39,23 +37,19 @@ export class ConsentRepository {
         input.payload === undefined ? null : this.box.seal(JSON.stringify(input.payload), `xero_consents.payload:${id}`),
         now + input.ttlMs,
         now,
-      );
+      ]);
     return id;
   }
 
   /** Takes a consent step once: it is deleted in the same statement, so a replay finds nothing. */
-  consume<P>(id: string, purpose: ConsentPurpose, now = clock.now()): Consent<P> | undefined {
-    const row = this.db
-      .prepare('DELETE FROM xero_consents WHERE id = ? AND purpose = ? RETURNING member_id, user_id, payload, expires_at')
-      .get(id, purpose) as ConsentRow | undefined;
+  async consume<P>(id: string, purpose: ConsentPurpose, now = clock.now()): Promise<Consent<P> | undefined> {
+    const row = await this.db.get<ConsentRow>('DELETE FROM xero_consents WHERE id = ? AND purpose = ? RETURNING member_id, user_id, payload, expires_at', [id, purpose]);
     return this.fromRow<P>(id, purpose, row, now);
   }
 
   /** Reads a consent step without taking it. */
-  peek<P>(id: string, purpose: ConsentPurpose, now = clock.now()): Consent<P> | undefined {
-    const row = this.db
-      .prepare('SELECT member_id, user_id, payload, expires_at FROM xero_consents WHERE id = ? AND purpose = ?')
-      .get(id, purpose) as ConsentRow | undefined;
+  async peek<P>(id: string, purpose: ConsentPurpose, now = clock.now()): Promise<Consent<P> | undefined> {
+    const row = await this.db.get<ConsentRow>('SELECT member_id, user_id, payload, expires_at FROM xero_consents WHERE id = ? AND purpose = ?', [id, purpose]);
     return this.fromRow<P>(id, purpose, row, now);
   }
 
@@ -70,7 +64,7 @@ export class ConsentRepository {
     };
   }
 
-  purgeExpired(now = clock.now()): number {
-    return this.db.prepare('DELETE FROM xero_consents WHERE expires_at < ?').run(now).changes;
+  async purgeExpired(now = clock.now()): Promise<number> {
+    return (await this.db.run('DELETE FROM xero_consents WHERE expires_at < ?', [now])).changes;
   }
 }

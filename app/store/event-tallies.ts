@@ -3,8 +3,7 @@
  * every process on it and a flood shows as a few counters, never as rows per event.
  */
 import { clock } from '../clock.js';
-import type { Statement } from 'better-sqlite3';
-import { statementCache, type Db } from './db.js';
+import type { SqlDb } from './sql.js';
 
 const MINUTE = 60_000;
 
@@ -22,40 +21,30 @@ export const EVENT_TALLY_SQL = {
 } as const;
 
 export class EventTallyRepository {
-  private readonly sql: (text: string) => Statement<unknown[]>;
-
-  constructor(private readonly db: Db) {
-    this.sql = statementCache(db);
-  }
+  constructor(private readonly db: SqlDb) {}
 
   /** Counts one `what` in the current minute when fewer than `limit` were counted in it; false (nothing counted) otherwise. */
-  take(memberId: string, what: string, limit: number, now = clock.now()): boolean {
+  async take(memberId: string, what: string, limit: number, now = clock.now()): Promise<boolean> {
     if (limit <= 0) return false;
     const minute = Math.floor(now / MINUTE) * MINUTE;
     // One statement: the count and the check cannot be split by another process.
-    const taken = this
-      .sql(EVENT_TALLY_SQL.take)
-      .run(memberId, minute, what, limit).changes;
-    return taken > 0;
+    const { changes } = await this.db.run(EVENT_TALLY_SQL.take, [memberId, minute, what, limit]);
+    return changes > 0;
   }
 
   /** Counts `n` of `what` in the current minute. */
-  add(memberId: string, what: string, n = 1, now = clock.now()): void {
-    this
-      .sql(EVENT_TALLY_SQL.add)
-      .run(memberId, Math.floor(now / MINUTE) * MINUTE, what, n);
+  async add(memberId: string, what: string, n = 1, now = clock.now()): Promise<void> {
+    await this.db.run(EVENT_TALLY_SQL.add, [memberId, Math.floor(now / MINUTE) * MINUTE, what, n]);
   }
 
   /** The counts of the tallies named `prefix…` since `since` (ms), by name without the prefix. */
-  since(memberId: string, prefix: string, since: number): Map<string, number> {
-    const rows = this
-      .sql(EVENT_TALLY_SQL.since)
-      .all(memberId, Math.floor(since / MINUTE) * MINUTE, prefix.length, prefix) as { what: string; n: number }[];
+  async since(memberId: string, prefix: string, since: number): Promise<Map<string, number>> {
+    const rows = await this.db.all<{ what: string; n: number }>(EVENT_TALLY_SQL.since, [memberId, Math.floor(since / MINUTE) * MINUTE, prefix.length, prefix]);
     return new Map(rows.map((r) => [r.what.slice(prefix.length), r.n]));
   }
 
   /** Deletes the minutes before `before` (retention); returns how many rows went. */
-  purgeOlderThan(before: number): number {
-    return this.sql('DELETE FROM event_tallies WHERE minute < ?').run(before).changes;
+  async purgeOlderThan(before: number): Promise<number> {
+    return (await this.db.run('DELETE FROM event_tallies WHERE minute < ?', [before])).changes;
   }
 }

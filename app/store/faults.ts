@@ -7,7 +7,8 @@
  * Sources: https://www.sqlite.org/rescode.html (SQLITE_BUSY, SQLITE_FULL), https://www.sqlite.org/pragma.html#pragma_busy_timeout
  */
 import { AppError } from '../errors.js';
-import type { Db } from './db.js';
+import type { SqlDb } from './sql.js';
+import { SqliteDb } from './sqlite-driver.js';
 
 export type StoreFaultCode = 'STORE.LOCKED' | 'STORE.DISK_FULL';
 
@@ -33,12 +34,17 @@ export function isStoreFaultCode(code: string): code is StoreFaultCode {
   return code === 'STORE.LOCKED' || code === 'STORE.DISK_FULL';
 }
 
-/** The store fault an error means, or undefined when it is something else. */
+/**
+ * The store fault an error means, or undefined when it is something else. The drivers wrap SQLite's error in a
+ * StoreError (sql.ts) whose cause is SQLite's own, so the cause's code is read too.
+ */
 export function storeFaultCode(err: unknown): StoreFaultCode | undefined {
   if (err instanceof AppError) return isStoreFaultCode(err.code) ? err.code : undefined;
-  const code = String((err as { code?: unknown } | null)?.code ?? '');
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'STORE.LOCKED';
-  if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_FSYNC') return 'STORE.DISK_FULL';
+  for (let e: unknown = err, depth = 0; e && depth < 3; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = String((e as { code?: unknown } | null)?.code ?? '');
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'STORE.LOCKED';
+    if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_FSYNC') return 'STORE.DISK_FULL';
+  }
   return undefined;
 }
 
@@ -47,19 +53,14 @@ export function storeFaultError(code: StoreFaultCode): AppError {
   return Object.assign(new AppError(code, MESSAGES[code], 503), { transient: true });
 }
 
-/**
- * In-process state, not a repository: its methods stay synchronous when the repositories become asynchronous (issue
- * 23), so callers never await them — `on` is registered while the server is built (createServer stays synchronous),
- * `current`/`note`/`ok` are read and set in request handlers and error handlers without a round trip. Only `probe`
- * writes to the database; it stays synchronous on SQLite (a PostgreSQL store would give it a driver of its own).
- */
 export class StoreFaults {
   #current: StoreFault | undefined;
   #busyTimeoutMs: number | undefined;
   readonly #refused = new Map<StoreFaultCode, number>();
   readonly #listeners: Array<(event: 'fault' | 'recovered', fault: StoreFault) => void> = [];
 
-  constructor(private readonly db: Db) {}
+  /** The busy timeout is SQLite's (a PostgreSQL store's faults are its driver's timeouts and lost connections). */
+  constructor(private readonly db: SqlDb) {}
 
   /** The fault in force, if any. */
   current(): StoreFault | undefined {
@@ -105,12 +106,12 @@ export class StoreFaults {
    * Tries a write that needs both the write lock and new pages (a row of a few pages, deleted again in the same
    * transaction); ends the fault when it commits, notes it again when it does not. Returns whether the store writes.
    */
-  probe(): boolean {
+  async probe(): Promise<boolean> {
     try {
-      this.db.transaction(() => {
-        this.db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('store-probe', ?)`).run('p'.repeat(12_000));
-        this.db.prepare(`DELETE FROM meta WHERE key = 'store-probe'`).run();
-      }).immediate();
+      await this.db.transaction(async () => {
+        await this.db.run(`INSERT INTO meta (key, value) VALUES ('store-probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, ['p'.repeat(12_000)]);
+        await this.db.run(`DELETE FROM meta WHERE key = 'store-probe'`);
+      });
       this.ok();
       return true;
     } catch (err) {
@@ -120,13 +121,14 @@ export class StoreFaults {
   }
 
   private shortenBusyWait(): void {
-    this.#busyTimeoutMs ??= Number(this.db.pragma('busy_timeout', { simple: true }));
-    this.db.pragma(`busy_timeout = ${LOCKED_BUSY_TIMEOUT_MS}`);
+    if (!(this.db instanceof SqliteDb)) return;
+    this.#busyTimeoutMs ??= Number(this.db.raw.pragma('busy_timeout', { simple: true }));
+    this.db.raw.pragma(`busy_timeout = ${LOCKED_BUSY_TIMEOUT_MS}`);
   }
 
   private restoreBusyWait(): void {
-    if (this.#busyTimeoutMs === undefined) return;
-    if (this.db.open) this.db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
+    if (this.#busyTimeoutMs === undefined || !(this.db instanceof SqliteDb)) return;
+    if (this.db.raw.open) this.db.raw.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
     this.#busyTimeoutMs = undefined;
   }
 }

@@ -3,8 +3,7 @@
  * against, with their match keys, on disk instead of in memory, so a portal of any size plans in flat memory. Rows
  * are written page by page as Bitrix24 is read and cleared when the preview ends (and with the run).
  */
-import type { Statement } from 'better-sqlite3';
-import { statementCache, type Db } from './db.js';
+import type { SqlDb } from './sql.js';
 
 export interface DirectoryRow {
   kind: string;
@@ -15,47 +14,44 @@ export interface DirectoryRow {
 }
 
 export class ImportDirectoryRepository {
-  private readonly sql: (text: string) => Statement<unknown[]>;
-
-  constructor(private readonly db: Db) {
-    this.sql = statementCache(db);
-  }
+  constructor(private readonly db: SqlDb) {}
 
   /** Adds one page of records and their keys (a record read twice keeps its first version). */
-  add(runId: number, rows: DirectoryRow[]): void {
-    const record = this.sql('INSERT OR IGNORE INTO import_directory (run_id, kind, b24_id, data) VALUES (?, ?, ?, ?)');
-    const key = this.sql('INSERT OR IGNORE INTO import_directory_keys (run_id, kind, key_type, key, b24_id) VALUES (?, ?, ?, ?, ?)');
-    this.db.transaction(() => {
+  async add(runId: number, rows: DirectoryRow[]): Promise<void> {
+    await this.db.transaction(async () => {
       for (const r of rows) {
-        record.run(runId, r.kind, r.b24Id, JSON.stringify(r.data));
-        for (const [type, k] of r.keys) if (k) key.run(runId, r.kind, type, k, r.b24Id);
+        await this.db.run('INSERT INTO import_directory (run_id, kind, b24_id, data) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING', [runId, r.kind, r.b24Id, JSON.stringify(r.data)]);
+        for (const [type, k] of r.keys) {
+          if (k) await this.db.run('INSERT INTO import_directory_keys (run_id, kind, key_type, key, b24_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING', [runId, r.kind, type, k, r.b24Id]);
+        }
       }
-    })();
+    });
   }
 
-  get<T>(runId: number, kind: string, b24Id: string): T | undefined {
-    const row = this.sql('SELECT data FROM import_directory WHERE run_id = ? AND kind = ? AND b24_id = ?').get(runId, kind, b24Id) as { data: string } | undefined;
+  async get<T>(runId: number, kind: string, b24Id: string): Promise<T | undefined> {
+    const row = await this.db.get<{ data: string }>('SELECT data FROM import_directory WHERE run_id = ? AND kind = ? AND b24_id = ?', [runId, kind, b24Id]);
     return row && (JSON.parse(row.data) as T);
   }
 
   /** The ids of records with this key (at most `limit`; in the key's index order), numeric ids lowest first. */
-  find(runId: number, kind: string, keyType: string, key: string, limit = 6): string[] {
+  async find(runId: number, kind: string, keyType: string, key: string, limit = 6): Promise<string[]> {
     if (!key) return [];
     // Straight from the primary key's index: no sort in SQL (this runs a few times per Xero record).
-    const ids = this.sql('SELECT b24_id FROM import_directory_keys WHERE run_id = ? AND kind = ? AND key_type = ? AND key = ? LIMIT ?')
-      .pluck().all(runId, kind, keyType, key, limit) as string[];
+    const rows = await this.db.all<{ b24_id: string }>('SELECT b24_id FROM import_directory_keys WHERE run_id = ? AND kind = ? AND key_type = ? AND key = ? LIMIT ?', [runId, kind, keyType, key, limit]);
+    const ids = rows.map((r) => r.b24_id);
     return ids.length > 1 ? ids.sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)) : ids;
   }
 
   /** Records `key` as used; true the first time, false when it was already there. */
-  claim(runId: number, kind: string, keyType: string, key: string): boolean {
-    return this.sql(`INSERT OR IGNORE INTO import_directory_keys (run_id, kind, key_type, key, b24_id) VALUES (?, ?, ?, ?, '')`).run(runId, kind, keyType, key).changes > 0;
+  async claim(runId: number, kind: string, keyType: string, key: string): Promise<boolean> {
+    const { changes } = await this.db.run(`INSERT INTO import_directory_keys (run_id, kind, key_type, key, b24_id) VALUES (?, ?, ?, ?, '') ON CONFLICT DO NOTHING`, [runId, kind, keyType, key]);
+    return changes > 0;
   }
 
-  clear(runId: number): void {
-    this.db.transaction(() => {
-      this.sql('DELETE FROM import_directory_keys WHERE run_id = ?').run(runId);
-      this.sql('DELETE FROM import_directory WHERE run_id = ?').run(runId);
-    })();
+  async clear(runId: number): Promise<void> {
+    await this.db.transaction(async () => {
+      await this.db.run('DELETE FROM import_directory_keys WHERE run_id = ?', [runId]);
+      await this.db.run('DELETE FROM import_directory WHERE run_id = ?', [runId]);
+    });
   }
 }

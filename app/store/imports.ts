@@ -4,8 +4,7 @@
  * reads records still `planned` or `sending`, so a restart continues where the last process stopped.
  */
 import { clock } from '../clock.js';
-import type { Statement } from 'better-sqlite3';
-import type { Db } from './db.js';
+import type { SqlDb } from './sql.js';
 import { rowMapper } from './rows.js';
 import { ImportDirectoryRepository } from './import-directory.js';
 
@@ -78,133 +77,126 @@ interface RecordRow {
 const LIVE_RUN = `state IN ('planning', 'previewed', 'running')`;
 export const zeroCounts = (): ActionCounts => ({ create: 0, link: 0, update: 0, skip: 0, fail: 0 });
 
+/** Failed records read per query when they are streamed (the CSV of failures). */
+const FAILURE_PAGE = 500;
+
 export class ImportRepository {
-  readonly #statements = new Map<string, Statement<unknown[]>>();
 
   /** The Bitrix24 records a run's preview matches against (import-directory.ts). */
   readonly directory: ImportDirectoryRepository;
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: SqlDb) {
     this.directory = new ImportDirectoryRepository(db);
   }
 
-  /** Statements of the hot paths (one per record) are prepared once. */
-  private sql(text: string): Statement<unknown[]> {
-    let s = this.#statements.get(text);
-    if (!s) this.#statements.set(text, (s = this.db.prepare(text)));
-    return s;
+  async createRun(input: { memberId: string; connectionId: number | null; what: ImportWhat[]; includeArchived: boolean; startedBy: string | null }, now = clock.now()): Promise<ImportRun> {
+    const { lastId } = await this.db.run(
+      `INSERT INTO import_runs (member_id, connection_id, what, include_archived, started_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [input.memberId, input.connectionId, JSON.stringify(input.what), input.includeArchived ? 1 : 0, input.startedBy, now, now],
+      { returning: 'id' },
+    );
+    return (await this.run(lastId!))!;
   }
 
-  createRun(input: { memberId: string; connectionId: number | null; what: ImportWhat[]; includeArchived: boolean; startedBy: string | null }, now = clock.now()): ImportRun {
-    const { lastInsertRowid } = this.db
-      .prepare(`INSERT INTO import_runs (member_id, connection_id, what, include_archived, started_by, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(input.memberId, input.connectionId, JSON.stringify(input.what), input.includeArchived ? 1 : 0, input.startedBy, now, now);
-    return this.run(Number(lastInsertRowid))!;
-  }
-
-  run(id: number): ImportRun | undefined {
-    const row = this.sql('SELECT * FROM import_runs WHERE id = ?').get(id) as RunRow | undefined;
+  async run(id: number): Promise<ImportRun | undefined> {
+    const row = (await this.db.get('SELECT * FROM import_runs WHERE id = ?', [id])) as RunRow | undefined;
     return row && runOf(row);
   }
 
   /** The portal's run that is not finished (planning, previewed or running), if any. */
-  liveRun(memberId: string): ImportRun | undefined {
-    const row = this.db.prepare(`SELECT * FROM import_runs WHERE member_id = ? AND ${LIVE_RUN} ORDER BY id DESC LIMIT 1`).get(memberId) as RunRow | undefined;
+  async liveRun(memberId: string): Promise<ImportRun | undefined> {
+    const row = (await this.db.get(`SELECT * FROM import_runs WHERE member_id = ? AND ${LIVE_RUN} ORDER BY id DESC LIMIT 1`, [memberId])) as RunRow | undefined;
     return row && runOf(row);
   }
 
-  latestRun(memberId: string): ImportRun | undefined {
-    const row = this.db.prepare('SELECT * FROM import_runs WHERE member_id = ? ORDER BY id DESC LIMIT 1').get(memberId) as RunRow | undefined;
+  async latestRun(memberId: string): Promise<ImportRun | undefined> {
+    const row = (await this.db.get('SELECT * FROM import_runs WHERE member_id = ? ORDER BY id DESC LIMIT 1', [memberId])) as RunRow | undefined;
     return row && runOf(row);
   }
 
   /** Moves a run to `state` unless it was cancelled meanwhile; returns whether it moved. */
-  setState(id: number, state: ImportRunState, error: string | null = null, now = clock.now()): boolean {
+  async setState(id: number, state: ImportRunState, error: string | null = null, now = clock.now()): Promise<boolean> {
     const finished = state === 'done' || state === 'failed' || state === 'cancelled' ? now : null;
-    return this.db
-      .prepare(`UPDATE import_runs SET state = ?, error = ?, updated_at = ?, finished_at = coalesce(?, finished_at)
-                WHERE id = ? AND (state != 'cancelled' OR ? = 'cancelled')`)
-      .run(state, error, now, finished, id, state).changes > 0;
+    return (await this.db.run(`UPDATE import_runs SET state = ?, error = ?, updated_at = ?, finished_at = coalesce(?, finished_at)
+                WHERE id = ? AND (state != 'cancelled' OR ? = 'cancelled')`, [state, error, now, finished, id, state])).changes > 0;
   }
 
-  setProgress(id: number, progress: ImportProgress, now = clock.now()): void {
-    this.db.prepare('UPDATE import_runs SET progress = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(progress), now, id);
+  async setProgress(id: number, progress: ImportProgress, now = clock.now()): Promise<void> {
+    await this.db.run('UPDATE import_runs SET progress = ?, updated_at = ? WHERE id = ?', [JSON.stringify(progress), now, id]);
   }
 
-  addRecords(runId: number, records: NewImportRecord[]): void {
-    const insert = this.db.prepare(
-      `INSERT INTO import_records (run_id, seq, b24_type, xero_type, xero_id, name, action, b24_id, parent_seq, payload, reason, state)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.db.transaction(() => {
+  async addRecords(runId: number, records: NewImportRecord[]): Promise<void> {
+    await this.db.transaction(async () => {
       for (const r of records) {
         const state: ImportRecordState = r.action === 'skip' ? 'done' : r.action === 'fail' ? 'failed' : 'planned';
-        insert.run(runId, r.seq, r.b24Type, r.xeroType, r.xeroId, r.name, r.action, r.b24Id, r.parentSeq, r.payload === undefined ? null : JSON.stringify(r.payload), r.reason, state);
+        await this.db.run(
+          `INSERT INTO import_records (run_id, seq, b24_type, xero_type, xero_id, name, action, b24_id, parent_seq, payload, reason, state)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [runId, r.seq, r.b24Type, r.xeroType, r.xeroId, r.name, r.action, r.b24Id, r.parentSeq, r.payload === undefined ? null : JSON.stringify(r.payload), r.reason, state],
+        );
       }
-    })();
+    });
   }
 
   /** Drops a run's plan (a preview made again). */
-  clearRecords(runId: number): void {
-    this.db.prepare('DELETE FROM import_records WHERE run_id = ?').run(runId);
+  async clearRecords(runId: number): Promise<void> {
+    await this.db.run('DELETE FROM import_records WHERE run_id = ?', [runId]);
   }
 
   /**
    * Records left to send, in plan order — a company's people only once their company is written (or failed), so each
    * is created with its company's id. (Records sent without a recorded answer are read back first: `sending`.)
    */
-  pending(runId: number, limit: number): ImportRecord[] {
-    return (this.sql(`SELECT r.* FROM import_records r LEFT JOIN import_records p ON p.run_id = r.run_id AND p.seq = r.parent_seq
+  async pending(runId: number, limit: number): Promise<ImportRecord[]> {
+    return ((await this.db.all(`SELECT r.* FROM import_records r LEFT JOIN import_records p ON p.run_id = r.run_id AND p.seq = r.parent_seq
                       WHERE r.run_id = ? AND r.state = 'planned' AND (r.parent_seq IS NULL OR p.state IN ('done', 'failed'))
-                      ORDER BY r.seq LIMIT ?`)
-      .all(runId, limit) as RecordRow[]).map(recordOf);
+                      ORDER BY r.seq LIMIT ?`, [runId, limit])) as RecordRow[]).map(recordOf);
   }
 
   /** Records that were being sent when the last process stopped: their answer was never recorded. */
-  sending(runId: number): ImportRecord[] {
-    return (this.db.prepare(`SELECT * FROM import_records WHERE run_id = ? AND state = 'sending' ORDER BY seq`).all(runId) as RecordRow[]).map(recordOf);
+  async sending(runId: number): Promise<ImportRecord[]> {
+    return ((await this.db.all(`SELECT * FROM import_records WHERE run_id = ? AND state = 'sending' ORDER BY seq`, [runId])) as RecordRow[]).map(recordOf);
   }
 
-  record(runId: number, seq: number): ImportRecord | undefined {
-    const row = this.sql('SELECT * FROM import_records WHERE run_id = ? AND seq = ?').get(runId, seq) as RecordRow | undefined;
+  async record(runId: number, seq: number): Promise<ImportRecord | undefined> {
+    const row = (await this.db.get('SELECT * FROM import_records WHERE run_id = ? AND seq = ?', [runId, seq])) as RecordRow | undefined;
     return row && recordOf(row);
   }
 
   /** The records of a batch about to go out, with the time it goes. */
-  markSending(runId: number, seqs: number[], now = Date.now()): void {
-    const mark = this.sql(`UPDATE import_records SET state = 'sending', sent_at = ? WHERE run_id = ? AND seq = ? AND state IN ('planned', 'sending')`);
-    this.db.transaction(() => { for (const s of seqs) mark.run(now, runId, s); })();
+  async markSending(runId: number, seqs: number[], now = Date.now()): Promise<void> {
+    await this.db.transaction(async () => {
+      for (const s of seqs) await this.db.run(`UPDATE import_records SET state = 'sending', sent_at = ? WHERE run_id = ? AND seq = ? AND state IN ('planned', 'sending')`, [now, runId, s]);
+    });
   }
 
   /**
    * A record sent that Bitrix24 does not hold in full (its answer lost, or some of its commands blocked): it is sent
    * again, only the parts not `written` yet.
    */
-  unsend(runId: number, seq: number, written: Written): void {
-    this.sql(`UPDATE import_records SET state = 'planned', written = ?, b24_id = coalesce(?, b24_id) WHERE run_id = ? AND seq = ? AND state = 'sending'`)
-      .run(JSON.stringify(written), written.main ?? null, runId, seq);
+  async unsend(runId: number, seq: number, written: Written): Promise<void> {
+    await this.db.run(`UPDATE import_records SET state = 'planned', written = ?, b24_id = coalesce(?, b24_id) WHERE run_id = ? AND seq = ? AND state = 'sending'`, [JSON.stringify(written), written.main ?? null, runId, seq]);
   }
 
-  markDone(runId: number, seq: number, b24Id: string | null): void {
-    this.sql(`UPDATE import_records SET state = 'done', b24_id = coalesce(?, b24_id) WHERE run_id = ? AND seq = ?`).run(b24Id, runId, seq);
+  async markDone(runId: number, seq: number, b24Id: string | null): Promise<void> {
+    await this.db.run(`UPDATE import_records SET state = 'done', b24_id = coalesce(?, b24_id) WHERE run_id = ? AND seq = ?`, [b24Id, runId, seq]);
   }
 
-  markFailed(runId: number, seq: number, reason: string): void {
-    this.sql(`UPDATE import_records SET state = 'failed', reason = ? WHERE run_id = ? AND seq = ?`).run(reason, runId, seq);
+  async markFailed(runId: number, seq: number, reason: string): Promise<void> {
+    await this.db.run(`UPDATE import_records SET state = 'failed', reason = ? WHERE run_id = ? AND seq = ?`, [reason, runId, seq]);
   }
 
   /** Planned counts per action (the preview). */
-  plannedCounts(runId: number): ActionCounts {
+  async plannedCounts(runId: number): Promise<ActionCounts> {
     const out = zeroCounts();
-    for (const r of this.db.prepare('SELECT action, count(*) AS n FROM import_records WHERE run_id = ? GROUP BY action').all(runId) as { action: ImportAction; n: number }[]) out[r.action] = r.n;
+    for (const r of (await this.db.all('SELECT action, count(*) AS n FROM import_records WHERE run_id = ? GROUP BY action', [runId])) as { action: ImportAction; n: number }[]) out[r.action] = r.n;
     return out;
   }
 
   /** Outcome so far: records done per action, and every failed record counted as `fail`. */
-  outcomeCounts(runId: number): ActionCounts & { remaining: number } {
+  async outcomeCounts(runId: number): Promise<ActionCounts & { remaining: number }> {
     const out = { ...zeroCounts(), remaining: 0 };
-    const rows = this.db.prepare('SELECT action, state, count(*) AS n FROM import_records WHERE run_id = ? GROUP BY action, state').all(runId) as { action: ImportAction; state: ImportRecordState; n: number }[];
+    const rows = (await this.db.all('SELECT action, state, count(*) AS n FROM import_records WHERE run_id = ? GROUP BY action, state', [runId])) as { action: ImportAction; state: ImportRecordState; n: number }[];
     for (const r of rows) {
       if (r.state === 'failed') out.fail += r.n;
       else if (r.state === 'done') out[r.action] += r.n;
@@ -213,15 +205,21 @@ export class ImportRepository {
     return out;
   }
 
-  /** Failed records (planned failures and refused writes), streamed in plan order. */
-  *failures(runId: number, limit = Number.MAX_SAFE_INTEGER): Generator<ImportRecord> {
-    const it = this.db.prepare(`SELECT * FROM import_records WHERE run_id = ? AND state = 'failed' ORDER BY seq LIMIT ?`).iterate(runId, limit) as IterableIterator<RecordRow>;
-    for (const row of it) yield recordOf(row);
+  /** Failed records (planned failures and refused writes), streamed in plan order, a page of FAILURE_PAGE at a time. */
+  async *failures(runId: number, limit = Number.MAX_SAFE_INTEGER): AsyncGenerator<ImportRecord> {
+    let after = -1;
+    for (let left = limit; left > 0; ) {
+      const rows = await this.db.all<RecordRow>(`SELECT * FROM import_records WHERE run_id = ? AND state = 'failed' AND seq > ? ORDER BY seq LIMIT ?`, [runId, after, Math.min(left, FAILURE_PAGE)]);
+      for (const row of rows) yield recordOf(row);
+      if (rows.length < FAILURE_PAGE) return;
+      left -= rows.length;
+      after = rows.at(-1)!.seq;
+    }
   }
 
   /** Runs finished before `before` (retention). */
-  purgeFinished(before: number): number {
-    return this.db.prepare(`DELETE FROM import_runs WHERE state IN ('done', 'failed', 'cancelled') AND updated_at < ?`).run(before).changes;
+  async purgeFinished(before: number): Promise<number> {
+    return (await this.db.run(`DELETE FROM import_runs WHERE state IN ('done', 'failed', 'cancelled') AND updated_at < ?`, [before])).changes;
   }
 }
 

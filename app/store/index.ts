@@ -1,8 +1,15 @@
 /**
- * The store: the SQLite database and one repository per table family. Opening it applies migrations, re-seals
+ * The store: the database (SQLite embedded, or PostgreSQL shared by several instances) and one repository per table
+ * family, asynchronous over one SQL driver (sql.ts). Opening it applies migrations, re-seals
  * secrets left in the old format (reseal.ts) and checks that APP_SECRET still opens the secrets written before.
  */
-import { openDatabase, schemaVersion, StoreError, type Db, type OpenStoreOptions } from './db.js';
+import path from 'node:path';
+import { DB_FILE, StoreError, type OpenStoreOptions } from './db.js';
+import { MIGRATIONS } from './migrations.js';
+import { currentVersion, migrateSql } from './migrate-sql.js';
+import type { SqlDb } from './sql.js';
+import { openSqliteDb } from './sqlite-driver.js';
+import { openPostgresDb } from './postgres-driver.js';
 import { ActivityRepository } from './activity.js';
 import { ConnectionRepository } from './connections.js';
 import { ConsentRepository } from './consents.js';
@@ -41,7 +48,7 @@ export class Store {
   readonly faults: StoreFaults;
 
   constructor(
-    readonly db: Db,
+    readonly db: SqlDb,
     readonly box: SecretBox,
   ) {
     this.portals = new PortalRepository(db, box);
@@ -59,48 +66,69 @@ export class Store {
     this.faults = new StoreFaults(db);
   }
 
-  /** Runs `fn` in one SQLite transaction. */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+  /**
+   * Runs `fn` in one transaction: every store call made while it runs, at any depth of awaits, is in it
+   * (docs/architecture.md#store-on-two-dialects). Never await inside it a store call started outside it.
+   */
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.db.transaction(fn);
   }
 
-  schemaVersion(): number {
-    return schemaVersion(this.db);
+  schemaVersion(): Promise<number> {
+    return currentVersion(this.db);
   }
 
   /** True while the database answers. */
-  isHealthy(): boolean {
+  async isHealthy(): Promise<boolean> {
     try {
-      return this.db.open && (this.db.prepare('SELECT 1 AS ok').get() as { ok: number }).ok === 1;
+      return (await this.db.get<{ ok: number }>('SELECT 1 AS ok'))?.ok === 1;
     } catch {
       return false;
     }
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  close(): Promise<void> {
+    return this.db.close();
   }
 }
 
-export function openStore(dataDir: string, appSecret: string, options?: OpenStoreOptions): Store {
-  const db = openDatabase(dataDir, options);
+/** Opens the SQLite store in `dataDir` (the embedded store): migrated, secrets re-sealed, APP_SECRET checked. */
+export async function openStore(dataDir: string, appSecret: string, options?: OpenStoreOptions): Promise<Store> {
+  const file = path.join(dataDir, DB_FILE);
+  return prepareStore(openSqliteDb(file, { busyTimeoutMs: options?.busyTimeoutMs }), appSecret, file, options);
+}
+
+/** The store the configuration names: PostgreSQL when `databaseUrl` is set, else the embedded SQLite store in `dataDir`. */
+export function openConfiguredStore(where: { dataDir: string; databaseUrl?: string }, appSecret: string, options?: OpenStoreOptions): Promise<Store> {
+  return where.databaseUrl ? openPostgresStore(where.databaseUrl, appSecret, options) : openStore(where.dataDir, appSecret, options);
+}
+
+/** Opens the PostgreSQL store at `url` (postgres://…), shared by every instance on it. */
+export async function openPostgresStore(url: string, appSecret: string, options?: OpenStoreOptions): Promise<Store> {
+  const db = await openPostgresDb(url);
+  return prepareStore(db, appSecret, db.target, options);
+}
+
+async function prepareStore(db: SqlDb, appSecret: string, name: string, options?: OpenStoreOptions): Promise<Store> {
   const box = new SecretBox(appSecret);
   try {
-    resealV1Secrets(db, box);
-    checkSecretKey(db, box);
+    await migrateSql(db, options?.migrations ?? MIGRATIONS, { name });
+    await resealV1Secrets(db, box);
+    await checkSecretKey(db, box);
   } catch (err) {
-    db.close();
+    await db.close();
     throw err;
   }
   return new Store(db, box);
 }
 
 /** The first open stores a sealed marker; later opens must be able to read it with the same APP_SECRET. */
-function checkSecretKey(db: Db, box: SecretBox): void {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(KEY_CHECK) as { value: string } | undefined;
+async function checkSecretKey(db: SqlDb, box: SecretBox): Promise<void> {
+  const row = await db.get<{ value: string }>('SELECT value FROM meta WHERE key = ?', [KEY_CHECK]);
   if (!row) {
-    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(KEY_CHECK, box.seal(KEY_CHECK_PLAINTEXT, `meta.${KEY_CHECK}`));
-    return;
+    // ON CONFLICT: two instances opening a fresh PostgreSQL store at once; the check below then reads the winner's.
+    await db.run('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [KEY_CHECK, box.seal(KEY_CHECK_PLAINTEXT, `meta.${KEY_CHECK}`)]);
+    return checkSecretKey(db, box);
   }
   let ok = false;
   try {

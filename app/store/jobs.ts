@@ -5,7 +5,8 @@
  * Retries are data: `attempts`, `run_at`, `last_error` live on the row (see `retryLater`).
  */
 import { clock } from '../clock.js';
-import type { Db } from './db.js';
+import type { StoreError } from './db.js';
+import { SQL_ERROR_CODES, type SqlDb } from './sql.js';
 import { countsOf, rowMapper } from './rows.js';
 import { currentRequestId } from '../request-context.js';
 
@@ -49,6 +50,7 @@ interface JobRow {
   updated_at: number;
   request_id: string | null;
   attention_since: number | null;
+  likely_echo: number;
 }
 
 export interface EnqueueInput {
@@ -65,62 +67,70 @@ export interface EnqueueInput {
 const LIVE = `state IN ('pending', 'running', 'paused', 'needs_attention')`;
 
 export class JobRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: SqlDb) {}
 
   /**
    * Adds a job, or coalesces into the live job with the same key: its payload is replaced and its
    * revision bumped. A job waiting on a cause (`needs_attention`) is woken, since its document changed.
    */
-  enqueue(input: EnqueueInput, now = clock.now()): Job {
+  async enqueue(input: EnqueueInput, now = clock.now()): Promise<Job> {
     const runAt = input.runAt ?? now;
     const payload = JSON.stringify(input.payload ?? {});
+    const likelyEcho = isLikelyEcho(input.payload) ? 1 : 0;
     const requestId = currentRequestId() ?? null;
-    const tx = this.db.transaction(() => {
-      const live = this.db.prepare(`SELECT * FROM jobs WHERE job_key = ? AND ${LIVE}`).get(input.key) as
-        | JobRow
-        | undefined;
-      if (!live) {
-        const { lastInsertRowid } = this.db
-          .prepare(
-            `INSERT INTO jobs (member_id, kind, job_key, payload, state, run_at, created_at, updated_at, request_id)
-             VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
-          )
-          .run(input.memberId, input.kind, input.key, payload, runAt, now, now, requestId);
-        return Number(lastInsertRowid);
+    const id = await this.db.transaction(async () => {
+      for (;;) {
+        const live = await this.db.get<JobRow>(`SELECT * FROM jobs WHERE job_key = ? AND ${LIVE}`, [input.key]);
+        if (live) {
+          const kept = stickyFields(live.payload, input.payload, input.sticky);
+          const next = kept ? JSON.stringify({ ...(input.payload as object), ...kept }) : payload;
+          const woken = live.state === 'needs_attention';
+          const nextRunAt = live.state === 'running' ? live.run_at : woken ? runAt : Math.min(live.run_at, runAt);
+          // Coalesced into the revision read: an instance that coalesced meanwhile makes this read again.
+          const { changes } = await this.db.run(
+            `UPDATE jobs SET payload = ?, likely_echo = ?, revision = revision + 1, state = ?, attempts = ?, run_at = ?, updated_at = ?,
+               request_id = coalesce(?, request_id)
+             WHERE id = ? AND revision = ? AND state = ?`,
+            [next, likelyEcho, woken ? 'pending' : live.state, woken ? 0 : live.attempts, nextRunAt, now, requestId, live.id, live.revision, live.state],
+          );
+          if (changes > 0) return live.id;
+          continue;
+        }
+        try {
+          // A savepoint: on PostgreSQL a refused insert would otherwise abort the whole transaction.
+          const { lastId } = await this.db.transaction(() =>
+            this.db.run(
+              `INSERT INTO jobs (member_id, kind, job_key, payload, likely_echo, state, run_at, created_at, updated_at, request_id)
+               VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+              [input.memberId, input.kind, input.key, payload, likelyEcho, runAt, now, now, requestId],
+              { returning: 'id' },
+            ),
+          );
+          return lastId!;
+        } catch (err) {
+          // Another instance made the key's live job first (jobs_live_key): coalesce into it.
+          if ((err as StoreError).code !== SQL_ERROR_CODES.conflict) throw err;
+        }
       }
-      const kept = stickyFields(live.payload, input.payload, input.sticky);
-      const next = kept ? JSON.stringify({ ...(input.payload as object), ...kept }) : payload;
-      const woken = live.state === 'needs_attention';
-      const nextRunAt = live.state === 'running' ? live.run_at : woken ? runAt : Math.min(live.run_at, runAt);
-      this.db
-        .prepare(
-          `UPDATE jobs SET payload = ?, revision = revision + 1, state = ?, attempts = ?, run_at = ?, updated_at = ?,
-             request_id = coalesce(?, request_id)
-           WHERE id = ?`,
-        )
-        .run(next, woken ? 'pending' : live.state, woken ? 0 : live.attempts, nextRunAt, now, requestId, live.id);
-      return live.id;
     });
-    return this.get(tx())!;
+    return (await this.get(id))!;
   }
 
-  get(id: number): Job | undefined {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+  async get(id: number): Promise<Job | undefined> {
+    const row = (await this.db.get('SELECT * FROM jobs WHERE id = ?', [id])) as JobRow | undefined;
     return row && fromRow(row);
   }
 
-  findLive(key: string): Job | undefined {
-    const row = this.db.prepare(`SELECT * FROM jobs WHERE job_key = ? AND ${LIVE}`).get(key) as JobRow | undefined;
+  async findLive(key: string): Promise<Job | undefined> {
+    const row = (await this.db.get(`SELECT * FROM jobs WHERE job_key = ? AND ${LIVE}`, [key])) as JobRow | undefined;
     return row && fromRow(row);
   }
 
   /** How many jobs (of some kinds) are due now, and since when the oldest of them is due. */
-  dueSummary(kinds: readonly string[], now = clock.now(), memberId?: string | null, opts: { freshOnly?: boolean } = {}): { count: number; oldestRunAt: number | null } {
+  async dueSummary(kinds: readonly string[], now = clock.now(), memberId?: string | null, opts: { freshOnly?: boolean } = {}): Promise<{ count: number; oldestRunAt: number | null }> {
     const [portal, args] = portalFilter(memberId);
-    const fresh = opts.freshOnly ? `AND ${LIKELY_ECHO} = 0` : '';
-    const row = this.db
-      .prepare(`SELECT count(*) AS n, min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= ? AND kind IN (${kinds.map(() => '?').join(', ')}) ${portal} ${fresh}`)
-      .get(now, ...kinds, ...args) as { n: number; oldest: number | null };
+    const fresh = opts.freshOnly ? 'AND likely_echo = 0' : '';
+    const row = (await this.db.get(`SELECT count(*) AS n, min(run_at) AS oldest FROM jobs WHERE state = 'pending' AND run_at <= ? AND kind IN (${kinds.map(() => '?').join(', ')}) ${portal} ${fresh}`, [now, ...kinds, ...args])) as { n: number; oldest: number | null };
     return { count: row.n, oldestRunAt: row.oldest };
   }
 
@@ -129,90 +139,77 @@ export class JobRepository {
    * with `freshFirst`, jobs whose payload is a likely echo (`likelyEcho: true`, the connector's own write-back coming
    * back) come after the others; with `freshOnly`, they are left.
    */
-  claimDue(limit: number, kinds?: readonly string[], now = clock.now(), memberId?: string | null, opts: { freshFirst?: boolean; freshOnly?: boolean } = {}): Job[] {
-    const tx = this.db.transaction(() => {
-      const kindFilter = kinds?.length ? `AND kind IN (${kinds.map(() => '?').join(', ')})` : '';
-      const [portal, args] = portalFilter(memberId);
-      const fresh = opts.freshOnly ? `AND ${LIKELY_ECHO} = 0` : '';
-      const order = opts.freshFirst ? `${LIKELY_ECHO}, run_at, id` : 'run_at, id';
-      const rows = this.db
-        .prepare(
-          `SELECT * FROM jobs WHERE state = 'pending' AND run_at <= ? ${kindFilter} ${portal} ${fresh} ORDER BY ${order} LIMIT ?`,
-        )
-        .all(now, ...(kinds ?? []), ...args, limit) as JobRow[];
-      const mark = this.db.prepare(
-        `UPDATE jobs SET state = 'running', locked_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?`,
-      );
-      for (const r of rows) mark.run(now, now, r.id);
-      return rows.map((r) => r.id);
-    });
-    return tx().map((id) => this.get(id)!);
+  async claimDue(limit: number, kinds?: readonly string[], now = clock.now(), memberId?: string | null, opts: { freshFirst?: boolean; freshOnly?: boolean } = {}): Promise<Job[]> {
+    const kindFilter = kinds?.length ? `AND kind IN (${kinds.map(() => '?').join(', ')})` : '';
+    const [portal, args] = portalFilter(memberId);
+    const fresh = opts.freshOnly ? 'AND likely_echo = 0' : '';
+    const order = opts.freshFirst ? 'likely_echo, run_at, id' : 'run_at, id';
+    // One statement: the outer `state = 'pending'` is checked again on each row as it is written, so of two
+    // instances claiming at once each job goes to one (PostgreSQL re-reads a row another transaction just wrote).
+    const rows = await this.db.all<JobRow>(
+      `UPDATE jobs SET state = 'running', locked_at = ?, attempts = attempts + 1, updated_at = ?
+       WHERE state = 'pending' AND id IN (SELECT id FROM jobs WHERE state = 'pending' AND run_at <= ? ${kindFilter} ${portal} ${fresh} ORDER BY ${order} LIMIT ?)
+       RETURNING *`,
+      [now, now, now, ...(kinds ?? []), ...args, limit],
+    );
+    // RETURNING keeps no order: the claim's order is put back.
+    const key = (r: JobRow) => [opts.freshFirst ? r.likely_echo : 0, r.run_at, r.id];
+    return rows
+      .sort((a, b) => {
+        const [x, y] = [key(a), key(b)];
+        return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!;
+      })
+      .map(fromRow);
   }
 
   /**
    * Finishes a run. If a newer revision was coalesced in while it ran, the job goes back to pending
    * so the latest state is worked too; otherwise it is done.
    */
-  complete(job: Pick<Job, 'id' | 'revision'>, now = clock.now()): void {
-    this.db
-      .prepare(
-        `UPDATE jobs SET state = CASE WHEN revision = ? THEN 'done' ELSE 'pending' END,
+  async complete(job: Pick<Job, 'id' | 'revision'>, now = clock.now()): Promise<void> {
+    await this.db.run(`UPDATE jobs SET state = CASE WHEN revision = ? THEN 'done' ELSE 'pending' END,
            attempts = CASE WHEN revision = ? THEN attempts ELSE 0 END,
            locked_at = NULL, last_error = NULL, last_error_code = NULL, run_at = ?, updated_at = ?
-         WHERE id = ? AND state = 'running'`,
-      )
-      .run(job.revision, job.revision, now, now, job.id);
+         WHERE id = ? AND state = 'running'`, [job.revision, job.revision, now, now, job.id]);
   }
 
   /**
    * Deletes a run's job that named nothing to work on (a dropped event), unless a newer revision was coalesced in
    * while it ran: that one goes back to pending, as after `complete`. Returns whether the job was deleted.
    */
-  drop(job: Pick<Job, 'id' | 'revision'>, now = clock.now()): boolean {
-    if (this.db.prepare(`DELETE FROM jobs WHERE id = ? AND state = 'running' AND revision = ?`).run(job.id, job.revision).changes > 0) return true;
-    this.complete(job, now);
+  async drop(job: Pick<Job, 'id' | 'revision'>, now = clock.now()): Promise<boolean> {
+    if ((await this.db.run(`DELETE FROM jobs WHERE id = ? AND state = 'running' AND revision = ?`, [job.id, job.revision])).changes > 0) return true;
+    await this.complete(job, now);
     return false;
   }
 
   /** A transient failure: try again at `runAt`. */
-  retryLater(id: number, runAt: number, error: { code: string; message: string }, now = clock.now()): void {
-    this.db
-      .prepare(
-        `UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, last_error = ?, last_error_code = ?,
-           updated_at = ? WHERE id = ? AND state = 'running'`,
-      )
-      .run(runAt, error.message, error.code, now, id);
+  async retryLater(id: number, runAt: number, error: { code: string; message: string }, now = clock.now()): Promise<void> {
+    await this.db.run(`UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, last_error = ?, last_error_code = ?,
+           updated_at = ? WHERE id = ? AND state = 'running'`, [runAt, error.message, error.code, now, id]);
   }
 
   /**
    * Held by a limit of the other side until `runAt` (Xero's day spent, a Bitrix24 method's operating time): back to
    * pending with the reason shown, and this run not counted as an attempt.
    */
-  waitUntil(id: number, runAt: number, reason: { code: string; message: string }, now = clock.now()): void {
-    this.db
-      .prepare(
-        `UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, attempts = max(0, attempts - 1), last_error = ?,
-           last_error_code = ?, updated_at = ? WHERE id = ? AND state = 'running'`,
-      )
-      .run(runAt, reason.message, reason.code, now, id);
+  async waitUntil(id: number, runAt: number, reason: { code: string; message: string }, now = clock.now()): Promise<void> {
+    await this.db.run(`UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, last_error = ?,
+           last_error_code = ?, updated_at = ? WHERE id = ? AND state = 'running'`, [runAt, reason.message, reason.code, now, id]);
   }
 
   /**
    * A permanent failure: kept with its reason until the cause is fixed or someone retries it. A retry (by hand, by a
    * sweep, by a new event) that meets the same cause again keeps the time it first stood for it.
    */
-  needsAttention(id: number, error: { code: string; message: string }, now = clock.now()): void {
-    this.db
-      .prepare(
-        `UPDATE jobs SET state = 'needs_attention', locked_at = NULL, last_error = @message, last_error_code = @code,
+  async needsAttention(id: number, error: { code: string; message: string }, now = clock.now()): Promise<void> {
+    await this.db.run(`UPDATE jobs SET state = 'needs_attention', locked_at = NULL, last_error = @message, last_error_code = @code,
            attention_since = CASE WHEN last_error_code = @code AND attention_since IS NOT NULL THEN attention_since ELSE @now END,
-           updated_at = @now WHERE id = @id`,
-      )
-      .run({ message: error.message, code: error.code, now, id });
+           updated_at = @now WHERE id = @id`, { message: error.message, code: error.code, now, id });
   }
 
   /** Puts `needs_attention` jobs back in the queue (by hand, or because their cause was fixed). */
-  retryNow(filter: { ids?: number[]; errorCode?: string; memberId?: string }, now = clock.now()): number {
+  async retryNow(filter: { ids?: number[]; errorCode?: string; memberId?: string }, now = clock.now()): Promise<number> {
     const where: string[] = [`state = 'needs_attention'`];
     const args: unknown[] = [];
     if (filter.ids) {
@@ -227,81 +224,63 @@ export class JobRepository {
       where.push('member_id = ?');
       args.push(filter.memberId);
     }
-    return this.db
-      .prepare(`UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ? WHERE ${where.join(' AND ')}`)
-      .run(now, now, ...args).changes;
+    return (await this.db.run(`UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ? WHERE ${where.join(' AND ')}`, [now, now, ...args])).changes;
   }
 
   /** Pauses the pending jobs of a portal's kinds (e.g. while its Xero connection needs reconnecting). */
-  pause(memberId: string, kinds: readonly string[], reason: string, now = clock.now()): number {
-    return this.db
-      .prepare(
-        `UPDATE jobs SET state = 'paused', last_error = ?, last_error_code = 'XERO.NEEDS_RECONNECT', updated_at = ?
-         WHERE member_id = ? AND state IN ('pending', 'running') AND kind IN (${kinds.map(() => '?').join(', ')})`,
-      )
-      .run(reason, now, memberId, ...kinds).changes;
+  async pause(memberId: string, kinds: readonly string[], reason: string, now = clock.now()): Promise<number> {
+    return (await this.db.run(`UPDATE jobs SET state = 'paused', last_error = ?, last_error_code = 'XERO.NEEDS_RECONNECT', updated_at = ?
+         WHERE member_id = ? AND state IN ('pending', 'running') AND kind IN (${kinds.map(() => '?').join(', ')})`, [reason, now, memberId, ...kinds])).changes;
   }
 
   /** Pauses one job that could not run because its Xero connection needs reconnecting. */
-  pauseOne(id: number, reason: string, now = clock.now()): void {
-    this.db
-      .prepare(
-        `UPDATE jobs SET state = 'paused', locked_at = NULL, last_error = ?, last_error_code = 'XERO.NEEDS_RECONNECT',
-           updated_at = ? WHERE id = ?`,
-      )
-      .run(reason, now, id);
+  async pauseOne(id: number, reason: string, now = clock.now()): Promise<void> {
+    await this.db.run(`UPDATE jobs SET state = 'paused', locked_at = NULL, last_error = ?, last_error_code = 'XERO.NEEDS_RECONNECT',
+           updated_at = ? WHERE id = ?`, [reason, now, id]);
   }
 
-  resume(memberId: string, now = clock.now()): number {
-    return this.db
-      .prepare(
-        `UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, last_error = NULL, last_error_code = NULL,
-           updated_at = ? WHERE member_id = ? AND state = 'paused'`,
-      )
-      .run(now, now, memberId).changes;
+  async resume(memberId: string, now = clock.now()): Promise<number> {
+    return (await this.db.run(`UPDATE jobs SET state = 'pending', run_at = ?, locked_at = NULL, last_error = NULL, last_error_code = NULL,
+           updated_at = ? WHERE member_id = ? AND state = 'paused'`, [now, now, memberId])).changes;
   }
 
   /** Returns interrupted runs to the queue (at shutdown, and at start after a crash). */
-  releaseRunning(now = clock.now()): number {
-    return this.db
-      .prepare(`UPDATE jobs SET state = 'pending', locked_at = NULL, run_at = ?, updated_at = ? WHERE state = 'running'`)
-      .run(now, now).changes;
+  async releaseRunning(now = clock.now()): Promise<number> {
+    return (await this.db.run(`UPDATE jobs SET state = 'pending', locked_at = NULL, run_at = ?, updated_at = ? WHERE state = 'running'`, [now, now])).changes;
   }
 
   /** Sets jobs waiting on a cause aside for good (an admin's "Dismiss"); returns how many. */
-  dismiss(ids: number[], memberId: string, now = clock.now()): number {
+  async dismiss(ids: number[], memberId: string, now = clock.now()): Promise<number> {
     if (!ids.length) return 0;
-    return this.db
-      .prepare(`UPDATE jobs SET state = 'cancelled', locked_at = NULL, updated_at = ? WHERE member_id = ? AND state = 'needs_attention' AND id IN (${ids.map(() => '?').join(', ')})`)
-      .run(now, memberId, ...ids).changes;
+    return (await this.db.run(`UPDATE jobs SET state = 'cancelled', locked_at = NULL, updated_at = ? WHERE member_id = ? AND state = 'needs_attention' AND id IN (${ids.map(() => '?').join(', ')})`, [now, memberId, ...ids])).changes;
   }
 
   /** When a portal's job of `kind` last finished (done), or null. */
-  lastFinishedAt(memberId: string, kind: string): number | null {
-    const row = this.db.prepare(`SELECT max(updated_at) AS t FROM jobs WHERE member_id = ? AND kind = ? AND state = 'done'`).get(memberId, kind) as { t: number | null };
+  async lastFinishedAt(memberId: string, kind: string): Promise<number | null> {
+    const row = (await this.db.get(`SELECT max(updated_at) AS t FROM jobs WHERE member_id = ? AND kind = ? AND state = 'done'`, [memberId, kind])) as { t: number | null };
     return row.t;
   }
 
   /** Jobs of `kind` created since `since` (epoch ms). */
-  countCreatedSince(memberId: string, kind: string, since: number): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM jobs WHERE member_id = ? AND kind = ? AND created_at >= ?').get(memberId, kind, since) as { n: number }).n;
+  async countCreatedSince(memberId: string, kind: string, since: number): Promise<number> {
+    return ((await this.db.get('SELECT count(*) AS n FROM jobs WHERE member_id = ? AND kind = ? AND created_at >= ?', [memberId, kind, since])) as { n: number }).n;
   }
 
-  countByState(memberId?: string): Record<JobState, number> {
+  async countByState(memberId?: string): Promise<Record<JobState, number>> {
     const rows = (
       memberId
-        ? this.db.prepare('SELECT state AS key, count(*) AS n FROM jobs WHERE member_id = ? GROUP BY state').all(memberId)
-        : this.db.prepare('SELECT state AS key, count(*) AS n FROM jobs GROUP BY state').all()
+        ? (await this.db.all('SELECT state AS key, count(*) AS n FROM jobs WHERE member_id = ? GROUP BY state', [memberId]))
+        : (await this.db.all('SELECT state AS key, count(*) AS n FROM jobs GROUP BY state'))
     ) as { key: JobState; n: number }[];
     return countsOf({ pending: 0, running: 0, done: 0, needs_attention: 0, paused: 0, cancelled: 0 }, rows);
   }
 
   /** How many jobs there are of each kind in each state (the metrics' outbox gauge). */
-  countByKindAndState(): { kind: string; state: JobState; count: number }[] {
-    return this.db.prepare('SELECT kind, state, count(*) AS count FROM jobs GROUP BY kind, state').all() as { kind: string; state: JobState; count: number }[];
+  async countByKindAndState(): Promise<{ kind: string; state: JobState; count: number }[]> {
+    return (await this.db.all('SELECT kind, state, count(*) AS count FROM jobs GROUP BY kind, state')) as { kind: string; state: JobState; count: number }[];
   }
 
-  list(filter: { memberId?: string; states?: JobState[]; limit?: number } = {}): Job[] {
+  async list(filter: { memberId?: string; states?: JobState[]; limit?: number } = {}): Promise<Job[]> {
     const where: string[] = ['1 = 1'];
     const args: unknown[] = [];
     if (filter.memberId) {
@@ -313,25 +292,21 @@ export class JobRepository {
       args.push(...filter.states);
     }
     return (
-      this.db
-        .prepare(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY updated_at DESC, id DESC LIMIT ?`)
-        .all(...args, filter.limit ?? 100) as JobRow[]
+      (await this.db.all(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY updated_at DESC, id DESC LIMIT ?`, [...args, filter.limit ?? 100])) as JobRow[]
     ).map(fromRow);
   }
 
   /** Earliest run time of a pending job, for the worker's next wake-up. */
-  nextRunAt(): number | undefined {
-    const row = this.db.prepare(`SELECT min(run_at) AS t FROM jobs WHERE state = 'pending'`).get() as {
+  async nextRunAt(): Promise<number | undefined> {
+    const row = (await this.db.get(`SELECT min(run_at) AS t FROM jobs WHERE state = 'pending'`)) as {
       t: number | null;
     };
     return row.t ?? undefined;
   }
 
   /** Deletes finished jobs older than `before` (retention). */
-  purgeFinished(before: number): number {
-    return this.db
-      .prepare(`DELETE FROM jobs WHERE state IN ('done', 'cancelled') AND updated_at < ?`)
-      .run(before).changes;
+  async purgeFinished(before: number): Promise<number> {
+    return (await this.db.run(`DELETE FROM jobs WHERE state IN ('done', 'cancelled') AND updated_at < ?`, [before])).changes;
   }
 }
 
@@ -348,8 +323,10 @@ function stickyFields(livePayload: string, next: unknown, sticky: readonly strin
   return Object.keys(kept).length ? kept : undefined;
 }
 
-/** 1 for a job whose payload says it is likely an echo of the connector's own write-back, else 0 (SQL). */
-const LIKELY_ECHO = `coalesce(json_extract(payload, '$.likelyEcho'), 0)`;
+/** Whether a job's payload says it is likely an echo of the connector's own write-back (the likely_echo column). */
+function isLikelyEcho(payload: unknown): boolean {
+  return typeof payload === 'object' && payload !== null && (payload as { likelyEcho?: unknown }).likelyEcho === true;
+}
 
 /** The SQL condition (and its argument) for "of this portal"; none when `memberId` is undefined. */
 function portalFilter(memberId: string | null | undefined): [string, string[]] {

@@ -4,14 +4,15 @@
  * both hold it; it ends when released or when `expires_at` passes (a crashed holder frees it by time).
  */
 import { randomUUID } from 'node:crypto';
-import type { Db } from './db.js';
+import type { SqlDb } from './sql.js';
 
 /** This process's name in the `holder` column. */
 export const PROCESS_HOLDER = `${process.pid}:${randomUUID()}`;
 
 /**
- * Whether the process named by a holder still runs. Every process sharing the SQLite file runs on this machine (the
- * file is local), so a holder whose pid is gone crashed, and its lease is free without waiting for it to expire.
+ * Whether the process named by a holder still runs. Every process sharing a SQLite file runs on this machine (the
+ * file is local), so a holder whose pid is gone crashed, and its lease is free without waiting for it to expire. On
+ * PostgreSQL the holders may run on other hosts, where a pid says nothing: only expiry frees a lease there.
  */
 function holderAlive(holder: string): boolean {
   const pid = Number(holder.split(':')[0]);
@@ -25,24 +26,33 @@ function holderAlive(holder: string): boolean {
 }
 
 export class LeaseRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: SqlDb) {}
 
-  /** Takes the lease when it is free, expired, or already ours; true when taken. */
-  tryAcquire(name: string, ttlMs: number, holder = PROCESS_HOLDER, now = Date.now()): boolean {
-    const tx = this.db.transaction(() => {
-      const row = this.db.prepare('SELECT holder, expires_at FROM leases WHERE name = ?').get(name) as { holder: string; expires_at: number } | undefined;
+  /**
+   * Takes the lease when it is free, expired, or already ours; true when taken. One statement: the upsert writes
+   * only where the row is free (expired, ours) or absent, so two processes can never both take it; on SQLite a
+   * holder whose process is gone is free too (holderAlive).
+   */
+  async tryAcquire(name: string, ttlMs: number, holder = PROCESS_HOLDER, now = Date.now()): Promise<boolean> {
+    const take = () =>
+      this.db.run(
+        `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
+        [name, holder, now + ttlMs, now],
+      );
+    if ((await take()).changes > 0) return true;
+    if (this.db.dialect !== 'sqlite') return false;
+    return this.db.transaction(async () => {
+      const row = await this.db.get<{ holder: string; expires_at: number }>('SELECT holder, expires_at FROM leases WHERE name = ?', [name]);
       if (row && row.holder !== holder && row.expires_at > now && holderAlive(row.holder)) return false;
-      this.db
-        .prepare(`INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
-                  ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`)
-        .run(name, holder, now + ttlMs);
+      await this.db.run('UPDATE leases SET holder = ?, expires_at = ? WHERE name = ?', [holder, now + ttlMs, name]);
       return true;
     });
-    return tx.immediate();
   }
 
-  release(name: string, holder = PROCESS_HOLDER): void {
-    this.db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?').run(name, holder);
+  async release(name: string, holder = PROCESS_HOLDER): Promise<void> {
+    await this.db.run('DELETE FROM leases WHERE name = ? AND holder = ?', [name, holder]);
   }
 
   /**
@@ -52,20 +62,20 @@ export class LeaseRepository {
   async withLease<T>(name: string, fn: () => Promise<T>, opts: { ttlMs?: number; waitMs?: number; pollMs?: number } = {}): Promise<T> {
     const ttlMs = opts.ttlMs ?? 60_000;
     const deadline = Date.now() + (opts.waitMs ?? 65_000);
-    while (!this.tryAcquire(name, ttlMs)) {
+    while (!(await this.tryAcquire(name, ttlMs))) {
       if (Date.now() > deadline) throw new LeaseTimeout(name);
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 50));
     }
     try {
       return await fn();
     } finally {
-      this.release(name);
+      await this.release(name);
     }
   }
 }
 
 /** A lease kept alive by a heartbeat while long work runs; `release()` ends it. */
-export interface HeldLease { release(): void }
+export interface HeldLease { release(): Promise<void> }
 
 export class LeaseBusy extends Error {
   constructor(readonly lease: string) {
@@ -77,11 +87,12 @@ export class LeaseBusy extends Error {
  * Takes a lease for long work (an import run) and renews it every third of `ttlMs`; a holder that dies lets it
  * expire within `ttlMs`. Throws LeaseBusy when another live holder has it.
  */
-export function holdLease(leases: LeaseRepository, name: string, ttlMs = 30_000): HeldLease {
-  if (!leases.tryAcquire(name, ttlMs)) throw new LeaseBusy(name);
-  const beat = setInterval(() => leases.tryAcquire(name, ttlMs), Math.max(1000, Math.floor(ttlMs / 3)));
+export async function holdLease(leases: LeaseRepository, name: string, ttlMs = 30_000): Promise<HeldLease> {
+  if (!(await leases.tryAcquire(name, ttlMs))) throw new LeaseBusy(name);
+  // A failed renewal is retried by the next beat; the lease's expiry bounds what a missed one costs.
+  const beat = setInterval(() => void leases.tryAcquire(name, ttlMs).catch(() => {}), Math.max(1000, Math.floor(ttlMs / 3)));
   beat.unref();
-  return { release: () => { clearInterval(beat); leases.release(name); } };
+  return { release: async () => { clearInterval(beat); await leases.release(name); } };
 }
 
 export class LeaseTimeout extends Error {

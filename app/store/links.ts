@@ -5,8 +5,7 @@
  * Bitrix24, and whether "Paid in Xero" has fired.
  */
 import { clock } from '../clock.js';
-import type { Statement } from 'better-sqlite3';
-import { statementCache, type Db } from './db.js';
+import type { SqlDb } from './sql.js';
 import { rowMapper } from './rows.js';
 
 export type B24Type = 'smart_invoice' | 'invoice' | 'quote' | 'company' | 'contact' | 'product';
@@ -137,29 +136,22 @@ const PULLED_COLUMNS = 'id, member_id, connection_id, b24_type, b24_id, xero_typ
 const IN_CHUNK = 500;
 
 export class LinkRepository {
-  /** Statements are prepared once (save and find run once per record of an import). None of them is iterated. */
-  private readonly sql: (text: string) => Statement<unknown[]>;
+  /** The drivers prepare each statement text once (save and find run once per record of an import). */
+  constructor(private readonly db: SqlDb) {}
 
-  constructor(private readonly db: Db) {
-    this.sql = statementCache(db);
-  }
-
-  find(memberId: string, b24Type: B24Type, b24Id: string): Link | undefined {
-    const row = this
-      .sql('SELECT * FROM links WHERE member_id = ? AND b24_type = ? AND b24_id = ?')
-      .get(memberId, b24Type, b24Id) as LinkRow | undefined;
+  async find(memberId: string, b24Type: B24Type, b24Id: string): Promise<Link | undefined> {
+    const row = await this.db.get<LinkRow>('SELECT * FROM links WHERE member_id = ? AND b24_type = ? AND b24_id = ?', [memberId, b24Type, b24Id]);
     return row && fromRow(row);
   }
 
   /** Links whose Xero number is `xeroNumber` (case-insensitive). */
-  findByXeroNumber(memberId: string, xeroNumber: string): Link[] {
-    return (this.sql('SELECT * FROM links WHERE member_id = ? AND xero_number = ? COLLATE NOCASE LIMIT 20').all(memberId, xeroNumber) as LinkRow[]).map(fromRow);
+  async findByXeroNumber(memberId: string, xeroNumber: string): Promise<Link[]> {
+    return ((await this.db.all('SELECT * FROM links WHERE member_id = ? AND lower(xero_number) = lower(?) LIMIT 20', [memberId, xeroNumber])) as LinkRow[]).map(fromRow);
   }
 
   /** Creates or updates the link of a Bitrix24 object. */
-  save(l: LinkInput, now = clock.now()): Link {
-    this
-      .sql(
+  async save(l: LinkInput, now = clock.now()): Promise<Link> {
+    await this.db.run(
         `INSERT INTO links (member_id, connection_id, b24_type, b24_id, xero_type, xero_id, xero_number, content_hash,
            xero_status, xero_updated_at, last_synced_at, b24_stage_id)
          VALUES (@memberId, @connectionId, @b24Type, @b24Id, @xeroType, @xeroId, @xeroNumber, @contentHash,
@@ -169,86 +161,81 @@ export class LinkRepository {
            content_hash = excluded.content_hash, xero_status = excluded.xero_status,
            xero_updated_at = excluded.xero_updated_at, last_synced_at = excluded.last_synced_at,
            b24_stage_id = coalesce(excluded.b24_stage_id, links.b24_stage_id)`,
-      )
-      .run({ memberId: l.memberId, connectionId: l.connectionId, b24Type: l.b24Type, b24Id: l.b24Id, xeroType: l.xeroType, xeroId: l.xeroId, xeroNumber: l.xeroNumber, contentHash: l.contentHash, xeroStatus: l.xeroStatus, xeroUpdatedAt: l.xeroUpdatedAt, b24StageId: l.b24StageId ?? null, now });
-    return this.find(l.memberId, l.b24Type, l.b24Id)!;
+      { memberId: l.memberId, connectionId: l.connectionId, b24Type: l.b24Type, b24Id: l.b24Id, xeroType: l.xeroType, xeroId: l.xeroId, xeroNumber: l.xeroNumber, contentHash: l.contentHash, xeroStatus: l.xeroStatus, xeroUpdatedAt: l.xeroUpdatedAt, b24StageId: l.b24StageId ?? null, now },
+    );
+    return (await this.find(l.memberId, l.b24Type, l.b24Id))!;
   }
 
   /** Marks documents as sent to Xero before the request goes out (see migration 5). */
-  markSent(memberId: string, refs: { b24Type: B24Type; b24Id: string }[], now = clock.now()): void {
-    const insert = this.sql('INSERT OR IGNORE INTO sends (member_id, b24_type, b24_id, sent_at) VALUES (?, ?, ?, ?)');
-    this.db.transaction(() => {
-      for (const r of refs) insert.run(memberId, r.b24Type, r.b24Id, now);
-    })();
+  async markSent(memberId: string, refs: { b24Type: B24Type; b24Id: string }[], now = clock.now()): Promise<void> {
+    await this.db.transaction(async () => {
+      for (const r of refs) await this.db.run('INSERT INTO sends (member_id, b24_type, b24_id, sent_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING', [memberId, r.b24Type, r.b24Id, now]);
+    });
   }
 
   /** Documents sent before whose answer was never recorded (a crash, or a lost answer). */
-  wasSent(memberId: string, b24Type: B24Type, b24Id: string): boolean {
-    return Boolean(this.sql('SELECT 1 FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id));
+  async wasSent(memberId: string, b24Type: B24Type, b24Id: string): Promise<boolean> {
+    return Boolean((await this.db.get('SELECT 1 FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?', [memberId, b24Type, b24Id])));
   }
 
   /** When such a document was sent (ms), or undefined when its answer was recorded. */
-  sentAt(memberId: string, b24Type: B24Type, b24Id: string): number | undefined {
-    const row = this.sql('SELECT sent_at FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').get(memberId, b24Type, b24Id) as { sent_at: number } | undefined;
+  async sentAt(memberId: string, b24Type: B24Type, b24Id: string): Promise<number | undefined> {
+    const row = (await this.db.get('SELECT sent_at FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?', [memberId, b24Type, b24Id])) as { sent_at: number } | undefined;
     return row?.sent_at;
   }
 
-  clearSent(memberId: string, b24Type: B24Type, b24Id: string): void {
-    this.sql('DELETE FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?').run(memberId, b24Type, b24Id);
+  async clearSent(memberId: string, b24Type: B24Type, b24Id: string): Promise<void> {
+    await this.db.run('DELETE FROM sends WHERE member_id = ? AND b24_type = ? AND b24_id = ?', [memberId, b24Type, b24Id]);
   }
 
   /** Records the Bitrix24 stage the push has seen (and acted on, when it had to). */
-  setB24Stage(id: number, stageId: string | null): void {
-    this.sql('UPDATE links SET b24_stage_id = ? WHERE id = ?').run(stageId, id);
+  async setB24Stage(id: number, stageId: string | null): Promise<void> {
+    await this.db.run('UPDATE links SET b24_stage_id = ? WHERE id = ?', [stageId, id]);
   }
 
   /** Bitrix24 product id → Xero item code, for the products linked to Xero items (imported or matched by code). */
-  itemCodes(memberId: string, productIds: string[]): Map<string, string> {
+  async itemCodes(memberId: string, productIds: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const ids = [...new Set(productIds)];
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
-      const rows = this.db
-        .prepare(`SELECT b24_id, xero_number FROM links WHERE member_id = ? AND b24_type = 'product' AND xero_type = 'item' AND xero_number IS NOT NULL AND b24_id IN (${chunk.map(() => '?').join(', ')})`)
-        .all(memberId, ...chunk) as { b24_id: string; xero_number: string }[];
+      const rows = (await this.db.all(`SELECT b24_id, xero_number FROM links WHERE member_id = ? AND b24_type = 'product' AND xero_type = 'item' AND xero_number IS NOT NULL AND b24_id IN (${chunk.map(() => '?').join(', ')})`, [memberId, ...chunk])) as { b24_id: string; xero_number: string }[];
       for (const r of rows) out.set(r.b24_id, r.xero_number);
     }
     return out;
   }
 
   /** Whether a connection has any link to a Xero object of this type (e.g. contacts worth polling). */
-  hasXeroType(connectionId: number, xeroType: XeroType): boolean {
-    return Boolean(this.sql('SELECT 1 FROM links WHERE connection_id = ? AND xero_type = ? LIMIT 1').get(connectionId, xeroType));
+  async hasXeroType(connectionId: number, xeroType: XeroType): Promise<boolean> {
+    return Boolean((await this.db.get('SELECT 1 FROM links WHERE connection_id = ? AND xero_type = ? LIMIT 1', [connectionId, xeroType])));
   }
 
   /** The contact details both sides last agreed on (migration 6), or null before the first sync. */
-  contactFields<T = Record<string, string>>(id: number): T | null {
-    const row = this.sql('SELECT contact_fields FROM links WHERE id = ?').get(id) as { contact_fields: string | null } | undefined;
+  async contactFields<T = Record<string, string>>(id: number): Promise<T | null> {
+    const row = (await this.db.get('SELECT contact_fields FROM links WHERE id = ?', [id])) as { contact_fields: string | null } | undefined;
     return row?.contact_fields ? (JSON.parse(row.contact_fields) as T) : null;
   }
 
-  setContactFields(id: number, fields: object): void {
-    this.sql('UPDATE links SET contact_fields = ? WHERE id = ?').run(JSON.stringify(fields), id);
+  async setContactFields(id: number, fields: object): Promise<void> {
+    await this.db.run('UPDATE links SET contact_fields = ? WHERE id = ?', [JSON.stringify(fields), id]);
   }
 
   /** The note the card shows for a link (migration 7), e.g. that Xero carries a rounding line; null when none. */
-  note(id: number): string | null {
-    return (this.sql('SELECT note FROM links WHERE id = ?').get(id) as { note: string | null } | undefined)?.note ?? null;
+  async note(id: number): Promise<string | null> {
+    return ((await this.db.get('SELECT note FROM links WHERE id = ?', [id])) as { note: string | null } | undefined)?.note ?? null;
   }
 
-  setNote(id: number, note: string | null): void {
-    this.sql('UPDATE links SET note = ? WHERE id = ?').run(note, id);
+  async setNote(id: number, note: string | null): Promise<void> {
+    await this.db.run('UPDATE links SET note = ? WHERE id = ?', [note, id]);
   }
 
   /**
    * Xero's figures of a linked invoice or quote as the last push or status pull read them (migration 14), with the
    * link's Xero status; null until Xero's answer carrying them was seen.
    */
-  figures(id: number): LinkFigures | null {
-    const r = this.sql(
-      `SELECT xero_status, xero_total, xero_amount_paid, xero_amount_due, xero_currency, xero_due_date, xero_figures_at, xero_online_url
-       FROM links WHERE id = ?`,
-    ).get(id) as FiguresRow | undefined;
+  async figures(id: number): Promise<LinkFigures | null> {
+    const r = (await this.db.get(`SELECT xero_status, xero_total, xero_amount_paid, xero_amount_due, xero_currency, xero_due_date, xero_figures_at, xero_online_url
+       FROM links WHERE id = ?`, [id])) as FiguresRow | undefined;
     if (!r || r.xero_figures_at === null || r.xero_total === null) return null;
     return {
       status: r.xero_status ?? '',
@@ -263,52 +250,43 @@ export class LinkRepository {
   }
 
   /** Keeps Xero's figures read in an answer at `asOf` (never older ones over newer). */
-  setFigures(id: number, f: Omit<LinkFigures, 'asOf' | 'onlineUrl' | 'status'>, asOf = clock.now()): void {
-    this.sql(
-      `UPDATE links SET xero_total = @total, xero_amount_paid = @amountPaid, xero_amount_due = @amountDue,
+  async setFigures(id: number, f: Omit<LinkFigures, 'asOf' | 'onlineUrl' | 'status'>, asOf = clock.now()): Promise<void> {
+    await this.db.run(`UPDATE links SET xero_total = @total, xero_amount_paid = @amountPaid, xero_amount_due = @amountDue,
          xero_currency = @currency, xero_due_date = @dueDate, xero_figures_at = @asOf
-       WHERE id = @id AND (xero_figures_at IS NULL OR xero_figures_at <= @asOf)`,
-    ).run({ id, total: f.total, amountPaid: f.amountPaid, amountDue: f.amountDue, currency: f.currency, dueDate: f.dueDate, asOf });
+       WHERE id = @id AND (xero_figures_at IS NULL OR xero_figures_at <= @asOf)`, { id, total: f.total, amountPaid: f.amountPaid, amountDue: f.amountDue, currency: f.currency, dueDate: f.dueDate, asOf });
   }
 
   /** The online invoice's address Xero gave for this link (it does not change while the invoice exists). */
-  setOnlineUrl(id: number, url: string | null): void {
-    this.sql('UPDATE links SET xero_online_url = ? WHERE id = ?').run(url, id);
+  async setOnlineUrl(id: number, url: string | null): Promise<void> {
+    await this.db.run('UPDATE links SET xero_online_url = ? WHERE id = ?', [url, id]);
   }
 
   /** The links of one Xero object (a contact may be linked to a company and to its people). */
-  findByXero(connectionId: number, xeroType: XeroType, xeroId: string): Link[] {
-    this.#byXero ??= this.sql('SELECT * FROM links WHERE connection_id = ? AND xero_type = ? AND xero_id = ? ORDER BY id');
-    return (this.#byXero.all(connectionId, xeroType, xeroId) as LinkRow[]).map(fromRow);
+  async findByXero(connectionId: number, xeroType: XeroType, xeroId: string): Promise<Link[]> {
+    return (await this.db.all<LinkRow>('SELECT * FROM links WHERE connection_id = ? AND xero_type = ? AND xero_id = ? ORDER BY id', [connectionId, xeroType, xeroId])).map(fromRow);
   }
 
-  #byXero: Statement<unknown[]> | undefined;
-
   /** Links of a connection to the given Xero objects (ids compared case-insensitively, as Xero GUIDs). */
-  pulledByXero(connectionId: number, xeroType: XeroType, xeroIds: string[]): PulledLink[] {
+  async pulledByXero(connectionId: number, xeroType: XeroType, xeroIds: string[]): Promise<PulledLink[]> {
     const wanted = [...new Set(xeroIds.flatMap((id) => [id, id.toLowerCase()]))];
     const out: PulledLink[] = [];
     for (let i = 0; i < wanted.length; i += IN_CHUNK) {
       const chunk = wanted.slice(i, i + IN_CHUNK);
-      const rows = this.db
-        .prepare(`SELECT ${PULLED_COLUMNS} FROM links WHERE connection_id = ? AND xero_type = ? AND xero_id IN (${chunk.map(() => '?').join(', ')})`)
-        .all(connectionId, xeroType, ...chunk) as PulledRow[];
+      const rows = (await this.db.all(`SELECT ${PULLED_COLUMNS} FROM links WHERE connection_id = ? AND xero_type = ? AND xero_id IN (${chunk.map(() => '?').join(', ')})`, [connectionId, xeroType, ...chunk])) as PulledRow[];
       out.push(...rows.map(pulledOf));
     }
     return [...new Map(out.map((l) => [l.id, l])).values()];
   }
 
   /** Count of links of a connection to Xero objects of a type, and the earliest time one was synced. */
-  span(connectionId: number, xeroType: XeroType): { count: number; oldestSyncedAt: number | null } {
-    const row = this.sql('SELECT count(*) AS n, min(last_synced_at) AS oldest FROM links WHERE connection_id = ? AND xero_type = ?')
-      .get(connectionId, xeroType) as { n: number; oldest: number | null };
+  async span(connectionId: number, xeroType: XeroType): Promise<{ count: number; oldestSyncedAt: number | null }> {
+    const row = (await this.db.get('SELECT count(*) AS n, min(last_synced_at) AS oldest FROM links WHERE connection_id = ? AND xero_type = ?', [connectionId, xeroType])) as { n: number; oldest: number | null };
     return { count: row.n, oldestSyncedAt: row.oldest };
   }
 
   /** Records what the pull wrote to Bitrix24 for a link, and the echo it expects. */
-  recordPulled(id: number, s: PulledState, now = clock.now()): void {
-    this.sql(
-      `UPDATE links SET xero_status = @xeroStatus, xero_amount_paid = @amountPaid,
+  async recordPulled(id: number, s: PulledState, now = clock.now()): Promise<void> {
+    await this.db.run(`UPDATE links SET xero_status = @xeroStatus, xero_amount_paid = @amountPaid,
          xero_total = @total, xero_amount_due = @amountDue, xero_currency = @currency, xero_due_date = @dueDate,
          xero_figures_at = @now,
          xero_updated_at = coalesce(@xeroUpdatedAt, xero_updated_at),
@@ -316,8 +294,7 @@ export class LinkRepository {
          echo_stage_id = @stageAfterWrite, echo_expected_at = @now,
          paid_trigger_at = coalesce(paid_trigger_at, @triggerFiredAt),
          last_synced_at = @now
-       WHERE id = @id`,
-    ).run({ ...s, id, movedToStage: s.movedToStage ?? null, triggerFiredAt: s.triggerFiredAt ?? null, now });
+       WHERE id = @id`, { ...s, id, movedToStage: s.movedToStage ?? null, triggerFiredAt: s.triggerFiredAt ?? null, now });
   }
 
   /**
@@ -326,19 +303,20 @@ export class LinkRepository {
    * first look, echo or not, so a later change by a person is never mistaken for one.
    * `stageId` is the smart invoice's / quote's `stageId`, or the classic invoice's `STATUS_ID`.
    */
-  isExpectedEcho(memberId: string, b24Type: B24Type, b24Id: string | number, stageId: string, now = clock.now()): boolean {
-    const row = this.sql('SELECT id, echo_stage_id, echo_expected_at FROM links WHERE member_id = ? AND b24_type = ? AND b24_id = ?')
-      .get(memberId, b24Type, String(b24Id)) as { id: number; echo_stage_id: string | null; echo_expected_at: number | null } | undefined;
+  async isExpectedEcho(memberId: string, b24Type: B24Type, b24Id: string | number, stageId: string, now = clock.now()): Promise<boolean> {
+    const row = (await this.db.get('SELECT id, echo_stage_id, echo_expected_at FROM links WHERE member_id = ? AND b24_type = ? AND b24_id = ?', [memberId, b24Type, String(b24Id)])) as { id: number; echo_stage_id: string | null; echo_expected_at: number | null } | undefined;
     if (!row || row.echo_expected_at === null) return false;
-    this.sql('UPDATE links SET echo_expected_at = NULL WHERE id = ?').run(row.id);
+    // Used up only by the look that clears it: of two instances looking at once, one sees the echo.
+    const { changes } = await this.db.run('UPDATE links SET echo_expected_at = NULL WHERE id = ? AND echo_expected_at = ?', [row.id, row.echo_expected_at]);
+    if (changes === 0) return false;
     return row.echo_stage_id === stageId && now - row.echo_expected_at <= ECHO_TTL_MS;
   }
 
-  count(memberId?: string): number {
+  async count(memberId?: string): Promise<number> {
     const row = (
       memberId
-        ? this.sql('SELECT count(*) AS n FROM links WHERE member_id = ?').get(memberId)
-        : this.sql('SELECT count(*) AS n FROM links').get()
+        ? (await this.db.get('SELECT count(*) AS n FROM links WHERE member_id = ?', [memberId]))
+        : (await this.db.get('SELECT count(*) AS n FROM links'))
     ) as { n: number };
     return row.n;
   }

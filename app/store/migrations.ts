@@ -363,4 +363,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN attention_since     INTEGER;
     `,
   },
+  {
+    version: 15,
+    name: 'jobs: whether a job is likely the echo of the connector\'s own write-back, as a column both dialects filter by',
+    sql: `
+      -- 1 when the payload says likelyEcho (a write-back of ours coming back): claimed after the others. Written by
+      -- enqueue with the payload; a column because PostgreSQL and SQLite share no JSON path function.
+      ALTER TABLE jobs ADD COLUMN likely_echo INTEGER NOT NULL DEFAULT 0;
+      UPDATE jobs SET likely_echo = 1 WHERE json_extract(payload, '$.likelyEcho') = 1;
+    `,
+    postgres: `
+      ALTER TABLE jobs ADD COLUMN likely_echo BIGINT NOT NULL DEFAULT 0;
+      UPDATE jobs SET likely_echo = 1 WHERE (payload::jsonb ->> 'likelyEcho') = 'true';
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 /** Repository of portals: Bitrix24 installations of the app, with their sealed tokens. */
 import { clock } from '../clock.js';
-import type { Db } from './db.js';
+import type { SqlDb } from './sql.js';
 import type { SecretBox } from './secret-box.js';
 import { countsOf, rowMapper } from './rows.js';
 
@@ -63,7 +63,7 @@ export class PortalRepository {
   private readonly fromRow: (row: PortalRow) => Portal;
 
   constructor(
-    private readonly db: Db,
+    private readonly db: SqlDb,
     private readonly box: SecretBox,
   ) {
     const secret = (column: 'access_token' | 'refresh_token' | 'application_token') => (r: PortalRow) => box.openOptional(r[column], `portals.${column}:${r.member_id}`);
@@ -76,20 +76,18 @@ export class PortalRepository {
     );
   }
 
-  get(memberId: string): Portal | undefined {
-    const row = this.db.prepare('SELECT * FROM portals WHERE member_id = ?').get(memberId) as PortalRow | undefined;
+  async get(memberId: string): Promise<Portal | undefined> {
+    const row = (await this.db.get('SELECT * FROM portals WHERE member_id = ?', [memberId])) as PortalRow | undefined;
     return row && this.fromRow(row);
   }
 
-  list(): Portal[] {
-    return (this.db.prepare('SELECT * FROM portals ORDER BY installed_at').all() as PortalRow[]).map(this.fromRow);
+  async list(): Promise<Portal[]> {
+    return ((await this.db.all('SELECT * FROM portals ORDER BY installed_at')) as PortalRow[]).map(this.fromRow);
   }
 
   /** Inserts or replaces a portal's installation data; keeps its original install time; cancels a pending purge. */
-  upsert(p: PortalInput, now = clock.now()): Portal {
-    this.db
-      .prepare(
-        `INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint, access_token, refresh_token,
+  async upsert(p: PortalInput, now = clock.now()): Promise<Portal> {
+    await this.db.run(`INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint, access_token, refresh_token,
            expires_at, application_token, scope, installed_by, state, installed_at, updated_at)
          VALUES (@memberId, @domain, @clientEndpoint, @serverEndpoint, @accessToken, @refreshToken,
            @expiresAt, @applicationToken, @scope, @installedBy, @state, @now, @now)
@@ -98,86 +96,74 @@ export class PortalRepository {
            refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
            application_token = excluded.application_token, scope = excluded.scope,
            installed_by = excluded.installed_by, state = excluded.state, updated_at = excluded.updated_at,
-           purge_at = NULL, relocation_allowed = 0`,
-      )
-      .run({
+           purge_at = NULL, relocation_allowed = 0`, {
         ...p,
         now,
         accessToken: this.box.sealOptional(p.accessToken, `portals.access_token:${p.memberId}`),
         refreshToken: this.box.sealOptional(p.refreshToken, `portals.refresh_token:${p.memberId}`),
         applicationToken: this.box.sealOptional(p.applicationToken, `portals.application_token:${p.memberId}`),
       });
-    return this.get(p.memberId)!;
+    return (await this.get(p.memberId))!;
   }
 
   /** Saves rotated OAuth tokens in one statement, so access and refresh token never disagree. */
-  saveTokens(memberId: string, t: PortalTokens, now = clock.now()): void {
-    this.db
-      .prepare('UPDATE portals SET access_token = ?, refresh_token = ?, expires_at = ?, updated_at = ? WHERE member_id = ?')
-      .run(this.box.seal(t.accessToken, `portals.access_token:${memberId}`), this.box.seal(t.refreshToken, `portals.refresh_token:${memberId}`), t.expiresAt, now, memberId);
+  async saveTokens(memberId: string, t: PortalTokens, now = clock.now()): Promise<void> {
+    await this.db.run('UPDATE portals SET access_token = ?, refresh_token = ?, expires_at = ?, updated_at = ? WHERE member_id = ?', [this.box.seal(t.accessToken, `portals.access_token:${memberId}`), this.box.seal(t.refreshToken, `portals.refresh_token:${memberId}`), t.expiresAt, now, memberId]);
   }
 
-  setApplicationToken(memberId: string, applicationToken: string, now = clock.now()): void {
-    this.db
-      .prepare('UPDATE portals SET application_token = ?, updated_at = ? WHERE member_id = ?')
-      .run(this.box.seal(applicationToken, `portals.application_token:${memberId}`), now, memberId);
+  async setApplicationToken(memberId: string, applicationToken: string, now = clock.now()): Promise<void> {
+    await this.db.run('UPDATE portals SET application_token = ?, updated_at = ? WHERE member_id = ?', [this.box.seal(applicationToken, `portals.application_token:${memberId}`), now, memberId]);
   }
 
   /** Records the first install on the portal's clock; never moves one already recorded. */
-  keepB24InstalledAt(memberId: string, at: number): void {
-    this.db.prepare('UPDATE portals SET b24_installed_at = ? WHERE member_id = ? AND b24_installed_at IS NULL').run(at, memberId);
+  async keepB24InstalledAt(memberId: string, at: number): Promise<void> {
+    await this.db.run('UPDATE portals SET b24_installed_at = ? WHERE member_id = ? AND b24_installed_at IS NULL', [at, memberId]);
   }
 
   /** Records how far the portal's clock runs ahead of the connector's (ms), as just measured. */
-  setB24ClockOffset(memberId: string, offsetMs: number): void {
-    this.db.prepare('UPDATE portals SET b24_clock_offset_ms = ? WHERE member_id = ?').run(Math.round(offsetMs), memberId);
+  async setB24ClockOffset(memberId: string, offsetMs: number): Promise<void> {
+    await this.db.run('UPDATE portals SET b24_clock_offset_ms = ? WHERE member_id = ?', [Math.round(offsetMs), memberId]);
   }
 
-  setState(memberId: string, state: PortalState, now = clock.now()): void {
-    this.db.prepare('UPDATE portals SET state = ?, updated_at = ? WHERE member_id = ?').run(state, now, memberId);
+  async setState(memberId: string, state: PortalState, now = clock.now()): Promise<void> {
+    await this.db.run('UPDATE portals SET state = ?, updated_at = ? WHERE member_id = ?', [state, now, memberId]);
   }
 
   /** Forgets every token of the portal (uninstall) but keeps its data. */
-  forgetTokens(memberId: string, now = clock.now()): void {
-    this.db
-      .prepare(
-        `UPDATE portals SET access_token = NULL, refresh_token = NULL, expires_at = NULL, application_token = NULL,
-           state = 'uninstalled', updated_at = ? WHERE member_id = ?`,
-      )
-      .run(now, memberId);
+  async forgetTokens(memberId: string, now = clock.now()): Promise<void> {
+    await this.db.run(`UPDATE portals SET access_token = NULL, refresh_token = NULL, expires_at = NULL, application_token = NULL,
+           state = 'uninstalled', updated_at = ? WHERE member_id = ?`, [now, memberId]);
   }
 
   /** Uninstalled with CLEAN: the data goes at `at` (unix ms) unless an operator restores it first. */
-  schedulePurge(memberId: string, at: number, now = clock.now()): void {
-    this.db.prepare('UPDATE portals SET purge_at = ?, updated_at = ? WHERE member_id = ?').run(at, now, memberId);
+  async schedulePurge(memberId: string, at: number, now = clock.now()): Promise<void> {
+    await this.db.run('UPDATE portals SET purge_at = ?, updated_at = ? WHERE member_id = ?', [at, now, memberId]);
   }
 
   /** Operator: keep an uninstalled portal's data (cancels the purge). Returns false for an unknown portal. */
-  cancelPurge(memberId: string, now = clock.now()): boolean {
-    return this.db.prepare('UPDATE portals SET purge_at = NULL, updated_at = ? WHERE member_id = ?').run(now, memberId).changes > 0;
+  async cancelPurge(memberId: string, now = clock.now()): Promise<boolean> {
+    return (await this.db.run('UPDATE portals SET purge_at = NULL, updated_at = ? WHERE member_id = ?', [now, memberId])).changes > 0;
   }
 
   /** Operator: let an uninstalled portal be installed again at another endpoint. False unless it is uninstalled. */
-  allowRelocation(memberId: string, now = clock.now()): boolean {
-    return this.db
-      .prepare(`UPDATE portals SET relocation_allowed = 1, updated_at = ? WHERE member_id = ? AND state = 'uninstalled'`)
-      .run(now, memberId).changes > 0;
+  async allowRelocation(memberId: string, now = clock.now()): Promise<boolean> {
+    return (await this.db.run(`UPDATE portals SET relocation_allowed = 1, updated_at = ? WHERE member_id = ? AND state = 'uninstalled'`, [now, memberId])).changes > 0;
   }
 
   /** Purges every uninstalled portal whose grace period ended; returns their member ids. */
-  purgeDue(now = clock.now()): string[] {
-    const due = (this.db.prepare(`SELECT member_id FROM portals WHERE state = 'uninstalled' AND purge_at IS NOT NULL AND purge_at <= ?`).all(now) as { member_id: string }[]).map((r) => r.member_id);
-    for (const memberId of due) this.purge(memberId);
+  async purgeDue(now = clock.now()): Promise<string[]> {
+    const due = ((await this.db.all(`SELECT member_id FROM portals WHERE state = 'uninstalled' AND purge_at IS NOT NULL AND purge_at <= ?`, [now])) as { member_id: string }[]).map((r) => r.member_id);
+    for (const memberId of due) await this.purge(memberId);
     return due;
   }
 
   /** Removes the portal and, through foreign keys, everything that belongs to it. */
-  purge(memberId: string): void {
-    this.db.prepare('DELETE FROM portals WHERE member_id = ?').run(memberId);
+  async purge(memberId: string): Promise<void> {
+    await this.db.run('DELETE FROM portals WHERE member_id = ?', [memberId]);
   }
 
-  countByState(): Record<PortalState, number> {
-    const rows = this.db.prepare('SELECT state AS key, count(*) AS n FROM portals GROUP BY state').all() as { key: PortalState; n: number }[];
+  async countByState(): Promise<Record<PortalState, number>> {
+    const rows = (await this.db.all('SELECT state AS key, count(*) AS n FROM portals GROUP BY state')) as { key: PortalState; n: number }[];
     return countsOf({ installing: 0, installed: 0, uninstalled: 0 }, rows);
   }
 }

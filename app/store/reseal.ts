@@ -4,8 +4,8 @@
  * The contexts are the repositories' own (portals.ts, connections.ts, consents.ts, and the key check in index.ts).
  * A value APP_SECRET cannot open stops the start, as a wrong key does.
  */
-import type { Db } from './db.js';
 import { StoreError } from './db.js';
+import type { SqlDb } from './sql.js';
 import { V1, type SecretBox } from './secret-box.js';
 import { secretContext } from './connections.js';
 
@@ -26,16 +26,13 @@ const SEALED: SealedColumns[] = [
 ];
 
 /** Re-seals every `v1:` value; returns how many were re-sealed. */
-export function resealV1Secrets(db: Db, box: SecretBox): number {
+export async function resealV1Secrets(db: SqlDb, box: SecretBox): Promise<number> {
   let count = 0;
-  db.transaction(() => {
+  await db.transaction(async () => {
     for (const t of SEALED) {
       const keyWhere = t.key.map((k) => `${k} = @${k}`).join(' AND ');
       for (const column of t.columns) {
-        const rows = db
-          .prepare(`SELECT ${[...t.key, column].join(', ')} FROM ${t.table} WHERE ${column} LIKE '${V1}%'${t.where ? ` AND ${t.where}` : ''}`)
-          .all() as Record<string, unknown>[];
-        const update = db.prepare(`UPDATE ${t.table} SET ${column} = @sealed WHERE ${keyWhere}`);
+        const rows = await db.all(`SELECT ${[...t.key, column].join(', ')} FROM ${t.table} WHERE substr(${column}, 1, ${V1.length}) = '${V1}'${t.where ? ` AND ${t.where}` : ''}`);
         for (const row of rows) {
           let plaintext: string;
           try {
@@ -43,11 +40,11 @@ export function resealV1Secrets(db: Db, box: SecretBox): number {
           } catch {
             throw new StoreError('STORE.SECRET_KEY_MISMATCH', `A secret in ${t.table}.${column} cannot be decrypted: APP_SECRET differs from the one this database was written with. Restore the original APP_SECRET (or DATA_DIR/app-secret).`);
           }
-          update.run({ ...Object.fromEntries(t.key.map((k) => [k, row[k]])), sealed: box.seal(plaintext, t.context(column, row)) });
+          await db.run(`UPDATE ${t.table} SET ${column} = @sealed WHERE ${keyWhere}`, { ...Object.fromEntries(t.key.map((k) => [k, row[k]])), sealed: box.seal(plaintext, t.context(column, row)) });
           count += 1;
         }
       }
     }
-  })();
+  });
   return count;
 }

@@ -5,8 +5,7 @@
  * spends again the minute an earlier process already spent. Rows older than a day are dropped on the next save.
  */
 import { clock } from '../clock.js';
-import type { Statement } from 'better-sqlite3';
-import { statementCache, type Db } from './db.js';
+import type { SqlDb } from './sql.js';
 import { PROCESS_HOLDER } from './leases.js';
 
 const DAY_MS = 86_400_000;
@@ -37,30 +36,27 @@ interface Row {
 }
 
 export class XeroLimitRepository {
-  private readonly sql: (text: string) => Statement<unknown[]>;
-
-  constructor(db: Db) {
-    this.sql = statementCache(db);
-  }
+  constructor(private readonly db: SqlDb) {}
 
   /** Saves this process's view of a connection's limits. */
-  save(connectionId: number, state: XeroLimitState, holder = PROCESS_HOLDER, now = clock.now()): void {
-    this.sql(
+  async save(connectionId: number, state: XeroLimitState, holder = PROCESS_HOLDER, now = clock.now()): Promise<void> {
+    await this.db.run(
       `INSERT INTO xero_limits (connection_id, holder, minute_calls, paused_until, minute_remaining, day_remaining, day_read_at, day_spent_until, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (connection_id, holder) DO UPDATE SET minute_calls = excluded.minute_calls, paused_until = excluded.paused_until,
          minute_remaining = excluded.minute_remaining, day_remaining = excluded.day_remaining, day_read_at = excluded.day_read_at,
          day_spent_until = excluded.day_spent_until, updated_at = excluded.updated_at`,
-    ).run(connectionId, holder, JSON.stringify(state.minuteCalls), state.pausedUntil, state.minuteRemaining, state.dayRemaining, state.dayReadAt, state.daySpentUntil, now);
-    this.sql('DELETE FROM xero_limits WHERE connection_id = ? AND updated_at < ?').run(connectionId, now - DAY_MS);
+      [connectionId, holder, JSON.stringify(state.minuteCalls), state.pausedUntil, state.minuteRemaining, state.dayRemaining, state.dayReadAt, state.daySpentUntil, now],
+    );
+    await this.db.run('DELETE FROM xero_limits WHERE connection_id = ? AND updated_at < ?', [connectionId, now - DAY_MS]);
   }
 
   /**
    * What the processes last knew, merged: every call any of them counted in the window, the longest pause, and
    * Xero's latest word on the minute and the day. Undefined when nothing was saved.
    */
-  load(connectionId: number, now = clock.now()): XeroLimitState | undefined {
-    const rows = this.sql('SELECT * FROM xero_limits WHERE connection_id = ? AND updated_at >= ? ORDER BY updated_at').all(connectionId, now - DAY_MS) as Row[];
+  async load(connectionId: number, now = clock.now()): Promise<XeroLimitState | undefined> {
+    const rows = await this.db.all<Row>('SELECT * FROM xero_limits WHERE connection_id = ? AND updated_at >= ? ORDER BY updated_at', [connectionId, now - DAY_MS]);
     if (rows.length === 0) return undefined;
     const latestDay = rows.filter((r) => r.day_read_at !== null).sort((a, b) => a.day_read_at! - b.day_read_at!).at(-1);
     return {

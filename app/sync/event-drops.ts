@@ -18,8 +18,8 @@ export type DropReason = (typeof DROP_REASONS)[number];
 const TALLY = 'dropped:';
 
 /** Counts a dropped event of a portal, in the store and in the process's metrics. */
-export function noteDropped(store: Store, metrics: Pick<Metrics, 'eventDropped'> | undefined, memberId: string, reason: DropReason, n = 1): void { // step B: async transaction (runs inside store.transaction)
-  store.eventTallies.add(memberId, `${TALLY}${reason}`, n);
+export async function noteDropped(store: Store, metrics: Pick<Metrics, 'eventDropped'> | undefined, memberId: string, reason: DropReason, n = 1): Promise<void> {
+  await store.eventTallies.add(memberId, `${TALLY}${reason}`, n);
   metrics?.eventDropped(reason, n);
 }
 

@@ -88,10 +88,9 @@ async function invoiceQuotes(written: { doc: SalesDocument }[], ctx: KindContext
     }
     try {
       const moved = await moveQuote(ctx.gateway, ctx.tenantId, quote.xeroId, status, 'INVOICED');
-      // step B: async transaction
-      store.transaction(() => {
-        store.links.save({ ...quote, xeroStatus: moved.status });
-        store.activity.record({ memberId, level: 'info', kind: 'quote.invoiced', subject, message: `Quote ${quote.xeroNumber} was marked invoiced in Xero: invoice ${doc.number} was made from it.` });
+      await store.transaction(async () => {
+        await store.links.save({ ...quote, xeroStatus: moved.status });
+        await store.activity.record({ memberId, level: 'info', kind: 'quote.invoiced', subject, message: `Quote ${quote.xeroNumber} was marked invoiced in Xero: invoice ${doc.number} was made from it.` });
       });
     } catch (err) {
       if (!(err instanceof AppError) || (err as { transient?: boolean }).transient) throw err;

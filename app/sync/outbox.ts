@@ -241,7 +241,7 @@ export class Outbox {
     let started = false;
     this.#holdUntil = 0;
     // While the database refuses writes no new work is taken: its results could not be kept.
-    if (!this.writable()) return false;
+    if (!(await this.writable())) return false;
     for (const [kind, handler] of this.#handlers) {
       while (this.#running.size < this.#opts.parallelGroups) {
         if (fill && await this.waitsToFill(kind, handler.batchSize ?? 1)) break;
@@ -267,23 +267,22 @@ export class Outbox {
   }
 
   /** Whether the store takes writes: outcomes kept back are written first; during a fault, a probe decides. */
-  private writable(): boolean {
-    if (this.store.faults.current() && !this.store.faults.probe()) return false;
+  private async writable(): Promise<boolean> {
+    if (this.store.faults.current() && !(await this.store.faults.probe())) return false;
     while (this.#unrecorded.length) {
       const { jobs, outcomes } = this.#unrecorded[0]!;
-      if (!this.recordGroup(jobs, outcomes)) return false;
+      if (!(await this.recordGroup(jobs, outcomes))) return false;
       this.#unrecorded.shift();
     }
     return true;
   }
 
   /** Writes a group's outcomes in one transaction; false (noted as a store fault) when the database refuses. */
-  private recordGroup(jobs: Job[], outcomes: Map<number, JobOutcome>): boolean {
+  private async recordGroup(jobs: Job[], outcomes: Map<number, JobOutcome>): Promise<boolean> {
     try {
       // One transaction for the group's outcomes: one commit instead of one per job.
-      // step B: async transaction
-      this.store.transaction(() => {
-        for (const job of jobs) this.record(job, outcomes.get(job.id) ?? { kind: 'done' });
+      await this.store.transaction(async () => {
+        for (const job of jobs) await this.record(job, outcomes.get(job.id) ?? { kind: 'done' });
       });
       this.store.faults.ok();
       return true;
@@ -375,19 +374,19 @@ export class Outbox {
       outcomes = new Map(jobs.map((j) => [j.id, o]));
     }
     // The jobs stay running (never done without their writes) until their outcomes can be written.
-    if (!this.recordGroup(jobs, outcomes)) this.#unrecorded.push({ jobs, outcomes });
+    if (!(await this.recordGroup(jobs, outcomes))) this.#unrecorded.push({ jobs, outcomes });
   }
 
   /** A document that stopped for a cause shows in the activity log (and the dashboard's error chart) once per stop. */
   /** Logs that a job needs attention, once per cause: a retry that meets the same cause again adds no line. */
-  private noteAttention(job: Job, code: string, message: string): void { // step B: async transaction (runs inside store.transaction)
+  private async noteAttention(job: Job, code: string, message: string): Promise<void> {
     if (job.attentionSince !== null && job.lastErrorCode === code) return;
     const p = job.payload as { type?: unknown; id?: unknown } | null;
     const subject = p && typeof p.type === 'string' && typeof p.id === 'string' ? `${p.type}:${p.id}` : null;
-    this.store.activity.record({ memberId: job.memberId, level: 'error', kind: 'job.attention', subject, message });
+    await this.store.activity.record({ memberId: job.memberId, level: 'error', kind: 'job.attention', subject, message });
   }
 
-  private record(job: Job, outcome: JobOutcome): void { // step B: async transaction (runs inside store.transaction)
+  private async record(job: Job, outcome: JobOutcome): Promise<void> {
     const { jobs } = this.store;
     this.metrics?.jobOutcome(job.kind, outcome.kind);
     withRequestId(job.requestId ?? undefined, () =>
@@ -395,29 +394,29 @@ export class Outbox {
     );
     switch (outcome.kind) {
       case 'done':
-        jobs.complete(job);
+        await jobs.complete(job);
         break;
       case 'retry':
         // The database refusing writes is no fault of the job: it never gives up on that.
         if (job.attempts >= this.#opts.maxAttempts && !isStoreFaultCode(outcome.code)) {
-          jobs.needsAttention(job.id, { code: outcome.code, message: `${outcome.message} (gave up after ${job.attempts} attempts; retry by hand once the cause is fixed)` });
-          this.noteAttention(job, outcome.code, outcome.message);
+          await jobs.needsAttention(job.id, { code: outcome.code, message: `${outcome.message} (gave up after ${job.attempts} attempts; retry by hand once the cause is fixed)` });
+          await this.noteAttention(job, outcome.code, outcome.message);
         } else {
-          jobs.retryLater(job.id, clock.now() + (outcome.delayMs ?? backoffDelay(job.attempts, this.#opts.backoffMs)), outcome);
+          await jobs.retryLater(job.id, clock.now() + (outcome.delayMs ?? backoffDelay(job.attempts, this.#opts.backoffMs)), outcome);
         }
         break;
       case 'attention':
-        jobs.needsAttention(job.id, outcome);
-        this.noteAttention(job, outcome.code, outcome.message);
+        await jobs.needsAttention(job.id, outcome);
+        await this.noteAttention(job, outcome.code, outcome.message);
         break;
       case 'paused':
-        jobs.pauseOne(job.id, outcome.message);
+        await jobs.pauseOne(job.id, outcome.message);
         break;
       case 'wait':
-        jobs.waitUntil(job.id, outcome.until, outcome);
+        await jobs.waitUntil(job.id, outcome.until, outcome);
         break;
       case 'dropped':
-        if (jobs.drop(job) && job.memberId) noteDropped(this.store, this.metrics, job.memberId, outcome.reason);
+        if ((await jobs.drop(job)) && job.memberId) await noteDropped(this.store, this.metrics, job.memberId, outcome.reason);
         break;
     }
   }

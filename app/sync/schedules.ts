@@ -52,8 +52,8 @@ export class StatusPollSchedule {
   }
 
   /** Seconds between polls of a portal's connections: its setting, else the process default. */
-  intervalSeconds(memberId: string): number {
-    return portalSettings(this.store, memberId).pollIntervalSeconds ?? this.options.defaultIntervalSeconds;
+  async intervalSeconds(memberId: string): Promise<number> {
+    return (await portalSettings(this.store, memberId)).pollIntervalSeconds ?? this.options.defaultIntervalSeconds;
   }
 
   /** Starts a poll of every active connection that is due; resolves once those polls end. */
@@ -67,7 +67,7 @@ export class StatusPollSchedule {
       const budget = this.options.budgetOf?.(c.id);
       if (budget && !budget.allows('poll')) continue; // only the pushes' reserve is left: the dashboard says until when
       const stretch = budget?.pollStretch() ?? 1;
-      if (last !== undefined && now - last < this.intervalSeconds(c.memberId) * 1000 * stretch) continue;
+      if (last !== undefined && now - last < (await this.intervalSeconds(c.memberId)) * 1000 * stretch) continue;
       this.#lastPollAt.set(c.id, now);
       const run = spendingAs('poll', () => this.pull.pollConnection(c.id))
         .then((r: PollReport) => {

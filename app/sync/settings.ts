@@ -7,18 +7,17 @@ import { settingsSchema, type PortalSettings } from '../domain/settings.js';
 
 const KEY = 'sync';
 
-export function portalSettings(store: Store, memberId: string): PortalSettings { // step B: async transaction (runs inside store.transaction)
-  const parsed = settingsSchema.safeParse(store.settings.get(memberId, KEY) ?? {});
+export async function portalSettings(store: Store, memberId: string): Promise<PortalSettings> {
+  const parsed = settingsSchema.safeParse((await store.settings.get(memberId, KEY)) ?? {});
   return parsed.success ? parsed.data : settingsSchema.parse({});
 }
 
 /** Saves a change; throws zod's error naming the bad field (the page API turns it into a message). */
-export function updatePortalSettings(store: Store, memberId: string, patch: Partial<PortalSettings>): PortalSettings {
+export function updatePortalSettings(store: Store, memberId: string, patch: Partial<PortalSettings>): Promise<PortalSettings> {
   // The read and the write are one unit: two changes at once must not each save over the other's fields.
-  // step B: async transaction
-  return store.transaction(() => {
-    const next = settingsSchema.parse({ ...portalSettings(store, memberId), ...patch });
-    store.settings.set(memberId, KEY, next);
+  return store.transaction(async () => {
+    const next = settingsSchema.parse({ ...(await portalSettings(store, memberId)), ...patch });
+    await store.settings.set(memberId, KEY, next);
     return next;
   });
 }

@@ -15,8 +15,8 @@ export interface StatusReadAsk {
   at?: string | null;
 }
 
-export function askStatusRead(store: Store, ask: StatusReadAsk): void { // step B: async transaction (runs inside store.transaction)
-  store.jobs.enqueue({
+export async function askStatusRead(store: Store, ask: StatusReadAsk): Promise<void> {
+  await store.jobs.enqueue({
     memberId: ask.memberId,
     kind: 'xero-webhook',
     key: `xero-webhook:${ask.connectionId}:${ask.invoiceId}`,

@@ -106,17 +106,16 @@ export class XeroConnections {
     if (reached) return false;
     // step B: race — read then marked: a reconnect finished meanwhile would be marked as needing one again.
     const current = await this.store.connections.get(connection.id);
-    if (current?.state === 'active') this.markNeedsReconnect(current, `Xero no longer lets the connector reach ${connection.tenantName ?? 'the organisation'} (the app was disconnected in Xero or its access revoked).`);
+    if (current?.state === 'active') await this.markNeedsReconnect(current, `Xero no longer lets the connector reach ${connection.tenantName ?? 'the organisation'} (the app was disconnected in Xero or its access revoked).`);
     return true;
   }
 
   /** Marks the connection as needing a reconnect and pauses its Xero jobs. */
-  markNeedsReconnect(connection: Connection, reason: string): void {
-    // step B: async transaction
-    this.store.transaction(() => {
-      this.store.connections.setState(connection.id, 'needs_reconnect', reason);
-      this.store.jobs.pause(connection.memberId, XERO_JOB_KINDS, reason);
-      this.store.activity.record({
+  async markNeedsReconnect(connection: Connection, reason: string): Promise<void> {
+    await this.store.transaction(async () => {
+      await this.store.connections.setState(connection.id, 'needs_reconnect', reason);
+      await this.store.jobs.pause(connection.memberId, XERO_JOB_KINDS, reason);
+      await this.store.activity.record({
         memberId: connection.memberId,
         level: 'error',
         kind: 'xero.needs_reconnect',
@@ -161,7 +160,7 @@ export class XeroConnections {
         if (!again) return this.doRenew(connectionId, true);
       }
       if (isInvalidGrant(err)) {
-        this.markNeedsReconnect(connection, 'Xero no longer accepts its authorisation (it was revoked or expired).');
+        await this.markNeedsReconnect(connection, 'Xero no longer accepts its authorisation (it was revoked or expired).');
         throw new AppError('XERO.NEEDS_RECONNECT', `${connection.tenantName ?? 'Xero'} needs reconnecting by a portal admin.`, 409);
       }
       throw err;

@@ -156,7 +156,8 @@ function enqueue(gateway: XeroGateway, tenantId: string, key: string, c: Documen
       for (const [k, w] of wanted.get(gateway) ?? []) {
         if (batch.customers.has(k) || inFlight.has(k)) continue;
         batch.customers.set(k, w.customer);
-        track(inFlight, k, new Promise<Outcome>((resolve, reject) => batch.settle.set(k, { resolve, reject })));
+        // Kept in inFlight for the groups that wait on this customer; settled by the batch below.
+        void track(inFlight, k, new Promise<Outcome>((resolve, reject) => batch.settle.set(k, { resolve, reject })));
       }
       resolveNow(gateway, tenantId, [...batch.customers.values()], new Map()).then(
         (r) => {

@@ -105,7 +105,15 @@ export class XeroGateway {
   ) {
     this.#queue = new PQueue({ concurrency: limits.concurrent });
     this.budget = new DailyBudget(limits.perDay ?? 5000, clock.now, limits.dayMs);
-    this.restore();
+    // The store answers asynchronously: every call waits for what was saved before it counts its own.
+    this.#restored = this.restore();
+  }
+
+  readonly #restored: Promise<void>;
+
+  /** Resolves once the gateway holds what the store remembered of this connection's limits (calls wait for it too). */
+  ready(): Promise<void> {
+    return this.#restored;
   }
 
   /** The organisation's daily call budget (what waits, and until when: `budgetStatus`). */
@@ -116,6 +124,7 @@ export class XeroGateway {
    * Writes must pass an Idempotency-Key inside `fn`, so a retry here cannot create twice.
    */
   async call<T>(what: string, fn: (s: XeroSession) => Promise<ApiResult<T>>): Promise<T> {
+    await this.#restored;
     let session = await this.connections.session(this.connectionId);
     let renewed = false;
     const spend = currentSpend();
@@ -123,7 +132,7 @@ export class XeroGateway {
       try {
         // Every attempt is a call Xero counts: each one waits for the day's budget of its priority, but never long;
         // a page's read does not wait at all, and takes its slot in the window now.
-        const slot = spend === 'page' ? this.pageSlot() : undefined;
+        const slot = spend === 'page' ? (await this.pageSlot()) : undefined;
         if (!slot) {
           this.refuseLongWait(spend);
           await this.budget.admit(spend);
@@ -150,11 +159,11 @@ export class XeroGateway {
             // The day's calls are spent: the budget refuses everything until Xero's Retry-After, and this call's job
             // waits in the queue, not here (docs/reference/xero.md#rate-limits; https://developer.xero.com/documentation/auth-and-limits/xero-api-limits).
             this.budget.spentUntil(until);
-            this.remember();
+            await this.remember();
             throw dayLimitReached(until);
           }
           this.#pausedUntil = Math.max(this.#pausedUntil, until);
-          this.remember();
+          await this.remember();
           if (spend === 'page') throw pageWaits(until);
           if (attempt >= this.limits.attempts + 2) throw err;
           this.stats.retries += 1;
@@ -183,7 +192,7 @@ export class XeroGateway {
    * A slot in the window for a page read, taken now, or `LimitReached` at once: pages get at most `pagePerMinute`
    * slots, only free ones, never during a pause, and only within their share of the day (budget.ts).
    */
-  private pageSlot(): Slot {
+  private async pageSlot(): Promise<Slot> {
     const now = clock.now();
     this.prune(now);
     const pages = this.#window.filter((w) => w.page);
@@ -198,7 +207,7 @@ export class XeroGateway {
     this.budget.record('page');
     const slot: Slot = { t: Number.POSITIVE_INFINITY, page: true };
     this.#window.push(slot);
-    this.remember();
+    await this.remember();
     return slot;
   }
 
@@ -242,7 +251,7 @@ export class XeroGateway {
     } finally {
       this.#inFlight -= 1;
       slot.t = clock.now();
-      this.remember();
+      await this.remember();
     }
   }
 
@@ -261,7 +270,7 @@ export class XeroGateway {
       if (this.#window.length < this.limits.perMinute) {
         const slot: Slot = { t: Number.POSITIVE_INFINITY };
         this.#window.push(slot);
-        this.remember();
+        await this.remember();
         return slot;
       }
       const oldest = Math.min(...this.#window.map((w) => w.t));
@@ -314,10 +323,10 @@ export class XeroGateway {
   }
 
   /** Saves what is known for the next gateway of this connection; a store that cannot write costs only the memory. */
-  private remember(): void {
+  private async remember(): Promise<void> {
     if (!this.memory) return;
     try {
-      this.memory.save(this.connectionId, this.state());
+      await this.memory.save(this.connectionId, this.state());
       this.#memoryFailed = false;
     } catch (err) {
       if (!this.#memoryFailed) this.logger.warn({ err, connectionId: this.connectionId }, 'Xero limits could not be saved; a restart now starts from an empty minute');
@@ -326,10 +335,10 @@ export class XeroGateway {
   }
 
   /** Starts from what this or another process last saved: the calls still in the window, a pause, Xero's day. */
-  private restore(): void {
+  private async restore(): Promise<void> {
     let saved: XeroLimitState | undefined;
     try {
-      saved = this.memory?.load(this.connectionId);
+      saved = await this.memory?.load(this.connectionId);
     } catch (err) {
       this.logger.warn({ err, connectionId: this.connectionId }, 'Xero limits could not be read; starting from an empty minute');
     }

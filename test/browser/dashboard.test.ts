@@ -18,6 +18,8 @@ import type { Services } from '../../app/services.js';
 import type { Store } from '../../app/store/index.js';
 import { startDemoWorld, stopAll, type DemoWorld, type Running } from '../../scripts/demo.js';
 import { settle } from '../../scripts/demo-month.js';
+import { filterEach, mapEach } from '../../app/async-lists.js';
+import { findEach } from '../../app/async-lists.js';
 
 /** Generous upper bound for a page to reach a state; a wait, not an assertion about speed. */
 const WAIT = { timeout: 20_000 };
@@ -56,7 +58,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     await services.statusPoll.stop();
     services.intakeSchedule.stop();
     const business = { b24: w.b24, xero: w.xero, tenantId: w.tenantId, memberId: w.memberId, services, clock: w.clock };
-    const connectionId = store.connections.listForPortal(w.memberId)[0]!.id;
+    const connectionId = (await store.connections.listForPortal(w.memberId))[0]!.id;
     env = { b24: w.b24, xero: w.xero, c: { store, services, url: w.runtime.url }, tenantId: w.tenantId, memberId: w.memberId, connectionId, settle: () => settle(business) };
     mkdirSync(SHOTS, { recursive: true });
   });
@@ -122,13 +124,13 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
   it('when the admin opens the dashboard after the month, then the charts count what the log holds, per hour and per day of the month, and the log filtered by document and level and paged shows only matching rows', async () => {
     const frame = await dashboard();
     const { store } = env.c;
-    const total = (from: number, bucket: number) => store.activity.histogram(env.memberId, from, bucket).reduce((n, b) => n + b.synced + b.errors, 0);
+    const total = async (from: number, bucket: number) => (await store.activity.histogram(env.memberId, from, bucket)).reduce((n, b) => n + b.synced + b.errors, 0);
     const now = Date.now();
-    assert.equal(Number(await frame.locator('#charts').getAttribute('data-drawn')), total(Math.floor(now / HOUR) * HOUR - 23 * HOUR, HOUR), 'the 24-hour chart counts what the log holds');
+    assert.equal(Number(await frame.locator('#charts').getAttribute('data-drawn')), (await total(Math.floor(now / HOUR) * HOUR - 23 * HOUR, HOUR)), 'the 24-hour chart counts what the log holds');
     assert.equal(await (await inner('#app-frame')).evaluate('import("/static/charts.js").then((m) => m.charts.docs.data.datasets[0].data.length)'), 24);
     await frame.locator('button.range[data-range="30d"]').click();
     await frame.locator('#charts[data-range="30d"]').waitFor(WAIT);
-    const month = total(Math.floor(now / DAY) * DAY - 29 * DAY, DAY);
+    const month = await total(Math.floor(now / DAY) * DAY - 29 * DAY, DAY);
     assert.equal(Number(await frame.locator('#charts').getAttribute('data-drawn')), month, 'the 30-day chart counts what the log holds');
     assert.ok(month >= w.month.documents.length, `the month's documents are in the chart (${month})`);
     const days = (await (await inner('#app-frame')).evaluate('import("/static/charts.js").then((m) => m.charts.docs.data.datasets[0].data)')) as number[];
@@ -141,7 +143,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     await frame.locator('#log-filters input[name=doc]').fill(forgotten.id);
     await frame.locator('#log-filters select[name=level]').selectOption('error');
     await frame.locator('#log-apply').click();
-    const matching = store.activity.page({ memberId: env.memberId, subjects: [`smart_invoice:${forgotten.id}`, `invoice:${forgotten.id}`, `quote:${forgotten.id}`], levels: ['error'], offset: 0, limit: 100 }).total;
+    const matching = (await store.activity.page({ memberId: env.memberId, subjects: [`smart_invoice:${forgotten.id}`, `invoice:${forgotten.id}`, `quote:${forgotten.id}`], levels: ['error'], offset: 0, limit: 100 })).total;
     assert.equal(matching, 1, 'it stopped once');
     await frame.locator('#log-count', { hasText: new RegExp(`^${matching} entr`) }).waitFor(WAIT);
     const rows = await frame.locator('#activity tbody tr').allInnerTexts();
@@ -194,10 +196,11 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
   it('when the admin opens an invoice of the month that was paid in Xero, then its tab shows Xero\'s figures and links and its story from draft to paid', async () => {
     const { store } = env.c;
     // The paid invoice of the month with the longest story.
-    const candidates = w.month.documents.filter((d) => d.type === 'smart_invoice' && store.links.find(env.memberId, d.type, d.id)?.xeroStatus === 'PAID');
-    const story = (id: string) => store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}`, limit: 100 }).length;
-    const doc = candidates.sort((a, b) => story(b.id) - story(a.id) || Number(a.id) - Number(b.id))[0]!;
-    const link = store.links.find(env.memberId, 'smart_invoice', doc.id)!;
+    const candidates = await filterEach(w.month.documents, async (d) => d.type === 'smart_invoice' && (await store.links.find(env.memberId, d.type, d.id))?.xeroStatus === 'PAID');
+    const story = async (id: string) => (await store.activity.list({ memberId: env.memberId, subject: `smart_invoice:${id}`, limit: 100 })).length;
+    const stories = new Map(await mapEach(candidates, async (d) => [d.id, await story(d.id)] as const));
+    const doc = candidates.sort((a, b) => stories.get(b.id)! - stories.get(a.id)! || Number(a.id) - Number(b.id))[0]!;
+    const link = (await store.links.find(env.memberId, 'smart_invoice', doc.id))!;
     const invoice = env.xero.invoices(env.tenantId).find((i) => i.InvoiceID === link.xeroId)!;
     const tab = await cardTab(Number(doc.id));
     await tab.locator('#xero-status', { hasText: 'Paid' }).waitFor(WAIT);
@@ -217,19 +220,19 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
 
   it('when the admin clicks "Send to Xero" on an invoice created before the install, then it goes through the outbox and the tab shows its Xero draft', async () => {
     // The seeded USD invoice (a currency the demo organisation has), there before the app was installed.
-    const before = env.b24.items(SMART_INVOICE).find((i) => i.currencyId === 'USD' && !env.c.store.links.find(env.memberId, 'smart_invoice', String(i.id)))!;
+    const before = await findEach(env.b24.items(SMART_INVOICE), async (i) => i.currencyId === 'USD' && !(await env.c.store.links.find(env.memberId, 'smart_invoice', String(i.id))))!;
     assert.ok(before, 'a seeded invoice from before the install');
     const tab = await cardTab(Number(before.id));
     assert.equal(await tab.locator('#not-linked').innerText(), 'This invoice is not in Xero yet.');
     await shot('card-tab-send');
     await tab.locator('#push', { hasText: 'Send to Xero' }).click();
     await tab.locator('#notice', { hasText: 'Queued' }).waitFor(WAIT);
-    assert.equal(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${before.id}`)?.state, 'pending');
+    assert.equal((await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${before.id}`))?.state, 'pending');
     await env.settle();
-    const job = env.c.store.jobs.list({ memberId: env.memberId, states: ['needs_attention'] }).find((j) => (j.payload as { id?: string }).id === String(before.id));
+    const job = (await env.c.store.jobs.list({ memberId: env.memberId, states: ['needs_attention'] })).find((j) => (j.payload as { id?: string }).id === String(before.id));
     assert.equal(job, undefined, `the invoice went out (${job?.lastError})`);
     await tab.locator('#xero-status', { hasText: 'Draft in Xero' }).waitFor(WAIT);
-    assert.ok(env.c.store.links.find(env.memberId, 'smart_invoice', String(before.id)));
+    assert.ok((await env.c.store.links.find(env.memberId, 'smart_invoice', String(before.id))));
     assert.deepEqual(problems, []);
   });
 
@@ -241,7 +244,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
 
     await env.settle();
     await tab.locator('#xero-status', { hasText: 'Draft in Xero' }).waitFor(WAIT);
-    const link = env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!;
+    const link = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))!;
     assert.equal(await tab.locator('#xero-number').innerText(), link.xeroNumber);
     await tab.locator('[data-k=total]', { hasText: '230.00' }).waitFor(WAIT);
     assert.match(await tab.locator('[data-k=due]').innerText(), /230\.00/);
@@ -273,7 +276,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     await assertFitted('#placement-frame-0');
     // The stage the sync wrote comes back from Bitrix24 as an event still queued here: the line under the badge says
     // when the card last synced, from the first paint on, rather than a bare placeholder.
-    const synced = env.c.store.links.find(env.memberId, 'smart_invoice', String(id))!.lastSyncedAt;
+    const synced = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))!.lastSyncedAt;
     const when = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(synced);
     await page.reload();
     const reloaded = page.frameLocator('#placement-frame-0');
@@ -282,7 +285,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
 
     const frame = await dashboard();
     await frame.locator('#activity', { hasText: `Invoice INV-7001 sent to Xero as draft ${link.xeroNumber}` }).waitFor(WAIT);
-    assert.equal(await frame.locator('[data-k=links] .stat-value').innerText(), String(env.c.store.links.count(env.memberId)));
+    assert.equal(await frame.locator('[data-k=links] .stat-value').innerText(), String((await env.c.store.links.count(env.memberId))));
     await assertFitted('#app-frame');
     assert.deepEqual(problems, []);
   });
@@ -293,7 +296,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     const id = Number(user.createQuote({ title: 'Fit-out EST-7101', quoteNumber: 'EST-7101', companyId, currencyId: 'NZD', begindate: '2026-11-20T00:00:00+00:00' }).id);
     user.setProductRows(QUOTE, id, [{ productName: 'Design hour', price: 115, quantity: 2, taxRate: 15, taxIncluded: 'Y' }]);
     await env.settle();
-    const link = env.c.store.links.find(env.memberId, 'quote', String(id))!;
+    const link = (await env.c.store.links.find(env.memberId, 'quote', String(id)))!;
     assert.ok(link, 'the quote is in Xero');
     await page.goto(`${env.b24.baseUrl}/portal/placement/CRM_QUOTE_DETAIL_TAB?id=${id}&user=1`);
     const tab = page.frameLocator('#placement-frame-0');
@@ -318,13 +321,13 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     await row.locator('.reason', { hasText: 'Queued again' }).waitFor(WAIT);
     await env.settle();
     await frame.locator(`#attention-table tr:has-text("Invoice #${id}")`).waitFor({ state: 'detached', ...WAIT });
-    assert.ok(env.c.store.links.find(env.memberId, 'smart_invoice', String(id)));
+    assert.ok((await env.c.store.links.find(env.memberId, 'smart_invoice', String(id))));
     assert.deepEqual(problems, []);
   });
 
   it('when a non-admin opens the pages, then everything shows read-only, the server refuses their changes, and an organisation named like markup shows as text', async () => {
-    const connection = env.c.store.connections.get(env.connectionId)!;
-    env.c.store.connections.upsert({ ...connection, tenantName: XSS });
+    const connection = (await env.c.store.connections.get(env.connectionId))!;
+    await env.c.store.connections.upsert({ ...connection, tenantName: XSS });
     await updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '999' }); // an account the organisation does not have
     const id = createInvoice('INV-7003', XSS);
     await env.settle();
@@ -336,7 +339,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     assert.equal(await frame.locator('button.retry, button.dismiss, #connect, #disconnect, #save-settings').count(), 0);
     // The settings live in their own slider now; its read-only view is tested in settings.test.ts.
     assert.equal(await frame.locator('#settings-form').count(), 0);
-    const jobId = env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`)!.id;
+    const jobId = (await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${id}`))!.id;
     const refused = await (await inner('#app-frame')).evaluate(`(async () => {
       const session = document.getElementById('app').dataset.session;
       const post = (p, body) => fetch(p, { method: 'POST', headers: { 'X-Connector-Session': session, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.status);
@@ -348,7 +351,7 @@ describe('the dashboard and the card tab, live inside the portal', { skip: brows
     assert.equal(await tab.locator('#push').count(), 0);
     assert.match(await tab.locator('#read-only').innerText(), /Only a Bitrix24 administrator/);
     assert.deepEqual(problems, []);
-    env.c.store.connections.upsert({ ...connection });
+    await env.c.store.connections.upsert({ ...connection });
     await updatePortalSettings(env.c.store, env.memberId, { defaultSalesAccount: '200' });
   });
 });

@@ -39,8 +39,8 @@ describe('the Import from Xero slider', { skip: browserSkip }, () => {
     await slider.locator('body').waitFor(WAIT);
     await slider.locator('#import-preview').click(WAIT);
     await slider.locator('.import-state[data-state="previewed"]').waitFor(WAIT);
-    const run = bed.c.store.imports.latestRun(bed.memberId)!;
-    const planned = bed.c.store.imports.plannedCounts(run.id);
+    const run = (await bed.c.store.imports.latestRun(bed.memberId))!;
+    const planned = await bed.c.store.imports.plannedCounts(run.id);
     assert.ok(planned.create >= 120 + 120 * 2 + 40 + 30);
     assert.equal(await slider.locator('[data-k="create"] .stat-value').innerText(), planned.create.toLocaleString('en'));
     assert.equal(bed.b24.items(4).length, 0, 'nothing written by the preview');
@@ -74,7 +74,7 @@ describe('the Import from Xero slider', { skip: browserSkip }, () => {
     const session = await app.locator('#app').getAttribute('data-session');
     const res = await fetch(`${bed.c.url}/api/import/preview`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-connector-session': session ?? '' }, body: JSON.stringify({ what: ['companies'] }) });
     assert.equal(res.status, 403);
-    assert.equal(bed.c.store.imports.latestRun(bed.memberId), undefined);
+    assert.equal((await bed.c.store.imports.latestRun(bed.memberId)), undefined);
     await context.close();
   });
   it('when an admin cancels a running import, then the progress stops, the summary says cancelled with the counts so far, and a later run creates only what is missing', async () => {
@@ -93,8 +93,8 @@ describe('the Import from Xero slider', { skip: browserSkip }, () => {
     const slider = page.frameLocator('#slider-frame');
     await slider.locator('#import-preview').click(WAIT);
     await slider.locator('.import-state[data-state="previewed"]').waitFor(WAIT);
-    const first = bed.c.store.imports.latestRun(bed.memberId)!;
-    const planned = bed.c.store.imports.plannedCounts(first.id);
+    const first = (await bed.c.store.imports.latestRun(bed.memberId))!;
+    const planned = await bed.c.store.imports.plannedCounts(first.id);
     const total = planned.create + planned.link + planned.update + planned.skip + planned.fail;
 
     bed.b24.setFaults({ latencyMs: 200 }); // slow enough to cancel part-way
@@ -105,12 +105,12 @@ describe('the Import from Xero slider', { skip: browserSkip }, () => {
     await slider.locator('.import-state[data-state="cancelled"]').waitFor(WAIT);
     bed.b24.setFaults({ latencyMs: 0 });
     // The batch in flight when cancel was pressed may still land; then the job ends and nothing more is written.
-    await until(() => bed.c.store.jobs.findLive(`${IMPORT_JOB}:${first.id}`) === undefined, 'the import job ends');
+    await until(async () => (await bed.c.store.jobs.findLive(`${IMPORT_JOB}:${first.id}`)) === undefined, 'the import job ends');
     await bed.c.services.outbox.drain();
     const written = writtenNow();
     await bed.c.services.outbox.drain();
     assert.equal(writtenNow(), written, 'nothing written after the cancel');
-    const so = bed.c.store.imports.outcomeCounts(first.id);
+    const so = await bed.c.store.imports.outcomeCounts(first.id);
     assert.ok(so.create > 0 && so.create < total, `part of the run was written (${so.create} of ${total})`);
     assert.equal(so.create, written, 'every record written is counted');
     // The slider shows the state with the counts so far (the live stream pushes the last state).
@@ -122,8 +122,8 @@ describe('the Import from Xero slider', { skip: browserSkip }, () => {
     // A new run previews the rest: what the cancelled run wrote is linked or skipped, never created again.
     await slider.locator('#import-preview').click(WAIT);
     await slider.locator(`.import-state[data-state="previewed"]:not([data-run="${first.id}"])`).waitFor(WAIT);
-    const second = bed.c.store.imports.latestRun(bed.memberId)!;
-    assert.equal(bed.c.store.imports.plannedCounts(second.id).create, total - written);
+    const second = (await bed.c.store.imports.latestRun(bed.memberId))!;
+    assert.equal((await bed.c.store.imports.plannedCounts(second.id)).create, total - written);
     await slider.locator('#import-start').click(WAIT);
     await slider.locator('.import-state[data-state="done"]').waitFor({ timeout: 60_000 });
     assert.equal(writtenNow(), total, 'the two runs wrote each planned record once');
@@ -197,9 +197,9 @@ describe('the Import from Xero slider', { skip: browserSkip }, () => {
 });
 
 /** Waits (polling) for a condition of the emulators or the store; not a timing assertion. */
-async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

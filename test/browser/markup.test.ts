@@ -32,8 +32,8 @@ describe('every value shown is text, never markup', { skip: browserSkip }, () =>
     xero.addTaxRate(tenantId, { Name: markup('xero-tax-rate'), TaxType: 'OUTPUT3', EffectiveRate: 15 });
     xero.seedContact(tenantId, { Name: markup('xero-contact'), EmailAddress: 'markup@org.example' });
     await env.c.services.orgData.refresh(env.memberId);
-    const connection = env.c.store.connections.get(env.connectionId)!;
-    env.c.store.connections.upsert({ ...connection, tenantName: markup('xero-organisation') });
+    const connection = (await env.c.store.connections.get(env.connectionId))!;
+    await env.c.store.connections.upsert({ ...connection, tenantName: markup('xero-organisation') });
 
     const user = env.b24.actAs(2);
     const companyId = Number(user.createCompany({ title: markup('b24-company') }).id);
@@ -51,7 +51,7 @@ describe('every value shown is text, never markup', { skip: browserSkip }, () =>
     heldId = Number(user.createSmartInvoice({ title: 'Held', accountNumber: 'MK-2', companyId, currencyId: 'NZD', [field]: markup('b24-tracking-value') }).id);
     user.setProductRows(SMART_INVOICE, heldId, [{ productName: 'Plain row', price: 10, quantity: 1, taxRate: 15, taxIncluded: 'Y' }]);
     await env.settle();
-    assert.equal(env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${heldId}`)?.lastErrorCode, 'SYNC.UNKNOWN_TRACKING_OPTION');
+    assert.equal((await env.c.store.jobs.findLive(`push:${env.memberId}:smart_invoice:${heldId}`))?.lastErrorCode, 'SYNC.UNKNOWN_TRACKING_OPTION');
   });
   after(async () => {
     await browser?.close();

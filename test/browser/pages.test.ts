@@ -111,7 +111,7 @@ describe('the app pages in a headless browser inside the portal', { skip: browse
     assert.equal(landed.frame().page(), consentWindow, 'the callback opened in the consent window');
     // Nothing is saved until the person in the Xero window confirms the organisation for this portal.
     assert.match(await landed.text(), /Connect the Xero organisation <strong id="tenant-name">Demo Company \(NZ\)<\/strong> to the Bitrix24 portal <strong id="portal-domain">127\.0\.0\.1:\d+<\/strong>/);
-    assert.equal(c.store.connections.listForPortal(b24.memberId).length, 0);
+    assert.equal((await c.store.connections.listForPortal(b24.memberId)).length, 0);
     await consentWindow.locator('#confirm-connect').click();
     await consentWindow.locator('#result').waitFor(WAIT);
     assert.match(await consentWindow.locator('#result').innerText(), /Connected to Demo Company \(NZ\) for the Bitrix24 portal 127\.0\.0\.1:\d+/);
@@ -122,7 +122,7 @@ describe('the app pages in a headless browser inside the portal', { skip: browse
     assert.equal(await appFrame().locator('#xero-panel .badge').innerText(), 'Connected');
     assert.equal(await appFrame().locator('button#connect').count(), 0);
     assert.equal(await appFrame().locator('button#disconnect').count(), 1);
-    assert.equal(c.store.connections.listForPortal(b24.memberId).filter((x) => x.state === 'active').length, 1);
+    assert.equal((await c.store.connections.listForPortal(b24.memberId)).filter((x) => x.state === 'active').length, 1);
     assert.deepEqual(pageErrors, []);
 
     mkdirSync(RESULTS, { recursive: true });
@@ -145,7 +145,7 @@ describe('the app pages in a headless browser inside the portal', { skip: browse
   it('when a smart invoice card is opened, then the Xero tab renders inside it; a linked invoice shows its Xero number and status as text', async () => {
     await installed();
     const [first, second] = b24.items(SMART_INVOICE);
-    c.store.links.save({
+    await c.store.links.save({
       memberId: b24.memberId, connectionId: null, b24Type: 'smart_invoice', b24Id: String(second!.id), xeroType: 'invoice',
       xeroId: '00000000-0000-0000-0000-000000000001', xeroNumber: 'INV-<b>7</b>', contentHash: null, xeroStatus: 'AUTHORISED', xeroUpdatedAt: null,
     });
@@ -168,11 +168,11 @@ describe('the app pages in a headless browser inside the portal', { skip: browse
   it('when an estimate card is opened, then its Xero tab shows what the invoice tab shows: the Xero quote number, status and history', async () => {
     await installed();
     const quote = b24.actAs(2).createQuote({ title: 'Staff training', quoteNumber: 'EST-9' });
-    c.store.links.save({
+    await c.store.links.save({
       memberId: b24.memberId, connectionId: null, b24Type: 'quote', b24Id: String(quote.id), xeroType: 'quote',
       xeroId: '00000000-0000-0000-0000-000000000009', xeroNumber: 'QU-0009', contentHash: null, xeroStatus: 'INVOICED', xeroUpdatedAt: null,
     });
-    c.store.activity.record({ memberId: b24.memberId, level: 'error', kind: 'quote.stage_refused', subject: `quote:${quote.id}`, message: 'Quote QU-0009 stays INVOICED in Xero although it was moved to "Declined" in Bitrix24: Xero does not allow a quote that is INVOICED to become DECLINED.' });
+    await c.store.activity.record({ memberId: b24.memberId, level: 'error', kind: 'quote.stage_refused', subject: `quote:${quote.id}`, message: 'Quote QU-0009 stays INVOICED in Xero although it was moved to "Declined" in Bitrix24: Xero does not allow a quote that is INVOICED to become DECLINED.' });
 
     await page.goto(`${b24.baseUrl}/portal/placement/CRM_QUOTE_DETAIL_TAB?id=${quote.id}&user=2`);
     const tab = page.frameLocator('#placement-frame-0');

@@ -118,7 +118,7 @@ describe('setup pages in a headless browser inside the portal', { skip: browserS
     await slider.locator('#notice.ok').waitFor(WAIT);
     assert.match(await slider.locator('#notice').innerText(), /Account 260 set on 2 products/);
     await slider.locator('#gl-table tbody tr', { hasText: '260 Other Revenue' }).first().waitFor(WAIT);
-    const propertyId = env.c.store.settings.get<number>(env.memberId, 'b24.accountCodePropertyId')!;
+    const propertyId = (await env.c.store.settings.get<number>(env.memberId, 'b24.accountCodePropertyId'))!;
     const withAccount = env.b24.products().filter((p) => (p[`property${propertyId}`] as { value?: string } | null)?.value === '260').map((p) => p.name);
     assert.deepEqual(withAccount, ['Widget 110', 'Widget 111']);
     await shootSlider(page, 'settings-gl-codes.png');
@@ -142,7 +142,7 @@ describe('setup pages in a headless browser inside the portal', { skip: browserS
     await box.check();
     await slider.locator('#save-settings').click();
     await slider.locator('#notice.ok').waitFor(WAIT);
-    assert.equal(portalSettings(env.c.store, env.memberId).bitrixMasterForContacts, true);
+    assert.equal((await portalSettings(env.c.store, env.memberId)).bitrixMasterForContacts, true);
     await slider.locator('#contacts').screenshot({ path: path.join(SHOTS, 'settings-contacts-master.png') });
     await updatePortalSettings(env.c.store, env.memberId, { bitrixMasterForContacts: false });
     assert.deepEqual(errors, []);

@@ -12,14 +12,14 @@ describe('bad input on every endpoint', () => {
   before(async () => { env = await startEnvironment(); });
   after(async () => env.close());
 
-  const counts = () => ({
-    jobs: (env.c.store.db.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n,
-    activity: (env.c.store.db.prepare('SELECT count(*) AS n FROM activity_log').get() as { n: number }).n,
+  const counts = async () => ({
+    jobs: (await ((await env.c.store.db.get('SELECT count(*) AS n FROM jobs'))) as { n: number }).n,
+    activity: (await ((await env.c.store.db.get('SELECT count(*) AS n FROM activity_log'))) as { n: number }).n,
   });
   const paths = () => [...manifestPaths(env.c.services.manifest), '/api/settings', '/api/xero/connect', '/health', '/metrics'];
 
   it('when any endpoint gets a body over the limit, a malformed JSON body or a hostile form, then it answers a clear 4xx, stays up and stores nothing', async () => {
-    const before = counts();
+    const before = await counts();
     const huge = 'x'.repeat(1024 * 1024 + 10);
     for (const path of paths()) {
       for (const method of ['POST', 'PUT']) {
@@ -41,7 +41,7 @@ describe('bad input on every endpoint', () => {
       }
     }
     assert.equal((await fetch(`${env.c.url}/health`)).status, 200, 'still up');
-    assert.deepEqual(counts(), before, 'nothing stored');
+    assert.deepEqual((await counts()), before, 'nothing stored');
   });
 });
 
@@ -53,7 +53,7 @@ describe('absurd documents from Bitrix24', () => {
   async function settle(): Promise<void> {
     for (let i = 0; i < 10; i++) {
       await env.settle();
-      fastForward(env.c.store);
+      await fastForward(env.c.store);
       if ((await env.c.store.jobs.countByState()).pending === 0) return;
     }
   }

@@ -9,8 +9,8 @@ import { startEnvironment, type Environment } from '../helpers/env.js';
 import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, assertWrittenBack, createMix, paidBack, pollUntil, settleAll } from './mix.js';
 
 /** Polls and works the queue, letting Bitrix24's operating window move on between rounds, until `done`. */
-async function untilDone(env: Environment, windowMs: number, done: () => boolean, rounds = 15): Promise<void> {
-  for (let i = 0; i < rounds && !done(); i++) {
+async function untilDone(env: Environment, windowMs: number, done: () => Promise<boolean>, rounds = 15): Promise<void> {
+  for (let i = 0; i < rounds && !(await done()); i++) {
     await sleep(windowMs);
     await env.c.services.pullStatuses.pollConnection(env.connectionId).catch(() => undefined);
     await settleAll(env, 3);
@@ -28,21 +28,21 @@ describe('fault campaign: Bitrix24 operating time limit', () => {
       const docs = createMix(env.b24, 'OT', { smart: 12, classic: 2, customers: 3 });
       await env.settle();
       const { store } = env.c;
-      const waiting = store.jobs.list({ memberId: env.memberId, states: ['pending'], limit: 1000 }).filter((j) => j.lastErrorCode === 'B24.OPERATION_TIME_LIMIT');
+      const waiting = (await store.jobs.list({ memberId: env.memberId, states: ['pending'], limit: 1000 })).filter((j) => j.lastErrorCode === 'B24.OPERATION_TIME_LIMIT');
       assert.ok(waiting.length > 0, 'some documents wait for the operating time');
       for (const j of waiting) {
         assert.match(j.lastError ?? '', /^Bitrix24 blocks crm\.[\w.]+ for now \(its operating time limit\); retry at .+ UTC\.$/);
         assert.ok(j.runAt > Date.now(), `${j.key} waits`);
       }
-      assert.equal(store.jobs.countByState(env.memberId).needs_attention, 0, 'no document failed');
+      assert.equal((await store.jobs.countByState(env.memberId)).needs_attention, 0, 'no document failed');
 
-      await untilDone(env, windowMs, () => store.jobs.countByState(env.memberId).pending === 0);
-      assertExactlyOnce(env.xero, env.tenantId, store, env.memberId, docs);
-      const paid = approveAndPay(env.xero, env.tenantId, store, env.memberId, docs);
-      await untilDone(env, windowMs, () => paidBack(env, paid) && store.jobs.countByState(env.memberId).pending === 0);
-      assertPaidBack(env.b24, store, env.memberId, paid);
-      assertWrittenBack(env.b24, store, env.memberId, docs);
-      assertNothingStuck(store);
+      await untilDone(env, windowMs, async () => (await store.jobs.countByState(env.memberId)).pending === 0);
+      await assertExactlyOnce(env.xero, env.tenantId, store, env.memberId, docs);
+      const paid = await approveAndPay(env.xero, env.tenantId, store, env.memberId, docs);
+      await untilDone(env, windowMs, async () => (await paidBack(env, paid)) && (await store.jobs.countByState(env.memberId)).pending === 0);
+      await assertPaidBack(env.b24, store, env.memberId, paid);
+      await assertWrittenBack(env.b24, store, env.memberId, docs);
+      await assertNothingStuck(store);
       const limited = env.b24.callLog.filter((c) => c.error === 'OPERATION_TIME_LIMIT');
       assert.ok(limited.length > 0 && limited.every((c) => c.status === 429), 'Bitrix24 answered 429 OPERATION_TIME_LIMIT');
     } finally {
@@ -76,31 +76,31 @@ describe('fault campaign: refresh tokens spent by a racing renewal', () => {
       const first = createMix(env.b24, 'RR', { smart: 6, classic: 1, customers: 2 });
       await settleAll(env);
       env.b24.holdRefreshes(raceFirstRefresh(async () => {
-        const answer = await refreshAtOAuthServer(env.c.config.bitrix, store.portals.get(env.memberId)!.refreshToken!);
-        store.portals.saveTokens(env.memberId, { accessToken: answer.access_token, refreshToken: answer.refresh_token, expiresAt: Number(answer.expires) });
+        const answer = await refreshAtOAuthServer(env.c.config.bitrix, (await store.portals.get(env.memberId))!.refreshToken!);
+        await store.portals.saveTokens(env.memberId, { accessToken: answer.access_token, refreshToken: answer.refresh_token, expiresAt: Number(answer.expires) });
       }));
       xero.holdRefreshes(raceFirstRefresh(async () => {
-        const tokens = await env.c.services.identity.refresh(store.connections.get(env.connectionId)!.refreshToken!);
-        store.connections.saveTokens(env.connectionId, { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: tokens.expiresAt });
+        const tokens = await env.c.services.identity.refresh((await store.connections.get(env.connectionId))!.refreshToken!);
+        await store.connections.saveTokens(env.connectionId, { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: tokens.expiresAt });
       }));
       env.b24.expireAccessTokens();
       xero.expireAccessTokens();
       const second = createMix(env.b24, 'RS', { smart: 6, customers: 2 });
       const all = [...first, ...second];
-      const paid = approveAndPay(xero, env.tenantId, store, env.memberId, first);
+      const paid = await approveAndPay(xero, env.tenantId, store, env.memberId, first);
       await settleAll(env);
       await pollUntil(env, () => paidBack(env, paid));
 
       assert.ok(env.b24.callLog.some((c) => c.method === 'oauth/token' && c.status === 400), 'Bitrix24 refused the spent refresh token');
       assert.ok(xero.tokenGrants.denied >= 1, 'Xero refused the spent refresh token');
-      assert.equal(store.connections.get(env.connectionId)!.state, 'active', 'Xero needs no reconnect');
-      assert.equal(store.portals.get(env.memberId)!.state, 'installed', 'the portal needs no reinstall');
+      assert.equal((await store.connections.get(env.connectionId))!.state, 'active', 'Xero needs no reconnect');
+      assert.equal((await store.portals.get(env.memberId))!.state, 'installed', 'the portal needs no reinstall');
       assert.equal(env.c.logLines.filter((l) => /token refresh refused/.test(l)).length, 0, 'the renewal that lost the race took the rotated tokens instead of failing');
-      assertExactlyOnce(xero, env.tenantId, store, env.memberId, all);
-      assertPaidBack(env.b24, store, env.memberId, paid);
-      assertWrittenBack(env.b24, store, env.memberId, all);
-      assertNothingStuck(store);
-      assert.equal(store.jobs.countByState(env.memberId).paused, 0);
+      await assertExactlyOnce(xero, env.tenantId, store, env.memberId, all);
+      await assertPaidBack(env.b24, store, env.memberId, paid);
+      await assertWrittenBack(env.b24, store, env.memberId, all);
+      await assertNothingStuck(store);
+      assert.equal((await store.jobs.countByState(env.memberId)).paused, 0);
     } finally {
       await env.close();
       await xero.close();

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { tempDir } from '../helpers/tmp.js';
 import { approveAndPay, assertExactlyOnce, assertNothingStuck, assertPaidBack, createMix, waitFor, type MixDoc } from './mix.js';
 import { startProcessBed } from './process-bed.js';
+import { everyEach } from '../../app/async-lists.js';
 
 describe('fault campaign: SIGKILL and restart', () => {
   it('when the connector is killed during push, contact creation, intake, write-back, poll, webhook handling, offline drain and sweep, then after restarts the end state is right', async () => {
@@ -41,7 +42,7 @@ describe('fault campaign: SIGKILL and restart', () => {
       await new Promise((r) => setTimeout(r, 30));
       await killWhen('event intake', () => true);
       await delivering;
-      await waitFor('the first bursts in Xero', () => bed.withStore((s) => s.links.count(b24.memberId)) >= 50, 60_000, 100);
+      await waitFor('the first bursts in Xero', async () => (await bed.withStore((s) => s.links.count(b24.memberId))) >= 50, 60_000, 100);
 
       // 4. Write-back of the Xero numbers into Bitrix24.
       let b24Mark = b24.callLog.length;
@@ -51,14 +52,14 @@ describe('fault campaign: SIGKILL and restart', () => {
 
       // 5. Status poll (it runs right after a start): approvals and payments in Xero.
       await waitFor('an idle queue before the payments', () => bed.idle(), 90_000, 100);
-      const paid = bed.withStore((s) => approveAndPay(xero, tenantId, s, b24.memberId, docs.slice(0, 24)));
+      const paid = await bed.withStore((s) => approveAndPay(xero, tenantId, s, b24.memberId, docs.slice(0, 24)));
       mark = xero.requestLog.length;
       await bed.killAndRestart();
       await killWhen('status poll', () => xeroSeen(/^GET \/Invoices$/, mark));
 
       // 6. Xero webhook handling: more payments, the event delivered, the connector killed while it reads them.
       xero.configureWebhook({ url: `${url}/xero/webhooks` });
-      const paid2 = bed.withStore((s) => approveAndPay(xero, tenantId, s, b24.memberId, docs.slice(24, 40)));
+      const paid2 = await bed.withStore((s) => approveAndPay(xero, tenantId, s, b24.memberId, docs.slice(24, 40)));
       mark = xero.requestLog.length;
       await xero.flushWebhooks();
       await killWhen('webhook handling', () => xeroSeen(/^GET \/Invoices/, mark));
@@ -87,13 +88,13 @@ describe('fault campaign: SIGKILL and restart', () => {
 
       xero.setFaults({});
       await waitFor('every document in Xero', () => bed.withStore((s) => docs.every((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id))), 120_000, 200);
-      await waitFor('every status back', () => bed.withStore((s) => [...paid, ...paid2].every((d) => s.links.find(b24.memberId, d.b24Type, d.b24Id)?.xeroStatus === 'PAID')), 120_000, 200);
+      await waitFor('every status back', () => bed.withStore((s) => everyEach([...paid, ...paid2], async (d) => (await s.links.find(b24.memberId, d.b24Type, d.b24Id))?.xeroStatus === 'PAID')), 120_000, 200);
       await waitFor('an idle queue', () => bed.idle(), 60_000, 100);
       assert.equal(kills.length, 8, kills.join(', '));
-      bed.withStore((s) => {
-        assertExactlyOnce(xero, tenantId, s, b24.memberId, docs);
-        assertPaidBack(b24, s, b24.memberId, [...paid, ...paid2]);
-        assertNothingStuck(s);
+      await bed.withStore(async (s) => {
+        await assertExactlyOnce(xero, tenantId, s, b24.memberId, docs);
+        await assertPaidBack(b24, s, b24.memberId, [...paid, ...paid2]);
+        await assertNothingStuck(s);
       });
     } finally {
       await bed.close();

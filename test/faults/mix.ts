@@ -7,6 +7,7 @@ import type { XeroEmulator } from '../emulators/xero/index.js';
 import type { Store } from '../../app/store/index.js';
 import { shownXeroId } from '../../app/bitrix/write-back.js';
 import type { Environment } from '../helpers/env.js';
+import { everyEach, filterEach, mapEach } from '../../app/async-lists.js';
 
 export interface MixDoc { number: string; b24Type: 'smart_invoice' | 'invoice'; b24Id: string }
 
@@ -49,28 +50,28 @@ function liveByNumber(xero: XeroEmulator, tenantId: string): Map<string, Record<
 }
 
 /** Every document exactly once in Xero, linked in the store to that invoice. */
-export function assertExactlyOnce(xero: XeroEmulator, tenantId: string, store: Store, memberId: string, docs: MixDoc[]): void {
+export async function assertExactlyOnce(xero: XeroEmulator, tenantId: string, store: Store, memberId: string, docs: MixDoc[]): Promise<void> {
   const by = liveByNumber(xero, tenantId);
   const missing = docs.filter((d) => !by.has(d.number)).map((d) => d.number);
   const duplicated = docs.filter((d) => (by.get(d.number)?.length ?? 0) > 1).map((d) => d.number);
-  const unlinked = docs.filter((d) => by.get(d.number)?.length === 1 && store.links.find(memberId, d.b24Type, d.b24Id)?.xeroId !== by.get(d.number)![0]!.InvoiceID).map((d) => d.number);
+  const unlinked = (await filterEach(docs, async (d) => by.get(d.number)?.length === 1 && (await store.links.find(memberId, d.b24Type, d.b24Id))?.xeroId !== by.get(d.number)![0]!.InvoiceID)).map((d) => d.number);
   assert.deepEqual({ missing, duplicated, unlinked }, { missing: [], duplicated: [], unlinked: [] });
 }
 
 /** Nothing stuck: no job running or due, and every job left waiting says why. */
-export function assertNothingStuck(store: Store): void {
-  const live = store.jobs.list({ states: ['pending', 'running', 'paused', 'needs_attention'], limit: 10_000 });
+export async function assertNothingStuck(store: Store): Promise<void> {
+  const live = await store.jobs.list({ states: ['pending', 'running', 'paused', 'needs_attention'], limit: 10_000 });
   const silent = live.filter((j) => j.state !== 'pending' && !j.lastError);
   const running = live.filter((j) => j.state === 'running');
   assert.deepEqual({ running: running.map((j) => j.key), silent: silent.map((j) => j.key) }, { running: [], silent: [] });
 }
 
 /** Approves every other pushed invoice in Xero and pays every fourth in full; returns the paid documents. */
-export function approveAndPay(xero: XeroEmulator, tenantId: string, store: Store, memberId: string, docs: MixDoc[]): MixDoc[] {
+export async function approveAndPay(xero: XeroEmulator, tenantId: string, store: Store, memberId: string, docs: MixDoc[]): Promise<MixDoc[]> {
   const paid: MixDoc[] = [];
-  docs.forEach((d, i) => {
+  await mapEach(docs, async (d, i) => {
     if (i % 2 !== 0) return;
-    const link = store.links.find(memberId, d.b24Type, d.b24Id)!;
+    const link = (await store.links.find(memberId, d.b24Type, d.b24Id))!;
     xero.approveInvoice(tenantId, link.xeroId);
     if (i % 4 === 0) {
       const inv = xero.invoices(tenantId).find((x) => x.InvoiceID === link.xeroId)!;
@@ -82,47 +83,49 @@ export function approveAndPay(xero: XeroEmulator, tenantId: string, store: Store
 }
 
 /** Every paid document has its status back: in Bitrix24 at its "paid" stage (smart: `…:P`, classic: `P`), PAID on the link. */
-export function assertPaidBack(b24: Bitrix24Emulator, store: Store, memberId: string, paid: MixDoc[]): void {
+export async function assertPaidBack(b24: Bitrix24Emulator, store: Store, memberId: string, paid: MixDoc[]): Promise<void> {
   const stageOf = (d: MixDoc) => d.b24Type === 'smart_invoice'
     ? String(b24.items(SMART_INVOICE).find((x) => String(x.id) === d.b24Id)?.stageId)
     : String(b24.classicInvoices().find((x) => String(x.ID) === d.b24Id)?.STATUS_ID);
-  const notBack = paid.filter((d) => store.links.find(memberId, d.b24Type, d.b24Id)?.xeroStatus !== 'PAID' || !/(^|:)P$/.test(stageOf(d)))
-    .map((d) => `${d.number} (${stageOf(d)}, ${store.links.find(memberId, d.b24Type, d.b24Id)?.xeroStatus})`);
+  const notBack = await mapEach(
+    await filterEach(paid, async (d) => (await store.links.find(memberId, d.b24Type, d.b24Id))?.xeroStatus !== 'PAID' || !/(^|:)P$/.test(stageOf(d))),
+    async (d) => `${d.number} (${stageOf(d)}, ${(await store.links.find(memberId, d.b24Type, d.b24Id))?.xeroStatus})`,
+  );
   assert.deepEqual(notBack, [], 'statuses not back in Bitrix24');
 }
 
 /** Every document shows its Xero id in Bitrix24 (the write-back reached it), the one its link holds. */
-export function assertWrittenBack(b24: Bitrix24Emulator, store: Store, memberId: string, docs: MixDoc[]): void {
+export async function assertWrittenBack(b24: Bitrix24Emulator, store: Store, memberId: string, docs: MixDoc[]): Promise<void> {
   const raw = (d: MixDoc) => (d.b24Type === 'smart_invoice' ? b24.items(SMART_INVOICE).find((x) => String(x.id) === d.b24Id) : b24.classicInvoices().find((x) => String(x.ID) === d.b24Id)) ?? {};
-  const notShown = docs.filter((d) => shownXeroId({ type: d.b24Type, fields: raw(d) }) !== store.links.find(memberId, d.b24Type, d.b24Id)?.xeroId).map((d) => d.number);
+  const notShown = (await filterEach(docs, async (d) => shownXeroId({ type: d.b24Type, fields: raw(d) }) !== (await store.links.find(memberId, d.b24Type, d.b24Id))?.xeroId)).map((d) => d.number);
   assert.deepEqual(notShown, [], 'Xero ids not written back to Bitrix24');
 }
 
 /** Makes every retry waiting for its back-off due now, as time would. */
-export function fastForward(store: Store): void {
-  store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
+export async function fastForward(store: Store): Promise<void> {
+  await store.db.run(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`);
 }
 
 /** Works everything (retries made due at once) until the queue is empty or `rounds` pass. */
 export async function settleAll(env: Environment, rounds = 40): Promise<void> {
   for (let i = 0; i < rounds; i++) {
     await env.settle();
-    fastForward(env.c.store);
-    if (env.c.store.jobs.countByState().pending === 0) return;
+    await fastForward(env.c.store);
+    if ((await env.c.store.jobs.countByState()).pending === 0) return;
   }
 }
 
 /** Polls Xero until every paid document is back (each poll may meet faults). */
-export async function pollUntil(env: Environment, done: () => boolean, rounds = 20): Promise<void> {
-  for (let i = 0; i < rounds && !done(); i++) {
+export async function pollUntil(env: Environment, done: () => Promise<boolean>, rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds && !(await done()); i++) {
     await env.c.services.pullStatuses.pollConnection(env.connectionId).catch(() => undefined);
     await settleAll(env, 5);
   }
 }
 
 /** True when every paid document of the mix has PAID on its link. */
-export function paidBack(env: Environment, paid: MixDoc[]): boolean {
-  return paid.every((d) => env.c.store.links.find(env.memberId, d.b24Type, d.b24Id)?.xeroStatus === 'PAID');
+export function paidBack(env: Environment, paid: MixDoc[]): Promise<boolean> {
+  return everyEach(paid, async (d) => (await env.c.store.links.find(env.memberId, d.b24Type, d.b24Id))?.xeroStatus === 'PAID');
 }
 
 /** Waits until `check` holds (polling every `everyMs`); throws naming `what` after `timeoutMs`. */

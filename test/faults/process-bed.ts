@@ -19,7 +19,8 @@ export interface ProcessBed {
   /** SIGKILL now, then start again. */
   killAndRestart(): Promise<void>;
   /** Reads the connector's store (its own SQLite file) from this process. */
-  withStore<T>(fn: (s: Store) => T): T;
+  /** Opens the store beside the running connector, runs `fn` on it, closes it. */
+  withStore<T>(fn: (s: Store) => Promise<T> | T): Promise<T>;
   /** Calls one of the connector's page APIs as the portal admin (John Admin's page session). */
   api(path: string, init?: { method?: string; body?: unknown }): Promise<Response>;
   /** True when /health shows no job pending or running. */
@@ -49,9 +50,9 @@ export async function startProcessBed(dataDir: string, extraEnv: Record<string, 
       await bed.running.exited;
       bed.running = await spawnConnector(env, 90_000);
     },
-    withStore(fn) {
-      const s = openStore(dataDir, SECRET);
-      try { return fn(s); } finally { s.close(); }
+    async withStore(fn) {
+      const s = await openStore(dataDir, SECRET);
+      try { return await fn(s); } finally { await s.close(); }
     },
     api(path, init = {}) {
       return fetch(`${url}${path}`, {

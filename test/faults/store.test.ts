@@ -12,6 +12,7 @@ import { LOCKED_BUSY_TIMEOUT_MS } from '../../app/store/faults.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
 import { assertExactlyOnce, assertNothingStuck, createMix, waitFor, type MixDoc } from './mix.js';
+import type { SqliteDb } from '../../app/store/sqlite-driver.js';
 
 async function health(env: Environment): Promise<{ status: number; body: { store: { ok: boolean; fault?: { code: string; message: string } } } }> {
   const res = await fetch(`${env.c.url}/health`);
@@ -47,7 +48,7 @@ describe('fault campaign: the database is locked by another process', () => {
   before(async () => {
     env = await startEnvironment({ dataDir, xeroLimits: { backoffMs: 5 } });
     // The first write that meets the lock waits this long (production: 5 s); later ones wait 100 ms while it lasts.
-    env.c.store.db.pragma('busy_timeout = 300');
+    (env.c.store.db as SqliteDb).raw.pragma('busy_timeout = 300');
     env.c.services.outbox.start();
   });
   after(async () => env.close());
@@ -75,7 +76,7 @@ describe('fault campaign: the database is locked by another process', () => {
       const h = await health(env);
       assert.equal(h.status, 503);
       assert.equal(h.body.store.fault?.code, 'STORE.LOCKED');
-      assert.equal(env.c.store.db.pragma('busy_timeout', { simple: true }), LOCKED_BUSY_TIMEOUT_MS, 'while locked, writers wait briefly');
+      assert.equal((env.c.store.db as SqliteDb).raw.pragma('busy_timeout', { simple: true }), LOCKED_BUSY_TIMEOUT_MS, 'while locked, writers wait briefly');
       assert.ok(await metric(env, 'connector_store_fault{code="STORE.LOCKED"} 1'), 'the metric shows the fault');
       assert.ok(env.c.logLines.some((l) => l.includes('store cannot write') && l.includes('STORE.LOCKED')), 'the log says so');
       assert.match(await dashboard(env), /id="store-fault"[^]*Locked[^]*another process holds the database/, 'the dashboard says so');
@@ -90,11 +91,11 @@ describe('fault campaign: the database is locked by another process', () => {
       // By itself: the worker's next look finds the store writable, writes what it kept, drains the offline queue.
       await waitFor('every document in Xero', () => linked(env, [...first, ...second]), 60_000, 50);
       await waitFor('an idle queue', async () => (await env.c.store.jobs.countByState()).pending + (await env.c.store.jobs.countByState()).running === 0, 30_000, 50);
-      assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, [...first, ...second]);
-      assertNothingStuck(env.c.store);
+      await assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, [...first, ...second]);
+      await assertNothingStuck(env.c.store);
       assert.equal((await health(env)).status, 200, '/health is fine again');
       assert.ok(env.c.logLines.some((l) => l.includes('store writes again')), 'the recovery is logged');
-      assert.equal(env.c.store.db.pragma('busy_timeout', { simple: true }), 300, 'writers wait the full busy timeout again');
+      assert.equal((env.c.store.db as SqliteDb).raw.pragma('busy_timeout', { simple: true }), 300, 'writers wait the full busy timeout again');
     } finally {
       if (holder.open) holder.close();
     }
@@ -110,7 +111,7 @@ describe('fault campaign: the disk is full', () => {
   after(async () => env.close());
 
   it('when writes fail with SQLITE_FULL while events arrive, then the events that could not be stored get 503, /health, the dashboard and the metric say "disk full", no new work starts, and it all goes through once space returns', async () => {
-    const db = env.c.store.db;
+    const db = (env.c.store.db as SqliteDb).raw;
     const base = createMix(env.b24, 'DF0', { smart: 3, customers: 1 });
     await waitFor('the first documents in Xero', async () => { await env.b24.flushEvents(); return linked(env, base); }, 30_000, 50);
     // The disk fills up: the database may not grow beyond its size now, and what is free inside it is used up.
@@ -156,8 +157,8 @@ describe('fault campaign: the disk is full', () => {
     db.prepare(`DELETE FROM meta WHERE key LIKE 'filler-%'`).run();
     await waitFor('every document in Xero', () => linked(env, [...base, ...docs]), 60_000, 50);
     await waitFor('an idle queue', async () => (await env.c.store.jobs.countByState()).pending + (await env.c.store.jobs.countByState()).running === 0, 30_000, 50);
-    assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, [...base, ...docs]);
-    assertNothingStuck(env.c.store);
+    await assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, [...base, ...docs]);
+    await assertNothingStuck(env.c.store);
     assert.equal((await health(env)).status, 200);
     assert.ok(await metric(env, 'connector_store_fault{code="STORE.DISK_FULL"} 0'));
   });

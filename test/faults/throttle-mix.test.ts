@@ -8,6 +8,7 @@ import { SMART_INVOICE, startBitrix24Emulator } from '../emulators/bitrix24/inde
 import { startXeroEmulator } from '../emulators/xero/index.js';
 import { startEnvironment, type Environment } from '../helpers/env.js';
 import { connectorRequests, MIX_KINDS, notLanded, standardBucketWithOthers, ThrottleMix, type MixSide } from './throttle-mix.js';
+import { mapEach } from '../../app/async-lists.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SECONDS = Number(process.env.THROTTLE_MIX_SECONDS ?? 24);
@@ -25,7 +26,7 @@ describe('sustained throttling settles for every kind of work', () => {
     const xero = await startXeroEmulator({ webhookKey: 'throttle-mix-webhook-key-0123456789-abcdef', specCheck: false, limits: XERO_WIDE.emulator });
     env = await startEnvironment({ b24, xero, settings: { approveInXero: true, quoteSync: true }, xeroLimits: XERO_WIDE.connector });
     xero.configureWebhook({ url: `${env.c.url}/xero/webhooks` });
-    side = { b24, xero, tenantId: env.tenantId, memberId: env.memberId, withStore: (fn) => fn(env.c.store) };
+    side = { b24, xero, tenantId: env.tenantId, memberId: env.memberId, withStore: async (fn) => fn(env.c.store) };
   });
   after(async () => {
     await env.c.services.outbox.stop();
@@ -42,7 +43,7 @@ describe('sustained throttling settles for every kind of work', () => {
     const started = Date.now();
     for (let s = 0; s < SECONDS; s++) {
       const t1 = Date.now();
-      mix.next(PER_SECOND);
+      await mix.next(PER_SECOND);
       const t2 = Date.now();
       await env.xero.flushWebhooks().catch(() => undefined);
       if (process.env.THROTTLE_MIX_DEBUG) process.stdout.write(`# mix ${s} next ${t2 - t1} flush ${Date.now() - t2}\n`);
@@ -54,22 +55,22 @@ describe('sustained throttling settles for every kind of work', () => {
       const t1 = Date.now();
       await env.xero.flushWebhooks().catch(() => undefined);
       const t2 = Date.now();
-      const missing = notLanded(side, mix.docs);
+      const missing = await notLanded(side, mix.docs);
       if (process.env.THROTTLE_MIX_DEBUG) process.stdout.write(`# timing flush ${t2 - t1} check ${Date.now() - t2}\n`);
-      const live = env.c.store.jobs.countByState(env.memberId);
+      const live = await env.c.store.jobs.countByState(env.memberId);
       if (MIX_KINDS.every((k) => missing[k].length === 0) && live.pending + live.running === 0) {
         settledAt = Date.now();
         break;
       }
       if (process.env.THROTTLE_MIX_DEBUG && Math.floor((Date.now() - lastEvent) / 5000) !== Math.floor((Date.now() - lastEvent - 1000) / 5000)) {
-        const pend = env.c.store.jobs.list({ memberId: env.memberId, states: ['pending', 'running'], limit: 1000 });
+        const pend = await env.c.store.jobs.list({ memberId: env.memberId, states: ['pending', 'running'], limit: 1000 });
         process.stdout.write(`# +${Date.now() - lastEvent} ${JSON.stringify(Object.fromEntries(MIX_KINDS.map((k) => [k, missing[k].length])))} ${JSON.stringify(pend.map((j) => `${j.kind}:${j.state}:${j.lastErrorCode ?? ''}:${j.runAt - Date.now()}`).slice(0, 12))}\n`);
       }
       await sleep(1000);
     }
     const requests = connectorRequests(env.b24.callLog);
     const stats = env.b24.bucketStats();
-    const jobs = env.c.store.jobs.list({ memberId: env.memberId, limit: 100_000 });
+    const jobs = await env.c.store.jobs.list({ memberId: env.memberId, limit: 100_000 });
     const report = {
       docs: Object.fromEntries(MIX_KINDS.map((k) => [k, mix.count(k)])),
       xero: env.xero.counters.total, xeroBy: env.xero.counters.calls, xero429: env.xero.counters.served429,
@@ -91,10 +92,11 @@ describe('sustained throttling settles for every kind of work', () => {
       const t0 = Date.parse(env.b24.callLog[0]!.at);
       process.stdout.write(`# timeline ${connectorRequests(env.b24.callLog).map((c) => `${Math.round((Date.parse(c.at) - t0) / 1000)}:${c.status}`).join(' ')}\n`);
     }
-    const missing = notLanded(side, mix.docs);
+    const missing = await notLanded(side, mix.docs);
     // What the connector logged about each document that did not land, so that a failure says why.
-    const trail = mix.docs.filter((d) => MIX_KINDS.some((k) => missing[k].some((m) => m.startsWith(d.number) || m.startsWith(d.b24Id))))
-      .map((d) => `${d.kind} ${d.number}: ${env.c.store.activity.list({ memberId: env.memberId, subject: `${d.b24Type}:${d.b24Id}`, limit: 20 }).map((a) => `[${a.kind}] ${a.message}`).join(' | ')}`);
+    const trail = await mapEach(mix.docs.filter((d) => MIX_KINDS.some((k) => missing[k].some((m) => m.startsWith(d.number) || m.startsWith(d.b24Id)))),
+      async (d) => `${d.kind} ${d.number}: ${(await env.c.store.activity.list({ memberId: env.memberId, subject: `${d.b24Type}:${d.b24Id}`, limit: 20 })).map((a) => `[${a.kind}] ${a.message}`).join(' | ')}`,
+    );
     assert.deepEqual(missing, Object.fromEntries(MIX_KINDS.map((k) => [k, []])), trail.join('\n'));
     assert.ok(settledAt && settledAt - lastEvent <= SETTLE_BOUND_MS, `settled ${settledAt ? settledAt - lastEvent : 'never'} ms after the last event`);
     assert.ok(MIX_KINDS.every((k) => mix.count(k) > 0), 'every kind of work ran');
@@ -118,7 +120,7 @@ describe('sustained throttling settles for every kind of work', () => {
       ids.push(Number(inv.id));
       await env.settle();
     }
-    const blocked = env.c.store.jobs.list({ memberId: env.memberId, states: ['pending'], limit: 100 }).find((j) => j.key.endsWith(`smart_invoice:${ids[2]}`));
+    const blocked = (await env.c.store.jobs.list({ memberId: env.memberId, states: ['pending'], limit: 100 })).find((j) => j.key.endsWith(`smart_invoice:${ids[2]}`));
     assert.ok(blocked, 'the third invoice waits');
     assert.equal(blocked.lastErrorCode, 'B24.OPERATION_TIME_LIMIT');
     assert.equal(blocked.attempts, 0, 'the wait spent no attempt');

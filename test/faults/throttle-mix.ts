@@ -9,6 +9,7 @@ import { COMPANY, QUOTE, SMART_INVOICE, type Bitrix24Emulator, type CallLogEntry
 import type { XeroEmulator } from '../emulators/xero/index.js';
 import type { Store } from '../../app/store/index.js';
 import { shownXeroId } from '../../app/bitrix/write-back.js';
+import { findEach, findIndexEach } from '../../app/async-lists.js';
 
 export const MIX_KINDS = ['smart', 'quote', 'classic', 'contact', 'payment', 'stage'] as const;
 export type MixKind = (typeof MIX_KINDS)[number];
@@ -33,7 +34,8 @@ export interface MixSide {
   xero: XeroEmulator;
   tenantId: string;
   memberId: string;
-  withStore<T>(fn: (s: Store) => T): T;
+  /** Opens the store beside the running connector, runs `fn` on it, closes it. */
+  withStore<T>(fn: (s: Store) => Promise<T> | T): Promise<T>;
 }
 
 /**
@@ -57,13 +59,13 @@ export class ThrottleMix {
   }
 
   /** Adds `n` documents of the next kinds in turn; returns them. */
-  next(n: number): ThrottleDoc[] {
+  async next(n: number): Promise<ThrottleDoc[]> {
     const out: ThrottleDoc[] = [];
-    for (let i = 0; i < n; i++) out.push(this.one(this.kinds[this.#turn++ % this.kinds.length]!));
+    for (let i = 0; i < n; i++) out.push((await this.one(this.kinds[this.#turn++ % this.kinds.length]!)));
     return out;
   }
 
-  private one(kind: MixKind): ThrottleDoc {
+  private async one(kind: MixKind): Promise<ThrottleDoc> {
     const user = this.side.b24.actAs(2);
     const seq = ++this.#seq;
     const number = `${this.prefix}-${String(seq).padStart(5, '0')}`;
@@ -74,12 +76,12 @@ export class ThrottleMix {
       return full;
     };
     if (kind === 'payment' || kind === 'stage') {
-      const target = this.takePushed();
+      const target = await this.takePushed();
       if (!target) return this.one('smart');
       if (kind === 'stage') {
         user.moveStage(SMART_INVOICE, Number(target.b24Id), 'DT31_2:S');
       } else {
-        const link = this.side.withStore((s) => s.links.find(this.side.memberId, 'smart_invoice', target.b24Id))!;
+        const link = (await this.side.withStore((s) => s.links.find(this.side.memberId, 'smart_invoice', target.b24Id)))!;
         this.side.xero.approveInvoice(this.side.tenantId, link.xeroId);
         const inv = this.side.xero.invoices(this.side.tenantId).find((x) => x.InvoiceID === link.xeroId)!;
         this.side.xero.addPayment(this.side.tenantId, link.xeroId, Number(inv.AmountDue));
@@ -88,7 +90,7 @@ export class ThrottleMix {
     }
     if (kind === 'contact') {
       // Only customers already in Xero have their edits synced: the company of an invoice pushed earlier.
-      const linked = this.side.withStore((s) => this.#companies.find((c) => s.links.find(this.side.memberId, 'company', String(c.id))?.xeroType === 'contact'));
+      const linked = await this.side.withStore((s) => findEach(this.#companies, async (c) => (await s.links.find(this.side.memberId, 'company', String(c.id)))?.xeroType === 'contact'));
       if (!linked) return this.one('smart');
       const title = `${linked.title} (${number})`;
       user.updateItem(COMPANY, linked.id, { title });
@@ -118,8 +120,8 @@ export class ThrottleMix {
   }
 
   /** A smart invoice of the mix already in Xero (as a draft) that no payment or stage move acted on yet. */
-  private takePushed(): ThrottleDoc | undefined {
-    const i = this.side.withStore((s) => this.#free.findIndex((d) => s.links.find(this.side.memberId, 'smart_invoice', d.b24Id)?.xeroStatus === 'DRAFT'));
+  private async takePushed(): Promise<ThrottleDoc | undefined> {
+    const i = await this.side.withStore((s) => findIndexEach(this.#free, async (d) => (await s.links.find(this.side.memberId, 'smart_invoice', d.b24Id))?.xeroStatus === 'DRAFT'));
     return i < 0 ? undefined : this.#free.splice(i, 1)[0];
   }
 
@@ -134,7 +136,7 @@ export class ThrottleMix {
 }
 
 /** The mix's end state: what has not landed yet, by kind (every list empty when it all did). */
-export function notLanded(side: MixSide, docs: ThrottleDoc[]): Record<MixKind, string[]> {
+export async function notLanded(side: MixSide, docs: ThrottleDoc[]): Promise<Record<MixKind, string[]>> {
   const { b24, xero, tenantId, memberId } = side;
   const out = Object.fromEntries(MIX_KINDS.map((k) => [k, [] as string[]])) as Record<MixKind, string[]>;
   const live = [...xero.invoices(tenantId), ...xero.quotes(tenantId)].filter((x) => x.Status !== 'DELETED' && x.Status !== 'VOIDED');
@@ -149,9 +151,10 @@ export function notLanded(side: MixSide, docs: ThrottleDoc[]): Record<MixKind, s
   const contacts = new Map(xero.contacts(tenantId).map((x) => [String(x.ContactID).toLowerCase(), x]));
   const raw = (d: ThrottleDoc) => (d.b24Type === 'invoice' ? classic : d.b24Type === 'quote' ? quotes : smart).get(d.b24Id) ?? {};
   const lastEdit = new Map(docs.filter((x) => x.kind === 'contact').map((x) => [x.b24Id, x]));
-  side.withStore((s) => {
-    const link = (d: ThrottleDoc) => s.links.find(memberId, d.b24Type as 'smart_invoice', d.b24Id);
+  await side.withStore(async (s) => {
     for (const d of docs) {
+      const found = await s.links.find(memberId, d.b24Type as 'smart_invoice', d.b24Id);
+      const link = (_d: ThrottleDoc) => found;
       if (d.kind === 'smart' || d.kind === 'quote' || d.kind === 'classic') {
         // Exactly once in Xero, and its Xero id written back to Bitrix24.
         const n = inXero.get(d.number) ?? 0;
@@ -165,7 +168,7 @@ export function notLanded(side: MixSide, docs: ThrottleDoc[]): Record<MixKind, s
         const inv = invoices.get(String(link(d)?.xeroId));
         if (inv?.Status !== 'AUTHORISED') out.stage.push(`${d.number} (${inv?.Status ?? 'not in Xero'})`);
       } else if (d.kind === 'contact') {
-        const l = s.links.find(memberId, 'company', d.b24Id);
+        const l = await s.links.find(memberId, 'company', d.b24Id);
         const contact = l && contacts.get(l.xeroId.toLowerCase());
         // Only the latest edit of a company counts: a later one replaces it.
         const latest = lastEdit.get(d.b24Id);
@@ -176,8 +179,8 @@ export function notLanded(side: MixSide, docs: ThrottleDoc[]): Record<MixKind, s
   return out;
 }
 
-export function assertLanded(side: MixSide, docs: ThrottleDoc[]): void {
-  assert.deepEqual(notLanded(side, docs), Object.fromEntries(MIX_KINDS.map((k) => [k, []])));
+export async function assertLanded(side: MixSide, docs: ThrottleDoc[]): Promise<void> {
+  assert.deepEqual((await notLanded(side, docs)), Object.fromEntries(MIX_KINDS.map((k) => [k, []])));
 }
 
 /** The connector's own REST requests to the portal in a call log (each `batch` one request; token renewals apart). */

@@ -41,7 +41,7 @@ describe('fault campaign: Xero daily limit reached', () => {
       const gateway = env.c.services.gateways.for(env.connectionId);
       const until = gateway.budget.xeroSpentUntil;
       assert.ok(until > 0, 'the budget knows Xero refused the day');
-      const waiting = env.c.store.jobs.list({ memberId: env.memberId, states: ['pending', 'running', 'needs_attention', 'paused'], limit: 1000 }).filter((j) => j.kind.startsWith('push-'));
+      const waiting = (await env.c.store.jobs.list({ memberId: env.memberId, states: ['pending', 'running', 'needs_attention', 'paused'], limit: 1000 })).filter((j) => j.kind.startsWith('push-'));
       assert.equal(waiting.length, docs.length, 'every document waits');
       for (const j of waiting) {
         assert.equal(j.state, 'pending', `${j.key} is back in the queue, not running or failed`);
@@ -57,19 +57,19 @@ describe('fault campaign: Xero daily limit reached', () => {
 
       // Even made due by hand, the work does not reach the organisation before the retry time.
       const before = callsTo(env);
-      fastForward(env.c.store);
+      await fastForward(env.c.store);
       await env.settle();
       assert.equal(callsTo(env), before, 'no call to the organisation before the retry time');
-      assert.equal(env.c.store.jobs.countByState(env.memberId).pending, docs.length);
+      assert.equal((await env.c.store.jobs.countByState(env.memberId)).pending, docs.length);
 
       await sleep(Math.max(0, until - Date.now()) + 50);
       await settleAll(env);
-      assertExactlyOnce(xero, env.tenantId, env.c.store, env.memberId, docs);
-      const paid = approveAndPay(xero, env.tenantId, env.c.store, env.memberId, docs);
+      await assertExactlyOnce(xero, env.tenantId, env.c.store, env.memberId, docs);
+      const paid = await approveAndPay(xero, env.tenantId, env.c.store, env.memberId, docs);
       await pollUntil(env, () => paidBack(env, paid));
-      assertPaidBack(env.b24, env.c.store, env.memberId, paid);
-      assertWrittenBack(env.b24, env.c.store, env.memberId, docs);
-      assertNothingStuck(env.c.store);
+      await assertPaidBack(env.b24, env.c.store, env.memberId, paid);
+      await assertWrittenBack(env.b24, env.c.store, env.memberId, docs);
+      await assertNothingStuck(env.c.store);
       xero.assertNoSpecViolations();
     } finally {
       await env.close();
@@ -87,10 +87,10 @@ async function reconnect(env: Environment): Promise<void> {
 /** Sync with the organisation is paused, visibly, and nothing failed or was lost. */
 async function assertPausedForReconnect(env: Environment, waitingDocs: number): Promise<void> {
   const { store } = env.c;
-  assert.equal(store.connections.get(env.connectionId)!.state, 'needs_reconnect');
-  const counts = store.jobs.countByState(env.memberId);
+  assert.equal((await store.connections.get(env.connectionId))!.state, 'needs_reconnect');
+  const counts = await store.jobs.countByState(env.memberId);
   assert.equal(counts.needs_attention, 0, 'no document failed for good');
-  const paused = store.jobs.list({ memberId: env.memberId, states: ['paused'], limit: 1000 });
+  const paused = await store.jobs.list({ memberId: env.memberId, states: ['paused'], limit: 1000 });
   assert.ok(paused.filter((j) => j.kind.startsWith('push-')).length >= waitingDocs, `the documents wait (${JSON.stringify(counts)})`);
   for (const j of paused) assert.match(j.lastError ?? '', /reconnect|no longer/i, `${j.key} says why it waits`);
   const html = await dashboard(env);
@@ -105,20 +105,20 @@ describe('fault campaign: Xero connection revoked', () => {
     try {
       const first = createMix(env.b24, 'RA', { smart: 8, classic: 1, customers: 3 });
       await settleAll(env);
-      assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, first);
+      await assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, first);
 
       // 1. A Xero user removes the app from the organisation: the API refuses the tenant (403), /connections leaves it out.
       env.xero.disconnectTenant(env.tenantId);
-      const paidFirst = approveAndPay(env.xero, env.tenantId, env.c.store, env.memberId, first);
+      const paidFirst = await approveAndPay(env.xero, env.tenantId, env.c.store, env.memberId, first);
       const second = createMix(env.b24, 'RB', { smart: 6, customers: 2 });
       await settleAll(env);
       await assertPausedForReconnect(env, second.length);
       await reconnect(env);
-      assert.equal(env.c.store.connections.get(env.connectionId)!.state, 'active');
+      assert.equal((await env.c.store.connections.get(env.connectionId))!.state, 'active');
       await settleAll(env);
       await pollUntil(env, () => paidBack(env, paidFirst));
-      assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, [...first, ...second]);
-      assertPaidBack(env.b24, env.c.store, env.memberId, paidFirst);
+      await assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, [...first, ...second]);
+      await assertPaidBack(env.b24, env.c.store, env.memberId, paidFirst);
 
       // 2. The authorisation is revoked while the access token expires: the refresh answers invalid_grant.
       env.xero.revokeRefreshTokens();
@@ -129,12 +129,12 @@ describe('fault campaign: Xero connection revoked', () => {
       await reconnect(env);
       await settleAll(env);
       const all = [...first, ...second, ...third];
-      assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, all);
-      const paidLater = approveAndPay(env.xero, env.tenantId, env.c.store, env.memberId, [...second, ...third]);
+      await assertExactlyOnce(env.xero, env.tenantId, env.c.store, env.memberId, all);
+      const paidLater = await approveAndPay(env.xero, env.tenantId, env.c.store, env.memberId, [...second, ...third]);
       await pollUntil(env, () => paidBack(env, paidLater));
-      assertPaidBack(env.b24, env.c.store, env.memberId, [...paidFirst, ...paidLater]);
-      assertWrittenBack(env.b24, env.c.store, env.memberId, all);
-      assertNothingStuck(env.c.store);
+      await assertPaidBack(env.b24, env.c.store, env.memberId, [...paidFirst, ...paidLater]);
+      await assertWrittenBack(env.b24, env.c.store, env.memberId, all);
+      await assertNothingStuck(env.c.store);
       env.xero.assertNoSpecViolations();
     } finally {
       await env.close();

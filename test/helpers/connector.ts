@@ -4,7 +4,8 @@ import { parseConfig, type Config } from '../../app/config.js';
 import { createServer } from '../../app/server.js';
 import type { Services } from '../../app/services.js';
 import type { XeroLimits } from '../../app/xero/gateway.js';
-import { openStore, type Store } from '../../app/store/index.js';
+import { openConfiguredStore, type Store } from '../../app/store/index.js';
+import { createDatabase } from './postgres.js';
 import { captureLogger } from './log-capture.js';
 import { TEST_SECRET } from './store.js';
 import { tempDir } from './tmp.js';
@@ -56,7 +57,9 @@ export async function startConnector(opts: {
     ...opts.env,
     ...opts.envFor?.(url),
   });
-  const store = openStore(dataDir, TEST_SECRET);
+  // TEST_STORE=postgres runs the connector of every in-process test on a fresh PostgreSQL database of its own.
+  const pgDatabase = process.env.TEST_STORE === 'postgres' && !config.databaseUrl ? await createDatabase() : undefined;
+  const store = await openConfiguredStore({ dataDir, databaseUrl: config.databaseUrl ?? pgDatabase?.url }, TEST_SECRET);
   const { logger, lines } = captureLogger('debug');
   const server = createServer({ config, store, logger, appSecret: TEST_SECRET, xeroLimits: opts.xeroLimits });
   http.on('request', server.app);
@@ -70,7 +73,8 @@ export async function startConnector(opts: {
       await server.services.outbox.stop(2000);
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
-      store.close();
+      await store.close();
+      await pgDatabase?.drop();
     },
   };
 }

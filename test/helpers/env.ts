@@ -47,7 +47,7 @@ export async function startEnvironment(opts: { settings?: Partial<PortalSettings
   const memberId = b24.memberId;
   const ticket = await c.services.connectXero.begin(memberId, 1);
   await consentAndConfirm(c.url, `${c.url}/xero/start?ticket=${encodeURIComponent(ticket)}`);
-  const connectionId = c.store.connections.listForPortal(memberId)[0].id;
+  const connectionId = (await c.store.connections.listForPortal(memberId))[0].id;
   // The organisation's lists are read on connect (the org-data job), as the running outbox would.
   await c.services.outbox.drain();
   if (!opts.fresh) await updatePortalSettings(c.store, memberId, { defaultSalesAccount: '200', taxRateMap: NZ_TAX_MAP, ...opts.settings });
@@ -56,7 +56,7 @@ export async function startEnvironment(opts: { settings?: Partial<PortalSettings
       await b24.flushEvents();
       await c.services.outbox.drain();
       await b24.flushEvents();
-      if (c.store.jobs.countByState(memberId).pending === 0) return;
+      if ((await c.store.jobs.countByState(memberId)).pending === 0) return;
     }
   };
   return {

@@ -13,6 +13,6 @@ export async function pushWithLostAnswer(env: Environment, steps: { create: () =
   env.xero.setFaults({});
   steps.between();
   steps.edit();
-  env.c.store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
+  await env.c.store.db.run(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`);
   await env.settle();
 }

@@ -48,13 +48,9 @@ export async function withPostgres(): Promise<TestPostgres> {
   }
   const made: string[] = [];
   const another = async () => {
-    const name = `t_${randomBytes(6).toString('hex')}`;
-    // A natural-language collation (ICU's 'en', as production databases usually have), so that a statement relying
-    // on SQLite's code-point order fails here too; a server without ICU gets its default.
-    await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en'`)
-      .catch(() => c.query(`CREATE DATABASE ${name}`)));
+    const { url, name } = await createDatabase();
     made.push(name);
-    return urlOf(name);
+    return url;
   };
   after(async () => {
     await admin(async (c) => {
@@ -62,4 +58,14 @@ export async function withPostgres(): Promise<TestPostgres> {
     });
   });
   return { skip: false, url: await another(), another };
+}
+
+/** A fresh database on the test server: its URL, its name, and how to drop it. */
+export async function createDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  // A natural-language collation (ICU's 'en', as production databases usually have), so that a statement relying
+  // on SQLite's code-point order fails here too; a server without ICU gets its default.
+  await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en'`)
+    .catch(() => c.query(`CREATE DATABASE ${name}`)));
+  return { url: urlOf(name), name, drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))) };
 }

@@ -42,7 +42,7 @@ export async function dieWithCallsOnTheWire(env: Environment, xero: XeroEmulator
   for (let i = 0; i < count; i++) void readOrganisation(env).catch(() => undefined);
   for (let i = 0; i < 150 && xero.usage(env.tenantId).minute < counted + count; i++) await new Promise((r) => setTimeout(r, 20));
   if (xero.usage(env.tenantId).minute !== counted + count) throw new Error('the calls did not reach Xero');
-  env.c.store.close();
+  await env.c.store.close();
   xero.setFaults({});
 }
 
@@ -62,6 +62,6 @@ export function restartOn(env: Environment, xero: XeroEmulator, xeroLimits: Part
 export async function startsWork(c: TestConnector, env: Environment, linked: number): Promise<void> {
   await c.services.intakeSchedule.queue('reconcile');
   const poll = c.services.statusPoll.tick();
-  for (let i = 0; i < 20 && c.store.links.count(env.memberId) < linked; i++) await c.services.outbox.drain();
+  for (let i = 0; i < 20 && (await c.store.links.count(env.memberId)) < linked; i++) await c.services.outbox.drain();
   await poll;
 }

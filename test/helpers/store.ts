@@ -4,10 +4,10 @@ import { tempDir } from './tmp.js';
 export const TEST_SECRET = 'test-secret-with-enough-length-0123456789';
 
 /** A fresh store in a temporary folder, with the given portals installed (no tokens). */
-export function testStore(...memberIds: string[]): Store {
-  const store = openStore(tempDir(), TEST_SECRET);
+export async function testStore(...memberIds: string[]): Promise<Store> {
+  const store = await openStore(tempDir(), TEST_SECRET);
   for (const memberId of memberIds) {
-    store.portals.upsert({
+    await store.portals.upsert({
       memberId, domain: `${memberId}.example.com`, clientEndpoint: `https://${memberId}.example.com/rest/`,
       serverEndpoint: 'https://oauth.bitrix.info/rest/', accessToken: null, refreshToken: null, expiresAt: null,
       applicationToken: null, scope: null, installedBy: 1, state: 'installed',

@@ -45,7 +45,7 @@ export async function xeroTestbed(opts: XeroTestbedOptions = {}): Promise<XeroTe
   after(() => emu.close());
   const tenantId = emu.tenants()[0]?.tenantId ?? emu.seedDemoOrganisation();
   const memberId = opts.memberId ?? 'portal-1';
-  const store = testStore(memberId);
+  const store = await testStore(memberId);
   const config = parseConfig({
     XERO_CLIENT_ID: emu.clientId,
     XERO_CLIENT_SECRET: emu.clientSecret,
@@ -55,7 +55,7 @@ export async function xeroTestbed(opts: XeroTestbedOptions = {}): Promise<XeroTe
     DATA_DIR: tempDir(),
   });
   const tokens = emu.issueTokens([tenantId]);
-  const connection = store.connections.upsert({
+  const connection = (await store.connections.upsert({
     memberId,
     tenantId,
     tenantName: emu.tenants().find((t) => t.tenantId === tenantId)?.tenantName ?? null,
@@ -66,7 +66,7 @@ export async function xeroTestbed(opts: XeroTestbedOptions = {}): Promise<XeroTe
     refreshToken: tokens.refresh_token,
     expiresAt: Math.floor(Date.now() / 1000) + tokens.expires_in,
     scope: null,
-  });
+  }));
   const { logger, lines } = captureLogger();
   const connections = new XeroConnections(store, config, new XeroIdentity(config), logger);
   const gateway = new XeroGateway(connection.id, connections, logger, { ...DEFAULT_XERO_LIMITS, backoffMs: 5, attempts: 6, ...opts.limits });

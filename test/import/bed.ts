@@ -2,6 +2,7 @@
 // with a Xero organisation holding many contacts and items.
 import assert from 'node:assert/strict';
 import type { StatusBed } from '../statuses/bed.js';
+import { fromAsync } from '../../app/async-lists.js';
 
 /** Seeds `orgs` organisations (primary person, one contact person, phone, address, tax number) and `people` persons. */
 export function seedXeroContacts(bed: Pick<StatusBed, 'xero' | 'tenantId'>, orgs: number, people: number): void {
@@ -74,18 +75,18 @@ export function assertImportedOnce(bed: StatusBed, opts: { people: number }): vo
 }
 
 /** The run is done, nothing failed or left, every planned record counted once, and each is a record Bitrix24 holds. */
-export function assertSummaryRight(bed: StatusBed, runId: number): ReturnType<StatusBed['c']['store']['imports']['outcomeCounts']> {
+export async function assertSummaryRight(bed: StatusBed, runId: number): Promise<ReturnType<StatusBed['c']['store']['imports']['outcomeCounts']>> {
   const imports = bed.c.store.imports;
-  assert.equal(imports.run(runId)?.state, 'done', imports.run(runId)?.error ?? '');
-  const o = imports.outcomeCounts(runId);
+  assert.equal((await imports.run(runId))?.state, 'done', (await imports.run(runId))?.error ?? '');
+  const o = await imports.outcomeCounts(runId);
   const { remaining, ...outcome } = o;
   assert.equal(remaining, 0);
-  assert.deepEqual(outcome, imports.plannedCounts(runId), 'the summary counts every planned record once');
-  assert.equal(outcome.fail, 0, [...imports.failures(runId, 5)].map((f) => `${f.name}: ${f.reason}`).join('\n'));
+  assert.deepEqual(outcome, (await imports.plannedCounts(runId)), 'the summary counts every planned record once');
+  assert.equal(outcome.fail, 0, (await fromAsync(imports.failures(runId, 5))).map((f) => `${f.name}: ${f.reason}`).join('\n'));
   const created = bed.b24.items(4).length + bed.b24.items(3).length + bed.b24.products().length;
   assert.equal(outcome.create, created, 'every record Bitrix24 holds was created by this import, and counted once');
-  const links = bed.c.store.db.prepare('SELECT b24_type AS t, count(*) AS n, count(DISTINCT b24_id) AS d FROM links GROUP BY b24_type').all() as { t: string; n: number; d: number }[];
+  const links = (await bed.c.store.db.all('SELECT b24_type AS t, count(*) AS n, count(DISTINCT b24_id) AS d FROM links GROUP BY b24_type')) as { t: string; n: number; d: number }[];
   for (const l of links) assert.equal(l.n, l.d, `one link per ${l.t}`);
-  assert.equal(bed.c.store.links.count(bed.memberId), created, 'every created record linked once');
+  assert.equal((await bed.c.store.links.count(bed.memberId)), created, 'every created record linked once');
   return o;
 }

@@ -64,7 +64,7 @@ describe('Bitrix24 as the master for contact details', () => {
   it('when the setting is off (the default), then the same Xero phone change reaches Bitrix24', async () => {
     const bed = await statusBed();
     const { company, link } = await importedCompany(bed);
-    assert.equal(portalSettings(bed.c.store, bed.memberId).bitrixMasterForContacts, false);
+    assert.equal((await portalSettings(bed.c.store, bed.memberId)).bitrixMasterForContacts, false);
     bed.xero.updateContact(bed.tenantId, link.xeroId, { Phones: [{ PhoneType: 'DEFAULT', PhoneNumber: '777 0000', PhoneAreaCode: '4', PhoneCountryCode: '64' }] });
     await bed.xero.flushWebhooks();
     await bed.c.services.outbox.drain();
@@ -76,7 +76,7 @@ describe('Bitrix24 as the master for contact details', () => {
     assert.equal(bed.b24.portal.user(2).admin, false);
     const refused = await save(bed, await sessionOf(bed, 2), { bitrixMasterForContacts: true });
     assert.equal(refused.status, 403);
-    assert.equal(portalSettings(bed.c.store, bed.memberId).bitrixMasterForContacts, false);
+    assert.equal((await portalSettings(bed.c.store, bed.memberId)).bitrixMasterForContacts, false);
   });
 
   it('when the setting is saved with a value that is not true or false, then it is refused naming the field', async () => {
@@ -84,6 +84,6 @@ describe('Bitrix24 as the master for contact details', () => {
     const refused = await save(bed, await sessionOf(bed, 1), { bitrixMasterForContacts: 'yes' });
     assert.equal(refused.status, 400);
     assert.match(((await refused.json()) as { error: { message: string } }).error.message, /bitrixMasterForContacts/);
-    assert.equal(portalSettings(bed.c.store, bed.memberId).bitrixMasterForContacts, false);
+    assert.equal((await portalSettings(bed.c.store, bed.memberId)).bitrixMasterForContacts, false);
   });
 });

@@ -103,7 +103,7 @@ describe('import from Xero: bad input', () => {
 
   it('when a Xero item has no code, then the plan fails it with the reason and plans the others', async () => {
     const { planItem, Directory } = await import('../../app/sync/import/import-plan.js');
-    const store = testStore('m1');
+    const store = await testStore('m1');
     const run = await store.imports.createRun({ memberId: 'm1', connectionId: null, what: ['products'], includeArchived: false, startedBy: null });
     let seq = 0;
     const ctx = {

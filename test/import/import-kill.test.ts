@@ -7,6 +7,7 @@ import { statusBed, type StatusBed } from '../statuses/bed.js';
 import { waitFor } from '../faults/mix.js';
 import { assertImportedOnce, assertSummaryRight, seedXeroContacts, seedXeroItems } from './bed.js';
 import { cli } from './cli.js';
+import type { SqliteDb } from '../../app/store/sqlite-driver.js';
 
 const ARGS = ['--what', 'companies,contacts,products'];
 /** A batch can no longer be running on the portal 10 s after it was sent (here; Bitrix24 cloud: 60 s). */
@@ -32,9 +33,13 @@ async function killWhileHeld(bed: StatusBed, point: string, match: (lines: strin
 const decoded = (lines: string[]) => lines.map((l) => decodeURIComponent(l));
 const creating = (lines: string[]) => lines.some((l) => /^[a-z.]+\.add\?/.test(l));
 
-/** Records of the running import the connector has not sent yet (read from its store). */
+/**
+ * Records of the running import the connector has not sent yet, read from its SQLite file at once: the emulator asks
+ * while a batch answer is held, and its question cannot wait for the store's asynchronous answer.
+ */
 function planned(bed: StatusBed): number {
-  return (bed.c.store.db.prepare(`SELECT count(*) AS n FROM import_records r JOIN import_runs u ON u.id = r.run_id WHERE u.state = 'running' AND r.state = 'planned'`).get() as { n: number }).n;
+  const raw = (bed.c.store.db as SqliteDb).raw;
+  return (raw.prepare(`SELECT count(*) AS n FROM import_records r JOIN import_runs u ON u.id = r.run_id WHERE u.state = 'running' AND r.state = 'planned'`).get() as { n: number }).n;
 }
 
 const since = (bed: StatusBed, mark: number, method: string, viaBatch: boolean) => bed.b24.callLog.slice(mark).filter((c) => c.method === method && Boolean(c.viaBatch) === viaBatch).length;
@@ -94,8 +99,8 @@ describe('import from Xero: killed with a batch on the wire', () => {
     for (const o of [...output.slice(1), last.output()]) assert.match(o, /Resuming import/);
 
     assertImportedOnce(bed, { people: 30 });
-    const run = bed.c.store.imports.latestRun(bed.memberId)!;
-    const outcome = assertSummaryRight(bed, run.id);
+    const run = (await bed.c.store.imports.latestRun(bed.memberId))!;
+    const outcome = await assertSummaryRight(bed, run.id);
     assert.match(last.output(), new RegExp(`Import ${run.id} done: ${outcome.create} created, 0 linked, 0 updated, 0 skipped, 0 failed\\.`));
   });
 });

@@ -45,7 +45,7 @@ describe('import from Xero: Bitrix24 operating-time limit', () => {
     assert.ok(assertWaitedForTheReset(bed) >= 3, 'companies, requisites and prices were blocked');
     assertImportedOnce(bed, { people: 5 });
     const runId = (await bed.c.store.imports.latestRun(bed.memberId))!.id;
-    const outcome = assertSummaryRight(bed, runId);
+    const outcome = await assertSummaryRight(bed, runId);
     assert.match(run.output(), new RegExp(`Import ${runId} done: ${outcome.create} created, 0 linked, 0 updated, 0 skipped, 0 failed\\.`));
   });
 
@@ -72,6 +72,6 @@ describe('import from Xero: Bitrix24 operating-time limit', () => {
     assert.ok(waits >= 2, `the run waited (${waits})`);
     assertWaitedForTheReset(bed);
     assertImportedOnce(bed, { people: 0 });
-    assertSummaryRight(bed, preview.id);
+    await assertSummaryRight(bed, preview.id);
   });
 });

@@ -40,7 +40,7 @@ describe('token renewal shared by two processes', () => {
     bed.b24.holdRefreshes(untilBothNeedRenewal(() => bed.b24.callLog.filter((c) => c.status === 401 && c.error === 'expired_token').length));
     bed.xero.holdRefreshes(untilBothNeedRenewal(() => bed.xero.requestLog.filter((e) => e.status === 401).length));
     const grantsBefore = bed.xero.tokenGrants;
-    const before = { b24: bed.c.store.portals.get(bed.memberId)!.refreshToken, xero: bed.c.store.connections.get(bed.connectionId)!.refreshToken };
+    const before = { b24: (await bed.c.store.portals.get(bed.memberId))!.refreshToken, xero: (await bed.c.store.connections.get(bed.connectionId))!.refreshToken };
 
     const importer = cli(bed, ['--what', 'companies', '--dry-run']);
     const [companies, organisations] = await Promise.all([
@@ -62,10 +62,10 @@ describe('token renewal shared by two processes', () => {
     assert.equal(bed.xero.tokenGrants.denied, grantsBefore.denied, 'no Xero refresh refused');
 
     // The store holds the renewed pairs, and they work for the connector afterwards.
-    const after = { b24: bed.c.store.portals.get(bed.memberId)!.refreshToken, xero: bed.c.store.connections.get(bed.connectionId)!.refreshToken };
+    const after = { b24: (await bed.c.store.portals.get(bed.memberId))!.refreshToken, xero: (await bed.c.store.connections.get(bed.connectionId))!.refreshToken };
     assert.notEqual(after.b24, before.b24);
     assert.notEqual(after.xero, before.xero);
-    assert.equal(bed.c.store.connections.get(bed.connectionId)!.state, 'active');
+    assert.equal((await bed.c.store.connections.get(bed.connectionId))!.state, 'active');
     bed.c.services.portals.forget(bed.memberId);
     assert.equal(String((await (await bed.c.services.portals.for(bed.memberId)).call<{ ID: string }>('profile')).ID), '1');
   });

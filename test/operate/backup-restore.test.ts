@@ -25,12 +25,12 @@ async function run(script: 'backup' | 'restore', file: string, env: Record<strin
   return { code, out, err };
 }
 
-const count = (dataDir: string, subject: string) => {
-  const store = openStore(dataDir, TEST_SECRET);
+const count = async (dataDir: string, subject: string) => {
+  const store = await openStore(dataDir, TEST_SECRET);
   try {
-    return store.activity.list({ limit: 100_000 }).filter((a) => a.subject === subject).length;
+    return (await store.activity.list({ limit: 100_000 })).filter((a) => a.subject === subject).length;
   } finally {
-    store.close();
+    await store.close();
   }
 };
 
@@ -39,14 +39,14 @@ describe('backup and restore', () => {
     const dataDir = tempDir();
     const backup = path.join(tempDir(), 'connector-backup.db');
     const c = await startConnector({ dataDir });
-    c.store.portals.upsert({
+    await c.store.portals.upsert({
       memberId: 'm1', domain: 'crm.example.com', clientEndpoint: 'https://crm.example.com/rest/', serverEndpoint: 'https://oauth.bitrix.info/rest/',
       accessToken: 'secret-access', refreshToken: 'secret-refresh', expiresAt: 0, applicationToken: 'app', scope: 'crm', installedBy: 1, state: 'installed',
     });
-    for (let i = 0; i < 2000; i++) c.store.activity.record({ memberId: 'm1', level: 'info', kind: 'test', subject: 'before', message: `row ${i} ${'x'.repeat(200)}` });
+    for (let i = 0; i < 2000; i++) await c.store.activity.record({ memberId: 'm1', level: 'info', kind: 'test', subject: 'before', message: `row ${i} ${'x'.repeat(200)}` });
     // A writer keeps going while the backup runs.
     let during = 0;
-    const writer = setInterval(() => { c.store.activity.record({ memberId: 'm1', level: 'info', kind: 'test', subject: 'during', message: 'w' }); during += 1; }, 2);
+    const writer = setInterval(async () => { await c.store.activity.record({ memberId: 'm1', level: 'info', kind: 'test', subject: 'during', message: 'w' }); during += 1; }, 2);
     const env = { DATA_DIR: dataDir, APP_SECRET: TEST_SECRET };
     let b: Awaited<ReturnType<typeof run>>;
     try {
@@ -56,20 +56,20 @@ describe('backup and restore', () => {
     }
     assert.equal(b.code, 0, b.err);
     const report = JSON.parse(b.out) as { bytes: number; schemaVersion: number };
-    assert.ok(report.bytes > 0 && report.schemaVersion === c.store.schemaVersion());
+    assert.ok(report.bytes > 0 && report.schemaVersion === (await c.store.schemaVersion()));
     assert.ok(during > 0, 'the connector wrote during the backup');
-    c.store.activity.record({ memberId: 'm1', level: 'info', kind: 'test', subject: 'after', message: 'after the backup' });
+    await c.store.activity.record({ memberId: 'm1', level: 'info', kind: 'test', subject: 'after', message: 'after the backup' });
     await c.close();
 
     const r = await run('restore', backup, env);
     assert.equal(r.code, 0, r.err);
-    assert.equal(count(dataDir, 'before'), 2000);
-    assert.equal(count(dataDir, 'after'), 0, 'what came after the backup is not in it');
-    const store = openStore(dataDir, TEST_SECRET);
+    assert.equal((await count(dataDir, 'before')), 2000);
+    assert.equal((await count(dataDir, 'after')), 0, 'what came after the backup is not in it');
+    const store = await openStore(dataDir, TEST_SECRET);
     try {
-      assert.equal(store.portals.get('m1')?.refreshToken, 'secret-refresh', 'sealed tokens open with the same APP_SECRET');
+      assert.equal((await store.portals.get('m1'))?.refreshToken, 'secret-refresh', 'sealed tokens open with the same APP_SECRET');
     } finally {
-      store.close();
+      await store.close();
     }
     assert.ok(readdirSync(dataDir).some((f) => f.startsWith('connector.db.before-restore-')), 'the replaced database is kept');
   });
@@ -77,7 +77,7 @@ describe('backup and restore', () => {
   it('when the backup was sealed with another APP_SECRET or is not a database, then restore refuses and changes nothing', async () => {
     const dataDir = tempDir();
     const c = await startConnector({ dataDir });
-    c.store.activity.record({ memberId: null, level: 'info', kind: 'test', subject: 'live', message: 'the live store' });
+    await c.store.activity.record({ memberId: null, level: 'info', kind: 'test', subject: 'live', message: 'the live store' });
     const backup = path.join(tempDir(), 'b.db');
     assert.equal((await run('backup', backup, { DATA_DIR: dataDir, APP_SECRET: TEST_SECRET })).code, 0);
     await c.close();
@@ -90,7 +90,7 @@ describe('backup and restore', () => {
     const bad = await run('restore', junk, { DATA_DIR: dataDir, APP_SECRET: TEST_SECRET });
     assert.equal(bad.code, 1);
     assert.match(bad.err, /not a readable SQLite database/);
-    assert.equal(count(dataDir, 'live'), 1);
+    assert.equal((await count(dataDir, 'live')), 1);
     assert.ok(!readdirSync(dataDir).some((f) => f.includes('before-restore') || f.includes('restor')), 'nothing moved');
     assert.ok(existsSync(path.join(dataDir, 'connector.db')));
   });
@@ -102,13 +102,13 @@ describe('retention settings', () => {
     try {
       const day = 24 * 60 * 60_000;
       const now = Date.now();
-      const job = c.store.jobs.enqueue({ memberId: null, kind: 'test', key: 'test:1', payload: {} }, now - 2 * day);
-      c.store.db.prepare(`UPDATE jobs SET state = 'done', updated_at = ? WHERE id = ?`).run(now - 2 * day, job.id);
-      c.store.activity.record({ memberId: null, level: 'info', kind: 'test', subject: 'two days', message: 'kept' }, now - 2 * day);
-      c.store.activity.record({ memberId: null, level: 'info', kind: 'test', subject: 'four days', message: 'deleted' }, now - 4 * day);
-      const removed = c.services.intakeSchedule.housekeeping(now);
+      const job = await c.store.jobs.enqueue({ memberId: null, kind: 'test', key: 'test:1', payload: {} }, now - 2 * day);
+      await c.store.db.run(`UPDATE jobs SET state = 'done', updated_at = ? WHERE id = ?`, [now - 2 * day, job.id]);
+      await c.store.activity.record({ memberId: null, level: 'info', kind: 'test', subject: 'two days', message: 'kept' }, now - 2 * day);
+      await c.store.activity.record({ memberId: null, level: 'info', kind: 'test', subject: 'four days', message: 'deleted' }, now - 4 * day);
+      const removed = await c.services.intakeSchedule.housekeeping(now);
       assert.deepEqual({ jobs: removed.jobs, activity: removed.activity }, { jobs: 1, activity: 1 });
-      assert.deepEqual(c.store.activity.list({ limit: 10 }).map((a) => a.subject), ['two days']);
+      assert.deepEqual((await c.store.activity.list({ limit: 10 })).map((a) => a.subject), ['two days']);
     } finally {
       await c.close();
     }

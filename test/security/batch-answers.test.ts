@@ -27,7 +27,7 @@ describe('a Bitrix24 batch answer that leaves a command out', () => {
   }
   const xeroInvoice = (number: string) => env.xero.invoices(env.tenantId).find((i) => i.Reference === number);
   /** The job's run time moved to now, as its back-off would in time. */
-  const dueNow = (id: number) => env.c.store.db.prepare('UPDATE jobs SET run_at = 0 WHERE job_key = ?').run(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) }));
+  const dueNow = async (id: number) => await env.c.store.db.run('UPDATE jobs SET run_at = 0 WHERE job_key = ?', [pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) })]);
 
   it('when the answer to a linked approved invoice\'s read is missing, then the invoice is not voided in Xero and its job is tried again', async () => {
     const id = await approvedInvoice('SEC-GAP-1');
@@ -42,7 +42,7 @@ describe('a Bitrix24 batch answer that leaves a command out', () => {
     assert.match(job?.lastError ?? '', /no answer/);
     assert.equal((await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))?.xeroStatus === 'VOIDED', false);
 
-    dueNow(id);
+    await dueNow(id);
     await env.settle();
     assert.equal(xeroInvoice('SEC-GAP-1')!.Status, 'AUTHORISED');
     assert.equal(await env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) })), undefined, 'the retry read the invoice and finished');
@@ -79,7 +79,7 @@ describe('a Bitrix24 batch answer that leaves a command out', () => {
     await env.settle();
     assert.equal(xeroInvoice('SEC-GAP-4')!.Status, 'DRAFT');
     assert.equal((await env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) })))?.lastErrorCode, 'B24.NO_ANSWER');
-    dueNow(id);
+    await dueNow(id);
     await env.settle();
     assert.equal(xeroInvoice('SEC-GAP-4')!.Status, 'AUTHORISED');
   });
@@ -99,7 +99,7 @@ describe('a Bitrix24 batch answer that leaves a command out', () => {
     assert.equal(xeroInvoice('SEC-GAP-6')!.Status, 'DRAFT');
     const job = await env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) }));
     assert.equal(job?.lastErrorCode, 'B24.READ_FAILED');
-    dueNow(id);
+    await dueNow(id);
     await env.settle();
     assert.equal(xeroInvoice('SEC-GAP-6')!.Status, 'AUTHORISED');
   });
@@ -114,7 +114,7 @@ describe('a Bitrix24 batch answer that leaves a command out', () => {
     const shown = () => JSON.stringify(env.b24.items(SMART_INVOICE).find((i) => Number(i.id) === id)).includes(String(xeroInvoice('SEC-GAP-5')!.InvoiceID));
     assert.equal(shown(), false, 'the first write-back was answered with nothing');
     assert.equal((await env.c.store.jobs.findLive(pushJobKey(env.memberId, { type: 'smart_invoice', id: String(id) })))?.lastErrorCode, 'B24.WRITE_BACK_FAILED');
-    dueNow(id);
+    await dueNow(id);
     await env.settle();
     assert.equal(shown(), true);
   });

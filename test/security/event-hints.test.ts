@@ -16,8 +16,8 @@ import { nowTs, postForm } from './bitrix-helpers.js';
 const DAY = 86_400_000;
 
 /** Push and contact jobs of the portal (rows in any state). */
-const pushRows = (env: Environment) =>
-  (env.c.store.db.prepare(`SELECT job_key AS key FROM jobs WHERE member_id = ? AND kind IN ('push-invoice', 'push-quote', 'push-contact')`).all(env.memberId) as { key: string }[]).map((r) => r.key);
+const pushRows = async (env: Environment) =>
+  (await ((await env.c.store.db.all(`SELECT job_key AS key FROM jobs WHERE member_id = ? AND kind IN ('push-invoice', 'push-quote', 'push-contact')`, [env.memberId]))) as { key: string }[]).map((r) => r.key);
 const dropped = async (env: Environment) => Object.fromEntries((await droppedSince(env.c.store, env.memberId, Date.now() - 3_600_000)).reasons.map((r) => [r.reason, r.count]));
 /** A forged event, signed with the application token every user's app page carries. */
 const forge = (env: Environment, event: string, fields: Record<string, string>) =>
@@ -76,7 +76,7 @@ describe('events about documents the connector has no business with', () => {
     }
     await env.settle();
     assert.deepEqual(inXero(env, 'OLD-'), [], 'nothing from before the install is in Xero (nor approved or accepted)');
-    assert.deepEqual(pushRows(env), [], 'no job row is left, done or otherwise');
+    assert.deepEqual((await pushRows(env)), [], 'no job row is left, done or otherwise');
     const counts = await dropped(env);
     assert.equal(counts.before_install, old.invoices.length + 2, `the old invoices, quote and classic invoice: ${JSON.stringify(counts)}`);
     assert.ok((counts.not_found ?? 0) >= 3 * 40 - (old.invoices.length + 2) - 10, `ids Bitrix24 does not have: ${JSON.stringify(counts)}`);
@@ -94,7 +94,7 @@ describe('events about documents the connector has no business with', () => {
       await forge(env, 'ONCRMCONTACTUPDATE', { ID: String(id) });
       await forge(env, 'ONCRMDYNAMICITEMDELETE', { ID: String(id), ENTITY_TYPE_ID: '31' });
     }
-    assert.deepEqual(pushRows(env), []);
+    assert.deepEqual((await pushRows(env)), []);
     assert.equal((await dropped(env)).not_linked, 30, 'each counted (the forged updates before were about documents, not these)');
   });
 
@@ -103,7 +103,7 @@ describe('events about documents the connector has no business with', () => {
     await env.c.store.jobs.enqueue({ memberId: env.memberId, kind: 'drain-offline', key: `drain-offline:${env.memberId}`, payload: {} });
     await env.settle();
     assert.deepEqual(inXero(env, 'OLD-'), []);
-    assert.deepEqual(pushRows(env), []);
+    assert.deepEqual((await pushRows(env)), []);
     // The forged events of the first test dropped each old document once; the drained records did again.
     assert.ok(((await dropped(env)).before_install ?? 0) > old.invoices.length + 2, 'the drained records were dropped for the same reason');
   });
@@ -153,10 +153,10 @@ describe('a flood of events about new documents', () => {
     await env.b24.flushEvents();
     for (let id = 10_000; id < 10_300; id++) assert.equal((await forge(env, 'ONCRMDYNAMICITEMADD', { ID: String(id), ENTITY_TYPE_ID: '31' })).status, 200);
     // At most one cap per minute (the run may straddle two minutes).
-    const queued = pushRows(env).length;
+    const queued = (await pushRows(env)).length;
     assert.ok(queued <= 20, `${queued} job rows for 325 new documents`);
     assert.ok(((await dropped(env)).over_limit ?? 0) >= 300, JSON.stringify(await dropped(env)));
-    const tallyRows = (env.c.store.db.prepare('SELECT count(*) AS n FROM event_tallies').get() as { n: number }).n;
+    const tallyRows = (await (env.c.store.db.get('SELECT count(*) AS n FROM event_tallies')) as { n: number }).n;
     assert.ok(tallyRows <= 6, `the flood is a few counters, not rows per event (${tallyRows})`);
     const dashboard = await (await postForm(`${env.c.url}/app`, env.b24.frameAuth(1))).text();
     assert.match(dashboard, /over the limit of new documents per minute/);
@@ -169,7 +169,7 @@ describe('a flood of events about new documents', () => {
     await env.c.services.intakeSchedule.queue('reconcile');
     await env.settle();
     assert.equal(env.xero.invoices(env.tenantId).filter((i) => String(i.Reference).startsWith('BULK-')).length, ids.length);
-    assert.deepEqual(pushRows(env).filter((k) => /:1\d{4}$/.test(k)), [], 'the forged ids left nothing behind');
+    assert.deepEqual((await pushRows(env)).filter((k) => /:1\d{4}$/.test(k)), [], 'the forged ids left nothing behind');
   });
 });
 

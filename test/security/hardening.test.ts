@@ -54,7 +54,7 @@ describe('hardening', () => {
     assert.match(body.error.message, /"state"/);
   });
 
-  it('when a sealed token is copied into another portal\'s row or column, or its tag is cut short, then it does not open; values sealed before contexts still open', () => {
+  it('when a sealed token is copied into another portal\'s row or column, or its tag is cut short, then it does not open; values sealed before contexts still open', async () => {
     const box = new SecretBox(TEST_SECRET);
     const sealed = box.seal('refresh-123', 'portals.refresh_token:portal-a');
     assert.equal(box.open(sealed, 'portals.refresh_token:portal-a'), 'refresh-123');
@@ -64,7 +64,7 @@ describe('hardening', () => {
     const shortTag = `v2:${Buffer.concat([raw.subarray(0, 12), raw.subarray(12, 16)]).toString('base64url')}`;
     assert.throws(() => box.open(shortTag, 'portals.refresh_token:portal-a'), /cannot be decrypted/);
     // A v1 value (written before contexts) is still read: nothing stored earlier is lost.
-    const stored = env.c.store.db.prepare("SELECT access_token FROM portals WHERE member_id = ?").get(env.memberId) as { access_token: string };
+    const stored = (await env.c.store.db.get("SELECT access_token FROM portals WHERE member_id = ?", [env.memberId])) as { access_token: string };
     assert.match(stored.access_token, /^v2:/);
   });
 

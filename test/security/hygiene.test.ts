@@ -32,25 +32,25 @@ describe('secrets at rest: the old format', () => {
 
   it('when the store holds values sealed in the old v1 format, then the start re-seals every one of them bound to its place and they read the same', async () => {
     const dir = tempDir();
-    const first = openStore(dir, TEST_SECRET);
+    const first = await openStore(dir, TEST_SECRET);
     await first.portals.upsert(portalRow('m1'));
     await first.connections.upsert({ memberId: 'm1', tenantId: 't1', tenantName: 'Org', tenantType: 'ORGANISATION', xeroConnectionId: null, grantType: 'authorization_code', accessToken: 'x', refreshToken: 'y', expiresAt: 1, scope: null });
     const consentId = await first.consents.create({ memberId: 'm1', purpose: 'state', userId: 1, payload: { secret: 'z' }, ttlMs: 60_000 });
     // As an older release left them.
     const db = first.db;
-    db.prepare('UPDATE portals SET access_token = ?, refresh_token = ?, application_token = ? WHERE member_id = ?').run(sealV1(TEST_SECRET, 'access-old'), sealV1(TEST_SECRET, 'refresh-old'), sealV1(TEST_SECRET, 'app-old'), 'm1');
-    db.prepare('UPDATE connections SET access_token = ?, refresh_token = ?').run(sealV1(TEST_SECRET, 'xa-old'), sealV1(TEST_SECRET, 'xr-old'));
-    db.prepare('UPDATE xero_consents SET payload = ? WHERE id = ?').run(sealV1(TEST_SECRET, JSON.stringify({ secret: 'z-old' })), consentId);
-    db.prepare(`UPDATE meta SET value = ? WHERE key = 'secret-key-check'`).run(sealV1(TEST_SECRET, 'bitrix24-xero-connector'));
-    first.close();
+    await db.run('UPDATE portals SET access_token = ?, refresh_token = ?, application_token = ? WHERE member_id = ?', [sealV1(TEST_SECRET, 'access-old'), sealV1(TEST_SECRET, 'refresh-old'), sealV1(TEST_SECRET, 'app-old'), 'm1']);
+    await db.run('UPDATE connections SET access_token = ?, refresh_token = ?', [sealV1(TEST_SECRET, 'xa-old'), sealV1(TEST_SECRET, 'xr-old')]);
+    await db.run('UPDATE xero_consents SET payload = ? WHERE id = ?', [sealV1(TEST_SECRET, JSON.stringify({ secret: 'z-old' })), consentId]);
+    await db.run(`UPDATE meta SET value = ? WHERE key = 'secret-key-check'`, [sealV1(TEST_SECRET, 'bitrix24-xero-connector')]);
+    await first.close();
 
-    const store = openStore(dir, TEST_SECRET);
+    const store = await openStore(dir, TEST_SECRET);
     try {
       const sealed = [
-        ...Object.values(store.db.prepare('SELECT access_token, refresh_token, application_token FROM portals').get() as Record<string, string>),
-        ...Object.values(store.db.prepare('SELECT access_token, refresh_token FROM connections').get() as Record<string, string>),
-        (store.db.prepare('SELECT payload FROM xero_consents').get() as { payload: string }).payload,
-        (store.db.prepare(`SELECT value FROM meta WHERE key = 'secret-key-check'`).get() as { value: string }).value,
+        ...Object.values((await store.db.get<Record<string, string>>('SELECT access_token, refresh_token, application_token FROM portals'))!),
+        ...Object.values((await store.db.get<Record<string, string>>('SELECT access_token, refresh_token FROM connections'))!),
+        (await store.db.get<{ payload: string }>('SELECT payload FROM xero_consents'))!.payload,
+        (await store.db.get<{ value: string }>(`SELECT value FROM meta WHERE key = 'secret-key-check'`))!.value,
       ];
       assert.equal(sealed.length, 7);
       for (const v of sealed) assert.match(v, /^v2:/);
@@ -60,19 +60,19 @@ describe('secrets at rest: the old format', () => {
       assert.deepEqual([conn.accessToken, conn.refreshToken], ['xa-old', 'xr-old']);
       assert.deepEqual((await store.consents.peek(consentId, 'state'))?.payload, { secret: 'z-old' });
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
   it('when a v1 value turns up after the start (copied in from elsewhere), then it is refused rather than read', async () => {
-    const store = openStore(tempDir(), TEST_SECRET);
+    const store = await openStore(tempDir(), TEST_SECRET);
     try {
       await store.portals.upsert(portalRow('m2'));
       // A v1 value opens in any row: copied into this one, it would be read as this portal's token.
-      store.db.prepare('UPDATE portals SET refresh_token = ? WHERE member_id = ?').run(sealV1(TEST_SECRET, 'copied-from-another-portal'), 'm2');
-      assert.throws(() => store.portals.get('m2'), (err: Error & { code?: string }) => err.code === 'STORE.SECRET_FORMAT' && /old/.test(err.message));
+      await store.db.run('UPDATE portals SET refresh_token = ? WHERE member_id = ?', [sealV1(TEST_SECRET, 'copied-from-another-portal'), 'm2']);
+      await assert.rejects(() => store.portals.get('m2'), (err: Error & { code?: string }) => err.code === 'STORE.SECRET_FORMAT' && /old/.test(err.message));
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

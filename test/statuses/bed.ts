@@ -57,26 +57,26 @@ export function seedXeroInvoice(bed: StatusBed, status: 'DRAFT' | 'AUTHORISED' =
 }
 
 /** Links a Bitrix24 document to a Xero invoice or quote directly in the store, as the push would have. */
-export function link(bed: StatusBed, b24Type: B24Type, b24Id: number | string, xeroId: string, xeroNumber: string, xeroStatus: string): void { // step B: async transaction (runs inside store.transaction)
-  bed.c.store.links.save({
+export async function link(bed: StatusBed, b24Type: B24Type, b24Id: number | string, xeroId: string, xeroNumber: string, xeroStatus: string): Promise<void> {
+  await bed.c.store.links.save({
     memberId: bed.memberId, connectionId: bed.connectionId, b24Type, b24Id: String(b24Id), xeroType: b24Type === 'quote' ? 'quote' : 'invoice',
     xeroId, xeroNumber, contentHash: null, xeroStatus, xeroUpdatedAt: null,
   });
 }
 
 /** A smart invoice in the Bitrix24 emulator (pipeline 2 unless told), linked to a fresh approved Xero invoice. */
-export function linkedSmartInvoice(bed: StatusBed, opts: { categoryId?: number; xeroStatus?: 'DRAFT' | 'AUTHORISED' } = {}) {
+export async function linkedSmartInvoice(bed: StatusBed, opts: { categoryId?: number; xeroStatus?: 'DRAFT' | 'AUTHORISED' } = {}) {
   const item = bed.b24.actAs(1).createSmartInvoice({ title: 'Consulting', ...(opts.categoryId !== undefined ? { categoryId: opts.categoryId } : {}) });
   const x = seedXeroInvoice(bed, opts.xeroStatus ?? 'AUTHORISED');
-  link(bed, 'smart_invoice', Number(item.id), x.id, x.number, opts.xeroStatus ?? 'AUTHORISED');
+  await link(bed, 'smart_invoice', Number(item.id), x.id, x.number, opts.xeroStatus ?? 'AUTHORISED');
   return { b24Id: Number(item.id), xeroId: x.id, number: x.number };
 }
 
 /** A classic invoice linked to a fresh approved Xero invoice. */
-export function linkedClassicInvoice(bed: StatusBed) {
+export async function linkedClassicInvoice(bed: StatusBed) {
   const inv = bed.b24.actAs(1).createClassicInvoice({ ORDER_TOPIC: 'Hosting', CURRENCY: 'NZD' });
   const x = seedXeroInvoice(bed);
-  link(bed, 'invoice', Number(inv.ID), x.id, x.number, 'AUTHORISED');
+  await link(bed, 'invoice', Number(inv.ID), x.id, x.number, 'AUTHORISED');
   return { b24Id: Number(inv.ID), xeroId: x.id, number: x.number };
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it, mock } from 'node:test';
 import { link, poll, statusBed } from './bed.js';
+import { mapEach } from '../../app/async-lists.js';
 
 const bed = await statusBed();
 const { b24, xero, c } = bed;
@@ -9,13 +10,13 @@ it('when a quote read on the first page changes before the next page is read, th
   // 150 linked estimates whose Xero quotes were sent one second apart, an hour ago, after the last poll.
   const hourAgo = Date.now() - 60 * 60_000;
   await c.store.watermarks.set(`connection:${bed.connectionId}`, 'xero.quotes', new Date(hourAgo).toISOString());
-  const pairs = Array.from({ length: 150 }, () => {
+  const pairs = await mapEach(Array.from({ length: 150 }), async () => {
     const estimate = Number(b24.actAs(1).createQuote({ title: 'Training' }).id);
     const q = xero.seedQuote(bed.tenantId, {
       Contact: { ContactID: bed.contactId }, Date: '2026-01-10', LineAmountTypes: 'EXCLUSIVE',
       LineItems: [{ Description: 'Training day', Quantity: 1, UnitAmount: 800, AccountCode: '200', TaxType: 'OUTPUT2' }],
     });
-    link(bed, 'quote', estimate, String(q.QuoteID), String(q.QuoteNumber), 'DRAFT');
+    await link(bed, 'quote', estimate, String(q.QuoteID), String(q.QuoteNumber), 'DRAFT');
     return { estimate, quoteId: String(q.QuoteID) };
   });
   pairs.forEach((p, i) => {

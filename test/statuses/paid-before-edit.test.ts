@@ -62,7 +62,7 @@ describe('a payment that reaches Xero before an edit reaches the connector', () 
     env.xero.addPayment(env.tenantId, String(inXero.InvoiceID), 230);
     await env.c.services.pullStatuses.pollConnection(env.connectionId);
 
-    env.c.store.db.prepare(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`).run();
+    await env.c.store.db.run(`UPDATE jobs SET run_at = 0 WHERE state = 'pending'`);
     await env.settle();
 
     const link = (await env.c.store.links.find(env.memberId, 'smart_invoice', String(id)))!;

@@ -11,8 +11,8 @@ it('when 20 of 10,000 linked invoices changed in Xero, then one poll costs one X
   const seeded = Array.from({ length: 10_000 }, () => seedXeroInvoice(bed));
   mock.timers.reset();
   const documents = Array.from({ length: 20 }, () => Number(b24.actAs(1).createSmartInvoice({ title: 'Consulting' }).id));
-  c.store.transaction(() => {
-    seeded.forEach((x, n) => link(bed, 'smart_invoice', n < 20 ? documents[n]! : 100_000 + n, x.id, x.number, 'AUTHORISED'));
+  await c.store.transaction(async () => {
+    for (const [n, x] of seeded.entries()) await link(bed, 'smart_invoice', n < 20 ? documents[n]! : 100_000 + n, x.id, x.number, 'AUTHORISED');
   });
   assert.equal(await c.store.links.count(bed.memberId), 10_000);
   for (const x of seeded.slice(0, 20)) xero.addPayment(bed.tenantId, x.id, 1150);

@@ -11,8 +11,8 @@ const triggersFor = (ownerTypeId: number, id: number) => b24.triggerExecutions()
 
 describe('Xero statuses on smart invoices', () => {
   it('when a smart invoice is approved in Xero, then it moves to the pipeline\'s last in-progress stage and shows the Xero status', async () => {
-    const general = linkedSmartInvoice(bed, { xeroStatus: 'DRAFT' });
-    const exportInv = linkedSmartInvoice(bed, { xeroStatus: 'DRAFT', categoryId: 5 });
+    const general = await linkedSmartInvoice(bed, { xeroStatus: 'DRAFT' });
+    const exportInv = await linkedSmartInvoice(bed, { xeroStatus: 'DRAFT', categoryId: 5 });
     xero.approveInvoice(bed.tenantId, general.xeroId);
     xero.approveInvoice(bed.tenantId, exportInv.xeroId);
 
@@ -28,7 +28,7 @@ describe('Xero statuses on smart invoices', () => {
   });
 
   it('when a smart invoice is part-paid in Xero, then amounts paid and due are written, a timeline comment tells the payment, and the stage stays', async () => {
-    const inv = linkedSmartInvoice(bed);
+    const inv = await linkedSmartInvoice(bed);
     b24.actAs(1).moveStage(31, inv.b24Id, 'DT31_2:S');
     xero.addPayment(bed.tenantId, inv.xeroId, 500);
 
@@ -47,7 +47,7 @@ describe('Xero statuses on smart invoices', () => {
   });
 
   it('when a smart invoice is paid in Xero, then it reaches the success stage and "Paid in Xero" fires exactly once, however often it is read again', async () => {
-    const inv = linkedSmartInvoice(bed, { categoryId: 5 });
+    const inv = await linkedSmartInvoice(bed, { categoryId: 5 });
     xero.addPayment(bed.tenantId, inv.xeroId, 1150);
 
     await poll(bed);
@@ -69,8 +69,8 @@ describe('Xero statuses on smart invoices', () => {
   });
 
   it('when smart invoices are voided or deleted in Xero, then they reach the pipeline\'s failure stage', async () => {
-    const voided = linkedSmartInvoice(bed);
-    const deleted = linkedSmartInvoice(bed, { xeroStatus: 'DRAFT', categoryId: 5 });
+    const voided = await linkedSmartInvoice(bed);
+    const deleted = await linkedSmartInvoice(bed, { xeroStatus: 'DRAFT', categoryId: 5 });
     xero.voidInvoice(bed.tenantId, voided.xeroId);
     xero.deleteInvoice(bed.tenantId, deleted.xeroId);
 
@@ -83,7 +83,7 @@ describe('Xero statuses on smart invoices', () => {
   });
 
   it('when a person moved a smart invoice past the mapped stage, then the pull writes the Xero fields but does not move it back', async () => {
-    const inv = linkedSmartInvoice(bed, { xeroStatus: 'DRAFT' });
+    const inv = await linkedSmartInvoice(bed, { xeroStatus: 'DRAFT' });
     b24.actAs(2).moveStage(31, inv.b24Id, 'DT31_2:P');
     xero.approveInvoice(bed.tenantId, inv.xeroId);
 
@@ -97,7 +97,7 @@ describe('Xero statuses on smart invoices', () => {
 
   it('when the admin maps a Xero status to a stage in settings, then that stage is used instead of the semantic default', async () => {
     await updatePortalSettings(c.store, bed.memberId, { stageMap: { 'smart_invoice:5': { VOIDED: 'DT31_5:D' } } });
-    const inv = linkedSmartInvoice(bed, { categoryId: 5 });
+    const inv = await linkedSmartInvoice(bed, { categoryId: 5 });
     xero.voidInvoice(bed.tenantId, inv.xeroId);
 
     await poll(bed);
@@ -107,12 +107,12 @@ describe('Xero statuses on smart invoices', () => {
   });
 
   it('when the pull moved a stage, then the push side recognises that one echo, and no later change', async () => {
-    const inv = linkedSmartInvoice(bed, { xeroStatus: 'DRAFT' });
+    const inv = await linkedSmartInvoice(bed, { xeroStatus: 'DRAFT' });
     xero.approveInvoice(bed.tenantId, inv.xeroId);
     await poll(bed);
 
     assert.equal(await c.store.links.isExpectedEcho(bed.memberId, 'smart_invoice', inv.b24Id, 'DT31_2:N'), false, 'another stage is no echo');
-    const again = linkedSmartInvoice(bed, { xeroStatus: 'DRAFT' });
+    const again = await linkedSmartInvoice(bed, { xeroStatus: 'DRAFT' });
     xero.approveInvoice(bed.tenantId, again.xeroId);
     await poll(bed);
     assert.equal(await c.store.links.isExpectedEcho(bed.memberId, 'smart_invoice', again.b24Id, 'DT31_2:S'), true);
@@ -122,11 +122,11 @@ describe('Xero statuses on smart invoices', () => {
 
 describe('Xero statuses on classic invoices', () => {
   it('when classic invoices are approved, paid and voided in Xero, then STATUS_ID follows the INVOICE_STATUS semantics and the Xero fields are written', async () => {
-    const approved = linkedClassicInvoice(bed);
-    const paid = linkedClassicInvoice(bed);
-    const voided = linkedClassicInvoice(bed);
+    const approved = await linkedClassicInvoice(bed);
+    const paid = await linkedClassicInvoice(bed);
+    const voided = await linkedClassicInvoice(bed);
     // "approved" was linked while still a draft in Xero's eyes
-    link(bed, 'invoice', approved.b24Id, approved.xeroId, approved.number, 'DRAFT');
+    await link(bed, 'invoice', approved.b24Id, approved.xeroId, approved.number, 'DRAFT');
     xero.addPayment(bed.tenantId, paid.xeroId, 1150);
     xero.voidInvoice(bed.tenantId, voided.xeroId);
 
@@ -143,7 +143,7 @@ describe('Xero statuses on classic invoices', () => {
   });
 
   it('when a classic invoice is part-paid in Xero, then amounts are written and a timeline comment tells the payment', async () => {
-    const inv = linkedClassicInvoice(bed);
+    const inv = await linkedClassicInvoice(bed);
     xero.addPayment(bed.tenantId, inv.xeroId, 150);
 
     await poll(bed);
@@ -156,8 +156,8 @@ describe('Xero statuses on classic invoices', () => {
   });
 
   it('when a person set a classic invoice to Declined, then an approval in Xero does not move it back', async () => {
-    const inv = linkedClassicInvoice(bed);
-    link(bed, 'invoice', inv.b24Id, inv.xeroId, inv.number, 'DRAFT');
+    const inv = await linkedClassicInvoice(bed);
+    await link(bed, 'invoice', inv.b24Id, inv.xeroId, inv.number, 'DRAFT');
     b24.actAs(1).setClassicInvoiceStatus(inv.b24Id, 'D');
 
     await poll(bed);
@@ -174,7 +174,7 @@ describe('Xero statuses on quotes', () => {
       Contact: { ContactID: bed.contactId }, Date: '2026-01-10', LineAmountTypes: 'EXCLUSIVE',
       LineItems: [{ Description: 'Training day', Quantity: 1, UnitAmount: 800, AccountCode: '200', TaxType: 'OUTPUT2' }],
     });
-    link(bed, 'quote', Number(estimate.id), String(q.QuoteID), String(q.QuoteNumber), 'DRAFT');
+    await link(bed, 'quote', Number(estimate.id), String(q.QuoteID), String(q.QuoteNumber), 'DRAFT');
     xero.setQuoteStatus(bed.tenantId, String(q.QuoteID), 'SENT');
     xero.setQuoteStatus(bed.tenantId, String(q.QuoteID), 'ACCEPTED');
 

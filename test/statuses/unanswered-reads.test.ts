@@ -16,7 +16,7 @@ describe('Bitrix24 reads the pull gets no answer to', () => {
   before(() => b24.setEventDelivery(false));
 
   it('when the stage read of a paid invoice gets no answer, then its status is not recorded and the next round moves it', async () => {
-    const inv = linkedSmartInvoice(bed);
+    const inv = await linkedSmartInvoice(bed);
     xero.addPayment(bed.tenantId, inv.xeroId, 1150);
     // The crm.item.list command of the stage read comes back with neither a result nor an error (docs/reference/bitrix24.md#batch).
     b24.setFaults({ omitAnswers: { 'crm.item.list': 1 } });
@@ -43,7 +43,7 @@ describe('Bitrix24 reads the pull gets no answer to', () => {
   });
 
   it('when the stage list of a paid invoice\'s pipeline cannot be read, then its status is not recorded and the next round moves it', async () => {
-    const inv = linkedSmartInvoice(bed, { categoryId: 5 });
+    const inv = await linkedSmartInvoice(bed, { categoryId: 5 });
     xero.addPayment(bed.tenantId, inv.xeroId, 1150);
     // The pipeline's crm.status.list command fails inside the batch (its error in result_error).
     b24.setFaults({ failMethods: { 'crm.status.list': 1 } });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { updatePortalSettings } from '../../app/sync/settings.js';
 import { StatusPollSchedule } from '../../app/sync/schedules.js';
 import { linkedSmartInvoice, smartInvoice, statusBed } from './bed.js';
+import { mapEach } from '../../app/async-lists.js';
 
 const bed = await statusBed();
 const { xero, c } = bed;
@@ -12,7 +13,7 @@ describe('Xero webhooks', () => {
     // Only the webhook jobs are counted here: Bitrix24 events are not delivered (these links are made directly,
     // without a push, so the documents' own events would look like edits to push).
     bed.b24.setEventDelivery(false);
-    const docs = Array.from({ length: 30 }, () => linkedSmartInvoice(bed));
+    const docs = await mapEach(Array.from({ length: 30 }), () => linkedSmartInvoice(bed));
     for (const d of docs) xero.addPayment(bed.tenantId, d.xeroId, 200);
     xero.configureWebhook({ url: `${c.url}/xero/webhooks` });
     const delivery = await xero.sendWebhookEvents(docs.map((d) => ({ tenantId: bed.tenantId, resourceId: d.xeroId })));

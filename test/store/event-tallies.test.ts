@@ -16,15 +16,16 @@ const now = 1_733_580_000_000;
 const pg = await withPostgres();
 
 describe('event tallies on SQLite (the repository)', () => {
-  it('when a cap is taken past its limit, then only the limit counts in that minute; a new minute starts again; sums are numbers', () => {
-    const store = testStore('a');
-    const taken = Array.from({ length: 4 }, () => store.eventTallies.take('a', 'new_job', 3, now));
+  it('when a cap is taken past its limit, then only the limit counts in that minute; a new minute starts again; sums are numbers', async () => {
+    const store = await testStore('a');
+    const taken: boolean[] = [];
+    for (let i = 0; i < 4; i++) taken.push(await store.eventTallies.take('a', 'new_job', 3, now));
     assert.deepEqual(taken, [true, true, true, false]);
-    assert.equal(store.eventTallies.take('a', 'new_job', 3, now + MINUTE), true);
-    store.eventTallies.add('a', 'dropped:over_limit', 5, now);
-    store.eventTallies.add('a', 'dropped:over_limit', 2, now + MINUTE);
-    assert.deepEqual([...store.eventTallies.since('a', 'dropped:', now)], [['over_limit', 7]]);
-    assert.deepEqual([...store.eventTallies.since('a', 'new_', now)], [['job', 4]]);
+    assert.equal((await store.eventTallies.take('a', 'new_job', 3, now + MINUTE)), true);
+    await store.eventTallies.add('a', 'dropped:over_limit', 5, now);
+    await store.eventTallies.add('a', 'dropped:over_limit', 2, now + MINUTE);
+    assert.deepEqual([...(await store.eventTallies.since('a', 'dropped:', now))], [['over_limit', 7]]);
+    assert.deepEqual([...(await store.eventTallies.since('a', 'new_', now))], [['job', 4]]);
   });
 });
 

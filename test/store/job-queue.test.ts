@@ -55,13 +55,13 @@ interface Backend {
 const LEASE_SECONDS = 1;
 
 function sqliteBackend(): Backend {
-  let store: ReturnType<typeof testStore> | undefined;
+  let store: Awaited<ReturnType<typeof testStore>> | undefined;
   return {
     name: 'SQLite (embedded)',
     skip: false,
     async fresh() {
-      store?.close();
-      store = testStore('a', 'b');
+      await store?.close();
+      store = await testStore('a', 'b');
       return new SqliteJobQueue(store.jobs);
     },
     // One process owns an embedded store: its claimers share the repository.

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { openDatabase, StoreError } from '../../app/store/db.js';
+import { StoreError } from '../../app/store/db.js';
 import { migrateSql, postgresDdl, currentVersion } from '../../app/store/migrate-sql.js';
 import { MIGRATIONS, type Migration } from '../../app/store/migrations.js';
 import { openPostgresDb } from '../../app/store/postgres-driver.js';
@@ -84,7 +84,7 @@ for (const subject of subjects) {
       const db = await fresh(subject.open);
       await migrateSql(db, MIGRATIONS);
       await assert.rejects(migrateSql(db, MIGRATIONS.slice(0, 3), { name: 'The test store' }), (err) =>
-        err instanceof StoreError && err.code === 'STORE.SCHEMA_TOO_NEW' && /The test store has schema version 14/.test(err.message));
+        err instanceof StoreError && err.code === 'STORE.SCHEMA_TOO_NEW' && new RegExp(`The test store has schema version ${MIGRATIONS.at(-1)!.version}`).test(err.message));
     });
   });
 }
@@ -98,16 +98,6 @@ describe('migrations on both dialects', { skip: pg.skip, timeout: 60_000 }, () =
     const expected = await columns(lite);
     assert.ok(Object.keys(expected).length >= 18, Object.keys(expected).join(', '));
     assert.deepEqual(await columns(postgres), expected);
-  });
-
-  it("when the Store's own opening (db.ts) made the SQLite schema, then migrateSql finds it complete and alike", async () => {
-    const storeDir = tempDir('migrate-sql-store-');
-    openDatabase(storeDir).close();
-    const db = await fresh(async () => openSqliteDb(path.join(storeDir, 'connector.db')));
-    assert.deepEqual(await migrateSql(db, MIGRATIONS), []);
-    const other = await fresh(subjects[0]!.open);
-    await migrateSql(other, MIGRATIONS);
-    assert.deepEqual(await columns(db), await columns(other));
   });
 
   it('when two instances migrate one PostgreSQL database at once, then each migration is applied once', async () => {

@@ -19,7 +19,7 @@ import { withPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const STORE = fileURLToPath(new URL('../../app/store/', import.meta.url));
-/** The drivers and the migrations hold no repository statements; the pg-boss queue's are PostgreSQL's alone (its own test runs them there). */
+/** The drivers and the migrations hold no repository statements. */
 const NOT_REPOSITORIES = new Set(['sql.ts', 'sqlite-driver.ts', 'postgres-driver.ts', 'migrate-sql.ts', 'migrations.ts', 'pgboss-job-queue.ts']);
 
 /** A fragment each interpolation of a statement stands for (the widest form the code builds). */
@@ -32,25 +32,20 @@ const FRAGMENTS: Record<string, string> = {
   "ids.map(() => '?').join(', ')": '?, ?',
   "chunk.map(() => '?').join(', ')": '?, ?',
   portal: 'AND member_id = ?',
-  fresh: "AND coalesce(json_extract(payload, '$.likelyEcho'), 0) = 0",
+  fresh: 'AND likely_echo = 0',
   kindFilter: 'AND kind IN (?)',
-  order: "coalesce(json_extract(payload, '$.likelyEcho'), 0), run_at, id",
+  order: 'likely_echo, run_at, id',
   PULLED_COLUMNS: 'id, member_id, connection_id, b24_type, b24_id, xero_type, xero_id, xero_number, xero_status, xero_amount_paid, sync_stage_id, paid_trigger_at',
   "[...t.key, column].join(', ')": 'member_id, access_token',
   't.table': 'portals',
   column: 'access_token',
   V1: 'v1:',
+  'V1.length': '3',
   keyWhere: 'member_id = @member_id',
 };
 
 /** The statements docs/reference/postgresql.md#our-queries-on-both-dialects lists: file and a part of the text. */
 const NOT_PORTABLE: [string, string][] = [
-  ['jobs.ts', 'json_extract('],
-  ['jobs.ts', 'max(0, attempts - 1)'],
-  ['import-directory.ts', 'INSERT OR IGNORE'],
-  ['links.ts', 'INSERT OR IGNORE'],
-  ['links.ts', 'COLLATE NOCASE'],
-  ['faults.ts', 'INSERT OR REPLACE'],
   ['backup.ts', 'sqlite_master'],
 ];
 /** SQLite's own statements, outside the shared subset by nature (backup.ts, db.ts, leases.ts's comment). */

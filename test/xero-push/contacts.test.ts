@@ -38,7 +38,7 @@ describe('contact resolution', () => {
     assert.deepEqual(r.links.map((l) => [l.customerKey, l.via]).sort(), [['b24:company:5', 'number'], ['b24:company:6', 'name'], ['b24:company:7', 'created'], ['b24:contact:8', 'created']]);
     assert.equal(r.failures.size, 0);
 
-    saveContactLinks(bed.store, bed.memberId, bed.connectionId, r.links);
+    await saveContactLinks(bed.store, bed.memberId, bed.connectionId, r.links);
     bed.emu.resetCounters();
     const again = await resolveContacts(bed.gateway, bed.tenantId, customers, await knownContactIds(bed.store, bed.memberId, customers));
     assert.equal(bed.emu.counters.total, 0);

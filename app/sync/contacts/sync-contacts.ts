@@ -29,6 +29,7 @@ import { portalSettings } from '../settings.js';
 import { outcomeOf } from '../outbox.js';
 import { detailsOfB24, detailsOfParty } from './contact-details.js';
 import { addressFromText, changedFields, type ContactDetails, type DetailField } from '../../domain/contact-details.js';
+import { mapEach } from '../../async-lists.js';
 
 export const PUSH_CONTACT_JOB = 'push-contact';
 export const PULL_CONTACT_JOB = 'pull-contact';
@@ -82,14 +83,13 @@ export class SyncContacts {
       });
       const bodies = changes.filter((c) => c.sending.length).map((c) => xeroContactOf(c.link.xeroId, c.now, c.sending));
       const refused = bodies.length ? await updateContacts(gateway, bodies, (chunk) => `contacts-sync:${hash(chunk)}`) : new Map<string, string>();
-      // step B: async transaction
-      store.transaction(() => {
+      await store.transaction(async () => {
         for (const c of changes) {
           if (refused.has(c.link.xeroId)) {
-            store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `${c.link.b24Type}:${c.link.b24Id}`, message: `Xero did not take the change of "${c.now.name}": ${refused.get(c.link.xeroId)}` });
+            await store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `${c.link.b24Type}:${c.link.b24Id}`, message: `Xero did not take the change of "${c.now.name}": ${refused.get(c.link.xeroId)}` });
             continue;
           }
-          store.links.setContactFields(c.link.id, merge(store.links.contactFields<ContactDetails>(c.link.id), c.now, c.changed));
+          await store.links.setContactFields(c.link.id, merge((await store.links.contactFields<ContactDetails>(c.link.id)), c.now, c.changed));
         }
       });
     }
@@ -146,7 +146,7 @@ export class SyncContacts {
     if (!changes.length) return 0;
     const client = await this.deps.portals.for(memberId);
     const current = await readDetails(client, changes.map((c) => ({ kind: c.link.b24Type as 'company' | 'contact', id: c.link.b24Id })));
-    if (portalSettings(store, memberId).bitrixMasterForContacts) {
+    if ((await portalSettings(store, memberId)).bitrixMasterForContacts) {
       await this.restoreInXero(connectionId, memberId, changes, current);
       return 0;
     }
@@ -162,18 +162,17 @@ export class SyncContacts {
       });
       const answer = await client.batch(calls);
       const { errors } = answer;
-      // step B: async transaction
-      store.transaction(() => {
-        chunk.forEach((c, n) => {
+      await store.transaction(async () => {
+        await mapEach(chunk, async (c, n) => {
           const mine = (k: string) => k === `c${n}` || k.startsWith(`c${n}_`);
           // Blocked by the operating time limit: not refused, written once Bitrix24 frees the method (below).
           if (answer.limited.some(mine)) return;
           const failed = Object.entries(errors).find(([k]) => mine(k));
           if (failed || !current.has(`${c.link.b24Type}:${c.link.b24Id}`)) {
-            if (failed) store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `${c.link.b24Type}:${c.link.b24Id}`, message: `Bitrix24 did not take Xero's change of "${c.xero.name}": ${failed[1]}` });
+            if (failed) await store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `${c.link.b24Type}:${c.link.b24Id}`, message: `Bitrix24 did not take Xero's change of "${c.xero.name}": ${failed[1]}` });
             return;
           }
-          store.links.setContactFields(c.link.id, merge(store.links.contactFields<ContactDetails>(c.link.id), c.xero, c.changed));
+          await store.links.setContactFields(c.link.id, merge((await store.links.contactFields<ContactDetails>(c.link.id)), c.xero, c.changed));
           updated += 1;
         });
       });
@@ -199,16 +198,15 @@ export class SyncContacts {
     }
     const bodies = restores.filter((r) => r.differing.length).map((r) => xeroContactOf(r.link.xeroId, r.b24, r.differing));
     const refused = bodies.length ? await updateContacts(this.deps.gateways.for(connectionId), bodies, (chunk) => `contacts-restore:${hash(chunk)}`) : new Map<string, string>();
-    // step B: async transaction
-    store.transaction(() => {
+    await store.transaction(async () => {
       for (const r of restores) {
         if (refused.has(r.link.xeroId)) {
-          store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `${r.link.b24Type}:${r.link.b24Id}`, message: `Xero did not take back Bitrix24's details of "${r.b24.name}": ${refused.get(r.link.xeroId)}` });
+          await store.activity.record({ memberId, level: 'warn', kind: 'contact.refused', subject: `${r.link.b24Type}:${r.link.b24Id}`, message: `Xero did not take back Bitrix24's details of "${r.b24.name}": ${refused.get(r.link.xeroId)}` });
           continue;
         }
-        store.links.setContactFields(r.link.id, merge(store.links.contactFields<ContactDetails>(r.link.id), r.b24, r.changed));
+        await store.links.setContactFields(r.link.id, merge((await store.links.contactFields<ContactDetails>(r.link.id)), r.b24, r.changed));
         if (r.differing.length) {
-          store.activity.record({ memberId, level: 'info', kind: 'contact.restored', subject: `${r.link.b24Type}:${r.link.b24Id}`, message: `A change made in Xero to "${r.b24.name}" (${r.differing.join(', ')}) was set back to the Bitrix24 values: Bitrix24 is the master for contact details.` });
+          await store.activity.record({ memberId, level: 'info', kind: 'contact.restored', subject: `${r.link.b24Type}:${r.link.b24Id}`, message: `A change made in Xero to "${r.b24.name}" (${r.differing.join(', ')}) was set back to the Bitrix24 values: Bitrix24 is the master for contact details.` });
         }
       }
     });

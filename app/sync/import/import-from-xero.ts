@@ -34,6 +34,7 @@ import type { JobHandler, JobOutcome } from '../outbox.js';
 import { outcomeOf } from '../outbox.js';
 import type { ContactDetails } from '../../domain/contact-details.js';
 import { Directory, planItem, planParty, type CustomerPayload, type PlanContext, type ProductPayload } from './import-plan.js';
+import { fromAsync } from '../../async-lists.js';
 
 export const IMPORT_JOB = 'import-from-xero';
 /** Bitrix24 commands per batch call (the batch method's limit). */
@@ -137,7 +138,7 @@ export class ImportFromXero {
     // One process at a time works a run (the connector's outbox or the command line); a dead holder's lease expires.
     let lease: HeldLease;
     try {
-      lease = holdLease(this.deps.store.leases, `import-run:${run.id}`);
+      lease = await holdLease(this.deps.store.leases, `import-run:${run.id}`);
     } catch (err) {
       if (err instanceof LeaseBusy) throw new AppError('SYNC.IMPORT_BUSY', 'Another process is working this import; it will be looked at again shortly.', 503);
       throw err;
@@ -154,7 +155,7 @@ export class ImportFromXero {
       }
       throw err;
     } finally {
-      lease.release();
+      await lease.release();
     }
   }
 
@@ -244,9 +245,8 @@ export class ImportFromXero {
       await store.imports.markSending(run.id, batch.filter((b) => b.keys.length).map((b) => b.record.seq));
       const answer = Object.keys(calls).length ? await client.batch(calls) : { results: {}, errors: {}, codes: {}, limited: [] };
       let blocked = false;
-      // step B: async transaction
-      store.transaction(() => {
-        for (const { record, keys } of batch) if (this.record(run, record, keys, answer, connectionId) === 'blocked') blocked = true;
+      await store.transaction(async () => {
+        for (const { record, keys } of batch) if ((await this.record(run, record, keys, answer, connectionId)) === 'blocked') blocked = true;
       });
       this.emit('progress', run.id);
       if (blocked) {
@@ -307,10 +307,10 @@ export class ImportFromXero {
    * Records one record's answer, in the caller's transaction: done (with its link), failed with Bitrix24's reason, or —
    * when Bitrix24 blocked some of its commands (OPERATION_TIME_LIMIT) — planned again with the parts it did write.
    */
-  private record(run: ImportRun, r: ImportRecord, keys: string[], answer: BatchOutcome, connectionId: number): 'blocked' | void { // step B: async transaction (runs inside store.transaction)
+  private async record(run: ImportRun, r: ImportRecord, keys: string[], answer: BatchOutcome, connectionId: number): Promise<'blocked' | void> {
     const { store } = this.deps;
     const k = `k${r.seq}`;
-    const parent = r.parentSeq === null ? undefined : store.imports.record(run.id, r.parentSeq);
+    const parent = r.parentSeq === null ? undefined : (await store.imports.record(run.id, r.parentSeq));
     if (parent?.state === 'failed') return store.imports.markFailed(run.id, r.seq, `Its company "${parent.name}" could not be written to Bitrix24.`);
     const written = { ...r.written };
     let blocked = false;
@@ -325,30 +325,30 @@ export class ImportFromXero {
       // blocked waits with it.
     }
     if (blocked) {
-      store.imports.unsend(run.id, r.seq, written);
+      await store.imports.unsend(run.id, r.seq, written);
       return 'blocked';
     }
-    this.finish(run, r, written.main ?? r.b24Id, connectionId);
+    await this.finish(run, r, written.main ?? r.b24Id, connectionId);
   }
 
   /** Records the written record and its link, in the caller's transaction. */
-  private finish(run: ImportRun, r: ImportRecord, b24Id: string | null, connectionId: number): void { // step B: async transaction (runs inside store.transaction)
+  private async finish(run: ImportRun, r: ImportRecord, b24Id: string | null, connectionId: number): Promise<void> {
     const { store } = this.deps;
     // A refusal comes with Bitrix24's words (PortalClient.batch reads result_error); an answer without an id and
     // without an error is all that is left here.
     if (!b24Id) return store.imports.markFailed(run.id, r.seq, 'Bitrix24 answered without the new record\'s id and without a reason; it was not linked.');
-    store.imports.markDone(run.id, r.seq, b24Id);
+    await store.imports.markDone(run.id, r.seq, b24Id);
     if (r.b24Type === 'product') {
       const p = r.payload as ProductPayload;
-      store.links.save({ memberId: run.memberId, connectionId, b24Type: 'product', b24Id, xeroType: 'item', xeroId: r.xeroId, xeroNumber: p.code, contentHash: p.hash, xeroStatus: 'ACTIVE', xeroUpdatedAt: null });
+      await store.links.save({ memberId: run.memberId, connectionId, b24Type: 'product', b24Id, xeroType: 'item', xeroId: r.xeroId, xeroNumber: p.code, contentHash: p.hash, xeroStatus: 'ACTIVE', xeroUpdatedAt: null });
       return;
     }
     const p = r.payload as CustomerPayload;
-    const link = store.links.save({
+    const link = (await store.links.save({
       memberId: run.memberId, connectionId, b24Type: r.b24Type, b24Id, xeroType: r.xeroType === 'contact_person' ? 'contact_person' : 'contact', xeroId: r.xeroId,
       xeroNumber: p.contactNumber, contentHash: null, xeroStatus: 'ACTIVE', xeroUpdatedAt: null,
-    });
-    if (p.details) store.links.setContactFields(link.id, p.details);
+    }));
+    if (p.details) await store.links.setContactFields(link.id, p.details);
   }
 
   /**
@@ -374,14 +374,13 @@ export class ImportFromXero {
       while (Date.now() < until && !this.complete(last, (await this.readBack(client, [last])).get(last.seq)!)) await sleep(Math.min(1000, until - Date.now()));
     }
     const found = await this.readBack(client, creates);
-    // step B: async transaction
-    store.transaction(() => {
+    await store.transaction(async () => {
       for (const r of sending) {
         const written = found.get(r.seq);
         // An update whose answer was lost is taken as made (it sets the same fields again if sent again).
-        if (!written) this.finish(run, r, r.b24Id, connectionId);
-        else if (this.complete(r, written)) this.finish(run, r, written.main!, connectionId);
-        else store.imports.unsend(run.id, r.seq, written);
+        if (!written) await this.finish(run, r, r.b24Id, connectionId);
+        else if (this.complete(r, written)) await this.finish(run, r, written.main!, connectionId);
+        else await store.imports.unsend(run.id, r.seq, written);
       }
     });
     logger.info({ runId: run.id, healed: sending.length }, 'import resumed: records sent before the stop were read back from Bitrix24');
@@ -438,7 +437,7 @@ export class ImportFromXero {
       run,
       planned: await store.imports.plannedCounts(run.id),
       outcome: await store.imports.outcomeCounts(run.id),
-      failures: [...await store.imports.failures(run.id, maxFailures)].map((r) => ({ name: r.name, kind: r.b24Type, xeroId: r.xeroId, reason: r.reason ?? '' })),
+      failures: (await fromAsync(store.imports.failures(run.id, maxFailures))).map((r) => ({ name: r.name, kind: r.b24Type, xeroId: r.xeroId, reason: r.reason ?? '' })),
     };
   }
 
@@ -446,7 +445,7 @@ export class ImportFromXero {
   async *csv(memberId: string, runId: number): AsyncGenerator<string> {
     const run = await this.runOf(memberId, runId);
     yield 'Bitrix24 type,Xero id,Name,Reason\r\n';
-    for (const r of await this.deps.store.imports.failures(run.id)) yield `${[r.b24Type, r.xeroId, r.name, r.reason ?? ''].map(csvCell).join(',')}\r\n`;
+    for await (const r of this.deps.store.imports.failures(run.id)) yield `${[r.b24Type, r.xeroId, r.name, r.reason ?? ''].map(csvCell).join(',')}\r\n`;
   }
 
   async runOf(memberId: string, runId: number): Promise<ImportRun> {

@@ -166,10 +166,9 @@ export class ConnectXero {
       } catch (err) {
         this.logger.warn({ err, connectionId: c.id }, 'Xero revocation failed; forgetting the tokens anyway');
       }
-      // step B: async transaction
-      this.store.transaction(() => {
-        this.store.connections.forget(c.id);
-        this.store.activity.record({
+      await this.store.transaction(async () => {
+        await this.store.connections.forget(c.id);
+        await this.store.activity.record({
           memberId,
           level: 'info',
           kind: 'xero.disconnected',
@@ -181,13 +180,12 @@ export class ConnectXero {
     }
   }
 
-  private connect(memberId: string, tokens: XeroTokens, tenant: XeroTenant, grantType: Connection['grantType']): Connection {
-    // step B: async transaction
-    const connection = this.store.transaction(() => {
-      for (const other of this.store.connections.listForPortal(memberId)) {
-        if (other.tenantId !== tenant.tenantId && other.state !== 'disconnected') this.store.connections.forget(other.id);
+  private async connect(memberId: string, tokens: XeroTokens, tenant: XeroTenant, grantType: Connection['grantType']): Promise<Connection> {
+    const connection = (await this.store.transaction(async () => {
+      for (const other of (await this.store.connections.listForPortal(memberId))) {
+        if (other.tenantId !== tenant.tenantId && other.state !== 'disconnected') await this.store.connections.forget(other.id);
       }
-      const saved = this.store.connections.upsert({
+      const saved = (await this.store.connections.upsert({
         memberId,
         tenantId: tenant.tenantId,
         tenantName: tenant.tenantName,
@@ -198,11 +196,11 @@ export class ConnectXero {
         refreshToken: tokens.refreshToken,
         expiresAt: tokens.expiresAt,
         scope: tokens.scope,
-      });
-      const resumed = this.store.jobs.resume(memberId);
+      }));
+      const resumed = await this.store.jobs.resume(memberId);
       // The organisation's accounts, tax rates, … are read at once, for the settings and the automatic matches.
-      this.store.jobs.enqueue({ memberId, kind: ORG_DATA_JOB, key: `${ORG_DATA_JOB}:${memberId}`, payload: {} });
-      this.store.activity.record({
+      await this.store.jobs.enqueue({ memberId, kind: ORG_DATA_JOB, key: `${ORG_DATA_JOB}:${memberId}`, payload: {} });
+      await this.store.activity.record({
         memberId,
         level: 'info',
         kind: 'xero.connected',
@@ -210,7 +208,7 @@ export class ConnectXero {
         message: `Connected to ${tenant.tenantName}.${resumed ? ` ${resumed} paused job(s) resumed.` : ''}`,
       });
       return saved;
-    });
+    }));
     this.connections.forget(connection.id);
     this.logger.info({ memberId, connectionId: connection.id, grantType }, 'Xero connected');
     return connection;

@@ -125,11 +125,10 @@ export class InstallPortal {
     });
     if (verified.clientEndpoint !== portal.clientEndpoint) throw unauthorized('The update is not signed by this portal.');
     const user = await this.requireAdmin(verified, 'update the connector');
-    // step B: async transaction
-    store.transaction(() => {
-      store.portals.saveTokens(portal.memberId, verified.tokens);
-      store.portals.setApplicationToken(portal.memberId, event.auth.application_token);
-      store.activity.record({ memberId: portal.memberId, level: 'info', kind: 'portal.update_accepted', message: `App update confirmed by ${user.name} (portal administrator); the new application token is in use.` });
+    await store.transaction(async () => {
+      await store.portals.saveTokens(portal.memberId, verified.tokens);
+      await store.portals.setApplicationToken(portal.memberId, event.auth.application_token);
+      await store.activity.record({ memberId: portal.memberId, level: 'info', kind: 'portal.update_accepted', message: `App update confirmed by ${user.name} (portal administrator); the new application token is in use.` });
     });
     clients.forget(portal.memberId);
     await this.queueRebind(portal.memberId);
@@ -170,7 +169,7 @@ export class InstallPortal {
         await store.jobs.enqueue({ memberId, kind: 'portal-uninstall', key: `portal-uninstall:${memberId}`, payload: { clean } });
         return 'unconfirmed';
       }
-      this.uninstall(memberId, clean);
+      await this.uninstall(memberId, clean);
       return 'uninstalled';
     });
   }
@@ -184,7 +183,7 @@ export class InstallPortal {
           if (!memberId || (await this.deps.store.portals.get(memberId))?.state !== 'installed') continue;
           const outcome = await this.checkOnce(memberId, async () => {
             const answer = await this.askPortalIfInstalled(memberId);
-            if (answer === 'gone') this.uninstall(memberId, Boolean((job.payload as { clean?: boolean }).clean));
+            if (answer === 'gone') await this.uninstall(memberId, Boolean((job.payload as { clean?: boolean }).clean));
             return answer === 'gone' ? 'uninstalled' : answer === 'installed' ? 'still-installed' : 'unconfirmed';
           });
           if (outcome === 'unconfirmed') throw new AppError('B24.UNREACHABLE', 'The portal could not be asked whether the app was uninstalled, or did not say; asking again later.', 502);
@@ -204,15 +203,14 @@ export class InstallPortal {
   }
 
   /** Confirmed uninstall: forget the tokens; with CLEAN, the data goes after the grace period (UNINSTALL_GRACE_DAYS). */
-  private uninstall(memberId: string, clean: boolean): void {
+  private async uninstall(memberId: string, clean: boolean): Promise<void> {
     const { store, clients, logger, bitrix } = this.deps;
     const purgeAt = clean ? clock.now() + bitrix.uninstallGraceDays * 86_400_000 : null;
-    // step B: async transaction
-    store.transaction(() => {
-      store.portals.forgetTokens(memberId);
-      if (purgeAt !== null) store.portals.schedulePurge(memberId, purgeAt);
-      for (const c of store.connections.listForPortal(memberId)) store.connections.forget(c.id);
-      store.activity.record({
+    await store.transaction(async () => {
+      await store.portals.forgetTokens(memberId);
+      if (purgeAt !== null) await store.portals.schedulePurge(memberId, purgeAt);
+      for (const c of (await store.connections.listForPortal(memberId))) await store.connections.forget(c.id);
+      await store.activity.record({
         memberId,
         level: 'warn',
         kind: 'portal.uninstalled',
@@ -287,10 +285,9 @@ export class InstallPortal {
   private async setUp(memberId: string, verb: string): Promise<SetupReport> {
     const { store, clients, manifest, publicUrl } = this.deps;
     const setup = await setUpPortal(await clients.for(memberId), manifest, publicUrl);
-    // step B: async transaction
-    store.transaction(() => {
-      if (setup.productPropertyId) store.settings.set(memberId, 'b24.accountCodePropertyId', setup.productPropertyId);
-      store.activity.record({
+    await store.transaction(async () => {
+      if (setup.productPropertyId) await store.settings.set(memberId, 'b24.accountCodePropertyId', setup.productPropertyId);
+      await store.activity.record({
         memberId,
         level: setup.problems.length ? 'warn' : 'info',
         kind: `portal.${verb}`,

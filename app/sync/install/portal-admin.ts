@@ -34,17 +34,15 @@ export async function runPortalCommand(store: Store, args: string[]): Promise<{ 
   if (portal.state !== 'uninstalled') return { ok: false, lines: [`Portal ${memberId} is ${portal.state}; ${command} applies to uninstalled portals only.`] };
   switch (command) {
     case 'restore':
-      // step B: async transaction
-      store.transaction(() => {
-        store.portals.cancelPurge(memberId);
-        store.activity.record({ memberId, level: 'info', kind: 'portal.restored', message: 'An operator kept this portal\'s data; it is not purged. Reinstall the app to sync again.' });
+      await store.transaction(async () => {
+        await store.portals.cancelPurge(memberId);
+        await store.activity.record({ memberId, level: 'info', kind: 'portal.restored', message: 'An operator kept this portal\'s data; it is not purged. Reinstall the app to sync again.' });
       });
       return { ok: true, lines: [`Portal ${memberId} (${portal.domain}) is kept; reinstall the app in Bitrix24 to sync again.`] };
     case 'relocate':
-      // step B: async transaction
-      store.transaction(() => {
-        store.portals.allowRelocation(memberId);
-        store.activity.record({ memberId, level: 'warn', kind: 'portal.relocation_allowed', message: `An operator allowed this portal to be installed again at another address than ${portal.domain}.` });
+      await store.transaction(async () => {
+        await store.portals.allowRelocation(memberId);
+        await store.activity.record({ memberId, level: 'warn', kind: 'portal.relocation_allowed', message: `An operator allowed this portal to be installed again at another address than ${portal.domain}.` });
       });
       return { ok: true, lines: [`Portal ${memberId} may now be installed at another address (it was ${portal.domain}).`] };
     default:

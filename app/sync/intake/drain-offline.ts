@@ -23,15 +23,14 @@ export async function drainOfflineEvents(deps: { store: Store; portals: PortalCl
     const { processId, records: events } = await reserveOfflineEvents(client, memberId, PAGE);
     if (events.length === 0 || !processId) break;
     try {
-      // step B: async transaction
-      deps.store.transaction(() => {
+      await deps.store.transaction(async () => {
         let needsSweep = false;
         for (const rec of events) {
           // The same rule as online events (intake.ts, push/load.ts), without the cap: Bitrix24 itself wrote these.
-          if (rec.event && rec.document) intakeEvent(deps.store, memberId, rec.event, { metrics: deps.metrics });
+          if (rec.event && rec.document) await intakeEvent(deps.store, memberId, rec.event, { metrics: deps.metrics });
           else if (rec.unnamedDocument) needsSweep = true;
         }
-        if (needsSweep) deps.store.jobs.enqueue({ memberId, kind: 'reconcile', key: `reconcile:${memberId}`, payload: { reason: 'offline event without id' } });
+        if (needsSweep) await deps.store.jobs.enqueue({ memberId, kind: 'reconcile', key: `reconcile:${memberId}`, payload: { reason: 'offline event without id' } });
       });
     } catch (err) {
       await flagOfflineEvents(client, processId, events.map((e) => e.messageId));

@@ -35,16 +35,15 @@ export class IntakeSchedule {
    * Deletes finished jobs and activity older than the retention settings, expired consent steps, event tallies older
    * than two days (the dashboard shows the last hour), and portals due a purge.
    */
-  housekeeping(now = clock.now()): { jobs: number; activity: number; consents: number; eventTallies: number; portals: number } {
+  async housekeeping(now = clock.now()): Promise<{ jobs: number; activity: number; consents: number; eventTallies: number; portals: number }> {
     const day = 24 * 60 * 60_000;
-    // step B: async transaction
-    const removed = this.store.transaction(() => ({
-      jobs: this.store.jobs.purgeFinished(now - this.retention.jobDays * day),
-      activity: this.store.activity.purgeOlderThan(now - this.retention.activityDays * day),
-      consents: this.store.consents.purgeExpired(now),
-      eventTallies: this.store.eventTallies.purgeOlderThan(now - 2 * day),
-      portals: this.store.portals.purgeDue(now).length,
-    }));
+    const removed = (await this.store.transaction(async () => ({
+      jobs: (await this.store.jobs.purgeFinished(now - this.retention.jobDays * day)),
+      activity: (await this.store.activity.purgeOlderThan(now - this.retention.activityDays * day)),
+      consents: (await this.store.consents.purgeExpired(now)),
+      eventTallies: (await this.store.eventTallies.purgeOlderThan(now - 2 * day)),
+      portals: (await this.store.portals.purgeDue(now)).length,
+    })));
     this.logger.info(removed, 'retention: old records deleted');
     return removed;
   }
@@ -57,9 +56,8 @@ export class IntakeSchedule {
   async queue(kind: 'drain-offline' | 'reconcile'): Promise<void> {
     try {
       const portals = (await this.store.portals.list()).filter((p) => p.state === 'installed');
-      // step B: async transaction
-      this.store.transaction(() => {
-        for (const p of portals) this.store.jobs.enqueue({ memberId: p.memberId, kind, key: `${kind}:${p.memberId}`, payload: { reason: 'schedule' } });
+      await this.store.transaction(async () => {
+        for (const p of portals) await this.store.jobs.enqueue({ memberId: p.memberId, kind, key: `${kind}:${p.memberId}`, payload: { reason: 'schedule' } });
       });
       if (portals.length) this.outbox.wake();
     } catch (err) {

@@ -29,10 +29,10 @@ const ECHO_LIKELY_MS = 60_000;
  * True when an update event is likely the echo of the connector's own write-back (the document was pushed within the
  * last minute). It is still worked (events are hints), but it does not count as new work arriving for batch filling.
  */
-export function isLikelyEcho(store: Store, memberId: string, event: B24Event, now = clock.now()): boolean { // step B: async transaction (runs inside store.transaction)
+export async function isLikelyEcho(store: Store, memberId: string, event: B24Event, now = clock.now()): Promise<boolean> {
   const doc = documentHintOf(event);
   if (!doc || doc.deleted || !/UPDATE$/.test(event.event)) return false;
-  const link = store.links.find(memberId, doc.type, doc.id);
+  const link = await store.links.find(memberId, doc.type, doc.id);
   return Boolean(link && now - link.lastSyncedAt < ECHO_LIKELY_MS);
 }
 
@@ -54,8 +54,8 @@ export function isSyncedCustomer(link: Link | undefined): boolean {
 }
 
 /** A document the connector has in Xero, or sent there without a recorded answer (heal-lost.ts finds it). */
-export function isKnownDocument(store: Store, memberId: string, doc: Pick<DocumentHint, 'type' | 'id'>): boolean { // step B: async transaction (runs inside store.transaction)
-  return Boolean(store.links.find(memberId, doc.type, doc.id)) || store.links.wasSent(memberId, doc.type, doc.id);
+export async function isKnownDocument(store: Store, memberId: string, doc: Pick<DocumentHint, 'type' | 'id'>): Promise<boolean> {
+  return Boolean((await store.links.find(memberId, doc.type, doc.id))) || (await store.links.wasSent(memberId, doc.type, doc.id));
 }
 
 /**
@@ -64,41 +64,40 @@ export function isKnownDocument(store: Store, memberId: string, doc: Pick<Docume
  * the cap, and its push drops it unless Bitrix24 says it was created or changed after the install (push/load.ts).
  * Everything else is dropped here, counted (event-drops.ts), and leaves no job row.
  */
-export function intakeEvent(store: Store, memberId: string, event: B24Event, opts: IntakeOptions = {}): boolean {
+export function intakeEvent(store: Store, memberId: string, event: B24Event, opts: IntakeOptions = {}): Promise<boolean> {
   // The link check, the check for a waiting job, the per-minute cap and the enqueue are one unit: two events about
   // one new document must not both pass the checks before either is stored.
-  // step B: async transaction
   return store.transaction(() => intakeInTransaction(store, memberId, event, opts));
 }
 
-function intakeInTransaction(store: Store, memberId: string, event: B24Event, opts: IntakeOptions): boolean { // step B: async transaction (runs inside store.transaction)
-  const drop = (reason: DropReason) => {
-    noteDropped(store, opts.metrics, memberId, reason);
+async function intakeInTransaction(store: Store, memberId: string, event: B24Event, opts: IntakeOptions): Promise<boolean> { // runs inside store.transaction
+  const drop = async (reason: DropReason) => {
+    await noteDropped(store, opts.metrics, memberId, reason);
     return false;
   };
   if (event.event === 'ONOFFLINEEVENT') {
-    store.jobs.enqueue({ memberId, kind: 'drain-offline', key: `drain-offline:${memberId}`, payload: {} });
+    await store.jobs.enqueue({ memberId, kind: 'drain-offline', key: `drain-offline:${memberId}`, payload: {} });
     return true;
   }
   const customer = customerHintOf(event);
   if (customer) {
-    if (!isSyncedCustomer(store.links.find(memberId, customer.type, customer.id))) return drop('not_linked');
-    store.jobs.enqueue({ memberId, kind: PUSH_CONTACT_JOB, key: pushContactKey(memberId, customer.type, customer.id), payload: customer });
+    if (!isSyncedCustomer((await store.links.find(memberId, customer.type, customer.id)))) return drop('not_linked');
+    await store.jobs.enqueue({ memberId, kind: PUSH_CONTACT_JOB, key: pushContactKey(memberId, customer.type, customer.id), payload: customer });
     return true;
   }
   const doc = documentHintOf(event);
-  if (!doc || (doc.type === 'quote' && !portalSettings(store, memberId).quoteSync)) return false;
+  if (!doc || (doc.type === 'quote' && !(await portalSettings(store, memberId)).quoteSync)) return false;
   const key = pushJobKey(memberId, doc);
   // A job already waiting for the document takes the event in (no new key); otherwise an unknown document is new work.
-  if (!isKnownDocument(store, memberId, doc) && !store.jobs.findLive(key)) {
+  if (!(await isKnownDocument(store, memberId, doc)) && !(await store.jobs.findLive(key))) {
     if (doc.deleted) return drop('not_linked');
-    if (opts.newDocumentsPerMinute !== undefined && !store.eventTallies.take(memberId, NEW_DOCUMENT_TALLY, opts.newDocumentsPerMinute)) return drop('over_limit');
+    if (opts.newDocumentsPerMinute !== undefined && !(await store.eventTallies.take(memberId, NEW_DOCUMENT_TALLY, opts.newDocumentsPerMinute))) return drop('over_limit');
   }
-  store.jobs.enqueue({
+  await store.jobs.enqueue({
     memberId,
     kind: pushJobKind(doc.type),
     key,
-    payload: { type: doc.type, id: doc.id, deleted: doc.deleted, event: event.event, ts: event.ts ?? null, ...(isLikelyEcho(store, memberId, event) ? { likelyEcho: true } : {}) },
+    payload: { type: doc.type, id: doc.id, deleted: doc.deleted, event: event.event, ts: event.ts ?? null, ...((await isLikelyEcho(store, memberId, event)) ? { likelyEcho: true } : {}) },
     sticky: STICKY_PUSH_FIELDS,
   });
   return true;

@@ -30,7 +30,7 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
   const since = async (name: string) => new Date(Number(await store.watermarks.get(scope, name) ?? installedSince(portal)) - OVERLAP_MS).toISOString();
 
   const smart = await documentIdsChangedSince(client, 'smart_invoice', await since('b24.smart_invoices'));
-  const quotes = portalSettings(store, memberId).quoteSync ? await documentIdsChangedSince(client, 'quote', await since('b24.quotes')) : [];
+  const quotes = (await portalSettings(store, memberId)).quoteSync ? await documentIdsChangedSince(client, 'quote', await since('b24.quotes')) : [];
   let classic: string[] = [];
   try {
     classic = await documentIdsChangedSince(client, 'invoice', await since('b24.invoices'));
@@ -46,25 +46,24 @@ export async function reconcile(deps: { store: Store; portals: PortalClients; lo
     customers.push(...ids.map((id) => ({ type, id })));
   }
 
-  // step B: async transaction
-  store.transaction(() => {
+  await store.transaction(async () => {
     for (const c of customers) {
-      if (!isSyncedCustomer(store.links.find(memberId, c.type, c.id))) continue;
-      store.jobs.enqueue({ memberId, kind: PUSH_CONTACT_JOB, key: pushContactKey(memberId, c.type, c.id), payload: c });
+      if (!isSyncedCustomer((await store.links.find(memberId, c.type, c.id)))) continue;
+      await store.jobs.enqueue({ memberId, kind: PUSH_CONTACT_JOB, key: pushContactKey(memberId, c.type, c.id), payload: c });
     }
-    store.watermarks.set(scope, 'b24.companies', String(now));
-    store.watermarks.set(scope, 'b24.contacts', String(now));
+    await store.watermarks.set(scope, 'b24.companies', String(now));
+    await store.watermarks.set(scope, 'b24.contacts', String(now));
     for (const [type, ids] of [['smart_invoice', smart], ['invoice', classic], ['quote', quotes]] as const) {
       for (const id of ids) {
-        store.jobs.enqueue({ memberId, kind: pushJobKind(type), key: pushJobKey(memberId, { type, id }), payload: { type, id, deleted: false, event: 'reconcile' }, sticky: STICKY_PUSH_FIELDS });
+        await store.jobs.enqueue({ memberId, kind: pushJobKind(type), key: pushJobKey(memberId, { type, id }), payload: { type, id, deleted: false, event: 'reconcile' }, sticky: STICKY_PUSH_FIELDS });
       }
     }
-    store.watermarks.set(scope, 'b24.smart_invoices', String(now));
-    store.watermarks.set(scope, 'b24.invoices', String(now));
-    store.watermarks.set(scope, 'b24.quotes', String(now));
+    await store.watermarks.set(scope, 'b24.smart_invoices', String(now));
+    await store.watermarks.set(scope, 'b24.invoices', String(now));
+    await store.watermarks.set(scope, 'b24.quotes', String(now));
     // Causes fixed outside the document (a GL code added on the product card, a customer restored) leave no
     // event on the document: give those documents another go.
-    for (const errorCode of RECHECKED_CAUSES) store.jobs.retryNow({ memberId, errorCode }, now);
+    for (const errorCode of RECHECKED_CAUSES) await store.jobs.retryNow({ memberId, errorCode }, now);
   });
   const queued = smart.length + classic.length + quotes.length;
   if (queued) deps.logger.info({ memberId, queued }, 'reconciliation sweep queued documents');

@@ -8,6 +8,7 @@ import { keyOf } from '../../bitrix/documents.js';
 import { pipelineEntityId, Pipelines, readCurrentStages } from '../../bitrix/stages.js';
 import * as record from './record.js';
 import type { Current, Pending, PullRound } from './round.js';
+import { flatMapEach } from '../../async-lists.js';
 
 export async function readCurrent(round: PullRound, pending: Pending[]): Promise<Current[]> {
   const stages = await readCurrentStages(await round.client(), pending.map((p) => p.ref));
@@ -17,16 +18,16 @@ export async function readCurrent(round: PullRound, pending: Pending[]): Promise
   };
   const entityIds = pending.flatMap((p) => entityOf(p) ?? []);
   const pipelines = entityIds.length ? await round.pipelines.of(await round.client(), round.memberId, entityIds) : new Pipelines();
-  return pending.flatMap((p) => {
+  return flatMapEach(pending, async (p) => {
     const unread = stages.unread.get(keyOf(p.ref));
     if (unread !== undefined) {
-      record.notRead(round, p, { stage: unread });
+      await record.notRead(round, p, { stage: unread });
       return [];
     }
     const entityId = entityOf(p);
     const pipelineUnread = entityId === undefined ? undefined : pipelines.unread.get(entityId);
     if (pipelineUnread !== undefined) {
-      record.notRead(round, p, { pipeline: pipelineUnread });
+      await record.notRead(round, p, { pipeline: pipelineUnread });
       return [];
     }
     const found = stages.found.get(keyOf(p.ref));

@@ -9,10 +9,10 @@ import { paymentComment } from './messages.js';
 import type { DocumentWrite } from '../../bitrix/write-back.js';
 import type { Current, Plan, PullRound } from './round.js';
 
-export function planWrite(round: PullRound, c: Current): Plan {
+export async function planWrite(round: PullRound, c: Current): Promise<Plan> {
   const { link, change, pipeline, stage } = c;
   const { pull } = round.kind;
-  const override = upperKeys(round.stageMap[pipelineKey(c.ref.type, c.categoryId)]);
+  const override = upperKeys((await round.stageMap)[pipelineKey(c.ref.type, c.categoryId)]);
   const target = pipeline && pull.stageOf ? pull.stageOf(pipeline, change.status, override) : null;
   let movedTo: string | null = null;
   let keptByHand: string | null = null;

@@ -17,6 +17,7 @@
  * (watermark.ts).
  */
 import { clock } from '../../clock.js';
+import { mapEach } from '../../async-lists.js';
 import { AppError } from '../../errors.js';
 import { PipelineCache } from '../../bitrix/stages.js';
 import type { Job } from '../../store/jobs.js';
@@ -117,7 +118,7 @@ export class PullStatuses {
     const pending = await changedLinks(round, changes);
     if (pending.length === 0) return round.report;
     const current = await readCurrent(round, pending);
-    await writeAll(round, current.map((c) => planWrite(round, c)));
+    await writeAll(round, await mapEach(current, (c) => planWrite(round, c)));
     return round.report;
   }
 

@@ -82,8 +82,8 @@ export class PullRound {
     return this.deps.portals.for(this.memberId);
   }
   /** The admin's stage map: pipeline key → Xero status → stage id. */
-  get stageMap(): Record<string, Record<string, string>> {
-    return portalSettings(this.store, this.memberId).stageMap ?? {};
+  get stageMap(): Promise<Record<string, Record<string, string>>> {
+    return portalSettings(this.store, this.memberId).then((s) => s.stageMap ?? {});
   }
 
   /** What a link of this round names in Bitrix24. */

@@ -17,8 +17,8 @@ export async function writeAll(round: PullRound, plans: Plan[]): Promise<void> {
     const outcome = outcomes.get(keyOf(plan.ref));
     if (!outcome) continue; // not sent: after a limited batch, the round waits (below)
     if (!outcome.written && outcome.limited) round.fail(plan);
-    else if (!outcome.written) record.notWritten(round, plan, outcome.error);
-    else record.pulled(round, plan, outcome.triggerFailed);
+    else if (!outcome.written) await record.notWritten(round, plan, outcome.error);
+    else await record.pulled(round, plan, outcome.triggerFailed);
   }
   limitOf({ limit });
 }

@@ -68,7 +68,7 @@ export async function buildAll<P>(
     if (c.link) {
       const state = known.xeroState.get(c.link.xeroId.toLowerCase());
       if (state && !round.kind.editable.has(state.status)) {
-        record.notEditable(round, c.doc, c.link, c.hash, state);
+        await record.notEditable(round, c.doc, c.link, c.hash, state);
         round.settle(key, { kind: 'done' });
         continue;
       }
@@ -79,7 +79,7 @@ export async function buildAll<P>(
       const healed = await healedOf(round, c, contactId, known.lost);
       if (healed) {
         if (!round.kind.editable.has(healed.status)) {
-          record.linked(round, c.doc, c.hash, healed);
+          await record.linked(round, c.doc, c.hash, healed);
           round.settle(key, { kind: 'done' });
           continue;
         }

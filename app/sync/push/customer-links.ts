@@ -6,6 +6,7 @@ import type { Link } from '../../store/links.js';
 import type { Store } from '../../store/index.js';
 import type { DocumentCustomer } from '../../domain/document.js';
 import { customerKey, type ContactLink } from '../../xero/contacts.js';
+import { mapEach } from '../../async-lists.js';
 
 /** customerKey → ContactID of the customers already linked for this portal. */
 export async function knownContactIds(store: Store, memberId: string, customers: DocumentCustomer[]): Promise<Map<string, string>> {
@@ -18,10 +19,9 @@ export async function knownContactIds(store: Store, memberId: string, customers:
 }
 
 /** Saves the links `resolveContacts` found or created. */
-export function saveContactLinks(store: Store, memberId: string, connectionId: number, links: ContactLink[]): Link[] {
-  // step B: async transaction
+export function saveContactLinks(store: Store, memberId: string, connectionId: number, links: ContactLink[]): Promise<Link[]> {
   return store.transaction(() =>
-    links.map((l) =>
+    mapEach(links, (l) =>
       store.links.save({
         memberId, connectionId, b24Type: l.b24Type, b24Id: l.b24Id, xeroType: 'contact', xeroId: l.contactId,
         xeroNumber: l.customerKey, contentHash: null, xeroStatus: 'ACTIVE', xeroUpdatedAt: null,

@@ -21,7 +21,7 @@ export async function announce<P>(round: Round<P>, candidates: Candidate[]): Pro
 export async function resolveCustomers<P>(round: Round<P>, ready: Candidate[]): Promise<ResolvedContacts> {
   const customers = customersOf(ready);
   const contacts = await resolveContacts(round.gateway, round.tenantId, customers, await knownContactIds(round.store, round.memberId, customers));
-  record.contacts(round, contacts.links);
+  await record.contacts(round, contacts.links);
   return contacts;
 }
 

@@ -56,7 +56,7 @@ async function loadChanged<P>(round: Round<P>, jobs: Job[]): Promise<Candidate[]
   const { store, memberId, settings } = round;
   const portal = await store.portals.get(memberId);
   const since = portal ? installedSince(portal) : Number.NEGATIVE_INFINITY;
-  const known = (ref: DocumentRef) => adminAsked(round.payloadOf(keyOf(ref))) || isKnownDocument(store, memberId, ref);
+  const known = async (ref: DocumentRef) => adminAsked(round.payloadOf(keyOf(ref))) || (await isKnownDocument(store, memberId, ref));
   const read = await readDocuments(await round.client(), refs, {
     accountCodePropertyId: await store.settings.get<number>(memberId, 'b24.accountCodePropertyId') ?? null,
     // The tracking option is named by the field's label when the field is a Bitrix24 list.
@@ -71,7 +71,7 @@ async function loadChanged<P>(round: Round<P>, jobs: Job[]): Promise<Candidate[]
     if (!r.ok) {
       // Gone from Bitrix24 (whether or not an event said so): removed in Xero; an id the connector never had is a
       // hint about nothing.
-      if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND' && !known(ref)) round.settle(key, { kind: 'dropped', reason: 'not_found' });
+      if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND' && !(await known(ref))) round.settle(key, { kind: 'dropped', reason: 'not_found' });
       else if (r.failure.code === 'SYNC.DOCUMENT_NOT_FOUND') gone.push(ref);
       else if (r.failure.retryAt) round.settle(key, { kind: 'wait', code: r.failure.code, message: r.failure.message, until: r.failure.retryAt });
       else if (r.failure.transient) round.settle(key, { kind: 'retry', code: r.failure.code, message: r.failure.message });
@@ -79,12 +79,12 @@ async function loadChanged<P>(round: Round<P>, jobs: Job[]): Promise<Candidate[]
       continue;
     }
     // Pre-install history is the admin's to send (backfill, "Send to Xero"), never an event's.
-    if (r.doc.times && madeBefore(r.doc.times, since) && !known(ref)) {
+    if (r.doc.times && madeBefore(r.doc.times, since) && !(await known(ref))) {
       round.settle(key, { kind: 'dropped', reason: 'before_install' });
       continue;
     }
     // A delete event for a document Bitrix24 still has: nothing is deleted or voided in Xero; the attempt is logged.
-    if (round.payloadOf(key)?.deleted) record.say(round, round.say.deleteRefused(ref.id), ref);
+    if (round.payloadOf(key)?.deleted) await record.say(round, round.say.deleteRefused(ref.id), ref);
     const doc = round.kind.prepare ? await round.kind.prepare(r.doc, round.kindContext) : r.doc;
     const hash = contentHash(doc, settings, round.kind);
     const link = await round.linkOf(ref);
@@ -112,7 +112,7 @@ async function movedByPerson<P>(round: Round<P>, link: Link, doc: SalesDocument)
   // step B: race — the echo check and the stage recorded span awaits: a stage written back meanwhile (another
   // round of the portal) is judged on the link as read here.
   if (link.b24StageId === null || await round.store.links.isExpectedEcho(round.memberId, doc.type, doc.id, doc.stageId)) {
-    record.stageSeen(round, link, doc.stageId);
+    await record.stageSeen(round, link, doc.stageId);
     return false;
   }
   return true;

@@ -18,34 +18,33 @@ import type { Round } from './round.js';
 type AnyRound = Round<unknown>;
 
 /** Writes a line of the round's portal to the activity log, about one document when `ref` names it. */
-export function say(round: AnyRound, line: Line, ref?: DocumentRef): void { // step B: async transaction (runs inside store.transaction)
-  round.store.activity.record({ memberId: round.memberId, ...(ref ? { subject: keyOf(ref) } : {}), ...line });
+export async function say(round: AnyRound, line: Line, ref?: DocumentRef): Promise<void> {
+  await round.store.activity.record({ memberId: round.memberId, ...(ref ? { subject: keyOf(ref) } : {}), ...line });
 }
 
 /**
  * The link is written with Xero's answer, in one transaction, with the log line and the totals check; the sent mark
  * is cleared, Xero's figures kept for the card, the rounding note (if any) for the dashboard.
  */
-export function linked(round: AnyRound, doc: SalesDocument, hash: string, state: XeroDocumentState, note: string | null = null): void {
+export async function linked(round: AnyRound, doc: SalesDocument, hash: string, state: XeroDocumentState, note: string | null = null): Promise<void> {
   const { store, memberId, connection } = round;
-  // step B: async transaction
-  store.transaction(() => {
-    const previous = store.links.find(memberId, doc.type, doc.id);
-    store.links.clearSent(memberId, doc.type, doc.id);
+  await store.transaction(async () => {
+    const previous = await store.links.find(memberId, doc.type, doc.id);
+    await store.links.clearSent(memberId, doc.type, doc.id);
     // A document healed after a lost answer may have moved on in Xero meanwhile (approved, paid): that change is the
     // status pull's to carry into Bitrix24, so the link does not record it as applied (statusOwedByPull).
     const owed = statusOwedByPull(round, state);
-    const saved = store.links.save({
+    const saved = (await store.links.save({
       memberId, connectionId: connection.id, b24Type: doc.type, b24Id: doc.id, xeroType: round.kind.xeroType, xeroId: state.id,
       xeroNumber: state.number, contentHash: hash, xeroStatus: owed ? (previous?.xeroStatus ?? null) : state.status,
       xeroUpdatedAt: state.updatedDateUTC ? state.updatedDateUTC.getTime() : null, b24StageId: doc.stageId,
-    });
-    store.links.setNote(saved.id, note);
-    if (owed) askStatusRead(store, { memberId, connectionId: connection.id, invoiceId: state.id });
-    else store.links.setFigures(saved.id, figuresOf(state));
-    say(round, previous ? round.say.updated(doc, state) : round.say.created(doc, state), doc);
+    }));
+    await store.links.setNote(saved.id, note);
+    if (owed) await askStatusRead(store, { memberId, connectionId: connection.id, invoiceId: state.id });
+    else await store.links.setFigures(saved.id, figuresOf(state));
+    await say(round, previous ? round.say.updated(doc, state) : round.say.created(doc, state), doc);
     const xeroTotal = Decimal.of(state.total);
-    if (xeroTotal.sub(doc.total).abs().cmp('0.01') > 0) say(round, round.say.totalMismatch(doc, xeroTotal), doc);
+    if (xeroTotal.sub(doc.total).abs().cmp('0.01') > 0) await say(round, round.say.totalMismatch(doc, xeroTotal), doc);
   });
 }
 
@@ -54,15 +53,14 @@ export function linked(round: AnyRound, doc: SalesDocument, hash: string, state:
  * is left to the status pull (asked for here), which moves the stage, comments the payment and fires the trigger: were
  * the link to record the status, the pull would find nothing changed and owe them forever.
  */
-export function notEditable(round: AnyRound, doc: SalesDocument, link: Link, hash: string, state: XeroDocumentState): void {
+export async function notEditable(round: AnyRound, doc: SalesDocument, link: Link, hash: string, state: XeroDocumentState): Promise<void> {
   const { store } = round;
-  // step B: async transaction
-  store.transaction(() => {
+  await store.transaction(async () => {
     const owed = statusOwedByPull(round, state);
-    store.links.save({ ...link, connectionId: round.connection.id, contentHash: hash, xeroStatus: owed ? link.xeroStatus : state.status });
-    if (owed) askStatusRead(store, { memberId: round.memberId, connectionId: round.connection.id, invoiceId: state.id });
-    else store.links.setFigures(link.id, figuresOf(state));
-    say(round, round.say.notEditable(doc, state.status), doc);
+    await store.links.save({ ...link, connectionId: round.connection.id, contentHash: hash, xeroStatus: owed ? link.xeroStatus : state.status });
+    if (owed) await askStatusRead(store, { memberId: round.memberId, connectionId: round.connection.id, invoiceId: state.id });
+    else await store.links.setFigures(link.id, figuresOf(state));
+    await say(round, round.say.notEditable(doc, state.status), doc);
   });
 }
 
@@ -77,30 +75,28 @@ function statusOwedByPull(round: AnyRound, state: XeroDocumentState): boolean {
 }
 
 /** The Xero status a linked document has now, with the line that says why (none when Xero changed it itself). */
-export function xeroStatus(round: AnyRound, ref: DocumentRef, link: Link, status: string, line?: Line): void {
+export async function xeroStatus(round: AnyRound, ref: DocumentRef, link: Link, status: string, line?: Line): Promise<void> {
   const { store } = round;
-  // step B: async transaction
-  store.transaction(() => {
-    store.links.save({ ...link, xeroStatus: status });
-    if (line) say(round, line, ref);
+  await store.transaction(async () => {
+    await store.links.save({ ...link, xeroStatus: status });
+    if (line) await say(round, line, ref);
   });
 }
 
 /** The Bitrix24 stage of a linked document, as seen now. */
-export function stageSeen(round: AnyRound, link: Link, stageId: string | null): void { // step B: async transaction (runs inside store.transaction)
-  round.store.links.setB24Stage(link.id, stageId);
+export async function stageSeen(round: AnyRound, link: Link, stageId: string | null): Promise<void> {
+  await round.store.links.setB24Stage(link.id, stageId);
 }
 
 /** A stage move seen, with what the kind did in Xero for it (`action`), or why Xero refused it (`refused`). */
-export function stageMove(round: AnyRound, doc: SalesDocument, link: Link, outcome: { action: XeroAction | null } | { refused: string }): void {
+export async function stageMove(round: AnyRound, doc: SalesDocument, link: Link, outcome: { action: XeroAction | null } | { refused: string }): Promise<void> {
   const { store } = round;
-  // step B: async transaction
-  store.transaction(() => {
-    stageSeen(round, link, doc.stageId);
+  await store.transaction(async () => {
+    await stageSeen(round, link, doc.stageId);
     if ('refused' in outcome) return say(round, round.say.stageRefused(outcome.refused), doc);
     if (!outcome.action) return;
-    store.links.save({ ...link, xeroStatus: outcome.action.status });
-    say(round, round.say.stageAction(outcome.action.message), doc);
+    await store.links.save({ ...link, xeroStatus: outcome.action.status });
+    await say(round, round.say.stageAction(outcome.action.message), doc);
   });
 }
 
@@ -115,8 +111,8 @@ export async function notSent(round: AnyRound, doc: SalesDocument): Promise<void
 }
 
 /** The customers resolved to Xero contacts by look-up or creation, linked. */
-export function contacts(round: AnyRound, links: ContactLink[]): void {
-  saveContactLinks(round.store, round.memberId, round.connection.id, links);
+export async function contacts(round: AnyRound, links: ContactLink[]): Promise<void> {
+  await saveContactLinks(round.store, round.memberId, round.connection.id, links);
 }
 
 /** Xero's figures in an answer, as the link keeps them for the card. */

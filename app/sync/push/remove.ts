@@ -26,18 +26,18 @@ async function removeOne<P>(round: Round<P>, ref: DocumentRef, states: XeroState
   if (!link) return { kind: 'done' };
   const state = states.get(link.xeroId.toLowerCase());
   if (!state || state.status === 'DELETED' || state.status === 'VOIDED') {
-    record.xeroStatus(round, ref, link, state?.status ?? 'DELETED');
+    await record.xeroStatus(round, ref, link, state?.status ?? 'DELETED');
     return { kind: 'done' };
   }
   try {
     const action = await round.kind.remove(round.gateway, round.tenantId, link, state, round.settings);
     if (!action) return { kind: 'done' };
-    if ('kept' in action) record.say(round, round.say.kept(action.kept), ref);
-    else record.xeroStatus(round, ref, link, action.status, round.say.removed(action.message));
+    if ('kept' in action) await record.say(round, round.say.kept(action.kept), ref);
+    else await record.xeroStatus(round, ref, link, action.status, round.say.removed(action.message));
     return { kind: 'done' };
   } catch (err) {
     if (!isRefusal(err)) throw err;
-    record.say(round, round.say.removeRefused(err.message), ref);
+    await record.say(round, round.say.removeRefused(err.message), ref);
     return { kind: 'attention', code: err.code, message: err.message };
   }
 }

@@ -28,7 +28,7 @@ export async function send<P>(round: Round<P>, items: SendItem<P>[], xeroState: 
       continue;
     }
     const state: XeroDocumentState = { ...r, reference: round.kind.reference(item.c.doc, round.settings), currencyCode: item.c.doc.currency, contactId: null };
-    record.linked(round, item.c.doc, item.c.hash, state, item.note);
+    await record.linked(round, item.c.doc, item.c.hash, state, item.note);
     written.push({ doc: item.c.doc, state });
     xeroState.set(state.id.toLowerCase(), state);
     round.settle(item.key, { kind: 'done' });
@@ -39,10 +39,10 @@ export async function send<P>(round: Round<P>, items: SendItem<P>[], xeroState: 
 /** What follows elsewhere in Xero from documents it now has (the kind's `afterWrite`); a failure is only logged. */
 export async function followUp<P>(round: Round<P>, written: Written[]): Promise<void> {
   if (written.length === 0 || !round.kind.afterWrite) return;
-  await round.kind.afterWrite(written, round.kindContext).catch((err: Error) => {
+  await round.kind.afterWrite(written, round.kindContext).catch(async (err: Error) => {
     const said = round.say.followUpFailed(err);
     round.deps.logger.warn({ err, memberId: round.memberId }, said.log);
-    record.say(round, said.line);
+    await record.say(round, said.line);
   });
 }
 

@@ -6,6 +6,7 @@
  * recorded: its job is tried again.
  */
 import { keyOf } from '../../bitrix/documents.js';
+import { mapEach } from '../../async-lists.js';
 import { pipelineEntityId } from '../../bitrix/stages.js';
 import * as record from './record.js';
 import { isRefusal, type Candidate, type Round, type Written, type XeroStates } from './round.js';
@@ -33,16 +34,16 @@ export async function applyStageMoves<P>(round: Round<P>, candidates: Candidate[
   });
   const answers = await Promise.allSettled(asked);
   let failure: unknown;
-  moves.forEach(({ doc, link }, i) => {
+  await mapEach(moves, async ({ doc, link }, i) => {
     const answer = answers[i]!;
     if (answer.status === 'rejected') {
       // What Xero refused is said and not retried; any other failure fails the round once the rest is recorded.
       if (!isRefusal(answer.reason)) return void (failure ??= answer.reason);
-      record.stageMove(round, doc, link!, { refused: answer.reason.message });
+      await record.stageMove(round, doc, link!, { refused: answer.reason.message });
     } else {
       const action = answer.value;
       const state = xeroState.get(link!.xeroId.toLowerCase());
-      record.stageMove(round, doc, link!, { action });
+      await record.stageMove(round, doc, link!, { action });
       if (action && state) changed.push({ doc, state: { ...state, status: action.status } });
       if (action) round.settle(keyOf(doc), { kind: 'done' });
     }

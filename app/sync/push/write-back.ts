@@ -17,7 +17,7 @@ export async function writeBack<P>(round: Round<P>, candidates: Candidate[], wri
   } catch (err) {
     const said = round.say.writeBackFailed(err as Error);
     round.deps.logger.warn({ err, memberId: round.memberId }, said.log);
-    record.say(round, said.line);
+    await record.say(round, said.line);
     for (const w of all) round.settle(keyOf(w.doc), { kind: 'retry', code: 'B24.WRITE_BACK_FAILED', message: said.line.message });
   }
 }

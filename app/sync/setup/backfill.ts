@@ -122,18 +122,17 @@ export async function previewBackfill(deps: BackfillDeps, memberId: string): Pro
 export async function startBackfill(deps: BackfillDeps, memberId: string, previewId: string, now = clock.now()): Promise<BackfillProgress> {
   const { store } = deps;
   // The preview is read and spent in one transaction: one preview sent twice at once starts one run.
-  // step B: async transaction
-  store.transaction(() => {
-    const preview = store.settings.get<StoredPreview>(memberId, PREVIEW_KEY);
+  await store.transaction(async () => {
+    const preview = await store.settings.get<StoredPreview>(memberId, PREVIEW_KEY);
     if (!preview || preview.id !== previewId || now - preview.at > PREVIEW_TTL_MS) {
       throw new AppError('BACKFILL.PREVIEW_EXPIRED', 'This preview is out of date. Look at the preview again, then send.', 409);
     }
     for (const ref of preview.refs) {
-      store.jobs.enqueue({ memberId, kind: 'push-invoice', key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'backfill', adminAsked: true } });
+      await store.jobs.enqueue({ memberId, kind: 'push-invoice', key: pushJobKey(memberId, ref), payload: { type: ref.type, id: ref.id, deleted: false, event: 'backfill', adminAsked: true } });
     }
-    store.settings.set(memberId, RUN_KEY, { id: preview.id, refs: preview.refs, startedAt: now } satisfies StoredRun);
-    store.settings.set(memberId, PREVIEW_KEY, null);
-    store.activity.record({ memberId, level: 'info', kind: 'backfill.started', message: `Sending ${preview.refs.length} existing invoice(s) to Xero.` });
+    await store.settings.set(memberId, RUN_KEY, { id: preview.id, refs: preview.refs, startedAt: now } satisfies StoredRun);
+    await store.settings.set(memberId, PREVIEW_KEY, null);
+    await store.activity.record({ memberId, level: 'info', kind: 'backfill.started', message: `Sending ${preview.refs.length} existing invoice(s) to Xero.` });
   });
   return (await backfillProgress(store, memberId))!;
 }

@@ -79,7 +79,7 @@ export async function salesMapping(store: Store, orgData: OrgDataCache, memberId
     if (!stale) throw err;
     org = stale;
   }
-  const settings = portalSettings(store, memberId);
+  const settings = await portalSettings(store, memberId);
   await orgData.noteVatKeys(memberId, docs.flatMap(vatKeysOf));
   const taxes = taxTable(await orgData.vatKeysInUse(memberId), org.taxRates, settings.taxRateMap);
   const byKey = new Map(taxes.map((t) => [t.key, t]));

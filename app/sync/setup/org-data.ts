@@ -43,9 +43,12 @@ export interface OrgDataDeps {
 export const MAPPING_ERROR_CODES = ['SYNC.MISSING_ACCOUNT_CODE', 'SYNC.UNKNOWN_TAX_RATE'] as const;
 
 /** Lets the portal's documents waiting on a mapping cause go again; returns how many. */
-export function retryWaitingOnMapping(store: Store, memberId: string): number {
-  // step B: async transaction
-  return store.transaction(() => MAPPING_ERROR_CODES.reduce((n, errorCode) => n + store.jobs.retryNow({ memberId, errorCode }), 0));
+export function retryWaitingOnMapping(store: Store, memberId: string): Promise<number> {
+  return store.transaction(async () => {
+    let n = 0;
+    for (const errorCode of MAPPING_ERROR_CODES) n += await store.jobs.retryNow({ memberId, errorCode });
+    return n;
+  });
 }
 
 export class OrgDataCache {
@@ -95,14 +98,13 @@ export class OrgDataCache {
   }
 
   /** Remembers VAT rates met on documents, so the tax table lists them. Returns the ones not seen before. */
-  noteVatKeys(memberId: string, keys: Iterable<VatKey>): VatKey[] {
+  noteVatKeys(memberId: string, keys: Iterable<VatKey>): Promise<VatKey[]> {
     const { store } = this.deps;
     // The read and the write are one unit: two pushes noting keys at once must not drop each other's.
-    // step B: async transaction
-    return store.transaction(() => {
-      const seen = new Set(store.settings.get<VatKey[]>(memberId, SEEN_VAT_KEY) ?? []);
+    return store.transaction(async () => {
+      const seen = new Set((await store.settings.get<VatKey[]>(memberId, SEEN_VAT_KEY)) ?? []);
       const fresh = [...new Set(keys)].filter((k) => !seen.has(k));
-      if (fresh.length) store.settings.set(memberId, SEEN_VAT_KEY, [...seen, ...fresh]);
+      if (fresh.length) await store.settings.set(memberId, SEEN_VAT_KEY, [...seen, ...fresh]);
       return fresh;
     });
   }
@@ -122,7 +124,7 @@ export class OrgDataCache {
       // The VAT list only adds rows to the tax table; the rates on documents are matched anyway.
       logger.warn({ err, memberId }, 'the portal VAT list could not be read');
     }
-    const retried = release ? retryWaitingOnMapping(store, memberId) : 0;
+    const retried = release ? (await retryWaitingOnMapping(store, memberId)) : 0;
     // The log tells what changed: a read that found the same lists and released nothing leaves no line.
     if (changed || retried) await store.activity.record({
       memberId, level: 'info', kind: 'xero.org_data',
