@@ -39,6 +39,9 @@ export const LANES = {
     // The fault campaigns on Bitrix24's operating limit and Xero's day: waits measured against real time.
     'test/faults/bitrix-faults.test.ts',
     'test/faults/xero-faults.test.ts',
+    // Instances on PostgreSQL taking turns: how long another key waits, how full a minute's window gets.
+    'test/cluster/single-flight.test.ts',
+    'test/cluster/xero-call-limits.test.ts',
   ],
   browser: ['test/browser/'],
 } as const;

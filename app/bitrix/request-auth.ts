@@ -15,6 +15,12 @@ import type { Portal } from '../store/portals.js';
 import type { Store } from '../store/index.js';
 import { userBatch } from './document-access.js';
 
+/**
+ * A portal's member_id as Bitrix24 sends it (32 hex characters; letters, digits, `_.-` allowed): anything else is
+ * refused before the store is asked (a NUL byte cannot even be compared on PostgreSQL).
+ */
+export const MEMBER_ID = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
+
 /** Equal-length, constant-time comparison of two secrets (hashed first so lengths never leak). */
 export function sameSecret(a: string | null | undefined, b: string | null | undefined): boolean {
   if (!a || !b) return false;
@@ -29,7 +35,7 @@ const eventSchema = z.object({
   ts: z.string().optional(),
   data: z.record(z.string(), z.unknown()).optional().default({}),
   auth: z.object({
-    member_id: z.string().min(1),
+    member_id: MEMBER_ID,
     application_token: z.string().min(1),
     domain: z.string().optional(),
     client_endpoint: z.string().optional(),
@@ -69,7 +75,7 @@ const pageSchema = z.object({
   AUTH_ID: z.string().min(1),
   AUTH_EXPIRES: z.string().optional(),
   REFRESH_ID: z.string().optional(),
-  member_id: z.string().min(1),
+  member_id: MEMBER_ID,
   PLACEMENT: z.string().optional().default('DEFAULT'),
   PLACEMENT_OPTIONS: z.string().optional().default(''),
 });

@@ -9,7 +9,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { badRequest, forbidden } from '../errors.js';
 import type { Services } from '../services.js';
-import { parseEvent, verifyEvent } from '../bitrix/request-auth.js';
+import { MEMBER_ID, parseEvent, verifyEvent } from '../bitrix/request-auth.js';
 import { ReplayGuard } from '../bitrix/replay-guard.js';
 import { uninstallCleansData } from '../bitrix/events.js';
 import { intakeEvent, isLikelyEcho } from '../sync/intake/intake.js';
@@ -20,8 +20,8 @@ import { oauthThrottle } from './oauth-throttle.js';
 import { pickLanguage } from './i18n.js';
 import { originOf, renderPage } from './pages.js';
 
-/** Bitrix24's member_id is 32 hex characters; tokens are printable without spaces. Checked before any OAuth call. */
-const memberIdField = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
+/** Bitrix24's member_id (request-auth.ts); tokens are printable without spaces. Checked before any OAuth call. */
+const memberIdField = MEMBER_ID;
 const tokenField = z.string().regex(/^[\x21-\x7e]{1,512}$/);
 
 const installerPost = z.object({

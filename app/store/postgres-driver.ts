@@ -130,7 +130,8 @@ export class PostgresDb implements SqlDb {
   }
 
   async close(): Promise<void> {
-    // https://node-postgres.com/apis/pool#poolend
+    // Once: a second close (a shutdown after a failed start) is a no-op. https://node-postgres.com/apis/pool#poolend
+    if (this.pool.ended || this.pool.ending) return;
     await this.pool.end();
   }
 

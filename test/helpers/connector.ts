@@ -57,8 +57,9 @@ export async function startConnector(opts: {
     ...opts.env,
     ...opts.envFor?.(url),
   });
-  // TEST_STORE=postgres runs the connector of every in-process test on a fresh PostgreSQL database of its own.
-  const pgDatabase = process.env.TEST_STORE === 'postgres' && !config.databaseUrl ? await createDatabase() : undefined;
+  // TEST_STORE=postgres runs the connector of every in-process test on a fresh PostgreSQL database of its own; a
+  // connector started again on the same DATA_DIR (a restart) finds the same database.
+  const pgDatabase = process.env.TEST_STORE === 'postgres' && !config.databaseUrl ? await databaseFor(dataDir) : undefined;
   const store = await openConfiguredStore({ dataDir, databaseUrl: config.databaseUrl ?? pgDatabase?.url }, TEST_SECRET);
   const { logger, lines } = captureLogger('debug');
   const server = createServer({ config, store, logger, appSecret: TEST_SECRET, xeroLimits: opts.xeroLimits });
@@ -74,7 +75,25 @@ export async function startConnector(opts: {
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
       await store.close();
-      await pgDatabase?.drop();
     },
   };
+}
+
+const databases = new Map<string, Promise<{ url: string; drop(): Promise<void> }>>();
+
+/** The PostgreSQL database standing for `dataDir` under TEST_STORE=postgres; all are dropped when the file ends. */
+function databaseFor(dataDir: string): Promise<{ url: string; drop(): Promise<void> }> {
+  let db = databases.get(dataDir);
+  if (!db) {
+    if (databases.size === 0) {
+      let dropped = false;
+      process.on('beforeExit', () => {
+        if (dropped) return;
+        dropped = true;
+        void Promise.all([...databases.values()].map(async (d) => (await d).drop().catch(() => undefined)));
+      });
+    }
+    databases.set(dataDir, (db = createDatabase()));
+  }
+  return db;
 }
