@@ -82,7 +82,7 @@ export class JobRepository {
       for (;;) {
         const live = await this.db.get<JobRow>(`SELECT * FROM jobs WHERE job_key = ? AND ${LIVE}`, [input.key]);
         if (live) {
-          const kept = stickyFields(live.payload, input.payload, input.sticky);
+          const kept = stickyFields(JSON.parse(live.payload), input.payload, input.sticky);
           const next = kept ? JSON.stringify({ ...(input.payload as object), ...kept }) : payload;
           const woken = live.state === 'needs_attention';
           const nextRunAt = live.state === 'running' ? live.run_at : woken ? runAt : Math.min(live.run_at, runAt);
@@ -316,10 +316,10 @@ const fromRow = rowMapper<JobRow, Job>()(
 );
 
 /** The `sticky` fields the live job's payload has and the new one lacks, or undefined when there are none. */
-function stickyFields(livePayload: string, next: unknown, sticky: readonly string[] | undefined): Record<string, unknown> | undefined {
-  if (!sticky?.length || !next || typeof next !== 'object') return undefined;
-  const live = JSON.parse(livePayload) as Record<string, unknown>;
-  const kept = Object.fromEntries(sticky.filter((f) => Object.hasOwn(live, f) && !Object.hasOwn(next, f)).map((f) => [f, live[f]]));
+export function stickyFields(live: unknown, next: unknown, sticky: readonly string[] | undefined): Record<string, unknown> | undefined {
+  if (!sticky?.length || !next || typeof next !== 'object' || !live || typeof live !== 'object') return undefined;
+  const l = live as Record<string, unknown>;
+  const kept = Object.fromEntries(sticky.filter((f) => Object.hasOwn(l, f) && !Object.hasOwn(next, f)).map((f) => [f, l[f]]));
   return Object.keys(kept).length ? kept : undefined;
 }
 

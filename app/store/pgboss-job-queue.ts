@@ -33,8 +33,9 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { clock } from '../clock.js';
+import { openClusterPool } from '../cluster/pg-pool.js';
 import { currentRequestId } from '../request-context.js';
-import type { EnqueueInput, Job, JobState } from './jobs.js';
+import { stickyFields, type EnqueueInput, type Job, type JobState } from './jobs.js';
 import { MAX_CLAIM, type ClaimOptions, type JobQueue, type JobReason, type RetryFilter } from './job-queue.js';
 
 export interface PgBossJobQueueOptions {
@@ -124,14 +125,8 @@ export class PgBossJobQueue implements JobQueue {
     if (!/^\w{1,50}$/.test(this.#schema)) throw new Error('bossSchema: letters, digits and _ only');
     this.#leaseSeconds = Math.max(1, Math.round(options.leaseSeconds ?? 60));
     this.#onError = options.onError ?? (() => undefined);
-    // node-postgres pool: connect, statement and query timeouts, and no transaction left idle holding locks.
-    // https://node-postgres.com/apis/pool https://node-postgres.com/apis/client
-    this.#pool = new pg.Pool({
-      connectionString: options.connectionString, max: options.maxConnections ?? 5, connectionTimeoutMillis: 5000,
-      statement_timeout: 15_000, query_timeout: 20_000, idle_in_transaction_session_timeout: 30_000,
-      application_name: `outbox-${this.instanceId.slice(0, 8)}`,
-    });
-    this.#pool.on('error', (err) => this.#onError(err));
+    // The cluster's pool: connect, statement and query timeouts, and no transaction left idle holding locks.
+    this.#pool = openClusterPool({ connectionString: options.connectionString, max: options.maxConnections ?? 5, name: `outbox-${this.instanceId.slice(0, 8)}`, onError: (err) => this.#onError(err) });
     // pg-boss on our pool ("db" option: bring your own connection), without its cron (we schedule nothing there).
     // https://github.com/timgit/pg-boss/blob/10.4.0/docs/api/constructor.md
     this.#boss = new PgBoss({
@@ -542,14 +537,6 @@ export class PgBossJobQueue implements JobQueue {
 function portalFilter(memberId: string | null | undefined, args: unknown[]): string {
   if (memberId === undefined) return '';
   return memberId === null ? 'AND o.member_id IS NULL' : `AND o.member_id = $${args.push(memberId)}`;
-}
-
-/** The `sticky` fields the live job's payload has and the new one lacks, or undefined when there are none. */
-function stickyFields(live: unknown, next: unknown, sticky: readonly string[] | undefined): Record<string, unknown> | undefined {
-  if (!sticky?.length || !next || typeof next !== 'object' || !live || typeof live !== 'object') return undefined;
-  const l = live as Record<string, unknown>;
-  const kept = Object.fromEntries(sticky.filter((f) => Object.hasOwn(l, f) && !Object.hasOwn(next, f)).map((f) => [f, l[f]]));
-  return Object.keys(kept).length ? kept : undefined;
 }
 
 /**
